@@ -1,0 +1,1 @@
+"""Configuration models (see approvals/models.py docstring)."""

@@ -1,0 +1,21 @@
+"""Handlers for `/timeoff` and its sub-commands. Each takes a SlashCommand and
+returns a SlackResponse."""
+
+from slackbot.payloads import SlashCommand
+from slackbot.responses import SlackResponse, ephemeral
+
+HELP_TEXT = (
+    "*/timeoff* — request time off and see your leave.\n"
+    "• `/timeoff` opens the request form.\n"
+    "• `/timeoff 2026-12-21 2026-12-23 vacation` opens it filled in (start, end, leave type).\n"
+    "• `/timeoff help` shows this message.\n"
+    "Your request goes to your team's approvers; you get a DM when they decide."
+)
+
+
+def command_help(command: SlashCommand) -> SlackResponse:
+    return ephemeral(HELP_TEXT)
+
+
+def command_unknown(command: SlashCommand) -> SlackResponse:
+    return ephemeral(f"I don't know `{command.command} {command.text.strip()}`.\n\n{HELP_TEXT}")

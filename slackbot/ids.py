@@ -1,0 +1,34 @@
+"""Every id we put in Block Kit (callback_id, block_id, action_id), in one place.
+
+Slack sends these back to us; the routing tables in `routing.py` dispatch on them.
+"""
+
+# Modals (callback_id)
+REQUEST_MODAL = "timeoff_request"
+REJECT_MODAL = "timeoff_reject"
+
+# Request modal input blocks (block_id) and their elements (action_id)
+TYPE_BLOCK = "type"
+TYPE_ACTION = "type_select"
+START_BLOCK = "start"
+START_ACTION = "start_date"
+END_BLOCK = "end"
+END_ACTION = "end_date"
+HALF_BLOCK = "half"
+HALF_ACTION = "half_days"
+NOTE_BLOCK = "note"
+NOTE_ACTION = "note_input"
+PREVIEW_BLOCK = "preview"
+
+# Half-day checkbox values
+HALF_START_PM = "start_pm"  # first day: afternoon only
+HALF_END_AM = "end_am"  # last day: morning only
+
+# Reject modal
+REASON_BLOCK = "reason"
+REASON_ACTION = "reason_input"
+
+# Buttons on the approvals message (the button value carries the request id)
+APPROVE_ACTION = "timeoff_approve"
+REJECT_ACTION = "timeoff_reject"
+DECISION_BLOCK = "decision"

@@ -1,0 +1,70 @@
+"""Routing tables: which handler answers which Slack payload.
+
+Commands route on their first word, interactions on action_id / callback_id,
+events on their type. Unknown ids are acknowledged (or answered with help),
+never an error: a stale button must not produce a 500.
+"""
+
+import logging
+
+from slackbot import commands, events
+from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
+from slackbot.responses import SlackResponse, ack
+
+logger = logging.getLogger(__name__)
+
+COMMAND_ROUTES = {
+    "help": commands.command_help,
+}
+
+ACTION_ROUTES = {}
+
+VIEW_SUBMISSION_ROUTES = {}
+
+EVENT_ROUTES = {}
+
+
+def dispatch_command(command: SlashCommand) -> SlackResponse:
+    words = command.words
+    handler = COMMAND_ROUTES.get(words[0].lower() if words else "help", commands.command_unknown)
+    return handler(command)
+
+
+def dispatch_interaction(payload: dict) -> SlackResponse:
+    kind = payload["type"]
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            raise BadPayload("block_actions without actions")
+        action = actions[0]
+        handler = ACTION_ROUTES.get(require_text(action, "action_id"))
+        if handler is None:
+            logger.info("ignored action action_id=%s", action.get("action_id"))
+            return ack()
+        return handler(payload, action)
+    if kind == "view_submission":
+        view = require_dict(payload, "view")
+        handler = VIEW_SUBMISSION_ROUTES.get(require_text(view, "callback_id"))
+        if handler is None:
+            logger.info("ignored view_submission callback_id=%s", view.get("callback_id"))
+            return ack()
+        return handler(payload)
+    # view_closed, shortcuts we did not register, and future types: acknowledge.
+    return ack()
+
+
+def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackResponse:
+    kind = envelope["type"]
+    if kind == "url_verification":
+        return SlackResponse({"challenge": require_text(envelope, "challenge")})
+    if kind != "event_callback":
+        return ack()
+    event = require_dict(envelope, "event")
+    event_id = require_text(envelope, "event_id")
+    if not events.first_delivery(event_id):
+        logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
+        return ack()
+    handler = EVENT_ROUTES.get(event.get("type"))
+    if handler is None:
+        return ack()
+    return handler(event, envelope)

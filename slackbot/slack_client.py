@@ -1,0 +1,53 @@
+"""The one place that builds Slack `WebClient`s.
+
+Two clients, for two situations (DESIGN §3):
+
+- `in_request_client()` is used inside an HTTP request that Slack is waiting on
+  (opening or updating a modal). Slack gives us 3 s in all and a trigger_id
+  expires after 3 s, so the timeout is short and nothing sleeps on a 429.
+- `background_client()` is used by background tasks. It honours `Retry-After`
+  on 429, retries 5xx and connection errors with backoff, and waits longer.
+"""
+
+from functools import cache
+
+from django.conf import settings
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+IN_REQUEST_TIMEOUT_SECONDS = 2
+BACKGROUND_TIMEOUT_SECONDS = 15
+BACKGROUND_MAX_RETRIES = 3
+
+
+def in_request_client() -> WebClient:
+    return _in_request_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+
+
+def background_client() -> WebClient:
+    return _background_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+
+
+# Cached per (token, URL): a WebClient holds no per-request state, and building
+# one per call would cost more than the call itself on the hot path.
+@cache
+def _in_request_client(token: str, base_url: str) -> WebClient:
+    return WebClient(token=token, base_url=base_url, timeout=IN_REQUEST_TIMEOUT_SECONDS, retry_handlers=[])
+
+
+@cache
+def _background_client(token: str, base_url: str) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=BACKGROUND_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
+            RateLimitErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
+            ServerErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
+        ],
+    )

@@ -1,0 +1,40 @@
+"""Liveness and readiness probes for the load balancer and the orchestrator."""
+
+import logging
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 whenever the process can serve a request; it touches no service."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """200 only when the database and the cache both answer; 503 naming what failed."""
+    failed = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any driver error means "not ready"
+        failed["database"] = type(exc).__name__
+    try:
+        cache.set("readyz:probe", "ok", timeout=10)
+        if cache.get("readyz:probe") != "ok":
+            failed["cache"] = "value not read back"
+    except Exception as exc:
+        failed["cache"] = type(exc).__name__
+    if failed:
+        logger.warning("not ready: %s", failed)
+        return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,22 @@
+"""Settings for the test suite: the production settings module with test values.
+
+The tests supply the values a developer would put in `.env`; services
+(`DATABASE_URL`, `CACHE_URL`) still come from the environment, so `.ci/run` can
+repeat the suite against PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ["ENV_FILE"] = ""
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SLACK_BOT_TOKEN", "xoxb-test-bot-token")
+os.environ.setdefault("SLACK_SIGNING_SECRET", "test-signing-secret-0123456789abcdef")
+os.environ.setdefault("SLACK_API_URL", "http://127.0.0.1:9/api/")  # replaced by the fake Slack fixture
+os.environ.setdefault("TASKS_BACKEND", "immediate")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from timeoff_site.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
