@@ -1,0 +1,87 @@
+"""Who belongs to which team, who may request, and who approves: pure functions.
+
+Channel and user-group memberships come from Slack; the caller passes a lookup
+that answers from its cache. A lookup returns None when it does not know yet
+(a cold cache), and these functions then raise `MembershipUnknown`, so the
+caller can decide to ask Slack (in a background task) or defer the decision.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from approvals.config_types import TeamConfig, WorkspaceConfig
+
+# channel or user-group id -> member ids, or None when not known yet
+MembersLookup = Callable[[str], frozenset[str] | None]
+
+
+class MembershipUnknown(Exception):
+    """A membership the answer depends on is not cached yet."""
+
+    def __init__(self, source: str):
+        super().__init__(source)
+        self.source = source
+
+
+@dataclass(frozen=True)
+class TeamMatch:
+    team: TeamConfig | None  # None: no team is configured for this user
+    by_default: bool = False
+
+
+def _members(lookup: MembersLookup, source: str) -> frozenset[str]:
+    members = lookup(source)
+    if members is None:
+        raise MembershipUnknown(source)
+    return members
+
+
+def may_request(config: WorkspaceConfig, user: str, *, channel_members: MembersLookup) -> bool:
+    """An empty `requesters` policy lets everyone request."""
+    if not config.requesters_users and not config.requesters_channel:
+        return True
+    if user in config.requesters_users:
+        return True
+    return bool(config.requesters_channel) and user in _members(channel_members, config.requesters_channel)
+
+
+def is_member(team: TeamConfig, user: str, *, channel_members: MembersLookup, usergroup_members: MembersLookup) -> bool:
+    if user in team.members.users:
+        return True
+    if team.members.channel and user in _members(channel_members, team.members.channel):
+        return True
+    return bool(team.members.usergroup) and user in _members(usergroup_members, team.members.usergroup)
+
+
+def match_team(
+    config: WorkspaceConfig, user: str, *, channel_members: MembersLookup, usergroup_members: MembersLookup
+) -> TeamMatch:
+    """The first team (in file order) whose members include the user, else the default team."""
+    for team in config.teams:
+        if is_member(team, user, channel_members=channel_members, usergroup_members=usergroup_members):
+            return TeamMatch(team)
+    default = config.default_team
+    return TeamMatch(default, by_default=default is not None)
+
+
+def team_for_channel(config: WorkspaceConfig, channel: str) -> TeamConfig | None:
+    """The team whose approvals channel (current or past) this is."""
+    return next((team for team in config.teams if channel in team.ledger_channels), None)
+
+
+def approvers_for(
+    config: WorkspaceConfig, team: TeamConfig, requester: str, *, channel_members: MembersLookup
+) -> frozenset[str]:
+    """The team's approvers minus the requester; the fallback approvers when that leaves nobody."""
+    approvers = set(team.approvers.users)
+    if team.approvers.channel:
+        approvers |= _members(channel_members, team.approvers.channel)
+    approvers.discard(requester)
+    if not approvers:
+        approvers = set(config.fallback_approvers) - {requester}
+    return frozenset(approvers)
+
+
+def hr_contacts(config: WorkspaceConfig) -> tuple[str, ...]:
+    """Who to name when someone needs help with the configuration."""
+    return config.fallback_approvers

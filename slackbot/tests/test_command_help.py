@@ -1,0 +1,21 @@
+import pytest
+
+from slackbot.tests.slack_requests import post_command
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("text", ["help", "HELP", "  help  "])
+def test_help_answers_ephemerally(client, text):
+    response = post_command(client, text, user_id="U_ALICE")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    assert "/timeoff 2026-12-21 2026-12-23 vacation" in body["text"]
+
+
+def test_unknown_text_answers_with_help(client):
+    body = post_command(client, "frobnicate", user_id="U_ALICE").json()
+    assert body["response_type"] == "ephemeral"
+    assert "I don't know `/timeoff frobnicate`" in body["text"]
+    assert "/timeoff help" in body["text"]

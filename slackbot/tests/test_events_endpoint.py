@@ -1,0 +1,36 @@
+import pytest
+
+from slackbot import routing
+from slackbot.responses import ack
+from slackbot.tests.slack_requests import event_envelope, post_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_url_verification_answers_the_challenge(client):
+    response = post_event(client, {"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                                   "type": "url_verification"})
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_an_event_is_handled_once_however_often_slack_retries(client, monkeypatch):
+    seen = []
+
+    def record(event, envelope):
+        seen.append(envelope["event_id"])
+        return ack()
+
+    monkeypatch.setitem(routing.EVENT_ROUTES, "app_home_opened", record)
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_ONCE")
+    assert post_event(client, envelope).status_code == 200
+    for retry in (1, 2, 3):
+        assert post_event(client, envelope, retry_num=retry).status_code == 200
+    other = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_OTHER")
+    post_event(client, other)
+    assert seen == ["Ev_ONCE", "Ev_OTHER"]
+
+
+def test_unknown_event_types_are_acknowledged(client):
+    response = post_event(client, event_envelope({"type": "reaction_added", "user": "U_ALICE"}, event_id="Ev_R"))
+    assert response.status_code == 200
