@@ -15,7 +15,3 @@ HELP_TEXT = (
 
 def command_help(command: SlashCommand) -> SlackResponse:
     return ephemeral(HELP_TEXT)
-
-
-def command_unknown(command: SlashCommand) -> SlackResponse:
-    return ephemeral(f"I don't know `{command.command} {command.text.strip()}`.\n\n{HELP_TEXT}")

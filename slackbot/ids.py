@@ -19,6 +19,7 @@ HALF_ACTION = "half_days"
 NOTE_BLOCK = "note"
 NOTE_ACTION = "note_input"
 PREVIEW_BLOCK = "preview"
+REQUEST_INPUT_BLOCKS = (TYPE_BLOCK, START_BLOCK, END_BLOCK, HALF_BLOCK, NOTE_BLOCK)
 
 # Half-day checkbox values
 HALF_START_PM = "start_pm"  # first day: afternoon only

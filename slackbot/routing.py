@@ -7,7 +7,7 @@ never an error: a stale button must not produce a 500.
 
 import logging
 
-from slackbot import commands, events
+from slackbot import commands, decision_handlers, events, ids, request_form
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
 from slackbot.responses import SlackResponse, ack
 
@@ -17,16 +17,27 @@ COMMAND_ROUTES = {
     "help": commands.command_help,
 }
 
-ACTION_ROUTES = {}
+ACTION_ROUTES = {
+    ids.TYPE_ACTION: request_form.action_update_preview,
+    ids.START_ACTION: request_form.action_update_preview,
+    ids.END_ACTION: request_form.action_update_preview,
+    ids.HALF_ACTION: request_form.action_update_preview,
+    ids.APPROVE_ACTION: decision_handlers.action_approve,
+    ids.REJECT_ACTION: decision_handlers.action_reject,
+}
 
-VIEW_SUBMISSION_ROUTES = {}
+VIEW_SUBMISSION_ROUTES = {
+    ids.REQUEST_MODAL: request_form.submit_request,
+    ids.REJECT_MODAL: decision_handlers.submit_reject_reason,
+}
 
 EVENT_ROUTES = {}
 
 
 def dispatch_command(command: SlashCommand) -> SlackResponse:
+    """`/timeoff help` and friends by their first word; anything else opens (and pre-fills) the form."""
     words = command.words
-    handler = COMMAND_ROUTES.get(words[0].lower() if words else "help", commands.command_unknown)
+    handler = COMMAND_ROUTES.get(words[0].lower() if words else "", request_form.command_request)
     return handler(command)
 
 

@@ -17,5 +17,5 @@ def test_help_answers_ephemerally(client, text):
 def test_unknown_text_answers_with_help(client):
     body = post_command(client, "frobnicate", user_id="U_ALICE").json()
     assert body["response_type"] == "ephemeral"
-    assert "I don't know `/timeoff frobnicate`" in body["text"]
+    assert "I didn't understand `frobnicate`" in body["text"]
     assert "/timeoff help" in body["text"]

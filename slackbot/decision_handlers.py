@@ -1,0 +1,99 @@
+"""Approve and Reject on the approvals message, and the reject-reason modal.
+
+A click is acknowledged at once; the decision itself (who may decide, the
+lock, re-reading the message, rewriting it, telling people) runs in a task.
+Reject must open its modal inside the request, while the trigger_id lives.
+"""
+
+import json
+import logging
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from approvals.config_store import current_config
+from approvals.rules import APPROVED, REJECTED
+from approvals.team_routing import MembershipUnknown, approvers_for, team_for_channel
+from slackbot import blocks, ids, tasks, workflow
+from slackbot.payloads import BadPayload, require_dict, require_text
+from slackbot.responses import SlackResponse, ack, view_errors
+from slackbot.slack_client import in_request_client
+
+logger = logging.getLogger(__name__)
+
+
+def button_request(action: dict) -> dict:
+    """The button value: {"id": request id, "user": requester}."""
+    try:
+        value = json.loads(action.get("value") or "")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not isinstance(value.get("user"), str):
+        raise BadPayload("decision button without a request")
+    return value
+
+
+def message_location(payload: dict) -> tuple[str, str]:
+    container = require_dict(payload, "container")
+    return require_text(container, "channel_id"), require_text(container, "message_ts")
+
+
+def action_approve(payload: dict, action: dict) -> SlackResponse:
+    request = button_request(action)
+    channel, ts = message_location(payload)
+    decision = workflow.Decision(request_id=request["id"], channel=channel, ts=ts,
+                                 approver=payload["user"]["id"], status=APPROVED)
+    tasks.decide_request.enqueue(decision.__dict__)
+    return ack()
+
+
+def action_reject(payload: dict, action: dict) -> SlackResponse:
+    request = button_request(action)
+    channel, ts = message_location(payload)
+    clicker = payload["user"]["id"]
+    refusal = quick_refusal(channel, request["user"], clicker)
+    if refusal:
+        tasks.tell_user.enqueue(channel, clicker, refusal)
+        return ack()
+    metadata = {"id": request["id"], "user": request["user"], "channel": channel, "ts": ts}
+    view = blocks.reject_modal(private_metadata=metadata, requester=request["user"],
+                               summary="they will be told your reason.")
+    try:
+        in_request_client().views_open(trigger_id=require_text(payload, "trigger_id"), view=view)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        logger.warning("reject modal not opened user=%s error=%s", clicker, exc)
+        tasks.tell_user.enqueue(channel, clicker, "Slack didn't let me open the reject form in time; please click "
+                                                  "Reject again.")
+    return ack()
+
+
+def quick_refusal(channel: str, requester: str, clicker: str) -> str | None:
+    """Refuse before opening the reason modal when the cache already knows the answer."""
+    if clicker == requester:
+        return blocks.own_request_text()
+    config = current_config()
+    team = team_for_channel(config, channel)
+    if team is None:
+        return None  # the task will explain
+    channel_members, _ = workflow.cached_lookups()
+    try:
+        approvers = approvers_for(config, team, requester, channel_members=channel_members)
+    except MembershipUnknown:
+        return None  # cold cache: the task checks with Slack
+    return None if clicker in approvers else blocks.not_an_approver_text(team.name)
+
+
+def submit_reject_reason(payload: dict) -> SlackResponse:
+    view = require_dict(payload, "view")
+    try:
+        metadata = json.loads(view.get("private_metadata") or "")
+        request_id, channel, ts = metadata["id"], metadata["channel"], metadata["ts"]
+    except (ValueError, KeyError, TypeError):
+        raise BadPayload("reject modal without its request") from None
+    values = (view.get("state") or {}).get("values") or {}
+    reason = ((values.get(ids.REASON_BLOCK) or {}).get(ids.REASON_ACTION) or {}).get("value")
+    if not isinstance(reason, str) or not reason.strip():
+        return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
+    decision = workflow.Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
+                                 status=REJECTED, reason=reason.strip())
+    tasks.decide_request.enqueue(decision.__dict__)
+    return ack()

@@ -1,0 +1,92 @@
+"""Background tasks (Django Tasks, django-tasks-db in production).
+
+django-tasks-db does not retry: a task that fails on a passing fault (Slack 5xx
+after the client's own retries, a timeout, a lost connection) re-enqueues
+itself with a growing delay, up to MAX_ATTEMPTS. Task arguments are plain JSON.
+"""
+
+import logging
+from datetime import timedelta
+from urllib.error import URLError
+
+from django.tasks import task, task_backends
+from django.utils import timezone
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from approvals import directory
+from slackbot import workflow
+from slackbot.slack_client import background_client
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
+
+
+def transient(exc: Exception) -> bool:
+    """Faults that a later attempt may not meet."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200)
+        return status == 429 or status >= 500 or exc.response.get("error") in {"ratelimited", "internal_error",
+                                                                               "fatal_error", "service_unavailable"}
+    return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
+
+
+def run_with_retries(this_task, attempt: int, work, *args) -> None:
+    try:
+        work(*args)
+    except Exception as exc:
+        if not transient(exc) or attempt >= MAX_ATTEMPTS:
+            logger.exception("task %s failed for good attempt=%s", this_task.name, attempt)
+            raise
+        delay = BASE_DELAY_SECONDS * 2 ** (attempt - 1)
+        logger.warning("task %s attempt=%s failed (%s); retrying in %ss", this_task.name, attempt,
+                       type(exc).__name__, delay)
+        enqueue_later(this_task, delay, *args, attempt=attempt + 1)
+
+
+def enqueue_later(this_task, delay_seconds: float, *args, **kwargs):
+    if task_backends[this_task.backend].supports_defer:
+        this_task = this_task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
+    return this_task.enqueue(*args, **kwargs)
+
+
+@task()
+def deliver_request(submission: dict, attempt: int = 1) -> None:
+    run_with_retries(
+        deliver_request, attempt,
+        lambda data: workflow.deliver_request(background_client(), workflow.Submission.from_task_data(data)),
+        submission,
+    )
+
+
+@task(priority=10)  # an approver is waiting to see the result of their click
+def decide_request(decision: dict, attempt: int = 1) -> None:
+    run_with_retries(
+        decide_request, attempt,
+        lambda data: workflow.decide_request(background_client(), workflow.Decision(**data)),
+        decision,
+    )
+
+
+@task(priority=10)
+def tell_user(channel: str, user: str, text: str, attempt: int = 1) -> None:
+    """An ephemeral note in a channel (a DM when that fails), e.g. 'you are not an approver'."""
+    run_with_retries(tell_user, attempt, lambda *a: workflow.post_ephemeral(background_client(), *a),
+                     channel, user, text)
+
+
+@task(priority=-10)
+def warm_requester(user: str) -> None:
+    """Fill the caches a submission will need (time zone, team memberships), so it validates in-request."""
+    from approvals.config_store import current_config
+
+    client = background_client()
+    directory.fetch_timezone(client, user)
+    config = current_config()
+    channels = {config.requesters_channel} | {t.members.channel for t in config.teams} | {
+        t.approvers.channel for t in config.teams}
+    for channel in channels - {None}:
+        directory.fetch_channel_members(client, channel)
+    for usergroup in {t.members.usergroup for t in config.teams} - {None}:
+        directory.fetch_usergroup_members(client, usergroup)

@@ -1,0 +1,328 @@
+"""The background half of the request flow: deliver a request, apply a decision, tell people.
+
+These functions run inside tasks (`slackbot/tasks.py`) with the background
+client, so they may call Slack freely. Each is idempotent: run twice, it posts
+once (a delivery looks for its request id in the ledger first; a decision
+re-reads the message and does nothing to a request already decided).
+"""
+
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals import directory, ledger
+from approvals.config_store import current_config
+from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
+from approvals.rules import APPROVED, PENDING, LedgerEntry, LeaveRequest, format_range, request_days, validate_request
+from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
+from approvals.work_calendar import team_holidays
+from slackbot import blocks
+
+logger = logging.getLogger(__name__)
+
+# Slack errors that no retry will fix: the request cannot reach its channel.
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "restricted_action",
+}
+DECISION_LOCK_SECONDS = 30
+DECISION_LOCK_WAIT_SECONDS = 10
+FOLLOWUP_MARK_SECONDS = 30 * 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted request, as it travels in a task row until it is delivered."""
+
+    id: str
+    user: str
+    leave_type: str
+    start: date
+    end: date
+    start_half: str | None
+    end_half: str | None
+    note: str
+    validated: bool  # True when the modal validated it against a warm cache
+
+    def as_task_data(self) -> dict:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+    @classmethod
+    def from_task_data(cls, data: dict) -> "Submission":
+        return cls(**{**data, "start": date.fromisoformat(data["start"]), "end": date.fromisoformat(data["end"])})
+
+    @property
+    def leave_request(self) -> LeaveRequest:
+        return LeaveRequest(self.user, self.leave_type, self.start, self.end, self.start_half, self.end_half)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str
+    channel: str
+    ts: str
+    approver: str
+    status: str  # APPROVED or REJECTED
+    reason: str | None = None
+
+
+# --- Lookups that may call Slack (background only) ----------------------------------------
+
+
+def slack_lookups(client: WebClient):
+    return (
+        lambda channel: directory.fetch_channel_members(client, channel),
+        lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
+    )
+
+
+def cached_lookups():
+    return directory.cached_channel_members, directory.cached_usergroup_members
+
+
+def holiday_dates(config: WorkspaceConfig, team: TeamConfig, start: date, end: date) -> dict[date, str]:
+    return team_holidays(team, config.holidays_for(team.name), range(start.year, end.year + 1))
+
+
+def local_today(timezone_name: str, now: float | None = None) -> date:
+    try:
+        zone = ZoneInfo(timezone_name)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(time.time() if now is None else now, tz=zone).date()
+
+
+def check_submission(
+    config: WorkspaceConfig, submission: Submission, *, team: TeamConfig, leave_type: LeaveTypeConfig, today: date
+) -> list:
+    return validate_request(
+        submission.leave_request,
+        leave_type=leave_type,
+        team=team,
+        holiday_dates=holiday_dates(config, team, submission.start, submission.end),
+        blackouts=config.blackouts_for(team.name),
+        today=today,
+    )
+
+
+def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
+    label = leave_type.label if leave_type else submission.leave_type
+    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half)
+    note = f' — "{submission.note}"' if submission.note else ""
+    return f"{label}, {dates}{note}"
+
+
+# --- Delivery -----------------------------------------------------------------------------
+
+
+def deliver_request(client: WebClient, submission: Submission) -> None:
+    """Post a submitted request to its approvers (or record it, when it needs no approval)."""
+    config = current_config()
+    leave_type = config.leave_type(submission.leave_type)
+    channel_members, usergroup_members = slack_lookups(client)
+
+    def refuse(reasons: list[str]) -> None:
+        send_dm(client, submission.user, blocks.request_refused_text(reasons, shown_back(submission, leave_type)))
+
+    if leave_type is None:
+        return refuse([f"the leave type '{submission.leave_type}' no longer exists"])
+    if not may_request(config, submission.user, channel_members=channel_members):
+        return refuse([not_allowed_text(config)])
+    team = match_team(config, submission.user, channel_members=channel_members, usergroup_members=usergroup_members).team
+    if team is None:
+        return refuse([no_team_text(config)])
+    if not submission.validated:
+        today = local_today(directory.fetch_timezone(client, submission.user))
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today)
+        if violations:
+            return refuse([violation.message for violation in violations])
+
+    approvers = approvers_for(config, team, submission.user, channel_members=channel_members)
+    holidays = holiday_dates(config, team, submission.start, submission.end)
+    entry = LedgerEntry(
+        id=submission.id,
+        user=submission.user,
+        team=team.name,
+        leave_type=leave_type.code,
+        start=submission.start,
+        end=submission.end,
+        start_half=submission.start_half,
+        end_half=submission.end_half,
+        days=request_days(submission.leave_request, team.workweek, holidays),
+        status=PENDING if leave_type.requires_approval else APPROVED,
+        decided_at=None if leave_type.requires_approval else int(time.time()),
+    )
+
+    posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+    if posted is None:
+        text, message_blocks = blocks.request_message(
+            entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers
+        )
+        try:
+            ledger.post_request(client, channel=team.approvals_channel, entry=entry, text=text, blocks=message_blocks)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "")
+            if error not in PERMANENT_ERRORS:
+                raise
+            report_undelivered(client, submission, leave_type, team, error)
+            return
+        logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)
+    else:
+        entry = posted.entry  # posted by an earlier attempt: deliver the rest only
+
+    once(f"receipt:{entry.id}", lambda: send_dm(client, entry.user, blocks.receipt_text(entry, leave_type, approvers)))
+    if entry.status == APPROVED:
+        once(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type))
+
+
+def report_undelivered(client, submission: Submission, leave_type, team: TeamConfig, error: str) -> None:
+    problem = f"Slack refused the post to the approvals channel <#{team.approvals_channel}> ({error})"
+    logger.error(
+        "request not delivered id=%s user=%s team=%s channel=%s error=%s",
+        submission.id, submission.user, team.name, team.approvals_channel, error,
+    )
+    send_dm(client, submission.user, blocks.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+
+
+# --- Decisions ------------------------------------------------------------------------------
+
+
+def decide_request(client: WebClient, decision: Decision) -> None:
+    """Apply an approver's decision exactly once, however many approvers click at once."""
+    config = current_config()
+
+    def tell_clicker(text: str) -> None:
+        post_ephemeral(client, decision.channel, decision.approver, text)
+
+    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    if message is None or message.entry.id != decision.request_id:
+        return tell_clicker("This request no longer exists (its message was deleted).")
+    entry = message.entry
+    team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+    if team is None:
+        return tell_clicker(f"The team {entry.team} is no longer configured; ask HR to decide this request.")
+    if entry.status != PENDING:
+        return finish_or_refuse(client, config, decision, message)
+    if decision.approver == entry.user:
+        return tell_clicker(blocks.own_request_text())
+    channel_members, _ = slack_lookups(client)
+    if decision.approver not in approvers_for(config, team, entry.user, channel_members=channel_members):
+        return tell_clicker(blocks.not_an_approver_text(team.name))
+
+    lock = f"lock:decide:{entry.id}"
+    if not acquire(lock):
+        return tell_clicker("Another approver is deciding this request right now; check the message in a moment.")
+    try:
+        # Re-read under the lock: someone may have decided while we checked.
+        message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        if message is None:
+            return tell_clicker("This request no longer exists (its message was deleted).")
+        if message.entry.status != PENDING:
+            return finish_or_refuse(client, config, decision, message)
+        decided = replace(
+            message.entry,
+            status=decision.status,
+            decided_by=decision.approver,
+            decided_at=int(time.time()),
+            reason=decision.reason or None,
+        )
+        leave_type = config.leave_type(decided.leave_type)
+        text, message_blocks = blocks.request_message(
+            entry=decided, leave_type=leave_type, note=blocks.note_from_blocks(message.blocks), approvers=frozenset()
+        )
+        ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
+                              blocks=message_blocks)
+        logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
+    finally:
+        cache.delete(lock)
+    send_followups(client, config, team, decided, decision)
+
+
+def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, message: ledger.LedgerMessage) -> None:
+    """A request that is no longer pending: finish our own earlier decision, or tell the clicker who decided."""
+    entry = message.entry
+    if entry.decided_by == decision.approver and entry.status == decision.status:
+        # Our own decision, written before a crash: make sure its follow-ups went out.
+        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        if team is not None:
+            send_followups(client, config, team, entry, decision)
+        return
+    post_ephemeral(client, decision.channel, decision.approver, blocks.already_decided_text(entry))
+
+
+def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry, decision: Decision) -> None:
+    leave_type = config.leave_type(entry.leave_type)
+    once(
+        f"thread:{entry.id}:{entry.status}",
+        lambda: client.chat_postMessage(channel=decision.channel, thread_ts=decision.ts,
+                                        text=blocks.thread_reply_text(entry)),
+    )
+    once(f"decision-dm:{entry.id}:{entry.status}",
+         lambda: send_dm(client, entry.user, blocks.decision_dm_text(entry, leave_type)))
+    if entry.status == APPROVED:
+        once(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type))
+
+
+# --- Small Slack helpers ----------------------------------------------------------------------
+
+
+def announce(client, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:
+    if team.announce_channel:
+        client.chat_postMessage(channel=team.announce_channel, text=blocks.announcement_text(entry, leave_type))
+
+
+def send_dm(client: WebClient, user: str, text: str) -> None:
+    """A direct message from the app; posting to a user id opens the DM."""
+    client.chat_postMessage(channel=user, text=text)
+
+
+def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as exc:
+        # The channel may be gone or the user not in it: a DM still reaches them.
+        logger.warning("ephemeral failed channel=%s error=%s; sending a DM", channel, exc.response.get("error"))
+        send_dm(client, user, text)
+
+
+def once(key: str, action) -> None:
+    """Run a side effect unless it already ran for this key (at-least-once across crashes)."""
+    mark = f"done:{key}"
+    if cache.get(mark):
+        return
+    action()
+    cache.set(mark, 1, FOLLOWUP_MARK_SECONDS)
+
+
+def acquire(lock: str) -> bool:
+    """Take a lock in the shared cache, waiting a little for another holder to finish."""
+    deadline = time.monotonic() + DECISION_LOCK_WAIT_SECONDS
+    while not cache.add(lock, 1, DECISION_LOCK_SECONDS):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def not_allowed_text(config: WorkspaceConfig) -> str:
+    contacts = blocks.mentions(config.fallback_approvers) if config.fallback_approvers else "HR"
+    return f"you are not among the people who may request time off here; ask {contacts}"
+
+
+def no_team_text(config: WorkspaceConfig) -> str:
+    contacts = blocks.mentions(config.fallback_approvers) if config.fallback_approvers else "HR"
+    return f"no team is configured for you, so nobody could approve it; ask {contacts} to add you to a team"
