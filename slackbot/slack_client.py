@@ -46,8 +46,8 @@ def _background_client(token: str, base_url: str) -> WebClient:
         base_url=base_url,
         timeout=BACKGROUND_TIMEOUT_SECONDS,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
-            RateLimitErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
-            ServerErrorRetryHandler(max_retry=BACKGROUND_MAX_RETRIES),
+            ConnectionErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
+            RateLimitErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
+            ServerErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
         ],
     )

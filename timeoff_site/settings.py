@@ -33,9 +33,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_tasks_db",
+    # Before django_tasks_db: our db_worker command (with stuck-task recovery) replaces its own.
     "approvals",
     "slackbot",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +103,11 @@ TASKS = {
         }.get(TASKS_BACKEND, TASKS_BACKEND)
     }
 }
+
+# A task RUNNING longer than this was orphaned by a dead worker and is requeued
+# (every task is idempotent). Our tasks take seconds; Slack retries take minutes.
+TASK_STUCK_AFTER_SECONDS = env.int("TASK_STUCK_AFTER_SECONDS", default=10 * 60)
+TASK_RECOVERY_INTERVAL_SECONDS = env.int("TASK_RECOVERY_INTERVAL_SECONDS", default=60)
 
 # --- Slack ----------------------------------------------------------------------
 

@@ -1,0 +1,206 @@
+"""The public ledger format (DESIGN §5): Slack message metadata <-> rules dataclasses.
+
+Other apps may subscribe to these events, so the shape is a contract: keys
+and types change only with a new `v`. Reading is defensive: metadata comes
+back from Slack and may have been written by an older build, another app or
+a person, so anything that is not a valid v1 event reads as None, never as an
+exception. Unknown extra keys are ignored. Optional keys (halves, decision,
+reason) may be missing as well as null: Slack documents payload values as
+strings, numbers and booleans only, so a reader must not rely on nulls
+surviving the round trip.
+"""
+
+import math
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from approvals.rules import AM, PM, STATUSES, Adjustment, LedgerEntry
+
+REQUEST_EVENT_TYPE = "timeoff_request"
+ADJUSTMENT_EVENT_TYPE = "timeoff_adjustment"
+LEDGER_VERSION = 1
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _Invalid(Exception):
+    """Raised inside this module only: the payload is not a valid event."""
+
+
+def request_metadata(entry: LedgerEntry) -> dict:
+    """The `metadata` argument for chat.postMessage / chat.update of a request message."""
+    return {
+        "event_type": REQUEST_EVENT_TYPE,
+        "event_payload": {
+            "v": LEDGER_VERSION,
+            "id": entry.id,
+            "user": entry.user,
+            "team": entry.team,
+            "type": entry.leave_type,
+            "start": entry.start.isoformat(),
+            "end": entry.end.isoformat(),
+            "start_half": entry.start_half,
+            "end_half": entry.end_half,
+            "days": float(entry.days),
+            "status": entry.status,
+            "decided_by": entry.decided_by,
+            "decided_at": entry.decided_at,
+            "reason": entry.reason,
+        },
+    }
+
+
+def adjustment_metadata(adjustment: Adjustment) -> dict:
+    """The `metadata` argument for the message that records a balance adjustment."""
+    return {
+        "event_type": ADJUSTMENT_EVENT_TYPE,
+        "event_payload": {
+            "v": LEDGER_VERSION,
+            "id": adjustment.id,
+            "user": adjustment.user,
+            "type": adjustment.leave_type,
+            "days": float(adjustment.days),
+            "year": adjustment.year,
+            "reason": adjustment.reason,
+            "by": adjustment.by,
+        },
+    }
+
+
+def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
+    """The request a message's metadata records, or None if it is not a valid v1 timeoff_request."""
+    try:
+        payload = _payload(metadata, REQUEST_EVENT_TYPE)
+        start = _date(payload, "start")
+        end = _date(payload, "end")
+        if end < start:
+            raise _Invalid
+        status = _text(payload, "status")
+        if status not in STATUSES:
+            raise _Invalid
+        return LedgerEntry(
+            id=_text(payload, "id"),
+            user=_text(payload, "user"),
+            team=_text(payload, "team"),
+            leave_type=_text(payload, "type"),
+            start=start,
+            end=end,
+            start_half=_half(payload, "start_half"),
+            end_half=_half(payload, "end_half"),
+            days=_days(payload, allow_negative=False),
+            status=status,
+            decided_by=_optional_text(payload, "decided_by"),
+            decided_at=_optional_int(payload, "decided_at"),
+            reason=_optional_text(payload, "reason"),
+        )
+    except _Invalid:
+        return None
+
+
+def adjustment_from_metadata(metadata: Any) -> Adjustment | None:
+    """The adjustment a message's metadata records, or None if it is not a valid v1 timeoff_adjustment."""
+    try:
+        payload = _payload(metadata, ADJUSTMENT_EVENT_TYPE)
+        year = _int(payload, "year")
+        if not date.min.year <= year <= date.max.year:
+            raise _Invalid
+        reason = payload.get("reason", "")
+        if reason is None:
+            reason = ""
+        if not isinstance(reason, str):
+            raise _Invalid
+        return Adjustment(
+            id=_text(payload, "id"),
+            user=_text(payload, "user"),
+            leave_type=_text(payload, "type"),
+            days=_days(payload, allow_negative=True),
+            year=year,
+            reason=reason,
+            by=_text(payload, "by"),
+        )
+    except _Invalid:
+        return None
+
+
+# --- Field readers: each returns a clean value or raises _Invalid -------------
+
+
+def _payload(metadata: Any, event_type: str) -> dict:
+    if not isinstance(metadata, dict) or metadata.get("event_type") != event_type:
+        raise _Invalid
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict):
+        raise _Invalid
+    version = payload.get("v")
+    if type(version) is not int or version != LEDGER_VERSION:  # bool is an int; True is not a version
+        raise _Invalid
+    return payload
+
+
+def _text(payload: dict, key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise _Invalid
+    return value
+
+
+def _optional_text(payload: dict, key: str) -> str | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid
+    return value
+
+
+def _int(payload: dict, key: str) -> int:
+    value = payload.get(key)
+    if isinstance(value, bool):
+        raise _Invalid
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise _Invalid
+    return value
+
+
+def _optional_int(payload: dict, key: str) -> int | None:
+    return None if payload.get(key) is None else _int(payload, key)
+
+
+def _date(payload: dict, key: str) -> date:
+    value = payload.get(key)
+    # fromisoformat also takes "20261221" and other ISO forms; the format is YYYY-MM-DD only.
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise _Invalid
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _Invalid from None
+
+
+def _half(payload: dict, key: str) -> str | None:
+    value = payload.get(key)
+    if value not in (None, AM, PM):
+        raise _Invalid
+    return value
+
+
+def _days(payload: dict, *, allow_negative: bool) -> Decimal:
+    value = payload.get("days")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Invalid
+    try:
+        # str() gives the shortest repr, so 2.5 reads as Decimal("2.5"), not a binary expansion.
+        days = Decimal(str(value))
+        if days == days.to_integral_value():
+            days = days.quantize(Decimal(1))  # 3.0 reads as 3
+    except (InvalidOperation, ValueError):  # absurdly large numbers
+        raise _Invalid from None
+    if days < 0 and not allow_negative:
+        raise _Invalid
+    return days

@@ -1,0 +1,537 @@
+"""The leave rules: day counting, half days, overlap, balances, capacity and blackouts.
+
+The functional core of DESIGN §7: dataclasses and pure functions, no Django
+ORM, no Slack, no clock (`today` is always passed in, already converted to
+the requester's time zone by the caller). Holidays arrive as a set of dates
+or a {date: name} dict (see `approvals.work_calendar.team_holidays`); it must
+cover every year the dates in question touch.
+
+Half days: a day is split into a morning ("am") and an afternoon ("pm").
+`start_half="pm"` means the first day starts at midday (afternoon only);
+`end_half="am"` means the last day ends at midday (morning only). On a
+one-day request the same two flags mean "afternoon only" and "morning only",
+and setting both is invalid. No other value is valid.
+"""
+
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from approvals.config_types import BlackoutConfig, LeaveTypeConfig, TeamConfig
+from approvals.work_calendar import working_days
+
+Half = Literal["am", "pm"] | None
+AM = "am"
+PM = "pm"
+
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+CANCELLED = "cancelled"
+STATUSES = (PENDING, APPROVED, REJECTED, CANCELLED)
+ACTIVE_STATUSES = frozenset({PENDING, APPROVED})
+
+# Equal to the request modal's input block ids, so violations map straight
+# onto `response_action: errors`.
+FIELD_TYPE = "type"
+FIELD_START = "start"
+FIELD_END = "end"
+FIELD_HALF = "half"
+
+HALF_DAY = Decimal("0.5")
+_ZERO = Decimal(0)
+_WHOLE_DAY = frozenset({AM, PM})
+
+
+@dataclass(frozen=True)
+class LeaveRequest:
+    user: str
+    leave_type: str
+    start: date
+    end: date
+    start_half: Half = None
+    end_half: Half = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One request as recorded in the ledger (DESIGN §5). `days` is its total over all years."""
+
+    id: str
+    user: str
+    team: str
+    leave_type: str
+    start: date
+    end: date
+    start_half: Half
+    end_half: Half
+    days: Decimal
+    status: str
+    decided_by: str | None = None
+    decided_at: int | None = None  # Unix seconds
+    reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change to a yearly allowance: opening balance, carry-over, HR correction (may be negative)."""
+
+    id: str
+    user: str
+    leave_type: str
+    days: Decimal
+    year: int
+    reason: str
+    by: str
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    field: str  # one of the FIELD_* constants
+    message: str
+
+
+@dataclass(frozen=True)
+class Balance:
+    leave_type: str
+    year: int
+    allowance: Decimal | None  # None: no yearly limit
+    adjustments: Decimal
+    taken: Decimal  # approved days in the year
+    pending: Decimal  # pending days in the year
+    remaining: Decimal | None  # None: no yearly limit
+
+
+# --- Formatting -------------------------------------------------------------
+
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_day(day: date, *, with_year: bool = False) -> str:
+    """"Mon 21 Dec" ("Mon 21 Dec 2026" with `with_year`). Not locale-dependent, unlike strftime."""
+    text = f"{_WEEKDAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def format_range(start: date, end: date, start_half: Half = None, end_half: Half = None) -> str:
+    """"Mon 21 Dec – Wed 23 Dec (ends at noon)", "Mon 21 Dec (afternoon)".
+
+    Years are shown only when the range crosses a year end.
+    """
+    if start == end:
+        text = format_day(start)
+        if start_half == PM and end_half != AM:
+            return f"{text} (afternoon)"
+        if end_half == AM and start_half != PM:
+            return f"{text} (morning)"
+        return text
+    with_year = start.year != end.year
+    text = f"{format_day(start, with_year=with_year)} – {format_day(end, with_year=with_year)}"
+    if start_half == PM and end_half == AM:
+        return f"{text} (starts and ends at noon)"
+    if start_half == PM:
+        return f"{text} (starts at noon)"
+    if end_half == AM:
+        return f"{text} (ends at noon)"
+    return text
+
+
+def format_number(value: Decimal) -> str:
+    """2.5 -> "2.5", 3.0 -> "3", never scientific notation."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def format_days(value: Decimal) -> str:
+    """"1 day", "2.5 days", "0 days"."""
+    return f"{format_number(value)} {'day' if value == 1 else 'days'}"
+
+
+# --- Day counting -----------------------------------------------------------
+
+
+def _coverage(
+    start: date,
+    end: date,
+    start_half: str | None,
+    end_half: str | None,
+    workweek: Iterable[int],
+    holiday_dates: Container[date],
+    *,
+    within: tuple[date, date] | None = None,
+) -> dict[date, frozenset[str]]:
+    """Which halves of each working day a request or entry takes, optionally clipped to `within`."""
+    first, last = start, end
+    if within is not None:
+        first, last = max(first, within[0]), min(last, within[1])
+    covered = {}
+    for day in working_days(first, last, workweek, holiday_dates):
+        halves = _WHOLE_DAY
+        if day == start and start_half == PM:
+            halves = halves & {PM}
+        if day == end and end_half == AM:
+            halves = halves & {AM}
+        if halves:  # a one-day request with both flags takes nothing; validation refuses it
+            covered[day] = halves
+    return covered
+
+
+def _days_in(coverage: Mapping[date, frozenset[str]]) -> Decimal:
+    return sum((HALF_DAY * len(halves) for halves in coverage.values()), _ZERO)
+
+
+def request_days(
+    request: LeaveRequest | LedgerEntry, workweek: Iterable[int], holiday_dates: Container[date]
+) -> Decimal:
+    """Working days the request takes, in steps of 0.5. A half on a non-working day subtracts nothing."""
+    return _days_in(
+        _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
+    )
+
+
+def days_by_year(
+    request: LeaveRequest | LedgerEntry, workweek: Iterable[int], holiday_dates: Container[date]
+) -> dict[int, Decimal]:
+    """The request's working days per calendar year, with a key for every year it touches."""
+    result = {year: _ZERO for year in range(request.start.year, request.end.year + 1)}
+    coverage = _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
+    for day, halves in coverage.items():
+        result[day.year] += HALF_DAY * len(halves)
+    return result
+
+
+def entry_days_by_year(
+    entry: LedgerEntry, workweek: Iterable[int], holiday_dates: Container[date]
+) -> dict[int, Decimal]:
+    """An entry's stored `days` split by year; the values always add up to `entry.days`.
+
+    The stored total is the record (holidays may have been added since it was
+    booked), so the calendar only decides the split: each year but the last
+    gets its calendar share (capped by what is left of the total), the last
+    year gets the rest.
+    """
+    if entry.start.year >= entry.end.year:
+        return {entry.start.year: entry.days}
+    calendar = days_by_year(entry, workweek, holiday_dates)
+    years = sorted(calendar)
+    left = entry.days
+    result = {}
+    for year in years[:-1]:
+        share = max(_ZERO, min(calendar[year], left))
+        result[year] = share
+        left -= share
+    result[years[-1]] = left
+    return result
+
+
+# --- Reading the ledger -------------------------------------------------------
+
+
+def _sorted_entries(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    return sorted(entries, key=lambda e: (e.start, e.end, e.user, e.id))
+
+
+def entries_overlapping(entries: Iterable[LedgerEntry], start: date, end: date) -> list[LedgerEntry]:
+    """Entries of any status whose calendar dates meet [start, end], ordered by start."""
+    return _sorted_entries(e for e in entries if e.start <= end and e.end >= start)
+
+
+def who_is_out(
+    entries: Iterable[LedgerEntry], start: date, end: date, *, exclude_user: str | None = None
+) -> list[LedgerEntry]:
+    """Pending and approved entries meeting [start, end], ordered by start, without `exclude_user`'s."""
+    return [e for e in entries_overlapping(entries, start, end) if e.active and e.user != exclude_user]
+
+
+def balance_for(
+    user: str,
+    leave_type: LeaveTypeConfig,
+    year: int,
+    *,
+    entries: Iterable[LedgerEntry],
+    adjustments: Iterable[Adjustment],
+    workweek: Iterable[int],
+    holiday_dates: Container[date],
+) -> Balance:
+    """The user's balance of one leave type in one year (DESIGN §7).
+
+    remaining = annual allowance + the year's adjustments - approved - pending
+    days in that year; entries that span the year end count only their days
+    in `year`.
+    """
+    workweek = tuple(workweek)
+    taken = pending = _ZERO
+    for entry in entries:
+        if entry.user != user or entry.leave_type != leave_type.code or not entry.active:
+            continue
+        if not entry.start.year <= year <= entry.end.year:
+            continue
+        days = entry_days_by_year(entry, workweek, holiday_dates).get(year, _ZERO)
+        if entry.status == APPROVED:
+            taken += days
+        else:
+            pending += days
+    adjusted = sum(
+        (a.days for a in adjustments if a.user == user and a.leave_type == leave_type.code and a.year == year),
+        _ZERO,
+    )
+    allowance = leave_type.annual_allowance_days
+    if allowance is not None and not isinstance(allowance, Decimal):
+        allowance = Decimal(str(allowance))  # tolerate an int or float from hand-built config
+    remaining = None if allowance is None else allowance + adjusted - taken - pending
+    return Balance(
+        leave_type=leave_type.code,
+        year=year,
+        allowance=allowance,
+        adjustments=adjusted,
+        taken=taken,
+        pending=pending,
+        remaining=remaining,
+    )
+
+
+# --- Validation ---------------------------------------------------------------
+
+
+def _plural(count: int | Decimal, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def _half_violations(request: LeaveRequest, leave_type: LeaveTypeConfig) -> list[RuleViolation]:
+    if request.start_half is None and request.end_half is None:
+        return []
+    if not leave_type.allow_half_days:
+        return [RuleViolation(FIELD_HALF, f"{leave_type.name} can't be taken in half days")]
+    if request.start_half not in (None, PM):
+        return [RuleViolation(FIELD_HALF, "The first day can only be a half day from midday (afternoon only)")]
+    if request.end_half not in (None, AM):
+        return [RuleViolation(FIELD_HALF, "The last day can only be a half day until midday (morning only)")]
+    if request.start == request.end and request.start_half == PM and request.end_half == AM:
+        return [RuleViolation(FIELD_HALF, "Choose the morning or the afternoon for a one-day request, not both")]
+    return []
+
+
+def _no_working_days_message(start: date, end: date, team: TeamConfig, holiday_dates: Container[date]) -> str:
+    if start == end:
+        name = holiday_dates.get(start) if isinstance(holiday_dates, Mapping) else None
+        suffix = f" ({name})" if name else ""
+        return f"{format_day(start)} is not a working day for {team.name}{suffix}"
+    return f"{format_range(start, end)} are not working days for {team.name}"
+
+
+def _blackout_violation(
+    coverage: Mapping[date, frozenset[str]], team: TeamConfig, blackouts: Iterable[BlackoutConfig]
+) -> RuleViolation | None:
+    for blackout in sorted(blackouts, key=lambda b: (b.start, b.end)):
+        if blackout.team not in (None, team.name):
+            continue
+        if any(blackout.start <= day <= blackout.end for day in coverage):
+            message = f"{format_range(blackout.start, blackout.end)} is a blackout for {team.name}"
+            if blackout.reason:
+                message = f"{message}: {blackout.reason}"
+            return RuleViolation(FIELD_START, message)
+    return None
+
+
+def _own_overlap_violation(
+    request: LeaveRequest,
+    coverage: Mapping[date, frozenset[str]],
+    ledger: list[LedgerEntry],
+    workweek: tuple[int, ...],
+    holiday_dates: Container[date],
+) -> RuleViolation | None:
+    for entry in _sorted_entries(ledger):
+        if entry.user != request.user or not entry.active:
+            continue
+        if entry.start > request.end or entry.end < request.start:
+            continue
+        theirs = _coverage(
+            entry.start, entry.end, entry.start_half, entry.end_half, workweek, holiday_dates,
+            within=(request.start, request.end),
+        )
+        if any(coverage.get(day, frozenset()) & halves for day, halves in theirs.items()):
+            when = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+            return RuleViolation(FIELD_START, f"This overlaps your {entry.status} leave on {when}")
+    return None
+
+
+def _allowance_violations(
+    request: LeaveRequest,
+    leave_type: LeaveTypeConfig,
+    ledger: list[LedgerEntry],
+    adjustments: list[Adjustment],
+    workweek: tuple[int, ...],
+    holiday_dates: Container[date],
+) -> list[RuleViolation]:
+    if leave_type.annual_allowance_days is None:
+        return []
+    violations = []
+    for year, needed in days_by_year(request, workweek, holiday_dates).items():
+        if needed <= 0:
+            continue
+        balance = balance_for(
+            request.user, leave_type, year,
+            entries=ledger, adjustments=adjustments, workweek=workweek, holiday_dates=holiday_dates,
+        )
+        if balance.remaining is None or needed <= balance.remaining:
+            continue
+        if balance.remaining > 0:
+            have = f"{format_days(balance.remaining)} of {leave_type.name}"
+        else:
+            have = f"no {leave_type.name}"
+        violations.append(
+            RuleViolation(FIELD_END, f"You have {have} left in {year}; this request needs {format_number(needed)}")
+        )
+    return violations
+
+
+def _capacity_violation(
+    request: LeaveRequest,
+    coverage: Mapping[date, frozenset[str]],
+    team: TeamConfig,
+    ledger: list[LedgerEntry],
+    team_members: set[str] | None,
+    holiday_dates: Container[date],
+) -> RuleViolation | None:
+    if team.max_out is None:
+        return None
+    out: dict[tuple[date, str], set[str]] = {}
+    for entry in ledger:
+        if entry.user == request.user or not entry.active:
+            continue
+        if (entry.user not in team_members) if team_members is not None else (entry.team != team.name):
+            continue
+        if entry.start > request.end or entry.end < request.start:
+            continue
+        theirs = _coverage(
+            entry.start, entry.end, entry.start_half, entry.end_half, team.workweek, holiday_dates,
+            within=(request.start, request.end),
+        )
+        for day, halves in theirs.items():
+            for half in halves:
+                out.setdefault((day, half), set()).add(entry.user)
+    for day in sorted(coverage):
+        full = [half for half in (AM, PM) if half in coverage[day] and len(out.get((day, half), ())) + 1 > team.max_out]
+        if not full:
+            continue
+        others = max(len(out.get((day, half), ())) for half in full)
+        when = format_day(day)
+        if full == [AM]:
+            when += " (morning)"
+        elif full == [PM]:
+            when += " (afternoon)"
+        people = f"{others} {_plural(others, 'person is', 'people are')}"
+        return RuleViolation(
+            FIELD_START,
+            f"{when} is full for {team.name}: {people} already out, "
+            f"and at most {team.max_out} can be out at once",
+        )
+    return None
+
+
+def validate_request(
+    request: LeaveRequest,
+    *,
+    leave_type: LeaveTypeConfig,
+    team: TeamConfig,
+    holiday_dates: set[date] | dict[date, str],
+    blackouts: Iterable[BlackoutConfig],
+    today: date,
+    ledger: Iterable[LedgerEntry] | None = None,
+    adjustments: Iterable[Adjustment] = (),
+    team_members: set[str] | None = None,
+) -> list[RuleViolation]:
+    """Every reason to refuse `request`, in modal order; empty when it may be submitted.
+
+    `today` is the requester's local date. The checks against other leave
+    (own overlap, allowance, capacity) run only when `ledger` is given; it
+    must hold the latest version of each entry and not the request itself
+    (leave out the entry being edited or re-validated). Overlap is judged on
+    working days, half by half: a morning and an afternoon of the same day do
+    not overlap, nor do two requests that share only a weekend. Capacity counts other
+    people's pending and approved entries recorded for `team`; when
+    `team_members` is given it counts the entries of those users instead,
+    whichever team they were recorded under, so people who moved teams count
+    where they are now.
+    """
+    workweek = tuple(team.workweek)
+    violations: list[RuleViolation] = []
+
+    if request.end < request.start:
+        with_year = request.start.year != request.end.year
+        violations.append(
+            RuleViolation(
+                FIELD_END,
+                f"The end ({format_day(request.end, with_year=with_year)}) is before "
+                f"the start ({format_day(request.start, with_year=with_year)})",
+            )
+        )
+
+    earliest = today - timedelta(days=leave_type.allow_past_days)
+    if request.start < earliest:
+        if leave_type.allow_past_days <= 0:
+            message = f"{leave_type.name} can't start in the past"
+        else:
+            days = leave_type.allow_past_days
+            message = f"{leave_type.name} can start at most {days} {_plural(days, 'day', 'days')} in the past"
+        violations.append(RuleViolation(FIELD_START, message))
+
+    violations.extend(_half_violations(request, leave_type))
+
+    if request.end < request.start:
+        return violations
+
+    if not working_days(request.start, request.end, workweek, holiday_dates):
+        violations.append(
+            RuleViolation(FIELD_END, _no_working_days_message(request.start, request.end, team, holiday_dates))
+        )
+        return violations
+
+    coverage = _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
+    days = _days_in(coverage)
+
+    limit = leave_type.max_consecutive_days
+    if limit is not None and days > limit:
+        violations.append(
+            RuleViolation(
+                FIELD_END,
+                f"{leave_type.name} can be at most {limit} working {_plural(limit, 'day', 'days')} in a row; "
+                f"this request is {format_number(days)}",
+            )
+        )
+
+    blackout = _blackout_violation(coverage, team, blackouts)
+    if blackout:
+        violations.append(blackout)
+
+    if ledger is None:
+        return violations
+    ledger = list(ledger)
+
+    overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates)
+    if overlap:
+        violations.append(overlap)
+
+    violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates))
+
+    capacity = _capacity_violation(request, coverage, team, ledger, team_members, holiday_dates)
+    if capacity:
+        violations.append(capacity)
+
+    return violations
+
+
+def errors_by_field(violations: Iterable[RuleViolation]) -> dict[str, str]:
+    """The first message per field: the shape of a modal's `response_action: errors`."""
+    errors: dict[str, str] = {}
+    for violation in violations:
+        errors.setdefault(violation.field, violation.message)
+    return errors

@@ -1,0 +1,819 @@
+"""A fake Slack Web API: a real HTTP server in the test process.
+
+Requests are decoded the way Slack accepts them (form, JSON or query string;
+JSON strings inside form fields), answered with Slack's response shapes and
+error codes, and recorded. Tests can inject faults per method.
+
+    fake = FakeSlack().start()
+    client = WebClient(token=fake.workspace.bot_token, base_url=fake.api_url)
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from fake_slack.workspace import (APP_ID, DEFAULT_BOT_ID, DEFAULT_BOT_TOKEN, DEFAULT_BOT_USER_ID, TEAM_ID,
+                                  Ephemeral, Message, ResponseUrlPost, Workspace, normalize_ts)
+
+JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_TEXT = 40000
+
+
+class SlackError(Exception):
+    """An `ok: false` answer; extra keyword arguments go into the body."""
+
+    def __init__(self, error: str, **extra):
+        super().__init__(error)
+        self.body = {"ok": False, "error": error, **extra}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    headers: dict
+    response: dict
+    at: float
+    status: int = 200
+    fault: str | None = None  # "fail", "rate_limit" or "server_error" when injected
+
+
+@dataclass
+class Fault:
+    kind: str
+    times: int | None  # None: forever
+    error: str = ""
+    status: int = 200
+    retry_after: int = 0
+    seconds: float = 0.0  # for delays
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# Request decoding
+
+
+def decode_params(query: str, body: bytes, content_type: str) -> dict:
+    params: dict = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        if content_type.startswith("application/json"):
+            decoded = json.loads(body.decode("utf-8"))
+            if not isinstance(decoded, dict):
+                raise ValueError("JSON body must be an object")
+            params.update(decoded)
+        else:
+            params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    # Form posts carry structured arguments as JSON strings; Slack decodes them.
+    for name in JSON_FIELDS:
+        if isinstance(params.get(name), str):
+            try:
+                params[name] = json.loads(params[name])
+            except ValueError:
+                pass  # left as a string: the method reports it as malformed
+    return params
+
+
+def _flag(params: dict, name: str) -> bool:
+    return params.get(name) in (True, 1, "1", "true", "True")
+
+
+def _int(params: dict, name: str, default: int, maximum: int) -> int:
+    try:
+        value = int(params.get(name) or default)
+    except (TypeError, ValueError):
+        raise SlackError("invalid_limit") from None
+    return default if value <= 0 else min(value, maximum)
+
+
+def _ts(params: dict, name: str, error: str) -> str | None:
+    if params.get(name) in (None, ""):
+        return None
+    try:
+        return normalize_ts(params[name])
+    except ValueError:
+        raise SlackError(error) from None
+
+
+def _window(params: dict):
+    """The latest/oldest/inclusive filter of history and replies."""
+    latest = _ts(params, "latest", "invalid_ts_latest")
+    oldest = _ts(params, "oldest", "invalid_ts_oldest")
+    inclusive = _flag(params, "inclusive")
+
+    def inside(m: Message) -> bool:
+        if latest and (m.ts > latest or (m.ts == latest and not inclusive)):
+            return False
+        return not (oldest and (m.ts < oldest or (m.ts == oldest and not inclusive)))
+    return inside
+
+
+def _page(items: list, key, params: dict, prefix: str, default: int, maximum: int, descending=False):
+    """Cursor pagination as Slack does it: the cursor is an opaque base64 token
+    naming the first item of the next page (Slack's look like `next_ts:…`)."""
+    limit = _int(params, "limit", default, maximum)
+    start = 0
+    if params.get("cursor"):
+        try:
+            kind, _, mark = base64.b64decode(params["cursor"], validate=True).decode().partition(":")
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        if kind != prefix:
+            raise SlackError("invalid_cursor")
+        start = next((i for i, it in enumerate(items) if (key(it) <= mark if descending else key(it) >= mark)),
+                     len(items))
+    page, rest = items[start:start + limit], items[start + limit:]
+    next_cursor = base64.b64encode(f"{prefix}:{key(rest[0])}".encode()).decode() if rest else ""
+    return page, next_cursor
+
+
+# ---------------------------------------------------------------------------
+# Block Kit validation (slack_sdk's models, plus the limits in SLACK.md)
+
+
+def _unknown_fields(raw, rendered, where):
+    """Keys the caller sent that slack_sdk's model did not keep: Slack refuses
+    unknown properties, slack_sdk only logs them."""
+    if isinstance(raw, dict) and isinstance(rendered, dict):
+        for key, value in raw.items():
+            if value is None:
+                continue
+            if key not in rendered:
+                yield f"unknown field or unsupported element [json-pointer:{where}/{key}]"
+            else:
+                yield from _unknown_fields(value, rendered[key], f"{where}/{key}")
+    elif isinstance(raw, list) and isinstance(rendered, list):
+        if len(raw) != len(rendered):
+            yield f"unsupported element [json-pointer:{where}]"
+        for i, (a, b) in enumerate(zip(raw, rendered)):
+            yield from _unknown_fields(a, b, f"{where}/{i}")
+
+
+def block_errors(blocks, pointer: str, max_blocks: int) -> list[str]:
+    if not isinstance(blocks, list):
+        return [f"must be an array [json-pointer:{pointer}]"]
+    errors = []
+    if len(blocks) > max_blocks:
+        errors.append(f"must contain no more than {max_blocks} items [json-pointer:{pointer}]")
+    seen_ids = set()
+    for i, raw in enumerate(blocks):
+        where = f"{pointer}/{i}"
+        if not isinstance(raw, dict):
+            errors.append(f"must be an object [json-pointer:{where}]")
+            continue
+        try:
+            parsed = Block.parse(copy.deepcopy(raw))
+            if parsed is None:
+                errors.append(f"unsupported block type {raw.get('type')!r} [json-pointer:{where}/type]")
+                continue
+            rendered = parsed.to_dict()  # runs the validators of the block and everything in it
+        except Exception as exc:  # slack_sdk raises SlackObjectFormationError, TypeError, ...
+            errors.append(f"{exc} [json-pointer:{where}]")
+            continue
+        errors.extend(_unknown_fields(raw, rendered, where))
+        # slack_sdk checks lengths (text, block_id, action_id, ...) but not uniqueness.
+        block_id = raw.get("block_id")
+        if block_id is not None and block_id in seen_ids:
+            errors.append(f"duplicate block_id {block_id!r} [json-pointer:{where}/block_id]")
+        seen_ids.add(block_id)
+    return errors
+
+
+def view_errors(view, view_type: str) -> list[str]:
+    if not isinstance(view, dict):
+        return ["must be a JSON object [json-pointer:/view]"]
+    errors = []
+    if view.get("type") != view_type:
+        errors.append(f"must be \"{view_type}\" [json-pointer:/view/type]")
+    if view_type == "modal" and view.get("title") is None:
+        errors.append("missing required field: title [json-pointer:/view]")
+    if view.get("blocks") is None:
+        errors.append("missing required field: blocks [json-pointer:/view]")
+    for name in ("title", "submit", "close"):
+        text = view.get(name)
+        if text is not None and (not isinstance(text, dict) or text.get("type") != "plain_text"):
+            errors.append(f"must be a plain_text object [json-pointer:/view/{name}]")
+    if len(str(view.get("external_id") or "")) > 255:
+        errors.append("must be at most 255 characters [json-pointer:/view/external_id]")
+    try:  # slack_sdk's view-level checks (private_metadata, callback_id, ...)
+        model = View(**{**view, "blocks": None})
+        model.blocks = None  # blocks are checked one by one below, with pointers
+        model.validate_json()
+    except Exception as exc:
+        errors.append(f"{exc} [json-pointer:/view]")
+    if view.get("blocks") == []:
+        errors.append("must contain at least 1 item [json-pointer:/view/blocks]")
+    if view.get("blocks") is not None:
+        errors.extend(block_errors(view["blocks"], "/view/blocks", MAX_VIEW_BLOCKS))
+    return list(dict.fromkeys(errors))
+
+
+def _invalid_view(errors: list[str]) -> SlackError:
+    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+
+
+# ---------------------------------------------------------------------------
+# Methods. Each takes (workspace, params) and runs with the workspace lock held.
+
+METHODS = {}
+
+
+def api(name):
+    def register(func):
+        METHODS[name] = func
+        return func
+    return register
+
+
+def _conversation(ws: Workspace, channel_id, *, member=True):
+    channel = ws.channels.get(channel_id) if channel_id else None
+    in_it = channel is not None and ws.bot_user_id in channel.members
+    if channel is None or (channel.is_private and not in_it):
+        raise SlackError("channel_not_found")  # private channels are invisible to non-members
+    if member and not in_it:
+        raise SlackError("not_in_channel")
+    return channel
+
+
+def _writable(ws: Workspace, channel_id):
+    """A conversation the bot may post to. Slack maps a user id to the DM."""
+    channel = _conversation(ws, ws.resolve_channel_id(channel_id or ""), member=False)
+    if channel.is_archived:
+        raise SlackError("is_archived")
+    return _conversation(ws, channel.id)
+
+
+def _content(params, *, required=True):
+    """(text, blocks) of a chat.* call, validated. Either may be None (absent)."""
+    blocks = params.get("blocks")
+    if blocks is not None:
+        if isinstance(blocks, str):
+            raise SlackError("invalid_blocks_format")
+        errors = block_errors(blocks, "/blocks", MAX_MESSAGE_BLOCKS)
+        if errors:
+            raise SlackError("invalid_blocks", errors=errors,
+                             response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+    text = params.get("text", params.get("markdown_text"))
+    if text is not None:
+        text = str(text)
+        if len(text) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+    if required and not text and not blocks and not params.get("attachments"):
+        raise SlackError("no_text")
+    return text, blocks
+
+
+def _metadata(params):
+    """(metadata or None, warnings). An unusable event_type is dropped with a
+    warning, as Slack does; a malformed argument is an error."""
+    raw = params["metadata"]
+    if not isinstance(raw, dict):
+        raise SlackError("invalid_metadata_format")
+    if not raw:
+        return None, []
+    event_type, payload = raw.get("event_type"), raw.get("event_payload", {})
+    if not isinstance(event_type, str) or not EVENT_TYPE.match(event_type) or not isinstance(payload, dict):
+        return None, ["invalid_metadata_event_type"]
+    return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}, []
+
+
+def _with_warnings(body: dict, warnings: list[str]) -> dict:
+    if warnings:
+        body["warning"] = ",".join(warnings)
+        body["response_metadata"] = {"warnings": warnings,
+                                     "messages": [f"[WARN] metadata dropped: {w}" for w in warnings]}
+    return body
+
+
+def _render(ws: Workspace, messages: list[Message], channel_id: str, include_all_metadata: bool) -> list[dict]:
+    threads: dict[str, list[Message]] = {}
+    for m in ws.all_messages(channel_id):
+        if m.is_reply:
+            threads.setdefault(m.thread_ts, []).append(m)
+    out = []
+    for m in messages:
+        rendered = m.to_api(include_all_metadata=include_all_metadata, replies=threads.get(m.ts, ()))
+        if m.is_reply:
+            parent = ws.find_message(channel_id, m.thread_ts)
+            if parent and parent.user:
+                rendered["parent_user_id"] = parent.user
+        out.append(rendered)
+    return out
+
+
+def _own_message(ws: Workspace, params, error: str) -> Message:
+    channel = _conversation(ws, params.get("channel"))
+    msg = ws.find_message(channel.id, _ts(params, "ts", "message_not_found") or "")
+    if msg is None or msg.subtype == "tombstone":
+        raise SlackError("message_not_found")
+    if msg.bot_id != ws.bot_id:
+        raise SlackError(error)
+    return msg
+
+
+@api("auth.test")
+def auth_test(ws, params):
+    bot = ws.users[ws.bot_user_id]
+    return {"ok": True, "url": "https://fake-workspace.slack.com/", "team": "Fake Workspace",
+            "user": bot.name, "team_id": TEAM_ID, "user_id": bot.id, "bot_id": ws.bot_id,
+            "is_enterprise_install": False}
+
+
+@api("chat.postMessage")
+def chat_post_message(ws, params):
+    channel = _writable(ws, params.get("channel"))
+    text, blocks = _content(params)
+    metadata, warnings = _metadata(params) if params.get("metadata") is not None else (None, [])
+    thread_ts = None
+    if params.get("thread_ts"):
+        parent = ws.find_message(channel.id, _ts(params, "thread_ts", "thread_not_found"))
+        if parent is None:
+            raise SlackError("thread_not_found")
+        thread_ts = parent.thread_ts or parent.ts  # replying to a reply joins the same thread
+    broadcast = bool(thread_ts) and _flag(params, "reply_broadcast")
+    msg = Message(channel=channel.id, ts=ws.new_ts(), text=text or "", user=ws.bot_user_id, bot_id=ws.bot_id,
+                  blocks=copy.deepcopy(blocks), metadata=metadata, thread_ts=thread_ts,
+                  reply_broadcast=broadcast, subtype="thread_broadcast" if broadcast else None)
+    ws.insert_message(msg)
+    return _with_warnings({"ok": True, "channel": channel.id, "ts": msg.ts,
+                           "message": _render(ws, [msg], channel.id, True)[0]}, warnings)
+
+
+@api("chat.update")
+def chat_update(ws, params):
+    msg = _own_message(ws, params, "cant_update_message")
+    if ws.channels[msg.channel].is_archived:
+        raise SlackError("is_archived")
+    text, blocks = _content(params, required=False)
+    warnings = []
+    # Slack's rules: metadata is kept unless passed ({} removes it); blocks are
+    # kept only when neither blocks nor text is passed.
+    if params.get("metadata") is not None:
+        msg_metadata, warnings = _metadata(params)
+    else:
+        msg_metadata = msg.metadata
+    new_text = msg.text if text is None else text
+    new_blocks = msg.blocks if blocks is None and text is None else (blocks or None)
+    if not new_text and not new_blocks and not params.get("attachments"):
+        raise SlackError("no_text")
+    msg.text, msg.blocks, msg.metadata = new_text, copy.deepcopy(new_blocks), msg_metadata
+    if text is not None and blocks is None:
+        msg.edited = {"user": ws.bot_user_id, "ts": ws.new_ts()}
+    rendered = _render(ws, [msg], msg.channel, True)[0]
+    return _with_warnings({"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text,
+                           "message": rendered}, warnings)
+
+
+@api("chat.delete")
+def chat_delete(ws, params):
+    msg = _own_message(ws, params, "cant_delete_message")
+    if any(m.thread_ts == msg.ts for m in ws.all_messages(msg.channel) if m.is_reply):
+        # A thread parent leaves a tombstone so its replies stay reachable.
+        msg.subtype, msg.text, msg.blocks, msg.metadata = "tombstone", "This message was deleted.", None, None
+        msg.user, msg.bot_id = "USLACKBOT", None
+    else:
+        ws.delete_message(msg)
+    return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+
+@api("chat.postEphemeral")
+def chat_post_ephemeral(ws, params):
+    channel = _writable(ws, params.get("channel"))
+    user = params.get("user")
+    if user not in ws.users:
+        raise SlackError("user_not_found")
+    if user not in channel.members:
+        raise SlackError("user_not_in_channel")
+    text, blocks = _content(params)
+    ephemeral = Ephemeral(channel=channel.id, user=user, message_ts=ws.new_ts(), text=text or "",
+                          blocks=copy.deepcopy(blocks), thread_ts=params.get("thread_ts"))
+    ws.ephemerals.append(ephemeral)
+    return {"ok": True, "message_ts": ephemeral.message_ts}
+
+
+@api("conversations.history")
+def conversations_history(ws, params):
+    channel = _conversation(ws, params.get("channel"))
+    in_window = _window(params)
+    # Only top-level messages (and broadcast replies) are history; newest first.
+    found = [m for m in reversed(ws.all_messages(channel.id))
+             if (not m.is_reply or m.reply_broadcast) and in_window(m)]
+    page, next_cursor = _page(found, lambda m: m.ts, params, "next_ts", 100, 999, descending=True)
+    return {"ok": True, "messages": _render(ws, page, channel.id, _flag(params, "include_all_metadata")),
+            "has_more": bool(next_cursor), "pin_count": 0, "channel_actions_ts": None,
+            "channel_actions_count": 0, "response_metadata": {"next_cursor": next_cursor}}
+
+
+@api("conversations.replies")
+def conversations_replies(ws, params):
+    channel = _conversation(ws, params.get("channel"))
+    msg = ws.find_message(channel.id, _ts(params, "ts", "thread_not_found") or "")
+    if msg is None:
+        raise SlackError("thread_not_found")
+    thread = list(filter(_window(params), ws.thread(channel.id, msg.thread_ts or msg.ts)))
+    page, next_cursor = _page(thread, lambda m: m.ts, params, "next_ts", 1000, 1000)
+    return {"ok": True, "messages": _render(ws, page, channel.id, _flag(params, "include_all_metadata")),
+            "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}}
+
+
+@api("conversations.members")
+def conversations_members(ws, params):
+    channel = _conversation(ws, params.get("channel"), member=False)
+    page, next_cursor = _page(sorted(channel.members), lambda u: u, params, "user", 100, 1000)
+    return {"ok": True, "members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+@api("conversations.info")
+def conversations_info(ws, params):
+    channel = _conversation(ws, params.get("channel"), member=False)
+    return {"ok": True, "channel": channel.to_api(ws.bot_user_id)}
+
+
+@api("conversations.open")
+def conversations_open(ws, params):
+    if params.get("channel"):
+        channel = _conversation(ws, params["channel"])
+    else:
+        users = [u.strip() for u in str(params.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if any(u not in ws.users for u in users):
+            raise SlackError("user_not_found")
+        if any(ws.users[u].deleted for u in users):
+            raise SlackError("user_disabled")
+        channel = ws.open_conversation(users)
+    shown = channel.to_api(ws.bot_user_id) if _flag(params, "return_im") else {"id": channel.id}
+    return {"ok": True, "channel": shown}
+
+
+@api("conversations.list")
+def conversations_list(ws, params):
+    types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
+    exclude_archived = _flag(params, "exclude_archived")
+
+    def listed(c):
+        kind = "im" if c.is_im else "mpim" if c.is_mpim else "private_channel" if c.is_private else "public_channel"
+        visible = not (c.is_private or c.is_im or c.is_mpim) or ws.bot_user_id in c.members
+        return kind in types and visible and not (exclude_archived and c.is_archived)
+
+    found = sorted((c for c in ws.channels.values() if listed(c)), key=lambda c: c.id)
+    page, next_cursor = _page(found, lambda c: c.id, params, "channel", 100, 1000)
+    return {"ok": True, "channels": [c.to_api(ws.bot_user_id) for c in page],
+            "response_metadata": {"next_cursor": next_cursor}}
+
+
+@api("users.info")
+def users_info(ws, params):
+    user = ws.users.get(params.get("user") or "")
+    if user is None:
+        raise SlackError("user_not_found")
+    return {"ok": True, "user": user.to_api()}
+
+
+@api("users.lookupByEmail")
+def users_lookup_by_email(ws, params):
+    email = str(params.get("email") or "").lower()
+    user = next((u for u in ws.users.values() if u.email and u.email.lower() == email and not u.deleted), None)
+    if user is None:
+        raise SlackError("users_not_found")
+    return {"ok": True, "user": user.to_api()}
+
+
+@api("usergroups.users.list")
+def usergroups_users_list(ws, params):
+    group = ws.usergroups.get(params.get("usergroup") or "")
+    if group is None:
+        raise SlackError("no_such_subteam")
+    return {"ok": True, "users": list(group.users)}
+
+
+def _use_trigger(ws: Workspace, params):
+    trigger_id = params.get("trigger_id") or params.get("interactivity_pointer")
+    if not trigger_id:
+        raise _invalid_view(["missing required field: trigger_id"])
+    if trigger_id in ws.expired_triggers:
+        raise SlackError("expired_trigger_id")
+    if trigger_id in ws.used_triggers:
+        raise SlackError("exchanged_trigger_id")
+    ws.used_triggers.add(trigger_id)
+
+
+SLACK_OWNED_VIEW_FIELDS = {"id", "hash", "state", "root_view_id", "previous_view_id", "team_id", "app_id", "bot_id"}
+
+
+def _store_view(ws: Workspace, given: dict, *, old: dict | None = None) -> dict:
+    """The view as Slack returns it: the caller's fields plus Slack's own."""
+    view_id = old["id"] if old else ws.next_view_id()
+    view = {
+        "id": view_id, "team_id": TEAM_ID, "private_metadata": "", "callback_id": "", "external_id": "",
+        "state": old["state"] if old else {"values": {}}, "clear_on_close": False, "notify_on_close": False,
+        "root_view_id": old["root_view_id"] if old else view_id,
+        "previous_view_id": old["previous_view_id"] if old else None,
+        "app_id": APP_ID, "app_installed_team_id": TEAM_ID, "bot_id": ws.bot_id,
+        **{k: copy.deepcopy(v) for k, v in given.items() if k not in SLACK_OWNED_VIEW_FIELDS},
+    }
+    view["hash"] = f"{int(time.time())}.{secrets.token_hex(4)}"  # changes on every write
+    if view["external_id"] and any(v["external_id"] == view["external_id"] and v["id"] != view_id
+                                   for v in ws.views.values()):
+        raise SlackError("duplicate_external_id")
+    ws.views[view_id] = view
+    return copy.deepcopy(view)
+
+
+@api("views.open")
+@api("views.push")  # the fake keeps no view stack: a pushed view is stored like an opened one
+def views_open(ws, params):
+    _use_trigger(ws, params)
+    errors = view_errors(params.get("view"), "modal")
+    if errors:
+        raise _invalid_view(errors)
+    return {"ok": True, "view": _store_view(ws, params["view"])}
+
+
+@api("views.update")
+def views_update(ws, params):
+    if params.get("view_id"):
+        old = ws.views.get(params["view_id"])
+    elif params.get("external_id"):
+        old = next((v for v in ws.views.values() if v["external_id"] == params["external_id"]), None)
+    else:
+        raise _invalid_view(["missing required field: view_id or external_id"])
+    if old is None:
+        raise SlackError("not_found")
+    if params.get("hash") and params["hash"] != old["hash"]:
+        raise SlackError("hash_conflict")
+    errors = view_errors(params.get("view"), old["type"])
+    if errors:
+        raise _invalid_view(errors)
+    return {"ok": True, "view": _store_view(ws, params["view"], old=old)}
+
+
+@api("views.publish")
+def views_publish(ws, params):
+    user_id = params.get("user_id")
+    if user_id not in ws.users:
+        raise SlackError("user_not_found")
+    old = ws.views.get(ws.home_views.get(user_id, ""))
+    if old and params.get("hash") and params["hash"] != old["hash"]:
+        raise SlackError("hash_conflict")
+    errors = view_errors(params.get("view"), "home")
+    if errors:
+        raise _invalid_view(errors)
+    view = _store_view(ws, params["view"], old=old)
+    ws.home_views[user_id] = view["id"]
+    return {"ok": True, "view": view}
+
+
+# ---------------------------------------------------------------------------
+# The server
+
+
+class FakeSlack:
+    """The fake Slack: workspace state, an HTTP server, call log and faults.
+
+    Attribute access falls through to the workspace, so `fake.add_user(...)`
+    and `fake.messages(...)` work as well as `fake.workspace.add_user(...)`.
+    """
+
+    def __init__(self, bot_token=DEFAULT_BOT_TOKEN, bot_user_id=DEFAULT_BOT_USER_ID, bot_id=DEFAULT_BOT_ID):
+        self.workspace = Workspace(bot_user_id=bot_user_id, bot_id=bot_id, bot_token=bot_token)
+        self._calls: list[Call] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._delays: dict[str, Fault] = {}
+        self._latency = 0.0
+        self._lock = threading.Lock()  # guards calls and faults (the workspace has its own)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __getattr__(self, name):
+        # Only reached for names FakeSlack itself lacks.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.workspace, name)
+
+    # ----- lifecycle ---------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "api/"
+
+    def response_url(self, name: str = "hook") -> str:
+        """A response_url pointing at this fake; POSTs to it are recorded."""
+        return f"{self.base_url}response_url/{name}"
+
+    def reset(self) -> None:
+        """Empty workspace, no calls, no faults, no latency."""
+        self.workspace.reset()
+        with self._lock:
+            self._calls.clear()
+            self._faults.clear()
+            self._delays.clear()
+            self._latency = 0.0
+
+    # ----- call log ----------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def last_call(self, method: str) -> Call | None:
+        found = self.calls(method)
+        return found[-1] if found else None
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    # ----- faults ------------------------------------------------------------
+
+    def fail(self, method: str, error: str = "channel_not_found", times: int | None = 1, **extra) -> None:
+        """Answer `{"ok": false, "error": error, **extra}` (HTTP 200)."""
+        self._add_fault(method, Fault("fail", times, error=error, extra=extra))
+
+    def rate_limit(self, method: str, retry_after: int = 1, times: int | None = 1) -> None:
+        """Answer HTTP 429 with Retry-After and `{"ok": false, "error": "ratelimited"}`."""
+        self._add_fault(method, Fault("rate_limit", times, error="ratelimited", status=429, retry_after=retry_after))
+
+    def server_error(self, method: str, status: int = 500, times: int | None = 1) -> None:
+        self._add_fault(method, Fault("server_error", times, error="fatal_error", status=status))
+
+    def delay(self, method: str, seconds: float, times: int | None = None) -> None:
+        """Sleep `seconds` before answering `method`. The call still takes
+        effect first, as a slow Slack would: a client that times out cannot
+        know whether its message was posted."""
+        with self._lock:
+            self._delays[method] = Fault("delay", times, seconds=seconds)
+
+    def latency(self, seconds: float) -> None:
+        """Added to every API call (for benchmarks)."""
+        with self._lock:
+            self._latency = seconds
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._delays.clear()
+            self._latency = 0.0
+
+    def _add_fault(self, method: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults.setdefault(method, []).append(fault)
+
+    def _take(self, fault: Fault | None) -> Fault | None:
+        if fault is None or fault.times == 0:
+            return None
+        if fault.times is not None:
+            fault.times -= 1
+        return fault
+
+    def _next_fault(self, method: str):
+        with self._lock:
+            fault = next((f for f in self._faults.get(method, []) if f.times != 0), None)
+            return self._take(fault), self._take(self._delays.get(method)), self._latency
+
+    # ----- request handling ----------------------------------------------------
+
+    def handle(self, method: str, params: dict, headers: dict) -> tuple[int, dict, dict]:
+        """Answer one API call: (HTTP status, extra headers, JSON body)."""
+        fault, delay, latency = self._next_fault(method)
+        time.sleep(latency)
+        status, extra_headers = 200, {}
+        if fault:
+            status, body = fault.status, {"ok": False, "error": fault.error, **fault.extra}
+            if fault.kind == "rate_limit":
+                extra_headers["Retry-After"] = str(fault.retry_after)
+        else:
+            body = self._answer(method, params, headers)
+        with self._lock:
+            self._calls.append(Call(method, params, headers, body, time.time(), status,
+                                    fault.kind if fault else None))
+        if delay:
+            time.sleep(delay.seconds)
+        return status, extra_headers, body
+
+    def _answer(self, method: str, params: dict, headers: dict) -> dict:
+        ws = self.workspace
+        auth = headers.get("Authorization") or ""
+        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else params.get("token")
+        with ws.lock:
+            if not token:
+                return {"ok": False, "error": "not_authed"}
+            if token in ws.revoked_tokens:
+                return {"ok": False, "error": ws.revoked_tokens[token]}
+            if token != ws.bot_token:
+                return {"ok": False, "error": "invalid_auth"}
+            implementation = METHODS.get(method)
+            if implementation is None:
+                return {"ok": False, "error": "unknown_method", "req_method": method}
+            try:
+                return implementation(ws, params)
+            except SlackError as exc:
+                return exc.body
+
+    def handle_response_url(self, path: str, body: bytes) -> tuple[int, dict, str]:
+        """A POST to a response_url; faults use the method name "response_url"."""
+        fault, delay, latency = self._next_fault("response_url")
+        time.sleep(latency)
+        text = body.decode("utf-8", "replace")
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = text
+        status, headers, answer = 200, {}, "ok"
+        if fault:  # an injected `fail` answers 404 with the error as text
+            status, answer = (404 if fault.status == 200 else fault.status), fault.error
+            if fault.kind == "rate_limit":
+                headers["Retry-After"] = str(fault.retry_after)
+        else:
+            with self.workspace.lock:
+                self.workspace.response_url_posts.append(ResponseUrlPost(path, decoded, time.time()))
+        with self._lock:
+            self._calls.append(Call("response_url", {"path": path, "body": decoded}, {}, {"ok": status == 200},
+                                    time.time(), status, fault.kind if fault else None))
+        if delay:
+            time.sleep(delay.seconds)
+        return status, headers, answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeSlack  # set on the subclass made in FakeSlack.start()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def do_GET(self):
+        self._dispatch()
+
+    def log_message(self, format, *args):
+        pass  # keep test output clean
+
+    def _dispatch(self):
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if url.path.startswith("/response_url/"):
+            status, headers, text = self.fake.handle_response_url(url.path[len("/response_url/"):], body)
+            return self._send(status, headers, text.encode(), "text/plain; charset=utf-8")
+        if not url.path.startswith("/api/"):
+            return self._send(404, {}, b"not found", "text/plain")
+        method = url.path[len("/api/"):]
+        try:
+            params = decode_params(url.query, body, self.headers.get("Content-Type") or "")
+        except ValueError:
+            status, headers, answer = 200, {}, {"ok": False, "error": "invalid_json"}
+        else:
+            # Title-Case names, whatever the client sent (urllib sends "Content-type").
+            headers = {"-".join(p.capitalize() for p in k.split("-")): v for k, v in self.headers.items()}
+            status, headers, answer = self.fake.handle(method, params, headers)
+        self._send(status, headers, json.dumps(answer).encode(), "application/json; charset=utf-8")
+
+    def _send(self, status, headers, payload: bytes, content_type):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (timeout tests); nothing to answer

@@ -1,0 +1,307 @@
+"""Tests of the fake Slack itself, through a real slack_sdk WebClient over HTTP."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+from fake_slack.personas import (
+    ALICE,
+    BOB,
+    BOT,
+    C_ARCHIVED,
+    C_ENG,
+    C_ENG_LEADS,
+    C_GENERAL,
+    C_NOBOT,
+    CAROL,
+    DAVE,
+    HANNAH,
+    S_ENG,
+)
+
+MODAL = {
+    "type": "modal",
+    "callback_id": "request_leave",
+    "title": {"type": "plain_text", "text": "Request time off"},
+    "submit": {"type": "plain_text", "text": "Submit"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "start",
+            "label": {"type": "plain_text", "text": "First day"},
+            "element": {"type": "datepicker", "action_id": "date"},
+        }
+    ],
+}
+LEDGER = {"event_type": "timeoff_request", "event_payload": {"id": "r1", "days": 2}}
+
+
+@pytest.fixture
+def client(fake_slack):
+    return WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url, retry_handlers=[])
+
+
+def error_of(call, *args, **kwargs) -> dict:
+    with pytest.raises(SlackApiError) as raised:
+        call(*args, **kwargs)
+    return raised.value.response.data
+
+
+# ----- the fixture -----------------------------------------------------------
+
+
+def test_fixture_points_settings_at_the_fake_and_seeds_personas(fake_slack, client):
+    assert settings.SLACK_API_URL == fake_slack.api_url
+    assert fake_slack.api_url.startswith("http://127.0.0.1:") and fake_slack.api_url.endswith("/api/")
+    auth = client.auth_test()
+    assert (auth["user_id"], auth["bot_id"]) == (BOT, "B_BOT")
+    assert client.users_info(user=ALICE)["user"]["tz"] == "America/Los_Angeles"
+    assert client.users_lookupByEmail(email="alice@example.com")["user"]["id"] == ALICE
+    assert client.usergroups_users_list(usergroup=S_ENG)["users"] == [ALICE, DAVE]
+    assert set(client.conversations_members(channel=C_ENG_LEADS)["members"]) == {BOB, DAVE, BOT}
+    assert {ALICE, BOB, CAROL, DAVE, HANNAH} <= set(client.conversations_members(channel=C_GENERAL)["members"])
+
+
+# ----- messages and metadata ---------------------------------------------------
+
+
+def test_post_and_read_back_with_and_without_all_metadata(fake_slack, client):
+    posted = client.chat_postMessage(channel=C_ENG, text="Alice is off", metadata=LEDGER)
+    assert posted["channel"] == C_ENG and posted["message"]["metadata"] == LEDGER
+
+    plain = client.conversations_history(channel=C_ENG)["messages"][0]
+    assert plain["ts"] == posted["ts"] and plain["bot_id"] == "B_BOT"
+    assert "event_payload" not in plain["metadata"]  # Slack keeps only the event_type here
+
+    full = client.conversations_history(channel=C_ENG, include_all_metadata=True)["messages"][0]
+    assert full["metadata"] == LEDGER
+    assert fake_slack.messages(C_ENG)[0].metadata == LEDGER
+
+
+def test_form_encoded_json_fields_are_decoded(fake_slack, client):
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
+    client.api_call("chat.postMessage", data={"channel": C_ENG, "blocks": json.dumps(blocks),
+                                              "metadata": json.dumps(LEDGER)})
+    call = fake_slack.last_call("chat.postMessage")
+    assert call.params["blocks"] == blocks and call.params["metadata"] == LEDGER
+    assert call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert fake_slack.messages(C_ENG)[0].blocks == blocks
+
+
+def test_invalid_event_type_drops_metadata_with_a_warning(fake_slack, client):
+    posted = client.chat_postMessage(channel=C_ENG, text="x", metadata={"event_type": "time.off", "event_payload": {}})
+    assert posted["ok"] and posted["warning"]
+    assert "metadata" not in posted["message"]
+    assert fake_slack.messages(C_ENG)[0].metadata is None
+
+
+def test_posting_to_a_user_id_goes_to_their_dm(fake_slack, client):
+    posted = client.chat_postMessage(channel=ALICE, text="Your request was approved")
+    dm = client.conversations_open(users=ALICE)["channel"]["id"]
+    assert posted["channel"] == dm and dm.startswith("D")
+    assert [m.text for m in fake_slack.messages(ALICE)] == ["Your request was approved"]
+    assert client.conversations_info(channel=dm)["channel"]["user"] == ALICE
+
+
+@pytest.mark.parametrize(
+    "channel, error",
+    [(C_NOBOT, "not_in_channel"), (C_ARCHIVED, "is_archived"), ("C_MISSING", "channel_not_found")],
+)
+def test_post_refusals(client, channel, error):
+    assert error_of(client.chat_postMessage, channel=channel, text="hi")["error"] == error
+
+
+def test_private_channel_without_the_bot_is_invisible(fake_slack, client):
+    fake_slack.add_channel("C_SECRET", "secret", members=[BOB], private=True, bot_member=False)
+    assert error_of(client.conversations_history, channel="C_SECRET")["error"] == "channel_not_found"
+    listed = [c["id"] for c in client.conversations_list(types="public_channel,private_channel")["channels"]]
+    assert C_ENG_LEADS in listed and "C_SECRET" not in listed
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+def test_no_text_and_invalid_blocks_are_refused(client):
+    assert error_of(client.chat_postMessage, channel=C_ENG)["error"] == "no_text"
+    refused = error_of(client.chat_postMessage, channel=C_ENG, text="x",
+                       blocks=[{"type": "section", "txt": {"type": "mrkdwn", "text": "typo"}}])
+    assert refused["error"] == "invalid_blocks" and refused["errors"]
+    too_many = [{"type": "divider"}] * 51
+    assert error_of(client.chat_postMessage, channel=C_ENG, text="x", blocks=too_many)["error"] == "invalid_blocks"
+
+
+def test_threads_and_updates(fake_slack, client):
+    parent = client.chat_postMessage(channel=C_ENG, text="request", metadata=LEDGER)["ts"]
+    client.chat_postMessage(channel=C_ENG, text="approved", thread_ts=parent)
+    history = client.conversations_history(channel=C_ENG)["messages"]
+    assert [m["ts"] for m in history] == [parent] and history[0]["reply_count"] == 1
+    thread = client.conversations_replies(channel=C_ENG, ts=parent)["messages"]
+    assert [m["text"] for m in thread] == ["request", "approved"]
+
+    client.chat_update(channel=C_ENG, ts=parent, text="request (approved)")
+    updated = fake_slack.message(C_ENG, parent)
+    assert updated.text == "request (approved)" and updated.metadata == LEDGER  # kept when not passed
+    client.chat_update(channel=C_ENG, ts=parent, text="request", metadata={})
+    assert fake_slack.message(C_ENG, parent).metadata is None  # {} removes it
+
+    human = fake_slack.post_message(C_ENG, "hello", user=ALICE)
+    assert error_of(client.chat_update, channel=C_ENG, ts=human.ts, text="x")["error"] == "cant_update_message"
+    assert error_of(client.chat_update, channel=C_ENG, ts="1.000000", text="x")["error"] == "message_not_found"
+
+
+def test_reread_one_message_by_ts(fake_slack, client):
+    first = fake_slack.post_message(C_ENG, "one", metadata=LEDGER)
+    fake_slack.post_message(C_ENG, "two")
+    got = client.conversations_history(channel=C_ENG, latest=first.ts, inclusive=True, limit=1,
+                                       include_all_metadata=True)["messages"]
+    assert [(m["ts"], m["metadata"]) for m in got] == [(first.ts, LEDGER)]
+
+
+def test_ephemeral_needs_the_user_in_the_channel(fake_slack, client):
+    assert client.chat_postEphemeral(channel=C_ENG, user=ALICE, text="only you")["message_ts"]
+    assert fake_slack.ephemerals[0].user == ALICE
+    assert error_of(client.chat_postEphemeral, channel=C_ENG, user=CAROL, text="x")["error"] == "user_not_in_channel"
+
+
+# ----- pagination -----------------------------------------------------------------
+
+
+def test_history_paginates_newest_first_over_three_pages(fake_slack, client):
+    posted = [fake_slack.post_message(C_ENG, f"m{i}").ts for i in range(5)]
+    pages = [page["messages"] for page in client.conversations_history(channel=C_ENG, limit=2)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [m["ts"] for p in pages for m in p] == posted[::-1]
+
+
+def test_members_paginate_with_a_cursor(fake_slack, client):
+    for i in range(5):
+        fake_slack.add_user(f"U_EXTRA{i}", f"extra{i}")
+    fake_slack.add_channel("C_BIG", "big", members=[f"U_EXTRA{i}" for i in range(5)])
+    first = client.conversations_members(channel="C_BIG", limit=2)
+    assert first["response_metadata"]["next_cursor"]
+    pages = [page["members"] for page in client.conversations_members(channel="C_BIG", limit=2)]
+    assert [len(p) for p in pages] == [2, 2, 2]
+    assert sorted(sum(pages, [])) == sorted([BOT] + [f"U_EXTRA{i}" for i in range(5)])
+    assert error_of(client.conversations_members, channel="C_BIG", cursor="garbage")["error"] == "invalid_cursor"
+
+
+# ----- views ------------------------------------------------------------------------
+
+
+def test_views_open_and_update_with_hash(fake_slack, client):
+    view = client.views_open(trigger_id="trig-1", view=MODAL)["view"]
+    assert view["id"].startswith("V") and view["hash"] and view["callback_id"] == "request_leave"
+    assert fake_slack.view(view["id"])["blocks"] == MODAL["blocks"]
+
+    updated = client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL)["view"]
+    assert updated["id"] == view["id"] and updated["hash"] != view["hash"]
+    stale = error_of(client.views_update, view_id=view["id"], hash=view["hash"], view=MODAL)
+    assert stale["error"] == "hash_conflict"
+    assert error_of(client.views_update, view_id="V_NOPE", view=MODAL)["error"] == "not_found"
+
+
+def test_views_open_refuses_expired_and_reused_triggers(fake_slack, client):
+    fake_slack.expire_trigger("old")
+    assert error_of(client.views_open, trigger_id="old", view=MODAL)["error"] == "expired_trigger_id"
+    client.views_open(trigger_id="once", view=MODAL)
+    assert error_of(client.views_open, trigger_id="once", view=MODAL)["error"] == "exchanged_trigger_id"
+
+
+def test_invalid_view_is_refused(client):
+    long_title = {**MODAL, "title": {"type": "plain_text", "text": "A title well over 24 characters"}}
+    refused = error_of(client.views_open, trigger_id="t", view=long_title)
+    assert refused["error"] == "invalid_arguments"
+    assert any("/view" in m for m in refused["response_metadata"]["messages"])
+    duplicate = {**MODAL, "blocks": MODAL["blocks"] * 2}
+    assert error_of(client.views_open, trigger_id="t2", view=duplicate)["error"] == "invalid_arguments"
+
+
+def test_views_publish_home_tab_per_user(fake_slack, client):
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hi"}}]}
+    first = client.views_publish(user_id=ALICE, view=home)["view"]
+    again = client.views_publish(user_id=ALICE, view=home, hash=first["hash"])["view"]
+    assert again["id"] == first["id"] and fake_slack.home_view(ALICE)["type"] == "home"
+    assert error_of(client.views_publish, user_id=ALICE, view=MODAL)["error"] == "invalid_arguments"
+
+
+# ----- faults, auth and recording ------------------------------------------------
+
+
+def test_rate_limit_is_honoured_by_the_retry_handler(fake_slack):
+    fake_slack.rate_limit("chat.postMessage", retry_after=0)
+    retrying = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url,
+                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    assert retrying.chat_postMessage(channel=C_ENG, text="hi")["ok"]
+    calls = fake_slack.calls("chat.postMessage")
+    assert [(c.status, c.fault) for c in calls] == [(429, "rate_limit"), (200, None)]
+    assert len(fake_slack.messages(C_ENG)) == 1
+
+
+def test_rate_limit_without_retry_surfaces_429_and_retry_after(fake_slack, client):
+    fake_slack.rate_limit("users.info", retry_after=7)
+    with pytest.raises(SlackApiError) as raised:
+        client.users_info(user=ALICE)
+    assert raised.value.response.status_code == 429
+    assert raised.value.response.headers["Retry-After"] == "7"
+    assert raised.value.response["error"] == "ratelimited"
+
+
+def test_server_errors_are_retried(fake_slack):
+    fake_slack.server_error("users.info", status=503, times=1)
+    retrying = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url,
+                         retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)])
+    assert retrying.users_info(user=ALICE)["user"]["id"] == ALICE
+    assert [c.status for c in fake_slack.calls("users.info")] == [503, 200]
+
+
+def test_injected_errors_count_down(fake_slack, client):
+    fake_slack.fail("conversations.history", error="internal_error", times=2)
+    for _ in range(2):
+        assert error_of(client.conversations_history, channel=C_ENG)["error"] == "internal_error"
+    assert client.conversations_history(channel=C_ENG)["ok"]
+    fake_slack.fail("auth.test", error="fatal_error", times=None)
+    for _ in range(3):
+        assert error_of(client.auth_test)["error"] == "fatal_error"
+
+
+def test_delay_makes_clients_time_out_but_the_call_takes_effect(fake_slack):
+    fake_slack.delay("chat.postMessage", 0.5)
+    impatient = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url, timeout=0.1,
+                          retry_handlers=[])
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel=C_ENG, text="slow")
+    time.sleep(0.6)
+    assert [m.text for m in fake_slack.messages(C_ENG)] == ["slow"]
+
+
+def test_auth_errors_and_unknown_methods(fake_slack, client):
+    stranger = WebClient(token="xoxb-wrong", base_url=fake_slack.api_url, retry_handlers=[])
+    assert error_of(stranger.auth_test)["error"] == "invalid_auth"
+    assert error_of(client.api_call, "chat.scheduleMessage")["error"] == "unknown_method"
+    fake_slack.revoke_token(error="account_inactive")
+    assert error_of(client.auth_test)["error"] == "account_inactive"
+
+
+def test_calls_are_recorded_in_order(fake_slack, client):
+    client.chat_postMessage(channel=C_ENG, text="one", blocks=[{"type": "divider"}])
+    client.users_info(user=BOB)
+    assert [c.method for c in fake_slack.calls()] == ["chat.postMessage", "users.info"]
+    post = fake_slack.last_call("chat.postMessage")
+    assert post.params["blocks"] == [{"type": "divider"}] and post.response["ok"]
+    assert post.headers["Authorization"] == f"Bearer {fake_slack.workspace.bot_token}"
+    fake_slack.clear_calls()
+    assert fake_slack.calls() == [] and fake_slack.last_call("users.info") is None
+
+
+def test_response_url_posts_are_recorded(fake_slack):
+    url = fake_slack.response_url("abc")
+    request = urllib.request.Request(url, data=json.dumps({"text": "Done", "replace_original": True}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.read() == b"ok"
+    assert fake_slack.response_url_posts[0].body == {"text": "Done", "replace_original": True}
+    assert fake_slack.response_url_posts[0].path == "abc"

@@ -1,0 +1,44 @@
+"""django-tasks-db's `db_worker`, plus recovery of tasks left RUNNING by a dead worker.
+
+It runs the recovery when the worker starts and then every
+TASK_RECOVERY_INTERVAL_SECONDS in a background thread, so a worker killed
+mid-task delays its task but never loses it.
+"""
+
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
+
+from slackbot.task_recovery import recover_stuck_tasks
+
+
+def recover_periodically(stop: threading.Event, interval: float) -> None:
+    while not stop.wait(interval):
+        try:
+            close_old_connections()
+            recover_stuck_tasks()
+        except Exception:  # a database hiccup must not kill the recovery thread
+            import logging
+
+            logging.getLogger(__name__).exception("task recovery failed")
+        finally:
+            connection.close()
+
+
+class Command(DatabaseWorkerCommand):
+    help = "Run a database task worker that also requeues tasks stuck in RUNNING."
+
+    def handle(self, *args, **options):
+        recover_stuck_tasks()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=recover_periodically, args=(stop, settings.TASK_RECOVERY_INTERVAL_SECONDS), daemon=True,
+            name="task-recovery",
+        )
+        thread.start()
+        try:
+            super().handle(*args, **options)
+        finally:
+            stop.set()

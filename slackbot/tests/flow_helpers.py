@@ -1,0 +1,129 @@
+"""Shared steps for the end-to-end flow tests: the configuration the personas live
+in, and the Slack-shaped requests an employee and an approver send."""
+
+import json
+from datetime import date
+from decimal import Decimal
+
+from approvals.config_store import config_apply
+from approvals.config_types import (
+    ApproverSource,
+    LeaveTypeConfig,
+    MemberSource,
+    TeamConfig,
+    WorkspaceConfig,
+)
+from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS, DAVE, HR
+from slackbot import ids
+from slackbot.tests.slack_requests import (
+    block_actions_payload,
+    post_command,
+    post_interaction,
+    view_submission_payload,
+)
+
+# Far enough ahead never to be "in the past", and clear of US/CA public holidays.
+MONDAY = date(2031, 3, 10)
+WEDNESDAY = date(2031, 3, 12)
+
+VACATION = LeaveTypeConfig(code="vacation", name="Vacation", emoji=":palm_tree:", requires_approval=True,
+                           annual_allowance_days=Decimal(25), allow_half_days=True, max_consecutive_days=20)
+SICK = LeaveTypeConfig(code="sick", name="Sick leave", emoji=":face_with_thermometer:", requires_approval=False,
+                       allow_half_days=True, private=True, allow_past_days=3)
+MEDICAL = LeaveTypeConfig(code="medical", name="Medical appointment", emoji=":hospital:", requires_approval=True,
+                          private=True)
+
+ENGINEERING = TeamConfig(
+    name="Engineering",
+    members=MemberSource(channel=C_ENG),
+    approvers=ApproverSource(users=(BOB,), channel=C_ENG_LEADS),
+    approvals_channel=C_ENG_APPROVALS,
+    announce_channel=C_ENG,
+    holiday_country="US",
+    holiday_subdivision="CA",
+    timezone="America/Los_Angeles",
+)
+
+
+def standard_config(**changes) -> WorkspaceConfig:
+    config = WorkspaceConfig(
+        fallback_approvers=(HR,),
+        teams=(ENGINEERING,),
+        leave_types=(VACATION, SICK, MEDICAL),
+    )
+    return WorkspaceConfig(**{**config.__dict__, **changes})
+
+
+def install_config(config: WorkspaceConfig | None = None) -> WorkspaceConfig:
+    config = config or standard_config()
+    config_apply(config=config)
+    return config
+
+
+def open_request_form(client, fake_slack, user: str, text: str = "") -> dict:
+    """`/timeoff …` as Slack sends it; returns the modal Slack was asked to open."""
+    response = post_command(client, text, user_id=user)
+    assert response.status_code == 200, response.content
+    assert response.content == b"", response.content  # the modal answers, not a message
+    return fake_slack.last_call("views.open").params["view"]
+
+
+def request_values(leave_type: str, start: date, end: date, *, note: str = "", halves=()) -> dict:
+    """The modal's state.values as Slack sends them on submission."""
+    return {
+        ids.TYPE_BLOCK: {ids.TYPE_ACTION: {"type": "static_select", "selected_option": {
+            "text": {"type": "plain_text", "text": leave_type, "emoji": True}, "value": leave_type}}},
+        ids.START_BLOCK: {ids.START_ACTION: {"type": "datepicker", "selected_date": start.isoformat()}},
+        ids.END_BLOCK: {ids.END_ACTION: {"type": "datepicker", "selected_date": end.isoformat()}},
+        ids.HALF_BLOCK: {ids.HALF_ACTION: {"type": "checkboxes", "selected_options": [
+            {"text": {"type": "plain_text", "text": h}, "value": h} for h in halves]}},
+        ids.NOTE_BLOCK: {ids.NOTE_ACTION: {"type": "plain_text_input", "value": note or None}},
+    }
+
+
+def submit_request(client, user: str, view: dict, values: dict, *, view_id="V_REQ1", view_hash="h1"):
+    payload = view_submission_payload(user_id=user, view=view, values=values, view_id=view_id, view_hash=view_hash)
+    return post_interaction(client, payload)
+
+
+def request_time_off(client, fake_slack, user: str, leave_type: str = "vacation", start: date = MONDAY,
+                     end: date = WEDNESDAY, note: str = "", halves=()):
+    view = open_request_form(client, fake_slack, user)
+    response = submit_request(client, user, view, request_values(leave_type, start, end, note=note, halves=halves))
+    assert response.status_code == 200, response.content
+    return response
+
+
+def posted_requests(fake_slack, channel: str = C_ENG_APPROVALS) -> list:
+    return [call for call in fake_slack.calls("chat.postMessage")
+            if call.params.get("channel") == channel and call.params.get("metadata")]
+
+
+def metadata_payload(call) -> dict:
+    metadata = call.params["metadata"]
+    metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+    assert metadata["event_type"] == "timeoff_request"
+    return metadata["event_payload"]
+
+
+def click(client, fake_slack, user: str, action_id: str, posted_call) -> object:
+    """Press a button on the request message that `posted_call` created."""
+    ts = posted_call.response["ts"]
+    channel = posted_call.response["channel"]
+    buttons = [b for b in posted_call.params["blocks"] if b.get("type") == "actions"][0]["elements"]
+    value = next(b["value"] for b in buttons if b["action_id"] == action_id)
+    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, channel_id=channel,
+                                    message_ts=ts, block_id=ids.DECISION_BLOCK)
+    return post_interaction(client, payload)
+
+
+def dms_to(fake_slack, user: str) -> list[str]:
+    return [call.params["text"] for call in fake_slack.calls("chat.postMessage")
+            if call.params.get("channel") == user]
+
+
+def ephemerals_to(fake_slack, user: str) -> list[str]:
+    return [call.params["text"] for call in fake_slack.calls("chat.postEphemeral") if call.params.get("user") == user]
+
+
+__all__ = ["ALICE", "BOB", "DAVE", "HR"]
