@@ -26,3 +26,17 @@ def fake_slack(fake_slack_server, settings):
     settings.SLACK_BOT_TOKEN = fake_slack_server.workspace.bot_token
     yield fake_slack_server
     fake_slack_server.reset()  # no faults or latency leak into the next test
+
+
+@pytest.fixture(autouse=True)
+def empty_shared_cache(settings):
+    """Each test starts with an empty shared cache.
+
+    The database cache lives in the test database and is rolled back with it;
+    Redis (CACHE_URL=redis://… in CI's second run) keeps everything, so clear it.
+    """
+    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
+        from django.core.cache import cache
+
+        cache.clear()
+    yield

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -15,6 +16,11 @@ from django.conf import settings
 FORM = "application/x-www-form-urlencoded"
 SLACK_TEAM = "T_ACME"
 APP_ID = "A_TIMEOFF"
+
+
+def new_trigger_id() -> str:
+    """Slack's shape (`<seconds>.<team number>.<hex>`); each one is single-use."""
+    return f"{int(time.time())}.4744562912.{uuid.uuid4().hex}"
 
 
 def signature_headers(body: bytes, *, secret: str | None = None, timestamp: int | None = None) -> dict:
@@ -47,7 +53,7 @@ def command_fields(text: str = "", *, user_id: str, command: str = "/timeoff", c
         "api_app_id": APP_ID,
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id or f"{int(time.time())}.1234.{user_id.lower()}trigger",
+        "trigger_id": trigger_id or new_trigger_id(),
     }
 
 
@@ -80,7 +86,7 @@ def block_actions_payload(*, user_id: str, action_id: str, value: str, block_id:
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
-        "trigger_id": f"{int(time.time())}.1234.{user_id.lower()}click",
+        "trigger_id": new_trigger_id(),
         "team": {"id": SLACK_TEAM, "domain": "acme"},
         "channel": {"id": channel_id, "name": "approvals"},
         "message": message or {"type": "message", "ts": message_ts, "text": "", "blocks": []},
@@ -104,7 +110,7 @@ def view_submission_payload(*, user_id: str, view: dict, values: dict, view_id: 
         "user": slack_user(user_id),
         "api_app_id": APP_ID,
         "token": "verification-token-unused",
-        "trigger_id": f"{int(time.time())}.1234.{user_id.lower()}submit",
+        "trigger_id": new_trigger_id(),
         "view": submitted,
         "response_urls": [],
     }

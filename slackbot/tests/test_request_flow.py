@@ -163,10 +163,23 @@ def test_a_user_in_no_team_is_told_at_once(client, fake_slack):
     assert f"<@{HR}>" in body["text"]
 
 
-def test_a_user_in_no_team_with_a_cold_cache_is_told_by_dm(client, fake_slack, django_capture_on_commit_callbacks):
+def test_a_user_in_no_team_is_told_in_the_modal_when_the_cache_knows(client, fake_slack):
     install_config()
-    view = open_request_form(client, fake_slack, ALICE)  # a form opened by someone else
-    submit_request(client, CAROL, view, request_values("vacation", MONDAY, WEDNESDAY))
+    view = open_request_form(client, fake_slack, CAROL)  # the form opened before HR removed her team, say
+    body = submit_request(client, CAROL, view, request_values("vacation", MONDAY, WEDNESDAY)).json()
+    assert body["response_action"] == "errors"
+    assert "no team is configured for you" in body["errors"][ids.TYPE_BLOCK]
+    assert posted_requests(fake_slack) == []
+
+
+def test_a_user_in_no_team_with_a_cold_cache_is_told_by_dm(client, fake_slack):
+    from django.core.cache import cache
+
+    install_config()
+    view = open_request_form(client, fake_slack, CAROL)
+    cache.clear()  # memberships expired between opening the form and sending it
+    response = submit_request(client, CAROL, view, request_values("vacation", MONDAY, WEDNESDAY))
+    assert response.content == b""  # accepted: it is checked in the background
     assert posted_requests(fake_slack) == []
     [dm] = dms_to(fake_slack, CAROL)
     assert "no team is configured for you" in dm

@@ -1,0 +1,32 @@
+"""`manage.py export_config [FILE]`: write the configuration in the format `import_config` reads."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from approvals.config_file import FORMATS, dump_config_file
+from approvals.config_store import config_from_database
+
+
+class Command(BaseCommand):
+    help = (
+        "Write the whole configuration to FILE (JSON, or YAML for .yml/.yaml) or, without FILE, "
+        "to standard output (JSON unless --format yaml)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", nargs="?", help="where to write; standard output when omitted")
+        parser.add_argument(
+            "--format", choices=FORMATS, help="json or yaml (default: from FILE's extension, else json)"
+        )
+
+    def handle(self, *args, **options):
+        # From the rows, not the cached snapshot: an export must show what is committed.
+        config = config_from_database()
+        path = options["file"]
+        if path is None:
+            dump_config_file(config, self.stdout, options["format"] or "json")
+            return
+        try:
+            dump_config_file(config, path, options["format"])
+        except OSError as error:
+            raise CommandError(f"{path}: cannot write the file: {error}") from error
+        self.stdout.write(f"Exported the configuration to {path}")
