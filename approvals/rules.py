@@ -535,3 +535,17 @@ def errors_by_field(violations: Iterable[RuleViolation]) -> dict[str, str]:
     for violation in violations:
         errors.setdefault(violation.field, violation.message)
     return errors
+
+
+def capacity_violation(
+    request: LeaveRequest,
+    *,
+    team: TeamConfig,
+    ledger: Iterable[LedgerEntry],
+    holiday_dates: Container[date],
+    team_members: set[str] | None = None,
+) -> RuleViolation | None:
+    """The capacity check alone: re-run when a request is approved (DESIGN §5, in-flight requests)."""
+    coverage = _coverage(request.start, request.end, request.start_half, request.end_half, tuple(team.workweek),
+                         holiday_dates)
+    return _capacity_violation(request, coverage, team, list(ledger), team_members, holiday_dates)

@@ -1,0 +1,229 @@
+"""Reading the ledger back from Slack, caching it, and merging in-flight requests.
+
+The ledger is every `timeoff_request` and `timeoff_adjustment` message in every
+approvals channel any team uses or has used (DESIGN §5). It is read with
+`conversations.history(include_all_metadata=true)`, page by page, kept in the
+shared cache, and updated in place after our own writes, so the request path
+reads it without calling Slack.
+
+Requests submitted but not yet posted live in a short-lived *pending set* in
+the same cache; every read merges them, so two overlapping submissions cannot
+both pass.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals.config_types import WorkspaceConfig
+from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
+from approvals.rules import Adjustment, LedgerEntry
+
+logger = logging.getLogger(__name__)
+
+LEDGER_KEY = "ledger:v1"
+PENDING_KEY = "ledger:pending:v1"
+LEDGER_LOCK = "lock:ledger"
+LEDGER_TTL_SECONDS = 24 * 60 * 60
+# A ledger older than this is re-read from Slack in the background when someone opens the form.
+LEDGER_FRESH_SECONDS = 5 * 60
+PENDING_TTL_SECONDS = 60 * 60
+HISTORY_PAGE_SIZE = 200
+# Bound the work of one read: 100 pages of 200 is 20,000 messages a channel.
+MAX_PAGES_PER_CHANNEL = 100
+
+
+class LedgerUnavailable(Exception):
+    """Slack would not give us an approvals channel's history."""
+
+    def __init__(self, channel: str, error: str):
+        super().__init__(f"cannot read the history of <#{channel}> ({error})")
+        self.channel = channel
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Ledger:
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)  # request id -> newest state
+    adjustments: dict[str, Adjustment] = field(default_factory=dict)
+    channels: tuple[str, ...] = ()
+    oldest_ts: str | None = None  # the oldest ledger message found, across channels
+    truncated: bool = False  # a channel had more pages than one read may fetch
+    read_at: float = 0.0
+
+    def for_user(self, user: str) -> list[LedgerEntry]:
+        return [entry for entry in self.entries.values() if entry.user == user]
+
+    def adjustments_for(self, user: str) -> list[Adjustment]:
+        return [adjustment for adjustment in self.adjustments.values() if adjustment.user == user]
+
+    def without(self, request_id: str) -> list[LedgerEntry]:
+        """All entries but one: a request is never checked against itself."""
+        return [entry for entry in self.entries.values() if entry.id != request_id]
+
+    @property
+    def is_fresh(self) -> bool:
+        return time.time() - self.read_at < LEDGER_FRESH_SECONDS
+
+
+def ledger_channels(config: WorkspaceConfig) -> tuple[str, ...]:
+    """Every approvals channel, current and past, of every team, once each."""
+    seen: dict[str, None] = {}
+    for team in config.teams:
+        for channel in team.ledger_channels:
+            seen.setdefault(channel, None)
+    return tuple(seen)
+
+
+# --- Reading from Slack -------------------------------------------------------------------
+
+
+def read_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
+    """Read every approvals channel from Slack and cache the result."""
+    entries: dict[str, LedgerEntry] = {}
+    entry_ts: dict[str, str] = {}
+    adjustments: dict[str, Adjustment] = {}
+    oldest: str | None = None
+    truncated = False
+    channels = ledger_channels(config)
+    for channel in channels:
+        messages, channel_truncated = read_channel(client, channel)
+        truncated = truncated or channel_truncated
+        for message in messages:
+            ts = message.get("ts", "")
+            metadata = message.get("metadata")
+            if (entry := entry_from_metadata(metadata)) is not None:
+                # One message per request; should a retry ever have posted twice, the newest wins.
+                if entry.id not in entries or ts > entry_ts[entry.id]:
+                    entries[entry.id], entry_ts[entry.id] = entry, ts
+            elif (adjustment := adjustment_from_metadata(metadata)) is not None:
+                adjustments.setdefault(adjustment.id, adjustment)
+            else:
+                continue
+            oldest = ts if oldest is None or ts < oldest else oldest
+    ledger = Ledger(entries=entries, adjustments=adjustments, channels=channels, oldest_ts=oldest,
+                    truncated=truncated, read_at=time.time())
+    cache.set(LEDGER_KEY, ledger, LEDGER_TTL_SECONDS)
+    logger.info("ledger read channels=%s entries=%s adjustments=%s truncated=%s",
+                len(channels), len(entries), len(adjustments), truncated)
+    return ledger
+
+
+def read_channel(client: WebClient, channel: str) -> tuple[list[dict], bool]:
+    """A channel's top-level messages, newest first, and whether pages were left unread."""
+    messages: list[dict] = []
+    cursor = None
+    for _ in range(MAX_PAGES_PER_CHANNEL):
+        try:
+            response = client.conversations_history(
+                channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
+            )
+        except SlackApiError as exc:
+            raise LedgerUnavailable(channel, str(exc.response.get("error"))) from None
+        messages.extend(response.get("messages", []))
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not response.get("has_more") or not cursor:
+            return messages, False
+    logger.warning("ledger channel=%s has more than %s pages; older entries not read", channel,
+                   MAX_PAGES_PER_CHANNEL)
+    return messages, True
+
+
+def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
+    """The cached ledger covering every configured channel (plus pending), read from Slack when cold."""
+    ledger = cached_ledger(config)
+    if ledger is None:
+        read_ledger(client, config)
+        ledger = cached_ledger(config)
+    return ledger
+
+
+def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
+    """Background warm-up: re-read the ledger when it is cold, stale or misses a channel."""
+    ledger = cache.get(LEDGER_KEY)
+    if ledger is None or not ledger.is_fresh or set(ledger.channels) != set(ledger_channels(config)):
+        read_ledger(client, config)
+
+
+# --- The cache: reading, our own writes, the pending set ------------------------------------
+
+
+def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
+    """The ledger from the cache with pending requests merged in; None when cold.
+
+    A ledger that does not cover a channel now configured (a new team, a moved
+    approvals channel) counts as cold.
+    """
+    ledger = cache.get(LEDGER_KEY)
+    if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
+        return None
+    pending = pending_entries()
+    if not pending:
+        return ledger
+    merged = {**{entry.id: entry for entry in pending}, **ledger.entries}  # posted state wins
+    return replace(ledger, entries=merged)
+
+
+def record_entry(entry: LedgerEntry) -> None:
+    """After we post or rewrite a request: update the cached ledger in place and drop it from pending."""
+    with _locked(LEDGER_LOCK):
+        ledger = cache.get(LEDGER_KEY)
+        if ledger is not None:
+            cache.set(LEDGER_KEY, replace(ledger, entries={**ledger.entries, entry.id: entry}), LEDGER_TTL_SECONDS)
+    pending_remove(entry.id)
+
+
+def record_adjustment(adjustment: Adjustment) -> None:
+    with _locked(LEDGER_LOCK):
+        ledger = cache.get(LEDGER_KEY)
+        if ledger is not None:
+            adjustments = {**ledger.adjustments, adjustment.id: adjustment}
+            cache.set(LEDGER_KEY, replace(ledger, adjustments=adjustments), LEDGER_TTL_SECONDS)
+
+
+def forget_ledger() -> None:
+    cache.delete(LEDGER_KEY)
+
+
+def pending_entries() -> list[LedgerEntry]:
+    now = time.time()
+    pending = cache.get(PENDING_KEY) or {}
+    return [entry for entry, expires in pending.values() if expires > now]
+
+
+def pending_add(entry: LedgerEntry) -> None:
+    with _locked(PENDING_KEY + ":lock"):
+        now = time.time()
+        pending = {k: v for k, v in (cache.get(PENDING_KEY) or {}).items() if v[1] > now}
+        pending[entry.id] = (entry, now + PENDING_TTL_SECONDS)
+        cache.set(PENDING_KEY, pending, PENDING_TTL_SECONDS)
+
+
+def pending_remove(request_id: str) -> None:
+    with _locked(PENDING_KEY + ":lock"):
+        pending = cache.get(PENDING_KEY) or {}
+        if request_id in pending:
+            del pending[request_id]
+            cache.set(PENDING_KEY, pending, PENDING_TTL_SECONDS)
+
+
+class _locked:
+    """A short lock in the shared cache (atomic `add`), waited for up to a few seconds."""
+
+    def __init__(self, key: str, timeout: float = 10, wait: float = 5):
+        self.key, self.timeout, self.wait = key, timeout, wait
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.wait
+        while not cache.add(self.key, 1, self.timeout):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lock {self.key} is busy")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        cache.delete(self.key)
