@@ -170,7 +170,7 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
 
 def record_entry(entry: LedgerEntry) -> None:
     """After we post or rewrite a request: update the cached ledger in place and drop it from pending."""
-    with _locked(LEDGER_LOCK):
+    with locked(LEDGER_LOCK):
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
             cache.set(LEDGER_KEY, replace(ledger, entries={**ledger.entries, entry.id: entry}), LEDGER_TTL_SECONDS)
@@ -178,7 +178,7 @@ def record_entry(entry: LedgerEntry) -> None:
 
 
 def record_adjustment(adjustment: Adjustment) -> None:
-    with _locked(LEDGER_LOCK):
+    with locked(LEDGER_LOCK):
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
             adjustments = {**ledger.adjustments, adjustment.id: adjustment}
@@ -196,7 +196,7 @@ def pending_entries() -> list[LedgerEntry]:
 
 
 def pending_add(entry: LedgerEntry) -> None:
-    with _locked(PENDING_KEY + ":lock"):
+    with locked(PENDING_KEY + ":lock"):
         now = time.time()
         pending = {k: v for k, v in (cache.get(PENDING_KEY) or {}).items() if v[1] > now}
         pending[entry.id] = (entry, now + PENDING_TTL_SECONDS)
@@ -204,14 +204,14 @@ def pending_add(entry: LedgerEntry) -> None:
 
 
 def pending_remove(request_id: str) -> None:
-    with _locked(PENDING_KEY + ":lock"):
+    with locked(PENDING_KEY + ":lock"):
         pending = cache.get(PENDING_KEY) or {}
         if request_id in pending:
             del pending[request_id]
             cache.set(PENDING_KEY, pending, PENDING_TTL_SECONDS)
 
 
-class _locked:
+class locked:
     """A short lock in the shared cache (atomic `add`), waited for up to a few seconds."""
 
     def __init__(self, key: str, timeout: float = 10, wait: float = 5):

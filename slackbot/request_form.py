@@ -7,13 +7,13 @@ client (2 s timeout, no sleeping on 429). Everything else is enqueued.
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from django.core.cache import cache
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals import directory
+from approvals import directory, ledger_reader
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.rules import LeaveRequest, format_range, request_days
@@ -27,6 +27,7 @@ from slackbot.slack_client import in_request_client
 logger = logging.getLogger(__name__)
 
 SUBMISSION_DEDUP_SECONDS = 24 * 60 * 60
+MAX_REQUEST_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,14 @@ def preview_text(config: WorkspaceConfig, user: str, values: FormValues) -> str:
     days = request_days(LeaveRequest(user, values.leave_type or "", values.start, values.end, start_half, end_half),
                         workweek, holidays)
     dates = format_range(values.start, values.end, start_half, end_half)
-    return f"*{blocks.days_text(days)}*: {dates}. {who}"
+    preview = f"*{blocks.days_text(days)}*: {dates}. {who}"
+    history = ledger_reader.cached_ledger(config)
+    if team and leave_type and history is not None and 0 <= (values.end - values.start).days <= MAX_REQUEST_DAYS:
+        entry = workflow.LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
+                                     start=values.start, end=values.end, start_half=start_half, end_half=end_half,
+                                     days=days, status="pending")
+        preview += "\n" + workflow.ledger_context(config, history, entry, leave_type)
+    return preview
 
 
 def action_update_preview(payload: dict, action: dict) -> SlackResponse:
@@ -215,6 +223,8 @@ def submit_request(payload: dict) -> SlackResponse:
         errors[ids.START_BLOCK] = "Pick the first day off."
     if values.end is None:
         errors[ids.END_BLOCK] = "Pick the last day off."
+    if values.start and values.end and (values.end - values.start).days > MAX_REQUEST_DAYS:
+        errors[ids.END_BLOCK] = "One request can cover at most a year; send longer leave as several requests."
     if errors:
         return view_errors(errors)
 
@@ -229,25 +239,42 @@ def submit_request(payload: dict) -> SlackResponse:
         note=values.note,
         validated=False,
     )
+    # The same view submitted twice (a double click, a Slack retry) sends one request.
+    dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
+    if cache.get(dedup_key):
+        logger.info("duplicate submission ignored user=%s view=%s", user, view.get("id"))
+        return ack()
+
     requester = requester_from_cache(config, user)
     if requester.allowed is False:
         return view_errors({ids.TYPE_BLOCK: f"Sorry, {workflow.not_allowed_text(config)}."})
     if requester.team_known and requester.team is None:
         return view_errors({ids.TYPE_BLOCK: f"Sorry, {workflow.no_team_text(config)}."})
-    if requester.allowed and requester.team and requester.timezone:
-        violations = workflow.check_submission(
-            config, submission, team=requester.team, leave_type=leave_type,
-            today=workflow.local_today(requester.timezone),
-        )
-        if violations:
-            return view_errors(first_message_per_block(violations))
-        submission = workflow.Submission(**{**submission.__dict__, "validated": True})
-    # else: the cache is cold; the task validates and DMs the requester if it refuses.
-
-    # The same view submitted twice (a double click, a Slack retry) sends one request.
-    if not cache.add(f"submission:{view.get('id')}:{view.get('hash')}", submission.id, SUBMISSION_DEDUP_SECONDS):
-        logger.info("duplicate submission ignored user=%s view=%s", user, view.get("id"))
+    history = ledger_reader.cached_ledger(config)
+    if not (requester.allowed and requester.team and requester.timezone and history is not None):
+        # A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5).
+        if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+            tasks.deliver_request.enqueue(submission.as_task_data())
         return ack()
+
+    # One submission of a person at a time: the check and joining the pending set are one step,
+    # so two overlapping requests sent at once cannot both pass.
+    try:
+        with ledger_reader.locked(f"lock:submit:{user}"):
+            history = ledger_reader.cached_ledger(config) or history
+            violations = workflow.check_submission(
+                config, submission, team=requester.team, leave_type=leave_type,
+                today=workflow.local_today(requester.timezone), ledger=history,
+            )
+            if violations:
+                return view_errors(first_message_per_block(violations))
+            if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+                return ack()
+            submission = replace(submission, validated=True)
+            ledger_reader.pending_add(
+                workflow.submission_entry(config, submission, team=requester.team, leave_type=leave_type))
+    except TimeoutError:
+        return view_errors({ids.START_BLOCK: "Another of your requests is being sent; try again in a moment."})
     tasks.deliver_request.enqueue(submission.as_task_data())
     return ack()
 

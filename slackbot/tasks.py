@@ -13,7 +13,7 @@ from django.tasks import task, task_backends
 from django.utils import timezone
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from approvals import directory
+from approvals import directory, ledger_reader
 from slackbot import workflow
 from slackbot.slack_client import background_client
 
@@ -90,3 +90,8 @@ def warm_requester(user: str) -> None:
         directory.fetch_channel_members(client, channel)
     for usergroup in {t.members.usergroup for t in config.teams} - {None}:
         directory.fetch_usergroup_members(client, usergroup)
+    try:
+        ledger_reader.refresh_if_stale(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        # The submission will find the ledger cold and be checked (and explained) in its own task.
+        logger.error("ledger unavailable while warming: %s", exc)

@@ -16,10 +16,23 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import directory, ledger
+from approvals import directory, ledger, ledger_reader
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
-from approvals.rules import APPROVED, PENDING, LedgerEntry, LeaveRequest, format_range, request_days, validate_request
+from approvals.ledger_reader import Ledger
+from approvals.rules import (
+    APPROVED,
+    PENDING,
+    LedgerEntry,
+    LeaveRequest,
+    balance_for,
+    capacity_violation,
+    format_number,
+    format_range,
+    request_days,
+    validate_request,
+    who_is_out,
+)
 from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
 from approvals.work_calendar import team_holidays
 from slackbot import blocks
@@ -107,8 +120,15 @@ def local_today(timezone_name: str, now: float | None = None) -> date:
 
 
 def check_submission(
-    config: WorkspaceConfig, submission: Submission, *, team: TeamConfig, leave_type: LeaveTypeConfig, today: date
+    config: WorkspaceConfig,
+    submission: Submission,
+    *,
+    team: TeamConfig,
+    leave_type: LeaveTypeConfig,
+    today: date,
+    ledger: Ledger | None = None,
 ) -> list:
+    """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given."""
     return validate_request(
         submission.leave_request,
         leave_type=leave_type,
@@ -116,7 +136,58 @@ def check_submission(
         holiday_dates=holiday_dates(config, team, submission.start, submission.end),
         blackouts=config.blackouts_for(team.name),
         today=today,
+        ledger=None if ledger is None else ledger.without(submission.id),
+        adjustments=() if ledger is None else ledger.adjustments_for(submission.user),
     )
+
+
+def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
+                     leave_type: LeaveTypeConfig) -> LedgerEntry:
+    """The ledger entry a submission becomes: pending, or approved at once when no approval is needed."""
+    holidays = holiday_dates(config, team, submission.start, submission.end)
+    return LedgerEntry(
+        id=submission.id,
+        user=submission.user,
+        team=team.name,
+        leave_type=leave_type.code,
+        start=submission.start,
+        end=submission.end,
+        start_half=submission.start_half,
+        end_half=submission.end_half,
+        days=request_days(submission.leave_request, team.workweek, holidays),
+        status=PENDING if leave_type.requires_approval else APPROVED,
+        decided_at=None if leave_type.requires_approval else int(time.time()),
+    )
+
+
+def ledger_context(config: WorkspaceConfig, ledger: Ledger | None, entry: LedgerEntry,
+                   leave_type: LeaveTypeConfig) -> str:
+    """Who else on the team is out then, and the balance left after this request."""
+    if ledger is None:
+        return ""
+    others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
+              if e.team == entry.team]
+    lines = []
+    if others:
+        listed = ", ".join(f"{blocks.mention(e.user)} ({format_range(e.start, e.end, e.start_half, e.end_half)},"
+                           f" {e.status})" for e in others[:10])
+        more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+        lines.append(f":busts_in_silhouette: Also out: {listed}{more}")
+    else:
+        lines.append(":busts_in_silhouette: Nobody else on the team is out then.")
+    if leave_type.annual_allowance_days is not None:
+        team = config.team_named(entry.team)
+        workweek = team.workweek if team else (0, 1, 2, 3, 4)
+        holidays = holiday_dates(config, team, entry.start, entry.end) if team else {}
+        entries = [*ledger.without(entry.id), entry]
+        for year in range(entry.start.year, entry.end.year + 1):
+            balance = balance_for(entry.user, leave_type, year, entries=entries,
+                                  adjustments=ledger.adjustments_for(entry.user), workweek=workweek,
+                                  holiday_dates=holidays)
+            lines.append(f":bar_chart: After this request: {format_number(balance.remaining)} of "
+                         f"{format_number(balance.allowance + balance.adjustments)} days of {leave_type.name} "
+                         f"left in {year}")
+    return "\n".join(lines)
 
 
 def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
@@ -145,32 +216,31 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
     team = match_team(config, submission.user, channel_members=channel_members, usergroup_members=usergroup_members).team
     if team is None:
         return refuse([no_team_text(config)])
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        logger.error("ledger unavailable for delivery id=%s: %s", submission.id, exc)
+        history = None
     if not submission.validated:
+        if history is None:
+            ledger_reader.pending_remove(submission.id)
+            return refuse(["I couldn't read the leave history to check your balance and overlaps "
+                           "(Slack refused to show the approvals channel); HR has been told — please try again later"])
         today = local_today(directory.fetch_timezone(client, submission.user))
-        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today)
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                      ledger=history)
         if violations:
+            ledger_reader.pending_remove(submission.id)
             return refuse([violation.message for violation in violations])
 
     approvers = approvers_for(config, team, submission.user, channel_members=channel_members)
-    holidays = holiday_dates(config, team, submission.start, submission.end)
-    entry = LedgerEntry(
-        id=submission.id,
-        user=submission.user,
-        team=team.name,
-        leave_type=leave_type.code,
-        start=submission.start,
-        end=submission.end,
-        start_half=submission.start_half,
-        end_half=submission.end_half,
-        days=request_days(submission.leave_request, team.workweek, holidays),
-        status=PENDING if leave_type.requires_approval else APPROVED,
-        decided_at=None if leave_type.requires_approval else int(time.time()),
-    )
+    entry = submission_entry(config, submission, team=team, leave_type=leave_type)
 
     posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
     if posted is None:
         text, message_blocks = blocks.request_message(
-            entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers
+            entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
+            others_out=ledger_context(config, history, entry, leave_type),
         )
         try:
             ledger.post_request(client, channel=team.approvals_channel, entry=entry, text=text, blocks=message_blocks)
@@ -178,11 +248,13 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
             error = exc.response.get("error", "")
             if error not in PERMANENT_ERRORS:
                 raise
+            ledger_reader.pending_remove(submission.id)
             report_undelivered(client, submission, leave_type, team, error)
             return
         logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)
     else:
         entry = posted.entry  # posted by an earlier attempt: deliver the rest only
+    ledger_reader.record_entry(entry)
 
     once(f"receipt:{entry.id}", lambda: send_dm(client, entry.user, blocks.receipt_text(entry, leave_type, approvers)))
     if entry.status == APPROVED:
@@ -224,8 +296,16 @@ def decide_request(client: WebClient, decision: Decision) -> None:
         return tell_clicker(blocks.not_an_approver_text(team.name))
 
     lock = f"lock:decide:{entry.id}"
-    if not acquire(lock):
-        return tell_clicker("Another approver is deciding this request right now; check the message in a moment.")
+    decided_mark = f"decided:{entry.id}"
+    # Stop waiting as soon as the holder has written a decision: the other clickers are then told who
+    # decided all at once, not one by one under the lock (20 approvers and a slow Slack outlast the wait).
+    if not acquire(lock, unless=lambda: cache.get(decided_mark) is not None):
+        return tell_after_waiting(client, config, decision)
+    # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
+    team_lock = f"lock:team:{team.name}" if decision.status == APPROVED and team.max_out is not None else None
+    if team_lock and not acquire(team_lock):
+        cache.delete(lock)
+        return tell_clicker("Another approval for this team is being recorded; please click again in a moment.")
     try:
         # Re-read under the lock: someone may have decided while we checked.
         message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
@@ -233,6 +313,10 @@ def decide_request(client: WebClient, decision: Decision) -> None:
             return tell_clicker("This request no longer exists (its message was deleted).")
         if message.entry.status != PENDING:
             return finish_or_refuse(client, config, decision, message)
+        if team_lock:
+            full = capacity_when_approved(client, config, team, message.entry)
+            if full:
+                return tell_clicker(f"You can't approve this yet: {full}.")
         decided = replace(
             message.entry,
             status=decision.status,
@@ -246,10 +330,39 @@ def decide_request(client: WebClient, decision: Decision) -> None:
         )
         ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
                               blocks=message_blocks)
+        ledger_reader.record_entry(decided)
+        cache.set(decided_mark, decided.status, DECISION_LOCK_SECONDS)  # before the lock goes: waiters stop
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
     finally:
         cache.delete(lock)
+        if team_lock:
+            cache.delete(team_lock)
     send_followups(client, config, team, decided, decision)
+
+
+def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> None:
+    """The lock did not come (or another approver decided meanwhile): say who decided, if anyone has."""
+    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    if message is None:
+        text = "This request no longer exists (its message was deleted)."
+    elif message.entry.status != PENDING:
+        return finish_or_refuse(client, config, decision, message)
+    else:
+        text = "Another approver is deciding this request right now; check the message in a moment."
+    post_ephemeral(client, decision.channel, decision.approver, text)
+
+
+def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
+    """Would approving `entry` put more of the team out than `max_out`? Counts approved leave only."""
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        return f"I couldn't read the team's leave to check how many are out ({exc.error})"
+    approved = [e for e in history.without(entry.id) if e.status == APPROVED]
+    request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
+    violation = capacity_violation(request, team=team, ledger=approved,
+                                   holiday_dates=holiday_dates(config, team, entry.start, entry.end))
+    return violation.message if violation else None
 
 
 def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, message: ledger.LedgerMessage) -> None:
@@ -308,14 +421,21 @@ def once(key: str, action) -> None:
     cache.set(mark, 1, FOLLOWUP_MARK_SECONDS)
 
 
-def acquire(lock: str) -> bool:
-    """Take a lock in the shared cache, waiting a little for another holder to finish."""
+def acquire(lock: str, *, unless=None) -> bool:
+    """Take a lock in the shared cache, waiting a little for another holder to finish.
+
+    False after DECISION_LOCK_WAIT_SECONDS, or as soon as `unless()` is true (the holder
+    has done what we were waiting to do, so there is nothing left to lock for).
+    """
     deadline = time.monotonic() + DECISION_LOCK_WAIT_SECONDS
-    while not cache.add(lock, 1, DECISION_LOCK_SECONDS):
+    while True:
+        if unless is not None and unless():
+            return False
+        if cache.add(lock, 1, DECISION_LOCK_SECONDS):
+            return True
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
-    return True
 
 
 def not_allowed_text(config: WorkspaceConfig) -> str:
