@@ -27,3 +27,20 @@ def recover_stuck_tasks(*, stuck_after_seconds: float | None = None) -> int:
     if recovered:
         logger.warning("requeued %s task(s) stuck in RUNNING for over %ss", recovered, stuck_after)
     return recovered
+
+
+def prune_finished_tasks(*, successful_after_seconds: float = 24 * 60 * 60,
+                         failed_after_seconds: float = 30 * 24 * 60 * 60) -> int:
+    """Delete finished task rows: a delivered request must not linger in the database (DESIGN §2).
+
+    Successful rows go after a day; failed ones are kept for a month so HR can look into them.
+    """
+    now = timezone.now()
+    successful = DBTaskResult.objects.filter(
+        status=TaskResultStatus.SUCCESSFUL, finished_at__lt=now - timedelta(seconds=successful_after_seconds))
+    failed = DBTaskResult.objects.filter(
+        status=TaskResultStatus.FAILED, finished_at__lt=now - timedelta(seconds=failed_after_seconds))
+    deleted = successful.delete()[0] + failed.delete()[0]
+    if deleted:
+        logger.info("pruned %s finished task row(s)", deleted)
+    return deleted

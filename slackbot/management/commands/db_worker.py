@@ -2,7 +2,8 @@
 
 It runs the recovery when the worker starts and then every
 TASK_RECOVERY_INTERVAL_SECONDS in a background thread, so a worker killed
-mid-task delays its task but never loses it.
+mid-task delays its task but never loses it. The same thread prunes finished
+task rows, so a delivered request does not stay in the database.
 """
 
 import threading
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
-from slackbot.task_recovery import recover_stuck_tasks
+from slackbot.task_recovery import prune_finished_tasks, recover_stuck_tasks
 
 
 def recover_periodically(stop: threading.Event, interval: float) -> None:
@@ -19,6 +20,7 @@ def recover_periodically(stop: threading.Event, interval: float) -> None:
         try:
             close_old_connections()
             recover_stuck_tasks()
+            prune_finished_tasks()
         except Exception:  # a database hiccup must not kill the recovery thread
             import logging
 

@@ -1,0 +1,47 @@
+"""Stuck RUNNING rows go back to the queue; finished rows are pruned."""
+
+from datetime import timedelta
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
+
+from slackbot import tasks
+from slackbot.task_recovery import prune_finished_tasks, recover_stuck_tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def make_row(status, *, started_ago=None, finished_ago=None) -> DBTaskResult:
+    result = DatabaseBackend("default", {}).enqueue(tasks.tell_user, ("C_X", "U_X", "hi"), {})
+    now = timezone.now()
+    DBTaskResult.objects.filter(id=result.id).update(
+        status=status,
+        started_at=None if started_ago is None else now - timedelta(seconds=started_ago),
+        finished_at=None if finished_ago is None else now - timedelta(seconds=finished_ago),
+    )
+    return DBTaskResult.objects.get(id=result.id)
+
+
+def test_only_tasks_running_past_the_timeout_are_requeued():
+    stuck = make_row(TaskResultStatus.RUNNING, started_ago=700)
+    busy = make_row(TaskResultStatus.RUNNING, started_ago=5)
+    assert recover_stuck_tasks(stuck_after_seconds=600) == 1
+    stuck.refresh_from_db()
+    busy.refresh_from_db()
+    assert stuck.status == TaskResultStatus.READY and stuck.started_at is None
+    assert busy.status == TaskResultStatus.RUNNING
+    assert DBTaskResult.objects.ready().filter(id=stuck.id).exists()
+
+
+def test_finished_rows_are_pruned_after_their_time():
+    old_success = make_row(TaskResultStatus.SUCCESSFUL, finished_ago=2 * 24 * 3600)
+    new_success = make_row(TaskResultStatus.SUCCESSFUL, finished_ago=60)
+    recent_failure = make_row(TaskResultStatus.FAILED, finished_ago=2 * 24 * 3600)
+    ready = make_row(TaskResultStatus.READY)
+    assert prune_finished_tasks() == 1
+    remaining = set(DBTaskResult.objects.values_list("id", flat=True))
+    assert old_success.id not in remaining
+    assert {new_success.id, recent_failure.id, ready.id} <= remaining
