@@ -1,0 +1,71 @@
+"""Socket Mode serves the very same handlers as the HTTP endpoints."""
+
+import json
+
+import pytest
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from slackbot import ids
+from slackbot.socket_mode import answer, listener
+from slackbot.tests.flow_helpers import ALICE, install_config, posted_requests, request_values
+from slackbot.tests.slack_requests import command_fields, event_envelope, view_submission_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_slash_command_opens_the_modal_and_acks_empty(fake_slack):
+    install_config()
+    response = answer(SocketModeRequest("slash_commands", "env-1", command_fields("", user_id=ALICE)))
+    assert response.envelope_id == "env-1"
+    assert response.payload is None
+    assert fake_slack.last_call("views.open").params["view"]["callback_id"] == ids.REQUEST_MODAL
+
+
+def test_help_comes_back_in_the_acknowledgement(fake_slack):
+    response = answer(SocketModeRequest("slash_commands", "env-2", command_fields("help", user_id=ALICE)))
+    assert response.payload["response_type"] == "ephemeral"
+
+
+def test_a_submission_is_delivered_and_errors_come_back_in_the_ack(fake_slack):
+    install_config()
+    answer(SocketModeRequest("slash_commands", "env-3", command_fields("", user_id=ALICE)))
+    view = fake_slack.last_call("views.open").params["view"]
+    from datetime import date
+
+    bad = view_submission_payload(user_id=ALICE, view=view, values=request_values(
+        "vacation", date(2031, 3, 12), date(2031, 3, 10)))
+    response = answer(SocketModeRequest("interactive", "env-4", bad))
+    assert response.payload["response_action"] == "errors"
+
+    good = view_submission_payload(user_id=ALICE, view=view, view_id="V_OK", values=request_values(
+        "vacation", date(2031, 3, 10), date(2031, 3, 12)))
+    assert answer(SocketModeRequest("interactive", "env-5", good)).payload is None
+    assert len(posted_requests(fake_slack)) == 1
+
+
+def test_events_answer_and_retries_are_deduplicated(fake_slack):
+    envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"}, event_id="Ev_SOCK")
+    assert answer(SocketModeRequest("events_api", "env-6", envelope)).envelope_id == "env-6"
+    assert answer(SocketModeRequest("events_api", "env-7", envelope, retry_attempt=1)).envelope_id == "env-7"
+
+
+def test_malformed_envelopes_are_acknowledged_not_raised(fake_slack):
+    for request in (
+        SocketModeRequest("slash_commands", "env-8", {"text": "no user"}),
+        SocketModeRequest("interactive", "env-9", {"type": "block_actions"}),
+        SocketModeRequest("events_api", "env-10", {"no": "type"}),
+        SocketModeRequest("hello", "env-11", {}),
+    ):
+        assert answer(request).envelope_id == request.envelope_id
+
+
+def test_the_listener_sends_the_acknowledgement(fake_slack):
+    sent = []
+
+    class Client:
+        def send_socket_mode_response(self, response):
+            sent.append(response)
+
+    listener(Client(), SocketModeRequest("slash_commands", "env-12", command_fields("help", user_id=ALICE)))
+    assert sent[0].envelope_id == "env-12"
+    assert json.loads(json.dumps(sent[0].payload))["response_type"] == "ephemeral"
