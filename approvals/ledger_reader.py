@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.config_types import WorkspaceConfig
+from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
 from approvals.rules import Adjustment, LedgerEntry
 
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 LEDGER_KEY = "ledger:v1"
 PENDING_KEY = "ledger:pending:v1"
+RECENT_KEY = "ledger:recent:v1"
+# Our own writes are also kept apart for a while and merged into every read, so a
+# re-read from Slack that started before a write cannot drop it from the cache.
+RECENT_TTL_SECONDS = 15 * 60
 LEDGER_LOCK = "lock:ledger"
 LEDGER_TTL_SECONDS = 24 * 60 * 60
 # A ledger older than this is re-read from Slack in the background when someone opens the form.
@@ -90,10 +95,15 @@ def read_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     oldest: str | None = None
     truncated = False
     channels = ledger_channels(config)
+    # Only our own bot writes the ledger: metadata another app (or a person's
+    # workflow) posts in the channel must not be able to forge or change a request.
+    author = fetch_bot_user_id(client)
     for channel in channels:
         messages, channel_truncated = read_channel(client, channel)
         truncated = truncated or channel_truncated
         for message in messages:
+            if author is not None and message.get("user") != author:
+                continue
             ts = message.get("ts", "")
             metadata = message.get("metadata")
             if (entry := entry_from_metadata(metadata)) is not None:
@@ -101,7 +111,8 @@ def read_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
                 if entry.id not in entries or ts > entry_ts[entry.id]:
                     entries[entry.id], entry_ts[entry.id] = entry, ts
             elif (adjustment := adjustment_from_metadata(metadata)) is not None:
-                adjustments.setdefault(adjustment.id, adjustment)
+                if adjustment.id not in adjustments or ts > entry_ts[adjustment.id]:
+                    adjustments[adjustment.id], entry_ts[adjustment.id] = adjustment, ts
             else:
                 continue
             oldest = ts if oldest is None or ts < oldest else oldest
@@ -137,8 +148,9 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     """The cached ledger covering every configured channel (plus pending), read from Slack when cold."""
     ledger = cached_ledger(config)
     if ledger is None:
-        read_ledger(client, config)
-        ledger = cached_ledger(config)
+        fresh = read_ledger(client, config)
+        # The cache may drop a large value without an error (memcached over 1 MB): never return None.
+        ledger = cached_ledger(config) or fresh
     return ledger
 
 
@@ -162,9 +174,11 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
     if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
         return None
     pending = pending_entries()
-    if not pending:
+    recent = _live(cache.get(RECENT_KEY) or {})
+    if not pending and not recent:
         return ledger
-    merged = {**{entry.id: entry for entry in pending}, **ledger.entries}  # posted state wins
+    # Pending entries fill gaps only (the posted state wins); our recent writes are the newest state.
+    merged = {**{entry.id: entry for entry in pending}, **ledger.entries, **{e.id: e for e in recent}}
     return replace(ledger, entries=merged)
 
 
@@ -174,6 +188,10 @@ def record_entry(entry: LedgerEntry) -> None:
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
             cache.set(LEDGER_KEY, replace(ledger, entries={**ledger.entries, entry.id: entry}), LEDGER_TTL_SECONDS)
+        now = time.time()
+        recent = {k: v for k, v in (cache.get(RECENT_KEY) or {}).items() if v[1] > now}
+        recent[entry.id] = (entry, now + RECENT_TTL_SECONDS)
+        cache.set(RECENT_KEY, recent, RECENT_TTL_SECONDS)
     pending_remove(entry.id)
 
 
@@ -190,9 +208,13 @@ def forget_ledger() -> None:
 
 
 def pending_entries() -> list[LedgerEntry]:
+    return _live(cache.get(PENDING_KEY) or {})
+
+
+def _live(timed: dict) -> list:
+    """The values of an {id: (value, expires_at)} map that have not expired."""
     now = time.time()
-    pending = cache.get(PENDING_KEY) or {}
-    return [entry for entry, expires in pending.values() if expires > now]
+    return [value for value, expires in timed.values() if expires > now]
 
 
 def pending_add(entry: LedgerEntry) -> None:

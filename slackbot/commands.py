@@ -8,6 +8,8 @@ HELP_TEXT = (
     "*/timeoff* — request time off and see your leave.\n"
     "• `/timeoff` opens the request form.\n"
     "• `/timeoff 2026-12-21 2026-12-23 vacation` opens it filled in (start, end, leave type).\n"
+    "• `/timeoff balance` shows your allowance, taken, pending and remaining days this year "
+    "(`/timeoff balance 2025` for another year).\n"
     "• `/timeoff help` shows this message.\n"
     "Your request goes to your team's approvers; you get a DM when they decide."
 )

@@ -1,0 +1,149 @@
+"""Balance adjustments: opening balances, carry-over and HR corrections, recorded in the ledger.
+
+An adjustment is a `timeoff_adjustment` message in the user's team approvals
+channel (DESIGN §5), so it lives where the requests live and other apps can
+read it. `adjustment_record` is the one write; the `adjust_balance` command
+and the admin form both call it.
+"""
+
+import logging
+import uuid
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from approvals import directory, ledger_reader
+from approvals.config_file import USER
+from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
+from approvals.ledger_format import adjustment_metadata
+from approvals.rules import HALF_DAY, Adjustment, format_days
+from approvals.team_routing import match_team
+
+logger = logging.getLogger(__name__)
+
+# A correction years back is a mistake more often than not, and the ledger's
+# retention rarely reaches further; next year is for opening balances.
+YEARS_BACK = 5
+YEARS_AHEAD = 1
+MAX_DAYS = Decimal(366)
+MAX_REASON_CHARS = 200  # it is stored in the metadata, which Slack keeps small
+
+
+class AdjustmentError(Exception):
+    """The adjustment was not recorded; the message says why, for HR to read."""
+
+
+def parse_days(text: str) -> Decimal:
+    """ "3", "+2.5", "-0.5" -> Decimal; AdjustmentError for anything else."""
+    try:
+        days = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise AdjustmentError(f"'{text}' is not a number of days (e.g. 3, 2.5 or -1)") from None
+    if not days.is_finite():
+        raise AdjustmentError(f"'{text}' is not a number of days (e.g. 3, 2.5 or -1)")
+    return days
+
+
+def adjustment_errors(
+    *, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int, reason: str, by: str,
+    today: date | None = None,
+) -> dict[str, str]:
+    """What is wrong with an adjustment, by argument name, before asking Slack anything; empty when nothing is."""
+    today = today or date.today()
+    errors = {}
+    if USER.error(user):
+        errors["user"] = f"'{user}' {USER.error(user)}"
+    if config.leave_type(leave_type) is None:
+        codes = ", ".join(t.code for t in config.leave_types) or "none are configured"
+        errors["leave_type"] = f"'{leave_type}' is not a leave type (known types: {codes})"
+    if not isinstance(days, Decimal) or not days.is_finite():
+        errors["days"] = "the days must be a number"
+    elif days == 0:
+        errors["days"] = "the days must not be 0"
+    elif days % HALF_DAY != 0:
+        errors["days"] = f"the days must be whole or half days, not {days}"
+    elif abs(days) > MAX_DAYS:
+        errors["days"] = f"{days} days is more than a year"
+    if not today.year - YEARS_BACK <= year <= today.year + YEARS_AHEAD:
+        first, last = today.year - YEARS_BACK, today.year + YEARS_AHEAD
+        errors["year"] = f"the year must be between {first} and {last}, not {year}"
+    if not reason.strip():
+        errors["reason"] = "a reason is required (e.g. carry-over, opening balance, correction)"
+    elif len(reason.strip()) > MAX_REASON_CHARS:
+        errors["reason"] = f"the reason must be at most {MAX_REASON_CHARS} characters"
+    if not by.strip():
+        errors["by"] = "who records the adjustment is required"
+    return errors
+
+
+def adjustment_text(adjustment: Adjustment, leave_type: LeaveTypeConfig | None) -> str:
+    """"Balance adjustment for <@U…>: +3 days of Vacation in 2026 (carry-over) — by <@U…>"."""
+    sign = "+" if adjustment.days > 0 else "-"
+    name = leave_type.name if leave_type else adjustment.leave_type
+    by = f"<@{adjustment.by}>" if not USER.error(adjustment.by) else adjustment.by
+    return (
+        f"Balance adjustment for <@{adjustment.user}>: {sign}{format_days(abs(adjustment.days))} of {name} "
+        f"in {adjustment.year} ({adjustment.reason}) — by {by}"
+    )
+
+
+def adjustment_record(
+    *, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int, reason: str,
+    by: str,
+) -> Adjustment:
+    """Validate an adjustment and post it to the user's team approvals channel; AdjustmentError if not recorded.
+
+    `by` is a Slack user id (mentioned in the message) or a name, such as the
+    admin user's. Slack is asked whether the user exists and which team they
+    are in, so this runs in a command, an admin view or a task, never on
+    Slack's request path.
+    """
+    user, leave_type, reason, by = user.strip(), leave_type.strip(), reason.strip(), by.strip()
+    errors = adjustment_errors(config=config, user=user, leave_type=leave_type, days=days, year=year, reason=reason,
+                               by=by)
+    if errors:
+        raise AdjustmentError("; ".join(errors.values()))
+
+    try:
+        client.users_info(user=user)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error == "user_not_found":
+            raise AdjustmentError(f"Slack has no user {user}") from None
+        raise AdjustmentError(f"Slack could not look up {user} ({error})") from None
+    except (SlackClientError, OSError) as exc:
+        raise AdjustmentError(f"Slack could not be reached ({type(exc).__name__}: {exc})") from None
+
+    team = match_team(
+        config, user,
+        channel_members=lambda channel: directory.fetch_channel_members(client, channel),
+        usergroup_members=lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
+    ).team
+    if team is None:
+        raise AdjustmentError(f"{user} is in no team, so there is no approvals channel to record it in")
+
+    adjustment = Adjustment(id=str(uuid.uuid4()), user=user, leave_type=leave_type, days=days, year=year,
+                            reason=reason, by=by)
+    try:
+        client.chat_postMessage(
+            channel=team.approvals_channel,
+            text=adjustment_text(adjustment, config.leave_type(leave_type)),
+            metadata=adjustment_metadata(adjustment),
+            unfurl_links=False,
+        )
+    except SlackApiError as exc:
+        raise AdjustmentError(
+            f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "
+            f"({exc.response.get('error')}); nothing was recorded"
+        ) from None
+    except (SlackClientError, OSError) as exc:
+        # A timeout may still have posted: say so rather than invite a duplicate.
+        raise AdjustmentError(
+            f"Slack could not be reached ({type(exc).__name__}); check {team.approvals_channel} before retrying"
+        ) from None
+    ledger_reader.record_adjustment(adjustment)
+    logger.info("adjustment recorded id=%s user=%s type=%s days=%s year=%s by=%s", adjustment.id, user, leave_type,
+                days, year, by)
+    return adjustment

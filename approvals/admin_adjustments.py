@@ -1,0 +1,95 @@
+"""The "Adjust a balance" page of the admin: /admin/approvals/adjust-balance/.
+
+A plain form in front of `adjustments.adjustment_record`, for HR who prefer
+the browser to `manage.py adjust_balance`. It is an admin page, not a model
+admin (adjustments live in Slack, not in the database), so its URL is added
+to the admin site's own. Imported at the end of `approvals/admin.py`.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from approvals.adjustments import AdjustmentError, adjustment_errors, adjustment_record
+from approvals.config_store import current_config
+from approvals.config_types import WorkspaceConfig
+from slackbot.slack_client import background_client
+
+URL_NAME = "approvals_adjust_balance"
+
+
+class AdjustmentForm(forms.Form):
+    user = forms.CharField(
+        label="Slack user id", max_length=32, help_text="e.g. U0123ABCD (their Slack profile › ⋮ › Copy member ID)"
+    )
+    leave_type = forms.ChoiceField(label="Leave type")
+    days = forms.DecimalField(
+        max_digits=5, decimal_places=1, help_text="Days to add, in steps of 0.5; negative to take days away."
+    )
+    year = forms.IntegerField(help_text="The leave year it applies to.")
+    reason = forms.CharField(max_length=200, help_text="e.g. carry-over, opening balance, correction.")
+
+    def __init__(self, *args, config: WorkspaceConfig, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config = config
+        self.fields["leave_type"].choices = [(t.code, t.name) for t in config.leave_types]
+        self.fields["year"].initial = date.today().year
+
+    def clean(self):
+        data = super().clean()
+        # The service's own checks, under their fields, before anything reaches Slack.
+        errors = adjustment_errors(
+            config=self.config, user=data.get("user", "").strip(), leave_type=data.get("leave_type", ""),
+            days=data.get("days", Decimal(1)), year=data.get("year", date.today().year),
+            reason=data.get("reason", "-"), by="admin",
+        )
+        for field, error in errors.items():
+            if field in data:  # a field Django already refused keeps its own message
+                self.add_error(field, error[:1].upper() + error[1:] + ".")
+        return data
+
+
+def adjust_balance_view(request):
+    config = current_config()
+    form = AdjustmentForm(request.POST or None, config=config)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            adjustment = adjustment_record(
+                client=background_client(), config=config, user=data["user"], leave_type=data["leave_type"],
+                days=data["days"], year=data["year"], reason=data["reason"], by=request.user.get_username(),
+            )
+        except AdjustmentError as error:
+            messages.error(request, f"Balance not adjusted: {error}.")
+        else:
+            messages.success(
+                request,
+                f"Recorded {adjustment.days:+} days of {adjustment.leave_type} for {adjustment.user} "
+                f"in {adjustment.year} ({adjustment.reason}).",
+            )
+            return redirect(f"admin:{URL_NAME}")  # a reload must not post it twice
+    context = {
+        **admin.site.each_context(request),
+        "title": "Adjust a balance",
+        "form": form,
+        "leave_types_configured": bool(config.leave_types),
+    }
+    return TemplateResponse(request, "approvals/adjust_balance.html", context)
+
+
+def _with_adjustment_url(get_urls):
+    def urls():
+        view = admin.site.admin_view(adjust_balance_view)  # staff only; others go to the login page
+        return [path("approvals/adjust-balance/", view, name=URL_NAME), *get_urls()]
+
+    urls.adjustment_url_added = True
+    return urls
+
+
+if not getattr(admin.site.get_urls, "adjustment_url_added", False):  # once, even if imported twice
+    admin.site.get_urls = _with_adjustment_url(admin.site.get_urls)
