@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from approvals.config_file import CHANNEL, USER, SlackIdKind
 from approvals.config_store import past_approvals_channels_after_change
-from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
+from approvals.models import Blackout, CompanyHoliday, DeliveryProblem, LeaveType, Team, WorkspacePolicy
 
 WEEKDAY_CHOICES = [
     (0, "Monday"),
@@ -247,3 +247,26 @@ class BlackoutAdmin(admin.ModelAdmin):
     @admin.display(description="Team", ordering="team__name")
     def scope(self, blackout):
         return blackout.team.name if blackout.team else "All teams"
+
+
+@admin.register(DeliveryProblem)
+class DeliveryProblemAdmin(admin.ModelAdmin):
+    """Requests Slack refused to deliver, newest first: written by the delivery task, read by HR.
+
+    Read-only: the record is what happened. HR may delete a row once the setup is fixed.
+    """
+
+    list_display = ("created_at", "user", "team", "channel", "error", "summary")
+    list_filter = ("error", "team")
+    search_fields = ("user", "request_id", "channel", "summary")
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at", "request_id", "user", "team", "channel", "error", "summary")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+import approvals.admin_adjustments  # noqa: E402,F401  the "Adjust a balance" admin page

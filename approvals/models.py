@@ -315,3 +315,27 @@ class Blackout(models.Model):
     def clean(self):
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValidationError({"end": "The end must not be before the start."})
+
+
+class DeliveryProblem(models.Model):
+    """A request that never reached its approvers: Slack refused the post for good (the bot was
+    removed from the approvals channel, the channel was archived or deleted, the token was revoked).
+
+    Not configuration: a record for HR, written by the delivery task and read in the admin. The
+    requester has been told by DM (when Slack still let us); HR fixes the setup and asks them to
+    send the request again.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    request_id = models.CharField(max_length=64, help_text="The request id in the ledger message metadata.")
+    user = models.CharField(max_length=SLACK_ID_LENGTH, help_text="The requester's Slack user id.")
+    team = models.CharField(max_length=config_file.NAME_MAX_LENGTH, blank=True)
+    channel = models.CharField(max_length=SLACK_ID_LENGTH, blank=True, help_text="The approvals channel.")
+    error = models.CharField(max_length=100, help_text="Slack's error code, e.g. not_in_channel.")
+    summary = models.TextField(help_text="What was asked for: leave type and dates.")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self):
+        return f"{self.user}: {self.summary} ({self.error})"

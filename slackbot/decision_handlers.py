@@ -25,7 +25,7 @@ def button_request(action: dict) -> dict:
     """The button value: {"id": request id, "user": requester}."""
     try:
         value = json.loads(action.get("value") or "")
-    except ValueError:
+    except (TypeError, ValueError, RecursionError):  # not a string, not JSON, nested too deep
         value = None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not isinstance(value.get("user"), str):
         raise BadPayload("decision button without a request")
@@ -87,13 +87,21 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
     try:
         metadata = json.loads(view.get("private_metadata") or "")
         request_id, channel, ts = metadata["id"], metadata["channel"], metadata["ts"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise BadPayload("reject modal without its request") from None
-    values = (view.get("state") or {}).get("values") or {}
-    reason = ((values.get(ids.REASON_BLOCK) or {}).get(ids.REASON_ACTION) or {}).get("value")
+    if not all(isinstance(value, str) and value for value in (request_id, channel, ts)):
+        raise BadPayload("reject modal without its request")
+    reason = nested(view, "state", "values", ids.REASON_BLOCK, ids.REASON_ACTION, "value")
     if not isinstance(reason, str) or not reason.strip():
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
     decision = workflow.Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
                                  status=REJECTED, reason=reason.strip())
     tasks.decide_request.enqueue(decision.__dict__)
     return ack()
+
+
+def nested(value, *keys):
+    """value[k1][k2]…, or None as soon as a level is missing or not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value

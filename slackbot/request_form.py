@@ -56,7 +56,8 @@ def parse_iso_date(text) -> date | None:
 
 def form_values(view: dict) -> FormValues:
     """Read the modal's state.values; anything missing or odd reads as not filled in."""
-    values = (view.get("state") or {}).get("values") or {}
+    state = view.get("state") or {}
+    values = (state.get("values") if isinstance(state, dict) else None) or {}
     if not isinstance(values, dict):
         raise BadPayload("view state values are not an object")
 
@@ -68,11 +69,13 @@ def form_values(view: dict) -> FormValues:
     selected = element(ids.TYPE_BLOCK, ids.TYPE_ACTION).get("selected_option")
     checked = element(ids.HALF_BLOCK, ids.HALF_ACTION).get("selected_options") or []
     note = element(ids.NOTE_BLOCK, ids.NOTE_ACTION).get("value")
+    leave_type = selected.get("value") if isinstance(selected, dict) else None
     return FormValues(
-        leave_type=selected.get("value") if isinstance(selected, dict) else None,
+        leave_type=leave_type if isinstance(leave_type, str) else None,
         start=parse_iso_date(element(ids.START_BLOCK, ids.START_ACTION).get("selected_date")),
         end=parse_iso_date(element(ids.END_BLOCK, ids.END_ACTION).get("selected_date")),
-        halves=tuple(o.get("value") for o in checked if isinstance(o, dict)) if isinstance(checked, list) else (),
+        halves=tuple(o.get("value") for o in checked if isinstance(o, dict) and isinstance(o.get("value"), str))
+        if isinstance(checked, list) else (),
         note=note.strip() if isinstance(note, str) else "",
     )
 
@@ -166,6 +169,10 @@ def preview_text(config: WorkspaceConfig, user: str, values: FormValues) -> str:
         return f"Pick your dates to see how many working days this is. {who}"
     if values.end < values.start:
         return f":warning: The last day is before the first. {who}"
+    if (values.end - values.start).days > MAX_REQUEST_DAYS:
+        # Counting days and holidays over centuries (`/timeoff 0001-01-01 9999-12-31`) takes seconds,
+        # longer than Slack waits for the modal.
+        return f":warning: One request can cover at most a year. {who}"
     team = requester.team if requester.team_known and requester.team else None
     workweek = team.workweek if team else (0, 1, 2, 3, 4)
     holidays = workflow.holiday_dates(config, team, values.start, values.end) if team else {}
@@ -199,7 +206,7 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         end=values.end,
         half_values=values.halves,
         preview=preview_text(config, user, values),
-        private_metadata=json.loads(view.get("private_metadata") or "{}") if view.get("private_metadata") else None,
+        private_metadata=modal_metadata(view),
     )
     try:
         in_request_client().views_update(view_id=require_text(view, "id"), hash=view.get("hash"), view=new_view)
@@ -207,6 +214,15 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         # A hash_conflict means a newer update already won; the preview catches up on the next change.
         logger.info("preview update skipped user=%s error=%s", user, describe(exc))
     return ack()
+
+
+def modal_metadata(view: dict) -> dict | None:
+    """The request modal's private_metadata (small JSON we wrote); anything else reads as none."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "null")
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return metadata if isinstance(metadata, dict) else None
 
 
 def submit_request(payload: dict) -> SlackResponse:

@@ -7,7 +7,7 @@ never an error: a stale button must not produce a 500.
 
 import logging
 
-from slackbot import commands, decision_handlers, events, ids, request_form
+from slackbot import balance_command, commands, decision_handlers, events, ids, request_form
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
 from slackbot.responses import SlackResponse, ack
 
@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 COMMAND_ROUTES = {
     "help": commands.command_help,
+    "balance": balance_command.command_balance,
 }
 
 ACTION_ROUTES = {
@@ -75,7 +76,8 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
     if not events.first_delivery(event_id):
         logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
         return ack()
-    handler = EVENT_ROUTES.get(event.get("type"))
+    event_type = event.get("type")
+    handler = EVENT_ROUTES.get(event_type) if isinstance(event_type, str) else None  # a list is unhashable
     if handler is None:
         return ack()
     return handler(event, envelope)

@@ -32,11 +32,31 @@ def background_client() -> WebClient:
     return _background_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
 
 
+def ledger_post_client() -> WebClient:
+    """For posting a request to the ledger: retries only 429s (Slack did not act on them).
+
+    After a 5xx or a dropped connection Slack may have posted anyway; re-sending
+    blindly would post the request twice. The delivery task retries instead,
+    after looking for its request id in the channel.
+    """
+    return _ledger_post_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+
+
 # Cached per (token, URL): a WebClient holds no per-request state, and building
 # one per call would cost more than the call itself on the hot path.
 @cache
 def _in_request_client(token: str, base_url: str) -> WebClient:
     return WebClient(token=token, base_url=base_url, timeout=IN_REQUEST_TIMEOUT_SECONDS, retry_handlers=[])
+
+
+@cache
+def _ledger_post_client(token: str, base_url: str) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=BACKGROUND_TIMEOUT_SECONDS,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES)],
+    )
 
 
 @cache

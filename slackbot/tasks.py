@@ -14,6 +14,8 @@ from django.utils import timezone
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from approvals import directory, ledger_reader
+from approvals.config_store import current_config
+from approvals.team_routing import MembershipUnknown, match_team
 from slackbot import workflow
 from slackbot.slack_client import background_client
 
@@ -32,12 +34,22 @@ def transient(exc: Exception) -> bool:
     return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
 
 
-def run_with_retries(this_task, attempt: int, work, *args) -> None:
+def run_with_retries(this_task, attempt: int, work, *args, on_give_up=None) -> None:
+    """Run `work(*args)`; on a passing fault, enqueue the next attempt with a growing delay.
+
+    When the fault is not passing, or the last attempt fails, `on_give_up(exc, *args)` says so
+    to whoever is waiting (it must not raise), and the task fails.
+    """
     try:
         work(*args)
     except Exception as exc:
         if not transient(exc) or attempt >= MAX_ATTEMPTS:
             logger.exception("task %s failed for good attempt=%s", this_task.name, attempt)
+            if on_give_up is not None:
+                try:
+                    on_give_up(exc, *args)
+                except Exception:
+                    logger.exception("task %s could not report giving up", this_task.name)
             raise
         delay = BASE_DELAY_SECONDS * 2 ** (attempt - 1)
         logger.warning("task %s attempt=%s failed (%s); retrying in %ss", this_task.name, attempt,
@@ -57,7 +69,32 @@ def deliver_request(submission: dict, attempt: int = 1) -> None:
         deliver_request, attempt,
         lambda data: workflow.deliver_request(background_client(), workflow.Submission.from_task_data(data)),
         submission,
+        on_give_up=delivery_gave_up,
     )
+
+
+def delivery_gave_up(exc: Exception, data: dict) -> None:
+    """The request will not reach its approvers: tell the requester and HR, as for a refused post.
+
+    Slack may still be down, so the team comes from the cache only, and the DM may fail (logged).
+    """
+    submission = workflow.Submission.from_task_data(data)
+    config = current_config()
+    channel_members, usergroup_members = workflow.cached_lookups()
+    try:
+        team = match_team(config, submission.user, channel_members=channel_members,
+                          usergroup_members=usergroup_members).team
+    except MembershipUnknown:
+        team = None
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}")
+    else:
+        error = type(exc).__name__
+    problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
+               else f"sending it failed ({error})")
+    ledger_reader.pending_remove(submission.id)
+    workflow.report_undelivered(background_client(), submission, config.leave_type(submission.leave_type), team,
+                                error, problem=problem)
 
 
 @task(priority=10)  # an approver is waiting to see the result of their click

@@ -8,18 +8,20 @@ re-reads the message and does nothing to a request already decided).
 
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
+from approvals.models import DeliveryProblem
 from approvals.rules import (
     APPROVED,
     PENDING,
@@ -36,6 +38,7 @@ from approvals.rules import (
 from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
 from approvals.work_calendar import team_holidays
 from slackbot import blocks
+from slackbot.slack_client import ledger_post_client
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ PERMANENT_ERRORS = {
     "missing_scope",
     "restricted_action",
 }
-DECISION_LOCK_SECONDS = 30
+# Longer than a decision can take with the background client's retries (15 s timeout, 3 retries).
+DECISION_LOCK_SECONDS = 120
 DECISION_LOCK_WAIT_SECONDS = 10
 FOLLOWUP_MARK_SECONDS = 30 * 24 * 60 * 60
 
@@ -220,10 +224,11 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
         history = ledger_reader.current_ledger(client, config)
     except ledger_reader.LedgerUnavailable as exc:
         logger.error("ledger unavailable for delivery id=%s: %s", submission.id, exc)
-        history = None
+        history, unreadable = None, exc
     if not submission.validated:
         if history is None:
             ledger_reader.pending_remove(submission.id)
+            record_delivery_problem(submission, leave_type, team, channel=unreadable.channel, error=unreadable.error)
             return refuse(["I couldn't read the leave history to check your balance and overlaps "
                            "(Slack refused to show the approvals channel); HR has been told — please try again later"])
         today = local_today(directory.fetch_timezone(client, submission.user))
@@ -236,14 +241,24 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
     approvers = approvers_for(config, team, submission.user, channel_members=channel_members)
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)
 
-    posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+    try:
+        posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+    except SlackApiError as exc:
+        if exc.response.get("error", "") not in PERMANENT_ERRORS:
+            raise
+        # A channel we may not read (the bot was removed from it, it was deleted, the token revoked)
+        # holds no earlier post of ours either. The post below meets the same refusal and reports it.
+        logger.warning("ledger check skipped id=%s channel=%s error=%s", entry.id, team.approvals_channel,
+                       exc.response["error"])
+        posted = None
     if posted is None:
         text, message_blocks = blocks.request_message(
             entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
             others_out=ledger_context(config, history, entry, leave_type),
         )
         try:
-            ledger.post_request(client, channel=team.approvals_channel, entry=entry, text=text, blocks=message_blocks)
+            ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
+                                blocks=message_blocks)
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in PERMANENT_ERRORS:
@@ -261,13 +276,44 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
         once(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type))
 
 
-def report_undelivered(client, submission: Submission, leave_type, team: TeamConfig, error: str) -> None:
-    problem = f"Slack refused the post to the approvals channel <#{team.approvals_channel}> ({error})"
-    logger.error(
-        "request not delivered id=%s user=%s team=%s channel=%s error=%s",
-        submission.id, submission.user, team.name, team.approvals_channel, error,
-    )
-    send_dm(client, submission.user, blocks.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+def report_undelivered(client, submission: Submission, leave_type: LeaveTypeConfig | None, team: TeamConfig | None,
+                       error: str, *, problem: str | None = None) -> None:
+    """The request will not reach its approvers: record it for HR (admin and log), tell the requester.
+
+    Telling the requester may fail for the same reason (a revoked token fails every call): that
+    is logged, and the task still ends, since no retry can help.
+    """
+    channel = team.approvals_channel if team else ""
+    if problem is None:
+        problem = f"Slack refused the post to the approvals channel <#{channel}> ({error})"
+    record_delivery_problem(submission, leave_type, team, channel=channel, error=error)
+
+    def tell_requester() -> None:
+        try:
+            send_dm(client, submission.user,
+                    blocks.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+        except (SlackClientError, OSError) as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            logger.error("requester not told of the undelivered request id=%s user=%s error=%s",
+                         submission.id, submission.user, reason)
+
+    once(f"undelivered-dm:{submission.id}", tell_requester)
+
+
+def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig | None, team: TeamConfig | None, *,
+                            channel: str, error: str) -> None:
+    """An error line in the log and a DeliveryProblem row in the admin, once per request."""
+
+    def record() -> None:
+        logger.error("request not delivered id=%s user=%s team=%s channel=%s error=%s",
+                     submission.id, submission.user, team.name if team else "", channel, error)
+        DeliveryProblem.objects.create(
+            request_id=submission.id[:64], user=submission.user[:32], team=(team.name if team else "")[:100],
+            channel=channel[:32], error=error[:100],
+            summary=shown_back(replace(submission, note=""), leave_type),  # the note may be private
+        )
+
+    once(f"undelivered:{submission.id}", record)
 
 
 # --- Decisions ------------------------------------------------------------------------------
@@ -299,12 +345,14 @@ def decide_request(client: WebClient, decision: Decision) -> None:
     decided_mark = f"decided:{entry.id}"
     # Stop waiting as soon as the holder has written a decision: the other clickers are then told who
     # decided all at once, not one by one under the lock (20 approvers and a slow Slack outlast the wait).
-    if not acquire(lock, unless=lambda: cache.get(decided_mark) is not None):
+    token = acquire(lock, unless=lambda: cache.get(decided_mark) is not None)
+    if token is None:
         return tell_after_waiting(client, config, decision)
     # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
     team_lock = f"lock:team:{team.name}" if decision.status == APPROVED and team.max_out is not None else None
-    if team_lock and not acquire(team_lock):
-        cache.delete(lock)
+    team_token = acquire(team_lock) if team_lock else None
+    if team_lock and team_token is None:
+        release(lock, token)
         return tell_clicker("Another approval for this team is being recorded; please click again in a moment.")
     try:
         # Re-read under the lock: someone may have decided while we checked.
@@ -334,9 +382,9 @@ def decide_request(client: WebClient, decision: Decision) -> None:
         cache.set(decided_mark, decided.status, DECISION_LOCK_SECONDS)  # before the lock goes: waiters stop
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
     finally:
-        cache.delete(lock)
+        release(lock, token)
         if team_lock:
-            cache.delete(team_lock)
+            release(team_lock, team_token)
     send_followups(client, config, team, decided, decision)
 
 
@@ -421,21 +469,29 @@ def once(key: str, action) -> None:
     cache.set(mark, 1, FOLLOWUP_MARK_SECONDS)
 
 
-def acquire(lock: str, *, unless=None) -> bool:
+def acquire(lock: str, *, unless=None) -> str | None:
     """Take a lock in the shared cache, waiting a little for another holder to finish.
 
-    False after DECISION_LOCK_WAIT_SECONDS, or as soon as `unless()` is true (the holder
-    has done what we were waiting to do, so there is nothing left to lock for).
+    Returns the holder's token (pass it to `release`), or None after
+    DECISION_LOCK_WAIT_SECONDS, or as soon as `unless()` is true (the holder has
+    done what we were waiting to do, so there is nothing left to lock for).
     """
+    token = uuid.uuid4().hex
     deadline = time.monotonic() + DECISION_LOCK_WAIT_SECONDS
     while True:
         if unless is not None and unless():
-            return False
-        if cache.add(lock, 1, DECISION_LOCK_SECONDS):
-            return True
+            return None
+        if cache.add(lock, token, DECISION_LOCK_SECONDS):
+            return token
         if time.monotonic() > deadline:
-            return False
+            return None
         time.sleep(0.1)
+
+
+def release(lock: str, token: str | None) -> None:
+    """Release a lock only if we still hold it: one that outlived its timeout may be someone else's now."""
+    if token is not None and cache.get(lock) == token:
+        cache.delete(lock)
 
 
 def not_allowed_text(config: WorkspaceConfig) -> str:

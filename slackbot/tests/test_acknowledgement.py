@@ -1,0 +1,226 @@
+"""No Slack endpoint waits on the Slack Web API, except views.open/push/update (DESIGN §3, §8).
+
+Slack gives an endpoint 3 s; a trigger_id lives 3 s. So on the request path the app
+calls only the views.* methods, through the in-request client (short timeout, no
+sleeping on 429), and everything else — deliveries, DMs, message updates,
+announcements — is a background task.
+
+Here tasks go to Django's DummyBackend, which records them without running them:
+whatever Slack saw during a request, the request itself did.
+"""
+
+from datetime import date
+
+import pytest
+from django.tasks import task_backends
+from django.tasks.backends.dummy import DummyBackend
+
+from fake_slack.personas import C_ENG_APPROVALS, CAROL
+from slackbot import ids
+from slackbot.slack_client import IN_REQUEST_TIMEOUT_SECONDS, in_request_client
+from slackbot.tests.flow_helpers import (
+    ALICE,
+    BOB,
+    DAVE,
+    MONDAY,
+    WEDNESDAY,
+    click,
+    install_config,
+    metadata_payload,
+    posted_requests,
+    request_time_off,
+    request_values,
+    submit_request,
+)
+from slackbot.tests.slack_requests import (
+    block_actions_payload,
+    event_envelope,
+    post_command,
+    post_event,
+    post_interaction,
+    view_submission_payload,
+)
+
+pytestmark = pytest.mark.django_db
+
+VIEWS_METHODS = {"views.open", "views.push", "views.update"}
+# The week after the request the `posted` fixture sends, so the new one does not overlap it.
+NEXT_MONDAY, NEXT_WEDNESDAY = date(2031, 3, 17), date(2031, 3, 19)
+
+
+@pytest.fixture
+def posted(client, fake_slack):
+    """A request in the approvals channel, and warm caches, made with tasks running (the default)."""
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [call] = posted_requests(fake_slack)
+    return call
+
+
+@pytest.fixture
+def recorded_tasks(settings, posted):
+    """From here on, tasks are recorded, not run. Changing TASKS sends setting_changed, whose
+    receiver in django.tasks.signals drops the cached backend, so the next lookup builds this one."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    backend = task_backends["default"]
+    assert isinstance(backend, DummyBackend)
+    assert backend.results == []
+    return backend
+
+
+class Step:
+    """One Slack request: what Slack saw while we answered it, and what we enqueued."""
+
+    def __init__(self, fake_slack, backend):
+        self.fake_slack, self.backend = fake_slack, backend
+
+    def __enter__(self):
+        self.fake_slack.clear_calls()
+        self.backend.clear()
+        return self
+
+    def __exit__(self, *exc):
+        self.slack_methods = [call.method for call in self.fake_slack.calls()]
+        self.enqueued = [(result.task.name, result.args, result.kwargs) for result in self.backend.results]
+
+
+@pytest.fixture
+def step(fake_slack, recorded_tasks):
+    return lambda: Step(fake_slack, recorded_tasks)
+
+
+def test_timeoff_calls_only_views_open_and_enqueues_the_warm_up(client, fake_slack, step):
+    with step() as s:
+        response = post_command(client, "", user_id=ALICE)
+    assert response.status_code == 200 and response.content == b""
+    assert s.slack_methods == ["views.open"]
+    assert s.enqueued == [("warm_requester", [ALICE], {})]
+
+
+def test_a_preview_update_calls_only_views_update(client, fake_slack, step):
+    with step() as opened:
+        post_command(client, "", user_id=ALICE)
+    view = fake_slack.last_call("views.open").response["view"]
+    payload = block_actions_payload(user_id=ALICE, action_id=ids.END_ACTION, value="", block_id=ids.END_BLOCK)
+    payload["container"] = {"type": "view", "view_id": view["id"]}
+    payload["view"] = {**view, "state": {"values": request_values("vacation", MONDAY, WEDNESDAY)}}
+    with step() as s:
+        response = post_interaction(client, payload)
+    assert response.status_code == 200
+    assert opened.slack_methods == ["views.open"]
+    assert s.slack_methods == ["views.update"]
+    assert s.enqueued == []
+
+
+def test_a_submission_calls_no_slack_method_and_enqueues_the_delivery(client, fake_slack, step):
+    with step():
+        post_command(client, "", user_id=ALICE)
+    view = fake_slack.last_call("views.open").params["view"]
+    with step() as s:
+        values = request_values("vacation", NEXT_MONDAY, NEXT_WEDNESDAY, note="Ski")
+        response = submit_request(client, ALICE, view, values, view_id="V_ACK", view_hash="h-ack")
+    assert response.status_code == 200 and response.content == b""
+    assert s.slack_methods == []
+    [(name, [submission], kwargs)] = s.enqueued
+    assert (name, kwargs) == ("deliver_request", {})
+    assert submission == {"id": submission["id"], "user": ALICE, "leave_type": "vacation",
+                          "start": NEXT_MONDAY.isoformat(), "end": NEXT_WEDNESDAY.isoformat(), "start_half": None,
+                          "end_half": None, "note": "Ski", "validated": True}
+
+
+def test_approve_calls_no_slack_method_and_enqueues_the_decision(client, fake_slack, posted, step):
+    request_id = metadata_payload(posted)["id"]
+    with step() as s:
+        response = click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    assert response.status_code == 200 and response.content == b""
+    assert s.slack_methods == []
+    assert s.enqueued == [("decide_request", [{
+        "request_id": request_id, "channel": C_ENG_APPROVALS, "ts": posted.response["ts"], "approver": BOB,
+        "status": "approved", "reason": None}], {})]
+
+
+def test_reject_calls_only_views_open_then_the_reason_enqueues_the_decision(client, fake_slack, posted, step):
+    with step() as clicked:
+        response = click(client, fake_slack, DAVE, ids.REJECT_ACTION, posted)
+    assert response.status_code == 200
+    assert clicked.slack_methods == ["views.open"]
+    assert clicked.enqueued == []
+
+    reason_modal = fake_slack.last_call("views.open").params["view"]
+    values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "Release week"}}}
+    with step() as s:
+        response = post_interaction(client, view_submission_payload(user_id=DAVE, view=reason_modal, values=values,
+                                                                    view_id="V_REJ"))
+    assert response.status_code == 200 and response.content == b""
+    assert s.slack_methods == []
+    [(name, [decision], kwargs)] = s.enqueued
+    assert (name, kwargs) == ("decide_request", {})
+    assert (decision["approver"], decision["status"], decision["reason"]) == (DAVE, "rejected", "Release week")
+    assert (decision["channel"], decision["ts"]) == (C_ENG_APPROVALS, posted.response["ts"])
+
+
+def test_a_refusal_is_enqueued_not_posted(client, fake_slack, posted, step):
+    """Carol is no approver: she is told so by a task, and no modal opens."""
+    with step() as s:
+        response = click(client, fake_slack, CAROL, ids.REJECT_ACTION, posted)
+    assert response.status_code == 200
+    assert s.slack_methods == []
+    [(name, [channel, user, text], kwargs)] = s.enqueued
+    assert (name, channel, user) == ("tell_user", C_ENG_APPROVALS, CAROL)
+
+
+def test_events_call_no_slack_method(client, fake_slack, step):
+    with step() as s:
+        first = post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"},
+                                                  event_id="Ev_ACK1"))
+        retried = post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"},
+                                                    event_id="Ev_ACK1"), retry_num=1)
+        verified = post_event(client, {"type": "url_verification", "challenge": "abc"})
+    assert [first.status_code, retried.status_code, verified.status_code] == [200, 200, 200]
+    assert s.slack_methods == []
+    assert s.enqueued == []
+
+
+@pytest.mark.parametrize("text", ["help", "balance", "2031-03-10 2031-03-12 vacation"])
+def test_other_commands_call_at_most_views_open(client, fake_slack, step, text):
+    with step() as s:
+        response = post_command(client, text, user_id=ALICE)
+    assert response.status_code == 200
+    assert set(s.slack_methods) <= VIEWS_METHODS
+    assert {name for name, args, kwargs in s.enqueued} <= {"warm_requester", "send_balance"}
+
+
+def test_every_request_together_touched_only_views_methods(client, fake_slack, posted, step):
+    """The whole loop once more, end to end, with one ledger of what Slack saw."""
+    with step() as s:
+        post_command(client, "", user_id=ALICE)
+        view = fake_slack.last_call("views.open").params["view"]
+        submitted = submit_request(client, ALICE, view, request_values("vacation", NEXT_MONDAY, NEXT_WEDNESDAY),
+                                   view_id="V_ALL")
+        click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+        click(client, fake_slack, DAVE, ids.REJECT_ACTION, posted)
+        post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE}, event_id="Ev_ALL"))
+    assert submitted.content == b""
+    assert set(s.slack_methods) <= VIEWS_METHODS
+    assert sorted(name for name, args, kwargs in s.enqueued) == [
+        "decide_request", "deliver_request", "warm_requester"]
+
+
+# --- The in-request client: short, and never sleeping ---------------------------------------
+
+
+def test_the_in_request_client_has_a_short_timeout_and_no_retries(fake_slack):
+    client = in_request_client()
+    assert client.timeout == IN_REQUEST_TIMEOUT_SECONDS <= 2
+    assert client.retry_handlers == []
+
+
+def test_a_rate_limited_views_open_is_not_waited_for(client, fake_slack, step):
+    """A 429 with Retry-After: 30 is answered at once with a polite message, not slept on."""
+    fake_slack.rate_limit("views.open", retry_after=30)
+    with step() as s:
+        response = post_command(client, "", user_id=ALICE)
+    assert response.status_code == 200
+    assert "try `/timeoff` again" in response.json()["text"]
+    assert s.slack_methods == ["views.open"]  # once: no retry
+    assert response.json()["response_type"] == "ephemeral"

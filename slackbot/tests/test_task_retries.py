@@ -1,0 +1,249 @@
+"""Passing faults are retried by the task itself, with backoff, up to a limit (DESIGN §8).
+
+The background client retries a 5xx or a lost connection three times on its own
+(except the post of the request itself, which the task alone retries, after
+looking for it in the channel); a fault that outlasts those makes the delivery
+task re-enqueue itself, later each
+time (`run_after`), up to MAX_ATTEMPTS. Then it gives up, and the requester and HR
+are told, as for a refused post. Every attempt is idempotent: the request is
+posted once however many attempts it takes.
+
+With the immediate backend (the tests' default) a re-enqueued attempt runs at once;
+the database backend, used in production, is exercised below for `run_after`.
+"""
+
+import logging
+import socket
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.tasks import TaskResultStatus
+from django.tasks.signals import task_finished, task_started
+from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+from approvals.models import DeliveryProblem
+from fake_slack.personas import C_ENG_APPROVALS
+from slackbot import tasks
+from slackbot.slack_client import BACKGROUND_MAX_RETRIES
+from slackbot.tests.flow_helpers import ALICE, MONDAY, WEDNESDAY, dms_to, install_config, open_request_form
+from slackbot.tests.flow_helpers import request_time_off, request_values, submit_request
+from slackbot.workflow import Submission
+
+pytestmark = pytest.mark.django_db
+
+CALLS_PER_ATTEMPT = 1 + BACKGROUND_MAX_RETRIES  # the client's own retries inside one task attempt
+# Posting a request to the ledger is never re-sent by the client after a 5xx (Slack may have
+# posted anyway); the task retries instead, after looking for its own post.
+POSTS_PER_ATTEMPT = 1
+ASKED_FOR = "Vacation, Mon 10 Mar – Wed 12 Mar"
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Every client's retry handlers as configured (counts and kinds), minus their sleeping."""
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+
+
+@pytest.fixture
+def attempts():
+    """The attempt number and outcome of every deliver_request run, in the order they finished."""
+    finished = []
+
+    def record(sender, task_result, **kwargs):
+        if task_result.task.name == "deliver_request":
+            finished.append((task_result.kwargs.get("attempt", 1), task_result.status))
+
+    task_finished.connect(record)
+    yield finished
+    task_finished.disconnect(record)
+
+
+def requests_in(fake_slack, channel=C_ENG_APPROVALS) -> list:
+    return [message for message in fake_slack.workspace.messages(channel) if message.metadata]
+
+
+def test_a_5xx_beyond_the_clients_retries_is_retried_by_the_task(client, fake_slack, no_backoff, attempts, caplog):
+    install_config()
+    # One attempt's worth of 500s: the first attempt fails, the second gets through.
+    fake_slack.server_error("chat.postMessage", status=500, times=POSTS_PER_ATTEMPT)
+    request_time_off(client, fake_slack, ALICE)
+
+    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert [call.status for call in fake_slack.calls("chat.postMessage")][:POSTS_PER_ATTEMPT + 1] == \
+        [500] * POSTS_PER_ATTEMPT + [200]
+    [posted] = requests_in(fake_slack)  # posted once
+    [receipt] = dms_to(fake_slack, ALICE)
+    assert "is with" in receipt
+    [retry] = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retry.levelno == logging.WARNING and f"retrying in {tasks.BASE_DELAY_SECONDS}s" in retry.getMessage()
+    assert not DeliveryProblem.objects.exists()
+
+
+def test_a_post_whose_answer_was_lost_is_not_posted_twice(client, fake_slack, no_backoff, attempts):
+    """Slack posted the request but answered 500 (or the connection dropped after the post)."""
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)
+    real_handle = fake_slack.handle
+    lost = {"left": CALLS_PER_ATTEMPT}
+
+    def answer_lost(method, params, headers):
+        status, extra, body = real_handle(method, params, headers)  # the post takes effect...
+        if method == "chat.postMessage" and params.get("channel") == C_ENG_APPROVALS and lost["left"]:
+            lost["left"] -= 1
+            return 500, extra, {"ok": False, "error": "fatal_error"}  # ... and the answer is a 500
+        return status, extra, body
+
+    fake_slack.handle = answer_lost
+    try:
+        submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+    finally:
+        del fake_slack.handle
+
+    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert len(dms_to(fake_slack, ALICE)) == 1  # one receipt: the second attempt found the post in the ledger
+    assert len(requests_in(fake_slack)) == 1
+
+
+def test_a_connection_error_is_retried_by_the_task(client, fake_slack, no_backoff, attempts, settings):
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)  # warm caches: the task goes straight to Slack
+    reachable = settings.SLACK_API_URL
+    settings.SLACK_API_URL = f"http://127.0.0.1:{closed_port()}/api/"  # nothing listens: connection refused
+
+    def network_back_for_the_second_attempt(sender, task_result, **kwargs):
+        if task_result.task.name == "deliver_request" and task_result.kwargs.get("attempt") == 2:
+            settings.SLACK_API_URL = reachable
+
+    task_started.connect(network_back_for_the_second_attempt)
+    try:
+        submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+    finally:
+        task_started.disconnect(network_back_for_the_second_attempt)
+
+    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert len(requests_in(fake_slack)) == 1
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_it_gives_up_after_max_attempts_and_tells_the_requester(client, fake_slack, no_backoff, attempts, caplog):
+    install_config()
+    # Every call of every attempt fails; the DM after giving up is the first call that gets through.
+    fake_slack.server_error("chat.postMessage", status=500, times=tasks.MAX_ATTEMPTS * POSTS_PER_ATTEMPT)
+    request_time_off(client, fake_slack, ALICE)
+
+    assert sorted(attempts) == [(n, TaskResultStatus.SUCCESSFUL) for n in range(1, tasks.MAX_ATTEMPTS)] + [
+        (tasks.MAX_ATTEMPTS, TaskResultStatus.FAILED)]
+    posts = [c for c in fake_slack.calls("chat.postMessage") if c.params.get("channel") == C_ENG_APPROVALS]
+    assert len(posts) == tasks.MAX_ATTEMPTS * POSTS_PER_ATTEMPT and requests_in(fake_slack) == []
+    [dm] = dms_to(fake_slack, ALICE)
+    assert "did not reach your approvers" in dm and f"gave up after {tasks.MAX_ATTEMPTS} tries" in dm
+    assert ASKED_FOR in dm
+    problem = DeliveryProblem.objects.get()
+    assert (problem.user, problem.team, problem.error) == (ALICE, "Engineering", "fatal_error")
+    assert [r for r in caplog.records if "failed for good" in r.getMessage()][0].levelno == logging.ERROR
+
+
+def test_giving_up_while_slack_is_still_down_is_recorded_all_the_same(client, fake_slack, no_backoff, attempts):
+    install_config()
+    fake_slack.server_error("chat.postMessage", status=503, times=None)  # the DM fails as well
+    request_time_off(client, fake_slack, ALICE)
+
+    assert len(attempts) == tasks.MAX_ATTEMPTS  # no attempt beyond the limit
+    assert fake_slack.workspace.messages(ALICE) == []
+    assert DeliveryProblem.objects.get().error == "fatal_error"
+
+
+def test_a_failed_decision_is_retried_too(client, fake_slack, no_backoff):
+    from slackbot import ids
+    from slackbot.tests.flow_helpers import BOB, click, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    fake_slack.server_error("chat.update", status=500, times=CALLS_PER_ATTEMPT)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    [message] = requests_in(fake_slack)
+    assert message.metadata["event_payload"]["status"] == "approved"
+
+
+# --- With the database backend: the retry waits in its row --------------------------------
+
+
+@pytest.fixture
+def database_tasks(settings):
+    """Tasks go to django-tasks-db's table, as in production (the setting_changed signal resets
+    django.tasks.task_backends, so the tasks module's enqueue_later sees this backend)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    from django.tasks import task_backends
+
+    assert isinstance(task_backends["default"], DatabaseBackend)
+    yield DatabaseBackend("default", {})
+
+
+def run_row(row: DBTaskResult) -> DBTaskResult:
+    """Run one task row the way a db_worker does, in this process."""
+    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="test-worker", excluded_queue_names=[])
+    row.claim(worker.worker_id)
+    worker.run_task(row)
+    row.refresh_from_db()
+    return row
+
+
+def test_with_the_database_backend_a_retry_runs_later(fake_slack, no_backoff, database_tasks):
+    install_config()
+    submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=WEDNESDAY,
+                            start_half=None, end_half=None, note="", validated=True)
+    first = database_tasks.enqueue(tasks.deliver_request, (submission.as_task_data(),), {})
+    fake_slack.server_error("chat.postMessage", status=500, times=2 * POSTS_PER_ATTEMPT)  # two attempts' worth
+
+    before = timezone.now()
+    assert run_row(DBTaskResult.objects.get(id=first.id)).status == TaskResultStatus.SUCCESSFUL  # it re-enqueued
+    second = DBTaskResult.objects.exclude(id=first.id).get()
+    assert (second.task_path, second.args_kwargs) == (
+        "slackbot.tasks.deliver_request", {"args": [submission.as_task_data()], "kwargs": {"attempt": 2}})
+    assert second.status == TaskResultStatus.READY
+    delay = timedelta(seconds=tasks.BASE_DELAY_SECONDS)
+    assert before + delay <= second.run_after <= timezone.now() + delay
+    assert not DBTaskResult.objects.ready().filter(id=second.id).exists()  # no worker takes it yet
+
+    # Its time comes; it fails again and waits twice as long.
+    DBTaskResult.objects.filter(id=second.id).update(run_after=timezone.now())
+    assert DBTaskResult.objects.ready().filter(id=second.id).exists()
+    before = timezone.now()
+    run_row(DBTaskResult.objects.get(id=second.id))
+    third = DBTaskResult.objects.exclude(id__in=[first.id, second.id]).get()
+    assert third.args_kwargs["kwargs"] == {"attempt": 3}
+    assert before + 2 * delay <= third.run_after <= timezone.now() + 2 * delay
+
+    # The fault has passed: the third attempt posts the request, once.
+    DBTaskResult.objects.filter(id=third.id).update(run_after=timezone.now())
+    assert run_row(DBTaskResult.objects.get(id=third.id)).status == TaskResultStatus.SUCCESSFUL
+    [message] = requests_in(fake_slack)
+    assert message.metadata["event_payload"]["id"] == submission.id
+    assert DBTaskResult.objects.count() == 3  # and no fourth attempt
+
+
+def test_with_the_database_backend_the_last_attempt_enqueues_nothing(fake_slack, no_backoff, database_tasks):
+    install_config()
+    submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=WEDNESDAY,
+                            start_half=None, end_half=None, note="", validated=True)
+    last = database_tasks.enqueue(tasks.deliver_request, (submission.as_task_data(),), {"attempt": tasks.MAX_ATTEMPTS})
+    fake_slack.server_error("chat.postMessage", status=500, times=POSTS_PER_ATTEMPT)
+
+    row = run_row(DBTaskResult.objects.get(id=last.id))
+    assert row.status == TaskResultStatus.FAILED
+    assert DBTaskResult.objects.count() == 1
+    [dm] = dms_to(fake_slack, ALICE)
+    assert "did not reach your approvers" in dm
+    assert DeliveryProblem.objects.count() == 1
