@@ -29,14 +29,22 @@ def fake_slack(fake_slack_server, settings):
 
 
 @pytest.fixture(autouse=True)
-def empty_shared_cache(settings):
-    """Each test starts with an empty shared cache.
+def empty_shared_cache(request, settings):
+    """Each test starts, and a database test ends, with an empty shared cache.
 
-    The database cache lives in the test database and is rolled back with it;
-    Redis (CACHE_URL=redis://… in CI's second run) keeps everything, so clear it.
+    Redis (CACHE_URL=redis://… in CI's second run) keeps everything between tests.
+    The database cache is rolled back with an ordinary database test, but a
+    transactional test commits it, and Django's flush after such a test does not
+    empty the cache table (it is not a model): clear it before the flush.
     """
-    if "redis" in settings.CACHES["default"]["BACKEND"].lower():
-        from django.core.cache import cache
+    from django.core.cache import cache
 
+    uses_database = request.node.get_closest_marker("django_db") is not None
+    if uses_database:
+        request.getfixturevalue("_django_db_helper")  # the database is ready; our teardown runs first
+    redis = "redis" in settings.CACHES["default"]["BACKEND"].lower()
+    if redis:
         cache.clear()
     yield
+    if uses_database or redis:
+        cache.clear()
