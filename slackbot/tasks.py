@@ -73,6 +73,13 @@ def deliver_request(submission: dict, attempt: int = 1) -> None:
     )
 
 
+def error_code(exc: Exception) -> str:
+    """Slack's error code, the HTTP status, or the exception's name: what to show a person."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}")
+    return type(exc).__name__
+
+
 def delivery_gave_up(exc: Exception, data: dict) -> None:
     """The request will not reach its approvers: tell the requester and HR, as for a refused post.
 
@@ -86,10 +93,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                           usergroup_members=usergroup_members).team
     except MembershipUnknown:
         team = None
-    if isinstance(exc, SlackApiError):
-        error = str(exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}")
-    else:
-        error = type(exc).__name__
+    error = error_code(exc)
     problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
                else f"sending it failed ({error})")
     ledger_reader.pending_remove(submission.id)
@@ -103,6 +107,18 @@ def decide_request(decision: dict, attempt: int = 1) -> None:
         decide_request, attempt,
         lambda data: workflow.decide_request(background_client(), workflow.Decision(**data)),
         decision,
+        on_give_up=decision_gave_up,
+    )
+
+
+def decision_gave_up(exc: Exception, data: dict) -> None:
+    """The approver clicked and waits: say the decision was not recorded, so they click again later."""
+    decision = workflow.Decision(**data)
+    verb = "approval" if decision.status == workflow.APPROVED else "rejection"
+    workflow.post_ephemeral(
+        background_client(), decision.channel, decision.approver,
+        f"Sorry, I could not record your {verb}: Slack kept failing ({error_code(exc)}). "
+        "The request is unchanged; please try again in a few minutes.",
     )
 
 

@@ -176,6 +176,22 @@ def test_a_failed_decision_is_retried_too(client, fake_slack, no_backoff):
     assert message.metadata["event_payload"]["status"] == "approved"
 
 
+def test_a_decision_that_fails_for_good_tells_the_approver(client, fake_slack, no_backoff):
+    from slackbot import ids
+    from slackbot.tests.flow_helpers import BOB, click, ephemerals_to, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    fake_slack.server_error("chat.update", status=500, times=None)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    assert len(fake_slack.calls("chat.update")) == tasks.MAX_ATTEMPTS * CALLS_PER_ATTEMPT
+    [message] = requests_in(fake_slack)
+    assert message.metadata["event_payload"]["status"] == "pending"
+    [told] = ephemerals_to(fake_slack, BOB)
+    assert "could not record your approval" in told and "fatal_error" in told
+
+
 # --- With the database backend: the retry waits in its row --------------------------------
 
 
