@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from approvals.adjustments import adjustment_text
-from approvals.config_types import ApproverSource, LeaveTypeConfig, MemberSource, TeamConfig, WorkspaceConfig
+from approvals.config_types import WorkspaceConfig
 from approvals.ledger_format import REQUEST_EVENT_TYPE, adjustment_metadata, request_metadata
 from approvals.rules import (
     APPROVED,
@@ -41,8 +41,10 @@ from approvals.rules import (
     request_days,
 )
 from approvals.work_calendar import team_holidays, working_days
-from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS, C_OLD_APPROVALS, DAVE, HR
+from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, C_OLD_APPROVALS, DAVE, HR
 from fake_slack.workspace import Message, Workspace
+from slackbot.tests.flow_helpers import ENGINEERING as STANDARD_ENGINEERING
+from slackbot.tests.flow_helpers import MEDICAL, SICK, VACATION, standard_config  # noqa: F401 (re-exported)
 
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
 
@@ -158,28 +160,11 @@ class _TypeProfile:
 
 # The configuration the realistic ledger belongs to: the standard test configuration
 # (slackbot/tests/flow_helpers.py), with Engineering's old approvals channel in its history.
-VACATION = LeaveTypeConfig(code="vacation", name="Vacation", emoji=":palm_tree:", requires_approval=True,
-                           annual_allowance_days=Decimal(25), allow_half_days=True, max_consecutive_days=20)
-SICK = LeaveTypeConfig(code="sick", name="Sick leave", emoji=":face_with_thermometer:", requires_approval=False,
-                       allow_half_days=True, private=True, allow_past_days=3)
-MEDICAL = LeaveTypeConfig(code="medical", name="Medical appointment", emoji=":hospital:", requires_approval=True,
-                          private=True)
-ENGINEERING = TeamConfig(
-    name="Engineering",
-    members=MemberSource(channel=C_ENG),
-    approvers=ApproverSource(users=(BOB,), channel=C_ENG_LEADS),
-    approvals_channel=C_ENG_APPROVALS,
-    past_approvals_channels=(C_OLD_APPROVALS,),
-    announce_channel=C_ENG,
-    holiday_country="US",
-    holiday_subdivision="CA",
-    timezone="America/Los_Angeles",
-)
+ENGINEERING = replace(STANDARD_ENGINEERING, past_approvals_channels=(C_OLD_APPROVALS,))
 
 
 def ledger_config(**changes) -> WorkspaceConfig:
-    config = WorkspaceConfig(fallback_approvers=(HR,), teams=(ENGINEERING,), leave_types=(VACATION, SICK, MEDICAL))
-    return WorkspaceConfig(**{**config.__dict__, **changes})
+    return standard_config(**{"teams": (ENGINEERING,), **changes})
 
 
 def engineering_holidays(today: date) -> dict[date, str]:

@@ -35,7 +35,7 @@ from approvals.rules import (
     validate_request,
     who_is_out,
 )
-from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
+from approvals.team_routing import approvers_for, match_team, may_request, team_for_channel
 from approvals.work_calendar import team_holidays
 from slackbot import blocks
 from slackbot.slack_client import ledger_post_client

@@ -18,7 +18,6 @@ from slackbot.tests.flow_helpers import (
     dms_to,
     ephemerals_to,
     install_config,
-    metadata_payload,
     posted_requests,
     request_time_off,
     standard_config,
