@@ -269,4 +269,9 @@ class DeliveryProblemAdmin(admin.ModelAdmin):
         return False
 
 
+# The console is HR's, not a developer's: name it after the product.
+admin.site.site_header = "Time off — HR console"
+admin.site.site_title = "Time off"
+admin.site.index_title = "Teams, approvers, leave types and balances"
+
 import approvals.admin_adjustments  # noqa: E402,F401  the "Adjust a balance" admin page

@@ -46,7 +46,7 @@ def test_hr_signs_in_and_adds_a_leave_type(live_server, django_user_model, brows
     page.fill("#id_password", "a-long-test-password")
     page.click("input[type=submit]")
     page.wait_for_selector("#content-main")
-    assert "Site administration" in page.content() or "Time off" in page.content()
+    assert "Time off — HR console" in page.content()
 
     page.goto(f"{live_server.url}/admin/approvals/leavetype/add/")
     page.fill("#id_code", "parental")
