@@ -232,11 +232,16 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
             return refuse(["I couldn't read the leave history to check your balance and overlaps "
                            "(Slack refused to show the approvals channel); HR has been told — please try again later"])
         today = local_today(directory.fetch_timezone(client, submission.user))
-        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
-                                      ledger=history)
-        if violations:
-            ledger_reader.pending_remove(submission.id)
-            return refuse([violation.message for violation in violations])
+        # As in the modal: checking and joining the pending set are one step per person, so two
+        # requests checked here at once (by two workers) cannot both pass.
+        with ledger_reader.locked(f"lock:submit:{submission.user}", wait=30):
+            history = ledger_reader.cached_ledger(config) or history
+            violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                          ledger=history)
+            if violations:
+                ledger_reader.pending_remove(submission.id)
+                return refuse([violation.message for violation in violations])
+            ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
 
     approvers = approvers_for(config, team, submission.user, channel_members=channel_members)
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)

@@ -173,3 +173,15 @@ def test_a_decision_updates_the_cached_ledger(client, fake_slack):
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     assert ledger_reader.cached_ledger(current_config()).entries[request_id].status == APPROVED
     assert VACATION.code == "vacation"
+
+
+def test_two_overlapping_submissions_on_a_cold_cache_cannot_both_pass(client, fake_slack):
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)
+    cache.clear()
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY), view_id="V_A")
+    cache.clear()
+    submit_request(client, ALICE, view, request_values("vacation", WEDNESDAY, WEDNESDAY), view_id="V_B")
+    assert len(posted_requests(fake_slack)) == 1
+    refusal = [dm for dm in dms_to(fake_slack, ALICE) if "couldn't send" in dm]
+    assert len(refusal) == 1 and "overlaps your pending leave on Mon 10 Mar – Wed 12 Mar" in refusal[0]
