@@ -27,7 +27,9 @@ from approvals.rules import Adjustment, LedgerEntry
 logger = logging.getLogger(__name__)
 
 LEDGER_KEY = "ledger:v1"
-PENDING_KEY = "ledger:pending:v1"
+# The pending set is kept per team (one small value and one lock each), so submissions
+# of different teams never wait on each other and no value grows with the company.
+PENDING_KEY_PREFIX = "ledger:pending:v2:"
 RECENT_KEY = "ledger:recent:v1"
 # Our own writes are also kept apart for a while and merged into every read, so a
 # re-read from Slack that started before a write cannot drop it from the cache.
@@ -173,7 +175,7 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
     ledger = cache.get(LEDGER_KEY)
     if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
         return None
-    pending = pending_entries()
+    pending = pending_entries(team.name for team in config.teams)
     recent = _live(cache.get(RECENT_KEY) or {})
     if not pending and not recent:
         return ledger
@@ -192,7 +194,7 @@ def record_entry(entry: LedgerEntry) -> None:
         recent = {k: v for k, v in (cache.get(RECENT_KEY) or {}).items() if v[1] > now}
         recent[entry.id] = (entry, now + RECENT_TTL_SECONDS)
         cache.set(RECENT_KEY, recent, RECENT_TTL_SECONDS)
-    pending_remove(entry.id)
+    pending_remove(entry.id, team=entry.team)
 
 
 def record_adjustment(adjustment: Adjustment) -> None:
@@ -207,8 +209,15 @@ def forget_ledger() -> None:
     cache.delete(LEDGER_KEY)
 
 
-def pending_entries() -> list[LedgerEntry]:
-    return _live(cache.get(PENDING_KEY) or {})
+def pending_key(team: str) -> str:
+    return PENDING_KEY_PREFIX + team
+
+
+def pending_entries(teams) -> list[LedgerEntry]:
+    """Requests submitted to these teams and not yet posted."""
+    keys = [pending_key(team) for team in teams]
+    values = cache.get_many(keys) if keys else {}
+    return [entry for key in keys for entry in _live(values.get(key) or {})]
 
 
 def _live(timed: dict) -> list:
@@ -218,19 +227,21 @@ def _live(timed: dict) -> list:
 
 
 def pending_add(entry: LedgerEntry) -> None:
-    with locked(PENDING_KEY + ":lock"):
+    key = pending_key(entry.team)
+    with locked(key + ":lock"):
         now = time.time()
-        pending = {k: v for k, v in (cache.get(PENDING_KEY) or {}).items() if v[1] > now}
+        pending = {k: v for k, v in (cache.get(key) or {}).items() if v[1] > now}
         pending[entry.id] = (entry, now + PENDING_TTL_SECONDS)
-        cache.set(PENDING_KEY, pending, PENDING_TTL_SECONDS)
+        cache.set(key, pending, PENDING_TTL_SECONDS)
 
 
-def pending_remove(request_id: str) -> None:
-    with locked(PENDING_KEY + ":lock"):
-        pending = cache.get(PENDING_KEY) or {}
+def pending_remove(request_id: str, *, team: str) -> None:
+    key = pending_key(team)
+    with locked(key + ":lock"):
+        pending = cache.get(key) or {}
         if request_id in pending:
             del pending[request_id]
-            cache.set(PENDING_KEY, pending, PENDING_TTL_SECONDS)
+            cache.set(key, pending, PENDING_TTL_SECONDS)
 
 
 class locked:

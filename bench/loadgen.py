@@ -9,9 +9,12 @@ such as `__B_USER__` in it), tokens ({token: how to fill it per request}),
 secret (the signing secret), concurrency, duration (seconds), max_requests,
 start_n (the first request number; numbers make ids unique).
 
-Each of `concurrency` keep-alive connections sends one request, waits for the
-whole response, and sends the next, until `duration` has passed or
-`max_requests` were sent. Every body is made at send time (token replacement,
+Each of `concurrency` clients sends one request on its keep-alive connection,
+waits for the whole response, and sends the next, until `duration` has passed
+or `max_requests` were sent. A client reconnects after
+`requests_per_connection` requests or half a second, so that connections keep being spread
+over gunicorn's workers (a keep-alive connection stays with the worker that
+accepted it, and one unlucky deal would load one worker more than the other). Every body is made at send time (token replacement,
 then signed with the current timestamp exactly as Slack signs: HMAC-SHA256 of
 `v0:{timestamp}:{body}`), so ids never repeat and no signature goes stale.
 Latency is from writing the request to reading the last byte of the answer.
@@ -98,6 +101,7 @@ class Results:
         self.transport_errors = 0
         self.timeouts = 0
         self.last_done = 0.0
+        self.done_at: list[float] = []
 
     def record(self, status: int, body: bytes, latency: float) -> None:
         self.latencies.append(latency)
@@ -106,43 +110,53 @@ class Results:
         if len(self.bodies) < 50 or key in self.bodies:
             self.bodies[key] = self.bodies.get(key, 0) + 1
         self.last_done = time.perf_counter()
+        self.done_at.append(self.last_done)
 
 
 class Connection(asyncio.Protocol):
     """One client: a keep-alive connection that always has one request in flight."""
 
-    def __init__(self, requests: Requests, results: Results, finished: asyncio.Future, timeout: float):
+    def __init__(self, requests: Requests, results: Results, finished: asyncio.Future, timeout: float,
+                 per_connection: int):
         self.requests, self.results, self.finished, self.timeout = requests, results, finished, timeout
+        self.per_connection = per_connection
         self.transport = None
         self.buffer = bytearray()
         self.in_flight = False
-        self.retry = False  # reconnect after a timeout or a dropped connection
-        self.timer = None
+        self.retry = False  # reconnect: after a timeout, a dropped connection, or per_connection requests
+        self.sent = 0
+        self.started = 0.0
 
     def connection_made(self, transport):
         self.transport = transport
+        self.opened = time.perf_counter()
         self.send_next()
 
     def send_next(self):
+        if self.sent >= self.per_connection or (self.sent and time.perf_counter() - self.opened > MAX_CONNECTION_AGE):
+            self.in_flight, self.retry = False, True
+            self.transport.close()
+            return
         request = self.requests.next()
         if request is None:
             self.in_flight = False
             self.transport.close()
             return
+        self.sent += 1
         self.buffer.clear()
         self.header_end = -1
         self.total = -1
         self.chunked = False
         self.in_flight = True
         self.started = time.perf_counter()
-        self.timer = asyncio.get_running_loop().call_later(self.timeout, self.timed_out)
         self.transport.write(request)
 
-    def timed_out(self):
-        self.results.timeouts += 1
-        self.in_flight = False
-        self.retry = True
-        self.transport.abort()
+    def check_timeout(self, now: float):
+        if self.in_flight and now - self.started > self.timeout:
+            self.results.timeouts += 1
+            self.in_flight = False
+            self.retry = True
+            self.transport.abort()
 
     def data_received(self, data):
         self.buffer += data
@@ -170,13 +184,12 @@ class Connection(asyncio.Protocol):
             if len(self.buffer) < self.total:
                 return
             body = bytes(self.buffer[self.header_end:self.total])
-        self.timer.cancel()
+        self.in_flight = False
         self.results.record(self.status, body, time.perf_counter() - self.started)
         self.send_next()
 
     def connection_lost(self, exc):
-        if self.timer:
-            self.timer.cancel()
+        LIVE.discard(self)
         if self.in_flight:  # the server hung up on a request: count it
             self.results.transport_errors += 1
             self.in_flight, self.retry = False, True
@@ -187,11 +200,23 @@ class Connection(asyncio.Protocol):
             self.finished.set_result(None)
 
 
+LIVE: set[Connection] = set()
+MAX_CONNECTION_AGE = 0.5  # seconds: slow endpoints get their connections re-dealt too
+
+
+def connect(requests, results, finished, spec):
+    def factory():
+        connection = Connection(requests, results, finished, spec.get("timeout", 10.0),
+                                spec.get("requests_per_connection") or 10**9)
+        connection.spec = spec
+        LIVE.add(connection)
+        return connection
+    return asyncio.get_running_loop().create_connection(factory, spec["host"], spec["port"])
+
+
 async def reconnect(old: Connection):
-    loop = asyncio.get_running_loop()
     try:
-        await loop.create_connection(
-            lambda: Connection(old.requests, old.results, old.finished, old.timeout), old.host, old.port)
+        await connect(old.requests, old.results, old.finished, old.spec)
     except OSError:
         old.results.transport_errors += 1
         if not old.finished.done():
@@ -207,12 +232,18 @@ async def run(spec: dict) -> dict:
     start = time.perf_counter()
     requests.stop_at = start + spec["duration"]
     for future in finished:
-        def factory(future=future):
-            connection = Connection(requests, results, future, spec.get("timeout", 10.0))
-            connection.host, connection.port = spec["host"], spec["port"]
-            return connection
-        await loop.create_connection(factory, spec["host"], spec["port"])
+        await connect(requests, results, future, spec)
+
+    async def watchdog():
+        while True:
+            await asyncio.sleep(0.5)
+            now = time.perf_counter()
+            for connection in list(LIVE):
+                connection.check_timeout(now)
+
+    watching = loop.create_task(watchdog())
     await asyncio.gather(*finished)
+    watching.cancel()
     elapsed = (results.last_done or time.perf_counter()) - start
     cpu = time.process_time() - cpu0
     latencies = sorted(results.latencies)
@@ -221,7 +252,12 @@ async def run(spec: dict) -> dict:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000 if latencies else None
 
     done = len(latencies)
+    per_second = [0] * max(1, int(spec["duration"]))  # whole seconds of the run; the drain after it is left out
+    for moment in results.done_at:
+        if int(moment - start) < len(per_second):
+            per_second[int(moment - start)] += 1
     return {
+        "per_second": per_second,
         "sent": requests.made,
         "done": done,
         "next_n": requests.next_n,

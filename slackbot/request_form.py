@@ -266,18 +266,17 @@ def submit_request(payload: dict) -> SlackResponse:
         return view_errors({ids.TYPE_BLOCK: f"Sorry, {workflow.not_allowed_text(config)}."})
     if requester.team_known and requester.team is None:
         return view_errors({ids.TYPE_BLOCK: f"Sorry, {workflow.no_team_text(config)}."})
-    history = ledger_reader.cached_ledger(config)
-    if not (requester.allowed and requester.team and requester.timezone and history is not None):
-        # A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5).
-        if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
-            tasks.deliver_request.enqueue(submission.as_task_data())
-        return ack()
+    if not (requester.allowed and requester.team and requester.timezone):
+        return accept_unchecked(submission, dedup_key)
 
     # One submission of a person at a time: the check and joining the pending set are one step,
-    # so two overlapping requests sent at once cannot both pass.
+    # so two overlapping requests sent at once cannot both pass. The lock is per person, so
+    # nobody else waits on it; the ledger is read once, under it.
     try:
         with ledger_reader.locked(f"lock:submit:{user}"):
-            history = ledger_reader.cached_ledger(config) or history
+            history = ledger_reader.cached_ledger(config)
+            if history is None:
+                return accept_unchecked(submission, dedup_key)
             violations = workflow.check_submission(
                 config, submission, team=requester.team, leave_type=leave_type,
                 today=workflow.local_today(requester.timezone), ledger=history,
@@ -292,6 +291,13 @@ def submit_request(payload: dict) -> SlackResponse:
     except TimeoutError:
         return view_errors({ids.START_BLOCK: "Another of your requests is being sent; try again in a moment."})
     tasks.deliver_request.enqueue(submission.as_task_data())
+    return ack()
+
+
+def accept_unchecked(submission: workflow.Submission, dedup_key: str) -> SlackResponse:
+    """A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5)."""
+    if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+        tasks.deliver_request.enqueue(submission.as_task_data())
     return ack()
 
 

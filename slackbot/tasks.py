@@ -96,7 +96,8 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     error = error_code(exc)
     problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
                else f"sending it failed ({error})")
-    ledger_reader.pending_remove(submission.id)
+    for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
+        ledger_reader.pending_remove(submission.id, team=pending_team.name)
     workflow.report_undelivered(background_client(), submission, config.leave_type(submission.leave_type), team,
                                 error, problem=problem)
 

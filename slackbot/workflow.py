@@ -227,7 +227,7 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
         history, unreadable = None, exc
     if not submission.validated:
         if history is None:
-            ledger_reader.pending_remove(submission.id)
+            ledger_reader.pending_remove(submission.id, team=team.name)
             record_delivery_problem(submission, leave_type, team, channel=unreadable.channel, error=unreadable.error)
             return refuse(["I couldn't read the leave history to check your balance and overlaps "
                            "(Slack refused to show the approvals channel); HR has been told — please try again later"])
@@ -239,7 +239,7 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
             violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                           ledger=history)
             if violations:
-                ledger_reader.pending_remove(submission.id)
+                ledger_reader.pending_remove(submission.id, team=team.name)
                 return refuse([violation.message for violation in violations])
             ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
 
@@ -268,7 +268,7 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
             error = exc.response.get("error", "")
             if error not in PERMANENT_ERRORS:
                 raise
-            ledger_reader.pending_remove(submission.id)
+            ledger_reader.pending_remove(submission.id, team=team.name)
             report_undelivered(client, submission, leave_type, team, error)
             return
         logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)

@@ -225,7 +225,7 @@ def test_record_entry_takes_a_request_out_of_the_pending_set(ledger_data, config
 
     record_entry(posted)
 
-    assert pending_entries() == []
+    assert pending_entries(["Engineering"]) == []
     assert cached_ledger(config).entries[in_flight.id] == posted
 
 
@@ -236,9 +236,9 @@ def test_pending_remove_drops_a_refused_request(ledger_data, config):
     pending_add(in_flight)
     pending_add(other)
 
-    pending_remove(in_flight.id)
+    pending_remove(in_flight.id, team="Engineering")
 
-    assert pending_entries() == [other]
+    assert pending_entries(["Engineering"]) == [other]
     ledger = cached_ledger(config)
     assert in_flight.id not in ledger.entries and other.id in ledger.entries
 
