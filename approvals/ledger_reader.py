@@ -13,6 +13,7 @@ both pass.
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
@@ -27,6 +28,10 @@ from approvals.rules import Adjustment, LedgerEntry
 logger = logging.getLogger(__name__)
 
 LEDGER_KEY = "ledger:v1"
+# A small key that changes with every write of the ledger: each process keeps the last
+# ledger it unpickled and reuses it while the version is unchanged, so the request path
+# reads a few bytes instead of the whole ledger on every submission.
+LEDGER_VERSION_KEY = "ledger:v1:version"
 # The pending set is kept per team (one small value and one lock each), so submissions
 # of different teams never wait on each other and no value grows with the company.
 PENDING_KEY_PREFIX = "ledger:pending:v2:"
@@ -120,7 +125,7 @@ def read_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
             oldest = ts if oldest is None or ts < oldest else oldest
     ledger = Ledger(entries=entries, adjustments=adjustments, channels=channels, oldest_ts=oldest,
                     truncated=truncated, read_at=time.time())
-    cache.set(LEDGER_KEY, ledger, LEDGER_TTL_SECONDS)
+    store_ledger(ledger)
     logger.info("ledger read channels=%s entries=%s adjustments=%s truncated=%s",
                 len(channels), len(entries), len(adjustments), truncated)
     return ledger
@@ -158,7 +163,7 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
 
 def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
     """Background warm-up: re-read the ledger when it is cold, stale or misses a channel."""
-    ledger = cache.get(LEDGER_KEY)
+    ledger = stored_ledger()
     if ledger is None or not ledger.is_fresh or set(ledger.channels) != set(ledger_channels(config)):
         read_ledger(client, config)
 
@@ -172,7 +177,7 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
     A ledger that does not cover a channel now configured (a new team, a moved
     approvals channel) counts as cold.
     """
-    ledger = cache.get(LEDGER_KEY)
+    ledger = stored_ledger()
     if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
         return None
     pending = pending_entries(team.name for team in config.teams)
@@ -189,7 +194,7 @@ def record_entry(entry: LedgerEntry) -> None:
     with locked(LEDGER_LOCK):
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
-            cache.set(LEDGER_KEY, replace(ledger, entries={**ledger.entries, entry.id: entry}), LEDGER_TTL_SECONDS)
+            store_ledger(replace(ledger, entries={**ledger.entries, entry.id: entry}))
         now = time.time()
         recent = {k: v for k, v in (cache.get(RECENT_KEY) or {}).items() if v[1] > now}
         recent[entry.id] = (entry, now + RECENT_TTL_SECONDS)
@@ -202,11 +207,33 @@ def record_adjustment(adjustment: Adjustment) -> None:
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
             adjustments = {**ledger.adjustments, adjustment.id: adjustment}
-            cache.set(LEDGER_KEY, replace(ledger, adjustments=adjustments), LEDGER_TTL_SECONDS)
+            store_ledger(replace(ledger, adjustments=adjustments))
 
 
 def forget_ledger() -> None:
-    cache.delete(LEDGER_KEY)
+    cache.delete_many([LEDGER_KEY, LEDGER_VERSION_KEY])
+
+
+_last_loaded: tuple[str, Ledger] | None = None  # (version, ledger) in this process
+
+
+def store_ledger(ledger: Ledger) -> None:
+    cache.set_many({LEDGER_KEY: ledger, LEDGER_VERSION_KEY: uuid.uuid4().hex}, LEDGER_TTL_SECONDS)
+
+
+def stored_ledger() -> Ledger | None:
+    """The cached ledger as stored (no pending merge), unpickled only when its version changed."""
+    global _last_loaded
+    version = cache.get(LEDGER_VERSION_KEY)
+    if version is None:
+        return None
+    last = _last_loaded
+    if last is not None and last[0] == version:
+        return last[1]
+    ledger = cache.get(LEDGER_KEY)
+    if ledger is not None:
+        _last_loaded = (version, ledger)
+    return ledger
 
 
 def pending_key(team: str) -> str:

@@ -296,9 +296,9 @@ def test_a_slack_fault_mid_read_is_a_clear_error(ledger_data, fake_slack, config
 
 def test_a_ledger_the_cache_drops_is_still_returned(ledger_data, config, monkeypatch):
     # memcached, for one, drops a value over 1 MB without an error; a big ledger can be that.
-    real_set = cache.set
-    monkeypatch.setattr(cache, "set", lambda key, *args, **kwargs: None if key == LEDGER_KEY else real_set(
-        key, *args, **kwargs))
+    real_set_many = cache.set_many
+    monkeypatch.setattr(cache, "set_many", lambda values, *args, **kwargs: real_set_many(
+        {key: value for key, value in values.items() if key != LEDGER_KEY}, *args, **kwargs))
 
     ledger = current_ledger(background_client(), config)
 
@@ -326,5 +326,21 @@ def test_a_slow_re_read_cannot_drop_a_write_made_meanwhile(ledger_data, fake_sla
     stale_read = cache.get(ledger_reader.LEDGER_KEY)
     posted = new_entry(id="posted-during-read", user=ALICE)
     record_entry(posted)
-    cache.set(ledger_reader.LEDGER_KEY, stale_read, ledger_reader.LEDGER_TTL_SECONDS)  # the re-read finishes
+    ledger_reader.store_ledger(stale_read)  # the re-read finishes
     assert cached_ledger(config).entries["posted-during-read"] == posted
+
+
+def test_the_request_path_reads_the_whole_ledger_only_when_it_changed(ledger_data, config, monkeypatch):
+    read_ledger(background_client(), config)
+    big_reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *args, **kwargs: (
+        big_reads.append(key) if key == LEDGER_KEY else None) or real_get(key, *args, **kwargs))
+
+    first = cached_ledger(config)
+    second = cached_ledger(config)
+    assert second.entries == first.entries
+    assert big_reads.count(LEDGER_KEY) <= 1  # the version key said nothing changed
+
+    record_entry(new_entry(id="posted-now", user=ALICE))  # a write: a new version
+    assert "posted-now" in cached_ledger(config).entries
