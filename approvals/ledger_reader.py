@@ -20,6 +20,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from approvals.cache_lock import locked
 from approvals.config_types import WorkspaceConfig
 from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
@@ -269,21 +270,3 @@ def pending_remove(request_id: str, *, team: str) -> None:
         if request_id in pending:
             del pending[request_id]
             cache.set(key, pending, PENDING_TTL_SECONDS)
-
-
-class locked:
-    """A short lock in the shared cache (atomic `add`), waited for up to a few seconds."""
-
-    def __init__(self, key: str, timeout: float = 10, wait: float = 5):
-        self.key, self.timeout, self.wait = key, timeout, wait
-
-    def __enter__(self):
-        deadline = time.monotonic() + self.wait
-        while not cache.add(self.key, 1, self.timeout):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"lock {self.key} is busy")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        cache.delete(self.key)

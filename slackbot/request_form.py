@@ -14,6 +14,7 @@ from django.core.cache import cache
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger_reader
+from approvals.cache_lock import locked
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.rules import LeaveRequest, format_range, request_days
@@ -273,7 +274,7 @@ def submit_request(payload: dict) -> SlackResponse:
     # so two overlapping requests sent at once cannot both pass. The lock is per person, so
     # nobody else waits on it; the ledger is read once, under it.
     try:
-        with ledger_reader.locked(f"lock:submit:{user}"):
+        with locked(f"lock:submit:{user}"):
             history = ledger_reader.cached_ledger(config)
             if history is None:
                 return accept_unchecked(submission, dedup_key)

@@ -8,7 +8,6 @@ re-reads the message and does nothing to a request already decided).
 
 import logging
 import time
-import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader
+from approvals.cache_lock import acquire, locked, release
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
@@ -234,7 +234,7 @@ def deliver_request(client: WebClient, submission: Submission) -> None:
         today = local_today(directory.fetch_timezone(client, submission.user))
         # As in the modal: checking and joining the pending set are one step per person, so two
         # requests checked here at once (by two workers) cannot both pass.
-        with ledger_reader.locked(f"lock:submit:{submission.user}", wait=30):
+        with locked(f"lock:submit:{submission.user}", wait=30):
             history = ledger_reader.cached_ledger(config) or history
             violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                           ledger=history)
@@ -350,12 +350,14 @@ def decide_request(client: WebClient, decision: Decision) -> None:
     decided_mark = f"decided:{entry.id}"
     # Stop waiting as soon as the holder has written a decision: the other clickers are then told who
     # decided all at once, not one by one under the lock (20 approvers and a slow Slack outlast the wait).
-    token = acquire(lock, unless=lambda: cache.get(decided_mark) is not None)
+    token = acquire(lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1,
+                    unless=lambda: cache.get(decided_mark) is not None)
     if token is None:
         return tell_after_waiting(client, config, decision)
     # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
     team_lock = f"lock:team:{team.name}" if decision.status == APPROVED and team.max_out is not None else None
-    team_token = acquire(team_lock) if team_lock else None
+    team_token = (acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
+                  if team_lock else None)
     if team_lock and team_token is None:
         release(lock, token)
         return tell_clicker("Another approval for this team is being recorded; please click again in a moment.")
@@ -472,31 +474,6 @@ def once(key: str, action) -> None:
         return
     action()
     cache.set(mark, 1, FOLLOWUP_MARK_SECONDS)
-
-
-def acquire(lock: str, *, unless=None) -> str | None:
-    """Take a lock in the shared cache, waiting a little for another holder to finish.
-
-    Returns the holder's token (pass it to `release`), or None after
-    DECISION_LOCK_WAIT_SECONDS, or as soon as `unless()` is true (the holder has
-    done what we were waiting to do, so there is nothing left to lock for).
-    """
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + DECISION_LOCK_WAIT_SECONDS
-    while True:
-        if unless is not None and unless():
-            return None
-        if cache.add(lock, token, DECISION_LOCK_SECONDS):
-            return token
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.1)
-
-
-def release(lock: str, token: str | None) -> None:
-    """Release a lock only if we still hold it: one that outlived its timeout may be someone else's now."""
-    if token is not None and cache.get(lock) == token:
-        cache.delete(lock)
 
 
 def not_allowed_text(config: WorkspaceConfig) -> str:

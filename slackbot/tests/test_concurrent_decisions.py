@@ -12,7 +12,7 @@ first read of the message open long enough for the clicks to find the request
 pending and race for the lock; and losers served one by one under the lock (a
 re-read and an ephemeral each) would outlast the lock's 10 s wait and be told
 "another approver is deciding" instead of who decided: they must stop waiting
-as soon as the decision is written (`workflow.acquire(..., unless=...)`).
+as soon as the decision is written (`cache_lock.acquire(..., unless=...)`).
 
 Exactly one click wins: one chat.update, one thread reply, one DM to the
 requester, one announcement (approvals only); every other clicker is told who
