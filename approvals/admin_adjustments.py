@@ -18,7 +18,7 @@ from django.urls import path
 from approvals.adjustments import AdjustmentError, adjustment_errors, adjustment_record
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
-from slackbot.slack_client import background_client
+from approvals.slack_clients import background_client
 
 URL_NAME = "approvals_adjust_balance"
 

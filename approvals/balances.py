@@ -7,14 +7,17 @@ Nothing here calls Slack: the caller passes a ledger it already has.
 """
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.ledger_reader import Ledger
 from approvals.rules import Balance, balance_for, format_days, format_number
 from approvals.work_calendar import team_holidays
 
+if TYPE_CHECKING:  # the type only: the rules stay free of the cache the ledger lives in
+    from approvals.ledger_reader import Ledger
 
-def balances_for(*, config: WorkspaceConfig, ledger: Ledger, user: str, team: TeamConfig, year: int) -> list[Balance]:
+
+def balances_for(*, config: WorkspaceConfig, ledger: "Ledger", user: str, team: TeamConfig, year: int) -> list[Balance]:
     """The user's balance of every leave type in `year`, in the configuration's display order.
 
     Counted on the calendar of `team` (the user's team now), whatever team each

@@ -100,8 +100,3 @@ def fetch_bot_user_id(client: WebClient) -> str | None:
             return None
         cache.set("directory:bot_user_id", bot_id, BOT_ID_TTL_SECONDS)
     return bot_id
-
-
-def forget_memberships(*sources: str) -> None:
-    """Drop cached memberships, e.g. after a member_joined_channel event."""
-    cache.delete_many([_members_key(kind, source) for source in sources for kind in ("channel", "usergroup")])

@@ -211,10 +211,6 @@ def record_adjustment(adjustment: Adjustment) -> None:
             store_ledger(replace(ledger, adjustments=adjustments))
 
 
-def forget_ledger() -> None:
-    cache.delete_many([LEDGER_KEY, LEDGER_VERSION_KEY])
-
-
 _last_loaded: tuple[str, Ledger] | None = None  # (version, ledger) in this process
 
 

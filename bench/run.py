@@ -266,7 +266,7 @@ class Bench:
         from approvals.config_store import config_apply
         from fake_slack import ledger_seed
         from fake_slack.personas import C_ENG
-        from slackbot.tests.flow_helpers import standard_config
+        from test_support.flows import standard_config
 
         today = date.today()
         self.ledger = ledger_seed.realistic_ledger(today=today, holiday_dates=ledger_seed.engineering_holidays(today))
@@ -282,7 +282,7 @@ class Bench:
     def warm_caches(self) -> None:
         """What opening the form does for each person (the warm_requester task), run here at once."""
         from approvals.config_store import current_config
-        from slackbot import tasks
+        from approvals import tasks
 
         current_config()
         for user in [*self.ledger.users, *self.bench_users]:
@@ -309,9 +309,10 @@ class Bench:
         from approvals.rules import PENDING
         from django.test import Client
         from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS
-        from slackbot import blocks, ids
-        from slackbot.tests.flow_helpers import VACATION, request_values
-        from slackbot.tests.slack_requests import (block_actions_payload, command_fields, event_envelope,
+        from approvals import block_ids as ids
+        from approvals import messages as blocks
+        from test_support.flows import VACATION, request_values
+        from test_support.slack_requests import (block_actions_payload, command_fields, event_envelope,
                                                    signature_headers, view_submission_payload)
 
         # The form exactly as /timeoff opens it: the bare views.open contender opens this one too.
@@ -428,7 +429,7 @@ class Bench:
         from django.test import Client
         from django.test.utils import CaptureQueriesContext
         from fake_slack.personas import ALICE
-        from slackbot.tests.slack_requests import signature_headers
+        from test_support.slack_requests import signature_headers
 
         client = Client(HTTP_HOST="127.0.0.1")
         probe_dates = {"cycle": self.request_dates()[3::4]}  # Alice is not a bench user: no overlap with the load
@@ -734,8 +735,9 @@ class Bench:
         Slack calls when it runs (in this process, the fake's latency off: the count, not the time)."""
         from approvals import ledger_reader
         from django.db import connections
+        from django.tasks.backends.immediate import ImmediateBackend
         from django_tasks_db.models import DBTaskResult
-        from slackbot import tasks
+        from approvals import tasks
 
         validated = {True: 0, False: 0}
         counts: dict[str, int] = {}
@@ -761,11 +763,8 @@ class Bench:
             if row is None:
                 continue
             before = len(self.fake.calls())
-            try:
-                task.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
-                failed = ""
-            except Exception as exc:  # noqa: BLE001 - a figure, not a test
-                failed = f" (the task raised {type(exc).__name__}: {exc})"
+            result = ImmediateBackend("bench", {}).enqueue(task, row.args_kwargs["args"], row.args_kwargs["kwargs"])
+            failed = "" if not result.errors else f" (the task failed: {result.errors[-1].exception_class_path})"
             methods: dict[str, int] = {}
             for call in self.fake.calls()[before:]:
                 methods[call.method] = methods.get(call.method, 0) + 1

@@ -43,8 +43,8 @@ from approvals.rules import (
 from approvals.work_calendar import team_holidays, working_days
 from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, C_OLD_APPROVALS, DAVE, HR
 from fake_slack.workspace import Message, Workspace
-from slackbot.tests.flow_helpers import ENGINEERING as STANDARD_ENGINEERING
-from slackbot.tests.flow_helpers import MEDICAL, SICK, VACATION, standard_config  # noqa: F401 (re-exported)
+from test_support.flows import ENGINEERING as STANDARD_ENGINEERING
+from test_support.flows import MEDICAL, SICK, VACATION, standard_config  # noqa: F401 (re-exported)
 
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
 

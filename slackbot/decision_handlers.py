@@ -1,8 +1,8 @@
 """Approve and Reject on the approvals message, and the reject-reason modal.
 
 A click is acknowledged at once; the decision itself (who may decide, the
-lock, re-reading the message, rewriting it, telling people) runs in a task.
-Reject must open its modal inside the request, while the trigger_id lives.
+lock, re-reading the message, rewriting it, telling people) is the service's,
+in a task. Reject must open its modal inside the request, while the trigger_id lives.
 """
 
 import json
@@ -10,13 +10,16 @@ import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from approvals import block_ids as ids
+from approvals import tasks
 from approvals.config_store import current_config
+from approvals.request_services import Decision, request_decide_later
 from approvals.rules import APPROVED, REJECTED
-from approvals.team_routing import MembershipUnknown, approvers_for, team_for_channel
-from slackbot import blocks, ids, tasks, workflow
+from approvals.selectors import decision_refusal_cached
+from approvals.slack_clients import in_request_client
+from slackbot import modals
 from slackbot.payloads import BadPayload, require_dict, require_text
 from slackbot.responses import SlackResponse, ack, view_errors
-from slackbot.slack_client import in_request_client
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +43,8 @@ def message_location(payload: dict) -> tuple[str, str]:
 def action_approve(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload)
-    decision = workflow.Decision(request_id=request["id"], channel=channel, ts=ts,
-                                 approver=payload["user"]["id"], status=APPROVED)
-    tasks.decide_request.enqueue(decision.__dict__)
+    request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
+                                  status=APPROVED))
     return ack()
 
 
@@ -50,36 +52,20 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload)
     clicker = payload["user"]["id"]
-    refusal = quick_refusal(channel, request["user"], clicker)
+    refusal = decision_refusal_cached(current_config(), channel=channel, requester=request["user"], clicker=clicker)
     if refusal:
         tasks.tell_user.enqueue(channel, clicker, refusal)
         return ack()
     metadata = {"id": request["id"], "user": request["user"], "channel": channel, "ts": ts}
-    view = blocks.reject_modal(private_metadata=metadata, requester=request["user"],
+    view = modals.reject_modal(private_metadata=metadata, requester=request["user"],
                                summary="they will be told your reason.")
     try:
         in_request_client().views_open(trigger_id=require_text(payload, "trigger_id"), view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
-        logger.warning("reject modal not opened user=%s error=%s", clicker, exc)
+        logger.warning("reject modal not opened user=%s error=%s", clicker, type(exc).__name__)
         tasks.tell_user.enqueue(channel, clicker, "Slack didn't let me open the reject form in time; please click "
                                                   "Reject again.")
     return ack()
-
-
-def quick_refusal(channel: str, requester: str, clicker: str) -> str | None:
-    """Refuse before opening the reason modal when the cache already knows the answer."""
-    if clicker == requester:
-        return blocks.own_request_text()
-    config = current_config()
-    team = team_for_channel(config, channel)
-    if team is None:
-        return None  # the task will explain
-    channel_members, _ = workflow.cached_lookups()
-    try:
-        approvers = approvers_for(config, team, requester, channel_members=channel_members)
-    except MembershipUnknown:
-        return None  # cold cache: the task checks with Slack
-    return None if clicker in approvers else blocks.not_an_approver_text(team.name)
 
 
 def submit_reject_reason(payload: dict) -> SlackResponse:
@@ -94,9 +80,8 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
     reason = nested(view, "state", "values", ids.REASON_BLOCK, ids.REASON_ACTION, "value")
     if not isinstance(reason, str) or not reason.strip():
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
-    decision = workflow.Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
-                                 status=REJECTED, reason=reason.strip())
-    tasks.decide_request.enqueue(decision.__dict__)
+    request_decide_later(Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
+                                  status=REJECTED, reason=reason.strip()))
     return ack()
 
 

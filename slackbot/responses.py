@@ -25,15 +25,3 @@ def ephemeral(text: str, blocks: list[dict] | None = None) -> SlackResponse:
 def view_errors(errors: dict[str, str]) -> SlackResponse:
     """Keep the modal open and show each message under its input block."""
     return SlackResponse({"response_action": "errors", "errors": errors})
-
-
-def view_update(view: dict) -> SlackResponse:
-    return SlackResponse({"response_action": "update", "view": view})
-
-
-def view_push(view: dict) -> SlackResponse:
-    return SlackResponse({"response_action": "push", "view": view})
-
-
-def view_clear() -> SlackResponse:
-    return SlackResponse({"response_action": "clear"})

@@ -7,7 +7,8 @@ never an error: a stale button must not produce a 500.
 
 import logging
 
-from slackbot import balance_command, commands, decision_handlers, events, ids, request_form
+from approvals import block_ids as ids
+from slackbot import balance_command, commands, decision_handlers, events, request_form
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
 from slackbot.responses import SlackResponse, ack
 

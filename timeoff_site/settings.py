@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    # Before django_tasks_db: our db_worker command (with stuck-task recovery) replaces its own.
     "approvals",
     "slackbot",
     "django_tasks_db",

@@ -25,7 +25,7 @@ from fake_slack.ledger_seed import (
     seed_realistic_ledger,
 )
 from fake_slack.personas import ALICE, C_ENG_APPROVALS, C_NOBOT, CAROL, DAVE, HR
-from slackbot.slack_client import background_client
+from approvals.slack_clients import background_client
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from fake_slack.ledger_seed import (
     seed_realistic_ledger,
 )
 from fake_slack.personas import ALICE, CAROL, DAVE, HR
-from slackbot.slack_client import background_client
+from approvals.slack_clients import background_client
 
 TODAY = date.today()
 

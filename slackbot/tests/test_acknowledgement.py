@@ -16,9 +16,9 @@ from django.tasks import task_backends
 from django.tasks.backends.dummy import DummyBackend
 
 from fake_slack.personas import C_ENG_APPROVALS, CAROL
-from slackbot import ids
-from slackbot.slack_client import IN_REQUEST_TIMEOUT_SECONDS, in_request_client
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from approvals.slack_clients import IN_REQUEST_TIMEOUT_SECONDS, in_request_client
+from test_support.flows import (
     ALICE,
     BOB,
     DAVE,
@@ -32,7 +32,7 @@ from slackbot.tests.flow_helpers import (
     request_values,
     submit_request,
 )
-from slackbot.tests.slack_requests import (
+from test_support.slack_requests import (
     block_actions_payload,
     event_envelope,
     post_command,

@@ -24,11 +24,11 @@ from fake_slack.ledger_seed import (
     seed_realistic_ledger,
 )
 from fake_slack.personas import ALICE, C_ENG, C_ENG_APPROVALS, C_NOBOT, C_OLD_APPROVALS, CAROL, DAVE, HR
-from slackbot.balance_command import CHECKING_TEXT
-from slackbot.slack_client import background_client
-from slackbot.tests.flow_helpers import dms_to, install_config
-from slackbot.tests.slack_requests import post_command
-from slackbot.workflow import local_today
+from approvals.balance_services import CHECKING_TEXT
+from approvals.slack_clients import background_client
+from test_support.flows import dms_to, install_config
+from test_support.slack_requests import post_command
+from approvals.selectors import local_today
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from slackbot.tests.slack_requests import post_command
+from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
 

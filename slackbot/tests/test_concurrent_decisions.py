@@ -38,8 +38,8 @@ from django.core.cache import cache
 
 from approvals.rules import APPROVED, REJECTED
 from fake_slack.personas import ALICE, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS
-from slackbot import ids
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from test_support.flows import (
     dms_to,
     ephemerals_to,
     install_config,
@@ -47,8 +47,8 @@ from slackbot.tests.flow_helpers import (
     posted_requests,
     request_time_off,
 )
-from slackbot.tests.slack_requests import block_actions_payload, signature_headers, view_submission_payload
-from slackbot.tests.test_worker_crash import database_url
+from test_support.slack_requests import block_actions_payload, signature_headers, view_submission_payload
+from approvals.tests.test_worker_crash import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

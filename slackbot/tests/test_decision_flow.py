@@ -7,8 +7,8 @@ import pytest
 
 from approvals.config_types import ApproverSource, MemberSource
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS
-from slackbot import ids
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from test_support.flows import (
     ALICE,
     BOB,
     DAVE,
@@ -22,7 +22,7 @@ from slackbot.tests.flow_helpers import (
     request_time_off,
     standard_config,
 )
-from slackbot.tests.slack_requests import post_interaction, view_submission_payload
+from test_support.slack_requests import post_interaction, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +191,7 @@ def test_a_deleted_request_tells_the_clicker(client, fake_slack):
 
 
 def test_a_malformed_button_value_is_a_client_error(client, fake_slack):
-    from slackbot.tests.slack_requests import block_actions_payload
+    from test_support.slack_requests import block_actions_payload
 
     install_config()
     payload = block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value="not json")

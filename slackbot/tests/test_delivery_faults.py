@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from approvals.models import DeliveryProblem
 from fake_slack.personas import BOT, C_ARCHIVED, C_ENG_APPROVALS, C_NOBOT
-from slackbot.tests.flow_helpers import (
+from test_support.flows import (
     ALICE,
     ENGINEERING,
     MONDAY,

@@ -2,7 +2,7 @@ import pytest
 
 from slackbot import routing
 from slackbot.responses import ack
-from slackbot.tests.slack_requests import event_envelope, post_event
+from test_support.slack_requests import event_envelope, post_event
 
 pytestmark = pytest.mark.django_db
 

@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fake_slack.personas import ALICE, BOB, C_ARCHIVED, C_ENG, C_ENG_APPROVALS, C_NOBOT, CAROL, DAVE
-from slackbot import ids
-from slackbot.tests.flow_helpers import install_config
-from slackbot.tests.slack_requests import FORM, signature_headers
+from approvals import block_ids as ids
+from test_support.flows import install_config
+from test_support.slack_requests import FORM, signature_headers
 
 pytestmark = [
     pytest.mark.django_db,

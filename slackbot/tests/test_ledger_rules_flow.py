@@ -16,8 +16,8 @@ from approvals.config_types import ApproverSource, MemberSource
 from approvals.ledger_format import request_metadata
 from approvals.rules import APPROVED, PENDING, LedgerEntry
 from fake_slack.personas import C_ENG_APPROVALS, C_OLD_APPROVALS
-from slackbot import ids
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from test_support.flows import (
     ALICE,
     BOB,
     DAVE,
@@ -98,13 +98,14 @@ def test_the_approval_message_shows_the_balance_and_who_else_is_out(client, fake
 
 
 def test_the_preview_shows_the_balance_after_the_request(client, fake_slack):
-    from slackbot.request_form import FormValues, preview_text
+    from slackbot.request_form import FormValues
+    from approvals.selectors import request_preview_cached
     from approvals.config_store import current_config
 
     install_config()
     seed_entry(fake_slack, start=date(2031, 1, 6), end=date(2031, 1, 10), days=Decimal(5))
     open_request_form(client, fake_slack, ALICE)  # warms team, time zone and ledger
-    text = preview_text(current_config(), ALICE, FormValues("vacation", MONDAY, WEDNESDAY))
+    text = request_preview_cached(current_config(), ALICE, FormValues("vacation", MONDAY, WEDNESDAY).draft)
     assert "3 working days" in text
     assert "17 of 25 days of Vacation left in 2031" in text
 
@@ -132,7 +133,7 @@ def test_approvals_cannot_together_exceed_max_out(client, fake_slack):
     messages = {m.metadata["event_payload"]["id"]: m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)}
 
     def press(entry):
-        from slackbot.tests.slack_requests import block_actions_payload, post_interaction
+        from test_support.slack_requests import block_actions_payload, post_interaction
         import json
 
         value = json.dumps({"id": entry.id, "user": entry.user})

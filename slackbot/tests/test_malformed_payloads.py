@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from slackbot.tests.slack_requests import post_signed
+from test_support.slack_requests import post_signed
 
 pytestmark = pytest.mark.django_db
 

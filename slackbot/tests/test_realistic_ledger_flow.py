@@ -15,8 +15,8 @@ from approvals.config_store import invalidate_config
 from approvals.rules import ACTIVE_STATUSES, APPROVED, PENDING, format_range
 from fake_slack.ledger_seed import ledger_config, realistic_ledger, seed_realistic_ledger, engineering_holidays
 from fake_slack.personas import ALICE, C_ENG, C_ENG_APPROVALS, C_OLD_APPROVALS
-from slackbot import ids
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from test_support.flows import (
     install_config,
     open_request_form,
     posted_requests,
@@ -24,7 +24,7 @@ from slackbot.tests.flow_helpers import (
     submit_request,
 )
 from slackbot.tests.test_balance_command import days_in, number
-from slackbot.workflow import local_today
+from approvals.selectors import local_today
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ Slack over real HTTP; the assertions are on what crossed the wire.
 import pytest
 
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
-from slackbot import ids
-from slackbot.tests.flow_helpers import (
+from approvals import block_ids as ids
+from test_support.flows import (
     ALICE,
     BOB,
     DAVE,
@@ -25,7 +25,7 @@ from slackbot.tests.flow_helpers import (
     standard_config,
     submit_request,
 )
-from slackbot.tests.slack_requests import block_actions_payload, post_command, post_interaction
+from test_support.slack_requests import block_actions_payload, post_command, post_interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +189,7 @@ def test_a_user_in_no_team_with_a_cold_cache_is_told_by_dm(client, fake_slack):
 def test_a_default_team_catches_everyone_else(client, fake_slack):
     from dataclasses import replace
 
-    from slackbot.tests.flow_helpers import ENGINEERING
+    from test_support.flows import ENGINEERING
 
     catch_all = replace(ENGINEERING, name="Everyone", members=type(ENGINEERING.members)(), default=True)
     install_config(standard_config(teams=(ENGINEERING, catch_all)))

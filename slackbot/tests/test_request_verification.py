@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from slackbot.tests.slack_requests import command_fields, post_signed, signature_headers
+from test_support.slack_requests import command_fields, post_signed, signature_headers
 
 ENDPOINTS = ["/slack/commands", "/slack/interactions", "/slack/events"]
 HELP_BODY = urlencode(command_fields("help", user_id="U_ALICE"))

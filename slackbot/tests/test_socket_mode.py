@@ -5,10 +5,10 @@ import json
 import pytest
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from slackbot import ids
+from approvals import block_ids as ids
 from slackbot.socket_mode import answer, listener
-from slackbot.tests.flow_helpers import ALICE, install_config, posted_requests, request_values
-from slackbot.tests.slack_requests import command_fields, event_envelope, view_submission_payload
+from test_support.flows import ALICE, install_config, posted_requests, request_values
+from test_support.slack_requests import command_fields, event_envelope, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 

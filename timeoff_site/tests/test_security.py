@@ -28,8 +28,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from fake_slack.personas import C_ENG_APPROVALS
-from slackbot.tests.flow_helpers import ALICE, install_config, request_time_off
-from slackbot.tests.slack_requests import command_fields, post_command, post_signed, signature_headers
+from test_support.flows import ALICE, install_config, request_time_off
+from test_support.slack_requests import command_fields, post_command, post_signed, signature_headers
 from timeoff_site.log_redaction import RedactSecretsFilter
 
 BASE_DIR = Path(settings.BASE_DIR)

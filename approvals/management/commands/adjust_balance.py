@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from approvals.adjustments import AdjustmentError, adjustment_record, parse_days
 from approvals.config_store import current_config
-from slackbot.slack_client import background_client
+from approvals.slack_clients import background_client
 
 
 def _login_name() -> str:

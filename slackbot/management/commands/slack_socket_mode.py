@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from slack_sdk.socket_mode import SocketModeClient
 
-from slackbot.slack_client import background_client
+from approvals.slack_clients import background_client
 from slackbot.socket_mode import listener
 
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from slackbot.slack_client import background_client, in_request_client
+from approvals.slack_clients import background_client, in_request_client
 
 
 def test_the_in_request_client_gives_up_quickly_and_never_sleeps_on_429(fake_slack):

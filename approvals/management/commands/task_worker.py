@@ -1,18 +1,22 @@
-"""django-tasks-db's `db_worker`, plus recovery of tasks left RUNNING by a dead worker.
+"""`manage.py task_worker`: django-tasks-db's worker, plus recovery of tasks left RUNNING by a dead worker.
 
-It runs the recovery when the worker starts and then every
-TASK_RECOVERY_INTERVAL_SECONDS in a background thread, so a worker killed
-mid-task delays its task but never loses it. The same thread prunes finished
-task rows, so a delivered request does not stay in the database.
+Its own name, so which `db_worker` runs never depends on the order of
+INSTALLED_APPS; it takes every option of `db_worker`. It runs the recovery
+when the worker starts and then every TASK_RECOVERY_INTERVAL_SECONDS in a
+background thread, so a worker killed mid-task delays its task but never
+loses it. The same thread prunes finished task rows.
 """
 
+import logging
 import threading
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
-from slackbot.task_recovery import prune_finished_tasks, recover_stuck_tasks
+from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks
+
+logger = logging.getLogger(__name__)
 
 
 def recover_periodically(stop: threading.Event, interval: float) -> None:
@@ -22,15 +26,13 @@ def recover_periodically(stop: threading.Event, interval: float) -> None:
             recover_stuck_tasks()
             prune_finished_tasks()
         except Exception:  # a database hiccup must not kill the recovery thread
-            import logging
-
-            logging.getLogger(__name__).exception("task recovery failed")
+            logger.exception("task recovery failed")
         finally:
             connection.close()
 
 
 class Command(DatabaseWorkerCommand):
-    help = "Run a database task worker that also requeues tasks stuck in RUNNING."
+    help = "Run a database task worker that also requeues tasks stuck in RUNNING and prunes finished ones."
 
     def handle(self, *args, **options):
         recover_stuck_tasks()

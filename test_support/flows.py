@@ -14,8 +14,8 @@ from approvals.config_types import (
     WorkspaceConfig,
 )
 from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS, DAVE, HR
-from slackbot import ids
-from slackbot.tests.slack_requests import (
+from approvals import block_ids as ids
+from test_support.slack_requests import (
     block_actions_payload,
     post_command,
     post_interaction,

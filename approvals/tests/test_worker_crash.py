@@ -1,6 +1,6 @@
 """A worker killed with SIGKILL mid-delivery loses nothing and posts nothing twice.
 
-Real `db_worker` processes, the real database backend, and the fake Slack over
+Real `task_worker` processes, the real database backend, and the fake Slack over
 HTTP. The first worker is killed while Slack is answering its post (the post
 has landed, the worker never hears back); a second worker recovers the task
 stuck in RUNNING and finishes the delivery without posting again.
@@ -22,9 +22,9 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from fake_slack.personas import ALICE, C_ENG_APPROVALS
-from slackbot import tasks
-from slackbot.tests.flow_helpers import MONDAY, WEDNESDAY, install_config
-from slackbot.workflow import Submission
+from approvals import tasks
+from test_support.flows import MONDAY, WEDNESDAY, install_config
+from approvals.request_services import Submission
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def start_worker(fake_slack) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "timeoff_site.settings",
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
+        [sys.executable, "manage.py", "task_worker", "--no-reload", "--no-startup-delay", "--interval", "0.1"],
         cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 

@@ -28,11 +28,11 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 
 from approvals.models import DeliveryProblem
 from fake_slack.personas import C_ENG_APPROVALS
-from slackbot import tasks
-from slackbot.slack_client import BACKGROUND_MAX_RETRIES
-from slackbot.tests.flow_helpers import ALICE, MONDAY, WEDNESDAY, dms_to, install_config, open_request_form
-from slackbot.tests.flow_helpers import request_time_off, request_values, submit_request
-from slackbot.workflow import Submission
+from approvals import task_queue, tasks
+from approvals.slack_clients import BACKGROUND_MAX_RETRIES
+from test_support.flows import ALICE, MONDAY, WEDNESDAY, dms_to, install_config, open_request_form
+from test_support.flows import request_time_off, request_values, submit_request
+from approvals.request_services import Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -73,14 +73,14 @@ def test_a_5xx_beyond_the_clients_retries_is_retried_by_the_task(client, fake_sl
     fake_slack.server_error("chat.postMessage", status=500, times=POSTS_PER_ATTEMPT)
     request_time_off(client, fake_slack, ALICE)
 
-    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert sorted(attempts) == [(1, TaskResultStatus.FAILED), (2, TaskResultStatus.SUCCESSFUL)]  # a failed attempt says so
     assert [call.status for call in fake_slack.calls("chat.postMessage")][:POSTS_PER_ATTEMPT + 1] == \
         [500] * POSTS_PER_ATTEMPT + [200]
     [posted] = requests_in(fake_slack)  # posted once
     [receipt] = dms_to(fake_slack, ALICE)
     assert "is with" in receipt
     [retry] = [r for r in caplog.records if "retrying in" in r.getMessage()]
-    assert retry.levelno == logging.WARNING and f"retrying in {tasks.BASE_DELAY_SECONDS}s" in retry.getMessage()
+    assert retry.levelno == logging.WARNING and f"retrying in {task_queue.BASE_DELAY_SECONDS}s" in retry.getMessage()
     assert not DeliveryProblem.objects.exists()
 
 
@@ -104,7 +104,7 @@ def test_a_post_whose_answer_was_lost_is_not_posted_twice(client, fake_slack, no
     finally:
         del fake_slack.handle
 
-    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert sorted(attempts) == [(1, TaskResultStatus.FAILED), (2, TaskResultStatus.SUCCESSFUL)]  # a failed attempt says so
     assert len(dms_to(fake_slack, ALICE)) == 1  # one receipt: the second attempt found the post in the ledger
     assert len(requests_in(fake_slack)) == 1
 
@@ -125,7 +125,7 @@ def test_a_connection_error_is_retried_by_the_task(client, fake_slack, no_backof
     finally:
         task_started.disconnect(network_back_for_the_second_attempt)
 
-    assert sorted(attempts) == [(1, TaskResultStatus.SUCCESSFUL), (2, TaskResultStatus.SUCCESSFUL)]
+    assert sorted(attempts) == [(1, TaskResultStatus.FAILED), (2, TaskResultStatus.SUCCESSFUL)]  # a failed attempt says so
     assert len(requests_in(fake_slack)) == 1
 
 
@@ -138,15 +138,14 @@ def closed_port() -> int:
 def test_it_gives_up_after_max_attempts_and_tells_the_requester(client, fake_slack, no_backoff, attempts, caplog):
     install_config()
     # Every call of every attempt fails; the DM after giving up is the first call that gets through.
-    fake_slack.server_error("chat.postMessage", status=500, times=tasks.MAX_ATTEMPTS * POSTS_PER_ATTEMPT)
+    fake_slack.server_error("chat.postMessage", status=500, times=task_queue.MAX_ATTEMPTS * POSTS_PER_ATTEMPT)
     request_time_off(client, fake_slack, ALICE)
 
-    assert sorted(attempts) == [(n, TaskResultStatus.SUCCESSFUL) for n in range(1, tasks.MAX_ATTEMPTS)] + [
-        (tasks.MAX_ATTEMPTS, TaskResultStatus.FAILED)]
+    assert sorted(attempts) == [(n, TaskResultStatus.FAILED) for n in range(1, task_queue.MAX_ATTEMPTS + 1)]
     posts = [c for c in fake_slack.calls("chat.postMessage") if c.params.get("channel") == C_ENG_APPROVALS]
-    assert len(posts) == tasks.MAX_ATTEMPTS * POSTS_PER_ATTEMPT and requests_in(fake_slack) == []
+    assert len(posts) == task_queue.MAX_ATTEMPTS * POSTS_PER_ATTEMPT and requests_in(fake_slack) == []
     [dm] = dms_to(fake_slack, ALICE)
-    assert "did not reach your approvers" in dm and f"gave up after {tasks.MAX_ATTEMPTS} tries" in dm
+    assert "did not reach your approvers" in dm and f"gave up after {task_queue.MAX_ATTEMPTS} tries" in dm
     assert ASKED_FOR in dm
     problem = DeliveryProblem.objects.get()
     assert (problem.user, problem.team, problem.error) == (ALICE, "Engineering", "fatal_error")
@@ -158,14 +157,14 @@ def test_giving_up_while_slack_is_still_down_is_recorded_all_the_same(client, fa
     fake_slack.server_error("chat.postMessage", status=503, times=None)  # the DM fails as well
     request_time_off(client, fake_slack, ALICE)
 
-    assert len(attempts) == tasks.MAX_ATTEMPTS  # no attempt beyond the limit
+    assert len(attempts) == task_queue.MAX_ATTEMPTS  # no attempt beyond the limit
     assert fake_slack.workspace.messages(ALICE) == []
     assert DeliveryProblem.objects.get().error == "fatal_error"
 
 
 def test_a_failed_decision_is_retried_too(client, fake_slack, no_backoff):
-    from slackbot import ids
-    from slackbot.tests.flow_helpers import BOB, click, posted_requests
+    from approvals import block_ids as ids
+    from test_support.flows import BOB, click, posted_requests
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
@@ -177,15 +176,15 @@ def test_a_failed_decision_is_retried_too(client, fake_slack, no_backoff):
 
 
 def test_a_decision_that_fails_for_good_tells_the_approver(client, fake_slack, no_backoff):
-    from slackbot import ids
-    from slackbot.tests.flow_helpers import BOB, click, ephemerals_to, posted_requests
+    from approvals import block_ids as ids
+    from test_support.flows import BOB, click, ephemerals_to, posted_requests
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
     [posted] = posted_requests(fake_slack)
     fake_slack.server_error("chat.update", status=500, times=None)
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
-    assert len(fake_slack.calls("chat.update")) == tasks.MAX_ATTEMPTS * CALLS_PER_ATTEMPT
+    assert len(fake_slack.calls("chat.update")) == task_queue.MAX_ATTEMPTS * CALLS_PER_ATTEMPT
     [message] = requests_in(fake_slack)
     assert message.metadata["event_payload"]["status"] == "pending"
     [told] = ephemerals_to(fake_slack, BOB)
@@ -224,12 +223,15 @@ def test_with_the_database_backend_a_retry_runs_later(fake_slack, no_backoff, da
     fake_slack.server_error("chat.postMessage", status=500, times=2 * POSTS_PER_ATTEMPT)  # two attempts' worth
 
     before = timezone.now()
-    assert run_row(DBTaskResult.objects.get(id=first.id)).status == TaskResultStatus.SUCCESSFUL  # it re-enqueued
-    second = DBTaskResult.objects.exclude(id=first.id).get()
+    failed = run_row(DBTaskResult.objects.get(id=first.id))
+    assert failed.status == TaskResultStatus.FAILED  # recorded as failed, with its error...
+    assert failed.exception_class_path == "slack_sdk.errors.SlackApiError" and "fatal_error" in failed.traceback
+    second = DBTaskResult.objects.exclude(id=first.id).get()  # ... and the next attempt names it
     assert (second.task_path, second.args_kwargs) == (
-        "slackbot.tasks.deliver_request", {"args": [submission.as_task_data()], "kwargs": {"attempt": 2}})
+        "approvals.tasks.deliver_request",
+        {"args": [submission.as_task_data()], "kwargs": {"attempt": 2, "previous_attempt": str(first.id)}})
     assert second.status == TaskResultStatus.READY
-    delay = timedelta(seconds=tasks.BASE_DELAY_SECONDS)
+    delay = timedelta(seconds=task_queue.BASE_DELAY_SECONDS)
     assert before + delay <= second.run_after <= timezone.now() + delay
     assert not DBTaskResult.objects.ready().filter(id=second.id).exists()  # no worker takes it yet
 
@@ -239,7 +241,7 @@ def test_with_the_database_backend_a_retry_runs_later(fake_slack, no_backoff, da
     before = timezone.now()
     run_row(DBTaskResult.objects.get(id=second.id))
     third = DBTaskResult.objects.exclude(id__in=[first.id, second.id]).get()
-    assert third.args_kwargs["kwargs"] == {"attempt": 3}
+    assert third.args_kwargs["kwargs"] == {"attempt": 3, "previous_attempt": str(second.id)}
     assert before + 2 * delay <= third.run_after <= timezone.now() + 2 * delay
 
     # The fault has passed: the third attempt posts the request, once.
@@ -254,7 +256,7 @@ def test_with_the_database_backend_the_last_attempt_enqueues_nothing(fake_slack,
     install_config()
     submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=WEDNESDAY,
                             start_half=None, end_half=None, note="", validated=True)
-    last = database_tasks.enqueue(tasks.deliver_request, (submission.as_task_data(),), {"attempt": tasks.MAX_ATTEMPTS})
+    last = database_tasks.enqueue(tasks.deliver_request, (submission.as_task_data(),), {"attempt": task_queue.MAX_ATTEMPTS})
     fake_slack.server_error("chat.postMessage", status=500, times=POSTS_PER_ATTEMPT)
 
     row = run_row(DBTaskResult.objects.get(id=last.id))

@@ -8,8 +8,8 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from slackbot import tasks
-from slackbot.task_recovery import prune_finished_tasks, recover_stuck_tasks
+from approvals import tasks
+from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,8 @@ def test_only_tasks_running_past_the_timeout_are_requeued():
     assert DBTaskResult.objects.ready().filter(id=stuck.id).exists()
 
 
-def test_finished_rows_are_pruned_after_their_time():
+def test_finished_rows_are_pruned_after_their_time(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     old_success = make_row(TaskResultStatus.SUCCESSFUL, finished_ago=2 * 24 * 3600)
     new_success = make_row(TaskResultStatus.SUCCESSFUL, finished_ago=60)
     recent_failure = make_row(TaskResultStatus.FAILED, finished_ago=2 * 24 * 3600)

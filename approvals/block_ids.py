@@ -1,6 +1,7 @@
 """Every id we put in Block Kit (callback_id, block_id, action_id), in one place.
 
-Slack sends these back to us; the routing tables in `routing.py` dispatch on them.
+Slack sends these back to us and `slackbot.routing` dispatches on them. They live in
+`approvals` because the approvals message (built here) carries the decision buttons.
 """
 
 # Modals (callback_id)

@@ -1,0 +1,42 @@
+"""`/timeoff balance` answered from the background: read what the cache did not have, DM the answer."""
+
+import logging
+
+from slack_sdk import WebClient
+
+from approvals import directory, ledger_reader, messages, tasks
+from approvals.config_store import current_config
+from approvals.notifications import send_dm
+from approvals.selectors import balance_answer_cached, balance_no_team_text, balance_text, local_today, team_of_user
+
+logger = logging.getLogger(__name__)
+
+CHECKING_TEXT = "Checking your balance — I'll DM you in a moment."
+
+
+def balance_request(user: str, year: int | None) -> str:
+    """The answer to `/timeoff balance` now, from the cache; or a note that it comes by DM."""
+    answer = balance_answer_cached(current_config(), user, year)
+    if answer.text is not None:
+        return answer.text
+    tasks.send_balance.enqueue(user, year)
+    return CHECKING_TEXT
+
+
+def balance_send(client: WebClient, user: str, year: int | None) -> None:
+    config = current_config()
+    team = team_of_user(client, config, user)
+    if team is None:
+        send_dm(client, user, balance_no_team_text(config))
+        return
+    year = year or local_today(directory.fetch_timezone(client, user)).year
+    try:
+        ledger = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as error:
+        logger.warning("balance for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
+                       error.error)
+        send_dm(client, user, (
+            f"Sorry, I can't work out your balance right now: I {error} — the leave records live there. "
+            f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel."))
+        return
+    send_dm(client, user, balance_text(config, ledger, user=user, team=team, year=year))

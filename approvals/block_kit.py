@@ -1,0 +1,61 @@
+"""Block Kit and mrkdwn primitives shared by every message and view we build.
+
+Pure functions over strings. `escape` is the one helper through which text a
+person typed enters mrkdwn: Slack reads `<…>` as mentions and links and `&` as
+the start of an entity, so typed text must not carry them raw
+(https://docs.slack.dev/messaging/formatting-message-text#escaping).
+"""
+
+from datetime import datetime, timezone
+
+
+def plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
+
+
+def section(text: str, block_id: str | None = None) -> dict:
+    block = {"type": "section", "text": mrkdwn(text[:3000])}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def context(text: str, block_id: str | None = None) -> dict:
+    block = {"type": "context", "elements": [mrkdwn(text[:3000])]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def escape(text: str) -> str:
+    """Typed text made inert in mrkdwn: no `<!channel>`, no `<@U…>`, no disguised `<url|label>`."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
+
+
+def mention(user: str) -> str:
+    return f"<@{user}>"
+
+
+def mentions(users) -> str:
+    return ", ".join(mention(u) for u in sorted(users)) or "nobody"
+
+
+def slack_date(timestamp: int | None) -> str:
+    """A time every reader sees in their own time zone (Slack's date formatting)."""
+    if not timestamp:
+        return ""
+    fallback = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{timestamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def days_text(days) -> str:
+    number = f"{float(days):g}"
+    return f"{number} working day" + ("" if float(days) == 1 else "s")

@@ -1,0 +1,183 @@
+"""What the app posts to channels and DMs: pure builders from plain data to text and blocks.
+
+Nothing here calls Slack or the database, so each builder is tested by asserting
+on what it returns (and the fake Slack validates blocks with slack-sdk's models).
+Everything a person typed (the note, a reason) goes through `escape` before it
+enters mrkdwn. The modals (the request form, the reject reason) are the Slack
+edge's and live in `slackbot.modals`.
+"""
+
+import json
+
+from approvals import block_ids as ids
+from approvals.block_kit import context, days_text, escape, mention, mentions, plain, section, slack_date, unescape
+from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
+from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, LedgerEntry, format_range
+
+MAX_NOTE_CHARS = 500
+MAX_REASON_CHARS = 500
+NOTE_TEXT_BLOCK = "note_text"
+
+STATUS_LABELS = {
+    PENDING: ":hourglass_flowing_sand: Pending",
+    APPROVED: ":white_check_mark: Approved",
+    REJECTED: ":x: Rejected",
+    CANCELLED: ":no_entry_sign: Cancelled",
+}
+
+
+# --- The approvals-channel message (the ledger entry's face) ------------------------
+
+
+def request_summary(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
+    type_label = leave_type.label if leave_type else entry.leave_type
+    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+    return f"{type_label}, {dates} ({days_text(entry.days)})"
+
+
+def request_message(
+    *,
+    entry: LedgerEntry,
+    leave_type: LeaveTypeConfig | None,
+    note: str,
+    approvers: frozenset[str] | set[str],
+    others_out: str = "",
+) -> tuple[str, list[dict]]:
+    """The message in the approvals channel: who, what, when, the note, and (while pending) buttons."""
+    summary = request_summary(entry, leave_type)
+    text = f"{mention(entry.user)} requests {summary}"
+    if entry.status == PENDING:
+        text += f" — for {mentions(approvers)}"  # the mention in the text is what notifies them
+    blocks = [section(f"*{mention(entry.user)}* requests *{summary}*\nTeam: {escape(entry.team)}")]
+    if note:
+        blocks.append(section(quote_note(note), block_id=NOTE_TEXT_BLOCK))
+    if others_out:
+        blocks.append(context(others_out))
+    blocks.append(context(status_line(entry)))
+    if entry.status == PENDING:
+        blocks.append(context(f"Approvers: {mentions(approvers)}"))
+        value = json.dumps({"id": entry.id, "user": entry.user})
+        blocks.append({
+            "type": "actions",
+            "block_id": ids.DECISION_BLOCK,
+            "elements": [
+                {"type": "button", "action_id": ids.APPROVE_ACTION, "style": "primary", "text": plain("Approve"),
+                 "value": value},
+                {"type": "button", "action_id": ids.REJECT_ACTION, "style": "danger", "text": plain("Reject"),
+                 "value": value},
+            ],
+        })
+    return text, blocks
+
+
+def quote_note(note: str) -> str:
+    return ">" + escape(note.strip()[:MAX_NOTE_CHARS]).replace("\n", "\n>")
+
+
+def note_from_blocks(message_blocks) -> str:
+    """The note lives only in the message (never in metadata); recover it when rewriting the message."""
+    for block in message_blocks:
+        if isinstance(block, dict) and block.get("block_id") == NOTE_TEXT_BLOCK:
+            text = (block.get("text") or {}).get("text", "")
+            return unescape("\n".join(line.removeprefix(">") for line in text.split("\n")))
+    return ""
+
+
+def status_line(entry: LedgerEntry) -> str:
+    label = STATUS_LABELS.get(entry.status, entry.status)
+    if entry.status == PENDING:
+        return label
+    by = f" by {mention(entry.decided_by)}" if entry.decided_by else ""
+    when = f" {slack_date(entry.decided_at)}" if entry.decided_at else ""
+    reason = f" — {escape(entry.reason)}" if entry.reason else ""
+    return f"{label}{by}{when}{reason}"
+
+
+def others_out_line(others: list[LedgerEntry], *, limit: int = 10) -> str:
+    if not others:
+        return ":busts_in_silhouette: Nobody else on the team is out then."
+    listed = ", ".join(f"{mention(e.user)} ({format_range(e.start, e.end, e.start_half, e.end_half)}, {e.status})"
+                       for e in others[:limit])
+    more = f" and {len(others) - limit} more" if len(others) > limit else ""
+    return f":busts_in_silhouette: Also out: {listed}{more}"
+
+
+# --- Messages to people --------------------------------------------------------------
+
+
+def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> str:
+    summary = request_summary(entry, leave_type)
+    if entry.status == APPROVED:
+        return f"Recorded: {summary}. It needs no approval. Enjoy!"
+    return (f"Your request for {summary} is with {mentions(approvers)} ({escape(entry.team)}). "
+            "I'll let you know when they decide.")
+
+
+def decision_dm_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
+    summary = request_summary(entry, leave_type)
+    if entry.status == APPROVED:
+        return f":white_check_mark: {mention(entry.decided_by)} approved your {summary}."
+    reason = f"\nReason: {escape(entry.reason)}" if entry.reason else ""
+    return f":x: {mention(entry.decided_by)} rejected your {summary}.{reason}"
+
+
+def thread_reply_text(entry: LedgerEntry) -> str:
+    verb = {APPROVED: "Approved", REJECTED: "Rejected", CANCELLED: "Cancelled"}.get(entry.status, entry.status)
+    reason = f": {escape(entry.reason)}" if entry.reason else ""
+    return f"{verb} by {mention(entry.decided_by)}{reason}"
+
+
+def announcement_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
+    """Who will be out, for the team channel. Private types never say what kind of leave."""
+    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+    if leave_type is None or leave_type.private:
+        return f":calendar: {mention(entry.user)} will be out {dates}."
+    return f"{leave_type.emoji or ':calendar:'} {mention(entry.user)} will be out {dates} ({leave_type.name})."
+
+
+def already_decided_text(entry: LedgerEntry) -> str:
+    return f"This request was already {entry.status} by {mention(entry.decided_by)} {slack_date(entry.decided_at)}."
+
+
+def not_an_approver_text(team_name: str) -> str:
+    return f"You are not an approver for {escape(team_name)}, so you can't decide this request."
+
+
+def own_request_text() -> str:
+    return "You can't decide your own request; another approver will."
+
+
+def request_gone_text() -> str:
+    return "This request no longer exists (its message was deleted)."
+
+
+def request_refused_text(reasons: list[str], shown_back: str) -> str:
+    listed = "\n".join(f"• {reason}" for reason in reasons)
+    return f"I couldn't send your time-off request:\n{listed}\n\nWhat you asked for: {shown_back}"
+
+
+def request_not_delivered_text(problem: str, shown_back: str) -> str:
+    return (
+        f":warning: Your time-off request did not reach your approvers: {problem}. "
+        f"HR has been told. What you asked for: {shown_back}"
+    )
+
+
+def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str, dates: str, note: str) -> str:
+    """A request shown back to its requester (the note escaped: it is their text, but mrkdwn all the same)."""
+    label = leave_type.label if leave_type else leave_type_code
+    quoted = f' — "{escape(note)}"' if note else ""
+    return f"{label}, {dates}{quoted}"
+
+
+def hr_contacts(config: WorkspaceConfig) -> str:
+    return mentions(config.fallback_approvers) if config.fallback_approvers else "HR"
+
+
+def not_allowed_text(config: WorkspaceConfig) -> str:
+    return f"you are not among the people who may request time off here; ask {hr_contacts(config)}"
+
+
+def no_team_text(config: WorkspaceConfig) -> str:
+    return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config)} "
+            "to add you to a team")

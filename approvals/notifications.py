@@ -1,0 +1,91 @@
+"""Telling people things in Slack: DMs, ephemeral notes, announcements, each at most once.
+
+`once(key, effect)` claims the key (`cache.add`, atomic in Redis and in the
+database cache) before the effect runs, so two workers running the same task
+cannot both send it. Where a crash can still drop or repeat an effect:
+
+- A process killed after the claim and before Slack answered leaves the claim:
+  the effect is dropped (at most once). We prefer a lost DM to a repeated one.
+- An effect that fails with an exception gives its claim back, so the task's
+  next attempt sends it.
+- Slack may have delivered a message whose answer was lost (a timeout): the
+  claim is given back and the next attempt sends it again (a repeat).
+
+A failure of Slack after the ledger holds the request or decision is a
+follow-up problem, never a failure of the request (DESIGN §8): permanent errors
+are logged and recorded for HR; passing ones are raised so the task retries.
+"""
+
+import logging
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals import messages
+from approvals.cache_lock import claim
+from approvals.config_types import LeaveTypeConfig, TeamConfig
+from approvals.models import DeliveryProblem
+from approvals.rules import LedgerEntry
+from approvals.task_queue import transient
+
+logger = logging.getLogger(__name__)
+
+ONCE_MARK_SECONDS = 30 * 24 * 60 * 60
+
+
+def once(key: str, effect) -> None:
+    """Run `effect()` unless it was claimed for this key before; an exception gives the claim back."""
+    mark = f"done:{key}"
+    if not claim(mark, ONCE_MARK_SECONDS):
+        return
+    try:
+        effect()
+    except BaseException:
+        cache.delete(mark)
+        raise
+
+
+def send_dm(client: WebClient, user: str, text: str) -> None:
+    """A direct message from the app; posting to a user id opens the DM."""
+    client.chat_postMessage(channel=user, text=text)
+
+
+def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
+        # The channel may be gone or the user not in it: a DM still reaches them.
+        logger.warning("ephemeral failed channel=%s error=%s; sending a DM", channel, exc.response.get("error"))
+        send_dm(client, user, text)
+
+
+def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:
+    if team.announce_channel:
+        client.chat_postMessage(channel=team.announce_channel, text=messages.announcement_text(entry, leave_type))
+
+
+def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -> None:
+    """A follow-up of a request already in the ledger: sent once; a permanent refusal is told to HR, not raised."""
+    try:
+        once(key, effect)
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
+        followup_problem(entry, what=what, channel=channel, error=str(exc.response.get("error")))
+
+
+def followup_problem(entry: LedgerEntry, *, what: str, channel: str, error: str) -> None:
+    """Slack refused a follow-up for good: a log line and a row HR sees beside delivery problems, once."""
+
+    def record() -> None:
+        logger.error("follow-up failed id=%s user=%s what=%s channel=%s error=%s", entry.id, entry.user, what,
+                     channel, error)
+        DeliveryProblem.objects.create(
+            request_id=entry.id[:64], user=entry.user[:32], team=entry.team[:100], channel=channel[:32],
+            error=error[:100], summary=f"The request is {entry.status} in the ledger, but {what} failed.",
+        )
+
+    once(f"followup-problem:{entry.id}:{what}", record)

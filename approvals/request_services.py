@@ -1,0 +1,546 @@
+"""A request's story: submitted, delivered to its approvers, decided.
+
+Services named `request_<action>`. They take plain data (never a Slack
+payload, a block id or an HTTP request) and return plain results:
+
+- `request_submit` runs on Slack's request path: it reads only the cache,
+  checks every rule it can, and enqueues the delivery.
+- `request_deliver` and `request_decide` run in tasks (`approvals.tasks`) with
+  the background client, so they may call Slack freely. Each is idempotent:
+  run twice, it posts once (a delivery looks for its request id in the ledger
+  first; a decision re-reads the message and does nothing to a request already
+  decided).
+"""
+
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from approvals import directory, ledger, ledger_reader, messages, tasks
+from approvals.cache_lock import acquire, locked, release, renew
+from approvals.config_store import current_config
+from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
+from approvals.ledger_reader import Ledger
+from approvals.models import DeliveryProblem
+from approvals.notifications import announce, followup, once, post_ephemeral, send_dm
+from approvals.rules import (
+    APPROVED,
+    FIELD_START,
+    FIELD_TYPE,
+    PENDING,
+    LedgerEntry,
+    LeaveRequest,
+    capacity_violation,
+    errors_by_field,
+    format_range,
+    request_days,
+    validate_request,
+)
+from approvals.selectors import (
+    holiday_dates,
+    ledger_context,
+    local_today,
+    requester_cached,
+    slack_lookups,
+)
+from approvals.slack_clients import ledger_post_client
+from approvals.team_routing import approvers_for, match_team, may_request, team_for_channel
+
+logger = logging.getLogger(__name__)
+
+# Slack errors that no retry will fix: the request cannot reach its channel.
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "token_revoked",
+    "missing_scope",
+    "restricted_action",
+}
+# Longer than a decision can take with the background client's retries (15 s timeout, 3 retries).
+DECISION_LOCK_SECONDS = 120
+DECISION_LOCK_WAIT_SECONDS = 10
+SUBMISSION_DEDUP_SECONDS = 24 * 60 * 60
+# How long we remember that the ledger holds a request or decision of ours: past any retrying.
+WRITTEN_MARK_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submitted request, as it travels in a task row until it is delivered."""
+
+    id: str
+    user: str
+    leave_type: str
+    start: date
+    end: date
+    start_half: str | None
+    end_half: str | None
+    note: str
+    validated: bool  # True when the modal validated it against a warm cache
+
+    def as_task_data(self) -> dict:
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+    @classmethod
+    def from_task_data(cls, data: dict) -> "Submission":
+        return cls(**{**data, "start": date.fromisoformat(data["start"]), "end": date.fromisoformat(data["end"])})
+
+    @property
+    def leave_request(self) -> LeaveRequest:
+        return LeaveRequest(self.user, self.leave_type, self.start, self.end, self.start_half, self.end_half)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str
+    channel: str
+    ts: str
+    approver: str
+    status: str  # APPROVED or REJECTED
+    reason: str | None = None
+
+    def as_task_data(self) -> dict:
+        return asdict(self)
+
+
+def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
+                     leave_type: LeaveTypeConfig, today: date, ledger: Ledger | None = None) -> list:
+    """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given."""
+    return validate_request(
+        submission.leave_request,
+        leave_type=leave_type,
+        team=team,
+        holiday_dates=holiday_dates(config, team, submission.start, submission.end),
+        blackouts=config.blackouts_for(team.name),
+        today=today,
+        ledger=None if ledger is None else ledger.without(submission.id),
+        adjustments=() if ledger is None else ledger.adjustments_for(submission.user),
+    )
+
+
+def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
+                     leave_type: LeaveTypeConfig) -> LedgerEntry:
+    """The ledger entry a submission becomes: pending, or approved at once when no approval is needed."""
+    return LedgerEntry(
+        id=submission.id,
+        user=submission.user,
+        team=team.name,
+        leave_type=leave_type.code,
+        start=submission.start,
+        end=submission.end,
+        start_half=submission.start_half,
+        end_half=submission.end_half,
+        days=request_days(submission.leave_request, team.workweek,
+                          holiday_dates(config, team, submission.start, submission.end)),
+        status=PENDING if leave_type.requires_approval else APPROVED,
+        decided_at=None if leave_type.requires_approval else int(time.time()),
+    )
+
+
+def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
+    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half)
+    return messages.shown_back_text(leave_type=leave_type, leave_type_code=submission.leave_type, dates=dates,
+                                    note=submission.note)
+
+
+# --- Submit (on Slack's request path: the cache only) ----------------------------------------
+
+
+def request_form_opened(user: str) -> None:
+    """Someone opened the form: warm what their submission will need, so it validates inside Slack's 3 s."""
+    tasks.warm_requester.enqueue(user)
+
+
+def requester_warm(client: WebClient, user: str) -> None:
+    """Fill the caches a submission needs (time zone, team memberships, the ledger)."""
+    config = current_config()
+    directory.fetch_timezone(client, user)
+    channels = {config.requesters_channel} | {t.members.channel for t in config.teams} | {
+        t.approvers.channel for t in config.teams}
+    for channel in channels - {None}:
+        directory.fetch_channel_members(client, channel)
+    for usergroup in {t.members.usergroup for t in config.teams} - {None}:
+        directory.fetch_usergroup_members(client, usergroup)
+    try:
+        ledger_reader.refresh_if_stale(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        # The submission will find the ledger cold and be checked (and explained) in its own task.
+        logger.error("ledger unavailable while warming: %s", exc)
+
+
+def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
+    """Accept a request from the form: the errors to show by field (rules.FIELD_*), or {} once enqueued.
+
+    Every rule is checked here when the cache knows the requester and the
+    ledger; otherwise the request is accepted and checked in its delivery task,
+    which DMs the requester if it is refused (DESIGN §5, cold cache). The same
+    form sent twice (`dedup_key`: a double click, a Slack retry) is sent once.
+    """
+    config = current_config()
+    if cache.get(dedup_key):
+        logger.info("duplicate submission ignored user=%s", submission.user)
+        return {}
+    requester = requester_cached(config, submission.user)
+    if requester.allowed is False:
+        return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config)}."}
+    if requester.team_known and requester.team is None:
+        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config)}."}
+    if not (requester.allowed and requester.team and requester.timezone):
+        return accept_unchecked(submission, dedup_key)
+    leave_type = config.leave_type(submission.leave_type)
+    # One submission of a person at a time: the check and joining the pending set are one step,
+    # so two overlapping requests sent at once cannot both pass. The lock is per person, so
+    # nobody else waits on it; the ledger is read once, under it.
+    try:
+        with locked(f"lock:submit:{submission.user}"):
+            history = ledger_reader.cached_ledger(config)
+            if history is None:
+                return accept_unchecked(submission, dedup_key)
+            violations = check_submission(config, submission, team=requester.team, leave_type=leave_type,
+                                          today=local_today(requester.timezone), ledger=history)
+            if violations:
+                return errors_by_field(violations)
+            if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+                return {}
+            submission = replace(submission, validated=True)
+            ledger_reader.pending_add(submission_entry(config, submission, team=requester.team,
+                                                       leave_type=leave_type))
+    except TimeoutError:
+        return {FIELD_START: "Another of your requests is being sent; try again in a moment."}
+    tasks.deliver_request.enqueue(submission.as_task_data())
+    return {}
+
+
+def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
+    """A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5)."""
+    if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+        tasks.deliver_request.enqueue(submission.as_task_data())
+    return {}
+
+
+# --- Deliver (background) ----------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """The request may not be sent; the reasons go back to the requester."""
+
+    def __init__(self, *reasons: str):
+        super().__init__("; ".join(reasons))
+        self.reasons = list(reasons)
+
+
+def request_deliver(client: WebClient, submission: Submission) -> None:
+    """Post a submitted request to its approvers (or record it, when it needs no approval)."""
+    config = current_config()
+    leave_type = config.leave_type(submission.leave_type)
+    try:
+        team = delivery_team(client, config, submission, leave_type)
+        history = delivery_ledger(client, config, submission, team, leave_type)
+    except Refused as refusal:
+        send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
+                                                                        shown_back(submission, leave_type)))
+        return
+    approvers = approvers_for(config, team, submission.user, channel_members=slack_lookups(client)[0])
+    entry = post_unless_posted(client, config, submission, team, leave_type, approvers, history)
+    if entry is None:
+        return  # Slack refused the post for good: reported
+    ledger_reader.record_entry(entry)
+    cache.set(f"delivered:{entry.id}", 1, WRITTEN_MARK_SECONDS)
+    send_receipt_and_announcement(client, team, entry, leave_type, approvers)
+
+
+def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submission,
+                  leave_type: LeaveTypeConfig | None) -> TeamConfig:
+    """The requester's team, asked of Slack; Refused when the request cannot go anywhere."""
+    channel_members, usergroup_members = slack_lookups(client)
+    if leave_type is None:
+        raise Refused(f"the leave type '{submission.leave_type}' no longer exists")
+    if not may_request(config, submission.user, channel_members=channel_members):
+        raise Refused(messages.not_allowed_text(config))
+    team = match_team(config, submission.user, channel_members=channel_members,
+                      usergroup_members=usergroup_members).team
+    if team is None:
+        raise Refused(messages.no_team_text(config))
+    return team
+
+
+def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
+                    leave_type: LeaveTypeConfig) -> Ledger | None:
+    """The ledger for the message's context; on the cold path also every rule, checked now (Refused)."""
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        logger.error("ledger unavailable for delivery id=%s: %s", submission.id, exc)
+        if not submission.validated:
+            ledger_reader.pending_remove(submission.id, team=team.name)
+            record_delivery_problem(submission, leave_type, team, channel=exc.channel, error=exc.error)
+            raise Refused("I couldn't read the leave history to check your balance and overlaps "
+                          "(Slack refused to show the approvals channel); HR has been told — please try again "
+                          "later") from None
+        return None
+    if submission.validated:
+        return history
+    today = local_today(directory.fetch_timezone(client, submission.user))
+    # As in the modal: checking and joining the pending set are one step per person, so two
+    # requests checked here at once (by two workers) cannot both pass.
+    with locked(f"lock:submit:{submission.user}", wait=30):
+        history = ledger_reader.cached_ledger(config) or history
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                      ledger=history)
+        if violations:
+            ledger_reader.pending_remove(submission.id, team=team.name)
+            raise Refused(*(violation.message for violation in violations))
+        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
+    return history
+
+
+def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
+                       leave_type: LeaveTypeConfig, approvers, history: Ledger | None) -> LedgerEntry | None:
+    """The entry as it stands in the ledger: posted now, or found posted by an earlier attempt."""
+    entry = submission_entry(config, submission, team=team, leave_type=leave_type)
+    try:
+        posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+    except SlackApiError as exc:
+        if exc.response.get("error", "") not in PERMANENT_ERRORS:
+            raise
+        # A channel we may not read (the bot was removed from it, it was deleted, the token revoked)
+        # holds no earlier post of ours either. The post below meets the same refusal and reports it.
+        logger.warning("ledger check skipped id=%s channel=%s error=%s", entry.id, team.approvals_channel,
+                       exc.response["error"])
+        posted = None
+    if posted is not None:
+        return posted.entry  # posted by an earlier attempt: deliver the rest only
+    text, message_blocks = messages.request_message(
+        entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
+        others_out=ledger_context(config, history, entry, leave_type),
+    )
+    try:
+        ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
+                            blocks=message_blocks)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "")
+        if error not in PERMANENT_ERRORS:
+            raise
+        ledger_reader.pending_remove(submission.id, team=team.name)
+        request_report_undelivered(client, submission, leave_type, team, error)
+        return None
+    logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)
+    return entry
+
+
+def send_receipt_and_announcement(client: WebClient, team: TeamConfig, entry: LedgerEntry,
+                                  leave_type: LeaveTypeConfig | None, approvers) -> None:
+    followup(f"receipt:{entry.id}", lambda: send_dm(client, entry.user,
+                                                    messages.receipt_text(entry, leave_type, approvers)),
+             entry=entry, what="the receipt DM", channel=entry.user)
+    if entry.status == APPROVED:
+        followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
+                 entry=entry, what="the announcement", channel=team.announce_channel or "")
+
+
+def request_delivered(request_id: str) -> bool:
+    """Does the ledger hold this request (as far as this deployment remembers)?"""
+    return cache.get(f"delivered:{request_id}") is not None
+
+
+def request_report_undelivered(client, submission: Submission, leave_type: LeaveTypeConfig | None,
+                               team: TeamConfig | None, error: str, *, problem: str | None = None) -> None:
+    """The request will not reach its approvers: record it for HR (admin and log), tell the requester.
+
+    Telling the requester may fail for the same reason (a revoked token fails every call): that
+    is logged, and the task still ends, since no retry can help.
+    """
+    channel = team.approvals_channel if team else ""
+    if problem is None:
+        problem = f"Slack refused the post to the approvals channel <#{channel}> ({error})"
+    record_delivery_problem(submission, leave_type, team, channel=channel, error=error)
+
+    def tell_requester() -> None:
+        try:
+            send_dm(client, submission.user,
+                    messages.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+        except (SlackClientError, OSError) as exc:
+            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            logger.error("requester not told of the undelivered request id=%s user=%s error=%s",
+                         submission.id, submission.user, reason)
+
+    once(f"undelivered-dm:{submission.id}", tell_requester)
+
+
+def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig | None, team: TeamConfig | None, *,
+                            channel: str, error: str) -> None:
+    """An error line in the log and a DeliveryProblem row in the admin, once per request."""
+
+    def record() -> None:
+        logger.error("request not delivered id=%s user=%s team=%s channel=%s error=%s",
+                     submission.id, submission.user, team.name if team else "", channel, error)
+        DeliveryProblem.objects.create(
+            request_id=submission.id[:64], user=submission.user[:32], team=(team.name if team else "")[:100],
+            channel=channel[:32], error=error[:100],
+            summary=shown_back(replace(submission, note=""), leave_type),  # the note may be private
+        )
+
+    once(f"undelivered:{submission.id}", record)
+
+
+# --- Decide (background) -------------------------------------------------------------------------
+
+
+def request_decide_later(decision: Decision) -> None:
+    """An approver clicked: the decision runs in a task, so the click is acknowledged at once."""
+    tasks.decide_request.enqueue(decision.as_task_data())
+
+
+def request_decide(client: WebClient, decision: Decision) -> None:
+    """Apply an approver's decision exactly once, however many approvers click at once."""
+    config = current_config()
+
+    def tell_clicker(text: str) -> None:
+        post_ephemeral(client, decision.channel, decision.approver, text)
+
+    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    if message is None or message.entry.id != decision.request_id:
+        return tell_clicker(messages.request_gone_text())
+    entry = message.entry
+    team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+    if team is None:
+        return tell_clicker(f"The team {entry.team} is no longer configured; ask HR to decide this request.")
+    if entry.status != PENDING:
+        return finish_or_refuse(client, config, decision, message)
+    if decision.approver == entry.user:
+        return tell_clicker(messages.own_request_text())
+    if decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]):
+        return tell_clicker(messages.not_an_approver_text(team.name))
+
+    decided = write_decision(client, config, team, decision)
+    if decided is not None:
+        send_followups(client, config, team, decided, decision)
+
+
+def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
+                   decision: Decision) -> LedgerEntry | None:
+    """Under the request's lock (and the team's, while max_out applies): re-read, check, rewrite the message.
+
+    Returns the decided entry, or None when someone else decided or the clicker was told why not.
+    """
+    lock = f"lock:decide:{decision.request_id}"
+    decided_mark = f"decided:{decision.request_id}"
+    # Stop waiting as soon as the holder has written a decision: the other clickers are then told who
+    # decided all at once, not one by one under the lock (20 approvers and a slow Slack outlast the wait).
+    token = acquire(lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1,
+                    unless=lambda: cache.get(decided_mark) is not None)
+    if token is None:
+        tell_after_waiting(client, config, decision)
+        return None
+    # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
+    team_lock = f"lock:team:{team.name}" if decision.status == APPROVED and team.max_out is not None else None
+    team_token = (acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
+                  if team_lock else None)
+    try:
+        if team_lock and team_token is None:
+            post_ephemeral(client, decision.channel, decision.approver,
+                           "Another approval for this team is being recorded; please click again in a moment.")
+            return None
+        # Re-read under the lock: someone may have decided while we checked.
+        message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        if message is None:
+            post_ephemeral(client, decision.channel, decision.approver, messages.request_gone_text())
+            return None
+        if message.entry.status != PENDING:
+            finish_or_refuse(client, config, decision, message)
+            return None
+        if team_lock:
+            full = capacity_when_approved(client, config, team, message.entry)
+            if full:
+                post_ephemeral(client, decision.channel, decision.approver, f"You can't approve this yet: {full}.")
+                return None
+        decided = replace(message.entry, status=decision.status, decided_by=decision.approver,
+                          decided_at=int(time.time()), reason=decision.reason or None)
+        leave_type = config.leave_type(decided.leave_type)
+        text, message_blocks = messages.request_message(
+            entry=decided, leave_type=leave_type, note=messages.note_from_blocks(message.blocks),
+            approvers=frozenset())
+        # Slow Slack calls above may have outlasted the lock: write only while it is still ours, for
+        # long enough to write. A lost lock means another clicker may be writing: this attempt stops
+        # and the task's next attempt re-reads the message.
+        if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_lock and not renew(team_lock, team_token,
+                                                                                       DECISION_LOCK_SECONDS)):
+            raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
+        ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
+                              blocks=message_blocks)
+        ledger_reader.record_entry(decided)
+        cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
+        logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
+        return decided
+    finally:
+        release(lock, token)
+        if team_token:
+            release(team_lock, team_token)
+
+
+def decision_written(decision: Decision) -> bool:
+    """Does the ledger hold this decision (as far as this deployment remembers)?"""
+    return cache.get(f"decided:{decision.request_id}") == decision.status
+
+
+def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> None:
+    """The lock did not come (or another approver decided meanwhile): say who decided, if anyone has."""
+    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    if message is None:
+        text = messages.request_gone_text()
+    elif message.entry.status != PENDING:
+        return finish_or_refuse(client, config, decision, message)
+    else:
+        text = "Another approver is deciding this request right now; check the message in a moment."
+    post_ephemeral(client, decision.channel, decision.approver, text)
+
+
+def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
+    """Would approving `entry` put more of the team out than `max_out`? Counts approved leave only."""
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        return f"I couldn't read the team's leave to check how many are out ({exc.error})"
+    approved = [e for e in history.without(entry.id) if e.status == APPROVED]
+    request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
+    violation = capacity_violation(request, team=team, ledger=approved,
+                                   holiday_dates=holiday_dates(config, team, entry.start, entry.end))
+    return violation.message if violation else None
+
+
+def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, message: ledger.LedgerMessage) -> None:
+    """A request that is no longer pending: finish our own earlier decision, or tell the clicker who decided."""
+    entry = message.entry
+    if entry.decided_by == decision.approver and entry.status == decision.status:
+        # Our own decision, written before a crash: make sure its follow-ups went out.
+        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        if team is not None:
+            send_followups(client, config, team, entry, decision)
+        return
+    post_ephemeral(client, decision.channel, decision.approver, messages.already_decided_text(entry))
+
+
+def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry,
+                   decision: Decision) -> None:
+    """The thread reply, the requester's DM and (approved) the announcement: each once, none undoing the decision."""
+    leave_type = config.leave_type(entry.leave_type)
+    followup(f"thread:{entry.id}:{entry.status}",
+             lambda: client.chat_postMessage(channel=decision.channel, thread_ts=decision.ts,
+                                             text=messages.thread_reply_text(entry)),
+             entry=entry, what="the thread reply", channel=decision.channel)
+    followup(f"decision-dm:{entry.id}:{entry.status}",
+             lambda: send_dm(client, entry.user, messages.decision_dm_text(entry, leave_type)),
+             entry=entry, what="the decision DM", channel=entry.user)
+    if entry.status == APPROVED:
+        followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
+                 entry=entry, what="the announcement", channel=team.announce_channel or "")

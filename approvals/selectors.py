@@ -1,0 +1,206 @@
+"""Reads: who is asking, their team, the preview, balances, who else is out.
+
+Selectors named `<entity>_<what>` answer questions without writing anything.
+The `*_cached` ones read only the shared cache, so they run on Slack's request
+path; the others take the background client and may ask Slack.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+
+from approvals import directory, ledger_reader, messages
+from approvals.balances import balances_for, describe_balances
+from approvals.block_kit import days_text
+from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
+from approvals.ledger_reader import Ledger
+from approvals.rules import LeaveRequest, LedgerEntry, balance_for, format_number, format_range, request_days, who_is_out
+from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
+from approvals.work_calendar import team_holidays
+
+# Counting days and holidays over centuries (`/timeoff 0001-01-01 9999-12-31`) takes seconds,
+# longer than Slack waits for the modal.
+MAX_REQUEST_DAYS = 366
+
+
+# --- Memberships: from Slack in the background, from the cache on the request path ---------
+
+
+def slack_lookups(client: WebClient):
+    return (
+        lambda channel: directory.fetch_channel_members(client, channel),
+        lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
+    )
+
+
+def cached_lookups():
+    return directory.cached_channel_members, directory.cached_usergroup_members
+
+
+def team_of_user(client: WebClient, config: WorkspaceConfig, user: str) -> TeamConfig | None:
+    channel_members, usergroup_members = slack_lookups(client)
+    return match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
+
+
+@dataclass(frozen=True)
+class CachedRequester:
+    allowed: bool | None  # None: not known yet (cold cache)
+    team: TeamConfig | None = None  # None for "no team" when team_known
+    team_known: bool = False
+    timezone: str | None = None
+
+
+def requester_cached(config: WorkspaceConfig, user: str) -> CachedRequester:
+    """May this person request, and in which team — as far as the cache knows."""
+    channel_members, usergroup_members = cached_lookups()
+    timezone = directory.cached_timezone(user)
+    try:
+        allowed = may_request(config, user, channel_members=channel_members)
+    except MembershipUnknown:
+        return CachedRequester(allowed=None, timezone=timezone)
+    try:
+        team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
+    except MembershipUnknown:
+        return CachedRequester(allowed=allowed, timezone=timezone)
+    return CachedRequester(allowed=allowed, team=team, team_known=True, timezone=timezone)
+
+
+def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester: str, clicker: str) -> str | None:
+    """Why `clicker` may not decide this request, when the cache already knows; None otherwise."""
+    if clicker == requester:
+        return messages.own_request_text()
+    team = team_for_channel(config, channel)
+    if team is None:
+        return None  # the decision task will explain
+    channel_members, _ = cached_lookups()
+    try:
+        approvers = approvers_for(config, team, requester, channel_members=channel_members)
+    except MembershipUnknown:
+        return None  # cold cache: the task checks with Slack
+    return None if clicker in approvers else messages.not_an_approver_text(team.name)
+
+
+# --- Calendar ----------------------------------------------------------------------------
+
+
+def holiday_dates(config: WorkspaceConfig, team: TeamConfig, start: date, end: date) -> dict[date, str]:
+    return team_holidays(team, config.holidays_for(team.name), range(start.year, end.year + 1))
+
+
+def local_today(timezone_name: str, now: float | None = None) -> date:
+    try:
+        zone = ZoneInfo(timezone_name)
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromtimestamp(time.time() if now is None else now, tz=zone).date()
+
+
+# --- Around one request --------------------------------------------------------------------
+
+
+def ledger_context(config: WorkspaceConfig, ledger: Ledger | None, entry: LedgerEntry,
+                   leave_type: LeaveTypeConfig) -> str:
+    """Who else on the team is out then, and the balance left after this request."""
+    if ledger is None:
+        return ""
+    others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
+              if e.team == entry.team]
+    lines = [messages.others_out_line(others)]
+    if leave_type.annual_allowance_days is not None:
+        team = config.team_named(entry.team)
+        workweek = team.workweek if team else (0, 1, 2, 3, 4)
+        holidays = holiday_dates(config, team, entry.start, entry.end) if team else {}
+        entries = [*ledger.without(entry.id), entry]
+        for year in range(entry.start.year, entry.end.year + 1):
+            balance = balance_for(entry.user, leave_type, year, entries=entries,
+                                  adjustments=ledger.adjustments_for(entry.user), workweek=workweek,
+                                  holiday_dates=holidays)
+            lines.append(f":bar_chart: After this request: {format_number(balance.remaining)} of "
+                         f"{format_number(balance.allowance + balance.adjustments)} days of {leave_type.name} "
+                         f"left in {year}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """A request form as it is being filled in: any part may be missing."""
+
+    leave_type: str | None = None
+    start: date | None = None
+    end: date | None = None
+    start_half: str | None = None
+    end_half: str | None = None
+
+
+def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft) -> str:
+    """The live preview under the form: working days, who decides, who else is out, the balance after."""
+    requester = requester_cached(config, user)
+    if requester.team_known and requester.team is None:
+        who = "No team is configured for you."
+    elif requester.team_known:
+        who = f"Decided by the {requester.team.name} approvers."
+    else:
+        who = "Looking up your team…"
+    if not (draft.start and draft.end):
+        return f"Pick your dates to see how many working days this is. {who}"
+    if draft.end < draft.start:
+        return f":warning: The last day is before the first. {who}"
+    if (draft.end - draft.start).days > MAX_REQUEST_DAYS:
+        return f":warning: One request can cover at most a year. {who}"
+    team = requester.team if requester.team_known else None
+    workweek = team.workweek if team else (0, 1, 2, 3, 4)
+    holidays = holiday_dates(config, team, draft.start, draft.end) if team else {}
+    leave_type = config.leave_type(draft.leave_type or "")
+    halves_allowed = leave_type is None or leave_type.allow_half_days
+    start_half = draft.start_half if halves_allowed else None
+    end_half = draft.end_half if halves_allowed else None
+    days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
+                        workweek, holidays)
+    preview = f"*{days_text(days)}*: {format_range(draft.start, draft.end, start_half, end_half)}. {who}"
+    history = ledger_reader.cached_ledger(config)
+    if team and leave_type and history is not None:
+        entry = LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
+                            start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,
+                            days=days, status="pending")
+        preview += "\n" + ledger_context(config, history, entry, leave_type)
+    return preview
+
+
+# --- Balances ------------------------------------------------------------------------------
+
+
+def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: TeamConfig, year: int) -> str:
+    balances = balances_for(config=config, ledger=ledger, user=user, team=team, year=year)
+    text = describe_balances(config=config, balances=balances, team=team, year=year)
+    if ledger.truncated:
+        text += ("\n:warning: An approvals channel has more history than I read at once, "
+                 "so the oldest requests may be missing from these numbers.")
+    return text
+
+
+def balance_no_team_text(config: WorkspaceConfig) -> str:
+    return (f"No team is configured for you, so you have no leave balance here yet; "
+            f"ask {messages.hr_contacts(config)} to add you to a team.")
+
+
+@dataclass(frozen=True)
+class BalanceAnswer:
+    text: str | None  # None: the cache is cold; ask again in the background
+
+
+def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) -> BalanceAnswer:
+    channel_members, usergroup_members = cached_lookups()
+    try:
+        team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
+    except MembershipUnknown:
+        return BalanceAnswer(None)
+    if team is None:
+        return BalanceAnswer(balance_no_team_text(config))
+    ledger = ledger_reader.cached_ledger(config)
+    if ledger is None:
+        return BalanceAnswer(None)
+    year = year or local_today(directory.cached_timezone(user) or "UTC").year
+    return BalanceAnswer(balance_text(config, ledger, user=user, team=team, year=year))

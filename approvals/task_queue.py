@@ -1,0 +1,120 @@
+"""The task queue's own machinery: retries, recovery of stuck tasks, pruning.
+
+django-tasks-db neither retries a failed task nor notices a worker that died
+mid-task (DESIGN §8). We add both here:
+
+- `retrying_task` makes a task that, when an attempt fails on a passing fault
+  (Slack 5xx after the client's own retries, a timeout, a lost connection),
+  enqueues the next attempt with a growing delay (`run_after`) and then fails:
+  the attempt's row is FAILED with its error, and the next attempt's arguments
+  name it (`previous_attempt`). The task function itself knows nothing of
+  attempts.
+- `recover_stuck_tasks` returns tasks left RUNNING by a dead worker to the
+  queue (every task of ours is idempotent); `prune_finished_tasks` deletes
+  finished rows, so a delivered request does not linger (DESIGN §2).
+"""
+
+import functools
+import logging
+from datetime import timedelta
+from urllib.error import URLError
+
+from django.conf import settings
+from django.core.management import call_command
+from django.tasks import TaskResultStatus, task, task_backends
+from django.utils import timezone
+from django_tasks_db import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
+TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                                    "request_timeout"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Faults that a later attempt may not meet."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200)
+        return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
+    return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
+
+
+def error_code(exc: BaseException) -> str:
+    """Slack's error code, the HTTP status, or the exception's name: what to show a person."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}")
+    return type(exc).__name__
+
+
+def retrying_task(*, priority: int = 0, on_give_up=None):
+    """`@retrying_task()` over a plain function: a Django task that retries passing faults.
+
+    `on_give_up(exc, *args)` runs when the fault is not passing or the last
+    attempt fails: it tells whoever waits (it must not raise; what it raises is logged).
+    """
+
+    def decorate(function):
+        @functools.wraps(function)  # the task's import path stays the function's own
+        def run(context, *args, attempt: int = 1, previous_attempt: str | None = None):
+            try:
+                return function(*args)
+            except Exception as exc:
+                if transient(exc) and attempt < MAX_ATTEMPTS:
+                    delay = BASE_DELAY_SECONDS * 2 ** (attempt - 1)
+                    following = enqueue_later(this_task, delay, *args, attempt=attempt + 1,
+                                              previous_attempt=context.task_result.id)
+                    logger.warning("task %s attempt=%s failed (%s); retrying in %ss as %s", this_task.name, attempt,
+                                   error_code(exc), delay, following.id)
+                else:
+                    logger.error("task %s failed for good attempt=%s error=%s", this_task.name, attempt,
+                                 error_code(exc))
+                    if on_give_up is not None:
+                        try:
+                            on_give_up(exc, *args)
+                        except Exception:
+                            logger.exception("task %s could not report giving up", this_task.name)
+                raise  # this attempt is recorded as failed, with its error
+
+        del run.__wrapped__  # Django reads the signature: it is `run`'s, with its `context` first
+        this_task = task(run, priority=priority, takes_context=True)
+        return this_task
+
+    return decorate
+
+
+def enqueue_later(this_task, delay_seconds: float, *args, **kwargs):
+    if task_backends[this_task.backend].supports_defer:
+        this_task = this_task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
+    return this_task.enqueue(*args, **kwargs)
+
+
+def recover_stuck_tasks(*, stuck_after_seconds: float | None = None) -> int:
+    """Requeue tasks RUNNING for longer than the timeout; returns how many."""
+    stuck_after = stuck_after_seconds if stuck_after_seconds is not None else settings.TASK_STUCK_AFTER_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=stuck_after)
+    stuck = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff)
+    recovered = stuck.update(status=TaskResultStatus.READY, started_at=None)
+    if recovered:
+        logger.warning("requeued %s task(s) stuck in RUNNING for over %ss", recovered, stuck_after)
+    return recovered
+
+
+def prune_finished_tasks(*, successful_after_days: int = 1, failed_after_days: int = 30) -> int:
+    """Delete finished task rows with django-tasks-db's own `prune_db_task_results`; returns how many.
+
+    A delivered request must not linger in the database (DESIGN §2): successful
+    rows go after a day; failed ones stay a month so HR can look into them.
+    """
+    before = DBTaskResult.objects.count()
+    for alias in settings.TASKS:
+        if isinstance(task_backends[alias], DatabaseBackend):
+            call_command("prune_db_task_results", f"--backend={alias}", queue_name="*", min_age_days=successful_after_days,
+                         failed_min_age_days=failed_after_days, verbosity=0)
+    deleted = before - DBTaskResult.objects.count()  # rows enqueued meanwhile only make this smaller
+    if deleted > 0:
+        logger.info("pruned %s finished task row(s)", deleted)
+    return max(deleted, 0)

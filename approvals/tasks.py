@@ -1,0 +1,88 @@
+"""Background tasks: thin wrappers that call a service with the background client.
+
+Task arguments are plain JSON. Each task retries passing faults on its own
+(`approvals.task_queue.retrying_task`); `*_gave_up` tells whoever is waiting
+when a task fails for good.
+"""
+
+import logging
+
+from approvals import balance_services, ledger_reader, request_services
+from approvals.config_store import current_config
+from approvals.notifications import post_ephemeral
+from approvals.selectors import cached_lookups
+from approvals.slack_clients import background_client
+from approvals.task_queue import MAX_ATTEMPTS, error_code, retrying_task, transient
+from approvals.team_routing import MembershipUnknown, match_team
+
+logger = logging.getLogger(__name__)
+
+
+def delivery_gave_up(exc: Exception, data: dict) -> None:
+    """The request will not reach its approvers: tell the requester and HR, as for a refused post.
+
+    Slack may still be down, so the team comes from the cache only, and the DM may fail (logged).
+    A request already in the ledger was delivered: only a follow-up failed, which is logged.
+    """
+    submission = request_services.Submission.from_task_data(data)
+    if request_services.request_delivered(submission.id):
+        logger.error("delivery follow-ups failed for good id=%s error=%s", submission.id, error_code(exc))
+        return
+    config = current_config()
+    channel_members, usergroup_members = cached_lookups()
+    try:
+        team = match_team(config, submission.user, channel_members=channel_members,
+                          usergroup_members=usergroup_members).team
+    except MembershipUnknown:
+        team = None
+    error = error_code(exc)
+    problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
+               else f"sending it failed ({error})")
+    for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
+        ledger_reader.pending_remove(submission.id, team=pending_team.name)
+    request_services.request_report_undelivered(background_client(), submission,
+                                                config.leave_type(submission.leave_type), team, error,
+                                                problem=problem)
+
+
+@retrying_task(on_give_up=delivery_gave_up)
+def deliver_request(submission: dict) -> None:
+    request_services.request_deliver(background_client(), request_services.Submission.from_task_data(submission))
+
+
+def decision_gave_up(exc: Exception, data: dict) -> None:
+    """The approver clicked and waits: say the decision was not recorded, so they click again later.
+
+    A decision the ledger already holds was recorded: only a follow-up failed, which is logged.
+    """
+    decision = request_services.Decision(**data)
+    if request_services.decision_written(decision):
+        logger.error("decision follow-ups failed for good id=%s error=%s", decision.request_id, error_code(exc))
+        return
+    verb = "approval" if decision.status == request_services.APPROVED else "rejection"
+    post_ephemeral(
+        background_client(), decision.channel, decision.approver,
+        f"Sorry, I could not record your {verb}: Slack kept failing ({error_code(exc)}). "
+        "The request is unchanged; please try again in a few minutes.",
+    )
+
+
+@retrying_task(priority=10, on_give_up=decision_gave_up)  # an approver is waiting to see their click's result
+def decide_request(decision: dict) -> None:
+    request_services.request_decide(background_client(), request_services.Decision(**decision))
+
+
+@retrying_task(priority=10)
+def tell_user(channel: str, user: str, text: str) -> None:
+    """An ephemeral note in a channel (a DM when that fails), e.g. 'you are not an approver'."""
+    post_ephemeral(background_client(), channel, user, text)
+
+
+@retrying_task()
+def send_balance(user: str, year: int | None = None) -> None:
+    balance_services.balance_send(background_client(), user, year)
+
+
+@retrying_task(priority=-10)
+def warm_requester(user: str) -> None:
+    request_services.requester_warm(background_client(), user)

@@ -1,0 +1,103 @@
+"""The modals the Slack edge opens: the request form and the reject reason.
+
+Pure builders from plain data to Slack views; the handlers in
+`request_form.py` and `decision_handlers.py` open and update them.
+"""
+
+import json
+from datetime import date
+
+from approvals import block_ids as ids
+from approvals.block_kit import context, mention, plain, section
+from approvals.config_types import LeaveTypeConfig
+from approvals.messages import MAX_NOTE_CHARS, MAX_REASON_CHARS
+
+HALF_OPTIONS = {
+    ids.HALF_START_PM: "First day: afternoon only",
+    ids.HALF_END_AM: "Last day: morning only",
+}
+
+
+def leave_type_option(leave_type: LeaveTypeConfig) -> dict:
+    return {"text": plain(leave_type.label[:75]), "value": leave_type.code}
+
+
+def request_modal(
+    *,
+    leave_types: tuple[LeaveTypeConfig, ...],
+    selected_type: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    half_values: tuple[str, ...] = (),
+    preview: str = "Pick your dates to see how many working days this is.",
+    private_metadata: dict | None = None,
+) -> dict:
+    """The `/timeoff` form. Dates and the type dispatch actions so the preview can follow them."""
+    selected = next((t for t in leave_types if t.code == selected_type), None)
+    type_select = {
+        "type": "static_select",
+        "action_id": ids.TYPE_ACTION,
+        "placeholder": plain("Choose a leave type"),
+        "options": [leave_type_option(t) for t in leave_types[:100]],
+    }
+    if selected:
+        type_select["initial_option"] = leave_type_option(selected)
+    start_picker = {"type": "datepicker", "action_id": ids.START_ACTION, "placeholder": plain("First day off")}
+    if start:
+        start_picker["initial_date"] = start.isoformat()
+    end_picker = {"type": "datepicker", "action_id": ids.END_ACTION, "placeholder": plain("Last day off")}
+    if end:
+        end_picker["initial_date"] = end.isoformat()
+
+    blocks = [
+        {"type": "input", "block_id": ids.TYPE_BLOCK, "dispatch_action": True, "label": plain("Leave type"),
+         "element": type_select},
+        {"type": "input", "block_id": ids.START_BLOCK, "dispatch_action": True, "label": plain("From"),
+         "element": start_picker},
+        {"type": "input", "block_id": ids.END_BLOCK, "dispatch_action": True, "label": plain("To (inclusive)"),
+         "element": end_picker},
+    ]
+    if selected is None or selected.allow_half_days:
+        blocks.append(half_days_block(half_values))
+    blocks += [
+        {"type": "input", "block_id": ids.NOTE_BLOCK, "optional": True, "label": plain("Note for your approvers"),
+         "element": {"type": "plain_text_input", "action_id": ids.NOTE_ACTION, "multiline": True,
+                     "max_length": MAX_NOTE_CHARS}},
+        context(preview, block_id=ids.PREVIEW_BLOCK),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": ids.REQUEST_MODAL,
+        "title": plain("Request time off"),
+        "submit": plain("Send request"),
+        "close": plain("Cancel"),
+        "private_metadata": json.dumps(private_metadata or {}),
+        "blocks": blocks,
+    }
+
+
+def half_days_block(selected_values: tuple[str, ...] = ()) -> dict:
+    options = [{"text": plain(label), "value": value} for value, label in HALF_OPTIONS.items()]
+    element = {"type": "checkboxes", "action_id": ids.HALF_ACTION, "options": options}
+    initial = [option for option in options if option["value"] in selected_values]
+    if initial:
+        element["initial_options"] = initial
+    return {"type": "input", "block_id": ids.HALF_BLOCK, "optional": True, "dispatch_action": True,
+            "label": plain("Half days"), "element": element}
+
+
+def reject_modal(*, private_metadata: dict, requester: str, summary: str) -> dict:
+    return {
+        "type": "modal",
+        "callback_id": ids.REJECT_MODAL,
+        "title": plain("Reject request"),
+        "submit": plain("Reject"),
+        "close": plain("Back"),
+        "private_metadata": json.dumps(private_metadata),
+        "blocks": [
+            section(f"Rejecting {mention(requester)}'s request: {summary}"),
+            {"type": "input", "block_id": ids.REASON_BLOCK, "label": plain("Reason (sent to the requester)"),
+             "element": {"type": "plain_text_input", "action_id": ids.REASON_ACTION, "multiline": True,
+                         "min_length": 2, "max_length": MAX_REASON_CHARS}},
+        ],
+    }
