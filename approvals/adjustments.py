@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger_reader
+from approvals.block_kit import escape
 from approvals.config_file import USER
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.ledger_format import adjustment_metadata
@@ -82,10 +83,10 @@ def adjustment_text(adjustment: Adjustment, leave_type: LeaveTypeConfig | None) 
     """"Balance adjustment for <@U…>: +3 days of Vacation in 2026 (carry-over) — by <@U…>"."""
     sign = "+" if adjustment.days > 0 else "-"
     name = leave_type.name if leave_type else adjustment.leave_type
-    by = f"<@{adjustment.by}>" if not USER.error(adjustment.by) else adjustment.by
+    by = f"<@{adjustment.by}>" if not USER.error(adjustment.by) else escape(adjustment.by)
     return (
         f"Balance adjustment for <@{adjustment.user}>: {sign}{format_days(abs(adjustment.days))} of {name} "
-        f"in {adjustment.year} ({adjustment.reason}) — by {by}"
+        f"in {adjustment.year} ({escape(adjustment.reason)}) — by {by}"
     )
 
 

@@ -74,10 +74,10 @@ def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -
     except SlackApiError as exc:
         if transient(exc):
             raise
-        followup_problem(entry, what=what, channel=channel, error=str(exc.response.get("error")))
+        followup_problem(key, entry, what=what, channel=channel, error=str(exc.response.get("error")))
 
 
-def followup_problem(entry: LedgerEntry, *, what: str, channel: str, error: str) -> None:
+def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, error: str) -> None:
     """Slack refused a follow-up for good: a log line and a row HR sees beside delivery problems, once."""
 
     def record() -> None:
@@ -88,4 +88,4 @@ def followup_problem(entry: LedgerEntry, *, what: str, channel: str, error: str)
             error=error[:100], summary=f"The request is {entry.status} in the ledger, but {what} failed.",
         )
 
-    once(f"followup-problem:{entry.id}:{what}", record)
+    once(f"followup-problem:{key}", record)

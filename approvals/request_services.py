@@ -15,7 +15,7 @@ payload, a block id or an HTTP request) and return plain results:
 import logging
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -35,6 +35,7 @@ from approvals.rules import (
     PENDING,
     LedgerEntry,
     LeaveRequest,
+    basic_violations,
     capacity_violation,
     errors_by_field,
     format_range,
@@ -68,6 +69,8 @@ PERMANENT_ERRORS = {
 DECISION_LOCK_SECONDS = 120
 DECISION_LOCK_WAIT_SECONDS = 10
 SUBMISSION_DEDUP_SECONDS = 24 * 60 * 60
+# Slack waits 3 s for the whole answer (DESIGN §3): a busy lock is reported, not waited out.
+REQUEST_PATH_LOCK_WAIT_SECONDS = 1
 # How long we remember that the ledger holds a request or decision of ours: past any retrying.
 WRITTEN_MARK_SECONDS = 24 * 60 * 60
 
@@ -182,9 +185,11 @@ def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
     """Accept a request from the form: the errors to show by field (rules.FIELD_*), or {} once enqueued.
 
     Every rule is checked here when the cache knows the requester and the
-    ledger; otherwise the request is accepted and checked in its delivery task,
-    which DMs the requester if it is refused (DESIGN §5, cold cache). The same
-    form sent twice (`dedup_key`: a double click, a Slack retry) is sent once.
+    ledger. Otherwise every rule that needs no ledger is checked here all the
+    same, and the request is accepted and checked against the ledger in its
+    delivery task, which DMs the requester if it is refused (DESIGN §5, cold
+    cache). The same form sent twice (`dedup_key`: a double click, a Slack
+    retry) is sent once. Nothing here waits more than about a second.
     """
     config = current_config()
     if cache.get(dedup_key):
@@ -195,28 +200,46 @@ def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
         return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config)}."}
     if requester.team_known and requester.team is None:
         return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config)}."}
-    if not (requester.allowed and requester.team and requester.timezone):
-        return accept_unchecked(submission, dedup_key)
     leave_type = config.leave_type(submission.leave_type)
-    # One submission of a person at a time: the check and joining the pending set are one step,
-    # so two overlapping requests sent at once cannot both pass. The lock is per person, so
-    # nobody else waits on it; the ledger is read once, under it.
-    try:
-        with locked(f"lock:submit:{submission.user}"):
-            history = ledger_reader.cached_ledger(config)
-            if history is None:
-                return accept_unchecked(submission, dedup_key)
-            violations = check_submission(config, submission, team=requester.team, leave_type=leave_type,
-                                          today=local_today(requester.timezone), ledger=history)
-            if violations:
-                return errors_by_field(violations)
-            if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
-                return {}
-            submission = replace(submission, validated=True)
-            ledger_reader.pending_add(submission_entry(config, submission, team=requester.team,
-                                                       leave_type=leave_type))
-    except TimeoutError:
-        return {FIELD_START: "Another of your requests is being sent; try again in a moment."}
+    if requester.allowed and requester.team and requester.timezone:
+        try:
+            checked = submit_against_ledger(config, submission, requester.team, leave_type, requester.timezone,
+                                            dedup_key)
+        except TimeoutError:
+            return {FIELD_START: "Another of your requests is being sent; try again in a moment."}
+        if checked is not None:
+            return checked
+    # A cold cache: the rules that need no ledger now, the others in the task.
+    today = local_today(requester.timezone) if requester.timezone else local_today("UTC") - timedelta(days=1)
+    if requester.team is not None:
+        violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today)
+    else:
+        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
+    if violations:
+        return errors_by_field(violations)
+    return accept_unchecked(submission, dedup_key)
+
+
+def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team: TeamConfig,
+                          leave_type: LeaveTypeConfig, timezone: str, dedup_key: str) -> dict[str, str] | None:
+    """Every rule, against the cached ledger; None when the ledger is cold.
+
+    One submission of a person at a time: the check and joining the pending set
+    are one step, so two overlapping requests sent at once cannot both pass. The
+    lock is per person, so nobody else waits on it; the ledger is read once, under it.
+    """
+    with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
+        history = ledger_reader.cached_ledger(config)
+        if history is None:
+            return None
+        violations = check_submission(config, submission, team=team, leave_type=leave_type,
+                                      today=local_today(timezone), ledger=history)
+        if violations:
+            return errors_by_field(violations)
+        if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+            return {}
+        submission = replace(submission, validated=True)
+        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
     tasks.deliver_request.enqueue(submission.as_task_data())
     return {}
 

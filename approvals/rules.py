@@ -437,6 +437,35 @@ def _capacity_violation(
     return None
 
 
+def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date) -> list[RuleViolation]:
+    """The rules that need neither the team's calendar nor the ledger: the order of the dates,
+    past dates and half days. `today` is the requester's local date (or a day earlier when
+    their time zone is not known yet: anywhere on Earth is at most a day behind UTC)."""
+    violations: list[RuleViolation] = []
+
+    if request.end < request.start:
+        with_year = request.start.year != request.end.year
+        violations.append(
+            RuleViolation(
+                FIELD_END,
+                f"The end ({format_day(request.end, with_year=with_year)}) is before "
+                f"the start ({format_day(request.start, with_year=with_year)})",
+            )
+        )
+
+    earliest = today - timedelta(days=leave_type.allow_past_days)
+    if request.start < earliest:
+        if leave_type.allow_past_days <= 0:
+            message = f"{leave_type.name} can't start in the past"
+        else:
+            days = leave_type.allow_past_days
+            message = f"{leave_type.name} can start at most {days} {_plural(days, 'day', 'days')} in the past"
+        violations.append(RuleViolation(FIELD_START, message))
+
+    violations.extend(_half_violations(request, leave_type))
+    return violations
+
+
 def validate_request(
     request: LeaveRequest,
     *,
@@ -463,28 +492,7 @@ def validate_request(
     where they are now.
     """
     workweek = tuple(team.workweek)
-    violations: list[RuleViolation] = []
-
-    if request.end < request.start:
-        with_year = request.start.year != request.end.year
-        violations.append(
-            RuleViolation(
-                FIELD_END,
-                f"The end ({format_day(request.end, with_year=with_year)}) is before "
-                f"the start ({format_day(request.start, with_year=with_year)})",
-            )
-        )
-
-    earliest = today - timedelta(days=leave_type.allow_past_days)
-    if request.start < earliest:
-        if leave_type.allow_past_days <= 0:
-            message = f"{leave_type.name} can't start in the past"
-        else:
-            days = leave_type.allow_past_days
-            message = f"{leave_type.name} can start at most {days} {_plural(days, 'day', 'days')} in the past"
-        violations.append(RuleViolation(FIELD_START, message))
-
-    violations.extend(_half_violations(request, leave_type))
+    violations = basic_violations(request, leave_type=leave_type, today=today)
 
     if request.end < request.start:
         return violations

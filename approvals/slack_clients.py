@@ -19,7 +19,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-IN_REQUEST_TIMEOUT_SECONDS = 2
+# Slack waits 3 s for our answer and a trigger_id lives 3 s: the call must end well before.
+IN_REQUEST_TIMEOUT_SECONDS = 1.5
 BACKGROUND_TIMEOUT_SECONDS = 15
 BACKGROUND_MAX_RETRIES = 3
 

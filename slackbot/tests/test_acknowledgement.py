@@ -211,7 +211,7 @@ def test_every_request_together_touched_only_views_methods(client, fake_slack, p
 
 def test_the_in_request_client_has_a_short_timeout_and_no_retries(fake_slack):
     client = in_request_client()
-    assert client.timeout == IN_REQUEST_TIMEOUT_SECONDS <= 2
+    assert client.timeout == IN_REQUEST_TIMEOUT_SECONDS <= 1.5
     assert client.retry_handlers == []
 
 

@@ -1,0 +1,105 @@
+"""A success is never reported as a failure (DESIGN §8).
+
+Once the ledger holds a request or a decision, a follow-up that Slack refuses
+(the bot not in the announce channel, a DM refused) is logged and shown to HR;
+the approver is not told "I could not record your approval", the requester is
+not told their request "did not reach your approvers".
+"""
+
+import logging
+
+import pytest
+
+from approvals import block_ids as ids
+from approvals.models import DeliveryProblem
+from fake_slack.personas import C_ENG_APPROVALS, C_NOBOT
+from test_support.flows import (
+    ALICE,
+    BOB,
+    ENGINEERING,
+    click,
+    dms_to,
+    ephemerals_to,
+    install_config,
+    posted_requests,
+    request_time_off,
+    standard_config,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def announce_to_a_channel_without_the_bot():
+    from dataclasses import replace
+
+    install_config(standard_config(teams=(replace(ENGINEERING, announce_channel=C_NOBOT),)))
+
+
+def status_in_the_ledger(fake_slack) -> str:
+    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]
+    return message.metadata["event_payload"]["status"]
+
+
+def test_an_approval_whose_announcement_is_refused_is_still_an_approval(client, fake_slack, caplog):
+    announce_to_a_channel_without_the_bot()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    assert status_in_the_ledger(fake_slack) == "approved"
+    assert fake_slack.calls("chat.postMessage")[-1].response["error"] == "not_in_channel"  # it was tried
+    told = ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB)
+    assert not [text for text in told if "could not record" in text], told
+    assert any("approved your" in text for text in dms_to(fake_slack, ALICE))  # the requester still hears
+    problem = DeliveryProblem.objects.get()
+    assert (problem.error, problem.channel, problem.user) == ("not_in_channel", C_NOBOT, ALICE)
+    assert "approved in the ledger" in problem.summary and "announcement" in problem.summary
+    assert any(r.levelno == logging.ERROR and "follow-up failed" in r.getMessage() for r in caplog.records)
+
+
+def test_clicking_again_changes_nothing_and_reports_nothing_new(client, fake_slack):
+    announce_to_a_channel_without_the_bot()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    told = ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB)
+    assert not [text for text in told if "could not record" in text], told
+    assert len(fake_slack.calls("chat.update")) == 1
+    assert len([dm for dm in dms_to(fake_slack, ALICE) if "approved your" in dm]) == 1
+    assert DeliveryProblem.objects.count() == 1
+
+
+def test_leave_that_needs_no_approval_is_recorded_even_when_its_announcement_is_refused(client, fake_slack):
+    announce_to_a_channel_without_the_bot()
+    request_time_off(client, fake_slack, ALICE, leave_type="sick")
+
+    assert status_in_the_ledger(fake_slack) == "approved"
+    dms = dms_to(fake_slack, ALICE)
+    assert not [dm for dm in dms if "did not reach" in dm], dms
+    assert [dm for dm in dms if dm.startswith("Recorded:")]
+    [problem] = DeliveryProblem.objects.all()
+    assert "announcement" in problem.summary and problem.error == "not_in_channel"
+
+
+def test_a_refused_receipt_dm_does_not_undo_the_delivery(client, fake_slack):
+    install_config()
+    # Only the DM is refused: the request itself is posted.
+    real_handle = fake_slack.handle
+
+    def refuse_dms(method, params, headers):
+        if method == "chat.postMessage" and params.get("channel") == ALICE:
+            return 200, {}, {"ok": False, "error": "user_disabled"}
+        return real_handle(method, params, headers)
+
+    fake_slack.handle = refuse_dms
+    try:
+        request_time_off(client, fake_slack, ALICE)
+    finally:
+        del fake_slack.handle
+
+    assert status_in_the_ledger(fake_slack) == "pending"
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.error == "user_disabled" and "receipt" in problem.summary
