@@ -9,21 +9,16 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 
-from approvals.config_file import CHANNEL, USER, SlackIdKind
+from approvals import config_fields
+from approvals.config_fields import Invalid, SlackIdKind
 from approvals.config_store import past_approvals_channels_after_change
 from approvals.models import Blackout, CompanyHoliday, DeliveryProblem, LeaveType, Team, WorkspacePolicy
 
-WEEKDAY_CHOICES = [
-    (0, "Monday"),
-    (1, "Tuesday"),
-    (2, "Wednesday"),
-    (3, "Thursday"),
-    (4, "Friday"),
-    (5, "Saturday"),
-    (6, "Sunday"),
-]
+WEEKDAY_CHOICES = list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
 
 
 class SlackIdListField(forms.Field):
@@ -35,7 +30,7 @@ class SlackIdListField(forms.Field):
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.TextInput(attrs={"size": 80}))
         super().__init__(**kwargs)
-        self.kind = kind
+        self.ids = config_fields.SlackIds(ids=kind)
 
     def prepare_value(self, value):
         if isinstance(value, (list, tuple)):
@@ -51,48 +46,39 @@ class SlackIdListField(forms.Field):
 
     def validate(self, value):
         super().validate(value)
-        errors = []
-        seen = set()
-        for item in value:
-            message = self.kind.error(item)
-            if message:
-                errors.append(ValidationError(f"'{item}' {message}.", code="invalid_slack_id"))
-            elif item in seen:
-                errors.append(ValidationError(f"'{item}' is listed twice.", code="duplicate_slack_id"))
-            seen.add(item)
-        if errors:
-            raise ValidationError(errors)
+        try:
+            self.ids.read(value)  # the file's check, each malformed id reported on its own
+        except Invalid as invalid:
+            raise ValidationError([f"{message}." for _, message in invalid.problems]) from None
 
 
-class WorkspacePolicyForm(forms.ModelForm):
-    requesters_users = SlackIdListField(
-        kind=USER, help_text=WorkspacePolicy._meta.get_field("requesters_users").help_text
-    )
-    fallback_approvers = SlackIdListField(
-        kind=USER, help_text=WorkspacePolicy._meta.get_field("fallback_approvers").help_text
-    )
+class WeekdaysField(forms.TypedMultipleChoiceField):
+    """Working weekdays as checkboxes, stored sorted."""
 
-    class Meta:
-        model = WorkspacePolicy
-        fields = ("requesters_users", "requesters_channel", "fallback_approvers")
+    def __init__(self, **kwargs):
+        super().__init__(choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+    def clean(self, value):
+        return sorted(super().clean(value))
+
+
+class ConfigAdmin(admin.ModelAdmin):
+    """The form field for each configuration field follows from its kind (approvals/config_types.py)."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        kind = config_fields.model_kinds(self.model.config_type).get(db_field.name)
+        options = {"label": capfirst(db_field.verbose_name), "help_text": db_field.help_text}
+        if isinstance(kind, config_fields.SlackIds):
+            return SlackIdListField(kind=kind.ids, **options)
+        if isinstance(kind, config_fields.Weekdays):
+            return WeekdaysField(required=not db_field.blank, **options)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class TeamForm(forms.ModelForm):
-    members_users = SlackIdListField(kind=USER, help_text=Team._meta.get_field("members_users").help_text)
-    approvers_users = SlackIdListField(kind=USER, help_text=Team._meta.get_field("approvers_users").help_text)
-    past_approvals_channels = SlackIdListField(
-        kind=CHANNEL, help_text=Team._meta.get_field("past_approvals_channels").help_text
-    )
-    workweek = forms.TypedMultipleChoiceField(
-        choices=WEEKDAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple, help_text="Working weekdays."
-    )
-
     class Meta:
         model = Team
         fields = "__all__"
-
-    def clean_workweek(self):
-        return sorted(self.cleaned_data["workweek"])
 
     def clean(self):
         cleaned_data = super().clean()
@@ -126,8 +112,7 @@ class BlackoutInline(admin.TabularInline):
 
 
 @admin.register(WorkspacePolicy)
-class WorkspacePolicyAdmin(admin.ModelAdmin):
-    form = WorkspacePolicyForm
+class WorkspacePolicyAdmin(ConfigAdmin):
     list_display = ("__str__", "requesters", "fallback")
 
     @admin.display(description="Who may request")
@@ -148,7 +133,7 @@ class WorkspacePolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ConfigAdmin):
     form = TeamForm
     list_display = (
         "name",
@@ -195,13 +180,20 @@ class TeamAdmin(admin.ModelAdmin):
         ),
     )
 
+    def get_fieldsets(self, request, obj=None):
+        # A field added to the team but not placed in a section above still shows, last.
+        fieldsets = super().get_fieldsets(request, obj)
+        placed = set(flatten_fieldsets(fieldsets))
+        unplaced = [name for name in config_fields.model_kinds(Team.config_type) if name not in placed]
+        return (*fieldsets, ("More", {"fields": unplaced})) if unplaced else fieldsets
+
     @admin.display(description="Approvers")
     def approvers(self, team):
         return ", ".join([*team.approvers_users, *([team.approvers_channel] if team.approvers_channel else [])])
 
 
 @admin.register(LeaveType)
-class LeaveTypeAdmin(admin.ModelAdmin):
+class LeaveTypeAdmin(ConfigAdmin):
     list_display = (
         "code",
         "name",
@@ -222,7 +214,7 @@ class LeaveTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CompanyHoliday)
-class CompanyHolidayAdmin(admin.ModelAdmin):
+class CompanyHolidayAdmin(ConfigAdmin):
     list_display = ("date", "name", "scope")
     list_filter = ("team",)
     list_select_related = ("team",)
@@ -236,7 +228,7 @@ class CompanyHolidayAdmin(admin.ModelAdmin):
 
 
 @admin.register(Blackout)
-class BlackoutAdmin(admin.ModelAdmin):
+class BlackoutAdmin(ConfigAdmin):
     list_display = ("start", "end", "scope", "reason")
     list_filter = ("team",)
     list_select_related = ("team",)

@@ -1,38 +1,29 @@
-"""How the configuration's fields are described, and everything derived from those descriptions.
+"""The kinds of value the configuration holds, and all that follows from its fields' descriptions.
 
-Each field is described once, where its dataclass declares it in
-`approvals/config_types.py`:
+Each configuration field is described once, where its dataclass in
+`approvals/config_types.py` declares it:
 
-    max_out: int | None = spec(Integer(1, MAX_OUT_LIMIT), default=None)
-    default: bool = spec(BOOLEAN, default=False, model="is_default")
-    holiday_country: str | None = spec(HOLIDAY_COUNTRY, default=None, file="holidays.country", ...)
+    max_out: int | None = spec(kind.Integer(1, 10_000), default=None)
+    default: bool = spec(kind.BOOLEAN, default=False, model="is_default")
 
-The spec names the field's kind (what it holds, how the file writes it, what
-makes it wrong) and, where they differ from the attribute's name, its key in
-the configuration file of DESIGN §4 and its model field. A `nested` dataclass
-is an object in the file and `<name>_<field>` model fields; `entries` are a
-list of records in the file and rows of another model. From this, the module
-derives:
-
-- `read_record` / `write_record`: a file object to a dataclass and back,
-  every problem named by its place in the file;
-- `record_from_row` / `row_values`: a model row to a dataclass and back;
-- `row_errors`: what a configuration model's `clean()` reports;
-- `model_kinds`: each model field's kind, for the admin's form fields.
-
-A value is checked by the same kind whether it came from the file or the
-admin, so both accept exactly the same configurations. Checks across fields of
-one record are the dataclass's `problems()` method; checks across records
-(unique names, one default team) belong to the file (`config_file`) and to
-database constraints. Pure: no ORM, no Slack.
+The spec gives the field's kind and, where they differ from its name, its key
+in the file of DESIGN §4 and its model field. A `nested` dataclass is an object
+in the file and `<name>_<field>` model fields; `entries` are a list in the file
+and rows of another model. From these come the file reader and writer
+(`read_record`, `write_record`), the conversion to and from model rows
+(`record_from_row`, `row_values`) and the models' `clean()` (`row_errors`).
+One kind checks a value whether it came from the file or the admin, so both
+accept the same configurations. Pure: no ORM, no Slack.
 """
 
 import dataclasses
 import difflib
 import functools
+import hashlib
 import math
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -46,16 +37,10 @@ REASON_MAX_LENGTH = 200
 EMOJI_MAX_LENGTH = 50
 CODE_MAX_LENGTH = 50
 SLACK_ID_MAX_LENGTH = 32
-
-# Upper bounds keep numbers sane (and inside a PostgreSQL integer column).
 MAX_DAYS = 366
-MAX_OUT_LIMIT = 10_000
-NUDGE_HOURS_LIMIT = 24 * 366
 
 
-# --- Value checks ---------------------------------------------------------------------
-# Each returns None when the value is fine, else a message that reads after a
-# path or a field name: "must be a Slack channel id like C0123ABCD".
+# --- Value checks: None when the value is fine, else a message that reads after its path or field name ---
 
 
 @dataclass(frozen=True)
@@ -94,9 +79,7 @@ def name_error(value: str) -> str | None:
 
 
 def reason_error(value: str) -> str | None:
-    if len(value) > REASON_MAX_LENGTH:
-        return f"must be at most {REASON_MAX_LENGTH} characters"
-    return None
+    return f"must be at most {REASON_MAX_LENGTH} characters" if len(value) > REASON_MAX_LENGTH else None
 
 
 def leave_code_error(value: str) -> str | None:
@@ -112,13 +95,11 @@ def emoji_error(value: str) -> str | None:
 
 
 def timezone_error(value: str) -> str | None:
-    if value:
-        try:
-            zoneinfo.ZoneInfo(value)
-            return None
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return f"unknown time zone '{value}'; use an IANA name like Europe/Paris or America/Los_Angeles"
+    try:
+        zoneinfo.ZoneInfo(value)
+        return None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone '{value}'; use an IANA name like Europe/Paris or America/Los_Angeles"
 
 
 def holiday_country_error(value: str) -> str | None:
@@ -137,33 +118,22 @@ def holiday_subdivision_error(country: str, subdivision: str) -> str | None:
     return f"unknown subdivision '{subdivision}' for {country}; one of: {', '.join(supported)}"
 
 
-def allowance_error(value: Decimal) -> str | None:
-    if not value.is_finite() or value < 0 or value > MAX_DAYS or value * 2 != (value * 2).to_integral_value():
-        return f"must be a number of days from 0 to {MAX_DAYS} in steps of 0.5, like 25 or 12.5"
-    return None
-
-
-def integer_range_error(value: Any, minimum: int, maximum: int) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        return f"must be a whole number from {minimum} to {maximum}"
-    return None
-
-
-# --- Kinds: what a field holds -----------------------------------------------------------
+# --- Kinds ---------------------------------------------------------------------------------
 
 
 class Invalid(Exception):
-    """A value is wrong. Each problem is a message, or (where under the field, message) for list items."""
+    """What is wrong with a value: messages, or (where under it, message) for items of a list."""
 
     def __init__(self, *problems: str | tuple[str, str]):
+        super().__init__(*problems)
         self.problems = [problem if isinstance(problem, tuple) else ("", problem) for problem in problems]
-        super().__init__(self.problems)
 
 
 class Kind:
-    """What a field holds. `read` takes a value as the file or a model has it and returns the
-    dataclass value, or raises Invalid; `write` gives the file's form; `to_model` and
-    `from_model` convert to and from the model field ("" and None stand for "not set")."""
+    """What a field holds. `read` takes a value as the file or a model holds it and returns the
+    dataclass's value or raises Invalid; `write` gives the file's form of a value."""
+
+    empty = None  # how a model stores "not set"
 
     def read(self, raw: Any) -> Any:
         return raw
@@ -171,30 +141,24 @@ class Kind:
     def write(self, value: Any) -> Any:
         return value
 
-    def to_model(self, value: Any) -> Any:
-        return value
-
     def from_model(self, stored: Any) -> Any:
-        return None if stored == "" else stored
+        if stored == self.empty:
+            return None
+        return tuple(stored) if isinstance(stored, list) else stored
 
 
 @dataclass(frozen=True)
 class Text(Kind):
-    check: Any = None  # str -> message or None
+    check: Callable[[str], str | None] | None = None
+    empty = ""  # Django stores "not set" text as ""
 
     def read(self, raw):
         if not isinstance(raw, str):
-            message = "must be a string"
-            if isinstance(raw, bool):
-                message += " (in YAML, quote values like NO, yes or on: they are read as true/false)"
-            raise Invalid(message)
-        message = self.check(raw) if self.check else None
-        if message:
+            hint = " (in YAML, quote values like NO, yes or on: they are read as true/false)"
+            raise Invalid("must be a string" + (hint if isinstance(raw, bool) else ""))
+        if message := self.check and self.check(raw):
             raise Invalid(message)
         return raw
-
-    def to_model(self, value):
-        return "" if value is None else value
 
 
 @dataclass(frozen=True)
@@ -202,8 +166,7 @@ class SlackId(Text):
     ids: SlackIdKind = USER
 
     def read(self, raw):
-        message = self.ids.error(raw)
-        if message:
+        if message := self.ids.error(raw):
             raise Invalid(f"'{raw}' {message}" if isinstance(raw, str) else message)
         return raw
 
@@ -215,11 +178,9 @@ class SlackIds(Kind):
     def read(self, raw):
         if not isinstance(raw, (list, tuple)):
             raise Invalid(f"must be a list of Slack {self.ids.noun} ids like {self.ids.example}")
-        problems = []
-        seen = set()
+        problems, seen = [], set()
         for index, item in enumerate(raw):
-            message = self.ids.error(item)
-            if message:
+            if message := self.ids.error(item):
                 problems.append((f"[{index}]", f"'{item}' {message}"))
             elif item in seen:
                 problems.append((f"[{index}]", f"'{item}' is listed twice"))
@@ -227,14 +188,6 @@ class SlackIds(Kind):
         if problems:
             raise Invalid(*problems)
         return tuple(raw)
-
-    def write(self, value):
-        return list(value)
-
-    to_model = write
-
-    def from_model(self, stored):
-        return tuple(stored) if isinstance(stored, list) else stored
 
 
 class Boolean(Kind):
@@ -250,26 +203,22 @@ class Integer(Kind):
     maximum: int
 
     def read(self, raw):
-        message = integer_range_error(raw, self.minimum, self.maximum)
-        if message:
-            raise Invalid(message)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not self.minimum <= raw <= self.maximum:
+            raise Invalid(f"must be a whole number from {self.minimum} to {self.maximum}")
         return raw
 
 
 class Days(Kind):
-    """A number of days in steps of 0.5: a Decimal in Python and the database, 25 or 12.5 in the file."""
+    """Days in steps of 0.5: a Decimal in Python and the database, 25 or 12.5 in the file."""
 
     def read(self, raw):
         problem = f"must be a number of days from 0 to {MAX_DAYS} in steps of 0.5, like 25 or 12.5"
         if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal)):
             raise Invalid(problem)
-        if isinstance(raw, float) and not math.isfinite(raw):
-            raise Invalid(problem)
         # str() first: Decimal(0.1) would carry the float's binary noise.
         number = Decimal(str(raw)) if isinstance(raw, float) else Decimal(raw)
-        message = allowance_error(number)
-        if message:
-            raise Invalid(message)
+        if not number.is_finite() or not 0 <= number <= MAX_DAYS or number * 2 != (number * 2).to_integral_value():
+            raise Invalid(problem)
         return number
 
     def write(self, value):
@@ -279,10 +228,8 @@ class Days(Kind):
 
 class ClockTime(Kind):
     def read(self, raw):
-        if isinstance(raw, time):
-            return raw
-        if isinstance(raw, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw):
-            return time.fromisoformat(raw)
+        if isinstance(raw, time) or (isinstance(raw, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw)):
+            return raw if isinstance(raw, time) else time.fromisoformat(raw)
         if isinstance(raw, int) and not isinstance(raw, bool):
             # YAML 1.1 reads an unquoted 10:30 as the number 630 (base 60).
             raise Invalid('must be a time like "09:00" (in YAML, put it in quotes)')
@@ -297,12 +244,12 @@ class Day(Kind):
         # YAML reads an unquoted 2026-12-24 as a date: accept that as well.
         if isinstance(raw, date) and not isinstance(raw, datetime):
             return raw
-        if isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            try:
-                return date.fromisoformat(raw)
-            except ValueError:
-                raise Invalid(f"'{raw}' is not a real date") from None
-        raise Invalid("must be a date like 2026-12-24")
+        if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise Invalid("must be a date like 2026-12-24")
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise Invalid(f"'{raw}' is not a real date") from None
 
     def write(self, value):
         return value.isoformat()
@@ -320,19 +267,11 @@ class Weekdays(Kind):
             raise Invalid("lists a weekday twice")
         return tuple(sorted(raw))
 
-    def write(self, value):
-        return list(value)
-
-    to_model = write
-
-    def from_model(self, stored):
-        return tuple(stored) if isinstance(stored, list) else stored
-
 
 class TeamName(Text):
-    """A reference to a team by name: a string in the file, a foreign key in the database.
+    """A team, by name in the file and by foreign key in the database (the caller resolves the name)."""
 
-    `to_model` gives the name; the caller resolves it to the row."""
+    empty = None
 
     def from_model(self, stored):
         return stored.name if stored is not None else None
@@ -358,117 +297,101 @@ WEEKDAYS = Weekdays()
 TEAM_NAME = TeamName()
 
 
-# --- Describing a field ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Spec:
-    kind: Kind | None
-    file: str | None = None  # dotted key in the file; default: the attribute's name
-    model: str | None = None  # model field; default: the attribute's name
-    required_in_group: bool = False
-    nested: type | None = None
-    entries: type | None = None
-    required: bool = False
-
-
-def spec(
-    kind: Kind,
-    default: Any = dataclasses.MISSING,
-    *,
-    file: str | None = None,
-    model: str | None = None,
-    required_in_group: bool = False,
-):
-    """A dataclass field holding a `kind` of value; without a default the file must give it.
-
-    `file="holidays.country"` puts it in an object of the file. With
-    `required_in_group`, that object needs this key, and is written as null
-    when the value is None.
-    """
-    return dataclasses.field(
-        default=default, metadata={"spec": Spec(kind, file=file, model=model, required_in_group=required_in_group)}
-    )
-
-
-def nested(record_type: type):
-    """A dataclass of specs: an object in the file, `<name>_<field>` fields on the model."""
-    return dataclasses.field(default_factory=record_type, metadata={"spec": Spec(None, nested=record_type)})
-
-
-def entries(record_type: type, *, required: bool = False):
-    """A list of records: a list in the file, rows of another model."""
-    return dataclasses.field(default=(), metadata={"spec": Spec(None, entries=record_type, required=required)})
+# --- Describing fields -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Leaf:
-    """One field as the engine sees it, nested dataclasses flattened."""
+    """One field as the engine sees it; a nested dataclass's fields are flattened into its record's."""
 
-    attr: tuple[str, ...]  # ("members", "users")
-    file: tuple[str, ...]  # ("members", "users")
-    model: str  # "members_users"
-    spec: Spec
-    required: bool  # the file must give it (in its object, if the object is given)
+    kind: Kind | None
+    file: tuple[str, ...] = ()  # its keys in the file; default: its name
+    model: str = ""  # its model field; default: its name
+    attr: tuple[str, ...] = ()  # ("members", "users")
+    required: bool = False  # it has no default: the file must give it
+    required_in_group: bool = False  # its object in the file needs it, and is written as null without it
+    nested: type | None = None
+    entries: type | None = None
 
     @property
-    def kind(self) -> Kind | None:
-        return self.spec.kind
+    def needed(self) -> bool:
+        """The file must give it (within its object, if it is in one and that object is given)."""
+        return self.required or self.required_in_group
+
+
+def spec(kind: Kind, default: Any = dataclasses.MISSING, *, file="", model="", required_in_group=False):
+    """A dataclass field holding a `kind` of value; without a default, the file must give it.
+
+    `file="holidays.country"` puts it in an object of the file; `required_in_group`
+    makes that object need it, and be written as null when it is None.
+    """
+    leaf = Leaf(kind, file=tuple(file.split(".")) if file else (), model=model, required_in_group=required_in_group)
+    return dataclasses.field(default=default, metadata={"leaf": leaf})
+
+
+def nested(record_type: type):
+    """A dataclass of specs: an object in the file, `<name>_<field>` fields on the model."""
+    return dataclasses.field(default_factory=record_type, metadata={"leaf": Leaf(None, nested=record_type)})
+
+
+def entries(record_type: type, *, required: bool = False):
+    """A list of records: a list in the file, rows of another model."""
+    return dataclasses.field(default=(), metadata={"leaf": Leaf(None, entries=record_type, required=required)})
 
 
 @functools.cache
 def leaves(record_type: type) -> tuple[Leaf, ...]:
+    """A record's fields in file order, with their defaults filled in and nested ones flattened."""
     result = []
     for field in dataclasses.fields(record_type):
-        field_spec: Spec = field.metadata["spec"]
-        if field_spec.nested:
-            for leaf in leaves(field_spec.nested):
+        if "leaf" not in field.metadata:
+            raise TypeError(f"{record_type.__name__}.{field.name}: describe it with spec(), nested() or entries()")
+        leaf: Leaf = field.metadata["leaf"]
+        if leaf.nested:
+            for inner in leaves(leaf.nested):
                 result.append(
                     dataclasses.replace(
-                        leaf, attr=(field.name, *leaf.attr), file=(field.name, *leaf.file), model=f"{field.name}_{leaf.model}"
+                        inner,
+                        attr=(field.name, *inner.attr),
+                        file=(field.name, *inner.file),
+                        model=f"{field.name}_{inner.model}",
                     )
                 )
             continue
         no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         result.append(
-            Leaf(
+            dataclasses.replace(
+                leaf,
                 attr=(field.name,),
-                file=tuple((field_spec.file or field.name).split(".")),
-                model=field_spec.model or field.name,
-                spec=field_spec,
-                required=no_default or field_spec.required_in_group or field_spec.required,
+                file=leaf.file or (field.name,),
+                model=leaf.model or field.name,
+                required=leaf.required or no_default,
             )
         )
     return tuple(result)
 
 
-@functools.cache
-def _file_tree(record_type: type) -> dict:
-    """The record's keys in the file, in file order: key -> Leaf, or key -> dict for an object."""
-    tree: dict = {}
-    for leaf in leaves(record_type):
-        node = tree
-        for key in leaf.file[:-1]:
-            node = node.setdefault(key, {})
-        node[leaf.file[-1]] = leaf
-    return tree
+def shape(record_type: type) -> str:
+    """A short digest of the record's fields and their kinds (its entries' too): it changes when they do."""
+    described = [f"{'.'.join(leaf.attr)}:{type(leaf.kind).__name__}" for leaf in leaves(record_type) if leaf.kind]
+    described += [f"{leaf.attr[0]}:{shape(leaf.entries)}" for leaf in leaves(record_type) if leaf.entries]
+    return hashlib.sha256(" ".join(described).encode()).hexdigest()[:12]
 
 
 def model_kinds(record_type: type) -> dict[str, Kind]:
-    """Model field name -> kind, for every field stored on the record's own model."""
-    return {leaf.model: leaf.kind for leaf in leaves(record_type) if leaf.kind is not None}
+    """Model field -> kind, for the fields stored on the record's own model."""
+    return {leaf.model: leaf.kind for leaf in leaves(record_type) if leaf.kind}
 
 
 def _where(record_type: type, attr: str) -> tuple[str, str]:
-    """The file path and the model field of a top-level attribute (a nested one: its object, its first field)."""
+    """The file path and the model field of an attribute (for a nested one: its object, its first field)."""
     leaf = next(leaf for leaf in leaves(record_type) if leaf.attr[0] == attr)
-    file = ".".join(leaf.file) if len(leaf.attr) == 1 else leaf.file[0]
-    return file, leaf.model
+    return ".".join(leaf.file if len(leaf.attr) == 1 else leaf.file[:1]), leaf.model
 
 
 def _problems(record) -> list[tuple[str, str]]:
-    check = getattr(record, "problems", None)
-    return list(check()) if check else []
+    """What the record's `problems()` finds across its fields: (attribute, message)."""
+    return list(record.problems()) if hasattr(record, "problems") else []
 
 
 def _get(record, attr: tuple[str, ...]) -> Any:
@@ -478,47 +401,55 @@ def _get(record, attr: tuple[str, ...]) -> Any:
 
 
 def _build(record_type: type, values: dict[tuple[str, ...], Any]):
-    """The dataclass from values by attribute path; a missing one takes its default (None if required)."""
+    """The dataclass from values by attribute path; a missing one takes its default (None if it has none)."""
     kwargs = {}
     for field in dataclasses.fields(record_type):
-        field_spec: Spec = field.metadata["spec"]
-        if field_spec.nested:
-            inner = {attr[1:]: value for attr, value in values.items() if attr[0] == field.name}
-            kwargs[field.name] = _build(field_spec.nested, inner)
+        if inner_type := field.metadata["leaf"].nested:
+            kwargs[field.name] = _build(inner_type, {a[1:]: v for a, v in values.items() if a[0] == field.name})
         elif (field.name,) in values:
             kwargs[field.name] = values[(field.name,)]
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            kwargs[field.name] = None  # required, and missing or wrong: already reported
+            kwargs[field.name] = None  # missing or wrong, and reported
     return record_type(**kwargs)
 
 
-# --- The file ----------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# --- The file --------------------------------------------------------------------------------
+
+
+def read_record(record_type: type, raw: Any, path: str, errors: list[str], *, known: tuple[str, ...] = ()):
+    """The dataclass for an object of the file, each problem appended to `errors` as "path: message".
+
+    A wrong value takes its default so that the caller can go on checking across
+    records, but must not use the result if `errors` grew. The checks across the
+    record's fields (`problems()`) run once each of its fields is fine. Keys in
+    `known` are the caller's to read.
+    """
+    errors_before = len(errors)
+    values: dict[tuple[str, ...], Any] = {}
+    tree: dict = {}  # key -> Leaf, or key -> dict for an object, in file order
+    for leaf in leaves(record_type):
+        node = tree
+        for key in leaf.file[:-1]:
+            node = node.setdefault(key, {})
+        node[leaf.file[-1]] = leaf
+    if not _read_object(tree | dict.fromkeys(known), raw, path, values, errors):
+        return None
+    record = _build(record_type, values)
+    if len(errors) == errors_before:
+        errors.extend(f"{_join(path, _where(record_type, a)[0])}: {message}" for a, message in _problems(record))
+    return record
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def read_record(record_type: type, raw: Any, path: str, errors: list[str]):
-    """The dataclass for a file object, appending each problem to `errors` as "path: message".
-
-    Values that are wrong take their default, so the caller can go on checking
-    across records; it must not use the result when `errors` grew. Checks
-    across the record's fields (`problems()`) run only once each field is fine.
-    """
-    errors_before = len(errors)
-    values: dict[tuple[str, ...], Any] = {}
-    if not _read_object(_file_tree(record_type), raw, path, values, errors):
-        return None
-    record = _build(record_type, values)
-    if len(errors) == errors_before:
-        for attr, message in _problems(record):
-            errors.append(f"{_join(path, _where(record_type, attr)[0])}: {message}")
-    return record
-
-
 def _read_object(tree: dict, raw: Any, path: str, values: dict, errors: list[str]) -> bool:
-    required = [key for key, node in tree.items() if isinstance(node, Leaf) and node.required]
+    required = [key for key, node in tree.items() if isinstance(node, Leaf) and node.needed]
     allowed = [*required, *(key for key in tree if key not in required)]
     if not isinstance(raw, dict):
         errors.append(f"{path or '(top level)'}: must be an object with keys {', '.join(allowed)}")
@@ -528,95 +459,85 @@ def _read_object(tree: dict, raw: Any, path: str, values: dict, errors: list[str
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed)}"
             errors.append(f"{_join(path, str(key))}: unknown key ({hint})")
-    for key in required:
-        if raw.get(key) is None:
-            errors.append(f"{_join(path, key)}: required")
+    errors.extend(f"{_join(path, key)}: required" for key in required if raw.get(key) is None)
     for key, node in tree.items():
-        value = raw.get(key)
-        if value is None:  # omitted or null: the default
+        value, where = raw.get(key), _join(path, key)
+        if value is None or node is None:  # omitted or null: the default; or the caller's
             continue
-        where = _join(path, key)
         if isinstance(node, dict):
             _read_object(node, value, where, values, errors)
-        elif node.spec.entries:
-            if not isinstance(value, list):
-                errors.append(f"{where}: must be a list")
-                continue
-            values[node.attr] = tuple(
-                read_record(node.spec.entries, item, f"{where}[{index}]", errors) for index, item in enumerate(value)
-            )
+        elif node.entries and not isinstance(value, list):
+            errors.append(f"{where}: must be a list")
+        elif node.entries:
+            entries_ = (read_record(node.entries, item, f"{where}[{i}]", errors) for i, item in enumerate(value))
+            values[node.attr] = tuple(entries_)  # None for an entry that is not an object
         else:
             try:
                 values[node.attr] = node.kind.read(value)
             except Invalid as invalid:
-                errors.extend(f"{where}{suffix}: {message}" for suffix, message in invalid.problems)
+                errors.extend(f"{where}{under}: {message}" for under, message in invalid.problems)
     return True
 
 
 def write_record(record) -> dict:
-    """The file object for a dataclass: every key written, defaults included, in file order."""
-    return _write_object(_file_tree(type(record)), record)
-
-
-def _write_object(tree: dict, record) -> dict:
-    result = {}
-    for key, node in tree.items():
-        if isinstance(node, dict):
-            absent = any(
-                isinstance(leaf, Leaf) and leaf.spec.required_in_group and _get(record, leaf.attr) is None
-                for leaf in node.values()
-            )
-            result[key] = None if absent else _write_object(node, record)
-            continue
-        value = _get(record, node.attr)
-        if node.spec.entries:
-            result[key] = [write_record(entry) for entry in value]
-        else:
-            result[key] = None if value is None else node.kind.write(value)
+    """The object of the file for a dataclass: every key, defaults included, in file order."""
+    result: dict = {}
+    for leaf in leaves(type(record)):
+        value = _get(record, leaf.attr)
+        if leaf.entries:
+            value = [write_record(entry) for entry in value]
+        elif value is not None:
+            value = _plain(leaf.kind.write(value))
+        node = result
+        for key in leaf.file[:-1]:
+            node = node.setdefault(key, {})
+        node[leaf.file[-1]] = value
+    for leaf in leaves(type(record)):
+        if leaf.required_in_group and _get(record, leaf.attr) is None:
+            result[leaf.file[0]] = None
     return result
 
 
-# --- The models ----------------------------------------------------------------------------
+# --- The models ------------------------------------------------------------------------------
 
 
-def record_from_row(record_type: type, row, **values):
-    """The dataclass for a model row; `values` gives what the row does not hold (its entries)."""
-    by_attr = {}
-    for leaf in leaves(record_type):
-        if leaf.kind is not None:
-            value = leaf.kind.from_model(getattr(row, leaf.model))
-            if value is not None:  # not set: the dataclass default
-                by_attr[leaf.attr] = value
-    by_attr.update({(name,): value for name, value in values.items()})
-    return _build(record_type, by_attr)
+def record_from_row(record_type: type, row, **entries_):
+    """The dataclass for a model row (its entries, which live in other tables, passed in)."""
+    values = {leaf.attr: leaf.kind.from_model(getattr(row, leaf.model)) for leaf in leaves(record_type) if leaf.kind}
+    values = {attr: value for attr, value in values.items() if value is not None}  # not set: the default
+    return _build(record_type, values | {(name,): value for name, value in entries_.items()})
 
 
 def row_values(record) -> dict[str, Any]:
-    """Model field -> value for a dataclass (a TeamName gives the team's name, for the caller to resolve)."""
-    return {
-        leaf.model: leaf.kind.to_model(_get(record, leaf.attr)) for leaf in leaves(type(record)) if leaf.kind is not None
-    }
+    """Model field -> value for a dataclass; a TeamName gives the name, for the caller to resolve."""
+    values = {}
+    for leaf in leaves(type(record)):
+        if leaf.kind:
+            value = _get(record, leaf.attr)
+            values[leaf.model] = leaf.kind.empty if value is None else _plain(value)
+    return values
 
 
 def row_errors(row, record_type: type) -> dict[str, list[str]]:
-    """Model field -> messages for what is wrong with a row, as a model's `clean()` reports them.
+    """Model field -> messages, for a configuration model's `clean()`.
 
-    Empty values are left to the model field's own `blank` rule. Checks across
-    rows are database constraints, which `Model.validate_constraints` reports.
+    An empty value is left to the model field's `blank`; checks across rows
+    are database constraints, which `Model.validate_constraints` reports.
     """
-    errors: dict[str, list[str]] = {}
+    errors, values, complete = {}, {}, True
     for leaf in leaves(record_type):
-        if leaf.kind is None:
+        if leaf.kind is None or isinstance(leaf.kind, TeamName):  # other rows: the foreign key checks those
             continue
         value = leaf.kind.from_model(getattr(row, leaf.model))
         if value is None:
+            complete = complete and not leaf.required
             continue
         try:
-            leaf.kind.read(value)
+            values[leaf.attr] = leaf.kind.read(value)
         except Invalid as invalid:
             errors[leaf.model] = [_sentence(message) for _, message in invalid.problems]
-    if not errors:
-        for attr, message in _problems(record_from_row(record_type, row)):
+    if complete and not errors:  # as in the file: checks across fields once each one is fine
+        for attr, message in _problems(_build(record_type, values)):
             errors.setdefault(_where(record_type, attr)[1], []).append(_sentence(message))
     return errors
 

@@ -19,23 +19,17 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from approvals.config_file import parse_config, config_to_dict
-from approvals.config_types import (
-    ApproverSource,
-    BlackoutConfig,
-    HolidayConfig,
-    LeaveTypeConfig,
-    MemberSource,
-    TeamConfig,
-    WorkspaceConfig,
-)
+from approvals.config_fields import record_from_row, row_values, shape
+from approvals.config_file import config_to_dict, parse_config
+from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
 
 CONFIG_MODELS = (WorkspacePolicy, Team, LeaveType, CompanyHoliday, Blackout)
 
-# Bump the version in these keys whenever the config_types dataclasses change
-# shape: a process running new code must never unpickle an old snapshot.
-SNAPSHOT_KEY = "config:v1"
+# The snapshot's key names the dataclasses' shape, so a process never unpickles
+# a snapshot that code with other fields cached (during a deploy, say). Bump v1
+# for a change the shape does not show, such as a field's meaning.
+SNAPSHOT_KEY = f"config:v1:{shape(WorkspaceConfig)}"
 GENERATION_KEY = "config:v1:generation"
 # A snapshot is rebuilt at least this often even if an invalidation were ever
 # missed (a rolled-back transaction that had already re-cached, say).
@@ -78,56 +72,13 @@ def config_from_database() -> WorkspaceConfig:
         Blackout.objects.select_related("team"),
         key=lambda b: (b.start, b.end, b.team is not None, b.team.name if b.team else "", b.reason),
     )
-    return WorkspaceConfig(
-        requesters_users=tuple(policy.requesters_users),
-        requesters_channel=policy.requesters_channel or None,
-        fallback_approvers=tuple(policy.fallback_approvers),
-        teams=tuple(_team_config(team) for team in teams),
-        leave_types=tuple(_leave_type_config(leave_type) for leave_type in leave_types),
-        holidays=tuple(
-            HolidayConfig(date=h.date, name=h.name, team=h.team.name if h.team else None) for h in holidays
-        ),
-        blackouts=tuple(
-            BlackoutConfig(start=b.start, end=b.end, reason=b.reason, team=b.team.name if b.team else None)
-            for b in blackouts
-        ),
-    )
-
-
-def _team_config(team: Team) -> TeamConfig:
-    return TeamConfig(
-        name=team.name,
-        members=MemberSource(
-            users=tuple(team.members_users),
-            channel=team.members_channel or None,
-            usergroup=team.members_usergroup or None,
-        ),
-        approvers=ApproverSource(users=tuple(team.approvers_users), channel=team.approvers_channel or None),
-        approvals_channel=team.approvals_channel,
-        announce_channel=team.announce_channel or None,
-        default=team.is_default,
-        max_out=team.max_out,
-        holiday_country=team.holiday_country or None,
-        holiday_subdivision=team.holiday_subdivision or None,
-        workweek=tuple(team.workweek),
-        timezone=team.timezone,
-        digest_time=team.digest_time,
-        nudge_after_hours=team.nudge_after_hours,
-        past_approvals_channels=tuple(team.past_approvals_channels),
-    )
-
-
-def _leave_type_config(leave_type: LeaveType) -> LeaveTypeConfig:
-    return LeaveTypeConfig(
-        code=leave_type.code,
-        name=leave_type.name,
-        emoji=leave_type.emoji,
-        requires_approval=leave_type.requires_approval,
-        annual_allowance_days=leave_type.annual_allowance_days,
-        allow_half_days=leave_type.allow_half_days,
-        max_consecutive_days=leave_type.max_consecutive_days,
-        private=leave_type.private,
-        allow_past_days=leave_type.allow_past_days,
+    return record_from_row(
+        WorkspaceConfig,
+        policy,
+        teams=tuple(record_from_row(TeamConfig, team) for team in teams),
+        leave_types=tuple(record_from_row(LeaveTypeConfig, leave_type) for leave_type in leave_types),
+        holidays=tuple(record_from_row(HolidayConfig, holiday) for holiday in holidays),
+        blackouts=tuple(record_from_row(BlackoutConfig, blackout) for blackout in blackouts),
     )
 
 
@@ -198,9 +149,7 @@ def config_apply(*, config: WorkspaceConfig) -> None:
 
     policy = WorkspacePolicy.objects.select_for_update().filter(id=WorkspacePolicy.SINGLETON_ID).first()
     policy = policy or WorkspacePolicy(id=WorkspacePolicy.SINGLETON_ID)
-    policy.requesters_users = list(config.requesters_users)
-    policy.requesters_channel = config.requesters_channel or ""
-    policy.fallback_approvers = list(config.fallback_approvers)
+    _set(policy, row_values(config))
     policy.save()
 
     # Holidays and blackouts carry no identity worth keeping: replace them.
@@ -217,29 +166,13 @@ def config_apply(*, config: WorkspaceConfig) -> None:
     Team.objects.filter(is_default=True).update(is_default=False)
     teams_by_name = {}
     for position, team_config in enumerate(config.teams):
-        team = existing_teams.get(team_config.name) or Team(name=team_config.name)
+        team = existing_teams.get(team_config.name) or Team()
         past = list(team_config.past_approvals_channels)
         if team.pk is not None and team.approvals_channel != team_config.approvals_channel:
             past = past_approvals_channels_after_change(
                 past=past, old=team.approvals_channel, new=team_config.approvals_channel
             )
-        team.position = position
-        team.members_users = list(team_config.members.users)
-        team.members_channel = team_config.members.channel or ""
-        team.members_usergroup = team_config.members.usergroup or ""
-        team.approvers_users = list(team_config.approvers.users)
-        team.approvers_channel = team_config.approvers.channel or ""
-        team.approvals_channel = team_config.approvals_channel
-        team.announce_channel = team_config.announce_channel or ""
-        team.is_default = team_config.default
-        team.max_out = team_config.max_out
-        team.holiday_country = team_config.holiday_country or ""
-        team.holiday_subdivision = team_config.holiday_subdivision or ""
-        team.workweek = list(team_config.workweek)
-        team.timezone = team_config.timezone
-        team.digest_time = team_config.digest_time
-        team.nudge_after_hours = team_config.nudge_after_hours
-        team.past_approvals_channels = past
+        _set(team, row_values(team_config), position=position, past_approvals_channels=past)
         team.save()
         teams_by_name[team.name] = team
 
@@ -249,26 +182,22 @@ def config_apply(*, config: WorkspaceConfig) -> None:
         if code not in new_codes:
             leave_type.delete()
     for position, type_config in enumerate(config.leave_types):
-        leave_type = existing_types.get(type_config.code) or LeaveType(code=type_config.code)
-        leave_type.position = position
-        leave_type.name = type_config.name
-        leave_type.emoji = type_config.emoji
-        leave_type.requires_approval = type_config.requires_approval
-        leave_type.annual_allowance_days = type_config.annual_allowance_days
-        leave_type.allow_half_days = type_config.allow_half_days
-        leave_type.max_consecutive_days = type_config.max_consecutive_days
-        leave_type.private = type_config.private
-        leave_type.allow_past_days = type_config.allow_past_days
+        leave_type = existing_types.get(type_config.code) or LeaveType()
+        _set(leave_type, row_values(type_config), position=position)
         leave_type.save()
 
+    # A holiday's or blackout's team is a name in the configuration, a row here.
     CompanyHoliday.objects.bulk_create(
-        CompanyHoliday(date=h.date, name=h.name, team=teams_by_name[h.team] if h.team else None)
-        for h in config.holidays
+        CompanyHoliday(**row_values(holiday) | {"team": teams_by_name.get(holiday.team)}) for holiday in config.holidays
     )
     Blackout.objects.bulk_create(
-        Blackout(start=b.start, end=b.end, reason=b.reason, team=teams_by_name[b.team] if b.team else None)
-        for b in config.blackouts
+        Blackout(**row_values(blackout) | {"team": teams_by_name.get(blackout.team)}) for blackout in config.blackouts
     )
     # bulk_create and update() send no signals: invalidate here as the receivers would.
     invalidate_config()
     transaction.on_commit(invalidate_config)
+
+
+def _set(row, values: dict, **more) -> None:
+    for name, value in (values | more).items():
+        setattr(row, name, value)

@@ -1,13 +1,24 @@
 """The configuration as plain, immutable data: what the Slack path and the pure rules see.
 
-These dataclasses mirror the configuration file of DESIGN §4 one to one. They
-import nothing from Django or Slack, so the rules can be tested without a
+They are also the one description of the configuration's fields. Each field's
+`spec` gives its kind of value and, where they differ from its name, its key in
+the configuration file of DESIGN §4 and its model field. The file's reader and
+writer, the conversion to and from model rows, the models' `clean()` and the
+admin's form fields all follow from it (`approvals.config_fields`). Fields are
+in file order; `problems()` checks across a record's fields.
+
+They import nothing from Django or Slack, so the rules can be tested without a
 database, and a snapshot can be pickled into the shared cache.
 """
 
-from dataclasses import dataclass, field
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
+
+from approvals import config_fields as kind
+from approvals.config_fields import entries, nested, spec
 
 ALL_WEEKDAYS = (0, 1, 2, 3, 4, 5, 6)  # Monday is 0, as in date.weekday()
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
@@ -17,53 +28,65 @@ MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)
 class MemberSource:
     """Who belongs to a team: explicit users, members of a channel, members of a user group."""
 
-    users: tuple[str, ...] = ()
-    channel: str | None = None
-    usergroup: str | None = None
+    users: tuple[str, ...] = spec(kind.USER_IDS, default=())
+    channel: str | None = spec(kind.CHANNEL_ID, default=None)
+    usergroup: str | None = spec(kind.USERGROUP_ID, default=None)
 
 
 @dataclass(frozen=True)
 class ApproverSource:
     """Who approves for a team: explicit users plus members of a channel."""
 
-    users: tuple[str, ...] = ()
-    channel: str | None = None
+    users: tuple[str, ...] = spec(kind.USER_IDS, default=())
+    channel: str | None = spec(kind.CHANNEL_ID, default=None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TeamConfig:
-    name: str
-    approvals_channel: str
-    members: MemberSource = field(default_factory=MemberSource)
-    approvers: ApproverSource = field(default_factory=ApproverSource)
-    announce_channel: str | None = None
-    default: bool = False
-    max_out: int | None = None
-    holiday_country: str | None = None
-    holiday_subdivision: str | None = None
-    workweek: tuple[int, ...] = MONDAY_TO_FRIDAY
-    timezone: str = "UTC"
-    digest_time: time | None = None
-    nudge_after_hours: int | None = None
-    past_approvals_channels: tuple[str, ...] = ()
+    name: str = spec(kind.NAME)
+    members: MemberSource = nested(MemberSource)
+    approvers: ApproverSource = nested(ApproverSource)
+    approvals_channel: str = spec(kind.CHANNEL_ID)
+    announce_channel: str | None = spec(kind.CHANNEL_ID, default=None)
+    default: bool = spec(kind.BOOLEAN, default=False, model="is_default")
+    max_out: int | None = spec(kind.Integer(1, 10_000), default=None)  # bounds keep numbers sane (and in an int column)
+    holiday_country: str | None = spec(
+        kind.HOLIDAY_COUNTRY, default=None, file="holidays.country", required_in_group=True
+    )
+    holiday_subdivision: str | None = spec(kind.HOLIDAY_SUBDIVISION, default=None, file="holidays.subdivision")
+    workweek: tuple[int, ...] = spec(kind.WEEKDAYS, default=MONDAY_TO_FRIDAY)
+    timezone: str = spec(kind.TIMEZONE, default="UTC")
+    digest_time: time | None = spec(kind.CLOCK_TIME, default=None)
+    nudge_after_hours: int | None = spec(kind.Integer(1, 24 * 366), default=None)
+    past_approvals_channels: tuple[str, ...] = spec(kind.CHANNEL_IDS, default=())
 
     @property
     def ledger_channels(self) -> tuple[str, ...]:
         """Every approvals channel this team has ever used, current first."""
         return (self.approvals_channel, *(c for c in self.past_approvals_channels if c != self.approvals_channel))
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """(field, message) for what is wrong across this team's fields; the file and the admin both ask."""
+        if not self.approvers.users and self.approvers.channel is None:
+            yield "approvers", "a team needs at least one approver: list users or set a channel"
+        if self.holiday_subdivision is not None:
+            if self.holiday_country is None:
+                yield "holiday_subdivision", "set a country as well, or leave the subdivision empty"
+            elif message := kind.holiday_subdivision_error(self.holiday_country, self.holiday_subdivision):
+                yield "holiday_subdivision", message
+
 
 @dataclass(frozen=True)
 class LeaveTypeConfig:
-    code: str
-    name: str
-    emoji: str = ""
-    requires_approval: bool = True
-    annual_allowance_days: Decimal | None = None
-    allow_half_days: bool = False
-    max_consecutive_days: int | None = None
-    private: bool = False
-    allow_past_days: int = 0
+    code: str = spec(kind.LEAVE_CODE)
+    name: str = spec(kind.NAME)
+    emoji: str = spec(kind.EMOJI, default="")
+    requires_approval: bool = spec(kind.BOOLEAN, default=True)
+    annual_allowance_days: Decimal | None = spec(kind.DAYS, default=None)
+    allow_half_days: bool = spec(kind.BOOLEAN, default=False)
+    max_consecutive_days: int | None = spec(kind.Integer(1, kind.MAX_DAYS), default=None)
+    private: bool = spec(kind.BOOLEAN, default=False)
+    allow_past_days: int = spec(kind.Integer(0, kind.MAX_DAYS), default=0)
 
     @property
     def label(self) -> str:
@@ -72,28 +95,32 @@ class LeaveTypeConfig:
 
 @dataclass(frozen=True)
 class HolidayConfig:
-    date: date
-    name: str
-    team: str | None = None  # None: every team
+    date: datetime.date = spec(kind.DATE)  # not `date`: in a class body, a field's name shadows the module's
+    name: str = spec(kind.NAME)
+    team: str | None = spec(kind.TEAM_NAME, default=None)  # None: every team
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BlackoutConfig:
-    start: date
-    end: date
-    reason: str = ""
-    team: str | None = None  # None: every team
+    start: date = spec(kind.DATE)
+    end: date = spec(kind.DATE)
+    team: str | None = spec(kind.TEAM_NAME, default=None)  # None: every team
+    reason: str = spec(kind.REASON, default="")
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.end < self.start:
+            yield "end", f"must not be before start ({self.start.isoformat()})"
 
 
 @dataclass(frozen=True)
 class WorkspaceConfig:
-    requesters_users: tuple[str, ...] = ()
-    requesters_channel: str | None = None
-    fallback_approvers: tuple[str, ...] = ()
-    teams: tuple[TeamConfig, ...] = ()  # in matching order
-    leave_types: tuple[LeaveTypeConfig, ...] = ()  # in display order
-    holidays: tuple[HolidayConfig, ...] = ()
-    blackouts: tuple[BlackoutConfig, ...] = ()
+    requesters_users: tuple[str, ...] = spec(kind.USER_IDS, default=(), file="requesters.users")
+    requesters_channel: str | None = spec(kind.CHANNEL_ID, default=None, file="requesters.channel")
+    fallback_approvers: tuple[str, ...] = spec(kind.USER_IDS, default=(), file="fallback_approvers.users")
+    teams: tuple[TeamConfig, ...] = entries(TeamConfig, required=True)  # in matching order
+    leave_types: tuple[LeaveTypeConfig, ...] = entries(LeaveTypeConfig, required=True)  # in display order
+    holidays: tuple[HolidayConfig, ...] = entries(HolidayConfig)
+    blackouts: tuple[BlackoutConfig, ...] = entries(BlackoutConfig)
 
     def team_named(self, name: str) -> TeamConfig | None:
         return next((team for team in self.teams if team.name == name), None)

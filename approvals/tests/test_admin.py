@@ -173,7 +173,7 @@ def test_a_second_default_team_is_refused(admin_client):
     response = admin_client.post(url, data)
 
     assert response.context["adminform"].form.errors["is_default"] == [
-        "Only one team may be the default; Operations already is."
+        "Another team is already the default team; untick it there first."
     ]
 
 
@@ -214,7 +214,7 @@ def test_a_blackout_ending_before_it_starts_is_refused(admin_client):
         admin_url(Blackout, "add"), {"start": "2026-12-14", "end": "2026-12-01", "team": "", "reason": "Freeze"}
     )
 
-    assert response.context["adminform"].form.errors["end"] == ["The end must not be before the start."]
+    assert response.context["adminform"].form.errors["end"] == ["Must not be before start (2026-12-14)."]
 
 
 # --- The workspace policy is a singleton ---------------------------------------------------

@@ -64,8 +64,8 @@ def test_an_invalid_file_prints_every_error_and_changes_nothing(tmp_path):
         call_command("import_config", str(write_json(tmp_path / "bad.json", data)), stderr=stderr)
 
     assert stderr.getvalue().splitlines() == [
-        "teams[1].approvals_channel: must be a Slack channel id like C0123ABCD",
-        "teams[2].approvers: a team needs at least one approver (approvers.users or approvers.channel)",
+        "teams[1].approvals_channel: '#sales-approvals' must be a Slack channel id like C0123ABCD",
+        "teams[2].approvers: a team needs at least one approver: list users or set a channel",
         "leave_types[1].code: duplicate code 'vacation' (also leave_types[0])",
     ]
     assert "3 errors; the configuration was not changed" in str(raised.value)

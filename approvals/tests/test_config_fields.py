@@ -1,4 +1,4 @@
-"""The one description of the configuration's fields: a field's spec alone makes it read, written, stored and checked."""
+"""The one description of the configuration's fields: a spec makes a field read, written, stored and checked."""
 
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -15,6 +15,7 @@ from approvals.config_fields import (
     record_from_row,
     row_errors,
     row_values,
+    shape,
     spec,
     write_record,
 )
@@ -98,3 +99,21 @@ def test_checks_across_fields_run_once_each_field_is_fine_in_the_file_and_on_the
 
     row = SimpleNamespace(**row_values(Gadget(name="Lamp", enabled=True)))
     assert row_errors(row, Gadget) == {"is_enabled": ["Needs a quota."]}
+
+
+def test_the_shape_that_names_the_cached_snapshot_changes_with_the_fields():
+    @dataclass(frozen=True, kw_only=True)
+    class Bigger(Gadget):
+        colour: str | None = spec(NAME, default=None)
+
+    assert shape(Gadget) == shape(Gadget)
+    assert shape(Bigger) != shape(Gadget)
+
+
+def test_a_field_without_a_description_is_refused():
+    @dataclass(frozen=True)
+    class Careless:
+        name: str = "x"
+
+    with pytest.raises(TypeError, match="Careless.name: describe it with spec"):
+        write_record(Careless())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from approvals import config_store
@@ -126,7 +126,7 @@ def test_an_invalid_configuration_changes_nothing():
     with pytest.raises(ConfigError) as raised:
         config_apply(config=bad)
 
-    assert raised.value.errors == ["teams[1].approvals_channel: must be a Slack channel id like C0123ABCD"]
+    assert raised.value.errors == ["teams[1].approvals_channel: 'sales-approvals' must be a Slack channel id like C0123ABCD"]
     assert config_from_database() == before
 
 
@@ -233,10 +233,20 @@ def test_team_validation_names_the_field(fields, field, message):
 def test_only_one_team_may_be_the_default():
     valid_team(name="Operations", is_default=True).save()
 
+    # The database's constraint says so (Model.validate_constraints), on the field.
     with pytest.raises(ValidationError) as raised:
         valid_team(is_default=True).full_clean()
 
-    assert raised.value.message_dict["is_default"] == ["Only one team may be the default; Operations already is."]
+    assert raised.value.message_dict == {
+        "is_default": ["Another team is already the default team; untick it there first."]
+    }
+
+
+def test_the_database_refuses_a_second_default_team_saved_without_validation():
+    valid_team(name="Operations", is_default=True).save()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        valid_team(is_default=True).save()
 
 
 @pytest.mark.parametrize(
@@ -263,7 +273,21 @@ def test_a_blackout_may_not_end_before_it_starts():
     with pytest.raises(ValidationError) as raised:
         Blackout(start=date(2026, 12, 14), end=date(2026, 12, 1)).full_clean()
 
-    assert raised.value.message_dict == {"end": ["The end must not be before the start."]}
+    assert raised.value.message_dict == {"end": ["Must not be before start (2026-12-14)."]}
+
+
+def test_a_blackout_without_a_start_is_refused_for_that_alone():
+    with pytest.raises(ValidationError) as raised:
+        Blackout(end=date(2026, 12, 1)).full_clean()
+
+    assert raised.value.message_dict == {"start": ["This field cannot be null."]}
+
+
+def test_a_missing_team_is_reported_by_its_foreign_key():
+    with pytest.raises(ValidationError) as raised:
+        Blackout(start=date(2026, 12, 1), end=date(2026, 12, 2), team_id=987654).full_clean()
+
+    assert list(raised.value.message_dict) == ["team"]
 
 
 def test_the_workspace_policy_checks_its_ids():
