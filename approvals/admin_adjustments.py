@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -54,7 +55,13 @@ class AdjustmentForm(forms.Form):
         return data
 
 
+PERMISSION = "approvals.record_adjustment"
+
+
 def adjust_balance_view(request):
+    # Staff status alone is not enough: an adjustment can take days away from anyone.
+    if not request.user.has_perm(PERMISSION):
+        raise PermissionDenied("Recording a balance adjustment needs the 'Can record balance adjustments' permission.")
     config = current_config()
     form = AdjustmentForm(request.POST or None, config=config)
     if request.method == "POST" and form.is_valid():

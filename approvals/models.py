@@ -278,3 +278,14 @@ class DeliveryProblem(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.summary} ({self.error})"
+
+
+class BalanceAdjustment(models.Model):
+    """No table: balance adjustments live in Slack (DESIGN §5). This model only carries the
+    permission to record them, which staff status alone does not give: an adjustment can take
+    days away from anyone."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("record_adjustment", "Can record balance adjustments")]

@@ -185,6 +185,31 @@ def test_the_admin_index_links_to_the_page(admin_client):
     assert ADMIN_URL in response.content.decode()
 
 
+@pytest.fixture
+def staff_without_permission(client, django_user_model):
+    user = django_user_model.objects.create_user("sam", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+def test_staff_status_alone_may_not_record_an_adjustment(staff_without_permission, fake_slack):
+    assert staff_without_permission.get(ADMIN_URL).status_code == 403
+    assert staff_without_permission.post(ADMIN_URL, form()).status_code == 403
+    assert posted_adjustments(fake_slack) == [] and fake_slack.calls() == []
+    assert ADMIN_URL not in staff_without_permission.get("/admin/").content.decode()  # no link either
+
+
+def test_the_permission_lets_staff_record_one(staff_without_permission, fake_slack, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.get(username="sam")
+    user.user_permissions.add(Permission.objects.get(codename="record_adjustment"))
+    response = staff_without_permission.post(ADMIN_URL, form(), follow=True)
+    assert response.redirect_chain == [(ADMIN_URL, 302)]
+    assert len(posted_adjustments(fake_slack)) == 1
+    assert ADMIN_URL in staff_without_permission.get("/admin/").content.decode()
+
+
 def test_the_admin_form_offers_the_configured_types(admin_client):
     response = admin_client.get(ADMIN_URL)
 
