@@ -34,3 +34,14 @@ REASON_ACTION = "reason_input"
 APPROVE_ACTION = "timeoff_approve"
 REJECT_ACTION = "timeoff_reject"
 DECISION_BLOCK = "decision"
+
+# Buttons on the requester's own leave (the list, the receipt DM, App Home); the value
+# carries the request id and, when known, where its message is.
+EDIT_ACTION = "timeoff_edit"
+WITHDRAW_ACTION = "timeoff_withdraw"
+CANCEL_ACTION = "timeoff_cancel"
+LEAVE_BLOCK_PREFIX = "leave:"  # + request id, one actions block per request
+
+# App Home
+NEW_REQUEST_ACTION = "timeoff_new_request"
+CONSOLE_LINK_ACTION = "timeoff_console_link"  # a link button: Slack still sends block_actions

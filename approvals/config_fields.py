@@ -20,7 +20,6 @@ import dataclasses
 import difflib
 import functools
 import hashlib
-import math
 import re
 import zoneinfo
 from collections.abc import Callable

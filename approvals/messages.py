@@ -181,3 +181,100 @@ def not_allowed_text(config: WorkspaceConfig) -> str:
 def no_team_text(config: WorkspaceConfig) -> str:
     return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config)} "
             "to add you to a team")
+
+
+# --- A person's own leave: the list, the receipt's buttons, changes -----------------------
+
+
+def request_button_value(entry: LedgerEntry) -> str:
+    """What a button on someone's own leave carries: the request, and where its message is."""
+    value = {"id": entry.id, "user": entry.user, "type": entry.leave_type, "start": entry.start.isoformat(),
+             "end": entry.end.isoformat(), "sh": entry.start_half, "eh": entry.end_half}
+    if entry.channel and entry.ts:
+        value.update(channel=entry.channel, ts=entry.ts)
+    return json.dumps(value)
+
+
+def confirm(title: str, text: str, yes: str) -> dict:
+    return {"title": plain(title), "text": plain(text), "confirm": plain(yes), "deny": plain("Keep it")}
+
+
+def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool) -> list[dict]:
+    """Edit and Withdraw on a pending request; Cancel on approved leave that has not started."""
+    value = request_button_value(entry)
+    if entry.status == PENDING:
+        return [
+            {"type": "button", "action_id": ids.EDIT_ACTION, "text": plain("Edit"), "value": value},
+            {"type": "button", "action_id": ids.WITHDRAW_ACTION, "text": plain("Withdraw"), "style": "danger",
+             "value": value, "confirm": confirm("Withdraw request?", "Your approvers will be told.", "Withdraw")},
+        ]
+    if entry.status == APPROVED and cancellable:
+        return [{"type": "button", "action_id": ids.CANCEL_ACTION, "text": plain("Cancel leave"), "style": "danger",
+                 "value": value, "confirm": confirm("Cancel this leave?", "Your approvers and team will be told.",
+                                                    "Cancel leave")}]
+    return []
+
+
+def own_leave_line(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
+    return f"*{request_summary(entry, leave_type)}* — {status_line(entry)}"
+
+
+def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], upcoming: list[LedgerEntry],
+                      ongoing: list[LedgerEntry], recent: list[LedgerEntry],
+                      title: str = "Your time off") -> list[dict]:
+    """`/timeoff list` (and App Home's part of it): each request with its state and the buttons that apply."""
+    blocks = [section(f"*{title}*")]
+    groups = (("Pending", pending, True), ("Upcoming", upcoming, True), ("Out now", ongoing, False),
+              ("Recently decided", recent, False))
+    for heading, entries, with_buttons in groups:
+        if not entries:
+            continue
+        blocks.append(context(f"*{heading}*"))
+        for entry in entries:
+            blocks.append(section(own_leave_line(entry, config.leave_type(entry.leave_type))))
+            buttons = own_leave_buttons(entry, cancellable=True) if with_buttons else []
+            if buttons:
+                blocks.append({"type": "actions", "block_id": f"{ids.LEAVE_BLOCK_PREFIX}{entry.id}"[:255],
+                               "elements": buttons})
+    if len(blocks) == 1:
+        blocks.append(section("Nothing pending or coming up. `/timeoff` asks for time off."))
+    return blocks[:50]
+
+
+def leave_list_text(pending: list, upcoming: list) -> str:
+    return f"Your time off: {len(pending)} pending, {len(upcoming)} coming up."
+
+
+def receipt_blocks(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> list[dict]:
+    blocks = [section(receipt_text(entry, leave_type, approvers))]
+    buttons = own_leave_buttons(entry, cancellable=True)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"{ids.LEAVE_BLOCK_PREFIX}{entry.id}"[:255],
+                       "elements": buttons})
+    return blocks
+
+
+def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | None = None,
+                       approvers=()) -> str:
+    """The thread reply under the request message when its requester (or HR) changes it."""
+    who = mention(by)
+    tell = f" {mentions(approvers)}" if approvers else ""
+    if previous is not None and entry.status == PENDING:
+        was = format_range(previous.start, previous.end, previous.start_half, previous.end_half)
+        return f"Edited by {who}: now {request_summary(entry, None)} (was {was}).{tell}"
+    if previous is not None and previous.status == APPROVED:
+        return f"Cancelled by {who}: this approved leave will not be taken.{tell}"
+    return f"Withdrawn by {who}.{tell}"
+
+
+def cancelled_announcement_text(entry: LedgerEntry) -> str:
+    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+    return f":leftwards_arrow_with_hook: {mention(entry.user)} will not be out {dates} after all."
+
+
+def changed_by_hr_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, by: str) -> str:
+    return f"{mention(by)} changed your time off: {request_summary(entry, leave_type)} — {status_line(entry)}."
+
+
+def change_refused_text(reason: str) -> str:
+    return f"I couldn't change that request: {reason}."

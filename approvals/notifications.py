@@ -89,3 +89,18 @@ def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, e
         )
 
     once(f"followup-problem:{key}", record)
+
+
+RECEIPT_LOCATION_SECONDS = 400 * 24 * 60 * 60  # past the leave year: the receipt's buttons work as long
+
+
+def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> None:
+    """The receipt DM with its buttons (edit, withdraw, cancel); rewritten in place once we know where it is."""
+    text = messages.receipt_text(entry, leave_type, approvers)
+    blocks = messages.receipt_blocks(entry, leave_type, approvers)
+    where = cache.get(f"receipt-at:{entry.id}")
+    if where:
+        client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
+        return
+    response = client.chat_postMessage(channel=entry.user, text=text, blocks=blocks)
+    cache.set(f"receipt-at:{entry.id}", (response["channel"], response["ts"]), RECEIPT_LOCATION_SECONDS)

@@ -27,7 +27,7 @@ from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
 from approvals.models import DeliveryProblem
-from approvals.notifications import announce, followup, once, post_ephemeral, send_dm
+from approvals.notifications import announce, followup, once, post_ephemeral, send_dm, send_receipt
 from approvals.rules import (
     APPROVED,
     FIELD_START,
@@ -280,6 +280,7 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
     ledger_reader.record_entry(entry)
     cache.set(f"delivered:{entry.id}", 1, WRITTEN_MARK_SECONDS)
     send_receipt_and_announcement(client, team, entry, leave_type, approvers)
+    tasks.publish_home_later({entry.user, *approvers})
 
 
 def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submission,
@@ -341,15 +342,15 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
         logger.warning("ledger check skipped id=%s channel=%s error=%s", entry.id, team.approvals_channel,
                        exc.response["error"])
         posted = None
-    if posted is not None:
-        return posted.entry  # posted by an earlier attempt: deliver the rest only
+    if posted is not None:  # posted by an earlier attempt: deliver the rest only
+        return replace(posted.entry, channel=posted.channel, ts=posted.ts)
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
         others_out=ledger_context(config, history, entry, leave_type),
     )
     try:
-        ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
-                            blocks=message_blocks)
+        ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
+                                 blocks=message_blocks)
     except SlackApiError as exc:
         error = exc.response.get("error", "")
         if error not in PERMANENT_ERRORS:
@@ -358,13 +359,12 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
         request_report_undelivered(client, submission, leave_type, team, error)
         return None
     logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)
-    return entry
+    return replace(entry, channel=team.approvals_channel, ts=ts)
 
 
 def send_receipt_and_announcement(client: WebClient, team: TeamConfig, entry: LedgerEntry,
                                   leave_type: LeaveTypeConfig | None, approvers) -> None:
-    followup(f"receipt:{entry.id}", lambda: send_dm(client, entry.user,
-                                                    messages.receipt_text(entry, leave_type, approvers)),
+    followup(f"receipt:{entry.id}", lambda: send_receipt(client, entry, leave_type, approvers),
              entry=entry, what="the receipt DM", channel=entry.user)
     if entry.status == APPROVED:
         followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
@@ -488,7 +488,8 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
                 post_ephemeral(client, decision.channel, decision.approver, f"You can't approve this yet: {full}.")
                 return None
         decided = replace(message.entry, status=decision.status, decided_by=decision.approver,
-                          decided_at=int(time.time()), reason=decision.reason or None)
+                          decided_at=int(time.time()), reason=decision.reason or None, channel=decision.channel,
+                          ts=decision.ts)
         leave_type = config.leave_type(decided.leave_type)
         text, message_blocks = messages.request_message(
             entry=decided, leave_type=leave_type, note=messages.note_from_blocks(message.blocks),
@@ -567,3 +568,5 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: Led
     if entry.status == APPROVED:
         followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
                  entry=entry, what="the announcement", channel=team.announce_channel or "")
+    tasks.publish_home_later({entry.user, *approvers_for(config, team, entry.user,
+                                                         channel_members=slack_lookups(client)[0])})

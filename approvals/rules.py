@@ -14,7 +14,7 @@ and setting both is invalid. No other value is valid.
 """
 
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -72,6 +72,10 @@ class LedgerEntry:
     decided_by: str | None = None
     decided_at: int | None = None  # Unix seconds
     reason: str | None = None
+    recorded_by: str | None = None  # HR who recorded it for the requester, if not themselves
+    # Where its message is (not part of the record, so not compared): known once read or posted.
+    channel: str | None = field(default=None, compare=False)
+    ts: str | None = field(default=None, compare=False)
 
     @property
     def active(self) -> bool:

@@ -204,3 +204,46 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
         return BalanceAnswer(None)
     year = year or local_today(directory.cached_timezone(user) or "UTC").year
     return BalanceAnswer(balance_text(config, ledger, user=user, team=team, year=year))
+
+
+# --- A person's own leave -----------------------------------------------------------------
+
+RECENT_DECIDED = 3
+
+
+@dataclass(frozen=True)
+class MyLeave:
+    pending: list[LedgerEntry]  # waiting for a decision, soonest first
+    upcoming: list[LedgerEntry]  # approved, not started: may be cancelled
+    ongoing: list[LedgerEntry]  # approved, started, not over
+    recent: list[LedgerEntry]  # the last few decided, newest first
+
+
+def my_leave(ledger: Ledger, user: str, today: date) -> MyLeave:
+    entries = sorted(ledger.for_user(user), key=lambda e: (e.start, e.end, e.id))
+    decided = [e for e in entries if e.status != "pending" and not (e.status == "approved" and e.end >= today)]
+    return MyLeave(
+        pending=[e for e in entries if e.status == "pending" and e.end >= today],
+        upcoming=[e for e in entries if e.status == "approved" and e.start > today],
+        ongoing=[e for e in entries if e.status == "approved" and e.start <= today <= e.end],
+        recent=sorted(decided, key=lambda e: e.decided_at or 0, reverse=True)[:RECENT_DECIDED],
+    )
+
+
+def my_leave_cached(config: WorkspaceConfig, user: str) -> MyLeave | None:
+    """From the cache only (the request path); None when the ledger is cold."""
+    ledger = ledger_reader.cached_ledger(config)
+    if ledger is None:
+        return None
+    return my_leave(ledger, user, local_today(directory.cached_timezone(user) or "UTC"))
+
+
+def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool = False) -> tuple[str, list[dict]]:
+    """The text and blocks of `/timeoff list` (or `/timeoff cancel`: only what can still be changed)."""
+    if only_changeable:
+        blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
+                                            ongoing=[], recent=[], title="Which request do you want to change?")
+    else:
+        blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
+                                            ongoing=leave.ongoing, recent=leave.recent)
+    return messages.leave_list_text(leave.pending, leave.upcoming), blocks

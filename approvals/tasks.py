@@ -86,3 +86,63 @@ def send_balance(user: str, year: int | None = None) -> None:
 @retrying_task(priority=-10)
 def warm_requester(user: str) -> None:
     request_services.requester_warm(background_client(), user)
+
+
+def change_gave_up(exc: Exception, data: dict) -> None:
+    post_ephemeral_or_dm(data["by"], f"Sorry, I could not change that request: Slack kept failing ({error_code(exc)}). "
+                                     "It is unchanged; please try again in a few minutes.")
+
+
+@retrying_task(priority=10, on_give_up=change_gave_up)
+def change_request(change: dict) -> None:
+    from approvals import change_services
+
+    change_services.request_change(background_client(), change_services.Change(**change))
+
+
+def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
+    post_ephemeral_or_dm(by, f"Sorry, I could not edit your request: Slack kept failing ({error_code(exc)}). "
+                             "It is unchanged; please try again in a few minutes.")
+
+
+@retrying_task(priority=10, on_give_up=edit_gave_up)
+def edit_request(submission: dict, by: str) -> None:
+    from approvals import change_services
+
+    change_services.request_edit(background_client(), request_services.Submission.from_task_data(submission), by)
+
+
+def post_ephemeral_or_dm(user: str, text: str) -> None:
+    from approvals.notifications import send_dm
+
+    send_dm(background_client(), user, text)
+
+
+@retrying_task(priority=-5)
+def publish_home(user: str) -> None:
+    from approvals import home_services
+
+    home_services.home_publish(background_client(), user)
+
+
+def publish_home_later(users) -> None:
+    """Republish App Home for those of `users` who look at it, after something it shows changed."""
+    from approvals import home_services
+
+    for user in home_services.home_watchers(set(users)):
+        publish_home.enqueue(user)
+
+
+@retrying_task()
+def send_leave_list(user: str, only_changeable: bool = False) -> None:
+    from approvals import change_services
+
+    change_services.leave_list_send(background_client(), user, only_changeable)
+
+
+@retrying_task(priority=-10)
+def refresh_slack_directory() -> None:
+    """The console's people, channels and user groups by name (approvals.slack_directory)."""
+    from approvals import slack_directory  # the two modules refer to each other: import when run
+
+    slack_directory.directory_refresh(background_client())

@@ -10,6 +10,8 @@ HELP_TEXT = (
     "• `/timeoff 2026-12-21 2026-12-23 vacation` opens it filled in (start, end, leave type).\n"
     "• `/timeoff balance` shows your allowance, taken, pending and remaining days this year "
     "(`/timeoff balance 2025` for another year).\n"
+    "• `/timeoff list` shows your pending and upcoming leave, with buttons to edit, withdraw or cancel it.\n"
+    "• `/timeoff cancel` picks a request to withdraw or leave to cancel.\n"
     "• `/timeoff help` shows this message.\n"
     "Your request goes to your team's approvers; you get a DM when they decide."
 )

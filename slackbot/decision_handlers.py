@@ -35,14 +35,17 @@ def button_request(action: dict) -> dict:
     return value
 
 
-def message_location(payload: dict) -> tuple[str, str]:
+def message_location(payload: dict, request: dict) -> tuple[str, str]:
+    """The request message: the one clicked, or (from App Home) the one the button names."""
+    if isinstance(request.get("channel"), str) and isinstance(request.get("ts"), str) and request["ts"]:
+        return request["channel"], request["ts"]
     container = require_dict(payload, "container")
     return require_text(container, "channel_id"), require_text(container, "message_ts")
 
 
 def action_approve(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
-    channel, ts = message_location(payload)
+    channel, ts = message_location(payload, request)
     request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
                                   status=APPROVED))
     return ack()
@@ -50,7 +53,7 @@ def action_approve(payload: dict, action: dict) -> SlackResponse:
 
 def action_reject(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
-    channel, ts = message_location(payload)
+    channel, ts = message_location(payload, request)
     clicker = payload["user"]["id"]
     refusal = decision_refusal_cached(current_config(), channel=channel, requester=request["user"], clicker=clicker)
     if refusal:

@@ -31,8 +31,10 @@ def request_modal(
     half_values: tuple[str, ...] = (),
     preview: str = "Pick your dates to see how many working days this is.",
     private_metadata: dict | None = None,
+    editing: bool = False,
 ) -> dict:
-    """The `/timeoff` form. Dates and the type dispatch actions so the preview can follow them."""
+    """The `/timeoff` form (or the same form editing a pending request). Dates and the type
+    dispatch actions so the preview can follow them."""
     selected = next((t for t in leave_types if t.code == selected_type), None)
     type_select = {
         "type": "static_select",
@@ -60,7 +62,8 @@ def request_modal(
     if selected is None or selected.allow_half_days:
         blocks.append(half_days_block(half_values))
     blocks += [
-        {"type": "input", "block_id": ids.NOTE_BLOCK, "optional": True, "label": plain("Note for your approvers"),
+        {"type": "input", "block_id": ids.NOTE_BLOCK, "optional": True,
+         "label": plain("New note (empty keeps the old one)" if editing else "Note for your approvers"),
          "element": {"type": "plain_text_input", "action_id": ids.NOTE_ACTION, "multiline": True,
                      "max_length": MAX_NOTE_CHARS}},
         context(preview, block_id=ids.PREVIEW_BLOCK),
@@ -68,8 +71,8 @@ def request_modal(
     return {
         "type": "modal",
         "callback_id": ids.REQUEST_MODAL,
-        "title": plain("Request time off"),
-        "submit": plain("Send request"),
+        "title": plain("Edit request" if editing else "Request time off"),
+        "submit": plain("Save changes" if editing else "Send request"),
         "close": plain("Cancel"),
         "private_metadata": json.dumps(private_metadata or {}),
         "blocks": blocks,

@@ -14,7 +14,7 @@ from datetime import date
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
-from approvals import messages, request_services, rules
+from approvals import change_services, messages, request_services, rules
 from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
@@ -107,20 +107,31 @@ def command_request(command: SlashCommand) -> SlackResponse:
     if requester.team_known and requester.team is None:
         return ephemeral(f"Sorry, {messages.no_team_text(config)}.")
 
+    if not open_request_form(config, command.user_id, command.trigger_id, prefill):
+        return ephemeral("Slack didn't let me open the request form in time. Please try `/timeoff` again.")
+    return ack()
+
+
+def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
+                      editing: str | None = None) -> bool:
+    """Open the form (for a new request, or to edit request `editing`); False when Slack did not let us."""
     view = modals.request_modal(
         leave_types=config.leave_types,
         selected_type=prefill.leave_type,
         start=prefill.start,
         end=prefill.end,
-        preview=request_preview_cached(config, command.user_id, prefill.draft),
+        half_values=prefill.halves,
+        preview=request_preview_cached(config, user, prefill.draft),
+        private_metadata={"edit": editing} if editing else None,
+        editing=editing is not None,
     )
     try:
-        in_request_client().views_open(trigger_id=command.trigger_id, view=view)
+        in_request_client().views_open(trigger_id=trigger_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
-        logger.warning("views.open failed user=%s error=%s", command.user_id, describe(exc))
-        return ephemeral("Slack didn't let me open the request form in time. Please try `/timeoff` again.")
-    request_services.request_form_opened(command.user_id)
-    return ack()
+        logger.warning("views.open failed user=%s error=%s", user, describe(exc))
+        return False
+    request_services.request_form_opened(user)
+    return True
 
 
 def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str:
@@ -156,6 +167,7 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         half_values=values.halves,
         preview=request_preview_cached(config, user, values.draft),
         private_metadata=modal_metadata(view),
+        editing=bool((modal_metadata(view) or {}).get("edit")),
     )
     try:
         in_request_client().views_update(view_id=require_text(view, "id"), hash=view.get("hash"), view=new_view)
@@ -192,8 +204,9 @@ def submit_request(payload: dict) -> SlackResponse:
     if errors:
         return view_errors(errors)
 
+    editing = (modal_metadata(view) or {}).get("edit")
     submission = request_services.Submission(
-        id=str(uuid.uuid4()),
+        id=editing if isinstance(editing, str) and editing else str(uuid.uuid4()),
         user=payload["user"]["id"],
         leave_type=leave_type.code,
         start=values.start,
@@ -204,7 +217,11 @@ def submit_request(payload: dict) -> SlackResponse:
         validated=False,
     )
     # The same view submitted twice (a double click, a Slack retry) sends one request.
-    refused = request_services.request_submit(submission, dedup_key=f"submission:{view.get('id')}:{view.get('hash')}")
+    dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
+    if editing:
+        refused = change_services.request_edit_submit(submission, by=submission.user, dedup_key=dedup_key)
+    else:
+        refused = request_services.request_submit(submission, dedup_key=dedup_key)
     if not refused:
         return ack()
     by_block: dict[str, str] = {}

@@ -8,7 +8,8 @@ never an error: a stale button must not produce a 500.
 import logging
 
 from approvals import block_ids as ids
-from slackbot import balance_command, commands, decision_handlers, events, request_form
+from approvals import observe
+from slackbot import balance_command, commands, decision_handlers, events, leave_handlers, request_form
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
 from slackbot.responses import SlackResponse, ack
 
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 COMMAND_ROUTES = {
     "help": commands.command_help,
     "balance": balance_command.command_balance,
+    "list": leave_handlers.command_list,
+    "cancel": leave_handlers.command_cancel,
 }
 
 ACTION_ROUTES = {
@@ -26,6 +29,10 @@ ACTION_ROUTES = {
     ids.HALF_ACTION: request_form.action_update_preview,
     ids.APPROVE_ACTION: decision_handlers.action_approve,
     ids.REJECT_ACTION: decision_handlers.action_reject,
+    ids.EDIT_ACTION: leave_handlers.action_edit,
+    ids.WITHDRAW_ACTION: leave_handlers.action_withdraw,
+    ids.CANCEL_ACTION: leave_handlers.action_cancel,
+    ids.NEW_REQUEST_ACTION: leave_handlers.action_new_request,
 }
 
 VIEW_SUBMISSION_ROUTES = {
@@ -33,13 +40,16 @@ VIEW_SUBMISSION_ROUTES = {
     ids.REJECT_MODAL: decision_handlers.submit_reject_reason,
 }
 
-EVENT_ROUTES = {}
+EVENT_ROUTES = {
+    "app_home_opened": leave_handlers.event_app_home_opened,
+}
 
 
 def dispatch_command(command: SlashCommand) -> SlackResponse:
     """`/timeoff help` and friends by their first word; anything else opens (and pre-fills) the form."""
     words = command.words
     handler = COMMAND_ROUTES.get(words[0].lower() if words else "", request_form.command_request)
+    observe.label_request("command", handler.__name__, team=command.team_id, user=command.user_id)
     return handler(command)
 
 
@@ -50,6 +60,7 @@ def dispatch_interaction(payload: dict) -> SlackResponse:
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
             raise BadPayload("block_actions without actions")
         action = actions[0]
+        observe.label_request(kind, action.get("action_id"), team=payload.get("team"), user=payload.get("user"))
         handler = ACTION_ROUTES.get(require_text(action, "action_id"))
         if handler is None:
             logger.info("ignored action action_id=%s", action.get("action_id"))
@@ -57,6 +68,7 @@ def dispatch_interaction(payload: dict) -> SlackResponse:
         return handler(payload, action)
     if kind == "view_submission":
         view = require_dict(payload, "view")
+        observe.label_request(kind, view.get("callback_id"), team=payload.get("team"), user=payload.get("user"))
         handler = VIEW_SUBMISSION_ROUTES.get(require_text(view, "callback_id"))
         if handler is None:
             logger.info("ignored view_submission callback_id=%s", view.get("callback_id"))
@@ -78,6 +90,7 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
         logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
         return ack()
     event_type = event.get("type")
+    observe.label_request("event", event_type, team=envelope.get("team_id"), user=event.get("user"))
     handler = EVENT_ROUTES.get(event_type) if isinstance(event_type, str) else None  # a list is unhashable
     if handler is None:
         return ack()

@@ -127,3 +127,22 @@ def event_envelope(event: dict, *, event_id: str = "Ev_TEST1") -> dict:
         "event_time": int(time.time()),
         "authorizations": [{"team_id": SLACK_TEAM, "user_id": "U_BOT", "is_bot": True}],
     }
+
+
+def view_block_actions_payload(*, user_id: str, action_id: str, value: str, block_id: str,
+                               view: dict, view_id: str = "V_HOME") -> dict:
+    """A button click in a view (App Home), as Slack sends it: no channel, no message."""
+    return {
+        "type": "block_actions",
+        "user": slack_user(user_id),
+        "api_app_id": APP_ID,
+        "token": "verification-token-unused",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": new_trigger_id(),
+        "team": {"id": SLACK_TEAM, "domain": "acme"},
+        "view": {**view, "id": view_id, "hash": "1766000000.home", "team_id": SLACK_TEAM},
+        "actions": [
+            {"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+             "action_ts": f"{time.time():.6f}", "text": {"type": "plain_text", "text": "Button", "emoji": True}}
+        ],
+    }

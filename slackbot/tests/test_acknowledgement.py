@@ -178,7 +178,7 @@ def test_events_call_no_slack_method(client, fake_slack, step):
         verified = post_event(client, {"type": "url_verification", "challenge": "abc"})
     assert [first.status_code, retried.status_code, verified.status_code] == [200, 200, 200]
     assert s.slack_methods == []
-    assert s.enqueued == []
+    assert s.enqueued == [("publish_home", [ALICE], {})]  # App Home is published in the background, once
 
 
 @pytest.mark.parametrize("text", ["help", "balance", "2031-03-10 2031-03-12 vacation"])
@@ -203,7 +203,7 @@ def test_every_request_together_touched_only_views_methods(client, fake_slack, p
     assert submitted.content == b""
     assert set(s.slack_methods) <= VIEWS_METHODS
     assert sorted(name for name, args, kwargs in s.enqueued) == [
-        "decide_request", "deliver_request", "warm_requester"]
+        "decide_request", "deliver_request", "publish_home", "warm_requester"]
 
 
 # --- The in-request client: short, and never sleeping ---------------------------------------

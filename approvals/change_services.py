@@ -1,0 +1,291 @@
+"""A request changed after it was sent: edited or withdrawn while pending, approved leave cancelled.
+
+Services named `request_<action>`, run in tasks with the background client.
+Each change takes the same per-request lock as a decision, re-reads the
+request message from Slack under it, and does nothing to a request that is no
+longer in the state the change expects: a double click changes it once.
+Every change is re-checked against the ledger before it is written.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+
+from approvals import ledger, ledger_reader, messages, tasks
+from approvals.cache_lock import acquire, release, renew
+from approvals.config_store import current_config
+from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.directory import fetch_timezone
+from approvals.ledger import LedgerMessage
+from approvals.notifications import followup, send_dm, send_receipt
+from approvals.request_services import (
+    DECISION_LOCK_SECONDS,
+    DECISION_LOCK_WAIT_SECONDS,
+    SUBMISSION_DEDUP_SECONDS,
+    Submission,
+    check_submission,
+    submission_entry,
+)
+from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
+from approvals.selectors import local_today, requester_cached, slack_lookups
+from approvals.team_routing import approvers_for, team_for_channel
+
+logger = logging.getLogger(__name__)
+
+WITHDRAW = "withdraw"
+CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class Change:
+    request_id: str
+    by: str  # who asked for the change: the requester, or HR (a fallback approver)
+    action: str  # WITHDRAW or CANCEL
+    channel: str | None = None  # where the request message is, when the button knew
+    ts: str | None = None
+
+    def as_task_data(self) -> dict:
+        return self.__dict__.copy()
+
+
+class ChangeRefused(Exception):
+    """The change may not be made; the message says why, for the person who asked."""
+
+
+def may_change(config: WorkspaceConfig, entry: LedgerEntry, by: str) -> bool:
+    """The requester changes their own leave; HR (the fallback approvers) anyone's."""
+    return by == entry.user or by in config.fallback_approvers
+
+
+# --- On the request path ------------------------------------------------------------------
+
+
+def request_change_later(change: Change) -> None:
+    tasks.change_request.enqueue(change.as_task_data())
+
+
+def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> dict[str, str]:
+    """An edited request from the form: the errors to show by field, or {} once its task is enqueued.
+
+    `submission.id` is the request being edited, so the ledger checks leave its
+    old version out. Every rule the cache allows is checked now; the task checks
+    again against the ledger under the request's lock before it rewrites anything.
+    """
+    config = current_config()
+    if cache.get(dedup_key):
+        return {}
+    leave_type = config.leave_type(submission.leave_type)
+    requester = requester_cached(config, submission.user)
+    history = ledger_reader.cached_ledger(config)
+    current = history.entries.get(submission.id) if history else None
+    if current is not None and not may_change(config, current, by):
+        return {FIELD_TYPE: "Only the requester (or HR) can edit this request."}
+    if current is not None and current.status != PENDING:
+        return {FIELD_TYPE: f"This request is already {current.status}; it can't be edited any more."}
+    today = local_today(requester.timezone or "UTC")
+    if requester.team is not None:
+        violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
+                                      ledger=history)
+    else:
+        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
+    if violations:
+        return errors_by_field(violations)
+    if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+        tasks.edit_request.enqueue(submission.as_task_data(), by)
+    return {}
+
+
+# --- In the background ----------------------------------------------------------------------
+
+
+def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None = None,
+                   ts: str | None = None) -> LedgerMessage | None:
+    """The request's message, re-read from Slack: where the button said, else where the ledger saw it,
+    else among the newest messages of every approvals channel."""
+    if channel is None or ts is None:
+        history = ledger_reader.cached_ledger(config)
+        known = history.entries.get(request_id) if history else None
+        channel, ts = (known.channel, known.ts) if known is not None else (None, None)
+    if channel and ts:
+        message = ledger.read_request_at(client, channel=channel, ts=ts)
+        return message if message is not None and message.entry.id == request_id else None
+    for candidate in ledger_reader.ledger_channels(config):
+        found = ledger.find_recent_request(client, channel=candidate, request_id=request_id)
+        if found is not None:
+            return ledger.read_request_at(client, channel=found.channel, ts=found.ts)
+    return None
+
+
+def request_change(client: WebClient, change: Change) -> None:
+    """Withdraw a pending request or cancel approved leave that has not started."""
+    config = current_config()
+    try:
+        message = locate_request(client, config, change.request_id, change.channel, change.ts)
+        if message is None:
+            raise ChangeRefused("it no longer exists (its message was deleted)")
+        changed = write_change(client, config, message, change)
+    except ChangeRefused as refusal:
+        send_dm(client, change.by, messages.change_refused_text(str(refusal)))
+        return
+    if changed is not None:
+        previous, entry = changed
+        change_followups(client, config, message, previous, entry, by=change.by)
+
+
+def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, today) -> None:
+    if not may_change(config, entry, change.by):
+        raise ChangeRefused("only the requester (or HR) can change it")
+    if change.action == WITHDRAW and entry.status != PENDING:
+        raise ChangeRefused(f"it is already {entry.status}, so there is nothing to withdraw")
+    if change.action == CANCEL:
+        if entry.status != APPROVED:
+            raise ChangeRefused(f"it is {entry.status}, not approved leave")
+        if entry.start <= today and change.by not in config.fallback_approvers:
+            raise ChangeRefused("it has already started; ask HR to correct it")
+
+
+def write_change(client: WebClient, config: WorkspaceConfig, message: LedgerMessage,
+                 change: Change) -> tuple[LedgerEntry, LedgerEntry] | None:
+    """Under the request's lock: re-read, check, rewrite the message as cancelled. None: nothing to do."""
+    with request_lock(message.entry.id):
+        message = ledger.read_request_at(client, channel=message.channel, ts=message.ts)
+        if message is None:
+            raise ChangeRefused("it no longer exists (its message was deleted)")
+        previous = message.entry
+        if previous.status == CANCELLED and previous.decided_by == change.by:
+            return None  # a double click: done already
+        check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
+        entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
+                        channel=message.channel, ts=message.ts)
+        rewrite(client, config, message, entry)
+    logger.info("request changed id=%s action=%s by=%s", entry.id, change.action, change.by)
+    return previous, entry
+
+
+def request_edit(client: WebClient, submission: Submission, by: str) -> None:
+    """Rewrite a pending request with new dates, type or note, after checking it against the ledger."""
+    config = current_config()
+    leave_type = config.leave_type(submission.leave_type)
+    try:
+        message = locate_request(client, config, submission.id)
+        if message is None:
+            raise ChangeRefused("it no longer exists (its message was deleted)")
+        team = config.team_named(message.entry.team) or team_for_channel(config, message.channel)
+        if team is None or leave_type is None:
+            raise ChangeRefused("its team or leave type is no longer configured")
+        history = ledger_reader.current_ledger(client, config)
+        with request_lock(submission.id):
+            message = ledger.read_request_at(client, channel=message.channel, ts=message.ts)
+            if message is None:
+                raise ChangeRefused("it no longer exists (its message was deleted)")
+            previous = message.entry
+            if not may_change(config, previous, by):
+                raise ChangeRefused("only the requester (or HR) can edit it")
+            if previous.status != PENDING:
+                raise ChangeRefused(f"it is already {previous.status}")
+            violations = check_submission(config, submission, team=team, leave_type=leave_type,
+                                          today=local_today(fetch_timezone(client, previous.user)), ledger=history)
+            if violations:
+                raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
+            entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
+                            channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
+            note = submission.note or messages.note_from_blocks(message.blocks)
+            rewrite(client, config, message, entry, note=note)
+    except ChangeRefused as refusal:
+        send_dm(client, by, messages.change_refused_text(str(refusal)))
+        return
+    change_followups(client, config, message, previous, entry, by=by)
+
+
+class request_lock:
+    """The per-request lock a decision takes too; TimeoutError (a retry) when it stays busy."""
+
+    def __init__(self, request_id: str):
+        self.key, self.token = f"lock:decide:{request_id}", None
+
+    def __enter__(self):
+        self.token = acquire(self.key, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
+        if self.token is None:
+            raise TimeoutError(f"{self.key} is busy")
+        return self
+
+    def __exit__(self, *exc):
+        release(self.key, self.token)
+
+    def still_ours(self) -> bool:
+        return renew(self.key, self.token, DECISION_LOCK_SECONDS)
+
+
+def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, entry: LedgerEntry, *,
+            note: str | None = None) -> None:
+    """The request message and its metadata, as `entry` now stands; the cached ledger follows."""
+    leave_type = config.leave_type(entry.leave_type)
+    approvers = approvers_of(client, config, entry) if entry.status == PENDING else frozenset()
+    text, blocks = messages.request_message(
+        entry=entry, leave_type=leave_type, approvers=approvers,
+        note=messages.note_from_blocks(message.blocks) if note is None else note)
+    ledger.update_request(client, channel=message.channel, ts=message.ts, entry=entry, text=text, blocks=blocks)
+    ledger_reader.record_entry(entry)
+
+
+def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry) -> frozenset[str]:
+    team = config.team_named(entry.team)
+    if team is None:
+        return frozenset(config.fallback_approvers)
+    return frozenset(approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]))
+
+
+def change_followups(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, previous: LedgerEntry,
+                     entry: LedgerEntry, *, by: str) -> None:
+    """Tell the approvers in the thread, correct the announcement, tell the requester when HR changed it."""
+    team: TeamConfig | None = config.team_named(entry.team)
+    approvers = approvers_of(client, config, entry) if previous.status in (PENDING, APPROVED) else ()
+    edited = entry.status == PENDING
+    key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"
+    thread_text = messages.change_thread_text(entry, by=by, previous=previous, approvers=approvers)
+    followup(f"change-thread:{key}",
+             lambda: client.chat_postMessage(channel=message.channel, thread_ts=message.ts, text=thread_text),
+             entry=entry, what="the thread reply about the change", channel=message.channel)
+    if previous.status == APPROVED and team is not None and team.announce_channel:
+        followup(f"change-announce:{key}",
+                 lambda: client.chat_postMessage(channel=team.announce_channel,
+                                                 text=messages.cancelled_announcement_text(entry)),
+                 entry=entry, what="the corrected announcement", channel=team.announce_channel)
+    leave_type = config.leave_type(entry.leave_type)
+    if by != entry.user:
+        followup(f"change-dm:{key}",
+                 lambda: send_dm(client, entry.user, messages.changed_by_hr_text(entry, leave_type, by=by)),
+                 entry=entry, what="the DM about the change", channel=entry.user)
+    elif edited:
+        followup(f"change-receipt:{key}",
+                 lambda: send_receipt(client, entry, leave_type, approvers),
+                 entry=entry, what="the updated receipt", channel=entry.user)
+    tasks.publish_home_later({entry.user, *approvers})
+
+
+LIST_CHECKING_TEXT = "Looking up your time off — I'll DM you in a moment."
+
+
+def leave_list_request(user: str, *, only_changeable: bool = False) -> tuple[str, list[dict]]:
+    """`/timeoff list` (or `cancel`) now, from the cache; or a note that the answer comes by DM."""
+    from approvals.selectors import leave_list, my_leave_cached
+
+    config = current_config()
+    leave = my_leave_cached(config, user)
+    if leave is None:
+        tasks.send_leave_list.enqueue(user, only_changeable)
+        return LIST_CHECKING_TEXT, []
+    return leave_list(config, leave, only_changeable=only_changeable)
+
+
+def leave_list_send(client: WebClient, user: str, only_changeable: bool) -> None:
+    from approvals.selectors import leave_list, my_leave
+
+    config = current_config()
+    history = ledger_reader.current_ledger(client, config)
+    leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
+    text, blocks = leave_list(config, leave, only_changeable=only_changeable)
+    client.chat_postMessage(channel=user, text=text, blocks=blocks)

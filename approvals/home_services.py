@@ -1,0 +1,69 @@
+"""App Home: published when someone opens it, republished when what it shows changes."""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from slack_sdk import WebClient
+
+from approvals import directory, ledger_reader
+from approvals.config_store import current_config
+from approvals.config_types import WorkspaceConfig
+from approvals.home_view import home_view
+from approvals.ledger_reader import Ledger
+from approvals.rules import PENDING, LedgerEntry
+from approvals.selectors import balance_text, local_today, my_leave, slack_lookups, team_of_user
+from approvals.team_routing import approvers_for
+
+logger = logging.getLogger(__name__)
+
+# Who has looked at their App Home lately: only they get it republished after a change.
+HOME_SEEN_SECONDS = 30 * 24 * 60 * 60
+
+
+def home_seen(user: str) -> None:
+    cache.set(f"home:seen:{user}", 1, HOME_SEEN_SECONDS)
+
+
+def home_watchers(users) -> list[str]:
+    keys = {f"home:seen:{user}": user for user in users if user}
+    return [keys[key] for key in cache.get_many(list(keys))]
+
+
+def home_publish(client: WebClient, user: str) -> None:
+    config = current_config()
+    team = team_of_user(client, config, user)
+    today = local_today(directory.fetch_timezone(client, user))
+    note = None
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as exc:
+        logger.warning("home for user=%s: ledger unavailable: %s", user, exc)
+        history, note = None, "I can't read the leave records right now; HR has been told."
+    leave = my_leave(history, user, today) if history is not None else None
+    balances = (balance_text(config, history, user=user, team=team, year=today.year)
+                if history is not None and team is not None else None)
+    if team is None:
+        note = "No team is configured for you yet, so you can't request time off; ask HR."
+    view = home_view(config=config, leave=leave, balances_text=balances,
+                     waiting=waiting_for(client, config, history, user) if history is not None else [],
+                     is_hr=user in config.fallback_approvers, console_url=console_url(), note=note)
+    client.views_publish(user_id=user, view=view)
+
+
+def waiting_for(client: WebClient, config: WorkspaceConfig, history: Ledger, user: str) -> list[LedgerEntry]:
+    """Pending requests this person may decide, oldest first (those whose message we know)."""
+    channel_members = slack_lookups(client)[0]
+    waiting = []
+    for entry in history.entries.values():
+        if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
+            continue
+        team = config.team_named(entry.team)
+        if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members):
+            waiting.append(entry)
+    return sorted(waiting, key=lambda e: (e.start, e.id))
+
+
+def console_url() -> str | None:
+    base = getattr(settings, "PUBLIC_URL", "")
+    return f"{base.rstrip('/')}/console/" if base else None

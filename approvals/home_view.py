@@ -1,0 +1,65 @@
+"""The App Home tab: a pure builder from plain data to a `home` view (views.publish).
+
+Built in `approvals`, not in the Slack edge, because the background republishes
+it whenever something it shows changes (a delivery, a decision, a change).
+"""
+
+import json
+
+from approvals import block_ids as ids
+from approvals import messages
+from approvals.block_kit import context, escape, mention, plain, section
+from approvals.config_types import WorkspaceConfig
+from approvals.rules import LedgerEntry
+
+MAX_BLOCKS = 100  # Slack's limit for a view
+MAX_WAITING = 15
+
+
+def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, waiting: list[LedgerEntry],
+              is_hr: bool, console_url: str | None, note: str | None = None) -> dict:
+    """My leave and balances, a button to ask for time off; for approvers what waits for them; for HR the console."""
+    blocks = [
+        {"type": "header", "text": plain("Time off")},
+        {"type": "actions", "block_id": "home_actions", "elements": [
+            {"type": "button", "action_id": ids.NEW_REQUEST_ACTION, "style": "primary",
+             "text": plain("Request time off"), "value": "new"}]},
+    ]
+    if note:
+        blocks.append(context(note))
+    if leave is not None:
+        blocks += messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
+                                             ongoing=leave.ongoing, recent=leave.recent)
+    if balances_text:
+        blocks += [{"type": "divider"}, section(balances_text)]
+    if waiting:
+        blocks += [{"type": "divider"}, section(f"*Waiting for your decision* ({len(waiting)})")]
+        for entry in waiting[:MAX_WAITING]:
+            blocks += waiting_blocks(config, entry)
+        if len(waiting) > MAX_WAITING:
+            blocks.append(context(f"and {len(waiting) - MAX_WAITING} more in the approvals channels."))
+    if is_hr:
+        blocks.append({"type": "divider"})
+        if console_url:
+            blocks.append({"type": "actions", "block_id": "home_hr", "elements": [
+                {"type": "button", "action_id": ids.CONSOLE_LINK_ACTION, "text": plain("Open the HR console"),
+                 "url": console_url}]})
+        else:
+            blocks.append(section("You are HR here: teams, approvers and leave types are set in the HR console."))
+    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+
+
+def waiting_blocks(config: WorkspaceConfig, entry: LedgerEntry) -> list[dict]:
+    """A pending request with Approve / Reject that behave exactly like the channel's buttons."""
+    leave_type = config.leave_type(entry.leave_type)
+    value = json.dumps({"id": entry.id, "user": entry.user, "channel": entry.channel, "ts": entry.ts})
+    return [
+        section(f"*{mention(entry.user)}* requests *{messages.request_summary(entry, leave_type)}* "
+                f"({escape(entry.team)})"),
+        {"type": "actions", "block_id": f"decide:{entry.id}"[:255], "elements": [
+            {"type": "button", "action_id": ids.APPROVE_ACTION, "style": "primary", "text": plain("Approve"),
+             "value": value},
+            {"type": "button", "action_id": ids.REJECT_ACTION, "style": "danger", "text": plain("Reject"),
+             "value": value},
+        ]},
+    ]

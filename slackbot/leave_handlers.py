@@ -1,0 +1,83 @@
+"""A person's own leave: `/timeoff list`, `/timeoff cancel`, the Edit / Withdraw / Cancel buttons
+(on the list, the receipt DM and App Home), App Home itself and its "Request time off" button.
+
+Handlers only translate: the changes themselves are `approvals.change_services`', in tasks.
+"""
+
+import json
+
+from approvals import tasks
+from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
+from approvals.config_store import current_config
+from approvals.home_services import home_seen
+from slackbot.payloads import BadPayload, SlashCommand, require_text
+from slackbot.request_form import FormValues, open_request_form, parse_iso_date
+from slackbot.responses import SlackResponse, ack, ephemeral
+
+
+def command_list(command: SlashCommand) -> SlackResponse:
+    text, blocks = leave_list_request(command.user_id)
+    return ephemeral(text, blocks)
+
+
+def command_cancel(command: SlashCommand) -> SlackResponse:
+    text, blocks = leave_list_request(command.user_id, only_changeable=True)
+    return ephemeral(text, blocks)
+
+
+def button_value(action: dict) -> dict:
+    """{"id", "user", and what the request was; "channel"/"ts" of its message when known}."""
+    try:
+        value = json.loads(action.get("value") or "")
+    except (TypeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
+        raise BadPayload("leave button without a request")
+    return value
+
+
+def text_or_none(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def change_from(payload: dict, action: dict, kind: str) -> Change:
+    value = button_value(action)
+    return Change(request_id=value["id"], by=payload["user"]["id"], action=kind,
+                  channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")))
+
+
+def action_withdraw(payload: dict, action: dict) -> SlackResponse:
+    request_change_later(change_from(payload, action, WITHDRAW))
+    return ack()
+
+
+def action_cancel(payload: dict, action: dict) -> SlackResponse:
+    request_change_later(change_from(payload, action, CANCEL))
+    return ack()
+
+
+def action_edit(payload: dict, action: dict) -> SlackResponse:
+    """Open the same form, filled in with the request as it stands (its note stays unless replaced)."""
+    value = button_value(action)
+    user = payload["user"]["id"]
+    halves = tuple(h for h, flag in (("start_pm", value.get("sh") == "pm"), ("end_am", value.get("eh") == "am"))
+                   if flag)
+    prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
+                         end=parse_iso_date(value.get("end")), halves=halves)
+    # When Slack does not let us open it in time (the trigger lasts 3 s), a second click will.
+    open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill, editing=value["id"])
+    return ack()
+
+
+def action_new_request(payload: dict, action: dict) -> SlackResponse:
+    """App Home's "Request time off": the same form as `/timeoff`."""
+    open_request_form(current_config(), payload["user"]["id"], require_text(payload, "trigger_id"), FormValues())
+    return ack()
+
+
+def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:
+    if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
+        return ack()
+    home_seen(event["user"])
+    tasks.publish_home.enqueue(event["user"])
+    return ack()

@@ -1,0 +1,219 @@
+"""Employees see, edit, withdraw and cancel their leave; approvers decide from App Home.
+
+Through signed requests, against the fake Slack, asserting on what crossed the wire.
+"""
+
+import json
+
+import pytest
+
+from approvals import block_ids as ids
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS
+from test_support.flows import (
+    ALICE,
+    BOB,
+    DAVE,
+    MONDAY,
+    WEDNESDAY,
+    click,
+    dms_to,
+    install_config,
+    open_request_form,
+    posted_requests,
+    request_time_off,
+    request_values,
+    submit_request,
+)
+from test_support.slack_requests import (
+    block_actions_payload,
+    event_envelope,
+    post_command,
+    post_event,
+    post_interaction,
+    view_block_actions_payload,
+    view_submission_payload,
+)
+
+pytestmark = pytest.mark.django_db
+
+FRIDAY = MONDAY.replace(day=MONDAY.day + 4)
+
+
+def ledger_messages(fake_slack) -> list:
+    return [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]
+
+
+def status(fake_slack) -> dict:
+    [message] = ledger_messages(fake_slack)
+    return message.metadata["event_payload"]
+
+
+def buttons_in(blocks) -> dict:
+    """action_id -> (block_id, value) of every button in these blocks."""
+    found = {}
+    for block in blocks:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("type") == "button" and "value" in element:
+                found.setdefault(element["action_id"], (block["block_id"], element["value"]))
+    return found
+
+
+def press(client, user, blocks, action_id, *, channel="D_X", ts="1766000000.000200"):
+    block_id, value = buttons_in(blocks)[action_id]
+    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
+                                    channel_id=channel, message_ts=ts)
+    response = post_interaction(client, payload)
+    assert response.status_code == 200, response.content
+    return response
+
+
+def listed(client, user, word="list") -> dict:
+    response = post_command(client, word, user_id=user)
+    assert response.status_code == 200
+    return response.json()
+
+
+def receipt_message(fake_slack):
+    [receipt] = [c for c in fake_slack.calls("chat.postMessage") if c.params.get("channel") == ALICE
+                 and "is with" in c.params.get("text", "")]
+    return receipt
+
+
+def test_the_list_shows_pending_leave_with_its_buttons(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE, note="Ski week")
+    answer = listed(client, ALICE)
+    assert answer["response_type"] == "ephemeral"
+    assert "Pending" in json.dumps(answer["blocks"]) and "Vacation" in json.dumps(answer["blocks"])
+    assert {ids.EDIT_ACTION, ids.WITHDRAW_ACTION} <= set(buttons_in(answer["blocks"]))
+
+
+def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # a double click
+
+    assert len(fake_slack.calls("chat.update")) == 1
+    payload = status(fake_slack)
+    assert (payload["status"], payload["decided_by"]) == ("cancelled", ALICE)
+    thread = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(thread) == 1 and thread[0].startswith(f"Withdrawn by <@{ALICE}>")
+    assert not [b for b in fake_slack.calls("chat.update")[0].params["blocks"] if b["type"] == "actions"]
+    assert ids.WITHDRAW_ACTION not in buttons_in(listed(client, ALICE)["blocks"])  # nothing left to withdraw
+
+
+def test_someone_else_cannot_withdraw_it(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    press(client, DAVE, blocks, ids.WITHDRAW_ACTION)
+    assert status(fake_slack)["status"] == "pending"
+    assert any("only the requester" in dm for dm in dms_to(fake_slack, DAVE))
+
+
+def test_cancelling_approved_leave_tells_the_approvers_and_the_team_and_restores_the_balance(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    assert "taken 3" in listed(client, ALICE, f"balance {MONDAY.year}")["text"]
+    blocks = listed(client, ALICE, "cancel")["blocks"]
+    fake_slack.clear_calls()
+
+    press(client, ALICE, blocks, ids.CANCEL_ACTION)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
+    assert thread.startswith(f"Cancelled by <@{ALICE}>") and f"<@{BOB}>" in thread
+    [correction] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == C_ENG]
+    assert "will not be out" in correction
+    assert "taken 0" in listed(client, ALICE, f"balance {MONDAY.year}")["text"]
+
+
+def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE, note="Ski week")
+    receipt = receipt_message(fake_slack)
+    request_id = status(fake_slack)["id"]
+    press(client, ALICE, receipt.params["blocks"], ids.EDIT_ACTION, channel=receipt.response["channel"],
+          ts=receipt.response["ts"])
+    form = fake_slack.last_call("views.open").params["view"]
+    assert form["title"]["text"] == "Edit request" and json.loads(form["private_metadata"]) == {"edit": request_id}
+    fake_slack.clear_calls()
+
+    response = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT"))
+    assert response.content == b""
+
+    payload = status(fake_slack)
+    assert (payload["id"], payload["start"], payload["end"], payload["days"], payload["status"]) == (
+        request_id, MONDAY.isoformat(), FRIDAY.isoformat(), 5, "pending")
+    assert len(ledger_messages(fake_slack)) == 1  # rewritten, not posted again
+    assert "Ski week" in str(fake_slack.calls("chat.update")[0].params["blocks"])  # the note stays
+    [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
+    assert thread.startswith(f"Edited by <@{ALICE}>")
+    receipt_updates = [c for c in fake_slack.calls("chat.update") if c.params["channel"] == receipt.response["channel"]]
+    assert receipt_updates and "5 working days" in receipt_updates[0].params["text"]
+
+
+def test_an_edit_that_breaks_a_rule_keeps_the_form_open(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    second = open_request_form(client, fake_slack, ALICE)
+    submit_request(client, ALICE, second, request_values("vacation", FRIDAY, FRIDAY), view_id="V_REQ2")
+    assert len(ledger_messages(fake_slack)) == 2
+    first_id = [m.metadata["event_payload"]["id"] for m in ledger_messages(fake_slack)
+                if m.metadata["event_payload"]["start"] == MONDAY.isoformat()][0]
+    form = fake_slack.last_call("views.open").params["view"]
+    form = {**form, "private_metadata": json.dumps({"edit": first_id})}
+    response = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT2"))
+    assert response.json()["response_action"] == "errors"  # it would overlap the Friday request
+
+
+def open_home(client, fake_slack, user, event_id):
+    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
+                                       "event_ts": "1766000000.000300"}, event_id=event_id))
+    call = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user][-1]
+    view = call.params["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def test_app_home_shows_my_leave_and_balances(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    home = open_home(client, fake_slack, ALICE, "Ev_H1")
+    assert home["type"] == "home"
+    text = json.dumps(home)
+    assert "Pending" in text and "Your leave in" in text
+    assert {ids.NEW_REQUEST_ACTION, ids.EDIT_ACTION, ids.WITHDRAW_ACTION} <= set(buttons_in(home["blocks"]))
+
+
+def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    home = open_home(client, fake_slack, BOB, "Ev_H2")
+    block_id, value = buttons_in(home["blocks"])[ids.APPROVE_ACTION]
+    fake_slack.clear_calls()
+
+    post_interaction(client, view_block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value=value,
+                                                        block_id=block_id, view=home))
+
+    payload = status(fake_slack)
+    assert (payload["status"], payload["decided_by"]) == ("approved", BOB)
+    assert any("approved your" in dm for dm in dms_to(fake_slack, ALICE))
+    republished = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == BOB]
+    assert republished and ids.APPROVE_ACTION not in buttons_in(json.loads(json.dumps(
+        republished[-1].params["view"]))["blocks"])  # nothing waits any more
+
+
+def test_the_request_button_on_app_home_opens_the_form(client, fake_slack):
+    install_config()
+    home = open_home(client, fake_slack, ALICE, "Ev_H3")
+    block_id, value = buttons_in(home["blocks"])[ids.NEW_REQUEST_ACTION]
+    post_interaction(client, view_block_actions_payload(user_id=ALICE, action_id=ids.NEW_REQUEST_ACTION,
+                                                        value=value, block_id=block_id, view=home))
+    assert fake_slack.last_call("views.open").params["view"]["callback_id"] == ids.REQUEST_MODAL
