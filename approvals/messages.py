@@ -88,6 +88,8 @@ def status_line(entry: LedgerEntry) -> str:
     if entry.status == PENDING:
         return label
     by = f" by {mention(entry.decided_by)}" if entry.decided_by else ""
+    if entry.recorded_by and entry.recorded_by != entry.user and entry.recorded_by == entry.decided_by:
+        by = f" (recorded by {mention(entry.recorded_by)})"
     when = f" {slack_date(entry.decided_at)}" if entry.decided_at else ""
     reason = f" — {escape(entry.reason)}" if entry.reason else ""
     return f"{label}{by}{when}{reason}"
@@ -107,6 +109,8 @@ def others_out_line(others: list[LedgerEntry], *, limit: int = 10) -> str:
 
 def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> str:
     summary = request_summary(entry, leave_type)
+    if entry.recorded_by and entry.recorded_by != entry.user:
+        return f"{mention(entry.recorded_by)} recorded time off for you: {summary}."
     if entry.status == APPROVED:
         return f"Recorded: {summary}. It needs no approval. Enjoy!"
     return (f"Your request for {summary} is with {mentions(approvers)} ({escape(entry.team)}). "

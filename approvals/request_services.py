@@ -88,6 +88,7 @@ class Submission:
     end_half: str | None
     note: str
     validated: bool  # True when the modal validated it against a warm cache
+    recorded_by: str | None = None  # HR recording it for `user`: approved at once, in their name
 
     def as_task_data(self) -> dict:
         data = asdict(self)
@@ -118,7 +119,12 @@ class Decision:
 
 def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
                      leave_type: LeaveTypeConfig, today: date, ledger: Ledger | None = None) -> list:
-    """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given."""
+    """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given.
+
+    Leave HR records for someone may lie in the past (a sick day reported late): no past-date limit then.
+    """
+    if submission.recorded_by:
+        today = min(today, submission.start)
     return validate_request(
         submission.leave_request,
         leave_type=leave_type,
@@ -145,8 +151,10 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
         end_half=submission.end_half,
         days=request_days(submission.leave_request, team.workweek,
                           holiday_dates(config, team, submission.start, submission.end)),
-        status=PENDING if leave_type.requires_approval else APPROVED,
-        decided_at=None if leave_type.requires_approval else int(time.time()),
+        status=PENDING if leave_type.requires_approval and not submission.recorded_by else APPROVED,
+        decided_by=submission.recorded_by,
+        decided_at=None if leave_type.requires_approval and not submission.recorded_by else int(time.time()),
+        recorded_by=submission.recorded_by,
     )
 
 
@@ -211,6 +219,8 @@ def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
             return checked
     # A cold cache: the rules that need no ledger now, the others in the task.
     today = local_today(requester.timezone) if requester.timezone else local_today("UTC") - timedelta(days=1)
+    if submission.recorded_by:
+        today = min(today, submission.start)  # HR may record past leave
     if requester.team is not None:
         violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today)
     else:

@@ -27,6 +27,8 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from approvals.installation import slack_access_lost
+
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
@@ -60,6 +62,10 @@ def retrying_task(*, priority: int = 0, on_give_up=None):
     def decorate(function):
         @functools.wraps(function)  # the task's import path stays the function's own
         def run(context, *args, attempt: int = 1, previous_attempt: str | None = None):
+            lost = slack_access_lost()
+            if lost is not None:
+                logger.debug("task %s skipped: Slack access revoked (%s)", this_task.name, lost)
+                return None
             try:
                 return function(*args)
             except Exception as exc:

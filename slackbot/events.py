@@ -2,6 +2,9 @@
 
 from django.core.cache import cache
 
+from approvals.installation import slack_access_revoked
+from slackbot.responses import SlackResponse, ack
+
 # Slack retries an event up to three times over about five minutes; an hour of
 # memory covers every retry with room to spare.
 EVENT_DEDUP_SECONDS = 60 * 60
@@ -14,3 +17,13 @@ def first_delivery(event_id: str) -> bool:
     key insert), so two web processes racing on one event cannot both win.
     """
     return cache.add(f"slack:event:{event_id}", 1, timeout=EVENT_DEDUP_SECONDS)
+
+
+def event_access_revoked(event: dict, envelope: dict) -> SlackResponse:
+    """`app_uninstalled` / `tokens_revoked`: the workers stop calling Slack (one log line, not a storm)."""
+    if event.get("type") == "tokens_revoked":
+        tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+        if not tokens.get("bot"):
+            return ack()  # only user tokens were revoked: we hold none
+    slack_access_revoked(str(event.get("type")))
+    return ack()

@@ -5,13 +5,14 @@ Handlers only translate: the changes themselves are `approvals.change_services`'
 """
 
 import json
+import re
 
 from approvals import tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
 from approvals.home_services import home_seen
 from slackbot.payloads import BadPayload, SlashCommand, require_text
-from slackbot.request_form import FormValues, open_request_form, parse_iso_date
+from slackbot.request_form import FormValues, open_request_form, parse_iso_date, parse_prefill
 from slackbot.responses import SlackResponse, ack, ephemeral
 
 
@@ -80,4 +81,30 @@ def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:
         return ack()
     home_seen(event["user"])
     tasks.publish_home.enqueue(event["user"])
+    return ack()
+
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")  # as Slack escapes a mention
+FOR_USAGE = ("Use `/timeoff for @person [first day] [last day] [type]` to record time off for someone, or "
+             "`/timeoff for @person list` to see and change theirs.")
+
+
+def command_for(command: SlashCommand) -> SlackResponse:
+    """HR on behalf: `/timeoff for @person …` records leave for them, `… list` shows theirs to change."""
+    config = current_config()
+    if command.user_id not in config.fallback_approvers:
+        return ephemeral("Only HR (the fallback approvers) can record or change time off for someone else.")
+    words = command.words[1:]
+    person = MENTION.match(words[0]) if words else None
+    if person is None:
+        return ephemeral(f"Mention the person, e.g. `/timeoff for @alice`.\n{FOR_USAGE}")
+    user, rest = person.group(1), words[1:]
+    if rest and rest[0].lower() in ("list", "cancel"):
+        text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel")
+        return ephemeral(text, blocks)
+    prefill = parse_prefill(rest, config)
+    if isinstance(prefill, str):
+        return ephemeral(f"{prefill}\n{FOR_USAGE}")
+    if not open_request_form(config, command.user_id, command.trigger_id, prefill, recording_for=user):
+        return ephemeral("Slack didn't let me open the form in time. Please try again.")
     return ack()

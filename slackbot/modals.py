@@ -32,6 +32,7 @@ def request_modal(
     preview: str = "Pick your dates to see how many working days this is.",
     private_metadata: dict | None = None,
     editing: bool = False,
+    recording_for: str | None = None,
 ) -> dict:
     """The `/timeoff` form (or the same form editing a pending request). Dates and the type
     dispatch actions so the preview can follow them."""
@@ -51,7 +52,9 @@ def request_modal(
     if end:
         end_picker["initial_date"] = end.isoformat()
 
-    blocks = [
+    blocks = [section(f"Recording time off for {mention(recording_for)}: approved at once, and they are told.")] \
+        if recording_for else []
+    blocks += [
         {"type": "input", "block_id": ids.TYPE_BLOCK, "dispatch_action": True, "label": plain("Leave type"),
          "element": type_select},
         {"type": "input", "block_id": ids.START_BLOCK, "dispatch_action": True, "label": plain("From"),
@@ -71,8 +74,8 @@ def request_modal(
     return {
         "type": "modal",
         "callback_id": ids.REQUEST_MODAL,
-        "title": plain("Edit request" if editing else "Request time off"),
-        "submit": plain("Save changes" if editing else "Send request"),
+        "title": plain("Edit request" if editing else "Record time off" if recording_for else "Request time off"),
+        "submit": plain("Save changes" if editing else "Record" if recording_for else "Send request"),
         "close": plain("Cancel"),
         "private_metadata": json.dumps(private_metadata or {}),
         "blocks": blocks,

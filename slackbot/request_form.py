@@ -113,17 +113,20 @@ def command_request(command: SlashCommand) -> SlackResponse:
 
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
-                      editing: str | None = None) -> bool:
-    """Open the form (for a new request, or to edit request `editing`); False when Slack did not let us."""
+                      editing: str | None = None, recording_for: str | None = None) -> bool:
+    """Open the form: for a new request, to edit request `editing`, or for HR to record leave for
+    `recording_for`. False when Slack did not let us."""
+    metadata = {"edit": editing} if editing else {"for": recording_for} if recording_for else None
     view = modals.request_modal(
         leave_types=config.leave_types,
         selected_type=prefill.leave_type,
         start=prefill.start,
         end=prefill.end,
         half_values=prefill.halves,
-        preview=request_preview_cached(config, user, prefill.draft),
-        private_metadata={"edit": editing} if editing else None,
+        preview=request_preview_cached(config, recording_for or user, prefill.draft),
+        private_metadata=metadata,
         editing=editing is not None,
+        recording_for=recording_for,
     )
     try:
         in_request_client().views_open(trigger_id=trigger_id, view=view)
@@ -159,15 +162,18 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
     user = payload["user"]["id"]
     config = current_config()
     values = form_values(view)
+    recording_for = (modal_metadata(view) or {}).get("for")
+    recording_for = recording_for if isinstance(recording_for, str) else None
     new_view = modals.request_modal(
         leave_types=config.leave_types,
         selected_type=values.leave_type,
         start=values.start,
         end=values.end,
         half_values=values.halves,
-        preview=request_preview_cached(config, user, values.draft),
+        preview=request_preview_cached(config, recording_for or user, values.draft),
         private_metadata=modal_metadata(view),
         editing=bool((modal_metadata(view) or {}).get("edit")),
+        recording_for=recording_for,
     )
     try:
         in_request_client().views_update(view_id=require_text(view, "id"), hash=view.get("hash"), view=new_view)
@@ -204,10 +210,15 @@ def submit_request(payload: dict) -> SlackResponse:
     if errors:
         return view_errors(errors)
 
-    editing = (modal_metadata(view) or {}).get("edit")
+    metadata = modal_metadata(view) or {}
+    editing, recording_for = metadata.get("edit"), metadata.get("for")
+    clicker = payload["user"]["id"]
+    if recording_for is not None and (not isinstance(recording_for, str) or clicker not in config.fallback_approvers):
+        return view_errors({ids.TYPE_BLOCK: "Only HR (the fallback approvers) can record time off for someone else."})
     submission = request_services.Submission(
         id=editing if isinstance(editing, str) and editing else str(uuid.uuid4()),
-        user=payload["user"]["id"],
+        user=recording_for or clicker,
+        recorded_by=clicker if recording_for else None,
         leave_type=leave_type.code,
         start=values.start,
         end=values.end,
@@ -219,7 +230,7 @@ def submit_request(payload: dict) -> SlackResponse:
     # The same view submitted twice (a double click, a Slack retry) sends one request.
     dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
     if editing:
-        refused = change_services.request_edit_submit(submission, by=submission.user, dedup_key=dedup_key)
+        refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key)
     else:
         refused = request_services.request_submit(submission, dedup_key=dedup_key)
     if not refused:

@@ -20,6 +20,7 @@ COMMAND_ROUTES = {
     "balance": balance_command.command_balance,
     "list": leave_handlers.command_list,
     "cancel": leave_handlers.command_cancel,
+    "for": leave_handlers.command_for,
 }
 
 ACTION_ROUTES = {
@@ -42,6 +43,8 @@ VIEW_SUBMISSION_ROUTES = {
 
 EVENT_ROUTES = {
     "app_home_opened": leave_handlers.event_app_home_opened,
+    "app_uninstalled": events.event_access_revoked,
+    "tokens_revoked": events.event_access_revoked,
 }
 
 

@@ -217,3 +217,43 @@ def test_the_request_button_on_app_home_opens_the_form(client, fake_slack):
     post_interaction(client, view_block_actions_payload(user_id=ALICE, action_id=ids.NEW_REQUEST_ACTION,
                                                         value=value, block_id=block_id, view=home))
     assert fake_slack.last_call("views.open").params["view"]["callback_id"] == ids.REQUEST_MODAL
+
+
+# --- HR on behalf ---------------------------------------------------------------------------------
+
+
+def test_hr_records_leave_for_someone_and_they_are_told(client, fake_slack):
+    from test_support.flows import HR
+
+    install_config()
+    response = post_command(client, f"for <@{ALICE}|alice> {MONDAY} {WEDNESDAY} vacation", user_id=HR)
+    assert response.status_code == 200 and response.content == b"", response.content
+    form = fake_slack.last_call("views.open").params["view"]
+    assert form["title"]["text"] == "Record time off"
+    post_interaction(client, view_submission_payload(
+        user_id=HR, view=form, values=request_values("vacation", MONDAY, WEDNESDAY), view_id="V_FOR"))
+
+    payload = status(fake_slack)
+    assert (payload["user"], payload["status"], payload["decided_by"], payload["recorded_by"]) == (
+        ALICE, "approved", HR, HR)
+    assert any(f"<@{HR}> recorded time off for you" in dm for dm in dms_to(fake_slack, ALICE))
+    assert [c for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == C_ENG]  # announced
+
+
+def test_only_hr_may_record_for_someone_else(client, fake_slack):
+    install_config()
+    response = post_command(client, f"for <@{DAVE}|dave> {MONDAY}", user_id=ALICE)
+    assert "Only HR" in response.json()["text"]
+    assert fake_slack.calls("views.open") == []
+
+
+def test_hr_cancels_someones_leave_from_their_list_and_they_are_told(client, fake_slack):
+    from test_support.flows import HR
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, HR, f"for <@{ALICE}> list")["blocks"]
+    press(client, HR, blocks, ids.WITHDRAW_ACTION)
+    payload = status(fake_slack)
+    assert (payload["status"], payload["decided_by"]) == ("cancelled", HR)
+    assert any(f"<@{HR}> changed your time off" in dm for dm in dms_to(fake_slack, ALICE))
