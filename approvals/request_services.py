@@ -27,14 +27,21 @@ from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
 from approvals.models import DeliveryProblem
-from approvals.notifications import announce, followup, once, post_ephemeral, send_dm, send_receipt
+from approvals.notifications import (
+    announce,
+    followup,
+    once,
+    post_ephemeral,
+    send_dm,
+    send_receipt,
+)
 from approvals.rules import (
     APPROVED,
     FIELD_START,
     FIELD_TYPE,
     PENDING,
-    LedgerEntry,
     LeaveRequest,
+    LedgerEntry,
     basic_violations,
     capacity_violation,
     errors_by_field,
@@ -49,8 +56,14 @@ from approvals.selectors import (
     requester_cached,
     slack_lookups,
 )
+from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client
-from approvals.team_routing import approvers_for, match_team, may_request, team_for_channel
+from approvals.team_routing import (
+    approvers_for,
+    match_team,
+    may_request,
+    team_for_channel,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +303,8 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
     ledger_reader.record_entry(entry)
     cache.set(f"delivered:{entry.id}", 1, WRITTEN_MARK_SECONDS)
     send_receipt_and_announcement(client, team, entry, leave_type, approvers)
+    if leave_type.requires_approval and not entry.recorded_by:
+        warn_if_approvers_cannot_see(client, team, approvers)
     tasks.publish_home_later({entry.user, *approvers})
 
 

@@ -1,13 +1,15 @@
 """`@slack_request`: the one decorator every Slack endpoint wears.
 
-In order, before any parsing: refuse bodies over the size limit, verify the
-signature over the raw bytes with slack-sdk's `SignatureVerifier` (5-minute
-window), then parse with the endpoint's parser. Failures are answered with a
-status code and a log line, never a stack trace.
+In order, before any parsing: refuse bodies over the size limit, refuse
+signature headers that are not shaped like Slack's, verify the signature over
+the raw bytes with slack-sdk's `SignatureVerifier` (5-minute window), then
+parse with the endpoint's parser. Failures are answered with a status code and
+a log line, never a stack trace.
 https://docs.slack.dev/authentication/verifying-requests-from-slack/
 """
 
 import logging
+import re
 import time
 from functools import wraps
 
@@ -23,12 +25,31 @@ from slackbot.responses import SlackResponse
 logger = logging.getLogger(__name__)
 
 
+# Slack's timestamp is Unix seconds: ten ASCII digits until the year 2286. Anything
+# else is refused before `SignatureVerifier` calls int() on it (int() of more than
+# 4300 digits raises ValueError, and of fewer still costs time on an attacker's
+# input). Twelve digits leave room and no leading zero makes a second spelling.
+TIMESTAMP_SHAPE = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
+# `v0=` and a lower-case hex HMAC-SHA256: exactly what Slack sends and
+# SignatureVerifier computes, so nothing longer reaches hmac.compare_digest.
+SIGNATURE_SHAPE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
+
+
+def header_problem(timestamp: str | None, signature: str | None) -> str | None:
+    """Why these headers cannot be Slack's (a log reason), or None when they may be."""
+    if not timestamp or not signature:
+        return "missing_headers"
+    if not TIMESTAMP_SHAPE.fullmatch(timestamp):
+        return "bad_timestamp"
+    if not SIGNATURE_SHAPE.fullmatch(signature):
+        return "bad_signature_header"
+    return None
+
+
 def signature_is_valid(body: bytes, timestamp: str | None, signature: str | None) -> bool:
     """True when Slack signed this body recently. Never raises on odd input."""
-    if not timestamp or not signature or not timestamp.isascii() or not timestamp.isdigit():
+    if header_problem(timestamp, signature) is not None:
         return False
-    if not signature.isascii():
-        return False  # hmac.compare_digest refuses non-ASCII strings
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -56,6 +77,11 @@ def slack_request(parse):
 
             timestamp = request.headers.get("X-Slack-Request-Timestamp")
             signature = request.headers.get("X-Slack-Signature")
+            if problem := header_problem(timestamp, signature):
+                # Lengths, not values: a hostile header must not fill the log.
+                logger.warning("slack request refused path=%s reason=%s timestamp_length=%d signature_length=%d",
+                               request.path, problem, len(timestamp or ""), len(signature or ""))
+                return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
             if not signature_is_valid(body, timestamp, signature):
                 logger.warning("slack request refused path=%s reason=bad_signature", request.path)
                 return HttpResponse("Invalid signature.", status=401, content_type="text/plain")

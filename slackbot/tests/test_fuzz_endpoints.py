@@ -531,6 +531,9 @@ def signable_bodies():
 
 
 HEADER_TEXT = st.text(max_size=80).filter(lambda s: "\n" not in s and "\r" not in s)
+LONG_DIGITS = st.one_of(st.integers(13, 10_000).map(lambda n: "9" * n),
+                        st.text(alphabet="0123456789", min_size=13, max_size=200))
+LONG_HEX = st.one_of(st.integers(1, 10_000).map(lambda n: "a" * n), st.text(alphabet="0123456789abcdef", min_size=1))
 
 
 @st.composite
@@ -540,7 +543,8 @@ def bad_signature_headers(draw, body: bytes):
     good = signature_headers(body)
     kind = draw(st.sampled_from(["wrong_secret", "stale", "future", "missing_signature", "missing_timestamp",
                                  "no_headers", "other_body", "garbage_signature", "garbage_timestamp",
-                                 "other_scheme", "uppercase_hex", "truncated", "timestamp_mismatch"]))
+                                 "other_scheme", "uppercase_hex", "truncated", "timestamp_mismatch",
+                                 "long_timestamp", "long_signature", "padded_timestamp"]))
     if kind == "wrong_secret":
         secret = draw(st.text(min_size=1, max_size=40).filter(lambda s: s != django_settings.SLACK_SIGNING_SECRET))
         return signature_headers(body, secret=secret)
@@ -566,6 +570,13 @@ def bad_signature_headers(draw, body: bytes):
         return {**good, "X-Slack-Signature": "v0=" + good["X-Slack-Signature"][3:].upper()}
     if kind == "timestamp_mismatch":  # a valid signature, replayed with another (fresh) timestamp
         return {**good, "X-Slack-Request-Timestamp": str(now - draw(st.integers(1, 200)))}
+    if kind == "long_timestamp":  # thousands of digits once reached int() and answered 500
+        return {**good, "X-Slack-Request-Timestamp": draw(LONG_DIGITS)}
+    if kind == "long_signature":
+        return {**good, "X-Slack-Signature": good["X-Slack-Signature"] + draw(LONG_HEX)}
+    if kind == "padded_timestamp":  # the same number spelled another way is not the signed string
+        return {**good, "X-Slack-Request-Timestamp": draw(st.sampled_from(["0", " ", "+"]))
+                + good["X-Slack-Request-Timestamp"]}
     return {**good, "X-Slack-Signature": good["X-Slack-Signature"][:-1]}
 
 
@@ -579,3 +590,17 @@ def test_it_never_accepts_a_bad_signature(client, workspace, data, path, body, c
     assert not 200 <= response.status_code < 300, (response.status_code, headers)
     assert response.status_code == 401
     assert len(workspace.calls()) == before  # refused before any handler ran
+
+
+@settings(max_examples=300, **FUZZ)
+@given(path=st.sampled_from(ENDPOINTS),
+       timestamp=st.one_of(LONG_DIGITS, HEADER_TEXT, st.integers().map(str), st.floats().map(str)),
+       signature=st.one_of(LONG_HEX.map(lambda h: "v0=" + h), HEADER_TEXT))
+def test_hostile_signature_headers_are_refused_without_a_server_error(client, workspace, path, timestamp, signature):
+    """Any header text, of any length: a 401, never a 5xx or a stack trace, and nothing reaches Slack."""
+    body = form_encode({"command": "/timeoff", "text": "help", "user_id": ALICE, "team_id": "T_ACME"})
+    before = len(workspace.calls())
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+    response = client.post(path, data=body, content_type=FORM, headers=headers)
+    assert response.status_code == 401, (response.status_code, timestamp[:50], signature[:50])
+    assert len(workspace.calls()) == before

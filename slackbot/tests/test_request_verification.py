@@ -1,5 +1,6 @@
 """Every Slack endpoint verifies Slack's signature over the raw body before anything else."""
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -114,3 +115,98 @@ def test_a_refusal_logs_a_line_without_the_secret(client, settings, caplog):
     post_signed(client, "/slack/commands", HELP_BODY, secret="wrong-secret-0000000000000000")
     assert "bad_signature" in caplog.text
     assert settings.SLACK_SIGNING_SECRET not in caplog.text
+
+
+# --- Hostile headers: refused with a 401 and a log line before anything is verified ------
+
+NOW = str(int(time.time()))
+GOOD_SIGNATURE = "v0=" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9" * 5000,  # int() refuses more than 4300 digits (CPython's limit): this was a 500
+        "1" * 13,  # Slack's timestamps are ten digits; thirteen is no clock we share
+        "0" + NOW,  # leading zeros: the same number, another string to sign
+        "-" + NOW,
+        "+" + NOW,
+        " " + NOW,
+        NOW + ".5",
+        "1e10",
+        "١٥٣١٤٢٠٦١٨",  # Arabic-Indic digits: str.isdigit() says yes, Slack never sends them
+        "²⁰²⁷",
+        "0x5B4A",
+    ],
+    ids=["5000-digits", "13-digits", "leading-zero", "negative", "plus", "space", "fraction", "exponent",
+         "arabic-digits", "superscript", "hex"],
+)
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_it_refuses_a_hostile_timestamp_before_verifying(client, caplog, path, timestamp):
+    caplog.set_level("WARNING")
+    body = HELP_BODY.encode()
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": GOOD_SIGNATURE}
+    response = client.post(path, data=body, content_type="application/x-www-form-urlencoded", headers=headers)
+    assert response.status_code == 401
+    assert "reason=bad_timestamp" in caplog.text
+    assert len(caplog.text) < 1000  # the log line does not echo the header back
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "v0=" + "a" * 10_000,
+        "v0=" + "a" * 63,
+        "v0=" + "a" * 65,
+        "v0=" + "A" * 64,  # Slack's hex is lower-case
+        "v0=" + "g" * 64,
+        "v1=" + "a" * 64,
+        "a" * 67,
+        "v0= " + "a" * 63,
+        "v0=" + "a" * 64 + "\t",
+    ],
+    ids=["10k-chars", "short", "long", "upper-case", "not-hex", "other-scheme", "no-scheme", "space", "tab"],
+)
+def test_it_refuses_an_ill_formed_signature_before_verifying(client, caplog, signature):
+    caplog.set_level("WARNING")
+    headers = {"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": signature}
+    response = client.post("/slack/commands", data=HELP_BODY, content_type="application/x-www-form-urlencoded",
+                           headers=headers)
+    assert response.status_code == 401
+    assert "reason=bad_signature_header" in caplog.text
+    assert len(caplog.text) < 1000
+
+
+def test_a_well_formed_but_wrong_signature_is_still_checked_and_refused(client, caplog):
+    caplog.set_level("WARNING")
+    headers = {"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": GOOD_SIGNATURE}
+    response = client.post("/slack/commands", data=HELP_BODY, content_type="application/x-www-form-urlencoded",
+                           headers=headers)
+    assert response.status_code == 401
+    assert re.search(r"reason=bad_signature\b(?!_)", caplog.text)
+
+
+def test_hostile_headers_never_reach_the_verifier(client, monkeypatch):
+    """The shape is checked first: SignatureVerifier (and its int()) never sees a hostile header."""
+    from slack_sdk.signature import SignatureVerifier as Verifier
+
+    def explode(*args, **kwargs):
+        raise AssertionError("verified a header that should have been refused")
+
+    monkeypatch.setattr(Verifier, "is_valid", explode)
+    for timestamp, signature in [("9" * 5000, GOOD_SIGNATURE), (NOW, "v0=" + "a" * 10_000), ("", GOOD_SIGNATURE)]:
+        headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+        response = client.post("/slack/commands", data=HELP_BODY, content_type="application/x-www-form-urlencoded",
+                               headers=headers)
+        assert response.status_code == 401
+
+
+@pytest.mark.parametrize("missing", ["X-Slack-Request-Timestamp", "X-Slack-Signature"])
+def test_a_missing_header_is_logged_as_such(client, caplog, missing):
+    caplog.set_level("WARNING")
+    headers = {"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": GOOD_SIGNATURE}
+    del headers[missing]
+    response = client.post("/slack/commands", data=HELP_BODY, content_type="application/x-www-form-urlencoded",
+                           headers=headers)
+    assert response.status_code == 401
+    assert "reason=missing_headers" in caplog.text

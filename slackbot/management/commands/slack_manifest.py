@@ -1,8 +1,16 @@
-"""Print the Slack app manifest with this deployment's public URL filled in."""
+"""Print the Slack app manifest with this deployment's public URL filled in.
+
+Slack verifies the events request URL the moment it is saved, with a request
+signed by the app's own signing secret, which exists only once the app does. So
+an install goes in two steps (README, "Connect a Slack workspace"): create the
+app from `--without-events`, deploy with its signing secret, then paste the full
+manifest into the app's *App Manifest* page; the URL then verifies at once.
+"""
 
 from pathlib import Path
 from urllib.parse import urlparse
 
+import yaml
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,9 +23,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", required=True, help="Public base URL Slack will call, e.g. https://timeoff.acme.com")
+        parser.add_argument(
+            "--without-events", action="store_true",
+            help="Leave out the event subscriptions: create the app from this, deploy with its signing secret, "
+                 "then paste the full manifest into the app's App Manifest page.",
+        )
 
-    def handle(self, *, url: str, **options):
+    def handle(self, *, url: str, without_events: bool = False, **options):
         parsed = urlparse(url)
         if parsed.scheme != "https" or not parsed.netloc or parsed.path not in ("", "/"):
             raise CommandError("--url must be an https:// base URL without a path, e.g. https://timeoff.acme.com")
-        self.stdout.write(MANIFEST.read_text().replace(PLACEHOLDER, url.rstrip("/")), ending="")
+        text = MANIFEST.read_text().replace(PLACEHOLDER, url.rstrip("/"))
+        if without_events:
+            manifest = yaml.safe_load(text)
+            manifest["settings"].pop("event_subscriptions", None)
+            text = ("# First step only: no event subscriptions until the deployment has this app's signing secret.\n"
+                    + yaml.safe_dump(manifest, sort_keys=False))
+        self.stdout.write(text, ending="")
