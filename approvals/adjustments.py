@@ -18,6 +18,7 @@ from approvals import directory, ledger_reader
 from approvals.block_kit import escape
 from approvals.config_file import USER
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
+from approvals.ledger import log_warnings
 from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
 from approvals.team_routing import match_team
@@ -117,23 +118,28 @@ def adjustment_record(
     except (SlackClientError, OSError) as exc:
         raise AdjustmentError(f"Slack could not be reached ({type(exc).__name__}: {exc})") from None
 
-    team = match_team(
-        config, user,
-        channel_members=lambda channel: directory.fetch_channel_members(client, channel),
-        usergroup_members=lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
-    ).team
+    try:
+        team = match_team(
+            config, user,
+            channel_members=lambda channel: directory.fetch_channel_members(client, channel),
+            usergroup_members=lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
+        ).team
+    except (SlackClientError, OSError) as exc:  # a passing fault: nothing is known, nothing was posted
+        raise AdjustmentError(f"Slack could not say which team {user} is in ({type(exc).__name__}); "
+                              "try again in a minute") from None
     if team is None:
         raise AdjustmentError(f"{user} is in no team, so there is no approvals channel to record it in")
 
     adjustment = Adjustment(id=str(uuid.uuid4()), user=user, leave_type=leave_type, days=days, year=year,
                             reason=reason, by=by)
     try:
-        client.chat_postMessage(
+        response = client.chat_postMessage(
             channel=team.approvals_channel,
             text=adjustment_text(adjustment, config.leave_type(leave_type)),
             metadata=adjustment_metadata(adjustment),
             unfurl_links=False,
         )
+        log_warnings(response, "chat.postMessage", channel=team.approvals_channel, request_id=adjustment.id)
     except SlackApiError as exc:
         raise AdjustmentError(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "

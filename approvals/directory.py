@@ -2,7 +2,16 @@
 
 Channel members, user-group members, a user's time zone and the bot's own user
 id. On the request path we read only the cache (`cached_*` functions return None
-when cold); background tasks fetch from Slack with `fetch_*` and fill the cache.
+when cold: "not known yet"); background tasks fetch from Slack with `fetch_*`
+and fill the cache.
+
+Only an answer is cached (DESIGN §8, "transient is not permanent"). A permanent
+refusal (the channel is gone or hidden from us, the group does not exist, a
+scope is missing) is an answer: nobody we can know is a member, and that is
+remembered like any list of members. A passing fault (`ratelimited` after the
+client's own retries, `internal_error`, `fatal_error`, 5xx, a timeout or a lost
+connection) is no answer: it is raised, nothing is cached, and the task that
+asked retries later (`approvals.task_queue.transient` decides which is which).
 """
 
 import logging
@@ -11,6 +20,8 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from approvals.task_queue import transient
+
 logger = logging.getLogger(__name__)
 
 MEMBERS_TTL_SECONDS = 10 * 60
@@ -18,6 +29,7 @@ TIMEZONE_TTL_SECONDS = 24 * 60 * 60
 BOT_ID_TTL_SECONDS = 24 * 60 * 60
 MEMBERS_PAGE_SIZE = 200
 MAX_MEMBER_PAGES = 50  # 10,000 members: larger channels are not approver lists
+BOT_ID_KEY = "directory:bot_user_id"
 
 
 def _members_key(kind: str, source: str) -> str:
@@ -41,6 +53,7 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
 
     A channel the bot cannot see (not invited to a private channel, archived,
     deleted) has no members we can know: it counts as empty and is logged.
+    A passing fault is raised and nothing is cached.
     """
     cached = cached_channel_members(channel)
     if cached is not None:
@@ -55,7 +68,8 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
             if not cursor:
                 break
     except SlackApiError as exc:
-        logger.warning("cannot read members of channel=%s error=%s", channel, exc.response.get("error"))
+        if _passing(exc, f"members of channel={channel}"):
+            raise
         members = set()
     members.discard(fetch_bot_user_id(client))
     result = frozenset(members)
@@ -64,13 +78,15 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
 
 
 def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]:
+    """A user group's members, cached for ten minutes; none when Slack refuses for good."""
     cached = cached_usergroup_members(usergroup)
     if cached is not None:
         return cached
     try:
         users = client.usergroups_users_list(usergroup=usergroup).get("users", [])
     except SlackApiError as exc:
-        logger.warning("cannot read user group=%s error=%s", usergroup, exc.response.get("error"))
+        if _passing(exc, f"user group={usergroup}"):
+            raise
         users = []
     result = frozenset(users)
     cache.set(_members_key("usergroup", usergroup), result, MEMBERS_TTL_SECONDS)
@@ -78,7 +94,10 @@ def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]
 
 
 def fetch_timezone(client: WebClient, user: str) -> str:
-    """The user's Slack time zone (IANA name); UTC when Slack does not say."""
+    """The user's Slack time zone (IANA name); UTC when Slack does not say.
+
+    When Slack fails, UTC is used this once and not cached, so the next call asks again.
+    """
     cached = cached_timezone(user)
     if cached is not None:
         return cached
@@ -92,11 +111,31 @@ def fetch_timezone(client: WebClient, user: str) -> str:
 
 
 def fetch_bot_user_id(client: WebClient) -> str | None:
-    bot_id = cache.get("directory:bot_user_id")
+    """Our bot's user id (`auth.test`), cached for a day; None when Slack refuses to say.
+
+    A passing fault is raised, so the task retries. None is never cached, and a
+    caller must take it as "unknown", never as "anyone": the ledger is then
+    unavailable (DESIGN §8).
+    """
+    bot_id = cache.get(BOT_ID_KEY)
     if bot_id is None:
         try:
             bot_id = client.auth_test().get("user_id")
-        except SlackApiError:
+        except SlackApiError as exc:
+            if _passing(exc, "our own bot user (auth.test)"):
+                raise
             return None
-        cache.set("directory:bot_user_id", bot_id, BOT_ID_TTL_SECONDS)
+        if not bot_id:
+            return None
+        cache.set(BOT_ID_KEY, bot_id, BOT_ID_TTL_SECONDS)
     return bot_id
+
+
+def _passing(exc: SlackApiError, what: str) -> bool:
+    """Is this a passing fault (to raise: the task retries, nothing is cached)? Logs either way."""
+    error = exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}"
+    if transient(exc):
+        logger.warning("cannot read %s for now error=%s; nothing cached, the task retries", what, error)
+        return True
+    logger.warning("cannot read %s error=%s", what, error)
+    return False

@@ -3,13 +3,19 @@ its state in the message metadata (DESIGN §5).
 
 Every function takes the `WebClient` to use, so the same code runs with the
 background client in tasks and against the fake Slack in tests.
+
+Only our own bot writes the ledger (DESIGN §8): a message carrying our metadata
+that someone else posted (a person's workflow, another app) is never taken as a
+request, and when our bot's user id is unknown the ledger is unavailable rather
+than open to every author.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
 
+from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import entry_from_metadata, request_metadata
 from approvals.rules import LedgerEntry
 
@@ -19,6 +25,20 @@ HISTORY_PAGE_SIZE = 200
 # A delivery looks for its own request among the newest messages only: it was
 # posted minutes ago at most, never thousands of messages back.
 RECENT_PAGES = 3
+BOT_UNKNOWN = "bot_user_unknown"
+
+
+class LedgerUnavailable(Exception):
+    """Slack will not give us the ledger for good: a permanent refusal, not a passing fault.
+
+    Passing faults (rate limits after the client's retries, 5xx, timeouts) are
+    raised as they are, so the task retries; this one is told to people.
+    """
+
+    def __init__(self, channel: str, error: str):
+        super().__init__(f"cannot read the history of <#{channel}> ({error})")
+        self.channel = channel
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -30,16 +50,40 @@ class LedgerMessage:
     blocks: tuple = ()
 
 
+def ledger_author(client: WebClient, channel: str) -> str:
+    """Our bot's user id: the only author the ledger trusts. LedgerUnavailable when Slack will not say."""
+    author = fetch_bot_user_id(client)
+    if author is None:
+        raise LedgerUnavailable(channel, BOT_UNKNOWN)
+    return author
+
+
 def post_request(client: WebClient, *, channel: str, entry: LedgerEntry, text: str, blocks: list[dict]) -> str:
     """Post a request to its approvals channel; returns the message ts."""
     response = client.chat_postMessage(
         channel=channel, text=text, blocks=blocks, metadata=request_metadata(entry), unfurl_links=False
     )
+    log_warnings(response, "chat.postMessage", channel=channel, request_id=entry.id)
     return response["ts"]
 
 
 def update_request(client: WebClient, *, channel: str, ts: str, entry: LedgerEntry, text: str, blocks: list[dict]):
-    client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, metadata=request_metadata(entry))
+    response = client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, metadata=request_metadata(entry))
+    log_warnings(response, "chat.update", channel=channel, request_id=entry.id)
+
+
+def log_warnings(response, method: str, *, channel: str, request_id: str) -> None:
+    """Slack answers `ok` and drops what it could not use (metadata among it) with a warning: say so.
+
+    The warnings come as `response_metadata.warnings` (and a comma-separated
+    top-level `warning`), the details as `response_metadata.messages`.
+    """
+    metadata = response.get("response_metadata") or {}
+    warnings = list(metadata.get("warnings") or [])
+    warnings += [w for w in str(response.get("warning") or "").split(",") if w and w not in warnings]
+    if warnings:
+        logger.warning("slack warned method=%s channel=%s id=%s warnings=%s messages=%s", method, channel,
+                       request_id, ",".join(warnings), "; ".join(metadata.get("messages") or []))
 
 
 def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessage | None:
@@ -47,30 +91,36 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
 
     A block_actions payload does not reliably carry metadata (slack-sdk #1501),
     and a deleted message makes history return the one before it: check the ts.
+    A message someone else posted is not a request of ours.
     """
+    author = ledger_author(client, channel)
     response = client.conversations_history(
         channel=channel, latest=ts, inclusive=True, limit=1, include_all_metadata=True
     )
     for message in response.get("messages", []):
-        if message.get("ts") == ts:
+        if message.get("ts") == ts and message.get("user") == author:
             entry = entry_from_metadata(message.get("metadata"))
             if entry is not None:
-                return LedgerMessage(channel=channel, ts=ts, entry=entry, text=message.get("text", ""),
-                                     blocks=tuple(message.get("blocks") or ()))
+                return LedgerMessage(channel=channel, ts=ts, entry=replace(entry, channel=channel, ts=ts),
+                                     text=message.get("text", ""), blocks=tuple(message.get("blocks") or ()))
     return None
 
 
 def find_recent_request(client: WebClient, *, channel: str, request_id: str) -> LedgerMessage | None:
-    """Look for a request among the channel's newest messages (delivery idempotency)."""
+    """Look for a request among the channel's newest messages (delivery idempotency); ours only."""
+    author = ledger_author(client, channel)
     cursor = None
     for _ in range(RECENT_PAGES):
         response = client.conversations_history(
             channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
         )
         for message in response.get("messages", []):
+            if message.get("user") != author:
+                continue
             entry = entry_from_metadata(message.get("metadata"))
             if entry is not None and entry.id == request_id:
-                return LedgerMessage(channel=channel, ts=message["ts"], entry=entry, text=message.get("text", ""))
+                return LedgerMessage(channel=channel, ts=message["ts"], text=message.get("text", ""),
+                                     entry=replace(entry, channel=channel, ts=message["ts"]))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not response.get("has_more") or not cursor:
             return None

@@ -4,10 +4,11 @@ Other apps may subscribe to these events, so the shape is a contract: keys
 and types change only with a new `v`. Reading is defensive: metadata comes
 back from Slack and may have been written by an older build, another app or
 a person, so anything that is not a valid v1 event reads as None, never as an
-exception. Unknown extra keys are ignored. Optional keys (halves, decision,
-reason) may be missing as well as null: Slack documents payload values as
-strings, numbers and booleans only, so a reader must not rely on nulls
-surviving the round trip.
+exception. Unknown extra keys are ignored. Slack documents payload values as
+strings, numbers and booleans (https://docs.slack.dev/messaging/message-metadata),
+so optional keys (halves, decision, reason) are left out when they have no
+value, never sent as null; readers take a missing key, or a null written by an
+older build, as None.
 """
 
 import math
@@ -33,7 +34,7 @@ def request_metadata(entry: LedgerEntry) -> dict:
     """The `metadata` argument for chat.postMessage / chat.update of a request message."""
     return {
         "event_type": REQUEST_EVENT_TYPE,
-        "event_payload": {
+        "event_payload": _without_nones({
             "v": LEDGER_VERSION,
             "id": entry.id,
             "user": entry.user,
@@ -48,7 +49,8 @@ def request_metadata(entry: LedgerEntry) -> dict:
             "decided_by": entry.decided_by,
             "decided_at": entry.decided_at,
             "reason": entry.reason,
-        },
+            "recorded_by": entry.recorded_by,
+        }),
     }
 
 
@@ -56,7 +58,7 @@ def adjustment_metadata(adjustment: Adjustment) -> dict:
     """The `metadata` argument for the message that records a balance adjustment."""
     return {
         "event_type": ADJUSTMENT_EVENT_TYPE,
-        "event_payload": {
+        "event_payload": _without_nones({
             "v": LEDGER_VERSION,
             "id": adjustment.id,
             "user": adjustment.user,
@@ -65,8 +67,13 @@ def adjustment_metadata(adjustment: Adjustment) -> dict:
             "year": adjustment.year,
             "reason": adjustment.reason,
             "by": adjustment.by,
-        },
+        }),
     }
+
+
+def _without_nones(payload: dict) -> dict:
+    """Slack takes strings, numbers and booleans: a key without a value is left out, not sent as null."""
+    return {key: value for key, value in payload.items() if value is not None}
 
 
 def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
@@ -94,6 +101,7 @@ def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
             decided_by=_optional_text(payload, "decided_by"),
             decided_at=_optional_int(payload, "decided_at"),
             reason=_optional_text(payload, "reason"),
+            recorded_by=_optional_text(payload, "recorded_by"),
         )
     except _Invalid:
         return None

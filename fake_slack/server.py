@@ -11,7 +11,9 @@ error codes, and recorded. Tests can inject faults per method.
 from __future__ import annotations
 
 import base64
+import collections
 import copy
+import math
 import json
 import re
 import secrets
@@ -32,6 +34,32 @@ EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40000
+
+# Slack's rate-limit tiers, in calls a minute per method, workspace and app
+# (https://docs.slack.dev/apis/web-api/rate-limits; the methods' pages name their tier).
+# Slack allows "occasional bursts" past these; the fake allows none, so it is stricter.
+TIER_1, TIER_2, TIER_3, TIER_4 = 1, 20, 50, 100
+RATE_TIERS = {
+    "auth.test": TIER_4,  # "special": well above anything we call it for
+    "chat.postMessage": 60,  # "special": about one a second per channel (counted per channel)
+    "chat.postEphemeral": TIER_4,
+    "chat.update": TIER_3,
+    "chat.delete": TIER_3,
+    "conversations.history": TIER_3,  # internal apps; 1/min for apps distributed outside the Marketplace
+    "conversations.replies": TIER_3,
+    "conversations.members": TIER_4,
+    "conversations.info": TIER_3,
+    "conversations.open": TIER_3,
+    "conversations.list": TIER_2,
+    "users.info": TIER_4,
+    "users.lookupByEmail": TIER_3,
+    "usergroups.users.list": TIER_2,
+    "views.open": TIER_4,
+    "views.push": TIER_4,
+    "views.update": TIER_4,
+    "views.publish": TIER_4,
+}
+PER_CHANNEL_LIMITS = {"chat.postMessage"}
 
 
 class SlackError(Exception):
@@ -278,8 +306,15 @@ def _content(params, *, required=True):
 
 
 def _metadata(params):
-    """(metadata or None, warnings). An unusable event_type is dropped with a
-    warning, as Slack does; a malformed argument is an error."""
+    """(metadata or None, warnings). Metadata Slack cannot use is dropped with a
+    warning and the message posted without it, as Slack does; a malformed
+    argument is an error.
+
+    Payload values are strings, numbers, booleans, objects and lists of them
+    (https://docs.slack.dev/messaging/message-metadata; slack's TypeScript types
+    say `string | number | boolean | object | object[]`): a null anywhere makes
+    the whole metadata unusable here, the strictest reading of Slack's rules.
+    """
     raw = params["metadata"]
     if not isinstance(raw, dict):
         raise SlackError("invalid_metadata_format")
@@ -288,7 +323,17 @@ def _metadata(params):
     event_type, payload = raw.get("event_type"), raw.get("event_payload", {})
     if not isinstance(event_type, str) or not EVENT_TYPE.match(event_type) or not isinstance(payload, dict):
         return None, ["invalid_metadata_event_type"]
+    if not _valid_payload_value(payload):
+        return None, ["invalid_metadata_format"]
     return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}, []
+
+
+def _valid_payload_value(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _valid_payload_value(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_valid_payload_value(v) for v in value)
+    return isinstance(value, str | int | float | bool)  # not None
 
 
 def _with_warnings(body: dict, warnings: list[str]) -> dict:
@@ -578,6 +623,33 @@ def views_publish(ws, params):
     return {"ok": True, "view": view}
 
 
+# --- The directory as the HR console reads it: users.list, usergroups.list ----
+
+
+@api("users.list")
+def users_list(ws, params):
+    """Everyone, deleted users and bots included (Slack lists them; callers skip them)."""
+    found = sorted(ws.users.values(), key=lambda u: u.id)
+    page, next_cursor = _page(found, lambda u: u.id, params, "user", 1000, 1000)
+    return {"ok": True, "members": [u.to_api() for u in page], "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": next_cursor}}
+
+
+@api("usergroups.list")
+def usergroups_list(ws, params):
+    groups = []
+    for group in sorted(ws.usergroups.values(), key=lambda g: g.id):
+        shown = {"id": group.id, "team_id": TEAM_ID, "is_usergroup": True, "name": group.handle,
+                 "description": "", "handle": group.handle, "is_external": False, "date_create": 1766000000,
+                 "date_update": 1766000000, "date_delete": 0, "auto_type": None, "created_by": "",
+                 "updated_by": "", "deleted_by": None, "prefs": {"channels": [], "groups": []},
+                 "user_count": len(group.users)}
+        if _flag(params, "include_users"):
+            shown["users"] = list(group.users)
+        groups.append(shown)
+    return {"ok": True, "usergroups": groups}
+
+
 # ---------------------------------------------------------------------------
 # The server
 
@@ -595,6 +667,10 @@ class FakeSlack:
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, Fault] = {}
         self._latency = 0.0
+        self._tier_limits: dict[str, int] | None = None  # None: Slack's rate limits are not enforced
+        self._tier_window = 60.0
+        self._tier_clock = time.monotonic
+        self._tier_calls: dict[str, collections.deque] = {}  # method (and channel) -> times of counted calls
         self._lock = threading.Lock()  # guards calls and faults (the workspace has its own)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -649,6 +725,8 @@ class FakeSlack:
             self._faults.clear()
             self._delays.clear()
             self._latency = 0.0
+            self._tier_limits = None
+            self._tier_calls.clear()
 
     # ----- call log ----------------------------------------------------------
 
@@ -689,6 +767,44 @@ class FakeSlack:
         with self._lock:
             self._latency = seconds
 
+    def enforce_rate_limits(self, limits: dict[str, int] | None = None, *, window: float = 60.0,
+                            clock=time.monotonic) -> None:
+        """Rate-limit every method as Slack does: at most its tier's calls per `window` seconds.
+
+        `limits` ({method: calls}) overrides or adds to `RATE_TIERS`. A call past
+        the limit is answered HTTP 429 with `Retry-After` (whole seconds until a
+        call leaves the window) and `{"ok": false, "error": "ratelimited"}`, takes
+        no effect and is not counted. `chat.postMessage` is counted per channel.
+        `clock` (seconds) lets a test move time on. Off until called (`reset`
+        turns it off again).
+        """
+        with self._lock:
+            self._tier_limits = {**RATE_TIERS, **(limits or {})}
+            self._tier_window = window
+            self._tier_clock = clock
+            self._tier_calls.clear()
+
+    def rate_limits_off(self) -> None:
+        with self._lock:
+            self._tier_limits = None
+            self._tier_calls.clear()
+
+    def _over_tier(self, method: str, params: dict) -> int | None:
+        """Seconds until `method` may be called again when its limit is spent; else None (and it is counted)."""
+        with self._lock:
+            limit = (self._tier_limits or {}).get(method)
+            if limit is None:
+                return None
+            key = f"{method} {params.get('channel')}" if method in PER_CHANNEL_LIMITS else method
+            now = self._tier_clock()
+            recent = self._tier_calls.setdefault(key, collections.deque())
+            while recent and recent[0] <= now - self._tier_window:
+                recent.popleft()
+            if len(recent) >= limit:
+                return max(1, math.ceil(recent[0] + self._tier_window - now))
+            recent.append(now)
+            return None
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -718,6 +834,8 @@ class FakeSlack:
         fault, delay, latency = self._next_fault(method)
         time.sleep(latency)
         status, extra_headers = 200, {}
+        if fault is None and (wait := self._over_tier(method, params)) is not None:
+            fault = Fault("rate_limit", 1, error="ratelimited", status=429, retry_after=wait)
         if fault:
             status, body = fault.status, {"ok": False, "error": fault.error, **fault.extra}
             if fault.kind == "rate_limit":

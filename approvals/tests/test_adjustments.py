@@ -275,3 +275,12 @@ def test_balances_reflect_adjustments_in_the_realistic_ledger(fake_slack, config
         assert after.adjustments == before.adjustments + Decimal("2.5")
         assert after.remaining == before.remaining + Decimal("2.5")
         assert (after.taken, after.pending) == (before.taken, before.pending)
+
+
+def test_a_passing_slack_fault_is_a_clear_error_and_posts_nothing(admin_client, fake_slack):
+    fake_slack.fail("conversations.members", error="internal_error", times=None)
+    response = admin_client.post(ADMIN_URL, form())
+    assert response.status_code == 200
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "try again in a minute" in message
+    assert posted_adjustments(fake_slack) == []

@@ -45,7 +45,6 @@ DECIDED_METADATA = {
         "type": "vacation",
         "start": "2026-12-21",
         "end": "2026-12-23",
-        "start_half": None,
         "end_half": "am",
         "days": 2.5,
         "status": "approved",
@@ -79,12 +78,28 @@ def test_request_metadata_has_exactly_the_documented_shape():
     assert json.loads(json.dumps(request_metadata(_with(DECIDED, days=Decimal(3)))))["event_payload"]["days"] == 3.0
 
 
-def test_a_pending_request_carries_nulls_for_the_decision():
-    pending = _with(DECIDED, status=PENDING, decided_by=None, decided_at=None, reason=None)
+def test_a_pending_request_leaves_the_decision_out_instead_of_sending_nulls():
+    # Slack takes strings, numbers and booleans as payload values, not null (it drops such metadata).
+    pending = _with(DECIDED, status=PENDING, start_half=None, end_half=None, decided_by=None, decided_at=None,
+                    reason=None)
     payload = request_metadata(pending)["event_payload"]
-    assert (payload["status"], payload["decided_by"], payload["decided_at"], payload["reason"]) == (
-        "pending", None, None, None,
-    )
+    assert payload["status"] == "pending"
+    assert not {"start_half", "end_half", "decided_by", "decided_at", "reason"} & payload.keys()
+    assert entry_from_metadata(request_metadata(pending)) == pending  # a missing key reads as None
+
+
+def test_no_payload_value_is_ever_null():
+    pending = _with(DECIDED, status=PENDING, decided_by=None, decided_at=None, reason=None)
+    no_reason = _with(CARRY_OVER, reason=None)
+    for metadata in (request_metadata(DECIDED), request_metadata(pending), adjustment_metadata(CARRY_OVER),
+                     adjustment_metadata(no_reason)):
+        assert all(isinstance(value, str | int | float | bool) for value in metadata["event_payload"].values())
+
+
+def test_an_older_builds_nulls_still_read_as_none():
+    metadata = copy.deepcopy(DECIDED_METADATA)
+    metadata["event_payload"].update(start_half=None, decided_by=None, decided_at=None, reason=None)
+    assert entry_from_metadata(metadata) == _with(DECIDED, decided_by=None, decided_at=None, reason=None)
 
 
 def test_request_round_trip():
@@ -107,7 +122,7 @@ def test_it_ignores_unknown_extra_keys():
 def test_optional_keys_may_be_missing_as_well_as_null():
     # Slack documents payload values as string, number or boolean: do not rely on nulls surviving.
     metadata = copy.deepcopy(DECIDED_METADATA)
-    for key in ("start_half", "end_half", "decided_by", "decided_at", "reason"):
+    for key in ("end_half", "decided_by", "decided_at", "reason"):
         del metadata["event_payload"][key]
     assert entry_from_metadata(metadata) == _with(
         DECIDED, end_half=None, decided_by=None, decided_at=None, reason=None

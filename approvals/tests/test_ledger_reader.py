@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from approvals import ledger_reader
 from approvals.config_types import TeamConfig
@@ -37,6 +39,7 @@ from fake_slack.ledger_seed import (
 )
 from fake_slack.personas import ALICE, C_ENG_APPROVALS, C_NOBOT, C_OLD_APPROVALS, CAROL, DAVE, HR
 from approvals.slack_clients import background_client
+from approvals.task_queue import transient
 
 pytestmark = pytest.mark.django_db
 
@@ -344,3 +347,82 @@ def test_the_request_path_reads_the_whole_ledger_only_when_it_changed(ledger_dat
 
     record_entry(new_entry(id="posted-now", user=ALICE))  # a write: a new version
     assert "posted-now" in cached_ledger(config).entries
+
+
+# --- Trust: only our bot's messages, and never "anyone" when we do not know who we are -----
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "account_inactive"])
+def test_the_ledger_is_unavailable_when_our_bot_is_unknown(ledger_data, fake_slack, config, error):
+    # auth.test refused: a forged approval must not count because every author is then "trusted".
+    real = next(e for e in ledger_data.entries_of(ALICE) if e.status == PENDING)
+    fake_slack.workspace.post_message(C_ENG_APPROVALS, "approved!", user=DAVE,
+                                      metadata=request_metadata(replace(real, status=APPROVED, decided_by=DAVE)))
+    fake_slack.fail("auth.test", error, times=None)
+
+    with pytest.raises(LedgerUnavailable) as raised:
+        read_ledger(background_client(), config)
+
+    assert raised.value.error == "bot_user_unknown"
+    assert cache.get(LEDGER_KEY) is None
+    with pytest.raises(LedgerUnavailable):
+        current_ledger(background_client(), config)
+
+
+def test_a_passing_auth_test_fault_is_raised_not_trusted(ledger_data, fake_slack, config):
+    fake_slack.fail("auth.test", "internal_error")
+
+    with pytest.raises(SlackApiError) as raised:
+        current_ledger(background_client(), config)
+
+    assert transient(raised.value)
+    assert cache.get(LEDGER_KEY) is None
+    assert len(current_ledger(background_client(), config).entries) == len(ledger_data.entries)
+
+
+# --- Transient is not permanent ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["ratelimited", "internal_error", "fatal_error", "http_500"])
+def test_a_passing_fault_is_raised_as_it_is_and_nothing_is_cached(ledger_data, fake_slack, config, fault):
+    # After the client's own retries: four 429s or 500s in a row (one call and three retries).
+    client = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url, retry_handlers=[])
+    if fault == "ratelimited":
+        fake_slack.rate_limit("conversations.history", retry_after=1)
+    elif fault == "http_500":
+        fake_slack.server_error("conversations.history", status=500)
+    else:
+        fake_slack.fail("conversations.history", fault)
+
+    with pytest.raises(SlackApiError) as raised:
+        current_ledger(client, config)
+
+    assert not isinstance(raised.value, LedgerUnavailable)
+    assert transient(raised.value)  # the task that asked retries later
+    assert cache.get(LEDGER_KEY) is None  # nothing partial, nothing "unreadable" remembered
+    assert len(current_ledger(client, config).entries) == len(ledger_data.entries)
+
+
+def test_a_background_refresh_shrugs_off_a_passing_fault(ledger_data, fake_slack, config):
+    fake_slack.fail("conversations.history", "internal_error")
+
+    ledger_reader.refresh_if_stale(background_client(), config)  # logged, not raised: best effort
+
+    assert cache.get(LEDGER_KEY) is None
+    ledger_reader.refresh_if_stale(background_client(), config)
+    assert len(cached_ledger(config).entries) == len(ledger_data.entries)
+
+
+def test_a_background_refresh_reports_a_permanent_refusal(ledger_data, fake_slack, config):
+    fake_slack.fail("conversations.history", "not_in_channel")
+
+    with pytest.raises(LedgerUnavailable):
+        ledger_reader.refresh_if_stale(background_client(), config)
+
+
+def test_each_entry_knows_where_its_message_is(ledger_data, config):
+    ledger = read_ledger(background_client(), config)
+
+    for entry in ledger_data.entries[:50]:
+        read = ledger.entries[entry.id]
+        assert (read.channel, read.ts) == (ledger_data.channel_of[entry.id], ledger_data.ts_of[entry.id])

@@ -305,3 +305,88 @@ def test_response_url_posts_are_recorded(fake_slack):
         assert answer.read() == b"ok"
     assert fake_slack.response_url_posts[0].body == {"text": "Done", "replace_original": True}
     assert fake_slack.response_url_posts[0].path == "abc"
+
+
+# ----- Slack's rate limits and metadata rules ------------------------------------------------
+
+
+def test_rate_limits_are_off_unless_asked_for(fake_slack, client):
+    for _ in range(60):
+        client.conversations_history(channel=C_ENG)
+    assert {c.status for c in fake_slack.calls("conversations.history")} == {200}
+
+
+def test_each_method_is_rate_limited_by_its_tier_per_window(fake_slack, client):
+    fake_slack.enforce_rate_limits()
+    for _ in range(50):  # Tier 3
+        assert client.conversations_history(channel=C_ENG)["ok"]
+    with pytest.raises(SlackApiError) as raised:
+        client.conversations_history(channel=C_ENG)
+    assert raised.value.response.status_code == 429
+    assert raised.value.response["error"] == "ratelimited"
+    assert 1 <= int(raised.value.response.headers["Retry-After"]) <= 60
+    # Another method has its own budget.
+    assert client.users_info(user=ALICE)["ok"]
+    for _ in range(20):  # Tier 2
+        client.usergroups_users_list(usergroup=S_ENG)
+    assert error_of(client.usergroups_users_list, usergroup=S_ENG)["error"] == "ratelimited"
+
+
+def test_a_rate_limited_call_takes_no_effect_and_the_window_moves_on(fake_slack, client):
+    fake_slack.enforce_rate_limits({"chat.update": 2, "conversations.history": 1}, window=0.5)
+    posted = client.chat_postMessage(channel=C_ENG, text="one")
+    client.chat_update(channel=C_ENG, ts=posted["ts"], text="two")
+    client.chat_update(channel=C_ENG, ts=posted["ts"], text="three")
+    assert error_of(client.chat_update, channel=C_ENG, ts=posted["ts"], text="four")["error"] == "ratelimited"
+    assert fake_slack.messages(C_ENG)[0].text == "three"
+    assert [c.status for c in fake_slack.calls("chat.update")] == [200, 200, 429]
+    time.sleep(0.6)
+    client.chat_update(channel=C_ENG, ts=posted["ts"], text="five")
+    assert fake_slack.messages(C_ENG)[0].text == "five"
+    fake_slack.rate_limits_off()
+    for _ in range(5):
+        client.conversations_history(channel=C_ENG)
+
+
+def test_chat_post_message_is_limited_per_channel(fake_slack, client):
+    fake_slack.enforce_rate_limits({"chat.postMessage": 2})
+    for channel in (C_ENG, C_GENERAL):
+        client.chat_postMessage(channel=channel, text="a")
+        client.chat_postMessage(channel=channel, text="b")
+    assert error_of(client.chat_postMessage, channel=C_ENG, text="c")["error"] == "ratelimited"
+
+
+def test_the_retry_handler_waits_out_an_enforced_limit(fake_slack):
+    fake_slack.enforce_rate_limits({"auth.test": 1}, window=0.5)
+    retrying = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url,
+                         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    retrying.auth_test()
+    assert retrying.auth_test()["ok"]  # slept for Retry-After, then got through
+    assert [c.status for c in fake_slack.calls("auth.test")] == [200, 429, 200]
+
+
+@pytest.mark.parametrize("payload", [
+    pytest.param({"id": "r1", "reason": None}, id="null-value"),
+    pytest.param({"id": "r1", "nested": {"by": None}}, id="nested-null"),
+    pytest.param({"id": "r1", "list": [{"a": None}]}, id="null-in-a-list"),
+])
+def test_null_payload_values_drop_the_metadata_with_a_warning(fake_slack, client, payload):
+    # Payload values are strings, numbers and booleans (and objects of them): Slack drops the rest.
+    metadata = {"event_type": "timeoff_request", "event_payload": payload}
+    posted = client.chat_postMessage(channel=C_ENG, text="x", metadata=metadata)
+    assert posted["ok"] and posted["warning"] == "invalid_metadata_format"
+    assert posted["response_metadata"]["warnings"] == ["invalid_metadata_format"]
+    assert "metadata" not in posted["message"] and fake_slack.messages(C_ENG)[0].metadata is None
+
+    valid = client.chat_postMessage(channel=C_ENG, text="y", metadata=LEDGER)
+    updated = client.chat_update(channel=C_ENG, ts=valid["ts"], text="y", metadata=metadata)
+    assert updated["ok"] and updated["response_metadata"]["warnings"] == ["invalid_metadata_format"]
+    assert fake_slack.messages(C_ENG)[1].metadata is None
+
+
+def test_strings_numbers_booleans_and_objects_are_kept(fake_slack, client):
+    payload = {"id": "r1", "days": 2.5, "year": 2026, "private": False, "who": {"by": "U1"}, "tags": [{"a": 1}]}
+    posted = client.chat_postMessage(channel=C_ENG, text="x",
+                                     metadata={"event_type": "timeoff_request", "event_payload": payload})
+    assert "warning" not in posted.data
+    assert fake_slack.messages(C_ENG)[0].metadata["event_payload"] == payload

@@ -125,7 +125,7 @@ def test_a_submission_calls_no_slack_method_and_enqueues_the_delivery(client, fa
     assert (name, kwargs) == ("deliver_request", {})
     assert submission == {"id": submission["id"], "user": ALICE, "leave_type": "vacation",
                           "start": NEXT_MONDAY.isoformat(), "end": NEXT_WEDNESDAY.isoformat(), "start_half": None,
-                          "end_half": None, "note": "Ski", "validated": True}
+                          "end_half": None, "note": "Ski", "validated": True, "recorded_by": None}
 
 
 def test_approve_calls_no_slack_method_and_enqueues_the_decision(client, fake_slack, posted, step):

@@ -1,0 +1,121 @@
+"""The directory caches answers only (DESIGN §8, "transient is not permanent").
+
+A permanent refusal (the channel is gone or hidden, the group does not exist, a
+scope is missing) is remembered as "no members" for ten minutes. A passing fault
+(`ratelimited` after the client's retries, `internal_error`, `fatal_error`, a
+5xx, a timeout) is raised so the task retries, and nothing is cached: the
+request path goes on treating the membership as unknown.
+"""
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals import directory
+from approvals.task_queue import transient
+from fake_slack.personas import ALICE, BOB, BOT, C_ENG, C_ENG_LEADS, C_NOBOT, DAVE, S_ENG
+
+pytestmark = pytest.mark.django_db
+
+PASSING = ["ratelimited", "internal_error", "fatal_error", "service_unavailable"]
+
+
+@pytest.fixture
+def client(fake_slack):
+    """No retry handlers: each injected fault reaches the code under test as it is."""
+    return WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url, retry_handlers=[],
+                     timeout=0.5)
+
+
+def inject(fake_slack, method: str, fault: str) -> None:
+    if fault == "ratelimited":
+        fake_slack.rate_limit(method, retry_after=1)
+    elif fault == "http_503":
+        fake_slack.server_error(method, status=503)
+    elif fault == "timeout":
+        fake_slack.delay(method, 1.0, times=1)
+    else:
+        fake_slack.fail(method, fault)
+
+
+@pytest.mark.parametrize("fault", [*PASSING, "http_503", "timeout"])
+def test_a_passing_fault_reading_channel_members_is_raised_and_not_cached(fake_slack, client, fault):
+    inject(fake_slack, "conversations.members", fault)
+
+    with pytest.raises((SlackApiError, TimeoutError)) as raised:
+        directory.fetch_channel_members(client, C_ENG)
+
+    assert transient(raised.value)  # the task retries it
+    assert directory.cached_channel_members(C_ENG) is None  # still unknown, not "nobody"
+    assert directory.fetch_channel_members(client, C_ENG) == {ALICE, BOB, DAVE}  # the next try asks Slack
+
+
+@pytest.mark.parametrize("fault", [*PASSING, "http_503"])
+def test_a_passing_fault_reading_a_user_group_is_raised_and_not_cached(fake_slack, client, fault):
+    inject(fake_slack, "usergroups.users.list", fault)
+
+    with pytest.raises(SlackApiError) as raised:
+        directory.fetch_usergroup_members(client, S_ENG)
+
+    assert transient(raised.value)
+    assert directory.cached_usergroup_members(S_ENG) is None
+    assert directory.fetch_usergroup_members(client, S_ENG) == {ALICE, DAVE}
+
+
+@pytest.mark.parametrize(("channel", "injected"), [
+    ("C_GONE", None),  # channel_not_found, from the fake itself
+    (C_ENG, "is_archived"),
+    (C_ENG, "missing_scope"),
+    (C_ENG, "not_in_channel"),
+])
+def test_a_permanent_refusal_is_remembered_as_no_members(fake_slack, client, channel, injected):
+    if injected:
+        fake_slack.fail("conversations.members", injected)
+
+    assert directory.fetch_channel_members(client, channel) == frozenset()
+
+    assert directory.cached_channel_members(channel) == frozenset()
+    fake_slack.clear_calls()
+    assert directory.fetch_channel_members(client, channel) == frozenset()
+    assert fake_slack.calls("conversations.members") == []  # remembered
+
+
+def test_an_unknown_user_group_is_remembered_as_empty(fake_slack, client):
+    assert directory.fetch_usergroup_members(client, "S_GONE") == frozenset()  # no_such_subteam
+    assert directory.cached_usergroup_members("S_GONE") == frozenset()
+
+
+def test_members_are_cached_without_our_bot(fake_slack, client):
+    assert directory.fetch_channel_members(client, C_ENG_LEADS) == {BOB, DAVE}
+    assert BOT in fake_slack.workspace.channels[C_ENG_LEADS].members
+    assert directory.cached_channel_members(C_ENG_LEADS) == {BOB, DAVE}
+    # A public channel the bot is not in still lists its members.
+    assert ALICE in directory.fetch_channel_members(client, C_NOBOT)
+
+
+@pytest.mark.parametrize("fault", [*PASSING, "http_503"])
+def test_a_passing_fault_asking_who_we_are_is_raised_and_not_cached(fake_slack, client, fault):
+    inject(fake_slack, "auth.test", fault)
+
+    with pytest.raises(SlackApiError):
+        directory.fetch_bot_user_id(client)
+
+    assert directory.fetch_bot_user_id(client) == BOT
+
+
+def test_a_permanent_auth_test_refusal_means_unknown_and_is_not_cached(fake_slack, client):
+    fake_slack.fail("auth.test", "invalid_auth")
+
+    assert directory.fetch_bot_user_id(client) is None  # unknown, never "anyone"
+    assert directory.fetch_bot_user_id(client) == BOT  # asked again next time
+
+
+@pytest.mark.parametrize("fault", ["internal_error", "user_not_found", "ratelimited"])
+def test_a_time_zone_slack_will_not_give_is_utc_this_once(fake_slack, client, fault):
+    inject(fake_slack, "users.info", fault)
+
+    assert directory.fetch_timezone(client, ALICE) == "UTC"
+
+    assert directory.cached_timezone(ALICE) is None  # not cached: asked again next time
+    assert directory.fetch_timezone(client, ALICE) == "America/Los_Angeles"
+    assert directory.cached_timezone(ALICE) == "America/Los_Angeles"

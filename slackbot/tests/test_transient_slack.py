@@ -1,0 +1,133 @@
+"""Transient is not permanent (DESIGN §8), end to end.
+
+A passing Slack fault (`internal_error`, `ratelimited` after the client's own
+retries, 5xx) while the app looks up members or reads the ledger is never
+remembered as an answer: no "no team is configured for you", no "you are not an
+approver", no "Slack refused to show the approvals channel". The task that met
+it retries, and the request is delivered or the decision recorded.
+"""
+
+import pytest
+from django.core.cache import cache
+from django.tasks import TaskResultStatus
+from django.tasks.signals import task_finished
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from approvals import block_ids as ids
+from approvals import directory
+from approvals.models import DeliveryProblem
+from approvals.slack_clients import BACKGROUND_MAX_RETRIES
+from fake_slack.personas import C_ENG_LEADS
+from test_support.flows import (
+    ALICE,
+    BOB,
+    DAVE,
+    MONDAY,
+    WEDNESDAY,
+    click,
+    dms_to,
+    ephemerals_to,
+    install_config,
+    metadata_payload,
+    open_request_form,
+    posted_requests,
+    request_time_off,
+    request_values,
+    submit_request,
+)
+
+pytestmark = pytest.mark.django_db
+
+CALLS_PER_ATTEMPT = 1 + BACKGROUND_MAX_RETRIES  # the background client retries a 429 three times
+
+
+@pytest.fixture(autouse=True)
+def no_retry_after_sleep(monkeypatch):
+    """The client's 429 retries as configured (counts), minus sleeping for Retry-After."""
+    def next_attempt(self, *, state, request, response=None, error=None):
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+    monkeypatch.setattr(RateLimitErrorRetryHandler, "prepare_for_next_attempt", next_attempt)
+
+
+@pytest.fixture
+def attempts():
+    """(task name, attempt, status) of every task run, in the order they finished."""
+    finished = []
+
+    def record(sender, task_result, **kwargs):
+        finished.append((task_result.task.name, task_result.kwargs.get("attempt", 1), task_result.status))
+
+    task_finished.connect(record)
+    yield finished
+    task_finished.disconnect(record)
+
+
+def test_a_member_lookup_failing_for_a_moment_is_not_no_team(client, fake_slack, attempts):
+    install_config()
+    # The first member look-up of the warm-up meets Slack's internal_error: Alice's team
+    # channel or the approvers' channel. Either way nothing may be remembered as "nobody".
+    fake_slack.fail("conversations.members", "internal_error")
+
+    view = open_request_form(client, fake_slack, ALICE)
+    response = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    assert response.status_code == 200 and response.content == b""  # no "no team is configured for you"
+    assert ("warm_requester", 1, TaskResultStatus.FAILED) in attempts  # the warm-up retried
+    assert ("warm_requester", 2, TaskResultStatus.SUCCESSFUL) in attempts
+    [posted] = posted_requests(fake_slack)
+    assert f"<@{BOB}>" in posted.params["text"] and f"<@{DAVE}>" in posted.params["text"]  # both approvers
+    assert DeliveryProblem.objects.count() == 0
+
+
+def test_an_approvers_channel_failing_for_a_moment_is_not_you_are_not_an_approver(client, fake_slack, attempts):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    cache.delete(f"directory:channel:{C_ENG_LEADS}")  # ten minutes later: the members are asked for again
+    fake_slack.fail("conversations.members", "fatal_error")
+
+    click(client, fake_slack, DAVE, ids.APPROVE_ACTION, posted)  # Dave approves as a member of the leads channel
+
+    assert not any("not an approver" in text for text in ephemerals_to(fake_slack, DAVE))
+    assert ("decide_request", 1, TaskResultStatus.FAILED) in attempts
+    assert ("decide_request", 2, TaskResultStatus.SUCCESSFUL) in attempts
+    [message] = [m for m in fake_slack.workspace.messages(posted.params["channel"]) if m.metadata]
+    assert message.metadata["event_payload"]["status"] == "approved"
+    assert directory.cached_channel_members(C_ENG_LEADS) == {BOB, DAVE}
+
+
+def test_a_rate_limited_ledger_delays_a_cold_submission_and_delivers_it(client, fake_slack, attempts):
+    install_config()
+    # The warm-up meets a rate-limited history (after the client's retries) and leaves the
+    # ledger cold, so the submission is accepted unchecked and checked in its task...
+    fake_slack.rate_limit("conversations.history", retry_after=1, times=CALLS_PER_ATTEMPT)
+    view = open_request_form(client, fake_slack, ALICE)
+    # ...whose first attempt is rate-limited too: it must be retried, not refused.
+    fake_slack.rate_limit("conversations.history", retry_after=1, times=CALLS_PER_ATTEMPT)
+
+    response = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    assert response.status_code == 200 and response.content == b""
+    assert ("deliver_request", 1, TaskResultStatus.FAILED) in attempts
+    assert ("deliver_request", 2, TaskResultStatus.SUCCESSFUL) in attempts
+    [posted] = posted_requests(fake_slack)
+    assert metadata_payload(posted)["user"] == ALICE
+    [receipt] = dms_to(fake_slack, ALICE)
+    assert "refused" not in receipt and "couldn't read the leave history" not in receipt
+    assert DeliveryProblem.objects.count() == 0
+
+
+def test_a_permanently_unreadable_ledger_still_refuses_a_cold_submission(client, fake_slack, attempts):
+    install_config()
+    fake_slack.fail("conversations.history", "missing_scope", times=None)
+    view = open_request_form(client, fake_slack, ALICE)
+
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    assert posted_requests(fake_slack) == []
+    [told] = dms_to(fake_slack, ALICE)
+    assert "couldn't read the leave history" in told
+    assert [(name, attempt) for name, attempt, _ in attempts if name == "deliver_request"] == [("deliver_request", 1)]
+    assert DeliveryProblem.objects.get().error == "missing_scope"
