@@ -78,13 +78,15 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     if cache.get(dedup_key):
         return {}
     leave_type = config.leave_type(submission.leave_type)
-    requester = requester_cached(config, submission.user)
     history = ledger_reader.cached_ledger(config)
     current = history.entries.get(submission.id) if history else None
     if current is not None and not may_change(config, current, by):
         return {FIELD_TYPE: "Only the requester (or HR) can edit this request."}
     if current is not None and current.status != PENDING:
         return {FIELD_TYPE: f"This request is already {current.status}; it can't be edited any more."}
+    if current is not None:
+        submission = replace(submission, user=current.user)  # HR edits it in the requester's name
+    requester = requester_cached(config, submission.user)
     today = local_today(requester.timezone or "UTC")
     if requester.team is not None:
         violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
@@ -184,6 +186,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             previous = message.entry
             if not may_change(config, previous, by):
                 raise ChangeRefused("only the requester (or HR) can edit it")
+            submission = replace(submission, user=previous.user)  # HR edits it in the requester's name
             if previous.status != PENDING:
                 raise ChangeRefused(f"it is already {previous.status}")
             violations = check_submission(config, submission, team=team, leave_type=leave_type,
