@@ -101,13 +101,40 @@ def fetch_timezone(client: WebClient, user: str) -> str:
     cached = cached_timezone(user)
     if cached is not None:
         return cached
+    profile = fetch_user(client, user)
+    return profile["tz"] if profile else "UTC"
+
+
+def fetch_user(client: WebClient, user: str) -> dict | None:
+    """{"tz", "deleted"} of a user from `users.info`, cached for a day; None when Slack fails."""
+    cached = cache.get(f"directory:user:{user}")
+    if cached is not None:
+        return cached
     try:
-        timezone = client.users_info(user=user)["user"].get("tz") or "UTC"
+        info = client.users_info(user=user)["user"]
     except SlackApiError as exc:
         logger.warning("cannot read user=%s error=%s", user, exc.response.get("error"))
-        return "UTC"  # not cached: try again next time
-    cache.set(f"directory:tz:{user}", timezone, TIMEZONE_TTL_SECONDS)
-    return timezone
+        return None  # not cached: try again next time
+    profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted"))}
+    cache.set_many({f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile}, TIMEZONE_TTL_SECONDS)
+    return profile
+
+
+def is_deactivated(client: WebClient, user: str) -> bool:
+    """A deactivated account (`users.info` says `deleted`): it gets no DMs."""
+    profile = fetch_user(client, user) if user[:1] in ("U", "W") else None
+    return bool(profile and profile["deleted"])
+
+
+def forget_user(user: str) -> None:
+    """After `user_change`: the next look-up asks Slack again."""
+    cache.delete_many([f"directory:user:{user}", f"directory:tz:{user}"])
+
+
+def forget_memberships(*sources: str) -> None:
+    """After `member_joined_channel` / `member_left_channel` / `subteam_members_changed`: ask Slack again,
+    so someone who joins a team's channel can request at once."""
+    cache.delete_many([_members_key(kind, source) for source in sources for kind in ("channel", "usergroup")])
 
 
 def fetch_bot_user_id(client: WebClient) -> str | None:

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import messages
+from approvals import directory, messages
 from approvals.cache_lock import claim
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
@@ -46,9 +46,12 @@ def once(key: str, effect) -> None:
         raise
 
 
-def send_dm(client: WebClient, user: str, text: str) -> None:
-    """A direct message from the app; posting to a user id opens the DM."""
-    client.chat_postMessage(channel=user, text=text)
+def send_dm(client: WebClient, user: str, text: str, blocks: list | None = None) -> dict | None:
+    """A direct message from the app (posting to a user id opens the DM); none to a deactivated account."""
+    if directory.is_deactivated(client, user):
+        logger.info("no DM to deactivated user=%s", user)
+        return None
+    return client.chat_postMessage(channel=user, text=text, **({"blocks": blocks} if blocks else {}))
 
 
 def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
@@ -102,5 +105,6 @@ def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeCon
     if where:
         client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
         return
-    response = client.chat_postMessage(channel=entry.user, text=text, blocks=blocks)
-    cache.set(f"receipt-at:{entry.id}", (response["channel"], response["ts"]), RECEIPT_LOCATION_SECONDS)
+    response = send_dm(client, entry.user, text, blocks)
+    if response is not None:
+        cache.set(f"receipt-at:{entry.id}", (response["channel"], response["ts"]), RECEIPT_LOCATION_SECONDS)

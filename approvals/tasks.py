@@ -134,6 +134,13 @@ def publish_home_later(users) -> None:
 
 
 @retrying_task()
+def flag_departed_user(user: str) -> None:
+    from approvals import people_services
+
+    people_services.departed_user_flag(background_client(), user)
+
+
+@retrying_task()
 def send_leave_list(user: str, only_changeable: bool = False) -> None:
     from approvals import change_services
 
@@ -146,3 +153,19 @@ def refresh_slack_directory() -> None:
     from approvals import slack_directory  # the two modules refer to each other: import when run
 
     slack_directory.directory_refresh(background_client())
+
+
+def job_gave_up(exc: Exception, job: dict) -> None:
+    from approvals import job_services
+    from approvals.jobs import DueJob
+
+    job_services.job_failed(DueJob.from_task_data(job), exc)
+
+
+@retrying_task(priority=-5, on_give_up=job_gave_up)
+def run_job(job: dict) -> None:
+    """One daily or hourly job (approvals.jobs) its clock claimed; approvals.job_services does the work."""
+    from approvals import job_services
+    from approvals.jobs import DueJob
+
+    job_services.job_execute(background_client(), DueJob.from_task_data(job))

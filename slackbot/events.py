@@ -3,6 +3,7 @@
 from django.core.cache import cache
 
 from approvals.installation import slack_access_revoked
+from approvals.people_services import memberships_changed, user_changed
 from slackbot.responses import SlackResponse, ack
 
 # Slack retries an event up to three times over about five minutes; an hour of
@@ -26,4 +27,18 @@ def event_access_revoked(event: dict, envelope: dict) -> SlackResponse:
         if not tokens.get("bot"):
             return ack()  # only user tokens were revoked: we hold none
     slack_access_revoked(str(event.get("type")))
+    return ack()
+
+
+def event_membership_changed(event: dict, envelope: dict) -> SlackResponse:
+    """Someone joined or left a channel, or a user group changed: forget what the cache knew."""
+    sources = [event.get("channel"), event.get("subteam_id")]
+    memberships_changed(*(source for source in sources if isinstance(source, str)))
+    return ack()
+
+
+def event_user_change(event: dict, envelope: dict) -> SlackResponse:
+    user = event.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        user_changed(user["id"], deleted=bool(user.get("deleted")))
     return ack()

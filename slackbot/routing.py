@@ -45,6 +45,10 @@ EVENT_ROUTES = {
     "app_home_opened": leave_handlers.event_app_home_opened,
     "app_uninstalled": events.event_access_revoked,
     "tokens_revoked": events.event_access_revoked,
+    "member_joined_channel": events.event_membership_changed,
+    "member_left_channel": events.event_membership_changed,
+    "subteam_members_changed": events.event_membership_changed,
+    "user_change": events.event_user_change,
 }
 
 

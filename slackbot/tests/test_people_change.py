@@ -1,0 +1,71 @@
+"""People change: deactivated accounts get no DMs and their pending requests go to HR; memberships
+follow Slack's events, so someone who joins a team's channel can request at once."""
+
+import pytest
+
+from approvals import block_ids as ids
+from approvals import directory
+from approvals.models import DeliveryProblem
+from fake_slack.personas import C_ENG, CAROL
+from test_support.flows import (
+    ALICE,
+    BOB,
+    HR,
+    click,
+    dms_to,
+    install_config,
+    open_request_form,
+    posted_requests,
+    request_time_off,
+)
+from test_support.slack_requests import event_envelope, post_command, post_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_someone_who_joins_the_teams_channel_can_request_at_once(client, fake_slack):
+    install_config()
+    open_request_form(client, fake_slack, ALICE)  # the memberships are cached now
+    assert "no team is configured" in post_command(client, "", user_id=CAROL).json()["text"]
+
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.channels[C_ENG].members.add(CAROL)
+    post_event(client, event_envelope({"type": "member_joined_channel", "user": CAROL, "channel": C_ENG,
+                                       "channel_type": "C", "team": "T_ACME"}, event_id="Ev_JOIN"))
+
+    assert directory.cached_channel_members(C_ENG) is None  # forgotten: Slack is asked again
+    fake_slack.clear_calls()
+    response = post_command(client, "", user_id=CAROL)
+    assert response.status_code == 200 and response.content == b""  # the form opened
+    assert fake_slack.calls("views.open")
+
+
+def test_a_deactivated_requester_gets_no_dms_and_hr_hears_of_their_pending_request(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.users[ALICE].deleted = True
+    post_event(client, event_envelope({"type": "user_change", "user": {"id": ALICE, "deleted": True}},
+                                      event_id="Ev_GONE"))
+
+    [problem] = DeliveryProblem.objects.filter(error="user_deactivated")
+    assert problem.user == ALICE
+    assert any("was deactivated" in dm for dm in dms_to(fake_slack, HR))
+
+    fake_slack.clear_calls()
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)  # decided all the same...
+    [message] = [m for m in fake_slack.workspace.messages("C_ENG_APPROVALS") if m.metadata]
+    assert message.metadata["event_payload"]["status"] == "approved"
+    assert dms_to(fake_slack, ALICE) == []  # ... and no DM to a deactivated account
+
+
+def test_a_user_group_change_is_forgotten_too(client, fake_slack):
+    install_config()
+    from django.core.cache import cache
+
+    cache.set("directory:usergroup:S_ENG", frozenset({ALICE}), 600)
+    post_event(client, event_envelope({"type": "subteam_members_changed", "subteam_id": "S_ENG"},
+                                      event_id="Ev_SUB"))
+    assert directory.cached_usergroup_members("S_ENG") is None
+
