@@ -1,0 +1,143 @@
+"""The HR console: server-rendered pages beside the Django admin (issue 10).
+
+Views stay thin: reads come from selectors and the cached Slack directory,
+writes go through services. Every page needs a signed-in staff user: anyone
+else is sent to the sign-in page, and a signed-in non-staff user gets 403.
+Pages work without JavaScript; `approvals/console.js` only adds suggestions
+as you type, from `console:suggest`.
+"""
+
+import functools
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from slack_sdk.errors import SlackApiError
+
+from approvals import slack_directory
+from approvals.console_selectors import teams_in_matching_order
+from approvals.console_services import TeamNotFound, team_move
+from approvals.slack_clients import in_request_client
+from approvals.task_queue import error_code
+
+logger = logging.getLogger(__name__)
+
+SEARCH_KINDS = {"all": "Everything", "people": "People", "channels": "Channels", "usergroups": "User groups"}
+MAX_QUERY_LENGTH = 100
+MAX_SUGGESTIONS = 8
+
+
+def staff_required(view):
+    """Signed in (else the sign-in page), and staff (else 403)."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("The HR console is for staff users.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_GET
+@staff_required
+def home(request):
+    directory = slack_directory.directory_current()
+    return render(request, "approvals/console/home.html", {
+        "nav": "teams",
+        "teams": teams_in_matching_order(directory=directory),
+    })
+
+
+@require_POST
+@staff_required
+def team_reorder(request, team_id: int):
+    offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
+    if offset is None:
+        return HttpResponseBadRequest("direction must be up or down")
+    try:
+        team = team_move(team_id=team_id, offset=offset)
+    except TeamNotFound:
+        messages.error(request, "That team no longer exists.")
+    else:
+        messages.success(request, f"{team.name} moved {request.POST['direction']}.")
+    return redirect("console:home")
+
+
+def _search(query: str, kind: str, directory, *, limit: int) -> dict:
+    wants = (lambda name: kind in ("all", name))
+    return {
+        "people": slack_directory.people_matching(query, directory=directory, limit=limit) if wants("people") else [],
+        "channels": slack_directory.channels_matching(query, directory=directory, limit=limit)
+        if wants("channels") else [],
+        "usergroups": slack_directory.usergroups_matching(query, directory=directory, limit=limit)
+        if wants("usergroups") else [],
+    }
+
+
+def _exact_email(query: str, found_people: list) -> tuple[object | None, str | None]:
+    """(person, error) for an email address the cached directory does not know yet."""
+    if "@" not in query.strip("@") or any(p.email.casefold() == query.casefold() for p in found_people):
+        return None, None
+    try:
+        return slack_directory.person_by_email(in_request_client(), query), None
+    except SlackApiError as exc:
+        logger.warning("users.lookupByEmail failed error=%s", error_code(exc))
+        return None, error_code(exc)
+    except OSError as exc:  # timeouts and refused connections: the page still renders
+        logger.warning("users.lookupByEmail failed error=%s", type(exc).__name__)
+        return None, type(exc).__name__
+
+
+@require_GET
+@staff_required
+def search(request):
+    """People, channels and user groups by name: a plain GET form and a results list."""
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    kind = request.GET.get("kind", "all")
+    if kind not in SEARCH_KINDS:
+        kind = "all"
+    directory = slack_directory.directory_current()
+    results = _search(query, kind, directory, limit=slack_directory.MAX_RESULTS) if query else {}
+    lookup_error = None
+    if query and kind in ("all", "people"):
+        person, lookup_error = _exact_email(query, results["people"])
+        if person is not None:
+            results["people"] = [person, *results["people"]]
+    return render(request, "approvals/console/search.html", {
+        "nav": "search",
+        "query": query,
+        "kind": kind,
+        "kinds": SEARCH_KINDS,
+        "results": results,
+        "found": any(results.values()),
+        "directory": directory,
+        "directory_error": slack_directory.directory_error_cached(),
+        "lookup_error": lookup_error,
+    })
+
+
+@require_GET
+@staff_required
+def suggest(request):
+    """Suggestions as you type, for console.js: JSON, from the cached directory only."""
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    kind = request.GET.get("kind", "all")
+    if kind not in SEARCH_KINDS:
+        kind = "all"
+    directory = slack_directory.directory_current()
+    found = _search(query, kind, directory, limit=MAX_SUGGESTIONS) if query else {}
+    suggestions = (
+        [{"value": p.email or f"@{p.name}", "label": " · ".join(filter(None, [p.label, f"@{p.name}", p.email])),
+          "id": p.id} for p in found.get("people", [])]
+        + [{"value": c.label, "label": c.label + (" (private)" if c.is_private else ""), "id": c.id}
+           for c in found.get("channels", [])]
+        + [{"value": g.label, "label": " · ".join(filter(None, [g.label, g.name])), "id": g.id}
+           for g in found.get("usergroups", [])]
+    )
+    return JsonResponse({"suggestions": suggestions, "ready": directory is not None})

@@ -1,0 +1,424 @@
+"""The workspace's people, channels and user groups by name, for the HR console.
+
+HR chooses approvers by name or email and channels by name; the database keeps
+Slack ids (issue 10, item 1). This module reads the whole directory from Slack
+in the background and keeps it in the shared cache, so a console page or a
+suggestion as you type never waits on Slack:
+
+- `directory_refresh(client)` (the `refresh_slack_directory` task) reads
+  `users.list`, `conversations.list` and `usergroups.list` and caches the
+  result as one snapshot.
+- `directory_cached()` serves that snapshot; `directory_current()` serves it
+  too, and asks for a background refresh when it is missing or older than
+  `FRESH_SECONDS` (a stale directory is still served meanwhile: names change
+  rarely, and an empty page would be worse).
+- `people_matching`, `channels_matching` and `usergroups_matching` search the
+  cached snapshot; `person_by_email` asks `users.lookupByEmail` for an exact
+  address the snapshot does not know yet.
+- `person_resolve`, `channel_resolve` and `usergroup_resolve` turn what HR
+  typed into the one entry it names (the id the database stores), or raise
+  `NotResolved` with a sentence for the form field.
+
+Transient Slack faults raise (the task retries later) and never replace a
+good snapshot; permanent ones (`missing_scope`, `invalid_auth`, …) are
+remembered for an hour so the console can say what Slack refused.
+"""
+
+import functools
+import logging
+import re
+import time
+import zlib
+from dataclasses import dataclass, fields
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals.config_fields import CHANNEL, USER, USERGROUP
+from approvals.task_queue import error_code, transient
+
+logger = logging.getLogger(__name__)
+
+ERROR_KEY = "slack_directory:v1:error"
+REFRESH_REQUESTED_KEY = "slack_directory:v1:refresh_requested"
+FRESH_SECONDS = 10 * 60  # older than this: served, and refreshed in the background
+KEEP_SECONDS = 7 * 24 * 60 * 60  # a stale directory beats none while Slack is unreachable
+ERROR_SECONDS = 60 * 60
+REFRESH_REQUEST_SECONDS = 60  # at most one refresh enqueued a minute, however many pages ask
+PAGE_SIZE = 200  # Slack recommends at most 200 per page for users.list and conversations.list
+MAX_RESULTS = 20
+SLACKBOT_ID = "USLACKBOT"  # listed by users.list, yet not flagged as a bot
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str  # the Slack handle (users.list `name`)
+    real_name: str = ""
+    display_name: str = ""
+    email: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.real_name or self.display_name or self.name
+
+    @property
+    def initials(self) -> str:
+        words = [word for word in self.label.replace(".", " ").split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    is_private: bool = False
+    bot_is_member: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"#{self.name}"
+
+
+@dataclass(frozen=True)
+class UserGroup:
+    id: str
+    handle: str
+    name: str = ""
+    user_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"@{self.handle}"
+
+
+@dataclass(frozen=True)
+class Directory:
+    people: tuple[Person, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    usergroups: tuple[UserGroup, ...] = ()
+    fetched_at: float = 0.0
+
+    def fresh(self, now: float) -> bool:
+        return now - self.fetched_at < FRESH_SECONDS
+
+    # Indexes by id, built on first use in each process (a page names many people of a large workspace).
+    @functools.cached_property
+    def _people_by_id(self) -> dict[str, Person]:
+        return {p.id: p for p in self.people}
+
+    @functools.cached_property
+    def _channels_by_id(self) -> dict[str, Channel]:
+        return {c.id: c for c in self.channels}
+
+    @functools.cached_property
+    def _usergroups_by_id(self) -> dict[str, UserGroup]:
+        return {g.id: g for g in self.usergroups}
+
+    def person(self, user_id: str) -> Person | None:
+        return self._people_by_id.get(user_id)
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return self._channels_by_id.get(channel_id)
+
+    def usergroup(self, usergroup_id: str) -> UserGroup | None:
+        return self._usergroups_by_id.get(usergroup_id)
+
+
+# The key names the dataclasses' fields, so a process never unpickles a snapshot
+# that code with other fields cached (during a deploy, say); as config_store does.
+SNAPSHOT_KEY = "slack_directory:v1:" + format(zlib.crc32(" ".join(
+    f"{record.__name__}({','.join(f.name for f in fields(record))})"
+    for record in (Person, Channel, UserGroup, Directory)).encode()), "08x")
+
+
+# --- Reading Slack (background) -----------------------------------------------------
+
+
+def _person(member: dict) -> Person:
+    profile = member.get("profile") or {}
+    return Person(
+        id=member["id"],
+        name=member.get("name") or "",
+        real_name=profile.get("real_name") or member.get("real_name") or "",
+        display_name=profile.get("display_name") or "",
+        email=profile.get("email") or "",
+    )
+
+
+def _listed_person(member: dict) -> bool:
+    return not (member.get("deleted") or member.get("is_bot") or member.get("id") == SLACKBOT_ID)
+
+
+def directory_fetch(client: WebClient) -> Directory:
+    """The whole directory, read from Slack now. Raises SlackApiError as Slack answers."""
+    people = [
+        _person(member)
+        for page in client.users_list(limit=PAGE_SIZE)  # a SlackResponse iterates over its pages
+        for member in page.get("members", [])
+        if _listed_person(member)
+    ]
+    # Private channels are listed only once the bot is invited: the console says so.
+    channels = [
+        Channel(id=c["id"], name=c.get("name") or "", is_private=bool(c.get("is_private")),
+                bot_is_member=bool(c.get("is_member")))
+        for page in client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                              limit=PAGE_SIZE)
+        for c in page.get("channels", [])
+    ]
+    usergroups = [
+        UserGroup(id=g["id"], handle=g.get("handle") or "", name=g.get("name") or "",
+                  user_count=int(g.get("user_count") or 0))
+        for g in client.usergroups_list().get("usergroups", [])
+        if not g.get("date_delete")
+    ]
+    return Directory(
+        people=tuple(sorted(people, key=lambda p: (p.label.casefold(), p.id))),
+        channels=tuple(sorted(channels, key=lambda c: (c.name.casefold(), c.id))),
+        usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
+        fetched_at=time.time(),
+    )
+
+
+def directory_refresh(client: WebClient) -> Directory | None:
+    """Read the directory from Slack and cache it (the `refresh_slack_directory` task).
+
+    A transient fault raises, so the task retries, and the old snapshot stays.
+    A permanent one is remembered for the console and returns None.
+    """
+    try:
+        directory = directory_fetch(client)
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
+        logger.error("cannot read the Slack directory error=%s", error_code(exc))
+        cache.set(ERROR_KEY, error_code(exc), ERROR_SECONDS)
+        return None
+    cache.set(SNAPSHOT_KEY, directory, KEEP_SECONDS)
+    cache.delete(ERROR_KEY)
+    logger.info("slack directory refreshed people=%s channels=%s usergroups=%s",
+                len(directory.people), len(directory.channels), len(directory.usergroups))
+    return directory
+
+
+def person_by_email(client: WebClient, email: str) -> Person | None:
+    """The active person with exactly this address (`users.lookupByEmail`), or None.
+
+    Only `users_not_found` means "nobody": other errors raise, so a caller never
+    tells HR that a person does not exist because Slack was briefly down.
+    """
+    email = email.strip()
+    if "@" not in email:
+        return None
+    try:
+        member = client.users_lookupByEmail(email=email)["user"]
+    except SlackApiError as exc:
+        if exc.response.get("error") == "users_not_found":
+            return None
+        raise
+    return _person(member) if _listed_person(member) else None
+
+
+# --- Reading the cache (console pages) ----------------------------------------------
+
+
+def directory_cached() -> Directory | None:
+    return cache.get(SNAPSHOT_KEY)
+
+
+def directory_error_cached() -> str | None:
+    """The permanent error of the last refresh (e.g. `missing_scope`), or None."""
+    return cache.get(ERROR_KEY)
+
+
+def directory_current(now: float | None = None) -> Directory | None:
+    """The cached directory; a missing or stale one is refreshed in the background."""
+    directory = directory_cached()
+    if directory is None or not directory.fresh(time.time() if now is None else now):
+        directory_refresh_soon()
+        directory = directory_cached() or directory  # an immediate task backend has refreshed it already
+    return directory
+
+
+def directory_refresh_soon() -> None:
+    """Enqueue one refresh, unless one was asked for in the last minute."""
+    if cache.add(REFRESH_REQUESTED_KEY, True, REFRESH_REQUEST_SECONDS):
+        # Imported here: the tasks module imports this one to run the refresh.
+        from approvals.tasks import refresh_slack_directory
+
+        refresh_slack_directory.enqueue()
+
+
+# --- Searching ----------------------------------------------------------------------
+
+
+def _rank(query: str, fields: tuple[str, ...]) -> int | None:
+    """0: a field is the query, 1: a field starts with it, 2: a word starts with it, 3: it is inside; None: no match."""
+    best = None
+    for field in fields:
+        field = field.casefold()
+        if not field or query not in field:
+            continue
+        if field == query:
+            rank = 0
+        elif field.startswith(query):
+            rank = 1
+        elif any(word.startswith(query) for word in field.replace(".", " ").replace("-", " ").split()):
+            rank = 2
+        else:
+            rank = 3
+        best = rank if best is None else min(best, rank)
+    return best
+
+
+def _matching(items, query: str, fields, limit: int) -> list:
+    ranked = []
+    for position, item in enumerate(items):  # items come sorted by name: ties keep that order
+        rank = _rank(query, fields(item))
+        if rank is not None:
+            ranked.append((rank, position, item))
+    return [item for _, _, item in sorted(ranked, key=lambda found: found[:2])[:limit]]
+
+
+def _clean(query: str, prefix: str) -> str:
+    return query.strip().removeprefix(prefix).strip().casefold()
+
+
+def people_matching(query: str, *, directory: Directory | None = None, limit: int = MAX_RESULTS) -> list[Person]:
+    """People whose handle, real name, display name or email contains `query`, case-insensitively.
+
+    `@bob` finds bob. Best matches first (exact, then prefix, then word prefix).
+    """
+    query = _clean(query, "@")
+    directory = directory if directory is not None else directory_cached()
+    if not query or directory is None:
+        return []
+    return _matching(directory.people, query, lambda p: (p.name, p.real_name, p.display_name, p.email), limit)
+
+
+def channels_matching(query: str, *, directory: Directory | None = None, limit: int = MAX_RESULTS) -> list[Channel]:
+    """Channels whose name contains `query` (with or without its '#')."""
+    query = _clean(query, "#")
+    directory = directory if directory is not None else directory_cached()
+    if not query or directory is None:
+        return []
+    return _matching(directory.channels, query, lambda c: (c.name,), limit)
+
+
+def usergroups_matching(query: str, *, directory: Directory | None = None,
+                        limit: int = MAX_RESULTS) -> list[UserGroup]:
+    """User groups whose handle (with or without its '@') or name contains `query`."""
+    query = _clean(query, "@")
+    directory = directory if directory is not None else directory_cached()
+    if not query or directory is None:
+        return []
+    return _matching(directory.usergroups, query, lambda g: (g.handle, g.name), limit)
+
+
+# --- From what HR typed to the id we store ------------------------------------------
+#
+# The console's forms take people by name, @handle or email, channels by #name
+# and user groups by @handle (issue 10, item 1); the database stores ids. These
+# turn one typed value into one directory entry, or say in a sentence why not.
+# An id typed as it is (U…, C…, S…) is still accepted, for power users.
+
+# The id patterns of the configuration file, also inside Slack's mention syntax (<@U…>, <#C…|name>).
+USER_ID = re.compile(rf"^(?:<@)?({USER.pattern.pattern})(?:\|[^>]*)?>?$")
+CHANNEL_ID = re.compile(rf"^(?:<#)?({CHANNEL.pattern.pattern})(?:\|[^>]*)?>?$")
+USERGROUP_ID = re.compile(rf"^(?:<!subteam\^)?({USERGROUP.pattern.pattern})(?:\|[^>]*)?>?$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOADING = "The list of Slack people and channels is still loading; try again in a moment."
+
+
+class NotResolved(ValueError):
+    """What was typed names nobody (or several): the message says so, for the form field's error."""
+
+
+def _did_you_mean(found: list, quote=str) -> str:
+    return f" Did you mean {', '.join(quote(item) for item in found[:3])}?" if found else ""
+
+
+def _names_someone(directory: Directory | None, text: str) -> bool:
+    """True when `text`, which looks like a user id, is not one we know but is someone's name (WALTER)."""
+    if directory is None or directory.person(text) is not None:
+        return False
+    return any(text.casefold() in (p.name.casefold(), p.display_name.casefold()) for p in directory.people)
+
+
+def person_resolve(text: str, *, directory: Directory | None = None, client: WebClient | None = None) -> Person:
+    """The one person `text` names: an email, @handle, display or real name, or a user id.
+
+    An email the cached directory does not know is asked of Slack when `client`
+    is given (someone who joined since the last refresh).
+    """
+    text = text.strip()
+    directory = directory if directory is not None else directory_cached()
+    if (match := USER_ID.match(text)) and not _names_someone(directory, text):
+        person = directory.person(match[1]) if directory else None
+        return person or Person(id=match[1], name=match[1])  # unknown ids pass: Slack may not list them yet
+    if EMAIL.match(text):
+        found = [p for p in (directory.people if directory else ()) if p.email.casefold() == text.casefold()]
+        if not found and client is not None:
+            found = [p for p in [person_by_email(client, text)] if p]
+        if found:
+            return found[0]
+        raise NotResolved(f"No one in this Slack workspace has the email address {text}.")
+    if directory is None:
+        raise NotResolved(LOADING)
+    name = text.removeprefix("@").strip().casefold()
+    if not name:
+        raise NotResolved("Type a name, an @handle or an email address.")
+    fields_to_try = ((lambda p: (p.name, p.display_name)),) if text.startswith("@") else (
+        (lambda p: (p.name, p.display_name)), (lambda p: (p.real_name,)))
+    for names_of in fields_to_try:
+        found = [p for p in directory.people if name in (n.casefold() for n in names_of(p) if n)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise NotResolved(f"Several people are called {text}: "
+                              + ", ".join(f"{p.label} ({p.email or '@' + p.name})" for p in found[:5])
+                              + ". Type the email address of the one you mean.")
+    raise NotResolved(f"No one in this Slack workspace is called {text}."
+                      + _did_you_mean(people_matching(text, directory=directory), lambda p: p.email or f"@{p.name}"))
+
+
+def channel_resolve(text: str, *, directory: Directory | None = None) -> Channel:
+    """The channel `text` names: #name, name, or a channel id."""
+    text = text.strip()
+    directory = directory if directory is not None else directory_cached()
+    if (match := CHANNEL_ID.match(text)) and not (directory and directory.channel(match[1]) is None and any(
+            c.name.casefold() == text.casefold() for c in directory.channels)):  # #CAREERS is a name, not an id
+        channel = directory.channel(match[1]) if directory else None
+        return channel or Channel(id=match[1], name=match[1])
+    if directory is None:
+        raise NotResolved(LOADING)
+    name = text.removeprefix("#").strip().casefold()
+    if not name:
+        raise NotResolved("Type a channel name, like #engineering.")
+    found = [c for c in directory.channels if c.name.casefold() == name]
+    if found:
+        return found[0]  # channel names are unique in a workspace
+    raise NotResolved(f"No channel #{name} that the app can see. A private channel appears once the bot is "
+                      "invited to it (/invite @Time Off in that channel); an archived one cannot be used."
+                      + _did_you_mean(channels_matching(name, directory=directory), lambda c: c.label))
+
+
+def usergroup_resolve(text: str, *, directory: Directory | None = None) -> UserGroup:
+    """The user group `text` names: @handle, handle, or a user group id."""
+    text = text.strip()
+    directory = directory if directory is not None else directory_cached()
+    if (match := USERGROUP_ID.match(text)) and not (directory and directory.usergroup(match[1]) is None and any(
+            g.handle.casefold() == text.casefold() for g in directory.usergroups)):  # SALES is a handle, not an id
+        group = directory.usergroup(match[1]) if directory else None
+        return group or UserGroup(id=match[1], handle=match[1])
+    if directory is None:
+        raise NotResolved(LOADING)
+    handle = text.removeprefix("@").strip().casefold()
+    if not handle:
+        raise NotResolved("Type a user group handle, like @engineering.")
+    found = [g for g in directory.usergroups if g.handle.casefold() == handle]
+    if found:
+        return found[0]
+    raise NotResolved(f"No user group @{handle} in this Slack workspace."
+                      + _did_you_mean(usergroups_matching(handle, directory=directory), lambda g: g.label))
