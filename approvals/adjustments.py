@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals import directory, ledger_reader
+from approvals import directory, ledger_reader, tasks
 from approvals.block_kit import escape
 from approvals.config_file import USER
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
@@ -151,6 +151,7 @@ def adjustment_record(
             f"Slack could not be reached ({type(exc).__name__}); check {team.approvals_channel} before retrying"
         ) from None
     ledger_reader.record_adjustment(adjustment)
+    tasks.publish_home_later({user})  # the balances shown on their App Home changed
     logger.info("adjustment recorded id=%s user=%s type=%s days=%s year=%s by=%s", adjustment.id, user, leave_type,
                 days, year, by)
     return adjustment

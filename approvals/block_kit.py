@@ -6,7 +6,10 @@ the start of an entity, so typed text must not carry them raw
 (https://docs.slack.dev/messaging/formatting-message-text#escaping).
 """
 
+import re
 from datetime import datetime, timezone
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9_]{2,30}$")
 
 
 def plain(text: str) -> dict:
@@ -42,6 +45,11 @@ def unescape(text: str) -> str:
 
 def mention(user: str) -> str:
     return f"<@{user}>"
+
+
+def person(who: str) -> str:
+    """A Slack user id as a mention; anything else (a console user's name) as inert text."""
+    return mention(who) if SLACK_USER_ID.match(who or "") else escape(who or "")
 
 
 def mentions(users) -> str:

@@ -88,6 +88,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, connections, router, transaction
 from django.utils.timezone import now as tz_now
 
+from approvals import metrics
+
 # KEYS[1] = lock key, ARGV[1] = the holder's token as Django's serializer stores it.
 REDIS_RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -104,6 +106,7 @@ return 0
 """
 
 
+@metrics.observe_lock_wait
 def acquire(key: str, *, timeout: float, wait: float, poll: float = 0.05, unless=None) -> str | None:
     """The holder's token, or None after `wait` seconds or as soon as `unless()` is true."""
     token = uuid.uuid4().hex

@@ -152,10 +152,6 @@ def config_apply(*, config: WorkspaceConfig) -> None:
     _set(policy, row_values(config))
     policy.save()
 
-    # Holidays and blackouts carry no identity worth keeping: replace them.
-    CompanyHoliday.objects.all().delete()
-    Blackout.objects.all().delete()
-
     existing_teams = {team.name: team for team in Team.objects.select_for_update()}
     new_names = {team.name for team in config.teams}
     for name, team in existing_teams.items():
@@ -186,16 +182,31 @@ def config_apply(*, config: WorkspaceConfig) -> None:
         _set(leave_type, row_values(type_config), position=position)
         leave_type.save()
 
-    # A holiday's or blackout's team is a name in the configuration, a row here.
-    CompanyHoliday.objects.bulk_create(
-        CompanyHoliday(**row_values(holiday) | {"team": teams_by_name.get(holiday.team)}) for holiday in config.holidays
-    )
-    Blackout.objects.bulk_create(
-        Blackout(**row_values(blackout) | {"team": teams_by_name.get(blackout.team)}) for blackout in config.blackouts
-    )
-    # bulk_create and update() send no signals: invalidate here as the receivers would.
+    # A holiday's or blackout's team is a name in the configuration, a row here. They have no
+    # identity: rows the file still lists stay, the others go, the new ones are created, one by
+    # one, so the configuration's history (the console's History page) shows only what changed.
+    _replace_rows(CompanyHoliday, [row_values(holiday) | {"team": teams_by_name.get(holiday.team)}
+                                   for holiday in config.holidays], fields=("date", "name", "team_id"))
+    _replace_rows(Blackout, [row_values(blackout) | {"team": teams_by_name.get(blackout.team)}
+                             for blackout in config.blackouts], fields=("start", "end", "team_id", "reason"))
+    # update() sends no signals: invalidate here as the receivers would.
     invalidate_config()
     transaction.on_commit(invalidate_config)
+
+
+def _replace_rows(model, wanted: list[dict], *, fields: tuple[str, ...]) -> None:
+    rows = [model(**values) for values in wanted]
+    key = (lambda row: tuple(getattr(row, field) for field in fields))
+    missing = [key(row) for row in rows]
+    for existing in model.objects.select_for_update():
+        if key(existing) in missing:
+            missing.remove(key(existing))
+        else:
+            existing.delete()
+    for row in rows:
+        if key(row) in missing:
+            missing.remove(key(row))
+            row.save()
 
 
 def _set(row, values: dict, **more) -> None:

@@ -8,13 +8,25 @@ form round-trips without anyone seeing an id. Each unresolvable value is an
 error on its field, saying why and what was meant where it can tell.
 """
 
+import functools
 import re
+import zoneinfo
 
+import holidays
 from django import forms
+from django.forms.utils import ErrorDict
 from django.urls import reverse_lazy
 from slack_sdk.errors import SlackApiError
 
 from approvals import slack_directory
+from approvals.models import (
+    Blackout,
+    CompanyHoliday,
+    LeaveType,
+    Team,
+    WorkspacePolicy,
+    default_workweek,
+)
 from approvals.slack_clients import in_request_client
 from approvals.task_queue import error_code
 
@@ -128,3 +140,243 @@ class UserGroupField(_SlackField):
             return slack_directory.usergroup_resolve(value, directory=self._directory()).id
         except slack_directory.NotResolved as exc:
             raise forms.ValidationError(str(exc), code="unknown_usergroup") from None
+
+
+# --- The configuration pages (issue 10, items 2 and 3) -----------------------------------------
+#
+# ModelForms over the configuration models: the model's `clean()` (from the one
+# description in approvals/config_types.py) and its constraints check each value,
+# and their errors land on the field they name. People and channels are typed by
+# name and stored as ids (the fields above); countries, subdivisions and time
+# zones are chosen from the lists the checks accept.
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_SMALL_WORDS = {"and", "of", "the", "da", "de", "del", "la"}
+
+
+class ConsoleBoundField(forms.BoundField):
+    """A bound field that also knows its warnings: advice beside the field that does not stop a save.
+
+    The widget's `aria-describedby` names its help, its errors and its warnings,
+    so a screen reader reads them with the field.
+    """
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.form.warnings.get(self.name, [])
+
+    @property
+    def aria_describedby(self):
+        described = super().aria_describedby
+        if described is None:  # set on the widget by hand
+            return None
+        if self.warnings and self.auto_id:
+            described = f"{described} {self.auto_id}_warning".strip()
+        return described
+
+
+class ConsoleForm:
+    """Mixin for the console's forms: warnings per field (`form.warnings`, set by the view)."""
+
+    bound_field_class = ConsoleBoundField
+    warnings: dict[str, list[str]] = {}  # the view sets each form's own; never mutated in place
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def add_service_errors(self, error: forms.ValidationError) -> None:
+        """Errors a service raised (keyed by model field) on their fields; others above the form."""
+        by_field = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+        for field, errors in by_field.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+
+def _country_name(module: str) -> str:
+    words = module.split("_")
+    return " ".join(w if i and w in _SMALL_WORDS else w.capitalize() for i, w in enumerate(words))
+
+
+@functools.cache
+def holiday_country_choices() -> tuple[tuple[str, str], ...]:
+    """Countries the `holidays` package supports, by name: ("US", "United States (US)")."""
+    supported = holidays.list_supported_countries()
+    found = {entry[1]: _country_name(module) for module, entry in holidays.registry.COUNTRIES.items()
+             if entry[1] in supported}
+    return tuple(sorted(((code, f"{name} ({code})") for code, name in found.items()), key=lambda c: c[1]))
+
+
+@functools.cache
+def holiday_subdivision_choices(country: str) -> tuple[tuple[str, str], ...]:
+    """The subdivisions of `country` the `holidays` package knows: ("CA", "California (CA)")."""
+    codes = holidays.list_supported_countries().get(country) or []  # none for an unknown country
+    if not codes:
+        return ()
+    aliases = holidays.country_holidays(country).get_subdivision_aliases()
+    choices = []
+    for code in codes:
+        # Aliases mix names and other codes (FR 971: GP, GUA, Guadeloupe): show a name.
+        names = [alias for alias in aliases.get(code, []) if not alias.isupper()]
+        choices.append((code, f"{names[0]} ({code})" if names else code))
+    return tuple(choices)
+
+
+@functools.cache
+def timezone_choices() -> tuple[tuple[str, str], ...]:
+    return tuple((name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones()))
+
+
+def _with_value(choices, value: str) -> list:
+    """The choices, plus a stored value that is not among them (shown as it is, so nothing is lost)."""
+    choices = list(choices)
+    if value and value not in {code for code, _ in choices}:
+        choices.append((value, value))
+    return choices
+
+
+class SelectAnyChoice(forms.ChoiceField):
+    """A select whose value the model checks (its message says what is wrong and what would be right)."""
+
+    def validate(self, value):
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+
+
+class TeamForm(ConsoleForm, forms.ModelForm):
+    members_users = PeopleField(label="Members", required=False,
+                                help_text="People by name, @handle or email, separated by commas.")
+    members_channel = ChannelField(label="Members channel", required=False,
+                                   help_text="Everyone in this channel is a member, e.g. #engineering.")
+    members_usergroup = UserGroupField(label="Members user group", required=False,
+                                       help_text="Everyone in this user group is a member, e.g. @engineering.")
+    approvers_users = PeopleField(label="Approvers", required=False,
+                                  help_text="People who approve, by name, @handle or email. Nobody approves "
+                                            "their own leave.")
+    approvers_channel = ChannelField(label="Approvers channel", required=False,
+                                     help_text="Everyone in this channel approves. Use a private channel.")
+    approvals_channel = ChannelField(label="Approvals channel", required=True,
+                                     help_text="Requests are posted here, and this channel keeps the team's leave "
+                                               "record. Invite the bot to it.")
+    announce_channel = ChannelField(label="Announce channel", required=False,
+                                    help_text="Approved leave and the daily digest are posted here. "
+                                              "Empty: no announcements.")
+    holiday_country = SelectAnyChoice(label="Public holidays of", required=False,
+                                      help_text="Their public holidays are not working days. Empty: none.")
+    holiday_subdivision = SelectAnyChoice(label="State or region", required=False,
+                                          help_text="For regional public holidays. Empty: national ones only.")
+    workweek = forms.TypedMultipleChoiceField(
+        label="Working days", coerce=int, choices=list(enumerate(WEEKDAY_NAMES)), initial=default_workweek,
+        widget=forms.CheckboxSelectMultiple, error_messages={"required": "Tick at least one working day."})
+    timezone = SelectAnyChoice(label="Time zone", initial="UTC",
+                               help_text="When the team's day starts, for the digest and reminders.")
+    digest_time = forms.TimeField(label="Daily digest at", required=False,
+                                  widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                                  help_text="Local time of the who's-out post in the announce channel. "
+                                            "Empty: no digest.")
+
+    class Meta:
+        model = Team
+        fields = ("name", "is_default", "members_users", "members_channel", "members_usergroup",
+                  "approvers_users", "approvers_channel", "approvals_channel", "announce_channel",
+                  "holiday_country", "holiday_subdivision", "workweek", "timezone", "max_out",
+                  "digest_time", "nudge_after_hours")
+        labels = {"name": "Name", "is_default": "Default team", "max_out": "Most people out at once",
+                  "nudge_after_hours": "Remind approvers after (hours)"}
+        help_texts = {
+            "is_default": "People who match no team belong to this one. At most one team is the default.",
+            "max_out": "A request is refused when more people would be out on a day. Empty: no limit.",
+            "nudge_after_hours": "Approvers are reminded of requests pending this long. Empty: no reminders.",
+        }
+        widgets = {"max_out": forms.NumberInput(attrs={"min": 1}),
+                   "nudge_after_hours": forms.NumberInput(attrs={"min": 1})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        country = self.chosen_country()
+        self.fields["holiday_country"].choices = [("", "No public holidays"),
+                                                  *_with_value(holiday_country_choices(), country)]
+        self.fields["holiday_subdivision"].choices = [
+            ("", "The whole country" if country else "Choose a country first"),
+            *_with_value(holiday_subdivision_choices(country), self._value_of("holiday_subdivision")),
+        ]
+        self.fields["timezone"].choices = _with_value(timezone_choices(), self._value_of("timezone"))
+        self.fields["holiday_subdivision"].widget.attrs["data-subdivisions-url"] = reverse_lazy(
+            "console:holiday_subdivisions")
+        self.fields["holiday_country"].widget.attrs["data-subdivisions-for"] = self["holiday_subdivision"].auto_id
+
+    def redisplay_unchecked(self) -> None:
+        """Show what was typed again without checking it: no errors, nothing saved (a country changed)."""
+        self._errors = ErrorDict()
+
+    def _value_of(self, name: str) -> str:
+        value = self[name].data if self.is_bound else self[name].initial
+        return value if isinstance(value, str) else ""
+
+    def chosen_country(self) -> str:
+        return self._value_of("holiday_country")
+
+
+class LeaveTypeForm(ConsoleForm, forms.ModelForm):
+    class Meta:
+        model = LeaveType
+        fields = ("name", "code", "emoji", "requires_approval", "annual_allowance_days", "allow_half_days",
+                  "max_consecutive_days", "allow_past_days", "private")
+        labels = {"code": "Code", "annual_allowance_days": "Days a year", "allow_half_days": "Half days allowed",
+                  "max_consecutive_days": "Longest request (working days)",
+                  "allow_past_days": "May start this many days ago", "private": "Private"}
+        help_texts = {
+            "code": "A short lowercase code every request of this type records, like vacation. Changing it later "
+                    "separates the requests already made from this type.",
+            "emoji": "A Slack emoji code, like :palm_tree:.",
+            "requires_approval": "Untick for leave recorded as approved at once, like sick leave.",
+            "annual_allowance_days": "Per person and year, in steps of 0.5. Empty: no limit.",
+            "max_consecutive_days": "Empty: no limit.",
+            "allow_past_days": "0: no dates in the past. Sick leave may allow a few.",
+            "private": "Only the approvers and the requester see the type and the note; others see \"away\".",
+        }
+        widgets = {"annual_allowance_days": forms.NumberInput(attrs={"step": "0.5", "min": 0}),
+                   "max_consecutive_days": forms.NumberInput(attrs={"min": 1}),
+                   "allow_past_days": forms.NumberInput(attrs={"min": 0})}
+
+
+class HolidayForm(ConsoleForm, forms.ModelForm):
+    class Meta:
+        model = CompanyHoliday
+        fields = ("date", "name", "team")
+        labels = {"team": "For"}
+        help_texts = {"name": "As people will see it, like Company day."}
+        widgets = {"date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].empty_label = "Every team"
+        self.fields["team"].help_text = ""
+
+
+class BlackoutForm(ConsoleForm, forms.ModelForm):
+    class Meta:
+        model = Blackout
+        fields = ("start", "end", "team", "reason")
+        labels = {"start": "First day", "end": "Last day", "team": "For"}
+        help_texts = {"end": "Inclusive.", "reason": "Shown to people whose request falls in it."}
+        widgets = {"start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                   "end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].empty_label = "Every team"
+        self.fields["team"].help_text = ""
+
+
+class WorkspacePolicyForm(ConsoleForm, forms.ModelForm):
+    requesters_users = PeopleField(label="People who may request", required=False,
+                                   help_text="By name, @handle or email. Empty, with no channel: everyone may.")
+    requesters_channel = ChannelField(label="Members of this channel may request", required=False,
+                                      help_text="For example #staff.")
+    fallback_approvers = PeopleField(label="Fallback approvers", required=False,
+                                     help_text="They decide when a team has nobody else, such as an approver's "
+                                               "own leave. Usually HR.")
+
+    class Meta:
+        model = WorkspacePolicy
+        fields = ("requesters_users", "requesters_channel", "fallback_approvers")

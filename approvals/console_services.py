@@ -1,18 +1,124 @@
-"""Writes the HR console makes that the configuration store has no service for yet.
+"""Writes the HR console makes to the configuration (issue 10, items 2 and 3).
 
-`team_move` changes the order teams are matched in (DESIGN §4: a user belongs
-to the first team whose members match). Saving the rows fires the
-configuration's invalidation receivers (`config_store`), so Slack sees the new
-order at once.
+Services, named `<entity>_<action>` and keyword-only: `team_create`,
+`team_update`, `team_delete`, `team_move`, `leave_type_create|update|delete`,
+`holiday_create|update|delete`, `blackout_create|update|delete` and
+`workspace_policy_update`. They take model field names as keywords, and each
+row goes through the model's `full_clean()`: the fields' one description
+(`approvals/config_types.py`, through `ConfigModel.clean()`) and the database
+constraints (one default team, a blackout's end after its start, unique names)
+decide what is accepted, here as in the admin and the configuration file. A
+refusal raises Django's `ValidationError`, keyed by model field.
+
+Saving or deleting a row fires the configuration's invalidation receivers
+(`config_store.connect_invalidation_receivers`, now and again after commit), so
+Slack reads the new configuration at once; deleting a team deletes its company
+holidays and blackouts (foreign keys), which fire them too.
 """
 
-from django.db import transaction
+from typing import Any
 
-from approvals.models import Team
+from django.db import models, transaction
+
+from approvals import config_fields
+from approvals.config_store import past_approvals_channels_after_change
+from approvals.config_types import (
+    BlackoutConfig,
+    HolidayConfig,
+    LeaveTypeConfig,
+    TeamConfig,
+    WorkspaceConfig,
+)
+from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
 
 
-class TeamNotFound(Exception):
+class ConfigRowNotFound(Exception):
+    """The row to change is gone (deleted in another tab, say)."""
+
+
+class TeamNotFound(ConfigRowNotFound):
     pass
+
+
+def _fields_of(record_type: type, *, extra: tuple[str, ...] = (), without: tuple[str, ...] = ()) -> frozenset[str]:
+    """The model fields a service may set: those the record's description names (and `extra`)."""
+    return frozenset(config_fields.model_kinds(record_type)) - set(without) | set(extra)
+
+
+# HR never types these: the position is the matching order (team_move), and the
+# earlier approvals channels follow from changing the approvals channel.
+TEAM_FIELDS = _fields_of(TeamConfig, without=("past_approvals_channels",))
+LEAVE_TYPE_FIELDS = _fields_of(LeaveTypeConfig)
+HOLIDAY_FIELDS = _fields_of(HolidayConfig)  # `team`: a Team, or None for every team
+BLACKOUT_FIELDS = _fields_of(BlackoutConfig)
+POLICY_FIELDS = _fields_of(WorkspaceConfig)
+
+
+def _set(row: models.Model, allowed: frozenset[str], fields: dict[str, Any]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"{type(row).__name__} has no editable field {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(row, name, value)
+
+
+def _save(row: models.Model) -> None:
+    row.full_clean()  # field checks, clean() from the description, unique fields and constraints
+    row.save()
+
+
+def _locked(model: type[models.Model], pk: int, not_found: type[Exception] = ConfigRowNotFound):
+    try:
+        return model.objects.select_for_update().get(pk=pk)
+    except model.DoesNotExist:
+        raise not_found(pk) from None
+
+
+def _delete(model: type[models.Model], pk: int, not_found: type[Exception] = ConfigRowNotFound) -> str:
+    row = _locked(model, pk, not_found)
+    label = str(row)
+    row.delete()
+    return label
+
+
+def _next_position(model: type[models.Model]) -> int:
+    last = model.objects.aggregate(last=models.Max("position"))["last"]
+    return 0 if last is None else last + 1
+
+
+# --- Teams -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def team_create(**fields: Any) -> Team:
+    """A new team, matched last (HR moves it up from the list). Fields as on the model."""
+    team = Team(position=_next_position(Team))
+    _set(team, TEAM_FIELDS, fields)
+    _save(team)
+    return team
+
+
+@transaction.atomic
+def team_update(*, team_id: int, **fields: Any) -> Team:
+    """Change the given fields of a team.
+
+    A new approvals channel moves the old one to `past_approvals_channels`, so
+    the ledger keeps reading the requests already posted there (DESIGN §4).
+    """
+    team = _locked(Team, team_id, TeamNotFound)
+    old_channel = team.approvals_channel
+    _set(team, TEAM_FIELDS, fields)
+    if team.approvals_channel != old_channel:
+        team.past_approvals_channels = past_approvals_channels_after_change(
+            past=team.past_approvals_channels, old=old_channel, new=team.approvals_channel)
+    _save(team)
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team_id: int) -> str:
+    """Delete a team, with its own company holidays and blackouts. Returns its name."""
+    return _delete(Team, team_id, TeamNotFound)
 
 
 @transaction.atomic
@@ -33,3 +139,89 @@ def team_move(*, team_id: int, offset: int) -> Team:
             team.position = position
             team.save(update_fields=["position"])
     return moved
+
+
+# --- Leave types -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def leave_type_create(**fields: Any) -> LeaveType:
+    """A new leave type, shown last in the request form."""
+    leave_type = LeaveType(position=_next_position(LeaveType))
+    _set(leave_type, LEAVE_TYPE_FIELDS, fields)
+    _save(leave_type)
+    return leave_type
+
+
+@transaction.atomic
+def leave_type_update(*, leave_type_id: int, **fields: Any) -> LeaveType:
+    leave_type = _locked(LeaveType, leave_type_id)
+    _set(leave_type, LEAVE_TYPE_FIELDS, fields)
+    _save(leave_type)
+    return leave_type
+
+
+@transaction.atomic
+def leave_type_delete(*, leave_type_id: int) -> str:
+    """Delete a leave type. Requests of that type stay in the ledger. Returns its label."""
+    return _delete(LeaveType, leave_type_id)
+
+
+# --- Company holidays and blackouts ----------------------------------------------------------
+
+
+@transaction.atomic
+def holiday_create(**fields: Any) -> CompanyHoliday:
+    holiday = CompanyHoliday()
+    _set(holiday, HOLIDAY_FIELDS, fields)
+    _save(holiday)
+    return holiday
+
+
+@transaction.atomic
+def holiday_update(*, holiday_id: int, **fields: Any) -> CompanyHoliday:
+    holiday = _locked(CompanyHoliday, holiday_id)
+    _set(holiday, HOLIDAY_FIELDS, fields)
+    _save(holiday)
+    return holiday
+
+
+@transaction.atomic
+def holiday_delete(*, holiday_id: int) -> str:
+    return _delete(CompanyHoliday, holiday_id)
+
+
+@transaction.atomic
+def blackout_create(**fields: Any) -> Blackout:
+    blackout = Blackout()
+    _set(blackout, BLACKOUT_FIELDS, fields)
+    _save(blackout)
+    return blackout
+
+
+@transaction.atomic
+def blackout_update(*, blackout_id: int, **fields: Any) -> Blackout:
+    blackout = _locked(Blackout, blackout_id)
+    _set(blackout, BLACKOUT_FIELDS, fields)
+    _save(blackout)
+    return blackout
+
+
+@transaction.atomic
+def blackout_delete(*, blackout_id: int) -> str:
+    return _delete(Blackout, blackout_id)
+
+
+# --- Requesters and fallback approvers -------------------------------------------------------
+
+
+@transaction.atomic
+def workspace_policy_update(**fields: Any) -> WorkspacePolicy:
+    """Who may request leave (`requesters_users`, `requesters_channel`) and the `fallback_approvers`.
+
+    The policy is one row, made on its first save.
+    """
+    policy, _ = WorkspacePolicy.objects.select_for_update().get_or_create(id=WorkspacePolicy.SINGLETON_ID)
+    _set(policy, POLICY_FIELDS, fields)
+    _save(policy)
+    return policy

@@ -38,13 +38,23 @@ so the task retries; nothing partial is cached.
 Requests submitted but not yet posted live in a short-lived *pending set* in
 the same cache; every read merges them, so two overlapping submissions cannot
 both pass.
+
+The request path never reads the whole ledger: `person_view` reads the
+person's *slice* (their entries and adjustments), their team's slices for the
+months of the request, and the pending requests the per-person and per-team
+indexes name — a few small cache reads, whatever the size of the ledger or of
+the pending set (DESIGN §10). The slices are written with the ledger and
+updated in place with it (see "The cache" below).
 """
 
+import hashlib
 import logging
 import math
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -61,19 +71,24 @@ from approvals.task_queue import transient
 logger = logging.getLogger(__name__)
 
 LEDGER_KEY = "ledger:v2"
-# A small key that changes with every write of the ledger: each process keeps the last
-# ledger it unpickled and reuses it while the version is unchanged, so the request path
-# reads a few bytes instead of the whole ledger on every submission.
-LEDGER_VERSION_KEY = "ledger:v2:version"
-# The pending set is kept per team (one small value and one lock each), so submissions
-# of different teams never wait on each other and no value grows with the company.
-PENDING_KEY_PREFIX = "ledger:pending:v2:"
-PENDING_TTL_SECONDS = 60 * 60
+# A small key that changes with every store of the whole ledger: each process keeps the last
+# ledger it unpickled and reuses it while the version is unchanged; our writes in between are
+# laid over it (WRITES_KEY), so a decision does not make every process unpickle it again.
+LEDGER_VERSION_KEY = "ledger:v2:version:v2"  # (an id, the last of our writes folded in)
 # Our own writes of requests, kept a while and folded into every ledger we store: a read
 # from Slack that started before a write cannot drop it from the cache.
-WRITES_KEY = "ledger:writes:v1"
+#
+# Our writes are not copied into the stored ledger one by one (that is a whole-ledger unpickle and
+# pickle per decision, and every process would unpickle the whole ledger again after it): each
+# write gets a sequence number, and readers of the whole ledger lay the writes the stored ledger
+# has not folded in yet over it. The stored ledger folds them in when it is next stored (a read
+# from Slack) or after COMPACT_AFTER_WRITES writes (or COMPACT_AFTER_SECONDS), so the overlay stays small.
+WRITES_KEY = "ledger:writes:v2"  # {"seq": last sequence number, "items": {id: (entry, written at, seq)}}
+WRITES_SEQ_KEY = "ledger:writes:v2:seq"  # the last sequence number alone: a few bytes for readers
 WRITES_KEEP_SECONDS = 2 * 60 * 60  # longer than a full read takes (see README's calls per minute)
 WRITES_CLOCK_SKEW_SECONDS = 60
+COMPACT_AFTER_WRITES = 200
+COMPACT_AFTER_SECONDS = 30 * 60
 LEDGER_LOCK = "lock:ledger"  # a short lock around each change of the stored ledger
 # Freshness is kept in the ledger itself; the cache keeps it a week so a quiet weekend is not a cold start.
 LEDGER_TTL_SECONDS = 7 * 24 * 60 * 60
@@ -187,7 +202,8 @@ def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
     to the task that needs the ledger); a permanent refusal raises LedgerUnavailable.
     """
     stored, channels, now = stored_ledger(), ledger_channels(config), time.time()
-    if stored is not None and not stored.needs_full_read(channels, now) and not stored.due_channels(channels, now):
+    if (stored is not None and not stored.needs_full_read(channels, now) and not stored.due_channels(channels, now)
+            and cache.get(SLICES_META_KEY) is not None):
         return
     flight = _Flight.take(wait=0)
     if flight is None:
@@ -247,6 +263,8 @@ def _refresh(client: WebClient, config: WorkspaceConfig, flight: _Flight, *, bac
     stored, channels, now = stored_ledger(), ledger_channels(config), time.time()
     if stored is None or stored.needs_full_read(channels, now):
         return _full_read(client, config, flight)
+    if cache.get(SLICES_META_KEY) is None:  # the slices expired or were lost: rebuilt from the ledger, no Slack call
+        stored = store_ledger(stored)
     due = stored.due_channels(channels, now)
     return _read_new_messages(client, stored, due, flight, wait_for_budget=not background) if due else stored
 
@@ -317,7 +335,7 @@ def _read_new_messages(client: WebClient, stored: Ledger, channels: list[str], f
             full_read_at=0.0 if backlog else base.full_read_at,
             marks={**base.marks, **marks},
         )
-        ledger = _store(ledger)
+        ledger = _store(ledger, changed=(found.entries, found.adjustments))
     logger.info("ledger read new messages channels=%s entries=%s adjustments=%s", len(marks), len(found.entries),
                 len(found.adjustments))
     return ledger
@@ -416,13 +434,181 @@ def _before(ts: str, seconds: float) -> str:
 
 
 # --- The cache: reading, our own writes, the pending set ------------------------------------
+#
+# The whole ledger (LEDGER_KEY) serves the background (deliveries, decisions, digests, jobs).
+# The request path reads *slices* instead, so that what a submission costs does not grow with
+# the ledger or with the number of requests in flight (DESIGN §10):
+#
+# - a person's slice: all their entries and adjustments (overlap, allowance, balances, lists);
+# - a team's slice per month: the team's entries that meet that month (capacity, who is out),
+#   and one more per team for the rare entry spanning more than LONG_SPAN_MONTHS;
+# - a small meta key naming the slices' generation, the channels they cover, `truncated`.
+#
+# Every store of a ledger read in full writes a new generation (the previous one is deleted);
+# incremental reads and our own writes (`record_entry`, `record_adjustment`) update the
+# affected slices in place, under LEDGER_LOCK like the whole ledger. The meta key expires
+# before any slice of its generation, so a reader never takes a missing slice for an empty one.
+#
+# Pending requests are one cache key each, found through small indexes of ids: one per
+# person and one per team and week (plus a per-team list of its weeks, for whole-ledger
+# readers). A submission reads its person's index and its team's indexes for its weeks.
+
+SLICES_PREFIX = "ledger:slices:v1:"
+SLICES_META_KEY = SLICES_PREFIX + "meta"
+# Slices outlive their meta key by a day: an expired meta makes the ledger cold, never partial.
+SLICES_TTL_SECONDS = LEDGER_TTL_SECONDS + 24 * 60 * 60
+# An entry (or a request) meeting more months than this is filed under the team's LONG bucket,
+# which every reader of the team reads: no bucket list grows with a (mistyped) decade of leave.
+LONG_SPAN_MONTHS = 13
+LONG_SPAN_WEEKS = 58  # the weeks of LONG_SPAN_MONTHS
+LONG = "long"
+# A view over more months than this is answered from the whole ledger (no submission is that long:
+# MAX_REQUEST_DAYS in the preview; validation refuses most).
+MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
+
+PENDING_PREFIX = "ledger:pending:v3:"
+PENDING_TTL_SECONDS = 60 * 60
+# A team's list of weeks with pending requests outlives each week's index by this much.
+PENDING_WEEKS_SLACK_SECONDS = 5 * 60
+
+
+def _safe(name: str) -> str:
+    """A cache-key part for any team name (spaces, any script, any length): readable when it can be."""
+    if name.isascii() and name.replace("_", "").replace("-", "").isalnum() and len(name) <= 64:
+        return name
+    return "h" + hashlib.blake2s(name.encode(), digest_size=10).hexdigest()
+
+
+def _months(start: date, end: date) -> list[str]:
+    """The months [start, end] meets, as "YYYY-MM"; [LONG] past LONG_SPAN_MONTHS."""
+    if end < start:
+        start, end = end, start
+    count = (end.year - start.year) * 12 + end.month - start.month + 1
+    if count > LONG_SPAN_MONTHS:
+        return [LONG]
+    year, month, found = start.year, start.month, []
+    for _ in range(count):
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found
+
+
+def _weeks(start: date, end: date) -> list[str]:
+    """The weeks [start, end] meets, by their Monday ("w2026-12-07"); [LONG] past LONG_SPAN_WEEKS.
+
+    The pending set is indexed by week, not month: a busy team's requests in flight are
+    many, and a one-day request should read only the few that meet its week.
+    """
+    if end < start:
+        start, end = end, start
+    monday = start - timedelta(days=start.weekday())
+    count = (end - monday).days // 7 + 1
+    if count > LONG_SPAN_WEEKS:
+        return [LONG]
+    return [f"w{(monday + timedelta(weeks=n)).isoformat()}" for n in range(count)]
+
+
+def _person_key(generation: str, user: str) -> str:
+    return f"{SLICES_PREFIX}{generation}:p:{_safe(user)}"
+
+
+def _team_key(generation: str, team: str, bucket: str) -> str:
+    return f"{SLICES_PREFIX}{generation}:t:{_safe(team)}:{bucket}"
+
+
+def _generation_keys_key(generation: str) -> str:
+    return f"{SLICES_PREFIX}{generation}:keys"
+
+
+@dataclass(frozen=True)
+class _SlicesMeta:
+    generation: str
+    channels: tuple[str, ...]
+    truncated: bool
+    expires_at: float
+    previous: str | None = None  # the generation before: kept until the next one, then deleted
+
+
+@dataclass(frozen=True)
+class SliceLedger:
+    """The part of the ledger the rules need for one person (and their team over some dates).
+
+    Offers what `Ledger` offers the rules: `for_user`, `adjustments_for`,
+    `without`, `entries`, `truncated`. It is complete for its person (every
+    entry, in any team, and every adjustment, with their pending requests)
+    and, when made with a team and dates, for that team's entries meeting
+    those dates (with its pending requests); other people's entries outside
+    those dates are not in it.
+    """
+
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    adjustments: dict[str, Adjustment] = field(default_factory=dict)
+    truncated: bool = False
+    channels: tuple[str, ...] = ()
+
+    def for_user(self, user: str) -> list[LedgerEntry]:
+        return [entry for entry in self.entries.values() if entry.user == user]
+
+    def adjustments_for(self, user: str) -> list[Adjustment]:
+        return [adjustment for adjustment in self.adjustments.values() if adjustment.user == user]
+
+    def without(self, request_id: str) -> list[LedgerEntry]:
+        """All entries of the view but one: a request is never checked against itself."""
+        return [entry for entry in self.entries.values() if entry.id != request_id]
+
+
+def person_view(config: WorkspaceConfig, user: str, team: str | None = None, start: date | None = None,
+                end: date | None = None) -> "SliceLedger | Ledger | None":
+    """What the rules need about `user` (and `team` between `start` and `end`), from the cache; None when cold.
+
+    A handful of small cache reads in two round trips, whatever the size of
+    the ledger or of the pending set: the meta key and the pending indexes,
+    then the person's slice, the team's slices for those months and the
+    pending requests they name. Cold exactly when `cached_ledger` is: no
+    ledger cached, or one that does not cover a channel now configured.
+    """
+    buckets: list[str] = []  # months of the team's slices
+    weeks: list[str] = []  # weeks of the team's pending requests
+    if team is not None and start is not None and end is not None:
+        buckets = _months(start, end)
+        if buckets == [LONG] or len(buckets) > MAX_VIEW_MONTHS:
+            return cached_ledger(config)  # a view of years: the whole ledger answers as before
+        buckets.append(LONG)
+        weeks = [*_weeks(start, end), LONG]
+    person_index = _pending_person_key(user)
+    team_indexes = [_pending_bucket_key(team, week) for week in weeks] if team is not None else []
+    first = cache.get_many([SLICES_META_KEY, person_index, *team_indexes])
+    meta: _SlicesMeta | None = first.get(SLICES_META_KEY)
+    if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
+        return None
+    now = time.time()
+    configured = {t.name for t in config.teams}
+    pending_ids = [request_id for request_id, (entry_team, expires) in (first.get(person_index) or {}).items()
+                   if expires > now and entry_team in configured]
+    for key in team_indexes:
+        pending_ids += [request_id for request_id, expires in (first.get(key) or {}).items() if expires > now]
+    person_key = _person_key(meta.generation, user)
+    team_keys = [_team_key(meta.generation, team, bucket) for bucket in buckets] if team is not None else []
+    pending_keys = [_pending_entry_key(request_id) for request_id in dict.fromkeys(pending_ids)]
+    second = cache.get_many([person_key, *team_keys, *pending_keys])
+    own_entries, adjustments = second.get(person_key) or ({}, {})
+    entries: dict[str, LedgerEntry] = {}
+    for key in pending_keys:  # pending entries fill gaps only: the posted state wins
+        if (entry := second.get(key)) is not None:
+            entries[entry.id] = entry
+    for key in team_keys:
+        entries.update(second.get(key) or {})
+    entries.update(own_entries)
+    return SliceLedger(entries=entries, adjustments=dict(adjustments), truncated=meta.truncated,
+                       channels=meta.channels)
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
-    """The ledger from the cache with pending requests merged in; None when cold.
+    """The whole ledger from the cache with pending requests merged in; None when cold.
 
-    A ledger that does not cover a channel now configured (a new team, a moved
-    approvals channel) counts as cold.
+    For the background and the rare whole-ledger question; the request path
+    reads `person_view`. A ledger that does not cover a channel now configured
+    (a new team, a moved approvals channel) counts as cold.
     """
     ledger = stored_ledger()
     if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
@@ -435,27 +621,58 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
 
 
 def record_entry(entry: LedgerEntry) -> None:
-    """After we post or rewrite a request: update the cached ledger in place and drop it from pending."""
+    """After we post or rewrite a request: record the write (laid over the stored ledger until it is
+    folded in), update its slices in place, drop it from pending. No whole-ledger rewrite (see WRITES_KEY)."""
     with locked(LEDGER_LOCK):
         now = time.time()
-        writes = {k: v for k, v in (cache.get(WRITES_KEY) or {}).items() if v[1] > now - WRITES_KEEP_SECONDS}
-        writes[entry.id] = (entry, now)
-        cache.set(WRITES_KEY, writes, WRITES_KEEP_SECONDS)
-        ledger = cache.get(LEDGER_KEY)
-        if ledger is not None:
-            _store(replace(ledger, entries={**ledger.entries, entry.id: entry}))
+        writes = _writes()
+        seq = writes["seq"] + 1
+        version = cache.get(LEDGER_VERSION_KEY)
+        folded = version[1] if version else seq
+        items = {k: v for k, v in writes["items"].items() if v[1] > now - WRITES_KEEP_SECONDS or v[2] > folded}
+        items[entry.id] = (entry, now, seq)
+        _set_writes({"seq": seq, "items": items})
+        _update_slices([entry], [])
+        unfolded = [v for v in items.values() if v[2] > folded]
+        if version is not None and (len(unfolded) >= COMPACT_AFTER_WRITES
+                                    or min(v[1] for v in unfolded) < now - COMPACT_AFTER_SECONDS):
+            _compact(items, seq)
     pending_remove(entry.id, team=entry.team)
 
 
 def record_adjustment(adjustment: Adjustment) -> None:
-    """After we post an adjustment (a new message: the next incremental read finds it too)."""
+    """After we post an adjustment (a new message: the next incremental read finds it too). Adjustments are
+    rare (HR): the stored ledger is rewritten at once, folding in our pending writes too."""
     with locked(LEDGER_LOCK):
         ledger = cache.get(LEDGER_KEY)
         if ledger is not None:
-            _store(replace(ledger, adjustments={**ledger.adjustments, adjustment.id: adjustment}))
+            writes = _writes()
+            ledger = replace(ledger, adjustments={**ledger.adjustments, adjustment.id: adjustment})
+            _compact(writes["items"], writes["seq"], ledger=ledger)
+        _update_slices([], [adjustment])
 
 
-_last_loaded: tuple[str, Ledger] | None = None  # (version, ledger) in this process
+def _writes() -> dict:
+    return cache.get(WRITES_KEY) or {"seq": 0, "items": {}}
+
+
+def _set_writes(writes: dict) -> None:
+    # Kept as long as the ledger: a write not folded in yet must outlive any quiet spell.
+    cache.set_many({WRITES_KEY: writes, WRITES_SEQ_KEY: writes["seq"]}, LEDGER_TTL_SECONDS)
+
+
+def _compact(items: dict, seq: int, *, ledger: Ledger | None = None) -> None:
+    """Fold the writes not folded in yet into the stored ledger (the caller holds LEDGER_LOCK)."""
+    version = cache.get(LEDGER_VERSION_KEY)
+    ledger = ledger if ledger is not None else cache.get(LEDGER_KEY)
+    if ledger is None or version is None:
+        return
+    unfolded = {entry.id: entry for entry, _, number in items.values() if number > version[1]}
+    _set_whole(replace(ledger, entries={**ledger.entries, **unfolded}) if unfolded else ledger, seq)
+
+
+_last_loaded: tuple[tuple, Ledger] | None = None  # ((version, writes seq), ledger with the overlay) in this process
+_last_base: tuple[str, Ledger] | None = None  # (version, the stored ledger) in this process
 
 
 def store_ledger(ledger: Ledger) -> Ledger:
@@ -464,62 +681,231 @@ def store_ledger(ledger: Ledger) -> Ledger:
         return _store(ledger)
 
 
-def _store(ledger: Ledger) -> Ledger:
+def _store(ledger: Ledger, *, changed: tuple[Iterable[str], Iterable[str]] | None = None) -> Ledger:
     """Store (the caller holds LEDGER_LOCK). A write of ours made after the read started is newer
-    than what the read found: Slack had it, or will show it to the next read."""
+    than what the read found: Slack had it, or will show it to the next read.
+
+    `changed`: the ids of the entries and adjustments that differ from the ledger stored before
+    (an incremental read, merged into that ledger): only their slices are rewritten, and every write
+    that ledger had not folded in yet is folded in now. None: a ledger read in full, a new
+    generation of slices.
+    """
     since = ledger.read_at - WRITES_CLOCK_SKEW_SECONDS
-    ours = {entry.id: entry for entry, written_at in (cache.get(WRITES_KEY) or {}).values() if written_at >= since}
+    writes = _writes()
+    version = cache.get(LEDGER_VERSION_KEY) if changed is not None else None
+    folded = version[1] if version else writes["seq"] + 1
+    ours = {entry.id: entry for entry, written_at, number in writes["items"].values()
+            if written_at >= since or number > folded}
     if ours:
         ledger = replace(ledger, entries={**ledger.entries, **ours})
-    cache.set_many({LEDGER_KEY: ledger, LEDGER_VERSION_KEY: uuid.uuid4().hex}, LEDGER_TTL_SECONDS)
+    _set_whole(ledger, writes["seq"])
+    meta = cache.get(SLICES_META_KEY) if changed is not None else None
+    if meta is None:
+        _write_all_slices(ledger)
+    else:
+        entry_ids, adjustment_ids = changed
+        _update_slices([ledger.entries[i] for i in {*entry_ids, *ours} if i in ledger.entries],
+                       [ledger.adjustments[i] for i in set(adjustment_ids) if i in ledger.adjustments], meta=meta,
+                       channels=ledger.channels, truncated=ledger.truncated)
     return ledger
+
+
+def _set_whole(ledger: Ledger, folded_seq: int) -> None:
+    """The stored ledger and its version: (a new id, the last write folded into it)."""
+    cache.set_many({LEDGER_KEY: ledger, LEDGER_VERSION_KEY: (uuid.uuid4().hex, folded_seq)}, LEDGER_TTL_SECONDS)
+
+
+def _write_all_slices(ledger: Ledger) -> None:
+    """A new generation of slices from `ledger`, then the meta key that makes it current (under LEDGER_LOCK)."""
+    generation = uuid.uuid4().hex
+    persons: dict[str, tuple[dict, dict]] = {}
+    teams: dict[str, dict[str, LedgerEntry]] = {}
+    for entry in ledger.entries.values():
+        persons.setdefault(entry.user, ({}, {}))[0][entry.id] = entry
+        for bucket in _months(entry.start, entry.end):
+            teams.setdefault(_team_key(generation, entry.team, bucket), {})[entry.id] = entry
+    for adjustment in ledger.adjustments.values():
+        persons.setdefault(adjustment.user, ({}, {}))[1][adjustment.id] = adjustment
+    values = {_person_key(generation, user): value for user, value in persons.items()} | teams
+    for chunk in _chunks(list(values.items()), 500):
+        cache.set_many(dict(chunk), SLICES_TTL_SECONDS)
+    cache.set(_generation_keys_key(generation), list(values), SLICES_TTL_SECONDS)
+    current = cache.get(SLICES_META_KEY)
+    cache.set(SLICES_META_KEY, _SlicesMeta(generation, ledger.channels, ledger.truncated,
+                                           time.time() + LEDGER_TTL_SECONDS,
+                                           previous=current.generation if current else None), LEDGER_TTL_SECONDS)
+    # A reader that took the meta key just before this switch still reads the generation it names,
+    # so that one stays until the next switch; the one before it has no reader left (a day has passed).
+    if current is not None and current.previous:
+        old_keys = cache.get(_generation_keys_key(current.previous)) or []
+        for chunk in _chunks(old_keys, 500):
+            cache.delete_many(chunk)
+        cache.delete(_generation_keys_key(current.previous))
+
+
+def _update_slices(entries: list[LedgerEntry], adjustments: list[Adjustment], *, meta: "_SlicesMeta | None" = None,
+                   channels: tuple[str, ...] | None = None, truncated: bool | None = None) -> None:
+    """Rewrite the slices these entries and adjustments are in, in place (under LEDGER_LOCK).
+
+    An entry whose team or dates changed (an edit) leaves the team slices of its old months.
+    No slices (a cold cache): nothing is invented.
+    """
+    meta = meta or cache.get(SLICES_META_KEY)
+    if meta is None:
+        return
+    generation = meta.generation
+    person_keys = {_person_key(generation, x.user) for x in [*entries, *adjustments]}
+    persons = cache.get_many(list(person_keys))
+    old = {}
+    for entry in entries:
+        previous = (persons.get(_person_key(generation, entry.user)) or ({}, {}))[0].get(entry.id)
+        if previous is not None:
+            old[entry.id] = previous
+    team_keys = set()
+    for entry in [*entries, *old.values()]:
+        team_keys.update(_team_key(generation, entry.team, bucket) for bucket in _months(entry.start, entry.end))
+    teams = cache.get_many(list(team_keys)) if team_keys else {}
+    changed: dict[str, object] = {}
+    for entry in entries:
+        key = _person_key(generation, entry.user)
+        own, own_adjustments = persons.get(key) or ({}, {})
+        persons[key] = changed[key] = ({**own, entry.id: entry}, own_adjustments)
+        if (previous := old.get(entry.id)) is not None:
+            for bucket in _months(previous.start, previous.end):
+                team_key = _team_key(generation, previous.team, bucket)
+                slice_ = {k: v for k, v in (teams.get(team_key) or {}).items() if k != entry.id}
+                teams[team_key] = changed[team_key] = slice_
+        for bucket in _months(entry.start, entry.end):
+            team_key = _team_key(generation, entry.team, bucket)
+            teams[team_key] = changed[team_key] = {**(teams.get(team_key) or {}), entry.id: entry}
+    for adjustment in adjustments:
+        key = _person_key(generation, adjustment.user)
+        own, own_adjustments = persons.get(key) or ({}, {})
+        persons[key] = changed[key] = (own, {**own_adjustments, adjustment.id: adjustment})
+    if changed:
+        # A slice created here (a new person, a new month) is not in the generation's list of keys:
+        # the next generation does not delete it, it expires.
+        cache.set_many(changed, SLICES_TTL_SECONDS)
+    if (channels is not None and channels != meta.channels) or (truncated is not None and truncated != meta.truncated):
+        left = meta.expires_at - time.time()  # the meta key never outlives its slices
+        if left > 1:
+            cache.set(SLICES_META_KEY, replace(meta, channels=channels if channels is not None else meta.channels,
+                                               truncated=truncated if truncated is not None else meta.truncated),
+                      math.ceil(left))
+
+
+def _chunks(items: list, size: int):
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
 
 
 def stored_ledger() -> Ledger | None:
-    """The cached ledger as stored (no pending merge), unpickled only when its version changed."""
-    global _last_loaded
-    version = cache.get(LEDGER_VERSION_KEY)
+    """The cached ledger (no pending merge) with our writes not folded in yet laid over it.
+
+    Two small keys per call; the ledger itself is unpickled only when it was stored again (a read
+    from Slack, a compaction), and the overlay only when a write came.
+    """
+    global _last_loaded, _last_base
+    found = cache.get_many([LEDGER_VERSION_KEY, WRITES_SEQ_KEY])
+    version = found.get(LEDGER_VERSION_KEY)
     if version is None:
         return None
+    key = (version, found.get(WRITES_SEQ_KEY) or 0)
     last = _last_loaded
-    if last is not None and last[0] == version:
+    if last is not None and last[0] == key:
         return last[1]
-    ledger = cache.get(LEDGER_KEY)
-    if ledger is not None:
-        _last_loaded = (version, ledger)
+    base = _last_base[1] if _last_base is not None and _last_base[0] == version[0] else cache.get(LEDGER_KEY)
+    if base is None:
+        return None
+    _last_base = (version[0], base)
+    ledger = base
+    if key[1] > version[1]:
+        overlay = {entry.id: entry for entry, _, number in _writes()["items"].values() if number > version[1]}
+        if overlay:
+            ledger = replace(base, entries={**base.entries, **overlay})
+    _last_loaded = (key, ledger)
     return ledger
 
 
+# --- The pending set: one key per request, indexes of ids by person and by team and week ----------
+
+
+def _pending_entry_key(request_id: str) -> str:
+    return f"{PENDING_PREFIX}e:{request_id}"
+
+
+def _pending_person_key(user: str) -> str:
+    return f"{PENDING_PREFIX}u:{_safe(user)}"  # {request id: (team, expires at)}
+
+
+def _pending_weeks_key(team: str) -> str:
+    return f"{PENDING_PREFIX}t:{_safe(team)}"  # {week: expires at}: the team's weeks with pending requests
+
+
+def _pending_bucket_key(team: str, bucket: str) -> str:
+    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # {request id: expires at}
+
+
+def _pending_lock(team: str) -> str:
+    return f"{PENDING_PREFIX}t:{_safe(team)}:lock"
+
+
 def pending_key(team: str) -> str:
-    return PENDING_KEY_PREFIX + team
+    """The key listing a team's weeks with pending requests (the indexes hang off it)."""
+    return _pending_weeks_key(team)
 
 
 def pending_entries(teams) -> list[LedgerEntry]:
-    """Requests submitted to these teams and not yet posted."""
-    keys = [pending_key(team) for team in teams]
-    values = cache.get_many(keys) if keys else {}
-    return [entry for key in keys for entry in _live(values.get(key) or {})]
-
-
-def _live(timed: dict) -> list:
-    """The values of an {id: (value, expires_at)} map that have not expired."""
+    """Requests submitted to these teams and not yet posted (every one: for whole-ledger readers)."""
     now = time.time()
-    return [value for value, expires in timed.values() if expires > now]
+    teams = list(dict.fromkeys(teams))
+    weeks = cache.get_many([_pending_weeks_key(team) for team in teams]) if teams else {}
+    bucket_keys = [_pending_bucket_key(team, bucket) for team in teams
+                   for bucket, expires in (weeks.get(_pending_weeks_key(team)) or {}).items() if expires > now]
+    indexes = cache.get_many(bucket_keys) if bucket_keys else {}
+    ids = dict.fromkeys(request_id for key in bucket_keys for request_id, expires in (indexes.get(key) or {}).items()
+                        if expires > now)
+    found = cache.get_many([_pending_entry_key(request_id) for request_id in ids]) if ids else {}
+    return [found[_pending_entry_key(request_id)] for request_id in ids if _pending_entry_key(request_id) in found]
 
 
 def pending_add(entry: LedgerEntry) -> None:
-    key = pending_key(entry.team)
-    with locked(key + ":lock"):
-        now = time.time()
-        pending = {k: v for k, v in (cache.get(key) or {}).items() if v[1] > now}
-        pending[entry.id] = (entry, now + PENDING_TTL_SECONDS)
-        cache.set(key, pending, PENDING_TTL_SECONDS)
+    """Add a request to the pending set. Callers hold the person's submit lock (`lock:submit:<user>`),
+    so a person's index changes under the team's lock here and one submission at a time."""
+    now = time.time()
+    expires = now + PENDING_TTL_SECONDS
+    buckets = _weeks(entry.start, entry.end)
+    person_key, weeks_key = _pending_person_key(entry.user), _pending_weeks_key(entry.team)
+    bucket_keys = [_pending_bucket_key(entry.team, bucket) for bucket in buckets]
+    with locked(_pending_lock(entry.team)):
+        current = cache.get_many([person_key, weeks_key, *bucket_keys])
+        person = {k: v for k, v in (current.get(person_key) or {}).items() if v[1] > now}
+        person[entry.id] = (entry.team, expires)
+        weeks = {k: v for k, v in (current.get(weeks_key) or {}).items() if v > now}
+        for bucket in buckets:
+            weeks[bucket] = expires + PENDING_WEEKS_SLACK_SECONDS
+        values = {_pending_entry_key(entry.id): entry, person_key: person, weeks_key: weeks}
+        for key in bucket_keys:
+            index = {k: v for k, v in (current.get(key) or {}).items() if v > now}
+            index[entry.id] = expires
+            values[key] = index
+        cache.set_many(values, PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)
 
 
 def pending_remove(request_id: str, *, team: str) -> None:
-    key = pending_key(team)
-    with locked(key + ":lock"):
-        pending = cache.get(key) or {}
-        if request_id in pending:
-            del pending[request_id]
-            cache.set(key, pending, PENDING_TTL_SECONDS)
+    """Take a request out of the pending set (posted, refused or given up). Nothing to do when it is not there."""
+    entry = cache.get(_pending_entry_key(request_id))
+    if entry is None:
+        return  # never added, already removed, or expired with its index entries
+    person_key = _pending_person_key(entry.user)
+    bucket_keys = [_pending_bucket_key(entry.team, bucket) for bucket in _weeks(entry.start, entry.end)]
+    with locked(_pending_lock(entry.team)):
+        current = cache.get_many([person_key, *bucket_keys])
+        values = {}
+        for key in [person_key, *bucket_keys]:
+            index = current.get(key)
+            if index and request_id in index:
+                values[key] = {k: v for k, v in index.items() if k != request_id}
+        if values:
+            cache.set_many(values, PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)
+        cache.delete(_pending_entry_key(request_id))

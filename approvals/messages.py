@@ -10,7 +10,18 @@ edge's and live in `slackbot.modals`.
 import json
 
 from approvals import block_ids as ids
-from approvals.block_kit import context, days_text, escape, mention, mentions, plain, section, slack_date, unescape
+from approvals.block_kit import (
+    context,
+    days_text,
+    escape,
+    mention,
+    mentions,
+    person,
+    plain,
+    section,
+    slack_date,
+    unescape,
+)
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, LedgerEntry, format_range
 
@@ -87,9 +98,9 @@ def status_line(entry: LedgerEntry) -> str:
     label = STATUS_LABELS.get(entry.status, entry.status)
     if entry.status == PENDING:
         return label
-    by = f" by {mention(entry.decided_by)}" if entry.decided_by else ""
+    by = f" by {person(entry.decided_by)}" if entry.decided_by else ""
     if entry.recorded_by and entry.recorded_by != entry.user and entry.recorded_by == entry.decided_by:
-        by = f" (recorded by {mention(entry.recorded_by)})"
+        by = f" (recorded by {person(entry.recorded_by)})"
     when = f" {slack_date(entry.decided_at)}" if entry.decided_at else ""
     reason = f" — {escape(entry.reason)}" if entry.reason else ""
     return f"{label}{by}{when}{reason}"
@@ -110,7 +121,7 @@ def others_out_line(others: list[LedgerEntry], *, limit: int = 10) -> str:
 def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> str:
     summary = request_summary(entry, leave_type)
     if entry.recorded_by and entry.recorded_by != entry.user:
-        return f"{mention(entry.recorded_by)} recorded time off for you: {summary}."
+        return f"{person(entry.recorded_by)} recorded time off for you: {summary}."
     if entry.status == APPROVED:
         return f"Recorded: {summary}. It needs no approval. Enjoy!"
     return (f"Your request for {summary} is with {mentions(approvers)} ({escape(entry.team)}). "
@@ -140,7 +151,7 @@ def announcement_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) ->
 
 
 def already_decided_text(entry: LedgerEntry) -> str:
-    return f"This request was already {entry.status} by {mention(entry.decided_by)} {slack_date(entry.decided_at)}."
+    return f"This request was already {entry.status} by {person(entry.decided_by)} {slack_date(entry.decided_at)}."
 
 
 def not_an_approver_text(team_name: str) -> str:
@@ -277,7 +288,7 @@ def cancelled_announcement_text(entry: LedgerEntry) -> str:
 
 
 def changed_by_hr_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, by: str) -> str:
-    return f"{mention(by)} changed your time off: {request_summary(entry, leave_type)} — {status_line(entry)}."
+    return f"{person(by)} changed your time off: {request_summary(entry, leave_type)} — {status_line(entry)}."
 
 
 def change_refused_text(reason: str) -> str:

@@ -18,6 +18,7 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
 
 from approvals import config_fields
 from approvals.config_fields import (
@@ -59,6 +60,7 @@ class WorkspacePolicy(ConfigModel):
     """Who may request leave and who decides when a team has no other approver. One row (id 1)."""
 
     config_type = WorkspaceConfig
+    history = HistoricalRecords()  # who changed what, when: the console's History page
     SINGLETON_ID = 1
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
@@ -93,6 +95,7 @@ class Team(ConfigModel):
     """
 
     config_type = TeamConfig
+    history = HistoricalRecords()  # who changed what, when: the console's History page
 
     name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     position = models.PositiveIntegerField(default=0, help_text="Teams are matched in this order, lowest first.")
@@ -164,6 +167,7 @@ class LeaveType(ConfigModel):
     """A kind of leave (vacation, sick, ...). `code` is what the ledger records, so keep it stable."""
 
     config_type = LeaveTypeConfig
+    history = HistoricalRecords()  # who changed what, when: the console's History page
 
     code = models.SlugField(
         max_length=CODE_MAX_LENGTH,
@@ -203,6 +207,7 @@ class CompanyHoliday(ConfigModel):
     """A company day off on top of public holidays, for one team or (no team) for everyone."""
 
     config_type = HolidayConfig
+    history = HistoricalRecords()  # who changed what, when: the console's History page
 
     date = models.DateField()
     name = models.CharField(max_length=NAME_MAX_LENGTH)
@@ -227,6 +232,7 @@ class Blackout(ConfigModel):
     """Days on which no leave may be requested, for one team or (no team) for everyone."""
 
     config_type = BlackoutConfig
+    history = HistoricalRecords()  # who changed what, when: the console's History page
 
     start = models.DateField()
     end = models.DateField(help_text="Last day of the blackout (inclusive).")
@@ -288,4 +294,54 @@ class BalanceAdjustment(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
-        permissions = [("record_adjustment", "Can record balance adjustments")]
+        permissions = [("record_adjustment", "Can record balance adjustments"),
+                       ("record_leave_for_others", "Can record leave for others")]
+
+
+class JobRun(models.Model):
+    """One daily or hourly job (approvals.jobs) for one team and one period: machinery, not a record.
+
+    A clock claims a job by inserting its row; the unique constraint lets exactly
+    one insert win, however many clocks run (DESIGN §4). `finished_at` is set when
+    the job's work is done. A claim left unfinished for JOB_RUN_STALE_SECONDS (its
+    clock died before enqueuing, or every attempt failed on a passing fault) may be
+    taken over within its period; the maintenance job deletes rows after
+    JOB_RUN_KEEP_DAYS.
+    """
+
+    job = models.CharField(max_length=50)
+    team = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, help_text="Empty: a workspace-wide job.")
+    period = models.CharField(max_length=50, help_text="The team's day (2027-01-04), week (2027-W01) or hour.")
+    claimed_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=1, help_text="How many times the job was claimed.")
+    error = models.CharField(max_length=200, blank=True, help_text="The last attempt's error, if it failed.")
+
+    class Meta:
+        ordering = ("-claimed_at", "-id")
+        constraints = [models.UniqueConstraint(fields=["job", "team", "period"], name="job_run_once_per_period")]
+
+    def __str__(self):
+        scope = f" {self.team}" if self.team else ""
+        return f"{self.job}{scope} {self.period}"
+
+
+class LedgerSnapshot(models.Model):
+    """The ledger's record ids as the ledger watch last saw them, to notice deleted request messages.
+
+    One row (id 1). `entries` maps each id to [user, channel, ts]: enough to tell HR
+    whose record vanished and to tell a deletion from history that aged out. Not the
+    record of any leave (DESIGN §2): the ledger in Slack and the nightly export are.
+    """
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    taken_at = models.DateTimeField()
+    entries = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_snapshot_singleton")]
+
+    def __str__(self):
+        return f"Ledger snapshot of {self.taken_at:%Y-%m-%d %H:%M} ({len(self.entries)} ids)"

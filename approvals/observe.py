@@ -16,7 +16,7 @@ nothing: there is no line to label.
 import re
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # A label value is one of a bounded set: Slack's own ids and event types are short
 # words; anything else (a hostile or malformed value) becomes "other", so a
@@ -34,6 +34,8 @@ class RequestContext:
     slack_name: str = ""  # the routed handler, action_id, callback_id or event type
     team: str | None = None  # Slack team id
     user: str | None = None  # Slack user id
+    # Tasks this request enqueued: their attempts log their task_id, so a worker's lines join the request's.
+    tasks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +82,12 @@ def label_request(kind: str, name: str | None = None, *, team=None, user=None) -
     context.slack_name = label_value(name) if name else ""
     context.team = slack_id(team)
     context.user = slack_id(user)
+
+
+def task_enqueued(task_id: str) -> None:
+    context = _request.get()
+    if context is not None:
+        context.tasks.append(task_id)
 
 
 def task_started(task_id: str, task: str, attempt: int):

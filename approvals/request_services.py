@@ -131,9 +131,13 @@ class Decision:
 
 
 def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
-                     leave_type: LeaveTypeConfig, today: date, ledger: Ledger | None = None) -> list:
+                     leave_type: LeaveTypeConfig, today: date,
+                     ledger: "Ledger | ledger_reader.SliceLedger | None" = None) -> list:
     """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given.
 
+    The whole ledger or the requester's view of it (`ledger_reader.person_view` for this
+    submission's team and dates): the rules look only at the requester's own entries and
+    adjustments and at the team's entries meeting the dates, which the view holds in full.
     Leave HR records for someone may lie in the past (a sick day reported late): no past-date limit then.
     """
     if submission.recorded_by:
@@ -249,10 +253,15 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
 
     One submission of a person at a time: the check and joining the pending set
     are one step, so two overlapping requests sent at once cannot both pass. The
-    lock is per person, so nobody else waits on it; the ledger is read once, under it.
+    lock is per person, so nobody else waits on it; the ledger is read once, under it:
+    only the slices the rules need (the person's; the team's for these dates when
+    `max_out` applies), so the cost does not grow with the ledger or the pending set.
     """
     with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
-        history = ledger_reader.cached_ledger(config)
+        # Capacity is the only rule that looks at other people's leave, and only under max_out.
+        capacity = team.max_out is not None
+        history = ledger_reader.person_view(config, submission.user, team.name if capacity else None,
+                                            submission.start, submission.end)
         if history is None:
             return None
         violations = check_submission(config, submission, team=team, leave_type=leave_type,
@@ -271,6 +280,31 @@ def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
     """A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5)."""
     if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
         tasks.deliver_request.enqueue(submission.as_task_data())
+    return {}
+
+
+def request_record_for(client: WebClient, submission: Submission) -> dict[str, str]:
+    """HR records leave for someone from the console: checked now, with Slack's answers (their team,
+    the ledger), and delivered by a task. The errors by field (rules.FIELD_* and "user"), or {}.
+    """
+    config = current_config()
+    leave_type = config.leave_type(submission.leave_type)
+    if leave_type is None:
+        return {FIELD_TYPE: "Choose a leave type."}
+    try:
+        team = delivery_team(client, config, submission, leave_type)
+    except Refused as refusal:
+        return {"user": "; ".join(refusal.reasons).capitalize() + "."}
+    today = local_today(directory.fetch_timezone(client, submission.user))
+    history = ledger_reader.current_ledger(client, config)
+    with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                      ledger=ledger_reader.cached_ledger(config) or history)
+        if violations:
+            return errors_by_field(violations)
+        submission = replace(submission, validated=True)
+        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
+    tasks.deliver_request.enqueue(submission.as_task_data())
     return {}
 
 

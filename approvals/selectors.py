@@ -101,9 +101,12 @@ def local_today(timezone_name: str, now: float | None = None) -> date:
 # --- Around one request --------------------------------------------------------------------
 
 
-def ledger_context(config: WorkspaceConfig, ledger: Ledger | None, entry: LedgerEntry,
+def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.SliceLedger | None", entry: LedgerEntry,
                    leave_type: LeaveTypeConfig) -> str:
-    """Who else on the team is out then, and the balance left after this request."""
+    """Who else on the team is out then, and the balance left after this request.
+
+    `ledger`: the whole ledger, or `ledger_reader.person_view` of the entry's user, team and dates.
+    """
     if ledger is None:
         return ""
     others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
@@ -160,7 +163,8 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         workweek, holidays)
     preview = f"*{days_text(days)}*: {format_range(draft.start, draft.end, start_half, end_half)}. {who}"
-    history = ledger_reader.cached_ledger(config)
+    history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end) if team and leave_type \
+        else None
     if team and leave_type and history is not None:
         entry = LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
                             start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,
@@ -199,7 +203,7 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
         return BalanceAnswer(None)
     if team is None:
         return BalanceAnswer(balance_no_team_text(config))
-    ledger = ledger_reader.cached_ledger(config)
+    ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)
     year = year or local_today(directory.cached_timezone(user) or "UTC").year
@@ -231,8 +235,8 @@ def my_leave(ledger: Ledger, user: str, today: date) -> MyLeave:
 
 
 def my_leave_cached(config: WorkspaceConfig, user: str) -> MyLeave | None:
-    """From the cache only (the request path); None when the ledger is cold."""
-    ledger = ledger_reader.cached_ledger(config)
+    """From the cache only (the request path); None when the ledger is cold. Reads the person's slice only."""
+    ledger = ledger_reader.person_view(config, user)
     if ledger is None:
         return None
     return my_leave(ledger, user, local_today(directory.cached_timezone(user) or "UTC"))

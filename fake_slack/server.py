@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from fake_slack.inspection import inspect
 from fake_slack.workspace import (APP_ID, DEFAULT_BOT_ID, DEFAULT_BOT_TOKEN, DEFAULT_BOT_USER_ID, TEAM_ID,
                                   Ephemeral, Message, ResponseUrlPost, Workspace, normalize_ts)
 
@@ -683,9 +684,10 @@ class FakeSlack:
 
     # ----- lifecycle ---------------------------------------------------------
 
-    def start(self) -> FakeSlack:
+    def start(self, port: int = 0) -> FakeSlack:
+        """Serve on 127.0.0.1: on a free port (tests), or on `port` (the demo workspace, demo_slack)."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
@@ -741,6 +743,11 @@ class FakeSlack:
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+
+    def forget_calls_before(self, at: float) -> None:
+        """Drop calls made before `at` (Unix time): a long-running fake (the demo) keeps its log short."""
+        with self._lock:
+            self._calls[:] = [c for c in self._calls if c.at >= at]
 
     # ----- faults ------------------------------------------------------------
 
@@ -842,6 +849,9 @@ class FakeSlack:
                 extra_headers["Retry-After"] = str(fault.retry_after)
         else:
             body = self._answer(method, params, headers)
+            if body.get("ok") and self.workspace.granted_scopes is not None:
+                # Slack names the token's scopes on every Web API answer.
+                extra_headers["X-OAuth-Scopes"] = ",".join(self.workspace.granted_scopes)
         with self._lock:
             self._calls.append(Call(method, params, headers, body, time.time(), status,
                                     fault.kind if fault else None))
@@ -911,6 +921,11 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/response_url/"):
             status, headers, text = self.fake.handle_response_url(url.path[len("/response_url/"):], body)
             return self._send(status, headers, text.encode(), "text/plain; charset=utf-8")
+        if url.path.startswith("/_inspect/") and self.command == "GET":
+            # Read-only views of the workspace for the demo's pages (fake_slack/inspection.py).
+            status, answer = inspect(self.fake, url.path[len("/_inspect/"):], url.query,
+                                     self.headers.get("Authorization") or "")
+            return self._send(status, {}, json.dumps(answer).encode(), "application/json; charset=utf-8")
         if not url.path.startswith("/api/"):
             return self._send(404, {}, b"not found", "text/plain")
         method = url.path[len("/api/"):]

@@ -32,6 +32,10 @@ def normalize_ts(ts) -> str:
         raise ValueError(f"not a Slack timestamp: {ts!r}") from None
 
 
+GRANTED_SCOPES = ("commands", "chat:write", "users:read", "users:read.email", "channels:read", "groups:read",
+                  "channels:history", "groups:history", "metadata.message:read", "usergroups:read")
+
+
 @dataclass
 class User:
     id: str
@@ -181,6 +185,8 @@ class Workspace:
             self.expired_triggers: set[str] = set()
             self.used_triggers: set[str] = set()
             self.revoked_tokens: dict[str, str] = {}  # token -> error code
+            # What a real install of our manifest grants; None answers without the X-OAuth-Scopes header.
+            self.granted_scopes: tuple[str, ...] | None = GRANTED_SCOPES
             self._last_ts = Decimal(0)
             self._next_view = 1
             self.add_user(self.bot_user_id, "timeoff", real_name="Time Off", is_bot=True, bot_id=self.bot_id)

@@ -36,9 +36,13 @@ INSTALLED_APPS = [
     "approvals",
     "slackbot",
     "django_tasks_db",
+    "simple_history",  # who changed which configuration row, and when (the console's History page)
+    "timeoff_site.apps.SiteConfig",  # metrics receivers (task attempts, delivery problems)
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request id, latency metrics and one log line for every request (DESIGN §9).
+    "timeoff_site.metrics_middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -47,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # records the signed-in user as the history's author
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -114,8 +119,22 @@ SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_APP_TOKEN = env.str("SLACK_APP_TOKEN", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+# The deployment's public URL (https://timeoff.acme.com): App Home links HR to its console.
+PUBLIC_URL = env.str("PUBLIC_URL", default="")
 # Slack's own payloads are a few kilobytes; anything far larger is not from Slack.
 SLACK_MAX_BODY_BYTES = 256 * 1024
+
+# --- The local demo workspace (/demo/, `manage.py demo_slack`) ---------------------
+# bin/run sets DEMO=true when .env still holds the placeholder bot token that
+# bin/write-dev-env writes: there is no Slack to talk to, so the app talks to the
+# built-in fake Slack instead. The demo is on only with DEBUG and that placeholder:
+# never with a real token. The demo app is installed whenever DEMO is asked for, so
+# that its system check (demo.E001) can say plainly why the demo is off.
+DEMO_BOT_TOKEN = "xoxb-development-placeholder"
+DEMO_REQUESTED = env.bool("DEMO", default=False)
+DEMO = DEMO_REQUESTED and DEBUG and SLACK_BOT_TOKEN == DEMO_BOT_TOKEN
+if DEMO_REQUESTED:
+    INSTALLED_APPS.append("demo")
 
 # --- Security -------------------------------------------------------------------
 
@@ -172,20 +191,64 @@ USE_I18N = True
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Logging --------------------------------------------------------------------
+# --- Logging, metrics, error reporting ----------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# One JSON object per line (request, Slack API call, task attempt; DESIGN §9), or `text` for reading locally.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "timeoff_site.log_redaction.RedactSecretsFilter"}},
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "json": {"()": "timeoff_site.log_format.JsonFormatter"},
+        "text": {"()": "timeoff_site.log_format.TextFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # slack_sdk logs request bodies at DEBUG; never let that through by accident.
         "slack_sdk": {"level": "INFO"},
+        # Our own line per task attempt (approvals.tasks.attempts) replaces django.tasks' INFO lines;
+        # its failures still log, with the traceback.
+        "django.tasks": {"level": "WARNING"},
+        # Our middleware's line per request replaces runserver's own.
+        "django.server": {"level": "WARNING"},
     },
 }
+
+# `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token, only when DEBUG is on.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus-client's multiprocess mode (gunicorn workers and task workers on one host write here and a
+# scrape adds them up). prometheus-client reads the variable itself when imported; this copy tells the
+# view which registry to serve. The directory must exist before the first metric is written.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+# Optional: report errors to Sentry, with tokens and secrets scrubbed (timeoff_site/error_reporting.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+if SENTRY_DSN:
+    from timeoff_site.error_reporting import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
+
+# --- Daily jobs: the clock (`manage.py run_scheduler`) and `run_jobs --at` (approvals.jobs) ----------
+# Local times in each team's time zone (HH:MM); the ledger's nightly export and watch run in UTC.
+REMINDER_TIME = env.str("REMINDER_TIME", default="15:00")  # the reminder DM, the working day before leave
+NUDGE_TIME = env.str("NUDGE_TIME", default="10:00")  # approvers' nudges (teams with nudge_after_hours)
+LEDGER_EXPORT_TIME = env.str("LEDGER_EXPORT_TIME", default="02:00")  # UTC
+# HR's copy of the ledger outside Slack: ledger-YYYY-MM-DD.csv, the newest LEDGER_EXPORT_KEEP kept.
+# A relative path is taken from the project directory (beside manage.py).
+LEDGER_EXPORT_DIR = BASE_DIR / env.str("LEDGER_EXPORT_DIR", default="exports")
+LEDGER_EXPORT_KEEP = env.int("LEDGER_EXPORT_KEEP", default=30)
+SCHEDULER_INTERVAL_SECONDS = env.int("SCHEDULER_INTERVAL_SECONDS", default=60)  # how often the clock ticks
+JOB_RUN_STALE_SECONDS = env.int("JOB_RUN_STALE_SECONDS", default=30 * 60)  # an unfinished claim is taken over
+JOB_RUN_KEEP_DAYS = env.int("JOB_RUN_KEEP_DAYS", default=60)  # job-run rows are deleted after this

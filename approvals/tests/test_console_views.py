@@ -61,7 +61,7 @@ def test_home_lists_teams_in_matching_order_with_names_not_ids(hr_client, teams)
     assert response.status_code == 200
     names = re.findall(r'<h2 class="team-name"><a href="[^"]+">([^<]+)</a>', response.text)
     assert names == ["Support", "Everyone", "Engineering"]
-    assert reverse("admin:approvals_team_change", args=[engineering.pk]) in response.text
+    assert reverse("console:team_edit", args=[engineering.pk]) in response.text
     # Names from the Slack directory, refreshed in the background (immediate in tests).
     assert "Bob Brown" in response.text
     assert "everyone in #eng-leads" in response.text

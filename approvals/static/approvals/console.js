@@ -62,3 +62,54 @@
     document.querySelectorAll("input[data-suggest-url]").forEach(attach);
   });
 })();
+
+/* The team form's holidays: choosing a country lists its states and regions at once.
+ *
+ * <select data-subdivisions-for="id_holiday_subdivision"> names the subdivision
+ * select, whose data-subdivisions-url answers {"subdivisions": [{value, label}]}
+ * for ?country=XX. Without JavaScript, a "Show the states and regions" button
+ * (class no-js-only, hidden once this runs) re-renders the form instead.
+ */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("has-js");
+
+  function attach(country) {
+    var subdivision = document.getElementById(country.dataset.subdivisionsFor);
+    if (!subdivision || !subdivision.dataset.subdivisionsUrl) return;
+    var latest = 0;
+
+    function fill(subdivisions) {
+      var chosen = subdivision.value;
+      var first = document.createElement("option");
+      first.value = "";
+      first.textContent = country.value ? "The whole country" : "Choose a country first";
+      subdivision.replaceChildren(first);
+      subdivisions.forEach(function (item) {
+        var option = document.createElement("option");
+        option.value = item.value;
+        option.textContent = item.label;
+        option.selected = item.value === chosen;
+        subdivision.appendChild(option);
+      });
+      subdivision.disabled = false;
+    }
+
+    country.addEventListener("change", function () {
+      if (!country.value) { fill([]); return; }
+      var url = new URL(subdivision.dataset.subdivisionsUrl, window.location.href);
+      url.searchParams.set("country", country.value);
+      var asked = ++latest;
+      subdivision.disabled = true;
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : { subdivisions: [] }; })
+        .then(function (data) { if (asked === latest) fill(data.subdivisions || []); })
+        .catch(function () { subdivision.disabled = false; });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-subdivisions-for]").forEach(attach);
+  });
+})();

@@ -7,15 +7,9 @@ app from `--without-events`, deploy with its signing secret, then paste the full
 manifest into the app's *App Manifest* page; the URL then verifies at once.
 """
 
-from pathlib import Path
-from urllib.parse import urlparse
-
-import yaml
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-MANIFEST = Path(settings.BASE_DIR) / "slack-manifest.yml"
-PLACEHOLDER = "https://timeoff.example.com"
+from approvals.slack_manifest import BadBaseUrl, manifest_for_url
 
 
 class Command(BaseCommand):
@@ -30,13 +24,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *, url: str, without_events: bool = False, **options):
-        parsed = urlparse(url)
-        if parsed.scheme != "https" or not parsed.netloc or parsed.path not in ("", "/"):
-            raise CommandError("--url must be an https:// base URL without a path, e.g. https://timeoff.acme.com")
-        text = MANIFEST.read_text().replace(PLACEHOLDER, url.rstrip("/"))
-        if without_events:
-            manifest = yaml.safe_load(text)
-            manifest["settings"].pop("event_subscriptions", None)
-            text = ("# First step only: no event subscriptions until the deployment has this app's signing secret.\n"
-                    + yaml.safe_dump(manifest, sort_keys=False))
+        try:
+            text = manifest_for_url(url, without_events=without_events)
+        except BadBaseUrl:
+            raise CommandError("--url must be an https:// base URL without a path, e.g. https://timeoff.acme.com") \
+                from None
         self.stdout.write(text, ending="")

@@ -1,0 +1,324 @@
+"""The console's configuration pages: teams, leave types, company holidays, blackouts, who may request
+(issue 10, items 2 and 3).
+
+Thin views: a Django form turns what HR typed (people, channels and user groups
+by name) into the ids the database stores, a service in
+`approvals.console_services` validates and saves, and a selector in
+`approvals.console_config_selectors` reads. Each page needs a staff user (as
+every console page) and the model's permission for what it does: `view` (or
+`change`) to list, `add` to create, `change` to edit, `delete` to delete.
+A staff user without it gets 403, with a page that names the permission.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from approvals import console_services, slack_directory
+from approvals.console_config_selectors import (
+    blackouts_in_order,
+    holidays_in_order,
+    leave_types_in_order,
+    past_channel_labels,
+    team_dependents,
+    team_setup_of,
+    team_warnings,
+    workspace_policy_current,
+    workspace_policy_view,
+)
+from approvals.console_forms import (
+    BlackoutForm,
+    HolidayForm,
+    LeaveTypeForm,
+    TeamForm,
+    WorkspacePolicyForm,
+    holiday_subdivision_choices,
+)
+from approvals.console_views import staff_required
+from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
+
+TEMPLATES = "approvals/console/config/"
+
+
+def console_permission(*perms: str, any_of: bool = False):
+    """A staff user (else sign-in or 403) with `perms` (all of them, or one with `any_of`), else 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @staff_required
+        def wrapped(request, *args, **kwargs):
+            user = request.user
+            allowed = any(user.has_perm(p) for p in perms) if any_of else user.has_perms(perms)
+            if not allowed:
+                return render(request, TEMPLATES + "forbidden.html", {"perms": perms, "any_of": any_of},
+                              status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _saved(form) -> dict[str, Any]:
+    return dict(form.cleaned_data)
+
+
+# --- Teams -----------------------------------------------------------------------------------
+
+
+def _team_page(request, *, team: Team | None):
+    directory = slack_directory.directory_current()
+    if request.method == "POST":
+        form = TeamForm(request.POST, instance=team or Team())
+        if "_refresh" in request.POST:
+            # Without JavaScript, "Show its states and regions" re-renders the form with the
+            # chosen country's subdivisions: nothing is checked or saved yet.
+            form.redisplay_unchecked()
+        elif form.is_valid():
+            try:
+                if team is None:
+                    saved = console_services.team_create(**_saved(form))
+                else:
+                    saved = console_services.team_update(team_id=team.pk, **_saved(form))
+            except console_services.TeamNotFound:
+                messages.error(request, "That team no longer exists.")
+                return redirect("console:home")
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                warnings = team_warnings(team_setup_of(saved), directory=directory)
+                messages.success(request, f"{saved.name} saved." + (" Check the warnings below." if warnings else ""))
+                if request.user.has_perm("approvals.change_team"):
+                    return redirect("console:team_edit", team_id=saved.pk)
+                return redirect("console:home")
+    else:
+        form = TeamForm(instance=team)
+    form.warnings = team_warnings(team_setup_of(form.instance), directory=directory)
+    return render(request, TEMPLATES + "team_form.html", {
+        "nav": "teams",
+        "form": form,
+        "team": team,
+        "past_channels": past_channel_labels(team, directory=directory) if team else [],
+        "directory": directory,
+        "directory_error": slack_directory.directory_error_cached(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission("approvals.add_team")
+def team_add(request):
+    return _team_page(request, team=None)
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission("approvals.change_team")
+def team_edit(request, team_id: int):
+    return _team_page(request, team=get_object_or_404(Team, pk=team_id))
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission("approvals.delete_team")
+def team_delete(request, team_id: int):
+    team = get_object_or_404(Team, pk=team_id)
+    if request.method == "POST":
+        try:
+            name = console_services.team_delete(team_id=team.pk)
+        except console_services.TeamNotFound:
+            messages.error(request, "That team no longer exists.")
+        else:
+            messages.success(request, f"{name} deleted.")
+        return redirect("console:home")
+    return render(request, TEMPLATES + "confirm_delete.html", {
+        "nav": "teams",
+        "what": f"the team {team.name}",
+        "cancel_url": reverse("console:team_edit", args=[team.pk]),
+        "consequences": _team_delete_consequences(team),
+    })
+
+
+def _team_delete_consequences(team: Team) -> list[str]:
+    dependents = team_dependents(team)
+    consequences = ["Its members will belong to the next team that matches them, or to the default team.",
+                    "Requests already made stay in Slack, in its approvals channel."]
+    if dependents["holidays"] or dependents["blackouts"]:
+        consequences.append(f"Its own {dependents['holidays']} company holiday(s) and {dependents['blackouts']} "
+                            "blackout(s) are deleted with it.")
+    return consequences
+
+
+@require_GET
+@staff_required
+def holiday_subdivisions(request):
+    """A country's states and regions for the team form's select (console.js), as JSON."""
+    choices = holiday_subdivision_choices(request.GET.get("country", ""))  # none for an unknown country
+    return JsonResponse({"subdivisions": [{"value": code, "label": label} for code, label in choices]})
+
+
+# --- Leave types, company holidays, blackouts: list, add, edit, delete -----------------------
+
+
+@dataclass(frozen=True)
+class Editable:
+    """How the console edits one kind of configuration row."""
+
+    model: type
+    form: type
+    noun: str  # "leave type"
+    list_url: str  # URL name of the page that lists them
+    nav: str
+    create: Any
+    update: Any  # update(<id_keyword>=pk, **fields)
+    delete: Any  # delete(<id_keyword>=pk) -> label
+    id_keyword: str
+    url_prefix: str  # console:<prefix>_edit / _delete
+    label: Any = str  # how a saved row is named in the message
+
+    def perm(self, action: str) -> str:
+        return f"approvals.{action}_{self.model._meta.model_name}"
+
+
+LEAVE_TYPES = Editable(LeaveType, LeaveTypeForm, "leave type", "console:leave_types", "leave_types",
+                       console_services.leave_type_create, console_services.leave_type_update,
+                       console_services.leave_type_delete, "leave_type_id", "leave_type",
+                       label=lambda leave_type: leave_type.name)
+HOLIDAYS = Editable(CompanyHoliday, HolidayForm, "company holiday", "console:holidays", "holidays",
+                    console_services.holiday_create, console_services.holiday_update,
+                    console_services.holiday_delete, "holiday_id", "holiday")
+BLACKOUTS = Editable(Blackout, BlackoutForm, "blackout", "console:holidays", "holidays",
+                     console_services.blackout_create, console_services.blackout_update,
+                     console_services.blackout_delete, "blackout_id", "blackout")
+
+
+def _form_page(request, editable: Editable, row=None):
+    if request.method == "POST":
+        form = editable.form(request.POST, instance=row or editable.model())
+        if form.is_valid():
+            try:
+                if row is None:
+                    saved = editable.create(**_saved(form))
+                else:
+                    saved = editable.update(**{editable.id_keyword: row.pk}, **_saved(form))
+            except console_services.ConfigRowNotFound:
+                messages.error(request, f"That {editable.noun} no longer exists.")
+                return redirect(editable.list_url)
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, f"{editable.label(saved)} saved.")
+                return redirect(editable.list_url)
+    else:
+        form = editable.form(instance=row)
+    return render(request, TEMPLATES + "form.html", {
+        "nav": editable.nav,
+        "form": form,
+        "title": f"Edit {editable.noun}" if row else f"Add a {editable.noun}",
+        "row": row,
+        "cancel_url": reverse(editable.list_url),
+        "delete_url": reverse(f"console:{editable.url_prefix}_delete", args=[row.pk])
+        if row and request.user.has_perm(editable.perm("delete")) else None,
+    })
+
+
+def _delete_page(request, editable: Editable, row, consequences: list[str]):
+    if request.method == "POST":
+        try:
+            label = editable.delete(**{editable.id_keyword: row.pk})
+        except console_services.ConfigRowNotFound:
+            messages.error(request, f"That {editable.noun} no longer exists.")
+        else:
+            messages.success(request, f"{label} deleted.")
+        return redirect(editable.list_url)
+    return render(request, TEMPLATES + "confirm_delete.html", {
+        "nav": editable.nav,
+        "what": f"the {editable.noun} {row}",
+        "cancel_url": reverse(editable.list_url),
+        "consequences": consequences,
+    })
+
+
+def _crud_views(editable: Editable, consequences=lambda row: []):
+    """add, edit and delete views for `editable`, each behind its own permission."""
+
+    @require_http_methods(["GET", "POST"])
+    @console_permission(editable.perm("add"))
+    def add(request):
+        return _form_page(request, editable)
+
+    @require_http_methods(["GET", "POST"])
+    @console_permission(editable.perm("change"))
+    def edit(request, pk: int):
+        return _form_page(request, editable, get_object_or_404(editable.model, pk=pk))
+
+    @require_http_methods(["GET", "POST"])
+    @console_permission(editable.perm("delete"))
+    def delete(request, pk: int):
+        row = get_object_or_404(editable.model, pk=pk)
+        return _delete_page(request, editable, row, consequences(row))
+
+    return add, edit, delete
+
+
+leave_type_add, leave_type_edit, leave_type_delete = _crud_views(LEAVE_TYPES, lambda leave_type: [
+    (f"Requests already made with the code {leave_type.code} stay in Slack, but no longer count towards a "
+    "balance, and nobody can request this type any more.")])
+holiday_add, holiday_edit, holiday_delete = _crud_views(HOLIDAYS)
+blackout_add, blackout_edit, blackout_delete = _crud_views(BLACKOUTS)
+
+
+@require_GET
+@console_permission("approvals.view_leavetype", "approvals.change_leavetype", any_of=True)
+def leave_types(request):
+    return render(request, TEMPLATES + "leave_types.html", {"nav": "leave_types",
+                                                           "leave_types": leave_types_in_order()})
+
+
+@require_GET
+@console_permission("approvals.view_companyholiday", "approvals.change_companyholiday",
+                    "approvals.view_blackout", "approvals.change_blackout", any_of=True)
+def holidays_and_blackouts(request):
+    user = request.user
+    can_see_holidays = user.has_perm("approvals.view_companyholiday") or user.has_perm(
+        "approvals.change_companyholiday")
+    can_see_blackouts = user.has_perm("approvals.view_blackout") or user.has_perm("approvals.change_blackout")
+    return render(request, TEMPLATES + "holidays.html", {
+        "nav": "holidays",
+        "holidays": holidays_in_order() if can_see_holidays else None,
+        "blackouts": blackouts_in_order() if can_see_blackouts else None,
+    })
+
+
+# --- Who may request, fallback approvers ----------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission("approvals.change_workspacepolicy")
+def policy(request):
+    directory = slack_directory.directory_current()
+    current = workspace_policy_current()
+    if request.method == "POST":
+        form = WorkspacePolicyForm(request.POST, instance=current)
+        if form.is_valid():
+            try:
+                console_services.workspace_policy_update(**_saved(form))
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, "Who may request and the fallback approvers saved.")
+                return redirect("console:policy")
+    else:
+        form = WorkspacePolicyForm(instance=current)
+    form.warnings = {} if current.fallback_approvers else {
+        "fallback_approvers": [("Nobody decides for a team that has no other approver (an approver's own leave, "
+                               "say): such requests wait.")]}
+    return render(request, TEMPLATES + "policy.html", {
+        "nav": "policy",
+        "form": form,
+        "summary": workspace_policy_view(workspace_policy_current(), directory=directory),
+    })

@@ -1,0 +1,86 @@
+"""HR on behalf, in the console: record leave for someone (DESIGN §6, Change).
+
+The same rules as a request from Slack, checked now with Slack's answers (their
+team, the ledger); the request is then delivered by a task, recorded as approved
+with `recorded_by`, and the person is told by DM. Changing or cancelling someone's
+leave is `/timeoff for @person list` in Slack.
+"""
+
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from slack_sdk.errors import SlackClientError
+
+from approvals import rules, slack_directory
+from approvals.config_store import current_config
+from approvals.console_forms import PeopleField
+from approvals.console_views import staff_required
+from approvals.request_services import Submission, request_record_for
+from approvals.slack_clients import background_client
+from approvals.task_queue import error_code
+
+# The service's fields to this form's.
+FORM_FIELDS = {"user": "person", rules.FIELD_TYPE: "leave_type", rules.FIELD_START: "start",
+               rules.FIELD_END: "end", rules.FIELD_HALF: "start_pm"}
+
+
+class RecordLeaveForm(forms.Form):
+    person = PeopleField(label="Person", help_text="Their email, @handle or name.")
+    leave_type = forms.ChoiceField(label="Leave type")
+    start = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="Last day (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    start_pm = forms.BooleanField(label="First day: afternoon only", required=False)
+    end_am = forms.BooleanField(label="Last day: morning only", required=False)
+    note = forms.CharField(label="Note for the approvals channel", required=False, max_length=500,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, leave_types, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leave_type"].choices = [(t.code, t.label) for t in leave_types]
+
+    def clean_person(self):
+        people = self.cleaned_data["person"]
+        if len(people) != 1:
+            raise forms.ValidationError("Choose one person.")
+        return people[0]
+
+
+def recorded_by(request) -> str:
+    """Who records it, as the ledger shows it: their Slack id when their email is in Slack, else their name."""
+    email = (request.user.email or "").strip()
+    if email:
+        try:
+            found = slack_directory.person_by_email(background_client(), email)
+        except (SlackClientError, OSError):
+            found = None
+        if found is not None:
+            return found.id
+    return request.user.get_full_name() or request.user.get_username()
+
+
+@staff_required
+def record_leave(request):
+    if not request.user.has_perm("approvals.record_leave_for_others"):
+        return render(request, "403.html", {"exception": "Recording leave for someone else needs the "
+                                                         "'Can record leave for others' permission."}, status=403)
+    config = current_config()
+    form = RecordLeaveForm(request.POST or None, leave_types=config.leave_types)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        submission = Submission(
+            id=str(uuid.uuid4()), user=data["person"], leave_type=data["leave_type"], start=data["start"],
+            end=data["end"], start_half="pm" if data["start_pm"] else None, end_half="am" if data["end_am"] else None,
+            note=data["note"].strip(), validated=False, recorded_by=recorded_by(request))
+        try:
+            errors = request_record_for(background_client(), submission)
+        except (SlackClientError, OSError) as exc:
+            errors = {"user": f"Slack could not be asked just now ({error_code(exc)}); try again in a minute."}
+        for field, message in errors.items():
+            form.add_error(FORM_FIELDS.get(field, None), message)
+        if not errors:
+            messages.success(request, "Recorded: it will appear in the approvals channel in a moment, and they "
+                                      "are told by DM.")
+            return redirect("console:record_leave")
+    return render(request, "approvals/console/record_leave.html", {"nav": "record", "form": form})

@@ -1,0 +1,212 @@
+"""Reads for the console's See pages: who is out, the ledger as CSV, balances per person.
+
+All of them work on a ledger the caller already has (the cached one: pages
+never wait on Slack) and on plain configuration. Names come from the cached
+Slack directory; an id it does not know is shown as it is.
+
+Private leave types (DESIGN §5) show only as "away" on the calendar: it is
+seen by every console user, like the announce channel. The CSV and the
+balances, which HR needs to count days, name the type.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from approvals.balances import balances_for
+from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.jobs import ledger_csv_rows
+from approvals.ledger_reader import Ledger
+from approvals.rules import (
+    AM,
+    PM,
+    Balance,
+    LedgerEntry,
+    format_day,
+    format_number,
+    who_is_out,
+)
+from approvals.slack_directory import Directory
+from approvals.team_routing import MembershipUnknown, match_team
+from approvals.work_calendar import team_holidays
+
+AWAY = "away"
+MAX_WEEKS = 12
+
+
+def person_label(directory: Directory | None, user: str) -> str:
+    person = directory.person(user) if directory else None
+    return person.label if person else user
+
+
+# --- Who's out ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    label: str  # "Mon 7 Dec"
+    working: bool
+    holiday: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str = ""  # "" : not out
+    pending: bool = False
+    half: bool = False
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    user: str
+    name: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Week:
+    days: tuple[Day, ...]
+    rows: tuple[PersonRow, ...]  # only people out at some point of the week
+
+    @property
+    def title(self) -> str:
+        return f"Week of {format_day(self.days[0].day, with_year=True)}"
+
+
+@dataclass(frozen=True)
+class TeamCalendar:
+    team: str
+    weeks: tuple[Week, ...]
+
+    @property
+    def anyone_out(self) -> bool:
+        return any(week.rows for week in self.weeks)
+
+
+def _leave_text(entry: LedgerEntry, config: WorkspaceConfig) -> str:
+    leave_type = config.leave_type(entry.leave_type)
+    if leave_type is None or leave_type.private:
+        return AWAY  # the type of a private leave is never shown outside the approvals channel and the DM
+    return leave_type.name
+
+
+def _cell(entry: LedgerEntry, day: date, config: WorkspaceConfig) -> Cell:
+    half = (day == entry.start and entry.start_half == PM) or (day == entry.end and entry.end_half == AM)
+    return Cell(text=_leave_text(entry, config), pending=entry.status != "approved", half=half)
+
+
+def week_starts(today: date, weeks: int) -> list[date]:
+    monday = today - timedelta(days=today.weekday())
+    return [monday + timedelta(weeks=n) for n in range(weeks)]
+
+
+def team_calendar(*, config: WorkspaceConfig, team: TeamConfig, ledger: Ledger, directory: Directory | None,
+                  today: date, weeks: int) -> TeamCalendar:
+    """Who of `team` is out (approved or pending), week by week from this week's Monday."""
+    starts = week_starts(today, max(1, min(weeks, MAX_WEEKS)))
+    first, last = starts[0], starts[-1] + timedelta(days=6)
+    holidays = team_holidays(team, config.holidays_for(team.name), range(first.year, last.year + 1))
+    entries = [e for e in who_is_out(ledger.entries.values(), first, last) if e.team == team.name]
+    result = []
+    for monday in starts:
+        days = [monday + timedelta(days=n) for n in range(7)]
+        header = tuple(Day(day=d, label=format_day(d), working=d.weekday() in team.workweek and d not in holidays,
+                           holiday=holidays.get(d, "")) for d in days)
+        out = [e for e in entries if e.start <= days[-1] and e.end >= days[0]]
+        rows = []
+        for user in sorted({e.user for e in out}, key=lambda u: (person_label(directory, u).casefold(), u)):
+            mine = [e for e in out if e.user == user]
+            cells = []
+            for d in days:
+                entry = next((e for e in mine if e.start <= d <= e.end), None)
+                cells.append(_cell(entry, d, config) if entry and d.weekday() in team.workweek
+                             and d not in holidays else Cell())
+            rows.append(PersonRow(user=user, name=person_label(directory, user), cells=tuple(cells)))
+        result.append(Week(days=header, rows=tuple(rows)))
+    return TeamCalendar(team=team.name, weeks=tuple(result))
+
+
+# --- The ledger as CSV -------------------------------------------------------------------------
+
+
+def ledger_csv(*, ledger: Ledger, start: date, end: date, directory: Directory | None) -> list[tuple]:
+    """The nightly export's columns (approvals.jobs.CSV_HEADER) plus the person's name, for [start, end].
+
+    Requests that meet the range (any status), and adjustments of the years it
+    touches. Requests not yet posted to Slack (the in-flight set) are left out,
+    as in the nightly export.
+    """
+    entries = [e for e in ledger.entries.values() if e.ts and e.start <= end and e.end >= start]
+    years = range(start.year, end.year + 1)
+    adjustments = [a for a in ledger.adjustments.values() if a.year in years]
+    header, *rows = ledger_csv_rows(entries, adjustments)
+    user_column = header.index("user")
+    return [(*header, "user_name"), *((*row, person_label(directory, row[user_column])) for row in rows)]
+
+
+# --- Balances per person -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    user: str
+    name: str
+    balances: tuple[Balance, ...]
+
+
+@dataclass(frozen=True)
+class BalanceTable:
+    team: str
+    year: int
+    leave_types: tuple[str, ...]  # names, in display order
+    rows: tuple[BalanceRow, ...]
+    membership_unknown: bool = False  # some people could not be placed yet (memberships still loading)
+
+
+def team_people(config: WorkspaceConfig, team: TeamConfig, candidates: Iterable[str], *,
+                channel_members: Callable, usergroup_members: Callable) -> tuple[list[str], bool]:
+    """(the candidates whose team is `team` now, whether some could not be placed yet)."""
+    people, unknown = [], False
+    for user in dict.fromkeys(candidates):
+        try:
+            matched = match_team(config, user, channel_members=channel_members,
+                                 usergroup_members=usergroup_members).team
+        except MembershipUnknown:
+            unknown = True
+            continue
+        if matched is not None and matched.name == team.name:
+            people.append(user)
+    return people, unknown
+
+
+def balance_table(*, config: WorkspaceConfig, team: TeamConfig, year: int, ledger: Ledger,
+                  directory: Directory | None, channel_members: Callable, usergroup_members: Callable) -> BalanceTable:
+    """Each person of `team` (the directory's people and anyone in the ledger) and their balances in `year`."""
+    candidates = [*team.members.users, *(p.id for p in (directory.people if directory else ())),
+                  *(e.user for e in ledger.entries.values()), *(a.user for a in ledger.adjustments.values())]
+    people, unknown = team_people(config, team, candidates, channel_members=channel_members,
+                                  usergroup_members=usergroup_members)
+    rows = [BalanceRow(user=user, name=person_label(directory, user),
+                       balances=tuple(balances_for(config=config, ledger=ledger, user=user, team=team, year=year)))
+            for user in people]
+    rows.sort(key=lambda row: (row.name.casefold(), row.user))
+    return BalanceTable(team=team.name, year=year, leave_types=tuple(t.name for t in config.leave_types),
+                        rows=tuple(rows), membership_unknown=unknown)
+
+
+def balance_cell(balance: Balance) -> tuple[str, str]:
+    """(headline, details) for one table cell: ("12.5 left", "25 + 2 adjusted, 14.5 taken, 0 pending")."""
+    if balance.remaining is None:
+        headline = "no limit"
+    elif balance.remaining >= 0:
+        headline = f"{format_number(balance.remaining)} left"
+    else:
+        headline = f"{format_number(-balance.remaining)} over"
+    parts = [] if balance.allowance is None else [f"allowance {format_number(balance.allowance)}"]
+    if balance.adjustments:
+        sign = "+" if balance.adjustments > Decimal(0) else "−"
+        parts.append(f"{sign}{format_number(abs(balance.adjustments))} adjusted")
+    parts += [f"{format_number(balance.taken)} taken", f"{format_number(balance.pending)} pending"]
+    return headline, ", ".join(parts)

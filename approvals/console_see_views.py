@@ -1,0 +1,218 @@
+"""The console's See pages (issue 10, item 6): who's out, the ledger as CSV, balances, adjustments.
+
+They read the cached ledger and the cached Slack directory only: a page never
+waits on Slack. When the ledger (or a team's membership) is not in the cache
+yet, the page asks for it in the background (`console_tasks.warm_console_ledger`)
+and says so. Recording an adjustment is the one write; it needs the
+`approvals.record_adjustment` permission, as in the admin.
+"""
+
+import csv
+from datetime import date
+from typing import ClassVar
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from approvals import ledger_reader, slack_directory
+from approvals.adjustments import AdjustmentError, adjustment_record
+from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
+from approvals.admin_adjustments import AdjustmentForm
+from approvals.config_store import current_config
+from approvals.console_forms import PeopleField
+from approvals.console_see_selectors import (
+    MAX_WEEKS,
+    balance_cell,
+    balance_table,
+    ledger_csv,
+    person_label,
+    team_calendar,
+)
+from approvals.console_tasks import ledger_error_cached, warm_soon
+from approvals.console_views import staff_required
+from approvals.selectors import cached_lookups
+from approvals.slack_clients import background_client
+
+DEFAULT_WEEKS = 4
+MAX_CSV_DAYS = 3 * 366
+
+
+def _ledger(config):
+    """The cached ledger, or None after asking for it in the background."""
+    ledger = ledger_reader.cached_ledger(config)
+    if ledger is None:
+        warm_soon()
+        ledger = ledger_reader.cached_ledger(config)  # an immediate task backend has read it already
+    return ledger
+
+
+def _int(value, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+def _team(config, name: str):
+    return config.team_named(name) if name else None
+
+
+@require_GET
+@staff_required
+def whos_out(request):
+    config = current_config()
+    weeks = _int(request.GET.get("weeks"), DEFAULT_WEEKS, 1, MAX_WEEKS)
+    chosen = _team(config, request.GET.get("team", ""))
+    ledger = _ledger(config)
+    directory = slack_directory.directory_current()
+    calendars = []
+    if ledger is not None:
+        today = timezone.localdate()
+        calendars = [team_calendar(config=config, team=team, ledger=ledger, directory=directory, today=today,
+                                   weeks=weeks) for team in ([chosen] if chosen else config.teams)]
+    return render(request, "approvals/console/see/whos_out.html", {
+        "nav": "whos_out",
+        "teams": [team.name for team in config.teams],
+        "chosen": chosen.name if chosen else "",
+        "weeks": weeks,
+        "week_choices": (1, 2, 4, 8, 12),
+        "calendars": calendars,
+        "ledger": ledger,
+        "ledger_error": ledger_error_cached(),
+    })
+
+
+class LedgerExportForm(forms.Form):
+    year = forms.IntegerField(required=False, min_value=2000, max_value=2100)
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)")
+
+    def clean(self):
+        data = super().clean()
+        start, end, year = data.get("start"), data.get("end"), data.get("year")
+        if start or end:
+            if not (start and end):
+                self.add_error("end" if start else "start", "Give both dates of the range, or a year instead.")
+            elif end < start:
+                self.add_error("end", "The end is before the start.")
+            elif (end - start).days > MAX_CSV_DAYS:
+                self.add_error("end", "At most three years at once.")
+        elif not year and not self.errors.get("year"):
+            self.add_error("year", "Give a year, or a date range.")
+        return data
+
+    def period(self) -> tuple[date, date]:
+        data = self.cleaned_data
+        if data.get("start") and data.get("end"):
+            return data["start"], data["end"]
+        return date(data["year"], 1, 1), date(data["year"], 12, 31)
+
+
+@require_GET
+@staff_required
+def ledger_export(request):
+    """The export form; with `download`, the CSV itself."""
+    config = current_config()
+    wants_file = "download" in request.GET
+    form = LedgerExportForm(request.GET if wants_file else None,
+                            initial={"year": timezone.localdate().year})
+    ledger = _ledger(config)
+    if wants_file and form.is_valid() and ledger is not None:
+        start, end = form.period()
+        rows = ledger_csv(ledger=ledger, start=start, end=end, directory=slack_directory.directory_current())
+        name = (f"ledger-{start.year}.csv" if (start, end) == (date(start.year, 1, 1), date(start.year, 12, 31))
+                else f"ledger-{start.isoformat()}-to-{end.isoformat()}.csv")
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        csv.writer(response).writerows(rows)
+        return response
+    return render(request, "approvals/console/see/ledger_export.html", {
+        "nav": "ledger",
+        "form": form,
+        "ledger": ledger,
+        "ledger_error": ledger_error_cached(),
+    }, status=400 if wants_file and form.is_bound and form.errors else 200)
+
+
+@require_GET
+@staff_required
+def balances(request):
+    config = current_config()
+    chosen = _team(config, request.GET.get("team", "")) or (config.teams[0] if config.teams else None)
+    year = _int(request.GET.get("year"), timezone.localdate().year, 2000, 2100)
+    ledger = _ledger(config)
+    directory = slack_directory.directory_current()
+    table = None
+    if ledger is not None and chosen is not None:
+        channel_members, usergroup_members = cached_lookups()
+        table = balance_table(config=config, team=chosen, year=year, ledger=ledger, directory=directory,
+                              channel_members=channel_members, usergroup_members=usergroup_members)
+        if table.membership_unknown:
+            warm_soon()
+    rows = [(row, [balance_cell(balance) for balance in row.balances]) for row in table.rows] if table else []
+    return render(request, "approvals/console/see/balances.html", {
+        "nav": "balances",
+        "teams": [team.name for team in config.teams],
+        "chosen": chosen.name if chosen else "",
+        "year": year,
+        "table": table,
+        "rows": rows,
+        "ledger": ledger,
+        "ledger_error": ledger_error_cached(),
+        "may_adjust": request.user.has_perm(ADJUST_PERMISSION),
+    })
+
+
+class PersonField(PeopleField):
+    """One person, by name, @handle or email; cleans to their user id."""
+
+    multiple = False
+    default_error_messages: ClassVar[dict] = {"required": "Choose a person."}
+
+    def to_python(self, value):
+        ids = super().to_python(value)
+        if len(ids) > 1:
+            raise forms.ValidationError("Choose one person only.")
+        return ids[0] if ids else ""
+
+
+class ConsoleAdjustmentForm(AdjustmentForm):
+    """The admin's form, with the person chosen by name instead of a Slack id."""
+
+    user = PersonField(label="Person", help_text="Name, @handle or email address.")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def adjust(request):
+    # Staff status alone is not enough: an adjustment can take days away from anyone.
+    if not request.user.has_perm(ADJUST_PERMISSION):
+        return render(request, "approvals/console/see/adjust_denied.html", {"nav": "balances"}, status=403)
+    config = current_config()
+    initial = {"user": [request.GET["user"]]} if request.GET.get("user") else None
+    form = ConsoleAdjustmentForm(request.POST or None, initial=initial, config=config)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            adjustment = adjustment_record(
+                client=background_client(), config=config, user=data["user"], leave_type=data["leave_type"],
+                days=data["days"], year=data["year"], reason=data["reason"], by=request.user.get_username(),
+            )
+        except AdjustmentError as error:
+            messages.error(request, f"Balance not adjusted: {error}.")
+        else:
+            leave_type = config.leave_type(adjustment.leave_type)
+            messages.success(request, f"Recorded {adjustment.days:+} days of "
+                                      f"{leave_type.name if leave_type else adjustment.leave_type} for "
+                                      f"{person_label(slack_directory.directory_cached(), adjustment.user)} "
+                                      f"in {adjustment.year} ({adjustment.reason}).")
+            return redirect("console:adjust")  # a reload must not post it twice
+    return render(request, "approvals/console/see/adjust.html", {
+        "nav": "balances",
+        "form": form,
+        "leave_types_configured": bool(config.leave_types),
+    })

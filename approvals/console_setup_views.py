@@ -1,0 +1,142 @@
+"""The console's Setup page (issue 10, item 4): is Slack connected and the ledger safe?
+
+Everything Slack must answer (`auth.test`, the granted scopes, each channel's
+state) comes from the last report of the `run_setup_checks` task, kept in the
+shared cache (`approvals.setup_checks`): the page never waits on Slack. An old
+or missing report is shown with a note, and a new one is asked for; *Check
+again* asks at once. The ledger's part reads the cached ledger and the ledger
+watch's snapshot, never Slack.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from approvals import jobs, ledger_reader, setup_checks, slack_directory
+from approvals.config_store import current_config
+from approvals.console_tasks import ledger_error_cached, warm_soon
+from approvals.console_views import staff_required
+from approvals.models import DeliveryProblem, JobRun, LedgerSnapshot
+from approvals.slack_manifest import BadBaseUrl, manifest_bot_scopes, manifest_for_url
+
+RECENT_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class RetentionCheck:
+    oldest: date | None  # the oldest ledger entry found
+    year_start: date  # the start of the current leave year
+    truncated: bool  # a channel had more history than one read fetches
+
+    @property
+    def warning(self) -> bool:
+        return self.oldest is None or self.oldest > self.year_start or self.truncated
+
+
+@dataclass(frozen=True)
+class VanishedRecord:
+    id: str
+    user: str
+    channel: str
+
+
+def _ts_date(ts: str | None) -> date | None:
+    return datetime.fromtimestamp(float(ts), tz=UTC).date() if ts else None
+
+
+def _when(seconds: float | None):
+    return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+
+
+def _manifest(request) -> tuple[str, str, str]:
+    """(base URL, manifest text, error) for the URL HR typed, else the one this page was served from."""
+    typed = request.GET.get("url", "").strip()[:200]
+    base_url = typed or request.build_absolute_uri("/").rstrip("/")
+    try:
+        return base_url, manifest_for_url(base_url), ""
+    except BadBaseUrl as exc:
+        reason = str(exc)
+        if not typed and base_url.startswith("http://"):
+            reason = ("this page was served over http, and Slack calls only https URLs: type the public "
+                      "https:// address of this deployment")
+        return base_url, "", reason
+
+
+def _ledger_part(config, directory) -> dict:
+    ledger = ledger_reader.cached_ledger(config)
+    if ledger is None:
+        warm_soon()  # read in the background; this page shows it on the next visit
+        ledger = ledger_reader.cached_ledger(config)  # an immediate task backend has read it already
+    today = timezone.localdate()
+    snapshot = LedgerSnapshot.objects.filter(id=LedgerSnapshot.SINGLETON_ID).first()
+    vanished, aged_out = [], []
+    if snapshot is not None and ledger is not None:
+        current = jobs.snapshot_of(ledger.entries.values(), ledger.adjustments.values())
+        deleted, gone_old = jobs.vanished_records(snapshot.entries, current,
+                                                  channels=set(ledger_reader.ledger_channels(config)),
+                                                  oldest_ts=ledger.oldest_ts)
+        vanished = [VanishedRecord(g.id, _person(directory, g.user), _channel(directory, g.channel))
+                    for g in deleted]
+        aged_out = gone_old
+    return {
+        "ledger": ledger,
+        "ledger_error": ledger_error_cached(),
+        "ledger_read_at": _when(ledger.full_read_at) if ledger else None,
+        "retention": RetentionCheck(oldest=_ts_date(ledger.oldest_ts), year_start=date(today.year, 1, 1),
+                                    truncated=ledger.truncated) if ledger else None,
+        "snapshot": snapshot,
+        "last_watch": JobRun.objects.filter(job=jobs.LEDGER_WATCH).first(),
+        "vanished": vanished,
+        "aged_out": len(aged_out),
+    }
+
+
+def _person(directory, user: str) -> str:
+    person = directory.person(user) if directory else None
+    return person.label if person else user
+
+
+def _channel(directory, channel: str | None) -> str:
+    found = directory.channel(channel) if directory and channel else None
+    return found.label if found else channel or ""
+
+
+@require_GET
+@staff_required
+def setup(request):
+    config = current_config()
+    directory = slack_directory.directory_current()
+    report = setup_checks.setup_report_cached()
+    now = timezone.now().timestamp()
+    if report is None or not report.fresh(now):
+        setup_checks.setup_check_soon()
+        report = setup_checks.setup_report_cached() or report
+    checking = setup_checks.setup_check_requested() and (report is None or not report.fresh(now))
+    base_url, manifest, manifest_error = _manifest(request)
+    problems = list(DeliveryProblem.objects.all()[:RECENT_PROBLEMS])
+    return render(request, "approvals/console/setup/setup.html", {
+        "nav": "setup",
+        "report": report,
+        "checked_at": _when(report.checked_at) if report else None,
+        "checking": checking,
+        "needed_scopes": manifest_bot_scopes(),
+        "base_url": base_url,
+        "manifest": manifest,
+        "manifest_error": manifest_error,
+        "problems": [(problem, _person(directory, problem.user), _channel(directory, problem.channel))
+                     for problem in problems],
+        "teams_configured": bool(config.teams),
+        **_ledger_part(config, directory),
+    })
+
+
+@require_POST
+@staff_required
+def setup_check_again(request):
+    setup_checks.setup_check_soon(force=True)
+    messages.success(request, "Checking Slack again: the results appear below in a few seconds.")
+    return redirect("console:setup")

@@ -1,0 +1,60 @@
+"""Background tasks of the HR console: what its pages need from Slack, read off the request path.
+
+The pages read the shared cache only, so they never wait on Slack; these tasks
+fill it. `run_setup_checks` is a plain task, not a retrying one: it records
+Slack's errors in its report for HR to read (an expired token included, which
+stops the retrying tasks), and the page asks again when the report is old.
+"""
+
+import logging
+
+from django.core.cache import cache
+from django.tasks import task
+
+from approvals import directory, ledger_reader, setup_checks
+from approvals.config_store import current_config
+from approvals.ledger import LedgerUnavailable
+from approvals.slack_clients import background_client
+from approvals.task_queue import retrying_task
+
+logger = logging.getLogger(__name__)
+
+LEDGER_ERROR_KEY = "console:v1:ledger_error"
+LEDGER_ERROR_SECONDS = 10 * 60
+WARM_REQUESTED_KEY = "console:v1:warm_requested"
+WARM_REQUEST_EVERY_SECONDS = 30
+
+
+def warm_soon() -> None:
+    """Enqueue one warm-up unless one was asked for moments ago."""
+    if cache.add(WARM_REQUESTED_KEY, True, WARM_REQUEST_EVERY_SECONDS):
+        warm_console_ledger.enqueue()
+
+
+def ledger_error_cached() -> str | None:
+    return cache.get(LEDGER_ERROR_KEY)
+
+
+@task(priority=-5)
+def run_setup_checks() -> None:
+    report = setup_checks.setup_check(background_client(), current_config())
+    setup_checks.setup_report_store(report)
+    logger.info("setup checks done connection=%s channels=%s", report.connection.error or "ok", len(report.channels))
+
+
+@retrying_task(priority=-10)
+def warm_console_ledger() -> None:
+    """The ledger and the teams' memberships, for the who's-out calendar, the CSV and the balances table."""
+    client, config = background_client(), current_config()
+    try:
+        ledger_reader.current_ledger(client, config)
+    except LedgerUnavailable as exc:  # permanent (the bot left a channel, a scope is missing): the page says so
+        cache.set(LEDGER_ERROR_KEY, str(exc), LEDGER_ERROR_SECONDS)
+        logger.error("console: the ledger is unavailable error=%s", exc)
+    else:
+        cache.delete(LEDGER_ERROR_KEY)
+    for team in config.teams:
+        if team.members.channel:
+            directory.fetch_channel_members(client, team.members.channel)
+        if team.members.usergroup:
+            directory.fetch_usergroup_members(client, team.members.usergroup)

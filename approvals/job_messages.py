@@ -1,0 +1,111 @@
+"""What the daily jobs post: pure builders from plain data to text and blocks (approvals.jobs decides when).
+
+Private leave types appear only as "away" in channel posts (the digest, the
+out-today post) and in approvers' nudges; the requester's own reminder names
+the type. A type no longer configured may have been private, so it is "away"
+too. Team names and typed text go through `escape`.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+
+from approvals.block_kit import context, escape, mention, section
+from approvals.config_types import LeaveTypeConfig
+from approvals.jobs import Vanished, message_link, posted_at
+from approvals.rules import LedgerEntry, format_day, format_days, format_range
+
+AWAY = ":calendar: away"
+MAX_LINES_PER_SECTION = 15  # a section holds 3,000 characters (a line up to ~190); a message 50 blocks
+
+
+def public_label(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
+    leave_type = leave_types.get(entry.leave_type)
+    if leave_type is None or leave_type.private:
+        return AWAY
+    return leave_type.label
+
+
+def _dates(entry: LedgerEntry) -> str:
+    return format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+
+
+def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
+    return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)}"
+
+
+def _sections(lines: list[str]) -> list[dict]:
+    return [section("\n".join(lines[i:i + MAX_LINES_PER_SECTION]))
+            for i in range(0, len(lines), MAX_LINES_PER_SECTION)][:45]
+
+
+# --- Channel posts ------------------------------------------------------------------------
+
+
+def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
+                      leave_types: Mapping[str, LeaveTypeConfig]) -> tuple[str, list[dict]]:
+    """The morning post in the announce channel: who is out today."""
+    who = ", ".join(mention(e.user) for e in out)
+    text = f":sunrise: Out today ({format_day(today)}) in {escape(team_name)}: {who}"
+    blocks = [section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})"),
+              *_sections([_line(e, leave_types) for e in out])]
+    return text, blocks
+
+
+def weekly_digest_message(team_name: str, today: date, until: date, out: list[LedgerEntry],
+                          leave_types: Mapping[str, LeaveTypeConfig],
+                          holidays: Mapping[date, str]) -> tuple[str, list[dict]]:
+    """The weekly who's-out: today and the next days, with the team's holidays in that window."""
+    window = f"{format_day(today)} – {format_day(until)}"
+    title = f"*:calendar: Who's out, {window}* ({escape(team_name)})"
+    if out:
+        text = f":calendar: Who's out in {escape(team_name)}, {window}: " + ", ".join(
+            dict.fromkeys(mention(e.user) for e in out))
+        lines = [_line(e, leave_types) for e in out]
+    else:
+        text = f":calendar: Nobody in {escape(team_name)} is out {window}."
+        lines = ["Nobody is out."]
+    blocks = [section(title), *_sections(lines)]
+    days_off = [f"{format_day(day)}: {escape(name)}" for day, name in sorted(holidays.items()) if today <= day <= until]
+    if days_off:
+        blocks.append(context(":palm_tree: Holidays: " + "; ".join(days_off)))
+    return text, blocks
+
+
+# --- Direct messages ---------------------------------------------------------------------
+
+
+def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_day: date, today: date) -> str:
+    """To the requester, the working day before: their own DM, so the type is named even when private."""
+    label = leave_type.label if leave_type else "time off"
+    when = "tomorrow" if first_day == today + timedelta(days=1) else f"on {format_day(first_day)}"
+    return (f":wave: A reminder: your {label} starts {when} ({_dates(entry)}, {format_days(entry.days)}). "
+            "Remember to hand over anything urgent and set your status. Enjoy!")
+
+
+def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig],
+               now: datetime) -> str:
+    """To an approver: each request still waiting for a decision, named and linked to its message."""
+    lines = []
+    for entry in waiting:
+        hours = int((now.timestamp() - (posted_at(entry) or now.timestamp())) // 3600)
+        waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
+        link = message_link(entry.channel, entry.ts) if entry.channel and entry.ts else None
+        opened = f" <{link}|Open the request>" if link else ""
+        lines.append(f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)} "
+                     f"— waiting {waited}.{opened}")
+    return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision:\n"
+            + "\n".join(lines))
+
+
+def ledger_vanished_text(deleted: list[Vanished], *, export_dir: str) -> str:
+    """To HR: ledger messages that were there at the last check and are gone (deleted by hand)."""
+    lines = []
+    for gone in deleted[:30]:
+        where = f" in <#{gone.channel}>" if gone.channel else ""
+        lines.append(f"• a record of {mention(gone.user)}{where} (id `{gone.id}`)")
+    more = f"\n…and {len(deleted) - 30} more." if len(deleted) > 30 else ""
+    return (f":warning: {len(deleted)} time-off record(s) disappeared from the ledger since the last check: "
+            "their messages in an approvals channel were deleted. Balances and history no longer count them.\n"
+            + "\n".join(lines) + more
+            + f"\nThe nightly exports (`{escape(export_dir)}`) still hold their rows; re-record what was lost "
+              "(`/timeoff` for someone, or a balance adjustment).")

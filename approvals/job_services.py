@@ -1,0 +1,335 @@
+"""The daily jobs' work, and the claim that makes each run once per team and period.
+
+`jobs_run_due(now)` is the clock's tick (`run_scheduler`, and `run_jobs --at`):
+it asks `approvals.jobs` what is due at `now`, claims each due job by inserting
+its `JobRun` row (the unique constraint on job, team and period lets exactly one
+clock win; the loser's IntegrityError means "already claimed"), and enqueues the
+`run_job` task (or, for `run_jobs`, runs it in the process). `job_execute` does a
+job's work with the background client and marks its row finished.
+
+What a crash or a failure leaves, and what happens next:
+- A clock killed between its claim and the enqueue, or a job whose every attempt
+  failed on a passing fault, leaves an unfinished claim: after
+  JOB_RUN_STALE_SECONDS another tick takes it over (a conditional UPDATE only
+  one clock wins) while the period lasts.
+- A job Slack refuses for good (the announce channel is gone) is marked finished
+  with its error and logged; it is not retried every minute.
+- Each effect is also claimed in the shared cache (`notifications.once`) under a
+  key naming the person or post, so a retried or duplicated job sends nothing twice.
+"""
+
+import csv
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals import job_messages, jobs, ledger_reader, tasks
+from approvals.config_store import current_config
+from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.jobs import DueJob
+from approvals.models import JobRun, LedgerSnapshot
+from approvals.notifications import once, send_dm
+from approvals.selectors import slack_lookups
+from approvals.slack_clients import background_client
+from approvals.task_queue import (
+    error_code,
+    prune_finished_tasks,
+    recover_stuck_tasks,
+    transient,
+)
+from approvals.team_routing import approvers_for
+
+logger = logging.getLogger(__name__)
+
+
+def job_times() -> jobs.JobTimes:
+    return jobs.JobTimes(reminder=time.fromisoformat(settings.REMINDER_TIME),
+                         nudge=time.fromisoformat(settings.NUDGE_TIME),
+                         ledger=time.fromisoformat(settings.LEDGER_EXPORT_TIME))
+
+
+# --- The clock: claim, enqueue or run ---------------------------------------------------------
+
+
+def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
+    """Claim every job due at `now` that no clock has claimed for its period; returns what this call won."""
+    due = jobs.due_jobs(current_config(), now, times=job_times(), team=team)
+    if not due:
+        return []
+    # One read first, so a clock ticking every minute does not meet the constraint (and log an error
+    # in PostgreSQL) for every job already done today; the insert below is what decides.
+    existing = {(run.job, run.team, run.period): run
+                for run in JobRun.objects.filter(period__in={d.period for d in due}, job__in={d.job for d in due})}
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_RUN_STALE_SECONDS)
+    won = []
+    for job in due:
+        run = existing.get((job.job, job.team, job.period))
+        if run is None:
+            claimed = job_claim(job)
+        elif run.finished_at is None and run.claimed_at < stale_before:
+            claimed = job_take_over(job, stale_before)
+        else:
+            claimed = False
+        if claimed:
+            won.append(job)
+    return won
+
+
+def job_claim(job: DueJob) -> bool:
+    """Insert the job's row: True for the one caller whose insert the unique constraint let through."""
+    try:
+        with transaction.atomic():
+            JobRun.objects.create(job=job.job, team=job.team, period=job.period, claimed_at=timezone.now())
+    except IntegrityError:
+        return False  # another clock claimed it first
+    logger.info("job claimed job=%s team=%s period=%s", job.job, job.team, job.period)
+    return True
+
+
+def job_take_over(job: DueJob, stale_before: datetime) -> bool:
+    """Take an unfinished claim older than `stale_before`; one UPDATE with the condition, so one clock wins."""
+    taken = JobRun.objects.filter(job=job.job, team=job.team, period=job.period, finished_at__isnull=True,
+                                  claimed_at__lt=stale_before).update(claimed_at=timezone.now(),
+                                                                      attempts=F("attempts") + 1)
+    if taken:
+        logger.warning("job taken over job=%s team=%s period=%s (its earlier claim never finished)", job.job,
+                       job.team, job.period)
+    return bool(taken)
+
+
+def jobs_run_due(now: datetime, *, team: str | None = None, inline: bool = False) -> list[tuple[DueJob, str]]:
+    """The tick: claim what is due and enqueue it (`inline`: run it here). Returns (job, outcome) pairs."""
+    outcomes = []
+    for job in jobs_claim_due(now, team=team):
+        if not inline:
+            tasks.run_job.enqueue(job.as_task_data())
+            outcomes.append((job, "enqueued"))
+            continue
+        try:
+            outcomes.append((job, job_execute(background_client(), job)))
+        except Exception as exc:
+            job_failed(job, exc)
+            outcomes.append((job, f"failed: {error_code(exc)}"))
+    return outcomes
+
+
+# --- Running one job ---------------------------------------------------------------------------
+
+
+def job_execute(client: WebClient, job: DueJob) -> str:
+    """Do the job's work unless its run is already finished; returns what it did, for the log."""
+    run = JobRun.objects.filter(job=job.job, team=job.team, period=job.period).first()
+    if run is not None and run.finished_at is not None:
+        return "already done"
+    config = current_config()
+    if job.team:
+        team = config.team_named(job.team)
+        if team is None:
+            outcome = "team no longer configured"
+        else:
+            outcome = TEAM_WORK[job.job](client, config, team, job)
+    else:
+        outcome = WORKSPACE_WORK[job.job](client, config, job)
+    JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(finished_at=timezone.now(),
+                                                                                 error="")
+    logger.info("job done job=%s team=%s period=%s outcome=%s", job.job, job.team, job.period, outcome)
+    return outcome
+
+
+def job_failed(job: DueJob, exc: BaseException) -> None:
+    """An attempt failed for good. Passing faults leave the claim open (a later tick takes it over);
+    a permanent refusal closes it, so the clock does not repeat it every minute."""
+    error = error_code(exc)[:200]
+    finished = None if transient(exc) else timezone.now()
+    JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(error=error, finished_at=finished)
+    logger.error("job failed job=%s team=%s period=%s error=%s%s", job.job, job.team, job.period, error,
+                 "" if finished else "; a later tick retries it")
+
+
+def _dm(client: WebClient, key: str, user: str, text: str) -> bool:
+    """A DM sent once per key; a permanent refusal (a deactivated user) is logged and skipped."""
+    try:
+        once(key, lambda: send_dm(client, user, text))
+    except SlackApiError as exc:
+        if transient(exc):
+            raise  # the task retries; what was sent is not sent again
+        logger.warning("job DM refused user=%s key=%s error=%s", user, key, error_code(exc))
+        return False
+    return True
+
+
+def _post(client: WebClient, key: str, channel: str, text: str, blocks: list[dict]) -> None:
+    once(key, lambda: client.chat_postMessage(channel=channel, text=text, blocks=blocks))
+
+
+def _leave_types(config: WorkspaceConfig) -> dict:
+    return {leave_type.code: leave_type for leave_type in config.leave_types}
+
+
+# --- The team jobs -------------------------------------------------------------------------------
+
+
+def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
+    """A DM to each person whose approved leave starts on the next working day."""
+    today = job.local_day
+    holidays = jobs.team_calendar(config, team, today)
+    ledger = ledger_reader.current_ledger(client, config)
+    sent = 0
+    for entry in jobs.reminders_due(ledger.entries.values(), team, today, holidays):
+        first_day = jobs.first_working_day(entry, team.workweek, holidays)
+        text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day, today)
+        sent += _dm(client, f"reminder:{entry.id}:{entry.start.isoformat()}", entry.user, text)
+    return f"{sent} reminder(s)"
+
+
+def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
+    today = job.local_day
+    holidays = jobs.team_calendar(config, team, today)
+    ledger = ledger_reader.current_ledger(client, config)
+    out = jobs.out_between(ledger.entries.values(), team, today, today, holidays)
+    if not out:
+        return "nobody out"  # no post: a daily "nobody is out" would be noise
+    text, blocks = job_messages.out_today_message(team.name, today, out, _leave_types(config))
+    _post(client, f"job-post:{job.job}:{team.name}:{job.period}", team.announce_channel, text, blocks)
+    return f"{len(out)} out"
+
+
+def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
+    today = job.local_day
+    until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
+    holidays = jobs.team_calendar(config, team, today)
+    ledger = ledger_reader.current_ledger(client, config)
+    out = jobs.out_between(ledger.entries.values(), team, today, until, holidays)
+    text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
+    _post(client, f"job-post:{job.job}:{team.name}:{job.period}", team.announce_channel, text, blocks)
+    return f"{len(out)} out"
+
+
+def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
+    """One DM per approver naming each request of theirs waiting longer than `nudge_after_hours`."""
+    ledger = ledger_reader.current_ledger(client, config)
+    waiting = jobs.waiting_requests(ledger.entries.values(), team, job.instant)
+    channel_members, _ = slack_lookups(client)
+    by_approver = defaultdict(list)
+    for entry in waiting:
+        for approver in approvers_for(config, team, entry.user, channel_members=channel_members):
+            by_approver[approver].append(entry)
+    for approver, entries in sorted(by_approver.items()):
+        text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant)
+        _dm(client, f"nudge:{team.name}:{job.period}:{approver}", approver, text)
+    return f"{len(waiting)} waiting, {len(by_approver)} approver(s) nudged"
+
+
+TEAM_WORK: dict[str, Callable[[WebClient, WorkspaceConfig, TeamConfig, DueJob], str]] = {
+    jobs.REMINDERS: reminders_send,
+    jobs.OUT_TODAY: out_today_post,
+    jobs.WEEKLY_DIGEST: weekly_digest_post,
+    jobs.NUDGES: nudges_send,
+}
+
+
+# --- The workspace jobs --------------------------------------------------------------------------
+
+
+def maintenance_run(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str:
+    """Stuck tasks back to the queue; finished task rows, expired cache keys and old job runs deleted."""
+    recovered = recover_stuck_tasks()
+    pruned = prune_finished_tasks()
+    keys = expired_cache_keys_prune()
+    runs, _ = JobRun.objects.filter(claimed_at__lt=timezone.now() - timedelta(days=settings.JOB_RUN_KEEP_DAYS)).delete()
+    return f"{recovered} task(s) requeued, {pruned} task row(s) and {keys} cache key(s) pruned, {runs} job run(s)"
+
+
+def expired_cache_keys_prune() -> int:
+    """The database cache deletes an expired key only when it is read or the table is culled (which our
+    MAX_ENTRIES makes rare): delete them here. Redis expires keys itself."""
+    backend = caches["default"]
+    if not isinstance(backend, DatabaseCache):
+        return 0
+    connection = connections[router.db_for_write(backend.cache_model_class)]
+    table, expires = connection.ops.quote_name(backend._table), connection.ops.quote_name("expires")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {expires} < %s",
+                       [connection.ops.adapt_datetimefield_value(timezone.now())])
+        return max(cursor.rowcount, 0)
+
+
+def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str:
+    """Tell HR about ledger records whose messages disappeared since the last snapshot (DESIGN §5)."""
+    # A full read: the incremental reads only add, so a deleted message leaves the ledger only here.
+    ledger = ledger_reader.read_ledger(client, config)
+    current = jobs.snapshot_of(ledger.entries.values(), getattr(ledger, "adjustments", {}).values())
+    previous = LedgerSnapshot.objects.filter(id=LedgerSnapshot.SINGLETON_ID).first()
+    deleted = []
+    if previous is not None:
+        deleted, aged_out = jobs.vanished_records(previous.entries, current,
+                                                  channels=set(ledger_reader.ledger_channels(config)),
+                                                  oldest_ts=ledger.oldest_ts)
+        if aged_out:
+            logger.info("ledger watch: %s record(s) aged out of the history read (retention, window or a "
+                        "channel no longer configured)", len(aged_out))
+        if deleted:
+            logger.error("ledger records disappeared (messages deleted) count=%s ids=%s", len(deleted),
+                         ",".join(gone.id for gone in deleted[:50]))
+            text = job_messages.ledger_vanished_text(deleted, export_dir=str(settings.LEDGER_EXPORT_DIR))
+            for hr in config.fallback_approvers:
+                _dm(client, f"ledger-vanished:{job.period}:{hr}", hr, text)
+    # Saved after HR is told: a retry after a passing fault finds the same records missing.
+    LedgerSnapshot.objects.update_or_create(id=LedgerSnapshot.SINGLETON_ID,
+                                            defaults={"taken_at": timezone.now(), "entries": current})
+    return f"{len(current)} record(s), {len(deleted)} deleted"
+
+
+def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str:
+    """HR's copy of the ledger outside Slack: ledger-<date>.csv in LEDGER_EXPORT_DIR, the newest N kept."""
+    ledger = ledger_reader.current_ledger(client, config)
+    posted = [entry for entry in ledger.entries.values() if entry.ts]  # not the in-flight pending set
+    rows = jobs.ledger_csv_rows(posted, getattr(ledger, "adjustments", {}).values())
+    directory = Path(settings.LEDGER_EXPORT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"ledger-{job.period}.csv"
+    export_write(target, rows)
+    removed = exports_rotate(directory, keep=settings.LEDGER_EXPORT_KEEP)
+    return f"{len(rows) - 1} row(s) to {target}, {removed} old export(s) removed"
+
+
+def export_write(target: Path, rows: list[tuple]) -> None:
+    """Written beside the target and renamed over it: a reader never sees half a file."""
+    handle, temporary = tempfile.mkstemp(prefix=".ledger-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+            csv.writer(stream).writerows(rows)
+        os.chmod(temporary, 0o640)  # personal data: not world-readable
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def exports_rotate(directory: Path, *, keep: int) -> int:
+    """Delete all but the newest `keep` exports (names sort by date)."""
+    exports = sorted(directory.glob("ledger-????-??-??.csv"))
+    stale = exports[:-max(keep, 1)]  # never the export just written
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+WORKSPACE_WORK: dict[str, Callable[[WebClient, WorkspaceConfig, DueJob], str]] = {
+    jobs.MAINTENANCE: maintenance_run,
+    jobs.LEDGER_WATCH: ledger_watch,
+    jobs.LEDGER_EXPORT: ledger_export,
+}

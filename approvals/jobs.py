@@ -1,0 +1,278 @@
+"""What is due when: the daily, weekly and hourly jobs of `run_scheduler` / `run_jobs` (DESIGN §4, §6).
+
+Pure functions over the configuration snapshot, the ledger's entries and an
+instant passed in (`now`, an aware datetime): no ORM, no Slack, no clock. The
+clock (approvals.job_services) claims each due job once per team and period in
+the database and runs it; the selections here decide what each job says.
+
+Each team's jobs run in its own time zone (`TeamConfig.timezone`):
+
+| job | when (team's local time) | period |
+|---|---|---|
+| `out_today` | working days at `digest_time`, except the weekly digest's day | the day |
+| `weekly_digest` | the first working day of the week (Monday, unless a holiday) at `digest_time` | the ISO week |
+| `reminders` | working days at REMINDER_TIME | the day |
+| `nudges` | working days at NUDGE_TIME, for teams with `nudge_after_hours` | the day |
+
+and the workspace's (UTC): `maintenance` every hour, `ledger_watch` and
+`ledger_export` daily at LEDGER_EXPORT_TIME.
+
+A job is due from its time until its period ends, so a clock started late (or
+restarted) still runs today's jobs; yesterday's are not caught up.
+"""
+
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.rules import APPROVED, PENDING, Adjustment, LedgerEntry
+from approvals.work_calendar import is_working_day, team_holidays, working_days
+
+OUT_TODAY = "out_today"
+WEEKLY_DIGEST = "weekly_digest"
+REMINDERS = "reminders"
+NUDGES = "nudges"
+MAINTENANCE = "maintenance"
+LEDGER_WATCH = "ledger_watch"
+LEDGER_EXPORT = "ledger_export"
+TEAM_JOBS = (REMINDERS, OUT_TODAY, WEEKLY_DIGEST, NUDGES)
+WORKSPACE_JOBS = (MAINTENANCE, LEDGER_WATCH, LEDGER_EXPORT)
+ALL_JOBS = TEAM_JOBS + WORKSPACE_JOBS
+
+DIGEST_DAYS_AHEAD = 7  # the weekly digest covers today and the next 7 days
+MAX_DAYS_TO_NEXT_WORKING_DAY = 31  # a team on a month's break gets no reminder (and no endless search)
+
+
+@dataclass(frozen=True)
+class JobTimes:
+    """Local times of the jobs whose time is a setting rather than a team's field."""
+
+    reminder: time = time(15, 0)  # the afternoon before: time to hand over
+    nudge: time = time(10, 0)
+    ledger: time = time(2, 0)  # UTC: the nightly export and watch
+
+
+@dataclass(frozen=True)
+class DueJob:
+    """One job to run for one team ("" for the workspace) and one period, as of the instant `at`."""
+
+    job: str
+    team: str
+    period: str
+    day: str  # the team's local date (ISO) at `at`: the day the job speaks of
+    at: str  # the instant (ISO 8601, with offset)
+
+    def as_task_data(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_task_data(cls, data: dict) -> "DueJob":
+        return cls(**data)
+
+    @property
+    def local_day(self) -> date:
+        return date.fromisoformat(self.day)
+
+    @property
+    def instant(self) -> datetime:
+        return datetime.fromisoformat(self.at)
+
+
+# --- Calendar ------------------------------------------------------------------------------
+
+
+def team_zone(team: TeamConfig) -> ZoneInfo:
+    try:
+        return ZoneInfo(team.timezone)
+    except (ValueError, KeyError):  # validated on import; never stop every job for one bad value
+        return ZoneInfo("UTC")
+
+
+def team_calendar(config: WorkspaceConfig, team: TeamConfig, day: date) -> dict[date, str]:
+    """The team's holidays around `day` (this year and the next: look-aheads cross the year end)."""
+    return team_holidays(team, config.holidays_for(team.name), range(day.year - 1, day.year + 2))
+
+
+def next_working_day(day: date, workweek: Iterable[int], holidays: Container[date]) -> date | None:
+    for offset in range(1, MAX_DAYS_TO_NEXT_WORKING_DAY + 1):
+        candidate = day + timedelta(days=offset)
+        if is_working_day(candidate, workweek, holidays):
+            return candidate
+    return None
+
+
+def weekly_digest_day(day: date, workweek: Iterable[int], holidays: Container[date]) -> date | None:
+    """The first working day of `day`'s ISO week (Monday, or later when Monday is off)."""
+    monday = day - timedelta(days=day.weekday())
+    found = working_days(monday, monday + timedelta(days=6), workweek, holidays)
+    return found[0] if found else None
+
+
+# --- What is due ---------------------------------------------------------------------------
+
+
+def due_jobs(config: WorkspaceConfig, now: datetime, *, times: JobTimes = JobTimes(),
+             team: str | None = None) -> list[DueJob]:
+    """Every job due at `now`: its time has come in its period (whether or not it already ran).
+
+    With `team`, only that team's jobs (none of the workspace's).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    at = now.isoformat()
+    due: list[DueJob] = []
+    for team_config in config.teams:
+        if team is None or team_config.name == team:
+            due.extend(team_due_jobs(config, team_config, now, times=times))
+    if team is None:
+        utc = now.astimezone(timezone.utc)
+        today = utc.date().isoformat()
+        due.append(DueJob(MAINTENANCE, "", utc.strftime("%Y-%m-%dT%H"), today, at))
+        if utc.time() >= times.ledger:
+            due.append(DueJob(LEDGER_WATCH, "", today, today, at))
+            due.append(DueJob(LEDGER_EXPORT, "", today, today, at))
+    return due
+
+
+def team_due_jobs(config: WorkspaceConfig, team: TeamConfig, now: datetime, *, times: JobTimes) -> list[DueJob]:
+    local = now.astimezone(team_zone(team))
+    today, clock = local.date(), local.time().replace(tzinfo=None)
+    holidays = team_calendar(config, team, today)
+    if not is_working_day(today, team.workweek, holidays):
+        return []  # no reminders, digests or nudges on the team's days off
+    at, day = now.isoformat(), today.isoformat()
+    due = []
+    if clock >= times.reminder:
+        due.append(DueJob(REMINDERS, team.name, day, day, at))
+    if team.digest_time is not None and team.announce_channel and clock >= team.digest_time:
+        if today == weekly_digest_day(today, team.workweek, holidays):
+            year, week, _ = today.isocalendar()
+            due.append(DueJob(WEEKLY_DIGEST, team.name, f"{year}-W{week:02d}", day, at))
+        else:
+            due.append(DueJob(OUT_TODAY, team.name, day, day, at))
+    if team.nudge_after_hours is not None and clock >= times.nudge:
+        due.append(DueJob(NUDGES, team.name, day, day, at))
+    return due
+
+
+# --- What each job says ----------------------------------------------------------------------
+
+
+def first_working_day(entry: LedgerEntry, workweek: Iterable[int], holidays: Container[date]) -> date | None:
+    days = working_days(entry.start, min(entry.end, entry.start + timedelta(days=MAX_DAYS_TO_NEXT_WORKING_DAY)),
+                        workweek, holidays)
+    return days[0] if days else None
+
+
+def reminders_due(entries: Iterable[LedgerEntry], team: TeamConfig, today: date,
+                  holidays: Container[date]) -> list[LedgerEntry]:
+    """Approved leave of the team whose first working day is the next working day after `today`."""
+    following = next_working_day(today, team.workweek, holidays)
+    if following is None:
+        return []
+    return sorted((e for e in entries
+                   if e.team == team.name and e.status == APPROVED and today < e.start <= following <= e.end
+                   and first_working_day(e, team.workweek, holidays) == following),
+                  key=lambda e: (e.user, e.start, e.id))
+
+
+def out_between(entries: Iterable[LedgerEntry], team: TeamConfig, start: date, end: date,
+                holidays: Container[date]) -> list[LedgerEntry]:
+    """Approved leave of the team taking at least one working day in [start, end], by start."""
+    found = [e for e in entries
+             if e.team == team.name and e.status == APPROVED and e.start <= end and e.end >= start
+             and working_days(max(e.start, start), min(e.end, end), team.workweek, holidays)]
+    return sorted(found, key=lambda e: (e.start, e.end, e.user, e.id))
+
+
+def posted_at(entry: LedgerEntry) -> float | None:
+    """When the request's message was posted: its Slack ts is Unix seconds."""
+    try:
+        return float(entry.ts) if entry.ts else None
+    except ValueError:
+        return None
+
+
+def waiting_requests(entries: Iterable[LedgerEntry], team: TeamConfig, now: datetime) -> list[LedgerEntry]:
+    """Pending requests of the team posted more than `nudge_after_hours` before `now`, oldest first."""
+    if team.nudge_after_hours is None:
+        return []
+    cutoff = now.timestamp() - team.nudge_after_hours * 3600
+    found = [e for e in entries if e.team == team.name and e.status == PENDING and e.channel
+             and posted_at(e) is not None and posted_at(e) <= cutoff]
+    return sorted(found, key=lambda e: (posted_at(e), e.id))
+
+
+def message_link(channel: str, ts: str) -> str:
+    """A link to a message without asking Slack (chat.getPermalink): Slack redirects it to the workspace."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+# --- The ledger watch and the export -------------------------------------------------------
+
+
+def snapshot_of(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> dict[str, list]:
+    """{record id: [user, channel, ts]} for every record whose message we know."""
+    snapshot = {e.id: [e.user, e.channel, e.ts] for e in entries if e.channel and e.ts}
+    for adjustment in adjustments:
+        channel, ts = getattr(adjustment, "channel", None), getattr(adjustment, "ts", None)
+        snapshot[adjustment.id] = [adjustment.user, channel, ts]
+    return snapshot
+
+
+@dataclass(frozen=True)
+class Vanished:
+    id: str
+    user: str
+    channel: str | None
+    ts: str | None
+
+
+def vanished_records(previous: Mapping[str, list], current: Mapping[str, list], *, channels: Container[str],
+                     oldest_ts: str | None) -> tuple[list[Vanished], list[Vanished]]:
+    """(deleted, aged_out): records in `previous` that the ledger no longer holds.
+
+    A record is aged out, not deleted, when its channel is no longer read or its
+    message is older than the oldest the last read reached (history expired with
+    the workspace's retention, or the read window no longer reaches it).
+    """
+    deleted, aged_out = [], []
+    for record_id in sorted(set(previous) - set(current)):
+        user, channel, ts = (list(previous[record_id]) + [None, None, None])[:3]
+        gone = Vanished(record_id, user, channel, ts)
+        # Older than anything the last read reached: retention expired it or the read window
+        # no longer reaches it (`truncated`). The oldest message deleted by hand looks the same.
+        older = ts is not None and oldest_ts is not None and float(ts) < float(oldest_ts)
+        if (channel is not None and channel not in channels) or older:
+            aged_out.append(gone)
+        else:
+            deleted.append(gone)
+    return deleted, aged_out
+
+
+CSV_HEADER = ("kind", "id", "user", "team", "type", "start", "end", "start_half", "end_half", "days", "year",
+              "status", "decided_by", "decided_at", "reason", "recorded_by", "by", "channel", "ts")
+
+
+def csv_safe(value) -> str:
+    """A cell a spreadsheet will not run as a formula (typed text may start with = + - @)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> list[tuple]:
+    """The export: a header, then one row per request (by start) and per adjustment (by year)."""
+    rows: list[tuple] = [CSV_HEADER]
+    for e in sorted(entries, key=lambda e: (e.start, e.end, e.user, e.id)):
+        decided_at = (datetime.fromtimestamp(e.decided_at, tz=timezone.utc).isoformat() if e.decided_at else "")
+        rows.append(("request", e.id, e.user, csv_safe(e.team), e.leave_type, e.start.isoformat(),
+                     e.end.isoformat(), e.start_half or "", e.end_half or "", str(e.days), "", e.status,
+                     e.decided_by or "", decided_at, csv_safe(e.reason), e.recorded_by or "", "", e.channel or "",
+                     e.ts or ""))
+    for a in sorted(adjustments, key=lambda a: (a.year, a.user, a.id)):
+        rows.append(("adjustment", a.id, a.user, "", a.leave_type, "", "", "", "", str(a.days), str(a.year), "",
+                     "", "", csv_safe(a.reason), "", csv_safe(a.by), getattr(a, "channel", None) or "",
+                     getattr(a, "ts", None) or ""))
+    return rows

@@ -1,0 +1,50 @@
+"""`manage.py run_jobs --at ISO-DATETIME [--team NAME]`: run every job due at that instant, once.
+
+For cron users (run it every few minutes with `--at` omitted: now) and for tests.
+Each job runs here, in this process, unless a clock or an earlier run already
+claimed it for its period (approvals.job_services); then it does nothing.
+"""
+
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from approvals.config_store import current_config
+from approvals.job_services import job_times, jobs_run_due
+
+
+def instant(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--at: not an ISO 8601 date and time: {value!r} (e.g. 2027-01-04T09:00:00+01:00)")
+    if moment.tzinfo is None:
+        raise CommandError(f"--at: give the UTC offset too, e.g. {value}+00:00 (jobs are due in each team's zone)")
+    return moment
+
+
+class Command(BaseCommand):
+    help = "Run every daily or hourly job due at the given instant (default: now) that has not run for its period."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--at", type=instant, default=None,
+                            help="ISO 8601 instant with offset, e.g. 2027-01-04T09:00:00+01:00 (default: now)")
+        parser.add_argument("--team", default=None, help="Only this team's jobs (no workspace-wide jobs).")
+
+    def handle(self, *args, at=None, team=None, **options):
+        try:
+            job_times()
+        except ValueError as exc:
+            raise CommandError(f"REMINDER_TIME, NUDGE_TIME or LEDGER_EXPORT_TIME is not HH:MM: {exc}")
+        if team is not None and current_config().team_named(team) is None:
+            raise CommandError(f"--team: no team is named {team!r}")
+        outcomes = jobs_run_due(at or timezone.now(), team=team, inline=True)
+        for job, outcome in outcomes:
+            scope = f" {job.team}" if job.team else ""
+            self.stdout.write(f"{job.job}{scope} {job.period}: {outcome}")
+        if not outcomes:
+            self.stdout.write("Nothing due that has not run.")
+        failed = [job for job, outcome in outcomes if outcome.startswith("failed")]
+        if failed:
+            raise CommandError(f"{len(failed)} job(s) failed; see the log")

@@ -1,0 +1,207 @@
+"""The setup page's checks against Slack: connection, scopes, and every configured channel.
+
+`setup_check(client, config)` asks Slack now: `auth.test` (workspace, bot user,
+or Slack's exact error), the scopes Slack granted (the `x-oauth-scopes` header
+every Web API answer carries) and `conversations.info` for each channel the
+configuration names. It runs in a background task (`run_setup_checks`), and
+the report waits in the shared cache for the page, so the page never waits on
+Slack: it shows the last report and asks for a new one when it is old.
+
+A report holding a passing fault (rate limited, 5xx, a timeout) is kept for a
+minute only, so the next visit asks again (DESIGN §8: transient is not
+permanent).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from approvals.config_types import WorkspaceConfig
+from approvals.slack_manifest import manifest_bot_scopes
+from approvals.task_queue import TRANSIENT_SLACK_ERRORS, error_code
+
+logger = logging.getLogger(__name__)
+
+REPORT_KEY = "setup_checks:v1:report"
+REQUESTED_KEY = "setup_checks:v1:requested"
+FRESH_SECONDS = 10 * 60  # an older report is shown, and a new one asked for
+KEEP_SECONDS = 24 * 60 * 60
+KEEP_WITH_PASSING_FAULT_SECONDS = 60
+REQUEST_EVERY_SECONDS = 20  # at most one check enqueued this often, however many pages ask
+MAX_CHANNELS = 60  # conversations.info is Tier 3 (50+ a minute), shared with the rest of the app
+
+# What a channel is used for, and whether the bot must be in it.
+APPROVALS, PAST_APPROVALS, ANNOUNCE, APPROVERS, MEMBERS, REQUESTERS = (
+    "approvals channel", "past approvals channel (ledger)", "announce channel", "approvers channel",
+    "members channel", "requesters channel")
+BOT_MUST_BE_IN = frozenset({APPROVALS, PAST_APPROVALS, ANNOUNCE})
+
+
+@dataclass(frozen=True)
+class Connection:
+    ok: bool
+    error: str = ""  # Slack's error code, or the exception's name
+    workspace: str = ""
+    workspace_url: str = ""
+    bot_user: str = ""
+    bot_user_id: str = ""
+    granted_scopes: tuple[str, ...] | None = None  # None: Slack did not say
+
+    @property
+    def missing_scopes(self) -> tuple[str, ...]:
+        if self.granted_scopes is None:
+            return ()
+        return tuple(scope for scope in manifest_bot_scopes() if scope not in self.granted_scopes)
+
+    @property
+    def extra_scopes(self) -> tuple[str, ...]:
+        if self.granted_scopes is None:
+            return ()
+        return tuple(scope for scope in self.granted_scopes if scope not in manifest_bot_scopes())
+
+
+@dataclass(frozen=True)
+class ChannelCheck:
+    channel: str
+    uses: tuple[str, ...]  # "Engineering: approvals channel", …
+    name: str = ""
+    found: bool = False
+    bot_is_member: bool = False
+    archived: bool = False
+    private: bool = False
+    error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What stops this channel doing its job, in words HR can act on."""
+        if self.error == "channel_not_found":
+            return (("Slack cannot find it: it was deleted, or it is private and the bot is not in it "
+                     "(/invite @Time off in the channel)."),)
+        if self.error:
+            return (f"Slack could not say ({self.error}).",)
+        found = []
+        if self.archived:
+            found.append("It is archived: nothing can be posted there.")
+        if not self.bot_is_member and any(use.endswith(tuple(BOT_MUST_BE_IN)) for use in self.uses):
+            found.append("The bot is not in it: type /invite @Time off in the channel.")
+        if not self.private and any(use.endswith(APPROVERS) for use in self.uses):
+            found.append("It is public: anyone who joins it could approve.")
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    checked_at: float
+    connection: Connection
+    channels: tuple[ChannelCheck, ...] = ()
+    channels_skipped: int = 0  # over MAX_CHANNELS
+    passing_fault: bool = False
+
+    def fresh(self, now: float) -> bool:
+        return now - self.checked_at < FRESH_SECONDS
+
+
+def channel_uses(config: WorkspaceConfig) -> dict[str, list[str]]:
+    """Every channel the configuration names -> what it is used for, in configuration order."""
+    uses: dict[str, list[str]] = {}
+
+    def add(channel: str | None, use: str) -> None:
+        if channel:
+            uses.setdefault(channel, []).append(use)
+
+    for team in config.teams:
+        add(team.approvals_channel, f"{team.name}: {APPROVALS}")
+        for past in team.past_approvals_channels:
+            if past != team.approvals_channel:
+                add(past, f"{team.name}: {PAST_APPROVALS}")
+        add(team.announce_channel, f"{team.name}: {ANNOUNCE}")
+        add(team.approvers.channel, f"{team.name}: {APPROVERS}")
+        add(team.members.channel, f"{team.name}: {MEMBERS}")
+    add(config.requesters_channel, f"Everyone: {REQUESTERS}")
+    return uses
+
+
+def _header(headers, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else ",".join(value)
+    return None
+
+
+def connection_check(client: WebClient) -> Connection:
+    try:
+        response = client.auth_test()
+    except SlackApiError as exc:
+        return Connection(ok=False, error=error_code(exc))
+    except OSError as exc:  # refused, timed out: the page says which
+        return Connection(ok=False, error=error_code(exc))
+    scopes = _header(response.headers, "x-oauth-scopes")
+    return Connection(
+        ok=True, workspace=response.get("team") or "", workspace_url=response.get("url") or "",
+        bot_user=response.get("user") or "", bot_user_id=response.get("user_id") or "",
+        granted_scopes=None if scopes is None else tuple(s.strip() for s in scopes.split(",") if s.strip()),
+    )
+
+
+def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCheck:
+    try:
+        info = client.conversations_info(channel=channel)["channel"]
+    except (SlackApiError, OSError) as exc:
+        return ChannelCheck(channel=channel, uses=tuple(uses), error=error_code(exc))
+    return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
+                        bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
+                        private=bool(info.get("is_private")))
+
+
+def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
+    """Ask Slack now. Never raises for Slack's answers: each check records its own error."""
+    started = time.time()
+    connection = connection_check(client)
+    channels, skipped = [], 0
+    if connection.ok:
+        uses = list(channel_uses(config).items())
+        skipped = max(0, len(uses) - MAX_CHANNELS)
+        channels = [channel_check(client, channel, used_for) for channel, used_for in uses[:MAX_CHANNELS]]
+    errors = [connection.error] + [check.error for check in channels]
+    passing = any(error and _passing(error) for error in errors)
+    return SetupReport(checked_at=started, connection=connection, channels=tuple(channels),
+                       channels_skipped=skipped, passing_fault=passing)
+
+
+def _passing(error: str) -> bool:
+    """A fault a later check may not meet: Slack's passing errors, 5xx and 429, and exceptions (named in CamelCase)."""
+    return error in TRANSIENT_SLACK_ERRORS or error.startswith("http_5") or error == "http_429" or error[:1].isupper()
+
+
+# --- The cache: the page reads, the task writes -----------------------------------------------
+
+
+def setup_report_store(report: SetupReport) -> None:
+    cache.set(REPORT_KEY, report, KEEP_WITH_PASSING_FAULT_SECONDS if report.passing_fault else KEEP_SECONDS)
+    cache.delete(REQUESTED_KEY)
+
+
+def setup_report_cached() -> SetupReport | None:
+    return cache.get(REPORT_KEY)
+
+
+def setup_check_requested() -> bool:
+    return cache.get(REQUESTED_KEY) is not None
+
+
+def setup_check_soon(*, force: bool = False) -> bool:
+    """Enqueue one check unless one was asked for moments ago; True when one was enqueued."""
+    if force:
+        cache.delete(REQUESTED_KEY)
+    if not cache.add(REQUESTED_KEY, time.time(), REQUEST_EVERY_SECONDS):
+        return False
+    from approvals.console_tasks import (
+        run_setup_checks,  # the task module imports this one
+    )
+
+    run_setup_checks.enqueue()
+    return True

@@ -1,0 +1,45 @@
+"""HR records leave for someone from the console: checked now, delivered by a task, the person told."""
+
+import pytest
+
+from fake_slack.personas import C_ENG_APPROVALS
+from test_support.flows import ALICE, MONDAY, WEDNESDAY, dms_to, install_config
+
+pytestmark = pytest.mark.django_db
+
+URL = "/console/leave/record"
+
+
+def form(**changes):
+    return {"person": "alice@example.com", "leave_type": "vacation", "start": MONDAY.isoformat(),
+            "end": WEDNESDAY.isoformat(), "note": "", **changes}
+
+
+def ledger(fake_slack):
+    return [m.metadata["event_payload"] for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]
+
+
+def test_hr_records_leave_by_email_and_the_person_is_told(admin_client, fake_slack):
+    install_config()
+    response = admin_client.post(URL, form(), follow=True)
+    assert response.redirect_chain == [(URL, 302)]
+    [payload] = ledger(fake_slack)
+    assert (payload["user"], payload["status"], payload["recorded_by"]) == (ALICE, "approved", "admin")
+    assert any("admin recorded time off for you" in dm for dm in dms_to(fake_slack, ALICE))
+
+
+def test_a_rule_broken_is_shown_under_its_field_and_nothing_is_posted(admin_client, fake_slack):
+    install_config()
+    response = admin_client.post(URL, form(end=MONDAY.replace(day=MONDAY.day - 3).isoformat()))
+    assert response.status_code == 200
+    assert "is before the start" in " ".join(response.context["form"].errors["end"])
+    assert ledger(fake_slack) == []
+
+
+def test_staff_without_the_permission_may_not(client, fake_slack, django_user_model):
+    install_config()
+    user = django_user_model.objects.create_user("sam", password="pw", is_staff=True)
+    client.force_login(user)
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, form()).status_code == 403
+    assert ledger(fake_slack) == []

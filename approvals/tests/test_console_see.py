@@ -1,0 +1,233 @@
+"""The console's See pages: who's out, the ledger as CSV, balances per person, balance adjustments.
+
+Engineering (members: everyone in #engineering — Alice, Bob, Dave) has leave in the fake Slack's
+ledger: Alice's vacation (approved), Dave's sick leave (a private type, pending), Bob's vacation
+last year. Hannah (HR) is staff with the permission to adjust balances; Sam is staff without it.
+"""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.rules import Adjustment, LedgerEntry
+from fake_slack.ledger_seed import seed_ledger
+from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, DAVE
+from test_support.flows import install_config
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate()
+NEXT_MONDAY = TODAY + timedelta(days=7 - TODAY.weekday())
+
+
+def entry(entry_id, user, leave_type, start, end, status="approved", **more) -> LedgerEntry:
+    return LedgerEntry(id=entry_id, user=user, team="Engineering", leave_type=leave_type, start=start, end=end,
+                       start_half=more.get("start_half"), end_half=more.get("end_half"),
+                       days=Decimal(more.get("days", (end - start).days + 1)), status=status,
+                       decided_by=BOB if status != "pending" else None)
+
+
+@pytest.fixture
+def ledger(fake_slack):
+    install_config()
+    entries = [
+        entry("alice-vacation", ALICE, "vacation", NEXT_MONDAY, NEXT_MONDAY + timedelta(days=2),
+              end_half="am", days="2.5"),
+        entry("dave-sick", DAVE, "sick", NEXT_MONDAY + timedelta(days=1), NEXT_MONDAY + timedelta(days=1),
+              status="pending"),
+        entry("bob-last-year", BOB, "vacation", date(TODAY.year - 1, 6, 1), date(TODAY.year - 1, 6, 5)),
+        entry("alice-rejected", ALICE, "vacation", NEXT_MONDAY + timedelta(days=3),
+              NEXT_MONDAY + timedelta(days=3), status="rejected"),
+    ]
+    adjustments = [Adjustment(id="carry", user=ALICE, leave_type="vacation", days=Decimal(3), year=NEXT_MONDAY.year,
+                              reason="carry-over", by="hannah")]
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=entries, adjustments=adjustments)
+    return entries
+
+
+@pytest.fixture
+def hannah(django_user_model):
+    user = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
+                                                 is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="record_adjustment"))
+    return user
+
+
+@pytest.fixture
+def hr_client(client, hannah, fake_slack):
+    client.force_login(hannah)
+    return client
+
+
+@pytest.fixture
+def sam_client(client, django_user_model, fake_slack):
+    sam = django_user_model.objects.create_user("sam", "sam@example.com", "a-long-test-password", is_staff=True)
+    client.force_login(sam)
+    return client
+
+
+# --- Who's out -------------------------------------------------------------------------------------
+
+
+def test_whos_out_shows_the_coming_weeks_per_team(hr_client, ledger):
+    response = hr_client.get(reverse("console:whos_out"))
+    assert response.status_code == 200
+    text = response.text
+    assert "<h2 id=\"team-1\">Engineering</h2>" in text
+    assert "Alice Adams" in text and "Vacation" in text
+    assert "½ Vacation" in text  # her last day ends at midday
+    assert "Dave Diaz" in text and "away" in text and "(pending)" in text
+    assert "Sick leave" not in text  # a private type is only "away"
+    assert "Bob Brown" not in text  # last year's leave is not in the coming weeks
+
+
+def test_whos_out_for_one_team_and_fewer_weeks(hr_client, ledger):
+    response = hr_client.get(reverse("console:whos_out"), {"team": "Engineering", "weeks": "1"})
+    assert response.context["weeks"] == 1
+    assert "Alice Adams" not in response.text or TODAY.weekday() == 0 and False  # next week is outside one week
+    assert "Nobody is out in these 1 week" in response.text
+
+
+def test_whos_out_with_bad_parameters_shows_the_default(hr_client, ledger):
+    response = hr_client.get(reverse("console:whos_out"), {"team": "No such team", "weeks": "many"})
+    assert response.status_code == 200
+    assert response.context["weeks"] == 4
+
+
+def test_whos_out_says_when_the_ledger_cannot_be_read(hr_client, fake_slack):
+    install_config()
+    fake_slack.fail("conversations.history", "not_in_channel", times=None)
+    response = hr_client.get(reverse("console:whos_out"))
+    assert response.status_code == 200
+    assert "The ledger cannot be read from Slack" in response.text
+    assert "not_in_channel" in response.text
+
+
+# --- The ledger as CSV -----------------------------------------------------------------------------
+
+
+def rows_of(response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_the_csv_of_a_year(hr_client, ledger):
+    response = hr_client.get(reverse("console:ledger_export"), {"download": "1", "year": NEXT_MONDAY.year})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == f'attachment; filename="ledger-{NEXT_MONDAY.year}.csv"'
+    rows = rows_of(response)
+    ids = {row["id"] for row in rows}
+    assert {"alice-vacation", "dave-sick", "alice-rejected", "carry"} <= ids
+    assert "bob-last-year" not in ids
+    alice = next(row for row in rows if row["id"] == "alice-vacation")
+    assert alice["user"] == ALICE and alice["user_name"] == "Alice Adams"
+    assert alice["type"] == "vacation" and alice["days"] == "2.5" and alice["status"] == "approved"
+    assert alice["channel"] == C_ENG_APPROVALS and alice["ts"]
+
+
+def test_the_csv_of_a_date_range(hr_client, ledger):
+    last_year = date(TODAY.year - 1, 1, 1)
+    response = hr_client.get(reverse("console:ledger_export"), {
+        "download": "1", "start": last_year.isoformat(), "end": date(TODAY.year - 1, 12, 31).isoformat()})
+    ids = {row["id"] for row in rows_of(response)}
+    assert ids == {"bob-last-year"}
+    assert response["Content-Disposition"] == f'attachment; filename="ledger-{TODAY.year - 1}.csv"'
+    response = hr_client.get(reverse("console:ledger_export"), {
+        "download": "1", "start": NEXT_MONDAY.isoformat(), "end": NEXT_MONDAY.isoformat()})
+    assert {row["id"] for row in rows_of(response)} >= {"alice-vacation"}
+    assert "dave-sick" not in {row["id"] for row in rows_of(response)}
+    assert f"ledger-{NEXT_MONDAY.isoformat()}-to-{NEXT_MONDAY.isoformat()}.csv" in response["Content-Disposition"]
+
+
+def test_the_csv_form_names_what_is_wrong(hr_client, ledger):
+    response = hr_client.get(reverse("console:ledger_export"), {"download": "1", "start": "2026-03-01"})
+    assert response.status_code == 400
+    assert "Give both dates of the range" in response.text
+    response = hr_client.get(reverse("console:ledger_export"), {"download": "1", "start": "2026-03-01",
+                                                                "end": "2026-01-01"})
+    assert "The end is before the start." in response.text
+    response = hr_client.get(reverse("console:ledger_export"), {"download": "1"})
+    assert "Give a year, or a date range." in response.text
+
+
+def test_the_export_page_without_download_is_the_form(hr_client, ledger):
+    response = hr_client.get(reverse("console:ledger_export"))
+    assert response.status_code == 200
+    assert 'name="year"' in response.text and f'value="{TODAY.year}"' in response.text
+
+
+def test_csv_cells_never_run_as_spreadsheet_formulas(hr_client, fake_slack):
+    install_config()
+    adjustment = Adjustment(id="formula", user=ALICE, leave_type="vacation", days=Decimal(1), year=TODAY.year,
+                            reason="=HYPERLINK(\"http://x\")", by="hannah")
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[], adjustments=[adjustment])
+    response = hr_client.get(reverse("console:ledger_export"), {"download": "1", "year": TODAY.year})
+    (row,) = rows_of(response)
+    assert row["reason"].startswith("'=")
+
+
+# --- Balances ------------------------------------------------------------------------------------
+
+
+def test_balances_per_person_for_a_team_and_year(hr_client, ledger):
+    response = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": NEXT_MONDAY.year})
+    assert response.status_code == 200
+    table = response.context["table"]
+    names = [row.name for row in table.rows]
+    assert names == ["Alice Adams", "Bob Brown", "Dave Diaz"]
+    alice = table.rows[0].balances[0]
+    assert alice.leave_type == "vacation"
+    if NEXT_MONDAY.year == TODAY.year:
+        assert alice.remaining == Decimal(25) + 3 - Decimal("2.5")
+    assert "25.5 left" in response.text or NEXT_MONDAY.year != TODAY.year
+    assert "+3 adjusted" in response.text
+
+
+def test_balances_show_the_adjust_link_only_with_the_permission(hr_client, ledger, django_user_model):
+    assert "Adjust a balance" in hr_client.get(reverse("console:balances")).text
+    sam = django_user_model.objects.create_user("sam", "sam@example.com", "a-long-test-password", is_staff=True)
+    hr_client.force_login(sam)
+    assert "Adjust a balance" not in hr_client.get(reverse("console:balances")).text
+
+
+# --- Adjustments ---------------------------------------------------------------------------------
+
+
+def test_hr_records_an_adjustment_choosing_the_person_by_email(hr_client, ledger, fake_slack):
+    hr_client.get(reverse("console:search"), {"q": "alice"})  # the directory is read (immediate tasks)
+    response = hr_client.post(reverse("console:adjust"), {
+        "user": "alice@example.com", "leave_type": "vacation", "days": "2", "year": TODAY.year,
+        "reason": "opening balance"}, follow=True)
+    assert "Recorded +2.0 days of Vacation for Alice Adams" in response.text or \
+        "Recorded +2 days of Vacation for Alice Adams" in response.text
+    posted = fake_slack.calls("chat.postMessage")
+    assert posted and posted[-1].params["channel"] == C_ENG_APPROVALS
+
+
+def test_an_adjustment_with_mistakes_names_the_fields(hr_client, ledger):
+    hr_client.get(reverse("console:search"), {"q": "alice"})
+    response = hr_client.post(reverse("console:adjust"), {
+        "user": "nobody@example.com", "leave_type": "vacation", "days": "0.3", "year": TODAY.year, "reason": ""})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) >= {"user", "days", "reason"}
+    assert "nobody@example.com" in str(form.errors["user"])
+
+
+def test_staff_without_the_permission_cannot_adjust(sam_client, ledger, fake_slack):
+    assert sam_client.get(reverse("console:adjust")).status_code == 403
+    response = sam_client.post(reverse("console:adjust"), {
+        "user": ALICE, "leave_type": "vacation", "days": "2", "year": TODAY.year, "reason": "sneaky"})
+    assert response.status_code == 403
+    assert "Can record balance adjustments" in response.text
+    assert not [c for c in fake_slack.calls("chat.postMessage") if "sneaky" in str(c.params)]
+
+
+def test_the_admin_adjust_page_still_works(hr_client):
+    assert hr_client.get(reverse("admin:approvals_adjust_balance")).status_code == 200

@@ -1,0 +1,249 @@
+"""The console's Setup page: the Slack connection, scopes, channels, the manifest, delivery problems, the ledger.
+
+Hannah (HR) is a staff user. Slack is the fake; tasks run at once (TASKS_BACKEND=immediate),
+so the background check has run by the time the page renders.
+"""
+
+import re
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals import setup_checks
+from approvals.config_types import ApproverSource, MemberSource, TeamConfig
+from approvals.models import DeliveryProblem, JobRun, LedgerSnapshot
+from approvals.rules import LedgerEntry
+from approvals.slack_clients import background_client
+from approvals.slack_manifest import BadBaseUrl, manifest_bot_scopes, manifest_for_url
+from fake_slack.ledger_seed import seed_ledger
+from fake_slack.personas import (
+    ALICE,
+    BOB,
+    C_ARCHIVED,
+    C_ENG,
+    C_ENG_APPROVALS,
+    C_ENG_LEADS,
+    C_GENERAL,
+    C_NOBOT,
+)
+from test_support.flows import install_config, standard_config
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hr_client(client, django_user_model, fake_slack):
+    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
+                                                   is_staff=True)
+    client.force_login(hannah)
+    return client
+
+
+def granting(monkeypatch, fake_slack, scopes):
+    """Make the fake answer with the x-oauth-scopes header real Slack sends on every Web API answer."""
+    original = fake_slack.handle
+
+    def handle(method, params, headers):
+        status, extra, body = original(method, params, headers)
+        return status, {**extra, "X-OAuth-Scopes": ",".join(scopes)}, body
+
+    monkeypatch.setattr(fake_slack, "handle", handle)  # the server lives for the session: undone after the test
+
+
+def entry(entry_id: str, start: date, *, user=ALICE, status="approved", leave_type="vacation") -> LedgerEntry:
+    return LedgerEntry(id=entry_id, user=user, team="Engineering", leave_type=leave_type, start=start, end=start,
+                       start_half=None, end_half=None, days=Decimal(1), status=status)
+
+
+def test_it_shows_the_workspace_and_bot_user(hr_client, fake_slack):
+    install_config()
+    response = hr_client.get(reverse("console:setup"))
+    assert response.status_code == 200
+    assert "Connected to <strong>Fake Workspace</strong>" in response.text
+    assert "@" + "timeoff" in response.text or "bot user" in response.text
+    assert fake_slack.calls("auth.test")
+
+
+def test_it_shows_slacks_exact_error_when_the_token_is_refused(hr_client, fake_slack):
+    fake_slack.workspace.revoke_token(error="invalid_auth")
+    response = hr_client.get(reverse("console:setup"))
+    assert "Slack refused the connection: <code>invalid_auth</code>" in response.text
+    assert "SLACK_BOT_TOKEN" in response.text
+    assert fake_slack.workspace.bot_token not in response.text  # tokens never appear on pages
+
+
+def test_it_compares_granted_scopes_with_the_manifest(hr_client, fake_slack, monkeypatch):
+    needed = manifest_bot_scopes()
+    granting(monkeypatch, fake_slack, [scope for scope in needed if scope != "usergroups:read"] + ["files:write"])
+    response = hr_client.get(reverse("console:setup"))
+    assert "Missing scopes: <strong>usergroups:read</strong>" in response.text
+    assert "Also granted, not needed: files:write" in response.text
+
+
+def test_every_scope_granted_says_so(hr_client, fake_slack, monkeypatch):
+    granting(monkeypatch, fake_slack, manifest_bot_scopes())
+    response = hr_client.get(reverse("console:setup"))
+    assert "Every scope the app needs is granted." in response.text
+
+
+def test_without_the_scopes_header_it_says_slack_did_not_say(hr_client, fake_slack):
+    fake_slack.workspace.granted_scopes = None  # the fake then answers as Slack would without the header
+    response = hr_client.get(reverse("console:setup"))
+    assert "Slack did not say which scopes it granted" in response.text
+
+
+def test_each_configured_channel_is_checked(hr_client, fake_slack):
+    team = TeamConfig(name="Support", members=MemberSource(channel=C_GENERAL),
+                      approvers=ApproverSource(channel=C_ENG), approvals_channel=C_NOBOT,
+                      announce_channel=C_ARCHIVED, past_approvals_channels=("C_GONE",))
+    install_config(standard_config(teams=(standard_config().teams[0], team)))
+    response = hr_client.get(reverse("console:setup"))
+    table = response.text[response.text.index('id="channels"'):]
+    rows = dict(re.findall(r"<tr class=\"[^\"]*\">\s*<td>([^<]+|<code>[^<]+</code>)</td>(.*?)</tr>", table, re.DOTALL))
+    assert "OK" in rows["#eng-approvals"]  # private, the bot is in it
+    assert "private" in rows["#eng-approvals"]
+    assert "The bot is not in it" in rows["#no-bot"]
+    assert "It is archived" in rows["#old-team"]
+    assert "Slack cannot find it" in rows["<code>C_GONE</code>"]
+    assert "It is public: anyone who joins it could approve." in rows["#engineering"]
+    assert "Support: approvers channel" in rows["#engineering"]
+    assert "Engineering: announce channel" in rows["#engineering"]
+
+
+def test_the_page_never_waits_on_slack(hr_client, fake_slack, settings):
+    """With a real queue, the page shows what is cached and asks the worker for a new check."""
+    install_config()
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    fake_slack.delay("auth.test", 5)
+    started = time.monotonic()
+    response = hr_client.get(reverse("console:setup"))
+    assert time.monotonic() - started < 2
+    assert "Checking Slack…" in response.text
+    assert fake_slack.calls("auth.test") == []
+
+
+def test_an_old_report_is_shown_while_a_new_one_is_asked_for(hr_client, fake_slack, settings):
+    install_config()
+    report = setup_checks.setup_check(background_client(), standard_config())
+    setup_checks.setup_report_store(setup_checks.SetupReport(
+        checked_at=time.time() - setup_checks.FRESH_SECONDS - 5, connection=report.connection,
+        channels=report.channels))
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    response = hr_client.get(reverse("console:setup"))
+    assert "Connected to <strong>Fake Workspace</strong>" in response.text
+    assert "checking again" in response.text
+
+
+def test_a_passing_fault_is_not_kept_for_long(fake_slack, settings):
+    fake_slack.server_error("auth.test", status=503, times=None)
+    report = setup_checks.setup_check(background_client(), standard_config())
+    assert report.passing_fault  # 503 after the client's retries: Slack's fatal_error
+    setup_checks.setup_report_store(report)
+    assert setup_checks.setup_report_cached() is not None  # kept a minute, so the next visit asks again
+
+
+def test_check_again_asks_slack_at_once(hr_client, fake_slack):
+    install_config()
+    hr_client.get(reverse("console:setup"))
+    fake_slack.clear_calls()
+    response = hr_client.post(reverse("console:setup_check"), follow=True)
+    assert "Checking Slack again" in response.text
+    assert fake_slack.calls("auth.test")
+
+
+def test_the_manifest_is_ready_to_copy_for_the_typed_url(hr_client, fake_slack):
+    response = hr_client.get(reverse("console:setup"), {"url": "https://timeoff.acme.com"})
+    assert "https://timeoff.acme.com/slack/events" in response.text
+    assert "https://timeoff.acme.com/slack/commands" in response.text
+    assert "timeoff.example.com" not in response.text
+
+
+def test_a_page_served_over_http_asks_for_the_https_address(hr_client, fake_slack):
+    response = hr_client.get(reverse("console:setup"))
+    assert "Slack calls only https URLs" in response.text
+    assert 'id="id_manifest"' not in response.text
+
+
+def test_manifest_for_url_refuses_what_slack_cannot_call():
+    for bad in ("http://x.example.com", "https://x.example.com/path", "timeoff.acme.com"):
+        with pytest.raises(BadBaseUrl):
+            manifest_for_url(bad)
+    assert "bot_events" not in manifest_for_url("https://x.example.com", without_events=True)
+
+
+def test_recent_delivery_problems_say_what_was_asked(hr_client, fake_slack):
+    DeliveryProblem.objects.create(request_id="r1", user=ALICE, team="Engineering", channel=C_ENG_APPROVALS,
+                                   error="not_in_channel", summary="Vacation, Mon 21 Dec – Wed 23 Dec")
+    response = hr_client.get(reverse("console:setup"))
+    problems = response.text[response.text.index('id="delivery-problems"'):]
+    assert "Alice Adams" in problems
+    assert "Vacation, Mon 21 Dec – Wed 23 Dec" in problems
+    assert "#eng-approvals" in problems
+    assert "not_in_channel" in problems
+
+
+def test_retention_warns_when_the_oldest_entry_is_younger_than_the_leave_year(hr_client, fake_slack):
+    install_config()
+    today = timezone.localdate()
+    recent = max(today - timedelta(days=3), date(today.year, 1, 2))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("e1", recent)],
+                posted_at={"e1": time.mktime(recent.timetuple())})
+    response = hr_client.get(reverse("console:setup"))
+    assert 'check-warning" id="retention"' in response.text
+    assert "the workspace no longer keeps" in response.text
+
+
+def test_retention_is_fine_when_the_ledger_reaches_back_before_the_leave_year(hr_client, fake_slack):
+    install_config()
+    today = timezone.localdate()
+    # The fake dates messages when they are posted: post one "last year" by its timestamp.
+    last_year = time.mktime(date(today.year - 1, 11, 2).timetuple())
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("old", date(today.year - 1, 11, 2))],
+                posted_at={"old": last_year})
+    response = hr_client.get(reverse("console:setup"))
+    assert 'check-ok" id="retention"' in response.text
+
+
+def test_vanished_entries_not_checked_before_the_first_snapshot(hr_client, fake_slack):
+    install_config()
+    response = hr_client.get(reverse("console:setup"))
+    assert "Not checked yet" in response.text
+
+
+def test_vanished_entries_show_what_the_watch_recorded(hr_client, fake_slack):
+    install_config()
+    today = timezone.localdate()
+    seeded = seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS,
+                         entries=[entry("kept", today), entry("gone", today + timedelta(days=1), user=BOB)],
+                         noise_every=0)
+    LedgerSnapshot.objects.create(taken_at=timezone.now(), entries={
+        "kept": [ALICE, C_ENG_APPROVALS, seeded["kept"]], "gone": [BOB, C_ENG_APPROVALS, seeded["gone"]],
+        "deleted": [BOB, C_ENG_APPROVALS, seeded["gone"]]})
+    JobRun.objects.create(job="ledger_watch", period=today.isoformat(), claimed_at=timezone.now(),
+                          finished_at=timezone.now())
+    response = hr_client.get(reverse("console:setup"))
+    assert "The ledger watch last recorded 3 records" in response.text
+    assert "1 record the watch saw is no longer in the ledger" in response.text
+    assert "<code>deleted</code>" in response.text
+    assert "Bob Brown in #eng-approvals" in response.text
+
+
+def test_channel_uses_lists_every_configured_channel_once():
+    config = standard_config()
+    uses = setup_checks.channel_uses(config)
+    assert uses[C_ENG_APPROVALS] == ["Engineering: approvals channel"]
+    assert uses[C_ENG] == ["Engineering: announce channel", "Engineering: members channel"]
+    assert uses[C_ENG_LEADS] == ["Engineering: approvers channel"]
+
+
+def test_staff_only(client, django_user_model):
+    ivan = django_user_model.objects.create_user("ivan", "ivan@example.com", "a-long-test-password")
+    client.force_login(ivan)
+    assert client.get(reverse("console:setup")).status_code == 403
+    assert client.post(reverse("console:setup_check")).status_code == 403
+    cache.clear()
