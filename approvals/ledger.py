@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
 
+from approvals import metrics
 from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import entry_from_metadata, request_metadata
 from approvals.rules import LedgerEntry
@@ -54,6 +55,7 @@ def ledger_author(client: WebClient, channel: str) -> str:
     """Our bot's user id: the only author the ledger trusts. LedgerUnavailable when Slack will not say."""
     author = fetch_bot_user_id(client)
     if author is None:
+        metrics.ledger_unavailable(BOT_UNKNOWN)
         raise LedgerUnavailable(channel, BOT_UNKNOWN)
     return author
 

@@ -61,6 +61,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from approvals import metrics
 from approvals.cache_lock import acquire, locked, release, renew
 from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
@@ -176,6 +177,7 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     One process reads a cold ledger; the others wait for it (up to COLD_WAIT_SECONDS, then LedgerBusy).
     """
     ledger = cached_ledger(config)
+    metrics.ledger_cache_lookup(hit=ledger is not None)
     if ledger is not None:
         return ledger
     flight = _Flight.take(wait=COLD_WAIT_SECONDS, unless=lambda: cached_ledger(config) is not None)
@@ -269,6 +271,7 @@ def _refresh(client: WebClient, config: WorkspaceConfig, flight: _Flight, *, bac
     return _read_new_messages(client, stored, due, flight, wait_for_budget=not background) if due else stored
 
 
+@metrics.ledger_refresh("full")
 def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> Ledger:
     """Every page of every channel; the result replaces the cached ledger (waits for the budget as needed)."""
     started = time.time()
@@ -292,6 +295,7 @@ def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> L
     return ledger
 
 
+@metrics.ledger_refresh("incremental")
 def _read_new_messages(client: WebClient, stored: Ledger, channels: list[str], flight: _Flight, *,
                        wait_for_budget: bool) -> Ledger:
     """Messages newer than each channel's mark (a channel never read: all of it), merged into the cache.
@@ -363,8 +367,10 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
         except SlackApiError as exc:
             if transient(exc):
                 raise  # the task retries; nothing partial is stored
+            metrics.ledger_unavailable(str(exc.response.get("error")))
             raise LedgerUnavailable(channel, str(exc.response.get("error"))) from None
         flight.keep()
+        metrics.LEDGER_PAGES.inc()
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not response.get("has_more") or not cursor:

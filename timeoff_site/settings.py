@@ -92,6 +92,8 @@ else:
 # default), which would drop locks and de-duplication keys early: raise it far
 # beyond what we store. Redis does not cull (run it with noeviction/volatile-ttl).
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://timeoff_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "timeoff_site.redis_cache.RedisCache"  # one client per pool, not per call
 if CACHES["default"]["BACKEND"] in (
     "django.core.cache.backends.db.DatabaseCache",
     "django.core.cache.backends.locmem.LocMemCache",
