@@ -5,31 +5,25 @@ script, no CDN) and that HR can sign in and add a leave type. Skipped, with the
 reason, where no browser is installed; `bin/test` installs one when it can.
 """
 
-import os
-import shutil
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 
 @pytest.fixture
 def browser_page():
     # Playwright's sync API runs an event loop; our ORM calls happen before it starts.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         errors = []
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)

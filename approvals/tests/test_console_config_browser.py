@@ -6,7 +6,6 @@ CONSOLE_SCREENSHOTS=<dir> to keep screenshots of the pages for README.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,14 @@ from approvals import slack_directory
 from approvals.models import LeaveType, Team
 from approvals.slack_clients import background_client
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, C_NOBOT, DAVE
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 PASSWORD = "a-long-test-password"
@@ -32,13 +31,8 @@ PASSWORD = "a-long-test-password"
 def browser(fake_slack):
     # The console reads names from the cached directory, which a task fills in the background: warm it now.
     slack_directory.directory_refresh(background_client())
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

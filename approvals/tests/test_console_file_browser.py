@@ -7,7 +7,6 @@ Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots for README.
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,14 @@ import pytest
 from approvals.config_file import parse_config
 from approvals.config_store import config_apply
 from approvals.models import Team
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 PASSWORD = "a-long-test-password"
@@ -31,12 +30,8 @@ EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "config
 
 @pytest.fixture
 def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

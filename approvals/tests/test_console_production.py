@@ -11,7 +11,6 @@ Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots of the pages for README.
 """
 
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,8 +22,8 @@ from django.test.testcases import LiveServerThread
 
 from approvals.models import Team
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,7 +88,7 @@ def test_the_collected_styles_are_served_with_debug_off(production_server, setti
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)")
+@SKIP_WITHOUT_CHROMIUM
 def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, django_user_model):
     django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True,
                                           first_name="Hannah", last_name="Hill")
@@ -98,13 +97,8 @@ def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, djang
     Team.objects.create(name="Everyone else", position=1, approvals_channel=C_ENG_APPROVALS, is_default=True)
     screenshots = os.environ.get("CONSOLE_SCREENSHOTS")
 
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             console_errors = []

@@ -7,7 +7,6 @@ the fake Slack. Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots for README.
 import csv
 import io
 import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,15 +18,15 @@ from django.utils import timezone
 from approvals.rules import LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, DAVE
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 from test_support.flows import install_config
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 PASSWORD = "a-long-test-password"
@@ -35,12 +34,8 @@ PASSWORD = "a-long-test-password"
 
 @pytest.fixture
 def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

@@ -5,21 +5,20 @@ the manifest to copy. Set CONSOLE_SCREENSHOTS=<dir> to keep a screenshot for REA
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from fake_slack.personas import C_NOBOT
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 from test_support.flows import ENGINEERING, install_config, standard_config
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 PASSWORD = "a-long-test-password"
@@ -30,12 +29,8 @@ def test_hr_checks_the_setup_and_copies_the_manifest(live_server, django_user_mo
 
     install_config(standard_config(teams=(replace(ENGINEERING, announce_channel=C_NOBOT),)))
     django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True)
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             errors = []

@@ -7,24 +7,22 @@ will be out; App Home shows what waits. Debian's Chromium through Playwright;
 skipped, with the reason, where no browser is installed.
 """
 
-import os
 import re
-import shutil
 import time
 from datetime import date, timedelta
 
 import pytest
 
 from demo.tests.demo_stack import start_demo
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"),
+    SKIP_WITHOUT_CHROMIUM,
 ]
 
 # Two years ahead: clear of the demo ledger (which ends three months ahead) and of every allowance.
@@ -43,13 +41,8 @@ def demo():
 
 @pytest.fixture
 def page():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         errors = []
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
