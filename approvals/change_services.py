@@ -25,6 +25,7 @@ from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
     SUBMISSION_DEDUP_SECONDS,
+    WRITTEN_MARK_SECONDS,
     Submission,
     check_submission,
     submission_entry,
@@ -158,11 +159,15 @@ def write_change(client: WebClient, config: WorkspaceConfig, message: LedgerMess
             raise ChangeRefused("it no longer exists (its message was deleted)")
         previous = message.entry
         if previous.status == CANCELLED and previous.decided_by == change.by:
-            return None  # a double click: done already
+            # Done already: a double click, or our own earlier attempt whose follow-ups failed. Those go
+            # out (once each) when we know what it was before.
+            was = cache.get(change_written_key(change))
+            return (replace(previous, status=was), previous) if was else None
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
                         channel=message.channel, ts=message.ts)
         rewrite(client, config, message, entry)
+        cache.set(change_written_key(change), previous.status, WRITTEN_MARK_SECONDS)
     logger.info("request changed id=%s action=%s by=%s", entry.id, change.action, change.by)
     return previous, entry
 
@@ -197,10 +202,38 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
                             channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
             note = submission.note or messages.note_from_blocks(message.blocks)
             rewrite(client, config, message, entry, note=note)
+            cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
     except ChangeRefused as refusal:
         send_dm(client, by, messages.change_refused_text(str(refusal)))
         return
     change_followups(client, config, message, previous, entry, by=by)
+
+
+def change_written_key(change: Change) -> str:
+    return f"change-written:{change.request_id}:{change.action}:{change.by}"
+
+
+def edit_written_key(submission: Submission) -> str:
+    return (f"edit-written:{submission.id}:{submission.leave_type}:{submission.start}:{submission.end}:"
+            f"{submission.start_half}:{submission.end_half}")
+
+
+def change_gave_up(client: WebClient, change: Change, error: str) -> None:
+    """The change failed for good. Once the ledger holds it, only a follow-up failed: that is logged, not
+    told as "unchanged" (DESIGN §8)."""
+    if cache.get(change_written_key(change)):
+        logger.error("change follow-ups failed for good id=%s error=%s", change.request_id, error)
+        return
+    send_dm(client, change.by, f"Sorry, I could not change that request: Slack kept failing ({error}). "
+                               "It is unchanged; please try again in a few minutes.")
+
+
+def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str) -> None:
+    if cache.get(edit_written_key(submission)):
+        logger.error("edit follow-ups failed for good id=%s error=%s", submission.id, error)
+        return
+    send_dm(client, by, f"Sorry, I could not edit your request: Slack kept failing ({error}). "
+                        "It is unchanged; please try again in a few minutes.")
 
 
 class request_lock:
@@ -291,4 +324,4 @@ def leave_list_send(client: WebClient, user: str, only_changeable: bool) -> None
     history = ledger_reader.current_ledger(client, config)
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
     text, blocks = leave_list(config, leave, only_changeable=only_changeable)
-    client.chat_postMessage(channel=user, text=text, blocks=blocks)
+    send_dm(client, user, text, blocks)

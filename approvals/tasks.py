@@ -89,8 +89,9 @@ def warm_requester(user: str) -> None:
 
 
 def change_gave_up(exc: Exception, data: dict) -> None:
-    post_ephemeral_or_dm(data["by"], f"Sorry, I could not change that request: Slack kept failing ({error_code(exc)}). "
-                                     "It is unchanged; please try again in a few minutes.")
+    from approvals import change_services
+
+    change_services.change_gave_up(background_client(), change_services.Change(**data), error_code(exc))
 
 
 @retrying_task(priority=10, on_give_up=change_gave_up)
@@ -101,8 +102,10 @@ def change_request(change: dict) -> None:
 
 
 def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
-    post_ephemeral_or_dm(by, f"Sorry, I could not edit your request: Slack kept failing ({error_code(exc)}). "
-                             "It is unchanged; please try again in a few minutes.")
+    from approvals import change_services
+
+    change_services.edit_gave_up(background_client(), request_services.Submission.from_task_data(submission), by,
+                                 error_code(exc))
 
 
 @retrying_task(priority=10, on_give_up=edit_gave_up)
@@ -110,12 +113,6 @@ def edit_request(submission: dict, by: str) -> None:
     from approvals import change_services
 
     change_services.request_edit(background_client(), request_services.Submission.from_task_data(submission), by)
-
-
-def post_ephemeral_or_dm(user: str, text: str) -> None:
-    from approvals.notifications import send_dm
-
-    send_dm(background_client(), user, text)
 
 
 @retrying_task(priority=-5)

@@ -257,3 +257,27 @@ def test_hr_cancels_someones_leave_from_their_list_and_they_are_told(client, fak
     payload = status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("cancelled", HR)
     assert any(f"<@{HR}> changed your time off" in dm for dm in dms_to(fake_slack, ALICE))
+
+
+def test_a_withdrawal_whose_thread_reply_keeps_failing_is_not_told_as_unchanged(client, fake_slack, monkeypatch):
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    real_handle = fake_slack.handle
+
+    def thread_replies_fail(method, params, headers):
+        if method == "chat.postMessage" and params.get("thread_ts"):
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        return real_handle(method, params, headers)
+
+    fake_slack.handle = thread_replies_fail
+    try:
+        press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    finally:
+        del fake_slack.handle
+
+    assert status(fake_slack)["status"] == "cancelled"  # written once...
+    assert not [dm for dm in dms_to(fake_slack, ALICE) if "could not change" in dm]  # ... and not denied
