@@ -875,7 +875,7 @@ def pending_entries(teams) -> list[LedgerEntry]:
     return [found[_pending_entry_key(request_id)] for request_id in ids if _pending_entry_key(request_id) in found]
 
 
-def pending_add(entry: LedgerEntry) -> None:
+def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
     """Add a request to the pending set. Callers hold the person's submit lock (`lock:submit:<user>`),
     so a person's index changes under the team's lock here and one submission at a time."""
     now = time.time()
@@ -883,7 +883,7 @@ def pending_add(entry: LedgerEntry) -> None:
     buckets = _weeks(entry.start, entry.end)
     person_key, weeks_key = _pending_person_key(entry.user), _pending_weeks_key(entry.team)
     bucket_keys = [_pending_bucket_key(entry.team, bucket) for bucket in buckets]
-    with locked(_pending_lock(entry.team)):
+    with locked(_pending_lock(entry.team), wait=wait):  # TimeoutError after `wait` seconds
         current = cache.get_many([person_key, weeks_key, *bucket_keys])
         person = {k: v for k, v in (current.get(person_key) or {}).items() if v[1] > now}
         person[entry.id] = (entry.team, expires)

@@ -271,7 +271,12 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
         if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
             return {}
         submission = replace(submission, validated=True)
-        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
+        try:
+            ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type),
+                                      wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
+        except TimeoutError:
+            cache.delete(dedup_key)  # nothing was sent: sending the form again must not be taken for a repeat
+            raise
     tasks.deliver_request.enqueue(submission.as_task_data())
     return {}
 
