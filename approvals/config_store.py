@@ -47,14 +47,30 @@ def current_config() -> WorkspaceConfig:
     snapshot built from rows read before a change commits, and cached after
     it, is recognised as stale on the next read instead of living on.
     """
+    global _last_snapshot
+    generation = cache.get(GENERATION_KEY)
+    last = _last_snapshot
+    if generation is not None and last is not None and last[0] == generation:
+        return last[1]  # this process already holds that generation's snapshot: nothing more to read
     cached = cache.get_many([SNAPSHOT_KEY, GENERATION_KEY])  # one round trip
     generation = cached.get(GENERATION_KEY)
     snapshot = cached.get(SNAPSHOT_KEY)
-    if snapshot is not None and snapshot[0] == generation:
-        return snapshot[1]
-    config = config_from_database()
-    cache.set(SNAPSHOT_KEY, (generation, config), SNAPSHOT_TIMEOUT)
-    return config
+    if snapshot is None or snapshot[0] != generation:
+        # Stored under the generation read *before* the rows: if a change commits meanwhile, its
+        # invalidation writes a new generation and this snapshot is never served (nor kept below).
+        snapshot = (generation, config_from_database())
+        cache.set(SNAPSHOT_KEY, snapshot, SNAPSHOT_TIMEOUT)
+    if generation is not None:
+        _last_snapshot = snapshot
+    return snapshot[1]
+
+
+# The snapshot this process read or built last, with its generation: on the request path the
+# configuration costs one small read (the generation) instead of reading and unpickling the whole
+# snapshot. It is served only while the shared cache names the same generation, so every invalidation
+# (a new random generation) is seen by the next read, in every process; with no generation in the
+# cache (evicted, flushed) nothing is kept. One tuple, replaced whole: threads read it without a lock.
+_last_snapshot: tuple[str, WorkspaceConfig] | None = None
 
 
 def config_from_database() -> WorkspaceConfig:

@@ -61,7 +61,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import metrics
+from approvals import metrics, pending_indexes
 from approvals.cache_lock import acquire, locked, release, renew
 from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
@@ -472,7 +472,7 @@ LONG = "long"
 # MAX_REQUEST_DAYS in the preview; validation refuses most).
 MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
 
-PENDING_PREFIX = "ledger:pending:v3:"
+PENDING_PREFIX = "ledger:pending:v4:"  # v4: sorted sets on Redis (pending_indexes)
 PENDING_TTL_SECONDS = 60 * 60
 # A team's list of weeks with pending requests outlives each week's index by this much.
 PENDING_WEEKS_SLACK_SECONDS = 5 * 60
@@ -583,24 +583,20 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         weeks = [*_weeks(start, end), LONG]
     person_index = _pending_person_key(user)
     team_indexes = [_pending_bucket_key(team, week) for week in weeks] if team is not None else []
-    first = cache.get_many([SLICES_META_KEY, person_index, *team_indexes])
+    indexes, first = pending_indexes.read([person_index, *team_indexes], values=[SLICES_META_KEY])
     meta: _SlicesMeta | None = first.get(SLICES_META_KEY)
     if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
         return None
-    now = time.time()
-    configured = {t.name for t in config.teams}
-    pending_ids = [request_id for request_id, (entry_team, expires) in (first.get(person_index) or {}).items()
-                   if expires > now and entry_team in configured]
-    for key in team_indexes:
-        pending_ids += [request_id for request_id, expires in (first.get(key) or {}).items() if expires > now]
+    pending_ids = [request_id for key in (person_index, *team_indexes) for request_id in indexes[key]]
     person_key = _person_key(meta.generation, user)
     team_keys = [_team_key(meta.generation, team, bucket) for bucket in buckets] if team is not None else []
     pending_keys = [_pending_entry_key(request_id) for request_id in dict.fromkeys(pending_ids)]
     second = cache.get_many([person_key, *team_keys, *pending_keys])
     own_entries, adjustments = second.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
+    configured = {t.name for t in config.teams}
     for key in pending_keys:  # pending entries fill gaps only: the posted state wins
-        if (entry := second.get(key)) is not None:
+        if (entry := second.get(key)) is not None and entry.team in configured:
             entries[entry.id] = entry
     for key in team_keys:
         entries.update(second.get(key) or {})
@@ -841,18 +837,19 @@ def _pending_entry_key(request_id: str) -> str:
 
 
 def _pending_person_key(user: str) -> str:
-    return f"{PENDING_PREFIX}u:{_safe(user)}"  # {request id: (team, expires at)}
+    return f"{PENDING_PREFIX}u:{_safe(user)}"  # the person's request ids
 
 
 def _pending_weeks_key(team: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}"  # {week: expires at}: the team's weeks with pending requests
+    return f"{PENDING_PREFIX}t:{_safe(team)}"  # the team's weeks with pending requests
 
 
 def _pending_bucket_key(team: str, bucket: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # {request id: expires at}
+    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # the team's request ids meeting that week
 
 
 def _pending_lock(team: str) -> str:
+    """Guards the team's indexes on caches other than Redis (pending_indexes)."""
     return f"{PENDING_PREFIX}t:{_safe(team)}:lock"
 
 
@@ -863,39 +860,29 @@ def pending_key(team: str) -> str:
 
 def pending_entries(teams) -> list[LedgerEntry]:
     """Requests submitted to these teams and not yet posted (every one: for whole-ledger readers)."""
-    now = time.time()
     teams = list(dict.fromkeys(teams))
-    weeks = cache.get_many([_pending_weeks_key(team) for team in teams]) if teams else {}
-    bucket_keys = [_pending_bucket_key(team, bucket) for team in teams
-                   for bucket, expires in (weeks.get(_pending_weeks_key(team)) or {}).items() if expires > now]
-    indexes = cache.get_many(bucket_keys) if bucket_keys else {}
-    ids = dict.fromkeys(request_id for key in bucket_keys for request_id, expires in (indexes.get(key) or {}).items()
-                        if expires > now)
+    weeks, _ = pending_indexes.read([_pending_weeks_key(team) for team in teams])
+    bucket_keys = [_pending_bucket_key(team, bucket) for team in teams for bucket in weeks[_pending_weeks_key(team)]]
+    indexes, _ = pending_indexes.read(bucket_keys)
+    ids = dict.fromkeys(request_id for key in bucket_keys for request_id in indexes[key])
     found = cache.get_many([_pending_entry_key(request_id) for request_id in ids]) if ids else {}
     return [found[_pending_entry_key(request_id)] for request_id in ids if _pending_entry_key(request_id) in found]
 
 
 def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
-    """Add a request to the pending set. Callers hold the person's submit lock (`lock:submit:<user>`),
-    so a person's index changes under the team's lock here and one submission at a time."""
-    now = time.time()
-    expires = now + PENDING_TTL_SECONDS
+    """Add a request to the pending set: its entry, and its id to its person's index and to its team's
+    index of each week it meets. Callers hold the person's submit lock (`lock:submit:<user>`), so
+    one submission of a person at a time; nobody else waits (on Redis the indexes take no lock; on
+    other caches the team's lock, TimeoutError after `wait` seconds)."""
+    expires = time.time() + PENDING_TTL_SECONDS
     buckets = _weeks(entry.start, entry.end)
-    person_key, weeks_key = _pending_person_key(entry.user), _pending_weeks_key(entry.team)
-    bucket_keys = [_pending_bucket_key(entry.team, bucket) for bucket in buckets]
-    with locked(_pending_lock(entry.team), wait=wait):  # TimeoutError after `wait` seconds
-        current = cache.get_many([person_key, weeks_key, *bucket_keys])
-        person = {k: v for k, v in (current.get(person_key) or {}).items() if v[1] > now}
-        person[entry.id] = (entry.team, expires)
-        weeks = {k: v for k, v in (current.get(weeks_key) or {}).items() if v > now}
-        for bucket in buckets:
-            weeks[bucket] = expires + PENDING_WEEKS_SLACK_SECONDS
-        values = {_pending_entry_key(entry.id): entry, person_key: person, weeks_key: weeks}
-        for key in bucket_keys:
-            index = {k: v for k, v in (current.get(key) or {}).items() if v > now}
-            index[entry.id] = expires
-            values[key] = index
-        cache.set_many(values, PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)
+    members = {_pending_person_key(entry.user): {entry.id: expires},
+               _pending_weeks_key(entry.team): {bucket: expires + PENDING_WEEKS_SLACK_SECONDS for bucket in buckets}}
+    for bucket in buckets:
+        members[_pending_bucket_key(entry.team, bucket)] = {entry.id: expires}
+    pending_indexes.add(members, values={_pending_entry_key(entry.id): entry},
+                        timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS,
+                        lock=_pending_lock(entry.team), wait=wait)
 
 
 def pending_remove(request_id: str, *, team: str) -> None:
@@ -903,15 +890,7 @@ def pending_remove(request_id: str, *, team: str) -> None:
     entry = cache.get(_pending_entry_key(request_id))
     if entry is None:
         return  # never added, already removed, or expired with its index entries
-    person_key = _pending_person_key(entry.user)
-    bucket_keys = [_pending_bucket_key(entry.team, bucket) for bucket in _weeks(entry.start, entry.end)]
-    with locked(_pending_lock(entry.team)):
-        current = cache.get_many([person_key, *bucket_keys])
-        values = {}
-        for key in [person_key, *bucket_keys]:
-            index = current.get(key)
-            if index and request_id in index:
-                values[key] = {k: v for k, v in index.items() if k != request_id}
-        if values:
-            cache.set_many(values, PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)
-        cache.delete(_pending_entry_key(request_id))
+    keys = [_pending_person_key(entry.user),
+            *(_pending_bucket_key(entry.team, bucket) for bucket in _weeks(entry.start, entry.end))]
+    pending_indexes.remove(request_id, keys, delete=[_pending_entry_key(request_id)], lock=_pending_lock(entry.team),
+                           timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)

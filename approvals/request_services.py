@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, tasks
-from approvals.cache_lock import acquire, locked, release, renew
+from approvals.cache_lock import acquire, claim, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
@@ -82,6 +82,9 @@ PERMANENT_ERRORS = {
 DECISION_LOCK_SECONDS = 120
 DECISION_LOCK_WAIT_SECONDS = 10
 SUBMISSION_DEDUP_SECONDS = 24 * 60 * 60
+# A person's caches are warmed at most this often: a form opened again soon after finds them warm, and
+# each warming costs the opening request a task row (a database commit) before it can answer.
+WARM_AGAIN_AFTER_SECONDS = 60
 # Slack waits 3 s for the whole answer (DESIGN §3): a busy lock is reported, not waited out.
 REQUEST_PATH_LOCK_WAIT_SECONDS = 1
 # How long we remember that the ledger holds a request or decision of ours: past any retrying.
@@ -186,7 +189,8 @@ def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> st
 
 def request_form_opened(user: str) -> None:
     """Someone opened the form: warm what their submission will need, so it validates inside Slack's 3 s."""
-    tasks.warm_requester.enqueue(user)
+    if claim(f"warm:{user}", WARM_AGAIN_AFTER_SECONDS):
+        tasks.warm_requester.enqueue(user)
 
 
 def requester_warm(client: WebClient, user: str) -> None:

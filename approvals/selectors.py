@@ -138,9 +138,11 @@ class RequestDraft:
     end_half: str | None = None
 
 
-def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft) -> str:
-    """The live preview under the form: working days, who decides, who else is out, the balance after."""
-    requester = requester_cached(config, user)
+def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft,
+                           requester: CachedRequester | None = None) -> str:
+    """The live preview under the form: working days, who decides, who else is out, the balance after.
+    `requester`: what the caller already read of `user` (requester_cached), not read again."""
+    requester = requester or requester_cached(config, user)
     if requester.team_known and requester.team is None:
         who = "No team is configured for you."
     elif requester.team_known:

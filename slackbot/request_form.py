@@ -18,7 +18,8 @@ from approvals import change_services, messages, request_services, rules
 from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
-from approvals.selectors import MAX_REQUEST_DAYS, RequestDraft, request_preview_cached, requester_cached
+from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
+                                 requester_cached)
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.commands import HELP_TEXT
@@ -107,15 +108,16 @@ def command_request(command: SlashCommand) -> SlackResponse:
     if requester.team_known and requester.team is None:
         return ephemeral(f"Sorry, {messages.no_team_text(config)}.")
 
-    if not open_request_form(config, command.user_id, command.trigger_id, prefill):
+    if not open_request_form(config, command.user_id, command.trigger_id, prefill, requester=requester):
         return ephemeral("Slack didn't let me open the request form in time. Please try `/timeoff` again.")
     return ack()
 
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
-                      editing: str | None = None, recording_for: str | None = None) -> bool:
+                      editing: str | None = None, recording_for: str | None = None,
+                      requester: CachedRequester | None = None) -> bool:
     """Open the form: for a new request, to edit request `editing`, or for HR to record leave for
-    `recording_for`. False when Slack did not let us."""
+    `recording_for`. False when Slack did not let us. `requester`: what the caller read of `user`."""
     metadata = {"edit": editing} if editing else {"for": recording_for} if recording_for else None
     view = modals.request_modal(
         leave_types=config.leave_types,
@@ -123,7 +125,8 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
         start=prefill.start,
         end=prefill.end,
         half_values=prefill.halves,
-        preview=request_preview_cached(config, recording_for or user, prefill.draft),
+        preview=request_preview_cached(config, recording_for or user, prefill.draft,
+                                       requester=None if recording_for else requester),
         private_metadata=metadata,
         editing=editing is not None,
         recording_for=recording_for,

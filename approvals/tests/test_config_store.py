@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -318,6 +318,35 @@ def test_a_warm_snapshot_is_served_without_a_query(local_cache, django_assert_nu
         config = current_config()
 
     assert config == example_config()
+
+
+def test_a_process_that_holds_the_current_generation_reads_only_the_generation(local_cache, monkeypatch):
+    config_apply(config=example_config())
+    current_config()  # this process now holds the snapshot of the current generation
+    reads = []
+    monkeypatch.setattr(caches["default"], "get_many", lambda keys, **kw: reads.append(keys) or {})
+
+    assert current_config() == example_config()
+    assert reads == []  # the snapshot itself was neither read nor unpickled again
+
+
+def test_a_new_generation_written_by_another_process_is_seen_at_once(local_cache):
+    config_apply(config=example_config())
+    assert current_config().team_named("Sales").max_out == 2
+    # Another process changes a row without this process's signals, then invalidates as the store does.
+    Team.objects.filter(name="Sales").update(max_out=5)
+    invalidate_config()
+
+    assert current_config().team_named("Sales").max_out == 5
+
+
+def test_a_lost_generation_is_never_taken_for_the_one_held(local_cache):
+    config_apply(config=example_config())
+    current_config()
+    Team.objects.filter(name="Sales").update(max_out=6)
+    local_cache.clear()  # evicted, flushed, or a restarted Redis: no generation at all
+
+    assert current_config().team_named("Sales").max_out == 6
 
 
 def test_the_snapshot_also_works_on_the_configured_cache():

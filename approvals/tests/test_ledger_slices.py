@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
-from approvals import ledger_reader
+from approvals import ledger_reader, pending_indexes
 from approvals.ledger_format import request_metadata
 from approvals.ledger_reader import (
     LEDGER_KEY,
@@ -187,7 +187,8 @@ def test_a_posted_request_leaves_the_pending_set_and_its_indexes(ledger_data, co
     view = person_view(config, CAROL, TEAM.name, in_flight.start, in_flight.end)
     assert view.entries[in_flight.id].status == APPROVED
     assert other.id not in view.entries
-    assert cache.get(ledger_reader._pending_person_key(CAROL)) == {}
+    person_index = ledger_reader._pending_person_key(CAROL)
+    assert pending_indexes.read([person_index])[0] == {person_index: {}}
 
 
 def test_the_posted_state_wins_over_the_pending_one_in_a_view(ledger_data, config):

@@ -91,10 +91,22 @@ def step(fake_slack, recorded_tasks):
 
 def test_timeoff_calls_only_views_open_and_enqueues_the_warm_up(client, fake_slack, step):
     with step() as s:
-        response = post_command(client, "", user_id=ALICE)
+        response = post_command(client, "", user_id=DAVE)
     assert response.status_code == 200 and response.content == b""
     assert s.slack_methods == ["views.open"]
-    assert s.enqueued == [("warm_requester", [ALICE], {})]
+    assert s.enqueued == [("warm_requester", [DAVE], {})]
+
+
+def test_opening_the_form_again_within_a_minute_warms_nothing_more(client, fake_slack, step):
+    """The warm-up is claimed per person for a minute: a second /timeoff soon after writes no task row.
+    (Alice opened the form a moment ago, in the `posted` fixture.)"""
+    with step() as s:
+        again = post_command(client, "", user_id=ALICE)
+        post_command(client, "", user_id=DAVE)
+        post_command(client, "", user_id=DAVE)
+    assert again.status_code == 200 and again.content == b""
+    assert s.slack_methods == ["views.open"] * 3
+    assert s.enqueued == [("warm_requester", [DAVE], {})]
 
 
 def test_a_preview_update_calls_only_views_update(client, fake_slack, step):
@@ -191,7 +203,8 @@ def test_other_commands_call_at_most_views_open(client, fake_slack, step, text):
 
 
 def test_every_request_together_touched_only_views_methods(client, fake_slack, posted, step):
-    """The whole loop once more, end to end, with one ledger of what Slack saw."""
+    """The whole loop once more, end to end, with one ledger of what Slack saw (Alice's caches were
+    warmed a moment ago, in the `posted` fixture: no warm-up this time)."""
     with step() as s:
         post_command(client, "", user_id=ALICE)
         view = fake_slack.last_call("views.open").params["view"]
@@ -203,7 +216,7 @@ def test_every_request_together_touched_only_views_methods(client, fake_slack, p
     assert submitted.content == b""
     assert set(s.slack_methods) <= VIEWS_METHODS
     assert sorted(name for name, args, kwargs in s.enqueued) == [
-        "decide_request", "deliver_request", "publish_home", "warm_requester"]
+        "decide_request", "deliver_request", "publish_home"]
 
 
 # --- The in-request client: short, and never sleeping ---------------------------------------

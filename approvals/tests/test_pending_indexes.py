@@ -1,0 +1,68 @@
+"""The pending set's indexes: members with their own expiry, added and removed without losing a neighbour's."""
+
+import threading
+import time
+
+import pytest
+from django.core.cache import cache
+from django.db import connections
+
+from approvals import pending_indexes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_members_are_read_with_their_expiry_and_values_in_the_same_call():
+    later = time.time() + 60
+    pending_indexes.add({"idx:a": {"r1": later}, "idx:b": {"r1": later, "r2": later}},
+                        values={"entry:r1": {"id": "r1"}}, timeout=120, lock="idx:lock", wait=1)
+    indexes, values = pending_indexes.read(["idx:a", "idx:b", "idx:none"], values=["entry:r1", "entry:none"])
+    assert indexes == {"idx:a": {"r1": pytest.approx(later)}, "idx:b": {"r1": pytest.approx(later),
+                                                                        "r2": pytest.approx(later)},
+                       "idx:none": {}}
+    assert values == {"entry:r1": {"id": "r1"}}
+
+
+def test_expired_members_are_not_read_and_are_pruned_by_the_next_add():
+    pending_indexes.add({"idx:a": {"old": time.time() - 1, "live": time.time() + 60}}, values={}, timeout=120,
+                        lock="idx:lock", wait=1)
+    assert list(pending_indexes.read(["idx:a"])[0]["idx:a"]) == ["live"]
+    pending_indexes.add({"idx:a": {"new": time.time() + 60}}, values={}, timeout=120, lock="idx:lock", wait=1)
+    assert sorted(pending_indexes.read(["idx:a"])[0]["idx:a"]) == ["live", "new"]
+
+
+def test_removing_a_member_keeps_the_others_and_deletes_its_values():
+    later = time.time() + 60
+    pending_indexes.add({"idx:a": {"r1": later, "r2": later}}, values={"entry:r1": 1, "entry:r2": 2}, timeout=120,
+                        lock="idx:lock", wait=1)
+    pending_indexes.remove("r1", ["idx:a"], delete=["entry:r1"], lock="idx:lock", timeout=120)
+    indexes, values = pending_indexes.read(["idx:a"], values=["entry:r1", "entry:r2"])
+    assert list(indexes["idx:a"]) == ["r2"] and values == {"entry:r2": 2}
+
+
+def test_concurrent_adds_to_one_index_lose_nobody():
+    """Many submissions of one team at once: every id ends up in the team's index (Redis: no lock at all;
+    other caches: the lock serialises them)."""
+    later = time.time() + 60
+
+    def add_some(worker: int):
+        try:
+            for n in range(10):
+                pending_indexes.add({"idx:team": {f"r{worker}-{n}": later}}, values={}, timeout=120,
+                                    lock="idx:lock", wait=10)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=add_some, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pending_indexes.read(["idx:team"])[0]["idx:team"]) == 40
