@@ -7,9 +7,13 @@ An Approve click's work, beyond verifying and parsing, is one enqueue: a row
 in django-tasks-db's table. This times, per enqueue, the CPU of this process
 (`time.process_time`) and the wall time, for:
 
-- `tasks.decide_request.enqueue(...)`: our path (Django's Task.enqueue,
-  django-tasks-db's backend: validate, ORM create, TaskResult, the
+- `tasks.decide_request.enqueue(...)`: our path (Django's Task.enqueue and our
+  backend, approvals/task_backend.py: validation cached per task, the row as
+  one INSERT through Django's cursor, the TaskResult built from the task, the
   task_enqueued signal and its receivers);
+- the same through django-tasks-db's own `DatabaseBackend.enqueue` (validate,
+  ORM create, TaskResult with an import of the task, the signal): what our
+  backend replaces, for comparison;
 - `DBTaskResult.objects.create(...)`: the ORM insert alone;
 - the same INSERT as one SQL statement through Django's cursor, and (on
   PostgreSQL) as a server-side prepared statement: the floor for any
@@ -81,6 +85,7 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -105,14 +110,24 @@ def main() -> None:
     def row_values():
         return [uuid.uuid4().hex if connection.vendor == "sqlite" else uuid.uuid4(), "READY", timezone.now(),
                 json.dumps(args_kwargs), task.priority, task.module_path, "[]", task.queue_name, "default", never,
-                "null", "", ""]
+                None, "", ""]  # return_value: SQL NULL, as the backends write it
 
     def raw():
         with connection.cursor() as cursor:
             cursor.execute(insert, row_values())
 
+    from django.tasks import task_backends
+    from django_tasks_db import DatabaseBackend as UpstreamDatabaseBackend
+
+    from approvals.task_backend import DatabaseBackend
+
+    assert type(task_backends[task.backend]) is DatabaseBackend, "TASKS_BACKEND=database is our backend"
+    upstream = UpstreamDatabaseBackend(task.backend, settings.TASKS[task.backend])
+
     results = [
         timed("our enqueue: tasks.decide_request.enqueue()", args.count, lambda: task.enqueue(decision)),
+        timed("django-tasks-db's own DatabaseBackend.enqueue()", args.count,
+              lambda: upstream.enqueue(task, (decision,), {})),
         timed("DBTaskResult.objects.create() alone", args.count, lambda: DBTaskResult.objects.create(
             args_kwargs=args_kwargs, priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
             run_after=never, backend_name="default")),
@@ -146,10 +161,10 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - no Redis: no Redis rows
         print(f"Redis not usable ({exc})", file=sys.stderr)
 
-    print(f"{'enqueue by way of':<48} {'CPU/enqueue':>12} {'wall/enqueue':>13}   "
+    print(f"{'enqueue by way of':<50} {'CPU/enqueue':>12} {'wall/enqueue':>13}   "
           f"({'PostgreSQL' if production else 'SQLite'}, {args.count} each)")
     for label, cpu, wall in results:
-        print(f"{label:<48} {cpu:>9.3f} ms {wall:>10.3f} ms")
+        print(f"{label:<50} {cpu:>9.3f} ms {wall:>10.3f} ms")
     connection.close()
     if production:
         import psycopg

@@ -104,7 +104,8 @@ TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
 TASKS = {
     "default": {
         "BACKEND": {
-            "database": "django_tasks_db.DatabaseBackend",
+            # django-tasks-db's backend with a cheaper enqueue (one INSERT, the same row): approvals/task_backend.py
+            "database": "approvals.task_backend.DatabaseBackend",
             "immediate": "django.tasks.backends.immediate.ImmediateBackend",
         }.get(TASKS_BACKEND, TASKS_BACKEND)
     }

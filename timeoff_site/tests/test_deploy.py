@@ -61,7 +61,7 @@ def test_gunicorn_units_run_this_config_and_this_app(path):
 
 @pytest.mark.parametrize("path", [p for p in UNITS if exec_start(p)[1:2] == ["manage.py"]], ids=lambda p: p.name)
 def test_manage_py_units_run_commands_that_exist(path, settings):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # production's backend
+    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}  # production's backend
     argv = exec_start(path)
     assert (ROOT / "manage.py").is_file()
     name, options = argv[2], argv[3:]
