@@ -49,7 +49,7 @@ import dataclasses
 import logging
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import connections, router, transaction
+from django.db import InterfaceError, OperationalError, connections, router, transaction
 from django.db.models.signals import post_save, pre_save
 from django.tasks import Task, TaskResultStatus
 from django.tasks.signals import task_enqueued
@@ -211,8 +211,21 @@ class DatabaseBackend(UpstreamDatabaseBackend):
             else:
                 params.append(field.get_db_prep_save(value, connection))
         with transaction.mark_for_rollback_on_error(using=using):
-            with connection.cursor() as cursor:
-                cursor.execute(insert.sql, params)
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(insert.sql, params)
+            except (OperationalError, InterfaceError):
+                # A kept connection that died since its last use: no health check ran before this
+                # request's query (settings: CONN_HEALTH_CHECKS is off), so check it now and write
+                # once more on a new connection. Not inside a transaction: the caller's earlier
+                # writes went with the old connection, and failing is the only honest answer.
+                if connection.in_atomic_block or connection.connection is None or connection.is_usable():
+                    raise
+                logger.warning("task backend %s: the database connection was dead; enqueuing on a new one",
+                               connection.alias)
+                connection.close()
+                with connection.cursor() as cursor:
+                    cursor.execute(insert.sql, params)
         db_result._state.db = using
         db_result._state.adding = False
         post_save.send(sender=model, instance=db_result, created=True, update_fields=None, raw=False, using=using)

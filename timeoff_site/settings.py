@@ -85,7 +85,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # No `SELECT 1` before each request's first query (CONN_HEALTH_CHECKS): on the Slack endpoints
+    # it is a second round trip beside the one INSERT they make. A connection that died meanwhile
+    # (PostgreSQL restarted, a proxy dropped it) fails its query instead: the task backend checks
+    # it then and writes its row once more on a new connection (approvals/task_backend.py), and
+    # Django closes a connection that failed when the request ends.
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DATABASE_HEALTH_CHECKS", default=False))
 
 # The shared cache holds configuration snapshots, de-duplication keys and locks.
 # Django's database and local-memory caches cull entries past MAX_ENTRIES (300 by

@@ -243,3 +243,49 @@ def test_a_task_is_validated_once_unless_it_has_a_time(ours, monkeypatch):
         retry.enqueue("x")
     assert checked == retries
     assert len(ours._validated) == 2
+
+
+@pytest.mark.django_db(transaction=True)  # a connection outside any transaction, as a request has
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs a PostgreSQL server to drop the connection")
+def test_a_connection_that_died_since_its_last_use_is_replaced_and_the_row_written(ours):
+    """Without a health check before each request (CONN_HEALTH_CHECKS off), PostgreSQL restarting
+    kills the kept connection: the enqueue notices, reconnects and writes its row once."""
+    import psycopg
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [pid] = cursor.fetchone()
+    settings_dict = connection.settings_dict
+    with psycopg.connect(host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
+                         user=settings_dict["USER"], dbname=settings_dict["NAME"], autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    result = record.enqueue("after a restart")
+
+    assert DBTaskResult.objects.filter(id=result.id, args_kwargs__args=["after a restart"]).count() == 1
+    assert DBTaskResult.objects.count() == 1
+
+
+def test_a_failed_insert_inside_a_transaction_is_not_written_again(ours, monkeypatch):
+    """Inside the caller's transaction a failing INSERT is the caller's to handle: no second try."""
+    from django.db import OperationalError
+
+    calls = []
+
+    class FailingCursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params):
+            calls.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    with transaction.atomic():
+        monkeypatch.setattr(connection, "cursor", FailingCursor)
+        with pytest.raises(OperationalError):
+            record.enqueue("inside")
+        monkeypatch.undo()
+    assert len(calls) == 1
