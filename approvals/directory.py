@@ -36,16 +36,28 @@ def _members_key(kind: str, source: str) -> str:
     return f"directory:{kind}:{source}"
 
 
+def channel_members_key(channel: str) -> str:
+    return _members_key("channel", channel)
+
+
+def usergroup_members_key(usergroup: str) -> str:
+    return _members_key("usergroup", usergroup)
+
+
+def timezone_key(user: str) -> str:
+    return f"directory:tz:{user}"
+
+
 def cached_channel_members(channel: str) -> frozenset[str] | None:
-    return cache.get(_members_key("channel", channel))
+    return cache.get(channel_members_key(channel))
 
 
 def cached_usergroup_members(usergroup: str) -> frozenset[str] | None:
-    return cache.get(_members_key("usergroup", usergroup))
+    return cache.get(usergroup_members_key(usergroup))
 
 
 def cached_timezone(user: str) -> str | None:
-    return cache.get(f"directory:tz:{user}")
+    return cache.get(timezone_key(user))
 
 
 def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:

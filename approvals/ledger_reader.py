@@ -551,6 +551,7 @@ class SliceLedger:
     adjustments: dict[str, Adjustment] = field(default_factory=dict)
     truncated: bool = False
     channels: tuple[str, ...] = ()
+    pending_version: int = 0  # the person's pending version when read: `pending_submit` checks it
 
     def for_user(self, user: str) -> list[LedgerEntry]:
         return [entry for entry in self.entries.values() if entry.user == user]
@@ -583,7 +584,8 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         weeks = [*_weeks(start, end), LONG]
     person_index = _pending_person_key(user)
     team_indexes = [_pending_bucket_key(team, week) for week in weeks] if team is not None else []
-    indexes, first = pending_indexes.read([person_index, *team_indexes], values=[SLICES_META_KEY])
+    version_key = _pending_version_key(user)
+    indexes, first = pending_indexes.read([person_index, *team_indexes], values=[SLICES_META_KEY, version_key])
     meta: _SlicesMeta | None = first.get(SLICES_META_KEY)
     if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
         return None
@@ -602,7 +604,7 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         entries.update(second.get(key) or {})
     entries.update(own_entries)
     return SliceLedger(entries=entries, adjustments=dict(adjustments), truncated=meta.truncated,
-                       channels=meta.channels)
+                       channels=meta.channels, pending_version=pending_indexes.version_of(first, version_key))
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
@@ -840,6 +842,10 @@ def _pending_person_key(user: str) -> str:
     return f"{PENDING_PREFIX}u:{_safe(user)}"  # the person's request ids
 
 
+def _pending_version_key(user: str) -> str:
+    return f"{PENDING_PREFIX}v:{_safe(user)}"  # moves on with each request of the person added
+
+
 def _pending_weeks_key(team: str) -> str:
     return f"{PENDING_PREFIX}t:{_safe(team)}"  # the team's weeks with pending requests
 
@@ -869,20 +875,38 @@ def pending_entries(teams) -> list[LedgerEntry]:
     return [found[_pending_entry_key(request_id)] for request_id in ids if _pending_entry_key(request_id) in found]
 
 
-def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
-    """Add a request to the pending set: its entry, and its id to its person's index and to its team's
-    index of each week it meets. Callers hold the person's submit lock (`lock:submit:<user>`), so
-    one submission of a person at a time; nobody else waits (on Redis the indexes take no lock; on
-    other caches the team's lock, TimeoutError after `wait` seconds)."""
+def _pending_members(entry: LedgerEntry) -> dict[str, dict[str, float]]:
+    """The index entries of a pending request: its id in its person's index and in its team's index
+    of each week it meets, and those weeks in the team's list of weeks."""
     expires = time.time() + PENDING_TTL_SECONDS
     buckets = _weeks(entry.start, entry.end)
     members = {_pending_person_key(entry.user): {entry.id: expires},
                _pending_weeks_key(entry.team): {bucket: expires + PENDING_WEEKS_SLACK_SECONDS for bucket in buckets}}
     for bucket in buckets:
         members[_pending_bucket_key(entry.team, bucket)] = {entry.id: expires}
-    pending_indexes.add(members, values={_pending_entry_key(entry.id): entry},
+    return members
+
+
+def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
+    """Add a request to the pending set, unconditionally (HR recording leave, a delivery putting its
+    request back). On Redis nobody waits; on other caches the team's lock, TimeoutError after `wait` s."""
+    pending_indexes.add(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
                         timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS,
-                        lock=_pending_lock(entry.team), wait=wait)
+                        lock=_pending_lock(entry.team), wait=wait, version=_pending_version_key(entry.user))
+
+
+def pending_submit(entry: LedgerEntry, *, seen_version: int | None, claim: tuple[str, object, float],
+                   wait: float) -> str:
+    """Add a checked submission to the pending set, only if its person's pending set is as the check saw
+    it (`seen_version`, from `person_view`) and its claim (the form's de-duplication key) is free.
+
+    pending_indexes.ADDED; CHANGED when another request of the person was added after the check read
+    (check again); CLAIMED when the same form was already sent. Nothing is written unless ADDED.
+    """
+    return pending_indexes.add_if(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
+                                  timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS,
+                                  version=(_pending_version_key(entry.user), seen_version), claim=claim,
+                                  lock=_pending_lock(entry.team), wait=wait)
 
 
 def pending_remove(request_id: str, *, team: str) -> None:

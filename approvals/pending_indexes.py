@@ -13,10 +13,18 @@ decides whether submissions wait for each other:
 - On any other cache (the database cache of a one-machine install) an index is
   a dict stored under its key, rewritten under `lock` (read, change, write).
 
+An add may be conditional (`add_if`): only if a version key still holds what
+the caller read before deciding to add, and only if a claim key is free. That
+is how a submission is checked and added without holding a lock while it is
+checked: it reads the person's version with what it checks, and the add fails
+("changed") if another submission of theirs was added meanwhile; then it reads
+and checks again.
+
 Callers name cache keys as for `django.core.cache.cache`; on Redis the same
 key prefix and version apply.
 """
 
+import math
 import time
 from typing import Any
 
@@ -49,9 +57,10 @@ def read(keys: list[str], *, values: list[str] = ()) -> tuple[dict[str, dict[str
 
 
 def add(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout: float, lock: str,
-        wait: float) -> None:
-    """Store `values` and add `members` ({index key: {member: expires at}}) to their indexes; every key
-    written lives `timeout` seconds. Other caches: under `lock`, TimeoutError after `wait` seconds."""
+        wait: float, version: str | None = None) -> None:
+    """Store `values` and add `members` ({index key: {member: expires at}}) to their indexes, and move
+    the `version` key on (see `add_if`); every key written lives `timeout` seconds. Other caches:
+    under `lock`, TimeoutError after `wait` seconds."""
     now = time.time()
     redis = _redis()
     if redis is None:
@@ -62,10 +71,12 @@ def add(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout
                 index = {m: e for m, e in (current.get(key) or {}).items() if e > now}
                 index.update(added)
                 changed[key] = index
+            if version is not None:
+                changed[version] = (cache.get(version) or 0) + 1
             cache.set_many(changed, timeout)
         return
     backend, client = redis
-    dumps, milliseconds = backend._cache._serializer.dumps, int(timeout * 1000)
+    dumps, milliseconds = backend._cache._serializer.dumps, _milliseconds(timeout)
     pipe = client.pipeline(transaction=True)  # the entries land with the indexes naming them
     for key, value in values.items():
         pipe.set(backend.make_and_validate_key(key), dumps(value), px=milliseconds)
@@ -74,7 +85,94 @@ def add(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout
         pipe.zadd(redis_key, added)
         pipe.zremrangebyscore(redis_key, "-inf", now)  # what expired goes, so no index grows for ever
         pipe.pexpire(redis_key, milliseconds)
+    if version is not None:
+        pipe.incr(backend.make_and_validate_key(version))
+        pipe.pexpire(backend.make_and_validate_key(version), milliseconds)
     pipe.execute()
+
+
+ADDED, CHANGED, CLAIMED = "added", "changed", "claimed"
+
+# The conditional add, in one step in Redis. KEYS: the version key, the claim key, the value keys,
+# the index keys. ARGV: the version the caller read ("" for no check), the claim's stored value and
+# lifetime (ms), the keys' lifetime (ms), now (for pruning), the values, then for each index its
+# member count and member/score pairs.
+REDIS_ADD_IF = """
+if redis.call('exists', KEYS[2]) == 1 then
+    return 'claimed'
+end
+local version = tonumber(redis.call('get', KEYS[1]) or '0')
+if ARGV[1] ~= '' and version ~= tonumber(ARGV[1]) then
+    return 'changed'
+end
+redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
+local ttl, now = ARGV[4], ARGV[5]
+local n_values = tonumber(ARGV[6])
+local arg = 7
+for i = 1, n_values do
+    redis.call('set', KEYS[2 + i], ARGV[arg], 'PX', ttl)
+    arg = arg + 1
+end
+for k = 3 + n_values, #KEYS do
+    local count = tonumber(ARGV[arg])
+    arg = arg + 1
+    for j = 1, count do
+        redis.call('zadd', KEYS[k], ARGV[arg + 1], ARGV[arg])
+        arg = arg + 2
+    end
+    redis.call('zremrangebyscore', KEYS[k], '-inf', now)
+    redis.call('pexpire', KEYS[k], ttl)
+end
+redis.call('incr', KEYS[1])
+redis.call('pexpire', KEYS[1], ttl)
+return 'added'
+"""
+
+
+def add_if(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout: float,
+           version: tuple[str, int | None], claim: tuple[str, Any, float], lock: str, wait: float) -> str:
+    """`add`, only if the claim key is free (`claim`: (key, value, lifetime in seconds)) and the version
+    key still holds the version read (`version`: (key, what was read; None: no check)); then the claim
+    is taken and the version moves on. ADDED, or (nothing written) CLAIMED or CHANGED: a taken claim
+    is reported first, so a form sent twice is always recognised as such."""
+    version_key, seen = version
+    claim_key, claim_value, claim_timeout = claim
+    now = time.time()
+    redis = _redis()
+    if redis is None:
+        with locked(lock, wait=wait):
+            if cache.get(claim_key) is not None:
+                return CLAIMED
+            if seen is not None and (cache.get(version_key) or 0) != seen:
+                return CHANGED
+            if not cache.add(claim_key, claim_value, claim_timeout):
+                return CLAIMED
+            current = cache.get_many(list(members))
+            changed = dict(values)
+            for key, added in members.items():
+                index = {m: e for m, e in (current.get(key) or {}).items() if e > now}
+                index.update(added)
+                changed[key] = index
+            changed[version_key] = (cache.get(version_key) or 0) + 1
+            cache.set_many(changed, timeout)
+        return ADDED
+    backend, client = redis
+    dumps, make_key = backend._cache._serializer.dumps, backend.make_and_validate_key
+    keys = [make_key(version_key), make_key(claim_key), *(make_key(key) for key in values),
+            *(make_key(key) for key in members)]
+    args = ["" if seen is None else seen, dumps(claim_value), _milliseconds(claim_timeout), _milliseconds(timeout),
+            now, len(values), *(dumps(value) for value in values.values())]
+    for added in members.values():
+        args.append(len(added))
+        for member, expires in added.items():
+            args += [member, expires]
+    outcome = client.register_script(REDIS_ADD_IF)(keys=keys, args=args)
+    return _text(outcome)
+
+
+def version_of(found: dict[str, Any], key: str) -> int:
+    """A version key's value as `read` returned it (absent: 0)."""
+    return int(found.get(key) or 0)
 
 
 def remove(member: str, keys: list[str], *, delete: list[str], lock: str, timeout: float) -> None:
@@ -104,6 +202,10 @@ def _redis() -> tuple[RedisCache, Any] | None:
     if not isinstance(backend, RedisCache):
         return None
     return backend, backend._cache.get_client(write=True)
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
 
 
 def _text(member: bytes | str) -> str:

@@ -21,7 +21,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals import directory, ledger, ledger_reader, messages, tasks
+from approvals import directory, ledger, ledger_reader, messages, pending_indexes, tasks
 from approvals.cache_lock import acquire, claim, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
@@ -53,7 +53,7 @@ from approvals.selectors import (
     holiday_dates,
     ledger_context,
     local_today,
-    requester_cached,
+    requester_read,
     slack_lookups,
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
@@ -87,6 +87,9 @@ SUBMISSION_DEDUP_SECONDS = 24 * 60 * 60
 WARM_AGAIN_AFTER_SECONDS = 60
 # Slack waits 3 s for the whole answer (DESIGN §3): a busy lock is reported, not waited out.
 REQUEST_PATH_LOCK_WAIT_SECONDS = 1
+# A submission is checked again when another request of the same person was added while it was
+# checked; a person does not send three forms at the same instant.
+SUBMIT_ATTEMPTS = 3
 # How long we remember that the ledger holds a request or decision of ours: past any retrying.
 WRITTEN_MARK_SECONDS = 24 * 60 * 60
 
@@ -221,10 +224,11 @@ def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
     retry) is sent once. Nothing here waits more than about a second.
     """
     config = current_config()
-    if cache.get(dedup_key):
+    # What the cache knows of the requester, and the form's de-duplication key, in one round trip.
+    requester, found = requester_read(config, submission.user, also=(dedup_key,))
+    if found.get(dedup_key):
         logger.info("duplicate submission ignored user=%s", submission.user)
         return {}
-    requester = requester_cached(config, submission.user)
     if requester.allowed is False:
         return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config)}."}
     if requester.team_known and requester.team is None:
@@ -255,33 +259,48 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
                           leave_type: LeaveTypeConfig, timezone: str, dedup_key: str) -> dict[str, str] | None:
     """Every rule, against the cached ledger; None when the ledger is cold.
 
-    One submission of a person at a time: the check and joining the pending set
-    are one step, so two overlapping requests sent at once cannot both pass. The
-    lock is per person, so nobody else waits on it; the ledger is read once, under it:
-    only the slices the rules need (the person's; the team's for these dates when
-    `max_out` applies), so the cost does not grow with the ledger or the pending set.
+    Checked without a lock, then added only if nothing changed (optimistic):
+    the check reads the person's pending version with what it checks, and the
+    add fails if another request of theirs was added meanwhile, so two
+    overlapping requests sent at once cannot both pass; the loser is checked
+    again and sees the winner. The ledger is read in slices (the person's; the
+    team's for these dates when `max_out` applies), so the cost does not grow
+    with the ledger or the pending set. The add also claims `dedup_key`: the
+    same form sent twice is added once.
     """
-    with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
-        # Capacity is the only rule that looks at other people's leave, and only under max_out.
-        capacity = team.max_out is not None
+    # Capacity is the only rule that looks at other people's leave, and only under max_out.
+    capacity = team.max_out is not None
+    today = local_today(timezone)
+    validated = replace(submission, validated=True)
+    entry = submission_entry(config, validated, team=team, leave_type=leave_type)
+    for attempt in range(SUBMIT_ATTEMPTS):
+        if attempt and cache.get(dedup_key):
+            return {}  # what changed meanwhile was this very form, sent twice at once
         history = ledger_reader.person_view(config, submission.user, team.name if capacity else None,
                                             submission.start, submission.end)
         if history is None:
             return None
-        violations = check_submission(config, submission, team=team, leave_type=leave_type,
-                                      today=local_today(timezone), ledger=history)
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                      ledger=history)
         if violations:
             return errors_by_field(violations)
-        if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
-            return {}
-        submission = replace(submission, validated=True)
-        try:
-            ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type),
-                                      wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
-        except TimeoutError:
-            cache.delete(dedup_key)  # nothing was sent: sending the form again must not be taken for a repeat
-            raise
-    tasks.deliver_request.enqueue(submission.as_task_data())
+        outcome = ledger_reader.pending_submit(
+            entry, seen_version=getattr(history, "pending_version", None),
+            claim=(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS), wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
+        if outcome == pending_indexes.CLAIMED:
+            return {}  # the same form, sent again: it is on its way
+        if outcome == pending_indexes.ADDED:
+            break
+    else:
+        raise TimeoutError(f"the pending requests of {submission.user} kept changing")
+    try:
+        tasks.deliver_request.enqueue(validated.as_task_data())
+    except Exception:
+        # Not enqueued: nothing will deliver it. Forget the claim and the pending entry, so that the
+        # person, told by Slack that the form could not be sent, can send it again.
+        cache.delete(dedup_key)
+        ledger_reader.pending_remove(entry.id, team=entry.team)
+        raise
     return {}
 
 

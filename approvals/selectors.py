@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages
@@ -53,10 +54,62 @@ class CachedRequester:
     timezone: str | None = None
 
 
-def requester_cached(config: WorkspaceConfig, user: str) -> CachedRequester:
-    """May this person request, and in which team — as far as the cache knows."""
-    channel_members, usergroup_members = cached_lookups()
-    timezone = directory.cached_timezone(user)
+# Up to this many member lists (the requesters' channel, each team's members) are read together with
+# the rest of a request's first reads; past it, reading them one by one until the person's team is
+# found moves fewer bytes.
+PREFETCH_MAX_MEMBER_LISTS = 8
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """Cache values a request read in one round trip: `keys` were asked for, `found` holds those present."""
+
+    keys: frozenset[str]
+    found: dict
+
+    def get(self, key: str, read):
+        """The prefetched value (None: not cached), or `read()` for a key that was not asked for."""
+        return self.found.get(key) if key in self.keys else read()
+
+
+def requester_keys(config: WorkspaceConfig, user: str) -> list[str]:
+    """The cache keys `requester_cached` reads for `user`: its time zone, and the member lists it may
+    need when they are few (PREFETCH_MAX_MEMBER_LISTS)."""
+    lists = [directory.channel_members_key(config.requesters_channel)] if config.requesters_channel else []
+    for team in config.teams:
+        if team.members.channel:
+            lists.append(directory.channel_members_key(team.members.channel))
+        if team.members.usergroup:
+            lists.append(directory.usergroup_members_key(team.members.usergroup))
+    lists = list(dict.fromkeys(lists))
+    return [directory.timezone_key(user), *(lists if len(lists) <= PREFETCH_MAX_MEMBER_LISTS else [])]
+
+
+def requester_read(config: WorkspaceConfig, user: str, *, also: tuple[str, ...] = ()) -> tuple[CachedRequester, dict]:
+    """`requester_cached`, with everything it needs read in one round trip, and the cache values of
+    `also` read in the same one (those present)."""
+    keys = requester_keys(config, user)
+    found = cache.get_many([*also, *keys])
+    requester = requester_cached(config, user, prefetched=Prefetched(frozenset(keys), found))
+    return requester, {key: found[key] for key in also if key in found}
+
+
+def requester_cached(config: WorkspaceConfig, user: str, *, prefetched: Prefetched | None = None) -> CachedRequester:
+    """May this person request, and in which team — as far as the cache knows. `prefetched`: what the
+    caller already read of `requester_keys` (anything else is read here)."""
+    if prefetched is None:
+        channel_members, usergroup_members = cached_lookups()
+        timezone = directory.cached_timezone(user)
+    else:
+        def channel_members(channel):
+            key = directory.channel_members_key(channel)
+            return prefetched.get(key, lambda: directory.cached_channel_members(channel))
+
+        def usergroup_members(usergroup):
+            key = directory.usergroup_members_key(usergroup)
+            return prefetched.get(key, lambda: directory.cached_usergroup_members(usergroup))
+
+        timezone = prefetched.get(directory.timezone_key(user), lambda: directory.cached_timezone(user))
     try:
         allowed = may_request(config, user, channel_members=channel_members)
     except MembershipUnknown:

@@ -19,7 +19,7 @@ from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
-                                 requester_cached)
+                                 requester_read)
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.commands import HELP_TEXT
@@ -102,7 +102,7 @@ def command_request(command: SlashCommand) -> SlackResponse:
     if not config.leave_types or not config.teams:
         return ephemeral("Time off isn't set up yet: HR has not configured any teams or leave types.")
 
-    requester = requester_cached(config, command.user_id)
+    requester, _ = requester_read(config, command.user_id)
     if requester.allowed is False:
         return ephemeral(f"Sorry, {messages.not_allowed_text(config)}.")
     if requester.team_known and requester.team is None:

@@ -66,3 +66,32 @@ def test_concurrent_adds_to_one_index_lose_nobody():
     for thread in threads:
         thread.join()
     assert len(pending_indexes.read(["idx:team"])[0]["idx:team"]) == 40
+
+
+def test_a_conditional_add_happens_only_on_the_version_read_and_a_free_claim():
+    later = time.time() + 60
+
+    def add_if(member, seen, claim="claim:1"):
+        return pending_indexes.add_if({"idx:a": {member: later}}, values={f"entry:{member}": member}, timeout=120,
+                                      version=("version:alice", seen), claim=(claim, "form", 60),
+                                      lock="idx:lock", wait=1)
+
+    assert pending_indexes.read([], values=["version:alice"])[1] == {}  # no version yet: 0
+    assert add_if("r1", 0) == pending_indexes.ADDED
+    _, found = pending_indexes.read([], values=["version:alice", "claim:1"])
+    assert pending_indexes.version_of(found, "version:alice") == 1 and found["claim:1"] == "form"
+
+    assert add_if("r2", 0, claim="claim:2") == pending_indexes.CHANGED  # checked against version 0: stale
+    assert add_if("r2", 1, claim="claim:1") == pending_indexes.CLAIMED  # the same form again
+    assert add_if("r2", 0, claim="claim:1") == pending_indexes.CLAIMED  # a duplicate is named first
+    indexes, values = pending_indexes.read(["idx:a"], values=["entry:r1", "entry:r2", "claim:2"])
+    assert list(indexes["idx:a"]) == ["r1"] and values == {"entry:r1": "r1"}  # nothing written by the refusals
+
+    assert add_if("r2", 1, claim="claim:2") == pending_indexes.ADDED
+    assert sorted(pending_indexes.read(["idx:a"])[0]["idx:a"]) == ["r1", "r2"]
+
+
+def test_an_unconditional_add_moves_the_version_on_too():
+    pending_indexes.add({"idx:a": {"r1": time.time() + 60}}, values={}, timeout=120, lock="idx:lock", wait=1,
+                        version="version:bob")
+    assert pending_indexes.version_of(pending_indexes.read([], values=["version:bob"])[1], "version:bob") == 1

@@ -55,14 +55,19 @@ def test_a_good_request_is_accepted_and_delivered_by_its_task(client, fake_slack
     assert len(posted_requests(fake_slack)) == 1
 
 
-def test_a_busy_submission_is_answered_within_a_second_and_the_form_can_be_sent_again(client, fake_slack):
-    """Another submission of the same person holds their submit lock: it is reported (after the request
-    path's one-second wait, not the background's five), and nothing is lost."""
+def test_a_busy_pending_set_is_answered_within_a_second_and_the_form_can_be_sent_again(client, fake_slack):
+    """On caches other than Redis the team's indexes change under the team's lock: a submission that
+    finds it busy is reported after the request path's one-second wait, and nothing is lost. On Redis
+    the indexes take no lock, so the same submission goes through at once."""
+    from django.core.cache.backends.redis import RedisCache
+    from django.core.cache import caches
+
+    from approvals import ledger_reader
     from approvals.cache_lock import acquire, release
 
     install_config()
     view = open_request_form(client, fake_slack, ALICE)
-    lock = f"lock:submit:{ALICE}"
+    lock = ledger_reader._pending_lock("Engineering")
     token = acquire(lock, timeout=30, wait=1)
     started = time.monotonic()
     try:
@@ -70,6 +75,9 @@ def test_a_busy_submission_is_answered_within_a_second_and_the_form_can_be_sent_
     finally:
         release(lock, token)
     assert time.monotonic() - started < 2.5
+    if isinstance(caches["default"], RedisCache):
+        assert response.content == b"" and len(posted_requests(fake_slack)) == 1
+        return
     assert "being sent; try again" in response.json()["errors"][ids.START_BLOCK]
     assert posted_requests(fake_slack) == []
     again = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))

@@ -1,0 +1,103 @@
+"""Submissions checked without a lock and added only if nothing changed meanwhile (request_submit).
+
+Two forms of one person sent at the same instant are both checked against the
+same pending set; only one may be added on that check, and the other is
+checked again and sees it. A form whose task could not be enqueued leaves
+nothing behind, so it can be sent again.
+"""
+
+import threading
+from datetime import date
+
+import pytest
+from django.db import connections
+from django.tasks import task_backends
+from django.tasks.backends.dummy import DummyBackend
+
+from approvals import ledger_reader, request_services
+from approvals.config_store import current_config
+from approvals.request_services import Submission, request_submit
+from test_support.flows import ALICE, install_config, open_request_form
+
+pytestmark = pytest.mark.django_db(transaction=True)  # threads see each other's writes
+
+MONDAY, TUESDAY, FRIDAY = date(2031, 3, 10), date(2031, 3, 11), date(2031, 3, 14)
+
+
+@pytest.fixture
+def warm(client, fake_slack, settings):
+    """Alice's caches and the ledger warm (her form opened, its warm-up run), then tasks recorded, not run."""
+    install_config()
+    open_request_form(client, fake_slack, ALICE)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    backend = task_backends["default"]
+    assert isinstance(backend, DummyBackend)
+    return backend
+
+
+def submission(request_id: str, start: date, end: date) -> Submission:
+    return Submission(id=request_id, user=ALICE, leave_type="vacation", start=start, end=end, start_half=None,
+                      end_half=None, note="", validated=False)
+
+
+def test_two_overlapping_forms_sent_at_once_are_not_both_accepted(warm, monkeypatch):
+    both_checked = threading.Barrier(2, timeout=10)
+    check = request_services.check_submission
+    checks = []
+
+    def check_together(*args, **kwargs):
+        violations = check(*args, **kwargs)
+        checks.append(violations)
+        if len(checks) <= 2:
+            both_checked.wait()  # each has checked the same pending set before either adds
+        return violations
+
+    monkeypatch.setattr(request_services, "check_submission", check_together)
+    answers, enqueued = {}, []
+
+    def send(request_id, start, end):
+        try:
+            answers[request_id] = request_submit(submission(request_id, start, end), dedup_key=f"dedup:{request_id}")
+            enqueued.extend(task_backends["default"].results)  # each thread has its own backend instance
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=("first", MONDAY, TUESDAY)),
+               threading.Thread(target=send, args=("second", TUESDAY, FRIDAY))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    accepted = [request_id for request_id, errors in answers.items() if errors == {}]
+    refused = [errors for errors in answers.values() if errors]
+    assert len(accepted) == 1 and len(refused) == 1
+    assert "overlap" in " ".join(refused[0].values()).lower()
+    assert len(checks) == 3  # the loser was checked a second time, against the winner
+    assert [result.args[0]["id"] for result in enqueued] == accepted
+    pending = ledger_reader.pending_entries(team.name for team in current_config().teams)
+    assert [entry.id for entry in pending] == accepted
+
+
+def test_the_same_form_sent_twice_is_added_once(warm):
+    form = submission("only", MONDAY, TUESDAY)
+    assert request_submit(form, dedup_key="dedup:same") == {}
+    assert request_submit(form, dedup_key="dedup:same") == {}
+    assert len(warm.results) == 1
+
+
+def test_a_form_whose_task_was_not_enqueued_can_be_sent_again(warm, monkeypatch):
+    form = submission("unlucky", MONDAY, TUESDAY)
+
+    class DatabaseDown:
+        def enqueue(self, *args, **kwargs):
+            raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(request_services.tasks, "deliver_request", DatabaseDown())
+    with pytest.raises(ConnectionError):
+        request_submit(form, dedup_key="dedup:unlucky")
+    monkeypatch.undo()
+    assert ledger_reader.pending_entries(["Engineering"]) == []
+
+    assert request_submit(form, dedup_key="dedup:unlucky") == {}  # neither a duplicate nor an overlap
+    assert [result.args[0]["id"] for result in warm.results] == ["unlucky"]
