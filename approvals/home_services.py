@@ -21,6 +21,14 @@ logger = logging.getLogger(__name__)
 HOME_SEEN_SECONDS = 30 * 24 * 60 * 60
 
 
+def home_opened(user: str) -> None:
+    """Someone opened App Home: publish it, and remember that they look at it, both in the background
+    (the mark is a cache write Slack's request need not wait for)."""
+    from approvals import tasks
+
+    tasks.publish_home.enqueue(user, True)
+
+
 def home_seen(user: str) -> None:
     cache.set(f"home:seen:{user}", 1, HOME_SEEN_SECONDS)
 

@@ -213,7 +213,7 @@ def requester_warm(client: WebClient, user: str) -> None:
         logger.error("ledger unavailable while warming: %s", exc)
 
 
-def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
+def request_submit(submission: Submission, *, dedup_key: str, config: WorkspaceConfig | None = None) -> dict[str, str]:
     """Accept a request from the form: the errors to show by field (rules.FIELD_*), or {} once enqueued.
 
     Every rule is checked here when the cache knows the requester and the
@@ -222,8 +222,9 @@ def request_submit(submission: Submission, *, dedup_key: str) -> dict[str, str]:
     delivery task, which DMs the requester if it is refused (DESIGN §5, cold
     cache). The same form sent twice (`dedup_key`: a double click, a Slack
     retry) is sent once. Nothing here waits more than about a second.
+    `config`: the caller's current_config(), when it has one.
     """
-    config = current_config()
+    config = config or current_config()
     # What the cache knows of the requester, and the form's de-duplication key, in one round trip.
     requester, found = requester_read(config, submission.user, also=(dedup_key,))
     if found.get(dedup_key):

@@ -116,9 +116,12 @@ def edit_request(submission: dict, by: str) -> None:
 
 
 @retrying_task(priority=-5)
-def publish_home(user: str) -> None:
+def publish_home(user: str, opened: bool = False) -> None:
+    """`opened`: the person opened App Home just now (and so is one who looks at it)."""
     from approvals import home_services
 
+    if opened:
+        home_services.home_seen(user)
     home_services.home_publish(background_client(), user)
 
 

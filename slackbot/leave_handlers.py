@@ -7,10 +7,9 @@ Handlers only translate: the changes themselves are `approvals.change_services`'
 import json
 import re
 
-from approvals import tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
-from approvals.home_services import home_seen
+from approvals.home_services import home_opened
 from slackbot.payloads import BadPayload, SlashCommand, require_text
 from slackbot.request_form import FormValues, open_request_form, parse_iso_date, parse_prefill
 from slackbot.responses import SlackResponse, ack, ephemeral
@@ -79,8 +78,7 @@ def action_new_request(payload: dict, action: dict) -> SlackResponse:
 def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:
     if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
         return ack()
-    home_seen(event["user"])
-    tasks.publish_home.enqueue(event["user"])
+    home_opened(event["user"])
     return ack()
 
 

@@ -235,7 +235,7 @@ def submit_request(payload: dict) -> SlackResponse:
     if editing:
         refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key)
     else:
-        refused = request_services.request_submit(submission, dedup_key=dedup_key)
+        refused = request_services.request_submit(submission, dedup_key=dedup_key, config=config)
     if not refused:
         return ack()
     by_block: dict[str, str] = {}

@@ -190,7 +190,8 @@ def test_events_call_no_slack_method(client, fake_slack, step):
         verified = post_event(client, {"type": "url_verification", "challenge": "abc"})
     assert [first.status_code, retried.status_code, verified.status_code] == [200, 200, 200]
     assert s.slack_methods == []
-    assert s.enqueued == [("publish_home", [ALICE], {})]  # App Home is published in the background, once
+    # App Home is published in the background, once, and the task remembers that Alice looks at it.
+    assert s.enqueued == [("publish_home", [ALICE, True], {})]
 
 
 @pytest.mark.parametrize("text", ["help", "balance", "2031-03-10 2031-03-12 vacation"])
