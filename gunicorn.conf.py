@@ -54,15 +54,3 @@ def child_exit(server, worker):
 
         multiprocess.mark_process_dead(worker.pid)
 
-
-# How long a thread may hold the GIL before another is let in (Python's default: 5 ms). Our requests
-# are short bursts of CPU between many short waits (Redis, PostgreSQL): at 5 ms a thread whose
-# answer has arrived waits behind another thread's whole burst, once per round trip. A shorter
-# interval lets it run sooner, which cuts the tail of every endpoint (bench/run.py measures it).
-_switch_interval_ms = float(os.environ.get("WEB_GIL_SWITCH_INTERVAL_MS", "1"))
-
-
-def post_worker_init(worker):
-    import sys
-
-    sys.setswitchinterval(_switch_interval_ms / 1000)
