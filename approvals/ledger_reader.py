@@ -456,8 +456,8 @@ def _before(ts: str, seconds: float) -> str:
 # before any slice of its generation, so a reader never takes a missing slice for an empty one.
 #
 # Pending requests are one cache key each, found through small indexes of ids: one per
-# person and one per team and week (plus a per-team list of its weeks, for whole-ledger
-# readers). A submission reads its person's index and its team's indexes for its weeks.
+# person and one per team and day (plus a per-team list of those days, for whole-ledger
+# readers). A submission reads its person's index and its team's indexes for its days.
 
 SLICES_PREFIX = "ledger:slices:v1:"
 SLICES_META_KEY = SLICES_PREFIX + "meta"
@@ -466,16 +466,18 @@ SLICES_TTL_SECONDS = LEDGER_TTL_SECONDS + 24 * 60 * 60
 # An entry (or a request) meeting more months than this is filed under the team's LONG bucket,
 # which every reader of the team reads: no bucket list grows with a (mistyped) decade of leave.
 LONG_SPAN_MONTHS = 13
-LONG_SPAN_WEEKS = 58  # the weeks of LONG_SPAN_MONTHS
+# A request in flight longer than this is filed under its team's LONG pending bucket, which every
+# capacity check of the team reads; a few weeks of leave is indexed by each of its days.
+LONG_SPAN_DAYS = 62
 LONG = "long"
 # A view over more months than this is answered from the whole ledger (no submission is that long:
 # MAX_REQUEST_DAYS in the preview; validation refuses most).
 MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
 
-PENDING_PREFIX = "ledger:pending:v4:"  # v4: sorted sets on Redis (pending_indexes)
+PENDING_PREFIX = "ledger:pending:v5:"  # v5: by day; sorted sets on Redis (pending_indexes)
 PENDING_TTL_SECONDS = 60 * 60
-# A team's list of weeks with pending requests outlives each week's index by this much.
-PENDING_WEEKS_SLACK_SECONDS = 5 * 60
+# A team's list of days with pending requests outlives each day's index by this much.
+PENDING_DAYS_SLACK_SECONDS = 5 * 60
 
 
 def _safe(name: str) -> str:
@@ -499,19 +501,19 @@ def _months(start: date, end: date) -> list[str]:
     return found
 
 
-def _weeks(start: date, end: date) -> list[str]:
-    """The weeks [start, end] meets, by their Monday ("w2026-12-07"); [LONG] past LONG_SPAN_WEEKS.
+def _days(start: date, end: date) -> list[str]:
+    """The days [start, end] meets ("d2026-12-07"); [LONG] past LONG_SPAN_DAYS.
 
-    The pending set is indexed by week, not month: a busy team's requests in flight are
-    many, and a one-day request should read only the few that meet its week.
+    The pending set is indexed by day: a busy team's requests in flight are many,
+    and a submission checking capacity should read only those that meet its own
+    days (a week's would hold five times as many).
     """
     if end < start:
         start, end = end, start
-    monday = start - timedelta(days=start.weekday())
-    count = (end - monday).days // 7 + 1
-    if count > LONG_SPAN_WEEKS:
+    count = (end - start).days + 1
+    if count > LONG_SPAN_DAYS:
         return [LONG]
-    return [f"w{(monday + timedelta(weeks=n)).isoformat()}" for n in range(count)]
+    return [f"d{(start + timedelta(days=n)).isoformat()}" for n in range(count)]
 
 
 def _person_key(generation: str, user: str) -> str:
@@ -575,15 +577,15 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     ledger cached, or one that does not cover a channel now configured.
     """
     buckets: list[str] = []  # months of the team's slices
-    weeks: list[str] = []  # weeks of the team's pending requests
+    days: list[str] = []  # days of the team's pending requests
     if team is not None and start is not None and end is not None:
         buckets = _months(start, end)
         if buckets == [LONG] or len(buckets) > MAX_VIEW_MONTHS:
             return cached_ledger(config)  # a view of years: the whole ledger answers as before
         buckets.append(LONG)
-        weeks = [*_weeks(start, end), LONG]
+        days = [*_days(start, end), LONG]
     person_index = _pending_person_key(user)
-    team_indexes = [_pending_bucket_key(team, week) for week in weeks] if team is not None else []
+    team_indexes = [_pending_bucket_key(team, day) for day in days] if team is not None else []
     version_key = _pending_version_key(user)
     indexes, first = pending_indexes.read([person_index, *team_indexes], values=[SLICES_META_KEY, version_key])
     meta: _SlicesMeta | None = first.get(SLICES_META_KEY)
@@ -598,7 +600,12 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
     for key in pending_keys:  # pending entries fill gaps only: the posted state wins
-        if (entry := second.get(key)) is not None and entry.team in configured:
+        entry = second.get(key)
+        if entry is None or entry.team not in configured:
+            continue
+        # Someone else's only when it meets these dates (the team's LONG index holds long ones of any dates).
+        if entry.user == user or (start is not None and end is not None and entry.start <= end
+                                  and entry.end >= start):
             entries[entry.id] = entry
     for key in team_keys:
         entries.update(second.get(key) or {})
@@ -831,7 +838,7 @@ def stored_ledger() -> Ledger | None:
     return ledger
 
 
-# --- The pending set: one key per request, indexes of ids by person and by team and week ----------
+# --- The pending set: one key per request, indexes of ids by person and by team and day ----------
 
 
 def _pending_entry_key(request_id: str) -> str:
@@ -846,12 +853,12 @@ def _pending_version_key(user: str) -> str:
     return f"{PENDING_PREFIX}v:{_safe(user)}"  # moves on with each request of the person added
 
 
-def _pending_weeks_key(team: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}"  # the team's weeks with pending requests
+def _pending_days_key(team: str) -> str:
+    return f"{PENDING_PREFIX}t:{_safe(team)}"  # the team's days with pending requests
 
 
 def _pending_bucket_key(team: str, bucket: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # the team's request ids meeting that week
+    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # the team's request ids meeting that day
 
 
 def _pending_lock(team: str) -> str:
@@ -860,15 +867,15 @@ def _pending_lock(team: str) -> str:
 
 
 def pending_key(team: str) -> str:
-    """The key listing a team's weeks with pending requests (the indexes hang off it)."""
-    return _pending_weeks_key(team)
+    """The key listing a team's days with pending requests (the indexes hang off it)."""
+    return _pending_days_key(team)
 
 
 def pending_entries(teams) -> list[LedgerEntry]:
     """Requests submitted to these teams and not yet posted (every one: for whole-ledger readers)."""
     teams = list(dict.fromkeys(teams))
-    weeks, _ = pending_indexes.read([_pending_weeks_key(team) for team in teams])
-    bucket_keys = [_pending_bucket_key(team, bucket) for team in teams for bucket in weeks[_pending_weeks_key(team)]]
+    days, _ = pending_indexes.read([_pending_days_key(team) for team in teams])
+    bucket_keys = [_pending_bucket_key(team, bucket) for team in teams for bucket in days[_pending_days_key(team)]]
     indexes, _ = pending_indexes.read(bucket_keys)
     ids = dict.fromkeys(request_id for key in bucket_keys for request_id in indexes[key])
     found = cache.get_many([_pending_entry_key(request_id) for request_id in ids]) if ids else {}
@@ -877,11 +884,11 @@ def pending_entries(teams) -> list[LedgerEntry]:
 
 def _pending_members(entry: LedgerEntry) -> dict[str, dict[str, float]]:
     """The index entries of a pending request: its id in its person's index and in its team's index
-    of each week it meets, and those weeks in the team's list of weeks."""
+    of each day it meets, and those days in the team's list of days."""
     expires = time.time() + PENDING_TTL_SECONDS
-    buckets = _weeks(entry.start, entry.end)
+    buckets = _days(entry.start, entry.end)
     members = {_pending_person_key(entry.user): {entry.id: expires},
-               _pending_weeks_key(entry.team): {bucket: expires + PENDING_WEEKS_SLACK_SECONDS for bucket in buckets}}
+               _pending_days_key(entry.team): {bucket: expires + PENDING_DAYS_SLACK_SECONDS for bucket in buckets}}
     for bucket in buckets:
         members[_pending_bucket_key(entry.team, bucket)] = {entry.id: expires}
     return members
@@ -891,7 +898,7 @@ def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
     """Add a request to the pending set, unconditionally (HR recording leave, a delivery putting its
     request back). On Redis nobody waits; on other caches the team's lock, TimeoutError after `wait` s."""
     pending_indexes.add(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
-                        timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS,
+                        timeout=PENDING_TTL_SECONDS + PENDING_DAYS_SLACK_SECONDS,
                         lock=_pending_lock(entry.team), wait=wait, version=_pending_version_key(entry.user))
 
 
@@ -904,7 +911,7 @@ def pending_submit(entry: LedgerEntry, *, seen_version: int | None, claim: tuple
     (check again); CLAIMED when the same form was already sent. Nothing is written unless ADDED.
     """
     return pending_indexes.add_if(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
-                                  timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS,
+                                  timeout=PENDING_TTL_SECONDS + PENDING_DAYS_SLACK_SECONDS,
                                   version=(_pending_version_key(entry.user), seen_version), claim=claim,
                                   lock=_pending_lock(entry.team), wait=wait)
 
@@ -915,6 +922,6 @@ def pending_remove(request_id: str, *, team: str) -> None:
     if entry is None:
         return  # never added, already removed, or expired with its index entries
     keys = [_pending_person_key(entry.user),
-            *(_pending_bucket_key(entry.team, bucket) for bucket in _weeks(entry.start, entry.end))]
+            *(_pending_bucket_key(entry.team, bucket) for bucket in _days(entry.start, entry.end))]
     pending_indexes.remove(request_id, keys, delete=[_pending_entry_key(request_id)], lock=_pending_lock(entry.team),
-                           timeout=PENDING_TTL_SECONDS + PENDING_WEEKS_SLACK_SECONDS)
+                           timeout=PENDING_TTL_SECONDS + PENDING_DAYS_SLACK_SECONDS)

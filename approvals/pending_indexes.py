@@ -65,15 +65,7 @@ def add(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout
     redis = _redis()
     if redis is None:
         with locked(lock, wait=wait):
-            current = cache.get_many(list(members))
-            changed = dict(values)
-            for key, added in members.items():
-                index = {m: e for m, e in (current.get(key) or {}).items() if e > now}
-                index.update(added)
-                changed[key] = index
-            if version is not None:
-                changed[version] = (cache.get(version) or 0) + 1
-            cache.set_many(changed, timeout)
+            _write_locked(members, values, version, timeout, now)
         return
     backend, client = redis
     dumps, milliseconds = backend._cache._serializer.dumps, _milliseconds(timeout)
@@ -147,14 +139,7 @@ def add_if(members: dict[str, dict[str, float]], *, values: dict[str, Any], time
                 return CHANGED
             if not cache.add(claim_key, claim_value, claim_timeout):
                 return CLAIMED
-            current = cache.get_many(list(members))
-            changed = dict(values)
-            for key, added in members.items():
-                index = {m: e for m, e in (current.get(key) or {}).items() if e > now}
-                index.update(added)
-                changed[key] = index
-            changed[version_key] = (cache.get(version_key) or 0) + 1
-            cache.set_many(changed, timeout)
+            _write_locked(members, values, version_key, timeout, now)
         return ADDED
     backend, client = redis
     dumps, make_key = backend._cache._serializer.dumps, backend.make_and_validate_key
@@ -194,6 +179,21 @@ def remove(member: str, keys: list[str], *, delete: list[str], lock: str, timeou
     if delete:
         pipe.delete(*(backend.make_and_validate_key(key) for key in delete))
     pipe.execute()
+
+
+def _write_locked(members: dict[str, dict[str, float]], values: dict[str, Any], version: str | None,
+                  timeout: float, now: float) -> None:
+    """An add on caches other than Redis, under the caller's lock: each index read, pruned of what
+    expired, added to and written back, with `values`, and the version moved on."""
+    current = cache.get_many([*members, *([version] if version else [])])
+    changed = dict(values)
+    for key, added in members.items():
+        index = {m: e for m, e in (current.get(key) or {}).items() if e > now}
+        index.update(added)
+        changed[key] = index
+    if version is not None:
+        changed[version] = (current.get(version) or 0) + 1
+    cache.set_many(changed, timeout)
 
 
 def _redis() -> tuple[RedisCache, Any] | None:

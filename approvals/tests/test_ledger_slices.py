@@ -277,7 +277,8 @@ def test_the_request_path_never_reads_the_whole_ledger_and_reads_few_keys(config
     store_ledger(Ledger(entries=entries, channels=ledger_reader.ledger_channels(config), read_at=1.0,
                         full_read_at=1.0))
     for i in range(200):
-        pending_add(new_entry(id=f"p{i}", user=people[i % len(people)], start=TODAY + timedelta(days=i % 300)))
+        day = TODAY + timedelta(days=i % 300)
+        pending_add(new_entry(id=f"p{i}", user=people[i % len(people)], start=day, end=day))
     read = []
     real_get_many, real_get = cache.get_many, cache.get
     monkeypatch.setattr(cache, "get_many", lambda keys, *a, **k: read.extend(keys) or real_get_many(keys, *a, **k))
@@ -292,8 +293,10 @@ def test_the_request_path_never_reads_the_whole_ledger_and_reads_few_keys(config
     assert all({(e.start.year, e.start.month), (e.end.year, e.end.month)} & months for e in view.entries.values()
                if e.id in met)  # someone else's entry only when it meets these months
     in_flight = [e for e in view.entries.values() if e.status == PENDING]
-    # The meta key, two indexes and a bucket list a month; the person's slice, the team's slices, each request.
-    assert len(read) <= 3 + 2 * (len(months) + 1) + 1 + len(in_flight)
+    # The meta key, the person's version and index, the team's index of each day (and its long one);
+    # the person's slice, the team's slices (each month and the long one), each request in flight met.
+    days = (end - start).days + 1
+    assert len(read) <= 3 + (days + 1) + 1 + (len(months) + 1) + len(in_flight)
 
 
 # --- The whole ledger, for the background: our writes laid over it, folded in now and then -----------
