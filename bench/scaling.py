@@ -53,6 +53,7 @@ SUBMITTERS = 50
 SUBMISSIONS = 200
 WARM_UP = 20
 MAX_RATIO = 1.5  # DESIGN §10: within 1.5x of each other
+ROUNDS = 4  # every size measured this many times, in alternating order
 
 
 @dataclass
@@ -202,11 +203,13 @@ def measure(size: int, pending: int, *, submissions: int = SUBMISSIONS) -> Scali
                          sum(cpu) / len(cpu) * 1000, accepted, refused, setup)
 
 
-def run_all(sizes=SIZES, pendings=PENDING, *, submissions: int = SUBMISSIONS, rounds: int = 2,
+def run_all(sizes=SIZES, pendings=PENDING, *, submissions: int = SUBMISSIONS, rounds: int = ROUNDS,
             log=print) -> list[ScalingResult]:
     """Every size, `rounds` times, in alternating order (small to large, then large to small), so that
     a machine that gets busier or quieter during the run does not pass for a trend; per size, the
-    mean of its rounds' medians."""
+    median of its rounds' medians: on a shared 2-core machine one size's median moves by a third from
+    one round to the next (the same size, minutes apart), and a single slow round must not pass
+    for a trend."""
     combos = [(size, pending) for size in sizes for pending in pendings]
     found: dict[tuple[int, int], list[ScalingResult]] = {combo: [] for combo in combos}
     for round_number in range(rounds):
@@ -219,8 +222,8 @@ def run_all(sizes=SIZES, pendings=PENDING, *, submissions: int = SUBMISSIONS, ro
     results = []
     for (size, pending), runs in found.items():
         results.append(ScalingResult(
-            size, pending, statistics.mean(r.cpu_ms for r in runs), statistics.mean(r.wall_ms for r in runs),
-            statistics.mean(r.cpu_mean_ms for r in runs), sum(r.accepted for r in runs),
+            size, pending, statistics.median(r.cpu_ms for r in runs), statistics.median(r.wall_ms for r in runs),
+            statistics.median(r.cpu_mean_ms for r in runs), sum(r.accepted for r in runs),
             sum(r.refused for r in runs), sum(r.setup_s for r in runs)))
     return results
 
@@ -250,7 +253,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--pending", default=",".join(map(str, PENDING)))
     parser.add_argument("--submissions", type=int, default=SUBMISSIONS)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--production-services", action="store_true",
                         help="PostgreSQL (a bench_scaling database, created and dropped) and Redis db 10 (flushed)")
     args = parser.parse_args()
