@@ -20,7 +20,11 @@ in django-tasks-db's table. This times, per enqueue, the CPU of this process
   backend that keeps the queue in the database;
 - on Redis: one `RPUSH` of the same JSON (and a pipelined HSET + RPUSH,
   the shape of the Redis-backed queues): the floor for a Redis queue, which
-  also gives up the queue's durability in PostgreSQL (DESIGN §2).
+  also gives up the queue's durability in PostgreSQL (DESIGN §2);
+- when installed in the venv (neither is a requirement), the maintained
+  backends of Django 6's tasks that keep their queue in Redis:
+  django-tasks-redis and django-tasks-rq (RQ refuses task priorities, which
+  ours use, so it is timed with the priority left out).
 
 Each writes to a database it creates and drops (bench_enqueue) or a
 temporary SQLite file, and Redis db 11 (flushed), never anything else.
@@ -44,6 +48,7 @@ if str(ROOT) not in sys.path:
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "bench_enqueue"
 REDIS_URL = "redis://127.0.0.1:6379/11"
+OTHER_REDIS_URL = "redis://127.0.0.1:6379/12"
 
 
 def timed(label: str, count: int, function) -> tuple[str, float, float]:
@@ -54,6 +59,36 @@ def timed(label: str, count: int, function) -> tuple[str, float, float]:
         function()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return label, cpu / count * 1000, wall / count * 1000
+
+
+def other_backends(task, decision: dict, count: int) -> list:
+    """Maintained backends of Django 6's tasks that keep the queue in Redis, when installed in the venv
+    (`pip install django-tasks-redis django-tasks-rq`; neither is a requirement): what the same enqueue
+    costs there. Redis db 12, flushed."""
+    import importlib.util
+
+    found = []
+    if importlib.util.find_spec("django_tasks_redis"):
+        from django_tasks_redis.backends import RedisTaskBackend
+
+        backend = RedisTaskBackend("bench-redis", {"QUEUES": ["default"], "OPTIONS": {"REDIS_URL": OTHER_REDIS_URL}})
+        found.append(timed("django-tasks-redis (Redis streams)", count,
+                           lambda: backend.enqueue(task, (decision,), {})))
+    if importlib.util.find_spec("django_tasks_rq"):
+        from django.conf import settings
+        from django_tasks_rq import RQBackend
+
+        settings.RQ_QUEUES = {"default": {"URL": OTHER_REDIS_URL}}
+        backend = RQBackend("bench-rq", {"QUEUES": ["default"]})
+        # RQ has no priorities (it refuses a task that sets one): the same task at the default priority.
+        plain = task.using(priority=0)
+        found.append(timed("django-tasks-rq (RQ), priority left out", count,
+                           lambda: backend.enqueue(plain, (decision,), {})))
+    if found:
+        import redis
+
+        redis.Redis.from_url(OTHER_REDIS_URL).flushdb()
+    return found
 
 
 def main() -> None:
@@ -160,6 +195,8 @@ def main() -> None:
         client.flushdb()
     except Exception as exc:  # noqa: BLE001 - no Redis: no Redis rows
         print(f"Redis not usable ({exc})", file=sys.stderr)
+
+    results += other_backends(task, decision, args.count)
 
     print(f"{'enqueue by way of':<50} {'CPU/enqueue':>12} {'wall/enqueue':>13}   "
           f"({'PostgreSQL' if production else 'SQLite'}, {args.count} each)")
