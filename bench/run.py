@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/run.py           # 10 s of load per contender and mode, the scaling row; ~8 minutes
     .venv/bin/python bench/run.py --quick   # 3 s per contender and mode, no Bolt or pre-filled /timeoff rows
-    .venv/bin/python bench/run.py --sweep   # also /timeoff and bare views.open under several workers x threads
+    .venv/bin/python bench/run.py --sweep   # also Approve, /timeoff and their bare views under several workers x threads
     .venv/bin/python bench/run.py --scaling-only            # only the scaling row (in-process)
     .venv/bin/python bench/run.py --profile "Approve click"  # where one endpoint's time goes (cProfile)
     .venv/bin/python bench/run.py --help    # --only, --workers/--threads, --clients, --worker, --embedded, ...
@@ -847,6 +847,9 @@ class Bench:
         if self.args.scaling:
             self.measure_scaling()
         self.report()
+        if getattr(self, "sweep_rows", None):
+            print("\nSweep of gunicorn settings (no task worker; Approve: 32 clients, views.open endpoints: 64):")
+            print("\n".join(self.sweep_table()))
         bars = self.bars()
         print("\nThe bars of DESIGN §10 measured in this run:")
         for what, measured, met in bars:
@@ -872,16 +875,21 @@ class Bench:
         self.scaling = scaling.run_all(submissions=submissions)
 
     def sweep(self) -> None:
-        """/timeoff and bare views.open under several gunicorn settings: which workers x threads to run."""
-        settings = [(2, 8), (2, 16), (2, 32), (4, 8), (4, 16), (3, 16)]
+        """Both kinds of endpoint under several gunicorn settings: which workers x threads to run. An
+        Approve click and its bare view (CPU-bound, 32 clients), /timeoff and its bare view (holding a
+        thread for views.open, 64 clients)."""
+        settings = [(2, 4), (2, 8), (2, 16), (2, 32), (4, 8), (4, 16)]
         if self.args.quick:
             settings = settings[:4]
-        names = ("bare views.open", "/timeoff")
+        names = ("bare verify", "Approve click", "bare views.open", "/timeoff")
         templates = {c.name: c for c in self.contenders if c.name in names and c.mode == NO_WORKER}
-        if len(templates) < 2:
+        if len(templates) < len(names):
             templates = {c.name: c for c in self.base_contenders if c.name in names}
+        missing = [name for name in names if name not in templates]
+        if missing:
+            raise SystemExit(f"--sweep needs these contenders (leave them in --only): {missing}")
         self.fake.latency(SLACK_LATENCY)  # after_load counted calls without it
-        print("Sweep of gunicorn settings for the views.open endpoints (64 clients, no task worker):", flush=True)
+        print("Sweep of gunicorn settings (no task worker):", flush=True)
         saved = (self.args.workers, self.args.threads)
         self.sweep_rows = []
         try:
@@ -897,14 +905,18 @@ class Bench:
             self.args.workers, self.args.threads = saved
 
     def sweep_table(self) -> list[str]:
-        lines = ["| workers × threads | bare views.open req/s | p99 | /timeoff req/s | p99 | ratio | peak RSS/worker |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = ["| workers × threads | bare verify req/s | Approve req/s | ratio | p99 | bare views.open req/s | "
+                 "/timeoff req/s | ratio | p99 | peak RSS/worker |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for row in getattr(self, "sweep_rows", []):
+            verify, click = row["bare verify"], row["Approve click"]
             bare, app = row["bare views.open"], row["/timeoff"]
-            ratio = app["rps"] / bare["rps"] if bare["rps"] else 0
             rss = "/".join(f"{x:.0f}" for x in app["rss_mb"])
-            lines.append(f"| {row['workers']} × {row['threads']} | {bare['rps']:.0f} | {fmt(bare['p99_ms'])} ms | "
-                         f"{app['rps']:.0f} | {fmt(app['p99_ms'])} ms | {ratio:.2f}× | {rss} MB |")
+            lines.append(
+                f"| {row['workers']} × {row['threads']} | {verify['rps']:.0f} | {click['rps']:.0f} | "
+                f"{click['rps'] / verify['rps'] if verify['rps'] else 0:.2f}× | {fmt(click['p99_ms'])} ms | "
+                f"{bare['rps']:.0f} | {app['rps']:.0f} | {app['rps'] / bare['rps'] if bare['rps'] else 0:.2f}× | "
+                f"{fmt(app['p99_ms'])} ms | {rss} MB |")
         return lines
 
     def profile(self, name: str) -> None:
@@ -988,7 +1000,8 @@ class Bench:
             lines += ["", "## Scaling (CPU per submission, in-process, bench/scaling.py)", "", "```",
                       *scaling_report(self.scaling)[0], "```"]
         if getattr(self, "sweep_rows", None):
-            lines += ["", "## Sweep of gunicorn settings (views.open endpoints, 64 clients)", "", *self.sweep_table()]
+            lines += ["", "## Sweep of gunicorn settings (Approve click: 32 clients; views.open endpoints: 64)", "",
+                      *self.sweep_table()]
         RESULTS_FILE.write_text("\n".join(lines) + "\n")
         print(f"Results written to {RESULTS_FILE.relative_to(ROOT)}.")
 
@@ -1089,7 +1102,7 @@ def main() -> None:
                         help="skip the scaling row (CPU per submission against ledger and pending sizes)")
     parser.add_argument("--scaling-only", action="store_true", help="only the scaling row")
     parser.add_argument("--sweep", action="store_true",
-                        help="also run /timeoff and bare views.open under several workers x threads")
+                        help="also run Approve, /timeoff and their bare views under several workers x threads")
     parser.add_argument("--profile", metavar="CONTENDER",
                         help="profile one app contender in this process (cProfile) instead of the load")
     parser.add_argument("--results", action=argparse.BooleanOptionalAction, default=None,
