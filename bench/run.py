@@ -21,7 +21,8 @@ SQLite and Django's database cache in a temporary directory. Only loopback
 traffic; every load run is bounded in time and in requests.
 
 Each contender runs twice: with nothing else running ("no worker"), then
-with a task worker draining the queue the load fills ("with worker"); each
+with a task worker draining the queue the load fills ("with worker"; the
+tasks earlier contenders left waiting are deleted before it starts); each
 is compared with its bare baseline measured in the same mode. Then the
 scaling row (bench/scaling.py): CPU per submission with 1k, 10k and 100k
 ledger entries and 10 or 1,000 requests in flight, in this process. The
@@ -189,6 +190,8 @@ class Bench:
         self.next_n = 0  # request numbers are unique across the whole run
         self.scaling = []  # bench.scaling.ScalingResult, one per ledger and pending size
         self.by_key: dict[tuple[str, str], Contender] = {}
+        self.task_counts: dict[str, int] = {}  # tasks enqueued over the run, by name (bench.tally_tasks)
+        self.validated = {True: 0, False: 0}  # deliveries validated inside the request, or in the task
 
     # ----- services ------------------------------------------------------------------------
 
@@ -567,6 +570,28 @@ class Bench:
                       "sessions FROM pg_stat_database WHERE datname = %s", PG_DATABASE)[0]
         return dict(zip(("xact", "returned", "fetched", "inserted", "updated", "deleted", "sessions"), row))
 
+    def drop_queued_tasks(self) -> None:
+        """Before a contender's worker starts: the tasks earlier contenders left waiting are deleted, so that
+        the worker drains what this contender's load enqueues, not thousands of deliveries and decisions
+        from before it (each calling the fake Slack at 100 ms) competing with this contender for the CPU."""
+        from django.db import connections
+        from django.tasks import TaskResultStatus
+        from django_tasks_db.models import DBTaskResult
+
+        waiting = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+        self.tally_tasks(waiting.values_list("task_path", "args_kwargs"))  # still counted as enqueued
+        waiting.delete()
+        connections.close_all()  # nothing of ours touches the bench database while it is measured
+
+    def tally_tasks(self, rows) -> None:
+        """Count enqueued tasks by name (rows of task path and arguments), and the deliveries validated
+        inside the request (the warm path) against those left to the task."""
+        for path, args in rows.iterator():
+            name = path.rsplit(".", 1)[-1]
+            self.task_counts[name] = self.task_counts.get(name, 0) + 1
+            if name == "deliver_request":
+                self.validated[bool(args["args"][0].get("validated"))] += 1
+
     def start_worker(self) -> subprocess.Popen:
         """`manage.py task_worker` (django-tasks-db's db_worker plus recovery), as the Procfile runs it."""
         env = {**os.environ, **self.env, "DJANGO_SETTINGS_MODULE": "timeoff_site.settings"}
@@ -582,6 +607,8 @@ class Bench:
 
     def measure(self, contender: Contender) -> None:
         print(f"  {contender.name:<26} {contender.mode:<11} {contender.clients} clients ...", end="", flush=True)
+        if contender.mode == WITH_WORKER:
+            self.drop_queued_tasks()
         pg_before = self.pg_counters()
         worker = self.start_worker() if contender.mode == WITH_WORKER else None
         worker_cpu_before = proc_stat(worker.pid)[1] if worker else 0.0
@@ -1014,12 +1041,8 @@ class Bench:
         from django_tasks_db.models import DBTaskResult
         from approvals import tasks
 
-        validated = {True: 0, False: 0}
-        counts: dict[str, int] = {}
-        for path, args in DBTaskResult.objects.values_list("task_path", "args_kwargs").iterator():
-            counts[path.rsplit(".", 1)[-1]] = counts.get(path.rsplit(".", 1)[-1], 0) + 1
-            if path.endswith("deliver_request"):
-                validated[bool(args["args"][0].get("validated"))] += 1
+        self.tally_tasks(DBTaskResult.objects.values_list("task_path", "args_kwargs"))
+        counts, validated = self.task_counts, self.validated
         from approvals.config_store import current_config
 
         pending = ledger_reader.pending_entries(team.name for team in current_config().teams)
