@@ -1,15 +1,16 @@
 """Small indexes of ids in the shared cache, each id with its own expiry: the pending set's indexes.
 
-An index maps members (request ids, week names) to the moment they expire.
-Every submission adds to a few of them (its person's, its team's weeks), and
+An index maps members (request ids, day names) to the moment they expire.
+Every submission adds to a few of them (its person's, its team's days), and
 every submission of a busy team touches the same ones, so how they change
 decides whether submissions wait for each other:
 
 - On Redis an index is a sorted set (member -> expiry as its score). Adding is
   ZADD, removing is ZREM, reading is ZRANGEBYSCORE from now: each is atomic in
   Redis itself, so no lock is taken, and a whole add (its cache values, every
-  index, the pruning of expired members) is one MULTI/EXEC round trip. Readers
-  never see an index naming a request whose entry is not stored yet.
+  index, the pruning of expired members) is one MULTI/EXEC round trip, or one
+  Lua script for `add_if`. Readers never see an index naming a request whose
+  entry is not stored yet.
 - On any other cache (the database cache of a one-machine install) an index is
   a dict stored under its key, rewritten under `lock` (read, change, write).
 
