@@ -53,7 +53,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -600,7 +600,7 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
     for key in pending_keys:  # pending entries fill gaps only: the posted state wins
-        entry = second.get(key)
+        entry = _unpacked(second.get(key))
         if entry is None or entry.team not in configured:
             continue
         # Someone else's only when it meets these dates (the team's LONG index holds long ones of any dates).
@@ -845,6 +845,22 @@ def _pending_entry_key(request_id: str) -> str:
     return f"{PENDING_PREFIX}e:{request_id}"
 
 
+# A pending entry is kept as the tuple of its fields, in LedgerEntry's order: it unpickles in about
+# half the time of the dataclass (a submission or a preview may read hundreds of them). A change to
+# LedgerEntry's fields must bump PENDING_PREFIX; a tuple of another length is taken for missing.
+_ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+
+
+def _packed(entry: LedgerEntry) -> tuple:
+    return tuple(getattr(entry, name) for name in _ENTRY_FIELDS)
+
+
+def _unpacked(value) -> LedgerEntry | None:
+    if not isinstance(value, tuple) or len(value) != len(_ENTRY_FIELDS):
+        return None
+    return LedgerEntry(*value)
+
+
 def _pending_person_key(user: str) -> str:
     return f"{PENDING_PREFIX}u:{_safe(user)}"  # the person's request ids
 
@@ -879,7 +895,8 @@ def pending_entries(teams) -> list[LedgerEntry]:
     indexes, _ = pending_indexes.read(bucket_keys)
     ids = dict.fromkeys(request_id for key in bucket_keys for request_id in indexes[key])
     found = cache.get_many([_pending_entry_key(request_id) for request_id in ids]) if ids else {}
-    return [found[_pending_entry_key(request_id)] for request_id in ids if _pending_entry_key(request_id) in found]
+    entries = (_unpacked(found.get(_pending_entry_key(request_id))) for request_id in ids)
+    return [entry for entry in entries if entry is not None]
 
 
 def _pending_members(entry: LedgerEntry) -> dict[str, dict[str, float]]:
@@ -897,7 +914,7 @@ def _pending_members(entry: LedgerEntry) -> dict[str, dict[str, float]]:
 def pending_add(entry: LedgerEntry, *, wait: float = 5) -> None:
     """Add a request to the pending set, unconditionally (HR recording leave, a delivery putting its
     request back). On Redis nobody waits; on other caches the team's lock, TimeoutError after `wait` s."""
-    pending_indexes.add(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
+    pending_indexes.add(_pending_members(entry), values={_pending_entry_key(entry.id): _packed(entry)},
                         timeout=PENDING_TTL_SECONDS + PENDING_DAYS_SLACK_SECONDS,
                         lock=_pending_lock(entry.team), wait=wait, version=_pending_version_key(entry.user))
 
@@ -910,7 +927,7 @@ def pending_submit(entry: LedgerEntry, *, seen_version: int | None, claim: tuple
     pending_indexes.ADDED; CHANGED when another request of the person was added after the check read
     (check again); CLAIMED when the same form was already sent. Nothing is written unless ADDED.
     """
-    return pending_indexes.add_if(_pending_members(entry), values={_pending_entry_key(entry.id): entry},
+    return pending_indexes.add_if(_pending_members(entry), values={_pending_entry_key(entry.id): _packed(entry)},
                                   timeout=PENDING_TTL_SECONDS + PENDING_DAYS_SLACK_SECONDS,
                                   version=(_pending_version_key(entry.user), seen_version), claim=claim,
                                   lock=_pending_lock(entry.team), wait=wait)
@@ -918,7 +935,7 @@ def pending_submit(entry: LedgerEntry, *, seen_version: int | None, claim: tuple
 
 def pending_remove(request_id: str, *, team: str) -> None:
     """Take a request out of the pending set (posted, refused or given up). Nothing to do when it is not there."""
-    entry = cache.get(_pending_entry_key(request_id))
+    entry = _unpacked(cache.get(_pending_entry_key(request_id)))
     if entry is None:
         return  # never added, already removed, or expired with its index entries
     keys = [_pending_person_key(entry.user),

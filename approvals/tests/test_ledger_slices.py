@@ -347,3 +347,19 @@ def test_an_incremental_read_folds_in_the_writes_its_ledger_lacked(ledger_data, 
 
     assert cache.get(LEDGER_KEY).entries[decided.id] == decided
     assert "new" in cached_ledger(config).entries
+
+
+def test_a_pending_request_reads_back_exactly_as_it_was_added(config):
+    full = new_entry(id="every-field", start_half="pm", end_half="am", days=Decimal("1.5"), recorded_by="U_HR",
+                     decided_by="U_HR", decided_at=1_766_000_000, reason="a <reason> & more")
+    pending_add(full)
+
+    [read_back] = pending_entries(["Engineering"])
+    assert read_back == full
+
+
+def test_a_pending_entry_kept_in_another_shape_counts_as_missing(config):
+    pending_add(new_entry(id="odd"))
+    cache.set(ledger_reader._pending_entry_key("odd"), ("too", "short"), 60)  # say, written by another version
+
+    assert pending_entries(["Engineering"]) == []
