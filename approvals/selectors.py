@@ -97,19 +97,16 @@ def requester_read(config: WorkspaceConfig, user: str, *, also: tuple[str, ...] 
 def requester_cached(config: WorkspaceConfig, user: str, *, prefetched: Prefetched | None = None) -> CachedRequester:
     """May this person request, and in which team — as far as the cache knows. `prefetched`: what the
     caller already read of `requester_keys` (anything else is read here)."""
-    if prefetched is None:
-        channel_members, usergroup_members = cached_lookups()
-        timezone = directory.cached_timezone(user)
-    else:
-        def channel_members(channel):
-            key = directory.channel_members_key(channel)
-            return prefetched.get(key, lambda: directory.cached_channel_members(channel))
+    prefetched = prefetched or Prefetched(frozenset(), {})  # nothing read yet: every key read when asked
 
-        def usergroup_members(usergroup):
-            key = directory.usergroup_members_key(usergroup)
-            return prefetched.get(key, lambda: directory.cached_usergroup_members(usergroup))
+    def channel_members(channel):
+        return prefetched.get(directory.channel_members_key(channel), lambda: directory.cached_channel_members(channel))
 
-        timezone = prefetched.get(directory.timezone_key(user), lambda: directory.cached_timezone(user))
+    def usergroup_members(usergroup):
+        return prefetched.get(directory.usergroup_members_key(usergroup),
+                              lambda: directory.cached_usergroup_members(usergroup))
+
+    timezone = prefetched.get(directory.timezone_key(user), lambda: directory.cached_timezone(user))
     try:
         allowed = may_request(config, user, channel_members=channel_members)
     except MembershipUnknown:
