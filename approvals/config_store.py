@@ -13,7 +13,7 @@ bulk actions, import, code) fires a receiver connected in `ApprovalsConfig.ready
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.core.cache import cache
 from django.db import transaction
@@ -63,6 +63,22 @@ def current_config() -> WorkspaceConfig:
     if generation is not None:
         _last_snapshot = snapshot
     return snapshot[1]
+
+
+def current_config_with(keys_for: Callable[[WorkspaceConfig], list[str]]) -> tuple[WorkspaceConfig, dict]:
+    """`current_config()`, and the cache values of `keys_for(config)` (those present), read with the
+    generation in one round trip when this process holds the current snapshot (the keys a request
+    needs often depend on the configuration: its member lists, say). Otherwise the configuration is
+    read first and the keys after it."""
+    last = _last_snapshot
+    if last is not None:
+        keys = keys_for(last[1])
+        found = cache.get_many([GENERATION_KEY, *keys])
+        if found.get(GENERATION_KEY) == last[0]:
+            return last[1], {key: found[key] for key in keys if key in found}
+    config = current_config()
+    keys = keys_for(config)
+    return config, cache.get_many(keys) if keys else {}
 
 
 # The snapshot this process read or built last, with its generation: on the request path the

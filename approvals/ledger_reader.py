@@ -570,12 +570,15 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
                 end: date | None = None) -> "SliceLedger | Ledger | None":
     """What the rules need about `user` (and `team` between `start` and `end`), from the cache; None when cold.
 
-    A handful of small cache reads in two round trips, whatever the size of
-    the ledger or of the pending set: the meta key and the pending indexes,
-    then the person's slice, the team's slices for those months and the
-    pending requests they name. Cold exactly when `cached_ledger` is: no
-    ledger cached, or one that does not cover a channel now configured.
+    A handful of small cache reads in one round trip on Redis, whatever the
+    size of the ledger or of the pending set: the meta key, the pending
+    indexes with the requests they name, and the person's slice and the
+    team's slices for those months (their keys named after the slices'
+    generation this process saw last; a second round trip when it has moved
+    on). Cold exactly when `cached_ledger` is: no ledger cached, or one that
+    does not cover a channel now configured.
     """
+    global _slices_generation_seen
     buckets: list[str] = []  # months of the team's slices
     days: list[str] = []  # days of the team's pending requests
     if team is not None and start is not None and end is not None:
@@ -584,23 +587,33 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
             return cached_ledger(config)  # a view of years: the whole ledger answers as before
         buckets.append(LONG)
         days = [*_days(start, end), LONG]
+
+    def slice_keys(generation: str) -> list[str]:
+        team_keys = [_team_key(generation, team, bucket) for bucket in buckets] if team is not None else []
+        return [_person_key(generation, user), *team_keys]
+
     person_index = _pending_person_key(user)
     team_indexes = [_pending_bucket_key(team, day) for day in days] if team is not None else []
     version_key = _pending_version_key(user)
-    indexes, first = pending_indexes.read([person_index, *team_indexes], values=[SLICES_META_KEY, version_key])
-    meta: _SlicesMeta | None = first.get(SLICES_META_KEY)
+    guessed = _slices_generation_seen
+    guessed_keys = slice_keys(guessed) if guessed else []
+    indexes, found = pending_indexes.read([person_index, *team_indexes],
+                                          values=[SLICES_META_KEY, version_key, *guessed_keys],
+                                          entries_under=_pending_entry_key(""))
+    meta: _SlicesMeta | None = found.get(SLICES_META_KEY)
     if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
         return None
-    pending_ids = [request_id for key in (person_index, *team_indexes) for request_id in indexes[key]]
-    person_key = _person_key(meta.generation, user)
-    team_keys = [_team_key(meta.generation, team, bucket) for bucket in buckets] if team is not None else []
-    pending_keys = [_pending_entry_key(request_id) for request_id in dict.fromkeys(pending_ids)]
-    second = cache.get_many([person_key, *team_keys, *pending_keys])
-    own_entries, adjustments = second.get(person_key) or ({}, {})
+    keys = slice_keys(meta.generation)
+    if meta.generation != guessed:  # new slices since this process last read: read them now
+        _slices_generation_seen = meta.generation
+        found.update(cache.get_many(keys))
+    person_key, team_keys = keys[0], keys[1:]
+    own_entries, adjustments = found.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
-    for key in pending_keys:  # pending entries fill gaps only: the posted state wins
-        entry = _unpacked(second.get(key))
+    pending_ids = dict.fromkeys(request_id for key in (person_index, *team_indexes) for request_id in indexes[key])
+    for request_id in pending_ids:  # pending entries fill gaps only: the posted state wins
+        entry = _unpacked(found.get(_pending_entry_key(request_id)))
         if entry is None or entry.team not in configured:
             continue
         # Someone else's only when it meets these dates (the team's LONG index holds long ones of any dates).
@@ -608,10 +621,16 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
                                   and entry.end >= start):
             entries[entry.id] = entry
     for key in team_keys:
-        entries.update(second.get(key) or {})
+        entries.update(found.get(key) or {})
     entries.update(own_entries)
     return SliceLedger(entries=entries, adjustments=dict(adjustments), truncated=meta.truncated,
-                       channels=meta.channels, pending_version=pending_indexes.version_of(first, version_key))
+                       channels=meta.channels, pending_version=pending_indexes.version_of(found, version_key))
+
+
+# The slices' generation this process last read (see person_view): its slice keys are read with the
+# meta key, in the same round trip, on the bet that the generation has not moved (it moves with each
+# full rewrite of the slices, not with each entry written). A plain string, replaced whole.
+_slices_generation_seen: str | None = None
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:

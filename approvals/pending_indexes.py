@@ -35,26 +35,74 @@ from django.core.cache.backends.redis import RedisCache
 from approvals.cache_lock import locked
 
 
-def read(keys: list[str], *, values: list[str] = ()) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """The live members of each index ({member: expires at}), and the cache values of `values`:
-    one round trip on Redis."""
+def read(keys: list[str], *, values: list[str] = (),
+         entries_under: str | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """The live members of each index ({member: expires at}), and the cache values of `values` and,
+    with `entries_under` (a key prefix), of the key `entries_under + member` for every live member:
+    one round trip on Redis (a read-only script), two on other caches."""
     now = time.time()
     redis = _redis()
     if redis is None:
         found = cache.get_many([*values, *keys]) if keys or values else {}
         indexes = {key: {m: e for m, e in (found.get(key) or {}).items() if e > now} for key in keys}
-        return indexes, {key: found[key] for key in values if key in found}
+        stored = {key: found[key] for key in values if key in found}
+        if entries_under is not None:
+            members = dict.fromkeys(m for key in keys for m in indexes[key])
+            if members:
+                stored.update(cache.get_many([entries_under + m for m in members]))
+        return indexes, stored
     backend, client = redis
-    pipe = client.pipeline(transaction=False)
-    for key in values:
-        pipe.get(backend.make_and_validate_key(key))
-    for key in keys:
-        pipe.zrangebyscore(backend.make_and_validate_key(key), f"({now}", "+inf", withscores=True)
-    replies = pipe.execute()
-    loads = backend._cache._serializer.loads
-    stored = {key: loads(reply) for key, reply in zip(values, replies) if reply is not None}
-    indexes = {key: {_text(m): float(e) for m, e in reply} for key, reply in zip(keys, replies[len(values):])}
+    make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
+    prefix = "" if entries_under is None else make_key(entries_under)
+    replies = _run(client, REDIS_READ, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
+                   args=[len(values), now, "" if entries_under is None else "1", prefix])
+    stored = {key: loads(reply) for key, reply in zip(values, replies[0]) if reply is not None}
+    indexes = {}
+    for key, flat in zip(keys, replies[1:]):
+        indexes[key] = {_text(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
+    if entries_under is not None:
+        # The script read them in this order: each live member once, index by index.
+        members = dict.fromkeys(m for key in keys for m in indexes[key])
+        stored.update({entries_under + m: loads(reply)
+                       for m, reply in zip(members, replies[-1]) if reply is not None})
     return indexes, stored
+
+
+# `read` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value keys, now,
+# "1" to read the entries too, the entries' key prefix. Returns {values}, then each index's live
+# members as member/score pairs, then (with entries) the value of prefix..member for each live member,
+# once, in the order first met. The entry keys are not in KEYS: they are named by what the indexes
+# hold, so they cannot be declared; fine on one Redis (Django's cache writes to one server), not on
+# Redis Cluster.
+REDIS_READ = """
+local n_values = tonumber(ARGV[1])
+local out = {{}}
+for i = 1, n_values do
+    out[1][i] = redis.call('get', KEYS[i])
+end
+local seen, members = {}, {}
+for k = n_values + 1, #KEYS do
+    local flat = redis.call('zrangebyscore', KEYS[k], '(' .. ARGV[2], '+inf', 'withscores')
+    out[#out + 1] = flat
+    for j = 1, #flat, 2 do
+        if not seen[flat[j]] then
+            seen[flat[j]] = true
+            members[#members + 1] = ARGV[4] .. flat[j]
+        end
+    end
+end
+if ARGV[3] == '1' then
+    local entries = {}
+    for i = 1, #members, 500 do
+        local values = redis.call('mget', unpack(members, i, math.min(i + 499, #members)))
+        for j = 1, #values do
+            entries[#entries + 1] = values[j]
+        end
+    end
+    out[#out + 1] = entries
+end
+return out
+"""
 
 
 def add(members: dict[str, dict[str, float]], *, values: dict[str, Any], timeout: float, lock: str,
@@ -152,7 +200,7 @@ def add_if(members: dict[str, dict[str, float]], *, values: dict[str, Any], time
         args.append(len(added))
         for member, expires in added.items():
             args += [member, expires]
-    outcome = client.register_script(REDIS_ADD_IF)(keys=keys, args=args)
+    outcome = _run(client, REDIS_ADD_IF, keys=keys, args=args)
     return _text(outcome)
 
 
@@ -203,6 +251,18 @@ def _redis() -> tuple[RedisCache, Any] | None:
     if not isinstance(backend, RedisCache):
         return None
     return backend, backend._cache.get_client(write=True)
+
+
+_scripts: dict = {}
+
+
+def _run(client, source: str, *, keys: list, args: list):
+    """Run a Lua script by EVALSHA (its Script object made once per source: making one hashes the
+    source); the Script loads the source itself when Redis does not know it (after a restart, say)."""
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts.setdefault(source, client.register_script(source))
+    return script(keys=keys, args=args, client=client)
 
 
 def _milliseconds(seconds: float) -> int:

@@ -50,10 +50,11 @@ from approvals.rules import (
     validate_request,
 )
 from approvals.selectors import (
+    CachedRequester,
     holiday_dates,
     ledger_context,
     local_today,
-    requester_read,
+    requester_context,
     slack_lookups,
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
@@ -213,7 +214,25 @@ def requester_warm(client: WebClient, user: str) -> None:
         logger.error("ledger unavailable while warming: %s", exc)
 
 
-def request_submit(submission: Submission, *, dedup_key: str, config: WorkspaceConfig | None = None) -> dict[str, str]:
+@dataclass(frozen=True)
+class SubmitContext:
+    """What a submission starts from, read in one round trip (`submit_context`)."""
+
+    config: WorkspaceConfig
+    user: str  # the requester
+    requester: CachedRequester  # what the cache knows of them
+    dedup_key: str
+    duplicate: bool  # the form's de-duplication key was already taken: this form was sent before
+
+
+def submit_context(user: str, *, dedup_key: str) -> SubmitContext:
+    """The configuration, what the cache knows of `user` and whether the form was sent already."""
+    config, requester, found = requester_context(user, also=(dedup_key,))
+    return SubmitContext(config=config, user=user, requester=requester, dedup_key=dedup_key,
+                         duplicate=bool(found.get(dedup_key)))
+
+
+def request_submit(submission: Submission, *, dedup_key: str, context: SubmitContext | None = None) -> dict[str, str]:
     """Accept a request from the form: the errors to show by field (rules.FIELD_*), or {} once enqueued.
 
     Every rule is checked here when the cache knows the requester and the
@@ -222,12 +241,12 @@ def request_submit(submission: Submission, *, dedup_key: str, config: WorkspaceC
     delivery task, which DMs the requester if it is refused (DESIGN §5, cold
     cache). The same form sent twice (`dedup_key`: a double click, a Slack
     retry) is sent once. Nothing here waits more than about a second.
-    `config`: the caller's current_config(), when it has one.
+    `context`: the caller's `submit_context` for this requester and form, when it has one.
     """
-    config = config or current_config()
-    # What the cache knows of the requester, and the form's de-duplication key, in one round trip.
-    requester, found = requester_read(config, submission.user, also=(dedup_key,))
-    if found.get(dedup_key):
+    if context is None or (context.user, context.dedup_key) != (submission.user, dedup_key):
+        context = submit_context(submission.user, dedup_key=dedup_key)
+    config, requester = context.config, context.requester
+    if context.duplicate:
         logger.info("duplicate submission ignored user=%s", submission.user)
         return {}
     if requester.allowed is False:

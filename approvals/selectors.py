@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from approvals import directory, ledger_reader, messages
 from approvals.balances import balances_for, describe_balances
 from approvals.block_kit import days_text
+from approvals.config_store import current_config_with
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
 from approvals.rules import LeaveRequest, LedgerEntry, balance_for, format_number, format_range, request_days, who_is_out
@@ -92,6 +93,14 @@ def requester_read(config: WorkspaceConfig, user: str, *, also: tuple[str, ...] 
     found = cache.get_many([*also, *keys])
     requester = requester_cached(config, user, prefetched=Prefetched(frozenset(keys), found))
     return requester, {key: found[key] for key in also if key in found}
+
+
+def requester_context(user: str, *, also: tuple[str, ...] = ()) -> tuple[WorkspaceConfig, CachedRequester, dict]:
+    """The configuration, `requester_read` of `user` and the cache values of `also`: on the Slack
+    request path, one round trip when this process holds the current configuration snapshot."""
+    config, found = current_config_with(lambda config: [*also, *requester_keys(config, user)])
+    requester = requester_cached(config, user, prefetched=Prefetched(frozenset(requester_keys(config, user)), found))
+    return config, requester, {key: found[key] for key in also if key in found}
 
 
 def requester_cached(config: WorkspaceConfig, user: str, *, prefetched: Prefetched | None = None) -> CachedRequester:

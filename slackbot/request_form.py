@@ -19,7 +19,7 @@ from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
-                                 requester_read)
+                                 requester_context)
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.commands import HELP_TEXT
@@ -95,14 +95,13 @@ def form_values(view: dict) -> FormValues:
 
 
 def command_request(command: SlashCommand) -> SlackResponse:
-    config = current_config()
+    config, requester, _ = requester_context(command.user_id)  # one round trip
     prefill = parse_prefill(command.words, config)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n\n{HELP_TEXT}")
     if not config.leave_types or not config.teams:
         return ephemeral("Time off isn't set up yet: HR has not configured any teams or leave types.")
 
-    requester, _ = requester_read(config, command.user_id)
     if requester.allowed is False:
         return ephemeral(f"Sorry, {messages.not_allowed_text(config)}.")
     if requester.team_known and requester.team is None:
@@ -197,8 +196,16 @@ def modal_metadata(view: dict) -> dict | None:
 
 def submit_request(payload: dict) -> SlackResponse:
     view = require_dict(payload, "view")
-    config = current_config()
     values = form_values(view)
+    metadata = modal_metadata(view) or {}
+    editing, recording_for = metadata.get("edit"), metadata.get("for")
+    clicker = payload["user"]["id"]
+    # The same view submitted twice (a double click, a Slack retry) sends one request.
+    dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
+    # The configuration, what the cache knows of the requester and the dedup key: one round trip.
+    context = request_services.submit_context(recording_for if isinstance(recording_for, str) and recording_for
+                                              else clicker, dedup_key=dedup_key)
+    config = context.config
 
     errors = {}
     leave_type = config.leave_type(values.leave_type or "")
@@ -213,9 +220,6 @@ def submit_request(payload: dict) -> SlackResponse:
     if errors:
         return view_errors(errors)
 
-    metadata = modal_metadata(view) or {}
-    editing, recording_for = metadata.get("edit"), metadata.get("for")
-    clicker = payload["user"]["id"]
     if recording_for is not None and (not isinstance(recording_for, str) or clicker not in config.fallback_approvers):
         return view_errors({ids.TYPE_BLOCK: "Only HR (the fallback approvers) can record time off for someone else."})
     submission = request_services.Submission(
@@ -230,12 +234,10 @@ def submit_request(payload: dict) -> SlackResponse:
         note=values.note,
         validated=False,
     )
-    # The same view submitted twice (a double click, a Slack retry) sends one request.
-    dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
     if editing:
         refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key)
     else:
-        refused = request_services.request_submit(submission, dedup_key=dedup_key, config=config)
+        refused = request_services.request_submit(submission, dedup_key=dedup_key, context=context)
     if not refused:
         return ack()
     by_block: dict[str, str] = {}

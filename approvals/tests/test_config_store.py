@@ -15,9 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from approvals import config_store
 from approvals.config_file import ConfigError, parse_config
 from approvals.config_store import (
+    GENERATION_KEY,
     config_apply,
     config_from_database,
     current_config,
+    current_config_with,
     invalidate_config,
     team_change_approvals_channel,
 )
@@ -347,6 +349,41 @@ def test_a_lost_generation_is_never_taken_for_the_one_held(local_cache):
     local_cache.clear()  # evicted, flushed, or a restarted Redis: no generation at all
 
     assert current_config().team_named("Sales").max_out == 6
+
+
+def test_keys_that_depend_on_the_configuration_are_read_with_the_generation(local_cache, monkeypatch):
+    config_apply(config=example_config())
+    current_config()  # this process holds the current snapshot
+    local_cache.set("sales-key", "value")
+    reads = []
+    real_get_many = caches["default"].get_many
+    monkeypatch.setattr(caches["default"], "get_many", lambda keys, **kw: reads.append(list(keys)) or real_get_many(keys))
+
+    config, found = current_config_with(lambda config: [f"{config.team_named('Sales').name.lower()}-key", "absent"])
+
+    assert config == example_config() and found == {"sales-key": "value"}
+    assert reads == [[GENERATION_KEY, "sales-key", "absent"]]  # one round trip
+
+
+def test_keys_are_named_after_the_new_configuration_once_it_changed(local_cache):
+    config_apply(config=example_config())
+    current_config()
+    local_cache.set("max-out-5", "new")
+    Team.objects.filter(name="Sales").update(max_out=5)  # another process's change ...
+    invalidate_config()  # ... and its invalidation
+
+    config, found = current_config_with(lambda config: [f"max-out-{config.team_named('Sales').max_out}"])
+
+    assert config.team_named("Sales").max_out == 5 and found == {"max-out-5": "new"}
+
+
+def test_keys_are_read_after_the_configuration_when_no_snapshot_is_held(local_cache, monkeypatch):
+    config_apply(config=example_config())
+    monkeypatch.setattr(config_store, "_last_snapshot", None)
+
+    config, found = current_config_with(lambda config: ["some-key"])
+
+    assert config == example_config() and found == {}
 
 
 def test_the_snapshot_also_works_on_the_configured_cache():

@@ -236,6 +236,24 @@ def test_a_full_read_replaces_the_slices_and_drops_the_old_generation(ledger_dat
     assert cache.get(ledger_reader._person_key(old, ALICE)) is None  # ... until the next generation
 
 
+def test_a_view_reads_the_new_slices_once_their_generation_has_moved(ledger_data, fake_slack, config):
+    # Each process reads the slices named after the generation it saw last, with the meta key; when
+    # a full read has made a new one since, it must answer from the new one, not the old one it guessed.
+    client = background_client()
+    read_ledger(client, config)
+    gone = ledger_data.entries_of(ALICE)[0]
+    assert gone.id in person_view(config, ALICE).entries
+    workspace = fake_slack.workspace
+    with workspace.lock:
+        workspace.delete_message(workspace.find_message(ledger_data.channel_of[gone.id], ledger_data.ts_of[gone.id]))
+
+    read_ledger(client, config)
+
+    assert ledger_reader._slices_generation_seen != cache.get(SLICES_META_KEY).generation
+    assert gone.id not in person_view(config, ALICE).entries
+    assert ledger_reader._slices_generation_seen == cache.get(SLICES_META_KEY).generation
+
+
 def test_lost_slices_are_rebuilt_from_the_cached_ledger_without_calling_slack(ledger_data, fake_slack, config):
     client = background_client()
     read_ledger(client, config)
@@ -279,6 +297,8 @@ def test_the_request_path_never_reads_the_whole_ledger_and_reads_few_keys(config
     for i in range(200):
         day = TODAY + timedelta(days=i % 300)
         pending_add(new_entry(id=f"p{i}", user=people[i % len(people)], start=day, end=day))
+    # A first view in this process learns the slices' generation; later ones read their slices with the meta key.
+    person_view(config, people[8], TEAM.name, TODAY, TODAY)
     read = []
     real_get_many, real_get = cache.get_many, cache.get
     monkeypatch.setattr(cache, "get_many", lambda keys, *a, **k: read.extend(keys) or real_get_many(keys, *a, **k))

@@ -30,6 +30,22 @@ def test_members_are_read_with_their_expiry_and_values_in_the_same_call():
     assert values == {"entry:r1": {"id": "r1"}}
 
 
+def test_the_entries_the_live_members_name_are_read_in_the_same_call():
+    later = time.time() + 60
+    # More members than the script reads in one MGET (500), one of them in both indexes, one expired,
+    # one whose entry is gone.
+    pending_indexes.add({"idx:a": {f"r{n}": later for n in range(600)}, "idx:b": {"r7": later, "old": time.time() - 1,
+                                                                               "lost": later}},
+                        values={**{f"entry:r{n}": (n, "x") for n in range(600)}, "entry:old": "old"},
+                        timeout=120, lock="idx:lock", wait=1)
+
+    indexes, values = pending_indexes.read(["idx:a", "idx:b"], values=["other"], entries_under="entry:")
+
+    assert sorted(indexes["idx:b"]) == ["lost", "r7"]
+    assert values == {f"entry:r{n}": (n, "x") for n in range(600)}  # not "old" (expired), nothing for "lost"
+    assert pending_indexes.read(["idx:b"])[1] == {}  # without entries_under, no entry is read
+
+
 def test_expired_members_are_not_read_and_are_pruned_by_the_next_add():
     pending_indexes.add({"idx:a": {"old": time.time() - 1, "live": time.time() + 60}}, values={}, timeout=120,
                         lock="idx:lock", wait=1)
