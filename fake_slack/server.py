@@ -672,6 +672,14 @@ def usergroups_list(ws, params):
 # The server
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: when more clients connect at once than that (a
+    # benchmark's 64 clients, each of our requests opening its own connection), the kernel drops
+    # the excess connection attempts and each client tries again after a second. Slack's edge does
+    # not do that to us, so neither does the fake.
+    request_queue_size = 1024
+
+
 class FakeSlack:
     """The fake Slack: workspace state, an HTTP server, call log and faults.
 
@@ -690,7 +698,7 @@ class FakeSlack:
         self._tier_clock = time.monotonic
         self._tier_calls: dict[str, collections.deque] = {}  # method (and channel) -> times of counted calls
         self._lock = threading.Lock()  # guards calls and faults (the workspace has its own)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def __getattr__(self, name):
@@ -704,7 +712,7 @@ class FakeSlack:
     def start(self, port: int = 0) -> FakeSlack:
         """Serve on 127.0.0.1: on a free port (tests), or on `port` (the demo workspace, demo_slack)."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
