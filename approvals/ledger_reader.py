@@ -554,6 +554,7 @@ class SliceLedger:
     truncated: bool = False
     channels: tuple[str, ...] = ()
     pending_version: int = 0  # the person's pending version when read: `pending_submit` checks it
+    unread_others: int = 0  # other people's requests in flight on these dates left unread (`others_max`)
 
     def for_user(self, user: str) -> list[LedgerEntry]:
         return [entry for entry in self.entries.values() if entry.user == user]
@@ -567,7 +568,7 @@ class SliceLedger:
 
 
 def person_view(config: WorkspaceConfig, user: str, team: str | None = None, start: date | None = None,
-                end: date | None = None) -> "SliceLedger | Ledger | None":
+                end: date | None = None, *, others_max: int | None = None) -> "SliceLedger | Ledger | None":
     """What the rules need about `user` (and `team` between `start` and `end`), from the cache; None when cold.
 
     A handful of small cache reads in one round trip on Redis, whatever the
@@ -577,6 +578,10 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     generation this process saw last; a second round trip when it has moved
     on). Cold exactly when `cached_ledger` is: no ledger cached, or one that
     does not cover a channel now configured.
+
+    `others_max`: read at most this many of the team's requests in flight (a
+    preview that lists a few names of a busy team); the view's `unread_others`
+    counts those left unread. Every rule needs them all: leave it None there.
     """
     global _slices_generation_seen
     buckets: list[str] = []  # months of the team's slices
@@ -586,7 +591,7 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         if buckets == [LONG] or len(buckets) > MAX_VIEW_MONTHS:
             return cached_ledger(config)  # a view of years: the whole ledger answers as before
         buckets.append(LONG)
-        days = [*_days(start, end), LONG]
+        days = [LONG, *_days(start, end)]  # long requests (few) first, then day by day: what a cap keeps
 
     def slice_keys(generation: str) -> list[str]:
         team_keys = [_team_key(generation, team, bucket) for bucket in buckets] if team is not None else []
@@ -599,7 +604,7 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     guessed_keys = slice_keys(guessed) if guessed else []
     indexes, found = pending_indexes.read([person_index, *team_indexes],
                                           values=[SLICES_META_KEY, version_key, *guessed_keys],
-                                          entries_under=_pending_entry_key(""))
+                                          entries_under=_pending_entry_key(""), entries_max=others_max)
     meta: _SlicesMeta | None = found.get(SLICES_META_KEY)
     if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
         return None
@@ -611,7 +616,10 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     own_entries, adjustments = found.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
-    pending_ids = dict.fromkeys(request_id for key in (person_index, *team_indexes) for request_id in indexes[key])
+    index_keys = [person_index, *team_indexes]
+    pending_ids = pending_indexes.entries_read(index_keys, indexes, others_max)
+    # Left unread (others_max): other people's requests in the team's indexes of these days.
+    unread_others = len({request_id for key in index_keys for request_id in indexes[key]}) - len(pending_ids)
     for request_id in pending_ids:  # pending entries fill gaps only: the posted state wins
         entry = _unpacked(found.get(_pending_entry_key(request_id)))
         if entry is None or entry.team not in configured:
@@ -624,7 +632,8 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         entries.update(found.get(key) or {})
     entries.update(own_entries)
     return SliceLedger(entries=entries, adjustments=dict(adjustments), truncated=meta.truncated,
-                       channels=meta.channels, pending_version=pending_indexes.version_of(found, version_key))
+                       channels=meta.channels, pending_version=pending_indexes.version_of(found, version_key),
+                       unread_others=unread_others)
 
 
 # The slices' generation this process last read (see person_view): its slice keys are read with the

@@ -106,13 +106,17 @@ def status_line(entry: LedgerEntry) -> str:
     return f"{label}{by}{when}{reason}"
 
 
-def others_out_line(others: list[LedgerEntry], *, limit: int = 10) -> str:
-    if not others:
+def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int = 0) -> str:
+    """Who else is out, `limit` of them by name; `unread`: more requests known to meet the dates whose
+    details were not read (a preview of a busy team), counted in the "more"."""
+    if not others and not unread:
         return ":busts_in_silhouette: Nobody else on the team is out then."
     listed = ", ".join(f"{mention(e.user)} ({format_range(e.start, e.end, e.start_half, e.end_half)}, {e.status})"
                        for e in others[:limit])
-    more = f" and {len(others) - limit} more" if len(others) > limit else ""
-    return f":busts_in_silhouette: Also out: {listed}{more}"
+    more = max(0, len(others) - limit) + unread
+    if not listed:
+        return f":busts_in_silhouette: Also out: {more} more"
+    return f":busts_in_silhouette: Also out: {listed}{f' and {more} more' if more else ''}"
 
 
 # --- Messages to people --------------------------------------------------------------

@@ -35,11 +35,14 @@ from django.core.cache.backends.redis import RedisCache
 from approvals.cache_lock import locked
 
 
-def read(keys: list[str], *, values: list[str] = (),
-         entries_under: str | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+def read(keys: list[str], *, values: list[str] = (), entries_under: str | None = None,
+         entries_max: int | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """The live members of each index ({member: expires at}), and the cache values of `values` and,
     with `entries_under` (a key prefix), of the key `entries_under + member` for every live member:
-    one round trip on Redis (a read-only script), two on other caches."""
+    one round trip on Redis (a read-only script), two on other caches.
+
+    `entries_max`: read the entries of the first index's members and of at most this many more
+    (the first met, index by index); the other members are listed without their entries."""
     now = time.time()
     redis = _redis()
     if redis is None:
@@ -47,7 +50,7 @@ def read(keys: list[str], *, values: list[str] = (),
         indexes = {key: {m: e for m, e in (found.get(key) or {}).items() if e > now} for key in keys}
         stored = {key: found[key] for key in values if key in found}
         if entries_under is not None:
-            members = dict.fromkeys(m for key in keys for m in indexes[key])
+            members = entries_read(keys, indexes, entries_max)
             if members:
                 stored.update(cache.get_many([entries_under + m for m in members]))
         return indexes, stored
@@ -55,23 +58,33 @@ def read(keys: list[str], *, values: list[str] = (),
     make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
     prefix = "" if entries_under is None else make_key(entries_under)
     replies = _run(client, REDIS_READ, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
-                   args=[len(values), now, "" if entries_under is None else "1", prefix])
+                   args=[len(values), now, "" if entries_under is None else "1", prefix,
+              "" if entries_max is None else entries_max])
     stored = {key: loads(reply) for key, reply in zip(values, replies[0]) if reply is not None}
     indexes = {}
     for key, flat in zip(keys, replies[1:]):
         indexes[key] = {_text(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
     if entries_under is not None:
         # The script read them in this order: each live member once, index by index.
-        members = dict.fromkeys(m for key in keys for m in indexes[key])
+        members = entries_read(keys, indexes, entries_max)
         stored.update({entries_under + m: loads(reply)
                        for m, reply in zip(members, replies[-1]) if reply is not None})
     return indexes, stored
 
 
+def entries_read(keys: list[str], indexes: dict[str, dict[str, float]], entries_max: int | None) -> list[str]:
+    """The members whose entries `read(keys, entries_max=...)` read, given the indexes it returned, in its order: each once, index by index, the first
+    index's all and then at most `entries_max` more. The script (REDIS_READ) picks the same ones."""
+    members = list(dict.fromkeys(m for key in keys for m in indexes[key]))
+    if entries_max is None or not keys:
+        return members
+    return members[:len(indexes[keys[0]]) + entries_max]
+
+
 # `read` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value keys, now,
-# "1" to read the entries too, the entries' key prefix. Returns {values}, then each index's live
-# members as member/score pairs, then (with entries) the value of prefix..member for each live member,
-# once, in the order first met. The entry keys are not in KEYS: they are named by what the indexes
+# "1" to read the entries too, the entries' key prefix, how many entries to read beyond the first
+# index's ("" for all). Returns {values}, then each index's live members as member/score pairs, then
+# (with entries) the value of prefix..member for each live member read, once, in the order first met. The entry keys are not in KEYS: they are named by what the indexes
 # hold, so they cannot be declared; fine on one Redis (Django's cache writes to one server), not on
 # Redis Cluster.
 REDIS_READ = """
@@ -80,7 +93,7 @@ local out = {{}}
 for i = 1, n_values do
     out[1][i] = redis.call('get', KEYS[i])
 end
-local seen, members = {}, {}
+local seen, members, limit = {}, {}, nil
 for k = n_values + 1, #KEYS do
     local flat = redis.call('zrangebyscore', KEYS[k], '(' .. ARGV[2], '+inf', 'withscores')
     out[#out + 1] = flat
@@ -89,6 +102,14 @@ for k = n_values + 1, #KEYS do
             seen[flat[j]] = true
             members[#members + 1] = ARGV[4] .. flat[j]
         end
+    end
+    if limit == nil and ARGV[5] ~= '' then
+        limit = #members + tonumber(ARGV[5])  -- the first index's members, and this many more
+    end
+end
+if limit ~= nil and #members > limit then
+    for i = #members, limit + 1, -1 do
+        members[i] = nil
     end
 end
 if ARGV[3] == '1' then

@@ -59,6 +59,8 @@ class CachedRequester:
 # the rest of a request's first reads; past it, reading them one by one until the person's team is
 # found moves fewer bytes.
 PREFETCH_MAX_MEMBER_LISTS = 8
+# Other people's requests in flight whose details the form's preview reads (it names ten).
+PREVIEW_OTHERS_READ = 50
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.Slic
         return ""
     others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
               if e.team == entry.team]
-    lines = [messages.others_out_line(others)]
+    lines = [messages.others_out_line(others, unread=getattr(ledger, "unread_others", 0))]
     if leave_type.annual_allowance_days is not None:
         team = config.team_named(entry.team)
         workweek = team.workweek if team else (0, 1, 2, 3, 4)
@@ -224,8 +226,10 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         workweek, holidays)
     preview = f"*{days_text(days)}*: {format_range(draft.start, draft.end, start_half, end_half)}. {who}"
-    history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end) if team and leave_type \
-        else None
+    # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
+    # busy the team (the rest are counted, not read).
+    history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,
+                                        others_max=PREVIEW_OTHERS_READ) if team and leave_type else None
     if team and leave_type and history is not None:
         entry = LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
                             start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,

@@ -284,6 +284,24 @@ def test_a_long_entry_is_in_every_view_of_its_team(config):
     assert person_view(config, CAROL, TEAM.name, date(2032, 5, 3), date(2032, 5, 4)).entries["sabbatical"] == decade
 
 
+def test_a_view_that_reads_few_others_counts_those_it_left_unread(config):
+    store_ledger(Ledger(channels=ledger_reader.ledger_channels(config), read_at=1.0, full_read_at=1.0))
+    day = TODAY + timedelta(days=30)
+    for n in range(40):
+        pending_add(new_entry(id=f"other-{n}", user=f"U_OTHER{n:02d}", start=day, end=day))
+    for n in range(3):
+        pending_add(new_entry(id=f"own-{n}", user=CAROL, start=day + timedelta(days=100 + n),
+                              end=day + timedelta(days=100 + n)))
+
+    view = person_view(config, CAROL, TEAM.name, day, day, others_max=10)
+
+    assert {f"own-{n}" for n in range(3)} <= set(view.entries)  # the person's own: every one
+    assert len([e for e in view.entries.values() if e.user != CAROL]) == 10
+    assert view.unread_others == 30
+    whole = person_view(config, CAROL, TEAM.name, day, day)
+    assert len(whole.entries) == 43 and whole.unread_others == 0
+
+
 def test_the_request_path_never_reads_the_whole_ledger_and_reads_few_keys(config, monkeypatch):
     # 3,000 entries of 150 people: what a view reads does not depend on them.
     people = [f"U_P{i:04d}" for i in range(150)]

@@ -46,6 +46,20 @@ def test_the_entries_the_live_members_name_are_read_in_the_same_call():
     assert pending_indexes.read(["idx:b"])[1] == {}  # without entries_under, no entry is read
 
 
+def test_a_capped_read_takes_the_first_index_whole_and_at_most_so_many_entries_more():
+    later = time.time() + 60
+    pending_indexes.add({"idx:own": {"o1": later, "o2": later}, "idx:day": {f"r{n}": later for n in range(30)}},
+                        values={"entry:o1": "o1", "entry:o2": "o2", **{f"entry:r{n}": n for n in range(30)}},
+                        timeout=120, lock="idx:lock", wait=1)
+
+    indexes, values = pending_indexes.read(["idx:own", "idx:day"], entries_under="entry:", entries_max=5)
+
+    assert len(indexes["idx:day"]) == 30  # every member is listed ...
+    read = pending_indexes.entries_read(["idx:own", "idx:day"], indexes, 5)
+    assert sorted(values) == sorted(f"entry:{m}" for m in read)  # ... the entries of these only
+    assert {"o1", "o2"} <= set(read) and len(read) == 7
+
+
 def test_expired_members_are_not_read_and_are_pruned_by_the_next_add():
     pending_indexes.add({"idx:a": {"old": time.time() - 1, "live": time.time() + 60}}, values={}, timeout=120,
                         lock="idx:lock", wait=1)

@@ -97,6 +97,30 @@ def test_the_approval_message_shows_the_balance_and_who_else_is_out(client, fake
     assert "After this request: 17 of 25 days of Vacation left in 2031" in rendered
 
 
+def test_the_preview_of_a_busy_team_names_ten_and_counts_the_others_it_did_not_read(client, fake_slack):
+    from approvals import ledger_reader
+    from approvals.selectors import PREVIEW_OTHERS_READ
+
+    install_config()
+    open_request_form(client, fake_slack, ALICE)  # warms team, time zone and ledger
+    busy = PREVIEW_OTHERS_READ + 70
+    for n in range(busy):  # a big team's requests in flight on these very days
+        ledger_reader.pending_add(LedgerEntry(id=f"busy-{n}", user=f"U0BUSY{n:03d}", team="Engineering",
+                                              leave_type="vacation", start=MONDAY, end=WEDNESDAY, start_half=None,
+                                              end_half=None, days=Decimal(3), status=PENDING))
+    # Alice's own request in flight counts in her balance, however many others there are.
+    ledger_reader.pending_add(LedgerEntry(id="alice-january", user=ALICE, team="Engineering", leave_type="vacation",
+                                          start=date(2031, 1, 6), end=date(2031, 1, 10), start_half=None,
+                                          end_half=None, days=Decimal(5), status=PENDING))
+
+    view = open_request_form(client, fake_slack, ALICE, f"{MONDAY} {WEDNESDAY} vacation")
+
+    preview = str(view["blocks"])
+    assert preview.count("<@U0BUSY") == 10
+    assert f"and {busy - 10} more" in preview
+    assert "17 of 25 days of Vacation left in 2031" in preview
+
+
 def test_the_preview_shows_the_balance_after_the_request(client, fake_slack):
     from slackbot.request_form import FormValues
     from approvals.selectors import request_preview_cached
