@@ -496,7 +496,7 @@ class Bench:
         log = open(self.tmp / f"gunicorn-{slug}.log", "wb")
         process = subprocess.Popen(
             [GUNICORN, "timeoff_site.wsgi", "--workers", str(self.args.workers), "--threads", str(self.args.threads),
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--forwarded-allow-ips", "*",
+             "--bind", f"127.0.0.1:{port}", "--forwarded-allow-ips", "*",
              "--chdir", str(ROOT)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

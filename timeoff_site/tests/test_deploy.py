@@ -103,7 +103,7 @@ def test_gunicorn_defaults_are_the_benchmarks(monkeypatch):
     # bench/run.py: `--workers 2 --threads 8` by default.
     assert (conf["workers"], conf["threads"], conf["worker_class"]) == (2, 8, "gthread")
     assert conf["bind"] == "0.0.0.0:8000"
-    assert conf["accesslog"] == "-" and conf["errorlog"] == "-"
+    assert conf["accesslog"] is None and conf["errorlog"] == "-"  # one JSON line per request is Django's
     assert conf["timeout"] == 30 and conf["graceful_timeout"] == 30
     assert conf["wsgi_app"] == "timeoff_site.wsgi"
 
