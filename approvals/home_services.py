@@ -7,6 +7,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader
+from approvals.cache_lock import claim
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.home_view import home_view
@@ -21,12 +22,39 @@ logger = logging.getLogger(__name__)
 HOME_SEEN_SECONDS = 30 * 24 * 60 * 60
 
 
+# A publish reads everything it shows when its task starts. While one waits in the queue for a person,
+# another (Slack sends app_home_opened at every visit of the tab; a change republishes the Home of
+# everyone it concerns) would show the same, so it is not enqueued: the waiting one is marked when
+# enqueued and unmarked when its task starts. The mark lapses by itself if the queue stalls this long.
+HOME_QUEUED_SECONDS = 5 * 60
+
+
+def _queued_key(user: str) -> str:
+    return f"home:queued:{user}"
+
+
 def home_opened(user: str) -> None:
     """Someone opened App Home: publish it, and remember that they look at it, both in the background
     (the mark is a cache write Slack's request need not wait for)."""
+    home_publish_soon(user, opened=True)
+
+
+def home_publish_soon(user: str, *, opened: bool = False) -> None:
+    """Publish `user`'s App Home in the background, unless a publish of theirs is already waiting."""
     from approvals import tasks
 
-    tasks.publish_home.enqueue(user, True)
+    if not claim(_queued_key(user), HOME_QUEUED_SECONDS):
+        return  # the one waiting will show what is true when it runs
+    try:
+        tasks.publish_home.enqueue(user, opened)
+    except Exception:
+        cache.delete(_queued_key(user))  # nothing waits after all: the next open or change asks again
+        raise
+
+
+def home_publish_started(user: str) -> None:
+    """A publish task starts: what changes from now on needs a publish of its own."""
+    cache.delete(_queued_key(user))
 
 
 def home_seen(user: str) -> None:

@@ -120,6 +120,7 @@ def publish_home(user: str, opened: bool = False) -> None:
     """`opened`: the person opened App Home just now (and so is one who looks at it)."""
     from approvals import home_services
 
+    home_services.home_publish_started(user)
     if opened:
         home_services.home_seen(user)
     home_services.home_publish(background_client(), user)
@@ -130,7 +131,7 @@ def publish_home_later(users) -> None:
     from approvals import home_services
 
     for user in home_services.home_watchers(set(users)):
-        publish_home.enqueue(user)
+        home_services.home_publish_soon(user)
 
 
 @retrying_task()
