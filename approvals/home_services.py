@@ -22,10 +22,11 @@ logger = logging.getLogger(__name__)
 HOME_SEEN_SECONDS = 30 * 24 * 60 * 60
 
 
-# A publish reads everything it shows when its task starts. While one waits in the queue for a person,
-# another (Slack sends app_home_opened at every visit of the tab; a change republishes the Home of
-# everyone it concerns) would show the same, so it is not enqueued: the waiting one is marked when
-# enqueued and unmarked when its task starts. The mark lapses by itself if the queue stalls this long.
+# A publish reads everything it shows when its task starts. A change republishes the Home of everyone
+# it concerns (a busy team's approvers, after each of many decisions): while a republish waits in the
+# queue for a person, another would show the same, so it is not enqueued. The waiting one is marked
+# when enqueued and unmarked when its task starts; the mark lapses by itself if the queue stalls this
+# long. An open of the tab enqueues its publish directly: Slack's request waits for no extra claim.
 HOME_QUEUED_SECONDS = 5 * 60
 
 
@@ -36,17 +37,19 @@ def _queued_key(user: str) -> str:
 def home_opened(user: str) -> None:
     """Someone opened App Home: publish it, and remember that they look at it, both in the background
     (the mark is a cache write Slack's request need not wait for)."""
-    home_publish_soon(user, opened=True)
+    from approvals import tasks
+
+    tasks.publish_home.enqueue(user, True)
 
 
-def home_publish_soon(user: str, *, opened: bool = False) -> None:
-    """Publish `user`'s App Home in the background, unless a publish of theirs is already waiting."""
+def home_republish(user: str) -> None:
+    """Republish `user`'s App Home in the background, unless a republish of theirs is already waiting."""
     from approvals import tasks
 
     if not claim(_queued_key(user), HOME_QUEUED_SECONDS):
         return  # the one waiting will show what is true when it runs
     try:
-        tasks.publish_home.enqueue(user, opened)
+        tasks.publish_home.enqueue(user)
     except Exception:
         cache.delete(_queued_key(user))  # nothing waits after all: the next open or change asks again
         raise

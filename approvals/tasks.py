@@ -131,7 +131,7 @@ def publish_home_later(users) -> None:
     from approvals import home_services
 
     for user in home_services.home_watchers(set(users)):
-        home_services.home_publish_soon(user)
+        home_services.home_republish(user)
 
 
 @retrying_task()

@@ -192,50 +192,64 @@ def test_app_home_shows_my_leave_and_balances(client, fake_slack):
     assert {ids.NEW_REQUEST_ACTION, ids.EDIT_ACTION, ids.WITHDRAW_ACTION} <= set(buttons_in(home["blocks"]))
 
 
-def test_app_home_opened_again_while_its_publish_waits_adds_no_task(client, fake_slack, settings):
+def test_a_republish_while_one_waits_for_the_same_person_adds_no_task(client, fake_slack, settings):
+    # Each decision republishes the App Home of the requester and every approver: a busy team's
+    # decisions must not pile up one publish per decision per person while the queue is behind.
     from django.tasks import default_task_backend
 
     from approvals import tasks
 
     install_config()
+    open_home(client, fake_slack, BOB, "Ev_SEEN")  # Bob looks at his App Home: he is republished to
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},  # tasks wait ...
                       "worker": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}  # ... till run here
-
-    def open_tab(event_id):
-        envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME", "tab": "home",
-                                   "event_ts": "1766000000.000300"}, event_id=event_id)
-        assert post_event(client, envelope).status_code == 200
 
     def waiting():
         return [r for r in default_task_backend.results if r.task.name == "publish_home"]
 
-    for n in range(3):  # Slack sends one event per visit of the tab
-        open_tab(f"Ev_TAB{n}")
+    for _ in range(3):  # three changes that concern Bob, while the queue is behind
+        tasks.publish_home_later({BOB})
     [queued] = waiting()
-    assert queued.args == [ALICE, True]
+    assert queued.args == [BOB]
 
     tasks.publish_home.using(backend="worker").enqueue(*queued.args)  # the worker runs it: it shows what is true now
-    assert fake_slack.calls("views.publish")[-1].params["user_id"] == ALICE
-    open_tab("Ev_TAB_AFTER")  # once it has started, the next visit asks for a publish of its own
+    assert fake_slack.calls("views.publish")[-1].params["user_id"] == BOB
+    tasks.publish_home_later({BOB})  # once it has started, the next change asks for a publish of its own
     assert len(waiting()) == 2
 
 
-def test_a_publish_that_could_not_be_enqueued_does_not_hold_back_the_next(client, fake_slack, monkeypatch):
+def test_opening_app_home_always_publishes_it(client, fake_slack, settings):
+    from django.tasks import default_task_backend
+
+    from approvals import tasks
+
+    install_config()
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    tasks.publish_home_later({ALICE})  # not one who looks at it: nothing
+    for n in range(2):
+        post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME",
+                                           "tab": "home", "event_ts": "1766000000.000300"}, event_id=f"Ev_O{n}"))
+    assert [r.args for r in default_task_backend.results if r.task.name == "publish_home"] == [[ALICE, True]] * 2
+
+
+def test_a_republish_that_could_not_be_enqueued_does_not_hold_back_the_next(client, fake_slack, monkeypatch):
     from approvals import home_services, tasks
 
     install_config()
+
     class Unreachable:  # the task table cannot be written (the database is down)
         def enqueue(self, *args):
             raise OSError("db down")
 
     monkeypatch.setattr(tasks, "publish_home", Unreachable())
     with pytest.raises(OSError):
-        home_services.home_opened(ALICE)
+        home_services.home_republish(ALICE)
     monkeypatch.undo()
+    fake_slack.clear_calls()
 
-    home = open_home(client, fake_slack, ALICE, "Ev_AFTER_OUTAGE")
+    home_services.home_republish(ALICE)
 
-    assert home["type"] == "home"
+    assert [c.params["user_id"] for c in fake_slack.calls("views.publish")] == [ALICE]
 
 
 def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_slack):
