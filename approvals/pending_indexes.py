@@ -59,7 +59,7 @@ def read(keys: list[str], *, values: list[str] = (), entries_under: str | None =
     prefix = "" if entries_under is None else make_key(entries_under)
     replies = _run(client, REDIS_READ, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
                    args=[len(values), now, "" if entries_under is None else "1", prefix,
-              "" if entries_max is None else entries_max])
+                         "" if entries_max is None else entries_max])
     stored = {key: loads(reply) for key, reply in zip(values, replies[0]) if reply is not None}
     indexes = {}
     for key, flat in zip(keys, replies[1:]):
@@ -73,8 +73,9 @@ def read(keys: list[str], *, values: list[str] = (), entries_under: str | None =
 
 
 def entries_read(keys: list[str], indexes: dict[str, dict[str, float]], entries_max: int | None) -> list[str]:
-    """The members whose entries `read(keys, entries_max=...)` read, given the indexes it returned, in its order: each once, index by index, the first
-    index's all and then at most `entries_max` more. The script (REDIS_READ) picks the same ones."""
+    """The members whose entries `read(keys, entries_max=...)` read, given the indexes it returned, in
+    its order: each once, index by index, the first index's all and then at most `entries_max` more.
+    The script (REDIS_READ) picks the same ones."""
     members = list(dict.fromkeys(m for key in keys for m in indexes[key]))
     if entries_max is None or not keys:
         return members
@@ -84,9 +85,9 @@ def entries_read(keys: list[str], indexes: dict[str, dict[str, float]], entries_
 # `read` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value keys, now,
 # "1" to read the entries too, the entries' key prefix, how many entries to read beyond the first
 # index's ("" for all). Returns {values}, then each index's live members as member/score pairs, then
-# (with entries) the value of prefix..member for each live member read, once, in the order first met. The entry keys are not in KEYS: they are named by what the indexes
-# hold, so they cannot be declared; fine on one Redis (Django's cache writes to one server), not on
-# Redis Cluster.
+# (with entries) the value of prefix..member for each live member read, once, in the order first met.
+# The entry keys are not in KEYS: they are named by what the indexes hold, so they cannot be declared;
+# fine on one Redis (Django's cache writes to one server), not on Redis Cluster.
 REDIS_READ = """
 local n_values = tonumber(ARGV[1])
 local out = {{}}
