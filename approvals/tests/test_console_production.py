@@ -110,6 +110,7 @@ def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, djang
             # The root sends HR to the console, which asks them to sign in: the admin's page, styled.
             page.goto(f"{production_server}/")
             page.wait_for_selector("#id_username")
+            page.wait_for_load_state("load")  # stylesheets answered: their responses are recorded by now
             assert "/admin/login/" in page.url and "next=/console/" in page.url
             assert stylesheets.get(f"{production_server}/static/admin/css/base.css") == 200
             # The admin's header is coloured by its stylesheet; a browser's default is transparent.
@@ -120,6 +121,7 @@ def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, djang
             page.fill("#id_password", PASSWORD)
             page.click("input[type=submit]")
             page.wait_for_selector("h1:text('Teams')")
+            page.wait_for_load_state("load")  # (the heading can be there before the stylesheet's response is seen)
             assert page.url == f"{production_server}/console/"
             assert stylesheets.get(f"{production_server}/static/approvals/console.css") == 200
             styles = page.evaluate("""() => {
