@@ -16,7 +16,11 @@ request or task it belongs to. Their timeouts and retry handlers are as above.
 import logging
 import time
 from functools import cache
-from urllib.error import HTTPError
+from http.client import HTTPMessage
+from io import BytesIO
+from urllib.error import HTTPError, URLError
+
+import urllib3
 
 from django.conf import settings
 from slack_sdk import WebClient
@@ -33,6 +37,8 @@ from approvals import metrics
 IN_REQUEST_TIMEOUT_SECONDS = 1.5
 BACKGROUND_TIMEOUT_SECONDS = 15
 BACKGROUND_MAX_RETRIES = 3
+# Kept-alive connections to Slack per process for the in-request client (gunicorn.conf.py: 8 threads).
+POOL_CONNECTIONS = 32
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +81,59 @@ class ObservedWebClient(WebClient):
 
     def _perform_urllib_http_request_internal(self, url, req):
         try:
-            return super()._perform_urllib_http_request_internal(url, req)
+            return self._http_request(url, req)
         except HTTPError as exc:
             if exc.code == 429:
                 metrics.slack_ratelimited(url.split("?", 1)[0].rsplit("/", 1)[-1])
             raise
+
+    def _http_request(self, url, req) -> dict:
+        """One HTTP request and its answer, as slack_sdk's urllib path gives them: {status, headers,
+        body}, or HTTPError for an answer other than 2xx."""
+        return super()._perform_urllib_http_request_internal(url, req)
+
+
+class KeptAliveWebClient(ObservedWebClient):
+    """An ObservedWebClient whose HTTP requests reuse kept-alive connections (urllib3's pool).
+
+    slack_sdk sends each call with urllib, on a new connection: against the real
+    Slack that is a TCP and a TLS handshake, a round trip or two, before every
+    `views.open`, inside the 3 s a trigger_id lives. Here a connection stays open
+    between calls (urllib3 checks that the server has not closed it before
+    reusing it). Nothing is retried, as before: no retry handler, and none of
+    urllib3's own. Answers and errors are shaped as slack_sdk's urllib path gives
+    them (HTTPError for a non-2xx answer, OSError subclasses for the network),
+    so its handling of 429s, errors and timeouts is unchanged.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool = urllib3.PoolManager(
+            # One connection per web thread at once is plenty; beyond it urllib3 would open and
+            # discard extra ones (block=False), never wait.
+            maxsize=POOL_CONNECTIONS, block=False, retries=False, ssl_context=self.ssl,
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+        )
+
+    def _http_request(self, url, req) -> dict:
+        if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
+            return super()._http_request(url, req)
+        try:
+            answer = self._pool.request(req.get_method(), url, body=req.data, headers=dict(req.header_items()),
+                                        redirect=False, preload_content=True)
+        except urllib3.exceptions.TimeoutError as exc:  # connect or read: urllib raises TimeoutError
+            raise TimeoutError(str(exc)) from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, a broken answer: urllib's URLError
+            raise URLError(exc) from exc
+        headers = HTTPMessage()  # what urllib's answers carry: get_content_charset(), items()
+        for name, value in answer.headers.items():
+            headers[name] = value
+        if not 200 <= answer.status < 300:
+            raise HTTPError(url, answer.status, answer.reason or "", headers, BytesIO(answer.data))
+        if headers.get_content_type() == "application/gzip":
+            return {"status": answer.status, "headers": headers, "body": answer.data}
+        return {"status": answer.status, "headers": headers,
+                "body": answer.data.decode(headers.get_content_charset() or "utf-8")}
 
 
 def _slack_error(response) -> str:
@@ -118,7 +172,7 @@ def ledger_post_client() -> WebClient:
 # one per call would cost more than the call itself on the hot path.
 @cache
 def _in_request_client(token: str, base_url: str) -> WebClient:
-    return ObservedWebClient(token=token, base_url=base_url, timeout=IN_REQUEST_TIMEOUT_SECONDS, retry_handlers=[])
+    return KeptAliveWebClient(token=token, base_url=base_url, timeout=IN_REQUEST_TIMEOUT_SECONDS, retry_handlers=[])
 
 
 @cache

@@ -18,6 +18,7 @@ import math
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -679,6 +680,16 @@ class _Server(ThreadingHTTPServer):
     # not do that to us, so neither does the fake.
     request_queue_size = 1024
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connections = 0  # accepted so far
+        self.open_sockets: set = set()  # of the connections being served
+        self.sockets_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        self.connections += 1  # only the serving thread accepts: no race
+        super().process_request(request, client_address)
+
 
 class FakeSlack:
     """The fake Slack: workspace state, an HTTP server, call log and faults.
@@ -717,6 +728,21 @@ class FakeSlack:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far (a client that keeps its connection alive opens few)."""
+        return self._server.connections
+
+    def close_connections(self) -> None:
+        """Close every connection now open, as Slack's edge closes connections that sat idle."""
+        with self._server.sockets_lock:
+            sockets = list(self._server.open_sockets)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
 
     def stop(self) -> None:
         if self._server:
@@ -930,6 +956,23 @@ class FakeSlack:
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSlack  # set on the subclass made in FakeSlack.start()
+    # Slack's edge keeps a connection open between calls (HTTP/1.1) unless the client asks it not to
+    # (urllib does: "Connection: close"), and closes one that stays idle.
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a kept-alive connection may stay idle
+    # The head and the body of an answer are two writes: with Nagle's algorithm on a kept-alive
+    # connection the body would wait for the client's delayed ACK of the head (40 ms on Linux).
+    disable_nagle_algorithm = True
+
+    def setup(self):
+        super().setup()
+        with self.server.sockets_lock:
+            self.server.open_sockets.add(self.connection)
+
+    def finish(self):
+        with self.server.sockets_lock:
+            self.server.open_sockets.discard(self.connection)
+        super().finish()
 
     def do_POST(self):
         self._dispatch()

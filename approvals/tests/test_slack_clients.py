@@ -42,3 +42,40 @@ def test_the_background_client_retries_server_errors(fake_slack):
     fake_slack.server_error("chat.postMessage", status=503, times=2)
     assert background_client().chat_postMessage(channel="C_GENERAL", text="hello")["ok"] is True
     assert [call.status for call in fake_slack.calls("chat.postMessage")] == [503, 503, 200]
+
+
+def test_the_in_request_client_keeps_its_connection_between_calls(fake_slack):
+    # Against the real Slack each new connection is a TCP and a TLS handshake inside Slack's 3 s.
+    client = in_request_client()
+    client.auth_test()
+    before = fake_slack.connections
+
+    for _ in range(3):
+        assert client.auth_test()["ok"] is True
+
+    assert fake_slack.connections == before
+
+
+def test_the_in_request_client_reconnects_once_slack_has_closed_its_idle_connection(fake_slack):
+    client = in_request_client()
+    client.auth_test()
+    fake_slack.close_connections()  # Slack's edge closes connections that sat idle
+    time.sleep(0.05)
+    fake_slack.clear_calls()
+
+    assert client.auth_test()["ok"] is True
+    assert len(fake_slack.calls("auth.test")) == 1  # sent once, on a new connection
+
+
+def test_the_in_request_client_reports_an_unreachable_slack_as_an_os_error(settings):
+    settings.SLACK_API_URL = "http://127.0.0.1:9/api/"  # nothing listens there
+    with pytest.raises(OSError):
+        in_request_client().auth_test()
+
+
+def test_the_background_client_still_opens_a_connection_per_call(fake_slack):
+    # It retries after errors; a call on a fresh connection is never confused with one Slack dropped.
+    before = fake_slack.connections
+    for _ in range(2):
+        background_client().auth_test()
+    assert fake_slack.connections == before + 2
