@@ -79,3 +79,16 @@ def test_the_background_client_still_opens_a_connection_per_call(fake_slack):
     for _ in range(2):
         background_client().auth_test()
     assert fake_slack.connections == before + 2
+
+
+def test_after_a_timeout_the_next_call_gets_its_own_answer_not_the_late_one(fake_slack):
+    # The connection of a call that timed out is dropped: the late answer must never be read as the
+    # answer to the next call on a reused connection.
+    client = in_request_client()
+    fake_slack.delay("users.info", 2.0, times=1)
+    with pytest.raises(OSError):
+        client.users_info(user="U_NOBODY")
+
+    answer = client.auth_test()
+
+    assert answer["ok"] is True and answer["user_id"] == fake_slack.workspace.bot_user_id
