@@ -39,6 +39,10 @@ BACKGROUND_TIMEOUT_SECONDS = 15
 BACKGROUND_MAX_RETRIES = 3
 # Kept-alive connections to Slack per process for the in-request client (gunicorn.conf.py: 8 threads).
 POOL_CONNECTIONS = 32
+# A connection idle longer than this is closed, not reused: NATs and load balancers on the way drop
+# idle connections, some without telling either end (AWS's NAT gateway after 350 s, Azure's load
+# balancer after 4 minutes), and nothing is retried inside Slack's 3 s. Busy, it is always reused.
+MAX_IDLE_SECONDS = 30
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +118,8 @@ class KeptAliveWebClient(ObservedWebClient):
             maxsize=POOL_CONNECTIONS, block=False, retries=False, ssl_context=self.ssl,
             timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
         )
+        self._pool.pool_classes_by_scheme = {"http": _RecentHTTPConnectionPool,
+                                             "https": _RecentHTTPSConnectionPool}
 
     def _http_request(self, url, req) -> dict:
         if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
@@ -134,6 +140,30 @@ class KeptAliveWebClient(ObservedWebClient):
             return {"status": answer.status, "headers": headers, "body": answer.data}
         return {"status": answer.status, "headers": headers,
                 "body": answer.data.decode(headers.get_content_charset() or "utf-8")}
+
+
+class _RecentConnections:
+    """A connection pool that reuses only connections used in the last MAX_IDLE_SECONDS."""
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        returned = getattr(conn, "returned_at", None)
+        if returned is not None and time.monotonic() - returned > MAX_IDLE_SECONDS:
+            conn.close()  # its next request connects afresh
+        return conn
+
+    def _put_conn(self, conn):
+        if conn is not None:
+            conn.returned_at = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _RecentHTTPConnectionPool(_RecentConnections, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _RecentHTTPSConnectionPool(_RecentConnections, urllib3.HTTPSConnectionPool):
+    pass
 
 
 def _slack_error(response) -> str:

@@ -92,3 +92,18 @@ def test_after_a_timeout_the_next_call_gets_its_own_answer_not_the_late_one(fake
     answer = client.auth_test()
 
     assert answer["ok"] is True and answer["user_id"] == fake_slack.workspace.bot_user_id
+
+
+def test_a_connection_idle_for_long_is_not_reused(fake_slack, monkeypatch):
+    # Something on the way may have dropped it without a word; nothing is retried inside Slack's 3 s.
+    from approvals import slack_clients
+
+    client = in_request_client()
+    client.auth_test()
+    monkeypatch.setattr(slack_clients, "MAX_IDLE_SECONDS", 0)
+    before = fake_slack.connections
+
+    time.sleep(0.01)
+    assert client.auth_test()["ok"] is True
+
+    assert fake_slack.connections == before + 1
