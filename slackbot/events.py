@@ -17,7 +17,16 @@ def first_delivery(event_id: str) -> bool:
     `cache.add` is atomic in Redis (SET NX) and in the database cache (a unique
     key insert), so two web processes racing on one event cannot both win.
     """
-    return cache.add(f"slack:event:{event_id}", 1, timeout=EVENT_DEDUP_SECONDS)
+    return cache.add(_delivery_key(event_id), 1, timeout=EVENT_DEDUP_SECONDS)
+
+
+def delivery_failed(event_id: str) -> None:
+    """The first delivery was not handled: let Slack's retry of it through."""
+    cache.delete(_delivery_key(event_id))
+
+
+def _delivery_key(event_id: str) -> str:
+    return f"slack:event:{event_id}"
 
 
 def event_access_revoked(event: dict, envelope: dict) -> SlackResponse:

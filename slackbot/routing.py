@@ -101,4 +101,10 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
     handler = EVENT_ROUTES.get(event_type) if isinstance(event_type, str) else None  # a list is unhashable
     if handler is None:
         return ack()
-    return handler(event, envelope)
+    try:
+        return handler(event, envelope)
+    except Exception:
+        # Not handled (the database down at the enqueue, say): Slack retries an event answered with a
+        # 5xx, and that retry must not be taken for a duplicate of a delivery that did nothing.
+        events.delivery_failed(event_id)
+        raise

@@ -31,6 +31,27 @@ def test_an_event_is_handled_once_however_often_slack_retries(client, monkeypatc
     assert seen == ["Ev_ONCE", "Ev_OTHER"]
 
 
+def test_an_event_whose_handling_failed_is_handled_when_slack_retries_it(client, monkeypatch):
+    from django.db import OperationalError
+
+    handled = []
+
+    def flaky(event, envelope):
+        handled.append(envelope["event_id"])
+        if len(handled) == 1:
+            raise OperationalError("the database is down")
+        return ack()
+
+    monkeypatch.setitem(routing.EVENT_ROUTES, "app_home_opened", flaky)
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_FLAKY")
+    with pytest.raises(OperationalError):
+        post_event(client, envelope)  # Django answers 500, and Slack retries
+
+    assert post_event(client, envelope, retry_num=1).status_code == 200
+    assert post_event(client, envelope, retry_num=2).status_code == 200  # handled once: no more
+    assert handled == ["Ev_FLAKY", "Ev_FLAKY"]
+
+
 def test_unknown_event_types_are_acknowledged(client):
     response = post_event(client, event_envelope({"type": "reaction_added", "user": "U_ALICE"}, event_id="Ev_R"))
     assert response.status_code == 200
