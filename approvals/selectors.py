@@ -88,20 +88,18 @@ def requester_keys(config: WorkspaceConfig, user: str) -> list[str]:
     return [directory.timezone_key(user), *(lists if len(lists) <= PREFETCH_MAX_MEMBER_LISTS else [])]
 
 
-def requester_read(config: WorkspaceConfig, user: str, *, also: tuple[str, ...] = ()) -> tuple[CachedRequester, dict]:
-    """`requester_cached`, with everything it needs read in one round trip, and the cache values of
-    `also` read in the same one (those present)."""
-    keys = requester_keys(config, user)
-    found = cache.get_many([*also, *keys])
-    requester = requester_cached(config, user, prefetched=Prefetched(frozenset(keys), found))
-    return requester, {key: found[key] for key in also if key in found}
-
-
 def requester_context(user: str, *, also: tuple[str, ...] = ()) -> tuple[WorkspaceConfig, CachedRequester, dict]:
-    """The configuration, `requester_read` of `user` and the cache values of `also`: on the Slack
-    request path, one round trip when this process holds the current configuration snapshot."""
-    config, found = current_config_with(lambda config: [*also, *requester_keys(config, user)])
-    requester = requester_cached(config, user, prefetched=Prefetched(frozenset(requester_keys(config, user)), found))
+    """The configuration, what the cache knows of `user` (`requester_cached`, everything it needs read
+    at once) and the cache values of `also` (those present): on the Slack request path, one round trip
+    when this process holds the current configuration snapshot."""
+    keys_of: dict = {}  # the requester's keys, named after the configuration they were read with
+
+    def keys_for(config: WorkspaceConfig) -> list[str]:
+        keys_of["requester"] = requester_keys(config, user)
+        return [*also, *keys_of["requester"]]
+
+    config, found = current_config_with(keys_for)
+    requester = requester_cached(config, user, prefetched=Prefetched(frozenset(keys_of["requester"]), found))
     return config, requester, {key: found[key] for key in also if key in found}
 
 
