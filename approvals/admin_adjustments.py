@@ -19,6 +19,7 @@ from django.urls import path
 from approvals.adjustments import AdjustmentError, adjustment_errors, adjustment_record
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
+from approvals.rules import Adjustment
 from approvals.slack_clients import background_client
 
 URL_NAME = "approvals_adjust_balance"
@@ -54,6 +55,14 @@ class AdjustmentForm(forms.Form):
                 self.add_error(field, error[:1].upper() + error[1:] + ".")
         return data
 
+    def record(self, *, by: str) -> Adjustment:
+        """Write the cleaned adjustment to the ledger as `by`; AdjustmentError when Slack refuses it."""
+        data = self.cleaned_data
+        return adjustment_record(
+            client=background_client(), config=self.config, user=data["user"], leave_type=data["leave_type"],
+            days=data["days"], year=data["year"], reason=data["reason"], by=by,
+        )
+
 
 PERMISSION = "approvals.record_adjustment"
 
@@ -65,12 +74,8 @@ def adjust_balance_view(request):
     config = current_config()
     form = AdjustmentForm(request.POST or None, config=config)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            adjustment = adjustment_record(
-                client=background_client(), config=config, user=data["user"], leave_type=data["leave_type"],
-                days=data["days"], year=data["year"], reason=data["reason"], by=request.user.get_username(),
-            )
+            adjustment = form.record(by=request.user.get_username())
         except AdjustmentError as error:
             messages.error(request, f"Balance not adjusted: {error}.")
         else:

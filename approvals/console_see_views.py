@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals import ledger_reader, slack_directory
-from approvals.adjustments import AdjustmentError, adjustment_record
+from approvals.adjustments import AdjustmentError
 from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
 from approvals.admin_adjustments import AdjustmentForm
 from approvals.config_store import current_config
@@ -35,7 +35,6 @@ from approvals.console_see_selectors import (
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.console_views import staff_required
 from approvals.selectors import cached_lookups
-from approvals.slack_clients import background_client
 
 DEFAULT_WEEKS = 4
 MAX_CSV_DAYS = 3 * 366
@@ -196,12 +195,8 @@ def adjust(request):
     initial = {"user": [request.GET["user"]]} if request.GET.get("user") else None
     form = ConsoleAdjustmentForm(request.POST or None, initial=initial, config=config)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            adjustment = adjustment_record(
-                client=background_client(), config=config, user=data["user"], leave_type=data["leave_type"],
-                days=data["days"], year=data["year"], reason=data["reason"], by=request.user.get_username(),
-            )
+            adjustment = form.record(by=request.user.get_username())
         except AdjustmentError as error:
             messages.error(request, f"Balance not adjusted: {error}.")
         else:
