@@ -3,12 +3,15 @@
 `fake_slack`: a fresh fake Slack workspace per test, seeded with the personas
 in `fake_slack.personas`, with `settings.SLACK_API_URL` pointing at it. One
 HTTP server serves the whole session; each test resets its state.
+
+`browser`: a headless Chromium for a browser test (`test_support.browser`).
 """
 
 import pytest
 
 from fake_slack import FakeSlack
 from fake_slack.personas import seed
+from test_support.browser import chromium
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +29,13 @@ def fake_slack(fake_slack_server, settings):
     settings.SLACK_BOT_TOKEN = fake_slack_server.workspace.bot_token
     yield fake_slack_server
     fake_slack_server.reset()  # no faults or latency leak into the next test
+
+
+@pytest.fixture
+def browser():
+    # Playwright is imported only now: a browser test module skips first where it is not installed.
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(autouse=True)

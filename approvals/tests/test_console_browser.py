@@ -8,7 +8,7 @@ reason, where no browser is installed; `bin/test` installs one when it can.
 
 import pytest
 
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, collect_console_errors, submit_sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -20,26 +20,17 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page():
-    # Playwright's sync API runs an event loop; our ORM calls happen before it starts.
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page()
-        errors = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.csp_errors = errors
-        yield page
-        browser.close()
+def browser_page(browser):
+    page = browser.new_page()
+    page.csp_errors = collect_console_errors(page)
+    return page
 
 
 def test_hr_signs_in_and_adds_a_leave_type(live_server, django_user_model, browser_page):
-    django_user_model.objects.create_superuser("hr", "hr@example.com", "a-long-test-password")
+    django_user_model.objects.create_superuser("hr", "hr@example.com", PASSWORD)
     page = browser_page
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", "hr")
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#content-main")
+    page.goto(f"{live_server.url}/admin/")  # the admin sends a visitor to its login page
+    submit_sign_in(page, "hr", wait_for="#content-main")
     assert "Time off — HR console" in page.content()
 
     page.goto(f"{live_server.url}/admin/approvals/leavetype/add/")

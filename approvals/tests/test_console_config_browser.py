@@ -5,16 +5,13 @@ Slack. Skipped, with the reason, where no browser is installed. Set
 CONSOLE_SCREENSHOTS=<dir> to keep screenshots of the pages for README.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
 from approvals import slack_directory
 from approvals.models import LeaveType, Team
 from approvals.slack_clients import background_client
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, C_NOBOT, DAVE
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, chromium, collect_console_errors, screenshot, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -24,45 +21,26 @@ pytestmark = [
     SKIP_WITHOUT_CHROMIUM,
 ]
 
-PASSWORD = "a-long-test-password"
-
 
 @pytest.fixture
 def browser(fake_slack):
     # The console reads names from the cached directory, which a task fills in the background: warm it now.
     slack_directory.directory_refresh(background_client())
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_page(browser):
     page = browser.new_page()
-    page.console_errors = []
-    page.on("console", lambda message: page.console_errors.append(message.text) if message.type == "error" else None)
+    page.console_errors = collect_console_errors(page)
     return page
-
-
-def sign_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/console/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("h1:text('Teams')")
-
-
-def screenshot(page, name: str) -> None:
-    if directory := os.environ.get("CONSOLE_SCREENSHOTS"):
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / name), full_page=True)
 
 
 def test_hr_creates_a_team_by_names_sees_warnings_and_edits_a_leave_type(live_server, django_user_model, browser):
     django_user_model.objects.create_superuser("hannah", "hannah@example.com", PASSWORD)
     LeaveType.objects.create(code="vacation", name="Vacation", emoji=":palm_tree:", annual_allowance_days=25)
     page = new_page(browser)
-    sign_in(page, live_server.url, "hannah")
+    sign_in(page, live_server.url, "hannah", wait_for="h1:text('Teams')")
 
     # Create a team: approvers by email, channels by name, regions from the country chosen.
     page.click("text=Add a team")
@@ -138,7 +116,7 @@ def test_hr_creates_a_team_by_names_sees_warnings_and_edits_a_leave_type(live_se
 def test_a_staff_user_without_permission_is_refused(live_server, django_user_model, browser):
     django_user_model.objects.create_user("ivan", "ivan@example.com", PASSWORD, is_staff=True)
     page = new_page(browser)
-    sign_in(page, live_server.url, "ivan")
+    sign_in(page, live_server.url, "ivan", wait_for="h1:text('Teams')")
     assert page.locator("text=Add a team").count() == 0
     response = page.goto(f"{live_server.url}/console/teams/new")
     assert response.status == 403

@@ -6,7 +6,6 @@ Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots for README.
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from approvals.config_file import parse_config
 from approvals.config_store import config_apply
 from approvals.models import Team
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, collect_console_errors, screenshot, sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -24,29 +23,7 @@ pytestmark = [
     SKIP_WITHOUT_CHROMIUM,
 ]
 
-PASSWORD = "a-long-test-password"
 EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "config.example.json").read_text())
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-def sign_in(page, base_url: str, username: str, next_path: str) -> None:
-    page.goto(f"{base_url}/admin/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
-def screenshot(page, name: str) -> None:
-    if directory := os.environ.get("CONSOLE_SCREENSHOTS"):
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / name), full_page=True)
 
 
 def test_hr_uploads_a_configuration_file_sees_the_preview_and_applies_it(live_server, django_user_model, browser,
@@ -55,11 +32,9 @@ def test_hr_uploads_a_configuration_file_sees_the_preview_and_applies_it(live_se
                                                last_name="Hill")
     config_apply(config=parse_config(EXAMPLE))
     page = browser.new_page(accept_downloads=True)
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = collect_console_errors(page)
 
-    sign_in(page, live_server.url, "hannah", "/console/file/")
-    page.wait_for_selector("h1:text('Configuration file')")
+    sign_in(page, live_server.url, "hannah", "/console/file/", wait_for="h1:text('Configuration file')")
 
     with page.expect_download() as download_info:
         page.click("text=Download JSON")

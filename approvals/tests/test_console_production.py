@@ -10,7 +10,6 @@ that the styles apply under our Content-Security-Policy.
 Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots of the pages for README.
 """
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,13 +21,11 @@ from django.test.testcases import LiveServerThread
 
 from approvals.models import Team
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, collect_console_errors, screenshot, submit_sign_in
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "a-long-test-password"
 
 
 @pytest.fixture(scope="session")
@@ -89,83 +86,70 @@ def test_the_collected_styles_are_served_with_debug_off(production_server, setti
 
 @pytest.mark.browser
 @SKIP_WITHOUT_CHROMIUM
-def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, django_user_model):
+def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, django_user_model, browser):
     django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True,
                                           first_name="Hannah", last_name="Hill")
     Team.objects.create(name="Engineering", position=0, approvals_channel=C_ENG_APPROVALS, approvers_users=[BOB],
                         approvers_channel=C_ENG_LEADS, members_channel=C_ENG)
     Team.objects.create(name="Everyone else", position=1, approvals_channel=C_ENG_APPROVALS, is_default=True)
-    screenshots = os.environ.get("CONSOLE_SCREENSHOTS")
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            console_errors = []
-            page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
-            stylesheets = {}
-            page.on("response", lambda response: stylesheets.__setitem__(response.url, response.status)
-                    if response.request.resource_type == "stylesheet" else None)
+    page = browser.new_page()
+    console_errors = collect_console_errors(page)
+    stylesheets = {}
+    page.on("response", lambda response: stylesheets.__setitem__(response.url, response.status)
+            if response.request.resource_type == "stylesheet" else None)
 
-            # The root sends HR to the console, which asks them to sign in: the admin's page, styled.
-            page.goto(f"{production_server}/")
-            page.wait_for_selector("#id_username")
-            page.wait_for_load_state("load")  # stylesheets answered: their responses are recorded by now
-            assert "/admin/login/" in page.url and "next=/console/" in page.url
-            assert stylesheets.get(f"{production_server}/static/admin/css/base.css") == 200
-            # The admin's header is coloured by its stylesheet; a browser's default is transparent.
-            header_background = page.eval_on_selector("#header", "el => getComputedStyle(el).backgroundColor")
-            assert header_background not in ("rgba(0, 0, 0, 0)", "transparent")
+    # The root sends HR to the console, which asks them to sign in: the admin's page, styled.
+    page.goto(f"{production_server}/")
+    page.wait_for_selector("#id_username")
+    page.wait_for_load_state("load")  # stylesheets answered: their responses are recorded by now
+    assert "/admin/login/" in page.url and "next=/console/" in page.url
+    assert stylesheets.get(f"{production_server}/static/admin/css/base.css") == 200
+    # The admin's header is coloured by its stylesheet; a browser's default is transparent.
+    header_background = page.eval_on_selector("#header", "el => getComputedStyle(el).backgroundColor")
+    assert header_background not in ("rgba(0, 0, 0, 0)", "transparent")
 
-            page.fill("#id_username", "hannah")
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_selector("h1:text('Teams')")
-            page.wait_for_load_state("load")  # (the heading can be there before the stylesheet's response is seen)
-            assert page.url == f"{production_server}/console/"
-            assert stylesheets.get(f"{production_server}/static/approvals/console.css") == 200
-            styles = page.evaluate("""() => {
-                const body = getComputedStyle(document.body);
-                const header = getComputedStyle(document.querySelector('.site-header'));
-                return {body: body.backgroundColor, margin: body.margin, header: header.display};
-            }""")
-            assert styles == {"body": "rgb(246, 246, 247)", "margin": "0px", "header": "flex"}
-            assert page.locator(".team-name").all_inner_texts() == ["Engineering", "Everyone else default team"]
-            assert "Bob Brown" in page.inner_text(".team-list")  # names, not Slack ids
-            if screenshots:
-                Path(screenshots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(screenshots) / "console-teams.png"), full_page=True)
+    submit_sign_in(page, "hannah", wait_for="h1:text('Teams')")
+    page.wait_for_load_state("load")  # (the heading can be there before the stylesheet's response is seen)
+    assert page.url == f"{production_server}/console/"
+    assert stylesheets.get(f"{production_server}/static/approvals/console.css") == 200
+    styles = page.evaluate("""() => {
+        const body = getComputedStyle(document.body);
+        const header = getComputedStyle(document.querySelector('.site-header'));
+        return {body: body.backgroundColor, margin: body.margin, header: header.display};
+    }""")
+    assert styles == {"body": "rgb(246, 246, 247)", "margin": "0px", "header": "flex"}
+    assert page.locator(".team-name").all_inner_texts() == ["Engineering", "Everyone else default team"]
+    assert "Bob Brown" in page.inner_text(".team-list")  # names, not Slack ids
+    screenshot(page, "console-teams.png")
 
-            # Reorder with the buttons (plain forms with their CSRF token).
-            page.click("text=Move Everyone else up")
-            page.wait_for_selector("text=Everyone else moved up.")
-            assert page.locator(".team-name a").all_inner_texts() == ["Everyone else", "Engineering"]
+    # Reorder with the buttons (plain forms with their CSRF token).
+    page.click("text=Move Everyone else up")
+    page.wait_for_selector("text=Everyone else moved up.")
+    assert page.locator(".team-name a").all_inner_texts() == ["Everyone else", "Engineering"]
 
-            # Search works as a plain form; the suggestions script fills the datalist as HR types.
-            page.click("nav >> text=People and channels")
-            page.fill("#id_q", "ali")
-            page.wait_for_selector("#id_q_suggestions option", state="attached")  # no eval: the CSP forbids it
-            assert page.eval_on_selector("#id_q_suggestions option", "o => o.value") == "alice@example.com"
-            page.press("#id_q", "Enter")
-            page.wait_for_selector(".results")
-            assert "Alice Adams" in page.inner_text(".results")
-            if screenshots:
-                page.screenshot(path=str(Path(screenshots) / "console-search.png"), full_page=True)
+    # Search works as a plain form; the suggestions script fills the datalist as HR types.
+    page.click("nav >> text=People and channels")
+    page.fill("#id_q", "ali")
+    page.wait_for_selector("#id_q_suggestions option", state="attached")  # no eval: the CSP forbids it
+    assert page.eval_on_selector("#id_q_suggestions option", "o => o.value") == "alice@example.com"
+    page.press("#id_q", "Enter")
+    page.wait_for_selector(".results")
+    assert "Alice Adams" in page.inner_text(".results")
+    screenshot(page, "console-search.png")
 
-            # In a list field (console_forms.PeopleField) it suggests for the last name and keeps the others.
-            page.eval_on_selector("#id_q", "el => { el.dataset.suggestMultiple = 'true'; }")
-            page.select_option("#id_kind", "people")
-            page.fill("#id_q", "bob@example.com, dav")
-            page.wait_for_selector("#id_q_suggestions option[value='bob@example.com, dave@example.com']",
-                                   state="attached")
+    # In a list field (console_forms.PeopleField) it suggests for the last name and keeps the others.
+    page.eval_on_selector("#id_q", "el => { el.dataset.suggestMultiple = 'true'; }")
+    page.select_option("#id_kind", "people")
+    page.fill("#id_q", "bob@example.com, dav")
+    page.wait_for_selector("#id_q_suggestions option[value='bob@example.com, dave@example.com']",
+                           state="attached")
 
-            # Readable on a phone: nothing wider than the screen.
-            page.set_viewport_size({"width": 375, "height": 700})
-            page.goto(f"{production_server}/console/")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # Readable on a phone: nothing wider than the screen.
+    page.set_viewport_size({"width": 375, "height": 700})
+    page.goto(f"{production_server}/console/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
-            blocked = [text for text in console_errors if "Content Security Policy" in text]
-            assert blocked == [], blocked
-            assert console_errors == [], console_errors
-        finally:
-            browser.close()
+    blocked = [text for text in console_errors if "Content Security Policy" in text]
+    assert blocked == [], blocked
+    assert console_errors == [], console_errors

@@ -6,7 +6,6 @@ the fake Slack. Set CONSOLE_SCREENSHOTS=<dir> to keep screenshots for README.
 
 import csv
 import io
-import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from django.utils import timezone
 from approvals.rules import LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, DAVE
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, collect_console_errors, screenshot, sign_in
 from test_support.flows import install_config
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -28,16 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     SKIP_WITHOUT_CHROMIUM,
 ]
-
-PASSWORD = "a-long-test-password"
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,29 +45,14 @@ def ledger(fake_slack):
     return monday
 
 
-def sign_in(page, base_url: str, username: str, next_path: str) -> None:
-    page.goto(f"{base_url}/admin/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
-def screenshot(page, name: str) -> None:
-    if directory := os.environ.get("CONSOLE_SCREENSHOTS"):
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / name), full_page=True)
-
-
 def test_hr_sees_whos_out_downloads_the_csv_and_adjusts_a_balance(live_server, django_user_model, browser,
                                                                    ledger, fake_slack):
     hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True)
     hannah.user_permissions.add(Permission.objects.get(codename="record_adjustment"))
     page = browser.new_page(accept_downloads=True)
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = collect_console_errors(page)
 
-    sign_in(page, live_server.url, "hannah", "/console/whos-out/")
-    page.wait_for_selector("h1:text(\"Who's out\")")
+    sign_in(page, live_server.url, "hannah", "/console/whos-out/", wait_for="h1:text(\"Who's out\")")
     calendar = page.inner_text("main")
     assert "Alice Adams" in calendar and "Vacation" in calendar
     assert "Dave Diaz" in calendar and "away" in calendar and "Sick leave" not in calendar
@@ -115,8 +89,7 @@ def test_staff_without_the_permission_cannot_adjust_balances(live_server, django
                                                              fake_slack):
     django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
     page = browser.new_page()
-    sign_in(page, live_server.url, "sam", "/console/balances/")
-    page.wait_for_selector("#balances")
+    sign_in(page, live_server.url, "sam", "/console/balances/", wait_for="#balances")
     assert page.locator("text=Adjust a balance").count() == 0
     response = page.goto(f"{live_server.url}/console/balances/adjust")
     assert response.status == 403

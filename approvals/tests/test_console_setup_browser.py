@@ -4,13 +4,10 @@ Hannah (HR) sees the connection and the channels' state, types the public addres
 the manifest to copy. Set CONSOLE_SCREENSHOTS=<dir> to keep a screenshot for README.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
 from fake_slack.personas import C_NOBOT
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import PASSWORD, SKIP_WITHOUT_CHROMIUM, collect_console_errors, screenshot, sign_in
 from test_support.flows import ENGINEERING, install_config, standard_config
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -21,42 +18,28 @@ pytestmark = [
     SKIP_WITHOUT_CHROMIUM,
 ]
 
-PASSWORD = "a-long-test-password"
 
-
-def test_hr_checks_the_setup_and_copies_the_manifest(live_server, django_user_model, fake_slack):
+def test_hr_checks_the_setup_and_copies_the_manifest(live_server, django_user_model, fake_slack, browser):
     from dataclasses import replace
 
     install_config(standard_config(teams=(replace(ENGINEERING, announce_channel=C_NOBOT),)))
     django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True)
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            page = browser.new_page()
-            errors = []
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-            page.goto(f"{live_server.url}/admin/login/?next=/console/setup/")
-            page.fill("#id_username", "hannah")
-            page.fill("#id_password", PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_selector("#connection")
-            assert "Connected to Fake Workspace" in page.inner_text("#connection")
-            channels = page.inner_text("#channels")
-            assert "#no-bot" in channels and "The bot is not in it" in channels
+    page = browser.new_page()
+    errors = collect_console_errors(page)
+    sign_in(page, live_server.url, "hannah", "/console/setup/", wait_for="#connection")
+    assert "Connected to Fake Workspace" in page.inner_text("#connection")
+    channels = page.inner_text("#channels")
+    assert "#no-bot" in channels and "The bot is not in it" in channels
 
-            page.fill("#id_url", "https://timeoff.acme.com")
-            page.click("text=Show the manifest")
-            page.wait_for_selector("#id_manifest")
-            assert "https://timeoff.acme.com/slack/events" in page.input_value("#id_manifest")
-            if directory := os.environ.get("CONSOLE_SCREENSHOTS"):
-                Path(directory).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(directory) / "console-setup.png"), full_page=True)
-            # Readable on a phone: wide tables scroll in their own box, the page does not.
-            page.set_viewport_size({"width": 375, "height": 700})
-            for path in ("/console/setup/?url=https://timeoff.acme.com", "/console/whos-out/", "/console/balances/",
-                         "/console/file/", "/console/history/", "/console/ledger/"):
-                page.goto(f"{live_server.url}{path}")
-                assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
-            assert [text for text in errors if "Content Security Policy" in text] == []
-        finally:
-            browser.close()
+    page.fill("#id_url", "https://timeoff.acme.com")
+    page.click("text=Show the manifest")
+    page.wait_for_selector("#id_manifest")
+    assert "https://timeoff.acme.com/slack/events" in page.input_value("#id_manifest")
+    screenshot(page, "console-setup.png")
+    # Readable on a phone: wide tables scroll in their own box, the page does not.
+    page.set_viewport_size({"width": 375, "height": 700})
+    for path in ("/console/setup/?url=https://timeoff.acme.com", "/console/whos-out/", "/console/balances/",
+                 "/console/file/", "/console/history/", "/console/ledger/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    assert [text for text in errors if "Content Security Policy" in text] == []

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 
 from demo.tests.demo_stack import start_demo
-from test_support.browser import SKIP_WITHOUT_CHROMIUM, launch_chromium
+from test_support.browser import SKIP_WITHOUT_CHROMIUM, collect_console_errors
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
@@ -40,16 +40,11 @@ def demo():
 
 
 @pytest.fixture
-def page():
-    with playwright_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        errors = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.console_errors = errors
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
+def page(browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.console_errors = collect_console_errors(page)
+    page.set_default_timeout(20_000)
+    return page
 
 
 def be(page, demo, person: str) -> None:
