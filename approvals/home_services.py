@@ -1,6 +1,7 @@
 """App Home: published when someone opens it, republished when what it shows changes."""
 
 import logging
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -9,9 +10,9 @@ from slack_sdk import WebClient
 from approvals import directory, ledger_reader
 from approvals.cache_lock import claim
 from approvals.config_store import current_config
-from approvals.config_types import WorkspaceConfig
+from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.home_view import home_view
-from approvals.ledger_reader import Ledger
+from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import balance_text, local_today, my_leave, slack_lookups, team_of_user
 from approvals.team_routing import approvers_for
@@ -75,32 +76,72 @@ def home_publish(client: WebClient, user: str) -> None:
     today = local_today(directory.fetch_timezone(client, user))
     note = None
     try:
-        history = ledger_reader.current_ledger(client, config)
+        history, waiting = home_ledger(client, config, user)
     except ledger_reader.LedgerUnavailable as exc:
         logger.warning("home for user=%s: ledger unavailable: %s", user, exc)
-        history, note = None, "I can't read the leave records right now; HR has been told."
+        history, waiting, note = None, [], "I can't read the leave records right now; HR has been told."
     leave = my_leave(history, user, today) if history is not None else None
     balances = (balance_text(config, history, user=user, team=team, year=today.year)
                 if history is not None and team is not None else None)
     if team is None:
         note = "No team is configured for you yet, so you can't request time off; ask HR."
-    view = home_view(config=config, leave=leave, balances_text=balances,
-                     waiting=waiting_for(client, config, history, user) if history is not None else [],
+    view = home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
                      is_hr=user in config.fallback_approvers, console_url=console_url(), note=note)
     client.views_publish(user_id=user, view=view)
 
 
-def waiting_for(client: WebClient, config: WorkspaceConfig, history: Ledger, user: str) -> list[LedgerEntry]:
-    """Pending requests this person may decide, oldest first (those whose message we know)."""
-    channel_members = slack_lookups(client)[0]
+def home_ledger(client: WebClient, config: WorkspaceConfig,
+                user: str) -> tuple[Ledger | SliceLedger, list[LedgerEntry]]:
+    """What App Home shows of the ledger: the person's part (their leave, their balances) and the
+    requests waiting for their decision.
+
+    From the slices when they are warm: the person's slice and the open requests of the teams they
+    may decide for, so that a publish (one for every open of the tab, and one for each watcher after a
+    change) costs the same with a thousand entries or a hundred thousand. From the whole ledger
+    (read from Slack if need be) when they are cold. LedgerUnavailable when Slack refuses it.
+    """
+    channel_members = remembered(slack_lookups(client)[0])
+    own = ledger_reader.person_view(config, user)
+    if own is not None:
+        candidates = [team.name for team in config.teams if may_decide_for(config, team, user, channel_members)]
+        open_ = ledger_reader.open_requests(config, candidates) if candidates else []
+        if open_ is not None:
+            return own, waiting_for(config, open_, user, channel_members)
+    history = ledger_reader.current_ledger(client, config)
+    return history, waiting_for(config, history.entries.values(), user, channel_members)
+
+
+def may_decide_for(config: WorkspaceConfig, team: TeamConfig, user: str, channel_members) -> bool:
+    """Could `user` decide some request of `team`: one of its approvers, or HR (the fallback
+    approvers decide when a team's approvers leave nobody but the requester)."""
+    if user in config.fallback_approvers or user in team.approvers.users:
+        return True
+    return bool(team.approvers.channel) and user in channel_members(team.approvers.channel)
+
+
+def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: str,
+                channel_members) -> list[LedgerEntry]:
+    """Of `entries`, the pending requests this person may decide, oldest first (those whose message we know)."""
     waiting = []
-    for entry in history.entries.values():
+    for entry in entries:
         if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
             continue
         team = config.team_named(entry.team)
         if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members):
             waiting.append(entry)
     return sorted(waiting, key=lambda e: (e.start, e.id))
+
+
+def remembered(lookup: Callable[[str], frozenset[str]]) -> Callable[[str], frozenset[str]]:
+    """`lookup` asked once per channel: one publish checks many requests against the same few channels."""
+    found: dict[str, frozenset[str]] = {}
+
+    def members(channel: str) -> frozenset[str]:
+        if channel not in found:
+            found[channel] = lookup(channel)
+        return found[channel]
+
+    return members
 
 
 def console_url() -> str | None:

@@ -66,7 +66,7 @@ from approvals.cache_lock import acquire, locked, release, renew
 from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
-from approvals.rules import Adjustment, LedgerEntry
+from approvals.rules import PENDING, Adjustment, LedgerEntry
 from approvals.task_queue import transient
 
 logger = logging.getLogger(__name__)
@@ -448,6 +448,7 @@ def _before(ts: str, seconds: float) -> str:
 # - a person's slice: all their entries and adjustments (overlap, allowance, balances, lists);
 # - a team's slice per month: the team's entries that meet that month (capacity, who is out),
 #   and one more per team for the rare entry spanning more than LONG_SPAN_MONTHS;
+# - a team's open requests: its posted entries still pending (the approvers' App Home lists them);
 # - a small meta key naming the slices' generation, the channels they cover, `truncated`.
 #
 # Every store of a ledger read in full writes a new generation (the previous one is deleted);
@@ -470,6 +471,8 @@ LONG_SPAN_MONTHS = 13
 # capacity check of the team reads; a few weeks of leave is indexed by each of its days.
 LONG_SPAN_DAYS = 62
 LONG = "long"
+# The team slice of its open requests (posted, still pending): not a month, so it never meets a month's.
+OPEN = "open"
 # A view over more months than this is answered from the whole ledger (no submission is that long:
 # MAX_REQUEST_DAYS in the preview; validation refuses most).
 MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
@@ -535,6 +538,9 @@ class _SlicesMeta:
     truncated: bool
     expires_at: float
     previous: str | None = None  # the generation before: kept until the next one, then deleted
+    # Written with the teams' OPEN slices. A meta key cached by an older release (False, the class
+    # default its pickle falls back to) has none: their readers use the whole ledger until the next full read.
+    open_slices: bool = False
 
 
 @dataclass(frozen=True)
@@ -640,6 +646,18 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
 # meta key, in the same round trip, on the bet that the generation has not moved (it moves with each
 # full rewrite of the slices, not with each entry written). A plain string, replaced whole.
 _slices_generation_seen: str | None = None
+
+
+def open_requests(config: WorkspaceConfig, teams: Iterable[str]) -> list[LedgerEntry] | None:
+    """The requests of these teams posted and still pending, from the teams' OPEN slices: what
+    approvers have to decide, whatever the size of the ledger. None when the slices are cold (or
+    cached by a release without these slices): the caller reads the whole ledger."""
+    meta: _SlicesMeta | None = cache.get(SLICES_META_KEY)
+    if meta is None or not meta.open_slices or not set(ledger_channels(config)) <= set(meta.channels):
+        return None
+    keys = [_team_key(meta.generation, team, OPEN) for team in dict.fromkeys(teams)]
+    found = cache.get_many(keys) if keys else {}
+    return [entry for key in keys for entry in (found.get(key) or {}).values()]
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
@@ -763,6 +781,8 @@ def _write_all_slices(ledger: Ledger) -> None:
         persons.setdefault(entry.user, ({}, {}))[0][entry.id] = entry
         for bucket in _months(entry.start, entry.end):
             teams.setdefault(_team_key(generation, entry.team, bucket), {})[entry.id] = entry
+        if entry.status == PENDING:
+            teams.setdefault(_team_key(generation, entry.team, OPEN), {})[entry.id] = entry
     for adjustment in ledger.adjustments.values():
         persons.setdefault(adjustment.user, ({}, {}))[1][adjustment.id] = adjustment
     values = {_person_key(generation, user): value for user, value in persons.items()} | teams
@@ -772,7 +792,8 @@ def _write_all_slices(ledger: Ledger) -> None:
     current = cache.get(SLICES_META_KEY)
     cache.set(SLICES_META_KEY, _SlicesMeta(generation, ledger.channels, ledger.truncated,
                                            time.time() + LEDGER_TTL_SECONDS,
-                                           previous=current.generation if current else None), LEDGER_TTL_SECONDS)
+                                           previous=current.generation if current else None, open_slices=True),
+              LEDGER_TTL_SECONDS)
     # A reader that took the meta key just before this switch still reads the generation it names,
     # so that one stays until the next switch; the one before it has no reader left (a day has passed).
     if current is not None and current.previous:
@@ -803,6 +824,8 @@ def _update_slices(entries: list[LedgerEntry], adjustments: list[Adjustment], *,
     team_keys = set()
     for entry in [*entries, *old.values()]:
         team_keys.update(_team_key(generation, entry.team, bucket) for bucket in _months(entry.start, entry.end))
+        if meta.open_slices:
+            team_keys.add(_team_key(generation, entry.team, OPEN))
     teams = cache.get_many(list(team_keys)) if team_keys else {}
     changed: dict[str, object] = {}
     for entry in entries:
@@ -817,6 +840,13 @@ def _update_slices(entries: list[LedgerEntry], adjustments: list[Adjustment], *,
         for bucket in _months(entry.start, entry.end):
             team_key = _team_key(generation, entry.team, bucket)
             teams[team_key] = changed[team_key] = {**(teams.get(team_key) or {}), entry.id: entry}
+        if meta.open_slices:  # out of the open requests of its old team and its team; back in while pending
+            for team in {entry.team, *((previous.team,) if previous is not None else ())}:
+                open_key = _team_key(generation, team, OPEN)
+                open_ = {k: v for k, v in (teams.get(open_key) or {}).items() if k != entry.id}
+                if entry.status == PENDING and team == entry.team:
+                    open_[entry.id] = entry
+                teams[open_key] = changed[open_key] = open_
     for adjustment in adjustments:
         key = _person_key(generation, adjustment.user)
         own, own_adjustments = persons.get(key) or ({}, {})

@@ -33,7 +33,7 @@ from approvals.rules import APPROVED, CANCELLED, PENDING, Adjustment, LedgerEntr
 from approvals.slack_clients import background_client
 from fake_slack.ledger_seed import ENGINEERING, engineering_holidays, ledger_config, realistic_ledger, \
     seed_realistic_ledger
-from fake_slack.personas import ALICE, C_ENG_APPROVALS, CAROL, DAVE, HR
+from fake_slack.personas import ALICE, C_ENG_APPROVALS, C_GENERAL, CAROL, DAVE, HR
 from test_support.flows import VACATION
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +148,54 @@ def test_an_adjustment_updates_the_person_slice(ledger_data, config):
     record_adjustment(adjustment)
 
     assert adjustment in person_view(config, DAVE).adjustments_for(DAVE)
+
+
+def open_ids(config, *teams) -> list[str] | None:
+    found = ledger_reader.open_requests(config, teams or [TEAM.name])
+    return None if found is None else sorted(e.id for e in found)
+
+
+def test_a_teams_open_requests_are_its_posted_pending_ones(ledger_data, config):
+    whole = read_ledger(background_client(), config)
+
+    expected = sorted(e.id for e in whole.entries.values() if e.status == PENDING and e.team == TEAM.name)
+    assert expected and open_ids(config) == expected
+    assert open_ids(config, "Sales") == []
+
+
+def test_a_decision_closes_an_open_request_and_a_posted_one_opens(ledger_data, config):
+    read_ledger(background_client(), config)
+    entry = next(e for e in ledger_data.entries_of(ALICE) if e.status == PENDING)
+    posted = new_entry(id="posted-just-now", user=DAVE, channel=C_ENG_APPROVALS, ts="1766000000.000900")
+
+    record_entry(replace(entry, status=APPROVED, decided_by="U_BOB", decided_at=1766000000))
+    record_entry(posted)
+
+    assert entry.id not in open_ids(config)
+    assert "posted-just-now" in open_ids(config)
+
+
+def test_an_open_request_moved_to_another_team_is_open_there_only(ledger_data, config):
+    sales = replace(TEAM, name="Sales", approvals_channel=C_GENERAL, past_approvals_channels=())
+    config = replace(config, teams=(TEAM, sales))
+    read_ledger(background_client(), config)
+    entry = new_entry(id="moving", user=DAVE)
+    record_entry(entry)
+
+    record_entry(replace(entry, team="Sales"))
+
+    assert "moving" not in open_ids(config) and open_ids(config, "Sales") == ["moving"]
+
+
+def test_open_requests_are_cold_with_slices_cached_before_they_existed(ledger_data, config):
+    read_ledger(background_client(), config)
+    meta = cache.get(SLICES_META_KEY)
+    cache.set(SLICES_META_KEY, replace(meta, open_slices=False))  # a meta key written by the last release
+
+    record_entry(new_entry(id="not-indexed", user=DAVE))
+
+    assert open_ids(config) is None  # App Home reads the whole ledger until the next full read
+    assert person_view(config, DAVE).entries["not-indexed"].id == "not-indexed"
 
 
 def test_writes_to_a_cold_cache_invent_no_slices(config):

@@ -270,6 +270,58 @@ def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_sl
         republished[-1].params["view"]))["blocks"])  # nothing waits any more
 
 
+def test_app_home_reads_the_slices_not_the_whole_ledger(client, fake_slack, monkeypatch):
+    # App Home is published on every open of the tab and after every change its watchers see:
+    # what a publish costs must not grow with the ledger (DESIGN §10).
+    from approvals import ledger_reader
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+
+    def whole_ledger(*args, **kwargs):
+        raise AssertionError("App Home read the whole ledger")
+
+    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
+    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
+    bobs = open_home(client, fake_slack, BOB, "Ev_S1")
+    alices = open_home(client, fake_slack, ALICE, "Ev_S2")
+
+    assert "Waiting for your decision* (1)" in json.dumps(bobs) and ids.APPROVE_ACTION in buttons_in(bobs["blocks"])
+    assert "Pending" in json.dumps(alices) and ids.APPROVE_ACTION not in buttons_in(alices["blocks"])
+
+
+def test_app_home_reads_the_whole_ledger_when_the_slices_are_older_than_it(client, fake_slack):
+    from dataclasses import replace
+
+    from django.core.cache import cache
+
+    from approvals.ledger_reader import SLICES_META_KEY
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    cache.set(SLICES_META_KEY, replace(cache.get(SLICES_META_KEY), open_slices=False))  # cached by the last release
+
+    home = open_home(client, fake_slack, BOB, "Ev_S3")
+
+    assert ids.APPROVE_ACTION in buttons_in(home["blocks"])
+
+
+def test_hr_sees_on_app_home_what_a_teams_only_approver_asked_for(client, fake_slack):
+    from dataclasses import replace
+
+    from approvals.config_types import ApproverSource
+    from test_support.flows import ENGINEERING, HR, standard_config
+
+    install_config(standard_config(teams=(replace(ENGINEERING, approvers=ApproverSource(users=(BOB,))),)))
+    request_time_off(client, fake_slack, BOB)  # nobody approves their own leave: HR decides this one
+
+    hrs = open_home(client, fake_slack, HR, "Ev_S4")
+    daves = open_home(client, fake_slack, DAVE, "Ev_S5")  # no longer an approver: the leads channel is not
+
+    assert ids.APPROVE_ACTION in buttons_in(hrs["blocks"])
+    assert ids.APPROVE_ACTION not in buttons_in(daves["blocks"])
+
+
 def test_the_request_button_on_app_home_opens_the_form(client, fake_slack):
     install_config()
     home = open_home(client, fake_slack, ALICE, "Ev_H3")
