@@ -25,7 +25,7 @@ from approvals import directory, ledger, ledger_reader, messages, pending_indexe
 from approvals.cache_lock import acquire, claim, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
-from approvals.ledger_reader import Ledger
+from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.models import DeliveryProblem
 from approvals.notifications import (
     announce,
@@ -406,8 +406,18 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
 
 
 def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
-                    leave_type: LeaveTypeConfig) -> Ledger | None:
-    """The ledger for the message's context; on the cold path also every rule, checked now (Refused)."""
+                    leave_type: LeaveTypeConfig) -> Ledger | SliceLedger | None:
+    """The ledger for the message's context (who else is out then, the balance after); on the cold
+    path also every rule, checked now (Refused).
+
+    A request checked in the modal (the warm path, nearly all) reads the view of its person, team and
+    dates, as the modal did: a delivery costs the same with a thousand entries or a hundred thousand.
+    The whole ledger, read from Slack if need be, when the slices are cold.
+    """
+    if submission.validated:
+        view = ledger_reader.person_view(config, submission.user, team.name, submission.start, submission.end)
+        if view is not None:
+            return view
     try:
         history = ledger_reader.current_ledger(client, config)
     except ledger_reader.LedgerUnavailable as exc:
@@ -425,7 +435,8 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
     # As in the modal: checking and joining the pending set are one step per person, so two
     # requests checked here at once (by two workers) cannot both pass.
     with locked(f"lock:submit:{submission.user}", wait=30):
-        history = ledger_reader.cached_ledger(config) or history
+        history = (ledger_reader.person_view(config, submission.user, team.name, submission.start, submission.end)
+                   or ledger_reader.cached_ledger(config) or history)
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                       ledger=history)
         if violations:
@@ -637,11 +648,16 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
 
 
 def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
-    """Would approving `entry` put more of the team out than `max_out`? Counts approved leave only."""
-    try:
-        history = ledger_reader.current_ledger(client, config)
-    except ledger_reader.LedgerUnavailable as exc:
-        return f"I couldn't read the team's leave to check how many are out ({exc.error})"
+    """Would approving `entry` put more of the team out than `max_out`? Counts approved leave only.
+
+    Reads the view of the team on the request's dates (the whole ledger when the slices are cold).
+    """
+    history = ledger_reader.person_view(config, entry.user, team.name, entry.start, entry.end)
+    if history is None:
+        try:
+            history = ledger_reader.current_ledger(client, config)
+        except ledger_reader.LedgerUnavailable as exc:
+            return f"I couldn't read the team's leave to check how many are out ({exc.error})"
     approved = [e for e in history.without(entry.id) if e.status == APPROVED]
     request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
     violation = capacity_violation(request, team=team, ledger=approved,

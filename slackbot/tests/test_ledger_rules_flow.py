@@ -4,6 +4,7 @@ The ledger is what the fake Slack holds in the approvals channels; the app reads
 it back with conversations.history and keeps in-flight requests in the pending set.
 """
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import date
@@ -17,6 +18,7 @@ from approvals.ledger_format import request_metadata
 from approvals.rules import APPROVED, PENDING, LedgerEntry
 from fake_slack.personas import C_ENG_APPROVALS, C_OLD_APPROVALS
 from approvals import block_ids as ids
+from test_support.slack_requests import block_actions_payload, post_interaction
 from test_support.flows import (
     ALICE,
     BOB,
@@ -172,6 +174,55 @@ def test_approvals_cannot_together_exceed_max_out(client, fake_slack):
     assert statuses == {ALICE: "approved", DAVE: "pending"}
     [refusal] = ephemerals_to(fake_slack, BOB)
     assert "can't approve this yet" in refusal and "at most 1 can be out at once" in refusal
+
+
+def without_the_whole_ledger(monkeypatch) -> None:
+    """From here on, reading the whole ledger fails the test: what a delivery or a decision costs must
+    not grow with the ledger (DESIGN §10), so with the slices warm they read the view of the request's
+    person, team and dates."""
+    from approvals import ledger_reader
+
+    def whole_ledger(*args, **kwargs):
+        raise AssertionError("read the whole ledger")
+
+    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
+    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
+
+
+def test_a_warm_delivery_reads_the_slices_for_who_else_is_out(client, fake_slack, monkeypatch):
+    install_config()
+    seed_entry(fake_slack, user=DAVE)  # approved leave on the same days
+    open_request_form(client, fake_slack, ALICE)  # warms the ledger and its slices
+    without_the_whole_ledger(monkeypatch)
+
+    response = request_time_off(client, fake_slack, ALICE)
+
+    assert response.content == b"", response.content
+    [posted] = posted_requests(fake_slack)
+    assert metadata_payload(posted)["user"] == ALICE
+    assert "<@U_DAVE>" in json.dumps(posted.params["blocks"])  # who else on the team is out then
+
+
+def test_a_warm_capacity_check_at_approval_reads_the_slices(client, fake_slack, monkeypatch):
+    team = replace(ENGINEERING, max_out=1, members=MemberSource(users=(ALICE, DAVE)),
+                   approvers=ApproverSource(users=(BOB,)))
+    install_config(standard_config(teams=(team,)))
+    entries = [seed_entry(fake_slack, user=user, status=PENDING, decided_by=None, decided_at=None)
+               for user in (ALICE, DAVE)]
+    open_request_form(client, fake_slack, ALICE)  # warms the ledger and its slices
+    without_the_whole_ledger(monkeypatch)
+    messages = {m.metadata["event_payload"]["id"]: m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)}
+
+    for entry in entries:
+        post_interaction(client, block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION,
+                                                       value=json.dumps({"id": entry.id, "user": entry.user}),
+                                                       message_ts=messages[entry.id].ts))
+
+    statuses = {m.metadata["event_payload"]["user"]: m.metadata["event_payload"]["status"]
+                for m in fake_slack.workspace.messages(C_ENG_APPROVALS)}
+    assert statuses == {ALICE: "approved", DAVE: "pending"}
+    [refusal] = ephemerals_to(fake_slack, BOB)
+    assert "at most 1 can be out at once" in refusal
 
 
 def test_history_unavailable_tells_the_requester(client, fake_slack):
