@@ -8,6 +8,9 @@ Slack sends these back to us and `slackbot.routing` dispatches on them. They liv
 REQUEST_MODAL = "timeoff_request"
 REJECT_MODAL = "timeoff_reject"
 
+# Global shortcuts (callback_id; slack-manifest.yml declares them): Slack's shortcuts menu and search
+REQUEST_SHORTCUT = "timeoff_request_shortcut"
+
 # Request modal input blocks (block_id) and their elements (action_id)
 TYPE_BLOCK = "type"
 TYPE_ACTION = "type_select"

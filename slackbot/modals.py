@@ -107,3 +107,13 @@ def reject_modal(*, private_metadata: dict, requester: str, summary: str) -> dic
                          "min_length": 2, "max_length": MAX_REASON_CHARS}},
         ],
     }
+
+
+def notice_modal(*, title: str, text: str) -> dict:
+    """A modal that only says something: the answer to a shortcut, which has no channel to answer in."""
+    return {
+        "type": "modal",
+        "title": plain(title),
+        "close": plain("Close"),
+        "blocks": [section(text)],
+    }

@@ -99,17 +99,41 @@ def command_request(command: SlashCommand) -> SlackResponse:
     prefill = parse_prefill(command.words, config)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n\n{HELP_TEXT}")
-    if not config.leave_types or not config.teams:
-        return ephemeral("Time off isn't set up yet: HR has not configured any teams or leave types.")
-
-    if requester.allowed is False:
-        return ephemeral(f"Sorry, {messages.not_allowed_text(config)}.")
-    if requester.team_known and requester.team is None:
-        return ephemeral(f"Sorry, {messages.no_team_text(config)}.")
-
+    if (refusal := request_refusal(config, requester)) is not None:
+        return ephemeral(refusal)
     if not open_request_form(config, command.user_id, command.trigger_id, prefill, requester=requester):
         return ephemeral("Slack didn't let me open the request form in time. Please try `/timeoff` again.")
     return ack()
+
+
+def shortcut_request(payload: dict) -> SlackResponse:
+    """The global shortcut "Request time off" (Slack's shortcuts menu and search): the same form as
+    `/timeoff`. A shortcut has no channel to answer in, so a refusal is a small modal instead of an
+    ephemeral message; when Slack refuses the modal itself, there is nowhere left to say so (logged)."""
+    user = require_text(require_dict(payload, "user"), "id")
+    trigger_id = require_text(payload, "trigger_id")
+    config, requester, _ = requester_context(user)
+    refusal = request_refusal(config, requester)
+    if refusal is None:
+        open_request_form(config, user, trigger_id, FormValues(), requester=requester)
+        return ack()
+    try:
+        in_request_client().views_open(trigger_id=trigger_id, view=modals.notice_modal(title="Time off", text=refusal))
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        logger.warning("views.open failed user=%s error=%s", user, describe(exc))
+    return ack()
+
+
+def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str | None:
+    """Why this person cannot ask for time off, as far as the cache knows; None when they may (or
+    when the cache does not know yet: the submission checks again)."""
+    if not config.leave_types or not config.teams:
+        return "Time off isn't set up yet: HR has not configured any teams or leave types."
+    if requester.allowed is False:
+        return f"Sorry, {messages.not_allowed_text(config)}."
+    if requester.team_known and requester.team is None:
+        return f"Sorry, {messages.no_team_text(config)}."
+    return None
 
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,

@@ -41,6 +41,10 @@ VIEW_SUBMISSION_ROUTES = {
     ids.REJECT_MODAL: decision_handlers.submit_reject_reason,
 }
 
+SHORTCUT_ROUTES = {
+    ids.REQUEST_SHORTCUT: request_form.shortcut_request,
+}
+
 EVENT_ROUTES = {
     "app_home_opened": leave_handlers.event_app_home_opened,
     "app_uninstalled": events.event_access_revoked,
@@ -81,7 +85,15 @@ def dispatch_interaction(payload: dict) -> SlackResponse:
             logger.info("ignored view_submission callback_id=%s", view.get("callback_id"))
             return ack()
         return handler(payload)
-    # view_closed, shortcuts we did not register, and future types: acknowledge.
+    if kind == "shortcut":  # a global shortcut (a message shortcut is "message_action": none of ours)
+        callback_id = payload.get("callback_id")
+        observe.label_request(kind, callback_id, team=payload.get("team"), user=payload.get("user"))
+        handler = SHORTCUT_ROUTES.get(callback_id) if isinstance(callback_id, str) else None
+        if handler is None:
+            logger.info("ignored shortcut callback_id=%s", callback_id)
+            return ack()
+        return handler(payload)
+    # view_closed, message shortcuts, and future types: acknowledge.
     return ack()
 
 

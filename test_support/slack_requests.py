@@ -98,6 +98,21 @@ def block_actions_payload(*, user_id: str, action_id: str, value: str, block_id:
     }
 
 
+def shortcut_payload(*, user_id: str, callback_id: str) -> dict:
+    """A global shortcut picked from Slack's shortcuts menu or search: no channel, no message."""
+    return {
+        "type": "shortcut",
+        "token": "verification-token-unused",
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": SLACK_TEAM, "domain": "acme"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": SLACK_TEAM},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": new_trigger_id(),
+    }
+
+
 def view_submission_payload(*, user_id: str, view: dict, values: dict, view_id: str = "V_TEST",
                             view_hash: str = "1766000000.abcdef") -> dict:
     """A modal submission: `view` as we opened it, `values` as Slack's state.values."""

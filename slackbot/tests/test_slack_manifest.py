@@ -177,6 +177,15 @@ def test_the_manifest_subscribes_to_exactly_the_events_the_routing_handles():
     assert not subscriptions.get("user_events")
 
 
+def test_the_manifest_declares_exactly_the_global_shortcuts_the_routing_handles():
+    """A shortcut Slack lists but we do not route does nothing when someone picks it; one we route but
+    do not declare is never offered. Slack caps a shortcut's name at 24 characters, its description at 150."""
+    shortcuts = load_manifest()["features"].get("shortcuts", [])
+    assert {s["callback_id"] for s in shortcuts if s["type"] == "global"} == set(routing.SHORTCUT_ROUTES)
+    assert all(s["type"] == "global" for s in shortcuts)  # no message shortcut: "message_action" is not routed
+    assert all(len(s["name"]) <= 24 and len(s["description"]) <= 150 for s in shortcuts)
+
+
 def test_the_home_tab_is_on_only_when_app_home_opened_is_handled():
     app_home = load_manifest()["features"]["app_home"]
     assert app_home["home_tab_enabled"] is ("app_home_opened" in routing.EVENT_ROUTES)

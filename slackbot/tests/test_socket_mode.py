@@ -8,7 +8,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from approvals import block_ids as ids
 from slackbot.socket_mode import answer, listener
 from test_support.flows import ALICE, install_config, posted_requests, request_values
-from test_support.slack_requests import command_fields, event_envelope, view_submission_payload
+from test_support.slack_requests import command_fields, event_envelope, shortcut_payload, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,16 @@ def test_a_slash_command_opens_the_modal_and_acks_empty(fake_slack):
     assert response.envelope_id == "env-1"
     assert response.payload is None
     assert fake_slack.last_call("views.open").params["view"]["callback_id"] == ids.REQUEST_MODAL
+
+
+def test_the_request_shortcut_opens_the_modal_too(fake_slack):
+    install_config()
+    payload = shortcut_payload(user_id=ALICE, callback_id=ids.REQUEST_SHORTCUT)
+    response = answer(SocketModeRequest("interactive", "env-s", payload))
+    assert response.envelope_id == "env-s" and response.payload is None
+    opened = fake_slack.last_call("views.open")
+    assert opened.params["trigger_id"] == payload["trigger_id"]
+    assert opened.params["view"]["callback_id"] == ids.REQUEST_MODAL
 
 
 def test_help_comes_back_in_the_acknowledgement(fake_slack):
