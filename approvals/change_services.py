@@ -79,8 +79,13 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     if cache.get(dedup_key):
         return {}
     leave_type = config.leave_type(submission.leave_type)
-    history = ledger_reader.cached_ledger(config)
-    current = history.entries.get(submission.id) if history else None
+    # The editor's own request is in their slice; HR editing someone else's finds it in the whole ledger.
+    history = None
+    own = ledger_reader.person_view(config, submission.user)
+    current = own.entries.get(submission.id) if own is not None else None
+    if current is None or current.user != submission.user:
+        history = ledger_reader.cached_ledger(config)
+        current = history.entries.get(submission.id) if history else None
     if current is not None and not may_change(config, current, by):
         return {FIELD_TYPE: "Only the requester (or HR) can edit this request."}
     if current is not None and current.status != PENDING:
@@ -90,8 +95,12 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     requester = requester_cached(config, submission.user)
     today = local_today(requester.timezone or "UTC")
     if requester.team is not None:
+        # As a new request is checked: the view of its person, team and dates (the whole ledger when
+        # it was read above).
+        ledger = history or ledger_reader.person_view(config, submission.user, requester.team.name,
+                                                      submission.start, submission.end)
         violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
-                                      ledger=history)
+                                      ledger=ledger)
     else:
         violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
     if violations:

@@ -37,6 +37,7 @@ from test_support.slack_requests import (
 pytestmark = pytest.mark.django_db
 
 FRIDAY = MONDAY.replace(day=MONDAY.day + 4)
+THURSDAY = MONDAY.replace(day=MONDAY.day + 3)
 
 
 def ledger_messages(fake_slack) -> list:
@@ -172,6 +173,36 @@ def test_an_edit_that_breaks_a_rule_keeps_the_form_open(client, fake_slack):
     response = post_interaction(client, view_submission_payload(
         user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT2"))
     assert response.json()["response_action"] == "errors"  # it would overlap the Friday request
+
+
+def test_an_edit_is_checked_against_the_slices_not_the_whole_ledger(client, fake_slack, monkeypatch):
+    # An edit is sent inside Slack's 3 seconds, as a new request is: what checking it costs must not
+    # grow with the ledger (DESIGN §10).
+    from approvals import ledger_reader
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    second = open_request_form(client, fake_slack, ALICE)
+    submit_request(client, ALICE, second, request_values("vacation", FRIDAY, FRIDAY), view_id="V_REQ3")
+    first_id = [m.metadata["event_payload"]["id"] for m in ledger_messages(fake_slack)
+                if m.metadata["event_payload"]["start"] == MONDAY.isoformat()][0]
+    form = {**fake_slack.last_call("views.open").params["view"], "private_metadata": json.dumps({"edit": first_id})}
+
+    def whole_ledger(*args, **kwargs):
+        raise AssertionError("read the whole ledger")
+
+    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
+    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
+    refused = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT3"))
+    monkeypatch.undo()  # the edit's task locates the message and rewrites it (the background)
+    accepted = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", MONDAY, THURSDAY), view_id="V_EDIT4"))
+
+    assert "overlap" in json.dumps(refused.json()["errors"]).lower()  # the Friday request, from Alice's slice
+    assert accepted.content == b""
+    assert {m.metadata["event_payload"]["end"] for m in ledger_messages(fake_slack)} == {
+        THURSDAY.isoformat(), FRIDAY.isoformat()}
 
 
 def open_home(client, fake_slack, user, event_id):
