@@ -38,7 +38,7 @@ Contenders, every one under the same gunicorn settings, every request signed as 
 - bare views.open: verifies and opens a fixed modal (the app's own form) with a WebClient(timeout=2);
 - the app's `/timeoff`, which calls views.open inside the request (and, in full runs, `/timeoff
   START END vacation`, whose form shows days, balance and who is out): 64 clients;
-- slack-bolt's Django adapter opening the same modal, in full runs when slack-bolt is installed.
+- slack-bolt's Django adapter opening the same modal, in full runs (requirements-dev.txt pins slack-bolt).
 """
 
 from __future__ import annotations
@@ -422,8 +422,8 @@ class Bench:
             import importlib.util
 
             if importlib.util.find_spec("slack_bolt") is None:
-                self.notes.append("slack-bolt is not installed in this venv: its rows are skipped "
-                                  "(`.venv/bin/pip install slack-bolt` to add them; never in requirements).")
+                self.notes.append("slack-bolt is not installed in this venv: its rows and the bar that needs "
+                                  "them are skipped (`bin/setup requirements-dev.txt` installs it).")
             else:
                 self.contenders.append(
                     Contender("Bolt /timeoff", "bare", "/bolt/commands", modal, command, command_tokens, form,
