@@ -98,6 +98,15 @@ def message_block_actions(*, user: dict, channel_id: str, channel_name: str, mes
     return payload
 
 
+def global_shortcut(*, user: dict, callback_id: str, trigger_id: str) -> dict:
+    """A global shortcut picked from the shortcuts menu: no channel, no message."""
+    return {
+        "type": "shortcut", "token": TOKEN, "action_ts": f"{time.time():.6f}",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "user": {k: user[k] for k in ("id", "username", "team_id")},
+        "is_enterprise_install": False, "enterprise": None, "callback_id": callback_id, "trigger_id": trigger_id,
+    }
+
+
 def view_block_actions(*, user: dict, view: dict, values: dict, action: dict, trigger_id: str) -> dict:
     """A click or change inside a view (a modal, App Home): no channel, no message."""
     return {

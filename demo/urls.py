@@ -15,5 +15,6 @@ urlpatterns = [
     path("<str:user_id>/home/open", views.open_home, name="open-home"),
     path("<str:user_id>/command", views.command, name="command"),
     path("<str:user_id>/click", views.click, name="click"),
+    path("<str:user_id>/shortcut", views.shortcut, name="shortcut"),
     path("<str:user_id>/modal/<str:view_id>", views.modal, name="modal"),
 ]

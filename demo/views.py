@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import yaml
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
@@ -26,6 +27,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from approvals import slack_manifest
 from demo import company
 from demo import slack_payloads as slack
 from demo.block_kit_html import Directory, Surface, render_blocks, render_mrkdwn
@@ -167,7 +169,16 @@ def _page_context(request, workspace, user, *, current: str) -> dict:
         "current": current,
         "version": inspect("version")["version"],
         "poll_url": reverse("demo:poll"),
+        "shortcuts": manifest_shortcuts(),
     }
+
+
+@functools.cache
+def manifest_shortcuts() -> tuple[dict, ...]:
+    """The global shortcuts the app's manifest declares: what Slack's shortcuts menu offers."""
+    manifest = yaml.safe_load(slack_manifest.manifest_path().read_text(encoding="utf-8"))
+    return tuple({"name": s["name"], "callback_id": s["callback_id"]}
+                 for s in manifest["features"].get("shortcuts", []) if s.get("type") == "global")
 
 
 def _modal_context(request, workspace, user, back: str) -> dict | None:
@@ -317,6 +328,23 @@ def command(request, user_id):
     answer = slack.send(_app_url(request, "slack-commands"), slack.form_body(fields),
                         content_type="application/x-www-form-urlencoded", signing_secret=settings.SLACK_SIGNING_SECRET)
     return _after(request, user_id, channel_id, answer, trigger_id, back)
+
+
+@require_POST
+@demo_view
+def shortcut(request, user_id):
+    """The shortcuts menu's *Request time off*: Slack sends a `shortcut` payload, the app opens its form."""
+    workspace = Workspace.load()
+    user = workspace.person(user_id)
+    back = _safe_back(request, user_id)
+    callback_id = request.POST.get("callback_id", "")
+    if callback_id not in {s["callback_id"] for s in manifest_shortcuts()}:
+        raise Http404("no such shortcut")  # Slack offers only what the app's manifest declares
+    trigger_id = slack.new_trigger_id()
+    payload = slack.global_shortcut(user=slack.slack_user(user_id, user["name"]), callback_id=callback_id,
+                                    trigger_id=trigger_id)
+    answer = _send_interaction(request, payload)
+    return _after(request, user_id, workspace.dm_of(user_id), answer, trigger_id, back)
 
 
 @require_POST

@@ -136,6 +136,13 @@ def test_a_request_from_submission_to_approval(demo, page):
     assert blocked == [], blocked
 
 
+def test_the_shortcut_opens_the_same_form(demo, page):
+    be(page, demo, "Dave Diaz")
+    page.click("button.shortcut:has-text('Request time off')")
+    modal = page.wait_for_selector("form.modal")
+    assert "Request time off" in modal.inner_text() and "Leave type" in modal.inner_text()
+
+
 def test_a_rejection_with_a_reason(demo, page):
     be(page, demo, "Alice Adams")
     request_time_off(page, "Ski trip")

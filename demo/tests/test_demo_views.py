@@ -77,6 +77,15 @@ def test_a_modal_is_drawn_over_the_channel(client, acme):
 
 
 @pytest.mark.django_db
+def test_the_sidebar_offers_the_shortcuts_the_manifest_declares(client, acme):
+    page = client.get(f"/demo/{company.ALICE.id}/").content.decode()
+    assert 'action="/demo/U_ALICE/shortcut"' in page and "⚡ Request time off" in page
+    assert 'name="callback_id" value="timeoff_request_shortcut"' in page
+    refused = client.post(f"/demo/{company.ALICE.id}/shortcut", {"callback_id": "made_up"})
+    assert refused.status_code == 404  # Slack offers only what the manifest declares
+
+
+@pytest.mark.django_db
 def test_it_says_so_when_the_demos_slack_is_not_running(client, demo_on, settings):
     settings.SLACK_API_URL = "http://127.0.0.1:9/api/"
     response = client.get("/demo/")
