@@ -612,7 +612,9 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
                                           values=[SLICES_META_KEY, version_key, *guessed_keys],
                                           entries_under=_pending_entry_key(""), entries_max=others_max)
     meta: _SlicesMeta | None = found.get(SLICES_META_KEY)
-    if meta is None or not set(ledger_channels(config)) <= set(meta.channels):
+    cold = meta is None or not set(ledger_channels(config)) <= set(meta.channels)
+    metrics.ledger_cache_lookup(hit=not cold)  # the slices are the ledger's cache as much as the whole is
+    if cold:
         return None
     keys = slice_keys(meta.generation)
     if meta.generation != guessed:  # new slices since this process last read: read them now
