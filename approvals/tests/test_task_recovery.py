@@ -46,3 +46,27 @@ def test_finished_rows_are_pruned_after_their_time(settings):
     remaining = set(DBTaskResult.objects.values_list("id", flat=True))
     assert old_success.id not in remaining
     assert {new_success.id, recent_failure.id, ready.id} <= remaining
+
+
+def test_the_workers_claim_stays_an_index_step_once_the_queue_statistics_are_refreshed():
+    # Planned with the statistics of an empty table, a claim reads the whole backlog and sorts it
+    # (approvals/task_queue.refresh_queue_statistics): after the refresh it walks the index.
+    from django.db import connection, transaction
+
+    from approvals.task_queue import refresh_queue_statistics
+
+    if connection.vendor != "postgresql":
+        refresh_queue_statistics()  # nothing to do there, and nothing raised
+        pytest.skip("PostgreSQL plans from statistics; SQLite has none to refresh")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {DBTaskResult._meta.db_table}")  # what autovacuum saw: an empty queue
+    backend = DatabaseBackend("default", {})
+    for _ in range(2000):
+        backend.enqueue(tasks.tell_user, ("C_X", "U_X", "hi"), {})
+
+    refresh_queue_statistics()
+
+    claim = DBTaskResult.objects.ready().filter(backend_name="default", queue_name__in=["default"])
+    with transaction.atomic():
+        plan = claim.select_for_update(skip_locked=True)[:1].explain()
+    assert "Index Scan using tasks_db_new_ordering_idx" in plan and "Sort" not in plan, plan

@@ -4,7 +4,8 @@ Its own name, so which `db_worker` runs never depends on the order of
 INSTALLED_APPS; it takes every option of `db_worker`. It runs the recovery
 when the worker starts and then every TASK_RECOVERY_INTERVAL_SECONDS in a
 background thread, so a worker killed mid-task delays its task but never
-loses it. The same thread prunes finished task rows.
+loses it. The same thread prunes finished task rows and refreshes the task
+table's statistics on PostgreSQL (`task_queue.refresh_queue_statistics`).
 """
 
 import logging
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
-from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks
+from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks, refresh_queue_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def recover_periodically(stop: threading.Event, interval: float) -> None:
             close_old_connections()
             recover_stuck_tasks()
             prune_finished_tasks()
+            refresh_queue_statistics()
         except Exception:  # a database hiccup must not kill the recovery thread
             logger.exception("task recovery failed")
         finally:
@@ -36,6 +38,7 @@ class Command(DatabaseWorkerCommand):
 
     def handle(self, *args, **options):
         recover_stuck_tasks()
+        refresh_queue_statistics()
         stop = threading.Event()
         thread = threading.Thread(
             target=recover_periodically, args=(stop, settings.TASK_RECOVERY_INTERVAL_SECONDS), daemon=True,
