@@ -1,7 +1,8 @@
 """App Home: published when someone opens it, republished when what it shows changes."""
 
+import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -100,7 +101,8 @@ def home_ledger(client: WebClient, config: WorkspaceConfig,
     change) costs the same with a thousand entries or a hundred thousand. From the whole ledger
     (read from Slack if need be) when they are cold. LedgerUnavailable when Slack refuses it.
     """
-    channel_members = remembered(slack_lookups(client)[0])
+    # Asked once per channel: one publish checks many requests against the same few channels.
+    channel_members = functools.cache(slack_lookups(client)[0])
     own = ledger_reader.person_view(config, user)
     if own is not None:
         candidates = [team.name for team in config.teams if may_decide_for(config, team, user, channel_members)]
@@ -130,18 +132,6 @@ def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: s
         if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members):
             waiting.append(entry)
     return sorted(waiting, key=lambda e: (e.start, e.id))
-
-
-def remembered(lookup: Callable[[str], frozenset[str]]) -> Callable[[str], frozenset[str]]:
-    """`lookup` asked once per channel: one publish checks many requests against the same few channels."""
-    found: dict[str, frozenset[str]] = {}
-
-    def members(channel: str) -> frozenset[str]:
-        if channel not in found:
-            found[channel] = lookup(channel)
-        return found[channel]
-
-    return members
 
 
 def console_url() -> str | None:

@@ -127,3 +127,15 @@ def ephemerals_to(fake_slack, user: str) -> list[str]:
 
 
 __all__ = ["ALICE", "BOB", "DAVE", "HR"]
+
+
+def without_the_whole_ledger(monkeypatch) -> None:
+    """From here on, reading the whole ledger fails the test: what the request path and the background
+    cost must not grow with the ledger (DESIGN §10), so with the slices warm they read the views."""
+    from approvals import ledger_reader
+
+    def whole_ledger(*args, **kwargs):
+        raise AssertionError("read the whole ledger")
+
+    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
+    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)

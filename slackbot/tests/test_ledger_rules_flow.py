@@ -38,6 +38,7 @@ from test_support.flows import (
     request_values,
     standard_config,
     submit_request,
+    without_the_whole_ledger,
 )
 
 pytestmark = pytest.mark.django_db
@@ -174,19 +175,6 @@ def test_approvals_cannot_together_exceed_max_out(client, fake_slack):
     assert statuses == {ALICE: "approved", DAVE: "pending"}
     [refusal] = ephemerals_to(fake_slack, BOB)
     assert "can't approve this yet" in refusal and "at most 1 can be out at once" in refusal
-
-
-def without_the_whole_ledger(monkeypatch) -> None:
-    """From here on, reading the whole ledger fails the test: what a delivery or a decision costs must
-    not grow with the ledger (DESIGN §10), so with the slices warm they read the view of the request's
-    person, team and dates."""
-    from approvals import ledger_reader
-
-    def whole_ledger(*args, **kwargs):
-        raise AssertionError("read the whole ledger")
-
-    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
-    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
 
 
 def test_a_warm_delivery_reads_the_slices_for_who_else_is_out(client, fake_slack, monkeypatch):

@@ -23,6 +23,7 @@ from test_support.flows import (
     request_time_off,
     request_values,
     submit_request,
+    without_the_whole_ledger,
 )
 from test_support.slack_requests import (
     block_actions_payload,
@@ -178,7 +179,6 @@ def test_an_edit_that_breaks_a_rule_keeps_the_form_open(client, fake_slack):
 def test_an_edit_is_checked_against_the_slices_not_the_whole_ledger(client, fake_slack, monkeypatch):
     # An edit is sent inside Slack's 3 seconds, as a new request is: what checking it costs must not
     # grow with the ledger (DESIGN §10).
-    from approvals import ledger_reader
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
@@ -187,12 +187,7 @@ def test_an_edit_is_checked_against_the_slices_not_the_whole_ledger(client, fake
     first_id = [m.metadata["event_payload"]["id"] for m in ledger_messages(fake_slack)
                 if m.metadata["event_payload"]["start"] == MONDAY.isoformat()][0]
     form = {**fake_slack.last_call("views.open").params["view"], "private_metadata": json.dumps({"edit": first_id})}
-
-    def whole_ledger(*args, **kwargs):
-        raise AssertionError("read the whole ledger")
-
-    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
-    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
+    without_the_whole_ledger(monkeypatch)
     refused = post_interaction(client, view_submission_payload(
         user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT3"))
     monkeypatch.undo()  # the edit's task locates the message and rewrites it (the background)
@@ -304,16 +299,10 @@ def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_sl
 def test_app_home_reads_the_slices_not_the_whole_ledger(client, fake_slack, monkeypatch):
     # App Home is published on every open of the tab and after every change its watchers see:
     # what a publish costs must not grow with the ledger (DESIGN §10).
-    from approvals import ledger_reader
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
-
-    def whole_ledger(*args, **kwargs):
-        raise AssertionError("App Home read the whole ledger")
-
-    monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
-    monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
+    without_the_whole_ledger(monkeypatch)
     bobs = open_home(client, fake_slack, BOB, "Ev_S1")
     alices = open_home(client, fake_slack, ALICE, "Ev_S2")
 
