@@ -44,6 +44,8 @@ MIDDLEWARE = [
     # Outermost: a request id, latency metrics and one log line for every request (DESIGN §9).
     "timeoff_site.metrics_middleware.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Slack's requests go straight to their views from here: the rest serves browsers.
+    "timeoff_site.slack_fast_path.SlackFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
