@@ -18,7 +18,7 @@ from approvals import block_ids as ids
 from test_support.flows import ALICE, BOB, click, install_config, posted_requests, request_time_off
 from test_support.slack_requests import post_command
 from timeoff_site.log_format import JsonFormatter, TextFormatter
-from timeoff_site.log_redaction import RedactSecretsFilter
+from timeoff_site.log_redaction import RedactSecretsFilter, redact
 
 SETTINGS_FILE = Path(__file__).resolve().parents[1] / "settings.py"
 
@@ -139,6 +139,15 @@ def test_the_json_format_redacts_extra_fields_even_without_the_filter(settings):
                                     "header": f"Bearer {settings.SLACK_BOT_TOKEN}"})
     line = json.loads(JsonFormatter().format(record))
     assert line["header"] == "Bearer [redacted]" and line["message"] == "hello"
+
+
+def test_a_secret_changed_after_the_first_line_is_redacted_too(settings):
+    redact("a first line, so the secrets are read")
+    settings.SLACK_SIGNING_SECRET = "a-new-signing-secret-" + "9" * 12  # e.g. rotated, in a test
+    assert redact(f"signed with {settings.SLACK_SIGNING_SECRET}") == "signed with [redacted]"
+    # Slack's token shapes, whatever the settings hold, and only where a line holds one.
+    assert redact("from xapp-1-A0-123-abc and xoxe.xoxp-1-abc") == "from [redacted] and [redacted]"
+    assert redact("an ordinary line") == "an ordinary line"
 
 
 @pytest.mark.parametrize("log_format, formatter", [("text", "text"), ("json", "json"), ("", "json")])
