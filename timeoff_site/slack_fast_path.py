@@ -12,8 +12,8 @@ This middleware sits below the request observation (request id, metrics, the
 log line) and Django's SecurityMiddleware (the HTTPS redirect, which Slack's
 requests must pass like any other), and above everything else: a request
 whose path starts with `/slack/` goes straight to its view. Errors are
-answered as Django answers them (a 404 for an unknown path, a 400 for a
-suspicious request, a logged 500), and the request_started/request_finished
+answered as Django answers them (a 404 for an unknown path, a 400 for a Host
+outside ALLOWED_HOSTS or another suspicious request, a logged 500), and the request_started/request_finished
 signals still run, so database connections are kept and closed as usual.
 The answer gets its Content-Length, as CommonMiddleware gives every other.
 """
@@ -37,6 +37,8 @@ class SlackFastPathMiddleware:
     @staticmethod
     def call_view(request):
         """Django's BaseHandler._get_response without the view middleware: resolve, call."""
+        # ALLOWED_HOSTS, which CommonMiddleware checks for every other request: a Host not allowed is a 400.
+        request.get_host()
         match = get_resolver(getattr(request, "urlconf", None)).resolve(request.path_info)
         request.resolver_match = match
         response = match.func(request, *match.args, **match.kwargs)

@@ -5,6 +5,7 @@ what they keep (the request id, metrics and log line, the HTTPS redirect,
 Django's error answers) still works; the console keeps all of it.
 """
 
+import json
 import logging
 
 import pytest
@@ -47,6 +48,13 @@ def test_the_console_still_gets_every_layer(client):
 def test_an_unknown_slack_path_is_a_404(client):
     response = post_signed(client, "/slack/nothing-here", b"payload=%7B%7D")
     assert response.status_code == 404
+
+
+def test_a_host_outside_allowed_hosts_is_a_400(client):
+    body = json.dumps(event_envelope(APP_HOME, event_id="Ev_HOST"))
+    response = post_signed(client, "/slack/events", body, content_type="application/json",
+                           headers={"Host": "evil.example"})
+    assert response.status_code == 400
 
 
 def test_the_https_redirect_still_applies_to_slack_requests(client, settings):
