@@ -8,6 +8,7 @@ HTTP server serves the whole session; each test resets its state.
 """
 
 import pytest
+from django.db import connections
 
 from fake_slack import FakeSlack
 from fake_slack.personas import seed
@@ -36,6 +37,9 @@ def browser():
     # Playwright is imported only now: a browser test module skips first where it is not installed.
     with chromium() as browser:
         yield browser
+        # Inside Playwright's sync API the ORM runs in another context, with database connections of its
+        # own that nothing else closes: left open, the last keeps PostgreSQL from dropping the test database.
+        connections.close_all()
 
 
 @pytest.fixture(autouse=True)
