@@ -3,6 +3,9 @@
 - `/bare/verify`: verifies the Slack signature with slack-sdk's
   SignatureVerifier and answers an empty 200. The floor for the endpoints that
   call Slack only in the background.
+- `/slack/bare/verify`: the same view under `/slack/`, so past the browser's
+  middleware as the app's Slack endpoints are (timeoff_site/slack_fast_path.py):
+  for comparison, the floor on the app's own path.
 - `/bare/open`: verifies, then calls `views.open` with a fixed modal through a
   WebClient(timeout=2), and answers an empty 200. The floor for `/timeoff`.
   The modal is the app's own request form as `/timeoff` opens it (run.py
@@ -56,6 +59,7 @@ def verify_and_open(request):
 
 urlpatterns = [
     path("bare/verify", verify),
+    path("slack/bare/verify", verify),
     path("bare/open", verify_and_open),
 ]
 

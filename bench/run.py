@@ -32,6 +32,8 @@ writes bench/RESULTS.md (the tables, the machine, the commit).
 
 Contenders, every one under the same gunicorn settings, every request signed as Slack signs it:
 - bare verify (bench/bare_urls.py): verifies the signature with slack-sdk's SignatureVerifier, answers 200;
+  in full runs also the same view under /slack/, past the browser's middleware as the app's Slack
+  endpoints are (for comparison: the bars compare with the bare view on Django's whole stack);
 - the app's view_submission of the request form (a different person, date, view id and hash each
   time, so nothing is de-duplicated away), an Approve click and an Events API callback, on a warm
   cache: 32 clients;
@@ -412,6 +414,10 @@ class Bench:
                       baseline="bare views.open", kind="modal", note="opens the request form"),
         ]
         if not self.args.quick:
+            self.contenders.insert(1, Contender(
+                "bare verify on /slack/", "bare", "/slack/bare/verify", background, command, command_tokens, form,
+                kind="bare", baseline="bare verify",
+                note="the same view past the browser's middleware, as the app's Slack endpoints"))
             self.contenders.append(
                 Contender("/timeoff DATES vacation", "app", "/slack/commands", modal, prefilled, command_tokens, form,
                           baseline="bare views.open", kind="modal",
