@@ -114,12 +114,19 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
 
 
 def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None = None,
-                   ts: str | None = None) -> LedgerMessage | None:
+                   ts: str | None = None, *, user: str | None = None) -> LedgerMessage | None:
     """The request's message, re-read from Slack: where the button said, else where the ledger saw it,
-    else among the newest messages of every approvals channel."""
+    else among the newest messages of every approvals channel.
+
+    `user`: whose request it likely is (the person editing it): their slice of the ledger is read
+    first, so that finding one's own request costs the same whatever the size of the ledger; the
+    whole ledger only when it is not theirs (HR editing someone's) or the slices are cold."""
     if channel is None or ts is None:
-        history = ledger_reader.cached_ledger(config)
-        known = history.entries.get(request_id) if history else None
+        own = ledger_reader.person_view(config, user) if user is not None else None
+        known = own.entries.get(request_id) if own is not None else None
+        if known is None or not known.channel:
+            history = ledger_reader.cached_ledger(config)
+            known = history.entries.get(request_id) if history else None
         channel, ts = (known.channel, known.ts) if known is not None else (None, None)
     if channel and ts:
         message = ledger.read_request_at(client, channel=channel, ts=ts)
@@ -186,13 +193,15 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
     config = current_config()
     leave_type = config.leave_type(submission.leave_type)
     try:
-        message = locate_request(client, config, submission.id)
+        message = locate_request(client, config, submission.id, user=by)
         if message is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
         team = config.team_named(message.entry.team) or team_for_channel(config, message.channel)
         if team is None or leave_type is None:
             raise ChangeRefused("its team or leave type is no longer configured")
-        history = ledger_reader.current_ledger(client, config)
+        # The requester's view for the new dates, as the form checked it: the whole ledger only when cold.
+        history = (ledger_reader.person_view(config, message.entry.user, team.name, submission.start, submission.end)
+                   or ledger_reader.current_ledger(client, config))
         with request_lock(submission.id):
             message = ledger.read_request_at(client, channel=message.channel, ts=message.ts)
             if message is None:
