@@ -142,7 +142,7 @@ def request_change(client: WebClient, change: Change) -> None:
     """Withdraw a pending request or cancel approved leave that has not started."""
     config = current_config()
     try:
-        message = locate_request(client, config, change.request_id, change.channel, change.ts)
+        message = locate_request(client, config, change.request_id, change.channel, change.ts, user=change.by)
         if message is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
         changed = write_change(client, config, message, change)
