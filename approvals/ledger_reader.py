@@ -587,7 +587,9 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
 
     `others_max`: read at most this many of the team's requests in flight (a
     preview that lists a few names of a busy team); the view's `unread_others`
-    counts those left unread. Every rule needs them all: leave it None there.
+    counts those left unread, counted in Redis, so that a preview costs this
+    process the same with ten requests in flight on its days or thousands.
+    Every rule needs them all: leave it None there.
     """
     global _slices_generation_seen
     buckets: list[str] = []  # months of the team's slices
@@ -608,9 +610,9 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     version_key = _pending_version_key(user)
     guessed = _slices_generation_seen
     guessed_keys = slice_keys(guessed) if guessed else []
-    indexes, found = pending_indexes.read([person_index, *team_indexes],
-                                          values=[SLICES_META_KEY, version_key, *guessed_keys],
-                                          entries_under=_pending_entry_key(""), entries_max=others_max)
+    pending_ids, unread_others, found = pending_indexes.read_entries(
+        [person_index, *team_indexes], values=[SLICES_META_KEY, version_key, *guessed_keys],
+        entries_under=_pending_entry_key(""), entries_max=others_max)
     meta: _SlicesMeta | None = found.get(SLICES_META_KEY)
     cold = meta is None or not set(ledger_channels(config)) <= set(meta.channels)
     metrics.ledger_cache_lookup(hit=not cold)  # the slices are the ledger's cache as much as the whole is
@@ -624,10 +626,7 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     own_entries, adjustments = found.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
-    index_keys = [person_index, *team_indexes]
-    pending_ids = pending_indexes.entries_read(index_keys, indexes, others_max)
-    # Left unread (others_max): other people's requests in the team's indexes of these days.
-    unread_others = len({request_id for key in index_keys for request_id in indexes[key]}) - len(pending_ids)
+    # unread_others (others_max): other people's requests in the team's indexes of these days, left unread.
     for request_id in pending_ids:  # pending entries fill gaps only: the posted state wins
         entry = _unpacked(found.get(_pending_entry_key(request_id)))
         if entry is None or entry.team not in configured:

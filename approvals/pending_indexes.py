@@ -35,95 +35,117 @@ from django.core.cache.backends.redis import RedisCache
 from approvals.cache_lock import locked
 
 
-def read(keys: list[str], *, values: list[str] = (), entries_under: str | None = None,
-         entries_max: int | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
-    """The live members of each index ({member: expires at}), and the cache values of `values` and,
-    with `entries_under` (a key prefix), of the key `entries_under + member` for every live member:
-    one round trip on Redis (a read-only script), two on other caches.
-
-    `entries_max`: read the entries of the first index's members and of at most this many more
-    (the first met, index by index); the other members are listed without their entries."""
+def read(keys: list[str], *, values: list[str] = ()) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """The live members of each index ({member: expires at}) and the cache values of `values` (those
+    present): one round trip on Redis (a read-only script), one on other caches."""
     now = time.time()
     redis = _redis()
     if redis is None:
         found = cache.get_many([*values, *keys]) if keys or values else {}
         indexes = {key: {m: e for m, e in (found.get(key) or {}).items() if e > now} for key in keys}
-        stored = {key: found[key] for key in values if key in found}
-        if entries_under is not None:
-            members = entries_read(keys, indexes, entries_max)
-            if members:
-                stored.update(cache.get_many([entries_under + m for m in members]))
-        return indexes, stored
+        return indexes, {key: found[key] for key in values if key in found}
     backend, client = redis
     make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
-    prefix = "" if entries_under is None else make_key(entries_under)
     replies = _run(client, REDIS_READ, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
-                   args=[len(values), now, "" if entries_under is None else "1", prefix,
-                         "" if entries_max is None else entries_max])
+                   args=[len(values), now])
     stored = {key: loads(reply) for key, reply in zip(values, replies[0]) if reply is not None}
     indexes = {}
     for key, flat in zip(keys, replies[1:]):
         indexes[key] = {_text(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
-    if entries_under is not None:
-        # The script read them in this order: each live member once, index by index.
-        members = entries_read(keys, indexes, entries_max)
-        stored.update({entries_under + m: loads(reply)
-                       for m, reply in zip(members, replies[-1]) if reply is not None})
     return indexes, stored
 
 
-def entries_read(keys: list[str], indexes: dict[str, dict[str, float]], entries_max: int | None) -> list[str]:
-    """The members whose entries `read(keys, entries_max=...)` read, given the indexes it returned, in
-    its order: each once, index by index, the first index's all and then at most `entries_max` more.
-    The script (REDIS_READ) picks the same ones."""
-    members = list(dict.fromkeys(m for key in keys for m in indexes[key]))
-    if entries_max is None or not keys:
-        return members
-    return members[:len(indexes[keys[0]]) + entries_max]
-
-
-# `read` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value keys, now,
-# "1" to read the entries too, the entries' key prefix, how many entries to read beyond the first
-# index's ("" for all). Returns {values}, then each index's live members as member/score pairs, then
-# (with entries) the value of prefix..member for each live member read, once, in the order first met.
-# The entry keys are not in KEYS: they are named by what the indexes hold, so they cannot be declared;
-# fine on one Redis (Django's cache writes to one server), not on Redis Cluster.
+# `read` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value keys, now.
+# Returns {values}, then each index's live members as member/score pairs.
 REDIS_READ = """
 local n_values = tonumber(ARGV[1])
 local out = {{}}
 for i = 1, n_values do
     out[1][i] = redis.call('get', KEYS[i])
 end
-local seen, members, limit = {}, {}, nil
 for k = n_values + 1, #KEYS do
-    local flat = redis.call('zrangebyscore', KEYS[k], '(' .. ARGV[2], '+inf', 'withscores')
-    out[#out + 1] = flat
-    for j = 1, #flat, 2 do
-        if not seen[flat[j]] then
-            seen[flat[j]] = true
-            members[#members + 1] = ARGV[4] .. flat[j]
-        end
-    end
-    if limit == nil and ARGV[5] ~= '' then
-        limit = #members + tonumber(ARGV[5])  -- the first index's members, and this many more
-    end
-end
-if limit ~= nil and #members > limit then
-    for i = #members, limit + 1, -1 do
-        members[i] = nil
-    end
-end
-if ARGV[3] == '1' then
-    local entries = {}
-    for i = 1, #members, 500 do
-        local values = redis.call('mget', unpack(members, i, math.min(i + 499, #members)))
-        for j = 1, #values do
-            entries[#entries + 1] = values[j]
-        end
-    end
-    out[#out + 1] = entries
+    out[#out + 1] = redis.call('zrangebyscore', KEYS[k], '(' .. ARGV[2], '+inf', 'withscores')
 end
 return out
+"""
+
+
+def read_entries(keys: list[str], *, values: list[str] = (), entries_under: str,
+                 entries_max: int | None = None) -> tuple[list[str], int, dict[str, Any]]:
+    """The members of these indexes whose entries were read, how many more they hold, and the cache
+    values of `values` and of `entries_under + member` for each member read: one round trip on
+    Redis (a read-only script), two on other caches.
+
+    The members are each live member once, index by index in the order given; with `entries_max`,
+    the first index's all and at most this many more (a preview that names a few people of a busy
+    team), the others counted and not read. What this costs here grows with what is read, not with
+    what the indexes hold: on Redis the script walks the indexes and sends back only the members it
+    read and the count of the rest."""
+    now = time.time()
+    redis = _redis()
+    if redis is None:
+        found = cache.get_many([*values, *keys]) if keys or values else {}
+        indexes = [(found.get(key) or {}) for key in keys]
+        members = list(dict.fromkeys(m for index in indexes for m, expires in index.items() if expires > now))
+        read = members if entries_max is None or not keys else members[:len(
+            [m for m, expires in indexes[0].items() if expires > now]) + entries_max]
+        stored = {key: found[key] for key in values if key in found}
+        if read:
+            stored.update(cache.get_many([entries_under + m for m in read]))
+        return read, len(members) - len(read), stored
+    backend, client = redis
+    make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
+    found_values, read, unread, entries = _run(
+        client, REDIS_READ_ENTRIES, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
+        args=[len(values), now, make_key(entries_under), "" if entries_max is None else entries_max])
+    stored = {key: loads(reply) for key, reply in zip(values, found_values) if reply is not None}
+    read = [_text(member) for member in read]
+    stored.update({entries_under + m: loads(reply) for m, reply in zip(read, entries) if reply is not None})
+    return read, unread, stored
+
+
+# `read_entries` in one step. KEYS: the value keys, then the index keys. ARGV: the number of value
+# keys, now, the entries' key prefix, how many members to read beyond the first index's ("" for all).
+# Returns {values}, {the members read, once each, in the order first met}, how many other live members
+# the indexes hold, {the value of prefix..member for each member read}. The entry keys are not in
+# KEYS: they are named by what the indexes hold, so they cannot be declared; fine on one Redis
+# (Django's cache writes to one server), not on Redis Cluster.
+REDIS_READ_ENTRIES = """
+local n_values = tonumber(ARGV[1])
+local values = {}
+for i = 1, n_values do
+    values[i] = redis.call('get', KEYS[i])
+end
+local seen, read, unread, limit = {}, {}, 0, nil
+for k = n_values + 1, #KEYS do
+    local live = redis.call('zrangebyscore', KEYS[k], '(' .. ARGV[2], '+inf')
+    for j = 1, #live do
+        local member = live[j]
+        if not seen[member] then
+            seen[member] = true
+            if limit == nil or #read < limit then
+                read[#read + 1] = member
+            else
+                unread = unread + 1
+            end
+        end
+    end
+    if limit == nil and ARGV[4] ~= '' then
+        limit = #read + tonumber(ARGV[4])  -- the first index's members, and this many more
+    end
+end
+local entries = {}
+for i = 1, #read, 500 do
+    local names = {}
+    for j = i, math.min(i + 499, #read) do
+        names[#names + 1] = ARGV[3] .. read[j]
+    end
+    local got = redis.call('mget', unpack(names))
+    for j = 1, #names do
+        entries[#entries + 1] = got[j]
+    end
+end
+return {values, read, unread, entries}
 """
 
 

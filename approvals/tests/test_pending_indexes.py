@@ -39,25 +39,27 @@ def test_the_entries_the_live_members_name_are_read_in_the_same_call():
                         values={**{f"entry:r{n}": (n, "x") for n in range(600)}, "entry:old": "old"},
                         timeout=120, lock="idx:lock", wait=1)
 
-    indexes, values = pending_indexes.read(["idx:a", "idx:b"], values=["other"], entries_under="entry:")
+    read, unread, values = pending_indexes.read_entries(["idx:a", "idx:b"], values=["other"], entries_under="entry:")
 
-    assert sorted(indexes["idx:b"]) == ["lost", "r7"]
+    # Each live member once, index by index (within one: by expiry, on Redis then by name).
+    assert len(read) == 601 and set(read[:600]) == {f"r{n}" for n in range(600)} and read[600] == "lost"
+    assert unread == 0
     assert values == {f"entry:r{n}": (n, "x") for n in range(600)}  # not "old" (expired), nothing for "lost"
-    assert pending_indexes.read(["idx:b"])[1] == {}  # without entries_under, no entry is read
 
 
 def test_a_capped_read_takes_the_first_index_whole_and_at_most_so_many_entries_more():
     later = time.time() + 60
-    pending_indexes.add({"idx:own": {"o1": later, "o2": later}, "idx:day": {f"r{n}": later for n in range(30)}},
+    pending_indexes.add({"idx:own": {"o1": later, "o2": later}, "idx:day": {f"r{n}": later for n in range(30)},
+                         "idx:next": {"r3": later, "n1": later, "old": time.time() - 1}},
                         values={"entry:o1": "o1", "entry:o2": "o2", **{f"entry:r{n}": n for n in range(30)}},
                         timeout=120, lock="idx:lock", wait=1)
 
-    indexes, values = pending_indexes.read(["idx:own", "idx:day"], entries_under="entry:", entries_max=5)
+    read, unread, values = pending_indexes.read_entries(["idx:own", "idx:day", "idx:next"], entries_under="entry:",
+                                                        entries_max=5)
 
-    assert len(indexes["idx:day"]) == 30  # every member is listed ...
-    read = pending_indexes.entries_read(["idx:own", "idx:day"], indexes, 5)
-    assert sorted(values) == sorted(f"entry:{m}" for m in read)  # ... the entries of these only
-    assert {"o1", "o2"} <= set(read) and len(read) == 7
+    assert {"o1", "o2"} <= set(read) and len(read) == 7  # the first index's all, then five more
+    assert sorted(values) == sorted(f"entry:{m}" for m in read)  # the entries of these only
+    assert unread == 26  # the 25 other day members and n1, each counted once (r3 is in both; old expired)
 
 
 def test_expired_members_are_not_read_and_are_pruned_by_the_next_add():
