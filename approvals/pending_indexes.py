@@ -85,10 +85,9 @@ def read_entries(keys: list[str], *, values: list[str] = (), entries_under: str,
     redis = _redis()
     if redis is None:
         found = cache.get_many([*values, *keys]) if keys or values else {}
-        indexes = [(found.get(key) or {}) for key in keys]
-        members = list(dict.fromkeys(m for index in indexes for m, expires in index.items() if expires > now))
-        read = members if entries_max is None or not keys else members[:len(
-            [m for m, expires in indexes[0].items() if expires > now]) + entries_max]
+        live = [[m for m, expires in (found.get(key) or {}).items() if expires > now] for key in keys]
+        members = list(dict.fromkeys(m for index in live for m in index))  # each once, in the order first met
+        read = members if entries_max is None or not keys else members[:len(live[0]) + entries_max]
         stored = {key: found[key] for key in values if key in found}
         if read:
             stored.update(cache.get_many([entries_under + m for m in read]))
