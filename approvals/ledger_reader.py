@@ -626,7 +626,6 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     own_entries, adjustments = found.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
-    # unread_others (others_max): other people's requests in the team's indexes of these days, left unread.
     for request_id in pending_ids:  # pending entries fill gaps only: the posted state wins
         entry = _unpacked(found.get(_pending_entry_key(request_id)))
         if entry is None or entry.team not in configured:

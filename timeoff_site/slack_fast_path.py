@@ -4,17 +4,19 @@ A request from Slack carries no cookie, session or CSRF token: its signature
 alone says who sent it (slackbot.request_verification). Sessions, CSRF,
 authentication, messages, the history's author, the Content-Security-Policy,
 frame options and static files serve the console's pages; for Slack's
-requests they are work without a purpose: about a tenth of a Slack request's
+requests they are work without a purpose: about a fifth of an Approve click's
 CPU, measured with bench/run.py, on endpoints that must answer in 3 s and
 are the app's whole load (README, "Benchmark").
 
 This middleware sits below the request observation (request id, metrics, the
 log line) and Django's SecurityMiddleware (the HTTPS redirect, which Slack's
 requests must pass like any other), and above everything else: a request
-whose path starts with `/slack/` goes straight to its view. Errors are
-answered as Django answers them (a 404 for an unknown path, a 400 for a Host
-outside ALLOWED_HOSTS or another suspicious request, a logged 500), and the request_started/request_finished
-signals still run, so database connections are kept and closed as usual.
+whose path starts with `/slack/` (where timeoff_site/urls.py mounts
+slackbot.urls) goes straight to its view. Errors are answered as Django
+answers them (a 404 for an unknown path, a 400 for a Host outside
+ALLOWED_HOSTS or another suspicious request, a logged 500), and the
+request_started/request_finished signals still run, so database connections
+are kept and closed as usual.
 The answer gets its Content-Length, as CommonMiddleware gives every other.
 """
 
