@@ -83,7 +83,7 @@ def adjustment_errors(
 def adjustment_text(adjustment: Adjustment, leave_type: LeaveTypeConfig | None) -> str:
     """"Balance adjustment for <@U…>: +3 days of Vacation in 2026 (carry-over) — by <@U…>"."""
     sign = "+" if adjustment.days > 0 else "-"
-    name = leave_type.name if leave_type else adjustment.leave_type
+    name = escape(leave_type.name if leave_type else adjustment.leave_type)
     by = f"<@{adjustment.by}>" if not USER.error(adjustment.by) else escape(adjustment.by)
     return (
         f"Balance adjustment for <@{adjustment.user}>: {sign}{format_days(abs(adjustment.days))} of {name} "

@@ -9,6 +9,7 @@ Nothing here calls Slack: the caller passes a ledger it already has.
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from approvals.block_kit import escape
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.rules import Balance, balance_for, format_days, format_number
 from approvals.work_calendar import team_holidays
@@ -51,10 +52,10 @@ def describe_balance(balance: Balance, *, name: str) -> str:
 
 def describe_balances(*, config: WorkspaceConfig, balances: list[Balance], team: TeamConfig, year: int) -> str:
     """The whole answer to `/timeoff balance`, as Slack mrkdwn."""
-    lines = [f"*Your leave in {year}* ({team.name}):"]
+    lines = [f"*Your leave in {year}* ({escape(team.name)}):"]
     for balance in balances:
         leave_type = config.leave_type(balance.leave_type)
-        name = leave_type.label if leave_type else balance.leave_type
+        name = escape(leave_type.label if leave_type else balance.leave_type)
         lines.append(f"• {describe_balance(balance, name=name)}")
     return "\n".join(lines)
 

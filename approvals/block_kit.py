@@ -20,11 +20,40 @@ def mrkdwn(text: str) -> dict:
     return {"type": "mrkdwn", "text": text}
 
 
+SECTION_TEXT_MAX = 3000  # Slack refuses a section whose text is longer (invalid_blocks)
+
+
 def section(text: str, block_id: str | None = None) -> dict:
-    block = {"type": "section", "text": mrkdwn(text[:3000])}
+    block = {"type": "section", "text": mrkdwn(text[:SECTION_TEXT_MAX])}
     if block_id:
         block["block_id"] = block_id
     return block
+
+
+def sections(lines: list[str], *, limit: int) -> list[dict]:
+    """Lines packed into sections of at most 3,000 characters each, never cutting a line in two, and at
+    most `limit` sections (a message holds 50 blocks): lines that do not fit are counted in a last
+    line ("…and 3 more."), not lost without a word."""
+    packed: list[list[str]] = []
+    size = 0
+    for line in (line[:SECTION_TEXT_MAX] for line in lines):
+        if packed and size + 1 + len(line) <= SECTION_TEXT_MAX:
+            packed[-1].append(line)
+            size += 1 + len(line)
+        else:
+            packed.append([line])
+            size = len(line)
+    if len(packed) > limit:
+        packed = packed[:limit]
+        last, shown = packed[-1], sum(map(len, packed))
+        while True:
+            more = f"…and {len(lines) - shown} more."
+            if not last or sum(map(len, last)) + len(last) + len(more) <= SECTION_TEXT_MAX:
+                break
+            last.pop()
+            shown -= 1
+        last.append(more)
+    return [section("\n".join(chunk)) for chunk in packed]
 
 
 def context(text: str, block_id: str | None = None) -> dict:

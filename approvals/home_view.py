@@ -8,12 +8,13 @@ import json
 
 from approvals import block_ids as ids
 from approvals import messages
-from approvals.block_kit import context, escape, mention, plain, section
+from approvals.block_kit import context, escape, mention, plain, section, sections
 from approvals.config_types import WorkspaceConfig
 from approvals.rules import LedgerEntry
 
 MAX_BLOCKS = 100  # Slack's limit for a view
 MAX_WAITING = 15
+MAX_BALANCE_SECTIONS = 5
 
 
 def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, waiting: list[LedgerEntry],
@@ -31,7 +32,8 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
         blocks += messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
                                              ongoing=leave.ongoing, recent=leave.recent)
     if balances_text:
-        blocks += [{"type": "divider"}, section(balances_text)]
+        # A line per leave type: many types with long names outgrow one section's 3,000 characters.
+        blocks += [{"type": "divider"}, *sections(balances_text.split("\n"), limit=MAX_BALANCE_SECTIONS)]
     if waiting:
         blocks += [{"type": "divider"}, section(f"*Waiting for your decision* ({len(waiting)})")]
         for entry in waiting[:MAX_WAITING]:

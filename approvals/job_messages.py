@@ -9,20 +9,20 @@ too. Team names and typed text go through `escape`.
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from approvals.block_kit import context, escape, mention, section
+from approvals.block_kit import context, escape, mention, section, sections
 from approvals.config_types import LeaveTypeConfig
 from approvals.jobs import Vanished, message_link, posted_at
 from approvals.rules import LedgerEntry, format_day, format_days, format_range
 
 AWAY = ":calendar: away"
-MAX_LINES_PER_SECTION = 15  # a section holds 3,000 characters (a line up to ~190); a message 50 blocks
+MAX_SECTIONS = 45  # a message holds 50 blocks: the title, these, the holidays' context
 
 
 def public_label(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
     leave_type = leave_types.get(entry.leave_type)
     if leave_type is None or leave_type.private:
         return AWAY
-    return leave_type.label
+    return escape(leave_type.label)
 
 
 def _dates(entry: LedgerEntry) -> str:
@@ -34,8 +34,7 @@ def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str
 
 
 def _sections(lines: list[str]) -> list[dict]:
-    return [section("\n".join(lines[i:i + MAX_LINES_PER_SECTION]))
-            for i in range(0, len(lines), MAX_LINES_PER_SECTION)][:45]
+    return sections(lines, limit=MAX_SECTIONS)
 
 
 # --- Channel posts ------------------------------------------------------------------------
@@ -76,7 +75,7 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
 
 def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_day: date, today: date) -> str:
     """To the requester, the working day before: their own DM, so the type is named even when private."""
-    label = leave_type.label if leave_type else "time off"
+    label = escape(leave_type.label) if leave_type else "time off"
     when = "tomorrow" if first_day == today + timedelta(days=1) else f"on {format_day(first_day)}"
     return (f":wave: A reminder: your {label} starts {when} ({_dates(entry)}, {format_days(entry.days)}). "
             "Remember to hand over anything urgent and set your status. Enjoy!")

@@ -37,6 +37,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals import job_messages, jobs, ledger_reader, tasks
+from approvals.cache_lock import key_part
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.jobs import DueJob
@@ -203,7 +204,7 @@ def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
     text, blocks = job_messages.out_today_message(team.name, today, out, _leave_types(config))
-    _post(client, f"job-post:{job.job}:{team.name}:{job.period}", team.announce_channel, text, blocks)
+    _post(client, f"job-post:{job.job}:{key_part(team.name)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"
 
 
@@ -214,7 +215,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     ledger = ledger_reader.current_ledger(client, config)
     out = jobs.out_between(ledger.entries.values(), team, today, until, holidays)
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
-    _post(client, f"job-post:{job.job}:{team.name}:{job.period}", team.announce_channel, text, blocks)
+    _post(client, f"job-post:{job.job}:{key_part(team.name)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"
 
 
@@ -229,7 +230,7 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
             by_approver[approver].append(entry)
     for approver, entries in sorted(by_approver.items()):
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant)
-        _dm(client, f"nudge:{team.name}:{job.period}:{approver}", approver, text)
+        _dm(client, f"nudge:{key_part(team.name)}:{job.period}:{approver}", approver, text)
     return f"{len(waiting)} waiting, {len(by_approver)} approver(s) nudged"
 
 

@@ -47,7 +47,6 @@ the pending set (DESIGN §10). The slices are written with the ledger and
 updated in place with it (see "The cache" below).
 """
 
-import hashlib
 import logging
 import math
 import time
@@ -62,7 +61,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals import metrics, pending_indexes
-from approvals.cache_lock import acquire, locked, release, renew
+from approvals.cache_lock import acquire, key_part, locked, release, renew
 from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
@@ -483,11 +482,7 @@ PENDING_TTL_SECONDS = 60 * 60
 PENDING_DAYS_SLACK_SECONDS = 5 * 60
 
 
-def _safe(name: str) -> str:
-    """A cache-key part for any team name (spaces, any script, any length): readable when it can be."""
-    if name.isascii() and name.replace("_", "").replace("-", "").isalnum() and len(name) <= 64:
-        return name
-    return "h" + hashlib.blake2s(name.encode(), digest_size=10).hexdigest()
+_safe = key_part  # a team's name in a cache key
 
 
 def _months(start: date, end: date) -> list[str]:

@@ -2,8 +2,10 @@
 
 Nothing here calls Slack or the database, so each builder is tested by asserting
 on what it returns (and the fake Slack validates blocks with slack-sdk's models).
-Everything a person typed (the note, a reason) goes through `escape` before it
-enters mrkdwn. The modals (the request form, the reject reason) are the Slack
+Everything a person typed goes through `escape` before it enters mrkdwn: the
+note and reasons the requester and approvers type, and what HR typed into the
+configuration (team and leave-type names, holiday names, blackout reasons,
+which reach people through the rules' messages). The modals (the request form, the reject reason) are the Slack
 edge's and live in `slackbot.modals`.
 """
 
@@ -40,10 +42,14 @@ STATUS_LABELS = {
 # --- The approvals-channel message (the ledger entry's face) ------------------------
 
 
+def type_label(leave_type: LeaveTypeConfig | None, code: str) -> str:
+    """A leave type as mrkdwn: its emoji and name as HR typed them, escaped (or its code when unknown)."""
+    return escape(leave_type.label if leave_type else code)
+
+
 def request_summary(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
-    type_label = leave_type.label if leave_type else entry.leave_type
     dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
-    return f"{type_label}, {dates} ({days_text(entry.days)})"
+    return f"{type_label(leave_type, entry.leave_type)}, {dates} ({days_text(entry.days)})"
 
 
 def request_message(
@@ -151,7 +157,8 @@ def announcement_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) ->
     dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
     if leave_type is None or leave_type.private:
         return f":calendar: {mention(entry.user)} will be out {dates}."
-    return f"{leave_type.emoji or ':calendar:'} {mention(entry.user)} will be out {dates} ({leave_type.name})."
+    return (f"{escape(leave_type.emoji) or ':calendar:'} {mention(entry.user)} will be out {dates} "
+            f"({escape(leave_type.name)}).")
 
 
 def already_decided_text(entry: LedgerEntry) -> str:
@@ -171,7 +178,8 @@ def request_gone_text() -> str:
 
 
 def request_refused_text(reasons: list[str], shown_back: str) -> str:
-    listed = "\n".join(f"• {reason}" for reason in reasons)
+    """`reasons`: the rules' messages, plain text (they name HR's holidays, blackouts and types)."""
+    listed = "\n".join(f"• {escape(reason)}" for reason in reasons)
     return f"I couldn't send your time-off request:\n{listed}\n\nWhat you asked for: {shown_back}"
 
 
@@ -184,9 +192,8 @@ def request_not_delivered_text(problem: str, shown_back: str) -> str:
 
 def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str, dates: str, note: str) -> str:
     """A request shown back to its requester (the note escaped: it is their text, but mrkdwn all the same)."""
-    label = leave_type.label if leave_type else leave_type_code
     quoted = f' — "{escape(note)}"' if note else ""
-    return f"{label}, {dates}{quoted}"
+    return f"{type_label(leave_type, leave_type_code)}, {dates}{quoted}"
 
 
 def hr_contacts(config: WorkspaceConfig) -> str:
@@ -296,4 +303,5 @@ def changed_by_hr_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *
 
 
 def change_refused_text(reason: str) -> str:
-    return f"I couldn't change that request: {reason}."
+    """`reason`: plain text (a rule's message, which may name HR's holidays, blackouts and types)."""
+    return f"I couldn't change that request: {escape(reason)}."

@@ -22,7 +22,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, pending_indexes, tasks
-from approvals.cache_lock import acquire, claim, locked, release, renew
+from approvals.block_kit import escape
+from approvals.cache_lock import acquire, claim, key_part, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger, SliceLedger
@@ -555,7 +556,7 @@ def request_decide(client: WebClient, decision: Decision) -> None:
     entry = message.entry
     team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
     if team is None:
-        return tell_clicker(f"The team {entry.team} is no longer configured; ask HR to decide this request.")
+        return tell_clicker(f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request.")
     if entry.status != PENDING:
         return finish_or_refuse(client, config, decision, message)
     if decision.approver == entry.user:
@@ -584,7 +585,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         tell_after_waiting(client, config, decision)
         return None
     # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
-    team_lock = f"lock:team:{team.name}" if decision.status == APPROVED and team.max_out is not None else None
+    team_lock = f"lock:team:{key_part(team.name)}" if decision.status == APPROVED and team.max_out is not None else None
     team_token = (acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
                   if team_lock else None)
     try:
@@ -603,7 +604,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         if team_lock:
             full = capacity_when_approved(client, config, team, message.entry)
             if full:
-                post_ephemeral(client, decision.channel, decision.approver, f"You can't approve this yet: {full}.")
+                post_ephemeral(client, decision.channel, decision.approver, f"You can't approve this yet: {escape(full)}.")
                 return None
         decided = replace(message.entry, status=decision.status, decided_by=decision.approver,
                           decided_at=int(time.time()), reason=decision.reason or None, channel=decision.channel,

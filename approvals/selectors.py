@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages
 from approvals.balances import balances_for, describe_balances
-from approvals.block_kit import days_text
+from approvals.block_kit import days_text, escape
 from approvals.config_store import current_config_with
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
@@ -181,7 +181,7 @@ def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.Slic
                                   adjustments=ledger.adjustments_for(entry.user), workweek=workweek,
                                   holiday_dates=holidays)
             lines.append(f":bar_chart: After this request: {format_number(balance.remaining)} of "
-                         f"{format_number(balance.allowance + balance.adjustments)} days of {leave_type.name} "
+                         f"{format_number(balance.allowance + balance.adjustments)} days of {escape(leave_type.name)} "
                          f"left in {year}")
     return "\n".join(lines)
 
@@ -205,7 +205,7 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     if requester.team_known and requester.team is None:
         who = "No team is configured for you."
     elif requester.team_known:
-        who = f"Decided by the {requester.team.name} approvers."
+        who = f"Decided by the {escape(requester.team.name)} approvers."
     else:
         who = "Looking up your team…"
     if not (draft.start and draft.end):

@@ -8,14 +8,16 @@ cache. The file cache stands in for "any other backend" (not atomic, same answer
 
 import threading
 import time
+import warnings
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
 from django.core.management import call_command
 from django.db import connections
 
-from approvals.cache_lock import acquire, claim, holds, locked, release, renew
+from approvals.cache_lock import acquire, claim, holds, key_part, locked, release, renew
 
 pytestmark = pytest.mark.django_db(transaction=True)  # threads and other connections see the cache table
 
@@ -218,3 +220,13 @@ def test_exactly_one_of_many_racers_takes_an_expired_lock(atomic_backend):
 def test_exactly_one_of_many_racers_wins_a_claim(atomic_backend):
     assert race(lambda: claim("claim:test", 10)).count(True) == 1
 
+
+
+def test_a_name_hr_typed_becomes_a_key_part_every_cache_accepts():
+    assert key_part("Engineering") == "Engineering" and key_part("site-ops_2") == "site-ops_2"
+    for name in ("Customer Success", "<!channel> & co", "Équipe", "x" * 65):
+        part = key_part(name)
+        assert part.startswith("h") and part == key_part(name) and part != key_part(name + "!")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # memcached's key rules, which Django's caches warn about
+            BaseCache({}).validate_key(f"lock:team:{part}")

@@ -193,6 +193,29 @@ def test_the_weekly_digest_lists_everyone_and_the_holidays_without_private_types
     assert "Nobody" in empty_text
 
 
+def test_long_lines_fill_sections_without_cutting_anyone_out():
+    # A valid label can be 151 characters (a 50-character emoji and a 100-character name): 15 such lines
+    # outgrow one section's 3,000 characters, which Slack would refuse and we used to cut mid-name.
+    long_type = replace(VACATION, name="N" * 100, emoji=":" + "e" * 48 + ":")
+    out = [entry(user=f"U0LONG{n:04d}") for n in range(40)]
+    text, blocks = job_messages.out_today_message("Engineering", date(2031, 3, 11), out, {"vacation": long_type})
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
+    assert len(sections) > 2 and all(len(s) <= 3000 for s in sections)
+    lines = "\n".join(sections).split("\n")
+    assert lines == [f"• <@U0LONG{n:04d}>: {long_type.label}, Mon 10 Mar – Wed 12 Mar" for n in range(40)]
+
+
+def test_what_does_not_fit_in_a_message_is_counted_not_dropped():
+    from approvals.block_kit import sections
+
+    lines = [f"{n:04d} " + "x" * 995 for n in range(10)]  # 1,000 characters: two lines a section
+    texts = [block["text"]["text"] for block in sections(lines, limit=2)]
+    assert texts == ["\n".join(lines[:2]), "\n".join(lines[2:4] + ["…and 6 more."])]
+    full = ["y" * 1499, "y" * 1499, "z" * 10]  # the count takes the place of a line that no longer fits
+    assert [block["text"]["text"] for block in sections(full, limit=1)] == ["y" * 1499 + "\n…and 2 more."]
+    assert sections([], limit=3) == [] and sections(["one"], limit=1)[0]["text"]["text"] == "one"
+
+
 def test_the_reminder_names_the_requesters_own_type_and_day():
     text = job_messages.reminder_text(entry(), VACATION, date(2031, 3, 10), date(2031, 3, 7))
     assert "Vacation starts on Mon 10 Mar" in text

@@ -4,6 +4,7 @@ Through signed requests, against the fake Slack, asserting on what crossed the w
 """
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -14,6 +15,7 @@ from test_support.flows import (
     BOB,
     DAVE,
     MONDAY,
+    VACATION,
     WEDNESDAY,
     click,
     dms_to,
@@ -22,6 +24,7 @@ from test_support.flows import (
     posted_requests,
     request_time_off,
     request_values,
+    standard_config,
     submit_request,
     without_the_whole_ledger,
 )
@@ -238,6 +241,16 @@ def test_app_home_shows_my_leave_and_balances(client, fake_slack):
     text = json.dumps(home)
     assert "Pending" in text and "Your leave in" in text
     assert {ids.NEW_REQUEST_ACTION, ids.EDIT_ACTION, ids.WITHDRAW_ACTION} <= set(buttons_in(home["blocks"]))
+
+
+def test_app_home_shows_every_balance_when_many_long_leave_types_outgrow_a_section(client, fake_slack):
+    types = tuple(replace(VACATION, code=f"type{n:02d}", name=f"Type {n:02d} " + "n" * 92, emoji=":" + "e" * 48 + ":")
+                  for n in range(16))
+    install_config(standard_config(leave_types=types))
+    home = open_home(client, fake_slack, ALICE, "Ev_LONG")
+    sections = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections)
+    assert all(any(f"Type {n:02d} " in text for text in sections) for n in range(16))
 
 
 def test_a_republish_while_one_waits_for_the_same_person_adds_no_task(client, fake_slack, settings):
