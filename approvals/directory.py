@@ -30,6 +30,8 @@ BOT_ID_TTL_SECONDS = 24 * 60 * 60
 MEMBERS_PAGE_SIZE = 200
 MAX_MEMBER_PAGES = 50  # 10,000 members: larger channels are not approver lists
 BOT_ID_KEY = "directory:bot_user_id"
+# Slack's answers when our token no longer works (https://docs.slack.dev/reference/methods/auth.test#errors)
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 
 
 def _members_key(kind: str, source: str) -> str:
@@ -65,7 +67,8 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
 
     A channel the bot cannot see (not invited to a private channel, archived,
     deleted) has no members we can know: it counts as empty and is logged.
-    A passing fault is raised and nothing is cached.
+    A passing fault, or a token Slack no longer accepts, is raised and nothing
+    is cached: neither says anything of the channel.
     """
     cached = cached_channel_members(channel)
     if cached is not None:
@@ -80,7 +83,7 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
             if not cursor:
                 break
     except SlackApiError as exc:
-        if _passing(exc, f"members of channel={channel}"):
+        if _passing(exc, f"members of channel={channel}") or _token_refused(exc):
             raise
         members = set()
     members.discard(fetch_bot_user_id(client))
@@ -90,14 +93,15 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
 
 
 def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]:
-    """A user group's members, cached for ten minutes; none when Slack refuses for good."""
+    """A user group's members, cached for ten minutes; none when Slack refuses for good (not for a token
+    it no longer accepts: raised, as a passing fault is)."""
     cached = cached_usergroup_members(usergroup)
     if cached is not None:
         return cached
     try:
         users = client.usergroups_users_list(usergroup=usergroup).get("users", [])
     except SlackApiError as exc:
-        if _passing(exc, f"user group={usergroup}"):
+        if _passing(exc, f"user group={usergroup}") or _token_refused(exc):
             raise
         users = []
     result = frozenset(users)
@@ -106,27 +110,32 @@ def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]
 
 
 def fetch_timezone(client: WebClient, user: str) -> str:
-    """The user's Slack time zone (IANA name); UTC when Slack does not say.
+    """The user's Slack time zone (IANA name); UTC when Slack does not say or refuses for good.
 
-    When Slack fails, UTC is used this once and not cached, so the next call asks again.
+    A passing fault (rate limited, Slack's own error) is raised, and the task retries: the day a
+    rule calls "today" depends on it, and UTC's today is already tomorrow for an evening in
+    California, which would refuse leave that starts today as "in the past".
     """
     cached = cached_timezone(user)
     if cached is not None:
         return cached
-    profile = fetch_user(client, user)
+    profile = fetch_user(client, user, raise_passing=True)
     return profile["tz"] if profile else "UTC"
 
 
-def fetch_user(client: WebClient, user: str) -> dict | None:
-    """{"tz", "deleted"} of a user from `users.info`, cached for a day; None when Slack fails."""
+def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> dict | None:
+    """{"tz", "deleted"} of a user from `users.info`, cached for a day; None when Slack fails (with
+    `raise_passing`, a passing fault is raised instead). A failure is not cached: the next call asks again."""
     cached = cache.get(f"directory:user:{user}")
     if cached is not None:
         return cached
     try:
         info = client.users_info(user=user)["user"]
     except SlackApiError as exc:
+        if raise_passing and _passing(exc, f"user={user}"):
+            raise
         logger.warning("cannot read user=%s error=%s", user, exc.response.get("error"))
-        return None  # not cached: try again next time
+        return None
     profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted"))}
     cache.set_many({f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile}, TIMEZONE_TTL_SECONDS)
     return profile
@@ -168,6 +177,13 @@ def fetch_bot_user_id(client: WebClient) -> str | None:
             return None
         cache.set(BOT_ID_KEY, bot_id, BOT_ID_TTL_SECONDS)
     return bot_id
+
+
+def _token_refused(exc: SlackApiError) -> bool:
+    """Slack refused our token (the app uninstalled, the token revoked): true of every call, whatever it
+    asked. Remembering the answer as "no members" would tell people they have no team once the app is
+    installed again."""
+    return exc.response.get("error") in TOKEN_ERRORS
 
 
 def _passing(exc: SlackApiError, what: str) -> bool:

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
+MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this (a bad header must not park a task for days)
 TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                                     "request_timeout"})
 
@@ -45,6 +46,20 @@ def transient(exc: BaseException) -> bool:
         status = getattr(exc.response, "status_code", 200)
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
     return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
+
+
+def retry_after_seconds(exc: BaseException) -> int:
+    """A 429's Retry-After (seconds), or 0: https://docs.slack.dev/apis/web-api/rate-limits"""
+    if not isinstance(exc, SlackApiError) or getattr(exc.response, "status_code", None) != 429:
+        return 0
+    headers = getattr(exc.response, "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):  # slack_sdk keeps some headers as lists
+        value = value[0] if value else None
+    try:
+        return min(max(int(value), 0), MAX_RETRY_AFTER_SECONDS)
+    except (TypeError, ValueError):
+        return 0
 
 
 def error_code(exc: BaseException) -> str:
@@ -72,7 +87,8 @@ def retrying_task(*, priority: int = 0, on_give_up=None):
                 return function(*args)
             except Exception as exc:
                 if transient(exc) and attempt < MAX_ATTEMPTS:
-                    delay = BASE_DELAY_SECONDS * 2 ** (attempt - 1)
+                    # Slack's Retry-After says when it will answer again: not before, whatever our backoff says.
+                    delay = max(BASE_DELAY_SECONDS * 2 ** (attempt - 1), retry_after_seconds(exc))
                     following = enqueue_later(this_task, delay, *args, attempt=attempt + 1,
                                               previous_attempt=context.task_result.id)
                     logger.warning("task %s attempt=%s failed (%s); retrying in %ss as %s", this_task.name, attempt,

@@ -110,12 +110,38 @@ def test_a_permanent_auth_test_refusal_means_unknown_and_is_not_cached(fake_slac
     assert directory.fetch_bot_user_id(client) == BOT  # asked again next time
 
 
-@pytest.mark.parametrize("fault", ["internal_error", "user_not_found", "ratelimited"])
-def test_a_time_zone_slack_will_not_give_is_utc_this_once(fake_slack, client, fault):
-    inject(fake_slack, "users.info", fault)
+def test_a_time_zone_slack_will_not_give_is_utc_this_once(fake_slack, client):
+    fake_slack.fail("users.info", "user_not_found")
 
     assert directory.fetch_timezone(client, ALICE) == "UTC"
 
     assert directory.cached_timezone(ALICE) is None  # not cached: asked again next time
     assert directory.fetch_timezone(client, ALICE) == "America/Los_Angeles"
     assert directory.cached_timezone(ALICE) == "America/Los_Angeles"
+
+
+@pytest.mark.parametrize("fault", [*PASSING, "http_503"])
+def test_a_passing_fault_reading_a_time_zone_is_raised_not_taken_as_utc(fake_slack, client, fault):
+    # UTC's today is already tomorrow on a California evening: leave starting today would be "in the past".
+    inject(fake_slack, "users.info", fault)
+
+    with pytest.raises(SlackApiError) as raised:
+        directory.fetch_timezone(client, ALICE)
+
+    assert transient(raised.value) and directory.cached_timezone(ALICE) is None
+    assert directory.fetch_timezone(client, ALICE) == "America/Los_Angeles"
+    assert directory.fetch_user(client, DAVE) is not None  # elsewhere a look-up that fails is None, as before
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive"])
+def test_a_dead_token_is_not_remembered_as_no_members(fake_slack, client, error):
+    fake_slack.fail("conversations.members", error)
+    fake_slack.fail("usergroups.users.list", error)
+
+    with pytest.raises(SlackApiError):
+        directory.fetch_channel_members(client, C_ENG)
+    with pytest.raises(SlackApiError):
+        directory.fetch_usergroup_members(client, S_ENG)
+
+    assert directory.cached_channel_members(C_ENG) is None and directory.cached_usergroup_members(S_ENG) is None
+    assert ALICE in directory.fetch_channel_members(client, C_ENG)  # a new token, or the same one working again

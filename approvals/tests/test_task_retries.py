@@ -14,6 +14,7 @@ the database backend, used in production, is exercised below for `run_after`.
 
 import logging
 import socket
+import types
 import uuid
 from datetime import timedelta
 
@@ -24,7 +25,10 @@ from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.web import SlackResponse
 
 from approvals.models import DeliveryProblem
 from fake_slack.personas import C_ENG_APPROVALS
@@ -265,3 +269,38 @@ def test_with_the_database_backend_the_last_attempt_enqueues_nothing(fake_slack,
     [dm] = dms_to(fake_slack, ALICE)
     assert "did not reach your approvers" in dm
     assert DeliveryProblem.objects.count() == 1
+
+
+def test_the_next_attempt_waits_for_slacks_retry_after(fake_slack, no_backoff, database_tasks, monkeypatch):
+    # The client sleeps Retry-After between its own tries (recorded here, not slept); when the last of
+    # them is answered 429 too, the task's next attempt is due no sooner than Slack said, not in 5 s.
+    slept = []
+    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=slept.append))
+    install_config()
+    submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=WEDNESDAY,
+                            start_half=None, end_half=None, note="", validated=True)
+    first = database_tasks.enqueue(tasks.deliver_request, (submission.as_task_data(),), {})
+    fake_slack.rate_limit("chat.postMessage", retry_after=30, times=None)
+
+    failed = run_row(DBTaskResult.objects.get(id=first.id))
+    answered = timezone.now()
+
+    assert failed.status == TaskResultStatus.FAILED and "ratelimited" in failed.traceback
+    assert slept and all(30 <= seconds < 31 for seconds in slept)
+    second = DBTaskResult.objects.exclude(id=first.id).get()
+    assert answered + timedelta(seconds=29) <= second.run_after <= timezone.now() + timedelta(seconds=30)
+    assert requests_in(fake_slack) == []
+
+
+def test_retry_after_is_read_from_a_429_only_and_kept_within_bounds():
+    def limited(status, headers):
+        response = SlackResponse(client=None, http_verb="POST", api_url="u", req_args={},
+                                 data={"ok": False, "error": "ratelimited"}, headers=headers, status_code=status)
+        return SlackApiError("limited", response)
+
+    assert task_queue.retry_after_seconds(limited(429, {"Retry-After": "30"})) == 30
+    assert task_queue.retry_after_seconds(limited(429, {"retry-after": ["7"]})) == 7
+    assert task_queue.retry_after_seconds(limited(429, {"Retry-After": "86400"})) == task_queue.MAX_RETRY_AFTER_SECONDS
+    assert task_queue.retry_after_seconds(limited(429, {"Retry-After": "soon"})) == 0
+    assert task_queue.retry_after_seconds(limited(500, {"Retry-After": "30"})) == 0
+    assert task_queue.retry_after_seconds(TimeoutError()) == 0

@@ -7,6 +7,9 @@ approver", no "Slack refused to show the approvals channel". The task that met
 it retries, and the request is delivered or the decision recorded.
 """
 
+import types
+from datetime import datetime, timezone
+
 import pytest
 from django.core.cache import cache
 from django.tasks import TaskResultStatus
@@ -14,7 +17,7 @@ from django.tasks.signals import task_finished
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from approvals import block_ids as ids
-from approvals import directory
+from approvals import directory, selectors
 from approvals.models import DeliveryProblem
 from approvals.slack_clients import BACKGROUND_MAX_RETRIES
 from fake_slack.personas import C_ENG_LEADS
@@ -131,3 +134,25 @@ def test_a_permanently_unreadable_ledger_still_refuses_a_cold_submission(client,
     assert "couldn't read the leave history" in told
     assert [(name, attempt) for name, attempt, _ in attempts if name == "deliver_request"] == [("deliver_request", 1)]
     assert DeliveryProblem.objects.get().error == "missing_scope"
+
+
+@pytest.mark.parametrize("limited", [True, False])
+def test_a_rate_limited_time_zone_never_refuses_todays_leave_as_past(client, fake_slack, monkeypatch, limited):
+    # Alice (Los Angeles) asks at 20:00 on Monday for leave from that Monday: in UTC it is already
+    # Tuesday. The cache is cold, so the delivery task checks the rules with her time zone; a
+    # rate-limited users.info makes the task try again, never take UTC's day instead.
+    evening = datetime(2031, 3, 11, 3, 0, tzinfo=timezone.utc).timestamp()  # Mon 10 Mar 20:00 PDT
+    monkeypatch.setattr(selectors, "time", types.SimpleNamespace(time=lambda: evening))
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)
+    cache.clear()
+    fake_slack.clear_calls()
+    if limited:
+        fake_slack.rate_limit("users.info", retry_after=1, times=CALLS_PER_ATTEMPT)  # one attempt's worth
+
+    response = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    assert response.status_code == 200 and response.content == b""
+    assert not any("in the past" in text for text in dms_to(fake_slack, ALICE))
+    assert len(posted_requests(fake_slack)) == 1
+    assert len(fake_slack.calls("users.info")) == (CALLS_PER_ATTEMPT + 1 if limited else 1)
