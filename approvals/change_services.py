@@ -20,7 +20,7 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
-from approvals.notifications import followup, send_dm, send_receipt
+from approvals.notifications import followup, record_problem, send_dm, send_receipt
 from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
@@ -28,6 +28,7 @@ from approvals.request_services import (
     WRITTEN_MARK_SECONDS,
     Submission,
     check_submission,
+    shown_back,
     submission_entry,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
@@ -236,22 +237,30 @@ def edit_written_key(submission: Submission) -> str:
             f"{submission.start_half}:{submission.end_half}")
 
 
-def change_gave_up(client: WebClient, change: Change, error: str) -> None:
+def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool) -> None:
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is logged, not
-    told as "unchanged" (DESIGN §8)."""
+    told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
     if cache.get(change_written_key(change)):
         logger.error("change follow-ups failed for good id=%s error=%s", change.request_id, error)
         return
-    send_dm(client, change.by, f"Sorry, I could not change that request: Slack kept failing ({error}). "
-                               "It is unchanged; please try again in a few minutes.")
+    if not passing:
+        record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
+                       summary=f"<@{change.by}> asked to {change.action} this request; Slack refused it.")
+    send_dm(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
 
 
-def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str) -> None:
+def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool) -> None:
+    """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
     if cache.get(edit_written_key(submission)):
         logger.error("edit follow-ups failed for good id=%s error=%s", submission.id, error)
         return
-    send_dm(client, by, f"Sorry, I could not edit your request: Slack kept failing ({error}). "
-                        "It is unchanged; please try again in a few minutes.")
+    current = current_config()
+    asked = shown_back(submission, current.leave_type(submission.leave_type))
+    if not passing:
+        record_problem(request_id=submission.id, user=by, channel="", error=error,
+                       summary=f"<@{by}> asked to change this request to {asked}; Slack refused it.")
+    send_dm(client, by, messages.gave_up_text("edit your request", error, passing=passing)
+            + f" What you asked for: {asked}")
 
 
 class request_lock:

@@ -196,6 +196,15 @@ def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str,
     return f"{type_label(leave_type, leave_type_code)}, {dates}{quoted}"
 
 
+def gave_up_text(what: str, error: str, *, passing: bool) -> str:
+    """Something a person asked for did not happen in Slack: whether trying again later may help."""
+    if passing:
+        return (f"Sorry, I could not {what}: Slack kept failing ({error}). It is unchanged; please try again "
+                "in a few minutes.")
+    return (f"Sorry, I could not {what}: Slack refused it ({error}), so trying again will not help. It is "
+            "unchanged, and HR has been told.")
+
+
 def hr_contacts(config: WorkspaceConfig) -> str:
     return mentions(config.fallback_approvers) if config.fallback_approvers else "HR"
 

@@ -80,6 +80,13 @@ def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -
         followup_problem(key, entry, what=what, channel=channel, error=str(exc.response.get("error")))
 
 
+def record_problem(*, request_id: str, user: str, channel: str, error: str, summary: str, team: str = "") -> None:
+    """Something a person asked for was refused by Slack for good: a log line and a row HR sees."""
+    logger.error("refused for good id=%s user=%s channel=%s error=%s", request_id, user, channel, error)
+    DeliveryProblem.objects.create(request_id=request_id[:64], user=user[:32], team=team[:100], channel=channel[:32],
+                                   error=error[:100], summary=summary)
+
+
 def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, error: str) -> None:
     """Slack refused a follow-up for good: a log line and a row HR sees beside delivery problems, once."""
 

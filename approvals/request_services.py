@@ -33,6 +33,7 @@ from approvals.notifications import (
     followup,
     once,
     post_ephemeral,
+    record_problem,
     send_dm,
     send_receipt,
 )
@@ -536,6 +537,19 @@ def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig 
 
 
 # --- Decide (background) -------------------------------------------------------------------------
+
+
+def decision_report_unwritten(client: WebClient, decision: Decision, error: str, *, passing: bool) -> None:
+    """The approver clicked and waits: the decision was not written. A passing fault: they try again later.
+    A refusal for good (the message cannot be updated, the bot left the channel): trying again will not
+    help, so HR is told as for a request that could not be delivered (DESIGN §8)."""
+    verb = "approval" if decision.status == APPROVED else "rejection"
+    if not passing:
+        record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
+                       error=error, summary=f"<@{decision.approver}>'s {verb} could not be written to the "
+                                            f"request's message ({decision.ts}); Slack refused it.")
+    post_ephemeral(client, decision.channel, decision.approver,
+                   messages.gave_up_text(f"record your {verb}", error, passing=passing))
 
 
 def request_decide_later(decision: Decision) -> None:

@@ -9,7 +9,7 @@ import logging
 
 from approvals import balance_services, ledger_reader, request_services
 from approvals.config_store import current_config
-from approvals.notifications import post_ephemeral
+from approvals.notifications import post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import MAX_ATTEMPTS, error_code, retrying_task, transient
@@ -59,12 +59,8 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
     if request_services.decision_written(decision):
         logger.error("decision follow-ups failed for good id=%s error=%s", decision.request_id, error_code(exc))
         return
-    verb = "approval" if decision.status == request_services.APPROVED else "rejection"
-    post_ephemeral(
-        background_client(), decision.channel, decision.approver,
-        f"Sorry, I could not record your {verb}: Slack kept failing ({error_code(exc)}). "
-        "The request is unchanged; please try again in a few minutes.",
-    )
+    request_services.decision_report_unwritten(background_client(), decision, error_code(exc),
+                                               passing=transient(exc))
 
 
 @retrying_task(priority=10, on_give_up=decision_gave_up)  # an approver is waiting to see their click's result
@@ -74,8 +70,12 @@ def decide_request(decision: dict) -> None:
 
 @retrying_task(priority=10)
 def tell_user(channel: str, user: str, text: str) -> None:
-    """An ephemeral note in a channel (a DM when that fails), e.g. 'you are not an approver'."""
-    post_ephemeral(background_client(), channel, user, text)
+    """An ephemeral note in a channel (a DM when that fails, or with no channel: a click on App Home),
+    e.g. 'you are not an approver'."""
+    if channel:
+        post_ephemeral(background_client(), channel, user, text)
+    else:
+        send_dm(background_client(), user, text)
 
 
 @retrying_task()
@@ -91,7 +91,8 @@ def warm_requester(user: str) -> None:
 def change_gave_up(exc: Exception, data: dict) -> None:
     from approvals import change_services
 
-    change_services.change_gave_up(background_client(), change_services.Change(**data), error_code(exc))
+    change_services.change_gave_up(background_client(), change_services.Change(**data), error_code(exc),
+                                   passing=transient(exc))
 
 
 @retrying_task(priority=10, on_give_up=change_gave_up)
@@ -105,7 +106,7 @@ def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
     from approvals import change_services
 
     change_services.edit_gave_up(background_client(), request_services.Submission.from_task_data(submission), by,
-                                 error_code(exc))
+                                 error_code(exc), passing=transient(exc))
 
 
 @retrying_task(priority=10, on_give_up=edit_gave_up)

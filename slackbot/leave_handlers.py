@@ -7,6 +7,7 @@ Handlers only translate: the changes themselves are `approvals.change_services`'
 import json
 import re
 
+from approvals import tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
 from approvals.home_services import home_opened
@@ -64,15 +65,26 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
                    if flag)
     prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                          end=parse_iso_date(value.get("end")), halves=halves)
-    # When Slack does not let us open it in time (the trigger lasts 3 s), a second click will.
-    open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill, editing=value["id"])
+    if not open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill, editing=value["id"]):
+        form_not_opened(payload, user)
     return ack()
 
 
 def action_new_request(payload: dict, action: dict) -> SlackResponse:
     """App Home's "Request time off": the same form as `/timeoff`."""
-    open_request_form(current_config(), payload["user"]["id"], require_text(payload, "trigger_id"), FormValues())
+    user = payload["user"]["id"]
+    if not open_request_form(current_config(), user, require_text(payload, "trigger_id"), FormValues()):
+        form_not_opened(payload, user)
     return ack()
+
+
+def form_not_opened(payload: dict, user: str) -> None:
+    """Slack did not let us open the form (the trigger lasts 3 s; views.open rate-limited or slow): say so,
+    where the click was (an ephemeral in the DM; App Home has no channel: a DM), so the click is not lost
+    without a word. A second click gets a new trigger."""
+    channel = (payload.get("channel") or {}).get("id") if isinstance(payload.get("channel"), dict) else None
+    tasks.tell_user.enqueue(channel or "", user, "Slack didn't let me open the request form in time; please "
+                                                 "click the button again.")
 
 
 def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:

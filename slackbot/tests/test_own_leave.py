@@ -386,6 +386,29 @@ def test_the_request_button_on_app_home_opens_the_form(client, fake_slack):
     assert fake_slack.last_call("views.open").params["view"]["callback_id"] == ids.REQUEST_MODAL
 
 
+def test_a_form_slack_would_not_open_is_said_where_the_button_was(client, fake_slack):
+    # views.open rate-limited (or too slow for the 3-second trigger): the click is answered at once, and
+    # the person is told to click again, in the DM the button was in, or by DM from App Home.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+    home = open_home(client, fake_slack, ALICE, "Ev_NO_FORM")
+    fake_slack.rate_limit("views.open", retry_after=30, times=None)
+    fake_slack.clear_calls()
+
+    press(client, ALICE, receipt.params["blocks"], ids.EDIT_ACTION, channel=receipt.response["channel"],
+          ts=receipt.response["ts"])
+    block_id, value = buttons_in(home["blocks"])[ids.NEW_REQUEST_ACTION]
+    post_interaction(client, view_block_actions_payload(user_id=ALICE, action_id=ids.NEW_REQUEST_ACTION,
+                                                        value=value, block_id=block_id, view=home))
+
+    assert len(fake_slack.calls("views.open")) == 2  # once each: nothing waits out Retry-After in a request
+    [in_the_dm] = [c.params for c in fake_slack.calls("chat.postEphemeral")]
+    assert (in_the_dm["channel"], in_the_dm["user"]) == (receipt.response["channel"], ALICE)
+    assert "click the button again" in in_the_dm["text"]
+    assert any("click the button again" in dm for dm in dms_to(fake_slack, ALICE))
+
+
 # --- HR on behalf ---------------------------------------------------------------------------------
 
 
