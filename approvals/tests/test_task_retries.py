@@ -212,28 +212,6 @@ def test_a_decision_slack_refuses_for_good_is_told_as_such_and_hr_sees_it(client
     assert (problem.request_id, problem.user, problem.error) == (status_of(fake_slack)["id"], BOB, error)
 
 
-def test_an_edit_that_fails_for_good_shows_what_was_asked_for(client, fake_slack, no_backoff):
-    import json
-
-    from slackbot import modals
-    from test_support.flows import metadata_payload, posted_requests
-    from approvals.config_store import current_config
-
-    install_config()
-    request_time_off(client, fake_slack, ALICE)
-    [posted] = posted_requests(fake_slack)
-    view = modals.request_modal(leave_types=current_config().leave_types,
-                                private_metadata={"edit": metadata_payload(posted)["id"]}, editing=True)
-    fake_slack.server_error("chat.update", status=500, times=None)
-    submit_request(client, ALICE, view, request_values("vacation", MONDAY, MONDAY, note="only <monday>"),
-                   view_id="V_EDIT")
-    [told] = [dm for dm in dms_to(fake_slack, ALICE) if "could not edit" in dm]
-    assert "kept failing (fatal_error)" in told and "please try again" in told
-    assert "What you asked for: :palm_tree: Vacation, Mon 10 Mar" in told and "only &lt;monday&gt;" in told
-    assert json.dumps(status_of(fake_slack)["end"]) == json.dumps(WEDNESDAY.isoformat())  # unchanged
-    assert not DeliveryProblem.objects.exists()  # a passing fault: nothing for HR to fix
-
-
 def status_of(fake_slack) -> dict:
     [message] = requests_in(fake_slack)
     return message.metadata["event_payload"]

@@ -409,6 +409,30 @@ def test_a_form_slack_would_not_open_is_said_where_the_button_was(client, fake_s
     assert any("click the button again" in dm for dm in dms_to(fake_slack, ALICE))
 
 
+def test_an_edit_that_fails_for_good_shows_what_was_asked_for(client, fake_slack, monkeypatch):
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    from approvals.config_store import current_config
+    from approvals.models import DeliveryProblem
+    from slackbot import modals
+    from test_support.flows import metadata_payload
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    view = modals.request_modal(leave_types=current_config().leave_types,
+                                private_metadata={"edit": metadata_payload(posted)["id"]}, editing=True)
+    fake_slack.server_error("chat.update", status=500, times=None)
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, MONDAY, note="only <monday>"),
+                   view_id="V_EDIT")
+    [told] = [dm for dm in dms_to(fake_slack, ALICE) if "could not edit" in dm]
+    assert "kept failing (fatal_error)" in told and "please try again" in told
+    assert "What you asked for: :palm_tree: Vacation, Mon 10 Mar" in told and "only &lt;monday&gt;" in told
+    assert status(fake_slack)["end"] == WEDNESDAY.isoformat()  # unchanged
+    assert not DeliveryProblem.objects.exists()  # a passing fault: nothing for HR to fix
+
+
 # --- HR on behalf ---------------------------------------------------------------------------------
 
 
