@@ -190,6 +190,19 @@ def request_not_delivered_text(problem: str, shown_back: str) -> str:
     )
 
 
+def request_unconfirmed_text(error: str, shown_back: str) -> str:
+    return (
+        f":warning: I could not confirm that your time-off request reached your approvers: Slack kept failing "
+        f"({error}) after I sent it, so it may be there or not. Look for it with `/timeoff list` before you "
+        f"send it again. HR has been told. What you asked for: {shown_back}"
+    )
+
+
+def decision_unconfirmed_text(verb: str, error: str) -> str:
+    return (f"I could not confirm that your {verb} was recorded: Slack kept failing ({error}) after I sent it. "
+            "If the request's message still shows Approve and Reject, please click again in a few minutes.")
+
+
 def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str, dates: str, note: str) -> str:
     """A request shown back to its requester (the note escaped: it is their text, but mrkdwn all the same)."""
     quoted = f' — "{escape(note)}"' if note else ""

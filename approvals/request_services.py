@@ -61,6 +61,7 @@ from approvals.selectors import (
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client
+from approvals.task_queue import error_code
 from approvals.team_routing import (
     approvers_for,
     match_team,
@@ -464,6 +465,7 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
         posted = None
     if posted is not None:  # posted by an earlier attempt: deliver the rest only
         return replace(posted.entry, channel=posted.channel, ts=posted.ts)
+    cache.delete(f"maybe-posted:{entry.id}")  # read, and not there: an earlier attempt's post did not land
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
         others_out=ledger_context(config, history, entry, leave_type),
@@ -471,9 +473,11 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
     try:
         ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
                                  blocks=message_blocks)
-    except SlackApiError as exc:
-        error = exc.response.get("error", "")
+    except (SlackClientError, OSError) as exc:
+        error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else ""
         if error not in PERMANENT_ERRORS:
+            if slack_may_have_acted(exc):  # until a later attempt finds it, or reads that it is not there
+                cache.set(f"maybe-posted:{entry.id}", 1, WRITTEN_MARK_SECONDS)
             raise
         ledger_reader.pending_remove(submission.id, team=team.name)
         request_report_undelivered(client, submission, leave_type, team, error)
@@ -494,6 +498,52 @@ def send_receipt_and_announcement(client: WebClient, team: TeamConfig, entry: Le
 def request_delivered(request_id: str) -> bool:
     """Does the ledger hold this request (as far as this deployment remembers)?"""
     return cache.get(f"delivered:{request_id}") is not None
+
+
+def request_maybe_delivered(request_id: str) -> bool:
+    """Was the request's post answered in a way that leaves open whether Slack posted it (a 5xx, a
+    timeout), with no later attempt able to look?"""
+    return cache.get(f"maybe-posted:{request_id}") is not None
+
+
+def request_found_posted(client: WebClient, team: TeamConfig | None, request_id: str) -> bool | None:
+    """One last look in the approvals channel: is the request there? None when Slack will not say."""
+    if team is None:
+        return None
+    try:
+        return ledger.find_recent_request(client, channel=team.approvals_channel, request_id=request_id) is not None
+    except (SlackClientError, OSError) as exc:
+        logger.warning("last look for request id=%s failed error=%s", request_id, error_code(exc))
+        return None
+
+
+def slack_may_have_acted(exc: BaseException) -> bool:
+    """Slack may have done what a call that failed this way asked: a 5xx, `fatal_error` or
+    `internal_error` ("some aspect of the operation may have succeeded", Slack's docs), a timeout or a
+    dropped connection; not a 429 or a refusal."""
+    if isinstance(exc, SlackApiError):
+        return (getattr(exc.response, "status_code", 200) >= 500
+                or exc.response.get("error") in {"fatal_error", "internal_error", "request_timeout"})
+    return isinstance(exc, (SlackClientError, OSError))
+
+
+def request_report_unconfirmed(client, submission: Submission, leave_type: LeaveTypeConfig | None,
+                               team: TeamConfig | None, error: str) -> None:
+    """The request was sent to Slack, whose answers were lost, and no later attempt could look in the
+    channel: it may well be there. Neither "delivered" nor "did not reach" would be true: the requester
+    is told to look before sending it again, and HR sees it beside undelivered requests."""
+    channel = team.approvals_channel if team else ""
+    record_delivery_problem(submission, leave_type, team, channel=channel, error=f"unconfirmed: {error}")
+
+    def tell_requester() -> None:
+        try:
+            send_dm(client, submission.user,
+                    messages.request_unconfirmed_text(error, shown_back(submission, leave_type)))
+        except (SlackClientError, OSError) as exc:
+            logger.error("requester not told of the unconfirmed request id=%s user=%s error=%s",
+                         submission.id, submission.user, error_code(exc))
+
+    once(f"undelivered-dm:{submission.id}", tell_requester)
 
 
 def request_report_undelivered(client, submission: Submission, leave_type: LeaveTypeConfig | None,
@@ -544,6 +594,20 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
     A refusal for good (the message cannot be updated, the bot left the channel): trying again will not
     help, so HR is told as for a request that could not be delivered (DESIGN §8)."""
     verb = "approval" if decision.status == APPROVED else "rejection"
+    if passing and cache.get(f"maybe-decided:{decision.request_id}") == decision.status:
+        # Slack's answers to the write were lost: one last look at the message says whether it holds it.
+        try:
+            message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        except (SlackClientError, OSError) as exc:
+            logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
+            post_ephemeral(client, decision.channel, decision.approver,
+                           messages.decision_unconfirmed_text(verb, error))
+            return
+        if message is not None and (message.entry.status, message.entry.decided_by) == (decision.status,
+                                                                                         decision.approver):
+            logger.error("decision written but its follow-ups failed for good id=%s error=%s",
+                         decision.request_id, error)
+            return
     if not passing:
         record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
                        error=error, summary=f"<@{decision.approver}>'s {verb} could not be written to the "
@@ -633,8 +697,13 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_lock and not renew(team_lock, team_token,
                                                                                        DECISION_LOCK_SECONDS)):
             raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
-        ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
-                              blocks=message_blocks)
+        try:
+            ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
+                                  blocks=message_blocks)
+        except (SlackClientError, OSError) as exc:
+            if slack_may_have_acted(exc):  # the message may show the decision: say so if we give up
+                cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)
+            raise
         ledger_reader.record_entry(decided)
         cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)

@@ -28,6 +28,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     if request_services.request_delivered(submission.id):
         logger.error("delivery follow-ups failed for good id=%s error=%s", submission.id, error_code(exc))
         return
+    maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
     config = current_config()
     channel_members, usergroup_members = cached_lookups()
     try:
@@ -36,10 +37,21 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     except MembershipUnknown:
         team = None
     error = error_code(exc)
-    problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
-               else f"sending it failed ({error})")
+    found = None  # is the request in its approvals channel after all? (None: nobody could look)
+    if maybe_posted:
+        # Slack's answers to the post were lost and no later attempt could look: one last look.
+        found = request_services.request_found_posted(background_client(), team, submission.id)
+        if found:
+            logger.error("request delivered, its follow-ups failed for good id=%s error=%s", submission.id, error)
+            return
     for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
         ledger_reader.pending_remove(submission.id, team=pending_team.name)
+    if maybe_posted and found is None:
+        request_services.request_report_unconfirmed(background_client(), submission,
+                                                    config.leave_type(submission.leave_type), team, error)
+        return
+    problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
+               else f"sending it failed ({error})")
     request_services.request_report_undelivered(background_client(), submission,
                                                 config.leave_type(submission.leave_type), team, error,
                                                 problem=problem)

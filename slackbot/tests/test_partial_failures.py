@@ -7,6 +7,7 @@ not told their request "did not reach your approvers".
 """
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 
@@ -103,3 +104,66 @@ def test_a_refused_receipt_dm_does_not_undo_the_delivery(client, fake_slack):
     assert status_in_the_ledger(fake_slack) == "pending"
     [problem] = DeliveryProblem.objects.all()
     assert problem.error == "user_disabled" and "receipt" in problem.summary
+
+
+# --- Slack acted, but its answers were lost ------------------------------------------------------
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+
+
+@contextmanager
+def answers_lost(fake_slack, method: str, *, then_unreadable: bool, every_time: bool = False):
+    """`method` on the approvals channel takes effect but its answer is a 500, once (`every_time`: each
+    time); with `then_unreadable`, every later conversations.history answers 500 (Slack half down)."""
+    real_handle = fake_slack.handle
+    acted = []
+
+    def half_down(name, params, headers):
+        if name == "conversations.history" and acted and then_unreadable:
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        status, extra, body = real_handle(name, params, headers)
+        if name == method and params.get("channel") == C_ENG_APPROVALS and body.get("ok") and (
+                every_time or not acted):
+            acted.append(params)
+            return 500, extra, {"ok": False, "error": "fatal_error"}
+        return status, extra, body
+
+    fake_slack.handle = half_down
+    try:
+        yield acted
+    finally:
+        del fake_slack.handle
+
+
+@pytest.mark.parametrize("then_unreadable", [True, False])
+def test_a_request_posted_whose_answer_was_lost_is_never_called_undelivered(client, fake_slack, no_backoff,
+                                                                            then_unreadable):
+    install_config()
+    with answers_lost(fake_slack, "chat.postMessage", then_unreadable=then_unreadable) as acted:
+        request_time_off(client, fake_slack, ALICE)
+
+    assert acted and len([m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]) == 1
+    told = dms_to(fake_slack, ALICE)
+    assert not any("did not reach your approvers" in text for text in told), told
+    if then_unreadable:  # nobody could look: the requester is told to look before sending it again
+        assert any("could not confirm" in text and "/timeoff list" in text for text in told), told
+        assert DeliveryProblem.objects.get().error == "unconfirmed: fatal_error"
+    else:  # the next attempt found it and sent the rest
+        assert any("is with" in text for text in told) and not DeliveryProblem.objects.exists()
+
+
+def test_a_decision_written_whose_answers_were_lost_is_never_called_unchanged(client, fake_slack, no_backoff):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    with answers_lost(fake_slack, "chat.update", then_unreadable=True, every_time=True):
+        click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    assert status_in_the_ledger(fake_slack) == "approved"
+    [told] = ephemerals_to(fake_slack, BOB)
+    assert "is unchanged" not in told and "could not confirm that your approval was recorded" in told
