@@ -30,30 +30,42 @@ def section(text: str, block_id: str | None = None) -> dict:
     return block
 
 
-def sections(lines: list[str], *, limit: int) -> list[dict]:
-    """Lines packed into sections of at most 3,000 characters each, never cutting a line in two, and at
-    most `limit` sections (a message holds 50 blocks): lines that do not fit are counted in a last
-    line ("…and 3 more."), not lost without a word."""
+def sections(lines: list[str], *, limit: int, total: int | None = None) -> list[dict]:
+    """Lines packed into sections of at most 3,000 characters each, never cutting a line in two: at most
+    `limit` sections (a message holds 50 blocks) and `total` characters in all (Slack refuses a message
+    whose blocks hold more than about 12,000: `msg_blocks_too_long`). Lines that do not fit are counted
+    in a last line ("…and 3 more."), not lost without a word."""
+    lines = [line[:SECTION_TEXT_MAX] for line in lines]
+    packed = _packed(lines, limit=limit, total=total)
+    if packed is not None:
+        return [section("\n".join(chunk)) for chunk in packed]
+    # The most lines that fit with the count after them (fewer lines always fit in less room).
+    low, high = 0, len(lines) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _packed(lines[:middle], more=len(lines) - middle, limit=limit, total=total) is None:
+            high = middle - 1
+        else:
+            low = middle
+    packed = _packed(lines[:low], more=len(lines) - low, limit=limit, total=total) or [[f"…and {len(lines)} more."]]
+    return [section("\n".join(chunk)) for chunk in packed]
+
+
+def _packed(lines: list[str], *, limit: int, total: int | None, more: int = 0) -> list[list[str]] | None:
+    """`lines` (and the count of `more`) in sections, or None when they need more than allowed."""
     packed: list[list[str]] = []
-    size = 0
-    for line in (line[:SECTION_TEXT_MAX] for line in lines):
+    size = used = 0
+    for line in lines + ([f"…and {more} more."] if more else []):
         if packed and size + 1 + len(line) <= SECTION_TEXT_MAX:
             packed[-1].append(line)
             size += 1 + len(line)
         else:
             packed.append([line])
             size = len(line)
-    if len(packed) > limit:
-        packed = packed[:limit]
-        last, shown = packed[-1], sum(map(len, packed))
-        while True:
-            more = f"…and {len(lines) - shown} more."
-            if not last or sum(map(len, last)) + len(last) + len(more) <= SECTION_TEXT_MAX:
-                break
-            last.pop()
-            shown -= 1
-        last.append(more)
-    return [section("\n".join(chunk)) for chunk in packed]
+        used += len(line) + 1
+    if len(packed) > limit or (total is not None and used - 1 > total):
+        return None
+    return packed
 
 
 def context(text: str, block_id: str | None = None) -> dict:

@@ -16,6 +16,9 @@ from approvals.rules import LedgerEntry, format_day, format_days, format_range
 
 AWAY = ":calendar: away"
 MAX_SECTIONS = 45  # a message holds 50 blocks: the title, these, the holidays' context
+# The text of a message's blocks together: Slack refuses more than about 12,000 characters
+# (`msg_blocks_too_long`, undocumented: slackapi/bolt-js#2509); a margin for the block containers.
+BLOCKS_TEXT_BUDGET = 11000
 
 
 def public_label(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
@@ -33,8 +36,15 @@ def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str
     return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)}"
 
 
-def _sections(lines: list[str]) -> list[dict]:
-    return sections(lines, limit=MAX_SECTIONS)
+def _sections(lines: list[str], *, besides: list[dict]) -> list[dict]:
+    """The lines as sections, in the room the message's other blocks (`besides`) leave."""
+    room = BLOCKS_TEXT_BUDGET - sum(len(text) for block in besides for text in _texts(block))
+    return sections(lines, limit=MAX_SECTIONS, total=room)
+
+
+def _texts(block: dict) -> list[str]:
+    elements = [block.get("text")] + list(block.get("elements") or [])
+    return [element["text"] for element in elements if isinstance(element, dict) and "text" in element]
 
 
 # --- Channel posts ------------------------------------------------------------------------
@@ -45,9 +55,8 @@ def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
     """The morning post in the announce channel: who is out today."""
     who = ", ".join(mention(e.user) for e in out)
     text = f":sunrise: Out today ({format_day(today)}) in {escape(team_name)}: {who}"
-    blocks = [section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})"),
-              *_sections([_line(e, leave_types) for e in out])]
-    return text, blocks
+    title = section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})")
+    return text, [title, *_sections([_line(e, leave_types) for e in out], besides=[title])]
 
 
 def weekly_digest_message(team_name: str, today: date, until: date, out: list[LedgerEntry],
@@ -63,11 +72,10 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
     else:
         text = f":calendar: Nobody in {escape(team_name)} is out {window}."
         lines = ["Nobody is out."]
-    blocks = [section(title), *_sections(lines)]
     days_off = [f"{format_day(day)}: {escape(name)}" for day, name in sorted(holidays.items()) if today <= day <= until]
-    if days_off:
-        blocks.append(context(":palm_tree: Holidays: " + "; ".join(days_off)))
-    return text, blocks
+    ending = [context(":palm_tree: Holidays: " + "; ".join(days_off))] if days_off else []
+    heading = section(title)
+    return text, [heading, *_sections(lines, besides=[heading, *ending]), *ending]
 
 
 # --- Direct messages ---------------------------------------------------------------------

@@ -37,6 +37,10 @@ EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40000
+# A message's blocks together: Slack refuses more text than about this (`msg_blocks_too_long`), well
+# below the per-block limits times 50. Undocumented; a Slack engineer gave "12,000 text characters with
+# a buffer for block containers" (slackapi/bolt-js#2509, where 13,297 characters of markdown blocks failed).
+MAX_BLOCKS_TEXT = 12000
 
 # Slack's rate-limit tiers, in calls a minute per method, workspace and app
 # (https://docs.slack.dev/apis/web-api/rate-limits; the methods' pages name their tier).
@@ -304,6 +308,16 @@ def _writable(ws: Workspace, channel_id):
     return _conversation(ws, channel.id)
 
 
+def blocks_text_length(value) -> int:
+    """Every `text` string in blocks, nested (sections, contexts, buttons, fields), added up."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(item) for item in value)
+    if isinstance(value, dict):
+        return sum(len(item) if key == "text" and isinstance(item, str) else blocks_text_length(item)
+                   for key, item in value.items())
+    return 0
+
+
 def _content(params, *, required=True):
     """(text, blocks) of a chat.* call, validated. Either may be None (absent)."""
     blocks = params.get("blocks")
@@ -314,6 +328,8 @@ def _content(params, *, required=True):
         if errors:
             raise SlackError("invalid_blocks", errors=errors,
                              response_metadata={"messages": [f"[ERROR] {e}" for e in errors]})
+        if blocks_text_length(blocks) > MAX_BLOCKS_TEXT:
+            raise SlackError("msg_blocks_too_long")
     text = params.get("text", params.get("markdown_text"))
     if text is not None:
         text = str(text)

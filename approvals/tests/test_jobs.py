@@ -205,6 +205,23 @@ def test_long_lines_fill_sections_without_cutting_anyone_out():
     assert lines == [f"• <@U0LONG{n:04d}>: {long_type.label}, Mon 10 Mar – Wed 12 Mar" for n in range(40)]
 
 
+def test_a_busy_week_stays_within_the_text_slack_takes_in_one_message():
+    # 300 people out: every line fits in 45 sections, but not in the ~12,000 characters Slack takes for
+    # a message's blocks together (msg_blocks_too_long): those that do not fit are counted, not dropped.
+    from fake_slack.server import MAX_BLOCKS_TEXT, blocks_text_length
+
+    out = [entry(user=f"U0BUSY{n:04d}") for n in range(300)]
+    text, blocks = job_messages.weekly_digest_message("Engineering", date(2031, 3, 10), date(2031, 3, 17), out,
+                                                      LEAVE_TYPES, {date(2031, 3, 14): "Company day"})
+    assert blocks_text_length(blocks) <= job_messages.BLOCKS_TEXT_BUDGET < MAX_BLOCKS_TEXT
+    lines = "\n".join(b["text"]["text"] for b in blocks[1:-1]).split("\n")
+    shown, more = lines[:-1], lines[-1]
+    assert shown == [f"• <@U0BUSY{n:04d}>: :palm_tree: Vacation, Mon 10 Mar – Wed 12 Mar" for n in range(len(shown))]
+    assert more == f"…and {300 - len(shown)} more." and len(shown) > 100
+    assert blocks[-1]["type"] == "context" and "Company day" in blocks[-1]["elements"][0]["text"]
+    assert "U0BUSY0299" in text  # the notification text names everyone
+
+
 def test_what_does_not_fit_in_a_message_is_counted_not_dropped():
     from approvals.block_kit import sections
 
@@ -213,6 +230,9 @@ def test_what_does_not_fit_in_a_message_is_counted_not_dropped():
     assert texts == ["\n".join(lines[:2]), "\n".join(lines[2:4] + ["…and 6 more."])]
     full = ["y" * 1499, "y" * 1499, "z" * 10]  # the count takes the place of a line that no longer fits
     assert [block["text"]["text"] for block in sections(full, limit=1)] == ["y" * 1499 + "\n…and 2 more."]
+    short = [f"line {n}" for n in range(100)]  # 6-7 characters each: the total is the limit here
+    assert [block["text"]["text"] for block in sections(short, limit=45, total=40)] == [
+        "line 0\nline 1\nline 2\n…and 97 more."]
     assert sections([], limit=3) == [] and sections(["one"], limit=1)[0]["text"]["text"] == "one"
 
 

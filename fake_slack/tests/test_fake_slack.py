@@ -390,3 +390,11 @@ def test_strings_numbers_booleans_and_objects_are_kept(fake_slack, client):
                                      metadata={"event_type": "timeoff_request", "event_payload": payload})
     assert "warning" not in posted.data
     assert fake_slack.messages(C_ENG)[0].metadata["event_payload"] == payload
+
+
+def test_a_message_whose_blocks_hold_too_much_text_is_refused_as_slack_does(fake_slack, client):
+    five = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2500}} for _ in range(5)]  # 12,500
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel=C_ENG, text="t", blocks=five)
+    assert refused.value.response["error"] == "msg_blocks_too_long"
+    assert client.chat_postMessage(channel=C_ENG, text="t", blocks=five[:4])["ok"]  # 10,000: posted
