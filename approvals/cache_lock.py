@@ -107,7 +107,6 @@ return 0
 """
 
 
-@metrics.observe_lock_wait
 def key_part(name: str) -> str:
     """A cache-key part for a name HR typed (a team's: spaces, any script, any length), readable when it
     can be: Django's caches warn about keys memcached would refuse (spaces, control characters, length)."""
@@ -116,6 +115,7 @@ def key_part(name: str) -> str:
     return "h" + hashlib.blake2s(name.encode(), digest_size=10).hexdigest()
 
 
+@metrics.observe_lock_wait
 def acquire(key: str, *, timeout: float, wait: float, poll: float = 0.05, unless=None) -> str | None:
     """The holder's token, or None after `wait` seconds or as soon as `unless()` is true."""
     token = uuid.uuid4().hex
