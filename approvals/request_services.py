@@ -60,7 +60,7 @@ from approvals.selectors import (
     slack_lookups,
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
-from approvals.slack_clients import ledger_post_client
+from approvals.slack_clients import ledger_post_client, locked_write_client
 from approvals.task_queue import error_code
 from approvals.team_routing import (
     approvers_for,
@@ -698,8 +698,8 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
                                                                                        DECISION_LOCK_SECONDS)):
             raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
         try:
-            ledger.update_request(client, channel=decision.channel, ts=decision.ts, entry=decided, text=text,
-                                  blocks=message_blocks)
+            ledger.update_request(locked_write_client(), channel=decision.channel, ts=decision.ts, entry=decided,
+                                  text=text, blocks=message_blocks)
         except (SlackClientError, OSError) as exc:
             if slack_may_have_acted(exc):  # the message may show the decision: say so if we give up
                 cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)

@@ -1,12 +1,14 @@
 """The one place that builds Slack `WebClient`s.
 
-Two clients, for two situations (DESIGN §3):
+Two clients, for two situations (DESIGN §3), and two variants of the second:
 
 - `in_request_client()` is used inside an HTTP request that Slack is waiting on
   (opening or updating a modal). Slack gives us 3 s in all and a trigger_id
   expires after 3 s, so the timeout is short and nothing sleeps on a 429.
 - `background_client()` is used by background tasks. It honours `Retry-After`
   on 429, retries 5xx and connection errors with backoff, and waits longer.
+  `ledger_post_client()` (posting a request) retries only 429s; `locked_write_client()` (a
+  decision's write under its lock) never sleeps on a 429.
 
 Every client built here (the ledger's post client too) is an `ObservedWebClient`: each call is counted in the metrics
 (calls, errors, 429s and latency by method) and logged as one line, with the
@@ -198,6 +200,14 @@ def ledger_post_client() -> WebClient:
     return _ledger_post_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
 
 
+def locked_write_client() -> WebClient:
+    """For a write made under a lock (a decision rewriting its request's message): retries 5xx and
+    connection errors (the write is idempotent) but never sleeps out a 429's Retry-After, which could
+    outlast the lock and let another approver's decision in meanwhile. The task's next attempt waits
+    for Retry-After instead, and re-reads the message under the lock."""
+    return _locked_write_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
+
+
 # Cached per (token, URL): a WebClient holds no per-request state, and building
 # one per call would cost more than the call itself on the hot path.
 @cache
@@ -212,6 +222,19 @@ def _ledger_post_client(token: str, base_url: str) -> WebClient:
         base_url=base_url,
         timeout=BACKGROUND_TIMEOUT_SECONDS,
         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES)],
+    )
+
+
+@cache
+def _locked_write_client(token: str, base_url: str) -> WebClient:
+    return ObservedWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=BACKGROUND_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
+            ServerErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
+        ],
     )
 
 

@@ -69,11 +69,13 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def retrying_task(*, priority: int = 0, on_give_up=None):
+def retrying_task(*, priority: int = 0, on_give_up=None, on_access_lost=None):
     """`@retrying_task()` over a plain function: a Django task that retries passing faults.
 
     `on_give_up(exc, *args)` runs when the fault is not passing or the last
     attempt fails: it tells whoever waits (it must not raise; what it raises is logged).
+    `on_access_lost(reason, *args)` runs instead of the task when the app was uninstalled: it
+    may not call Slack, but can keep a record (what it raises is logged).
     """
 
     def decorate(function):
@@ -82,6 +84,11 @@ def retrying_task(*, priority: int = 0, on_give_up=None):
             lost = slack_access_lost()
             if lost is not None:
                 logger.debug("task %s skipped: Slack access revoked (%s)", this_task.name, lost)
+                if on_access_lost is not None:
+                    try:
+                        on_access_lost(lost, *args)
+                    except Exception:
+                        logger.exception("task %s could not record what it skipped", this_task.name)
                 return None
             try:
                 return function(*args)

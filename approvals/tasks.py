@@ -57,7 +57,16 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                                                 problem=problem)
 
 
-@retrying_task(on_give_up=delivery_gave_up)
+def delivery_skipped(reason: str, data: dict) -> None:
+    """The app was uninstalled before this request reached Slack: nobody can be told there, but HR can
+    see it with the undelivered ones (the requester may have to send it again once the app is back)."""
+    submission = request_services.Submission.from_task_data(data)
+    config = current_config()
+    request_services.record_delivery_problem(submission, config.leave_type(submission.leave_type), None,
+                                             channel="", error=f"skipped: {reason}")
+
+
+@retrying_task(on_give_up=delivery_gave_up, on_access_lost=delivery_skipped)
 def deliver_request(submission: dict) -> None:
     request_services.request_deliver(background_client(), request_services.Submission.from_task_data(submission))
 

@@ -156,3 +156,23 @@ def test_a_rate_limited_time_zone_never_refuses_todays_leave_as_past(client, fak
     assert not any("in the past" in text for text in dms_to(fake_slack, ALICE))
     assert len(posted_requests(fake_slack)) == 1
     assert len(fake_slack.calls("users.info")) == (CALLS_PER_ATTEMPT + 1 if limited else 1)
+
+
+def test_a_decision_write_met_by_a_429_is_retried_by_the_task_not_slept_out_under_its_lock(client, fake_slack,
+                                                                                         attempts):
+    # Sleeping out Retry-After inside the write (3 × 50 s) would outlast the decision's lock (120 s) and
+    # let another approver's decision in meanwhile: the write gives up at once, and the task's next
+    # attempt (after Retry-After) re-reads the message under the lock and writes it, once.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    fake_slack.rate_limit("chat.update", retry_after=50, times=1)
+
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    decisions = [(attempt, status) for name, attempt, status in attempts if name == "decide_request"]
+    assert decisions == [(2, TaskResultStatus.SUCCESSFUL), (1, TaskResultStatus.FAILED)]
+    updates = fake_slack.calls("chat.update")
+    assert [c.status for c in updates] == [429, 200]
+    assert metadata_payload(updates[-1])["status"] == "approved"
+    assert len([t for t in dms_to(fake_slack, ALICE) if "approved" in t]) == 1
