@@ -118,7 +118,9 @@ class KeptAliveWebClient(ObservedWebClient):
             # One connection per web thread at once is plenty; beyond it urllib3 would open and
             # discard extra ones (block=False), never wait.
             maxsize=POOL_CONNECTIONS, block=False, retries=False, ssl_context=self.ssl,
-            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
+            # One bound for the whole call: a slow connect and then a slow answer, each inside its own
+            # timeout, could otherwise add up past Slack's 3 s.
+            timeout=urllib3.Timeout(total=self.timeout),
         )
         self._pool.pool_classes_by_scheme = {"http": _RecentHTTPConnectionPool,
                                              "https": _RecentHTTPSConnectionPool}

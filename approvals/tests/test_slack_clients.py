@@ -107,3 +107,10 @@ def test_a_connection_idle_for_long_is_not_reused(fake_slack, monkeypatch):
     assert client.auth_test()["ok"] is True
 
     assert fake_slack.connections == before + 1
+
+
+def test_the_in_request_clients_timeout_bounds_the_whole_call_not_each_step(fake_slack):
+    # urllib3 times a connect and each read on their own: 1.5 s to connect and 1.5 s more to answer
+    # would pass Slack's 3 s. One total bound covers both.
+    timeout = in_request_client()._pool.connection_pool_kw["timeout"]
+    assert timeout.total == in_request_client().timeout <= 2
