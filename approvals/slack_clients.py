@@ -219,36 +219,22 @@ def _in_request_client(token: str, base_url: str) -> WebClient:
 
 @cache
 def _ledger_post_client(token: str, base_url: str) -> WebClient:
-    return ObservedWebClient(
-        token=token,
-        base_url=base_url,
-        timeout=BACKGROUND_TIMEOUT_SECONDS,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES)],
-    )
+    return _patient_client(token, base_url, RateLimitErrorRetryHandler)
 
 
 @cache
 def _locked_write_client(token: str, base_url: str) -> WebClient:
-    return ObservedWebClient(
-        token=token,
-        base_url=base_url,
-        timeout=BACKGROUND_TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
-            ServerErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
-        ],
-    )
+    return _patient_client(token, base_url, ConnectionErrorRetryHandler, ServerErrorRetryHandler)
 
 
 @cache
 def _background_client(token: str, base_url: str) -> WebClient:
-    return ObservedWebClient(
-        token=token,
-        base_url=base_url,
-        timeout=BACKGROUND_TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
-            RateLimitErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
-            ServerErrorRetryHandler(max_retry_count=BACKGROUND_MAX_RETRIES),
-        ],
-    )
+    return _patient_client(token, base_url, ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
+                           ServerErrorRetryHandler)
+
+
+def _patient_client(token: str, base_url: str, *retry_handlers) -> WebClient:
+    """A background-task client: the longer timeout, and these retry handlers (each up to three times)."""
+    return ObservedWebClient(token=token, base_url=base_url, timeout=BACKGROUND_TIMEOUT_SECONDS,
+                             retry_handlers=[handler(max_retry_count=BACKGROUND_MAX_RETRIES)
+                                             for handler in retry_handlers])
