@@ -61,7 +61,7 @@ from approvals.selectors import (
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client, locked_write_client
-from approvals.task_queue import error_code
+from approvals.task_queue import error_code, transient
 from approvals.team_routing import (
     approvers_for,
     match_team,
@@ -534,40 +534,36 @@ def request_report_unconfirmed(client, submission: Submission, leave_type: Leave
     is told to look before sending it again, and HR sees it beside undelivered requests."""
     channel = team.approvals_channel if team else ""
     record_delivery_problem(submission, leave_type, team, channel=channel, error=f"unconfirmed: {error}")
-
-    def tell_requester() -> None:
-        try:
-            send_dm(client, submission.user,
-                    messages.request_unconfirmed_text(error, shown_back(submission, leave_type)))
-        except (SlackClientError, OSError) as exc:
-            logger.error("requester not told of the unconfirmed request id=%s user=%s error=%s",
-                         submission.id, submission.user, error_code(exc))
-
-    once(f"undelivered-dm:{submission.id}", tell_requester)
+    tell_requester(client, submission, messages.request_unconfirmed_text(error, shown_back(submission, leave_type)))
 
 
 def request_report_undelivered(client, submission: Submission, leave_type: LeaveTypeConfig | None,
                                team: TeamConfig | None, error: str, *, problem: str | None = None) -> None:
-    """The request will not reach its approvers: record it for HR (admin and log), tell the requester.
-
-    Telling the requester may fail for the same reason (a revoked token fails every call): that
-    is logged, and the task still ends, since no retry can help.
-    """
+    """The request will not reach its approvers: record it for HR (admin and log), tell the requester."""
     channel = team.approvals_channel if team else ""
     if problem is None:
         problem = f"Slack refused the post to the approvals channel <#{channel}> ({error})"
     record_delivery_problem(submission, leave_type, team, channel=channel, error=error)
+    tell_requester(client, submission, messages.request_not_delivered_text(problem, shown_back(submission, leave_type)))
 
-    def tell_requester() -> None:
+
+def tell_requester(client: WebClient, submission: Submission, text: str) -> None:
+    """The DM that says what became of a request, once. Slack may fail it for the same reason the
+    request failed: while Slack is down (a passing fault) a task of its own sends it, retrying until
+    Slack is back; a refusal for good (a revoked token fails every call) is logged, since no retry can
+    help, and HR has the record."""
+
+    def send() -> None:
         try:
-            send_dm(client, submission.user,
-                    messages.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+            send_dm(client, submission.user, text)
         except (SlackClientError, OSError) as exc:
-            reason = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            logger.error("requester not told of the undelivered request id=%s user=%s error=%s",
-                         submission.id, submission.user, reason)
+            if transient(exc):
+                tasks.tell_user.enqueue("", submission.user, text)
+                return
+            logger.error("requester not told what became of request id=%s user=%s error=%s",
+                         submission.id, submission.user, error_code(exc))
 
-    once(f"undelivered-dm:{submission.id}", tell_requester)
+    once(f"undelivered-dm:{submission.id}", send)
 
 
 def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig | None, team: TeamConfig | None, *,

@@ -166,6 +166,20 @@ def test_giving_up_while_slack_is_still_down_is_recorded_all_the_same(client, fa
     assert DeliveryProblem.objects.get().error == "fatal_error"
 
 
+def test_a_requester_slack_would_not_let_us_tell_at_once_is_told_once_it_is_back(client, fake_slack, no_backoff,
+                                                                                attempts):
+    install_config()
+    # Every attempt's post fails, and so does the DM after giving up (the client's own tries included);
+    # the DM's own task, which retries, gets through.
+    fake_slack.server_error("chat.postMessage", status=500,
+                            times=task_queue.MAX_ATTEMPTS * POSTS_PER_ATTEMPT + CALLS_PER_ATTEMPT)
+    request_time_off(client, fake_slack, ALICE)
+
+    [dm] = fake_slack.workspace.messages(ALICE)  # sent once, by the DM's own task
+    assert "did not reach your approvers" in dm.text and ASKED_FOR in dm.text
+    assert DeliveryProblem.objects.count() == 1
+
+
 def test_a_failed_decision_is_retried_too(client, fake_slack, no_backoff):
     from approvals import block_ids as ids
     from test_support.flows import BOB, click, posted_requests
