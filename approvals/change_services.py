@@ -245,7 +245,7 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bo
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
-                       summary=f"<@{change.by}> asked to {change.action} this request; Slack refused it.")
+                       summary=f"{change.by} asked to {change.action} this request; Slack refused it.")
     send_dm(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
 
 
@@ -254,11 +254,13 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
     if cache.get(edit_written_key(submission)):
         logger.error("edit follow-ups failed for good id=%s error=%s", submission.id, error)
         return
-    current = current_config()
-    asked = shown_back(submission, current.leave_type(submission.leave_type))
+    leave_type = current_config().leave_type(submission.leave_type)
+    asked = shown_back(submission, leave_type)
     if not passing:
+        # HR's record leaves the note out (a private type's note is for the approvals channel only).
+        without_note = shown_back(replace(submission, note=""), leave_type)
         record_problem(request_id=submission.id, user=by, channel="", error=error,
-                       summary=f"<@{by}> asked to change this request to {asked}; Slack refused it.")
+                       summary=f"{by} asked to change this request to {without_note}; Slack refused it.")
     send_dm(client, by, messages.gave_up_text("edit your request", error, passing=passing)
             + f" What you asked for: {asked}")
 

@@ -606,7 +606,7 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
             return
     if not passing:
         record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                       error=error, summary=f"<@{decision.approver}>'s {verb} could not be written to the "
+                       error=error, summary=f"{decision.approver}'s {verb} could not be written to the "
                                             f"request's message ({decision.ts}); Slack refused it.")
     post_ephemeral(client, decision.channel, decision.approver,
                    messages.gave_up_text(f"record your {verb}", error, passing=passing))

@@ -433,6 +433,27 @@ def test_an_edit_that_fails_for_good_shows_what_was_asked_for(client, fake_slack
     assert not DeliveryProblem.objects.exists()  # a passing fault: nothing for HR to fix
 
 
+def test_an_edit_slack_refuses_for_good_is_recorded_for_hr_without_the_note(client, fake_slack):
+    from approvals.config_store import current_config
+    from approvals.models import DeliveryProblem
+    from slackbot import modals
+    from test_support.flows import metadata_payload
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    view = modals.request_modal(leave_types=current_config().leave_types,
+                                private_metadata={"edit": metadata_payload(posted)["id"]}, editing=True)
+    fake_slack.fail("chat.update", "cant_update_message", times=None)
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, MONDAY, note="my private reason"),
+                   view_id="V_EDIT")
+    [told] = [dm for dm in dms_to(fake_slack, ALICE) if "could not edit" in dm]
+    assert "Slack refused it (cant_update_message)" in told and "my private reason" in told  # their own DM
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.error == "cant_update_message" and "Mon 10 Mar" in problem.summary
+    assert "private" not in problem.summary
+
+
 # --- HR on behalf ---------------------------------------------------------------------------------
 
 
