@@ -51,6 +51,17 @@ def sections(lines: list[str], *, limit: int, total: int | None = None) -> list[
     return [section("\n".join(chunk)) for chunk in packed]
 
 
+def text_length(blocks) -> int:
+    """The characters of every text in these blocks (sections, contexts, buttons, fields), added up: what
+    Slack's limit on a message's blocks counts."""
+    if isinstance(blocks, list):
+        return sum(text_length(item) for item in blocks)
+    if isinstance(blocks, dict):
+        return sum(len(value) if key == "text" and isinstance(value, str) else text_length(value)
+                   for key, value in blocks.items())
+    return 0
+
+
 def _packed(lines: list[str], *, limit: int, total: int | None, more: int = 0) -> list[list[str]] | None:
     """`lines` (and the count of `more`) in sections, or None when they need more than allowed."""
     packed: list[list[str]] = []

@@ -9,7 +9,7 @@ too. Team names and typed text go through `escape`.
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from approvals.block_kit import context, escape, mention, section, sections
+from approvals.block_kit import context, escape, mention, section, sections, text_length
 from approvals.config_types import LeaveTypeConfig
 from approvals.jobs import Vanished, message_link, posted_at
 from approvals.rules import LedgerEntry, format_day, format_days, format_range
@@ -38,13 +38,7 @@ def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str
 
 def _sections(lines: list[str], *, besides: list[dict]) -> list[dict]:
     """The lines as sections, in the room the message's other blocks (`besides`) leave."""
-    room = BLOCKS_TEXT_BUDGET - sum(len(text) for block in besides for text in _texts(block))
-    return sections(lines, limit=MAX_SECTIONS, total=room)
-
-
-def _texts(block: dict) -> list[str]:
-    elements = [block.get("text")] + list(block.get("elements") or [])
-    return [element["text"] for element in elements if isinstance(element, dict) and "text" in element]
+    return sections(lines, limit=MAX_SECTIONS, total=BLOCKS_TEXT_BUDGET - text_length(besides))
 
 
 # --- Channel posts ------------------------------------------------------------------------

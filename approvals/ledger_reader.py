@@ -482,9 +482,6 @@ PENDING_TTL_SECONDS = 60 * 60
 PENDING_DAYS_SLACK_SECONDS = 5 * 60
 
 
-_safe = key_part  # a team's name in a cache key
-
-
 def _months(start: date, end: date) -> list[str]:
     """The months [start, end] meets, as "YYYY-MM"; [LONG] past LONG_SPAN_MONTHS."""
     if end < start:
@@ -515,11 +512,11 @@ def _days(start: date, end: date) -> list[str]:
 
 
 def _person_key(generation: str, user: str) -> str:
-    return f"{SLICES_PREFIX}{generation}:p:{_safe(user)}"
+    return f"{SLICES_PREFIX}{generation}:p:{key_part(user)}"
 
 
 def _team_key(generation: str, team: str, bucket: str) -> str:
-    return f"{SLICES_PREFIX}{generation}:t:{_safe(team)}:{bucket}"
+    return f"{SLICES_PREFIX}{generation}:t:{key_part(team)}:{bucket}"
 
 
 def _generation_keys_key(generation: str) -> str:
@@ -915,24 +912,24 @@ def _unpacked(value) -> LedgerEntry | None:
 
 
 def _pending_person_key(user: str) -> str:
-    return f"{PENDING_PREFIX}u:{_safe(user)}"  # the person's request ids
+    return f"{PENDING_PREFIX}u:{key_part(user)}"  # the person's request ids
 
 
 def _pending_version_key(user: str) -> str:
-    return f"{PENDING_PREFIX}v:{_safe(user)}"  # moves on with each request of the person added
+    return f"{PENDING_PREFIX}v:{key_part(user)}"  # moves on with each request of the person added
 
 
 def _pending_days_key(team: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}"  # the team's days with pending requests
+    return f"{PENDING_PREFIX}t:{key_part(team)}"  # the team's days with pending requests
 
 
 def _pending_bucket_key(team: str, bucket: str) -> str:
-    return f"{PENDING_PREFIX}t:{_safe(team)}:{bucket}"  # the team's request ids meeting that day
+    return f"{PENDING_PREFIX}t:{key_part(team)}:{bucket}"  # the team's request ids meeting that day
 
 
 def _pending_lock(team: str) -> str:
     """Guards the team's indexes on caches other than Redis (pending_indexes)."""
-    return f"{PENDING_PREFIX}t:{_safe(team)}:lock"
+    return f"{PENDING_PREFIX}t:{key_part(team)}:lock"
 
 
 def pending_key(team: str) -> str:

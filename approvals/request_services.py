@@ -61,7 +61,7 @@ from approvals.selectors import (
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client, locked_write_client
-from approvals.task_queue import error_code, transient
+from approvals.task_queue import error_code, slack_may_have_acted, transient
 from approvals.team_routing import (
     approvers_for,
     match_team,
@@ -515,16 +515,6 @@ def request_found_posted(client: WebClient, team: TeamConfig | None, request_id:
     except (SlackClientError, OSError) as exc:
         logger.warning("last look for request id=%s failed error=%s", request_id, error_code(exc))
         return None
-
-
-def slack_may_have_acted(exc: BaseException) -> bool:
-    """Slack may have done what a call that failed this way asked: a 5xx, `fatal_error` or
-    `internal_error` ("some aspect of the operation may have succeeded", Slack's docs), a timeout or a
-    dropped connection; not a 429 or a refusal."""
-    if isinstance(exc, SlackApiError):
-        return (getattr(exc.response, "status_code", 200) >= 500
-                or exc.response.get("error") in {"fatal_error", "internal_error", "request_timeout"})
-    return isinstance(exc, (SlackClientError, OSError))
 
 
 def request_report_unconfirmed(client, submission: Submission, leave_type: LeaveTypeConfig | None,

@@ -27,7 +27,7 @@ from django.tasks import TaskResultStatus, task, task_backends
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from approvals.installation import slack_access_lost
 
@@ -46,6 +46,16 @@ def transient(exc: BaseException) -> bool:
         status = getattr(exc.response, "status_code", 200)
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
     return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
+
+
+def slack_may_have_acted(exc: BaseException) -> bool:
+    """Slack may have done what a call that failed this way asked: a 5xx, `fatal_error` or
+    `internal_error` ("some aspect of the operation may have succeeded", Slack's docs), a timeout or a
+    dropped connection; not a 429 or a refusal."""
+    if isinstance(exc, SlackApiError):
+        return (getattr(exc.response, "status_code", 200) >= 500
+                or exc.response.get("error") in {"fatal_error", "internal_error", "request_timeout"})
+    return isinstance(exc, (SlackClientError, OSError))
 
 
 def retry_after_seconds(exc: BaseException) -> int:

@@ -309,7 +309,9 @@ def _writable(ws: Workspace, channel_id):
 
 
 def blocks_text_length(value) -> int:
-    """Every `text` string in blocks, nested (sections, contexts, buttons, fields), added up."""
+    """Every `text` string in blocks, nested (sections, contexts, buttons, fields), added up. Counted here,
+    not with the app's own `block_kit.text_length`: the fake plays Slack, and a mistake in the app's
+    counting must not be shared by the check that would catch it."""
     if isinstance(value, list):
         return sum(blocks_text_length(item) for item in value)
     if isinstance(value, dict):
