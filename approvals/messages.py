@@ -218,17 +218,29 @@ def gave_up_text(what: str, error: str, *, passing: bool) -> str:
             "unchanged, and HR has been told.")
 
 
-def hr_contacts(config: WorkspaceConfig) -> str:
-    return mentions(config.fallback_approvers) if config.fallback_approvers else "HR"
+def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:
+    """Whom to ask: the fallback approvers, mentioned. `plain`: for plain text (a form's field error),
+    where Slack shows a mention as its raw `<@U…>`."""
+    return mentions(config.fallback_approvers) if config.fallback_approvers and not plain else "HR"
 
 
-def not_allowed_text(config: WorkspaceConfig) -> str:
-    return f"you are not among the people who may request time off here; ask {hr_contacts(config)}"
+def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
+    return f"you are not among the people who may request time off here; ask {hr_contacts(config, plain=plain)}"
 
 
-def no_team_text(config: WorkspaceConfig) -> str:
-    return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config)} "
+def no_team_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
+    return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config, plain=plain)} "
             "to add you to a team")
+
+
+def person_not_allowed_text() -> str:
+    """`not_allowed_text` for HR recording leave for someone (console text: no mentions)."""
+    return "they are not among the people who may request time off here (the workspace's requesters)"
+
+
+def person_no_team_text() -> str:
+    """`no_team_text` for HR recording leave for someone (console text: no mentions)."""
+    return "they are in no team, so nobody could approve it; add them to a team first"
 
 
 # --- A person's own leave: the list, the receipt's buttons, changes -----------------------

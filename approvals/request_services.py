@@ -252,10 +252,11 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     if context.duplicate:
         logger.info("duplicate submission ignored user=%s", submission.user)
         return {}
+    # A field's error is plain text: no mentions in it.
     if requester.allowed is False:
-        return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config)}."}
+        return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config, plain=True)}."}
     if requester.team_known and requester.team is None:
-        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config)}."}
+        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config, plain=True)}."}
     leave_type = config.leave_type(submission.leave_type)
     if requester.allowed and requester.team and requester.timezone:
         try:
@@ -343,7 +344,7 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
     if leave_type is None:
         return {FIELD_TYPE: "Choose a leave type."}
     try:
-        team = delivery_team(client, config, submission, leave_type)
+        team = delivery_team(client, config, submission, leave_type, for_hr=True)
     except Refused as refusal:
         return {"user": "; ".join(refusal.reasons).capitalize() + "."}
     today = local_today(directory.fetch_timezone(client, submission.user))
@@ -394,17 +395,18 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
 
 
 def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submission,
-                  leave_type: LeaveTypeConfig | None) -> TeamConfig:
-    """The requester's team, asked of Slack; Refused when the request cannot go anywhere."""
+                  leave_type: LeaveTypeConfig | None, *, for_hr: bool = False) -> TeamConfig:
+    """The requester's team, asked of Slack; Refused when the request cannot go anywhere (the reasons
+    told to the requester, or with `for_hr` to HR recording it for them in the console)."""
     channel_members, usergroup_members = slack_lookups(client)
     if leave_type is None:
         raise Refused(f"the leave type '{submission.leave_type}' no longer exists")
     if not may_request(config, submission.user, channel_members=channel_members):
-        raise Refused(messages.not_allowed_text(config))
+        raise Refused(messages.person_not_allowed_text() if for_hr else messages.not_allowed_text(config))
     team = match_team(config, submission.user, channel_members=channel_members,
                       usergroup_members=usergroup_members).team
     if team is None:
-        raise Refused(messages.no_team_text(config))
+        raise Refused(messages.person_no_team_text() if for_hr else messages.no_team_text(config))
     return team
 
 

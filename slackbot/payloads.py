@@ -63,8 +63,13 @@ def slash_command_from_fields(fields: dict) -> SlashCommand:
     )
 
 
-def parse_command_body(body: str) -> SlashCommand:
-    return slash_command_from_fields(parse_form(body))
+def parse_command_body(body: str) -> SlashCommand | None:
+    """The slash command; None for Slack's certificate check, a form with `ssl_check=1` and no command,
+    which wants an empty 200 (https://docs.slack.dev/interactivity/implementing-slash-commands)."""
+    fields = parse_form(body)
+    if fields.get("ssl_check") == "1" and not _is_text(fields.get("command")):
+        return None
+    return slash_command_from_fields(fields)
 
 
 def parse_interaction_body(body: str) -> dict:

@@ -4,10 +4,13 @@ the routing tables; the handlers never see Django's HttpRequest."""
 from slackbot import routing
 from slackbot.payloads import parse_command_body, parse_event_body, parse_interaction_body
 from slackbot.request_verification import slack_request
+from slackbot.responses import ack
 
 
 @slack_request(parse_command_body)
 def commands(request, command):
+    if command is None:  # Slack checking our certificate (ssl_check=1): nothing to do but answer
+        return ack()
     return routing.dispatch_command(command)
 
 

@@ -36,6 +36,15 @@ def test_a_rule_broken_is_shown_under_its_field_and_nothing_is_posted(admin_clie
     assert ledger(fake_slack) == []
 
 
+def test_someone_in_no_team_is_refused_in_words_for_hr(admin_client, fake_slack):
+    install_config()
+    response = admin_client.post(URL, form(person="carol@example.com"))
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["person"]
+    assert error == "They are in no team, so nobody could approve it; add them to a team first."
+    assert ledger(fake_slack) == []
+
+
 def test_staff_without_the_permission_may_not(client, fake_slack, django_user_model):
     install_config()
     user = django_user_model.objects.create_user("sam", password="pw", is_staff=True)

@@ -69,3 +69,17 @@ def test_unknown_actions_and_views_are_acknowledged(client):
 def test_events_reject_malformed_bodies(client, body):
     response = post_signed(client, "/slack/events", body, content_type="application/json")
     assert response.status_code == 400
+
+
+def test_slacks_certificate_check_is_answered_with_an_empty_200(client, fake_slack):
+    # Slack's ssl_check form: the command's token and `ssl_check=1`, no command, user or trigger.
+    response = post_signed(client, "/slack/commands", urlencode({"ssl_check": "1", "token": "legacy-token"}))
+    assert response.status_code == 200
+    assert response.content == b""
+    assert fake_slack.calls() == []
+
+
+def test_an_unsigned_certificate_check_is_refused_like_any_unsigned_request(client):
+    response = client.post("/slack/commands", data="ssl_check=1&token=legacy-token",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 401

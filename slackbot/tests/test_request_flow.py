@@ -167,7 +167,9 @@ def test_a_user_in_no_team_is_told_in_the_modal_when_the_cache_knows(client, fak
     view = open_request_form(client, fake_slack, CAROL)  # the form opened before HR removed her team, say
     body = submit_request(client, CAROL, view, request_values("vacation", MONDAY, WEDNESDAY)).json()
     assert body["response_action"] == "errors"
-    assert "no team is configured for you" in body["errors"][ids.TYPE_BLOCK]
+    error = body["errors"][ids.TYPE_BLOCK]
+    assert "no team is configured for you" in error and "ask HR" in error
+    assert "<@" not in error  # a field's error is plain text: a mention would show as its raw id
     assert posted_requests(fake_slack) == []
 
 
