@@ -6,7 +6,8 @@ Two clients, for two situations (DESIGN §3), and two variants of the second:
   (opening or updating a modal). Slack gives us 3 s in all and a trigger_id
   expires after 3 s, so the timeout is short and nothing sleeps on a 429.
 - `background_client()` is used by background tasks. It honours `Retry-After`
-  on 429, retries 5xx and connection errors with backoff, and waits longer.
+  on 429 (a short one inside the call, a longer one by raising: the task's next
+  attempt waits), retries 5xx and connection errors with backoff, and waits longer.
   `ledger_post_client()` (posting a request) retries only 429s; `locked_write_client()` (a
   decision's write under its lock) never sleeps on a 429.
 
@@ -41,6 +42,11 @@ BACKGROUND_TIMEOUT_SECONDS = 15
 BACKGROUND_MAX_RETRIES = 3
 # Kept-alive connections to Slack per process for the in-request client (gunicorn.conf.py: 8 threads).
 POOL_CONNECTIONS = 32
+# A 429 whose Retry-After is at most this is waited out inside the call (BACKGROUND_MAX_RETRIES times at
+# most); a longer one is raised, and the task's next attempt is due when Slack said
+# (task_queue.retry_after_seconds): a worker thread never sleeps for minutes inside one call, nor a task
+# outlives TASK_STUCK_AFTER_SECONDS asleep and is started a second time beside itself.
+IN_CALL_RETRY_AFTER_MAX_SECONDS = 10
 # A connection idle longer than this is closed, not reused: NATs and load balancers on the way drop
 # idle connections, some without telling either end (AWS's NAT gateway after 350 s, Azure's load
 # balancer after 4 minutes), and nothing is retried inside Slack's 3 s. Busy, it is always reused.
@@ -170,6 +176,25 @@ class _RecentHTTPSConnectionPool(_RecentConnections, urllib3.HTTPSConnectionPool
     pass
 
 
+class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler (sleep Retry-After, try again), for waits up to IN_CALL_RETRY_AFTER_MAX_SECONDS.
+
+    A longer wait, or a Retry-After that is not whole seconds (slack_sdk's handler would raise
+    ValueError on it), is not waited out here: the call raises the 429 as SlackApiError.
+    """
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        if isinstance(value, list):  # slack_sdk keeps header values as lists
+            value = value[0] if value else None
+        if value is None:
+            return True  # slack_sdk's handler waits about a second
+        value = str(value).strip()
+        return value.isdigit() and int(value) <= IN_CALL_RETRY_AFTER_MAX_SECONDS
+
+
 def _slack_error(response) -> str:
     return str(response.get("error") or f"http_{response.status_code}")
 
@@ -219,7 +244,7 @@ def _in_request_client(token: str, base_url: str) -> WebClient:
 
 @cache
 def _ledger_post_client(token: str, base_url: str) -> WebClient:
-    return _patient_client(token, base_url, RateLimitErrorRetryHandler)
+    return _patient_client(token, base_url, ShortRateLimitRetryHandler)
 
 
 @cache
@@ -229,7 +254,7 @@ def _locked_write_client(token: str, base_url: str) -> WebClient:
 
 @cache
 def _background_client(token: str, base_url: str) -> WebClient:
-    return _patient_client(token, base_url, ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
+    return _patient_client(token, base_url, ConnectionErrorRetryHandler, ShortRateLimitRetryHandler,
                            ServerErrorRetryHandler)
 
 

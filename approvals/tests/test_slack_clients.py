@@ -5,7 +5,11 @@ import time
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from approvals.slack_clients import background_client, in_request_client
+from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from approvals import task_queue
+from approvals.slack_clients import ShortRateLimitRetryHandler, background_client, in_request_client
 
 
 def test_the_in_request_client_gives_up_quickly_and_never_sleeps_on_429(fake_slack):
@@ -36,6 +40,29 @@ def test_the_background_client_honours_retry_after(fake_slack):
     assert response["ok"] is True
     assert time.monotonic() - started >= 1
     assert [call.status for call in fake_slack.calls("chat.postMessage")] == [429, 200]
+
+
+def test_the_background_client_leaves_a_long_retry_after_to_the_tasks_next_attempt(fake_slack):
+    # Waiting a minute inside the call would hold a worker's thread; the task's retry waits instead.
+    fake_slack.rate_limit("chat.postMessage", retry_after=60)
+    started = time.monotonic()
+    with pytest.raises(SlackApiError) as raised:
+        background_client().chat_postMessage(channel="C_GENERAL", text="hello")
+    assert raised.value.response.status_code == 429
+    assert task_queue.retry_after_seconds(raised.value) == 60
+    assert time.monotonic() - started < 1
+    assert [call.status for call in fake_slack.calls("chat.postMessage")] == [429]
+
+
+def test_a_retry_after_that_is_not_whole_seconds_is_raised_not_crashed_on():
+    # slack_sdk's own handler would raise ValueError on int("1.5"): the call's error must stay Slack's 429.
+    handler = ShortRateLimitRetryHandler()
+    answer = RetryHttpResponse(status_code=429, headers={"Retry-After": ["1.5"]})
+    assert handler.can_retry(state=RetryState(), request=None, response=answer) is False
+    answer = RetryHttpResponse(status_code=429, headers={"retry-after": ["3"]})
+    assert handler.can_retry(state=RetryState(), request=None, response=answer) is True
+    answer = RetryHttpResponse(status_code=429, headers={})
+    assert handler.can_retry(state=RetryState(), request=None, response=answer) is True  # about a second
 
 
 def test_the_background_client_retries_server_errors(fake_slack):
