@@ -83,17 +83,26 @@ def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_
             "Remember to hand over anything urgent and set your status. Enjoy!")
 
 
+# A nudge names at most this many requests: a line is up to about 250 characters, and Slack refuses a
+# message text over 40,000 (msg_too_long), which would leave an approver with a large backlog unnudged.
+NUDGE_LINES_MAX = 50
+
+
 def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig],
                now: datetime) -> str:
-    """To an approver: each request still waiting for a decision, named and linked to its message."""
+    """To an approver: each request still waiting for a decision (the NUDGE_LINES_MAX oldest, and how many
+    more), named and linked to its message."""
+    waiting = list(waiting)
     lines = []
-    for entry in waiting:
+    for entry in waiting[:NUDGE_LINES_MAX]:
         hours = int((now.timestamp() - (posted_at(entry) or now.timestamp())) // 3600)
         waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
         link = message_link(entry.channel, entry.ts) if entry.channel and entry.ts else None
         opened = f" <{link}|Open the request>" if link else ""
         lines.append(f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)} "
                      f"— waiting {waited}.{opened}")
+    if len(waiting) > NUDGE_LINES_MAX:
+        lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the app's Home tab.")
     return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision:\n"
             + "\n".join(lines))
 

@@ -252,6 +252,18 @@ def test_a_nudge_names_and_links_each_request_but_not_a_private_type():
     assert text.count("<https://slack.com/archives/C_ENG_APPROVALS/p") == 2
 
 
+def test_a_nudge_for_a_large_backlog_names_the_oldest_and_counts_the_rest_within_slacks_limit():
+    now = at(date(2031, 3, 11), 10, 0)
+    waiting = [entry(id=f"r{n:04d}", ts=f"{now.timestamp() - (900 - n) * 3600:.6f}", status="pending")
+               for n in range(800)]
+    text = job_messages.nudge_text("Engineering", waiting, LEAVE_TYPES, now)
+    assert text.count("<https://slack.com/archives/") == job_messages.NUDGE_LINES_MAX
+    assert "waiting 37 days" in text  # the oldest (900 hours) is named
+    assert text.endswith(f"…and {800 - job_messages.NUDGE_LINES_MAX} more, newer: see the approvals channel "
+                         "or the app's Home tab.")
+    assert len(text) < 40_000
+
+
 # --- The watch and the export ------------------------------------------------------------------
 
 
