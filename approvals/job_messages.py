@@ -102,7 +102,8 @@ def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapp
         lines.append(f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)} "
                      f"— waiting {waited}.{opened}")
     if len(waiting) > NUDGE_LINES_MAX:
-        lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the app's Home tab.")
+        lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the "
+                     "app's Home tab.")
     return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision:\n"
             + "\n".join(lines))
 

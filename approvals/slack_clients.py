@@ -186,13 +186,19 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
     def _can_retry(self, *, state, request, response=None, error=None) -> bool:
         if response is None or response.status_code != 429:
             return False
-        value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
-        if isinstance(value, list):  # slack_sdk keeps header values as lists
-            value = value[0] if value else None
+        value = retry_after_header(response.headers)
         if value is None:
             return True  # slack_sdk's handler waits about a second
-        value = str(value).strip()
         return value.isdigit() and int(value) <= IN_CALL_RETRY_AFTER_MAX_SECONDS
+
+
+def retry_after_header(headers) -> str | None:
+    """A Slack answer's Retry-After header as sent (whole seconds from Slack), or None when it has none;
+    header names in any case, values plain or in lists (as slack_sdk keeps them)."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value).strip()
 
 
 def _slack_error(response) -> str:

@@ -30,6 +30,7 @@ from django_tasks_db.models import DBTaskResult
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from approvals.installation import slack_access_lost
+from approvals.slack_clients import retry_after_header
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,7 @@ def retry_after_seconds(exc: BaseException) -> int:
     """A 429's Retry-After (seconds), or 0: https://docs.slack.dev/apis/web-api/rate-limits"""
     if not isinstance(exc, SlackApiError) or getattr(exc.response, "status_code", None) != 429:
         return 0
-    headers = getattr(exc.response, "headers", None) or {}
-    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-    if isinstance(value, list):  # slack_sdk keeps some headers as lists
-        value = value[0] if value else None
+    value = retry_after_header(getattr(exc.response, "headers", None))
     try:
         return min(max(int(value), 0), MAX_RETRY_AFTER_SECONDS)
     except (TypeError, ValueError):

@@ -4,7 +4,6 @@ import time
 
 import pytest
 from slack_sdk.errors import SlackApiError
-
 from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
 from slack_sdk.http_retry.state import RetryState
 
