@@ -101,6 +101,12 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
     kind = envelope["type"]
     if kind == "url_verification":
         return SlackResponse({"challenge": require_text(envelope, "challenge")})
+    if kind == "app_rate_limited":
+        # Slack stopped sending us events for a minute (over 30,000 an hour): those are not sent again.
+        # https://docs.slack.dev/apis/events-api/#rate-limiting
+        logger.warning("slack paused our events for a minute (app_rate_limited) minute_rate_limited=%s",
+                       envelope.get("minute_rate_limited"))
+        return ack()
     if kind != "event_callback":
         return ack()
     event = require_dict(envelope, "event")

@@ -55,3 +55,14 @@ def test_an_event_whose_handling_failed_is_handled_when_slack_retries_it(client,
 def test_unknown_event_types_are_acknowledged(client):
     response = post_event(client, event_envelope({"type": "reaction_added", "user": "U_ALICE"}, event_id="Ev_R"))
     assert response.status_code == 200
+
+
+def test_slack_pausing_our_events_is_acknowledged_and_logged(client, caplog):
+    # Slack's own envelope when an app gets over 30,000 events an hour; it is signed like any other.
+    envelope = {"token": "legacy", "type": "app_rate_limited", "team_id": "T_ACME", "minute_rate_limited": 1518467820,
+                "api_app_id": "A_TIMEOFF"}
+    with caplog.at_level("WARNING", logger="slackbot.routing"):
+        response = post_event(client, envelope)
+    assert response.status_code == 200 and response.content == b""
+    assert any("app_rate_limited" in record.getMessage() and "1518467820" in record.getMessage()
+               for record in caplog.records)
