@@ -20,7 +20,7 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
-from approvals.notifications import followup, record_problem, send_dm, send_receipt
+from approvals.notifications import followup, followups_lost, record_problem, send_dm, send_receipt
 from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
@@ -30,6 +30,7 @@ from approvals.request_services import (
     check_submission,
     shown_back,
     submission_entry,
+    tell_person,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
 from approvals.selectors import local_today, requester_cached, slack_lookups
@@ -241,18 +242,19 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bo
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is logged, not
     told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
     if cache.get(change_written_key(change)):
-        logger.error("change follow-ups failed for good id=%s error=%s", change.request_id, error)
+        followups_lost(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
+                       what=f"{change.by}'s {'withdrawal' if change.action == WITHDRAW else 'cancellation'}")
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
                        summary=f"{change.by} asked to {change.action} this request; Slack refused it.")
-    send_dm(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
+    tell_person(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
 
 
 def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool) -> None:
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
     if cache.get(edit_written_key(submission)):
-        logger.error("edit follow-ups failed for good id=%s error=%s", submission.id, error)
+        followups_lost(request_id=submission.id, user=by, channel="", error=error, what=f"{by}'s edit")
         return
     leave_type = current_config().leave_type(submission.leave_type)
     asked = shown_back(submission, leave_type)
@@ -261,8 +263,8 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         without_note = shown_back(replace(submission, note=""), leave_type)
         record_problem(request_id=submission.id, user=by, channel="", error=error,
                        summary=f"{by} asked to change this request to {without_note}; Slack refused it.")
-    send_dm(client, by, messages.gave_up_text("edit your request", error, passing=passing)
-            + f" What you asked for: {asked}")
+    tell_person(client, by, messages.gave_up_text("edit your request", error, passing=passing)
+                + f" What you asked for: {asked}")
 
 
 class request_lock:

@@ -83,8 +83,7 @@ def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -
 def record_problem(*, request_id: str, user: str, channel: str, error: str, summary: str, team: str = "") -> None:
     """Something a person asked for was refused by Slack for good: a log line and a row HR sees."""
     logger.error("refused for good id=%s user=%s channel=%s error=%s", request_id, user, channel, error)
-    DeliveryProblem.objects.create(request_id=request_id[:64], user=user[:32], team=team[:100], channel=channel[:32],
-                                   error=error[:100], summary=summary)
+    _problem_row(request_id=request_id, user=user, team=team, channel=channel, error=error, summary=summary)
 
 
 def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, error: str) -> None:
@@ -93,12 +92,25 @@ def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, e
     def record() -> None:
         logger.error("follow-up failed id=%s user=%s what=%s channel=%s error=%s", entry.id, entry.user, what,
                      channel, error)
-        DeliveryProblem.objects.create(
-            request_id=entry.id[:64], user=entry.user[:32], team=entry.team[:100], channel=channel[:32],
-            error=error[:100], summary=f"The request is {entry.status} in the ledger, but {what} failed.",
-        )
+        _problem_row(request_id=entry.id, user=entry.user, team=entry.team, channel=channel, error=error,
+                     summary=f"The request is {entry.status} in the ledger, but {what} failed.")
 
     once(f"followup-problem:{key}", record)
+
+
+def followups_lost(*, request_id: str, user: str, channel: str, error: str, what: str) -> None:
+    """`what` is in the ledger, but the task sending its follow-ups (the thread reply, the DMs, the
+    announcement) gave up with some of them unsent: Slack kept failing. A success is not reported as a
+    failure, nor the lost follow-ups as nothing (DESIGN §8): a log line and a row HR sees."""
+    logger.error("follow-ups failed for good id=%s user=%s error=%s", request_id, user, error)
+    _problem_row(request_id=request_id, user=user, team="", channel=channel, error=f"follow-ups: {error}",
+                 summary=f"{what} is in the ledger, but not all of its follow-ups (the thread reply, the DMs, "
+                         f"the announcement) could be sent: Slack kept failing ({error}).")
+
+
+def _problem_row(*, request_id: str, user: str, team: str, channel: str, error: str, summary: str) -> None:
+    DeliveryProblem.objects.create(request_id=request_id[:64], user=user[:32], team=team[:100], channel=channel[:32],
+                                   error=error[:100], summary=summary)
 
 
 RECEIPT_LOCATION_SECONDS = 400 * 24 * 60 * 60  # past the leave year: the receipt's buttons work as long

@@ -31,6 +31,7 @@ from approvals.models import DeliveryProblem
 from approvals.notifications import (
     announce,
     followup,
+    followups_lost,
     once,
     post_ephemeral,
     record_problem,
@@ -545,17 +546,24 @@ def tell_requester(client: WebClient, submission: Submission, text: str) -> None
     Slack is back; a refusal for good (a revoked token fails every call) is logged, since no retry can
     help, and HR has the record."""
 
-    def send() -> None:
-        try:
-            send_dm(client, submission.user, text)
-        except (SlackClientError, OSError) as exc:
-            if transient(exc):
-                tasks.tell_user.enqueue("", submission.user, text)
-                return
-            logger.error("requester not told what became of request id=%s user=%s error=%s",
-                         submission.id, submission.user, error_code(exc))
+    once(f"undelivered-dm:{submission.id}", lambda: tell_person(client, submission.user, text))
 
-    once(f"undelivered-dm:{submission.id}", send)
+
+def tell_person(client: WebClient, user: str, text: str, *, channel: str = "") -> None:
+    """Tell someone who waits what became of what they asked: an ephemeral note in `channel` (a DM when
+    that fails for good), or a DM. Slack may fail it for the same reason their request failed: while it
+    fails for now, a task of its own tells them, retrying until Slack is back; a refusal for good (a
+    revoked token fails every call) is logged, since no retry can help."""
+    try:
+        if channel:
+            post_ephemeral(client, channel, user, text)
+        else:
+            send_dm(client, user, text)
+    except (SlackClientError, OSError) as exc:
+        if transient(exc):
+            tasks.tell_user.enqueue(channel, user, text)
+            return
+        logger.error("could not tell user=%s what became of their request error=%s", user, error_code(exc))
 
 
 def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig | None, team: TeamConfig | None, *,
@@ -588,20 +596,25 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
             message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
         except (SlackClientError, OSError) as exc:
             logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
-            post_ephemeral(client, decision.channel, decision.approver,
-                           messages.decision_unconfirmed_text(verb, error))
+            tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, error),
+                        channel=decision.channel)
             return
         if message is not None and (message.entry.status, message.entry.decided_by) == (decision.status,
                                                                                          decision.approver):
-            logger.error("decision written but its follow-ups failed for good id=%s error=%s",
-                         decision.request_id, error)
+            followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
+                           error=error, what=decision_what(decision))
             return
     if not passing:
         record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
                        error=error, summary=f"{decision.approver}'s {verb} could not be written to the "
                                             f"request's message ({decision.ts}); Slack refused it.")
-    post_ephemeral(client, decision.channel, decision.approver,
-                   messages.gave_up_text(f"record your {verb}", error, passing=passing))
+    tell_person(client, decision.approver, messages.gave_up_text(f"record your {verb}", error, passing=passing),
+                channel=decision.channel)
+
+
+def decision_what(decision: Decision) -> str:
+    """A decision as HR's records name it: "U_BOB's approval"."""
+    return f"{decision.approver}'s {'approval' if decision.status == APPROVED else 'rejection'}"
 
 
 def request_decide_later(decision: Decision) -> None:

@@ -9,7 +9,7 @@ import logging
 
 from approvals import balance_services, ledger_reader, request_services
 from approvals.config_store import current_config
-from approvals.notifications import post_ephemeral, send_dm
+from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import MAX_ATTEMPTS, error_code, retrying_task, transient
@@ -26,7 +26,8 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     """
     submission = request_services.Submission.from_task_data(data)
     if request_services.request_delivered(submission.id):
-        logger.error("delivery follow-ups failed for good id=%s error=%s", submission.id, error_code(exc))
+        followups_lost(request_id=submission.id, user=submission.user, channel="", error=error_code(exc),
+                       what="The request")
         return
     maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
     config = current_config()
@@ -42,7 +43,8 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
         # Slack's answers to the post were lost and no later attempt could look: one last look.
         found = request_services.request_found_posted(background_client(), team, submission.id)
         if found:
-            logger.error("request delivered, its follow-ups failed for good id=%s error=%s", submission.id, error)
+            followups_lost(request_id=submission.id, user=submission.user, channel=team.approvals_channel if team else "",
+                           error=error, what="The request")
             return
     for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
         ledger_reader.pending_remove(submission.id, team=pending_team.name)
@@ -78,7 +80,8 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
     """
     decision = request_services.Decision(**data)
     if request_services.decision_written(decision):
-        logger.error("decision follow-ups failed for good id=%s error=%s", decision.request_id, error_code(exc))
+        followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
+                       error=error_code(exc), what=request_services.decision_what(decision))
         return
     request_services.decision_report_unwritten(background_client(), decision, error_code(exc),
                                                passing=transient(exc))

@@ -342,3 +342,20 @@ def test_retry_after_is_read_from_a_429_only_and_kept_within_bounds():
     assert task_queue.retry_after_seconds(limited(429, {"Retry-After": "soon"})) == 0
     assert task_queue.retry_after_seconds(limited(500, {"Retry-After": "30"})) == 0
     assert task_queue.retry_after_seconds(TimeoutError()) == 0
+
+
+def test_someone_told_while_slack_fails_for_now_is_told_by_a_task_once_it_answers(fake_slack, no_backoff):
+    # A give-up note (an approval that could not be recorded, say) meets the Slack that made the task give
+    # up: the call and the client's own retries fail; a tell_user task sends it (here at once: the tests'
+    # immediate backend) instead of the note being lost with a log line.
+    from approvals.request_services import tell_person
+    from approvals.slack_clients import background_client
+    from fake_slack.personas import BOB
+
+    fake_slack.server_error("chat.postEphemeral", status=500, times=1 + BACKGROUND_MAX_RETRIES)
+    tell_person(background_client(), BOB, "Your approval could not be recorded.", channel=C_ENG_APPROVALS)
+
+    told = [e.text for e in fake_slack.workspace.ephemerals if e.user == BOB]
+    assert told == ["Your approval could not be recorded."]
+    statuses = [call.status for call in fake_slack.calls("chat.postEphemeral")]
+    assert statuses == [500] * (1 + BACKGROUND_MAX_RETRIES) + [200]

@@ -138,7 +138,7 @@ def test_with_a_dead_token_the_dm_fails_too_and_is_logged(client, fake_slack, ca
     assert dm.response["error"] == error
     assert fake_slack.workspace.messages(ALICE) == []
     assert DeliveryProblem.objects.filter(error=error).count() == 1  # recorded all the same
-    [line] = [r for r in caplog.records if r.getMessage().startswith("requester not told")]
+    [line] = [r for r in caplog.records if r.getMessage().startswith(f"could not tell user={ALICE}")]
     assert line.levelno == logging.ERROR and f"error={error}" in line.getMessage()
     assert [status for name, status in finished_tasks if name == "deliver_request"] == [TaskResultStatus.SUCCESSFUL]
 

@@ -167,3 +167,17 @@ def test_a_decision_written_whose_answers_were_lost_is_never_called_unchanged(cl
     assert status_in_the_ledger(fake_slack) == "approved"
     [told] = ephemerals_to(fake_slack, BOB)
     assert "is unchanged" not in told and "could not confirm that your approval was recorded" in told
+
+
+def test_follow_ups_slack_keeps_failing_after_a_decision_are_shown_to_hr_not_lost(client, fake_slack, no_backoff):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    fake_slack.server_error("chat.postMessage", status=500, times=None)  # the thread reply, the DM: Slack down
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    assert status_in_the_ledger(fake_slack) == "approved"  # recorded, and never called otherwise
+    assert not any("unchanged" in text or "try again" in text for text in ephemerals_to(fake_slack, BOB))
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.error == "follow-ups: fatal_error" and problem.channel == C_ENG_APPROVALS
+    assert problem.summary.startswith(f"{BOB}'s approval is in the ledger, but not all of its follow-ups")

@@ -1,0 +1,146 @@
+"""A Slack that fails at random, as the real one sometimes does: nothing is lost, nothing is done twice.
+
+Every background Web API call (posting, updating, reading the ledger, the
+directory, App Home) meets, at random with a fixed seed, one of Slack's ways of
+failing: a 429 with Retry-After, a 500 that did nothing, an `internal_error`,
+or a write that Slack made but whose answer was lost (a 500 after acting).
+Several people request time off and an approver approves whatever reached
+him. Then, whatever the dice said:
+
+- no request is in the ledger twice, and none is there that nobody sent;
+- every request sent is in the ledger, or its requester was told it did not
+  reach the approvers (or that it could not be confirmed);
+- every approval clicked is in the ledger, or the approver was told;
+- every request in the ledger is pending or approved by the approver who clicked.
+
+The retries' sleeps are skipped (the counts and kinds of retries stay as
+configured). The forms open without faults: views.open answers inside the
+request, where a failure is only "try again" (test_acknowledgement).
+"""
+
+import random
+import types
+from datetime import timedelta
+
+import pytest
+from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+from approvals import block_ids as ids
+from fake_slack.personas import C_ENG_APPROVALS
+from test_support.flows import (
+    ALICE,
+    BOB,
+    DAVE,
+    MONDAY,
+    install_config,
+    open_request_form,
+    request_values,
+    submit_request,
+)
+from test_support.slack_requests import block_actions_payload, post_interaction
+
+pytestmark = pytest.mark.django_db
+
+# Called from background tasks only; views.* answer the request and are left alone (see above).
+UNRELIABLE = {"chat.postMessage", "chat.update", "chat.postEphemeral", "conversations.history",
+              "conversations.replies", "conversations.members", "conversations.info", "users.info",
+              "auth.test", "views.publish"}
+WRITES = {"chat.postMessage", "chat.update"}
+REQUESTS = 8
+
+
+@pytest.fixture
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
+
+
+def unreliable(fake_slack, dice: random.Random, failure_rate: float):
+    """Make `fake_slack` fail its background calls at `failure_rate`, each way as likely."""
+    real_handle = fake_slack.handle
+
+    def handle(method, params, headers):
+        if method not in UNRELIABLE or dice.random() >= failure_rate:
+            return real_handle(method, params, headers)
+        way = dice.choice(["ratelimited", "server_error", "internal_error", "acted_answer_lost"])
+        if way == "ratelimited":
+            return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
+        if way == "server_error":
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        if way == "internal_error":
+            return 200, {}, {"ok": False, "error": "internal_error"}
+        status, extra, body = real_handle(method, params, headers)
+        if method in WRITES and body.get("ok"):
+            return 500, {}, {"ok": False, "error": "fatal_error"}  # done, but nobody heard
+        return status, extra, body
+
+    fake_slack.handle = handle
+
+
+def ledger(fake_slack) -> list:
+    return [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
+            if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
+
+
+def delivered_dms(fake_slack, user: str) -> list[str]:
+    return [m.text for m in fake_slack.workspace.messages(user)]
+
+
+def delivered_ephemerals(fake_slack, user: str) -> list[str]:
+    return [e.text for e in fake_slack.workspace.ephemerals if e.user == user]
+
+
+def approve(client, message) -> None:
+    actions = next(b for b in message.blocks if b.get("type") == "actions")
+    value = next(b["value"] for b in actions["elements"] if b["action_id"] == ids.APPROVE_ACTION)
+    payload = block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value=value, channel_id=message.channel,
+                                    message_ts=message.ts, block_id=ids.DECISION_BLOCK)
+    assert post_interaction(client, payload).status_code == 200
+
+
+@pytest.mark.parametrize("seed", range(1, 16))
+def test_nothing_is_lost_or_done_twice_when_slack_fails_at_random(client, fake_slack, no_sleeping, seed):
+    install_config()
+    sent = {}  # the request's dates -> who sent it
+    for n in range(REQUESTS):
+        user = (ALICE, DAVE)[n % 2]
+        view = open_request_form(client, fake_slack, user)
+        unreliable(fake_slack, random.Random(seed * 1000 + n), failure_rate=0.45)
+        day = MONDAY + timedelta(days=1, weeks=n)  # Tuesdays: no Californian holiday among them
+        response = submit_request(client, user, view, request_values("vacation", day, day), view_id=f"V_REQ{n}")
+        del fake_slack.handle
+        assert response.status_code == 200 and response.content == b"", response.content
+        sent[day.isoformat()] = user
+
+    by_day = {}
+    for message in ledger(fake_slack):
+        payload = message.metadata["event_payload"]
+        assert payload["start"] not in by_day, f"posted twice: {payload}"
+        by_day[payload["start"]] = payload
+    assert set(by_day) <= set(sent)
+    for user in (ALICE, DAVE):
+        missing = [day for day, sender in sent.items() if sender == user and day not in by_day]
+        told = [text for text in delivered_dms(fake_slack, user)
+                if "did not reach your approvers" in text or "could not confirm" in text]
+        assert len(told) >= len(missing), (missing, told)
+
+    clicked = [m for m in ledger(fake_slack) if m.metadata["event_payload"]["status"] == "pending"]
+    unreliable(fake_slack, random.Random(seed), failure_rate=0.45)
+    for message in clicked:
+        approve(client, message)
+    del fake_slack.handle
+
+    after = {m.ts: m.metadata["event_payload"] for m in ledger(fake_slack)}
+    assert len(after) == len(by_day)  # an approval rewrites its message: none added, none lost
+    unapproved = []
+    for message in clicked:
+        payload = after[message.ts]
+        if payload["status"] == "approved":
+            assert payload["decided_by"] == BOB
+        else:
+            assert payload["status"] == "pending", payload
+            unapproved.append(payload["start"])
+    told_bob = [text for text in delivered_ephemerals(fake_slack, BOB) + delivered_dms(fake_slack, BOB)
+                if "your approval" in text]
+    assert len(told_bob) >= len(unapproved), (unapproved, told_bob)
