@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from django.core.cache import cache
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from approvals import ledger, ledger_reader, messages, tasks
 from approvals.cache_lock import acquire, release, renew
@@ -34,6 +35,7 @@ from approvals.request_services import (
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
 from approvals.selectors import local_today, requester_cached, slack_lookups
+from approvals.task_queue import error_code
 from approvals.team_routing import approvers_for, team_for_channel
 
 logger = logging.getLogger(__name__)
@@ -177,9 +179,13 @@ def write_change(client: WebClient, config: WorkspaceConfig, message: LedgerMess
             raise ChangeRefused("it no longer exists (its message was deleted)")
         previous = message.entry
         if previous.status == CANCELLED and previous.decided_by == change.by:
-            # Done already: a double click, or our own earlier attempt whose follow-ups failed. Those go
-            # out (once each) when we know what it was before.
+            # Done already: a double click, or our own earlier attempt whose follow-ups failed (or whose
+            # write Slack made though its answer was lost). Those go out (once each) when we know what it
+            # was before: a withdrawal's was pending, a cancellation's approved (check_change).
             was = cache.get(change_written_key(change))
+            if was is None and cache.get(maybe_rewritten_key(previous.id)):
+                was = PENDING if change.action == WITHDRAW else APPROVED
+                cache.set(change_written_key(change), was, WRITTEN_MARK_SECONDS)
             return (replace(previous, status=was), previous) if was else None
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
@@ -229,6 +235,13 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
     change_followups(client, config, message, previous, entry, by=by)
 
 
+def edited_as_asked(entry: LedgerEntry, submission: Submission) -> bool:
+    """Does the ledger's entry hold this edit (its type, dates and halves)?"""
+    return ((entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
+            == (submission.leave_type, submission.start, submission.end, submission.start_half,
+                submission.end_half))
+
+
 def change_written_key(change: Change) -> str:
     return f"change-written:{change.request_id}:{change.action}:{change.by}"
 
@@ -241,9 +254,16 @@ def edit_written_key(submission: Submission) -> str:
 def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool) -> None:
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is logged, not
     told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
-    if cache.get(change_written_key(change)):
+    noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
+    made = cache.get(change_written_key(change)) is not None or (passing and rewrite_maybe_made(
+        client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
+        made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by))
+    if made is None:
+        tell_person(client, change.by, messages.change_unconfirmed_text(noun, error))
+        return
+    if made:
         followups_lost(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
-                       what=f"{change.by}'s {'withdrawal' if change.action == WITHDRAW else 'cancellation'}")
+                       what=f"{change.by}'s {noun}")
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
@@ -253,11 +273,18 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bo
 
 def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool) -> None:
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
-    if cache.get(edit_written_key(submission)):
-        followups_lost(request_id=submission.id, user=by, channel="", error=error, what=f"{by}'s edit")
-        return
     leave_type = current_config().leave_type(submission.leave_type)
     asked = shown_back(submission, leave_type)
+    made = cache.get(edit_written_key(submission)) is not None or (passing and rewrite_maybe_made(
+        client, submission.id, channel=None, ts=None, by=by,
+        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission)))
+    if made is None:
+        tell_person(client, by, messages.change_unconfirmed_text("edit", error)
+                    + f" What you asked for: {asked}")
+        return
+    if made:
+        followups_lost(request_id=submission.id, user=by, channel="", error=error, what=f"{by}'s edit")
+        return
     if not passing:
         # HR's record leaves the note out (a private type's note is for the approvals channel only).
         without_note = shown_back(replace(submission, note=""), leave_type)
@@ -294,8 +321,33 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
     text, blocks = messages.request_message(
         entry=entry, leave_type=leave_type, approvers=approvers,
         note=messages.note_from_blocks(message.blocks) if note is None else note)
-    ledger.update_request(client, channel=message.channel, ts=message.ts, entry=entry, text=text, blocks=blocks)
+    try:
+        ledger.update_request(client, channel=message.channel, ts=message.ts, entry=entry, text=text, blocks=blocks)
+    except (SlackClientError, OSError):
+        # The message may show it all the same: whatever this error, an earlier try inside the client (a
+        # 5xx it retried) may have written it. See `rewrite_maybe_made`.
+        cache.set(maybe_rewritten_key(entry.id), 1, WRITTEN_MARK_SECONDS)
+        raise
     ledger_reader.record_entry(entry)
+
+
+def maybe_rewritten_key(request_id: str) -> str:
+    return f"maybe-rewritten:{request_id}"
+
+
+def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | None, ts: str | None, by: str,
+                       made) -> bool | None:
+    """A task gives up on a change or an edit whose rewrite Slack may have made though its answer was lost:
+    one last look at the message. True when `made(entry)` says it holds the change, False when it does
+    not (or no write may have been made), None when Slack would not say."""
+    if not cache.get(maybe_rewritten_key(request_id)):
+        return False
+    try:
+        message = locate_request(client, current_config(), request_id, channel, ts, user=by)
+    except (SlackClientError, OSError) as exc:
+        logger.warning("last look at the change of id=%s failed error=%s", request_id, error_code(exc))
+        return None
+    return message is not None and made(message.entry)
 
 
 def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry) -> frozenset[str]:

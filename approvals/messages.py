@@ -203,6 +203,11 @@ def decision_unconfirmed_text(verb: str, error: str) -> str:
             "If the request's message still shows Approve and Reject, please click again in a few minutes.")
 
 
+def change_unconfirmed_text(noun: str, error: str) -> str:
+    return (f"I could not confirm that your {noun} was recorded: Slack kept failing ({error}) after I sent it, so "
+            "it may be done or not. Look at it with `/timeoff list` before you try again.")
+
+
 def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str, dates: str, note: str) -> str:
     """A request shown back to its requester (the note escaped: it is their text, but mrkdwn all the same)."""
     quoted = f' — "{escape(note)}"' if note else ""

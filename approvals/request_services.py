@@ -701,9 +701,10 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         try:
             ledger.update_request(locked_write_client(), channel=decision.channel, ts=decision.ts, entry=decided,
                                   text=text, blocks=message_blocks)
-        except (SlackClientError, OSError) as exc:
-            if slack_may_have_acted(exc):  # the message may show the decision: say so if we give up
-                cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)
+        except (SlackClientError, OSError):
+            # The message may show the decision all the same: whatever this error, an earlier try inside
+            # the client (a 5xx it retried) may have written it. If we give up, we look first.
+            cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)
             raise
         ledger_reader.record_entry(decided)
         cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
@@ -754,7 +755,9 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
     """A request that is no longer pending: finish our own earlier decision, or tell the clicker who decided."""
     entry = message.entry
     if entry.decided_by == decision.approver and entry.status == decision.status:
-        # Our own decision, written before a crash: make sure its follow-ups went out.
+        # Our own decision, written before a crash (or by a write whose answer was lost): the ledger holds
+        # it, which a give-up must know; make sure its follow-ups went out.
+        cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
         team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
         if team is not None:
             send_followups(client, config, team, entry, decision)

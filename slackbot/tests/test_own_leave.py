@@ -516,3 +516,62 @@ def test_a_withdrawal_whose_thread_reply_keeps_failing_is_not_told_as_unchanged(
 
     assert status(fake_slack)["status"] == "cancelled"  # written once...
     assert not [dm for dm in dms_to(fake_slack, ALICE) if "could not change" in dm]  # ... and not denied
+
+
+def answer_lost_on_every_update(fake_slack, *, then_unreadable: bool):
+    """Each chat.update of the approvals channel is made, but answered 500 (the client retries it, in
+    vain); with `then_unreadable`, after the first, every conversations.history is answered 500 too."""
+    real_handle = fake_slack.handle
+    made = []
+
+    def handle(method, params, headers):
+        if method == "conversations.history" and made and then_unreadable:
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        status, extra, body = real_handle(method, params, headers)
+        if method == "chat.update" and params.get("channel") == C_ENG_APPROVALS and body.get("ok"):
+            made.append(params)
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        return status, extra, body
+
+    fake_slack.handle = handle
+    return made
+
+
+def test_a_withdrawal_slack_made_though_its_answer_was_lost_gets_its_thread_reply(client, fake_slack, monkeypatch):
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    made = answer_lost_on_every_update(fake_slack, then_unreadable=False)
+    try:
+        press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    finally:
+        del fake_slack.handle
+
+    assert made and status(fake_slack)["status"] == "cancelled"
+    # The next attempt found it withdrawn by her: what follows a withdrawal went out, once.
+    [message] = ledger_messages(fake_slack)
+    replies = [m.text for m in fake_slack.workspace.replies(C_ENG_APPROVALS, message.ts)[1:]]
+    assert len([text for text in replies if text.startswith(f"Withdrawn by <@{ALICE}>")]) == 1
+    assert not [dm for dm in fake_slack.workspace.messages(ALICE) if "unchanged" in dm.text]
+
+
+def test_a_withdrawal_whose_outcome_slack_would_not_tell_is_said_to_be_unconfirmed(client, fake_slack, monkeypatch):
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    answer_lost_on_every_update(fake_slack, then_unreadable=True)
+    try:
+        press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    finally:
+        del fake_slack.handle
+
+    assert status(fake_slack)["status"] == "cancelled"  # made, though nobody could see it
+    told = [dm.text for dm in fake_slack.workspace.messages(ALICE)]
+    assert any("could not confirm that your withdrawal was recorded" in text for text in told), told
+    assert not any("It is unchanged" in text for text in told), told

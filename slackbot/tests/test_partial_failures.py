@@ -181,3 +181,36 @@ def test_follow_ups_slack_keeps_failing_after_a_decision_are_shown_to_hr_not_los
     [problem] = DeliveryProblem.objects.all()
     assert problem.error == "follow-ups: fatal_error" and problem.channel == C_ENG_APPROVALS
     assert problem.summary.startswith(f"{BOB}'s approval is in the ledger, but not all of its follow-ups")
+
+
+def test_a_decision_made_whose_answer_a_retry_hid_is_never_called_unchanged(client, fake_slack, no_backoff):
+    # The write is made but answered 500; the client's retry of it is answered 429 (which makes nothing),
+    # so the attempt fails on a 429. The next attempt finds the approval in the message; its follow-ups
+    # then fail until the task gives up: the approver must not hear that nothing happened.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    real_handle = fake_slack.handle
+    updates = []
+
+    def handle(method, params, headers):
+        if method == "chat.postMessage" and params.get("thread_ts"):
+            return 500, {}, {"ok": False, "error": "fatal_error"}
+        if method == "chat.update" and params.get("channel") == C_ENG_APPROVALS:
+            updates.append(params)
+            if len(updates) == 2:
+                return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
+            status, extra, body = real_handle(method, params, headers)
+            return (500, {}, {"ok": False, "error": "fatal_error"}) if len(updates) == 1 else (status, extra, body)
+        return real_handle(method, params, headers)
+
+    fake_slack.handle = handle
+    try:
+        click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    finally:
+        del fake_slack.handle
+
+    assert status_in_the_ledger(fake_slack) == "approved"
+    told = [e.text for e in fake_slack.workspace.ephemerals if e.user == BOB]
+    assert not any("unchanged" in text for text in told), told
+    assert DeliveryProblem.objects.get().error == "follow-ups: fatal_error"
