@@ -38,7 +38,7 @@ from test_support.flows import (
     request_values,
     submit_request,
 )
-from test_support.slack_requests import block_actions_payload, post_command, post_interaction
+from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -203,3 +203,77 @@ def test_withdrawals_and_cancellations_are_done_once_or_told_when_slack_fails_at
     for payload in after.values():
         if payload["status"] == "cancelled":
             assert payload["decided_by"] == payload["user"]
+
+
+def press_in(client, user: str, blocks: list, action_id: str, request_id: str) -> None:
+    """Press `action_id` on request `request_id`'s row of a list."""
+    block = next(b for b in blocks if b.get("block_id") == f"{ids.LEAVE_BLOCK_PREFIX}{request_id}")
+    value = next(e["value"] for e in block["elements"] if e["action_id"] == action_id)
+    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block["block_id"],
+                                    channel_id="D_X", message_ts="1766000000.000200")
+    assert post_interaction(client, payload).status_code == 200
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_edits_and_rejections_are_done_once_or_told_when_slack_fails_at_random(client, fake_slack, no_sleeping,
+                                                                               seed):
+    install_config()
+    for n in range(4):  # delivered while Slack is well
+        user = (ALICE, DAVE)[n % 2]
+        view = open_request_form(client, fake_slack, user)
+        day = MONDAY + timedelta(days=1, weeks=n)
+        assert submit_request(client, user, view, request_values("vacation", day, day),
+                              view_id=f"V_REQ{n}").content == b""
+    before = {m.metadata["event_payload"]["id"]: m for m in ledger(fake_slack)}
+    assert len(before) == 4
+    edited, rejected = {}, []
+    for n, (request_id, message) in enumerate(before.items()):
+        payload = message.metadata["event_payload"]
+        if n < 2:  # its requester makes it two days: the form opens (views.open answers in the request)...
+            press_in(client, payload["user"], post_command(client, "list", user_id=payload["user"]).json()["blocks"],
+                     ids.EDIT_ACTION, request_id)
+            form = fake_slack.last_call("views.open").params["view"]
+            start = MONDAY.fromisoformat(payload["start"])
+            values = request_values("vacation", start, start + timedelta(days=1))
+            unreliable(fake_slack, random.Random(seed * 100 + n), failure_rate=0.6)  # ... and is sent
+            response = post_interaction(client, view_submission_payload(
+                user_id=payload["user"], view=form, values=values, view_id=f"V_EDIT{n}"))
+            del fake_slack.handle
+            assert response.status_code == 200 and response.content == b"", response.content
+            edited[request_id] = (start + timedelta(days=1)).isoformat()
+        else:  # the approver rejects it with a reason
+            actions = next(b for b in message.blocks if b.get("type") == "actions")
+            value = next(b["value"] for b in actions["elements"] if b["action_id"] == ids.REJECT_ACTION)
+            assert post_interaction(client, block_actions_payload(
+                user_id=BOB, action_id=ids.REJECT_ACTION, value=value, channel_id=message.channel,
+                message_ts=message.ts, block_id=ids.DECISION_BLOCK)).status_code == 200
+            modal = fake_slack.last_call("views.open").params["view"]
+            reason = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "Release week"}}}
+            unreliable(fake_slack, random.Random(seed * 100 + n), failure_rate=0.6)
+            response = post_interaction(client, view_submission_payload(
+                user_id=BOB, view=modal, values=reason, view_id=f"V_REJ{n}"))
+            del fake_slack.handle
+            assert response.status_code == 200 and response.content == b"", response.content
+            rejected.append(request_id)
+
+    after = {m.metadata["event_payload"]["id"]: m.metadata["event_payload"] for m in ledger(fake_slack)}
+    assert set(after) == set(before)  # rewritten, never posted again
+    for user in (ALICE, DAVE):
+        not_edited = [i for i, end in edited.items() if after[i]["user"] == user and after[i]["end"] != end]
+        told = [m.text for m in fake_slack.workspace.messages(user)]
+        not_done = [text for text in told if "could not edit your request" in text]
+        unconfirmed = [text for text in told if "confirm that your edit" in text]
+        assert len(not_done) <= len(not_edited), (not_edited, not_done)
+        assert len(not_done) + len(unconfirmed) >= len(not_edited), (not_edited, told)
+        for request_id, end in edited.items():
+            if after[request_id]["user"] == user and after[request_id]["end"] == end:
+                assert after[request_id]["status"] == "pending"
+    not_rejected = [i for i in rejected if after[i]["status"] != "rejected"]
+    told_bob = delivered_ephemerals(fake_slack, BOB) + delivered_dms(fake_slack, BOB)
+    not_recorded = [text for text in told_bob if "record your rejection" in text]
+    unconfirmed = [text for text in told_bob if "confirm that your rejection" in text]
+    assert len(not_recorded) <= len(not_rejected), (not_rejected, not_recorded)
+    assert len(not_recorded) + len(unconfirmed) >= len(not_rejected), (not_rejected, told_bob)
+    for request_id in rejected:
+        if after[request_id]["status"] == "rejected":
+            assert (after[request_id]["decided_by"], after[request_id]["reason"]) == (BOB, "Release week")
