@@ -252,8 +252,8 @@ def edit_written_key(submission: Submission) -> str:
 
 
 def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool) -> None:
-    """The change failed for good. Once the ledger holds it, only a follow-up failed: that is logged, not
-    told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
+    """The change failed for good. Once the ledger holds it, only a follow-up failed: that is recorded for HR,
+    not told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
     noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
     made = cache.get(change_written_key(change)) is not None or (passing and rewrite_maybe_made(
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,

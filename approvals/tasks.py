@@ -22,7 +22,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     """The request will not reach its approvers: tell the requester and HR, as for a refused post.
 
     Slack may still be down, so the team comes from the cache only, and the DM may fail (logged).
-    A request already in the ledger was delivered: only a follow-up failed, which is logged.
+    A request already in the ledger was delivered: only a follow-up failed, which is recorded for HR.
     """
     submission = request_services.Submission.from_task_data(data)
     if request_services.request_delivered(submission.id):
@@ -43,8 +43,8 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
         # Slack's answers to the post were lost and no later attempt could look: one last look.
         found = request_services.request_found_posted(background_client(), team, submission.id)
         if found:
-            followups_lost(request_id=submission.id, user=submission.user, channel=team.approvals_channel if team else "",
-                           error=error, what="The request")
+            followups_lost(request_id=submission.id, user=submission.user,
+                           channel=team.approvals_channel if team else "", error=error, what="The request")
             return
     for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
         ledger_reader.pending_remove(submission.id, team=pending_team.name)
@@ -76,7 +76,7 @@ def deliver_request(submission: dict) -> None:
 def decision_gave_up(exc: Exception, data: dict) -> None:
     """The approver clicked and waits: say the decision was not recorded, so they click again later.
 
-    A decision the ledger already holds was recorded: only a follow-up failed, which is logged.
+    A decision the ledger already holds was recorded: only a follow-up failed, which is recorded for HR.
     """
     decision = request_services.Decision(**data)
     if request_services.decision_written(decision):
