@@ -28,6 +28,7 @@ from test_support.flows import (
     submit_request,
     without_the_whole_ledger,
 )
+from test_support.slack_faults import answers_lost
 from test_support.slack_requests import (
     block_actions_payload,
     event_envelope,
@@ -518,25 +519,6 @@ def test_a_withdrawal_whose_thread_reply_keeps_failing_is_not_told_as_unchanged(
     assert not [dm for dm in dms_to(fake_slack, ALICE) if "could not change" in dm]  # ... and not denied
 
 
-def answer_lost_on_every_update(fake_slack, *, then_unreadable: bool):
-    """Each chat.update of the approvals channel is made, but answered 500 (the client retries it, in
-    vain); with `then_unreadable`, after the first, every conversations.history is answered 500 too."""
-    real_handle = fake_slack.handle
-    made = []
-
-    def handle(method, params, headers):
-        if method == "conversations.history" and made and then_unreadable:
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        status, extra, body = real_handle(method, params, headers)
-        if method == "chat.update" and params.get("channel") == C_ENG_APPROVALS and body.get("ok"):
-            made.append(params)
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        return status, extra, body
-
-    fake_slack.handle = handle
-    return made
-
-
 def test_a_withdrawal_slack_made_though_its_answer_was_lost_gets_its_thread_reply(client, fake_slack, monkeypatch):
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
@@ -544,11 +526,8 @@ def test_a_withdrawal_slack_made_though_its_answer_was_lost_gets_its_thread_repl
     install_config()
     request_time_off(client, fake_slack, ALICE)
     blocks = listed(client, ALICE)["blocks"]
-    made = answer_lost_on_every_update(fake_slack, then_unreadable=False)
-    try:
+    with answers_lost(fake_slack, "chat.update", then_unreadable=False, every_time=True) as made:
         press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
-    finally:
-        del fake_slack.handle
 
     assert made and status(fake_slack)["status"] == "cancelled"
     # The next attempt found it withdrawn by her: what follows a withdrawal went out, once.
@@ -565,11 +544,8 @@ def test_a_withdrawal_whose_outcome_slack_would_not_tell_is_said_to_be_unconfirm
     install_config()
     request_time_off(client, fake_slack, ALICE)
     blocks = listed(client, ALICE)["blocks"]
-    answer_lost_on_every_update(fake_slack, then_unreadable=True)
-    try:
+    with answers_lost(fake_slack, "chat.update", then_unreadable=True, every_time=True):
         press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
-    finally:
-        del fake_slack.handle
 
     assert status(fake_slack)["status"] == "cancelled"  # made, though nobody could see it
     told = [dm.text for dm in fake_slack.workspace.messages(ALICE)]

@@ -7,7 +7,6 @@ not told their request "did not reach your approvers".
 """
 
 import logging
-from contextlib import contextmanager
 
 import pytest
 
@@ -26,6 +25,7 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.slack_faults import answers_lost
 
 pytestmark = pytest.mark.django_db
 
@@ -114,30 +114,6 @@ def no_backoff(monkeypatch):
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
     monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
-
-
-@contextmanager
-def answers_lost(fake_slack, method: str, *, then_unreadable: bool, every_time: bool = False):
-    """`method` on the approvals channel takes effect but its answer is a 500, once (`every_time`: each
-    time); with `then_unreadable`, every later conversations.history answers 500 (Slack half down)."""
-    real_handle = fake_slack.handle
-    acted = []
-
-    def half_down(name, params, headers):
-        if name == "conversations.history" and acted and then_unreadable:
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        status, extra, body = real_handle(name, params, headers)
-        if name == method and params.get("channel") == C_ENG_APPROVALS and body.get("ok") and (
-                every_time or not acted):
-            acted.append(params)
-            return 500, extra, {"ok": False, "error": "fatal_error"}
-        return status, extra, body
-
-    fake_slack.handle = half_down
-    try:
-        yield acted
-    finally:
-        del fake_slack.handle
 
 
 @pytest.mark.parametrize("then_unreadable", [True, False])
