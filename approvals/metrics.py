@@ -209,7 +209,8 @@ def _task_finished(sender, task_result, **kwargs) -> None:
         outcome, error = "successful", None
     else:
         error = error_code(exc) if exc is not None else "unknown"
-        retries = exc is not None and _retries(task_result.task) and transient(exc) and attempt < MAX_ATTEMPTS
+        attempts = getattr(task_result.task.func, "max_attempts", MAX_ATTEMPTS)
+        retries = exc is not None and _retries(task_result.task) and transient(exc) and attempt < attempts
         outcome = "retrying" if retries else "failed"
     TASK_ATTEMPTS.labels(task=observe.label_value(task), outcome=outcome, attempt=str(min(attempt, 99))).inc()
     TASK_DURATION.labels(task=observe.label_value(task), outcome=outcome).observe(seconds)

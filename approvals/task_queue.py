@@ -77,8 +77,9 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def retrying_task(*, priority: int = 0, on_give_up=None, on_access_lost=None):
-    """`@retrying_task()` over a plain function: a Django task that retries passing faults.
+def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up=None, on_access_lost=None):
+    """`@retrying_task()` over a plain function: a Django task that retries passing faults, `attempts`
+    times in all (each delay twice the one before: six attempts take about 2.5 minutes, ten about 40).
 
     `on_give_up(exc, *args)` runs when the fault is not passing or the last
     attempt fails: it tells whoever waits (it must not raise; what it raises is logged).
@@ -101,7 +102,7 @@ def retrying_task(*, priority: int = 0, on_give_up=None, on_access_lost=None):
             try:
                 return function(*args)
             except Exception as exc:
-                if transient(exc) and attempt < MAX_ATTEMPTS:
+                if transient(exc) and attempt < attempts:
                     # Slack's Retry-After says when it will answer again: not before, whatever our backoff says.
                     delay = max(BASE_DELAY_SECONDS * 2 ** (attempt - 1), retry_after_seconds(exc))
                     following = enqueue_later(this_task, delay, *args, attempt=attempt + 1,
@@ -119,6 +120,7 @@ def retrying_task(*, priority: int = 0, on_give_up=None, on_access_lost=None):
                 raise  # this attempt is recorded as failed, with its error
 
         del run.__wrapped__  # Django reads the signature: it is `run`'s, with its `context` first
+        run.max_attempts = attempts  # for the metrics: whether a failed attempt is retried
         this_task = task(run, priority=priority, takes_context=True)
         return this_task
 

@@ -92,7 +92,12 @@ def decide_request(decision: dict) -> None:
     request_services.request_decide(background_client(), request_services.Decision(**decision))
 
 
-@retrying_task(priority=10)
+# Someone waits to hear what became of what they asked, often after another task gave up because Slack
+# kept failing for minutes already: keep trying for about 40 minutes, not 2.5.
+TELL_ATTEMPTS = 10
+
+
+@retrying_task(priority=10, attempts=TELL_ATTEMPTS)
 def tell_user(channel: str, user: str, text: str) -> None:
     """An ephemeral note in a channel (a DM when that fails, or with no channel: a click on App Home),
     e.g. 'you are not an approver'."""

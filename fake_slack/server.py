@@ -88,6 +88,10 @@ class Call:
     fault: str | None = None  # "fail", "rate_limit" or "server_error" when injected
 
 
+# The status of an answer that is never sent: the connection is closed instead (`drop_connection`).
+DROPPED = 0
+
+
 @dataclass
 class Fault:
     kind: str
@@ -831,6 +835,11 @@ class FakeSlack:
     def server_error(self, method: str, status: int = 500, times: int | None = 1) -> None:
         self._add_fault(method, Fault("server_error", times, error="fatal_error", status=status))
 
+    def drop_connection(self, method: str, times: int | None = 1) -> None:
+        """Make the call, then close the connection without an answer (a proxy or load balancer on the
+        way resetting it): the client cannot know whether it was made."""
+        self._add_fault(method, Fault("dropped", times, status=DROPPED))
+
     def delay(self, method: str, seconds: float, times: int | None = None) -> None:
         """Sleep `seconds` before answering `method`. The call still takes
         effect first, as a slow Slack would: a client that times out cannot
@@ -912,7 +921,9 @@ class FakeSlack:
         status, extra_headers = 200, {}
         if fault is None and (wait := self._over_tier(method, params)) is not None:
             fault = Fault("rate_limit", 1, error="ratelimited", status=429, retry_after=wait)
-        if fault:
+        if fault and fault.kind == "dropped":
+            status, body = DROPPED, self._answer(method, params, headers)
+        elif fault:
             status, body = fault.status, {"ok": False, "error": fault.error, **fault.extra}
             if fault.kind == "rate_limit":
                 extra_headers["Retry-After"] = str(fault.retry_after)
@@ -1023,6 +1034,9 @@ class _Handler(BaseHTTPRequestHandler):
             # Title-Case names, whatever the client sent (urllib sends "Content-type").
             headers = {"-".join(p.capitalize() for p in k.split("-")): v for k, v in self.headers.items()}
             status, headers, answer = self.fake.handle(method, params, headers)
+        if status == DROPPED:  # made; the connection closes with no answer at all
+            self.close_connection = True
+            return
         self._send(status, headers, json.dumps(answer).encode(), "application/json; charset=utf-8")
 
     def _send(self, status, headers, payload: bytes, content_type):

@@ -359,3 +359,15 @@ def test_someone_told_while_slack_fails_for_now_is_told_by_a_task_once_it_answer
     assert told == ["Your approval could not be recorded."]
     statuses = [call.status for call in fake_slack.calls("chat.postEphemeral")]
     assert statuses == [500] * (1 + BACKGROUND_MAX_RETRIES) + [200]
+
+
+def test_a_note_to_someone_waiting_outlasts_a_longer_slack_outage_than_other_tasks(fake_slack, no_backoff):
+    # Seven attempts' worth of failures: more than any other task tries (six), fewer than a note's ten.
+    fake_slack.server_error("chat.postEphemeral", status=500, times=7 * (1 + BACKGROUND_MAX_RETRIES))
+    from fake_slack.personas import BOB
+
+    tasks.tell_user.enqueue(C_ENG_APPROVALS, BOB, "Your approval could not be recorded.")
+
+    told = [e.text for e in fake_slack.workspace.ephemerals if e.user == BOB]
+    assert told == ["Your approval could not be recorded."]
+    assert task_queue.MAX_ATTEMPTS < 8 <= tasks.TELL_ATTEMPTS

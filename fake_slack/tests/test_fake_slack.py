@@ -250,6 +250,15 @@ def test_rate_limit_without_retry_surfaces_429_and_retry_after(fake_slack, clien
     assert raised.value.response["error"] == "ratelimited"
 
 
+def test_a_dropped_connection_makes_the_call_and_answers_nothing(fake_slack, client):
+    fake_slack.drop_connection("chat.postMessage")
+    with pytest.raises(ConnectionError):  # http.client's RemoteDisconnected: the client cannot know
+        client.chat_postMessage(channel=C_ENG, text="hi")
+    assert [m.text for m in fake_slack.messages(C_ENG)] == ["hi"]  # made all the same
+    assert [(c.status, c.fault) for c in fake_slack.calls("chat.postMessage")] == [(0, "dropped")]
+    assert client.chat_postMessage(channel=C_ENG, text="again")["ok"]  # the fault was for one call
+
+
 def test_server_errors_are_retried(fake_slack):
     fake_slack.server_error("users.info", status=503, times=1)
     retrying = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url,

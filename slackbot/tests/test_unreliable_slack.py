@@ -3,16 +3,22 @@
 Every background Web API call (posting, updating, reading the ledger, the
 directory, App Home) meets, at random with a fixed seed, one of Slack's ways of
 failing: a 429 with Retry-After, a 500 that did nothing, an `internal_error`,
-or a write that Slack made but whose answer was lost (a 500 after acting).
-Several people request time off and an approver approves whatever reached
-him. Then, whatever the dice said:
+a write that Slack made but whose answer was lost (a 500 after acting), or a
+call made after which the connection closed with no answer (as a proxy resetting
+it, or a timeout, leaves the client). People
+request time off, an approver approves or rejects, requesters withdraw,
+cancel and edit. Then, whatever the dice said:
 
 - no request is in the ledger twice, and none is there that nobody sent;
-- every request sent is in the ledger, or its requester was told it did not
-  reach the approvers (or that it could not be confirmed);
-- every approval clicked is in the ledger, or the approver was told;
-- every request in the ledger is pending or approved by the approver who clicked.
+- nobody is told that what they asked for did not happen when it did ("did not
+  reach your approvers", "it is unchanged");
+- whatever did not happen, the person who asked was told (or told that it
+  could not be confirmed).
 
+A DM or an ephemeral note that fails is sent again (Slack cannot be asked
+whether it arrived: no im:history, and ephemerals are not kept), so it may
+arrive twice; they are spared the faults that make a call and lose its answer,
+or the counts of what people were told would blur.
 The retries' sleeps are skipped (the counts and kinds of retries stay as
 configured). The forms open without faults: views.open answers inside the
 request, where a failure is only "try again" (test_acknowledgement).
@@ -28,6 +34,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 
 from approvals import block_ids as ids
 from fake_slack.personas import C_ENG_APPROVALS
+from fake_slack.server import DROPPED
 from test_support.flows import (
     ALICE,
     BOB,
@@ -52,6 +59,7 @@ REQUESTS = 8
 
 @pytest.fixture
 def no_sleeping(monkeypatch):
+    """The clients' retries as configured, minus their sleeping."""
     monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
     monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
 
@@ -63,19 +71,22 @@ def unreliable(fake_slack, dice: random.Random, failure_rate: float):
     def handle(method, params, headers):
         if method not in UNRELIABLE or dice.random() >= failure_rate:
             return real_handle(method, params, headers)
-        way = dice.choice(["ratelimited", "server_error", "internal_error", "acted_answer_lost"])
+        way = dice.choice(["ratelimited", "server_error", "internal_error", "answer_lost", "dropped"])
+        to_a_person = method == "chat.postEphemeral" or str(params.get("channel", "")).startswith(("U", "D"))
+        if way in ("answer_lost", "dropped") and to_a_person:
+            way = "server_error"  # a DM or an ephemeral note is spared what makes it and loses the answer
         if way == "ratelimited":
             return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
         if way == "server_error":
             return 500, {}, {"ok": False, "error": "fatal_error"}
         if way == "internal_error":
             return 200, {}, {"ok": False, "error": "internal_error"}
-        status, extra, body = real_handle(method, params, headers)
-        # Done, but nobody heard. Not a DM: it cannot be looked for (no im:history), so it is sent again
-        # and may arrive twice, which would blur the count of what people were told.
-        if method in WRITES and body.get("ok") and not str(params.get("channel", "")).startswith(("U", "D")):
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        return status, extra, body
+        answer = real_handle(method, params, headers)
+        if way == "dropped":
+            return DROPPED, {}, answer[2]  # made, then the connection closed with no answer
+        if method in WRITES and answer[2].get("ok"):
+            return 500, {}, {"ok": False, "error": "fatal_error"}  # made, but nobody heard
+        return answer
 
     fake_slack.handle = handle
 
@@ -101,7 +112,7 @@ def approve(client, message) -> None:
     assert post_interaction(client, payload).status_code == 200
 
 
-@pytest.mark.parametrize("seed", range(1, 16))
+@pytest.mark.parametrize("seed", range(1, 13))
 def test_nothing_is_lost_or_done_twice_when_slack_fails_at_random(client, fake_slack, no_sleeping, seed):
     install_config()
     sent = {}  # the request's dates -> who sent it
@@ -165,7 +176,7 @@ def own_leave_buttons(client, user: str) -> list[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("seed", range(1, 11))
+@pytest.mark.parametrize("seed", range(1, 9))
 def test_withdrawals_and_cancellations_are_done_once_or_told_when_slack_fails_at_random(client, fake_slack,
                                                                                         no_sleeping, seed):
     install_config()
@@ -214,7 +225,7 @@ def press_in(client, user: str, blocks: list, action_id: str, request_id: str) -
     assert post_interaction(client, payload).status_code == 200
 
 
-@pytest.mark.parametrize("seed", range(1, 11))
+@pytest.mark.parametrize("seed", range(1, 9))
 def test_edits_and_rejections_are_done_once_or_told_when_slack_fails_at_random(client, fake_slack, no_sleeping,
                                                                                seed):
     install_config()
