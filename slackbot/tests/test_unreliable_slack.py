@@ -26,23 +26,33 @@ request, where a failure is only "try again" (test_acknowledgement).
 
 import random
 import types
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from decimal import Decimal
+from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.management import CommandError, call_command
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from approvals import block_ids as ids
-from fake_slack.personas import C_ENG_APPROVALS
+from approvals.ledger_format import request_metadata
+from approvals.rules import LedgerEntry
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS
 from fake_slack.server import DROPPED
 from test_support.flows import (
     ALICE,
     BOB,
     DAVE,
+    ENGINEERING,
     MONDAY,
     install_config,
     open_request_form,
     request_values,
+    standard_config,
     submit_request,
 )
 from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
@@ -64,8 +74,9 @@ def no_sleeping(monkeypatch):
     monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
 
 
-def unreliable(fake_slack, dice: random.Random, failure_rate: float):
-    """Make `fake_slack` fail its background calls at `failure_rate`, each way as likely."""
+def unreliable(fake_slack, dice: random.Random, failure_rate: float, made_and_lost: list | None = None):
+    """Make `fake_slack` fail its background calls at `failure_rate`, each way as likely. `made_and_lost`
+    collects the channel of each post made whose answer was lost."""
     real_handle = fake_slack.handle
 
     def handle(method, params, headers):
@@ -82,6 +93,8 @@ def unreliable(fake_slack, dice: random.Random, failure_rate: float):
         if way == "internal_error":
             return 200, {}, {"ok": False, "error": "internal_error"}
         answer = real_handle(method, params, headers)
+        if made_and_lost is not None and method == "chat.postMessage" and answer[2].get("ok"):
+            made_and_lost.append(params.get("channel"))
         if way == "dropped":
             return DROPPED, {}, answer[2]  # made, then the connection closed with no answer
         if method in WRITES and answer[2].get("ok"):
@@ -288,3 +301,54 @@ def test_edits_and_rejections_are_done_once_or_told_when_slack_fails_at_random(c
     for request_id in rejected:
         if after[request_id]["status"] == "rejected":
             assert (after[request_id]["decided_by"], after[request_id]["reason"]) == (BOB, "Release week")
+
+
+# --- The daily jobs ------------------------------------------------------------------------------
+
+
+def tick(moment, *, may_fail: bool = False) -> None:
+    """`run_jobs --at moment` for the team; it fails (for cron to see) when a job failed."""
+    try:
+        call_command("run_jobs", "--at", moment.isoformat(), "--team", "Engineering", stdout=StringIO())
+    except CommandError:
+        if not may_fail:
+            raise
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_each_daily_job_is_done_at_a_later_tick_when_slack_failed_at_random(fake_slack, no_sleeping, settings,
+                                                                              seed):
+    # What a tick could not do while Slack failed, a later tick of the same period does (DESIGN §6: each
+    # job once per team per period), and what was done is not done again. A failed job's claim is taken
+    # over once it is JOB_RUN_STALE_SECONDS old (30 minutes of the real clock): here at the next tick.
+    settings.JOB_RUN_STALE_SECONDS = 0
+    la = ZoneInfo("America/Los_Angeles")
+    friday, monday, tuesday = date(2031, 3, 7), date(2031, 3, 10), date(2031, 3, 11)
+    install_config(standard_config(teams=(replace(ENGINEERING, digest_time=dt_time(9, 0), nudge_after_hours=48),)))
+    post_request(fake_slack, ALICE, monday, date(2031, 3, 12), "approved")  # reminded Friday, out Mon-Wed
+    waiting_since = datetime(2031, 3, 8, 9, 0, tzinfo=la).timestamp()
+    post_request(fake_slack, DAVE, date(2031, 3, 20), date(2031, 3, 20), "pending", ts=f"{waiting_since:.6f}")
+
+    made_and_lost = []
+    for day, hour in ((friday, 15), (monday, 9), (tuesday, 9), (tuesday, 10)):
+        moment = datetime(day.year, day.month, day.day, hour, 0, tzinfo=la)
+        unreliable(fake_slack, random.Random(seed * 10 + hour), failure_rate=0.6, made_and_lost=made_and_lost)
+        tick(moment, may_fail=True)
+        del fake_slack.handle
+        tick(moment + timedelta(minutes=30))  # Slack well again
+
+    reminders = [text for text in delivered_dms(fake_slack, ALICE) if "starts on Mon 10 Mar" in text]
+    digests = [m.text for m in fake_slack.workspace.messages(C_ENG) if "Who's out" in m.text]
+    out_today = [m.text for m in fake_slack.workspace.messages(C_ENG) if "Out today (Tue 11 Mar)" in m.text]
+    nudges = [text for text in delivered_dms(fake_slack, BOB) if "waiting for a decision" in text]
+    twice_at_most = {C_ENG: 1 + made_and_lost.count(C_ENG)}  # a post made whose answer was lost is made again
+    assert len(reminders) >= 1 and len(nudges) >= 1  # DMs: sent again when in doubt, never lost
+    assert 1 <= len(digests) <= twice_at_most[C_ENG] and 1 <= len(out_today) <= twice_at_most[C_ENG]
+
+
+def post_request(fake_slack, user: str, start: date, end: date, status: str, ts: str | None = None) -> None:
+    entry = LedgerEntry(id=f"{user}-{start}", user=user, team="Engineering", leave_type="vacation", start=start,
+                        end=end, start_half=None, end_half=None, days=Decimal((end - start).days + 1), status=status,
+                        decided_by=BOB if status != "pending" else None)
+    fake_slack.workspace.post_message(C_ENG_APPROVALS, f"<@{user}> requests time off", metadata=request_metadata(entry),
+                                      ts=ts)
