@@ -66,7 +66,7 @@ from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
 from approvals.rules import PENDING, Adjustment, LedgerEntry
-from approvals.task_queue import transient
+from approvals.task_queue import retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,11 @@ COLD_WAIT_SECONDS = 30  # how long a reader that needs a cold ledger waits for a
 HISTORY_CALLS_PER_MINUTE = 30  # for these reads; the rest is for decisions and deliveries
 BUDGET_WINDOW_SECONDS = 60
 BUDGET_KEY = "ledger:budget:v1"
+# Slack's own word, a 429's Retry-After (past what the client waits out inside a call): until then no
+# read spends the budget. A full read waits and goes on; a background refresh stops and goes on next time.
+PAUSED_KEY = "ledger:history:paused-until"
+PAUSES_PER_CHANNEL_MAX = 5  # then the read fails as a passing fault, and its task retries later
+PAUSE_MAX_SECONDS = 60  # a longer Retry-After fails the read too: its task waits for it (task_queue)
 
 
 class LedgerBusy(TimeoutError):
@@ -357,18 +362,29 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
     """A channel's top-level messages (newer than `oldest`), newest first."""
     messages: list[dict] = []
     cursor = None
-    for _ in range(MAX_PAGES_PER_CHANNEL):
+    pages = pauses = 0
+    while pages < MAX_PAGES_PER_CHANNEL:
         if not _take_history_call(flight, wait=wait_for_budget):
             return _ChannelRead(messages, _newest(messages), complete=False)
         try:
             response = client.conversations_history(channel=channel, limit=HISTORY_PAGE_SIZE,
                                                     include_all_metadata=True, cursor=cursor, oldest=oldest)
         except SlackApiError as exc:
+            pause = retry_after_seconds(exc)
+            if 0 < pause <= PAUSE_MAX_SECONDS and pauses < PAUSES_PER_CHANNEL_MAX:
+                # Rate-limited all the same (other calls of the app share the limit): this page again
+                # once Slack says, the pages read so far kept.
+                pauses += 1
+                cache.set(PAUSED_KEY, time.time() + pause, pause + 1)
+                logger.warning("ledger read paused channel=%s for %ss: conversations.history rate-limited",
+                               channel, pause)
+                continue
             if transient(exc):
                 raise  # the task retries; nothing partial is stored
             metrics.ledger_unavailable(str(exc.response.get("error")))
             raise LedgerUnavailable(channel, str(exc.response.get("error"))) from None
         flight.keep()
+        pages += 1
         metrics.LEDGER_PAGES.inc()
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
@@ -386,10 +402,18 @@ def _take_history_call(flight: _Flight, *, wait: bool) -> bool:
     cache), so no burst across a minute's boundary exceeds it either. When it is
     spent: False at once, or (`wait`) sleep until a call leaves the minute,
     keeping the lock. Only the holder of the refresh lock spends the budget, so
-    its read-modify-write needs no atomic update.
+    its read-modify-write needs no atomic update. While Slack asked to wait (a
+    429 during a read: PAUSED_KEY), no call is taken, in the same two ways.
     """
     while True:
         now = time.time()
+        paused_until = cache.get(PAUSED_KEY) or 0
+        if now < paused_until:
+            if not wait:
+                logger.info("ledger refresh stopped: Slack asked to wait until %s", round(paused_until))
+                return False
+            flight.sleep_until(paused_until)
+            continue
         spent = sorted(t for t in (cache.get(BUDGET_KEY) or ()) if t > now - BUDGET_WINDOW_SECONDS)
         if len(spent) < HISTORY_CALLS_PER_MINUTE:
             cache.set(BUDGET_KEY, [*spent, now], math.ceil(BUDGET_WINDOW_SECONDS) + 1)

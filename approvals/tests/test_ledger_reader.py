@@ -5,6 +5,8 @@ Engineering's current and past approvals channels, among chat and other apps'
 messages: each channel takes two history pages of 200.
 """
 
+import time
+import types
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -387,8 +389,8 @@ def test_a_passing_auth_test_fault_is_raised_not_trusted(ledger_data, fake_slack
 def test_a_passing_fault_is_raised_as_it_is_and_nothing_is_cached(ledger_data, fake_slack, config, fault):
     # After the client's own retries: four 429s or 500s in a row (one call and three retries).
     client = WebClient(token=fake_slack.workspace.bot_token, base_url=fake_slack.api_url, retry_handlers=[])
-    if fault == "ratelimited":
-        fake_slack.rate_limit("conversations.history", retry_after=1)
+    if fault == "ratelimited":  # longer than a read waits for (a shorter one: see the test below)
+        fake_slack.rate_limit("conversations.history", retry_after=ledger_reader.PAUSE_MAX_SECONDS + 1)
     elif fault == "http_500":
         fake_slack.server_error("conversations.history", status=500)
     else:
@@ -401,6 +403,38 @@ def test_a_passing_fault_is_raised_as_it_is_and_nothing_is_cached(ledger_data, f
     assert transient(raised.value)  # the task that asked retries later
     assert cache.get(LEDGER_KEY) is None  # nothing partial, nothing "unreadable" remembered
     assert len(current_ledger(client, config).entries) == len(ledger_data.entries)
+
+
+def test_a_full_read_rate_limited_midway_waits_as_slack_says_and_goes_on(ledger_data, fake_slack, config,
+                                                                          monkeypatch):
+    # Past what the client waits out inside a call (10 s): the read keeps its pages, waits (holding its
+    # lock) and reads the page again, rather than failing and starting over.
+    clock = [time.time()]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(ledger_reader, "time", types.SimpleNamespace(time=lambda: clock[0], sleep=sleep))
+    real_handle = fake_slack.handle
+    calls = []
+
+    def second_page_limited(method, params, headers):  # each channel takes two pages
+        if method == "conversations.history":
+            calls.append(params.get("cursor"))
+            if len(calls) == 2:
+                return 429, {"Retry-After": "20"}, {"ok": False, "error": "ratelimited"}
+        return real_handle(method, params, headers)
+
+    fake_slack.handle = second_page_limited
+    try:
+        ledger = current_ledger(background_client(), config)
+    finally:
+        del fake_slack.handle
+
+    assert len(ledger.entries) == len(ledger_data.entries)
+    assert sum(slept) >= 20 and calls[1] == calls[2]  # waited, then the same page again
 
 
 def test_a_background_refresh_shrugs_off_a_passing_fault(ledger_data, fake_slack, config):
