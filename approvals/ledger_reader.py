@@ -31,8 +31,9 @@ Only messages our own bot posted are ledger entries; when our bot's user id is
 unknown the ledger is unavailable, never open (`ledger.ledger_author`).
 
 A permanent refusal (the bot is not in the channel, the channel is gone, a
-scope is missing) raises `LedgerUnavailable`, told to people. A passing fault
-(rate-limited after the client's retries, 5xx, a timeout) is raised as it is,
+scope is missing) raises `LedgerUnavailable`, told to people. A 429 pauses
+every read for its Retry-After (up to PAUSE_MAX_SECONDS; `_read_channel`). Any
+other passing fault (5xx, a timeout, a longer Retry-After) is raised as it is,
 so the task retries; nothing partial is cached.
 
 Requests submitted but not yet posted live in a short-lived *pending set* in
