@@ -19,7 +19,7 @@ from approvals.selectors import decision_refusal_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.payloads import BadPayload, require_dict, require_text
-from slackbot.responses import SlackResponse, ack, view_errors
+from slackbot.responses import SlackResponse, ack, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
         in_request_client().views_open(trigger_id=require_text(payload, "trigger_id"), view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
         logger.warning("reject modal not opened user=%s error=%s", clicker, type(exc).__name__)
-        tasks.tell_user.enqueue(channel, clicker, "Slack didn't let me open the reject form in time; please click "
-                                                  "Reject again.")
+        tasks.tell_user.enqueue(channel, clicker, modal_not_opened_text(exc, form="the reject form",
+                                                                        again="click Reject again"))
     return ack()
 
 

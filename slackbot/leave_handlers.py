@@ -13,7 +13,7 @@ from approvals.config_store import current_config
 from approvals.home_services import home_opened
 from slackbot.payloads import BadPayload, SlashCommand, require_text
 from slackbot.request_form import FormValues, open_request_form, parse_iso_date, parse_prefill
-from slackbot.responses import SlackResponse, ack, ephemeral
+from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text
 
 
 def command_list(command: SlashCommand) -> SlackResponse:
@@ -65,26 +65,27 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
                    if flag)
     prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                          end=parse_iso_date(value.get("end")), halves=halves)
-    if not open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill, editing=value["id"]):
-        form_not_opened(payload, user)
+    if failure := open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill,
+                                    editing=value["id"]):
+        form_not_opened(payload, user, failure)
     return ack()
 
 
 def action_new_request(payload: dict, action: dict) -> SlackResponse:
     """App Home's "Request time off": the same form as `/timeoff`."""
     user = payload["user"]["id"]
-    if not open_request_form(current_config(), user, require_text(payload, "trigger_id"), FormValues()):
-        form_not_opened(payload, user)
+    if failure := open_request_form(current_config(), user, require_text(payload, "trigger_id"), FormValues()):
+        form_not_opened(payload, user, failure)
     return ack()
 
 
-def form_not_opened(payload: dict, user: str) -> None:
+def form_not_opened(payload: dict, user: str, failure: Exception) -> None:
     """Slack did not let us open the form (the trigger lasts 3 s; views.open rate-limited or slow): say so,
     where the click was (an ephemeral in the DM; App Home has no channel: a DM), so the click is not lost
     without a word. A second click gets a new trigger."""
     channel = (payload.get("channel") or {}).get("id") if isinstance(payload.get("channel"), dict) else None
-    tasks.tell_user.enqueue(channel or "", user, "Slack didn't let me open the request form in time; please "
-                                                 "click the button again.")
+    tasks.tell_user.enqueue(channel or "", user, modal_not_opened_text(failure, form="the request form",
+                                                                       again="click the button again"))
 
 
 def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:
@@ -115,6 +116,6 @@ def command_for(command: SlashCommand) -> SlackResponse:
     prefill = parse_prefill(rest, config)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n{FOR_USAGE}")
-    if not open_request_form(config, command.user_id, command.trigger_id, prefill, recording_for=user):
-        return ephemeral("Slack didn't let me open the form in time. Please try again.")
+    if failure := open_request_form(config, command.user_id, command.trigger_id, prefill, recording_for=user):
+        return ephemeral(modal_not_opened_text(failure, form="the form", again="try again"))
     return ack()

@@ -24,7 +24,7 @@ from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.commands import HELP_TEXT
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
-from slackbot.responses import SlackResponse, ack, ephemeral, view_errors
+from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +101,8 @@ def command_request(command: SlashCommand) -> SlackResponse:
         return ephemeral(f"{prefill}\n\n{HELP_TEXT}")
     if (refusal := request_refusal(config, requester)) is not None:
         return ephemeral(refusal)
-    if not open_request_form(config, command.user_id, command.trigger_id, prefill, requester=requester):
-        return ephemeral("Slack didn't let me open the request form in time. Please try `/timeoff` again.")
+    if failure := open_request_form(config, command.user_id, command.trigger_id, prefill, requester=requester):
+        return ephemeral(modal_not_opened_text(failure, form="the request form", again="try `/timeoff` again"))
     return ack()
 
 
@@ -138,9 +138,10 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str 
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
                       editing: str | None = None, recording_for: str | None = None,
-                      requester: CachedRequester | None = None) -> bool:
+                      requester: CachedRequester | None = None) -> Exception | None:
     """Open the form: for a new request, to edit request `editing`, or for HR to record leave for
-    `recording_for`. False when Slack did not let us. `requester`: what the caller read of `user`."""
+    `recording_for`. None when it opened, else why Slack did not let us (for modal_not_opened_text).
+    `requester`: what the caller read of `user`."""
     metadata = {"edit": editing} if editing else {"for": recording_for} if recording_for else None
     view = modals.request_modal(
         leave_types=config.leave_types,
@@ -158,9 +159,9 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
         in_request_client().views_open(trigger_id=trigger_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
         logger.warning("views.open failed user=%s error=%s", user, describe(exc))
-        return False
+        return exc
     request_services.request_form_opened(user)
-    return True
+    return None
 
 
 def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str:

@@ -3,6 +3,8 @@ runner both know how to send back to Slack."""
 
 from dataclasses import dataclass
 
+from slack_sdk.errors import SlackApiError
+
 
 @dataclass(frozen=True)
 class SlackResponse:
@@ -25,3 +27,27 @@ def ephemeral(text: str, blocks: list[dict] | None = None) -> SlackResponse:
 def view_errors(errors: dict[str, str]) -> SlackResponse:
     """Keep the modal open and show each message under its input block."""
     return SlackResponse({"response_action": "errors", "errors": errors})
+
+
+# Slack answers views.open with these when the trigger_id is spent: it lives 3 s and opens one view.
+SPENT_TRIGGER_ERRORS = {"expired_trigger_id", "exchanged_trigger_id", "trigger_exchanged"}
+
+
+def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
+    """What to tell a person whose `form` did not open because views.open failed with `exc`: by cause,
+    since a slow Slack may well have opened it (we stop waiting inside Slack's 3 s) and a rate limit
+    asks them to wait, not to click at once. `again` says how to retry ("try `/timeoff` again")."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+    if status == 429 or error == "ratelimited":
+        return f"Slack is limiting how often this app may open forms just now; please wait a minute, then {again}."
+    if _is_timeout(exc):
+        return f"Slack was slow to answer: if {form} didn't open, please {again}."
+    if error in SPENT_TRIGGER_ERRORS:
+        return f"{form[0].upper()}{form[1:]} took too long to open (Slack allows 3 seconds); please {again}."
+    return f"Slack didn't let me open {form}; please {again}."
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A timeout as the clients raise it: TimeoutError, or urllib's URLError wrapping one."""
+    return isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)

@@ -236,5 +236,32 @@ def test_a_rate_limited_views_open_is_not_waited_for(client, fake_slack, step):
         response = post_command(client, "", user_id=ALICE)
     assert response.status_code == 200
     assert "try `/timeoff` again" in response.json()["text"]
+    assert "wait a minute" in response.json()["text"]  # a rate limit: clicking at once would not help
     assert s.slack_methods == ["views.open"]  # once: no retry
     assert response.json()["response_type"] == "ephemeral"
+
+
+def test_a_slow_views_open_says_the_form_may_have_opened(client, fake_slack):
+    """Slack opened the modal but answered after our timeout: the person is not told it failed."""
+    install_config()
+    fake_slack.delay("views.open", 2.5, times=1)
+    response = post_command(client, "", user_id=ALICE)
+    assert len(fake_slack.calls("views.open")) == 1
+    text = response.json()["text"]
+    assert "if the request form didn't open" in text and "try `/timeoff` again" in text
+    assert "didn't let me" not in text
+
+
+def test_a_spent_trigger_says_the_form_took_too_long(client, fake_slack):
+    install_config()
+    fake_slack.fail("views.open", "expired_trigger_id")
+    response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"] == ("The request form took too long to open (Slack allows 3 seconds); "
+                                       "please try `/timeoff` again.")
+
+
+def test_any_other_views_open_failure_says_it_did_not_open(client, fake_slack):
+    install_config()
+    fake_slack.fail("views.open", "internal_error")
+    response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"] == "Slack didn't let me open the request form; please try `/timeoff` again."
