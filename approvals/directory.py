@@ -31,6 +31,9 @@ MEMBERS_PAGE_SIZE = 200
 MAX_MEMBER_PAGES = 50  # 10,000 members: larger channels are not approver lists
 BOT_ID_KEY = "directory:bot_user_id"
 # Slack's answers when our token no longer works (https://docs.slack.dev/reference/methods/auth.test#errors)
+# users.info's answers for an id that names nobody we may see (https://docs.slack.dev/reference/methods/users.info)
+NO_SUCH_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
+NO_SUCH_USER = "no such user"  # what the cache holds for one
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 
 
@@ -125,16 +128,21 @@ def fetch_timezone(client: WebClient, user: str) -> str:
 
 def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> dict | None:
     """{"tz", "deleted"} of a user from `users.info`, cached for a day; None when Slack fails (with
-    `raise_passing`, a passing fault is raised instead). A failure is not cached: the next call asks again."""
+    `raise_passing`, a passing fault is raised instead). Only "no such user" is remembered, for ten
+    minutes (a mistyped id in the configuration would otherwise cost a call before every DM); any
+    other failure is not cached: the next call asks again."""
     cached = cache.get(f"directory:user:{user}")
     if cached is not None:
-        return cached
+        return None if cached == NO_SUCH_USER else cached
     try:
         info = client.users_info(user=user)["user"]
     except SlackApiError as exc:
         if raise_passing and _passing(exc, f"user={user}"):
             raise
-        logger.warning("cannot read user=%s error=%s", user, exc.response.get("error"))
+        error = exc.response.get("error")
+        logger.warning("cannot read user=%s error=%s", user, error)
+        if error in NO_SUCH_USER_ERRORS:
+            cache.set(f"directory:user:{user}", NO_SUCH_USER, MEMBERS_TTL_SECONDS)
         return None
     profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted"))}
     cache.set_many({f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile}, TIMEZONE_TTL_SECONDS)

@@ -8,6 +8,7 @@ request path goes on treating the membership as unknown.
 """
 
 import pytest
+from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -111,13 +112,26 @@ def test_a_permanent_auth_test_refusal_means_unknown_and_is_not_cached(fake_slac
 
 
 def test_a_time_zone_slack_will_not_give_is_utc_this_once(fake_slack, client):
-    fake_slack.fail("users.info", "user_not_found")
+    fake_slack.fail("users.info", "missing_scope")
 
     assert directory.fetch_timezone(client, ALICE) == "UTC"
 
     assert directory.cached_timezone(ALICE) is None  # not cached: asked again next time
     assert directory.fetch_timezone(client, ALICE) == "America/Los_Angeles"
     assert directory.cached_timezone(ALICE) == "America/Los_Angeles"
+
+
+@pytest.mark.parametrize("error", ["user_not_found", "user_not_visible"])
+def test_an_id_that_names_nobody_is_remembered_for_ten_minutes(fake_slack, client, error):
+    fake_slack.fail("users.info", error)
+
+    assert directory.fetch_user(client, "U_NOBODY") is None
+    assert directory.fetch_timezone(client, "U_NOBODY") == "UTC"
+    assert directory.is_deactivated(client, "U_NOBODY") is False  # its DM is tried, and its failure told to HR
+    assert len(fake_slack.calls("users.info")) == 1  # asked once
+
+    cache.delete("directory:user:U_NOBODY")  # ten minutes later
+    assert directory.fetch_user(client, "U_NOBODY") is None and len(fake_slack.calls("users.info")) == 2
 
 
 @pytest.mark.parametrize("fault", [*PASSING, "http_503"])
