@@ -8,10 +8,14 @@ clock win; the loser's IntegrityError means "already claimed"), and enqueues the
 job's work with the background client and marks its row finished.
 
 What a crash or a failure leaves, and what happens next:
-- A clock killed between its claim and the enqueue, or a job whose every attempt
-  failed on a passing fault, leaves an unfinished claim: after
-  JOB_RUN_STALE_SECONDS another tick takes it over (a conditional UPDATE only
-  one clock wins) while the period lasts.
+- A clock killed between its claim and the enqueue leaves an unfinished claim:
+  after JOB_RUN_STALE_SECONDS another tick takes it over (a conditional UPDATE
+  only one clock wins) while the period lasts.
+- A job that failed on a passing fault (its task's last attempt, or `run_jobs`'
+  one) leaves its claim open with a `retry_at`: Slack's Retry-After, at least a
+  minute, doubling with each claim up to JOB_RUN_STALE_SECONDS. A tick from then
+  takes it over, so a digest rate-limited at 09:00 is posted minutes later, not
+  half an hour.
 - A job Slack refuses for good (the announce channel is gone) is marked finished
   with its error and logged; it is not retried every minute.
 - Each effect is also claimed in the shared cache (`notifications.once`) under a
@@ -31,7 +35,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -49,6 +53,7 @@ from approvals.task_queue import (
     error_code,
     prune_finished_tasks,
     recover_stuck_tasks,
+    retry_after_seconds,
     transient,
 )
 from approvals.team_routing import approvers_for
@@ -80,7 +85,8 @@ def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
         run = existing.get((job.job, job.team, job.period))
         if run is None:
             claimed = job_claim(job)
-        elif run.finished_at is None and run.claimed_at < stale_before:
+        elif run.finished_at is None and (run.claimed_at < stale_before or
+                                          (run.retry_at is not None and run.retry_at <= timezone.now())):
             claimed = job_take_over(job, stale_before)
         else:
             claimed = False
@@ -101,10 +107,13 @@ def job_claim(job: DueJob) -> bool:
 
 
 def job_take_over(job: DueJob, stale_before: datetime) -> bool:
-    """Take an unfinished claim older than `stale_before`; one UPDATE with the condition, so one clock wins."""
-    taken = JobRun.objects.filter(job=job.job, team=job.team, period=job.period, finished_at__isnull=True,
-                                  claimed_at__lt=stale_before).update(claimed_at=timezone.now(),
-                                                                      attempts=F("attempts") + 1)
+    """Take an unfinished claim older than `stale_before`, or one whose `retry_at` has come; one UPDATE
+    with the condition, so one clock wins."""
+    now = timezone.now()
+    taken = (JobRun.objects
+             .filter(job=job.job, team=job.team, period=job.period, finished_at__isnull=True)
+             .filter(Q(claimed_at__lt=stale_before) | Q(retry_at__lte=now))
+             .update(claimed_at=now, retry_at=None, attempts=F("attempts") + 1))
     if taken:
         logger.warning("job taken over job=%s team=%s period=%s (its earlier claim never finished)", job.job,
                        job.team, job.period)
@@ -151,13 +160,30 @@ def job_execute(client: WebClient, job: DueJob) -> str:
 
 
 def job_failed(job: DueJob, exc: BaseException) -> None:
-    """An attempt failed for good. Passing faults leave the claim open (a later tick takes it over);
-    a permanent refusal closes it, so the clock does not repeat it every minute."""
+    """An attempt failed for good. A passing fault leaves the claim open, to be taken over from its
+    `retry_at` (job_retry_delay); a permanent refusal closes it, so the clock does not repeat it every
+    minute."""
     error = error_code(exc)[:200]
-    finished = None if transient(exc) else timezone.now()
-    JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(error=error, finished_at=finished)
-    logger.error("job failed job=%s team=%s period=%s error=%s%s", job.job, job.team, job.period, error,
-                 "" if finished else "; a later tick retries it")
+    runs = JobRun.objects.filter(job=job.job, team=job.team, period=job.period)
+    if transient(exc):
+        run = runs.first()
+        delay = job_retry_delay(attempts=run.attempts if run else 1, retry_after=retry_after_seconds(exc))
+        runs.update(error=error, finished_at=None, retry_at=timezone.now() + timedelta(seconds=delay))
+        logger.error("job failed job=%s team=%s period=%s error=%s; a tick from %d s on retries it", job.job,
+                     job.team, job.period, error, delay)
+    else:
+        runs.update(error=error, finished_at=timezone.now(), retry_at=None)
+        logger.error("job failed job=%s team=%s period=%s error=%s", job.job, job.team, job.period, error)
+
+
+JOB_RETRY_FIRST_SECONDS = 60
+
+
+def job_retry_delay(*, attempts: int, retry_after: int) -> int:
+    """Seconds until a job that failed on a passing fault may be claimed again: a minute after its first
+    claim, doubling with each, never sooner than Slack's Retry-After nor later than JOB_RUN_STALE_SECONDS."""
+    backoff = JOB_RETRY_FIRST_SECONDS * 2 ** min(max(attempts, 1) - 1, 16)
+    return min(max(backoff, retry_after), settings.JOB_RUN_STALE_SECONDS)
 
 
 def _dm(client: WebClient, key: str, user: str, text: str) -> bool:

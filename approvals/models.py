@@ -304,9 +304,9 @@ class JobRun(models.Model):
     A clock claims a job by inserting its row; the unique constraint lets exactly
     one insert win, however many clocks run (DESIGN §4). `finished_at` is set when
     the job's work is done. A claim left unfinished for JOB_RUN_STALE_SECONDS (its
-    clock died before enqueuing, or every attempt failed on a passing fault) may be
-    taken over within its period; the maintenance job deletes rows after
-    JOB_RUN_KEEP_DAYS.
+    clock died before enqueuing) may be taken over within its period, and so may one
+    whose attempt failed on a passing fault once `retry_at` has come; the maintenance
+    job deletes rows after JOB_RUN_KEEP_DAYS.
     """
 
     job = models.CharField(max_length=50)
@@ -316,6 +316,8 @@ class JobRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1, help_text="How many times the job was claimed.")
     error = models.CharField(max_length=200, blank=True, help_text="The last attempt's error, if it failed.")
+    retry_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="Its last attempt failed on a passing fault: taken over from then.")
 
     class Meta:
         ordering = ("-claimed_at", "-id")

@@ -30,7 +30,7 @@ from approvals.config_types import (
     MemberSource,
     TeamConfig,
 )
-from approvals.job_services import job_claim, jobs_run_due
+from approvals.job_services import job_claim, job_retry_delay, jobs_run_due
 from approvals.ledger_format import request_metadata
 from approvals.management.commands.run_scheduler import scheduler_loop
 from approvals.models import JobRun, LedgerSnapshot
@@ -293,6 +293,37 @@ def test_a_permanent_refusal_closes_the_period_and_a_passing_fault_leaves_it_ope
     run_jobs(at(WEDNESDAY, 10, 0), "--team", "Engineering")  # a later tick takes it over
     assert len(posts_in(fake_slack, C_ENG)) == 1
     assert JobRun.objects.get(id=still_open.id).finished_at is not None
+
+
+def test_a_job_slack_rate_limits_is_retried_after_a_minute_not_half_an_hour(fake_slack):
+    # run_jobs from cron tries once; a Retry-After longer than the client waits out inside a call ends it.
+    install()
+    post_entry(fake_slack, entry())
+    fake_slack.rate_limit("chat.postMessage", retry_after=30, times=1)
+    before = django_timezone.now()
+    with pytest.raises(CommandError):
+        run_jobs(at(TUESDAY, 9, 0), "--team", "Engineering")
+    waiting = JobRun.objects.get(job="out_today")
+    assert waiting.finished_at is None and waiting.error == "ratelimited"
+    assert before + timedelta(seconds=59) <= waiting.retry_at <= django_timezone.now() + timedelta(seconds=61)
+
+    assert "Nothing due" in run_jobs(at(TUESDAY, 9, 0), "--team", "Engineering")  # its minute has not come
+    assert posts_in(fake_slack, C_ENG) == []
+    JobRun.objects.filter(id=waiting.id).update(retry_at=django_timezone.now())  # a minute later
+    assert "out_today Engineering 2031-03-11: 1 out" in run_jobs(at(TUESDAY, 9, 1), "--team", "Engineering")
+    done = JobRun.objects.get(id=waiting.id)
+    assert done.finished_at is not None and done.attempts == 2 and done.retry_at is None
+    assert len(posts_in(fake_slack, C_ENG)) == 1
+
+
+def test_a_failing_job_waits_longer_each_time_up_to_the_stale_time(settings):
+    settings.JOB_RUN_STALE_SECONDS = 1800
+    assert [job_retry_delay(attempts=n, retry_after=0) for n in (1, 2, 3, 5, 6, 40)] == [
+        60, 120, 240, 960, 1800, 1800]
+    assert job_retry_delay(attempts=1, retry_after=300) == 300  # never before Slack said
+    assert job_retry_delay(attempts=1, retry_after=900) == 900
+    settings.JOB_RUN_STALE_SECONDS = 600
+    assert job_retry_delay(attempts=1, retry_after=900) == 600
 
 
 def test_run_jobs_wants_an_instant_with_its_offset():
