@@ -21,7 +21,7 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
-from approvals.notifications import followup, followups_lost, record_problem, send_dm, send_receipt
+from approvals.notifications import followup, followup_notice, followups_lost, record_problem, send_dm, send_receipt
 from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
@@ -365,14 +365,12 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
     edited = entry.status == PENDING
     key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"
     thread_text = messages.change_thread_text(entry, by=by, previous=previous, approvers=approvers)
-    followup(f"change-thread:{key}",
-             lambda: client.chat_postMessage(channel=message.channel, thread_ts=message.ts, text=thread_text),
-             entry=entry, what="the thread reply about the change", channel=message.channel)
+    followup_notice(client, f"change-thread:{key}", channel=message.channel, thread_ts=message.ts, text=thread_text,
+                    entry=entry, what="the thread reply about the change")
     if previous.status == APPROVED and team is not None and team.announce_channel:
-        followup(f"change-announce:{key}",
-                 lambda: client.chat_postMessage(channel=team.announce_channel,
-                                                 text=messages.cancelled_announcement_text(entry)),
-                 entry=entry, what="the corrected announcement", channel=team.announce_channel)
+        followup_notice(client, f"change-announce:{key}", channel=team.announce_channel,
+                        text=messages.cancelled_announcement_text(entry), entry=entry,
+                        what="the corrected announcement")
     leave_type = config.leave_type(entry.leave_type)
     if by != entry.user:
         followup(f"change-dm:{key}",

@@ -46,7 +46,7 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.jobs import DueJob
 from approvals.models import JobRun, LedgerSnapshot
-from approvals.notifications import once, send_dm
+from approvals.notifications import once, post_notice, send_dm
 from approvals.selectors import slack_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
@@ -199,7 +199,7 @@ def _dm(client: WebClient, key: str, user: str, text: str) -> bool:
 
 
 def _post(client: WebClient, key: str, channel: str, text: str, blocks: list[dict]) -> None:
-    once(key, lambda: client.chat_postMessage(channel=channel, text=text, blocks=blocks))
+    once(key, lambda: post_notice(client, key, channel=channel, text=text, blocks=blocks))
 
 
 def _leave_types(config: WorkspaceConfig) -> dict:

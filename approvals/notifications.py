@@ -8,15 +8,21 @@ cannot both send it. Where a crash can still drop or repeat an effect:
   the effect is dropped (at most once). We prefer a lost DM to a repeated one.
 - An effect that fails with an exception gives its claim back, so the task's
   next attempt sends it.
-- Slack may have delivered a message whose answer was lost (a timeout): the
-  claim is given back and the next attempt sends it again (a repeat).
+- Slack may have delivered a message whose answer was lost (a 5xx, a timeout,
+  a dropped connection): the claim is given back and the next attempt sends it
+  again. A post to a channel or a thread (`post_notice`) is not repeated: it
+  carries metadata naming its key, and the attempt after such a failure looks
+  for it first. A DM or an ephemeral note may arrive twice (we cannot read DMs
+  back: no im:history).
 
 A failure of Slack after the ledger holds the request or decision is a
 follow-up problem, never a failure of the request (DESIGN §8): permanent errors
 are logged and recorded for HR; passing ones are raised so the task retries.
 """
 
+import hashlib
 import logging
+import time
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -27,7 +33,8 @@ from approvals.cache_lock import claim
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
-from approvals.task_queue import transient
+from approvals.slack_clients import ledger_post_client
+from approvals.task_queue import slack_may_have_acted, transient
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +73,10 @@ def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> Non
 
 
 def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:
+    """Approved leave, in the team's announce channel if it has one: once."""
     if team.announce_channel:
-        client.chat_postMessage(channel=team.announce_channel, text=messages.announcement_text(entry, leave_type))
+        followup_notice(client, f"announce:{entry.id}", channel=team.announce_channel,
+                        text=messages.announcement_text(entry, leave_type), entry=entry, what="the announcement")
 
 
 def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -> None:
@@ -78,6 +87,82 @@ def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -
         if transient(exc):
             raise
         followup_problem(key, entry, what=what, channel=channel, error=str(exc.response.get("error")))
+
+
+def followup_notice(client: WebClient, key: str, *, channel: str, text: str, entry: LedgerEntry, what: str,
+                    thread_ts: str | None = None) -> None:
+    """A follow-up posted to a channel or a thread: `followup` of `post_notice` under the same key."""
+    followup(key, lambda: post_notice(client, key, channel=channel, text=text, thread_ts=thread_ts),
+             entry=entry, what=what, channel=channel)
+
+
+# Posts to channels and threads (thread replies, announcements, digests) carry this metadata, naming the
+# effect they are for by a hash of its key; not part of the ledger (DESIGN §5), which ignores it.
+NOTICE_EVENT_TYPE = "timeoff_notice"
+NOTICE_LOOK_PAGES = 5  # how far a retry looks for its earlier post: 5 pages of a busy channel since then
+
+
+def notice_tag(key: str) -> str:
+    """What a notice's metadata says of its key: a hash, since the key names people and requests."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks: list | None = None,
+                thread_ts: str | None = None) -> None:
+    """Post to a channel (or a thread in it) once for `key`, though Slack may make a post and lose its answer.
+
+    The post goes through the client that retries only 429s (`ledger_post_client`): after a 5xx, a
+    timeout or a dropped connection Slack may have posted, so the error is raised and the time noted;
+    the next attempt looks in the channel (the thread) since then for our post carrying this key's tag
+    before posting again. `client` does the looking.
+    """
+    tag = notice_tag(key)
+    doubt_key = f"maybe-notice:{key}"
+    since = cache.get(doubt_key)
+    if since is not None and notice_found(client, channel=channel, thread_ts=thread_ts, since=since, tag=tag):
+        logger.info("notice found already posted key=%s channel=%s", key, channel)
+        return
+    started = time.time()
+    try:
+        ledger_post_client().chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
+            metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"key": tag}})
+    except Exception as exc:
+        if slack_may_have_acted(exc):
+            cache.add(doubt_key, started - 1, ONCE_MARK_SECONDS)  # the first doubt's time: look from there
+        raise
+
+
+def notice_found(client: WebClient, *, channel: str, thread_ts: str | None, since: float, tag: str) -> bool:
+    """Is our post tagged `tag` in the channel (the thread) since `since`? A passing fault is raised (the
+    task retries); when Slack refuses for good to show us, we cannot know: False, and the post is made."""
+    bot = directory.fetch_bot_user_id(client)
+    oldest = f"{since:.6f}"
+    try:
+        if thread_ts:
+            pages = client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest, limit=200,
+                                                 include_all_metadata=True)
+        else:
+            pages = client.conversations_history(channel=channel, oldest=oldest, limit=100,
+                                                 include_all_metadata=True)
+        for number, page in enumerate(pages, start=1):
+            if any(_is_notice(message, bot, tag) for message in page.get("messages") or []):
+                return True
+            if number >= NOTICE_LOOK_PAGES:
+                break
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
+        logger.warning("cannot look for an earlier post channel=%s error=%s; posting", channel,
+                       exc.response.get("error"))
+    return False
+
+
+def _is_notice(message: dict, bot: str | None, tag: str) -> bool:
+    metadata = message.get("metadata")
+    return (bot is not None and message.get("user") == bot and isinstance(metadata, dict)
+            and metadata.get("event_type") == NOTICE_EVENT_TYPE
+            and (metadata.get("event_payload") or {}).get("key") == tag)
 
 
 def record_problem(*, request_id: str, user: str, channel: str, error: str, summary: str, team: str = "") -> None:

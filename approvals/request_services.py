@@ -31,6 +31,7 @@ from approvals.models import DeliveryProblem
 from approvals.notifications import (
     announce,
     followup,
+    followup_notice,
     followups_lost,
     once,
     post_ephemeral,
@@ -494,8 +495,7 @@ def send_receipt_and_announcement(client: WebClient, team: TeamConfig, entry: Le
     followup(f"receipt:{entry.id}", lambda: send_receipt(client, entry, leave_type, approvers),
              entry=entry, what="the receipt DM", channel=entry.user)
     if entry.status == APPROVED:
-        followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
-                 entry=entry, what="the announcement", channel=team.announce_channel or "")
+        announce(client, team, entry, leave_type)
 
 
 def request_delivered(request_id: str) -> bool:
@@ -769,15 +769,12 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: Led
                    decision: Decision) -> None:
     """The thread reply, the requester's DM and (approved) the announcement: each once, none undoing the decision."""
     leave_type = config.leave_type(entry.leave_type)
-    followup(f"thread:{entry.id}:{entry.status}",
-             lambda: client.chat_postMessage(channel=decision.channel, thread_ts=decision.ts,
-                                             text=messages.thread_reply_text(entry)),
-             entry=entry, what="the thread reply", channel=decision.channel)
+    followup_notice(client, f"thread:{entry.id}:{entry.status}", channel=decision.channel, thread_ts=decision.ts,
+                    text=messages.thread_reply_text(entry), entry=entry, what="the thread reply")
     followup(f"decision-dm:{entry.id}:{entry.status}",
              lambda: send_dm(client, entry.user, messages.decision_dm_text(entry, leave_type)),
              entry=entry, what="the decision DM", channel=entry.user)
     if entry.status == APPROVED:
-        followup(f"announce:{entry.id}", lambda: announce(client, team, entry, leave_type),
-                 entry=entry, what="the announcement", channel=team.announce_channel or "")
+        announce(client, team, entry, leave_type)
     tasks.publish_home_later({entry.user, *approvers_for(config, team, entry.user,
                                                          channel_members=slack_lookups(client)[0])})

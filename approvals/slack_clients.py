@@ -224,11 +224,12 @@ def background_client() -> WebClient:
 
 
 def ledger_post_client() -> WebClient:
-    """For posting a request to the ledger: retries only 429s (Slack did not act on them).
+    """For posting a request to the ledger, or a notice to a channel: retries only 429s (Slack did not
+    act on them).
 
     After a 5xx or a dropped connection Slack may have posted anyway; re-sending
-    blindly would post the request twice. The delivery task retries instead,
-    after looking for its request id in the channel.
+    blindly would post twice. The task retries instead, after looking in the
+    channel for its request id (or the notice's tag: notifications.post_notice).
     """
     return _ledger_post_client(settings.SLACK_BOT_TOKEN, settings.SLACK_API_URL)
 

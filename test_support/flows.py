@@ -95,8 +95,15 @@ def request_time_off(client, fake_slack, user: str, leave_type: str = "vacation"
 
 
 def posted_requests(fake_slack, channel: str = C_ENG_APPROVALS) -> list:
+    """The chat.postMessage calls that posted a request (`timeoff_request` metadata) to `channel`."""
     return [call for call in fake_slack.calls("chat.postMessage")
-            if call.params.get("channel") == channel and call.params.get("metadata")]
+            if call.params.get("channel") == channel and _event_type(call.params.get("metadata")) == "timeoff_request"]
+
+
+def _event_type(metadata) -> str | None:
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return metadata.get("event_type") if isinstance(metadata, dict) else None
 
 
 def metadata_payload(call) -> dict:
