@@ -28,6 +28,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals import slack_manifest
+from approvals.ledger_format import ADJUSTMENT_EVENT_TYPE, REQUEST_EVENT_TYPE
 from demo import company
 from demo import slack_payloads as slack
 from demo.block_kit_html import Directory, Surface, render_blocks, render_mrkdwn
@@ -99,6 +100,9 @@ def _button_surface(request, workspace, user, back: str, **where) -> Surface:
     return _surface(request, workspace, user, action_url=reverse("demo:click", args=[user["id"]]), hidden=hidden)
 
 
+LEDGER_EVENT_TYPES = (REQUEST_EVENT_TYPE, ADJUSTMENT_EVENT_TYPE)
+
+
 def _author(workspace, message) -> dict:
     user = workspace.users.get(message.get("user") or "")
     is_app = bool(message.get("bot_id")) or (user or {}).get("is_bot")
@@ -111,6 +115,8 @@ def _message_item(request, workspace, user, channel_id, message, back, *, in_thr
                               ts=message["ts"])
     blocks = message.get("blocks")
     metadata = message.get("metadata") or {}
+    if metadata.get("event_type") not in LEDGER_EVENT_TYPES:
+        metadata = {}  # a notice's tag (timeoff_notice) is machinery, not the ledger the badge shows
     payload = metadata.get("event_payload") or {}
     return {
         "ts": message["ts"],

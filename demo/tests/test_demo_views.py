@@ -57,6 +57,17 @@ def test_a_thread_and_an_empty_dm(client, acme):
 
 
 @pytest.mark.django_db
+def test_a_notices_tag_is_not_shown_as_ledger_metadata(client, acme):
+    # Thread replies and announcements carry a timeoff_notice tag (a retry's way to find them): machinery.
+    parent = acme.workspace.messages(company.C_ENG_APPROVALS)[-1]
+    acme.workspace.post_message(company.C_ENG_APPROVALS, "Approved by someone", thread_ts=parent.ts,
+                                metadata={"event_type": "timeoff_notice", "event_payload": {"key": "ab12"}})
+    page = client.get(f"/demo/{company.BOB.id}/c/{company.C_ENG_APPROVALS}/?thread={parent.ts}").content.decode()
+    assert "Approved by someone" in page and "timeoff_request" in page
+    assert "timeoff_notice" not in page
+
+
+@pytest.mark.django_db
 def test_app_home_before_the_app_published_it(client, acme):
     page = client.get(f"/demo/{company.ALICE.id}/home/").content.decode()
     assert "has not published your Home tab yet" in page
