@@ -104,8 +104,23 @@ def person(who: str) -> str:
     return mention(who) if SLACK_USER_ID.match(who or "") else escape(who or "")
 
 
-def mentions(users) -> str:
-    return ", ".join(mention(u) for u in sorted(users)) or "nobody"
+def mentions(users, *, room: int | None = None) -> str:
+    """"<@U1>, <@U2>", sorted; "nobody" for none. With `room` (characters), as many as fit and a count of
+    the rest ("<@U1>, <@U2> and 41 more"): a cut inside a mention would show raw mrkdwn, and a section
+    or context holds 3,000 characters (the members of an approvers channel of 200 people do not fit)."""
+    names = [mention(u) for u in sorted(users)]
+    if not names:
+        return "nobody"
+    shown: list[str] = []
+    for name in names:
+        rest = len(names) - len(shown) - 1
+        if len(", ".join([*shown, name]) + (f" and {rest} more" if rest else "")) > (room or 10**9):
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    if not shown:
+        return f"{rest} people"
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
 def slack_date(timestamp: int | None) -> str:

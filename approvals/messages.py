@@ -29,6 +29,8 @@ from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, LedgerEntry,
 
 MAX_NOTE_CHARS = 500
 MAX_REASON_CHARS = 500
+# Approvers named in a section or context (3,000 characters), with room left for the rest of its text.
+MENTIONS_ROOM = 2500
 NOTE_TEXT_BLOCK = "note_text"
 
 STATUS_LABELS = {
@@ -72,7 +74,7 @@ def request_message(
         blocks.append(context(others_out))
     blocks.append(context(status_line(entry)))
     if entry.status == PENDING:
-        blocks.append(context(f"Approvers: {mentions(approvers)}"))
+        blocks.append(context(f"Approvers: {mentions(approvers, room=MENTIONS_ROOM)}"))
         value = json.dumps({"id": entry.id, "user": entry.user})
         blocks.append({
             "type": "actions",
@@ -134,8 +136,8 @@ def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approve
         return f"{person(entry.recorded_by)} recorded time off for you: {summary}."
     if entry.status == APPROVED:
         return f"Recorded: {summary}. It needs no approval. Enjoy!"
-    return (f"Your request for {summary} is with {mentions(approvers)} ({escape(entry.team)}). "
-            "I'll let you know when they decide.")
+    return (f"Your request for {summary} is with {mentions(approvers, room=MENTIONS_ROOM)} "
+            f"({escape(entry.team)}). I'll let you know when they decide.")
 
 
 def decision_dm_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
