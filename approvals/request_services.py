@@ -455,10 +455,17 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
 
 def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
                        leave_type: LeaveTypeConfig, approvers, history: Ledger | None) -> LedgerEntry | None:
-    """The entry as it stands in the ledger: posted now, or found posted by an earlier attempt."""
+    """The entry as it stands in the ledger: posted now, or found posted by an earlier attempt.
+
+    Only an attempt that follows one which got as far as posting looks in the channel first (the
+    `posting:` mark, set before every post): a first attempt, nearly every delivery, costs no
+    conversations.history call, Tier 3 for the whole app (DESIGN §8: rate limits are part of the design).
+    """
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)
+    posting_mark = f"posting:{entry.id}"
     try:
-        posted = ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+        posted = (ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
+                  if cache.get(posting_mark) is not None else None)
     except SlackApiError as exc:
         if exc.response.get("error", "") not in PERMANENT_ERRORS:
             raise
@@ -474,6 +481,7 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
         others_out=ledger_context(config, history, entry, leave_type),
     )
+    cache.set(posting_mark, 1, WRITTEN_MARK_SECONDS)  # before the post: whoever comes next looks first
     try:
         ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
                                  blocks=message_blocks)

@@ -100,6 +100,18 @@ def test_a_valid_request_reaches_the_approvers(client, fake_slack):
     assert "is with" in receipt and f"<@{BOB}>" in receipt
 
 
+def test_a_first_delivery_does_not_read_the_channel_before_posting(client, fake_slack):
+    # conversations.history is Tier 3 for the whole app: a delivery looks for an earlier post of its
+    # request only when an earlier attempt got as far as posting (test_partial_failures: it then does).
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)  # warms the ledger: its reads come before
+    fake_slack.clear_calls()
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    assert len(posted_requests(fake_slack)) == 1
+    assert fake_slack.calls("conversations.history") == []
+
+
 def test_half_days_count_half(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE, halves=(ids.HALF_START_PM, ids.HALF_END_AM))

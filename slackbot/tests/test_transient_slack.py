@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from approvals import block_ids as ids
 from approvals import directory, selectors
+from approvals.ledger_reader import PAUSE_MAX_SECONDS
 from approvals.models import DeliveryProblem
 from approvals.slack_clients import BACKGROUND_MAX_RETRIES
 from fake_slack.personas import C_ENG_LEADS
@@ -103,12 +104,14 @@ def test_an_approvers_channel_failing_for_a_moment_is_not_you_are_not_an_approve
 
 def test_a_rate_limited_ledger_delays_a_cold_submission_and_delivers_it(client, fake_slack, attempts):
     install_config()
-    # The warm-up meets a rate-limited history (after the client's retries) and leaves the
-    # ledger cold, so the submission is accepted unchecked and checked in its task...
-    fake_slack.rate_limit("conversations.history", retry_after=1, times=CALLS_PER_ATTEMPT)
+    # The warm-up meets a history rate-limited for longer than a ledger read pauses (a shorter
+    # Retry-After is waited out inside the read) at every attempt, and leaves the ledger cold, so the
+    # submission is accepted unchecked and checked in its task...
+    fake_slack.rate_limit("conversations.history", retry_after=PAUSE_MAX_SECONDS + 1, times=None)
     view = open_request_form(client, fake_slack, ALICE)
+    fake_slack.clear_faults()
     # ...whose first attempt is rate-limited too: it must be retried, not refused.
-    fake_slack.rate_limit("conversations.history", retry_after=1, times=CALLS_PER_ATTEMPT)
+    fake_slack.rate_limit("conversations.history", retry_after=PAUSE_MAX_SECONDS + 1, times=1)
 
     response = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
 
