@@ -374,6 +374,7 @@ class Bench:
         pending = next(e for e in self.ledger.entries if e.status == PENDING and e.user != BOB
                        and self.ledger.channel_of[e.id] == C_ENG_APPROVALS and e.leave_type == "vacation")
         message_ts = self.ledger.ts_of[pending.id]
+        self.clicked_request = pending.id  # after_load decides another one, still pending
         text, message_blocks = blocks.request_message(entry=pending, leave_type=VACATION, note="",
                                                       approvers=frozenset({BOB}))
         click = block_actions_payload(
@@ -1082,12 +1083,18 @@ class Bench:
                  ("/timeoff", tasks.warm_requester))
         lines = []
         for flow, task in flows:
-            rows = DBTaskResult.objects.filter(task_path=task.module_path).order_by("enqueued_at")
-            row = rows.filter(status="READY").first() or rows.first()  # one the worker has not run yet
-            if row is None:
-                continue
+            if task is tasks.decide_request:
+                # Every click of the load named the same request, which the first one decided: an
+                # approval's cost is that of one still pending.
+                arguments = {"args": [self.undecided_approval().as_task_data()], "kwargs": {}}
+            else:
+                rows = DBTaskResult.objects.filter(task_path=task.module_path).order_by("enqueued_at")
+                row = rows.filter(status="READY").first() or rows.first()  # one the worker has not run yet
+                if row is None:
+                    continue
+                arguments = row.args_kwargs
             before = len(self.fake.calls())
-            result = ImmediateBackend("bench", {}).enqueue(task, row.args_kwargs["args"], row.args_kwargs["kwargs"])
+            result = ImmediateBackend("bench", {}).enqueue(task, arguments["args"], arguments["kwargs"])
             failed = "" if not result.errors else f" (the task failed: {result.errors[-1].exception_class_path})"
             methods: dict[str, int] = {}
             for call in self.fake.calls()[before:]:
@@ -1097,6 +1104,17 @@ class Bench:
         connections.close_all()
         self.notes.append("Slack calls of one background task per flow (run once each after the load, warm caches):")
         self.notes.extend(lines)
+
+    def undecided_approval(self):
+        """Bob's approval of a pending request in the approvals channel that the load's clicks did not name."""
+        from approvals.request_services import Decision
+        from approvals.rules import APPROVED, PENDING
+        from fake_slack.personas import BOB, C_ENG_APPROVALS
+
+        entry = next(e for e in self.ledger.entries if e.status == PENDING and e.user != BOB
+                     and self.ledger.channel_of[e.id] == C_ENG_APPROVALS and e.id != self.clicked_request)
+        return Decision(request_id=entry.id, channel=C_ENG_APPROVALS, ts=self.ledger.ts_of[entry.id], approver=BOB,
+                        status=APPROVED)
 
     def cleanup(self) -> None:
         for process in list(self.gunicorns):
