@@ -117,10 +117,10 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
 # --- In the background ----------------------------------------------------------------------
 
 
-def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None = None,
-                   ts: str | None = None, *, user: str | None = None) -> LedgerMessage | None:
-    """The request's message, re-read from Slack: where the button said, else where the ledger saw it,
-    else among the newest messages of every approvals channel.
+def request_location(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None = None,
+                     ts: str | None = None, *, user: str | None = None) -> tuple[str, str] | None:
+    """Where the request's message is: where the button said, else where the ledger saw it (nothing
+    read from Slack), else found among the newest messages of every approvals channel. None: nowhere.
 
     `user`: whose request it likely is (the person editing it): their slice of the ledger is read
     first, so that finding one's own request costs the same whatever the size of the ledger; the
@@ -133,28 +133,40 @@ def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, 
             known = history.entries.get(request_id) if history else None
         channel, ts = (known.channel, known.ts) if known is not None else (None, None)
     if channel and ts:
-        message = ledger.read_request_at(client, channel=channel, ts=ts)
-        return message if message is not None and message.entry.id == request_id else None
+        return channel, ts
     for candidate in ledger_reader.ledger_channels(config):
         found = ledger.find_recent_request(client, channel=candidate, request_id=request_id)
         if found is not None:
-            return ledger.read_request_at(client, channel=found.channel, ts=found.ts)
+            return found.channel, found.ts
     return None
+
+
+def read_request(client: WebClient, request_id: str, where: tuple[str, str]) -> LedgerMessage | None:
+    """The request's message at `where`, re-read from Slack; None when it is gone (or another's)."""
+    message = ledger.read_request_at(client, channel=where[0], ts=where[1])
+    return message if message is not None and message.entry.id == request_id else None
+
+
+def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None = None,
+                   ts: str | None = None, *, user: str | None = None) -> LedgerMessage | None:
+    """The request's message, re-read from Slack (see `request_location` for where it is looked for)."""
+    where = request_location(client, config, request_id, channel, ts, user=user)
+    return read_request(client, request_id, where) if where is not None else None
 
 
 def request_change(client: WebClient, change: Change) -> None:
     """Withdraw a pending request or cancel approved leave that has not started."""
     config = current_config()
     try:
-        message = locate_request(client, config, change.request_id, change.channel, change.ts, user=change.by)
-        if message is None:
+        where = request_location(client, config, change.request_id, change.channel, change.ts, user=change.by)
+        if where is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
-        changed = write_change(client, config, message, change)
+        changed = write_change(client, config, where, change)
     except ChangeRefused as refusal:
         send_dm(client, change.by, messages.change_refused_text(str(refusal)))
         return
     if changed is not None:
-        previous, entry = changed
+        message, previous, entry = changed
         change_followups(client, config, message, previous, entry, by=change.by)
 
 
@@ -170,11 +182,13 @@ def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, to
             raise ChangeRefused("it has already started; ask HR to correct it")
 
 
-def write_change(client: WebClient, config: WorkspaceConfig, message: LedgerMessage,
-                 change: Change) -> tuple[LedgerEntry, LedgerEntry] | None:
-    """Under the request's lock: re-read, check, rewrite the message as cancelled. None: nothing to do."""
-    with request_lock(message.entry.id):
-        message = ledger.read_request_at(client, channel=message.channel, ts=message.ts)
+def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, str],
+                 change: Change) -> tuple[LedgerMessage, LedgerEntry, LedgerEntry] | None:
+    """Under the request's lock: read the message at `where` (once: every writer of the request holds
+    the lock), check, rewrite it as cancelled. Returns the message, the entry before and after; None:
+    nothing to do."""
+    with request_lock(change.request_id):
+        message = read_request(client, change.request_id, where)
         if message is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
         previous = message.entry
@@ -186,14 +200,14 @@ def write_change(client: WebClient, config: WorkspaceConfig, message: LedgerMess
             if was is None and cache.get(maybe_rewritten_key(previous.id)):
                 was = PENDING if change.action == WITHDRAW else APPROVED
                 cache.set(change_written_key(change), was, WRITTEN_MARK_SECONDS)
-            return (replace(previous, status=was), previous) if was else None
+            return (message, replace(previous, status=was), previous) if was else None
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
                         channel=message.channel, ts=message.ts)
         rewrite(client, config, message, entry)
         cache.set(change_written_key(change), previous.status, WRITTEN_MARK_SECONDS)
     logger.info("request changed id=%s action=%s by=%s", entry.id, change.action, change.by)
-    return previous, entry
+    return message, previous, entry
 
 
 def request_edit(client: WebClient, submission: Submission, by: str) -> None:

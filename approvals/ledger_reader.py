@@ -8,8 +8,9 @@ without calling Slack.
 
 Slack's rate limits are part of the design (DESIGN §8). `conversations.history`
 is Tier 3: about 50 calls a minute for the whole app, shared by these reads,
-the decision's re-read (`ledger.read_request_at`) and the delivery check
-(`ledger.find_recent_request`). So reads of the whole ledger are
+the one read of its message a decision or a change makes under the request's
+lock (`ledger.read_request_at`) and the delivery check after an attempt that
+got as far as posting (`ledger.find_recent_request`). So reads of the whole ledger are
 
 - incremental: a refresh asks each channel only for messages newer than the
   newest it has seen (`oldest=`), at most every `INCREMENTAL_EVERY_SECONDS`;

@@ -633,34 +633,21 @@ def request_decide_later(decision: Decision) -> None:
 def request_decide(client: WebClient, decision: Decision) -> None:
     """Apply an approver's decision exactly once, however many approvers click at once."""
     config = current_config()
-
-    def tell_clicker(text: str) -> None:
-        post_ephemeral(client, decision.channel, decision.approver, text)
-
-    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
-    if message is None or message.entry.id != decision.request_id:
-        return tell_clicker(messages.request_gone_text())
-    entry = message.entry
-    team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
-    if team is None:
-        return tell_clicker(f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request.")
-    if entry.status != PENDING:
-        return finish_or_refuse(client, config, decision, message)
-    if decision.approver == entry.user:
-        return tell_clicker(messages.own_request_text())
-    if decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]):
-        return tell_clicker(messages.not_an_approver_text(team.name))
-
-    decided = write_decision(client, config, team, decision)
+    decided = write_decision(client, config, decision)
     if decided is not None:
-        send_followups(client, config, team, decided, decision)
+        entry, team = decided
+        send_followups(client, config, team, entry, decision)
 
 
-def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
-                   decision: Decision) -> LedgerEntry | None:
-    """Under the request's lock (and the team's, while max_out applies): re-read, check, rewrite the message.
+def write_decision(client: WebClient, config: WorkspaceConfig,
+                   decision: Decision) -> tuple[LedgerEntry, TeamConfig] | None:
+    """Under the request's lock (and the team's, while max_out applies): read, check, rewrite the message.
 
-    Returns the decided entry, or None when someone else decided or the clicker was told why not.
+    The message is read once, under the lock: every writer of a request (a decision, a withdrawal, a
+    cancellation, an edit) holds it, so what was read stays true until the write, and a decision costs
+    one conversations.history call (Tier 3 for the whole app), not a read before the lock and another
+    after. Returns the decided entry and its team, or None when someone else decided or the clicker
+    was told why not.
     """
     lock = f"lock:decide:{decision.request_id}"
     decided_mark = f"decided:{decision.request_id}"
@@ -671,29 +658,38 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     if token is None:
         tell_after_waiting(client, config, decision)
         return None
-    # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
-    team_lock = f"lock:team:{key_part(team.name)}" if decision.status == APPROVED and team.max_out is not None else None
-    team_token = (acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
-                  if team_lock else None)
+    team_lock = team_token = None
+
+    def tell_clicker(text: str) -> None:
+        post_ephemeral(client, decision.channel, decision.approver, text)
+
     try:
-        if team_lock and team_token is None:
-            post_ephemeral(client, decision.channel, decision.approver,
-                           "Another approval for this team is being recorded; please click again in a moment.")
-            return None
-        # Re-read under the lock: someone may have decided while we checked.
         message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
-        if message is None:
-            post_ephemeral(client, decision.channel, decision.approver, messages.request_gone_text())
-            return None
-        if message.entry.status != PENDING:
-            finish_or_refuse(client, config, decision, message)
-            return None
-        if team_lock:
-            full = capacity_when_approved(client, config, team, message.entry)
+        if message is None or message.entry.id != decision.request_id:
+            return tell_clicker(messages.request_gone_text())
+        entry = message.entry
+        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        if team is None:
+            return tell_clicker(f"The team {escape(entry.team)} is no longer configured; ask HR to decide this "
+                                "request.")
+        if entry.status != PENDING:
+            return finish_or_refuse(client, config, decision, message)
+        if decision.approver == entry.user:
+            return tell_clicker(messages.own_request_text())
+        if decision.approver not in approvers_for(config, team, entry.user,
+                                                  channel_members=slack_lookups(client)[0]):
+            return tell_clicker(messages.not_an_approver_text(team.name))
+        # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
+        if decision.status == APPROVED and team.max_out is not None:
+            team_lock = f"lock:team:{key_part(team.name)}"
+            team_token = acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
+            if team_token is None:
+                return tell_clicker("Another approval for this team is being recorded; please click again in a "
+                                    "moment.")
+            full = capacity_when_approved(client, config, team, entry)
             if full:
-                post_ephemeral(client, decision.channel, decision.approver, f"You can't approve this yet: {escape(full)}.")
-                return None
-        decided = replace(message.entry, status=decision.status, decided_by=decision.approver,
+                return tell_clicker(f"You can't approve this yet: {escape(full)}.")
+        decided = replace(entry, status=decision.status, decided_by=decision.approver,
                           decided_at=int(time.time()), reason=decision.reason or None, channel=decision.channel,
                           ts=decision.ts)
         leave_type = config.leave_type(decided.leave_type)
@@ -702,9 +698,9 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
             approvers=frozenset())
         # Slow Slack calls above may have outlasted the lock: write only while it is still ours, for
         # long enough to write. A lost lock means another clicker may be writing: this attempt stops
-        # and the task's next attempt re-reads the message.
-        if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_lock and not renew(team_lock, team_token,
-                                                                                       DECISION_LOCK_SECONDS)):
+        # and the task's next attempt reads the message again.
+        if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_token and not renew(team_lock, team_token,
+                                                                                        DECISION_LOCK_SECONDS)):
             raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
         try:
             ledger.update_request(locked_write_client(), channel=decision.channel, ts=decision.ts, entry=decided,
@@ -717,7 +713,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         ledger_reader.record_entry(decided)
         cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
-        return decided
+        return decided, team
     finally:
         release(lock, token)
         if team_token:

@@ -103,6 +103,7 @@ def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # a double click
 
     assert len(fake_slack.calls("chat.update")) == 1
+    assert len(fake_slack.calls("conversations.history")) == 2  # each click read the message once, under its lock
     payload = status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("cancelled", ALICE)
     thread = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
