@@ -115,8 +115,8 @@ def job_take_over(job: DueJob, stale_before: datetime) -> bool:
              .filter(Q(claimed_at__lt=stale_before) | Q(retry_at__lte=now))
              .update(claimed_at=now, retry_at=None, attempts=F("attempts") + 1))
     if taken:
-        logger.warning("job taken over job=%s team=%s period=%s (its earlier claim never finished)", job.job,
-                       job.team, job.period)
+        logger.warning("job taken over job=%s team=%s period=%s (its earlier claim failed or never finished)",
+                       job.job, job.team, job.period)
     return bool(taken)
 
 

@@ -100,6 +100,9 @@ def followup_notice(client: WebClient, key: str, *, channel: str, text: str, ent
 # effect they are for by a hash of its key; not part of the ledger (DESIGN §5), which ignores it.
 NOTICE_EVENT_TYPE = "timeoff_notice"
 NOTICE_LOOK_PAGES = 5  # how far a retry looks for its earlier post: 5 pages of a busy channel since then
+# The look starts this long before our own clock said the doubtful post was sent: Slack's clock (its
+# message ts) and ours may disagree by a little.
+NOTICE_CLOCK_MARGIN_SECONDS = 60
 
 
 def notice_tag(key: str) -> str:
@@ -129,7 +132,8 @@ def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks:
             metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"key": tag}})
     except Exception as exc:
         if slack_may_have_acted(exc):
-            cache.add(doubt_key, started - 1, ONCE_MARK_SECONDS)  # the first doubt's time: look from there
+            # The first doubt's time: the look starts there.
+            cache.add(doubt_key, started - NOTICE_CLOCK_MARGIN_SECONDS, ONCE_MARK_SECONDS)
         raise
 
 
