@@ -77,13 +77,12 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
     if cached is not None:
         return cached
     members: set[str] = set()
-    cursor = None
     try:
-        for _ in range(MAX_MEMBER_PAGES):
-            response = client.conversations_members(channel=channel, limit=MEMBERS_PAGE_SIZE, cursor=cursor)
-            members.update(response.get("members", []))
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
+        # A SlackResponse iterates over its pages (following next_cursor), the first being itself.
+        pages = client.conversations_members(channel=channel, limit=MEMBERS_PAGE_SIZE)
+        for number, page in enumerate(pages, start=1):
+            members.update(page.get("members", []))
+            if number >= MAX_MEMBER_PAGES:
                 break
     except SlackApiError as exc:
         if _passing(exc, f"members of channel={channel}") or _token_refused(exc):

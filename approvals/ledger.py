@@ -111,19 +111,16 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
 def find_recent_request(client: WebClient, *, channel: str, request_id: str) -> LedgerMessage | None:
     """Look for a request among the channel's newest messages (delivery idempotency); ours only."""
     author = ledger_author(client, channel)
-    cursor = None
-    for _ in range(RECENT_PAGES):
-        response = client.conversations_history(
-            channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
-        )
-        for message in response.get("messages", []):
+    # A SlackResponse iterates over its pages (following next_cursor), the first being itself.
+    pages = client.conversations_history(channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True)
+    for number, page in enumerate(pages, start=1):
+        for message in page.get("messages", []):
             if message.get("user") != author:
                 continue
             entry = entry_from_metadata(message.get("metadata"))
             if entry is not None and entry.id == request_id:
                 return LedgerMessage(channel=channel, ts=message["ts"], text=message.get("text", ""),
                                      entry=replace(entry, channel=channel, ts=message["ts"]))
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not response.get("has_more") or not cursor:
-            return None
+        if number >= RECENT_PAGES:
+            break
     return None

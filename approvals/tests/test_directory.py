@@ -159,3 +159,16 @@ def test_a_dead_token_is_not_remembered_as_no_members(fake_slack, client, error)
 
     assert directory.cached_channel_members(C_ENG) is None and directory.cached_usergroup_members(S_ENG) is None
     assert ALICE in directory.fetch_channel_members(client, C_ENG)  # a new token, or the same one working again
+
+
+def test_a_channel_of_many_pages_is_read_to_its_last_member(fake_slack, client):
+    with fake_slack.workspace.lock:
+        before = fake_slack.workspace.channels[C_ENG].members - {BOT}
+        fake_slack.workspace.channels[C_ENG].members |= {f"U{n:08d}" for n in range(450)}
+
+    members = directory.fetch_channel_members(client, C_ENG)
+
+    assert len(members) == 450 + len(before) and {ALICE, "U00000449"} <= members and BOT not in members
+    calls = fake_slack.calls("conversations.members")
+    assert len(calls) == 3  # 200 a page
+    assert calls[1].params["cursor"] == calls[0].response["response_metadata"]["next_cursor"]

@@ -61,6 +61,22 @@ def test_the_delivery_check_ignores_a_message_someone_else_posted(fake_slack):
     assert find_recent_request(background_client(), channel=C_ENG_APPROVALS, request_id="req-1").ts == ts
 
 
+@pytest.mark.parametrize("newer, found", [(5, True), (6, False)])
+def test_the_delivery_check_looks_through_the_newest_pages_only(fake_slack, monkeypatch, newer, found):
+    # Pages of 2 here: the request under 5 newer messages is on the third page (RECENT_PAGES), under 6 on
+    # the fourth: a delivery retried minutes after its post never needs to look that far back.
+    monkeypatch.setattr(ledger, "HISTORY_PAGE_SIZE", 2)
+    ts = post(fake_slack)
+    for n in range(newer):
+        fake_slack.workspace.post_message(C_ENG_APPROVALS, f"newer {n}")
+    fake_slack.clear_calls()
+
+    result = find_recent_request(background_client(), channel=C_ENG_APPROVALS, request_id="req-1")
+
+    assert (result.ts if result else None) == (ts if found else None)
+    assert len(fake_slack.calls("conversations.history")) == ledger.RECENT_PAGES == 3
+
+
 @pytest.mark.parametrize("read", [
     lambda client, ts: read_request_at(client, channel=C_ENG_APPROVALS, ts=ts),
     lambda client, ts: find_recent_request(client, channel=C_ENG_APPROVALS, request_id="req-1"),
