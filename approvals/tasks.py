@@ -112,6 +112,14 @@ def send_balance(user: str, year: int | None = None) -> None:
     balance_services.balance_send(background_client(), user, year)
 
 
+@retrying_task()
+def send_team_out(user: str) -> None:
+    """`/timeoff who` when the cache could not answer (approvals.team_out_services)."""
+    from approvals import team_out_services  # it enqueues this task: import when run
+
+    team_out_services.team_out_send(background_client(), user)
+
+
 @retrying_task(priority=-10)
 def warm_requester(user: str) -> None:
     request_services.requester_warm(background_client(), user)

@@ -12,6 +12,7 @@ HELP_TEXT = (
     "(`/timeoff balance 2025` for another year).\n"
     "• `/timeoff list` shows your pending and upcoming leave, with buttons to edit, withdraw or cancel it.\n"
     "• `/timeoff cancel` picks a request to withdraw or leave to cancel.\n"
+    "• `/timeoff who` shows who in your team is out today and in the next 7 days.\n"
     "• HR: `/timeoff for @person [dates] [type]` records time off for them; `/timeoff for @person list` "
     "shows theirs to change.\n"
     "• `/timeoff help` shows this message.\n"

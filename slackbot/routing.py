@@ -9,7 +9,15 @@ import logging
 
 from approvals import block_ids as ids
 from approvals import observe
-from slackbot import balance_command, commands, decision_handlers, events, leave_handlers, request_form
+from slackbot import (
+    balance_command,
+    commands,
+    decision_handlers,
+    events,
+    leave_handlers,
+    request_form,
+    team_out_command,
+)
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
 from slackbot.responses import SlackResponse, ack
 
@@ -21,6 +29,7 @@ COMMAND_ROUTES = {
     "list": leave_handlers.command_list,
     "cancel": leave_handlers.command_cancel,
     "for": leave_handlers.command_for,
+    "who": team_out_command.command_who,
 }
 
 ACTION_ROUTES = {

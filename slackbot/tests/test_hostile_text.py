@@ -155,14 +155,16 @@ def test_a_hostile_leave_type_name_stays_inert_everywhere_it_is_shown(client, fa
     assert_nothing_hostile_was_sent(fake_slack, answers=[balance.json(), listed.json()], mrkdwn_only=True)
 
 
-def test_a_hostile_team_name_stays_inert_in_the_preview_the_balance_and_app_home(client, fake_slack):
+def test_a_hostile_team_name_stays_inert_in_the_preview_the_balance_who_is_out_and_app_home(client, fake_slack):
     install_config(accepted(standard_config(teams=(replace(ENGINEERING, name=f"Ops {HOSTILE}"),))))
     request_time_off(client, fake_slack, ALICE)
     open_request_form(client, fake_slack, ALICE, text=f"{MONDAY.isoformat()} {WEDNESDAY.isoformat()}")
     balance = post_command(client, f"balance {MONDAY.year}", user_id=ALICE)
+    out = post_command(client, "who", user_id=ALICE)
     post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"}, event_id="EvH2"))
     assert "Decided by the Ops &lt;!channel&gt;" in str(fake_slack.last_call("views.open").params["view"])
-    assert_nothing_hostile_was_sent(fake_slack, answers=[balance.json()])
+    assert "Ops &lt;!channel&gt;" in out.json()["text"]  # the team's name, shown but inert
+    assert_nothing_hostile_was_sent(fake_slack, answers=[balance.json(), out.json()])
 
 
 @pytest.mark.parametrize("configured", [

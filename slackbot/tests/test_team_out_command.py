@@ -1,0 +1,94 @@
+"""`/timeoff who`: who in my team is out today and in the next 7 days, end to end against the fake Slack.
+
+Warm: answered from the cache (the team's slices), with no Slack call. Cold: a
+task reads Slack and DMs the answer. Private types show as "away"; pending
+requests are not "out".
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from approvals import directory
+from approvals.config_store import current_config
+from approvals.ledger_format import request_metadata
+from approvals.ledger_reader import read_ledger
+from approvals.rules import LedgerEntry
+from approvals.selectors import local_today
+from approvals.slack_clients import background_client
+from approvals.team_out_services import CHECKING_TEXT
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
+from test_support.flows import ALICE, BOB, DAVE, dms_to, install_config
+from test_support.slack_requests import post_command
+
+pytestmark = pytest.mark.django_db
+
+LA = "America/Los_Angeles"  # the team's time zone (test_support.flows.ENGINEERING): its today counts
+
+
+def seed(fake_slack, user: str, leave_type: str, status: str, *, starts_in: int = 0, days: int = 6) -> None:
+    start = local_today(LA) + timedelta(days=starts_in)
+    entry = LedgerEntry(id=f"{user}-{leave_type}", user=user, team="Engineering", leave_type=leave_type,
+                        start=start, end=start + timedelta(days=days), start_half=None, end_half=None,
+                        days=Decimal(5), status=status, decided_by=BOB if status == "approved" else None)
+    fake_slack.workspace.post_message(C_ENG_APPROVALS, f"<@{user}> requests time off",
+                                      metadata=request_metadata(entry))
+
+
+@pytest.fixture
+def team_out(fake_slack):
+    install_config()
+    seed(fake_slack, ALICE, "vacation", "approved")
+    seed(fake_slack, DAVE, "sick", "approved")  # a private type
+    seed(fake_slack, BOB, "vacation", "pending")  # asked for, not out
+    seed(fake_slack, BOB, "medical", "approved", starts_in=20)  # out, but not this week
+
+
+def who(client, user: str, text: str = "who") -> dict:
+    response = post_command(client, text, user_id=user)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["response_type"] == "ephemeral"
+    return body
+
+
+def test_a_warm_cache_answers_at_once_without_calling_slack(client, fake_slack, team_out):
+    read_ledger(background_client(), current_config())
+    directory.fetch_channel_members(background_client(), C_ENG)
+    fake_slack.clear_calls()
+
+    body = who(client, ALICE)
+
+    assert fake_slack.calls() == []
+    shown = body["text"] + str(body["blocks"])
+    assert "Who's out" in body["text"] and "(Engineering)" in str(body["blocks"])
+    assert f"<@{ALICE}>: :palm_tree: Vacation" in shown
+    assert f"<@{DAVE}>: :calendar: away" in shown and "Sick" not in shown  # private: no type
+    assert f"<@{BOB}>" not in shown  # pending now; out only in three weeks
+
+
+def test_a_cold_cache_answers_by_dm(client, fake_slack, team_out):
+    body = who(client, DAVE)
+
+    assert body["text"] == CHECKING_TEXT
+    [dm] = dms_to(fake_slack, DAVE)
+    assert "Who's out" in dm and f"<@{ALICE}>" in dm and f"<@{BOB}>" not in dm
+
+
+def test_someone_in_no_team_is_told_so(client, fake_slack, team_out):
+    directory.fetch_channel_members(background_client(), C_ENG)  # Carol is known to be in no team's channel
+
+    assert who(client, CAROL)["text"].startswith("No team is configured for you")
+
+
+def test_nobody_out_says_so(client, fake_slack):
+    install_config()
+    read_ledger(background_client(), current_config())
+    directory.fetch_channel_members(background_client(), C_ENG)
+
+    assert "Nobody in Engineering is out" in who(client, ALICE)["text"]
+
+
+def test_more_words_get_the_usage(client, fake_slack, team_out):
+    assert who(client, ALICE, "who tomorrow")["text"].startswith("Use `/timeoff who`")
