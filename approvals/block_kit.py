@@ -111,10 +111,12 @@ def mentions(users, *, room: int | None = None) -> str:
     names = [mention(u) for u in sorted(users)]
     if not names:
         return "nobody"
+    if room is None:
+        return ", ".join(names)
     shown: list[str] = []
     for name in names:
         rest = len(names) - len(shown) - 1
-        if len(", ".join([*shown, name]) + (f" and {rest} more" if rest else "")) > (room or 10**9):
+        if len(", ".join([*shown, name]) + (f" and {rest} more" if rest else "")) > room:
             break
         shown.append(name)
     rest = len(names) - len(shown)

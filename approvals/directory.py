@@ -30,10 +30,10 @@ BOT_ID_TTL_SECONDS = 24 * 60 * 60
 MEMBERS_PAGE_SIZE = 200
 MAX_MEMBER_PAGES = 50  # 10,000 members: larger channels are not approver lists
 BOT_ID_KEY = "directory:bot_user_id"
-# Slack's answers when our token no longer works (https://docs.slack.dev/reference/methods/auth.test#errors)
 # users.info's answers for an id that names nobody we may see (https://docs.slack.dev/reference/methods/users.info)
 NO_SUCH_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 NO_SUCH_USER = "no such user"  # what the cache holds for one
+# Slack's answers when our token no longer works (https://docs.slack.dev/reference/methods/auth.test#errors)
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 
 
