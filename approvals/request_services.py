@@ -669,16 +669,10 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
             return tell_clicker(messages.request_gone_text())
         entry = message.entry
         team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
-        if team is None:
-            return tell_clicker(f"The team {escape(entry.team)} is no longer configured; ask HR to decide this "
-                                "request.")
-        if entry.status != PENDING:
+        if team is not None and entry.status != PENDING:  # decided: ours to finish, or say who decided
             return finish_or_refuse(client, config, decision, message)
-        if decision.approver == entry.user:
-            return tell_clicker(messages.own_request_text())
-        if decision.approver not in approvers_for(config, team, entry.user,
-                                                  channel_members=slack_lookups(client)[0]):
-            return tell_clicker(messages.not_an_approver_text(team.name))
+        if refusal := clicker_refusal(client, config, team, decision, entry):
+            return tell_clicker(refusal)
         # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
         if decision.status == APPROVED and team.max_out is not None:
             team_lock = f"lock:team:{key_part(team.name)}"
@@ -725,15 +719,31 @@ def decision_written(decision: Decision) -> bool:
     return cache.get(f"decided:{decision.request_id}") == decision.status
 
 
+def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, decision: Decision,
+                    entry: LedgerEntry) -> str | None:
+    """Why the clicker may not decide this request of `team`, or None when they may."""
+    if team is None:
+        return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
+    if decision.approver == entry.user:
+        return messages.own_request_text()
+    if decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]):
+        return messages.not_an_approver_text(team.name)
+    return None
+
+
 def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> None:
-    """The lock did not come (or another approver decided meanwhile): say who decided, if anyone has."""
+    """The lock did not come (or another approver decided meanwhile): say who decided, if anyone has; to
+    someone who may not decide it, why not."""
     message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
-    if message is None:
+    if message is None or message.entry.id != decision.request_id:
         text = messages.request_gone_text()
     elif message.entry.status != PENDING:
         return finish_or_refuse(client, config, decision, message)
     else:
-        text = "Another approver is deciding this request right now; check the message in a moment."
+        entry = message.entry
+        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        text = (clicker_refusal(client, config, team, decision, entry)
+                or "Another approver is deciding this request right now; check the message in a moment.")
     post_ephemeral(client, decision.channel, decision.approver, text)
 
 

@@ -116,6 +116,31 @@ def test_a_non_approver_is_refused(client, fake_slack):
     assert current_message(fake_slack, posted).metadata["event_payload"]["status"] == "pending"
 
 
+def test_a_non_approver_waiting_behind_another_decision_is_told_why_not(client, fake_slack, monkeypatch):
+    # The click was let through (the cache did not know yet); its task waits for the request's lock,
+    # which another decision holds, and is then told that it may not decide, not "someone is deciding".
+    from approvals import request_services
+    from approvals.cache_lock import acquire, release
+    from approvals.slack_clients import background_client
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    request_id = posted.params["metadata"]["event_payload"]["id"]
+    monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", 0.2)
+    token = acquire(f"lock:decide:{request_id}", timeout=30, wait=0)
+    try:
+        request_services.request_decide(background_client(), request_services.Decision(
+            request_id=request_id, channel=C_ENG_APPROVALS, ts=posted.response["ts"], approver=HR,
+            status="approved"))
+    finally:
+        release(f"lock:decide:{request_id}", token)
+
+    [refusal] = ephemerals_to(fake_slack, HR)
+    assert "not an approver for Engineering" in refusal
+    assert current_message(fake_slack, posted).metadata["event_payload"]["status"] == "pending"
+
+
 def test_a_non_approver_pressing_reject_gets_no_modal(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
