@@ -81,7 +81,14 @@ def reason_error(value: str) -> str | None:
     return f"must be at most {REASON_MAX_LENGTH} characters" if len(value) > REASON_MAX_LENGTH else None
 
 
+# /timeoff's words (slackbot.routing.COMMAND_ROUTES, which a test keeps equal): `/timeoff list` is the
+# list, so a leave type coded "list" could never be typed first in `/timeoff list 2027-01-04`.
+COMMAND_WORDS = frozenset({"help", "balance", "list", "cancel", "for", "who"})
+
+
 def leave_code_error(value: str) -> str | None:
+    if value in COMMAND_WORDS:
+        return f"'{value}' is a /timeoff command (/timeoff {value}); choose another code"
     if len(value) <= CODE_MAX_LENGTH and LEAVE_CODE_PATTERN.fullmatch(value):
         return None
     return "must be a short lowercase code like vacation or sick_leave (letters, digits, _ and -)"

@@ -168,6 +168,7 @@ INVALID = [
     (change("teams.0.digest_time", 630), 'teams[0].digest_time: must be a time like "09:00" (in YAML, put it in quotes)'),
     (change("teams.0.name", " Engineering"), "teams[0].name: must not start or end with spaces"),
     (change("leave_types.0.code", "Vacation Days"), "leave_types[0].code: must be a short lowercase code"),
+    (change("leave_types.0.code", "list"), "leave_types[0].code: 'list' is a /timeoff command (/timeoff list)"),
     (change("leave_types.0.emoji", "palm_tree"), "leave_types[0].emoji: must be a Slack emoji code like :palm_tree:"),
     # structure
     (change("teams.1.approvers", {"users": [], "channel": None}), "teams[1].approvers: a team needs at least one approver"),

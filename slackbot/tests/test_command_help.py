@@ -19,3 +19,13 @@ def test_unknown_text_answers_with_help(client):
     assert body["response_type"] == "ephemeral"
     assert "I didn't understand `frobnicate`" in body["text"]
     assert "/timeoff help" in body["text"]
+
+
+def test_every_command_word_is_one_a_leave_type_code_may_not_take():
+    # A leave type coded "list" could not be typed first (`/timeoff list 2027-01-04`): the configuration
+    # refuses the words the routing table answers (approvals.config_fields.COMMAND_WORDS).
+    from approvals.config_fields import COMMAND_WORDS, leave_code_error
+    from slackbot.routing import COMMAND_ROUTES
+
+    assert set(COMMAND_ROUTES) == COMMAND_WORDS
+    assert all(leave_code_error(word) for word in COMMAND_WORDS) and leave_code_error("vacation") is None
