@@ -4,6 +4,8 @@
 in `fake_slack.personas`, with `settings.SLACK_API_URL` pointing at it. One
 HTTP server serves the whole session; each test resets its state.
 
+`no_backoff`: the clients' retries without their sleeping.
+
 `browser`: a headless Chromium for a browser test (`test_support.browser`).
 """
 
@@ -30,6 +32,14 @@ def fake_slack(fake_slack_server, settings):
     settings.SLACK_BOT_TOKEN = fake_slack_server.workspace.bot_token
     yield fake_slack_server
     fake_slack_server.reset()  # no faults or latency leak into the next test
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Every client's retry handlers as configured (counts and kinds), minus their sleeping."""
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
 
 
 @pytest.fixture

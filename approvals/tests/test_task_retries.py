@@ -27,7 +27,6 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web import SlackResponse
 
 from approvals.models import DeliveryProblem
@@ -45,12 +44,6 @@ CALLS_PER_ATTEMPT = 1 + BACKGROUND_MAX_RETRIES  # the client's own retries insid
 # posted anyway); the task retries instead, after looking for its own post.
 POSTS_PER_ATTEMPT = 1
 ASKED_FOR = "Vacation, Mon 10 Mar – Wed 12 Mar"
-
-
-@pytest.fixture
-def no_backoff(monkeypatch):
-    """Every client's retry handlers as configured (counts and kinds), minus their sleeping."""
-    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
 
 
 @pytest.fixture

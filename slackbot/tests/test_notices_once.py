@@ -34,13 +34,6 @@ from test_support.slack_faults import answers_lost
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_backoff(monkeypatch):
-    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-
-    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
-
-
 def thread_replies(fake_slack, posted) -> list:
     return [m for m in fake_slack.workspace.replies(C_ENG_APPROVALS, posted.response["ts"])
             if m.ts != posted.response["ts"]]

@@ -25,7 +25,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from fake_slack.personas import C_ENG_APPROVALS
 from test_support.flows import ALICE, install_config, request_time_off
@@ -329,12 +328,6 @@ def test_no_secret_is_logged_when_a_delivery_meets_invalid_auth(client, fake_sla
     request_time_off(client, fake_slack, ALICE)
     assert [c.response["error"] for c in fake_slack.calls("chat.postMessage")][:1] == ["invalid_auth"]
     assert_no_secrets(captured_logs)
-
-
-@pytest.fixture
-def no_backoff(monkeypatch):
-    """Every client's retry handlers as configured (counts and kinds), minus their sleeping."""
-    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
 
 
 @pytest.mark.django_db
