@@ -16,10 +16,11 @@ Every client built here (the ledger's post client too) is an `ObservedWebClient`
 request or task it belongs to. Their timeouts and retry handlers are as above.
 """
 
+import json
 import logging
 import time
 from functools import cache
-from http.client import HTTPMessage
+from http.client import HTTPException, HTTPMessage
 from io import BytesIO
 from urllib.error import HTTPError, URLError
 
@@ -79,13 +80,18 @@ class ObservedWebClient(WebClient):
         return response
 
     def _request_for_pagination(self, api_url: str, req_args: dict) -> dict:
+        """slack_sdk's, but an answer that is not JSON (a gateway's HTML error page) is an error with
+        its HTTP status, as the first page's is (`api_call`), not a JSONDecodeError: a 502 on the
+        tenth page is as transient as on the first."""
         method = api_url.rsplit("/", 1)[-1]
         started = time.perf_counter()
         try:
-            response = super()._request_for_pagination(api_url=api_url, req_args=req_args)
+            answer = self._perform_urllib_http_request(url=api_url, args=req_args)
         except Exception as exc:
             _record(method, started, error=type(exc).__name__, status=None)
             raise
+        response = {"status_code": int(answer["status"]), "headers": dict(answer["headers"]),
+                    "data": answer["parsed_body"] if "parsed_body" in answer else _json_or_error(answer)}
         data = response.get("data") if isinstance(response.get("data"), dict) else {}
         error = None if data.get("ok") else str(data.get("error") or f"http_{response.get('status_code')}")
         _record(method, started, error=error, status=response.get("status_code"))
@@ -101,8 +107,16 @@ class ObservedWebClient(WebClient):
 
     def _http_request(self, url, req) -> dict:
         """One HTTP request and its answer, as slack_sdk's urllib path gives them: {status, headers,
-        body}, or HTTPError for an answer other than 2xx."""
-        return super()._perform_urllib_http_request_internal(url, req)
+        body}, or HTTPError for an answer other than 2xx.
+
+        An answer cut off mid-body (http.client's IncompleteRead) or otherwise broken is not an
+        OSError, so slack_sdk would let it through as it is, and nothing would know it for what it
+        is: a dropped connection, after which the call may have been made. It is raised as urllib's
+        URLError, as a reset connection is (and as KeptAliveWebClient raises urllib3's)."""
+        try:
+            return super()._perform_urllib_http_request_internal(url, req)
+        except HTTPException as exc:
+            raise URLError(exc) from exc
 
 
 class KeptAliveWebClient(ObservedWebClient):
@@ -190,6 +204,13 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
         if value is None:
             return True  # slack_sdk's handler waits about a second
         return value.isdigit() and int(value) <= IN_CALL_RETRY_AFTER_MAX_SECONDS
+
+
+def _json_or_error(answer: dict) -> dict:
+    try:
+        return json.loads(answer["body"])
+    except ValueError:
+        return {"ok": False, "error": f"unexpected_response_body_http_{answer['status']}"}
 
 
 def retry_after_header(headers) -> str | None:

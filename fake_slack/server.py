@@ -90,6 +90,9 @@ class Call:
 
 # The status of an answer that is never sent: the connection is closed instead (`drop_connection`).
 DROPPED = 0
+TRUNCATED = 1  # made; the answer stops halfway through its body and the connection closes
+# What a load balancer in front of Slack answers when Slack's servers do not: HTML, not JSON.
+GATEWAY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Fault:
     retry_after: int = 0
     seconds: float = 0.0  # for delays
     extra: dict = field(default_factory=dict)
+    after: int = 0  # calls of the method answered as usual before the fault starts
 
 
 # ---------------------------------------------------------------------------
@@ -828,9 +832,11 @@ class FakeSlack:
         """Answer `{"ok": false, "error": error, **extra}` (HTTP 200)."""
         self._add_fault(method, Fault("fail", times, error=error, extra=extra))
 
-    def rate_limit(self, method: str, retry_after: int = 1, times: int | None = 1) -> None:
-        """Answer HTTP 429 with Retry-After and `{"ok": false, "error": "ratelimited"}`."""
-        self._add_fault(method, Fault("rate_limit", times, error="ratelimited", status=429, retry_after=retry_after))
+    def rate_limit(self, method: str, retry_after: int = 1, times: int | None = 1, after: int = 0) -> None:
+        """Answer HTTP 429 with Retry-After and `{"ok": false, "error": "ratelimited"}` (after `after`
+        calls answered as usual)."""
+        self._add_fault(method, Fault("rate_limit", times, error="ratelimited", status=429, retry_after=retry_after,
+                                      after=after))
 
     def server_error(self, method: str, status: int = 500, times: int | None = 1) -> None:
         self._add_fault(method, Fault("server_error", times, error="fatal_error", status=status))
@@ -839,6 +845,17 @@ class FakeSlack:
         """Make the call, then close the connection without an answer (a proxy or load balancer on the
         way resetting it): the client cannot know whether it was made."""
         self._add_fault(method, Fault("dropped", times, status=DROPPED))
+
+    def truncate_answer(self, method: str, times: int | None = 1) -> None:
+        """Make the call, then send the head and half the body of its answer and close the connection
+        (a connection cut mid-answer): the client cannot know whether it was made."""
+        self._add_fault(method, Fault("truncated", times, status=TRUNCATED))
+
+    def gateway_error(self, method: str, status: int = 502, times: int | None = 1, after: int = 0) -> None:
+        """Answer an HTML error page with `status`, as the load balancers in front of Slack's servers do
+        when those do not answer; not made. `after`: the first `after` calls are answered as usual (a
+        later page of a paged read fails)."""
+        self._add_fault(method, Fault("gateway", times, error="gateway", status=status, after=after))
 
     def delay(self, method: str, seconds: float, times: int | None = None) -> None:
         """Sleep `seconds` before answering `method`. The call still takes
@@ -903,6 +920,9 @@ class FakeSlack:
     def _take(self, fault: Fault | None) -> Fault | None:
         if fault is None or fault.times == 0:
             return None
+        if fault.after > 0:
+            fault.after -= 1
+            return None
         if fault.times is not None:
             fault.times -= 1
         return fault
@@ -921,8 +941,8 @@ class FakeSlack:
         status, extra_headers = 200, {}
         if fault is None and (wait := self._over_tier(method, params)) is not None:
             fault = Fault("rate_limit", 1, error="ratelimited", status=429, retry_after=wait)
-        if fault and fault.kind == "dropped":
-            status, body = DROPPED, self._answer(method, params, headers)
+        if fault and fault.kind in ("dropped", "truncated"):
+            status, body = fault.status, self._answer(method, params, headers)
         elif fault:
             status, body = fault.status, {"ok": False, "error": fault.error, **fault.extra}
             if fault.kind == "rate_limit":
@@ -937,6 +957,8 @@ class FakeSlack:
                                     fault.kind if fault else None))
         if delay:
             time.sleep(delay.seconds)
+        if fault and fault.kind == "gateway":
+            return status, extra_headers, GATEWAY_PAGE  # recorded above as the error it stands for
         return status, extra_headers, body
 
     def _answer(self, method: str, params: dict, headers: dict) -> dict:
@@ -1037,9 +1059,15 @@ class _Handler(BaseHTTPRequestHandler):
         if status == DROPPED:  # made; the connection closes with no answer at all
             self.close_connection = True
             return
+        if status == TRUNCATED:  # made; half the answer, then the connection closes
+            self.close_connection = True
+            return self._send(200, headers, json.dumps(answer).encode(), "application/json; charset=utf-8",
+                              cut=True)
+        if isinstance(answer, str):  # a gateway's HTML page
+            return self._send(status, headers, answer.encode(), "text/html")
         self._send(status, headers, json.dumps(answer).encode(), "application/json; charset=utf-8")
 
-    def _send(self, status, headers, payload: bytes, content_type):
+    def _send(self, status, headers, payload: bytes, content_type, *, cut: bool = False):
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -1047,6 +1075,6 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(payload[:len(payload) // 2] if cut else payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests); nothing to answer
