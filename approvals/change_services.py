@@ -30,11 +30,13 @@ from approvals.request_services import (
     Submission,
     check_submission,
     shown_back,
+    shown_to_hr,
     submission_entry,
     tell_person,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
 from approvals.selectors import local_today, requester_cached, slack_lookups
+from approvals.slack_clients import locked_write_client
 from approvals.task_queue import error_code
 from approvals.team_routing import approvers_for, team_for_channel
 
@@ -125,19 +127,28 @@ def request_location(client: WebClient, config: WorkspaceConfig, request_id: str
     `user`: whose request it likely is (the person editing it): their slice of the ledger is read
     first, so that finding one's own request costs the same whatever the size of the ledger; the
     whole ledger only when it is not theirs (HR editing someone's) or the slices are cold."""
-    if channel is None or ts is None:
-        own = ledger_reader.person_view(config, user) if user is not None else None
-        known = own.entries.get(request_id) if own is not None else None
-        if known is None or not known.channel:
-            history = ledger_reader.cached_ledger(config)
-            known = history.entries.get(request_id) if history else None
-        channel, ts = (known.channel, known.ts) if known is not None else (None, None)
     if channel and ts:
         return channel, ts
+    seen = request_sighting(client, config, request_id, user=user)
+    return (seen.channel, seen.ts) if seen is not None else None
+
+
+def request_sighting(client: WebClient, config: WorkspaceConfig, request_id: str, *,
+                     user: str | None = None) -> LedgerEntry | None:
+    """The request's entry as the ledger last saw it, with its channel and ts: from the cached slices
+    of `user` (see `request_location`), else the whole cached ledger, else the newest messages of every
+    approvals channel. None: nowhere. Its status may be stale; its person, team and place are not."""
+    own = ledger_reader.person_view(config, user) if user is not None else None
+    known = own.entries.get(request_id) if own is not None else None
+    if known is None or not (known.channel and known.ts):
+        history = ledger_reader.cached_ledger(config)
+        known = history.entries.get(request_id) if history else None
+    if known is not None and known.channel and known.ts:
+        return known
     for candidate in ledger_reader.ledger_channels(config):
         found = ledger.find_recent_request(client, channel=candidate, request_id=request_id)
         if found is not None:
-            return found.channel, found.ts
+            return replace(found.entry, channel=found.channel, ts=found.ts)
     return None
 
 
@@ -187,7 +198,7 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
     """Under the request's lock: read the message at `where` (once: every writer of the request holds
     the lock), check, rewrite it as cancelled. Returns the message, the entry before and after; None:
     nothing to do."""
-    with request_lock(change.request_id):
+    with request_lock(change.request_id) as lock:
         message = read_request(client, change.request_id, where)
         if message is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
@@ -204,7 +215,7 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
                         channel=message.channel, ts=message.ts)
-        rewrite(client, config, message, entry)
+        rewrite(client, config, message, entry, lock=lock)
         cache.set(change_written_key(change), previous.status, WRITTEN_MARK_SECONDS)
     logger.info("request changed id=%s action=%s by=%s", entry.id, change.action, change.by)
     return message, previous, entry
@@ -215,17 +226,19 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
     config = current_config()
     leave_type = config.leave_type(submission.leave_type)
     try:
-        message = locate_request(client, config, submission.id, user=by)
-        if message is None:
+        # Where it is and whose (a request's person and team never change): from the ledger's cache,
+        # so the message is read from Slack once, under the lock.
+        seen = request_sighting(client, config, submission.id, user=by)
+        if seen is None:
             raise ChangeRefused("it no longer exists (its message was deleted)")
-        team = config.team_named(message.entry.team) or team_for_channel(config, message.channel)
+        team = config.team_named(seen.team) or team_for_channel(config, seen.channel)
         if team is None or leave_type is None:
             raise ChangeRefused("its team or leave type is no longer configured")
         # The requester's view for the new dates, as the form checked it: the whole ledger only when cold.
-        history = (ledger_reader.person_view(config, message.entry.user, team.name, submission.start, submission.end)
+        history = (ledger_reader.person_view(config, seen.user, team.name, submission.start, submission.end)
                    or ledger_reader.current_ledger(client, config))
-        with request_lock(submission.id):
-            message = ledger.read_request_at(client, channel=message.channel, ts=message.ts)
+        with request_lock(submission.id) as lock:
+            message = read_request(client, submission.id, (seen.channel, seen.ts))
             if message is None:
                 raise ChangeRefused("it no longer exists (its message was deleted)")
             previous = message.entry
@@ -241,7 +254,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
                             channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
             note = submission.note or messages.note_from_blocks(message.blocks)
-            rewrite(client, config, message, entry, note=note)
+            rewrite(client, config, message, entry, lock=lock, note=note)
             cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
     except ChangeRefused as refusal:
         send_dm(client, by, messages.change_refused_text(str(refusal)))
@@ -300,10 +313,9 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         followups_lost(request_id=submission.id, user=by, channel="", error=error, what=f"{by}'s edit")
         return
     if not passing:
-        # HR's record leaves the note out (a private type's note is for the approvals channel only).
-        without_note = shown_back(replace(submission, note=""), leave_type)
         record_problem(request_id=submission.id, user=by, channel="", error=error,
-                       summary=f"{by} asked to change this request to {without_note}; Slack refused it.")
+                       summary=f"{by} asked to change this request to {shown_to_hr(submission, leave_type)}; "
+                               "Slack refused it.")
     tell_person(client, by, messages.gave_up_text("edit your request", error, passing=passing)
                 + f" What you asked for: {asked}")
 
@@ -328,15 +340,22 @@ class request_lock:
 
 
 def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, entry: LedgerEntry, *,
-            note: str | None = None) -> None:
-    """The request message and its metadata, as `entry` now stands; the cached ledger follows."""
+            lock: request_lock, note: str | None = None) -> None:
+    """The request message and its metadata, as `entry` now stands; the cached ledger follows.
+
+    Written as a decision is: only while `lock` is still ours (slow calls since it was taken may have
+    outlasted it, and another writer may be in), and with the client that never sleeps out a 429
+    under the lock (the task's next attempt waits for Retry-After and reads the message again)."""
     leave_type = config.leave_type(entry.leave_type)
     approvers = approvers_of(client, config, entry) if entry.status == PENDING else frozenset()
     text, blocks = messages.request_message(
         entry=entry, leave_type=leave_type, approvers=approvers,
         note=messages.note_from_blocks(message.blocks) if note is None else note)
+    if not lock.still_ours():
+        raise TimeoutError(f"{lock.key} lost before the write")
     try:
-        ledger.update_request(client, channel=message.channel, ts=message.ts, entry=entry, text=text, blocks=blocks)
+        ledger.update_request(locked_write_client(), channel=message.channel, ts=message.ts, entry=entry, text=text,
+                              blocks=blocks)
     except (SlackClientError, OSError):
         # The message may show it all the same: whatever this error, an earlier try inside the client (a
         # 5xx it retried) may have written it. See `rewrite_maybe_made`.

@@ -193,6 +193,13 @@ def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> st
                                     note=submission.note)
 
 
+def shown_to_hr(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
+    """A request as HR's console shows it: plain text (the page escapes it, not mrkdwn), without the note
+    (a private type's note is for the approvals channel only)."""
+    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half)
+    return f"{leave_type.label if leave_type else submission.leave_type}, {dates}"
+
+
 # --- Submit (on Slack's request path: the cache only) ----------------------------------------
 
 
@@ -377,21 +384,29 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
     """Post a submitted request to its approvers (or record it, when it needs no approval)."""
     config = current_config()
     leave_type = config.leave_type(submission.leave_type)
-    try:
-        team = delivery_team(client, config, submission, leave_type)
-        history = delivery_ledger(client, config, submission, team, leave_type)
-    except Refused as refusal:
-        send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
-                                                                        shown_back(submission, leave_type)))
-        return
-    approvers = approvers_for(config, team, submission.user, channel_members=slack_lookups(client)[0])
-    entry = post_unless_posted(client, config, submission, team, leave_type, approvers, history)
-    if entry is None:
-        return  # Slack refused the post for good: reported
+    entry = earlier_post(client, config, submission.id)
+    if entry is not None:
+        # Posted by an earlier attempt: it is in the ledger, whatever has changed since (the leave type
+        # retired, the person moved): only the follow-ups are left, never a refusal.
+        team = config.team_named(entry.team) or team_for_channel(config, entry.channel)
+        approvers = (approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0])
+                     if team is not None else frozenset(config.fallback_approvers))
+    else:
+        try:
+            team = delivery_team(client, config, submission, leave_type)
+            history = delivery_ledger(client, config, submission, team, leave_type)
+        except Refused as refusal:
+            send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
+                                                                            shown_back(submission, leave_type)))
+            return
+        approvers = approvers_for(config, team, submission.user, channel_members=slack_lookups(client)[0])
+        entry = post_request(client, config, submission, team, leave_type, approvers, history)
+        if entry is None:
+            return  # Slack refused the post for good: reported
     ledger_reader.record_entry(entry)
     cache.set(f"delivered:{entry.id}", 1, WRITTEN_MARK_SECONDS)
     send_receipt_and_announcement(client, team, entry, leave_type, approvers)
-    if leave_type.requires_approval and not entry.recorded_by:
+    if team is not None and entry.status == PENDING and not entry.recorded_by:
         warn_if_approvers_cannot_see(client, team, approvers)
     tasks.publish_home_later({entry.user, *approvers})
 
@@ -453,35 +468,53 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
     return history
 
 
-def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
-                       leave_type: LeaveTypeConfig, approvers, history: Ledger | None) -> LedgerEntry | None:
-    """The entry as it stands in the ledger: posted now, or found posted by an earlier attempt.
+def earlier_post(client: WebClient, config: WorkspaceConfig, request_id: str) -> LedgerEntry | None:
+    """The entry an earlier attempt of this delivery posted, as it stands in the ledger; None when no
+    attempt got as far as posting, or its post did not land.
 
-    Only an attempt that follows one which got as far as posting looks in the channel first (the
-    `posting:` mark, set before every post): a first attempt, nearly every delivery, costs no
+    Only an attempt that follows one which got as far as posting looks (the `posting:` mark, set before
+    every post, names the channel): a first attempt, nearly every delivery, costs no
     conversations.history call, Tier 3 for the whole app (DESIGN §8: rate limits are part of the design).
+    It looks before anything is checked again: once posted, the request is in the ledger, and nothing
+    that changed since may turn it into a refusal.
     """
+    mark = cache.get(posting_key(request_id))
+    if mark is None:
+        return None
+    # A mark written before it named its channel: every approvals channel.
+    channels = [mark] if isinstance(mark, str) else ledger_reader.ledger_channels(config)
+    for channel in channels:
+        try:
+            posted = ledger.find_recent_request(client, channel=channel, request_id=request_id)
+        except SlackApiError as exc:
+            if exc.response.get("error", "") not in PERMANENT_ERRORS:
+                raise
+            # A channel we may not read (the bot was removed from it, it was deleted, the token revoked)
+            # holds no earlier post of ours either. The post meets the same refusal and reports it.
+            logger.warning("ledger check skipped id=%s channel=%s error=%s", request_id, channel,
+                           exc.response["error"])
+            continue
+        if posted is not None:
+            return replace(posted.entry, channel=posted.channel, ts=posted.ts)
+    cache.delete(f"maybe-posted:{request_id}")  # read, and not there: an earlier attempt's post did not land
+    return None
+
+
+def posting_key(request_id: str) -> str:
+    return f"posting:{request_id}"
+
+
+def post_request(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
+                 leave_type: LeaveTypeConfig, approvers, history: Ledger | None) -> LedgerEntry | None:
+    """Post the request to its team's approvals channel: the entry as it stands in the ledger, or None
+    when Slack refused it for good (reported to the requester and HR)."""
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)
-    posting_mark = f"posting:{entry.id}"
-    try:
-        posted = (ledger.find_recent_request(client, channel=team.approvals_channel, request_id=entry.id)
-                  if cache.get(posting_mark) is not None else None)
-    except SlackApiError as exc:
-        if exc.response.get("error", "") not in PERMANENT_ERRORS:
-            raise
-        # A channel we may not read (the bot was removed from it, it was deleted, the token revoked)
-        # holds no earlier post of ours either. The post below meets the same refusal and reports it.
-        logger.warning("ledger check skipped id=%s channel=%s error=%s", entry.id, team.approvals_channel,
-                       exc.response["error"])
-        posted = None
-    if posted is not None:  # posted by an earlier attempt: deliver the rest only
-        return replace(posted.entry, channel=posted.channel, ts=posted.ts)
-    cache.delete(f"maybe-posted:{entry.id}")  # read, and not there: an earlier attempt's post did not land
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
         others_out=ledger_context(config, history, entry, leave_type),
     )
-    cache.set(posting_mark, 1, WRITTEN_MARK_SECONDS)  # before the post: whoever comes next looks first
+    # Before the post: whoever comes next looks there first (earlier_post).
+    cache.set(posting_key(entry.id), team.approvals_channel, WRITTEN_MARK_SECONDS)
     try:
         ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
                                  blocks=message_blocks)
@@ -498,11 +531,12 @@ def post_unless_posted(client: WebClient, config: WorkspaceConfig, submission: S
     return replace(entry, channel=team.approvals_channel, ts=ts)
 
 
-def send_receipt_and_announcement(client: WebClient, team: TeamConfig, entry: LedgerEntry,
+def send_receipt_and_announcement(client: WebClient, team: TeamConfig | None, entry: LedgerEntry,
                                   leave_type: LeaveTypeConfig | None, approvers) -> None:
+    """`team`: None when the team was removed from the configuration since the request was posted."""
     followup(f"receipt:{entry.id}", lambda: send_receipt(client, entry, leave_type, approvers),
              entry=entry, what="the receipt DM", channel=entry.user)
-    if entry.status == APPROVED:
+    if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
 
 
@@ -584,7 +618,7 @@ def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig 
         DeliveryProblem.objects.create(
             request_id=submission.id[:64], user=submission.user[:32], team=(team.name if team else "")[:100],
             channel=channel[:32], error=error[:100],
-            summary=shown_back(replace(submission, note=""), leave_type),  # the note may be private
+            summary=shown_to_hr(submission, leave_type),
         )
 
     once(f"undelivered:{submission.id}", record)

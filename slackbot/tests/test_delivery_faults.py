@@ -21,6 +21,7 @@ from test_support.flows import (
     ALICE,
     ENGINEERING,
     MONDAY,
+    VACATION,
     WEDNESDAY,
     dms_to,
     install_config,
@@ -115,6 +116,16 @@ def test_a_refused_post_is_recorded_for_hr(client, fake_slack, caplog, error):
     [line] = [r for r in caplog.records if r.getMessage().startswith("request not delivered")]
     assert line.levelno == logging.ERROR
     assert f"error={error}" in line.getMessage() and f"channel={channel}" in line.getMessage()
+
+
+def test_hr_sees_the_request_as_typed_not_as_slack_markup(client, fake_slack):
+    # The console's page escapes what it shows: the summary is plain text, not mrkdwn escaped twice.
+    install_config(standard_config(leave_types=(replace(VACATION, name="R&D <days>"),)))
+    fake_slack.fail("chat.postMessage", "channel_not_found")
+    request_time_off(client, fake_slack, ALICE, note="private matter")
+
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.summary == ":palm_tree: R&D <days>, Mon 10 Mar – Wed 12 Mar"
 
 
 @pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])

@@ -112,6 +112,39 @@ def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
     assert ids.WITHDRAW_ACTION not in buttons_in(listed(client, ALICE)["blocks"])  # nothing left to withdraw
 
 
+def test_a_withdrawal_rate_limited_under_its_lock_waits_outside_it_and_reads_again(client, fake_slack):
+    # Sleeping out a 429 inside the lock could outlast it and let another writer in: the attempt ends,
+    # and the next one takes the lock and reads the message again before writing.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+    fake_slack.rate_limit("chat.update", retry_after=1)
+
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    assert [c.method for c in fake_slack.calls() if c.method in ("conversations.history", "chat.update")] == [
+        "conversations.history", "chat.update", "conversations.history", "chat.update"]
+
+
+def test_a_withdrawal_whose_lock_ran_out_before_the_write_writes_nothing_then(client, fake_slack, monkeypatch):
+    from approvals.change_services import request_lock
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+    answers = iter([False])  # the first attempt finds its lock gone; the next keeps it
+    monkeypatch.setattr(request_lock, "still_ours", lambda self: next(answers, True))
+
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    assert len(fake_slack.calls("chat.update")) == 1  # written by the attempt that held the lock only
+    assert len(fake_slack.calls("conversations.history")) == 2
+
+
 def test_someone_else_cannot_withdraw_it(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
@@ -159,6 +192,8 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     assert (payload["id"], payload["start"], payload["end"], payload["days"], payload["status"]) == (
         request_id, MONDAY.isoformat(), FRIDAY.isoformat(), 5, "pending")
     assert len(ledger_messages(fake_slack)) == 1  # rewritten, not posted again
+    # Found from the ledger's cache, read from Slack once, under the lock (conversations.history: Tier 3).
+    assert [c.params["channel"] for c in fake_slack.calls("conversations.history")] == [C_ENG_APPROVALS]
     assert "Ski week" in str(fake_slack.calls("chat.update")[0].params["blocks"])  # the note stays
     [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert thread.startswith(f"Edited by <@{ALICE}>")

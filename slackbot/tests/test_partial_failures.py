@@ -17,6 +17,8 @@ from test_support.flows import (
     ALICE,
     BOB,
     ENGINEERING,
+    MEDICAL,
+    SICK,
     click,
     dms_to,
     ephemerals_to,
@@ -109,13 +111,6 @@ def test_a_refused_receipt_dm_does_not_undo_the_delivery(client, fake_slack):
 # --- Slack acted, but its answers were lost ------------------------------------------------------
 
 
-@pytest.fixture
-def no_backoff(monkeypatch):
-    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
-
-    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
-
-
 @pytest.mark.parametrize("then_unreadable", [True, False])
 def test_a_request_posted_whose_answer_was_lost_is_never_called_undelivered(client, fake_slack, no_backoff,
                                                                             then_unreadable):
@@ -190,3 +185,28 @@ def test_a_decision_made_whose_answer_a_retry_hid_is_never_called_unchanged(clie
     told = [e.text for e in fake_slack.workspace.ephemerals if e.user == BOB]
     assert not any("unchanged" in text for text in told), told
     assert DeliveryProblem.objects.get().error == "follow-ups: fatal_error"
+
+
+def test_a_retry_after_the_post_sends_the_rest_though_the_leave_type_was_retired_meanwhile(
+        client, fake_slack, no_backoff, monkeypatch):
+    # The post lands; the receipt DM is rate-limited past what the client waits out, so the task tries
+    # again later; meanwhile HR retires the leave type. The request is in the ledger: the next attempt
+    # finds it and sends the receipt, and the requester is never told it could not be sent.
+    from approvals import task_queue
+
+    install_config()
+    fake_slack.rate_limit("chat.postMessage", retry_after=30, after=1)  # the post, then the receipt DM
+    real_enqueue_later = task_queue.enqueue_later
+
+    def retire_vacation_then_enqueue(*args, **kwargs):
+        install_config(standard_config(leave_types=(SICK, MEDICAL)))
+        return real_enqueue_later(*args, **kwargs)
+
+    monkeypatch.setattr(task_queue, "enqueue_later", retire_vacation_then_enqueue)
+    request_time_off(client, fake_slack, ALICE)
+
+    assert status_in_the_ledger(fake_slack) == "pending"
+    assert len(posted_requests(fake_slack)) == 1
+    told = dms_to(fake_slack, ALICE)
+    assert not any("couldn't send" in text or "no longer exists" in text for text in told), told
+    assert any("is with" in text for text in told), told
