@@ -21,6 +21,8 @@ from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.ledger import log_warnings
 from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
+from approvals.slack_clients import ledger_post_client
+from approvals.task_queue import error_code, slack_may_have_acted
 from approvals.team_routing import match_team
 
 logger = logging.getLogger(__name__)
@@ -133,22 +135,23 @@ def adjustment_record(
     adjustment = Adjustment(id=str(uuid.uuid4()), user=user, leave_type=leave_type, days=days, year=year,
                             reason=reason, by=by)
     try:
-        response = client.chat_postMessage(
+        # The client that retries only 429s: a retried 5xx or timeout could post the adjustment twice.
+        response = ledger_post_client().chat_postMessage(
             channel=team.approvals_channel,
             text=adjustment_text(adjustment, config.leave_type(leave_type)),
             metadata=adjustment_metadata(adjustment),
             unfurl_links=False,
         )
         log_warnings(response, "chat.postMessage", channel=team.approvals_channel, request_id=adjustment.id)
-    except SlackApiError as exc:
+    except (SlackClientError, OSError) as exc:
+        if slack_may_have_acted(exc):  # a 5xx, a timeout, a dropped connection: say so rather than invite a duplicate
+            raise AdjustmentError(
+                f"Slack's answer was lost ({error_code(exc)}): the adjustment may have been recorded all the same; "
+                f"check the {team.name} approvals channel {team.approvals_channel} before recording it again"
+            ) from None
         raise AdjustmentError(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "
-            f"({exc.response.get('error')}); nothing was recorded"
-        ) from None
-    except (SlackClientError, OSError) as exc:
-        # A timeout may still have posted: say so rather than invite a duplicate.
-        raise AdjustmentError(
-            f"Slack could not be reached ({type(exc).__name__}); check {team.approvals_channel} before retrying"
+            f"({error_code(exc)}); nothing was recorded"
         ) from None
     ledger_reader.record_adjustment(adjustment)
     tasks.publish_home_later({user})  # the balances shown on their App Home changed

@@ -26,6 +26,7 @@ from fake_slack.ledger_seed import (
 )
 from fake_slack.personas import ALICE, C_ENG_APPROVALS, C_NOBOT, CAROL, DAVE, HR
 from approvals.slack_clients import background_client
+from test_support.slack_faults import answers_lost
 
 pytestmark = pytest.mark.django_db
 
@@ -154,11 +155,27 @@ def test_a_revoked_token_is_a_clear_error(fake_slack):
         adjust(ALICE, "vacation", "1", "--year", str(YEAR), "--reason", "carry-over")
 
 
-def test_slack_failing_to_post_is_a_clear_error(fake_slack):
+def test_slack_refusing_to_post_is_a_clear_error(fake_slack):
+    fake_slack.fail("chat.postMessage", "restricted_action", times=None)
+
+    with pytest.raises(CommandError, match="Slack refused to post .* \\(restricted_action\\); nothing was recorded"):
+        adjust(ALICE, "vacation", "1", "--year", str(YEAR), "--reason", "carry-over")
+
+
+def test_slack_failing_in_a_way_that_may_have_posted_says_to_look_first(fake_slack):
+    # fatal_error: "some aspect of the operation may have succeeded" (Slack's docs).
     fake_slack.fail("chat.postMessage", "fatal_error", times=None)
 
-    with pytest.raises(CommandError, match="Slack refused to post .* \\(fatal_error\\); nothing was recorded"):
+    with pytest.raises(CommandError, match="may have been recorded all the same; check .* before recording it again"):
         adjust(ALICE, "vacation", "1", "--year", str(YEAR), "--reason", "carry-over")
+
+
+def test_an_adjustment_slack_posted_though_its_answer_was_lost_is_posted_once(fake_slack, no_backoff):
+    with answers_lost(fake_slack, "chat.postMessage", then_unreadable=False), \
+            pytest.raises(CommandError, match="may have been recorded all the same"):
+        adjust(ALICE, "vacation", "1", "--year", str(YEAR), "--reason", "carry-over")
+
+    assert len([m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]) == 1
 
 
 # --- The admin page ---------------------------------------------------------------------
