@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackClientError
 
 from approvals import rules, slack_directory
 from approvals.config_store import current_config
+from approvals.ledger import LedgerUnavailable
 from approvals.console_forms import PeopleField
 from approvals.console_views import staff_required
 from approvals.request_services import Submission, request_record_for
@@ -77,6 +78,9 @@ def record_leave(request):
             errors = request_record_for(background_client(), submission)
         except (SlackClientError, OSError) as exc:
             errors = {"user": f"Slack could not be asked just now ({error_code(exc)}); try again in a minute."}
+        except LedgerUnavailable as exc:
+            errors = {"user": f"The leave history cannot be read: Slack refuses the history of channel {exc.channel} "
+                              f"({exc.error}). The setup page says how to fix it; nothing was recorded."}
         for field, message in errors.items():
             form.add_error(FORM_FIELDS.get(field, None), message)
         if not errors:

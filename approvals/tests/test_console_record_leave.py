@@ -52,3 +52,17 @@ def test_staff_without_the_permission_may_not(client, fake_slack, django_user_mo
     assert client.get(URL).status_code == 403
     assert client.post(URL, form()).status_code == 403
     assert ledger(fake_slack) == []
+
+
+def test_an_approvals_channel_slack_will_not_show_is_said_and_nothing_is_recorded(admin_client, fake_slack):
+    # The bot was removed from the approvals channel: the ledger cannot be read to check the request.
+    install_config()
+    fake_slack.workspace.channels[C_ENG_APPROVALS].members.discard(fake_slack.workspace.bot_user_id)
+
+    response = admin_client.post(URL, form())
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["person"]
+    # A private channel (as approvals channels are) is not found by a bot outside it.
+    assert "leave history cannot be read" in error and "channel_not_found" in error and C_ENG_APPROVALS in error
+    assert ledger(fake_slack) == []
