@@ -83,6 +83,8 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
         for number, page in enumerate(pages, start=1):
             members.update(page.get("members", []))
             if number >= MAX_MEMBER_PAGES:
+                logger.warning("channel=%s has more than %s members; only the first are known", channel,
+                               len(members))
                 break
     except SlackApiError as exc:
         if _passing(exc, f"members of channel={channel}") or _token_refused(exc):

@@ -36,7 +36,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.config_fields import CHANNEL, USER, USERGROUP
-from approvals.task_queue import error_code, transient
+from approvals.task_queue import error_code, retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ KEEP_SECONDS = 7 * 24 * 60 * 60  # a stale directory beats none while Slack is u
 ERROR_SECONDS = 60 * 60
 REFRESH_REQUEST_SECONDS = 60  # at most one refresh enqueued a minute, however many pages ask
 PAGE_SIZE = 200  # Slack recommends at most 200 per page for users.list and conversations.list
+# users.list and conversations.list are Tier 2 (20+ calls a minute): a workspace of more than about 4,000
+# people is more than a minute of pages. A 429 between pages is waited out this many times, each up to
+# PAUSE_MAX_SECONDS, and the read goes on; then (or for a longer Retry-After) the task retries later.
+PAUSES_MAX = 8  # 8 minutes at most: within TASK_STUCK_AFTER_SECONDS (10 minutes)
+PAUSE_MAX_SECONDS = 60
 MAX_RESULTS = 20
 SLACKBOT_ID = "USLACKBOT"  # listed by users.list, yet not flagged as a bot
 
@@ -155,7 +160,7 @@ def directory_fetch(client: WebClient) -> Directory:
     """The whole directory, read from Slack now. Raises SlackApiError as Slack answers."""
     people = [
         _person(member)
-        for page in client.users_list(limit=PAGE_SIZE)  # a SlackResponse iterates over its pages
+        for page in _pages(client.users_list)
         for member in page.get("members", [])
         if _listed_person(member)
     ]
@@ -163,8 +168,7 @@ def directory_fetch(client: WebClient) -> Directory:
     channels = [
         Channel(id=c["id"], name=c.get("name") or "", is_private=bool(c.get("is_private")),
                 bot_is_member=bool(c.get("is_member")))
-        for page in client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
-                                              limit=PAGE_SIZE)
+        for page in _pages(client.conversations_list, types="public_channel,private_channel", exclude_archived=True)
         for c in page.get("channels", [])
     ]
     usergroups = [
@@ -179,6 +183,30 @@ def directory_fetch(client: WebClient) -> Directory:
         usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
         fetched_at=time.time(),
     )
+
+
+def _pages(method, **params):
+    """Each page of a paged method, following its cursor; a 429 between pages is waited out (see
+    PAUSES_MAX) and the read goes on from the page it stopped at.
+
+    Not a SlackResponse's own iteration: after a 429 it cannot go on (the error answer holds no
+    cursor), and starting over at the first page after each 429 would never reach the last."""
+    cursor, pauses = None, 0
+    while True:
+        try:
+            page = method(limit=PAGE_SIZE, cursor=cursor, **params)
+        except SlackApiError as exc:
+            pause = retry_after_seconds(exc)
+            if not (0 < pause <= PAUSE_MAX_SECONDS and pauses < PAUSES_MAX):
+                raise
+            pauses += 1
+            logger.warning("slack directory read paused for %ss: rate-limited", pause)
+            time.sleep(pause)
+            continue
+        yield page
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return
 
 
 def directory_refresh(client: WebClient) -> Directory | None:

@@ -67,6 +67,23 @@ def test_it_reads_every_page_of_a_large_workspace(fake_slack):
     assert all(str(call.params["limit"]) == "200" for call in calls)
 
 
+def test_a_workspace_of_more_pages_than_a_minute_allows_is_read_to_the_end(fake_slack, monkeypatch):
+    # users.list is Tier 2: here 3 calls a minute. Each 429 between pages is waited out (Retry-After) and
+    # the read goes on from where it stopped, rather than failing and starting again at the first page.
+    clock = [0.0]
+    fake_slack.enforce_rate_limits({"users.list": 3}, clock=lambda: clock[0])
+    monkeypatch.setattr(slack_directory.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    for number in range(1100):
+        fake_slack.add_user(f"U_MANY{number:04d}", f"person{number:04d}")
+
+    directory = slack_directory.directory_refresh(background_client())
+
+    assert len(directory.people) == 1105
+    answered = [call for call in fake_slack.calls("users.list") if call.status == 200]
+    assert len(answered) == 6  # each page once
+    assert clock[0] >= 60  # it waited as Slack said
+
+
 def test_it_is_served_from_the_cache(directory, fake_slack):
     fake_slack.clear_calls()
     assert slack_directory.directory_cached() == directory
