@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
+from approvals.directory import TOKEN_ERRORS
+
 
 @dataclass(frozen=True)
 class SlackResponse:
@@ -31,6 +33,8 @@ def view_errors(errors: dict[str, str]) -> SlackResponse:
 
 # Slack answers views.open with these when the trigger_id is spent: it lives 3 s and opens one view.
 SPENT_TRIGGER_ERRORS = {"expired_trigger_id", "exchanged_trigger_id", "trigger_exchanged"}
+# The app's own access, not the moment: trying again cannot help until whoever installed it acts.
+ACCESS_ERRORS = TOKEN_ERRORS | {"missing_scope", "no_permission", "not_allowed_token_type", "team_access_not_granted"}
 
 
 def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
@@ -45,6 +49,9 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
         return f"Slack was slow to answer: if {form} didn't open, please {again}."
     if error in SPENT_TRIGGER_ERRORS:
         return f"{form[0].upper()}{form[1:]} took too long to open (Slack allows 3 seconds); please {again}."
+    if error in ACCESS_ERRORS:
+        return (f"This app's access to Slack is not working ({error}), so {form} can't open; trying again will "
+                "not help. Please tell whoever looks after the app in your workspace.")
     return f"Slack didn't let me open {form}; please {again}."
 
 

@@ -260,6 +260,16 @@ def test_a_spent_trigger_says_the_form_took_too_long(client, fake_slack):
                                        "please try `/timeoff` again.")
 
 
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive", "missing_scope"])
+def test_an_app_whose_access_is_broken_says_so_not_try_again(client, fake_slack, error):
+    install_config()
+    fake_slack.fail("views.open", error)
+    response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"] == (
+        f"This app's access to Slack is not working ({error}), so the request form can't open; trying again "
+        "will not help. Please tell whoever looks after the app in your workspace.")
+
+
 def test_any_other_views_open_failure_says_it_did_not_open(client, fake_slack):
     install_config()
     fake_slack.fail("views.open", "internal_error")
