@@ -356,7 +356,7 @@ def test_no_secret_is_logged_when_views_open_fails(client, fake_slack, captured_
     install_config()
     fake_slack.fail("views.open", "invalid_auth")
     response = post_command(client, "", user_id=ALICE)
-    assert "didn't let me open" in response.json()["text"]
+    assert "access to Slack is not working (invalid_auth)" in response.json()["text"]
     assert_no_secrets(captured_logs)
 
 
