@@ -21,6 +21,7 @@ import difflib
 import functools
 import hashlib
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,26 @@ LEAVE_CODE_PATTERN = re.compile(r"[a-z0-9]+(?:[_-][a-z0-9]+)*")
 EMOJI_PATTERN = re.compile(r":[a-z0-9_+'\-]+:|[^\x00-\x7f]{1,8}")
 
 
+# Control characters (Cc: NUL, newlines, escapes) break storage (PostgreSQL stores no NUL) and the
+# messages a name is shown in; format characters (Cf: U+202E right-to-left override, U+200B zero-width
+# space) make it read other than it is; an unpaired surrogate (Cs) no database stores. U+200D, the
+# zero-width joiner, is kept: it joins emoji sequences (👩‍💻).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+EMOJI_JOINER = "\u200d"
+
+
+def hidden_character_error(value: str) -> str | None:
+    for char in value:
+        if char != EMOJI_JOINER and unicodedata.category(char) in HIDDEN_CATEGORIES:
+            return f"must not contain control or invisible characters (found U+{ord(char):04X})"
+    return None
+
+
 def name_error(value: str) -> str | None:
     if not value.strip():
         return "must not be empty"
+    if message := hidden_character_error(value):
+        return message
     if value != value.strip():
         return "must not start or end with spaces"
     if len(value) > NAME_MAX_LENGTH:
@@ -78,7 +96,9 @@ def name_error(value: str) -> str | None:
 
 
 def reason_error(value: str) -> str | None:
-    return f"must be at most {REASON_MAX_LENGTH} characters" if len(value) > REASON_MAX_LENGTH else None
+    if len(value) > REASON_MAX_LENGTH:
+        return f"must be at most {REASON_MAX_LENGTH} characters"
+    return hidden_character_error(value)
 
 
 # /timeoff's words (slackbot.routing.COMMAND_ROUTES, which a test keeps equal): `/timeoff list` is the
@@ -95,6 +115,8 @@ def leave_code_error(value: str) -> str | None:
 
 
 def emoji_error(value: str) -> str | None:
+    if message := hidden_character_error(value):
+        return message
     if value == "" or (len(value) <= EMOJI_MAX_LENGTH and EMOJI_PATTERN.fullmatch(value)):
         return None
     return "must be a Slack emoji code like :palm_tree: (or empty)"
@@ -300,7 +322,7 @@ DAYS = Days()
 CLOCK_TIME = ClockTime()
 DATE = Day()
 WEEKDAYS = Weekdays()
-TEAM_NAME = TeamName()
+TEAM_NAME = TeamName(name_error)  # a reference never matches a bad name: say why, not "no team named …"
 
 
 # --- Describing fields -----------------------------------------------------------------------

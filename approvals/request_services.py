@@ -340,7 +340,11 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
 def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
     """A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5)."""
     if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
-        tasks.deliver_request.enqueue(submission.as_task_data())
+        try:
+            tasks.deliver_request.enqueue(submission.as_task_data())
+        except Exception:
+            cache.delete(dedup_key)  # not enqueued: the same form, sent again, must not be taken as sent
+            raise
     return {}
 
 

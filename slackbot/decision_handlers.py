@@ -18,7 +18,7 @@ from approvals.rules import APPROVED, REJECTED
 from approvals.selectors import decision_refusal_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
-from slackbot.payloads import BadPayload, require_dict, require_text
+from slackbot.payloads import BadPayload, require_dict, require_text, typed_text
 from slackbot.responses import SlackResponse, ack, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
     if not all(isinstance(value, str) and value for value in (request_id, channel, ts)):
         raise BadPayload("reject modal without its request")
     reason = nested(view, "state", "values", ids.REASON_BLOCK, ids.REASON_ACTION, "value")
-    if not isinstance(reason, str) or not reason.strip():
+    reason = typed_text(reason) if isinstance(reason, str) else None
+    if reason is None or not reason.strip():
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
     request_decide_later(Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
                                   status=REJECTED, reason=reason.strip()))

@@ -6,6 +6,7 @@ endpoints answer with 400: malformed input never reaches a handler as a crash.
 
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -54,7 +55,7 @@ def slash_command_from_fields(fields: dict) -> SlashCommand:
         raise BadPayload(f"slash command without {', '.join(missing)}")
     return SlashCommand(
         command=fields["command"],
-        text=_text(fields.get("text")),
+        text=typed_text(_text(fields.get("text"))),
         user_id=fields["user_id"],
         team_id=fields["team_id"],
         channel_id=_text(fields.get("channel_id")),
@@ -151,6 +152,20 @@ def require_text(container: dict, key: str) -> str:
     if not _is_text(value):
         raise BadPayload(f"missing or malformed {key!r}")
     return value
+
+
+# PostgreSQL stores no NUL in text or jsonb ("\u0000 cannot be converted to text") and no unpaired
+# surrogate; the other C0 controls and DEL are never meant in a note. Tab and newline are.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Every surrogate in a str is unpaired: json.loads joins an escaped pair into one character.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def typed_text(text: str) -> str:
+    """What a person typed (a note, a reason, a command's words), as text any database stores:
+    control characters but newline and tab dropped, each lone surrogate replaced by U+FFFD.
+    Only for the few typed strings: it is on the submission's hot path."""
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _is_text(value) -> bool:

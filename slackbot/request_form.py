@@ -7,6 +7,7 @@ in-request client (2 s timeout, no sleeping on 429); the rest is the services'.
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,7 @@ from datetime import date
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
-from approvals import change_services, messages, request_services, rules
+from approvals import change_services, messages, request_services, rules, tasks
 from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
@@ -23,7 +24,7 @@ from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.commands import HELP_TEXT
-from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text
+from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text, typed_text
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
@@ -58,10 +59,18 @@ class FormValues:
         return RequestDraft(self.leave_type, self.start, self.end, self.start_half, self.end_half)
 
 
+# [0-9], not \d: \d matches any script's digits. date.fromisoformat alone is too lenient: since
+# Python 3.11 it also takes week dates (2031-W11-1), 20261221 and 2026-12.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_iso_date(text) -> date | None:
+    """A `YYYY-MM-DD` that is a real day; anything else is None."""
+    if not isinstance(text, str) or not ISO_DATE.fullmatch(text):
+        return None
     try:
-        return date.fromisoformat(text) if isinstance(text, str) and len(text) == 10 else None
-    except ValueError:
+        return date.fromisoformat(text)
+    except ValueError:  # 2026-02-30
         return None
 
 
@@ -87,7 +96,7 @@ def form_values(view: dict) -> FormValues:
         end=parse_iso_date(element(ids.END_BLOCK, ids.END_ACTION).get("selected_date")),
         halves=tuple(o.get("value") for o in checked if isinstance(o, dict) and isinstance(o.get("value"), str))
         if isinstance(checked, list) else (),
-        note=note.strip() if isinstance(note, str) else "",
+        note=typed_text(note).strip() if isinstance(note, str) else "",
     )
 
 
@@ -109,19 +118,29 @@ def command_request(command: SlashCommand) -> SlackResponse:
 def shortcut_request(payload: dict) -> SlackResponse:
     """The global shortcut "Request time off" (Slack's shortcuts menu and search): the same form as
     `/timeoff`. A shortcut has no channel to answer in, so a refusal is a small modal instead of an
-    ephemeral message; when Slack refuses the modal itself, there is nowhere left to say so (logged)."""
+    ephemeral message, and when Slack refuses to open either modal, a DM says why."""
     user = require_text(require_dict(payload, "user"), "id")
     trigger_id = require_text(payload, "trigger_id")
     config, requester, _ = requester_context(user)
     refusal = request_refusal(config, requester)
-    if refusal is None:
-        open_request_form(config, user, trigger_id, FormValues(), requester=requester)
-        return ack()
+    # As for App Home's buttons (leave_handlers.form_not_opened): with no channel, tell_user DMs.
+    if refusal is not None:
+        if open_notice(user, trigger_id, refusal):
+            tasks.tell_user.enqueue("", user, refusal)  # what the modal would have said
+    elif failure := open_request_form(config, user, trigger_id, FormValues(), requester=requester):
+        tasks.tell_user.enqueue("", user, modal_not_opened_text(failure, form="the request form",
+                                                                again="use the “Request time off” shortcut again"))
+    return ack()
+
+
+def open_notice(user: str, trigger_id: str, text: str) -> Exception | None:
+    """A small modal that only says `text`; None when it opened, else why not."""
     try:
-        in_request_client().views_open(trigger_id=trigger_id, view=modals.notice_modal(title="Time off", text=refusal))
+        in_request_client().views_open(trigger_id=trigger_id, view=modals.notice_modal(title="Time off", text=text))
     except (SlackApiError, SlackClientError, OSError) as exc:
         logger.warning("views.open failed user=%s error=%s", user, describe(exc))
-    return ack()
+        return exc
+    return None
 
 
 def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str | None:
@@ -170,6 +189,8 @@ def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str
     for word in words:
         if (day := parse_iso_date(word)) is not None:
             dates.append(day)
+        elif ISO_DATE.fullmatch(word):
+            return f"There is no such date as `{word}`."
         elif config.leave_type(word.lower()):
             leave_type = word.lower()
         else:

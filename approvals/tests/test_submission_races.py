@@ -101,3 +101,23 @@ def test_a_form_whose_task_was_not_enqueued_can_be_sent_again(warm, monkeypatch)
 
     assert request_submit(form, dedup_key="dedup:unlucky") == {}  # neither a duplicate nor an overlap
     assert [result.args[0]["id"] for result in warm.results] == ["unlucky"]
+
+
+def test_a_cold_form_whose_task_was_not_enqueued_can_be_sent_again(fake_slack, settings, monkeypatch):
+    # Nothing of Alice's is cached (her form's warm-up never ran): the form is accepted unchecked, and its
+    # task checks it. When that task cannot be enqueued, the form's claim is given back.
+    install_config()
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    form = submission("cold", MONDAY, TUESDAY)
+
+    class DatabaseDown:
+        def enqueue(self, *args, **kwargs):
+            raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(request_services.tasks, "deliver_request", DatabaseDown())
+    with pytest.raises(ConnectionError):
+        request_submit(form, dedup_key="dedup:cold")
+    monkeypatch.undo()
+
+    assert request_submit(form, dedup_key="dedup:cold") == {}
+    assert [result.args[0]["id"] for result in task_backends["default"].results] == ["cold"]
