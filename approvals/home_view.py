@@ -5,6 +5,7 @@ it whenever something it shows changes (a delivery, a decision, a change).
 """
 
 import json
+from datetime import date
 
 from approvals import block_ids as ids
 from approvals import messages
@@ -18,8 +19,12 @@ MAX_BALANCE_SECTIONS = 5
 
 
 def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, waiting: list[LedgerEntry],
-              is_hr: bool, console_url: str | None, note: str | None = None) -> dict:
-    """My leave and balances, a button to ask for time off; for approvers what waits for them; for HR the console."""
+              is_hr: bool, console_url: str | None, note: str | None = None, today: date | None = None) -> dict:
+    """My leave and balances, a button to ask for time off; for approvers what waits for them; for HR the console.
+
+    Every part is bounded but the list of the person's leave, which gets the room the others leave (it
+    says how many more it could not show), so nothing after it is cut off.
+    """
     blocks = [
         {"type": "header", "text": plain("Time off")},
         {"type": "actions", "block_id": "home_actions", "elements": [
@@ -28,27 +33,30 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
     ]
     if note:
         blocks.append(context(note))
-    if leave is not None:
-        blocks += messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                             ongoing=leave.ongoing, recent=leave.recent)
+    below = []  # the parts under the list, laid out first: the list gets the room they leave
     if balances_text:
         # A line per leave type: many types with long names outgrow one section's 3,000 characters.
-        blocks += [{"type": "divider"}, *sections(balances_text.split("\n"), limit=MAX_BALANCE_SECTIONS)]
+        below += [{"type": "divider"}, *sections(balances_text.split("\n"), limit=MAX_BALANCE_SECTIONS)]
     if waiting:
-        blocks += [{"type": "divider"}, section(f"*Waiting for your decision* ({len(waiting)})")]
+        below += [{"type": "divider"}, section(f"*Waiting for your decision* ({len(waiting)})")]
         for entry in waiting[:MAX_WAITING]:
-            blocks += waiting_blocks(config, entry)
+            below += waiting_blocks(config, entry)
         if len(waiting) > MAX_WAITING:
-            blocks.append(context(f"and {len(waiting) - MAX_WAITING} more in the approvals channels."))
+            below.append(context(f"and {len(waiting) - MAX_WAITING} more in the approvals channels."))
     if is_hr:
-        blocks.append({"type": "divider"})
+        below.append({"type": "divider"})
         if console_url:
-            blocks.append({"type": "actions", "block_id": "home_hr", "elements": [
+            below.append({"type": "actions", "block_id": "home_hr", "elements": [
                 {"type": "button", "action_id": ids.CONSOLE_LINK_ACTION, "text": plain("Open the HR console"),
                  "url": console_url}]})
         else:
-            blocks.append(section("You are HR here: teams, approvers and leave types are set in the HR console."))
-    return {"type": "home", "blocks": blocks[:MAX_BLOCKS]}
+            below.append(section("You are HR here: teams, approvers and leave types are set in the HR console."))
+    if leave is not None:
+        blocks += messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
+                                             ongoing=leave.ongoing, recent=leave.recent,
+                                             today=today or leave.today,
+                                             max_blocks=MAX_BLOCKS - len(blocks) - len(below))
+    return {"type": "home", "blocks": blocks + below}
 
 
 def waiting_blocks(config: WorkspaceConfig, entry: LedgerEntry) -> list[dict]:

@@ -9,7 +9,7 @@ too. Team names and typed text go through `escape`.
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from approvals.block_kit import context, escape, mention, section, sections, text_length
+from approvals.block_kit import context, escape, mention, mentions, section, sections, text_length
 from approvals.config_types import LeaveTypeConfig
 from approvals.jobs import Vanished, message_link, posted_at
 from approvals.rules import LedgerEntry, format_day, format_days, format_range
@@ -19,6 +19,9 @@ MAX_SECTIONS = 45  # a message holds 50 blocks: the title, these, the holidays' 
 # The text of a message's blocks together: Slack refuses more than about 12,000 characters
 # (`msg_blocks_too_long`, undocumented: slackapi/bolt-js#2509); a margin for the block containers.
 BLOCKS_TEXT_BUDGET = 11000
+# Whom a channel post's text names (its notification and fallback: Slack advises at most 4,000 characters
+# and refuses more than 40,000): as many as fit, then "and N more"; the blocks list everyone who fits.
+TEXT_MENTIONS_ROOM = 3500
 
 
 def public_label(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
@@ -47,7 +50,7 @@ def _sections(lines: list[str], *, besides: list[dict]) -> list[dict]:
 def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
                       leave_types: Mapping[str, LeaveTypeConfig]) -> tuple[str, list[dict]]:
     """The morning post in the announce channel: who is out today."""
-    who = ", ".join(mention(e.user) for e in out)
+    who = mentions({e.user for e in out}, room=TEXT_MENTIONS_ROOM)
     text = f":sunrise: Out today ({format_day(today)}) in {escape(team_name)}: {who}"
     title = section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})")
     return text, [title, *_sections([_line(e, leave_types) for e in out], besides=[title])]
@@ -60,8 +63,8 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
     window = f"{format_day(today)} – {format_day(until)}"
     title = f"*:calendar: Who's out, {window}* ({escape(team_name)})"
     if out:
-        text = f":calendar: Who's out in {escape(team_name)}, {window}: " + ", ".join(
-            dict.fromkeys(mention(e.user) for e in out))
+        text = f":calendar: Who's out in {escape(team_name)}, {window}: " + mentions(
+            {e.user for e in out}, room=TEXT_MENTIONS_ROOM)
         lines = [_line(e, leave_types) for e in out]
     else:
         text = f":calendar: Nobody in {escape(team_name)} is out {window}."

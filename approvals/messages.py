@@ -10,9 +10,11 @@ edge's and live in `slackbot.modals`.
 """
 
 import json
+from datetime import date, datetime, timezone
 
 from approvals import block_ids as ids
 from approvals.block_kit import (
+    SECTION_TEXT_MAX,
     context,
     days_text,
     escape,
@@ -31,6 +33,11 @@ MAX_NOTE_CHARS = 500
 MAX_REASON_CHARS = 500
 # Approvers named in a section or context (3,000 characters), with room left for the rest of its text.
 MENTIONS_ROOM = 2500
+# A message's `text` (its notification and fallback): Slack advises at most 4,000 characters and takes no
+# more than 40,000 (msg_too_long): https://docs.slack.dev/reference/methods/chat.postMessage
+TEXT_MAX = 4000
+# A list of someone's leave holds at most this many blocks (Slack's limit for a message).
+LIST_BLOCKS_MAX = 50
 NOTE_TEXT_BLOCK = "note_text"
 
 STATUS_LABELS = {
@@ -49,9 +56,34 @@ def type_label(leave_type: LeaveTypeConfig | None, code: str) -> str:
     return escape(leave_type.label if leave_type else code)
 
 
-def request_summary(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
-    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
-    return f"{type_label(leave_type, entry.leave_type)}, {dates} ({days_text(entry.days)})"
+def seen_from(entry: LedgerEntry, today: date | None = None) -> date | None:
+    """The day a message about `entry` is read from, for whether its dates need their year: `today` when
+    the caller knows it, else the day it was decided or its message posted (Slack shows a message's date
+    beside it); None for a request not yet posted, whose caller passed no `today`."""
+    if today is not None:
+        return today
+    try:
+        moment = entry.decided_at or float(entry.ts or 0)
+        return datetime.fromtimestamp(moment, tz=timezone.utc).date() if moment else None
+    except (ValueError, OverflowError, OSError):  # a ts that is not Slack's: no day to go by
+        return None
+
+
+def entry_dates(entry: LedgerEntry, today: date | None = None) -> str:
+    """Its dates, with their year unless it lies in the year it is read from; with it when that day is not
+    known (`date.min`): a record must not let a typo for the year ("2062") read as this December."""
+    seen = seen_from(entry, today) or date.min
+    return format_range(entry.start, entry.end, entry.start_half, entry.end_half, today=seen)
+
+
+def request_summary(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, today: date | None = None) -> str:
+    return f"{type_label(leave_type, entry.leave_type)}, {entry_dates(entry, today)} ({days_text(entry.days)})"
+
+
+def mentions_within(users, *, used: int, limit: int = TEXT_MAX) -> str:
+    """`mentions` in the room a text of at most `limit` characters leaves after the `used` ones of the
+    rest of it, and never more than the blocks name (MENTIONS_ROOM)."""
+    return mentions(users, room=max(0, min(MENTIONS_ROOM, limit - used)))
 
 
 def request_message(
@@ -61,12 +93,17 @@ def request_message(
     note: str,
     approvers: frozenset[str] | set[str],
     others_out: str = "",
+    today: date | None = None,
 ) -> tuple[str, list[dict]]:
-    """The message in the approvals channel: who, what, when, the note, and (while pending) buttons."""
-    summary = request_summary(entry, leave_type)
+    """The message in the approvals channel: who, what, when, the note, and (while pending) buttons.
+    `today`: the day it is posted, so dates outside its year show the year (a posted one knows its day)."""
+    summary = request_summary(entry, leave_type, today=today)
     text = f"{mention(entry.user)} requests {summary}"
     if entry.status == PENDING:
-        text += f" — for {mentions(approvers)}"  # the mention in the text is what notifies them
+        # The mention in the text is what notifies them: as many as the text holds (an approvers
+        # channel of 2,600 members would make it 40,000 characters, and the post would be refused).
+        text += " — for "
+        text += mentions_within(approvers, used=len(text))
     blocks = [section(f"*{mention(entry.user)}* requests *{summary}*\nTeam: {escape(entry.team)}")]
     if note:
         blocks.append(section(quote_note(note), block_id=NOTE_TEXT_BLOCK))
@@ -119,8 +156,7 @@ def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int =
     details were not read (a preview of a busy team), counted in the "more"."""
     if not others and not unread:
         return ":busts_in_silhouette: Nobody else on the team is out then."
-    listed = ", ".join(f"{mention(e.user)} ({format_range(e.start, e.end, e.start_half, e.end_half)}, {e.status})"
-                       for e in others[:limit])
+    listed = ", ".join(f"{mention(e.user)} ({entry_dates(e)}, {e.status})" for e in others[:limit])
     more = max(0, len(others) - limit) + unread
     if not listed:
         return f":busts_in_silhouette: Also out: {more} more"
@@ -136,8 +172,10 @@ def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approve
         return f"{person(entry.recorded_by)} recorded time off for you: {summary}."
     if entry.status == APPROVED:
         return f"Recorded: {summary}. It needs no approval. Enjoy!"
-    return (f"Your request for {summary} is with {mentions(approvers, room=MENTIONS_ROOM)} "
-            f"({escape(entry.team)}). I'll let you know when they decide.")
+    team = f" ({escape(entry.team)}). I'll let you know when they decide."
+    head = f"Your request for {summary} is with "
+    # Shown in a section (receipt_blocks): 3,000 characters for all of it.
+    return head + mentions_within(approvers, used=len(head) + len(team), limit=SECTION_TEXT_MAX) + team
 
 
 def decision_dm_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
@@ -156,7 +194,7 @@ def thread_reply_text(entry: LedgerEntry) -> str:
 
 def announcement_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
     """Who will be out, for the team channel. Private types never say what kind of leave."""
-    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+    dates = entry_dates(entry)
     if leave_type is None or leave_type.private:
         return f":calendar: {mention(entry.user)} will be out {dates}."
     return (f"{escape(leave_type.emoji) or ':calendar:'} {mention(entry.user)} will be out {dates} "
@@ -180,8 +218,9 @@ def request_gone_text() -> str:
 
 
 def request_refused_text(reasons: list[str], shown_back: str) -> str:
-    """`reasons`: the rules' messages, plain text (they name HR's holidays, blackouts and types)."""
-    listed = "\n".join(f"• {escape(reason)}" for reason in reasons)
+    """`reasons`: mrkdwn (the rules' messages escaped: they name HR's holidays, blackouts and types; a
+    mention of whom to ask, a mention)."""
+    listed = "\n".join(f"• {reason}" for reason in reasons)
     return f"I couldn't send your time-off request:\n{listed}\n\nWhat you asked for: {shown_back}"
 
 
@@ -228,7 +267,9 @@ def gave_up_text(what: str, error: str, *, passing: bool) -> str:
 def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:
     """Whom to ask: the fallback approvers, mentioned. `plain`: for plain text (a form's field error),
     where Slack shows a mention as its raw `<@U…>`."""
-    return mentions(config.fallback_approvers) if config.fallback_approvers and not plain else "HR"
+    if config.fallback_approvers and not plain:
+        return mentions(config.fallback_approvers, room=MENTIONS_ROOM)  # texts that say more besides
+    return "HR"
 
 
 def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
@@ -282,30 +323,66 @@ def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool) -> list[dict]:
     return []
 
 
-def own_leave_line(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
-    return f"*{request_summary(entry, leave_type)}* — {status_line(entry)}"
+def own_leave_line(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, today: date | None = None) -> str:
+    return f"*{request_summary(entry, leave_type, today=today)}* — {status_line(entry)}"
+
+
+# Under a group of a list cut short: where the rest are (the soonest come first, so they move up).
+LIST_MORE = {
+    "Pending": ", with later dates: they show here as these are decided or withdrawn, and each has its "
+               "buttons on its receipt",
+    "Upcoming": ", with later dates: they show here as these start or are cancelled",
+}
 
 
 def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], upcoming: list[LedgerEntry],
-                      ongoing: list[LedgerEntry], recent: list[LedgerEntry],
-                      title: str = "Your time off") -> list[dict]:
-    """`/timeoff list` (and App Home's part of it): each request with its state and the buttons that apply."""
+                      ongoing: list[LedgerEntry], recent: list[LedgerEntry], title: str = "Your time off",
+                      max_blocks: int = LIST_BLOCKS_MAX, today: date | None = None) -> list[dict]:
+    """`/timeoff list` (and App Home's part of it): each request with its state and the buttons that apply.
+
+    Each group in the order given (soonest first). In at most `max_blocks` blocks: when they are too
+    many, every group shows its first ones, in turn while room is left, and says how many more ("…and 12
+    more"), so 30 pending requests cannot hide the upcoming ones, nor leave past the 25th unreachable
+    without a word. `today`: the reader's, for which dates need their year.
+    """
+    groups = [(heading, entries, [entry_blocks(config, entry, with_buttons, today) for entry in entries])
+              for heading, entries, with_buttons in (("Pending", pending, True), ("Upcoming", upcoming, True),
+                                                     ("Out now", ongoing, False), ("Recently decided", recent, False))
+              if entries]
+    shown = [len(entries) for _, entries, _ in groups]
+    # The title, each group's heading, and (when all do not fit) a line for each group's rest.
+    room = max_blocks - 1 - len(groups)
+    if sum(len(b) for _, _, per_entry in groups for b in per_entry) > room:
+        room -= len(groups)
+        shown = [0] * len(groups)
+        while True:  # one more of each group in turn, while it fits
+            added = False
+            for index, (_, _, per_entry) in enumerate(groups):
+                if shown[index] < len(per_entry) and len(per_entry[shown[index]]) <= room:
+                    room -= len(per_entry[shown[index]])
+                    shown[index] += 1
+                    added = True
+            if not added:
+                break
     blocks = [section(f"*{title}*")]
-    groups = (("Pending", pending, True), ("Upcoming", upcoming, True), ("Out now", ongoing, False),
-              ("Recently decided", recent, False))
-    for heading, entries, with_buttons in groups:
-        if not entries:
-            continue
+    for (heading, entries, per_entry), count in zip(groups, shown):
         blocks.append(context(f"*{heading}*"))
-        for entry in entries:
-            blocks.append(section(own_leave_line(entry, config.leave_type(entry.leave_type))))
-            buttons = own_leave_buttons(entry, cancellable=True) if with_buttons else []
-            if buttons:
-                blocks.append({"type": "actions", "block_id": f"{ids.LEAVE_BLOCK_PREFIX}{entry.id}"[:255],
-                               "elements": buttons})
-    if len(blocks) == 1:
+        blocks += [block for item in per_entry[:count] for block in item]
+        if count < len(entries):
+            blocks.append(context(f"…and {len(entries) - count} more{LIST_MORE.get(heading, '')}."))
+    if not groups:
         blocks.append(section("Nothing pending or coming up. `/timeoff` asks for time off."))
-    return blocks[:50]
+    return blocks
+
+
+def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, with_buttons: bool, today: date | None) -> list[dict]:
+    """One request of a list: its line, and its buttons when it may still be changed."""
+    blocks = [section(own_leave_line(entry, config.leave_type(entry.leave_type), today=today))]
+    buttons = own_leave_buttons(entry, cancellable=True) if with_buttons else []
+    if buttons:
+        blocks.append({"type": "actions", "block_id": f"{ids.LEAVE_BLOCK_PREFIX}{entry.id}"[:255],
+                       "elements": buttons})
+    return blocks
 
 
 def leave_list_text(pending: list, upcoming: list) -> str:
@@ -325,17 +402,19 @@ def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | N
                        approvers=()) -> str:
     """The thread reply under the request message when its requester (or HR) changes it."""
     who = mention(by)
-    tell = f" {mentions(approvers)}" if approvers else ""
     if previous is not None and entry.status == PENDING:
-        was = format_range(previous.start, previous.end, previous.start_half, previous.end_half)
-        return f"Edited by {who}: now {request_summary(entry, None)} (was {was}).{tell}"
-    if previous is not None and previous.status == APPROVED:
-        return f"Cancelled by {who}: this approved leave will not be taken.{tell}"
-    return f"Withdrawn by {who}.{tell}"
+        was = entry_dates(previous, seen_from(entry))
+        text = f"Edited by {who}: now {request_summary(entry, None)} (was {was})."
+    elif previous is not None and previous.status == APPROVED:
+        text = f"Cancelled by {who}: this approved leave will not be taken."
+    else:
+        text = f"Withdrawn by {who}."
+    # The mentions notify the approvers: as many as the text holds (see request_message).
+    return f"{text} {mentions_within(approvers, used=len(text) + 1)}" if approvers else text
 
 
 def cancelled_announcement_text(entry: LedgerEntry) -> str:
-    dates = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+    dates = entry_dates(entry)
     return f":leftwards_arrow_with_hook: {mention(entry.user)} will not be out {dates} after all."
 
 

@@ -188,7 +188,8 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
 
 
 def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
-    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half)
+    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half,
+                         today=local_today("UTC"))  # the year, unless it is this one (about: a day either way)
     return messages.shown_back_text(leave_type=leave_type, leave_type_code=submission.leave_type, dates=dates,
                                     note=submission.note)
 
@@ -196,7 +197,8 @@ def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> st
 def shown_to_hr(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
     """A request as HR's console shows it: plain text (the page escapes it, not mrkdwn), without the note
     (a private type's note is for the approvals channel only)."""
-    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half)
+    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half,
+                         today=local_today("UTC"))  # the year, unless it is this one (about: a day either way)
     return f"{leave_type.label if leave_type else submission.leave_type}, {dates}"
 
 
@@ -377,7 +379,8 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
 
 
 class Refused(Exception):
-    """The request may not be sent; the reasons go back to the requester."""
+    """The request may not be sent; the reasons go back to the requester, as mrkdwn (text a person typed,
+    HR's included, escaped; a mention of whom to ask is a mention)."""
 
     def __init__(self, *reasons: str):
         super().__init__("; ".join(reasons))
@@ -421,7 +424,7 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     told to the requester, or with `for_hr` to HR recording it for them in the console)."""
     channel_members, usergroup_members = slack_lookups(client)
     if leave_type is None:
-        raise Refused(f"the leave type '{submission.leave_type}' no longer exists")
+        raise Refused(f"the leave type '{escape(submission.leave_type)}' no longer exists")
     if not may_request(config, submission.user, channel_members=channel_members):
         raise Refused(messages.person_not_allowed_text() if for_hr else messages.not_allowed_text(config))
     team = match_team(config, submission.user, channel_members=channel_members,
@@ -467,7 +470,7 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
                                       ledger=history)
         if violations:
             ledger_reader.pending_remove(submission.id, team=team.name)
-            raise Refused(*(violation.message for violation in violations))
+            raise Refused(*(escape(violation.message) for violation in violations))
         ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
     return history
 
@@ -515,7 +518,7 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
-        others_out=ledger_context(config, history, entry, leave_type),
+        others_out=ledger_context(config, history, entry, leave_type), today=local_today(team.timezone),
     )
     # Before the post: whoever comes next looks there first (earlier_post).
     cache.set(posting_key(entry.id), team.approvals_channel, WRITTEN_MARK_SECONDS)

@@ -124,19 +124,22 @@ def format_day(day: date, *, with_year: bool = False) -> str:
     return f"{text} {day.year}" if with_year else text
 
 
-def format_range(start: date, end: date, start_half: Half = None, end_half: Half = None) -> str:
+def format_range(start: date, end: date, start_half: Half = None, end_half: Half = None, *,
+                 today: date | None = None) -> str:
     """"Mon 21 Dec – Wed 23 Dec (ends at noon)", "Mon 21 Dec (afternoon)".
 
-    Years are shown only when the range crosses a year end.
+    Years are shown when the range crosses a year end, and when it lies outside `today`'s year
+    (the reader's, or the day its message was written): a typo for the year ("2062-12-21") must
+    not read as this December. Without `today`, only across a year end.
     """
+    with_year = start.year != end.year or (today is not None and start.year != today.year)
     if start == end:
-        text = format_day(start)
+        text = format_day(start, with_year=with_year)
         if start_half == PM and end_half != AM:
             return f"{text} (afternoon)"
         if end_half == AM and start_half != PM:
             return f"{text} (morning)"
         return text
-    with_year = start.year != end.year
     text = f"{format_day(start, with_year=with_year)} – {format_day(end, with_year=with_year)}"
     if start_half == PM and end_half == AM:
         return f"{text} (starts and ends at noon)"
@@ -323,22 +326,23 @@ def _half_violations(request: LeaveRequest, leave_type: LeaveTypeConfig) -> list
     return []
 
 
-def _no_working_days_message(start: date, end: date, team: TeamConfig, holiday_dates: Container[date]) -> str:
+def _no_working_days_message(start: date, end: date, team: TeamConfig, holiday_dates: Container[date],
+                             today: date) -> str:
     if start == end:
         name = holiday_dates.get(start) if isinstance(holiday_dates, Mapping) else None
         suffix = f" ({name})" if name else ""
-        return f"{format_day(start)} is not a working day for {team.name}{suffix}"
-    return f"{format_range(start, end)} are not working days for {team.name}"
+        return f"{format_range(start, start, today=today)} is not a working day for {team.name}{suffix}"
+    return f"{format_range(start, end, today=today)} are not working days for {team.name}"
 
 
 def _blackout_violation(
-    coverage: Mapping[date, frozenset[str]], team: TeamConfig, blackouts: Iterable[BlackoutConfig]
+    coverage: Mapping[date, frozenset[str]], team: TeamConfig, blackouts: Iterable[BlackoutConfig], today: date
 ) -> RuleViolation | None:
     for blackout in sorted(blackouts, key=lambda b: (b.start, b.end)):
         if blackout.team not in (None, team.name):
             continue
         if any(blackout.start <= day <= blackout.end for day in coverage):
-            message = f"{format_range(blackout.start, blackout.end)} is a blackout for {team.name}"
+            message = f"{format_range(blackout.start, blackout.end, today=today)} is a blackout for {team.name}"
             if blackout.reason:
                 message = f"{message}: {blackout.reason}"
             return RuleViolation(FIELD_START, message)
@@ -351,6 +355,7 @@ def _own_overlap_violation(
     ledger: list[LedgerEntry],
     workweek: tuple[int, ...],
     holiday_dates: Container[date],
+    today: date,
 ) -> RuleViolation | None:
     for entry in _sorted_entries(ledger):
         if entry.user != request.user or not entry.active:
@@ -362,7 +367,7 @@ def _own_overlap_violation(
             within=(request.start, request.end),
         )
         if any(coverage.get(day, frozenset()) & halves for day, halves in theirs.items()):
-            when = format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+            when = format_range(entry.start, entry.end, entry.start_half, entry.end_half, today=today)
             return RuleViolation(FIELD_START, f"This overlaps your {entry.status} leave on {when}")
     return None
 
@@ -404,6 +409,7 @@ def _capacity_violation(
     ledger: list[LedgerEntry],
     team_members: set[str] | None,
     holiday_dates: Container[date],
+    today: date | None,
 ) -> RuleViolation | None:
     if team.max_out is None:
         return None
@@ -427,7 +433,7 @@ def _capacity_violation(
         if not full:
             continue
         others = max(len(out.get((day, half), ())) for half in full)
-        when = format_day(day)
+        when = format_range(day, day, today=today)
         if full == [AM]:
             when += " (morning)"
         elif full == [PM]:
@@ -441,14 +447,25 @@ def _capacity_violation(
     return None
 
 
+YEARS_AHEAD = 5
+
+
+def latest_start(today: date) -> date:
+    """The last day time off may start: the end of the year YEARS_AHEAD years from now. Further ahead is
+    a typo for the year ("2062" for "2026", "9999"), not a plan, and would charge a year nobody has an
+    allowance for. (Not next year's end: a sabbatical or parental leave is planned further ahead.)"""
+    return date(min(today.year + YEARS_AHEAD, date.max.year), 12, 31)
+
+
 def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date) -> list[RuleViolation]:
     """The rules that need neither the team's calendar nor the ledger: the order of the dates,
-    past dates and half days. `today` is the requester's local date (or a day earlier when
-    their time zone is not known yet: anywhere on Earth is at most a day behind UTC)."""
+    past dates, how far ahead (`latest_start`) and half days. `today` is the requester's local date
+    (or a day earlier when their time zone is not known yet: anywhere on Earth is at most a day
+    behind UTC)."""
     violations: list[RuleViolation] = []
 
     if request.end < request.start:
-        with_year = request.start.year != request.end.year
+        with_year = request.start.year != request.end.year or request.start.year != today.year
         violations.append(
             RuleViolation(
                 FIELD_END,
@@ -465,6 +482,11 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
             days = leave_type.allow_past_days
             message = f"{leave_type.name} can start at most {days} {_plural(days, 'day', 'days')} in the past"
         violations.append(RuleViolation(FIELD_START, message))
+
+    if request.start > latest_start(today):
+        violations.append(RuleViolation(
+            FIELD_START, f"It starts in {request.start.year}: time off can be requested at most {YEARS_AHEAD} "
+                         f"years ahead (until the end of {latest_start(today).year})"))
 
     violations.extend(_half_violations(request, leave_type))
     return violations
@@ -498,12 +520,12 @@ def validate_request(
     workweek = tuple(team.workweek)
     violations = basic_violations(request, leave_type=leave_type, today=today)
 
-    if request.end < request.start:
-        return violations
+    if request.end < request.start or request.start > latest_start(today):
+        return violations  # nothing more worth saying about dates that are wrong
 
     if not working_days(request.start, request.end, workweek, holiday_dates):
         violations.append(
-            RuleViolation(FIELD_END, _no_working_days_message(request.start, request.end, team, holiday_dates))
+            RuleViolation(FIELD_END, _no_working_days_message(request.start, request.end, team, holiday_dates, today))
         )
         return violations
 
@@ -520,7 +542,7 @@ def validate_request(
             )
         )
 
-    blackout = _blackout_violation(coverage, team, blackouts)
+    blackout = _blackout_violation(coverage, team, blackouts, today)
     if blackout:
         violations.append(blackout)
 
@@ -528,13 +550,13 @@ def validate_request(
         return violations
     ledger = list(ledger)
 
-    overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates)
+    overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates, today)
     if overlap:
         violations.append(overlap)
 
     violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates))
 
-    capacity = _capacity_violation(request, coverage, team, ledger, team_members, holiday_dates)
+    capacity = _capacity_violation(request, coverage, team, ledger, team_members, holiday_dates, today)
     if capacity:
         violations.append(capacity)
 
@@ -560,4 +582,4 @@ def capacity_violation(
     """The capacity check alone: re-run when a request is approved (DESIGN §5, in-flight requests)."""
     coverage = _coverage(request.start, request.end, request.start_half, request.end_half, tuple(team.workweek),
                          holiday_dates)
-    return _capacity_violation(request, coverage, team, list(ledger), team_members, holiday_dates)
+    return _capacity_violation(request, coverage, team, list(ledger), team_members, holiday_dates, None)

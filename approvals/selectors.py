@@ -223,7 +223,10 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     end_half = draft.end_half if halves_allowed else None
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         workweek, holidays)
-    preview = f"*{days_text(days)}*: {format_range(draft.start, draft.end, start_half, end_half)}. {who}"
+    # With the year when it is not this one: the preview is where a typo for the year ("2029") shows.
+    dates = format_range(draft.start, draft.end, start_half, end_half,
+                         today=local_today(requester.timezone or "UTC"))
+    preview = f"*{days_text(days)}*: {dates}. {who}"
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
     history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,
@@ -284,6 +287,7 @@ class MyLeave:
     upcoming: list[LedgerEntry]  # approved, not started: may be cancelled
     ongoing: list[LedgerEntry]  # approved, started, not over
     recent: list[LedgerEntry]  # the last few decided, newest first
+    today: date | None = None  # the person's day it was read for: dates in another year show it
 
 
 def my_leave(ledger: Ledger, user: str, today: date) -> MyLeave:
@@ -294,6 +298,7 @@ def my_leave(ledger: Ledger, user: str, today: date) -> MyLeave:
         upcoming=[e for e in entries if e.status == "approved" and e.start > today],
         ongoing=[e for e in entries if e.status == "approved" and e.start <= today <= e.end],
         recent=sorted(decided, key=lambda e: e.decided_at or 0, reverse=True)[:RECENT_DECIDED],
+        today=today,
     )
 
 
@@ -309,8 +314,9 @@ def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool
     """The text and blocks of `/timeoff list` (or `/timeoff cancel`: only what can still be changed)."""
     if only_changeable:
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=[], recent=[], title="Which request do you want to change?")
+                                            ongoing=[], recent=[], title="Which request do you want to change?",
+                                            today=leave.today)
     else:
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=leave.ongoing, recent=leave.recent)
+                                            ongoing=leave.ongoing, recent=leave.recent, today=leave.today)
     return messages.leave_list_text(leave.pending, leave.upcoming), blocks

@@ -219,7 +219,17 @@ def test_a_busy_week_stays_within_the_text_slack_takes_in_one_message():
     assert shown == [f"• <@U0BUSY{n:04d}>: :palm_tree: Vacation, Mon 10 Mar – Wed 12 Mar" for n in range(len(shown))]
     assert more == f"…and {300 - len(shown)} more." and len(shown) > 100
     assert blocks[-1]["type"] == "context" and "Company day" in blocks[-1]["elements"][0]["text"]
-    assert "U0BUSY0299" in text  # the notification text names everyone
+    # The notification text names as many as Slack's advised 4,000 characters hold, and counts the rest.
+    assert len(text) <= 4000 and "U0BUSY0000" in text and text.endswith(" more")
+
+
+def test_thousands_out_at_once_still_make_a_post_slack_takes():
+    # 2,600 people out: naming them all in the text made 40,000 characters, and Slack refused the post.
+    out = [entry(user=f"U0MANY{n:04d}") for n in range(2600)]
+    for text, _ in (job_messages.out_today_message("Everyone", date(2031, 3, 11), out, LEAVE_TYPES),
+                    job_messages.weekly_digest_message("Everyone", date(2031, 3, 10), date(2031, 3, 17), out,
+                                                       LEAVE_TYPES, {})):
+        assert len(text) <= 4000 and text.endswith(" more")
 
 
 def test_what_does_not_fit_in_a_message_is_counted_not_dropped():

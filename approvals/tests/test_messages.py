@@ -1,11 +1,13 @@
 """The texts and blocks posted to channels and DMs: pure functions, no database."""
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 from approvals import messages
 from approvals.block_kit import mentions
+from approvals.config_types import WorkspaceConfig
 from approvals.rules import LedgerEntry
 from test_support.flows import VACATION
 
@@ -44,5 +46,142 @@ def test_the_receipt_names_the_approvers_who_fit_and_counts_the_rest():
     assert len(text) <= 3000 and " more (Engineering)" in text
     assert text.count("<") == text.count(">")
     assert messages.receipt_text(pending(), VACATION, {"U_BOB"}) == (
-        "Your request for :palm_tree: Vacation, Mon 10 Mar – Wed 12 Mar (3 working days) is with <@U_BOB> "
+        "Your request for :palm_tree: Vacation, Mon 10 Mar 2031 – Wed 12 Mar 2031 (3 working days) is with <@U_BOB> "
         "(Engineering). I'll let you know when they decide.")
+
+
+# --- Texts stay within Slack's limits, however many people they name ----------------------------
+
+LONG_TYPE = replace(VACATION, name="&" * 100, emoji=":" + "e" * 48 + ":")  # the longest label HR can type
+
+
+def named_whole(text: str) -> int:
+    """How many mentions `text` holds, after checking none is cut in two."""
+    named = re.findall(r"<@[UW][A-Z0-9_]+>", text)
+    assert text.count("<") == text.count(">") == len(named)
+    return len(named)
+
+
+def test_the_request_text_notifies_as_many_approvers_as_4000_characters_hold():
+    # An approvers channel of 2,600 members made a text of 41,708 characters: Slack refused the post.
+    for leave_type in (VACATION, LONG_TYPE):
+        text, blocks = messages.request_message(entry=pending(), leave_type=leave_type, note="",
+                                                approvers=crowd(2600))
+        assert len(text) <= messages.TEXT_MAX
+        named = named_whole(text) - 1  # the requester is named first
+        assert 100 < named < 2600 and text.endswith(f" and {2600 - named} more")
+        assert all(len(block["text"]["text"]) <= 3000 for block in blocks if block["type"] == "section")
+
+
+def test_a_change_tells_as_many_approvers_as_its_text_holds():
+    edited = replace(pending(), start=date(2031, 3, 11))
+    for entry, previous in ((edited, pending()), (replace(pending(), status="cancelled"), pending()),
+                            (replace(pending(), status="cancelled"), replace(pending(), status="approved"))):
+        text = messages.change_thread_text(entry, by="U_ALICE", previous=previous, approvers=crowd(2600))
+        assert len(text) <= messages.TEXT_MAX and named_whole(text) > 100 and text.endswith(" more")
+    in_2031 = replace(edited, ts="1930000000.000100")  # its message, dated 2031: no year needed
+    assert messages.change_thread_text(in_2031, by="U_ALICE", previous=pending()) == (
+        "Edited by <@U_ALICE>: now vacation, Tue 11 Mar – Wed 12 Mar (3 working days) (was Mon 10 Mar – Wed 12 Mar).")
+
+
+def test_the_receipt_fits_its_section_with_a_long_team_name_and_thousands_of_approvers():
+    text = messages.receipt_text(replace(pending(), team="&" * 100), LONG_TYPE, crowd(2600))
+    assert len(text) <= 3000 and text.endswith(" more (" + "&amp;" * 100 + "). I'll let you know when they decide.")
+    named_whole(text)
+
+
+def test_hr_named_as_contacts_are_bounded_too():
+    config = WorkspaceConfig(fallback_approvers=tuple(sorted(crowd(2600))))
+    for text in (messages.not_allowed_text(config), messages.no_team_text(config)):
+        assert len(text) <= 3000 and named_whole(text) > 100
+    assert messages.no_team_text(config, plain=True).endswith("ask HR to add you to a team")
+
+
+def test_who_else_is_out_names_ten_and_counts_the_rest():
+    others = [replace(pending(f"U{n:010d}"), id=f"r{n}") for n in range(500)]
+    line = messages.others_out_line(others, unread=40)
+    assert len(line) <= 3000 and named_whole(line) == 10 and line.endswith(" and 530 more")
+
+
+# --- Dates name their year when it is not the reader's ------------------------------------------
+
+
+def test_a_request_for_another_year_names_the_year():
+    posted_on = date(2026, 12, 2)
+    text, blocks = messages.request_message(entry=pending(), leave_type=VACATION, note="", approvers={"U_BOB"},
+                                            today=posted_on)
+    assert "Mon 10 Mar 2031 – Wed 12 Mar 2031" in text and "Mon 10 Mar 2031 – Wed 12 Mar 2031" in str(blocks)
+    text, _ = messages.request_message(entry=pending(), leave_type=VACATION, note="", approvers={"U_BOB"},
+                                       today=date(2031, 1, 5))
+    assert "Mon 10 Mar – Wed 12 Mar (" in text
+
+
+def test_a_posted_or_decided_request_is_dated_from_its_message():
+    # No `today` passed: the day its message was posted (its ts) or it was decided is the reader's.
+    posted_2026 = replace(pending(), ts="1796000000.000100")  # 2026-11-30
+    assert "Mon 10 Mar 2031 – Wed 12 Mar 2031" in messages.receipt_text(posted_2026, VACATION, {"U_BOB"})
+    decided_2031 = replace(pending(), status="approved", decided_by="U_BOB", decided_at=1930000000)  # 2031-02-28
+    assert messages.announcement_text(decided_2031, VACATION) == (
+        ":palm_tree: <@U_ALICE> will be out Mon 10 Mar – Wed 12 Mar (Vacation).")
+    assert "Mon 10 Mar 2031" in messages.cancelled_announcement_text(replace(posted_2026, status="cancelled"))
+    # No day known (not posted yet, no `today`): the year is named rather than guessed.
+    assert "Mon 10 Mar 2031 – Wed 12 Mar 2031" in messages.receipt_text(replace(pending(), ts="x"), VACATION, {"U_B"})
+
+
+# --- A person's list: every group shows, within 50 blocks -----------------------------------------
+
+
+def leave(n: int, status: str, first: date, **changes) -> list[LedgerEntry]:
+    return [replace(pending(), id=f"{status}{i}", status=status, start=first + timedelta(days=i),
+                    end=first + timedelta(days=i), days=Decimal(1), **changes) for i in range(n)]
+
+
+def groups_of(blocks) -> dict[str, list[str]]:
+    """Heading -> the lines under it (sections and the "…and N more" context), in order."""
+    groups, heading = {}, None
+    for block in blocks[1:]:
+        text = block["text"]["text"] if block["type"] == "section" else (
+            block["elements"][0]["text"] if block["type"] == "context" else None)
+        if block["type"] == "context" and text.startswith("*"):
+            heading = text.strip("*")
+            groups[heading] = []
+        elif text is not None:
+            groups[heading].append(text)
+    return groups
+
+
+def test_thirty_pending_requests_leave_room_for_every_other_group():
+    decided = {"decided_by": "U_BOB", "decided_at": 1796000000}
+    blocks = messages.leave_list_blocks(
+        config=WorkspaceConfig(leave_types=(VACATION,)), pending=leave(30, "pending", date(2031, 1, 6)),
+        upcoming=leave(30, "approved", date(2031, 6, 2), **decided),
+        ongoing=leave(1, "approved", date(2031, 1, 2), **decided),
+        recent=leave(3, "rejected", date(2030, 12, 1), **decided))
+    assert len(blocks) <= 50
+    groups = groups_of(blocks)
+    assert list(groups) == ["Pending", "Upcoming", "Out now", "Recently decided"]
+    for heading, total in (("Pending", 30), ("Upcoming", 30)):
+        *lines, more = groups[heading]
+        assert len(lines) > 5 and more.startswith(f"…and {total - len(lines)} more, with later dates: they show here")
+    assert "Mon 6 Jan" in groups["Pending"][0] and "Tue 7 Jan" in groups["Pending"][1]  # the soonest first
+    assert len(groups["Out now"]) == 1 and len(groups["Recently decided"]) == 3  # shown whole, no "more"
+
+
+def test_someone_with_many_upcoming_days_sees_the_soonest_and_how_to_reach_the_rest():
+    blocks = messages.leave_list_blocks(config=WorkspaceConfig(leave_types=(VACATION,)), pending=[],
+                                        upcoming=leave(40, "approved", date(2031, 1, 6), decided_by="U_BOB"),
+                                        ongoing=[], recent=[], title="Which request do you want to change?")
+    assert len(blocks) <= 50
+    [upcoming] = groups_of(blocks).values()
+    *lines, more = upcoming
+    assert len(lines) == 23 and more == ("…and 17 more, with later dates: they show here as these start or are "
+                                         "cancelled.")
+    cancels = [b for b in blocks if b["type"] == "actions"]
+    assert len(cancels) == 23 and cancels[0]["block_id"].endswith("approved0")
+
+
+def test_a_list_that_fits_is_shown_whole():
+    blocks = messages.leave_list_blocks(config=WorkspaceConfig(leave_types=(VACATION,)),
+                                        pending=leave(24, "pending", date(2031, 1, 6)), upcoming=[], ongoing=[],
+                                        recent=[])
+    assert len(blocks) == 50 and "more" not in str(groups_of(blocks))

@@ -29,6 +29,7 @@ from approvals.rules import (
     LedgerEntry,
     RuleViolation,
     balance_for,
+    basic_violations,
     days_by_year,
     entries_overlapping,
     entry_days_by_year,
@@ -36,6 +37,7 @@ from approvals.rules import (
     format_day,
     format_days,
     format_range,
+    latest_start,
     request_days,
     validate_request,
     who_is_out,
@@ -569,6 +571,64 @@ def test_who_is_out_keeps_active_entries_of_other_people():
 )
 def test_format_range(args, expected):
     assert format_range(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "halves", "expected"),
+    [
+        pytest.param(d(12, 21), d(12, 23), (), "Mon 21 Dec – Wed 23 Dec", id="this-year-has-none"),
+        pytest.param(d(1, 4, 2027), d(1, 5, 2027), (), "Mon 4 Jan 2027 – Tue 5 Jan 2027", id="next-year"),
+        pytest.param(d(12, 21, 2062), d(12, 23, 2062), (), "Thu 21 Dec 2062 – Sat 23 Dec 2062", id="a-typo-for-2026"),
+        pytest.param(d(12, 31, 9999), d(12, 31, 9999), (), "Fri 31 Dec 9999", id="one-day"),
+        pytest.param(d(1, 4, 2027), d(1, 4, 2027), ("pm", None), "Mon 4 Jan 2027 (afternoon)", id="afternoon"),
+        pytest.param(d(3, 9, 2025), d(3, 9, 2025), (), "Sun 9 Mar 2025", id="last-year"),
+    ],
+)
+def test_format_range_shows_the_year_of_dates_outside_todays_year(start, end, halves, expected):
+    assert format_range(start, end, *halves, today=TODAY) == expected
+
+
+def test_format_range_without_today_shows_years_only_across_a_year_end():
+    assert format_range(d(12, 21, 2062), d(12, 23, 2062)) == "Thu 21 Dec – Sat 23 Dec"
+
+
+def test_the_rules_name_the_year_of_dates_outside_this_year():
+    january = request(d(1, 4, 2027), d(1, 5, 2027))
+    [overlap] = validate(january, ledger=[entry(DAN, d(1, 4, 2027), d(1, 4, 2027)),
+                                          entry(ALICE, d(1, 5, 2027), d(1, 5, 2027))])
+    assert overlap.message == "This overlaps your approved leave on Tue 5 Jan 2027"
+    [weekend] = validate(request(d(1, 9, 2027), d(1, 10, 2027)))
+    assert weekend.message == "Sat 9 Jan 2027 – Sun 10 Jan 2027 are not working days for Engineering"
+    [backwards] = validate(request(d(1, 5, 2027), d(1, 4, 2027)))
+    assert backwards.message == "The end (Mon 4 Jan 2027) is before the start (Tue 5 Jan 2027)"
+
+
+# --- Too far ahead: a typo for the year ------------------------------------------------
+
+
+def test_a_request_that_starts_too_many_years_ahead_is_refused_naming_its_year():
+    # `/timeoff 2062-12-21 2062-12-23 vacation`, a typo for 2026: refused on the start, and nothing
+    # else said about dates that are wrong (no allowance or calendar of 2062).
+    assert validate(request(d(12, 21, 2062), d(12, 23, 2062)), ledger=[]) == [RuleViolation(
+        FIELD_START, "It starts in 2062: time off can be requested at most 5 years ahead (until the end of 2031)")]
+    [refused] = validate(request(d(12, 31, 9999), d(12, 31, 9999)), ledger=[])
+    assert (refused.field, refused.message.split(":")[0]) == (FIELD_START, "It starts in 9999")
+
+
+def test_time_off_may_start_on_the_last_day_of_the_fifth_year_ahead_and_no_later():
+    assert latest_start(TODAY) == d(12, 31, 2031)
+    assert validate(request(d(12, 31, 2031), d(1, 2, 2032)), ledger=[]) == []  # may end the year after
+    [refused] = validate(request(d(1, 5, 2032), d(1, 5, 2032)), ledger=[])
+    assert refused.field == FIELD_START and "2032" in refused.message
+
+
+def test_the_year_limit_is_a_basic_rule_so_every_path_checks_it():
+    # basic_violations is what a cold submission and an edit without a team check; validate_request
+    # (through request_services.check_submission) is what the modal, the task, HR's recording and an
+    # edit check: both refuse it.
+    far = request(d(12, 21, 2062), d(12, 23, 2062))
+    assert [v.field for v in basic_violations(far, leave_type=VACATION, today=TODAY)] == [FIELD_START]
+    assert [v.field for v in basic_violations(far, leave_type=SICK, today=d(1, 1, 2061))] == []
 
 
 @pytest.mark.parametrize(

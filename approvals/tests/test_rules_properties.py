@@ -13,7 +13,20 @@ from approvals.ledger_format import (
     entry_from_metadata,
     request_metadata,
 )
-from approvals.rules import AM, PM, STATUSES, Adjustment, LeaveRequest, LedgerEntry, days_by_year, request_days
+from approvals.config_types import LeaveTypeConfig
+from approvals.rules import (
+    AM,
+    FIELD_START,
+    PM,
+    STATUSES,
+    Adjustment,
+    LeaveRequest,
+    LedgerEntry,
+    basic_violations,
+    days_by_year,
+    format_range,
+    request_days,
+)
 from approvals.work_calendar import is_working_day
 
 # Calendar lengths of a few weeks are enough to cross weekends, holidays and year ends.
@@ -79,6 +92,29 @@ def test_half_days_at_both_ends_of_a_multi_day_request_add_up(request, workweek,
     )
     ends = [request.start, request.end]
     assert whole - both == Decimal("0.5") * sum(is_working_day(day, workweek, holidays) for day in ends)
+
+
+# --- Years: shown when not this year's; accepted up to the end of the fifth year ahead -----
+
+any_days = st.dates(min_value=date(1000, 1, 1), max_value=date(9998, 12, 31))  # a year is never a day number
+
+
+@given(any_days, st.integers(0, 400), any_days)
+def test_a_range_names_its_years_unless_it_lies_in_todays_year(start, length, today):
+    end = min(start + timedelta(days=length), date(9999, 12, 31))
+    text = format_range(start, end, today=today)
+    named = {str(start.year), str(end.year)} <= set(text.split())
+    assert named == (not start.year == end.year == today.year)
+
+
+@given(any_days, any_days)
+def test_a_start_more_than_five_years_ahead_is_refused_naming_its_year(start, today):
+    anything = LeaveTypeConfig(code="any", name="Any")
+    request = LeaveRequest(user="U_ALICE", leave_type="any", start=start, end=start)
+    violations = basic_violations(request, leave_type=anything, today=today)
+    too_far = [v for v in violations if "years ahead" in v.message]
+    assert bool(too_far) == (start.year > today.year + 5)
+    assert all(v.field == FIELD_START and v.message.startswith(f"It starts in {start.year}:") for v in too_far)
 
 
 # --- Ledger format ---------------------------------------------------------------

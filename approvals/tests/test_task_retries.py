@@ -43,7 +43,7 @@ CALLS_PER_ATTEMPT = 1 + BACKGROUND_MAX_RETRIES  # the client's own retries insid
 # Posting a request to the ledger is never re-sent by the client after a 5xx (Slack may have
 # posted anyway); the task retries instead, after looking for its own post.
 POSTS_PER_ATTEMPT = 1
-ASKED_FOR = "Vacation, Mon 10 Mar – Wed 12 Mar"
+ASKED_FOR = "Vacation, Mon 10 Mar 2031 – Wed 12 Mar 2031"
 
 
 @pytest.fixture

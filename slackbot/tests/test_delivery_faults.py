@@ -34,7 +34,7 @@ from test_support.flows import (
 
 pytestmark = pytest.mark.django_db
 
-ASKED_FOR = "Vacation, Mon 10 Mar – Wed 12 Mar"  # what request_time_off asks for, as shown back
+ASKED_FOR = "Vacation, Mon 10 Mar 2031 – Wed 12 Mar 2031"  # what request_time_off asks for, as shown back
 NOT_DELIVERED = "did not reach your approvers"
 
 
@@ -125,7 +125,7 @@ def test_hr_sees_the_request_as_typed_not_as_slack_markup(client, fake_slack):
     request_time_off(client, fake_slack, ALICE, note="private matter")
 
     [problem] = DeliveryProblem.objects.all()
-    assert problem.summary == ":palm_tree: R&D <days>, Mon 10 Mar – Wed 12 Mar"
+    assert problem.summary == ":palm_tree: R&D <days>, Mon 10 Mar 2031 – Wed 12 Mar 2031"
 
 
 @pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])
@@ -199,13 +199,13 @@ def test_hr_sees_the_problems_newest_first_in_the_admin(client, fake_slack, admi
     send_request_meeting("channel_not_found", client, fake_slack)
     older = DeliveryProblem.objects.get()
     DeliveryProblem.objects.create(request_id="r2", user="U_DAVE", team="Engineering", channel=C_ARCHIVED,
-                                   error="is_archived", summary="Sick leave, Fri 14 Mar")
+                                   error="is_archived", summary="Sick leave, Fri 14 Mar 2031")
 
     response = admin_client.get(reverse("admin:approvals_deliveryproblem_changelist"))
     assert response.status_code == 200
     rows = result_list(response)
     assert rows.index("is_archived") < rows.index("channel_not_found")  # newest first
-    for shown in (ALICE, "Engineering", C_ENG_APPROVALS, ASKED_FOR, "Sick leave, Fri 14 Mar"):
+    for shown in (ALICE, "Engineering", C_ENG_APPROVALS, ASKED_FOR, "Sick leave, Fri 14 Mar 2031"):
         assert shown in rows
     filtered = admin_client.get(reverse("admin:approvals_deliveryproblem_changelist") + "?error=is_archived")
     assert "is_archived" in result_list(filtered) and "channel_not_found" not in result_list(filtered)

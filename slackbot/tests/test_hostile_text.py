@@ -182,6 +182,20 @@ def test_a_refusal_dm_naming_a_hostile_blackout_or_holiday_stays_inert(client, f
     assert_nothing_hostile_was_sent(fake_slack)
 
 
+def test_a_refusal_dm_mentions_whom_to_ask_as_a_mention(client, fake_slack):
+    # Carol is in no team; her form's answers were not cached, so her task refuses it by DM: the
+    # reason names HR with a real mention (escaped, it would read "&lt;@U_HR&gt;" and notify nobody).
+    from fake_slack.personas import CAROL, HR
+
+    install_config()
+    view = open_request_form(client, fake_slack, CAROL)
+    cache.clear()
+    submit_request(client, CAROL, view, request_values("vacation", MONDAY, WEDNESDAY))
+
+    [refused] = [text for text in dms_to(fake_slack, CAROL) if "couldn't send" in text]
+    assert f"ask <@{HR}> to add you to a team" in refused
+
+
 def test_an_edit_refused_for_a_hostile_blackout_says_so_inert(client, fake_slack):
     next_monday, next_wednesday = MONDAY + timedelta(days=7), WEDNESDAY + timedelta(days=7)
     install_config(accepted(standard_config(

@@ -60,7 +60,7 @@ def test_a_request_overlapping_approved_leave_is_refused_in_the_modal(client, fa
     view = open_request_form(client, fake_slack, ALICE)  # warms the ledger
     body = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY)).json()
     assert body["response_action"] == "errors"
-    assert body["errors"][ids.START_BLOCK] == "This overlaps your approved leave on Tue 11 Mar"
+    assert body["errors"][ids.START_BLOCK] == "This overlaps your approved leave on Tue 11 Mar 2031"
     assert posted_requests(fake_slack) == []
 
 
@@ -74,7 +74,7 @@ def test_two_overlapping_submissions_cannot_both_pass(client, fake_slack, settin
     second = submit_request(client, ALICE, view, request_values("vacation", WEDNESDAY, WEDNESDAY),
                             view_id="V_2").json()
     assert second["response_action"] == "errors"
-    assert second["errors"][ids.START_BLOCK] == "This overlaps your pending leave on Mon 10 Mar – Wed 12 Mar"
+    assert second["errors"][ids.START_BLOCK] == "This overlaps your pending leave on Mon 10 Mar 2031 – Wed 12 Mar 2031"
 
 
 def test_the_allowance_is_counted_from_the_ledger(client, fake_slack):
@@ -248,4 +248,4 @@ def test_two_overlapping_submissions_on_a_cold_cache_cannot_both_pass(client, fa
     submit_request(client, ALICE, view, request_values("vacation", WEDNESDAY, WEDNESDAY), view_id="V_B")
     assert len(posted_requests(fake_slack)) == 1
     refusal = [dm for dm in dms_to(fake_slack, ALICE) if "couldn't send" in dm]
-    assert len(refusal) == 1 and "overlaps your pending leave on Mon 10 Mar – Wed 12 Mar" in refusal[0]
+    assert len(refusal) == 1 and "overlaps your pending leave on Mon 10 Mar 2031 – Wed 12 Mar 2031" in refusal[0]

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from approvals.config_store import invalidate_config
-from approvals.rules import ACTIVE_STATUSES, APPROVED, PENDING, format_range
+from approvals.rules import ACTIVE_STATUSES, APPROVED, PENDING, format_day
 from fake_slack.ledger_seed import ledger_config, realistic_ledger, seed_realistic_ledger, engineering_holidays
 from fake_slack.personas import ALICE, C_ENG, C_ENG_APPROVALS, C_OLD_APPROVALS
 from approvals import block_ids as ids
@@ -107,4 +107,5 @@ def test_a_valid_request_shows_the_balance_after_it(client, fake_slack, seeded):
     [posted] = posted_requests(fake_slack)
     rendered = str(posted.params["blocks"])
     assert f"After this request: {number(left - 2)} of " in rendered
-    assert format_range(start, end) in posted.params["text"]
+    # Next year's dates, with their year.
+    assert f"{format_day(start, with_year=True)} – {format_day(end, with_year=True)}" in posted.params["text"]

@@ -1,0 +1,56 @@
+"""The App Home tab: a pure builder, tested on what it returns (Slack allows 100 blocks in a view)."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from approvals import block_ids as ids
+from approvals.config_types import WorkspaceConfig
+from approvals.home_view import MAX_BLOCKS, home_view
+from approvals.rules import LedgerEntry
+from approvals.selectors import MyLeave
+from test_support.flows import VACATION
+
+CONFIG = WorkspaceConfig(leave_types=(VACATION,))
+
+
+def days_off(count: int, status: str, first: date, user="U_ALICE") -> list[LedgerEntry]:
+    return [LedgerEntry(id=f"{user}-{status}{n}", user=user, team="Engineering", leave_type="vacation",
+                        start=first + timedelta(days=n), end=first + timedelta(days=n), start_half=None,
+                        end_half=None, days=Decimal(1), status=status, channel="C_ENG_APPROVALS",
+                        ts=f"1796000{n:03d}.000100", decided_by=None if status == "pending" else "U_BOB")
+            for n in range(count)]
+
+
+def texts(view) -> str:
+    return str([block.get("text") or block.get("elements") for block in view["blocks"]])
+
+
+def test_a_busy_approver_with_a_long_list_of_their_own_sees_every_part_within_100_blocks():
+    # The list came first and was cut at 100 blocks: "Upcoming", the waiting requests and the HR
+    # console vanished without a word.
+    leave = MyLeave(pending=days_off(30, "pending", date(2031, 1, 6)),
+                    upcoming=days_off(30, "approved", date(2031, 6, 2)),
+                    ongoing=days_off(1, "approved", date(2031, 1, 2)),
+                    recent=days_off(3, "rejected", date(2030, 12, 1)))
+    view = home_view(config=CONFIG, leave=leave, balances_text="*Your leave in 2031*\n• Vacation: *25 days left*",
+                     waiting=days_off(20, "pending", date(2031, 2, 2), user="U_DAN"), is_hr=True,
+                     console_url="https://hr.example/console/", note="Some of your history is still being read.",
+                     today=date(2031, 1, 5))
+    blocks = view["blocks"]
+    assert len(blocks) <= MAX_BLOCKS
+    shown = texts(view)
+    for part in ("*Pending*", "*Upcoming*", "*Out now*", "*Recently decided*", "Your leave in 2031",
+                 "*Waiting for your decision* (20)", "and 5 more in the approvals channels."):
+        assert part in shown, part
+    assert blocks[-1]["block_id"] == "home_hr"  # the HR console's button, last, not cut off
+    assert "…and" in shown and "more, with later dates" in shown
+    assert "2030" in shown and "Mon 6 Jan (" in shown  # last year's dates say so; this year's need not
+
+
+def test_a_short_list_is_shown_whole_above_the_rest():
+    leave = MyLeave(pending=days_off(2, "pending", date(2031, 1, 6)), upcoming=[], ongoing=[], recent=[])
+    view = home_view(config=CONFIG, leave=leave, balances_text=None, waiting=[], is_hr=False, console_url=None)
+    assert [b["type"] for b in view["blocks"]] == ["header", "actions", "section", "context",
+                                                  "section", "actions", "section", "actions"]
+    assert view["blocks"][1]["elements"][0]["action_id"] == ids.NEW_REQUEST_ACTION
+    assert "more" not in texts(view)
