@@ -51,6 +51,7 @@ from approvals.rules import (
     errors_by_field,
     format_range,
     request_days,
+    too_long,
     validate_request,
 )
 from approvals.selectors import (
@@ -158,7 +159,9 @@ def check_submission(config: WorkspaceConfig, submission: Submission, *, team: T
         submission.leave_request,
         leave_type=leave_type,
         team=team,
-        holiday_dates=holiday_dates(config, team, submission.start, submission.end),
+        # Not for a request longer than a year: refused (rules.too_long) before any calendar is read.
+        holiday_dates={} if too_long(submission.leave_request) else holiday_dates(config, team, submission.start,
+                                                                                 submission.end),
         blackouts=config.blackouts_for(team.name),
         today=today,
         ledger=None if ledger is None else ledger.without(submission.id),

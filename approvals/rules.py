@@ -448,6 +448,9 @@ def _capacity_violation(
 
 
 YEARS_AHEAD = 5
+# One request covers at most a year (longer leave is sent as several): nothing is planned as one longer
+# run, and its calendar (holidays of every year it spans) would be costly to compute.
+MAX_REQUEST_DAYS = 366
 
 
 def latest_start(today: date) -> date:
@@ -455,6 +458,10 @@ def latest_start(today: date) -> date:
     a typo for the year ("2062" for "2026", "9999"), not a plan, and would charge a year nobody has an
     allowance for. (Not next year's end: a sabbatical or parental leave is planned further ahead.)"""
     return date(min(today.year + YEARS_AHEAD, date.max.year), 12, 31)
+
+
+def too_long(request: LeaveRequest) -> bool:
+    return (request.end - request.start).days > MAX_REQUEST_DAYS
 
 
 def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date) -> list[RuleViolation]:
@@ -487,6 +494,9 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
         violations.append(RuleViolation(
             FIELD_START, f"It starts in {request.start.year}: time off can be requested at most {YEARS_AHEAD} "
                          f"years ahead (until the end of {latest_start(today).year})"))
+    if too_long(request):
+        violations.append(RuleViolation(FIELD_END, "One request can cover at most a year; send longer leave as "
+                                                   "several requests"))
 
     violations.extend(_half_violations(request, leave_type))
     return violations
@@ -520,7 +530,7 @@ def validate_request(
     workweek = tuple(team.workweek)
     violations = basic_violations(request, leave_type=leave_type, today=today)
 
-    if request.end < request.start or request.start > latest_start(today):
+    if request.end < request.start or request.start > latest_start(today) or too_long(request):
         return violations  # nothing more worth saying about dates that are wrong
 
     if not working_days(request.start, request.end, workweek, holiday_dates):

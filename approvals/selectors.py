@@ -19,13 +19,21 @@ from approvals.block_kit import days_text, escape
 from approvals.config_store import current_config_with
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
-from approvals.rules import LeaveRequest, LedgerEntry, balance_for, format_number, format_range, request_days, who_is_out
+from approvals.rules import (
+    MAX_REQUEST_DAYS,
+    LeaveRequest,
+    LedgerEntry,
+    balance_for,
+    format_number,
+    format_range,
+    request_days,
+    who_is_out,
+)
 from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
 from approvals.work_calendar import team_holidays
 
 # Counting days and holidays over centuries (`/timeoff 0001-01-01 9999-12-31`) takes seconds,
 # longer than Slack waits for the modal.
-MAX_REQUEST_DAYS = 366
 
 
 # --- Memberships: from Slack in the background, from the cache on the request path ---------

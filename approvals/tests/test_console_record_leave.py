@@ -66,3 +66,13 @@ def test_an_approvals_channel_slack_will_not_show_is_said_and_nothing_is_recorde
     # A private channel (as approvals channels are) is not found by a bot outside it.
     assert "leave history cannot be read" in error and "channel_not_found" in error and C_ENG_APPROVALS in error
     assert ledger(fake_slack) == []
+
+
+def test_leave_longer_than_a_year_is_refused_on_its_last_day(admin_client, fake_slack):
+    # The Slack form refuses it before anything is checked; the console goes through the rules alone.
+    install_config()
+    response = admin_client.post(URL, form(end="9999-12-31"))
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["end"]
+    assert error.startswith("One request can cover at most a year")
+    assert ledger(fake_slack) == []

@@ -647,3 +647,11 @@ def test_format_day_does_not_depend_on_the_locale():
 def test_errors_by_field_keeps_the_first_message_per_block():
     violations = [RuleViolation(FIELD_END, "first"), RuleViolation(FIELD_START, "start"), RuleViolation(FIELD_END, "second")]
     assert errors_by_field(violations) == {FIELD_END: "first", FIELD_START: "start"}
+
+
+def test_one_request_covers_at_most_a_year():
+    year_long = validate(request(d(1, 4, 2027), d(1, 5, 2028)), ledger=[])  # 366 days: other rules apply
+    assert not any("at most a year" in violation.message for violation in year_long)
+    [refused] = validate(request(d(1, 4, 2027), d(12, 31, 9999)), ledger=[])
+    assert refused == RuleViolation(FIELD_END, "One request can cover at most a year; send longer leave as several "
+                                               "requests")
