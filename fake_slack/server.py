@@ -350,6 +350,16 @@ def _content(params, *, required=True):
     return text, blocks
 
 
+def message_refusal(message: dict) -> dict | None:
+    """What Slack answers a message shaped so (a slash command's answer, or the text and blocks of a
+    chat.* call): its error body (`invalid_blocks`, `msg_too_long`, …), or None when Slack shows it."""
+    try:
+        _content(message, required=False)
+    except SlackError as exc:
+        return exc.body
+    return None
+
+
 def _metadata(params):
     """(metadata or None, warnings). Metadata Slack cannot use is dropped with a
     warning and the message posted without it, as Slack does; a malformed
