@@ -191,18 +191,20 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
 
 
 def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
-    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half,
-                         today=local_today("UTC"))  # the year, unless it is this one (about: a day either way)
-    return messages.shown_back_text(leave_type=leave_type, leave_type_code=submission.leave_type, dates=dates,
-                                    note=submission.note)
+    return messages.shown_back_text(leave_type=leave_type, leave_type_code=submission.leave_type,
+                                    dates=asked_dates(submission), note=submission.note)
 
 
 def shown_to_hr(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
     """A request as HR's console shows it: plain text (the page escapes it, not mrkdwn), without the note
     (a private type's note is for the approvals channel only)."""
-    dates = format_range(submission.start, submission.end, submission.start_half, submission.end_half,
-                         today=local_today("UTC"))  # the year, unless it is this one (about: a day either way)
-    return f"{leave_type.label if leave_type else submission.leave_type}, {dates}"
+    return f"{leave_type.label if leave_type else submission.leave_type}, {asked_dates(submission)}"
+
+
+def asked_dates(submission: Submission) -> str:
+    """Its dates, with the year unless it is this one (UTC's: a day either way changes nothing that matters)."""
+    return format_range(submission.start, submission.end, submission.start_half, submission.end_half,
+                        today=local_today("UTC"))
 
 
 # --- Submit (on Slack's request path: the cache only) ----------------------------------------

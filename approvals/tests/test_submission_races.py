@@ -35,6 +35,13 @@ def warm(client, fake_slack, settings):
     return backend
 
 
+class DatabaseDown:
+    """The delivery task, when its row cannot be written."""
+
+    def enqueue(self, *args, **kwargs):
+        raise ConnectionError("the database went away")
+
+
 def submission(request_id: str, start: date, end: date) -> Submission:
     return Submission(id=request_id, user=ALICE, leave_type="vacation", start=start, end=end, start_half=None,
                       end_half=None, note="", validated=False)
@@ -89,10 +96,6 @@ def test_the_same_form_sent_twice_is_added_once(warm):
 def test_a_form_whose_task_was_not_enqueued_can_be_sent_again(warm, monkeypatch):
     form = submission("unlucky", MONDAY, TUESDAY)
 
-    class DatabaseDown:
-        def enqueue(self, *args, **kwargs):
-            raise ConnectionError("the database went away")
-
     monkeypatch.setattr(request_services.tasks, "deliver_request", DatabaseDown())
     with pytest.raises(ConnectionError):
         request_submit(form, dedup_key="dedup:unlucky")
@@ -109,10 +112,6 @@ def test_a_cold_form_whose_task_was_not_enqueued_can_be_sent_again(fake_slack, s
     install_config()
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     form = submission("cold", MONDAY, TUESDAY)
-
-    class DatabaseDown:
-        def enqueue(self, *args, **kwargs):
-            raise ConnectionError("the database went away")
 
     monkeypatch.setattr(request_services.tasks, "deliver_request", DatabaseDown())
     with pytest.raises(ConnectionError):
