@@ -8,6 +8,7 @@ and the admin form both call it.
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -153,6 +154,7 @@ def adjustment_record(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "
             f"({error_code(exc)}); nothing was recorded"
         ) from None
+    adjustment = replace(adjustment, channel=team.approvals_channel, ts=response.get("ts"))  # where the ledger has it
     ledger_reader.record_adjustment(adjustment)
     tasks.publish_home_later({user})  # the balances shown on their App Home changed
     logger.info("adjustment recorded id=%s user=%s type=%s days=%s year=%s by=%s", adjustment.id, user, leave_type,

@@ -78,7 +78,7 @@ def _ledger_part(config, directory) -> dict:
         current = jobs.snapshot_of(ledger.entries.values(), ledger.adjustments.values())
         deleted, gone_old = jobs.vanished_records(snapshot.entries, current,
                                                   channels=set(ledger_reader.ledger_channels(config)),
-                                                  oldest_ts=ledger.oldest_ts)
+                                                  oldest_by_channel=ledger.oldest_by_channel or {})
         vanished = [VanishedRecord(g.id, _person(directory, g.user), _channel(directory, g.channel))
                     for g in deleted]
         aged_out = gone_old

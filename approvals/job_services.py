@@ -304,7 +304,7 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
     if previous is not None:
         deleted, aged_out = jobs.vanished_records(previous.entries, current,
                                                   channels=set(ledger_reader.ledger_channels(config)),
-                                                  oldest_ts=ledger.oldest_ts)
+                                                  oldest_by_channel=ledger.oldest_by_channel or {})
         if aged_out:
             logger.info("ledger watch: %s record(s) aged out of the history read (retention, window or a "
                         "channel no longer configured)", len(aged_out))

@@ -217,8 +217,7 @@ def snapshot_of(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment
     """{record id: [user, channel, ts]} for every record whose message we know."""
     snapshot = {e.id: [e.user, e.channel, e.ts] for e in entries if e.channel and e.ts}
     for adjustment in adjustments:
-        channel, ts = getattr(adjustment, "channel", None), getattr(adjustment, "ts", None)
-        snapshot[adjustment.id] = [adjustment.user, channel, ts]
+        snapshot[adjustment.id] = [adjustment.user, adjustment.channel, adjustment.ts]
     return snapshot
 
 
@@ -231,21 +230,23 @@ class Vanished:
 
 
 def vanished_records(previous: Mapping[str, list], current: Mapping[str, list], *, channels: Container[str],
-                     oldest_ts: str | None) -> tuple[list[Vanished], list[Vanished]]:
+                     oldest_by_channel: Mapping[str, str]) -> tuple[list[Vanished], list[Vanished]]:
     """(deleted, aged_out): records in `previous` that the ledger no longer holds.
 
-    A record is aged out, not deleted, when its channel is no longer read or its
-    message is older than the oldest the last read reached (history expired with
-    the workspace's retention, or the read window no longer reaches it).
+    A record is aged out, not deleted, when its channel is no longer read, or its message is older
+    than the oldest the last read reached in that channel (history expired with the channel's
+    retention, or the read stopped at its page limit there), or that read found nothing in it at all.
+    A record whose place is unknown (a snapshot older than the places of adjustments) is aged out
+    too: "deleted" is said only of what was surely there to be read.
     """
     deleted, aged_out = [], []
     for record_id in sorted(set(previous) - set(current)):
         user, channel, ts = (list(previous[record_id]) + [None, None, None])[:3]
         gone = Vanished(record_id, user, channel, ts)
-        # Older than anything the last read reached: retention expired it or the read window
-        # no longer reaches it (`truncated`). The oldest message deleted by hand looks the same.
-        older = ts is not None and oldest_ts is not None and float(ts) < float(oldest_ts)
-        if (channel is not None and channel not in channels) or older:
+        # The oldest message deleted by hand looks the same as one retention expired: aged out.
+        reached = oldest_by_channel.get(channel) if channel is not None else None
+        older = ts is None or reached is None or float(ts) < float(reached)
+        if channel is None or channel not in channels or older:
             aged_out.append(gone)
         else:
             deleted.append(gone)
@@ -273,6 +274,5 @@ def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjust
                      e.ts or ""))
     for a in sorted(adjustments, key=lambda a: (a.year, a.user, a.id)):
         rows.append(("adjustment", a.id, a.user, "", a.leave_type, "", "", "", "", str(a.days), str(a.year), "",
-                     "", "", csv_safe(a.reason), "", csv_safe(a.by), getattr(a, "channel", None) or "",
-                     getattr(a, "ts", None) or ""))
+                     "", "", csv_safe(a.reason), "", csv_safe(a.by), a.channel or "", a.ts or ""))
     return rows

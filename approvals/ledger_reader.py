@@ -140,6 +140,9 @@ class Ledger:
     adjustments: dict[str, Adjustment] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
     oldest_ts: str | None = None  # the oldest ledger message found, across channels
+    # The oldest message of any kind read in each channel: how far back its history reaches (retention
+    # may differ between channels, and a read may stop at its page limit in one and not another).
+    oldest_by_channel: dict[str, str] | None = None
     truncated: bool = False  # a channel had more pages than one read may fetch
     read_at: float = 0.0  # when the last read from Slack started
     full_read_at: float = 0.0  # when the last full read started
@@ -293,7 +296,8 @@ def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> L
             found.add(read.messages, author, channel)
             marks[channel] = ChannelMark(read.newest_ts, time.time())
     ledger = Ledger(entries=found.entries, adjustments=found.adjustments, channels=channels, oldest_ts=found.oldest,
-                    truncated=truncated, read_at=started, full_read_at=started, marks=marks)
+                    oldest_by_channel=found.oldest_by_channel, truncated=truncated, read_at=started,
+                    full_read_at=started, marks=marks)
     flight.keep()
     ledger = store_ledger(ledger)
     logger.info("ledger read in full channels=%s entries=%s adjustments=%s truncated=%s seconds=%.1f",
@@ -334,12 +338,16 @@ def _read_new_messages(client: WebClient, stored: Ledger, channels: list[str], f
         if base is None:  # the cache lost the ledger meanwhile: the next read is a full one
             return stored
         oldest = min(filter(None, (base.oldest_ts, found.oldest)), default=None)
+        oldest_by_channel = dict(base.oldest_by_channel or {})
+        for channel, ts in found.oldest_by_channel.items():
+            oldest_by_channel[channel] = min(ts, oldest_by_channel.get(channel, ts))
         ledger = replace(
             base,
             entries={**base.entries, **found.entries},  # new messages are newer than anything cached
             adjustments={**base.adjustments, **found.adjustments},
             channels=base.channels + tuple(c for c in marks if c not in base.channels),
             oldest_ts=oldest,
+            oldest_by_channel=oldest_by_channel,
             truncated=base.truncated or truncated,
             read_at=started,
             full_read_at=0.0 if backlog else base.full_read_at,
@@ -435,14 +443,17 @@ class _Found:
         self.adjustments: dict[str, Adjustment] = {}
         self.ts: dict[str, str] = {}
         self.oldest: str | None = None
+        self.oldest_by_channel: dict[str, str] = {}
 
     def add(self, messages: list[dict], author: str, channel: str) -> None:
         for message in messages:
+            ts = message.get("ts", "")
+            if ts and (channel not in self.oldest_by_channel or ts < self.oldest_by_channel[channel]):
+                self.oldest_by_channel[channel] = ts
             # Only our own bot writes the ledger: metadata another app (or a person's
             # workflow) posts in the channel must not be able to forge or change a request.
             if message.get("user") != author:
                 continue
-            ts = message.get("ts", "")
             metadata = message.get("metadata")
             if (entry := entry_from_metadata(metadata)) is not None:
                 # One message per request; should a retry ever have posted twice, the newest wins.
@@ -450,7 +461,8 @@ class _Found:
                     self.entries[entry.id], self.ts[entry.id] = replace(entry, channel=channel, ts=ts), ts
             elif (adjustment := adjustment_from_metadata(metadata)) is not None:
                 if adjustment.id not in self.adjustments or ts > self.ts[adjustment.id]:
-                    self.adjustments[adjustment.id], self.ts[adjustment.id] = adjustment, ts
+                    self.adjustments[adjustment.id] = replace(adjustment, channel=channel, ts=ts)
+                    self.ts[adjustment.id] = ts
             else:
                 continue
             self.oldest = ts if self.oldest is None or ts < self.oldest else self.oldest

@@ -93,6 +93,9 @@ class Adjustment:
     year: int
     reason: str
     by: str
+    # Where its message is (not part of the record, so not compared): known once read or posted.
+    channel: str | None = field(default=None, compare=False)
+    ts: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -359,6 +359,46 @@ def test_a_deleted_request_message_is_reported_to_hr_once(fake_slack, caplog):
     assert kept_ts
 
 
+def test_records_a_read_stopping_at_its_page_limit_never_reached_are_not_called_deleted(fake_slack, monkeypatch):
+    # The busy current channel's read stops at its page limit; the past channel's history reaches further
+    # back. What the current channel's read did not reach aged out of the read: it was not deleted.
+    from approvals import ledger_reader
+
+    install(replace(ENG, past_approvals_channels=(C_OLD_APPROVALS,)))
+    monkeypatch.setattr(ledger_reader, "HISTORY_PAGE_SIZE", 2)
+    post_entry(fake_slack, entry(id="in-the-old-channel"), channel=C_OLD_APPROVALS, ts="1700000000.000100")
+    for number in range(4):
+        post_entry(fake_slack, entry(id=f"current-{number}"), ts=f"18000000{number:02d}.000100")
+    run_jobs(datetime(2031, 3, 11, 2, 0, tzinfo=timezone.utc))
+    for number in range(6):  # chatter: the channel now has more pages than a read fetches
+        fake_slack.workspace.post_message(C_ENG_APPROVALS, f"chatter {number}", user=DAVE,
+                                          ts=f"18000001{number:02d}.000100")
+    monkeypatch.setattr(ledger_reader, "MAX_PAGES_PER_CHANNEL", 3)
+
+    run_jobs(datetime(2031, 3, 12, 2, 0, tzinfo=timezone.utc))
+
+    assert dms_to(fake_slack, HR) == []
+
+
+def test_an_adjustment_in_a_channel_no_longer_read_is_not_called_deleted(fake_slack):
+    from approvals.ledger_format import adjustment_metadata
+    from approvals.rules import Adjustment
+
+    install(replace(ENG, past_approvals_channels=(C_OLD_APPROVALS,)))
+    carried = Adjustment(id="carried-over", user=ALICE, leave_type="vacation", days=Decimal(2), year=2031,
+                         reason="carry-over", by=HR)
+    fake_slack.workspace.post_message(C_OLD_APPROVALS, "adjustment", metadata=adjustment_metadata(carried),
+                                      ts="1790000001.000100")
+    post_entry(fake_slack, entry(id="in-the-current-channel"), ts="1800000000.000100")
+    run_jobs(datetime(2031, 3, 11, 2, 0, tzinfo=timezone.utc))
+    assert LedgerSnapshot.objects.get().entries["carried-over"] == [ALICE, C_OLD_APPROVALS, "1790000001.000100"]
+
+    install(ENG)  # HR stops reading the old channel
+    run_jobs(datetime(2031, 3, 12, 2, 0, tzinfo=timezone.utc))
+
+    assert dms_to(fake_slack, HR) == []
+
+
 def test_the_nightly_export_writes_the_ledger_and_keeps_the_newest_files(fake_slack, export_dir, settings):
     install()
     settings.LEDGER_EXPORT_KEEP = 3

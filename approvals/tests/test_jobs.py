@@ -281,9 +281,23 @@ def test_a_vanished_record_is_deleted_unless_it_aged_out_or_its_channel_went():
     previous = {"kept": ["U1", "C1", "1800000000.000000"], "deleted": ["U2", "C1", "1800000100.000000"],
                 "old": ["U3", "C1", "1700000000.000000"], "moved": ["U4", "C_GONE", "1800000200.000000"]}
     current = {"kept": ["U1", "C1", "1800000000.000000"], "new": ["U5", "C1", "1800000300.000000"]}
-    deleted, aged_out = jobs.vanished_records(previous, current, channels={"C1"}, oldest_ts="1750000000.000000")
+    deleted, aged_out = jobs.vanished_records(previous, current, channels={"C1"},
+                                              oldest_by_channel={"C1": "1750000000.000000"})
     assert [g.id for g in deleted] == ["deleted"]
     assert {g.id for g in aged_out} == {"old", "moved"}
+
+
+def test_how_far_back_the_read_reached_is_judged_channel_by_channel():
+    # C1's read stopped at its page limit (or its retention is shorter): a record there older than what
+    # was reached in C1 aged out, though C2's history reaches further back. A record whose place the
+    # snapshot does not know (an adjustment, before adjustments had one) is not called deleted either.
+    previous = {"c1-old": ["U1", "C1", "1790000000.000000"], "c1-deleted": ["U2", "C1", "1810000000.000000"],
+                "c2-deleted": ["U3", "C2", "1790000000.000000"], "placeless": ["U4", None, None],
+                "c3-emptied": ["U5", "C3", "1800000000.000000"]}
+    reached = {"C1": "1800000000.000000", "C2": "1700000000.000000"}
+    deleted, aged_out = jobs.vanished_records(previous, {}, channels={"C1", "C2", "C3"}, oldest_by_channel=reached)
+    assert [g.id for g in deleted] == ["c1-deleted", "c2-deleted"]
+    assert {g.id for g in aged_out} == {"c1-old", "placeless", "c3-emptied"}
 
 
 def test_the_export_has_a_row_per_record_and_no_formulas():
