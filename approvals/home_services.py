@@ -57,9 +57,29 @@ def home_republish(user: str) -> None:
         raise
 
 
-def home_publish_started(user: str) -> None:
-    """A publish task starts: what changes from now on needs a publish of its own."""
+# Opening the tab again and again (or Slack sending app_home_opened for each of a burst of clicks) asks
+# for a publish each time; one that starts within this many seconds of another of theirs would show the
+# same, and each costs a views.publish of Slack's budget. A change's publish always runs.
+HOME_OPEN_COALESCE_SECONDS = 5
+
+
+def home_publish_started(user: str, *, opened: bool) -> bool:
+    """A publish task starts: what changes from now on needs a publish of its own. False: it is an
+    open's, and another publish of theirs started moments ago (skip it: it would show the same)."""
     cache.delete(_queued_key(user))
+    if opened:
+        return claim(_started_key(user), HOME_OPEN_COALESCE_SECONDS)
+    cache.set(_started_key(user), 1, HOME_OPEN_COALESCE_SECONDS)
+    return True
+
+
+def home_publish_failed(user: str) -> None:
+    """A publish failed: its retry, and the next open, must not take themselves for repeats of it."""
+    cache.delete(_started_key(user))
+
+
+def _started_key(user: str) -> str:
+    return f"home:started:{user}"
 
 
 def home_seen(user: str) -> None:

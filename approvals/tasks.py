@@ -158,10 +158,15 @@ def publish_home(user: str, opened: bool = False) -> None:
     """`opened`: the person opened App Home just now (and so is one who looks at it)."""
     from approvals import home_services
 
-    home_services.home_publish_started(user)
     if opened:
         home_services.home_seen(user)
-    home_services.home_publish(background_client(), user)
+    if not home_services.home_publish_started(user, opened=opened):
+        return  # opened again moments after a publish of theirs started: it shows the same
+    try:
+        home_services.home_publish(background_client(), user)
+    except Exception:
+        home_services.home_publish_failed(user)
+        raise
 
 
 def publish_home_later(users) -> None:

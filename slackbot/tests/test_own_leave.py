@@ -270,6 +270,24 @@ def open_home(client, fake_slack, user, event_id):
     return json.loads(view) if isinstance(view, str) else view
 
 
+def test_a_burst_of_home_opens_publishes_once(client, fake_slack):
+    # Each open is an event of its own (a new event_id): moments apart, they would all show the same,
+    # and each views.publish spends Slack's budget.
+    install_config()
+    for number in range(20):
+        open_home(client, fake_slack, ALICE, f"Ev_BURST{number}")
+    assert len([c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE]) == 1
+
+
+def test_an_open_after_a_failed_publish_publishes(client, fake_slack):
+    install_config()
+    fake_slack.fail("views.publish", "not_enabled")  # refused for good: the task gives up
+    post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME", "tab": "home",
+                                       "event_ts": "1766000000.000300"}, event_id="Ev_FAILS"))
+    open_home(client, fake_slack, ALICE, "Ev_AGAIN")
+    assert [c.response["ok"] for c in fake_slack.calls("views.publish")] == [False, True]
+
+
 def test_app_home_shows_my_leave_and_balances(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
