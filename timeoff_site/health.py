@@ -6,26 +6,26 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 
+# GET or HEAD (uptime monitors probe with HEAD).
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
     """200 whenever the process can serve a request; it touches no service."""
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request):
     """200 only when the database and the cache both answer; 503 naming what failed."""
     failed = {}
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        database_answers()
     except Exception as exc:  # any driver error means "not ready"
         failed["database"] = type(exc).__name__
     try:
@@ -38,3 +38,18 @@ def readyz(request):
         logger.warning("not ready: %s", failed)
         return JsonResponse({"status": "unavailable", "failed": failed}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def database_answers() -> None:
+    """`SELECT 1`, on a new connection if the kept one fails: a connection the database server closed
+    when it restarted (kept up to CONN_MAX_AGE) says nothing of the database now. (SQLite has no server.)"""
+    kept = connection.connection is not None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        if not kept or connection.vendor == "sqlite":
+            raise
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")

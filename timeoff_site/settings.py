@@ -93,6 +93,11 @@ else:
     # it then and writes its row once more on a new connection (approvals/task_backend.py), and
     # Django closes a connection that failed when the request ends.
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DATABASE_HEALTH_CHECKS", default=False))
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A server that takes the connection and never answers (hung, or a half-open network path) would
+        # hold a request, /readyz and /metrics included, for as long as the kernel waits: minutes.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))  # libpq's least
 
 # The shared cache holds configuration snapshots, de-duplication keys and locks.
 # Django's database and local-memory caches cull entries past MAX_ENTRIES (300 by
@@ -101,6 +106,12 @@ else:
 CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://timeoff_cache")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "timeoff_site.redis_cache.RedisCache"  # one client per pool, not per call
+    # Every command we send answers in a millisecond (no blocking commands): a Redis that does not answer
+    # in seconds is down, and a request waiting on it must fail inside Slack's 3 s, not hang.
+    CACHES["default"].setdefault("OPTIONS", {}).update({
+        "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=1.0),
+        "socket_timeout": env.float("CACHE_TIMEOUT", default=2.0),
+    })
 if CACHES["default"]["BACKEND"] in (
     "django.core.cache.backends.db.DatabaseCache",
     "django.core.cache.backends.locmem.LocMemCache",

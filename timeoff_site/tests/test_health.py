@@ -36,3 +36,39 @@ def test_readyz_names_the_cache_when_it_fails(client):
 def test_probes_are_not_redirected_to_https(client, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
+
+
+def test_probes_answer_head_as_uptime_monitors_send_it(client):
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a request is: the close is real
+def test_readyz_takes_a_dead_kept_connection_for_what_it_is(client):
+    # PostgreSQL restarted: the connection kept from before fails its first query. A new one answers.
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite keeps no connection to a server that could restart (CI runs this on PostgreSQL)")
+    with mock.patch("django.db.backends.utils.CursorWrapper.execute",
+                    side_effect=[OperationalError("server closed the connection unexpectedly"), None]):
+        response = client.get("/readyz")
+    assert response.status_code == 200
+
+
+def test_postgresql_connections_give_up_on_a_server_that_does_not_answer():
+    # Without it, a server that takes the connection and never answers holds a request for minutes.
+    from timeoff_site import settings as production
+
+    if production.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("not running against PostgreSQL (CI's second run does)")
+    assert 0 < production.DATABASES["default"]["OPTIONS"]["connect_timeout"] <= 5
+
+
+def test_redis_commands_give_up_on_a_server_that_does_not_answer():
+    from timeoff_site import settings as production
+
+    if "redis" not in production.CACHES["default"]["BACKEND"].lower():
+        pytest.skip("not running against Redis (CI's second run does)")
+    options = production.CACHES["default"]["OPTIONS"]
+    assert 0 < options["socket_connect_timeout"] <= 2 and 0 < options["socket_timeout"] <= 3
