@@ -1,5 +1,7 @@
 """Handlers for Events API callbacks, and the de-duplication that guards them."""
 
+import time
+
 from django.core.cache import cache
 
 from approvals.installation import slack_access_revoked
@@ -9,15 +11,42 @@ from slackbot.responses import SlackResponse, ack
 # Slack retries an event up to three times over about five minutes; an hour of
 # memory covers every retry with room to spare.
 EVENT_DEDUP_SECONDS = 60 * 60
+# Slack retries an event it got no answer to within 3 s, so its first retry can arrive while the first
+# delivery is still being handled (a slow database). Taken for a duplicate and answered 200, it would be
+# lost should that delivery then fail: it is answered 503, and Slack tries again a minute later, when
+# the first has either been handled or let it through. A delivery still marked as being handled after
+# this long died unfinished (its process killed): the next retry handles the event.
+STILL_HANDLING_SECONDS = 30  # gunicorn's timeout: no request is handled longer
+HANDLED = "handled"
+
+# What became of an event's earlier delivery, for a delivery that is not the first.
+DUPLICATE, IN_HAND, ABANDONED = "duplicate", "in hand", "abandoned"
 
 
 def first_delivery(event_id: str) -> bool:
     """True the first time an event id is seen; False for Slack's retries and replays.
 
     `cache.add` is atomic in Redis (SET NX) and in the database cache (a unique
-    key insert), so two web processes racing on one event cannot both win.
+    key insert), so two web processes racing on one event cannot both win. The
+    value is when it began, then HANDLED (`delivery_handled`).
     """
-    return cache.add(_delivery_key(event_id), 1, timeout=EVENT_DEDUP_SECONDS)
+    return cache.add(_delivery_key(event_id), time.time(), timeout=EVENT_DEDUP_SECONDS)
+
+
+def earlier_delivery(event_id: str) -> str:
+    """DUPLICATE (handled), IN_HAND (may still be being handled), or ABANDONED (began too long ago to be
+    handled still: taken over now, as a first delivery)."""
+    began = cache.get(_delivery_key(event_id))
+    if not isinstance(began, float):
+        return DUPLICATE  # handled (or a value from before deliveries were timed)
+    if time.time() - began < STILL_HANDLING_SECONDS:
+        return IN_HAND
+    cache.set(_delivery_key(event_id), time.time(), timeout=EVENT_DEDUP_SECONDS)
+    return ABANDONED
+
+
+def delivery_handled(event_id: str) -> None:
+    cache.set(_delivery_key(event_id), HANDLED, timeout=EVENT_DEDUP_SECONDS)
 
 
 def delivery_failed(event_id: str) -> None:

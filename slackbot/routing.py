@@ -120,18 +120,27 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
         return ack()
     event = require_dict(envelope, "event")
     event_id = require_text(envelope, "event_id")
-    if not events.first_delivery(event_id):
-        logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
-        return ack()
     event_type = event.get("type")
     observe.label_request("event", event_type, team=envelope.get("team_id"), user=event.get("user"))
     handler = EVENT_ROUTES.get(event_type) if isinstance(event_type, str) else None  # a list is unhashable
     if handler is None:
-        return ack()
+        return ack()  # nothing to do, once or again
+    if not events.first_delivery(event_id):
+        earlier = events.earlier_delivery(event_id)
+        if earlier == events.IN_HAND:
+            logger.info("event delivered again while its first delivery may still be handled event_id=%s "
+                        "retry_num=%s", event_id, retry_num)
+            return SlackResponse(status=503)  # Slack tries again later (events.STILL_HANDLING_SECONDS)
+        if earlier == events.DUPLICATE:
+            logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
+            return ack()
+        logger.warning("event's first delivery never finished; handling it now event_id=%s", event_id)
     try:
-        return handler(event, envelope)
+        response = handler(event, envelope)
     except Exception:
         # Not handled (the database down at the enqueue, say): Slack retries an event answered with a
         # 5xx, and that retry must not be taken for a duplicate of a delivery that did nothing.
         events.delivery_failed(event_id)
         raise
+    events.delivery_handled(event_id)
+    return response

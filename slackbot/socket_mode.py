@@ -19,8 +19,9 @@ from slackbot.payloads import BadPayload, check_interaction, require_text, slash
 logger = logging.getLogger(__name__)
 
 
-def answer(request: SocketModeRequest) -> SocketModeResponse:
-    """Route one Socket Mode envelope to its handler and build the acknowledgement."""
+def answer(request: SocketModeRequest) -> SocketModeResponse | None:
+    """Route one Socket Mode envelope to its handler and build the acknowledgement; None: no
+    acknowledgement (what a 5xx is over HTTP), so that Slack sends it again."""
     payload = request.payload if isinstance(request.payload, dict) else {}
     try:
         if request.type == "slash_commands":
@@ -36,6 +37,8 @@ def answer(request: SocketModeRequest) -> SocketModeResponse:
     except BadPayload as exc:
         logger.warning("socket mode payload refused type=%s detail=%s", request.type, exc)
         return SocketModeResponse(envelope_id=request.envelope_id)
+    if response.status >= 500:
+        return None
     return SocketModeResponse(envelope_id=request.envelope_id, payload=response.body)
 
 
@@ -43,6 +46,8 @@ def listener(client, request: SocketModeRequest) -> None:
     """The SocketModeClient listener: answer, then send the acknowledgement."""
     close_old_connections()  # the listener runs on slack-sdk's threads, outside Django's request cycle
     try:
-        client.send_socket_mode_response(answer(request))
+        acknowledgement = answer(request)
+        if acknowledgement is not None:
+            client.send_socket_mode_response(acknowledgement)
     finally:
         close_old_connections()

@@ -66,3 +66,52 @@ def test_slack_pausing_our_events_is_acknowledged_and_logged(client, caplog):
     assert response.status_code == 200 and response.content == b""
     assert any("app_rate_limited" in record.getMessage() and "1518467820" in record.getMessage()
                for record in caplog.records)
+
+
+def test_a_retry_while_the_first_delivery_is_still_handled_asks_slack_to_try_again_later(client, monkeypatch):
+    # Slack retries an event it got no answer to within 3 s: the retry may arrive while the first
+    # delivery is still at work. Answered 200, it would be lost should that delivery then fail.
+    from django.db import OperationalError
+
+    from slackbot import events
+
+    handled, retried = [], []
+
+    def slow_then_failing(event, envelope):
+        handled.append(envelope["event_id"])
+        if len(handled) == 1:
+            retried.append(post_event(client, envelope, retry_num=1).status_code)  # Slack's retry, meanwhile
+            raise OperationalError("the database is down")
+        return ack()
+
+    monkeypatch.setitem(routing.EVENT_ROUTES, "app_home_opened", slow_then_failing)
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_SLOW")
+    with pytest.raises(OperationalError):
+        post_event(client, envelope)
+    assert retried == [503]  # "not now": Slack tries again a minute later
+
+    assert post_event(client, envelope, retry_num=2).status_code == 200
+    assert handled == ["Ev_SLOW", "Ev_SLOW"]
+    assert post_event(client, envelope, retry_num=3).status_code == 200 and len(handled) == 2
+
+
+def test_an_event_whose_first_delivery_died_unfinished_is_handled_by_a_later_retry(client, monkeypatch):
+    # The process handling it was killed: no answer, no failure recorded. Past the time any request
+    # may take, Slack's next retry handles it.
+    import time
+
+    from django.core.cache import cache
+
+    from slackbot import events
+
+    handled = []
+    monkeypatch.setitem(routing.EVENT_ROUTES, "app_home_opened",
+                        lambda event, envelope: handled.append(envelope["event_id"]) or ack())
+    assert events.first_delivery("Ev_DIED")  # began, never finished
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_DIED")
+    assert post_event(client, envelope, retry_num=1).status_code == 503
+    # A minute later (Slack's second retry), the first delivery is long past any request's time.
+    cache.set(events._delivery_key("Ev_DIED"), time.time() - 60, timeout=events.EVENT_DEDUP_SECONDS)
+    assert post_event(client, envelope, retry_num=2).status_code == 200
+    assert handled == ["Ev_DIED"]
+    assert post_event(client, envelope, retry_num=3).status_code == 200 and handled == ["Ev_DIED"]

@@ -59,6 +59,15 @@ def test_events_answer_and_retries_are_deduplicated(fake_slack):
     assert answer(SocketModeRequest("events_api", "env-7", envelope, retry_attempt=1)).envelope_id == "env-7"
 
 
+def test_a_retry_while_the_first_delivery_is_still_handled_is_not_acknowledged(fake_slack):
+    # Unacknowledged, as a 5xx over HTTP: Slack sends it again later.
+    from slackbot import events
+
+    assert events.first_delivery("Ev_BUSY")  # the first delivery, still at work
+    envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"}, event_id="Ev_BUSY")
+    assert answer(SocketModeRequest("events_api", "env-12", envelope, retry_attempt=1)) is None
+
+
 def test_malformed_envelopes_are_acknowledged_not_raised(fake_slack):
     for request in (
         SocketModeRequest("slash_commands", "env-8", {"text": "no user"}),
