@@ -10,7 +10,7 @@ Each team's jobs run in its own time zone (`TeamConfig.timezone`):
 | job | when (team's local time) | period |
 |---|---|---|
 | `out_today` | working days at `digest_time`, except the weekly digest's day | the day |
-| `weekly_digest` | the first working day of the week (Monday, unless a holiday) at `digest_time` | the ISO week |
+| `weekly_digest` | the first working day of the team's week (Monday for Monday–Friday, Sunday for Sunday–Thursday; the next working day when it is a holiday) at `digest_time` | the ISO week of the week's first day |
 | `reminders` | working days at REMINDER_TIME | the day |
 | `nudges` | working days at NUDGE_TIME, for teams with `nudge_after_hours` | the day |
 
@@ -103,10 +103,18 @@ def next_working_day(day: date, workweek: Iterable[int], holidays: Container[dat
     return None
 
 
+def week_start(day: date, workweek: Iterable[int]) -> date:
+    """The first day of the team's week that holds `day`: the working weekday that follows its days off
+    (Monday for Monday–Friday, Sunday for Sunday–Thursday; Monday when it has none or no working day)."""
+    days = set(workweek)
+    first = next((w for w in range(7) if w in days and (w - 1) % 7 not in days), 0)
+    return day - timedelta(days=(day.weekday() - first) % 7)
+
+
 def weekly_digest_day(day: date, workweek: Iterable[int], holidays: Container[date]) -> date | None:
-    """The first working day of `day`'s ISO week (Monday, or later when Monday is off)."""
-    monday = day - timedelta(days=day.weekday())
-    found = working_days(monday, monday + timedelta(days=6), workweek, holidays)
+    """The first working day of the team's week that holds `day` (its first day, or later when that is off)."""
+    start = week_start(day, workweek)
+    found = working_days(start, start + timedelta(days=6), workweek, holidays)
     return found[0] if found else None
 
 
@@ -148,7 +156,9 @@ def team_due_jobs(config: WorkspaceConfig, team: TeamConfig, now: datetime, *, t
         due.append(DueJob(REMINDERS, team.name, day, day, at))
     if team.digest_time is not None and team.announce_channel and clock >= team.digest_time:
         if today == weekly_digest_day(today, team.workweek, holidays):
-            year, week, _ = today.isocalendar()
+            # Named by its first day's ISO week: a Sunday–Thursday week whose Sunday is a holiday sends
+            # Monday, in the next ISO week, what is still this week's digest.
+            year, week, _ = week_start(today, team.workweek).isocalendar()
             due.append(DueJob(WEEKLY_DIGEST, team.name, f"{year}-W{week:02d}", day, at))
         else:
             due.append(DueJob(OUT_TODAY, team.name, day, day, at))

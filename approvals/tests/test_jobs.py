@@ -82,6 +82,39 @@ def test_when_monday_is_a_holiday_the_weekly_digest_moves_to_tuesday():
     assert names(due) == {("weekly_digest", "Engineering", "2031-W11")}
 
 
+def test_a_sunday_to_thursday_team_gets_its_weekly_digest_on_sunday():
+    # Its week begins on Sunday: the digest then, and Monday is an ordinary day.
+    team = replace(ENG, name="Tel Aviv", workweek=(6, 0, 1, 2, 3), timezone="Asia/Jerusalem",
+                   holiday_country=None, holiday_subdivision=None)
+    config = standard_config(teams=(team,))
+    jerusalem = ZoneInfo("Asia/Jerusalem")
+    sunday, monday = date(2031, 3, 9), date(2031, 3, 10)
+    assert names(jobs.due_jobs(config, at(sunday, 9, 0, jerusalem), team="Tel Aviv")) == {
+        ("weekly_digest", "Tel Aviv", "2031-W10")}
+    assert names(jobs.due_jobs(config, at(monday, 9, 0, jerusalem), team="Tel Aviv")) == {
+        ("out_today", "Tel Aviv", "2031-03-10")}
+
+
+def test_a_weekly_digest_moved_past_a_holiday_keeps_its_weeks_name():
+    # Sunday a holiday: Monday sends the week's digest, named by the week it belongs to, so the next
+    # Sunday's digest is a week of its own.
+    team = replace(ENG, name="Tel Aviv", workweek=(6, 0, 1, 2, 3), timezone="Asia/Jerusalem",
+                   holiday_country=None, holiday_subdivision=None)
+    config = standard_config(teams=(team,), holidays=(HolidayConfig(date=date(2031, 3, 9), name="Holiday"),))
+    jerusalem = ZoneInfo("Asia/Jerusalem")
+    assert names(jobs.due_jobs(config, at(date(2031, 3, 10), 9, 0, jerusalem), team="Tel Aviv")) == {
+        ("weekly_digest", "Tel Aviv", "2031-W10")}
+    assert names(jobs.due_jobs(config, at(date(2031, 3, 16), 9, 0, jerusalem), team="Tel Aviv")) == {
+        ("weekly_digest", "Tel Aviv", "2031-W11")}
+
+
+def test_the_week_starts_after_the_teams_days_off():
+    assert jobs.week_start(date(2031, 3, 12), (0, 1, 2, 3, 4)) == date(2031, 3, 10)  # Monday
+    assert jobs.week_start(date(2031, 3, 12), (6, 0, 1, 2, 3)) == date(2031, 3, 9)  # Sunday
+    assert jobs.week_start(date(2031, 3, 12), (5, 6, 0, 1, 2)) == date(2031, 3, 8)  # Saturday
+    assert jobs.week_start(date(2031, 3, 12), tuple(range(7))) == date(2031, 3, 10)  # no days off: Monday
+
+
 def test_nothing_is_due_on_weekends_or_public_holidays():
     assert jobs.due_jobs(CONFIG, at(date(2031, 3, 15), 16, 0), team="Engineering") == []  # Saturday
     assert jobs.due_jobs(CONFIG, at(date(2031, 7, 4), 16, 0), team="Engineering") == []  # US Independence Day
