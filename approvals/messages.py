@@ -151,12 +151,13 @@ def status_line(entry: LedgerEntry) -> str:
     return f"{label}{by}{when}{reason}"
 
 
-def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int = 0) -> str:
+def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int = 0, today: date | None = None) -> str:
     """Who else is out, `limit` of them by name; `unread`: more requests known to meet the dates whose
-    details were not read (a preview of a busy team), counted in the "more"."""
+    details were not read (a preview of a busy team), counted in the "more". `today`: the day it is read
+    (else each entry's own: a request still in flight has none, and shows its year)."""
     if not others and not unread:
         return ":busts_in_silhouette: Nobody else on the team is out then."
-    listed = ", ".join(f"{mention(e.user)} ({entry_dates(e)}, {e.status})" for e in others[:limit])
+    listed = ", ".join(f"{mention(e.user)} ({entry_dates(e, today)}, {e.status})" for e in others[:limit])
     more = max(0, len(others) - limit) + unread
     if not listed:
         return f":busts_in_silhouette: Also out: {more} more"

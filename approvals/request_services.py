@@ -521,9 +521,10 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
     """Post the request to its team's approvals channel: the entry as it stands in the ledger, or None
     when Slack refused it for good (reported to the requester and HR)."""
     entry = submission_entry(config, submission, team=team, leave_type=leave_type)
+    today = local_today(team.timezone)  # the day it is posted: dates in another year show it
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
-        others_out=ledger_context(config, history, entry, leave_type), today=local_today(team.timezone),
+        others_out=ledger_context(config, history, entry, leave_type, today=today), today=today,
     )
     # Before the post: whoever comes next looks there first (earlier_post).
     cache.set(posting_key(entry.id), team.approvals_channel, WRITTEN_MARK_SECONDS)

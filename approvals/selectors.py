@@ -169,16 +169,17 @@ def local_today(timezone_name: str, now: float | None = None) -> date:
 
 
 def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.SliceLedger | None", entry: LedgerEntry,
-                   leave_type: LeaveTypeConfig) -> str:
+                   leave_type: LeaveTypeConfig, *, today: date | None = None) -> str:
     """Who else on the team is out then, and the balance left after this request.
 
     `ledger`: the whole ledger, or `ledger_reader.person_view` of the entry's user, team and dates.
+    `today`: the day it is read, for which dates show their year.
     """
     if ledger is None:
         return ""
     others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
               if e.team == entry.team]
-    lines = [messages.others_out_line(others, unread=getattr(ledger, "unread_others", 0))]
+    lines = [messages.others_out_line(others, unread=getattr(ledger, "unread_others", 0), today=today)]
     if leave_type.annual_allowance_days is not None:
         team = config.team_named(entry.team)
         workweek = team.workweek if team else (0, 1, 2, 3, 4)
@@ -232,8 +233,8 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         workweek, holidays)
     # With the year when it is not this one: the preview is where a typo for the year ("2029") shows.
-    dates = format_range(draft.start, draft.end, start_half, end_half,
-                         today=local_today(requester.timezone or "UTC"))
+    today = local_today(requester.timezone or "UTC")
+    dates = format_range(draft.start, draft.end, start_half, end_half, today=today)
     preview = f"*{days_text(days)}*: {dates}. {who}"
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
@@ -243,7 +244,7 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         entry = LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
                             start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,
                             days=days, status="pending")
-        preview += "\n" + ledger_context(config, history, entry, leave_type)
+        preview += "\n" + ledger_context(config, history, entry, leave_type, today=today)
     return preview
 
 

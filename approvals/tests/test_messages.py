@@ -185,3 +185,12 @@ def test_a_list_that_fits_is_shown_whole():
                                         pending=leave(24, "pending", date(2031, 1, 6)), upcoming=[], ongoing=[],
                                         recent=[])
     assert len(blocks) == 50 and "more" not in str(groups_of(blocks))
+
+
+def test_who_else_is_out_names_the_year_as_read_today():
+    from approvals.messages import others_out_line
+
+    in_flight = LedgerEntry(id="r1", user="U_DAVE", team="Engineering", leave_type="vacation", start=date(2026, 12, 21),
+                            end=date(2026, 12, 23), start_half=None, end_half=None, days=Decimal(3), status="pending")
+    assert "Mon 21 Dec – Wed 23 Dec, pending" in others_out_line([in_flight], today=date(2026, 12, 2))
+    assert "Mon 21 Dec 2026 – Wed 23 Dec 2026, pending" in others_out_line([in_flight], today=date(2027, 1, 4))
