@@ -50,6 +50,7 @@ def test_readyz_takes_a_dead_kept_connection_for_what_it_is(client):
 
     if connection.vendor == "sqlite":
         pytest.skip("SQLite keeps no connection to a server that could restart (CI runs this on PostgreSQL)")
+    connection.ensure_connection()  # the connection a web thread keeps between requests
     with mock.patch("django.db.backends.utils.CursorWrapper.execute",
                     side_effect=[OperationalError("server closed the connection unexpectedly"), None]):
         response = client.get("/readyz")
