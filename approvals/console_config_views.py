@@ -10,7 +10,6 @@ every console page) and the model's permission for what it does: `view` (or
 A staff user without it gets 403, with a page that names the permission.
 """
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,29 +40,10 @@ from approvals.console_forms import (
     WorkspacePolicyForm,
     holiday_subdivision_choices,
 )
-from approvals.console_views import staff_required
+from approvals.console_views import console_permission, staff_required
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
 
 TEMPLATES = "approvals/console/config/"
-
-
-def console_permission(*perms: str, any_of: bool = False):
-    """A staff user (else sign-in or 403) with `perms` (all of them, or one with `any_of`), else 403."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        @staff_required
-        def wrapped(request, *args, **kwargs):
-            user = request.user
-            allowed = any(user.has_perm(p) for p in perms) if any_of else user.has_perms(perms)
-            if not allowed:
-                return render(request, TEMPLATES + "forbidden.html", {"perms": perms, "any_of": any_of},
-                              status=403)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def _saved(form) -> dict[str, Any]:

@@ -44,6 +44,25 @@ def staff_required(view):
     return wrapped
 
 
+def console_permission(*perms: str, any_of: bool = False):
+    """A staff user (else sign-in or 403) with `perms` (all of them, or one with `any_of`), else 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @staff_required
+        def wrapped(request, *args, **kwargs):
+            user = request.user
+            allowed = any(user.has_perm(p) for p in perms) if any_of else user.has_perms(perms)
+            if not allowed:
+                return render(request, "approvals/console/config/forbidden.html", {"perms": perms, "any_of": any_of},
+                              status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 @require_GET
 @staff_required
 def home(request):
@@ -55,7 +74,7 @@ def home(request):
 
 
 @require_POST
-@staff_required
+@console_permission("approvals.change_team")  # the order decides which team, and so which approvers, a person has
 def team_reorder(request, team_id: int):
     offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
     if offset is None:

@@ -87,8 +87,11 @@ def test_the_collected_styles_are_served_with_debug_off(production_server, setti
 @pytest.mark.browser
 @SKIP_WITHOUT_CHROMIUM
 def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, django_user_model, browser):
-    django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True,
-                                          first_name="Hannah", last_name="Hill")
+    from django.contrib.auth.models import Permission
+
+    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True,
+                                                   first_name="Hannah", last_name="Hill")
+    hannah.user_permissions.add(Permission.objects.get(codename="change_team"))  # she may reorder the teams
     Team.objects.create(name="Engineering", position=0, approvals_channel=C_ENG_APPROVALS, approvers_users=[BOB],
                         approvers_channel=C_ENG_LEADS, members_channel=C_ENG)
     Team.objects.create(name="Everyone else", position=1, approvals_channel=C_ENG_APPROVALS, is_default=True)

@@ -23,6 +23,17 @@ def hr_client(client, django_user_model, fake_slack):
 
 
 @pytest.fixture
+def team_editor(client, django_user_model, fake_slack):
+    """Staff who may change teams: the order of teams decides each person's team."""
+    from django.contrib.auth.models import Permission
+
+    harry = django_user_model.objects.create_user("harry", "harry@example.com", "a-long-test-password", is_staff=True)
+    harry.user_permissions.add(Permission.objects.get(codename="change_team"))
+    client.force_login(harry)
+    return client
+
+
+@pytest.fixture
 def teams():
     engineering = Team.objects.create(name="Engineering", position=0, approvals_channel=C_ENG_APPROVALS,
                                       approvers_users=[BOB], approvers_channel=C_ENG_LEADS,
@@ -87,41 +98,49 @@ def test_home_without_teams_says_how_to_start(hr_client):
     assert "No teams yet" in response.text
 
 
-def test_moving_a_team_changes_the_matching_order(hr_client, teams):
+def test_moving_a_team_changes_the_matching_order(team_editor, teams):
     engineering, _support, everyone = teams
-    response = hr_client.post(reverse("console:team_reorder", args=[everyone.pk]), {"direction": "up"})
+    response = team_editor.post(reverse("console:team_reorder", args=[everyone.pk]), {"direction": "up"})
     assert response.status_code == 302
     assert list(Team.objects.order_by("position").values_list("name", flat=True)) == [
         "Engineering", "Everyone", "Support"]
-    hr_client.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "down"}, follow=True)
-    response = hr_client.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "down"},
+    team_editor.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "down"}, follow=True)
+    response = team_editor.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "down"},
                               follow=True)
     assert "Engineering moved down." in response.text
     assert list(Team.objects.order_by("position").values_list("name", flat=True)) == [
         "Everyone", "Support", "Engineering"]
 
 
-def test_moving_past_the_end_changes_nothing(hr_client, teams):
+def test_moving_past_the_end_changes_nothing(team_editor, teams):
     engineering, _, _ = teams
-    hr_client.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "up"})
+    team_editor.post(reverse("console:team_reorder", args=[engineering.pk]), {"direction": "up"})
     assert list(Team.objects.order_by("position").values_list("name", flat=True)) == [
         "Engineering", "Support", "Everyone"]
 
 
-def test_moving_a_team_refreshes_the_configuration_slack_reads(hr_client, teams):
+def test_moving_a_team_refreshes_the_configuration_slack_reads(team_editor, teams):
     from approvals.config_store import current_config
 
     assert [team.name for team in current_config().teams] == ["Engineering", "Support", "Everyone"]
-    hr_client.post(reverse("console:team_reorder", args=[teams[2].pk]), {"direction": "up"})
+    team_editor.post(reverse("console:team_reorder", args=[teams[2].pk]), {"direction": "up"})
     assert [team.name for team in current_config().teams] == ["Engineering", "Everyone", "Support"]
 
 
-def test_reorder_refuses_get_bad_directions_and_missing_teams(hr_client, teams):
+def test_reorder_refuses_get_bad_directions_and_missing_teams(team_editor, teams):
     url = reverse("console:team_reorder", args=[teams[0].pk])
-    assert hr_client.get(url).status_code == 405
-    assert hr_client.post(url, {"direction": "sideways"}).status_code == 400
-    response = hr_client.post(reverse("console:team_reorder", args=[999_999]), {"direction": "up"}, follow=True)
+    assert team_editor.get(url).status_code == 405
+    assert team_editor.post(url, {"direction": "sideways"}).status_code == 400
+    response = team_editor.post(reverse("console:team_reorder", args=[999_999]), {"direction": "up"}, follow=True)
     assert "That team no longer exists." in response.text
+
+
+def test_reorder_needs_the_permission_to_change_teams(hr_client, teams):
+    # Staff alone may look, not move: the order decides which team (and which approvers) a person has.
+    response = hr_client.post(reverse("console:team_reorder", args=[teams[2].pk]), {"direction": "up"})
+    assert response.status_code == 403 and "approvals.change_team" in response.text
+    assert list(Team.objects.order_by("position").values_list("name", flat=True)) == [
+        "Engineering", "Support", "Everyone"]
 
 
 def test_reorder_needs_the_csrf_token(client, django_user_model, teams):
@@ -139,3 +158,11 @@ def test_the_favicon_is_our_own_static_file(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"] == "/static/approvals/favicon.svg"
+
+
+def test_staff_who_may_not_change_teams_see_no_move_buttons(hr_client, teams):
+    assert "Move Engineering down" not in hr_client.get(reverse("console:home")).text
+
+
+def test_staff_who_may_change_teams_see_them(team_editor, teams):
+    assert "Move Engineering down" in team_editor.get(reverse("console:home")).text
