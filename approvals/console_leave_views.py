@@ -13,12 +13,12 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from slack_sdk.errors import SlackClientError
 
-from approvals import rules, slack_directory
+from approvals import ledger_reader, rules, slack_directory
 from approvals.config_store import current_config
-from approvals.ledger import LedgerUnavailable
 from approvals.console_forms import PeopleField
 from approvals.console_views import staff_required
-from approvals.request_services import Submission, request_record_for
+from approvals.console_tasks import ledger_error_cached, warm_soon
+from approvals.request_services import LedgerCold, Submission, request_record_for
 from approvals.slack_clients import background_client
 from approvals.task_queue import error_code
 
@@ -61,6 +61,19 @@ def recorded_by(request) -> str:
     return request.user.get_full_name() or request.user.get_username()
 
 
+def record_for(submission: Submission) -> dict[str, str]:
+    """`request_record_for`; when the ledger is cold, it is read in the background (a worker may wait
+    out Slack's rate limits for minutes; a page may not) and LedgerCold raised, unless it is there
+    already (an immediate task backend has read it)."""
+    try:
+        return request_record_for(background_client(), submission)
+    except LedgerCold:
+        warm_soon()
+        if ledger_reader.cached_ledger(current_config()) is None:
+            raise
+    return request_record_for(background_client(), submission)
+
+
 @staff_required
 def record_leave(request):
     if not request.user.has_perm("approvals.record_leave_for_others"):
@@ -75,12 +88,15 @@ def record_leave(request):
             end=data["end"], start_half="pm" if data["start_pm"] else None, end_half="am" if data["end_am"] else None,
             note=data["note"].strip(), validated=False, recorded_by=recorded_by(request))
         try:
-            errors = request_record_for(background_client(), submission)
+            errors = record_for(submission)
         except (SlackClientError, OSError) as exc:
             errors = {"user": f"Slack could not be asked just now ({error_code(exc)}); try again in a minute."}
-        except LedgerUnavailable as exc:
-            errors = {"user": f"The leave history cannot be read: Slack refuses the history of channel {exc.channel} "
-                              f"({exc.error}). The setup page says how to fix it; nothing was recorded."}
+        except LedgerCold:
+            problem = ledger_error_cached()
+            errors = {"user": f"The leave history cannot be read: {problem}. The setup page says how to fix it; "
+                              "nothing was recorded." if problem else
+                      "The leave history is being read from Slack; send this again in a minute. Nothing was "
+                      "recorded."}
         for field, message in errors.items():
             form.add_error(FORM_FIELDS.get(field, None), message)
         if not errors:

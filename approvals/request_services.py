@@ -355,9 +355,15 @@ def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
     return {}
 
 
+class LedgerCold(Exception):
+    """The ledger is not in the cache. A web page does not read it from Slack (which may take minutes,
+    rate-limited): it is read in the background, and the page is sent again."""
+
+
 def request_record_for(client: WebClient, submission: Submission) -> dict[str, str]:
-    """HR records leave for someone from the console: checked now, with Slack's answers (their team,
-    the ledger), and delivered by a task. The errors by field (rules.FIELD_* and "user"), or {}.
+    """HR records leave for someone from the console: checked now, with Slack's answers (their team)
+    and the cached ledger (LedgerCold when there is none), and delivered by a task. The errors by
+    field (rules.FIELD_* and "user"), or {}.
     """
     config = current_config()
     leave_type = config.leave_type(submission.leave_type)
@@ -368,7 +374,9 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
     except Refused as refusal:
         return {"user": "; ".join(refusal.reasons).capitalize() + "."}
     today = local_today(directory.fetch_timezone(client, submission.user))
-    history = ledger_reader.current_ledger(client, config)
+    history = ledger_reader.cached_ledger(config)
+    if history is None:
+        raise LedgerCold()
     with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                       ledger=ledger_reader.cached_ledger(config) or history)

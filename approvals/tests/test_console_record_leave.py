@@ -76,3 +76,21 @@ def test_leave_longer_than_a_year_is_refused_on_its_last_day(admin_client, fake_
     [error] = response.context["form"].errors["end"]
     assert error.startswith("One request can cover at most a year")
     assert ledger(fake_slack) == []
+
+
+def test_a_cold_ledger_is_read_in_the_background_not_by_the_page(admin_client, fake_slack, settings):
+    # Slack rate-limits the history: a read waits out each Retry-After, for minutes. The page reads no
+    # history itself; it asks the worker to, and says to send the form again.
+    install_config()
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # a worker, later
+    fake_slack.rate_limit("conversations.history", retry_after=30, times=None)
+
+    response = admin_client.post(URL, form())
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["person"]
+    assert error.startswith("The leave history is being read from Slack; send this again in a minute")
+    assert fake_slack.calls("conversations.history") == [] and ledger(fake_slack) == []
+    from django.tasks import task_backends
+
+    assert [result.task.name for result in task_backends["default"].results] == ["warm_console_ledger"]
