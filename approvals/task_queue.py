@@ -17,6 +17,7 @@ mid-task (DESIGN §8). We add both here:
 
 import functools
 import logging
+import re
 from datetime import timedelta
 from urllib.error import URLError
 
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
 MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this (a bad header must not park a task for days)
+SLACK_ERROR_CODE = re.compile(r"[a-z0-9_.\-]{1,100}")  # Slack's codes: invalid_auth, not_in_channel, …
 TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                                     "request_timeout"})
 
@@ -71,9 +73,14 @@ def retry_after_seconds(exc: BaseException) -> int:
 
 
 def error_code(exc: BaseException) -> str:
-    """Slack's error code, the HTTP status, or the exception's name: what to show a person."""
+    """Slack's error code, the HTTP status, or the exception's name: what to show a person (and HR, and
+    the log). An answer that was not Slack's JSON (a gateway's HTML page, which slack_sdk quotes in its
+    error) is its HTTP status: the page says nothing a person could use."""
     if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error") or f"http_{getattr(exc.response, 'status_code', '')}")
+        error = exc.response.get("error")
+        if isinstance(error, str) and SLACK_ERROR_CODE.fullmatch(error):
+            return error
+        return f"http_{getattr(exc.response, 'status_code', '')}"
     return type(exc).__name__
 
 

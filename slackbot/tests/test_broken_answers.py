@@ -11,7 +11,7 @@ from approvals import block_ids as ids
 from approvals import directory
 from approvals.models import DeliveryProblem
 from approvals.slack_clients import background_client
-from approvals.task_queue import slack_may_have_acted, transient
+from approvals.task_queue import error_code, slack_may_have_acted, transient
 from fake_slack.personas import C_ENG_APPROVALS
 from test_support.flows import ALICE, BOB, click, dms_to, ephemerals_to, install_config, posted_requests, request_time_off
 
@@ -80,4 +80,5 @@ def test_a_gateway_page_on_the_first_page_is_passing_too(fake_slack, no_backoff)
         directory.fetch_channel_members(background_client(), C_ENG_APPROVALS)
 
     assert transient(raised.value)
+    assert error_code(raised.value) == "http_502"  # what people and HR are shown: not the gateway's HTML
     assert directory.cached_channel_members(C_ENG_APPROVALS) is None
