@@ -78,6 +78,7 @@ def parse_config(data: Any) -> WorkspaceConfig:
 
     # Checks across entries. An entry that is not an object is None here (and already reported).
     team_names = _first_of_each(config.teams, "teams", "name", errors)
+    _names_alike(config.teams, errors)
     _first_of_each(config.leave_types, "leave_types", "code", errors)
     defaults = [index for index, team in enumerate(config.teams) if team is not None and team.default]
     errors.extend(
@@ -104,6 +105,20 @@ def _first_of_each(entries: tuple, section: str, key: str, errors: list[str]) ->
         elif value is not None:
             first[value] = index
     return first
+
+
+def _names_alike(teams: tuple, errors: list[str]) -> None:
+    """Team names that differ only by case ("Engineering", "engineering"): one team to a person reading
+    them, two to the configuration (names are matched exactly)."""
+    first: dict[str, int] = {}
+    for index, team in enumerate(teams):
+        if team is None or not isinstance(team.name, str):
+            continue  # reported already
+        folded = team.name.casefold()
+        if folded in first and teams[first[folded]].name != team.name:
+            errors.append(f"teams[{index}].name: '{team.name}' differs only by case from teams[{first[folded]}]'s "
+                          f"'{teams[first[folded]].name}'")
+        first.setdefault(folded, index)
 
 
 def config_to_dict(config: WorkspaceConfig) -> dict:

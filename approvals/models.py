@@ -18,6 +18,7 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from simple_history.models import HistoricalRecords
 
 from approvals import config_fields
@@ -156,7 +157,13 @@ class Team(ConfigModel):
                 # "unique" on a one-field constraint: Model.validate_constraints reports it on that field.
                 violation_error_code="unique",
                 violation_error_message="Another team is already the default team; untick it there first.",
-            )
+            ),
+            # "Engineering" and "engineering" would read as one team and be two.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="team_name_unique_ignoring_case",
+                violation_error_message="Another team has this name, but for upper and lower case.",
+            ),
         ]
 
     def __str__(self):

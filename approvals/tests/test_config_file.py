@@ -151,6 +151,8 @@ INVALID = [
     (change("teams.1.members.users.2", "U07BENSALES"), "teams[1].members.users[2]: 'U07BENSALES' is listed twice"),
     # duplicates and references
     (change("teams.2.name", "Engineering"), "teams[2].name: duplicate name 'Engineering' (also teams[0])"),
+    (change("teams.2.name", "ENGINEERING"),
+     "teams[2].name: 'ENGINEERING' differs only by case from teams[0]'s 'Engineering'"),
     (change("leave_types.3.code", "vacation"), "leave_types[3].code: duplicate code 'vacation' (also leave_types[0])"),
     (change("blackouts.0.team", "Marketing"), "blackouts[0].team: no team named 'Marketing' in this file"),
     (change("holidays.1.team", "sales"), "holidays[1].team: no team named 'sales' in this file"),

@@ -432,3 +432,11 @@ def test_pages_have_nothing_inline_for_the_csp(hr_client, engineering):
         assert response.status_code == 200, url
         assert "style=" not in response.text and "<style" not in response.text
         assert re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", response.text) == []
+
+
+def test_a_team_name_that_differs_only_by_case_is_refused(hr_client, engineering):
+    # "Engineering" and "engineering" would read as one team and be two.
+    response = hr_client.post(reverse("console:team_add"), team_post(name="engineering"))
+    assert response.status_code == 200
+    assert "Another team has this name, but for upper and lower case." in response.text
+    assert list(Team.objects.values_list("name", flat=True)) == ["Engineering"]
