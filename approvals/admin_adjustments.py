@@ -20,7 +20,7 @@ from approvals.adjustments import AdjustmentError, adjustment_errors, adjustment
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.rules import Adjustment
-from approvals.slack_clients import background_client
+from approvals.slack_clients import in_request_client
 
 URL_NAME = "approvals_adjust_balance"
 
@@ -56,10 +56,14 @@ class AdjustmentForm(forms.Form):
         return data
 
     def record(self, *, by: str) -> Adjustment:
-        """Write the cleaned adjustment to the ledger as `by`; AdjustmentError when Slack refuses it."""
+        """Write the cleaned adjustment to the ledger as `by`; AdjustmentError when Slack refuses it.
+
+        Who they are and which team they are in are asked with the in-request client (short timeout, no
+        retries): a browser is waiting, and the background client's retries could outlast gunicorn's
+        30 s. The post itself goes through the ledger's post client, as from the command."""
         data = self.cleaned_data
         return adjustment_record(
-            client=background_client(), config=self.config, user=data["user"], leave_type=data["leave_type"],
+            client=in_request_client(), config=self.config, user=data["user"], leave_type=data["leave_type"],
             days=data["days"], year=data["year"], reason=data["reason"], by=by,
         )
 

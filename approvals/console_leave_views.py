@@ -1,7 +1,7 @@
 """HR on behalf, in the console: record leave for someone (DESIGN §6, Change).
 
 The same rules as a request from Slack, checked now with Slack's answers (their
-team, the ledger); the request is then delivered by a task, recorded as approved
+team, their time zone) and the cached ledger; the request is then delivered by a task, recorded as approved
 with `recorded_by`, and the person is told by DM. Changing or cancelling someone's
 leave is `/timeoff for @person list` in Slack.
 """
@@ -19,7 +19,7 @@ from approvals.console_forms import PeopleField
 from approvals.console_views import staff_required
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.request_services import LedgerCold, Submission, request_record_for
-from approvals.slack_clients import background_client
+from approvals.slack_clients import in_request_client
 from approvals.task_queue import error_code
 
 # The service's fields to this form's.
@@ -53,7 +53,7 @@ def recorded_by(request) -> str:
     email = (request.user.email or "").strip()
     if email:
         try:
-            found = slack_directory.person_by_email(background_client(), email)
+            found = slack_directory.person_by_email(in_request_client(), email)
         except (SlackClientError, OSError):
             found = None
         if found is not None:
@@ -64,14 +64,18 @@ def recorded_by(request) -> str:
 def record_for(submission: Submission) -> dict[str, str]:
     """`request_record_for`; when the ledger is cold, it is read in the background (a worker may wait
     out Slack's rate limits for minutes; a page may not) and LedgerCold raised, unless it is there
-    already (an immediate task backend has read it)."""
+    already (an immediate task backend has read it).
+
+    Slack is asked with the in-request client: a short timeout, no retries, no sleeping out a 429.
+    The background client's retries (15 s a try, up to four tries, Retry-After slept) would hold the
+    page past gunicorn's 30 s, and HR would see a 502 instead of "try again in a minute"."""
     try:
-        return request_record_for(background_client(), submission)
+        return request_record_for(in_request_client(), submission)
     except LedgerCold:
         warm_soon()
         if ledger_reader.cached_ledger(current_config()) is None:
             raise
-    return request_record_for(background_client(), submission)
+    return request_record_for(in_request_client(), submission)
 
 
 @staff_required

@@ -6,6 +6,7 @@ C_ENG_APPROVALS; Carol is in no team; Hannah is HR.
 
 import io
 import json
+import time
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -300,4 +301,15 @@ def test_a_passing_slack_fault_is_a_clear_error_and_posts_nothing(admin_client, 
     assert response.status_code == 200
     [message] = [str(m) for m in response.context["messages"]]
     assert "try again in a minute" in message
+    assert posted_adjustments(fake_slack) == []
+
+
+def test_a_slow_slack_is_a_clear_error_within_seconds(admin_client, fake_slack):
+    # A browser waits on this page: Slack's slowness must not hold it past gunicorn's 30 s.
+    fake_slack.delay("users.info", 20, times=None)
+    started = time.monotonic()
+    response = admin_client.post(ADMIN_URL, form())
+    assert time.monotonic() - started < 5
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("Balance not adjusted: Slack could not be reached")
     assert posted_adjustments(fake_slack) == []

@@ -1,5 +1,7 @@
 """HR records leave for someone from the console: checked now, delivered by a task, the person told."""
 
+import time
+
 import pytest
 
 from fake_slack.personas import C_ENG_APPROVALS
@@ -94,3 +96,32 @@ def test_a_cold_ledger_is_read_in_the_background_not_by_the_page(admin_client, f
     from django.tasks import task_backends
 
     assert [result.task.name for result in task_backends["default"].results] == ["warm_console_ledger"]
+
+
+def test_a_slow_slack_is_a_clear_error_within_seconds_not_a_gateway_timeout(admin_client, fake_slack):
+    # Slack answers users.info after 20 s: a page that waited (and retried) would be killed at gunicorn's
+    # 30 s, and HR would see a 502 with no word of what happened.
+    install_config()
+    fake_slack.delay("users.info", 20, times=None)
+
+    started = time.monotonic()
+    response = admin_client.post(URL, form())
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["person"]
+    assert error.startswith("Slack could not be asked just now") and "try again in a minute" in error
+    assert ledger(fake_slack) == []
+
+
+def test_a_rate_limit_is_not_slept_out_by_the_page(admin_client, fake_slack):
+    install_config()
+    fake_slack.rate_limit("conversations.members", retry_after=8, times=None)
+
+    started = time.monotonic()
+    response = admin_client.post(URL, form())
+
+    assert time.monotonic() - started < 5
+    [error] = response.context["form"].errors["person"]
+    assert error == "Slack could not be asked just now (ratelimited); try again in a minute."
+    assert ledger(fake_slack) == []
