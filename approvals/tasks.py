@@ -113,11 +113,11 @@ def send_balance(user: str, year: int | None = None) -> None:
 
 
 @retrying_task()
-def send_team_out(user: str) -> None:
-    """`/timeoff who` when the cache could not answer (approvals.team_out_services)."""
+def send_team_out(user: str, team_name: str | None = None) -> None:
+    """`/timeoff who [team]` when the cache could not answer (approvals.team_out_services)."""
     from approvals import team_out_services  # it enqueues this task: import when run
 
-    team_out_services.team_out_send(background_client(), user)
+    team_out_services.team_out_send(background_client(), user, team_name)
 
 
 @retrying_task(priority=-10)

@@ -1,4 +1,5 @@
-"""`/timeoff who`: who in the person's team is out today and the next 7 days, as the weekly digest says it.
+"""`/timeoff who [team]`: who in the person's team (or the team named) is out today and the next 7 days,
+as the weekly digest says it.
 
 Answered from the cache (the team's slices for those days: the same read as a
 form's preview) when it can be; otherwise read in the background and sent by
@@ -7,11 +8,13 @@ DM, as `/timeoff balance` is (DESIGN §3, §5). Private leave types show as
 """
 
 import logging
+import re
 from datetime import date, timedelta
 
 from slack_sdk import WebClient
 
 from approvals import job_messages, jobs, ledger_reader, messages, tasks
+from approvals.block_kit import escape, unescape
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.notifications import send_dm
@@ -21,32 +24,66 @@ from approvals.team_routing import MembershipUnknown, match_team
 
 logger = logging.getLogger(__name__)
 
+TEAMS_NAMED_MAX = 30  # in the answer to a name that is no team's
+ECHO_MAX = 80  # characters of the words shown back
 CHECKING_TEXT = "Looking up who's out — I'll DM you in a moment."
+# A channel as Slack escapes one typed in a slash command (`<#C0123|eng>`; the name may be left out).
+CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")
 
 
-def team_out_request(user: str) -> tuple[str, list[dict]]:
-    """The answer to `/timeoff who` now, from the cache; or a note that it comes by DM."""
+class NoSuchTeam(Exception):
+    """The words name no configured team; the message says so and lists the teams, as mrkdwn."""
+
+
+def team_asked_for(config: WorkspaceConfig, words: str) -> TeamConfig:
+    """The team `/timeoff who <words>` names: a team's name in any case, or a channel of the team (its
+    members' or its announcements' channel, as `#channel`). NoSuchTeam otherwise.
+
+    `words` as Slack sends a command's text: `&`, `<` and `>` typed come as `&amp;`, `&lt;`, `&gt;`."""
+    channel = CHANNEL_REFERENCE.match(words)
+    if channel is not None:
+        found = next((team for team in config.teams
+                      if channel.group(1) in (team.members.channel, team.announce_channel)), None)
+    else:
+        words = unescape(words)
+        found = next((team for team in config.teams if team.name.casefold() == words.casefold()), None)
+    if found is None:
+        names = ", ".join(f"*{escape(team.name)}*" for team in config.teams[:TEAMS_NAMED_MAX])
+        more = len(config.teams) - TEAMS_NAMED_MAX
+        asked = words if len(words) <= ECHO_MAX else words[:ECHO_MAX] + "…"
+        raise NoSuchTeam(f"No team is called “{escape(asked)}”. The teams are {names}"
+                         f"{f' and {more} more' if more > 0 else ''}: `/timeoff who {escape(config.teams[0].name)}`, say.")
+    return found
+
+
+def team_out_request(user: str, team_name: str | None = None) -> tuple[str, list[dict]]:
+    """The answer to `/timeoff who [team]` now, from the cache; or a note that it comes by DM.
+    `team_name`: a configured team's name (`team_asked_for`); None for the person's own team."""
     config = current_config()
-    channel_members, usergroup_members = cached_lookups()
-    try:
-        team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
-    except MembershipUnknown:
-        tasks.send_team_out.enqueue(user)
-        return CHECKING_TEXT, []
+    team = config.team_named(team_name) if team_name is not None else None
+    if team is None:
+        channel_members, usergroup_members = cached_lookups()
+        try:
+            team = match_team(config, user, channel_members=channel_members,
+                              usergroup_members=usergroup_members).team
+        except MembershipUnknown:
+            tasks.send_team_out.enqueue(user)
+            return CHECKING_TEXT, []
     if team is None:
         return no_team_text(config), []
     today = local_today(team.timezone)
     view = ledger_reader.person_view(config, user, team.name, today, today + timedelta(days=jobs.DIGEST_DAYS_AHEAD))
     if view is None:
-        tasks.send_team_out.enqueue(user)
+        tasks.send_team_out.enqueue(user, team.name if team_name is not None else None)
         return CHECKING_TEXT, []
     return team_out_message(config, team, view.entries.values(), today)
 
 
-def team_out_send(client: WebClient, user: str) -> None:
-    """`/timeoff who` when the cache could not answer: read what it lacked and DM the answer."""
+def team_out_send(client: WebClient, user: str, team_name: str | None = None) -> None:
+    """`/timeoff who [team]` when the cache could not answer: read what it lacked and DM the answer.
+    A team renamed or removed since it was asked for: the person's own team, as without a name."""
     config = current_config()
-    team = team_of_user(client, config, user)
+    team = (config.team_named(team_name) if team_name is not None else None) or team_of_user(client, config, user)
     if team is None:
         send_dm(client, user, no_team_text(config))
         return

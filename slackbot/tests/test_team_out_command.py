@@ -1,4 +1,4 @@
-"""`/timeoff who`: who in my team is out today and in the next 7 days, end to end against the fake Slack.
+"""`/timeoff who [team]`: who in my team (or the team named) is out today and in the next 7 days, end to end against the fake Slack.
 
 Warm: answered from the cache (the team's slices), with no Slack call. Cold: a
 task reads Slack and DMs the answer. Private types show as "away"; pending
@@ -14,12 +14,13 @@ from approvals import directory
 from approvals.config_store import current_config
 from approvals.ledger_format import request_metadata
 from approvals.ledger_reader import read_ledger
+from approvals.config_types import ApproverSource, MemberSource, TeamConfig
 from approvals.rules import LedgerEntry
 from approvals.selectors import local_today
 from approvals.slack_clients import background_client
 from approvals.team_out_services import CHECKING_TEXT
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
-from test_support.flows import ALICE, BOB, DAVE, dms_to, install_config
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL, HR
+from test_support.flows import ALICE, BOB, DAVE, ENGINEERING, dms_to, install_config, standard_config
 from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
@@ -90,5 +91,53 @@ def test_nobody_out_says_so(client, fake_slack):
     assert "Nobody in Engineering is out" in who(client, ALICE)["text"]
 
 
-def test_more_words_get_the_usage(client, fake_slack, team_out):
-    assert who(client, ALICE, "who tomorrow")["text"].startswith("Use `/timeoff who`")
+# --- Another team: `/timeoff who <team>` ----------------------------------------------------------
+
+DESIGN = TeamConfig(name="Design & Research", members=MemberSource(channel="C_DESIGN"),
+                    approvers=ApproverSource(users=(HR,)), approvals_channel="C_DESIGN_APPROVALS",
+                    announce_channel="C_DESIGN_NEWS", timezone="Europe/Paris")
+
+
+@pytest.fixture
+def two_teams(fake_slack, team_out):
+    fake_slack.workspace.add_channel("C_DESIGN", "design", members=[CAROL])
+    fake_slack.workspace.add_channel("C_DESIGN_NEWS", "design-news", members=[CAROL])
+    fake_slack.workspace.add_channel("C_DESIGN_APPROVALS", "design-approvals", private=True)
+    install_config(standard_config(teams=(ENGINEERING, DESIGN)))
+    start = local_today("Europe/Paris")
+    entry = LedgerEntry(id="carol-1", user=CAROL, team=DESIGN.name, leave_type="vacation", start=start,
+                        end=start + timedelta(days=2), start_half=None, end_half=None, days=Decimal(3),
+                        status="approved", decided_by=HR)
+    fake_slack.workspace.post_message("C_DESIGN_APPROVALS", f"<@{CAROL}> requests time off",
+                                      metadata=request_metadata(entry))
+
+
+@pytest.mark.parametrize("words", ["Design & Research", "design &amp; research", "DESIGN & RESEARCH",
+                                   "<#C_DESIGN_NEWS|design-news>", "<#C_DESIGN>"])
+def test_another_team_by_its_name_or_channel(client, fake_slack, two_teams, words):
+    # Slack sends `&` as `&amp;` in a command's text; a channel typed as #design-news comes as <#C…|name>.
+    read_ledger(background_client(), current_config())
+    fake_slack.clear_calls()
+
+    body = who(client, ALICE, f"who {words}")
+
+    shown = body["text"] + str(body["blocks"])
+    assert "(Design &amp; Research)" in shown and f"<@{CAROL}>: :palm_tree: Vacation" in shown
+    assert f"<@{ALICE}>" not in shown  # Engineering's leave is not Design's
+    assert fake_slack.calls() == []  # from the cache: nobody's team needed asking
+
+
+def test_another_team_with_a_cold_cache_comes_by_dm(client, fake_slack, two_teams):
+    body = who(client, ALICE, "who design & research")
+
+    assert body["text"] == CHECKING_TEXT
+    [dm] = dms_to(fake_slack, ALICE)
+    assert "Design &amp; Research" in dm and f"<@{CAROL}>" in dm and f"<@{DAVE}>" not in dm
+
+
+def test_a_name_that_is_no_team_lists_the_teams_and_is_escaped(client, fake_slack, two_teams):
+    text = who(client, ALICE, "who <!channel> marketing")["text"]
+
+    assert text.startswith("No team is called “&lt;!channel&gt; marketing”.")
+    assert "*Engineering*, *Design &amp; Research*" in text and "<!channel>" not in text
+    assert fake_slack.calls("chat.postMessage") == []
