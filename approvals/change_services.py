@@ -35,7 +35,7 @@ from approvals.request_services import (
     tell_person,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
-from approvals.selectors import local_today, requester_cached, slack_lookups
+from approvals.selectors import local_today, requester_cached, slack_lookups, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import error_code
 from approvals.team_routing import approvers_for, team_for_channel
@@ -387,7 +387,7 @@ def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry)
     team = config.team_named(entry.team)
     if team is None:
         return frozenset(config.fallback_approvers)
-    return frozenset(approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]))
+    return team_approvers(client, config, team, entry.user)
 
 
 def change_followups(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, previous: LedgerEntry,

@@ -21,10 +21,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.task_queue import transient
+from approvals.team_routing import MembershipUnknown
 
 logger = logging.getLogger(__name__)
 
 MEMBERS_TTL_SECONDS = 10 * 60
+# Approvers looked up one by one (users.info, Tier 4) to leave bots and deactivated accounts out; a
+# larger approvers channel is judged on what the cache knows. Approver lists are short.
+APPROVER_LOOKUPS_MAX = 30
+SLACKBOT = "USLACKBOT"
 TIMEZONE_TTL_SECONDS = 24 * 60 * 60
 BOT_ID_TTL_SECONDS = 24 * 60 * 60
 MEMBERS_PAGE_SIZE = 200
@@ -128,7 +133,7 @@ def fetch_timezone(client: WebClient, user: str) -> str:
 
 
 def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> dict | None:
-    """{"tz", "deleted"} of a user from `users.info`, cached for a day; None when Slack fails (with
+    """{"tz", "deleted", "bot"} of a user from `users.info`, cached for a day; None when Slack fails (with
     `raise_passing`, a passing fault is raised instead). Only "no such user" is remembered, for ten
     minutes (a mistyped id in the configuration would otherwise cost a call before every DM); any
     other failure is not cached: the next call asks again."""
@@ -145,9 +150,54 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
         if error in NO_SUCH_USER_ERRORS:
             cache.set(f"directory:user:{user}", NO_SUCH_USER, MEMBERS_TTL_SECONDS)
         return None
-    profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted"))}
+    # Slackbot is not `is_bot` in users.info, but no person either.
+    profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted")),
+               "bot": bool(info.get("is_bot")) or user == SLACKBOT}
     cache.set_many({f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile}, TIMEZONE_TTL_SECONDS)
     return profile
+
+
+def unable_to_approve(client: WebClient):
+    """`team_routing.UnableLookup` with Slack's answers: who of some users is a bot (another app's, or
+    Slackbot) or a deactivated account. Each user is asked of `users.info` (cached for a day; most are
+    already, from their DMs) when there are at most APPROVER_LOOKUPS_MAX of them; of more (a whole
+    channel of approvers), only what the cache already knows is used. Someone Slack cannot tell about
+    just now counts as able: leaving a real approver out would be worse than mentioning a bot.
+    Answers are kept for the life of the returned function (one task)."""
+    known: dict[str, bool] = {}
+
+    def unable(users) -> set[str]:
+        asked = [user for user in users if user not in known]
+        if len(asked) <= APPROVER_LOOKUPS_MAX:
+            for user in asked:
+                # None: no such user (remembered in the cache, below) or Slack could not say just now.
+                profile = fetch_user(client, user) or cache.get(f"directory:user:{user}")
+                known[user] = user == SLACKBOT or _cannot_approve(profile)
+        else:
+            cached = cache.get_many([f"directory:user:{user}" for user in asked])
+            for user in asked:
+                known[user] = user == SLACKBOT or _cannot_approve(cached.get(f"directory:user:{user}"))
+        return {user for user in users if known[user]}
+
+    return unable
+
+
+def unable_cached(users) -> set[str]:
+    """`unable_to_approve` from the cache alone, for Slack's request path: MembershipUnknown when the
+    cache does not know one of them (the task then asks Slack)."""
+    keys = {f"directory:user:{user}": user for user in users if user != SLACKBOT}
+    found = cache.get_many(list(keys))
+    missing = next((user for key, user in keys.items() if key not in found), None)
+    if missing is not None:
+        raise MembershipUnknown(missing)
+    return {user for user in users if user == SLACKBOT or _cannot_approve(found[f"directory:user:{user}"])}
+
+
+def _cannot_approve(profile) -> bool:
+    """From `fetch_user`'s cached answer: a bot, a deactivated account, or an id Slack has no user for."""
+    if profile == NO_SUCH_USER:
+        return True
+    return isinstance(profile, dict) and bool(profile.get("deleted") or profile.get("bot"))
 
 
 def is_deactivated(client: WebClient, user: str) -> bool:

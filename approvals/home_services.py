@@ -123,14 +123,15 @@ def home_ledger(client: WebClient, config: WorkspaceConfig,
     """
     # Asked once per channel: one publish checks many requests against the same few channels.
     channel_members = functools.cache(slack_lookups(client)[0])
+    unable = directory.unable_to_approve(client)  # keeps its answers: asked once per person
     own = ledger_reader.person_view(config, user)
     if own is not None:
         candidates = [team.name for team in config.teams if may_decide_for(config, team, user, channel_members)]
         open_ = ledger_reader.open_requests(config, candidates) if candidates else []
         if open_ is not None:
-            return own, waiting_for(config, open_, user, channel_members)
+            return own, waiting_for(config, open_, user, channel_members, unable)
     history = ledger_reader.current_ledger(client, config)
-    return history, waiting_for(config, history.entries.values(), user, channel_members)
+    return history, waiting_for(config, history.entries.values(), user, channel_members, unable)
 
 
 def may_decide_for(config: WorkspaceConfig, team: TeamConfig, user: str, channel_members) -> bool:
@@ -142,14 +143,15 @@ def may_decide_for(config: WorkspaceConfig, team: TeamConfig, user: str, channel
 
 
 def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: str,
-                channel_members) -> list[LedgerEntry]:
+                channel_members, unable=None) -> list[LedgerEntry]:
     """Of `entries`, the pending requests this person may decide, oldest first (those whose message we know)."""
     waiting = []
     for entry in entries:
         if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
             continue
         team = config.team_named(entry.team)
-        if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members):
+        if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members,
+                                                      unable=unable):
             waiting.append(entry)
     return sorted(waiting, key=lambda e: (e.start, e.id))
 

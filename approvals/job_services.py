@@ -40,7 +40,7 @@ from django.utils import timezone
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import job_messages, jobs, ledger_reader, tasks
+from approvals import directory, job_messages, jobs, ledger_reader, tasks
 from approvals.cache_lock import key_part
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
@@ -187,15 +187,17 @@ def job_retry_delay(*, attempts: int, retry_after: int) -> int:
 
 
 def _dm(client: WebClient, key: str, user: str, text: str) -> bool:
-    """A DM sent once per key; a permanent refusal (a deactivated user) is logged and skipped."""
+    """A DM sent once per key: True when it is sent (now, or by an earlier run). A deactivated account
+    gets none, and a permanent refusal is logged and skipped: False."""
+    answers = []
     try:
-        once(key, lambda: send_dm(client, user, text))
+        once(key, lambda: answers.append(send_dm(client, user, text)))
     except SlackApiError as exc:
         if transient(exc):
             raise  # the task retries; what was sent is not sent again
         logger.warning("job DM refused user=%s key=%s error=%s", user, key, error_code(exc))
         return False
-    return True
+    return answers != [None]  # [None]: send_dm skipped a deactivated account
 
 
 def _post(client: WebClient, key: str, channel: str, text: str, blocks: list[dict]) -> None:
@@ -250,14 +252,16 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
     ledger = ledger_reader.current_ledger(client, config)
     waiting = jobs.waiting_requests(ledger.entries.values(), team, job.instant)
     channel_members, _ = slack_lookups(client)
+    unable = directory.unable_to_approve(client)  # no nudge to a bot or a deactivated account
     by_approver = defaultdict(list)
     for entry in waiting:
-        for approver in approvers_for(config, team, entry.user, channel_members=channel_members):
+        for approver in approvers_for(config, team, entry.user, channel_members=channel_members, unable=unable):
             by_approver[approver].append(entry)
+    nudged = 0
     for approver, entries in sorted(by_approver.items()):
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant)
-        _dm(client, f"nudge:{key_part(team.name)}:{job.period}:{approver}", approver, text)
-    return f"{len(waiting)} waiting, {len(by_approver)} approver(s) nudged"
+        nudged += _dm(client, f"nudge:{key_part(team.name)}:{job.period}:{approver}", approver, text)
+    return f"{len(waiting)} waiting, {nudged} approver(s) nudged"
 
 
 TEAM_WORK: dict[str, Callable[[WebClient, WorkspaceConfig, TeamConfig, DueJob], str]] = {

@@ -282,6 +282,14 @@ def no_team_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
             "to add you to a team")
 
 
+def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:
+    """A refusal reason: once the requester is taken out (nobody approves their own leave), and bots and
+    deactivated accounts, nobody is left to approve it, not even HR (the fallback approvers)."""
+    return (f"nobody could approve it: {escape(team_name)} has no approver but you (besides bots and "
+            f"deactivated accounts), and no fallback approver can step in; ask {hr_contacts(config)} to add "
+            "an approver for the team")
+
+
 def person_not_allowed_text() -> str:
     """`not_allowed_text` for HR recording leave for someone (console text: no mentions)."""
     return "they are not among the people who may request time off here (the workspace's requesters)"

@@ -56,6 +56,7 @@ from approvals.rules import (
 )
 from approvals.selectors import (
     CachedRequester,
+    team_approvers,
     holiday_dates,
     ledger_context,
     local_today,
@@ -409,17 +410,19 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
         # Posted by an earlier attempt: it is in the ledger, whatever has changed since (the leave type
         # retired, the person moved): only the follow-ups are left, never a refusal.
         team = config.team_named(entry.team) or team_for_channel(config, entry.channel)
-        approvers = (approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0])
+        approvers = (team_approvers(client, config, team, entry.user)
                      if team is not None else frozenset(config.fallback_approvers))
     else:
         try:
             team = delivery_team(client, config, submission, leave_type)
             history = delivery_ledger(client, config, submission, team, leave_type)
+            approvers = team_approvers(client, config, team, submission.user)
+            if not approvers and leave_type.requires_approval and not submission.recorded_by:
+                raise Refused(messages.nobody_approves_text(config, team.name))
         except Refused as refusal:
             send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
                                                                             shown_back(submission, leave_type)))
             return
-        approvers = approvers_for(config, team, submission.user, channel_members=slack_lookups(client)[0])
         entry = post_request(client, config, submission, team, leave_type, approvers, history)
         if entry is None:
             return  # Slack refused the post for good: reported
@@ -781,7 +784,10 @@ def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, de
         return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
     if decision.approver == entry.user:
         return messages.own_request_text()
-    if decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0]):
+    # Whoever the approvers channel lists may decide; asking Slack about bots and deactivated accounts
+    # is needed only for someone it does not list (HR, when the team's approvers are all gone).
+    if (decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0])
+            and decision.approver not in team_approvers(client, config, team, entry.user)):
         return messages.not_an_approver_text(team.name)
     return None
 
@@ -845,5 +851,4 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: Led
              entry=entry, what="the decision DM", channel=entry.user)
     if entry.status == APPROVED:
         announce(client, team, entry, leave_type)
-    tasks.publish_home_later({entry.user, *approvers_for(config, team, entry.user,
-                                                         channel_members=slack_lookups(client)[0])})
+    tasks.publish_home_later({entry.user, *team_approvers(client, config, team, entry.user)})

@@ -50,6 +50,13 @@ def cached_lookups():
     return directory.cached_channel_members, directory.cached_usergroup_members
 
 
+def team_approvers(client: WebClient, config: WorkspaceConfig, team: TeamConfig, requester: str) -> frozenset[str]:
+    """Who approves `requester`'s requests in `team`, as Slack says now: the team's approvers without the
+    requester, bots and deactivated accounts; the fallback approvers (HR) when that leaves nobody."""
+    return approvers_for(config, team, requester, channel_members=slack_lookups(client)[0],
+                         unable=directory.unable_to_approve(client))
+
+
 def team_of_user(client: WebClient, config: WorkspaceConfig, user: str) -> TeamConfig | None:
     channel_members, usergroup_members = slack_lookups(client)
     return match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
@@ -144,10 +151,16 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
         return None  # the decision task will explain
     channel_members, _ = cached_lookups()
     try:
-        approvers = approvers_for(config, team, requester, channel_members=channel_members)
+        if clicker in approvers_for(config, team, requester, channel_members=channel_members):
+            return None
+        # HR decides where the team's approvers are all bots or deactivated accounts: asked of the
+        # cache only for someone the lists do not name, since it reads each approver's profile.
+        if clicker in config.fallback_approvers and clicker in approvers_for(
+                config, team, requester, channel_members=channel_members, unable=directory.unable_cached):
+            return None
     except MembershipUnknown:
         return None  # cold cache: the task checks with Slack
-    return None if clicker in approvers else messages.not_an_approver_text(team.name)
+    return messages.not_an_approver_text(team.name)
 
 
 # --- Calendar ----------------------------------------------------------------------------

@@ -6,13 +6,15 @@ that answers from its cache. A lookup returns None when it does not know yet
 caller can decide to ask Slack (in a background task) or defer the decision.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Container
 from dataclasses import dataclass
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
 
 # channel or user-group id -> member ids, or None when not known yet
 MembersLookup = Callable[[str], frozenset[str] | None]
+# some user ids -> those of them who cannot approve anything (bots, deactivated accounts)
+UnableLookup = Callable[[Collection[str]], Container[str]]
 
 
 class MembershipUnknown(Exception):
@@ -70,15 +72,26 @@ def team_for_channel(config: WorkspaceConfig, channel: str) -> TeamConfig | None
 
 
 def approvers_for(
-    config: WorkspaceConfig, team: TeamConfig, requester: str, *, channel_members: MembersLookup
+    config: WorkspaceConfig, team: TeamConfig, requester: str, *, channel_members: MembersLookup,
+    unable: UnableLookup | None = None,
 ) -> frozenset[str]:
-    """The team's approvers minus the requester; the fallback approvers when that leaves nobody."""
+    """The team's approvers minus the requester; the fallback approvers when that leaves nobody.
+
+    `unable`: who of them cannot approve (another app's bot in the approvers channel, an approver whose
+    account was deactivated). They are left out before the fallback is considered, so a team whose
+    approvers are all bots or gone falls back to HR instead of waiting for a click that never comes.
+    Without it (a cached check on Slack's request path), everyone listed counts.
+    """
     approvers = set(team.approvers.users)
     if team.approvers.channel:
         approvers |= _members(channel_members, team.approvers.channel)
     approvers.discard(requester)
+    if unable is not None and approvers:
+        approvers -= set(unable(approvers))
     if not approvers:
         approvers = set(config.fallback_approvers) - {requester}
+        if unable is not None and approvers:
+            approvers -= set(unable(approvers))
     return frozenset(approvers)
 
 
