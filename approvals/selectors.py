@@ -167,7 +167,10 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
 
 
 def holiday_dates(config: WorkspaceConfig, team: TeamConfig, start: date, end: date) -> dict[date, str]:
-    return team_holidays(team, config.holidays_for(team.name), range(start.year, end.year + 1))
+    """The team's holidays for checking a request from `start` to `end`: of the years before and after
+    its own too. The balance of its years counts the working days of other leave that crosses into
+    them (24 Dec – 2 Jan takes days from both years), on the same calendar `/timeoff balance` uses."""
+    return team_holidays(team, config.holidays_for(team.name), range(start.year - 1, end.year + 2))
 
 
 def local_today(timezone_name: str, now: float | None = None) -> date:

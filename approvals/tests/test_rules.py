@@ -655,3 +655,28 @@ def test_one_request_covers_at_most_a_year():
     [refused] = validate(request(d(1, 4, 2027), d(12, 31, 9999)), ledger=[])
     assert refused == RuleViolation(FIELD_END, "One request can cover at most a year; send longer leave as several "
                                                "requests")
+
+
+def test_leave_across_the_year_end_counts_in_the_next_year_as_the_balance_shows():
+    # Wed 24 Dec 2025 – Fri 2 Jan 2026 (Christmas and New Year's Day are US holidays): five working days
+    # in 2025 and one, 2 Jan, in 2026. `/timeoff balance` leaves 9 of 10 days in 2026, so a 10-day
+    # request in March must be refused, on the calendar the submission is checked with.
+    from approvals.config_types import ApproverSource, TeamConfig, WorkspaceConfig
+    from approvals.selectors import holiday_dates
+    from approvals.work_calendar import team_holidays
+
+    team = TeamConfig(name="Eng", approvers=ApproverSource(users=("U_BOB",)), approvals_channel="C_A",
+                      holiday_country="US", timezone="America/Los_Angeles")
+    vacation = LeaveTypeConfig(code="vacation", name="Vacation", annual_allowance_days=Decimal(10))
+    config = WorkspaceConfig(teams=(team,), leave_types=(vacation,))
+    winter = LedgerEntry(id="e1", user="U_ALICE", team="Eng", leave_type="vacation", start=date(2025, 12, 24),
+                         end=date(2026, 1, 2), start_half=None, end_half=None, days=Decimal(6), status="approved")
+    spring = LeaveRequest(user="U_ALICE", leave_type="vacation", start=date(2026, 3, 2), end=date(2026, 3, 13))
+
+    shown = balance_for("U_ALICE", vacation, 2026, entries=[winter], adjustments=[], workweek=team.workweek,
+                        holiday_dates=team_holidays(team, (), range(2025, 2028)))
+    assert shown.remaining == Decimal(9)
+    violations = validate_request(spring, leave_type=vacation, team=team, blackouts=(), today=date(2026, 2, 1),
+                                  holiday_dates=holiday_dates(config, team, spring.start, spring.end),
+                                  ledger=[winter])
+    assert [v.message for v in violations] == ["You have 9 days of Vacation left in 2026; this request needs 10"]
