@@ -35,10 +35,10 @@ from approvals.request_services import (
     tell_person,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
-from approvals.selectors import local_today, requester_cached, slack_lookups, team_approvers
+from approvals.selectors import local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import error_code
-from approvals.team_routing import approvers_for, team_for_channel
+from approvals.team_routing import team_for_channel
 
 logger = logging.getLogger(__name__)
 
@@ -419,23 +419,26 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
 LIST_CHECKING_TEXT = "Looking up your time off — I'll DM you in a moment."
 
 
-def leave_list_request(user: str, *, only_changeable: bool = False) -> tuple[str, list[dict]]:
-    """`/timeoff list` (or `cancel`) now, from the cache; or a note that the answer comes by DM."""
+def leave_list_request(user: str, *, only_changeable: bool = False, hr: str | None = None) -> tuple[str, list[dict]]:
+    """`/timeoff list` (or `cancel`) now, from the cache; or a note that the answer comes by DM.
+    `hr`: HR asking about `user` (`/timeoff for @person list`): the list is theirs to read, and a list
+    that comes by DM goes to them, not to the person."""
     from approvals.selectors import leave_list, my_leave_cached
 
     config = current_config()
     leave = my_leave_cached(config, user)
     if leave is None:
-        tasks.send_leave_list.enqueue(user, only_changeable)
-        return LIST_CHECKING_TEXT, []
-    return leave_list(config, leave, only_changeable=only_changeable)
+        tasks.send_leave_list.enqueue(user, only_changeable, hr)
+        return (LIST_CHECKING_TEXT if hr is None else
+                f"Looking up {messages.mention(user)}'s time off — I'll DM you in a moment."), []
+    return leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
 
 
-def leave_list_send(client: WebClient, user: str, only_changeable: bool) -> None:
+def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str | None = None) -> None:
     from approvals.selectors import leave_list, my_leave
 
     config = current_config()
     history = ledger_reader.current_ledger(client, config)
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
-    text, blocks = leave_list(config, leave, only_changeable=only_changeable)
-    send_dm(client, user, text, blocks)
+    text, blocks = leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
+    send_dm(client, hr or user, text, blocks)

@@ -394,8 +394,8 @@ def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, with_buttons: bool
     return blocks
 
 
-def leave_list_text(pending: list, upcoming: list) -> str:
-    return f"Your time off: {len(pending)} pending, {len(upcoming)} coming up."
+def leave_list_text(pending: list, upcoming: list, *, owner: str = "Your") -> str:
+    return f"{owner} time off: {len(pending)} pending, {len(upcoming)} coming up."
 
 
 def receipt_blocks(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> list[dict]:

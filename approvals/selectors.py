@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages
@@ -335,13 +334,17 @@ def my_leave_cached(config: WorkspaceConfig, user: str) -> MyLeave | None:
     return my_leave(ledger, user, local_today(directory.cached_timezone(user) or "UTC"))
 
 
-def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool = False) -> tuple[str, list[dict]]:
-    """The text and blocks of `/timeoff list` (or `/timeoff cancel`: only what can still be changed)."""
+def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool = False,
+               whose: str | None = None) -> tuple[str, list[dict]]:
+    """The text and blocks of `/timeoff list` (or `/timeoff cancel`: only what can still be changed).
+    `whose`: the person whose leave it is, when HR reads it (`/timeoff for @person list`)."""
+    owner = "Your" if whose is None else f"{messages.mention(whose)}'s"
     if only_changeable:
+        title = "Which request do you want to change?" if whose is None else f"Which of {owner} requests?"
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=[], recent=[], title="Which request do you want to change?",
-                                            today=leave.today)
+                                            ongoing=[], recent=[], title=title, today=leave.today)
     else:
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=leave.ongoing, recent=leave.recent, today=leave.today)
-    return messages.leave_list_text(leave.pending, leave.upcoming), blocks
+                                            ongoing=leave.ongoing, recent=leave.recent, today=leave.today,
+                                            title=f"{owner} time off")
+    return messages.leave_list_text(leave.pending, leave.upcoming, owner=owner), blocks

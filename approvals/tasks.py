@@ -185,10 +185,11 @@ def flag_departed_user(user: str) -> None:
 
 
 @retrying_task()
-def send_leave_list(user: str, only_changeable: bool = False) -> None:
+def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = None) -> None:
+    """`/timeoff list` (or HR's `/timeoff for @person list`, DMed to `hr`) when the cache could not answer."""
     from approvals import change_services
 
-    change_services.leave_list_send(background_client(), user, only_changeable)
+    change_services.leave_list_send(background_client(), user, only_changeable, hr)
 
 
 @retrying_task(priority=-10)

@@ -111,7 +111,7 @@ def command_for(command: SlashCommand) -> SlackResponse:
         return ephemeral(f"Mention the person, e.g. `/timeoff for @alice`.\n{FOR_USAGE}")
     user, rest = person.group(1), words[1:]
     if rest and rest[0].lower() in ("list", "cancel"):
-        text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel")
+        text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel", hr=command.user_id)
         return ephemeral(text, blocks)
     prefill = parse_prefill(rest, config)
     if isinstance(prefill, str):

@@ -549,6 +549,38 @@ def test_hr_cancels_someones_leave_from_their_list_and_they_are_told(client, fak
     assert any(f"<@{HR}> changed your time off" in dm for dm in dms_to(fake_slack, ALICE))
 
 
+def test_hr_reads_someones_list_titled_as_theirs(client, fake_slack):
+    from test_support.flows import HR
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+
+    body = listed(client, HR, f"for <@{ALICE}> list")
+
+    assert body["text"] == f"<@{ALICE}>'s time off: 1 pending, 0 coming up."
+    assert body["blocks"][0]["text"]["text"] == f"*<@{ALICE}>'s time off*"
+
+
+def test_hr_asking_for_someones_list_on_a_cold_cache_gets_it_by_dm_not_the_person(client, fake_slack):
+    from django.core.cache import cache
+
+    from test_support.flows import HR
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    cache.clear()
+    fake_slack.clear_calls()
+
+    body = listed(client, HR, f"for <@{ALICE}> cancel")
+
+    assert body["text"] == f"Looking up <@{ALICE}>'s time off — I'll DM you in a moment."
+    assert dms_to(fake_slack, ALICE) == []
+    [dm] = dms_to(fake_slack, HR)
+    assert dm == f"<@{ALICE}>'s time off: 1 pending, 0 coming up."
+    [to_hr] = [c for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == HR]
+    assert ids.WITHDRAW_ACTION in str(to_hr.params["blocks"])  # HR can change it from there
+
+
 def test_a_withdrawal_whose_thread_reply_keeps_failing_is_not_told_as_unchanged(client, fake_slack, monkeypatch):
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
