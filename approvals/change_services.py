@@ -37,7 +37,7 @@ from approvals.request_services import (
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
 from approvals.selectors import local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
-from approvals.task_queue import error_code
+from approvals.task_queue import RetryLater, error_code
 from approvals.team_routing import team_for_channel
 
 logger = logging.getLogger(__name__)
@@ -165,13 +165,26 @@ def locate_request(client: WebClient, config: WorkspaceConfig, request_id: str, 
     return read_request(client, request_id, where) if where is not None else None
 
 
+class RequestInFlight(RetryLater):
+    """The request has no message yet: its delivery has not posted it. The change waits for it."""
+
+
+def not_found(request_id: str) -> Exception:
+    """What to raise when a request's message is found nowhere: it may not be posted yet (a delivery
+    waiting out a rate limit or a busy queue), and then the change tries again once it is, rather than
+    calling the request deleted and letting it reach the approvers all the same."""
+    if ledger_reader.in_flight(request_id):
+        return RequestInFlight(request_id)
+    return ChangeRefused("it no longer exists (its message was deleted)")
+
+
 def request_change(client: WebClient, change: Change) -> None:
     """Withdraw a pending request or cancel approved leave that has not started."""
     config = current_config()
     try:
         where = request_location(client, config, change.request_id, change.channel, change.ts, user=change.by)
         if where is None:
-            raise ChangeRefused("it no longer exists (its message was deleted)")
+            raise not_found(change.request_id)
         changed = write_change(client, config, where, change)
     except ChangeRefused as refusal:
         send_dm(client, change.by, messages.change_refused_text(str(refusal)))
@@ -230,7 +243,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
         # so the message is read from Slack once, under the lock.
         seen = request_sighting(client, config, submission.id, user=by)
         if seen is None:
-            raise ChangeRefused("it no longer exists (its message was deleted)")
+            raise not_found(submission.id)
         team = config.team_named(seen.team) or team_for_channel(config, seen.channel)
         if team is None or leave_type is None:
             raise ChangeRefused("its team or leave type is no longer configured")
@@ -281,6 +294,9 @@ def edit_written_key(submission: Submission) -> str:
 def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool) -> None:
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is recorded for HR,
     not told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
+    if error == RequestInFlight.__name__:
+        tell_person(client, change.by, messages.still_being_sent_text("withdraw"))
+        return
     noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
     made = cache.get(change_written_key(change)) is not None or (passing and rewrite_maybe_made(
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
@@ -302,6 +318,9 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
     leave_type = current_config().leave_type(submission.leave_type)
     asked = shown_back(submission, leave_type)
+    if error == RequestInFlight.__name__:
+        tell_person(client, by, messages.still_being_sent_text("edit") + f" What you asked for: {asked}")
+        return
     made = cache.get(edit_written_key(submission)) is not None or (passing and rewrite_maybe_made(
         client, submission.id, channel=None, ts=None, by=by,
         made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission)))

@@ -1021,6 +1021,11 @@ def pending_submit(entry: LedgerEntry, *, seen_version: int | None, claim: tuple
                                   lock=_pending_lock(entry.team), wait=wait)
 
 
+def in_flight(request_id: str) -> bool:
+    """Submitted and not posted yet: still in the pending set (its delivery task has not posted it)."""
+    return cache.get(_pending_entry_key(request_id)) is not None
+
+
 def pending_remove(request_id: str, *, team: str) -> None:
     """Take a request out of the pending set (posted, refused or given up). Nothing to do when it is not there."""
     entry = _unpacked(cache.get(_pending_entry_key(request_id)))

@@ -256,6 +256,12 @@ def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str,
     return f"{type_label(leave_type, leave_type_code)}, {dates}{quoted}"
 
 
+def still_being_sent_text(verb: str) -> str:
+    """A change of a request whose delivery has not posted it after minutes of trying."""
+    return (f"I couldn't {verb} that request yet: it is still being sent to your approvers (Slack is slow "
+            "to take it). It is unchanged; try again once you have its receipt.")
+
+
 def gave_up_text(what: str, error: str, *, passing: bool) -> str:
     """Something a person asked for did not happen in Slack: whether trying again later may help."""
     if passing:

@@ -43,8 +43,15 @@ TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_erro
                                     "request_timeout"})
 
 
+class RetryLater(Exception):
+    """Not Slack's fault, but one a later attempt may not meet (a request still being posted, say):
+    the task tries again with backoff, as after a passing Slack fault."""
+
+
 def transient(exc: BaseException) -> bool:
     """Faults that a later attempt may not meet."""
+    if isinstance(exc, RetryLater):
+        return True
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200)
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS

@@ -637,3 +637,40 @@ def test_a_withdrawal_whose_outcome_slack_would_not_tell_is_said_to_be_unconfirm
     told = [dm.text for dm in fake_slack.workspace.messages(ALICE)]
     assert any("could not confirm that your withdrawal was recorded" in text for text in told), told
     assert not any("It is unchanged" in text for text in told), told
+
+
+# --- A request still being sent ---------------------------------------------------------------------
+
+
+def test_withdrawing_a_request_still_being_sent_waits_for_it_and_withdraws_it(client, fake_slack, settings):
+    # The delivery waits in the queue (a busy worker, a rate-limited post): the list already shows the
+    # request, with Withdraw. The withdrawal must not call it deleted while it then reaches the approvers:
+    # it tries again once the request is posted, and withdraws it there.
+    from test_support.flows import MONDAY, WEDNESDAY, open_request_form, request_values, submit_request
+    from test_support.task_rows import run_queued_tasks
+
+    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)
+    run_queued_tasks()  # the form warms the ledger and Alice's team
+    submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY))
+    press(client, ALICE, listed(client, ALICE)["blocks"], ids.WITHDRAW_ACTION)
+
+    run_queued_tasks("change_request")  # before the delivery: there is no message to withdraw yet
+    assert dms_to(fake_slack, ALICE) == []  # not "it no longer exists"
+    run_queued_tasks()  # the delivery, then the withdrawal's next attempt
+
+    assert status(fake_slack)["status"] == "cancelled"
+    assert not [dm for dm in dms_to(fake_slack, ALICE) if "no longer exists" in dm]
+
+
+def test_a_withdrawal_whose_request_is_never_posted_says_so_when_it_gives_up(client, fake_slack):
+    from approvals import ledger_reader, tasks
+    from approvals.change_services import RequestInFlight
+
+    install_config()
+    tasks.change_gave_up(RequestInFlight("r1"), {"request_id": "r1", "by": ALICE, "action": "withdraw",
+                                                 "channel": None, "ts": None})
+    [dm] = dms_to(fake_slack, ALICE)
+    assert dm.startswith("I couldn't withdraw that request yet: it is still being sent to your approvers")
+    assert not ledger_reader.in_flight("r1")

@@ -11,9 +11,6 @@ from datetime import date
 
 import pytest
 from django.core.cache import cache
-from django.tasks import TaskResultStatus
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
 
 from approvals import block_ids as ids
 from approvals.messages import NOTE_TEXT_BLOCK
@@ -22,6 +19,7 @@ from slackbot.payloads import typed_text
 from test_support.flows import (ALICE, BOB, MONDAY, WEDNESDAY, click, dms_to, install_config, open_request_form,
                                 posted_requests, request_time_off, request_values, submit_request)
 from test_support.slack_requests import post_command, post_interaction, view_submission_payload
+from test_support.task_rows import run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -56,19 +54,6 @@ def test_a_note_with_a_nul_and_a_lone_surrogate_is_delivered_cleaned(client, fak
 def database_tasks(settings):
     """Tasks wait in django-tasks-db's jsonb rows, as in production, until `run_queued_tasks`."""
     settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
-
-
-def run_queued_tasks() -> None:
-    """Run the ready task rows, and those they enqueue, as a db_worker does."""
-    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                    max_tasks=None, worker_id="test-worker", excluded_queue_names=[])
-    for _ in range(20):
-        row = DBTaskResult.objects.filter(status=TaskResultStatus.READY).order_by("enqueued_at").first()
-        if row is None:
-            return
-        row.claim(worker.worker_id)
-        worker.run_task(row)
-    raise AssertionError("tasks kept enqueueing tasks")
 
 
 def test_a_cold_note_waits_in_a_task_row_and_is_delivered_cleaned(client, fake_slack, database_tasks):
