@@ -21,7 +21,15 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
-from approvals.notifications import followup, followup_notice, followups_lost, record_problem, send_dm, send_receipt
+from approvals.notifications import (
+    followup,
+    followup_notice,
+    followups_lost,
+    receipt_update,
+    record_problem,
+    send_dm,
+    send_receipt,
+)
 from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
@@ -428,9 +436,11 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
         followup(f"change-dm:{key}",
                  lambda: send_dm(client, entry.user, messages.changed_by_hr_text(entry, leave_type, by=by)),
                  entry=entry, what="the DM about the change", channel=entry.user)
-    elif edited:
-        followup(f"change-receipt:{key}",
-                 lambda: send_receipt(client, entry, leave_type, approvers),
+    if edited and by == entry.user:  # their receipt shows the new request (posted anew if it is not found)
+        followup(f"change-receipt:{key}", lambda: send_receipt(client, entry, leave_type, approvers),
+                 entry=entry, what="the updated receipt", channel=entry.user)
+    else:  # withdrawn, cancelled, or changed by HR (who DMs them): the receipt they have says so
+        followup(f"change-receipt:{key}", lambda: receipt_update(client, entry, leave_type, approvers),
                  entry=entry, what="the updated receipt", channel=entry.user)
     tasks.publish_home_later({entry.user, *approvers})
 

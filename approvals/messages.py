@@ -168,9 +168,19 @@ def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int =
 
 
 def receipt_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> str:
+    """The receipt DM: what was asked and where it stands. Rewritten when it is decided or changed
+    (`notifications.receipt_update`), so its buttons are always those that apply."""
     summary = request_summary(entry, leave_type)
+    if entry.status == REJECTED:
+        reason = f" Reason: {escape(entry.reason)}" if entry.reason else ""
+        return f":x: {mention(entry.decided_by)} rejected your request for {summary}.{reason}"
+    if entry.status == CANCELLED:
+        by = "" if entry.decided_by in (None, entry.user) else f" by {person(entry.decided_by)}"
+        return f":no_entry_sign: Cancelled{by}: {summary}."
     if entry.recorded_by and entry.recorded_by != entry.user:
         return f"{person(entry.recorded_by)} recorded time off for you: {summary}."
+    if entry.status == APPROVED and entry.decided_by not in (None, entry.user):
+        return f":white_check_mark: {mention(entry.decided_by)} approved your request for {summary}."
     if entry.status == APPROVED:
         return f"Recorded: {summary}. It needs no approval. Enjoy!"
     team = f" ({escape(entry.team)}). I'll let you know when they decide."

@@ -216,3 +216,20 @@ def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeCon
     response = send_dm(client, entry.user, text, blocks)
     if response is not None:
         cache.set(f"receipt-at:{entry.id}", (response["channel"], response["ts"]), RECEIPT_LOCATION_SECONDS)
+
+
+def receipt_update(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers=()) -> None:
+    """After a decision or a withdrawal or cancellation: the receipt says so, with the buttons that now
+    apply (Cancel leave on approved leave, none once rejected or cancelled). Only a receipt we know the
+    place of is rewritten; none is posted anew (the decision has its own DM). Slack refusing the rewrite
+    for good (the DM gone) is logged: the ledger and the decision DM say it all the same."""
+    where = cache.get(f"receipt-at:{entry.id}")
+    if not where:
+        return
+    try:
+        client.chat_update(channel=where[0], ts=where[1], text=messages.receipt_text(entry, leave_type, approvers),
+                           blocks=messages.receipt_blocks(entry, leave_type, approvers))
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
+        logger.warning("receipt of id=%s not rewritten error=%s", entry.id, exc.response.get("error"))

@@ -35,6 +35,7 @@ from approvals.notifications import (
     followups_lost,
     once,
     post_ephemeral,
+    receipt_update,
     record_problem,
     send_dm,
     send_receipt,
@@ -849,6 +850,8 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: Led
     followup(f"decision-dm:{entry.id}:{entry.status}",
              lambda: send_dm(client, entry.user, messages.decision_dm_text(entry, leave_type)),
              entry=entry, what="the decision DM", channel=entry.user)
+    followup(f"decision-receipt:{entry.id}:{entry.status}", lambda: receipt_update(client, entry, leave_type),
+             entry=entry, what="the updated receipt", channel=entry.user)
     if entry.status == APPROVED:
         announce(client, team, entry, leave_type)
     tasks.publish_home_later({entry.user, *team_approvers(client, config, team, entry.user)})

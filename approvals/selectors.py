@@ -162,6 +162,14 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
     return messages.not_an_approver_text(team.name)
 
 
+def request_seen_cached(config: WorkspaceConfig, user: str, request_id: str) -> LedgerEntry | None:
+    """The request of `user` as the cache last saw it (posted, or in flight); None when the cache does
+    not know it. For a stale button (an old list, App Home not yet republished): whether the request
+    is still pending, before a form is opened for it. The change or decision itself reads Slack."""
+    view = ledger_reader.person_view(config, user)
+    return view.entries.get(request_id) if view is not None else None
+
+
 # --- Calendar ----------------------------------------------------------------------------
 
 

@@ -11,11 +11,11 @@ import logging
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
-from approvals import tasks
+from approvals import messages, tasks
 from approvals.config_store import current_config
 from approvals.request_services import Decision, request_decide_later
-from approvals.rules import APPROVED, REJECTED
-from approvals.selectors import decision_refusal_cached
+from approvals.rules import APPROVED, PENDING, REJECTED
+from approvals.selectors import decision_refusal_cached, request_seen_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.payloads import BadPayload, require_dict, require_text, typed_text
@@ -55,7 +55,12 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload, request)
     clicker = payload["user"]["id"]
-    refusal = decision_refusal_cached(current_config(), channel=channel, requester=request["user"], clicker=clicker)
+    config = current_config()
+    refusal = decision_refusal_cached(config, channel=channel, requester=request["user"], clicker=clicker)
+    seen = None if refusal else request_seen_cached(config, request["user"], request["id"])
+    if seen is not None and seen.status != PENDING and seen.decided_by:
+        # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
+        refusal = messages.already_decided_text(seen)
     if refusal:
         tasks.tell_user.enqueue(channel, clicker, refusal)
         return ack()

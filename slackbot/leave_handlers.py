@@ -11,6 +11,8 @@ from approvals import tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
 from approvals.home_services import home_opened
+from approvals.rules import APPROVED, PENDING
+from approvals.selectors import request_seen_cached
 from slackbot.payloads import BadPayload, SlashCommand, require_text
 from slackbot.request_form import FormValues, open_request_form, parse_iso_date, parse_prefill
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text
@@ -61,11 +63,17 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
     """Open the same form, filled in with the request as it stands (its note stays unless replaced)."""
     value = button_value(action)
     user = payload["user"]["id"]
+    config = current_config()
+    seen = request_seen_cached(config, value["user"], value["id"]) if isinstance(value.get("user"), str) else None
+    if seen is not None and seen.status != PENDING:
+        # A stale button (an old list or receipt): no form to fill in only to be told on sending it.
+        tasks.tell_user.enqueue(channel_of(payload), user, stale_edit_text(seen))
+        return ack()
     halves = tuple(h for h, flag in (("start_pm", value.get("sh") == "pm"), ("end_am", value.get("eh") == "am"))
                    if flag)
     prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                          end=parse_iso_date(value.get("end")), halves=halves)
-    if failure := open_request_form(current_config(), user, require_text(payload, "trigger_id"), prefill,
+    if failure := open_request_form(config, user, require_text(payload, "trigger_id"), prefill,
                                     editing=value["id"]):
         form_not_opened(payload, user, failure)
     return ack()
@@ -81,11 +89,21 @@ def action_new_request(payload: dict, action: dict) -> SlackResponse:
 
 def form_not_opened(payload: dict, user: str, failure: Exception) -> None:
     """Slack did not let us open the form (the trigger lasts 3 s; views.open rate-limited or slow): say so,
-    where the click was (an ephemeral in the DM; App Home has no channel: a DM), so the click is not lost
-    without a word. A second click gets a new trigger."""
+    where the click was, so the click is not lost without a word. A second click gets a new trigger."""
+    tasks.tell_user.enqueue(channel_of(payload), user, modal_not_opened_text(failure, form="the request form",
+                                                                             again="click the button again"))
+
+
+def channel_of(payload: dict) -> str:
+    """Where a click was, for an ephemeral answer ("" from App Home, which has no channel: a DM)."""
     channel = (payload.get("channel") or {}).get("id") if isinstance(payload.get("channel"), dict) else None
-    tasks.tell_user.enqueue(channel or "", user, modal_not_opened_text(failure, form="the request form",
-                                                                       again="click the button again"))
+    return channel if isinstance(channel, str) else ""
+
+
+def stale_edit_text(entry) -> str:
+    if entry.status == APPROVED:
+        return "This request is already approved, so it can't be edited; cancel it and ask again instead."
+    return f"This request is already {entry.status}, so it can't be edited any more."
 
 
 def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:

@@ -129,6 +129,12 @@ def dms_to(fake_slack, user: str) -> list[str]:
             if call.params.get("channel") == user]
 
 
+def channel_updates(fake_slack) -> list:
+    """chat.update calls to channels (a request's message), not to DMs (its receipt, rewritten after a
+    decision or a change)."""
+    return [call for call in fake_slack.calls("chat.update") if not str(call.params.get("channel")).startswith("D")]
+
+
 def ephemerals_to(fake_slack, user: str) -> list[str]:
     return [call.params["text"] for call in fake_slack.calls("chat.postEphemeral") if call.params.get("user") == user]
 

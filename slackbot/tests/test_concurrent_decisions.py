@@ -40,6 +40,7 @@ from approvals.rules import APPROVED, REJECTED
 from fake_slack.personas import ALICE, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS
 from approvals import block_ids as ids
 from test_support.flows import (
+    channel_updates,
     dms_to,
     ephemerals_to,
     install_config,
@@ -253,8 +254,8 @@ def assert_exactly_one_decision(fake_slack, web, posted, responses, *, clickers:
     assert len(served_by) >= 2, f"all clicks served by one worker process: {served_by}"
 
     ts = posted.response["ts"]
-    [update] = [c for c in fake_slack.calls("chat.update") if c.params.get("ts") == ts]
-    assert fake_slack.calls("chat.update") == [update]
+    [update] = [c for c in channel_updates(fake_slack) if c.params.get("ts") == ts]
+    assert channel_updates(fake_slack) == [update]
     decided = metadata_payload(update)
     winner = decided["decided_by"]
     assert winner in clickers and decided["status"] == clickers[winner], decided
@@ -305,7 +306,7 @@ def test_approvals_and_rejections_at_once_make_one_decision(client, fake_slack, 
     assert all(r[0] == 200 for r in responses), responses
     modals = {c.params["trigger_id"]: c.params["view"] for c in fake_slack.calls("views.open")}
     assert len(modals) == len(rejecters), web.log()
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
     fake_slack.clear_calls()
     served_before = web.pids("/slack/interactions")
 

@@ -14,6 +14,7 @@ from test_support.flows import (
     DAVE,
     ENGINEERING,
     HR,
+    channel_updates,
     click,
     dms_to,
     ephemerals_to,
@@ -44,7 +45,7 @@ def test_an_approver_approves(client, fake_slack):
     # (conversations.history is Tier 3 for the whole app).
     [reread] = [call.params for call in fake_slack.calls("conversations.history")]
     assert reread["latest"] == posted.response["ts"] and reread["include_all_metadata"] in (True, "true", "1", 1)
-    [update] = fake_slack.calls("chat.update")
+    [update] = channel_updates(fake_slack)
     event = json.loads(update.params["metadata"]) if isinstance(update.params["metadata"], str) else \
         update.params["metadata"]
     assert event["event_payload"]["status"] == "approved"
@@ -74,14 +75,14 @@ def test_an_approver_rejects_with_a_reason(client, fake_slack):
     assert click(client, fake_slack, DAVE, ids.REJECT_ACTION, posted).status_code == 200
     reason_modal = fake_slack.last_call("views.open").params["view"]
     assert reason_modal["callback_id"] == ids.REJECT_MODAL
-    assert fake_slack.calls("chat.update") == []  # nothing decided until the reason is given
+    assert channel_updates(fake_slack) == []  # nothing decided until the reason is given
 
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "Release week"}}}
     payload = view_submission_payload(user_id=DAVE, view=reason_modal, values=values, view_id="V_REJ")
     response = post_interaction(client, payload)
     assert response.status_code == 200 and response.content == b""
 
-    [update] = fake_slack.calls("chat.update")
+    [update] = channel_updates(fake_slack)
     event = update.params["metadata"]
     event = json.loads(event) if isinstance(event, str) else event
     assert event["event_payload"]["status"] == "rejected"
@@ -100,7 +101,7 @@ def test_an_empty_reason_keeps_the_modal_open(client, fake_slack):
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "   "}}}
     body = post_interaction(client, view_submission_payload(user_id=BOB, view=reason_modal, values=values)).json()
     assert body["response_action"] == "errors" and ids.REASON_BLOCK in body["errors"]
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
 
 
 def test_a_non_approver_is_refused(client, fake_slack):
@@ -112,7 +113,7 @@ def test_a_non_approver_is_refused(client, fake_slack):
     click(client, fake_slack, HR, ids.APPROVE_ACTION, posted)  # HR is only a fallback approver
     [refusal] = ephemerals_to(fake_slack, HR)
     assert "not an approver for Engineering" in refusal
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
     assert current_message(fake_slack, posted).metadata["event_payload"]["status"] == "pending"
 
 
@@ -160,7 +161,7 @@ def test_an_approver_requesting_for_themselves(client, fake_slack):
 
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     assert "can't decide your own request" in ephemerals_to(fake_slack, BOB)[0]
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
 
     click(client, fake_slack, DAVE, ids.APPROVE_ACTION, posted)
     assert current_message(fake_slack, posted).metadata["event_payload"]["decided_by"] == DAVE
@@ -186,7 +187,7 @@ def test_a_request_already_decided_is_not_decided_again(client, fake_slack):
     fake_slack.clear_calls()
 
     click(client, fake_slack, DAVE, ids.APPROVE_ACTION, posted)  # a stale message in Dave's client
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
     assert dms_to(fake_slack, ALICE) == []
     [told] = ephemerals_to(fake_slack, DAVE)
     assert f"already approved by <@{BOB}>" in told
@@ -213,7 +214,7 @@ def test_a_deleted_request_tells_the_clicker(client, fake_slack):
     fake_slack.clear_calls()
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     assert "no longer exists" in ephemerals_to(fake_slack, BOB)[0]
-    assert fake_slack.calls("chat.update") == []
+    assert channel_updates(fake_slack) == []
 
 
 def test_a_malformed_button_value_is_a_client_error(client, fake_slack):

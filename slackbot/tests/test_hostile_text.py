@@ -32,6 +32,7 @@ from test_support.flows import (
     MONDAY,
     VACATION,
     WEDNESDAY,
+    channel_updates,
     click,
     dms_to,
     ephemerals_to,
@@ -102,7 +103,7 @@ def test_a_hostile_note_and_reject_reason_stay_inert(client, fake_slack):
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": HOSTILE}}}
     post_interaction(client, view_submission_payload(user_id=BOB, view=reject_view, values=values))
 
-    [update] = fake_slack.calls("chat.update")
+    [update] = channel_updates(fake_slack)
     assert "&lt;https://evil.example|Re-submit here&gt;" in str(update.params["blocks"])
     assert fake_slack.calls("chat.postMessage")[-1].params["text"]  # the rejection was told
     assert_nothing_hostile_was_sent(fake_slack)

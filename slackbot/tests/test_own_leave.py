@@ -17,6 +17,7 @@ from test_support.flows import (
     MONDAY,
     VACATION,
     WEDNESDAY,
+    channel_updates,
     click,
     dms_to,
     install_config,
@@ -102,13 +103,13 @@ def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # a double click
 
-    assert len(fake_slack.calls("chat.update")) == 1
+    assert len(channel_updates(fake_slack)) == 1
     assert len(fake_slack.calls("conversations.history")) == 2  # each click read the message once, under its lock
     payload = status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("cancelled", ALICE)
     thread = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert len(thread) == 1 and thread[0].startswith(f"Withdrawn by <@{ALICE}>")
-    assert not [b for b in fake_slack.calls("chat.update")[0].params["blocks"] if b["type"] == "actions"]
+    assert not [b for b in channel_updates(fake_slack)[0].params["blocks"] if b["type"] == "actions"]
     assert ids.WITHDRAW_ACTION not in buttons_in(listed(client, ALICE)["blocks"])  # nothing left to withdraw
 
 
@@ -124,8 +125,9 @@ def test_a_withdrawal_rate_limited_under_its_lock_waits_outside_it_and_reads_aga
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
     assert status(fake_slack)["status"] == "cancelled"
-    assert [c.method for c in fake_slack.calls() if c.method in ("conversations.history", "chat.update")] == [
-        "conversations.history", "chat.update", "conversations.history", "chat.update"]
+    in_the_channel = [c.method for c in fake_slack.calls() if c.method in ("conversations.history", "chat.update")
+                      and c.params.get("channel") == C_ENG_APPROVALS]
+    assert in_the_channel == ["conversations.history", "chat.update", "conversations.history", "chat.update"]
 
 
 def test_a_withdrawal_whose_lock_ran_out_before_the_write_writes_nothing_then(client, fake_slack, monkeypatch):
@@ -141,7 +143,7 @@ def test_a_withdrawal_whose_lock_ran_out_before_the_write_writes_nothing_then(cl
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
     assert status(fake_slack)["status"] == "cancelled"
-    assert len(fake_slack.calls("chat.update")) == 1  # written by the attempt that held the lock only
+    assert len(channel_updates(fake_slack)) == 1  # written by the attempt that held the lock only
     assert len(fake_slack.calls("conversations.history")) == 2
 
 
@@ -194,11 +196,69 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     assert len(ledger_messages(fake_slack)) == 1  # rewritten, not posted again
     # Found from the ledger's cache, read from Slack once, under the lock (conversations.history: Tier 3).
     assert [c.params["channel"] for c in fake_slack.calls("conversations.history")] == [C_ENG_APPROVALS]
-    assert "Ski week" in str(fake_slack.calls("chat.update")[0].params["blocks"])  # the note stays
+    assert "Ski week" in str(channel_updates(fake_slack)[0].params["blocks"])  # the note stays
     [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert thread.startswith(f"Edited by <@{ALICE}>")
     receipt_updates = [c for c in fake_slack.calls("chat.update") if c.params["channel"] == receipt.response["channel"]]
     assert receipt_updates and "5 working days" in receipt_updates[0].params["text"]
+
+
+def receipt_now(fake_slack, receipt) -> tuple[str, list[dict]]:
+    """The receipt DM as its last rewrite left it: its text and blocks."""
+    updates = [c for c in fake_slack.calls("chat.update") if c.params["channel"] == receipt.response["channel"]
+               and c.params["ts"] == receipt.response["ts"]]
+    params = updates[-1].params if updates else receipt.params
+    return params["text"], params.get("blocks") or []
+
+
+def test_the_receipt_follows_the_decision_and_offers_cancel_once_approved(client, fake_slack):
+    from test_support.flows import BOB, click, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+    [posted] = posted_requests(fake_slack)
+
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    text, blocks = receipt_now(fake_slack, receipt)
+    assert text.startswith(f":white_check_mark: <@{BOB}> approved your request for :palm_tree: Vacation")
+    assert list(buttons_in(blocks)) == [ids.CANCEL_ACTION]
+
+    press(client, ALICE, blocks, ids.CANCEL_ACTION)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    text, blocks = receipt_now(fake_slack, receipt)
+    assert text.startswith(":no_entry_sign: Cancelled: :palm_tree: Vacation") and buttons_in(blocks) == {}
+
+
+def test_the_receipt_of_a_rejected_request_says_why_and_has_no_buttons(client, fake_slack):
+    from test_support.flows import BOB, click, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+    [posted] = posted_requests(fake_slack)
+    click(client, fake_slack, BOB, ids.REJECT_ACTION, posted)
+    reason_modal = fake_slack.last_call("views.open").params["view"]
+    values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "Release <!here> week"}}}
+
+    post_interaction(client, view_submission_payload(user_id=BOB, view=reason_modal, values=values, view_id="V_REJ"))
+
+    text, blocks = receipt_now(fake_slack, receipt)
+    assert text.startswith(f":x: <@{BOB}> rejected your request for :palm_tree: Vacation")
+    assert text.endswith("Reason: Release &lt;!here&gt; week") and buttons_in(blocks) == {}
+
+
+def test_a_withdrawn_request_s_receipt_says_so_without_buttons(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+
+    press(client, ALICE, listed(client, ALICE)["blocks"], ids.WITHDRAW_ACTION)
+
+    text, blocks = receipt_now(fake_slack, receipt)
+    assert text.startswith(":no_entry_sign: Cancelled: :palm_tree: Vacation") and buttons_in(blocks) == {}
 
 
 def test_an_edit_that_breaks_a_rule_keeps_the_form_open(client, fake_slack):
@@ -674,3 +734,36 @@ def test_a_withdrawal_whose_request_is_never_posted_says_so_when_it_gives_up(cli
     [dm] = dms_to(fake_slack, ALICE)
     assert dm.startswith("I couldn't withdraw that request yet: it is still being sent to your approvers")
     assert not ledger_reader.in_flight("r1")
+
+
+def test_a_stale_edit_button_on_approved_leave_opens_no_form_and_says_why(client, fake_slack):
+    from test_support.flows import BOB, click, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    stale = listed(client, ALICE)["blocks"]  # Edit and Withdraw, while pending
+    [posted] = posted_requests(fake_slack)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    fake_slack.clear_calls()
+
+    press(client, ALICE, stale, ids.EDIT_ACTION)
+
+    assert fake_slack.calls("views.open") == []
+    told = [c.params["text"] for c in fake_slack.calls("chat.postEphemeral") if c.params["user"] == ALICE]
+    assert told == ["This request is already approved, so it can't be edited; cancel it and ask again instead."]
+
+
+def test_a_stale_reject_button_on_a_withdrawn_request_asks_for_no_reason(client, fake_slack):
+    from test_support.flows import BOB, click, ephemerals_to, posted_requests
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)  # its Reject button, as App Home not yet republished shows it
+    press(client, ALICE, listed(client, ALICE)["blocks"], ids.WITHDRAW_ACTION)
+    fake_slack.clear_calls()
+
+    click(client, fake_slack, BOB, ids.REJECT_ACTION, posted)
+
+    assert fake_slack.calls("views.open") == []
+    [told] = ephemerals_to(fake_slack, BOB)
+    assert told.startswith(f"This request was already cancelled by <@{ALICE}>")
