@@ -74,7 +74,7 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
     prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                          end=parse_iso_date(value.get("end")), halves=halves)
     if failure := open_request_form(config, user, require_text(payload, "trigger_id"), prefill,
-                                    editing=value["id"]):
+                                    editing=value["id"], owner=text_or_none(value.get("user"))):
         form_not_opened(payload, user, failure)
     return ack()
 

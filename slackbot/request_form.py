@@ -156,20 +156,25 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str 
 
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
-                      editing: str | None = None, recording_for: str | None = None,
+                      editing: str | None = None, owner: str | None = None, recording_for: str | None = None,
                       requester: CachedRequester | None = None) -> Exception | None:
-    """Open the form: for a new request, to edit request `editing`, or for HR to record leave for
-    `recording_for`. None when it opened, else why Slack did not let us (for modal_not_opened_text).
-    `requester`: what the caller read of `user`."""
-    metadata = {"edit": editing} if editing else {"for": recording_for} if recording_for else None
+    """Open the form: for a new request, to edit request `editing` (of `owner`, when HR edits someone
+    else's), or for HR to record leave for `recording_for`. None when it opened, else why Slack did not
+    let us (for modal_not_opened_text). `requester`: what the caller read of `user`."""
+    if editing:
+        # Whose request it is, when not the editor's own: the preview shows their days and balance.
+        metadata = {"edit": editing, **({"user": owner} if owner and owner != user else {})}
+    else:
+        metadata = {"for": recording_for} if recording_for else None
+    person = recording_for or (metadata or {}).get("user") or user
     view = modals.request_modal(
         leave_types=config.leave_types,
         selected_type=prefill.leave_type,
         start=prefill.start,
         end=prefill.end,
         half_values=prefill.halves,
-        preview=request_preview_cached(config, recording_for or user, prefill.draft,
-                                       requester=None if recording_for else requester),
+        preview=request_preview_cached(config, person, prefill.draft,
+                                       requester=requester if person == user else None),
         private_metadata=metadata,
         editing=editing is not None,
         recording_for=recording_for,
@@ -218,7 +223,7 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         start=values.start,
         end=values.end,
         half_values=values.halves,
-        preview=request_preview_cached(config, recording_for or user, values.draft),
+        preview=request_preview_cached(config, recording_for or form_owner(view) or user, values.draft),
         private_metadata=modal_metadata(view),
         editing=bool((modal_metadata(view) or {}).get("edit")),
         recording_for=recording_for,
@@ -229,6 +234,12 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         # A hash_conflict means a newer update already won; the preview catches up on the next change.
         logger.info("preview update skipped user=%s error=%s", user, describe(exc))
     return ack()
+
+
+def form_owner(view: dict) -> str | None:
+    """Whose request an edit form is for, when HR edits someone else's (its metadata's "user")."""
+    owner = (modal_metadata(view) or {}).get("user")
+    return owner if isinstance(owner, str) and owner else None
 
 
 def modal_metadata(view: dict) -> dict | None:

@@ -767,3 +767,19 @@ def test_a_stale_reject_button_on_a_withdrawn_request_asks_for_no_reason(client,
     assert fake_slack.calls("views.open") == []
     [told] = ephemerals_to(fake_slack, BOB)
     assert told.startswith(f"This request was already cancelled by <@{ALICE}>")
+
+
+def test_hr_editing_someones_request_previews_their_days_and_team(client, fake_slack):
+    from test_support.flows import HR
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    fake_slack.clear_calls()
+
+    press(client, HR, listed(client, HR, f"for <@{ALICE}> list")["blocks"], ids.EDIT_ACTION)
+
+    form = fake_slack.last_call("views.open").params["view"]
+    assert json.loads(form["private_metadata"])["user"] == ALICE
+    preview = json.dumps(form["blocks"])
+    assert "No team is configured for you" not in preview  # HR's own (they are in no team)
+    assert "3 working days" in preview and "Engineering" in preview
