@@ -269,7 +269,8 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             if previous.status != PENDING:
                 raise ChangeRefused(f"it is already {previous.status}")
             violations = check_submission(config, submission, team=team, leave_type=leave_type,
-                                          today=local_today(fetch_timezone(client, previous.user)), ledger=history)
+                                          today=local_today(fetch_timezone(client, previous.user),
+                                                            now=submission.submitted_at), ledger=history)
             if violations:
                 raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
             entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),

@@ -14,7 +14,7 @@ payload, a block id or an HTTP request) and return plain results:
 
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 from django.core.cache import cache
@@ -117,6 +117,10 @@ class Submission:
     note: str
     validated: bool  # True when the modal validated it against a warm cache
     recorded_by: str | None = None  # HR recording it for `user`: approved at once, in their name
+    # When it was sent (Unix seconds): a task checking it later (a cold cache, a busy queue) judges
+    # "in the past" by the day it was sent on, not the day the task runs: a request sent at 23:59 for
+    # today is not refused after midnight. Made with the Submission; kept in the task row.
+    submitted_at: float = field(default_factory=time.time)
 
     def as_task_data(self) -> dict:
         data = asdict(self)
@@ -477,7 +481,7 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
         return None
     if submission.validated:
         return history
-    today = local_today(directory.fetch_timezone(client, submission.user))
+    today = local_today(directory.fetch_timezone(client, submission.user), now=submission.submitted_at)
     # As in the modal: checking and joining the pending set are one step per person, so two
     # requests checked here at once (by two workers) cannot both pass.
     with locked(f"lock:submit:{submission.user}", wait=30):

@@ -8,6 +8,7 @@ it retries, and the request is delivered or the decision recorded.
 """
 
 import types
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -17,10 +18,11 @@ from django.tasks.signals import task_finished
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from approvals import block_ids as ids
-from approvals import directory, selectors
+from approvals import directory, request_services, selectors
 from approvals.ledger_reader import PAUSE_MAX_SECONDS
 from approvals.models import DeliveryProblem
-from approvals.slack_clients import BACKGROUND_MAX_RETRIES
+from approvals.request_services import Submission
+from approvals.slack_clients import BACKGROUND_MAX_RETRIES, background_client
 from fake_slack.personas import C_ENG_LEADS
 from test_support.flows import (
     ALICE,
@@ -28,6 +30,7 @@ from test_support.flows import (
     DAVE,
     MONDAY,
     WEDNESDAY,
+    channel_updates,
     click,
     dms_to,
     ephemerals_to,
@@ -162,6 +165,21 @@ def test_a_rate_limited_time_zone_never_refuses_todays_leave_as_past(client, fak
     assert len(her_time_zone) == (CALLS_PER_ATTEMPT + 1 if limited else 1)
 
 
+def test_a_cold_form_sent_before_midnight_is_checked_on_the_day_it_was_sent(fake_slack, monkeypatch):
+    # Alice (Los Angeles) sent leave for Monday at 23:59 on Monday, with a cold cache: the task checks it.
+    # It runs two minutes later, on Tuesday in her zone: Monday was today when she sent it.
+    sent = datetime(2031, 3, 11, 6, 59, tzinfo=timezone.utc).timestamp()  # Mon 10 Mar 23:59 PDT
+    install_config()
+    monkeypatch.setattr(selectors, "time", types.SimpleNamespace(time=lambda: sent + 120))  # Tue 00:01 PDT
+    submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=MONDAY,
+                            start_half=None, end_half=None, note="", validated=False, submitted_at=sent)
+
+    request_services.request_deliver(background_client(), Submission.from_task_data(submission.as_task_data()))
+
+    assert not any("in the past" in text for text in dms_to(fake_slack, ALICE))
+    assert len(posted_requests(fake_slack)) == 1
+
+
 def test_a_decision_write_met_by_a_429_is_retried_by_the_task_not_slept_out_under_its_lock(client, fake_slack,
                                                                                          attempts):
     # Sleeping out Retry-After inside the write (3 × 50 s) would outlast the decision's lock (120 s) and
@@ -176,7 +194,7 @@ def test_a_decision_write_met_by_a_429_is_retried_by_the_task_not_slept_out_unde
 
     decisions = [(attempt, status) for name, attempt, status in attempts if name == "decide_request"]
     assert decisions == [(2, TaskResultStatus.SUCCESSFUL), (1, TaskResultStatus.FAILED)]
-    updates = fake_slack.calls("chat.update")
+    updates = channel_updates(fake_slack)
     assert [c.status for c in updates] == [429, 200]
     assert metadata_payload(updates[-1])["status"] == "approved"
     assert len([t for t in dms_to(fake_slack, ALICE) if "approved" in t]) == 1
