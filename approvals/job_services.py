@@ -18,6 +18,9 @@ What a crash or a failure leaves, and what happens next:
   half an hour.
 - A job Slack refuses for good (the announce channel is gone) is marked finished
   with its error and logged; it is not retried every minute.
+- A team job whose task runs after its day has ended in the team's time zone (the
+  worker was down while the clock enqueued, or a retry crossed midnight) is marked
+  finished with the error "expired" and logged; it sends nothing.
 - Each effect is also claimed in the shared cache (`notifications.once`) under a
   key naming the person or post, so a retried or duplicated job sends nothing twice.
 """
@@ -129,7 +132,7 @@ def jobs_run_due(now: datetime, *, team: str | None = None, inline: bool = False
             outcomes.append((job, "enqueued"))
             continue
         try:
-            outcomes.append((job, job_execute(background_client(), job)))
+            outcomes.append((job, job_execute(background_client(), job, now=now)))
         except Exception as exc:
             job_failed(job, exc)
             outcomes.append((job, f"failed: {error_code(exc)}"))
@@ -139,8 +142,10 @@ def jobs_run_due(now: datetime, *, team: str | None = None, inline: bool = False
 # --- Running one job ---------------------------------------------------------------------------
 
 
-def job_execute(client: WebClient, job: DueJob) -> str:
-    """Do the job's work unless its run is already finished; returns what it did, for the log."""
+def job_execute(client: WebClient, job: DueJob, *, now: datetime | None = None) -> str:
+    """Do the job's work unless its run is already finished or, for a team's job, its day is over at `now`
+    (the real time for a task, which a worker may run late; the `--at` instant for `run_jobs`); returns
+    what it did, for the log."""
     run = JobRun.objects.filter(job=job.job, team=job.team, period=job.period).first()
     if run is not None and run.finished_at is not None:
         return "already done"
@@ -149,6 +154,8 @@ def job_execute(client: WebClient, job: DueJob) -> str:
         team = config.team_named(job.team)
         if team is None:
             outcome = "team no longer configured"
+        elif jobs.day_over(job, team, now or timezone.now()):
+            return job_expire(job)
         else:
             outcome = TEAM_WORK[job.job](client, config, team, job)
     else:
@@ -157,6 +164,15 @@ def job_execute(client: WebClient, job: DueJob) -> str:
                                                                                  error="")
     logger.info("job done job=%s team=%s period=%s outcome=%s", job.job, job.team, job.period, outcome)
     return outcome
+
+
+def job_expire(job: DueJob) -> str:
+    """Close the run of a job whose day ended before its task ran: nothing sent, and no clock runs it again."""
+    JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(finished_at=timezone.now(),
+                                                                                 error="expired", retry_at=None)
+    logger.warning("job expired job=%s team=%s period=%s: its day %s ended before it ran (the task worker was "
+                   "down or behind); nothing sent", job.job, job.team, job.period, job.day)
+    return "expired"
 
 
 def job_failed(job: DueJob, exc: BaseException) -> None:
@@ -212,13 +228,17 @@ def _leave_types(config: WorkspaceConfig) -> dict:
 
 
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
-    """A DM to each person whose approved leave starts on the next working day."""
+    """A DM to each person whose approved leave starts on the next working day; none once the leave has
+    begun by the clock's real time (a run late, or a `run_jobs --at` an instant past)."""
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.current_ledger(client, config)
     sent = 0
     for entry in jobs.reminders_due(ledger.entries.values(), team, today, holidays):
         first_day = jobs.first_working_day(entry, team.workweek, holidays)
+        if first_day <= jobs.local_date(team, timezone.now()):  # a late run: the leave has begun
+            logger.warning("reminder not sent: leave %s began on %s, before its reminder", entry.id, first_day)
+            continue
         text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day, today)
         sent += _dm(client, f"reminder:{entry.id}:{entry.start.isoformat()}", entry.user, text)
     return f"{sent} reminder(s)"

@@ -18,7 +18,9 @@ and the workspace's (UTC): `maintenance` every hour, `ledger_watch` and
 `ledger_export` daily at LEDGER_EXPORT_TIME.
 
 A job is due from its time until its period ends, so a clock started late (or
-restarted) still runs today's jobs; yesterday's are not caught up.
+restarted) still runs today's jobs; yesterday's are not caught up, not even by a
+worker that runs their tasks late: a team job whose task runs after its day has
+ended is closed unrun (`day_over`).
 """
 
 from collections.abc import Container, Iterable, Mapping
@@ -88,6 +90,21 @@ def team_zone(team: TeamConfig) -> ZoneInfo:
         return ZoneInfo(team.timezone)
     except (ValueError, KeyError):  # validated on import; never stop every job for one bad value
         return ZoneInfo("UTC")
+
+
+def local_date(team: TeamConfig, now: datetime) -> date:
+    return now.astimezone(team_zone(team)).date()
+
+
+def day_over(job: DueJob, team: TeamConfig, now: datetime) -> bool:
+    """Whether the day the team's `job` was due for has ended at `now`, in the team's time zone.
+
+    Its work is then stale (a reminder of leave already begun, yesterday's "out today"), whoever runs it
+    late: a worker that was down working through its queue, a retry past midnight. The weekly digest
+    too: it covers its day and the next 7, is due on that day only, and from the next day the out-today
+    post takes over.
+    """
+    return local_date(team, now) > job.local_day
 
 
 def team_calendar(config: WorkspaceConfig, team: TeamConfig, day: date) -> dict[date, str]:

@@ -23,7 +23,7 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from approvals import block_ids as ids
-from approvals import jobs, tasks
+from approvals import jobs, task_queue, tasks
 from approvals.config_types import (
     ApproverSource,
     HolidayConfig,
@@ -324,6 +324,97 @@ def test_a_failing_job_waits_longer_each_time_up_to_the_stale_time(settings):
     assert job_retry_delay(attempts=1, retry_after=900) == 900
     settings.JOB_RUN_STALE_SECONDS = 600
     assert job_retry_delay(attempts=1, retry_after=900) == 600
+
+
+# --- Tasks run late --------------------------------------------------------------------------
+
+
+class WorkerClock:
+    """The real time as the task worker sees it (django.utils.timezone.now), moved by the test."""
+
+    def __init__(self, monkeypatch, moment: datetime):
+        self.now = moment
+        monkeypatch.setattr(django_timezone, "now", lambda: self.now.astimezone(timezone.utc))
+
+
+class StoppedWorker:
+    """`tasks.run_job` while the worker is down: the clock enqueues, and the tasks wait for `resume`."""
+
+    def __init__(self, monkeypatch):
+        self.task, self.queued = tasks.run_job, []
+        monkeypatch.setattr(tasks, "run_job", self)
+
+    def enqueue(self, data: dict) -> None:
+        self.queued.append(data)
+
+    def resume(self) -> None:
+        for data in self.queued:
+            self.task.enqueue(data)  # TASKS_BACKEND=immediate: it runs now
+
+
+def test_a_task_run_after_its_day_is_over_sends_nothing_and_is_closed(fake_slack, monkeypatch):
+    install()
+    post_entry(fake_slack, entry(start=MONDAY, end=MONDAY))  # Alice is out Monday: in Monday's digest
+    post_entry(fake_slack, entry(user=DAVE, start=TUESDAY, end=date(2031, 3, 13)))  # reminded Monday
+    post_entry(fake_slack, entry(user=BOB, start=WEDNESDAY, end=WEDNESDAY))  # reminded Tuesday
+    clock = WorkerClock(monkeypatch, at(MONDAY, 16, 0))
+    worker = StoppedWorker(monkeypatch)
+    jobs_run_due(at(MONDAY, 16, 0), team="Engineering")
+    clock.now = at(TUESDAY, 16, 0)
+    jobs_run_due(at(TUESDAY, 16, 0), team="Engineering")
+    assert sorted((d["job"], d["day"]) for d in worker.queued) == [
+        ("nudges", "2031-03-10"), ("nudges", "2031-03-11"), ("out_today", "2031-03-11"),
+        ("reminders", "2031-03-10"), ("reminders", "2031-03-11"), ("weekly_digest", "2031-03-10")]
+
+    clock.now = at(TUESDAY, 22, 0)  # the worker comes back late on Tuesday and works through its queue
+    worker.resume()
+
+    assert [text for text in dms_to(fake_slack, DAVE) if "reminder" in text] == []  # his leave has begun
+    [bobs] = [text for text in dms_to(fake_slack, BOB) if "reminder" in text]
+    assert "Vacation starts tomorrow" in bobs  # Tuesday's jobs still run on Tuesday
+    [post] = posts_in(fake_slack, C_ENG)
+    assert "Out today, Tue 11 Mar" in str(post["blocks"])  # and no Monday digest
+    expired = JobRun.objects.filter(error="expired")
+    assert sorted(run.job for run in expired) == ["nudges", "reminders", "weekly_digest"]
+    assert {run.period for run in expired} == {"2031-03-10", "2031-W11"}
+    assert all(run.finished_at is not None for run in JobRun.objects.all())  # no clock takes them over
+    assert "Nothing due" in run_jobs(at(TUESDAY, 22, 5), "--team", "Engineering")
+
+
+def test_a_job_rate_limited_is_retried_by_its_task_within_its_day(fake_slack, monkeypatch):
+    install()
+    post_entry(fake_slack, entry())
+    clock = WorkerClock(monkeypatch, at(TUESDAY, 9, 0))
+    real_enqueue_later = task_queue.enqueue_later
+
+    def later(task, delay, *args, **kwargs):  # the retry runs `delay` seconds later
+        clock.now += timedelta(seconds=delay)
+        return real_enqueue_later(task, delay, *args, **kwargs)
+
+    monkeypatch.setattr(task_queue, "enqueue_later", later)
+    fake_slack.rate_limit("chat.postMessage", retry_after=30, times=1)
+    jobs_run_due(at(TUESDAY, 9, 0), team="Engineering")
+    assert len(posts_in(fake_slack, C_ENG)) == 1
+    run = JobRun.objects.get(job="out_today")
+    assert run.finished_at is not None and run.error == ""
+
+    # The same, a minute before midnight: the retry comes the next day, when Wednesday's post says it all.
+    fake_slack.rate_limit("chat.postMessage", retry_after=120, times=1)
+    clock.now = at(WEDNESDAY, 23, 59)
+    jobs_run_due(at(WEDNESDAY, 23, 59), team="Engineering")
+    assert len(posts_in(fake_slack, C_ENG)) == 1
+    run = JobRun.objects.get(job="out_today", period="2031-03-12")
+    assert run.finished_at is not None and run.error == "expired"
+
+
+def test_no_reminder_is_sent_for_leave_that_has_begun_when_it_would_be_sent(fake_slack, monkeypatch):
+    # `run_jobs --at` Friday's instant, run on Monday: Friday's jobs run, but "your leave starts on
+    # Monday" would come too late to hand anything over.
+    install()
+    post_entry(fake_slack, entry())  # Alice, Mon 10 – Wed 12 March
+    WorkerClock(monkeypatch, at(MONDAY, 8, 0))
+    assert "reminders Engineering 2031-03-07: 0 reminder(s)" in run_jobs(at(FRIDAY, 15, 0), "--team", "Engineering")
+    assert [text for text in dms_to(fake_slack, ALICE) if "reminder" in text] == []
 
 
 def test_run_jobs_wants_an_instant_with_its_offset():
