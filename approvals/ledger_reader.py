@@ -724,7 +724,7 @@ def record_entry(entry: LedgerEntry) -> None:
         if version is not None and (len(unfolded) >= COMPACT_AFTER_WRITES
                                     or min(v[1] for v in unfolded) < now - COMPACT_AFTER_SECONDS):
             _compact(items, seq)
-    pending_remove(entry.id, team=entry.team)
+    pending_remove(entry.id)
 
 
 def record_adjustment(adjustment: Adjustment) -> None:
@@ -1026,7 +1026,7 @@ def in_flight(request_id: str) -> bool:
     return cache.get(_pending_entry_key(request_id)) is not None
 
 
-def pending_remove(request_id: str, *, team: str) -> None:
+def pending_remove(request_id: str) -> None:
     """Take a request out of the pending set (posted, refused or given up). Nothing to do when it is not there."""
     entry = _unpacked(cache.get(_pending_entry_key(request_id)))
     if entry is None:

@@ -345,7 +345,7 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
         # Not enqueued: nothing will deliver it. Forget the claim and the pending entry, so that the
         # person, told by Slack that the form could not be sent, can send it again.
         cache.delete(dedup_key)
-        ledger_reader.pending_remove(entry.id, team=entry.team)
+        ledger_reader.pending_remove(entry.id)
         raise
     return {}
 
@@ -425,6 +425,7 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
             if not approvers and leave_type.requires_approval and not submission.recorded_by:
                 raise Refused(messages.nobody_approves_text(config, team.name))
         except Refused as refusal:
+            ledger_reader.pending_remove(submission.id)  # a checked submission waits there: nothing will come
             send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
                                                                             shown_back(submission, leave_type)))
             return
@@ -473,7 +474,7 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
     except ledger_reader.LedgerUnavailable as exc:
         logger.error("ledger unavailable for delivery id=%s: %s", submission.id, exc)
         if not submission.validated:
-            ledger_reader.pending_remove(submission.id, team=team.name)
+            ledger_reader.pending_remove(submission.id)
             record_delivery_problem(submission, leave_type, team, channel=exc.channel, error=exc.error)
             raise Refused("I couldn't read the leave history to check your balance and overlaps "
                           "(Slack refused to show the approvals channel); HR has been told — please try again "
@@ -490,7 +491,7 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                       ledger=history)
         if violations:
-            ledger_reader.pending_remove(submission.id, team=team.name)
+            ledger_reader.pending_remove(submission.id)
             raise Refused(*(escape(violation.message) for violation in violations))
         ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
     return history
@@ -553,7 +554,7 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
             if slack_may_have_acted(exc):  # until a later attempt finds it, or reads that it is not there
                 cache.set(f"maybe-posted:{entry.id}", 1, WRITTEN_MARK_SECONDS)
             raise
-        ledger_reader.pending_remove(submission.id, team=team.name)
+        ledger_reader.pending_remove(submission.id)
         request_report_undelivered(client, submission, leave_type, team, error)
         return None
     logger.info("request delivered id=%s team=%s status=%s", entry.id, team.name, entry.status)

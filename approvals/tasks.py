@@ -46,8 +46,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
             followups_lost(request_id=submission.id, user=submission.user,
                            channel=team.approvals_channel if team else "", error=error, what="The request")
             return
-    for pending_team in ([team] if team else config.teams):  # unknown team: look in every team's set
-        ledger_reader.pending_remove(submission.id, team=pending_team.name)
+    ledger_reader.pending_remove(submission.id)
     if maybe_posted and found is None:
         request_services.request_report_unconfirmed(background_client(), submission,
                                                     config.leave_type(submission.leave_type), team, error)

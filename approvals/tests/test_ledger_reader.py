@@ -241,7 +241,7 @@ def test_pending_remove_drops_a_refused_request(ledger_data, config):
     pending_add(in_flight)
     pending_add(other)
 
-    pending_remove(in_flight.id, team="Engineering")
+    pending_remove(in_flight.id)
 
     assert pending_entries(["Engineering"]) == [other]
     ledger = cached_ledger(config)

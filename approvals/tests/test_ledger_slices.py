@@ -229,7 +229,7 @@ def test_a_posted_request_leaves_the_pending_set_and_its_indexes(ledger_data, co
     pending_add(other)
 
     record_entry(replace(in_flight, status=APPROVED))
-    pending_remove(other.id, team="Engineering")
+    pending_remove(other.id)
 
     assert pending_entries(["Engineering"]) == []
     view = person_view(config, CAROL, TEAM.name, in_flight.start, in_flight.end)

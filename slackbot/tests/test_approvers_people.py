@@ -26,6 +26,7 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
 
@@ -101,6 +102,8 @@ def test_a_request_nobody_could_approve_is_refused_with_the_reason_and_not_poste
     [dm] = dms_to(fake_slack, HR)
     assert "nobody could approve it: Engineering has no approver but you" in dm
     assert "vacation" in dm.lower()  # what they asked for is shown back
+    # Not left in flight either: it would read as pending, and refuse their next request as overlapping.
+    assert post_command(client, "list", user_id=HR).json()["text"] == "Your time off: 0 pending, 0 coming up."
 
 
 def test_nudges_go_to_people_only_and_count_those_sent(fake_slack, people):
