@@ -37,7 +37,53 @@ REASON_MAX_LENGTH = 200
 EMOJI_MAX_LENGTH = 50
 CODE_MAX_LENGTH = 50
 SLACK_ID_MAX_LENGTH = 32
+# The longest subdivision code of the pinned holidays package is 17 characters ("São Paulo Capital",
+# BR); a test keeps every code within this, with room for a newer package's.
+HOLIDAY_SUBDIVISION_MAX_LENGTH = 64
+TIMEZONE_MAX_LENGTH = 64  # the longest IANA name is 32 characters
 MAX_DAYS = 366
+# An error message repeats the value it is about, but only this much of it: a value may be a
+# megabyte long, and a message must stay small whatever the file holds.
+SHOWN_VALUE_MAX_LENGTH = 60
+
+
+# --- Values in messages ---------------------------------------------------------------------------
+
+
+def shortened(text: str) -> str:
+    """`text` as an error message repeats it: cut short when long."""
+    if len(text) <= SHOWN_VALUE_MAX_LENGTH:
+        return text
+    return f"{text[:SHOWN_VALUE_MAX_LENGTH]}…"
+
+
+def quoted(text: str) -> str:
+    return f"'{shortened(text)}'"
+
+
+def kind_of(value: Any) -> str:
+    """What a value of the file is, for "must be a string, not a list". A list or an object is named,
+    never printed: it may hold a million items (or, in YAML, the same list nested a million times)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bytes):
+        return "binary data"  # YAML's !!binary
+    return f"a {type(value).__name__}"  # what another YAML tag makes: a set (!!set), a date (!!timestamp)
+
+
+def about(value: Any, message: str) -> str:
+    """`message` about `value`: a string is shown before it (in quotes, cut short), anything else named after it."""
+    if isinstance(value, str):
+        return f"{quoted(value)} {message}"
+    return f"{message}, not {kind_of(value)}"
 
 
 # --- Value checks: None when the value is fine, else a message that reads after its path or field name ---
@@ -123,27 +169,35 @@ def emoji_error(value: str) -> str | None:
 
 
 def timezone_error(value: str) -> str | None:
+    # Checked first: ZoneInfo imports each folder of a name from tzdata as a package, recursing once
+    # per "/", so a name with thousands of them raises RecursionError instead of ZoneInfoNotFoundError.
+    if len(value) > TIMEZONE_MAX_LENGTH:
+        return f"must be at most {TIMEZONE_MAX_LENGTH} characters; use an IANA name like Europe/Paris"
     try:
         zoneinfo.ZoneInfo(value)
         return None
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone '{value}'; use an IANA name like Europe/Paris or America/Los_Angeles"
+        return f"unknown time zone {quoted(value)}; use an IANA name like Europe/Paris or America/Los_Angeles"
 
 
 def holiday_country_error(value: str) -> str | None:
     if value in holidays.list_supported_countries():
         return None
-    return f"unknown country code '{value}'; use an ISO code the holidays package supports, like US, GB or DE"
+    return f"unknown country code {quoted(value)}; use an ISO code the holidays package supports, like US, GB or DE"
 
 
 def holiday_subdivision_error(country: str, subdivision: str) -> str | None:
     """Assumes `country` passed holiday_country_error."""
+    # Checked first, even though no code is this long today: should a newer holidays package add
+    # one, the file and the admin refuse it here rather than the database with an error naming nothing.
+    if len(subdivision) > HOLIDAY_SUBDIVISION_MAX_LENGTH:
+        return f"must be at most {HOLIDAY_SUBDIVISION_MAX_LENGTH} characters"
     supported = holidays.list_supported_countries()[country]
     if subdivision in supported:
         return None
     if not supported:
         return f"{country} has no subdivisions in the holidays package; leave it empty"
-    return f"unknown subdivision '{subdivision}' for {country}; one of: {', '.join(supported)}"
+    return f"unknown subdivision {quoted(subdivision)} for {country}; one of: {', '.join(supported)}"
 
 
 # --- Kinds ---------------------------------------------------------------------------------
@@ -183,7 +237,7 @@ class Text(Kind):
     def read(self, raw):
         if not isinstance(raw, str):
             hint = " (in YAML, quote values like NO, yes or on: they are read as true/false)"
-            raise Invalid("must be a string" + (hint if isinstance(raw, bool) else ""))
+            raise Invalid("must be a string" + (hint if isinstance(raw, bool) else f", not {kind_of(raw)}"))
         if message := self.check and self.check(raw):
             raise Invalid(message)
         return raw
@@ -195,7 +249,7 @@ class SlackId(Text):
 
     def read(self, raw):
         if message := self.ids.error(raw):
-            raise Invalid(f"'{raw}' {message}" if isinstance(raw, str) else message)
+            raise Invalid(about(raw, message))
         return raw
 
 
@@ -209,10 +263,11 @@ class SlackIds(Kind):
         problems, seen = [], set()
         for index, item in enumerate(raw):
             if message := self.ids.error(item):
-                problems.append((f"[{index}]", f"'{item}' {message}"))
+                problems.append((f"[{index}]", about(item, message)))
             elif item in seen:
                 problems.append((f"[{index}]", f"'{item}' is listed twice"))
-            seen.add(item if isinstance(item, str) else repr(item))
+            else:
+                seen.add(item)  # a valid id: a short string
         if problems:
             raise Invalid(*problems)
         return tuple(raw)
@@ -256,7 +311,8 @@ class Days(Kind):
 
 class ClockTime(Kind):
     def read(self, raw):
-        if isinstance(raw, time) or (isinstance(raw, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", raw)):
+        # [0-9], not \d: \d also matches other scripts' digits ("0٩:00"), which fromisoformat refuses.
+        if isinstance(raw, time) or (isinstance(raw, str) and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", raw)):
             return raw if isinstance(raw, time) else time.fromisoformat(raw)
         if isinstance(raw, int) and not isinstance(raw, bool):
             # YAML 1.1 reads an unquoted 10:30 as the number 630 (base 60).
@@ -269,15 +325,15 @@ class ClockTime(Kind):
 
 class Day(Kind):
     def read(self, raw):
-        # YAML reads an unquoted 2026-12-24 as a date: accept that as well.
+        # A model's DateField holds a date; so does YAML written with an explicit !!timestamp tag.
         if isinstance(raw, date) and not isinstance(raw, datetime):
             return raw
-        if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
             raise Invalid("must be a date like 2026-12-24")
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            raise Invalid(f"'{raw}' is not a real date") from None
+            raise Invalid(f"{quoted(raw)} is not a real date") from None
 
     def write(self, value):
         return value.isoformat()
@@ -484,9 +540,10 @@ def _read_object(tree: dict, raw: Any, path: str, values: dict, errors: list[str
         return False
     for key in raw:
         if key not in tree:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            shown = shortened(str(key))  # a YAML key may be a number or true/false; any may be long
+            close = difflib.get_close_matches(shown, allowed, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed)}"
-            errors.append(f"{_join(path, str(key))}: unknown key ({hint})")
+            errors.append(f"{_join(path, shown)}: unknown key ({hint})")
     errors.extend(f"{_join(path, key)}: required" for key in required if raw.get(key) is None)
     for key, node in tree.items():
         value, where = raw.get(key), _join(path, key)

@@ -14,6 +14,7 @@ and the admin follow too. This module adds what only a whole file has: its
 version, and the checks across entries. Pure: no ORM, no Slack.
 """
 
+import collections.abc
 import json
 import os
 import tempfile
@@ -22,7 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, read_record, write_record
+from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, read_record, shortened, write_record
 from approvals.config_types import WorkspaceConfig
 
 __all__ = [  # USER, CHANNEL, USERGROUP and SlackIdKind are also imported from here
@@ -43,13 +44,21 @@ __all__ = [  # USER, CHANNEL, USERGROUP and SlackIdKind are also imported from h
 ]
 
 CONFIG_VERSION = 1
+# A file with thousands of mistakes (or made to have them) would fill a page and a terminal that
+# nobody reads to the end: the first ones say what is wrong, and HR fixes those and tries again.
+MAX_ERRORS_SHOWN = 100
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; `errors` lists every problem, each naming its path."""
+    """The configuration is invalid; `errors` lists the problems (the first MAX_ERRORS_SHOWN, and a
+    line saying how many more), each naming its path; `count` is how many there are in all."""
 
     def __init__(self, errors: list[str]):
-        self.errors = list(errors)
+        errors = list(errors)
+        self.count = len(errors)
+        if len(errors) > MAX_ERRORS_SHOWN:
+            errors = [*errors[:MAX_ERRORS_SHOWN], f"... and {len(errors) - MAX_ERRORS_SHOWN} more errors"]
+        self.errors = errors
         super().__init__("\n".join(self.errors))
 
 
@@ -65,9 +74,8 @@ def parse_config(data: Any) -> WorkspaceConfig:
     # outright rather than report its new keys as typos or half-apply it.
     version = data.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > CONFIG_VERSION:
-        raise ConfigError(
-            [f"version: this file is version {version}; this app reads version {CONFIG_VERSION} — upgrade the app"]
-        )
+        raise ConfigError([f"version: this file is version {shortened(str(version))}; "
+                           f"this app reads version {CONFIG_VERSION} — upgrade the app"])
     errors = []
     if version is None:
         errors.append("version: required")
@@ -135,19 +143,55 @@ def format_for_path(path: str | os.PathLike) -> str:
     return "yaml" if Path(path).suffix.lower() in (".yml", ".yaml") else "json"
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load, except that a key written twice is an error instead of the last one silently winning."""
+class _ConfigLoader(yaml.SafeLoader):
+    """safe_load, but stricter, for a file that may come from anyone with access to the console:
+
+    - a key written twice is an error, instead of the last one silently winning;
+    - a key must be a single value: `? [a, b]` makes a list a key, which no dict can hold;
+    - anchors and aliases (`&name`, `*name`) are refused: a few hundred bytes of aliases of aliases
+      stand for billions of values (a "billion laughs"), and an exported file never has any;
+    - dates stay text, for the field's own check to read: YAML's would refuse `date: 2027-02-29` for
+      the whole file without naming the field, and call other fields' dates a wrong type.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:  # an alias, or an anchor to one
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&, *) are not supported; write each value out in full",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, collections.abc.Hashable):
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    "found a list or an object as a key; a key is a single word, like teams", key_node.start_mark,
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"found duplicate key '{key}'", key_node.start_mark
+                    "while reading a mapping", node.start_mark, f"found duplicate key '{shortened(str(key))}'",
+                    key_node.start_mark,
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """safe_dump, but a list or object that appears twice is written twice, never as an alias:
+    import refuses aliases (see _ConfigLoader)."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def _json_object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -165,26 +209,31 @@ def _reject_json_constant(name: str):
 
 def config_from_text(text: str, fmt: str, source: str = "(input)") -> WorkspaceConfig:
     """Decode and validate a configuration file's text. Raises ConfigError."""
+    return parse_config(_decoded(text, fmt, source))
+
+
+def _decoded(text: str, fmt: str, source: str) -> Any:
+    language = "YAML" if fmt == "yaml" else "JSON"
     try:
         if fmt == "yaml":
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-        else:
-            data = json.loads(
-                text, object_pairs_hook=_json_object_without_duplicates, parse_constant=_reject_json_constant
-            )
-    except yaml.YAMLError as error:
-        raise ConfigError([f"{source}: not valid YAML: {error}"]) from error
-    except ValueError as error:  # json.JSONDecodeError is a ValueError
-        raise ConfigError([f"{source}: not valid JSON: {error}"]) from error
-    return parse_config(data)
+            return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+        return json.loads(text, object_pairs_hook=_json_object_without_duplicates, parse_constant=_reject_json_constant)
+    except RecursionError:
+        # Both parsers recurse once per level of [ or {: thousands of them exhaust Python's stack. A
+        # configuration file nests six levels deep. (No `from`: the traceback is thousands of frames.)
+        raise ConfigError([f"{source}: not valid {language}: lists or objects nested too deeply"]) from None
+    except (yaml.YAMLError, ValueError) as error:
+        # json.JSONDecodeError is a ValueError, and so is what YAML's constructors raise for a value they
+        # cannot build (a number of 5,000 digits, `!!timestamp 2027-02-29`).
+        raise ConfigError([f"{source}: not valid {language}: {error}"]) from error
 
 
 def config_to_text(config: WorkspaceConfig, fmt: str) -> str:
     data = config_to_dict(config)
     if fmt == "yaml":
-        # safe_dump quotes strings YAML would otherwise read as something else
+        # The safe dumper quotes strings YAML would otherwise read as something else
         # ('NO', '10:30', '2026-12-24'), so the file reads back exactly.
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        return yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

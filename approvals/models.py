@@ -25,9 +25,11 @@ from approvals import config_fields
 from approvals.config_fields import (
     CODE_MAX_LENGTH,
     EMOJI_MAX_LENGTH,
+    HOLIDAY_SUBDIVISION_MAX_LENGTH,
     NAME_MAX_LENGTH,
     REASON_MAX_LENGTH,
     SLACK_ID_MAX_LENGTH as SLACK_ID_LENGTH,
+    TIMEZONE_MAX_LENGTH,
 )
 from approvals.config_types import (
     MONDAY_TO_FRIDAY,
@@ -129,12 +131,14 @@ class Team(ConfigModel):
         max_length=8, blank=True, help_text="Public holidays of this country (ISO code, e.g. US). Empty: none."
     )
     holiday_subdivision = models.CharField(
-        max_length=16, blank=True, help_text="State or region for public holidays (e.g. CA). Empty: national only."
+        max_length=HOLIDAY_SUBDIVISION_MAX_LENGTH, blank=True,
+        help_text="State or region for public holidays (e.g. CA). Empty: national only."
     )
     workweek = models.JSONField(
         default=default_workweek, help_text="Working weekdays: 0 = Monday … 6 = Sunday."
     )
-    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA time zone, e.g. Europe/Paris.")
+    timezone = models.CharField(max_length=TIMEZONE_MAX_LENGTH, default="UTC",
+                                help_text="IANA time zone, e.g. Europe/Paris.")
     digest_time = models.TimeField(
         null=True, blank=True, help_text="Local time of the daily who's-out digest. Empty: no digest."
     )

@@ -86,7 +86,7 @@ def test_each_problem_is_reported_with_its_path():
 
     assert errors == [
         "gadgets[0].colour: unknown key (expected one of: name, members, limits, enabled)",
-        "gadgets[0].name: must be a string",
+        "gadgets[0].name: must be a string, not a number",
         "gadgets[0].members.users[0]: 'bob' must be a Slack user id like U0123ABCD",
         "gadgets[0].members.users[2]: 'U01' is listed twice",
         "gadgets[0].limits.quota: required",

@@ -130,7 +130,7 @@ INVALID = [
     (change("teams.0.default", "yes"), "teams[0].default: must be true or false"),
     (change("teams", {}), "teams: must be a list"),
     (change("teams.1", "Sales"), "teams[1]: must be an object with keys name, approvals_channel"),
-    (change("teams.0.name", 7), "teams[0].name: must be a string"),
+    (change("teams.0.name", 7), "teams[0].name: must be a string, not a number"),
     (change("teams.0.holidays.country", False), "teams[0].holidays.country: must be a string (in YAML, quote"),
     (change("leave_types.0.requires_approval", 1), "leave_types[0].requires_approval: must be true or false"),
     (change("leave_types.0.annual_allowance_days", "25"), "leave_types[0].annual_allowance_days: must be a number"),

@@ -168,6 +168,23 @@ def test_subdivisions_as_json_for_the_script(hr_client):
     assert hr_client.get(reverse("console:holiday_subdivisions"), {"country": "XX"}).json() == {"subdivisions": []}
 
 
+def test_every_subdivision_the_form_offers_can_be_saved(hr_client):
+    # BR's "São Paulo Capital" is 17 characters: the column held 16, and choosing it was refused.
+    response = hr_client.post(reverse("console:team_add"), team_post(holiday_country="BR",
+                                                                      holiday_subdivision="São Paulo Capital"))
+    assert response.status_code == 302, errors_of(response, "holiday_subdivision")
+    assert Team.objects.get(name="Platform").holiday_subdivision == "São Paulo Capital"
+
+
+def test_overlong_values_posted_by_hand_are_field_errors(hr_client):
+    response = hr_client.post(reverse("console:team_add"), team_post(
+        holiday_country="BR", holiday_subdivision="S" * 1000, timezone="/".join(["Europe"] * 5000)))
+    assert response.status_code == 200
+    assert "at most 64 characters" in errors_of(response, "holiday_subdivision")[0]
+    assert "at most 64 characters" in errors_of(response, "timezone")[0]  # zoneinfo raised RecursionError
+    assert not Team.objects.exists()
+
+
 def test_warnings_beside_the_fields_do_not_stop_a_save(hr_client):
     response = hr_client.post(reverse("console:team_add"), team_post(
         approvals_channel="#no-bot", announce_channel="#no-bot", approvers_channel="#general"), follow=True)

@@ -85,7 +85,7 @@ class Command(BaseCommand):
         for message in error.errors:
             self.stderr.write(message)
         raise CommandError(
-            f"{path}: {_count(len(error.errors), 'error', 'errors')}; the configuration was not changed."
+            f"{path}: {_count(error.count, 'error', 'errors')}; the configuration was not changed."
         ) from error
 
     def _confirmed(self, diff, interactive: bool) -> bool:
