@@ -9,6 +9,7 @@ Here tasks go to Django's DummyBackend, which records them without running them:
 whatever Slack saw during a request, the request itself did.
 """
 
+import time
 from datetime import date
 
 import pytest
@@ -135,9 +136,11 @@ def test_a_submission_calls_no_slack_method_and_enqueues_the_delivery(client, fa
     assert s.slack_methods == []
     [(name, [submission], kwargs)] = s.enqueued
     assert (name, kwargs) == ("deliver_request", {})
+    assert 0 <= time.time() - submission["submitted_at"] < 60  # when it was sent: "in the past" is judged by it
     assert submission == {"id": submission["id"], "user": ALICE, "leave_type": "vacation",
                           "start": NEXT_MONDAY.isoformat(), "end": NEXT_WEDNESDAY.isoformat(), "start_half": None,
-                          "end_half": None, "note": "Ski", "validated": True, "recorded_by": None}
+                          "end_half": None, "note": "Ski", "validated": True, "recorded_by": None,
+                          "submitted_at": submission["submitted_at"]}
 
 
 def test_approve_calls_no_slack_method_and_enqueues_the_decision(client, fake_slack, posted, step):
