@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import metrics
 from approvals.directory import fetch_bot_user_id
@@ -60,12 +61,29 @@ def ledger_author(client: WebClient, channel: str) -> str:
     return author
 
 
+METADATA_DROPPED = "metadata_dropped"
+
+
 def post_request(client: WebClient, *, channel: str, entry: LedgerEntry, text: str, blocks: list[dict]) -> str:
-    """Post a request to its approvals channel; returns the message ts."""
+    """Post a request to its approvals channel; returns the message ts.
+
+    Slack posts a message whose metadata it cannot use without it, and only warns
+    (https://docs.slack.dev/messaging/message-metadata). Such a message is no record: the ledger cannot
+    see it, and its buttons would find no request. It is deleted, and SlackApiError(`metadata_dropped`)
+    raised, a refusal for good: the requester and HR are told, as for any post Slack refuses.
+    """
     response = client.chat_postMessage(
         channel=channel, text=text, blocks=blocks, metadata=request_metadata(entry), unfurl_links=False
     )
-    log_warnings(response, "chat.postMessage", channel=channel, request_id=entry.id)
+    warnings = log_warnings(response, "chat.postMessage", channel=channel, request_id=entry.id)
+    if any("metadata" in warning for warning in warnings):
+        try:
+            client.chat_delete(channel=channel, ts=response["ts"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            logger.error("request id=%s posted without its metadata and not deleted channel=%s ts=%s error=%s",
+                         entry.id, channel, response["ts"], exc)
+        raise SlackApiError(f"Slack dropped the metadata of request {entry.id}",
+                            {"ok": False, "error": METADATA_DROPPED, "warnings": warnings})
     return response["ts"]
 
 
@@ -74,18 +92,20 @@ def update_request(client: WebClient, *, channel: str, ts: str, entry: LedgerEnt
     log_warnings(response, "chat.update", channel=channel, request_id=entry.id)
 
 
-def log_warnings(response, method: str, *, channel: str, request_id: str) -> None:
-    """Slack answers `ok` and drops what it could not use (metadata among it) with a warning: say so.
+def log_warnings(response, method: str, *, channel: str, request_id: str) -> list[str]:
+    """Slack answers `ok` and drops what it could not use (metadata among it) with a warning: say so,
+    and return the warnings.
 
     The warnings come as `response_metadata.warnings` (and a comma-separated
     top-level `warning`), the details as `response_metadata.messages`.
     """
     metadata = response.get("response_metadata") or {}
-    warnings = list(metadata.get("warnings") or [])
+    warnings = [str(w) for w in metadata.get("warnings") or []]
     warnings += [w for w in str(response.get("warning") or "").split(",") if w and w not in warnings]
     if warnings:
         logger.warning("slack warned method=%s channel=%s id=%s warnings=%s messages=%s", method, channel,
                        request_id, ",".join(warnings), "; ".join(metadata.get("messages") or []))
+    return warnings
 
 
 def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessage | None:

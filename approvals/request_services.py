@@ -86,6 +86,7 @@ PERMANENT_ERRORS = {
     "token_revoked",
     "missing_scope",
     "restricted_action",
+    ledger.METADATA_DROPPED,  # posted without its record, and deleted (ledger.post_request)
 }
 # Longer than a decision can take with the background client's retries (15 s timeout, 3 retries).
 DECISION_LOCK_SECONDS = 120

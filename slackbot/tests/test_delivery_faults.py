@@ -224,3 +224,25 @@ def test_the_problems_are_read_only(admin_client):
     assert response.status_code == 403
     problem.refresh_from_db()
     assert problem.error == "not_in_channel"
+
+
+def test_a_post_slack_keeps_without_its_metadata_is_deleted_and_reported_not_left_as_a_record(client, fake_slack,
+                                                                                             monkeypatch):
+    # Slack posts a message whose metadata it cannot use without it, with only a warning: that message
+    # is no record (the ledger cannot see it; its buttons find no request), but looked delivered.
+    from approvals import ledger
+
+    install_config()
+    real_metadata = ledger.request_metadata
+    monkeypatch.setattr(ledger, "request_metadata",
+                        lambda entry: {**real_metadata(entry), "event_type": "timeoff request!"})
+
+    request_time_off(client, fake_slack, ALICE)
+
+    [post] = fake_slack.calls("chat.postMessage")[:1]
+    assert post.params["channel"] == C_ENG_APPROVALS and post.response["ok"]  # posted, with a warning
+    assert [c.params["ts"] for c in fake_slack.calls("chat.delete")] == [post.response["ts"]]
+    assert fake_slack.workspace.messages(C_ENG_APPROVALS) == []
+    [dm] = dms_to(fake_slack, ALICE)
+    assert NOT_DELIVERED in dm and ASKED_FOR in dm
+    assert DeliveryProblem.objects.get().error == "metadata_dropped"
