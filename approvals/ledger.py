@@ -27,6 +27,10 @@ HISTORY_PAGE_SIZE = 200
 # A delivery looks for its own request among the newest messages only: it was
 # posted minutes ago at most, never thousands of messages back.
 RECENT_PAGES = 3
+# A search from a moment on (find_recent_request's `since`): Slack's clock and ours may differ by this
+# much, and every page since is read, up to this many (a safety bound: 15-message pages hold 750).
+CLOCK_SKEW_SECONDS = 120
+SINCE_PAGES_MAX = 50
 BOT_UNKNOWN = "bot_user_unknown"
 
 
@@ -128,11 +132,20 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
     return None
 
 
-def find_recent_request(client: WebClient, *, channel: str, request_id: str) -> LedgerMessage | None:
-    """Look for a request among the channel's newest messages (delivery idempotency); ours only."""
+def find_recent_request(client: WebClient, *, channel: str, request_id: str,
+                        since: float | None = None) -> LedgerMessage | None:
+    """Look for a request among the channel's newest messages (delivery idempotency); ours only.
+
+    `since` (Unix seconds): it cannot be older than that (its post was attempted then), and every message
+    since is read, however short Slack's pages (15 messages for apps distributed outside the
+    Marketplace; fewer than asked at any time, says Slack), up to SINCE_PAGES_MAX pages. Without it,
+    the newest RECENT_PAGES pages.
+    """
     author = ledger_author(client, channel)
+    window = {"oldest": f"{max(since - CLOCK_SKEW_SECONDS, 0):.6f}"} if since is not None else {}
     # A SlackResponse iterates over its pages (following next_cursor), the first being itself.
-    pages = client.conversations_history(channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True)
+    pages = client.conversations_history(channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True,
+                                         **window)
     for number, page in enumerate(pages, start=1):
         for message in page.get("messages", []):
             if message.get("user") != author:
@@ -141,6 +154,6 @@ def find_recent_request(client: WebClient, *, channel: str, request_id: str) -> 
             if entry is not None and entry.id == request_id:
                 return LedgerMessage(channel=channel, ts=message["ts"], text=message.get("text", ""),
                                      entry=replace(entry, channel=channel, ts=message["ts"]))
-        if number >= RECENT_PAGES:
+        if number >= (SINCE_PAGES_MAX if since is not None else RECENT_PAGES):
             break
     return None

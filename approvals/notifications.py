@@ -99,7 +99,10 @@ def followup_notice(client: WebClient, key: str, *, channel: str, text: str, ent
 # Posts to channels and threads (thread replies, announcements, digests) carry this metadata, naming the
 # effect they are for by a hash of its key; not part of the ledger (DESIGN §5), which ignores it.
 NOTICE_EVENT_TYPE = "timeoff_notice"
-NOTICE_LOOK_PAGES = 5  # how far a retry looks for its earlier post: 5 pages of a busy channel since then
+# How far a retry looks for its earlier post: every page since then, up to this many. Slack's pages may
+# hold fewer messages than asked (15 at most for apps distributed outside the Marketplace): 50 of them
+# are 750 messages of a busy #general.
+NOTICE_LOOK_PAGES = 50
 # The look starts this long before our own clock said the doubtful post was sent: Slack's clock (its
 # message ts) and ours may disagree by a little.
 NOTICE_CLOCK_MARGIN_SECONDS = 60

@@ -511,11 +511,10 @@ def earlier_post(client: WebClient, config: WorkspaceConfig, request_id: str) ->
     mark = cache.get(posting_key(request_id))
     if mark is None:
         return None
-    # A mark written before it named its channel: every approvals channel.
-    channels = [mark] if isinstance(mark, str) else ledger_reader.ledger_channels(config)
+    channels, since = posting_place(config, mark)
     for channel in channels:
         try:
-            posted = ledger.find_recent_request(client, channel=channel, request_id=request_id)
+            posted = ledger.find_recent_request(client, channel=channel, request_id=request_id, since=since)
         except SlackApiError as exc:
             if exc.response.get("error", "") not in PERMANENT_ERRORS:
                 raise
@@ -534,6 +533,15 @@ def posting_key(request_id: str) -> str:
     return f"posting:{request_id}"
 
 
+def posting_place(config: WorkspaceConfig, mark) -> tuple[list[str], float | None]:
+    """Where and since when to look for an earlier attempt's post, from its `posting:` mark: (channel,
+    when it was attempted). A mark written by an older release names only the channel, or nothing
+    (every approvals channel): the newest messages are looked at then."""
+    if isinstance(mark, (tuple, list)) and len(mark) == 2:
+        return [mark[0]], mark[1]
+    return ([mark] if isinstance(mark, str) else ledger_reader.ledger_channels(config)), None
+
+
 def post_request(client: WebClient, config: WorkspaceConfig, submission: Submission, team: TeamConfig,
                  leave_type: LeaveTypeConfig, approvers, history: Ledger | None) -> LedgerEntry | None:
     """Post the request to its team's approvals channel: the entry as it stands in the ledger, or None
@@ -544,8 +552,8 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
         others_out=ledger_context(config, history, entry, leave_type, today=today), today=today,
     )
-    # Before the post: whoever comes next looks there first (earlier_post).
-    cache.set(posting_key(entry.id), team.approvals_channel, WRITTEN_MARK_SECONDS)
+    # Before the post: whoever comes next looks there, from then on, first (earlier_post).
+    cache.set(posting_key(entry.id), (team.approvals_channel, time.time()), WRITTEN_MARK_SECONDS)
     try:
         ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
                                  blocks=message_blocks)
@@ -586,8 +594,9 @@ def request_found_posted(client: WebClient, team: TeamConfig | None, request_id:
     """One last look in the approvals channel: is the request there? None when Slack will not say."""
     if team is None:
         return None
+    channels, since = posting_place(current_config(), cache.get(posting_key(request_id)) or team.approvals_channel)
     try:
-        return ledger.find_recent_request(client, channel=team.approvals_channel, request_id=request_id) is not None
+        return ledger.find_recent_request(client, channel=channels[0], request_id=request_id, since=since) is not None
     except (SlackClientError, OSError) as exc:
         logger.warning("last look for request id=%s failed error=%s", request_id, error_code(exc))
         return None

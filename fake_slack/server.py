@@ -165,10 +165,14 @@ def _window(params: dict):
     return inside
 
 
-def _page(items: list, key, params: dict, prefix: str, default: int, maximum: int, descending=False):
+def _page(items: list, key, params: dict, prefix: str, default: int, maximum: int, descending=False,
+          cap: int | None = None):
     """Cursor pagination as Slack does it: the cursor is an opaque base64 token
-    naming the first item of the next page (Slack's look like `next_ts:…`)."""
+    naming the first item of the next page (Slack's look like `next_ts:…`). `cap`: a page holds
+    at most this many items whatever the limit (Workspace.history_page_cap)."""
     limit = _int(params, "limit", default, maximum)
+    if cap is not None:
+        limit = min(limit, cap)
     start = 0
     if params.get("cursor"):
         try:
@@ -512,7 +516,8 @@ def conversations_history(ws, params):
     # Only top-level messages (and broadcast replies) are history; newest first.
     found = [m for m in reversed(ws.all_messages(channel.id))
              if (not m.is_reply or m.reply_broadcast) and in_window(m)]
-    page, next_cursor = _page(found, lambda m: m.ts, params, "next_ts", 100, 999, descending=True)
+    page, next_cursor = _page(found, lambda m: m.ts, params, "next_ts", 100, 999, descending=True,
+                              cap=ws.history_page_cap)
     return {"ok": True, "messages": _render(ws, page, channel.id, _flag(params, "include_all_metadata")),
             "has_more": bool(next_cursor), "pin_count": 0, "channel_actions_ts": None,
             "channel_actions_count": 0, "response_metadata": {"next_cursor": next_cursor}}
@@ -525,7 +530,7 @@ def conversations_replies(ws, params):
     if msg is None:
         raise SlackError("thread_not_found")
     thread = list(filter(_window(params), ws.thread(channel.id, msg.thread_ts or msg.ts)))
-    page, next_cursor = _page(thread, lambda m: m.ts, params, "next_ts", 1000, 1000)
+    page, next_cursor = _page(thread, lambda m: m.ts, params, "next_ts", 1000, 1000, cap=ws.history_page_cap)
     return {"ok": True, "messages": _render(ws, page, channel.id, _flag(params, "include_all_metadata")),
             "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}}
 

@@ -183,6 +183,10 @@ class Workspace:
             self.ephemerals: list[Ephemeral] = []
             self.response_url_posts: list[ResponseUrlPost] = []
             self.expired_triggers: set[str] = set()
+            # At most this many messages a page of conversations.history/replies, whatever `limit` asks:
+            # Slack's cap for apps distributed outside the Marketplace is 15, and its docs say a page may
+            # hold fewer than asked at any time. None: as many as asked (up to Slack's maximum).
+            self.history_page_cap: int | None = None
             self.used_triggers: set[str] = set()
             self.revoked_tokens: dict[str, str] = {}  # token -> error code
             # What a real install of our manifest grants; None answers without the X-OAuth-Scopes header.

@@ -16,6 +16,7 @@ from fake_slack.personas import C_ENG_APPROVALS, C_NOBOT
 from test_support.flows import (
     ALICE,
     BOB,
+    DAVE,
     ENGINEERING,
     MEDICAL,
     SICK,
@@ -127,6 +128,35 @@ def test_a_request_posted_whose_answer_was_lost_is_never_called_undelivered(clie
         assert DeliveryProblem.objects.get().error == "unconfirmed: fatal_error"
     else:  # the next attempt found it and sent the rest
         assert any("is with" in text for text in told) and not DeliveryProblem.objects.exists()
+
+
+def test_a_lost_post_is_found_behind_a_busy_channel_however_short_slacks_pages(client, fake_slack, no_backoff):
+    # Slack posted the request but its answer was lost; before the next attempt looks, 60 more messages
+    # land in the channel, and Slack's history pages hold 15 (its cap for apps outside the Marketplace).
+    # Looking at the newest few pages would miss the post and send the request a second time.
+    install_config()
+    fake_slack.workspace.history_page_cap = 15
+    real_handle = fake_slack.handle
+    acted = []
+
+    def lost_then_busy(name, params, headers):
+        status, extra, body = real_handle(name, params, headers)
+        if name == "chat.postMessage" and params.get("channel") == C_ENG_APPROVALS and body.get("ok") and not acted:
+            acted.append(body["ts"])
+            for n in range(60):
+                fake_slack.workspace.post_message(C_ENG_APPROVALS, f"chatter {n}", user=DAVE)
+            return 500, extra, {"ok": False, "error": "fatal_error"}
+        return status, extra, body
+
+    fake_slack.handle = lost_then_busy
+    try:
+        request_time_off(client, fake_slack, ALICE)
+    finally:
+        del fake_slack.handle
+
+    assert [m.ts for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata] == acted  # posted once
+    assert any("is with" in text for text in dms_to(fake_slack, ALICE))
+    assert not DeliveryProblem.objects.exists()
 
 
 def test_a_decision_written_whose_answers_were_lost_is_never_called_unchanged(client, fake_slack, no_backoff):
