@@ -173,8 +173,9 @@ def directory_fetch(client: WebClient) -> Directory:
     ]
     usergroups = [
         UserGroup(id=g["id"], handle=g.get("handle") or "", name=g.get("name") or "",
-                  user_count=int(g.get("user_count") or 0))
-        for g in client.usergroups_list().get("usergroups", [])
+                  user_count=_count(g.get("user_count")))
+        # `user_count` comes only with include_count, and as a string in Slack's documented answer.
+        for g in client.usergroups_list(include_count=True).get("usergroups", [])
         if not g.get("date_delete")
     ]
     return Directory(
@@ -183,6 +184,13 @@ def directory_fetch(client: WebClient) -> Directory:
         usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
         fetched_at=time.time(),
     )
+
+
+def _count(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _pages(method, **params):

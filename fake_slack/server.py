@@ -702,8 +702,10 @@ def usergroups_list(ws, params):
         shown = {"id": group.id, "team_id": TEAM_ID, "is_usergroup": True, "name": group.handle,
                  "description": "", "handle": group.handle, "is_external": False, "date_create": 1766000000,
                  "date_update": 1766000000, "date_delete": 0, "auto_type": None, "created_by": "",
-                 "updated_by": "", "deleted_by": None, "prefs": {"channels": [], "groups": []},
-                 "user_count": len(group.users)}
+                 "updated_by": "", "deleted_by": None, "prefs": {"channels": [], "groups": []}}
+        if _flag(params, "include_count"):
+            # Only when asked for, and as a string, as in Slack's documented answer.
+            shown["user_count"] = str(len(group.users))
         if _flag(params, "include_users"):
             shown["users"] = list(group.users)
         groups.append(shown)
