@@ -37,6 +37,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat_postMessage": frozenset({"chat:write"}),
     "chat_postEphemeral": frozenset({"chat:write"}),
     "chat_update": frozenset({"chat:write"}),
+    "chat_delete": frozenset({"chat:write"}),  # our own message: a request posted without its metadata
     # The ledger is read with include_all_metadata=true: without metadata.message:read
     # Slack returns the messages but not the metadata that makes them entries.
     "conversations_history": frozenset({"channels:history", "groups:history", "metadata.message:read"}),
