@@ -210,6 +210,55 @@ def _unknown_fields(raw, rendered, where):
             yield from _unknown_fields(a, b, f"{where}/{i}")
 
 
+# Block Kit rules slack_sdk's models do not check (docs.slack.dev/reference/block-kit): option objects,
+# a section's fields, a text input's lengths, and that buttons and headers show plain text.
+OPTION_TEXT_MAX, OPTION_VALUE_MAX, SECTION_FIELD_MAX, TEXT_INPUT_MAX = 75, 150, 2000, 3000
+
+
+def _unchecked_rules(node, where):
+    """What Slack refuses in a block (and everything in it) that slack_sdk lets through."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _unchecked_rules(item, f"{where}/{i}")
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    if kind in ("button", "header") and isinstance(node.get("text"), dict) and node["text"].get("type") != "plain_text":
+        yield f"must be a plain_text object [json-pointer:{where}/text]"
+    if kind == "section":
+        for i, text in enumerate(node.get("fields") or []):
+            if isinstance(text, dict) and len(str(text.get("text", ""))) > SECTION_FIELD_MAX:
+                yield f"must be less than {SECTION_FIELD_MAX + 1} characters [json-pointer:{where}/fields/{i}/text]"
+    options = node.get("options")
+    if isinstance(options, list):
+        for i, option in enumerate(options):
+            if not isinstance(option, dict):
+                continue
+            if len(str((option.get("text") or {}).get("text", ""))) > OPTION_TEXT_MAX:
+                yield f"must be less than {OPTION_TEXT_MAX + 1} characters [json-pointer:{where}/options/{i}/text/text]"
+            if len(str(option.get("value", ""))) > OPTION_VALUE_MAX:
+                yield f"must be less than {OPTION_VALUE_MAX + 1} characters [json-pointer:{where}/options/{i}/value]"
+        offered = [json.dumps(option, sort_keys=True) for option in options]
+        chosen = ([node["initial_option"]] if node.get("initial_option") is not None else []) + list(
+            node.get("initial_options") or [])
+        if any(json.dumps(option, sort_keys=True) not in offered for option in chosen):
+            yield f"initial option must match one of the options exactly [json-pointer:{where}]"
+    if kind == "plain_text_input":
+        longest = node.get("max_length")
+        if isinstance(longest, int) and longest > TEXT_INPUT_MAX:
+            yield f"must be less than {TEXT_INPUT_MAX + 1} [json-pointer:{where}/max_length]"
+        if isinstance(longest, int) and len(str(node.get("initial_value") or "")) > longest:
+            yield f"initial_value is longer than max_length [json-pointer:{where}/initial_value]"
+    if kind in ("actions", "context"):
+        action_ids = [e.get("action_id") for e in node.get("elements") or [] if isinstance(e, dict) and e.get("action_id")]
+        if len(action_ids) != len(set(action_ids)):
+            yield f"action_id must be unique in its block [json-pointer:{where}/elements]"
+    for key, value in node.items():
+        if isinstance(value, (dict, list)):
+            yield from _unchecked_rules(value, f"{where}/{key}")
+
+
 def block_errors(blocks, pointer: str, max_blocks: int) -> list[str]:
     if not isinstance(blocks, list):
         return [f"must be an array [json-pointer:{pointer}]"]
@@ -232,6 +281,7 @@ def block_errors(blocks, pointer: str, max_blocks: int) -> list[str]:
             errors.append(f"{exc} [json-pointer:{where}]")
             continue
         errors.extend(_unknown_fields(raw, rendered, where))
+        errors.extend(_unchecked_rules(raw, where))
         # slack_sdk checks lengths (text, block_id, action_id, ...) but not uniqueness.
         block_id = raw.get("block_id")
         if block_id is not None and block_id in seen_ids:
@@ -280,6 +330,9 @@ def _view_errors(view: dict, view_type: str) -> list[str]:
         errors.append(f"{exc} [json-pointer:/view]")
     if view.get("blocks") == []:
         errors.append("must contain at least 1 item [json-pointer:/view/blocks]")
+    if (view_type == "modal" and view.get("submit") is None and isinstance(view.get("blocks"), list)
+            and any(isinstance(block, dict) and block.get("type") == "input" for block in view["blocks"])):
+        errors.append("a modal with input blocks needs a submit button [json-pointer:/view/submit]")
     if view.get("blocks") is not None:
         errors.extend(block_errors(view["blocks"], "/view/blocks", MAX_VIEW_BLOCKS))
     return list(dict.fromkeys(errors))

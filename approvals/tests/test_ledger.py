@@ -122,14 +122,19 @@ def test_an_update_keeps_its_metadata_in_slack(fake_slack):
 
 
 def test_slacks_warnings_on_posts_and_updates_are_logged(fake_slack, monkeypatch, caplog):
-    # Metadata Slack cannot use is dropped with `ok: true` and a warning: it must not pass silently.
+    # Metadata Slack cannot use is dropped with `ok: true` and a warning: it must not pass silently. A post
+    # left without its record is deleted and refused (metadata_dropped); an update's warning is logged.
+    ts = post(fake_slack)
     unusable = {"event_type": "timeoff_request", "event_payload": {"v": 1, "id": "req-1", "reason": None}}
     monkeypatch.setattr(ledger, "request_metadata", lambda entry: unusable)
     caplog.set_level(logging.WARNING, logger="approvals.ledger")
 
-    ts = post(fake_slack)
+    with pytest.raises(SlackApiError) as refused:
+        post(fake_slack)
     update_request(background_client(), channel=C_ENG_APPROVALS, ts=ts, entry=REQUEST, text="again", blocks=[])
 
+    assert refused.value.response["error"] == ledger.METADATA_DROPPED
+    assert [m.ts for m in fake_slack.workspace.messages(C_ENG_APPROVALS)] == [ts]  # the bare post was deleted
     warned = [r.getMessage() for r in caplog.records if r.name == "approvals.ledger"]
     assert len(warned) == 2
     assert all("invalid_metadata_format" in line and "id=req-1" in line for line in warned)

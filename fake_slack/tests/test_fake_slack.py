@@ -134,6 +134,31 @@ def test_no_text_and_invalid_blocks_are_refused(client):
     assert error_of(client.chat_postMessage, channel=C_ENG, text="x", blocks=too_many)["error"] == "invalid_blocks"
 
 
+@pytest.mark.parametrize("block", [
+    {"type": "actions", "elements": [{"type": "button", "action_id": "a",
+                                      "text": {"type": "mrkdwn", "text": "*bold*"}}]},
+    {"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "fields": [{"type": "mrkdwn", "text": "y" * 2001}]},
+    {"type": "actions", "elements": [{"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "1"}},
+                                     {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "2"}}]},
+    {"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "options": [
+        {"text": {"type": "plain_text", "text": "x" * 76}, "value": "v"}]}]},
+    {"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "options": [
+        {"text": {"type": "plain_text", "text": "One"}, "value": "1"}],
+        "initial_option": {"text": {"type": "plain_text", "text": "Two"}, "value": "2"}}]},
+], ids=["mrkdwn-button", "long-field", "same-action-id", "long-option", "initial-option-not-offered"])
+def test_block_kit_rules_slack_sdk_does_not_check_are_refused(client, block):
+    refused = error_of(client.chat_postMessage, channel=C_ENG, text="x", blocks=[block])
+    assert refused["error"] == "invalid_blocks" and refused["errors"]
+
+
+def test_a_modal_with_inputs_needs_a_submit_button_and_a_text_input_its_lengths(client):
+    text_input = {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "Note"},
+                  "element": {"type": "plain_text_input", "action_id": "n", "max_length": 5, "initial_value": "too long"}}
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [text_input]}
+    messages = error_of(client.views_open, trigger_id="t-submit", view=modal)["response_metadata"]["messages"]
+    assert any("submit" in m for m in messages) and any("initial_value" in m for m in messages)
+
+
 def test_threads_and_updates(fake_slack, client):
     parent = client.chat_postMessage(channel=C_ENG, text="request", metadata=LEDGER)["ts"]
     client.chat_postMessage(channel=C_ENG, text="approved", thread_ts=parent)
