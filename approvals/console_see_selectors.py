@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from approvals.balances import balances_for
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.jobs import ledger_csv_rows
+from approvals.jobs import csv_safe, ledger_csv_rows
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
     AM,
@@ -143,7 +143,7 @@ def ledger_csv(*, ledger: Ledger, start: date, end: date, directory: Directory |
     adjustments = [a for a in ledger.adjustments.values() if a.year in years]
     header, *rows = ledger_csv_rows(entries, adjustments)
     user_column = header.index("user")
-    return [(*header, "user_name"), *((*row, person_label(directory, row[user_column])) for row in rows)]
+    return [(*header, "user_name"), *((*row, csv_safe(person_label(directory, row[user_column]))) for row in rows)]
 
 
 # --- Balances per person -----------------------------------------------------------------------

@@ -284,22 +284,29 @@ CSV_HEADER = ("kind", "id", "user", "team", "type", "start", "end", "start_half"
               "status", "decided_by", "decided_at", "reason", "recorded_by", "by", "channel", "ts")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula (typed text may start with = + - @)."""
+    """A cell a spreadsheet will not run as a formula: text that starts (after spaces, which Excel and
+    LibreOffice skip) with = + - @, a tab or a carriage return gets a leading apostrophe. Any cell may
+    hold what someone typed: a Slack display name, a reason, a team's name, HR's own name."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.lstrip(" ")[:1] in FORMULA_STARTS else text
 
 
 def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> list[tuple]:
-    """The export: a header, then one row per request (by start) and per adjustment (by year)."""
+    """The export: a header, then one row per request (by start) and per adjustment (by year). Every
+    cell that holds text someone chose goes through `csv_safe`: a team's name, a reason, who recorded it
+    (HR's name when not a Slack id); ids, dates, statuses and numbers are ours."""
     rows: list[tuple] = [CSV_HEADER]
     for e in sorted(entries, key=lambda e: (e.start, e.end, e.user, e.id)):
         decided_at = (datetime.fromtimestamp(e.decided_at, tz=timezone.utc).isoformat() if e.decided_at else "")
-        rows.append(("request", e.id, e.user, csv_safe(e.team), e.leave_type, e.start.isoformat(),
+        rows.append(("request", e.id, e.user, csv_safe(e.team), csv_safe(e.leave_type), e.start.isoformat(),
                      e.end.isoformat(), e.start_half or "", e.end_half or "", str(e.days), "", e.status,
-                     e.decided_by or "", decided_at, csv_safe(e.reason), e.recorded_by or "", "", e.channel or "",
+                     e.decided_by or "", decided_at, csv_safe(e.reason), csv_safe(e.recorded_by), "", e.channel or "",
                      e.ts or ""))
     for a in sorted(adjustments, key=lambda a: (a.year, a.user, a.id)):
-        rows.append(("adjustment", a.id, a.user, "", a.leave_type, "", "", "", "", str(a.days), str(a.year), "",
-                     "", "", csv_safe(a.reason), "", csv_safe(a.by), a.channel or "", a.ts or ""))
+        rows.append(("adjustment", a.id, a.user, "", csv_safe(a.leave_type), "", "", "", "", str(a.days), str(a.year),
+                     "", "", "", csv_safe(a.reason), "", csv_safe(a.by), a.channel or "", a.ts or ""))
     return rows

@@ -6,6 +6,7 @@ command prints the same text (approvals never imports slackbot, DESIGN §3, so t
 substitution lives here).
 """
 
+import re
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,6 +15,9 @@ import yaml
 from django.conf import settings
 
 PLACEHOLDER = "https://timeoff.example.com"
+# https://, a host name (labels of letters, digits and hyphens), an optional port, an optional final /.
+HOST_URL = re.compile(r"https://[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                      r"[A-Za-z0-9])?)*(?::[0-9]{1,5})?/?")
 
 
 def manifest_path() -> Path:
@@ -26,8 +30,12 @@ class BadBaseUrl(ValueError):
 
 def manifest_for_url(base_url: str, *, without_events: bool = False) -> str:
     """The manifest with every request URL on `base_url` (https, no path). Raises BadBaseUrl."""
+    if not HOST_URL.fullmatch(base_url):
+        # Only a scheme, a host name and a port: the URL is written into YAML as it is, so a space, a
+        # newline, a `#`, a quote or user info could add lines of someone else's to the manifest.
+        raise BadBaseUrl("the URL must be an https:// base URL without a path, e.g. https://timeoff.acme.com")
     parsed = urlparse(base_url)
-    if parsed.scheme != "https" or not parsed.netloc or parsed.path not in ("", "/") or parsed.query:
+    if parsed.scheme != "https" or not parsed.hostname or parsed.path not in ("", "/") or parsed.query:
         raise BadBaseUrl("the URL must be an https:// base URL without a path, e.g. https://timeoff.acme.com")
     text = manifest_path().read_text(encoding="utf-8").replace(PLACEHOLDER, base_url.rstrip("/"))
     if without_events:

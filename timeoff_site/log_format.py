@@ -12,6 +12,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from django.http import HttpRequest
+
 from approvals import observe
 from timeoff_site.log_redaction import redact
 
@@ -21,8 +23,16 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 def extra_fields(record: logging.LogRecord) -> dict:
     fields = observe.context_fields()
-    fields.update((key, value) for key, value in record.__dict__.items() if key not in _STANDARD)
+    fields.update((key, _loggable(value)) for key, value in record.__dict__.items() if key not in _STANDARD)
     return fields
+
+
+def _loggable(value):
+    """A request (Django's `django.request` logger passes it with every 4xx and 5xx) as its method and
+    path: its text form holds the query string, where a search term, an email or a token may be."""
+    if isinstance(value, HttpRequest):
+        return f"{value.method} {value.path}"
+    return value
 
 
 class JsonFormatter(logging.Formatter):

@@ -163,13 +163,21 @@ def test_the_export_page_without_download_is_the_form(hr_client, ledger):
 
 
 def test_csv_cells_never_run_as_spreadsheet_formulas(hr_client, fake_slack):
+    # Anyone may set their Slack name to a formula; spreadsheets skip leading spaces before one.
+    from approvals.slack_directory import directory_refresh
+    from approvals.slack_clients import background_client
+
     install_config()
-    adjustment = Adjustment(id="formula", user=ALICE, leave_type="vacation", days=Decimal(1), year=TODAY.year,
-                            reason="=HYPERLINK(\"http://x\")", by="hannah")
+    fake_slack.workspace.users[ALICE].real_name = "=cmd|' /C calc'!A0"
+    directory_refresh(background_client())
+    adjustment = Adjustment(id="formula", user=ALICE, leave_type="vacation", days=Decimal(-1), year=TODAY.year,
+                            reason="=HYPERLINK(\"http://x\")", by="  @SUM(1)")
     seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[], adjustments=[adjustment])
     response = hr_client.get(reverse("console:ledger_export"), {"download": "1", "year": TODAY.year})
     (row,) = rows_of(response)
-    assert row["reason"].startswith("'=")
+    assert row["reason"].startswith("'=") and row["recorded_by"] == "" and row["by"] == "'  @SUM(1)"
+    assert row["user_name"].startswith("'=cmd")
+    assert row["days"] == "-1"  # our own numbers stay numbers
 
 
 # --- Balances ------------------------------------------------------------------------------------

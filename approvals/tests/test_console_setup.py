@@ -169,6 +169,18 @@ def test_a_page_served_over_http_asks_for_the_https_address(hr_client, fake_slac
     assert 'id="id_manifest"' not in response.text
 
 
+@pytest.mark.parametrize("url", ["https://timeoff.acme.com #\n      evil: 1\n#", "https://timeoff.acme.com\nevil: 1",
+                                 "https://someone@timeoff.acme.com", "https://timeoff.acme.com#x",
+                                 "https://timeoff.acme.com'", "https://time off.acme.com"])
+def test_a_url_that_could_add_lines_to_the_manifest_is_refused(hr_client, url):
+    # The URL is written into the YAML as it is: a crafted ?url= link must not shape the manifest HR pastes.
+    with pytest.raises(BadBaseUrl):
+        manifest_for_url(url)
+    response = hr_client.get(reverse("console:setup"), {"url": url})
+    assert response.status_code == 200 and "the URL must be an https:// base URL" in response.text
+    assert "oauth_config" not in response.text  # no manifest shown
+
+
 def test_manifest_for_url_refuses_what_slack_cannot_call():
     for bad in ("http://x.example.com", "https://x.example.com/path", "timeoff.acme.com"):
         with pytest.raises(BadBaseUrl):

@@ -141,6 +141,16 @@ def test_the_json_format_redacts_extra_fields_even_without_the_filter(settings):
     assert line["header"] == "Bearer [redacted]" and line["message"] == "hello"
 
 
+@pytest.mark.django_db
+def test_a_4xx_logs_the_path_never_the_query_string(admin_client, log_lines):
+    # Django's own django.request logger passes the request with every 4xx: its text form holds the query.
+    admin_client.get("/console/no-such-page?q=alice@example.com&password=hunter2")
+
+    [warning] = [line for line in map(json.loads, log_lines()) if line["logger"] == "django.request"]
+    assert warning["request"] == "GET /console/no-such-page"
+    assert "hunter2" not in json.dumps(warning) and "alice@example.com" not in json.dumps(warning)
+
+
 def test_a_secret_changed_after_the_first_line_is_redacted_too(settings):
     redact("a first line, so the secrets are read")
     settings.SLACK_SIGNING_SECRET = "a-new-signing-secret-" + "9" * 12  # e.g. rotated, in a test
