@@ -41,7 +41,7 @@ from approvals.config_file import (
 )
 from approvals.config_store import config_apply, config_from_database
 from approvals.config_types import WorkspaceConfig
-from approvals.console_views import staff_required
+from approvals.console_views import console_permission, staff_required
 
 SESSION_KEY = "console:config_upload"
 MAX_UPLOAD_BYTES = 1024 * 1024  # a configuration of thousands of teams is far smaller
@@ -49,6 +49,9 @@ MAX_UPLOAD_BYTES = 1024 * 1024  # a configuration of thousands of teams is far s
 APPLY_PERMISSIONS = tuple(f"approvals.{action}_{model}" for model in
                           ("team", "leavetype", "companyholiday", "blackout", "workspacepolicy")
                           for action in ("add", "change", "delete"))
+# The whole configuration, as each of its pages would list it.
+DOWNLOAD_PERMISSIONS = tuple(f"approvals.view_{model}" for model in
+                             ("team", "leavetype", "companyholiday", "blackout", "workspacepolicy"))
 SLACK_ID = re.compile(r"^[UWCGS][A-Z0-9_]{2,}$")
 
 
@@ -107,7 +110,7 @@ def config_file(request):
 
 
 @require_GET
-@staff_required
+@console_permission(*DOWNLOAD_PERMISSIONS)
 def config_download(request):
     fmt = "yaml" if request.GET.get("format") == "yaml" else "json"
     text = config_to_text(config_from_database(), fmt)  # the rows, never a cached copy

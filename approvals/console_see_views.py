@@ -33,7 +33,7 @@ from approvals.console_see_selectors import (
     team_calendar,
 )
 from approvals.console_tasks import ledger_error_cached, warm_soon
-from approvals.console_views import staff_required
+from approvals.console_views import console_permission, staff_required
 from approvals.selectors import cached_lookups
 
 DEFAULT_WEEKS = 4
@@ -111,8 +111,12 @@ class LedgerExportForm(forms.Form):
         return date(data["year"], 1, 1), date(data["year"], 12, 31)
 
 
+# The ledger CSV and the balances show private leave types (sick, medical) by name, for everyone.
+RECORDS_PERMISSION = "approvals.view_leave_records"
+
+
 @require_GET
-@staff_required
+@console_permission(RECORDS_PERMISSION)
 def ledger_export(request):
     """The export form; with `download`, the CSV itself."""
     config = current_config()
@@ -138,7 +142,7 @@ def ledger_export(request):
 
 
 @require_GET
-@staff_required
+@console_permission(RECORDS_PERMISSION)
 def balances(request):
     config = current_config()
     chosen = _team(config, request.GET.get("team", "")) or (config.teams[0] if config.teams else None)

@@ -306,7 +306,10 @@ class BalanceAdjustment(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("record_adjustment", "Can record balance adjustments"),
-                       ("record_leave_for_others", "Can record leave for others")]
+                       ("record_leave_for_others", "Can record leave for others"),
+                       # The ledger CSV and the balances name every leave type, the private ones (sick,
+                       # medical) too, for everyone: more than staff status should show.
+                       ("view_leave_records", "Can see everyone's leave records, private types included")]
 
 
 class JobRun(models.Model):

@@ -278,6 +278,18 @@ def test_staff_without_permissions_may_preview_but_not_apply(client, django_user
     assert not Team.objects.exists()
 
 
+def test_downloading_the_configuration_needs_the_permissions_to_view_it(client, django_user_model, fake_slack):
+    from django.contrib.auth.models import Permission
+
+    sam = django_user_model.objects.create_user("sam", "sam@example.com", "a-long-test-password", is_staff=True)
+    client.force_login(sam)
+    refused = client.get(reverse("console:config_download"))
+    assert refused.status_code == 403 and "approvals.view_team" in refused.text
+    sam.user_permissions.add(*Permission.objects.filter(codename__in=[
+        "view_team", "view_leavetype", "view_companyholiday", "view_blackout", "view_workspacepolicy"]))
+    assert client.get(reverse("console:config_download")).status_code == 200
+
+
 @pytest.mark.django_db
 def test_the_preview_shows_people_and_channels_by_name(hr_client):
     from fake_slack.personas import BOB, C_ENG_APPROVALS

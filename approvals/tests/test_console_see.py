@@ -55,7 +55,8 @@ def ledger(fake_slack):
 def hannah(django_user_model):
     user = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
                                                  is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="record_adjustment"))
+    user.user_permissions.add(Permission.objects.get(codename="record_adjustment"),
+                              Permission.objects.get(codename="view_leave_records"))
     return user
 
 
@@ -200,8 +201,19 @@ def test_balances_per_person_for_a_team_and_year(hr_client, ledger):
 def test_balances_show_the_adjust_link_only_with_the_permission(hr_client, ledger, django_user_model):
     assert "Adjust a balance" in hr_client.get(reverse("console:balances")).text
     sam = django_user_model.objects.create_user("sam", "sam@example.com", "a-long-test-password", is_staff=True)
+    sam.user_permissions.add(Permission.objects.get(codename="view_leave_records"))
     hr_client.force_login(sam)
     assert "Adjust a balance" not in hr_client.get(reverse("console:balances")).text
+
+
+def test_staff_status_alone_shows_nobody_s_leave_records(sam_client, ledger):
+    # The CSV and the balances name private types (sick, medical) for everyone: a staff user made staff
+    # to look at the task queue, say, sees neither; Who's out (private types as "away") stays open.
+    for url in (reverse("console:ledger_export"), reverse("console:balances")):
+        response = sam_client.get(url, {"download": "1", "year": TODAY.year})
+        assert response.status_code == 403 and "approvals.view_leave_records" in response.text
+        assert "sick" not in response.text.lower()
+    assert sam_client.get(reverse("console:whos_out")).status_code == 200
 
 
 # --- Adjustments ---------------------------------------------------------------------------------

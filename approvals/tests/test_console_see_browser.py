@@ -48,7 +48,8 @@ def ledger(fake_slack):
 def test_hr_sees_whos_out_downloads_the_csv_and_adjusts_a_balance(live_server, django_user_model, browser,
                                                                    ledger, fake_slack):
     hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True)
-    hannah.user_permissions.add(Permission.objects.get(codename="record_adjustment"))
+    hannah.user_permissions.add(Permission.objects.get(codename="record_adjustment"),
+                                Permission.objects.get(codename="view_leave_records"))
     page = browser.new_page(accept_downloads=True)
     errors = collect_console_errors(page)
 
@@ -87,7 +88,8 @@ def test_hr_sees_whos_out_downloads_the_csv_and_adjusts_a_balance(live_server, d
 
 def test_staff_without_the_permission_cannot_adjust_balances(live_server, django_user_model, browser, ledger,
                                                              fake_slack):
-    django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
+    sam = django_user_model.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
+    sam.user_permissions.add(Permission.objects.get(codename="view_leave_records"))  # may see, not adjust
     page = browser.new_page()
     sign_in(page, live_server.url, "sam", "/console/balances/", wait_for="#balances")
     assert page.locator("text=Adjust a balance").count() == 0
