@@ -8,13 +8,12 @@ DM, as `/timeoff balance` is (DESIGN §3, §5). Private leave types show as
 """
 
 import logging
-import re
 from datetime import date, timedelta
 
 from slack_sdk import WebClient
 
 from approvals import job_messages, jobs, ledger_reader, messages, tasks
-from approvals.block_kit import escape, unescape
+from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.notifications import send_dm
@@ -25,33 +24,29 @@ from approvals.team_routing import MembershipUnknown, match_team
 logger = logging.getLogger(__name__)
 
 TEAMS_NAMED_MAX = 30  # in the answer to a name that is no team's
-ECHO_MAX = 80  # characters of the words shown back
+ECHO_MAX = 80  # characters of what was asked shown back
 CHECKING_TEXT = "Looking up who's out — I'll DM you in a moment."
-# A channel as Slack escapes one typed in a slash command (`<#C0123|eng>`; the name may be left out).
-CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")
 
 
 class NoSuchTeam(Exception):
-    """The words name no configured team; the message says so and lists the teams, as mrkdwn."""
+    """What was asked for names no configured team; the message says so and lists the teams, as mrkdwn."""
 
 
-def team_asked_for(config: WorkspaceConfig, words: str) -> TeamConfig:
-    """The team `/timeoff who <words>` names: a team's name in any case, or a channel of the team (its
-    members' or its announcements' channel, as `#channel`). NoSuchTeam otherwise.
-
-    `words` as Slack sends a command's text: `&`, `<` and `>` typed come as `&amp;`, `&lt;`, `&gt;`."""
-    channel = CHANNEL_REFERENCE.match(words)
+def team_asked_for(config: WorkspaceConfig, *, name: str | None = None, channel: str | None = None) -> TeamConfig:
+    """The team `/timeoff who …` asks about: by its name, in any case, or by one of its channels (its
+    members' or its announcements'). NoSuchTeam otherwise, naming what was asked (`name`, or `asked`)."""
     if channel is not None:
-        found = next((team for team in config.teams
-                      if channel.group(1) in (team.members.channel, team.announce_channel)), None)
+        found = next((team for team in config.teams if channel in (team.members.channel, team.announce_channel)),
+                     None)
+        asked = f"#{channel}"
     else:
-        words = unescape(words)
-        found = next((team for team in config.teams if team.name.casefold() == words.casefold()), None)
+        asked = name or ""
+        found = next((team for team in config.teams if team.name.casefold() == asked.casefold()), None)
     if found is None:
         names = ", ".join(f"*{escape(team.name)}*" for team in config.teams[:TEAMS_NAMED_MAX])
         more = len(config.teams) - TEAMS_NAMED_MAX
-        asked = words if len(words) <= ECHO_MAX else words[:ECHO_MAX] + "…"
-        raise NoSuchTeam(f"No team is called “{escape(asked)}”. The teams are {names}"
+        shown = asked if len(asked) <= ECHO_MAX else asked[:ECHO_MAX] + "…"
+        raise NoSuchTeam(f"No team is called “{escape(shown)}”. The teams are {names}"
                          f"{f' and {more} more' if more > 0 else ''}: `/timeoff who {escape(config.teams[0].name)}`, say.")
     return found
 

@@ -1,10 +1,16 @@
 """`/timeoff who [team]`: who in my team, or the team named, is out today and the next 7 days
 (approvals.team_out_services)."""
 
+import re
+
+from approvals.block_kit import unescape
 from approvals.config_store import current_config
 from approvals.team_out_services import NoSuchTeam, team_asked_for, team_out_request
 from slackbot.payloads import SlashCommand
 from slackbot.responses import SlackResponse, ephemeral
+
+# A channel as Slack escapes one typed in a slash command (`<#C0123|eng>`; the name may be left out).
+CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")
 
 
 def command_who(command: SlashCommand) -> SlackResponse:
@@ -14,8 +20,12 @@ def command_who(command: SlashCommand) -> SlackResponse:
     words = " ".join(command.words[1:])
     if not words:
         return ephemeral(*team_out_request(command.user_id))
+    channel = CHANNEL_REFERENCE.match(words)
     try:
-        team = team_asked_for(config, words)
+        if channel is not None:
+            team = team_asked_for(config, channel=channel.group(1))
+        else:  # `&`, `<` and `>` typed come as `&amp;`, `&lt;`, `&gt;` in a command's text
+            team = team_asked_for(config, name=unescape(words))
     except NoSuchTeam as refusal:
         return ephemeral(str(refusal))
     return ephemeral(*team_out_request(command.user_id, team.name))
