@@ -210,10 +210,15 @@ def measure(size: int, pending: int, *, submissions: int = SUBMISSIONS) -> Scali
 
 
 class PublishOnly:
-    """The one Slack call App Home's publish makes, answered here: this measures our work, not Slack's."""
+    """The Slack calls App Home's publish makes, answered here: this measures our work, not Slack's. The
+    publish itself, and `users.info` of the approvers it checks are people (cached for a day after the
+    first publish, as in production)."""
 
     def views_publish(self, **kwargs):
         return {"ok": True}
+
+    def users_info(self, *, user: str):
+        return {"ok": True, "user": {"id": user, "tz": "America/Los_Angeles", "deleted": False, "is_bot": False}}
 
 
 def home_publish_cpu_ms(publishes: int = HOME_PUBLISHES) -> float:
