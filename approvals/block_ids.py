@@ -43,7 +43,8 @@ DECISION_BLOCK = "decision"
 EDIT_ACTION = "timeoff_edit"
 WITHDRAW_ACTION = "timeoff_withdraw"
 CANCEL_ACTION = "timeoff_cancel"
-LEAVE_BLOCK_PREFIX = "leave:"  # + request id, one actions block per request
+LEAVE_BLOCK_PREFIX = "leave:"  # + request id: the receipt's actions block
+LIST_BLOCK_PREFIX = "list:"  # + request id: one actions block per request of a list (/timeoff list, App Home)
 
 # App Home
 NEW_REQUEST_ACTION = "timeoff_new_request"

@@ -25,6 +25,7 @@ from approvals.notifications import (
     followup,
     followup_notice,
     followups_lost,
+    post_ephemeral,
     receipt_update,
     record_problem,
     send_dm,
@@ -61,6 +62,9 @@ class Change:
     action: str  # WITHDRAW or CANCEL
     channel: str | None = None  # where the request message is, when the button knew
     ts: str | None = None
+    # The channel of the ephemeral `/timeoff list` the button was on, if it was: that list cannot be
+    # changed (Slack keeps ephemerals as sent), so the outcome is said there, as an ephemeral too.
+    answer_in: str | None = None
 
     def as_task_data(self) -> dict:
         return self.__dict__.copy()
@@ -195,11 +199,21 @@ def request_change(client: WebClient, change: Change) -> None:
             raise not_found(change.request_id)
         changed = write_change(client, config, where, change)
     except ChangeRefused as refusal:
-        send_dm(client, change.by, messages.change_refused_text(str(refusal)))
+        text = messages.change_refused_text(str(refusal))
+        if change.answer_in:
+            post_ephemeral(client, change.answer_in, change.by, text)
+        else:
+            send_dm(client, change.by, text)
         return
     if changed is not None:
         message, previous, entry = changed
         change_followups(client, config, message, previous, entry, by=change.by)
+        if change.answer_in:
+            text = messages.change_done_text(entry, config.leave_type(entry.leave_type), by=change.by,
+                                             withdrawn=previous.status == PENDING)
+            followup(f"change-done:{entry.id}:{change.action}",
+                     lambda: post_ephemeral(client, change.answer_in, change.by, text),
+                     entry=entry, what="the answer to the list's button", channel=change.answer_in)
 
 
 def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, today) -> None:

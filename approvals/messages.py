@@ -405,7 +405,7 @@ def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, with_buttons: bool
     blocks = [section(own_leave_line(entry, config.leave_type(entry.leave_type), today=today))]
     buttons = own_leave_buttons(entry, cancellable=True) if with_buttons else []
     if buttons:
-        blocks.append({"type": "actions", "block_id": f"{ids.LEAVE_BLOCK_PREFIX}{entry.id}"[:255],
+        blocks.append({"type": "actions", "block_id": f"{ids.LIST_BLOCK_PREFIX}{entry.id}"[:255],
                        "elements": buttons})
     return blocks
 
@@ -445,6 +445,16 @@ def cancelled_announcement_text(entry: LedgerEntry) -> str:
 
 def changed_by_hr_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, by: str) -> str:
     return f"{person(by)} changed your time off: {request_summary(entry, leave_type)} — {status_line(entry)}."
+
+
+def change_done_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, by: str, withdrawn: bool) -> str:
+    """Said where a Withdraw or Cancel was pressed on `/timeoff list`: that list is Slack's ephemeral
+    message and stays as it was, so the person is told it worked, and how to see the list as it is now."""
+    whose = "your" if by == entry.user else f"{mention(entry.user)}'s"
+    done = "Withdrawn" if withdrawn else "Cancelled"
+    listing = "`/timeoff list`" if by == entry.user else "`/timeoff for @person list`"
+    return (f":white_check_mark: {done}: {whose} {request_summary(entry, leave_type)}. "
+            f"The list above shows it as it was; {listing} shows it now.")
 
 
 def change_refused_text(reason: str) -> str:

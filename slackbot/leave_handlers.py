@@ -7,6 +7,7 @@ Handlers only translate: the changes themselves are `approvals.change_services`'
 import json
 import re
 
+from approvals import block_ids as ids
 from approvals import tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
@@ -45,8 +46,15 @@ def text_or_none(value) -> str | None:
 
 def change_from(payload: dict, action: dict, kind: str) -> Change:
     value = button_value(action)
+    # A button on `/timeoff list` (ephemeral, or a DM when the cache was cold): the list stays as it was
+    # sent, so the outcome is told where it was pressed. On the receipt, which is rewritten, and on App
+    # Home, which is published again, the change shows by itself.
+    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
+    on_a_list = container.get("is_ephemeral") is True or (
+        container.get("type") == "message" and str(action.get("block_id", "")).startswith(ids.LIST_BLOCK_PREFIX))
+    answer_in = (channel_of(payload) or None) if on_a_list else None
     return Change(request_id=value["id"], by=payload["user"]["id"], action=kind,
-                  channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")))
+                  channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")), answer_in=answer_in)
 
 
 def action_withdraw(payload: dict, action: dict) -> SlackResponse:

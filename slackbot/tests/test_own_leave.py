@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from approvals import block_ids as ids
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_NOBOT
 from test_support.flows import (
     ALICE,
     BOB,
@@ -111,6 +111,113 @@ def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
     assert len(thread) == 1 and thread[0].startswith(f"Withdrawn by <@{ALICE}>")
     assert not [b for b in channel_updates(fake_slack)[0].params["blocks"] if b["type"] == "actions"]
     assert ids.WITHDRAW_ACTION not in buttons_in(listed(client, ALICE)["blocks"])  # nothing left to withdraw
+
+
+def press_on_the_list(client, user, blocks, action_id, *, channel=C_ENG):
+    """A click on `/timeoff list` as Slack sends it: the list is an ephemeral message in the channel
+    where the command was typed."""
+    block_id, value = buttons_in(blocks)[action_id]
+    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
+                                    channel_id=channel, message_ts="1766000000.000300")
+    payload["container"]["is_ephemeral"] = True
+    payload.pop("message")  # Slack sends no message for a click on an ephemeral one
+    response = post_interaction(client, payload)
+    assert response.status_code == 200, response.content
+    return response
+
+
+def ephemerals_to(fake_slack, user, channel=C_ENG) -> list[str]:
+    return [c.params["text"] for c in fake_slack.calls("chat.postEphemeral")
+            if c.params.get("user") == user and c.params.get("channel") == channel]
+
+
+def test_withdrawing_from_the_list_says_so_where_the_list_is_once(client, fake_slack):
+    # The list is an ephemeral message: Slack keeps it as sent, so without a word there the click
+    # would seem to have done nothing (the receipt DM is rewritten, out of sight).
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+
+    press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # a double click
+
+    assert status(fake_slack)["status"] == "cancelled"
+    [said] = ephemerals_to(fake_slack, ALICE)
+    assert said.startswith(":white_check_mark: Withdrawn: your :palm_tree: Vacation, Mon 10 Mar")
+    assert "`/timeoff list` shows it now" in said
+    assert dms_to(fake_slack, ALICE) == []  # the receipt is rewritten, not posted again
+
+
+def test_cancelling_approved_leave_from_the_list_says_cancelled(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted_requests(fake_slack)[0])
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+
+    press_on_the_list(client, ALICE, blocks, ids.CANCEL_ACTION)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    [said] = ephemerals_to(fake_slack, ALICE)
+    assert said.startswith(":white_check_mark: Cancelled: your :palm_tree: Vacation, Mon 10 Mar")
+
+
+def test_a_stale_list_button_is_refused_where_it_was_pressed(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # from the receipt DM
+    fake_slack.clear_calls()
+
+    press_on_the_list(client, BOB, blocks, ids.WITHDRAW_ACTION)  # someone else's list, forwarded: refused
+
+    assert channel_updates(fake_slack) == []
+    [said] = ephemerals_to(fake_slack, BOB)
+    assert said.startswith("I couldn't change that request:")
+    assert dms_to(fake_slack, BOB) == []
+
+
+def test_buttons_on_the_receipt_say_nothing_more_the_receipt_itself_changes(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+    fake_slack.clear_calls()
+
+    press(client, ALICE, receipt.params["blocks"], ids.WITHDRAW_ACTION, channel=ALICE)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    assert fake_slack.calls("chat.postEphemeral") == []
+    [receipt_now] = [c for c in fake_slack.calls("chat.update") if c.params["channel"] != C_ENG_APPROVALS]
+    assert receipt_now.params["text"].startswith(":no_entry_sign: Cancelled")
+
+
+def test_hr_withdrawing_from_someones_list_is_told_whose(client, fake_slack):
+    from test_support.flows import HR
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, HR, f"for <@{ALICE}> list")["blocks"]
+    fake_slack.clear_calls()
+
+    press_on_the_list(client, HR, blocks, ids.WITHDRAW_ACTION, channel=C_GENERAL)
+
+    [said] = ephemerals_to(fake_slack, HR, C_GENERAL)
+    assert said.startswith(f":white_check_mark: Withdrawn: <@{ALICE}>'s :palm_tree: Vacation")
+    assert "`/timeoff for @person list` shows it now" in said
+
+
+def test_the_answer_to_a_list_click_goes_by_dm_where_slack_refuses_an_ephemeral(client, fake_slack):
+    # /timeoff typed in a conversation the app is not in: Slack refuses the ephemeral there.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    blocks = listed(client, ALICE)["blocks"]
+    fake_slack.clear_calls()
+
+    press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION, channel=C_NOBOT)
+
+    assert status(fake_slack)["status"] == "cancelled"
+    assert [dm for dm in dms_to(fake_slack, ALICE) if dm.startswith(":white_check_mark: Withdrawn")]
 
 
 def test_a_withdrawal_rate_limited_under_its_lock_waits_outside_it_and_reads_again(client, fake_slack):

@@ -193,7 +193,7 @@ def own_leave_buttons(client, user: str) -> list[tuple[str, str, str]]:
     assert response.status_code == 200
     found = []
     for block in response.json().get("blocks", []):
-        if block.get("type") == "actions" and block.get("block_id", "").startswith(ids.LEAVE_BLOCK_PREFIX):
+        if block.get("type") == "actions" and block.get("block_id", "").startswith(ids.LIST_BLOCK_PREFIX):
             for button in block["elements"]:
                 if button["action_id"] in (ids.WITHDRAW_ACTION, ids.CANCEL_ACTION):
                     found.append((block["block_id"], button["action_id"], button["value"]))
@@ -243,7 +243,7 @@ def test_withdrawals_and_cancellations_are_done_once_or_told_when_slack_fails_at
 
 def press_in(client, user: str, blocks: list, action_id: str, request_id: str) -> None:
     """Press `action_id` on request `request_id`'s row of a list."""
-    block = next(b for b in blocks if b.get("block_id") == f"{ids.LEAVE_BLOCK_PREFIX}{request_id}")
+    block = next(b for b in blocks if b.get("block_id") == f"{ids.LIST_BLOCK_PREFIX}{request_id}")
     value = next(e["value"] for e in block["elements"] if e["action_id"] == action_id)
     payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block["block_id"],
                                     channel_id="D_X", message_ts="1766000000.000200")
