@@ -104,11 +104,12 @@ def person(who: str) -> str:
     return mention(who) if SLACK_USER_ID.match(who or "") else escape(who or "")
 
 
-def mentions(users, *, room: int | None = None) -> str:
-    """"<@U1>, <@U2>", sorted; "nobody" for none. With `room` (characters), as many as fit and a count of
-    the rest ("<@U1>, <@U2> and 41 more"): a cut inside a mention would show raw mrkdwn, and a section
-    or context holds 3,000 characters (the members of an approvers channel of 200 people do not fit)."""
-    names = [mention(u) for u in sorted(users)]
+def mentions(users, *, room: int | None = None, first=()) -> str:
+    """"<@U1>, <@U2>", sorted, those in `first` before the others; "nobody" for none. With `room`
+    (characters), as many as fit and a count of the rest ("<@U1>, <@U2> and 41 more"): a cut inside a
+    mention would show raw mrkdwn, and a section or context holds 3,000 characters (the members of an
+    approvers channel of 200 people do not fit)."""
+    names = [mention(u) for u in sorted(users, key=lambda user: (user not in first, user))]
     if not names:
         return "nobody"
     if room is None:

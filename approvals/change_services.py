@@ -47,7 +47,7 @@ from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntr
 from approvals.selectors import local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import RetryLater, error_code
-from approvals.team_routing import team_for_channel
+from approvals.team_routing import named_approvers, team_for_channel
 
 logger = logging.getLogger(__name__)
 
@@ -392,6 +392,7 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
     approvers = approvers_of(client, config, entry) if entry.status == PENDING else frozenset()
     text, blocks = messages.request_message(
         entry=entry, leave_type=leave_type, approvers=approvers,
+        named_first=named_approvers(config, config.team_named(entry.team)),
         note=messages.note_from_blocks(message.blocks) if note is None else note)
     if not lock.still_ours():
         raise TimeoutError(f"{lock.key} lost before the write")
@@ -439,7 +440,8 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
     approvers = approvers_of(client, config, entry) if previous.status in (PENDING, APPROVED) else ()
     edited = entry.status == PENDING
     key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"
-    thread_text = messages.change_thread_text(entry, by=by, previous=previous, approvers=approvers)
+    thread_text = messages.change_thread_text(entry, by=by, previous=previous, approvers=approvers,
+                                              named_first=named_approvers(config, team))
     followup_notice(client, f"change-thread:{key}", channel=message.channel, thread_ts=message.ts, text=thread_text,
                     entry=entry, what="the thread reply about the change")
     if previous.status == APPROVED and team is not None and team.announce_channel:

@@ -80,10 +80,10 @@ def request_summary(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, *, t
     return f"{type_label(leave_type, entry.leave_type)}, {entry_dates(entry, today)} ({days_text(entry.days)})"
 
 
-def mentions_within(users, *, used: int, limit: int = TEXT_MAX) -> str:
+def mentions_within(users, *, used: int, limit: int = TEXT_MAX, first=()) -> str:
     """`mentions` in the room a text of at most `limit` characters leaves after the `used` ones of the
-    rest of it, and never more than the blocks name (MENTIONS_ROOM)."""
-    return mentions(users, room=max(0, min(MENTIONS_ROOM, limit - used)))
+    rest of it, and never more than the blocks name (MENTIONS_ROOM); those in `first` first."""
+    return mentions(users, room=max(0, min(MENTIONS_ROOM, limit - used)), first=first)
 
 
 def request_message(
@@ -94,16 +94,19 @@ def request_message(
     approvers: frozenset[str] | set[str],
     others_out: str = "",
     today: date | None = None,
+    named_first=(),
 ) -> tuple[str, list[dict]]:
     """The message in the approvals channel: who, what, when, the note, and (while pending) buttons.
-    `today`: the day it is posted, so dates outside its year show the year (a posted one knows its day)."""
+    `today`: the day it is posted, so dates outside its year show the year (a posted one knows its day).
+    `named_first`: approvers HR listed by name (team_routing.named_approvers), mentioned before the
+    members of an approvers channel, so that when not all fit, the ones HR chose are still notified."""
     summary = request_summary(entry, leave_type, today=today)
     text = f"{mention(entry.user)} requests {summary}"
     if entry.status == PENDING:
         # The mention in the text is what notifies them: as many as the text holds (an approvers
         # channel of 2,600 members would make it 40,000 characters, and the post would be refused).
         text += " — for "
-        text += mentions_within(approvers, used=len(text))
+        text += mentions_within(approvers, used=len(text), first=named_first)
     blocks = [section(f"*{mention(entry.user)}* requests *{summary}*\nTeam: {escape(entry.team)}")]
     if note:
         blocks.append(section(quote_note(note), block_id=NOTE_TEXT_BLOCK))
@@ -111,7 +114,7 @@ def request_message(
         blocks.append(context(others_out))
     blocks.append(context(status_line(entry)))
     if entry.status == PENDING:
-        blocks.append(context(f"Approvers: {mentions(approvers, room=MENTIONS_ROOM)}"))
+        blocks.append(context(f"Approvers: {mentions(approvers, room=MENTIONS_ROOM, first=named_first)}"))
         value = json.dumps({"id": entry.id, "user": entry.user})
         blocks.append({
             "type": "actions",
@@ -424,7 +427,7 @@ def receipt_blocks(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, appro
 
 
 def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | None = None,
-                       approvers=()) -> str:
+                       approvers=(), named_first=()) -> str:
     """The thread reply under the request message when its requester (or HR) changes it."""
     who = mention(by)
     if previous is not None and entry.status == PENDING:
@@ -435,7 +438,7 @@ def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | N
     else:
         text = f"Withdrawn by {who}."
     # The mentions notify the approvers: as many as the text holds (see request_message).
-    return f"{text} {mentions_within(approvers, used=len(text) + 1)}" if approvers else text
+    return f"{text} {mentions_within(approvers, used=len(text) + 1, first=named_first)}" if approvers else text
 
 
 def cancelled_announcement_text(entry: LedgerEntry) -> str:

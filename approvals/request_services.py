@@ -71,6 +71,7 @@ from approvals.team_routing import (
     approvers_for,
     match_team,
     may_request,
+    named_approvers,
     team_for_channel,
 )
 
@@ -550,7 +551,7 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
     today = local_today(team.timezone)  # the day it is posted: dates in another year show it
     text, message_blocks = messages.request_message(
         entry=entry, leave_type=leave_type, note=submission.note, approvers=approvers,
-        others_out=ledger_context(config, history, entry, leave_type, today=today), today=today,
+        named_first=named_approvers(config, team), others_out=ledger_context(config, history, entry, leave_type, today=today), today=today,
     )
     # Before the post: whoever comes next looks there, from then on, first (earlier_post).
     cache.set(posting_key(entry.id), (team.approvals_channel, time.time()), WRITTEN_MARK_SECONDS)

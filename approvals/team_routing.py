@@ -95,6 +95,12 @@ def approvers_for(
     return frozenset(approvers)
 
 
+def named_approvers(config: WorkspaceConfig, team: TeamConfig | None) -> frozenset[str]:
+    """The approvers HR named (the team's listed users, and the fallback approvers): mentioned before
+    the members of an approvers channel, of whom a message names only as many as fit."""
+    return frozenset((*(team.approvers.users if team is not None else ()), *config.fallback_approvers))
+
+
 def hr_contacts(config: WorkspaceConfig) -> tuple[str, ...]:
     """Who to name when someone needs help with the configuration."""
     return config.fallback_approvers

@@ -194,3 +194,17 @@ def test_who_else_is_out_names_the_year_as_read_today():
                             end=date(2026, 12, 23), start_half=None, end_half=None, days=Decimal(3), status="pending")
     assert "Mon 21 Dec – Wed 23 Dec, pending" in others_out_line([in_flight], today=date(2026, 12, 2))
     assert "Mon 21 Dec 2026 – Wed 23 Dec 2026, pending" in others_out_line([in_flight], today=date(2027, 1, 4))
+
+
+def test_mentions_name_those_asked_first_before_the_others():
+    assert mentions({"U1", "U2", "U3"}, first={"U3"}) == "<@U3>, <@U1>, <@U2>"
+    assert mentions({"U1", "U2", "U3"}, room=len("<@U3> and 2 more"), first={"U3", "U9"}) == "<@U3> and 2 more"
+
+
+def test_the_approvers_hr_named_come_first_in_a_request_and_its_thread():
+    lead = "U9999999999"  # sorts after every member of the crowd
+    text, _ = messages.request_message(entry=pending(), leave_type=VACATION, note="",
+                                       approvers=crowd(300) | {lead}, named_first={lead})
+    assert text.split(" — for ")[1].startswith(f"<@{lead}>, <@U0000000000>")
+    thread = messages.change_thread_text(pending(), by="U_ALICE", approvers=crowd(300) | {lead}, named_first={lead})
+    assert thread.startswith(f"Withdrawn by <@U_ALICE>. <@{lead}>, ")

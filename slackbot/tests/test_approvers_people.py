@@ -129,3 +129,24 @@ def test_a_reminder_skipped_for_a_deactivated_account_is_not_counted(fake_slack,
 
     assert dms_to(fake_slack, GONE) == []
     assert "0 reminder(s)" in out
+
+
+def test_the_approvers_hr_named_are_mentioned_first_in_an_approvers_channel_of_hundreds(client, fake_slack):
+    # Mentions were sorted by id: with 400 channel members whose ids sort before Bob's, the text
+    # named as many of them as fit and Bob, the lead HR listed by name, fell into "and N more"
+    # (not notified).
+    crowd = [f"U_AA{n:04d}" for n in range(400)]
+    workspace = fake_slack.workspace
+    for user in crowd:
+        workspace.add_user(user, user.lower(), real_name=user)
+    with workspace.lock:
+        workspace.channels[C_ENG_LEADS].members.update(crowd)
+    install_config()
+
+    request_time_off(client, fake_slack, ALICE)
+
+    posted, _ = posted_text(fake_slack)
+    assert posted.params["text"].split(" — for ")[1].startswith(f"<@{BOB}>, <@U_AA0000>")
+    assert " more" in posted.params["text"]  # not all 401 fit: the named one is among those that did
+    [approvers] = [b for b in posted.params["blocks"] if "Approvers:" in str(b)]
+    assert approvers["elements"][0]["text"].startswith(f"Approvers: <@{BOB}>, ")
