@@ -160,6 +160,23 @@ def test_a_secret_changed_after_the_first_line_is_redacted_too(settings):
     assert redact("an ordinary line") == "an ordinary line"
 
 
+def test_the_metrics_token_and_the_database_and_cache_passwords_are_redacted(settings):
+    settings.METRICS_TOKEN = "metrics-token-" + "7" * 20
+    settings.SENTRY_DSN = "https://0123456789abcdef@o1.ingest.sentry.io/42"
+    with pytest.warns(UserWarning, match="Overriding setting DATABASES"):  # Django's warning; only read here
+        settings.DATABASES = {**settings.DATABASES, "other": {"ENGINE": "django.db.backends.postgresql",
+                                                              "PASSWORD": "db-password-hunter2"}}
+    settings.CACHES = {**settings.CACHES, "other": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                                    "LOCATION": "redis://:cache-password-42@10.0.0.5:6379/0"}}
+
+    line = redact(f"{settings.METRICS_TOKEN} {settings.SENTRY_DSN} db-password-hunter2 "
+                  "redis://:cache-password-42@10.0.0.5:6379/0")
+
+    assert "metrics-token" not in line and "0123456789abcdef" not in line
+    assert "hunter2" not in line and "cache-password-42" not in line
+    assert redact("an ordinary line") == "an ordinary line"
+
+
 @pytest.mark.parametrize("log_format, formatter", [("text", "text"), ("json", "json"), ("", "json")])
 def test_log_format_picks_the_formatter(monkeypatch, log_format, formatter):
     monkeypatch.setenv("LOG_FORMAT", log_format)
