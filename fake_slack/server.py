@@ -659,11 +659,22 @@ def usergroups_users_list(ws, params):
     return {"ok": True, "users": list(group.users)}
 
 
+# Slack's trigger_id expires 3 s after Slack sent it (https://docs.slack.dev/surfaces/modals). Its first
+# part is when, in whole seconds: a second more is allowed for the part of a second left out.
+TRIGGER_LIFETIME_SECONDS = 3
+
+
+def _trigger_age(trigger_id: str) -> float:
+    """Seconds since Slack made this trigger_id (`<seconds>.<team number>.<hex>`); 0 for another shape."""
+    issued = str(trigger_id).split(".", 1)[0]
+    return time.time() - int(issued) if issued.isdigit() and len(issued) == 10 else 0.0
+
+
 def _use_trigger(ws: Workspace, params):
     trigger_id = params.get("trigger_id") or params.get("interactivity_pointer")
     if not trigger_id:
         raise _invalid_view(["missing required field: trigger_id"])
-    if trigger_id in ws.expired_triggers:
+    if trigger_id in ws.expired_triggers or _trigger_age(trigger_id) > TRIGGER_LIFETIME_SECONDS + 1:
         raise SlackError("expired_trigger_id")
     if trigger_id in ws.used_triggers:
         raise SlackError("exchanged_trigger_id")

@@ -236,6 +236,15 @@ def test_views_open_refuses_expired_and_reused_triggers(fake_slack, client):
     assert error_of(client.views_open, trigger_id="once", view=MODAL)["error"] == "exchanged_trigger_id"
 
 
+def test_views_open_refuses_a_trigger_older_than_three_seconds(client):
+    import time
+
+    made = int(time.time())
+    assert error_of(client.views_open, trigger_id=f"{made - 5}.4744562912.abc", view=MODAL)["error"] == (
+        "expired_trigger_id")
+    assert client.views_open(trigger_id=f"{made}.4744562912.def", view=MODAL)["ok"]
+
+
 def test_invalid_view_is_refused(client):
     long_title = {**MODAL, "title": {"type": "plain_text", "text": "A title well over 24 characters"}}
     refused = error_of(client.views_open, trigger_id="t", view=long_title)
