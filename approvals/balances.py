@@ -50,13 +50,28 @@ def describe_balance(balance: Balance, *, name: str) -> str:
     return f"{name}: {headline} — {', '.join(parts)}"
 
 
+# The answer is one message's text, a line per leave type of up to about 600 characters (the longest label
+# HR may type, escaped): 120 such types made 72,000, and Slack refuses a text over 40,000 (msg_too_long;
+# it advises 4,000). Types past this many characters are counted, not listed; App Home shows as much.
+BALANCES_TEXT_MAX = 12000
+
+
 def describe_balances(*, config: WorkspaceConfig, balances: list[Balance], team: TeamConfig, year: int) -> str:
-    """The whole answer to `/timeoff balance`, as Slack mrkdwn."""
+    """The whole answer to `/timeoff balance`, as Slack mrkdwn: every type's line that fits in
+    BALANCES_TEXT_MAX characters, and how many more types there are."""
     lines = [f"*Your leave in {year}* ({escape(team.name)}):"]
-    for balance in balances:
+    used = len(lines[0])
+    for index, balance in enumerate(balances):
         leave_type = config.leave_type(balance.leave_type)
         name = escape(leave_type.label if leave_type else balance.leave_type)
-        lines.append(f"• {describe_balance(balance, name=name)}")
+        line = f"• {describe_balance(balance, name=name)}"
+        # Room for this line, and for the count of the rest after it unless it is the last.
+        after = 0 if index == len(balances) - 1 else len(f"\n…and {len(balances) - index - 1} more leave types.")
+        if used + 1 + len(line) + after > BALANCES_TEXT_MAX:
+            lines.append(f"…and {len(balances) - index} more leave types.")
+            break
+        lines.append(line)
+        used += len(line) + 1
     return "\n".join(lines)
 
 

@@ -484,7 +484,18 @@ def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str
     from approvals.selectors import leave_list, my_leave
 
     config = current_config()
-    history = ledger_reader.current_ledger(client, config)
+    try:
+        history = ledger_reader.current_ledger(client, config)
+    except ledger_reader.LedgerUnavailable as error:
+        # A refusal for good: no retry will read it. Whoever was promised the list hears why (as for
+        # `/timeoff balance` and `who`), rather than waiting for a DM that will not come.
+        logger.warning("leave list for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
+                       error.error)
+        whose = "your" if hr is None else f"{messages.mention(user)}'s"
+        send_dm(client, hr or user, f"Sorry, I can't list {whose} time off right now: I {error} — the leave "
+                                    f"records live there. Please ask {messages.hr_contacts(config)} to check that "
+                                    "I am still a member of that channel.")
+        return
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
     text, blocks = leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
     send_dm(client, hr or user, text, blocks)

@@ -122,6 +122,13 @@ HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 EMOJI_JOINER = "\u200d"
 
 
+def without_hidden_characters(value: str) -> str:
+    """`value` without the characters `hidden_character_error` refuses: for names Slack supplies (people,
+    channels, user groups), which we show but cannot refuse."""
+    return "".join(char for char in value
+                   if char == EMOJI_JOINER or unicodedata.category(char) not in HIDDEN_CATEGORIES)
+
+
 def hidden_character_error(value: str) -> str | None:
     for char in value:
         if char != EMOJI_JOINER and unicodedata.category(char) in HIDDEN_CATEGORIES:

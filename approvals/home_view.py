@@ -55,7 +55,8 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
         blocks += messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
                                              ongoing=leave.ongoing, recent=leave.recent,
                                              today=today or leave.today,
-                                             max_blocks=MAX_BLOCKS - len(blocks) - len(below))
+                                             max_blocks=MAX_BLOCKS - len(blocks) - len(below),
+                                             max_text=None)  # a message's bound on its blocks' text
     return {"type": "home", "blocks": blocks + below}
 
 

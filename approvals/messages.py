@@ -24,6 +24,7 @@ from approvals.block_kit import (
     plain,
     section,
     slack_date,
+    text_length,
     unescape,
 )
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
@@ -38,6 +39,10 @@ MENTIONS_ROOM = 2500
 TEXT_MAX = 4000
 # A list of someone's leave holds at most this many blocks (Slack's limit for a message).
 LIST_BLOCKS_MAX = 50
+# ... and at most this much text in them: Slack refuses a message whose blocks hold more than about 12,000
+# characters (`msg_blocks_too_long`, undocumented: slackapi/bolt-js#2509), and 25 requests of a type with
+# the longest name HR may type (551 characters once escaped) and their buttons' confirms hold 18,000.
+LIST_TEXT_MAX = 11000
 NOTE_TEXT_BLOCK = "note_text"
 
 STATUS_LABELS = {
@@ -231,24 +236,35 @@ def request_gone_text() -> str:
     return "This request no longer exists (its message was deleted)."
 
 
-def request_refused_text(reasons: list[str], shown_back: str) -> str:
+def whose_request(recorded_for: str | None) -> str:
+    """The request, as told to whoever sent it: the requester's own, or (`recorded_for`) the leave HR
+    recorded for that person, whom HR is told about."""
+    return f"the time off you recorded for {mention(recorded_for)}" if recorded_for else "your time-off request"
+
+
+def request_refused_text(reasons: list[str], shown_back: str, *, recorded_for: str | None = None) -> str:
     """`reasons`: mrkdwn (the rules' messages escaped: they name HR's holidays, blackouts and types; a
     mention of whom to ask, a mention)."""
     listed = "\n".join(f"• {reason}" for reason in reasons)
-    return f"I couldn't send your time-off request:\n{listed}\n\nWhat you asked for: {shown_back}"
+    return f"I couldn't send {whose_request(recorded_for)}:\n{listed}\n\nWhat you asked for: {shown_back}"
 
 
-def request_not_delivered_text(problem: str, shown_back: str) -> str:
+def request_not_delivered_text(problem: str, shown_back: str, *, recorded_for: str | None = None) -> str:
+    if recorded_for:
+        return (f":warning: The time off you recorded for {mention(recorded_for)} did not reach the approvals "
+                f"channel: {problem}. HR has been told. What you asked for: {shown_back}")
     return (
         f":warning: Your time-off request did not reach your approvers: {problem}. "
         f"HR has been told. What you asked for: {shown_back}"
     )
 
 
-def request_unconfirmed_text(error: str, shown_back: str) -> str:
+def request_unconfirmed_text(error: str, shown_back: str, *, recorded_for: str | None = None) -> str:
+    where, look = (("the approvals channel", f"`/timeoff for {mention(recorded_for)} list`") if recorded_for
+                   else ("your approvers", "`/timeoff list`"))
     return (
-        f":warning: I could not confirm that your time-off request reached your approvers: Slack kept failing "
-        f"({error}) after I sent it, so it may be there or not. Look for it with `/timeoff list` before you "
+        f":warning: I could not confirm that {whose_request(recorded_for)} reached {where}: Slack kept failing "
+        f"({error}) after I sent it, so it may be there or not. Look for it with {look} before you "
         f"send it again. HR has been told. What you asked for: {shown_back}"
     )
 
@@ -282,6 +298,15 @@ def gave_up_text(what: str, error: str, *, passing: bool) -> str:
                 "in a few minutes.")
     return (f"Sorry, I could not {what}: Slack refused it ({error}), so trying again will not help. It is "
             "unchanged, and HR has been told.")
+
+
+def answer_lost_text(what: str, error: str, *, passing: bool, again: str) -> str:
+    """An answer promised by DM ("I'll DM you in a moment") that could not be worked out: whether asking
+    `again` later may help."""
+    if passing:
+        return f"Sorry, I couldn't {what}: Slack kept failing ({error}). Please try {again} again in a few minutes."
+    return (f"Sorry, I couldn't {what}: Slack refused it ({error}), so trying again will not help. Please tell "
+            "HR.")
 
 
 def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:
@@ -365,42 +390,56 @@ LIST_MORE = {
 
 def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], upcoming: list[LedgerEntry],
                       ongoing: list[LedgerEntry], recent: list[LedgerEntry], title: str = "Your time off",
-                      max_blocks: int = LIST_BLOCKS_MAX, today: date | None = None) -> list[dict]:
+                      max_blocks: int = LIST_BLOCKS_MAX, max_text: int | None = LIST_TEXT_MAX,
+                      today: date | None = None) -> list[dict]:
     """`/timeoff list` (and App Home's part of it): each request with its state and the buttons that apply.
 
-    Each group in the order given (soonest first). In at most `max_blocks` blocks: when they are too
-    many, every group shows its first ones, in turn while room is left, and says how many more ("…and 12
-    more"), so 30 pending requests cannot hide the upcoming ones, nor leave past the 25th unreachable
-    without a word. `today`: the reader's, for which dates need their year.
+    Each group in the order given (soonest first). In at most `max_blocks` blocks holding at most
+    `max_text` characters of text (None: no bound, for a view): when they are too many, every group
+    shows its first ones, in turn while room is left, and says how many more ("…and 12 more"), so 30
+    pending requests cannot hide the upcoming ones, nor leave past the 25th unreachable without a word.
+    `today`: the reader's, for which dates need their year.
     """
     groups = [(heading, entries, [entry_blocks(config, entry, with_buttons, today) for entry in entries])
               for heading, entries, with_buttons in (("Pending", pending, True), ("Upcoming", upcoming, True),
                                                      ("Out now", ongoing, False), ("Recently decided", recent, False))
               if entries]
     shown = [len(entries) for _, entries, _ in groups]
+    title_block = section(f"*{title}*")
     # The title, each group's heading, and (when all do not fit) a line for each group's rest.
     room = max_blocks - 1 - len(groups)
-    if sum(len(b) for _, _, per_entry in groups for b in per_entry) > room:
+    text_room = (max_text if max_text is not None else float("inf")) - text_length(
+        [title_block, *(context(f"*{heading}*") for heading, _, _ in groups)])
+    entries_text = sum(text_length(item) for _, _, per_entry in groups for item in per_entry)
+    if sum(len(b) for _, _, per_entry in groups for b in per_entry) > room or entries_text > text_room:
         room -= len(groups)
+        text_room -= sum(len(list_more_text(heading, len(entries))) for heading, entries, _ in groups)
         shown = [0] * len(groups)
         while True:  # one more of each group in turn, while it fits
             added = False
             for index, (_, _, per_entry) in enumerate(groups):
-                if shown[index] < len(per_entry) and len(per_entry[shown[index]]) <= room:
-                    room -= len(per_entry[shown[index]])
-                    shown[index] += 1
-                    added = True
+                if shown[index] < len(per_entry):
+                    item = per_entry[shown[index]]
+                    if len(item) <= room and text_length(item) <= text_room:
+                        room -= len(item)
+                        text_room -= text_length(item)
+                        shown[index] += 1
+                        added = True
             if not added:
                 break
-    blocks = [section(f"*{title}*")]
+    blocks = [title_block]
     for (heading, entries, per_entry), count in zip(groups, shown):
         blocks.append(context(f"*{heading}*"))
         blocks += [block for item in per_entry[:count] for block in item]
         if count < len(entries):
-            blocks.append(context(f"…and {len(entries) - count} more{LIST_MORE.get(heading, '')}."))
+            blocks.append(context(list_more_text(heading, len(entries) - count)))
     if not groups:
         blocks.append(section("Nothing pending or coming up. `/timeoff` asks for time off."))
     return blocks
+
+
+def list_more_text(heading: str, more: int) -> str:
+    return f"…and {more} more{LIST_MORE.get(heading, '')}."
 
 
 def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, with_buttons: bool, today: date | None) -> list[dict]:

@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, pending_indexes, tasks
-from approvals.block_kit import escape
+from approvals.block_kit import SLACK_USER_ID, escape
 from approvals.cache_lock import acquire, claim, key_part, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
@@ -196,6 +196,20 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
         decided_at=None if leave_type.requires_approval and not submission.recorded_by else int(time.time()),
         recorded_by=submission.recorded_by,
     )
+
+
+def recorded_for(submission: Submission) -> str | None:
+    """The person HR recorded this request for, when HR sent it from Slack (and so waits to hear what
+    became of it there); None for a person's own request, or one recorded in the console (whose
+    `recorded_by` may be a name, not someone Slack can DM: the page checked it and shows its errors)."""
+    by = submission.recorded_by
+    return submission.user if by and by != submission.user and SLACK_USER_ID.match(by) else None
+
+
+def asker(submission: Submission) -> str:
+    """Who sent this request and waits to hear what became of it: HR recording it for someone (not
+    that person, who asked for nothing and is told once it is recorded), else the requester."""
+    return submission.recorded_by if recorded_for(submission) else submission.user
 
 
 def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
@@ -428,8 +442,8 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
                 raise Refused(messages.nobody_approves_text(config, team.name))
         except Refused as refusal:
             ledger_reader.pending_remove(submission.id)  # a checked submission waits there: nothing will come
-            send_dm(client, submission.user, messages.request_refused_text(refusal.reasons,
-                                                                            shown_back(submission, leave_type)))
+            send_dm(client, asker(submission), messages.request_refused_text(
+                refusal.reasons, shown_back(submission, leave_type), recorded_for=recorded_for(submission)))
             return
         entry = post_request(client, config, submission, team, leave_type, approvers, history)
         if entry is None:
@@ -610,7 +624,8 @@ def request_report_unconfirmed(client, submission: Submission, leave_type: Leave
     is told to look before sending it again, and HR sees it beside undelivered requests."""
     channel = team.approvals_channel if team else ""
     record_delivery_problem(submission, leave_type, team, channel=channel, error=f"unconfirmed: {error}")
-    tell_requester(client, submission, messages.request_unconfirmed_text(error, shown_back(submission, leave_type)))
+    tell_requester(client, submission, messages.request_unconfirmed_text(error, shown_back(submission, leave_type),
+                                                                         recorded_for=recorded_for(submission)))
 
 
 def request_report_undelivered(client, submission: Submission, leave_type: LeaveTypeConfig | None,
@@ -620,16 +635,17 @@ def request_report_undelivered(client, submission: Submission, leave_type: Leave
     if problem is None:
         problem = f"Slack refused the post to the approvals channel <#{channel}> ({error})"
     record_delivery_problem(submission, leave_type, team, channel=channel, error=error)
-    tell_requester(client, submission, messages.request_not_delivered_text(problem, shown_back(submission, leave_type)))
+    tell_requester(client, submission, messages.request_not_delivered_text(problem, shown_back(submission, leave_type),
+                                                                           recorded_for=recorded_for(submission)))
 
 
 def tell_requester(client: WebClient, submission: Submission, text: str) -> None:
-    """The DM that says what became of a request, once. Slack may fail it for the same reason the
-    request failed: while Slack is down (a passing fault) a task of its own sends it, retrying until
-    Slack is back; a refusal for good (a revoked token fails every call) is logged, since no retry can
-    help, and HR has the record."""
+    """The DM that says what became of a request, once, to whoever sent it (`asker`). Slack may fail it
+    for the same reason the request failed: while Slack is down (a passing fault) a task of its own
+    sends it, retrying until Slack is back; a refusal for good (a revoked token fails every call) is
+    logged, since no retry can help, and HR has the record."""
 
-    once(f"undelivered-dm:{submission.id}", lambda: tell_person(client, submission.user, text))
+    once(f"undelivered-dm:{submission.id}", lambda: tell_person(client, asker(submission), text))
 
 
 def tell_person(client: WebClient, user: str, text: str, *, channel: str = "") -> None:

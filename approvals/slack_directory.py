@@ -35,7 +35,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals.config_fields import CHANNEL, USER, USERGROUP
+from approvals.config_fields import CHANNEL, USER, USERGROUP, without_hidden_characters
 from approvals.task_queue import error_code, retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
@@ -141,13 +141,20 @@ SNAPSHOT_KEY = "slack_directory:v1:" + format(zlib.crc32(" ".join(
 # --- Reading Slack (background) -----------------------------------------------------
 
 
+def _shown(name) -> str:
+    """A name Slack supplies, as the console shows it: anyone may set their own, and a right-to-left
+    override (U+202E) in it would turn the rest of a list of approvers around, a zero-width space make
+    "Alice" one person or two; the characters HR may not type in names (config_fields) are left out."""
+    return without_hidden_characters(name) if isinstance(name, str) else ""
+
+
 def _person(member: dict) -> Person:
     profile = member.get("profile") or {}
     return Person(
         id=member["id"],
-        name=member.get("name") or "",
-        real_name=profile.get("real_name") or member.get("real_name") or "",
-        display_name=profile.get("display_name") or "",
+        name=_shown(member.get("name")),
+        real_name=_shown(profile.get("real_name") or member.get("real_name")),
+        display_name=_shown(profile.get("display_name")),
         email=profile.get("email") or "",
     )
 
@@ -166,13 +173,13 @@ def directory_fetch(client: WebClient) -> Directory:
     ]
     # Private channels are listed only once the bot is invited: the console says so.
     channels = [
-        Channel(id=c["id"], name=c.get("name") or "", is_private=bool(c.get("is_private")),
+        Channel(id=c["id"], name=_shown(c.get("name")), is_private=bool(c.get("is_private")),
                 bot_is_member=bool(c.get("is_member")))
         for page in _pages(client.conversations_list, types="public_channel,private_channel", exclude_archived=True)
         for c in page.get("channels", [])
     ]
     usergroups = [
-        UserGroup(id=g["id"], handle=g.get("handle") or "", name=g.get("name") or "",
+        UserGroup(id=g["id"], handle=_shown(g.get("handle")), name=_shown(g.get("name")),
                   user_count=_count(g.get("user_count")))
         # `user_count` comes only with include_count, and as a string in Slack's documented answer.
         for g in client.usergroups_list(include_count=True).get("usergroups", [])

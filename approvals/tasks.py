@@ -7,7 +7,7 @@ when a task fails for good.
 
 import logging
 
-from approvals import balance_services, ledger_reader, request_services
+from approvals import balance_services, ledger_reader, messages, request_services
 from approvals.config_store import current_config
 from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
@@ -106,12 +106,27 @@ def tell_user(channel: str, user: str, text: str) -> None:
         send_dm(background_client(), user, text)
 
 
-@retrying_task()
+def answer_lost(exc: Exception, recipient: str, what: str, again: str) -> None:
+    """A task that DMs an answer someone was promised ("I'll DM you in a moment") failed for good: they are
+    told so, and whether asking again may help, rather than left waiting for a DM that will not come."""
+    request_services.tell_person(background_client(), recipient, messages.answer_lost_text(
+        what, error_code(exc), passing=transient(exc), again=again))
+
+
+def balance_gave_up(exc: Exception, user: str, year: int | None = None) -> None:
+    answer_lost(exc, user, "work out your balance", "`/timeoff balance`")
+
+
+@retrying_task(on_give_up=balance_gave_up)
 def send_balance(user: str, year: int | None = None) -> None:
     balance_services.balance_send(background_client(), user, year)
 
 
-@retrying_task()
+def team_out_gave_up(exc: Exception, user: str, team_name: str | None = None) -> None:
+    answer_lost(exc, user, "tell who's out", "`/timeoff who`")
+
+
+@retrying_task(on_give_up=team_out_gave_up)
 def send_team_out(user: str, team_name: str | None = None) -> None:
     """`/timeoff who [team]` when the cache could not answer (approvals.team_out_services)."""
     from approvals import team_out_services  # it enqueues this task: import when run
@@ -183,7 +198,15 @@ def flag_departed_user(user: str) -> None:
     people_services.departed_user_flag(background_client(), user)
 
 
-@retrying_task()
+def leave_list_gave_up(exc: Exception, user: str, only_changeable: bool = False, hr: str | None = None) -> None:
+    if hr is None:
+        answer_lost(exc, user, "list your time off", "`/timeoff list`")
+    else:  # HR asked about someone: the answer was promised to HR, never to the person
+        answer_lost(exc, hr, f"list {messages.mention(user)}'s time off",
+                    f"`/timeoff for {messages.mention(user)} list`")
+
+
+@retrying_task(on_give_up=leave_list_gave_up)
 def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = None) -> None:
     """`/timeoff list` (or HR's `/timeoff for @person list`, DMed to `hr`) when the cache could not answer."""
     from approvals import change_services

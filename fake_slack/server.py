@@ -239,7 +239,12 @@ def _unchecked_rules(node, where):
                 yield f"must be less than {OPTION_TEXT_MAX + 1} characters [json-pointer:{where}/options/{i}/text/text]"
             if len(str(option.get("value", ""))) > OPTION_VALUE_MAX:
                 yield f"must be less than {OPTION_VALUE_MAX + 1} characters [json-pointer:{where}/options/{i}/value]"
-        offered = [json.dumps(option, sort_keys=True) for option in options]
+    # An initial option must be one of the options, or of the option groups' options.
+    groups = node.get("option_groups")
+    if isinstance(options, list) or isinstance(groups, list):
+        offered = [json.dumps(option, sort_keys=True) for option in (options if isinstance(options, list) else [])] + [
+            json.dumps(option, sort_keys=True) for group in (groups if isinstance(groups, list) else [])
+            if isinstance(group, dict) for option in group.get("options") or []]
         chosen = ([node["initial_option"]] if node.get("initial_option") is not None else []) + list(
             node.get("initial_options") or [])
         if any(json.dumps(option, sort_keys=True) not in offered for option in chosen):

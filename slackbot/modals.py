@@ -18,8 +18,25 @@ HALF_OPTIONS = {
 }
 
 
+# A static_select holds at most 100 options, or 100 groups of at most 100 options each.
+SELECT_OPTIONS_MAX = 100
+
+
 def leave_type_option(leave_type: LeaveTypeConfig) -> dict:
     return {"text": plain(leave_type.label[:75]), "value": leave_type.code}
+
+
+def leave_type_choices(leave_types: tuple[LeaveTypeConfig, ...]) -> dict:
+    """The select's options: every type, in HR's order. More than 100 go in groups of 100 (Slack refuses a
+    101st option): cut at 100, the rest could not be asked for, and a form opened on one of them (a
+    prefilled `/timeoff`, an edit) named an initial option that was not offered, which Slack refuses."""
+    options = [leave_type_option(t) for t in leave_types]
+    if len(options) <= SELECT_OPTIONS_MAX:
+        return {"options": options}
+    return {"option_groups": [
+        {"label": plain(f"Leave types {first + 1}–{first + len(chunk)}"), "options": chunk}
+        for first in range(0, len(options), SELECT_OPTIONS_MAX)[:SELECT_OPTIONS_MAX]
+        for chunk in [options[first:first + SELECT_OPTIONS_MAX]]]}
 
 
 def request_modal(
@@ -41,9 +58,9 @@ def request_modal(
         "type": "static_select",
         "action_id": ids.TYPE_ACTION,
         "placeholder": plain("Choose a leave type"),
-        "options": [leave_type_option(t) for t in leave_types[:100]],
+        **leave_type_choices(leave_types),
     }
-    if selected:
+    if selected and leave_types.index(selected) < SELECT_OPTIONS_MAX ** 2:
         type_select["initial_option"] = leave_type_option(selected)
     start_picker = {"type": "datepicker", "action_id": ids.START_ACTION, "placeholder": plain("First day off")}
     if start:

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
 from approvals import change_services, messages, request_services, rules, tasks
-from approvals.block_kit import escape
+from approvals.block_kit import escape, unescape
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
@@ -201,7 +201,8 @@ def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str
         else:
             codes = ", ".join(f"`{t.code}`" for t in config.leave_types)
             known = f" or a leave type ({codes})" if codes else ""
-            return f"I didn't understand `{escape(word[:100])}`: expected a date as YYYY-MM-DD{known}."
+            # Slack sends a command's `&`, `<` and `>` escaped: shown as typed, escaped once.
+            return f"I didn't understand `{escape(unescape(word)[:100])}`: expected a date as YYYY-MM-DD{known}."
     if len(dates) > 2:
         return "Give at most two dates: the first and the last day off."
     start = dates[0] if dates else None

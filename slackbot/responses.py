@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from approvals.directory import TOKEN_ERRORS
+from approvals.task_queue import error_code, slack_may_have_acted
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
         return f"Slack is limiting how often this app may open forms just now; please wait a minute, then {again}."
     if _is_timeout(exc):
         return f"Slack was slow to answer: if {form} didn't open, please {again}."
+    if slack_may_have_acted(exc):
+        # A 5xx, `internal_error`, `fatal_error` or a dropped connection: Slack may have opened it all the
+        # same ("some aspect of the operation may have succeeded"), and the person may be looking at it.
+        return f"Slack had trouble answering ({error_code(exc)}): if {form} didn't open, please {again}."
     if error in SPENT_TRIGGER_ERRORS:
         return f"{form[0].upper()}{form[1:]} took too long to open (Slack allows 3 seconds); please {again}."
     if error in ACCESS_ERRORS:

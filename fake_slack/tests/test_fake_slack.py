@@ -145,10 +145,23 @@ def test_no_text_and_invalid_blocks_are_refused(client):
     {"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "options": [
         {"text": {"type": "plain_text", "text": "One"}, "value": "1"}],
         "initial_option": {"text": {"type": "plain_text", "text": "Two"}, "value": "2"}}]},
-], ids=["mrkdwn-button", "long-field", "same-action-id", "long-option", "initial-option-not-offered"])
+    {"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "option_groups": [
+        {"label": {"type": "plain_text", "text": "Group"}, "options": [
+            {"text": {"type": "plain_text", "text": "One"}, "value": "1"}]}],
+        "initial_option": {"text": {"type": "plain_text", "text": "Two"}, "value": "2"}}]},
+], ids=["mrkdwn-button", "long-field", "same-action-id", "long-option", "initial-option-not-offered",
+        "initial-option-in-no-group"])
 def test_block_kit_rules_slack_sdk_does_not_check_are_refused(client, block):
     refused = error_of(client.chat_postMessage, channel=C_ENG, text="x", blocks=[block])
     assert refused["error"] == "invalid_blocks" and refused["errors"]
+
+
+def test_an_initial_option_from_an_option_group_is_taken(client):
+    one = {"text": {"type": "plain_text", "text": "One"}, "value": "1"}
+    block = {"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "initial_option": one,
+                                              "option_groups": [{"label": {"type": "plain_text", "text": "Group"},
+                                                                 "options": [one]}]}]}
+    assert client.chat_postMessage(channel=C_ENG, text="x", blocks=[block])["ok"] is True
 
 
 def test_a_modal_with_inputs_needs_a_submit_button_and_a_text_input_its_lengths(client):
