@@ -9,6 +9,7 @@ indexed by user, whatever team they are in now.
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from approvals import directory, ledger_reader, tasks
 from approvals.block_kit import mention
@@ -16,6 +17,7 @@ from approvals.config_store import current_config
 from approvals.models import DeliveryProblem
 from approvals.notifications import once, send_dm
 from approvals.rules import PENDING
+from approvals.task_queue import transient
 
 logger = logging.getLogger(__name__)
 
@@ -45,4 +47,12 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     text = (f"{mention(user)}'s Slack account was deactivated with {len(pending)} pending time-off request(s). "
             "Decide or withdraw them (`/timeoff for @person list`).")
     for hr in config.fallback_approvers:
-        once(f"departed-dm:{user}:{hr}", lambda hr=hr: send_dm(client, hr, text))
+        try:
+            once(f"departed-dm:{user}:{hr}", lambda hr=hr: send_dm(client, hr, text))
+        except SlackApiError as exc:
+            if transient(exc):
+                raise  # the task tries again; the DMs already sent are not sent twice (once)
+            # One HR person Slack will not DM (gone, a bot id in the list) must not keep it from the others;
+            # the rows above are there for all of them.
+            logger.warning("could not tell hr=%s of deactivated user=%s error=%s", hr, user,
+                           exc.response.get("error"))

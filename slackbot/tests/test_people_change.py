@@ -60,6 +60,22 @@ def test_a_deactivated_requester_gets_no_dms_and_hr_hears_of_their_pending_reque
     assert dms_to(fake_slack, ALICE) == []  # ... and no DM to a deactivated account
 
 
+def test_hr_hears_of_a_deactivated_requester_though_slack_refuses_a_dm_to_another_hr_person(client, fake_slack):
+    from dataclasses import replace
+
+    from test_support.flows import standard_config
+
+    install_config(replace(standard_config(), fallback_approvers=("U_NOSUCHHR", HR)))  # the first is no one
+    request_time_off(client, fake_slack, ALICE)
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.users[ALICE].deleted = True
+    post_event(client, event_envelope({"type": "user_change", "user": {"id": ALICE, "deleted": True}},
+                                      event_id="Ev_GONE_2"))
+
+    assert DeliveryProblem.objects.filter(error="user_deactivated").count() == 1
+    assert any("was deactivated" in dm for dm in dms_to(fake_slack, HR))
+
+
 def test_a_user_group_change_is_forgotten_too(client, fake_slack):
     install_config()
     from django.core.cache import cache
