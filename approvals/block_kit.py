@@ -23,8 +23,24 @@ def mrkdwn(text: str) -> dict:
 SECTION_TEXT_MAX = 3000  # Slack refuses a section whose text is longer (invalid_blocks)
 
 
+def fitted(text: str, limit: int) -> str:
+    """mrkdwn cut to at most `limit` characters, with "…" where it was cut, never inside an entity (`&amp;`)
+    or a `<…>` (a mention, a date, a link), which would show raw: the longest texts (HR's longest type
+    name, a 500-character reason full of `&`) are cut at the end, not refused by Slack."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    entity = cut.rfind("&")
+    if entity != -1 and ";" not in cut[entity:]:
+        cut = cut[:entity]
+    token = cut.rfind("<")
+    if token != -1 and ">" not in cut[token:]:
+        cut = cut[:token]
+    return cut + "…"
+
+
 def section(text: str, block_id: str | None = None) -> dict:
-    block = {"type": "section", "text": mrkdwn(text[:SECTION_TEXT_MAX])}
+    block = {"type": "section", "text": mrkdwn(fitted(text, SECTION_TEXT_MAX))}
     if block_id:
         block["block_id"] = block_id
     return block
@@ -35,7 +51,7 @@ def sections(lines: list[str], *, limit: int, total: int | None = None) -> list[
     `limit` sections (a message holds 50 blocks) and `total` characters in all (Slack refuses a message
     whose blocks hold more than about 12,000: `msg_blocks_too_long`). Lines that do not fit are counted
     in a last line ("…and 3 more."), not lost without a word."""
-    lines = [line[:SECTION_TEXT_MAX] for line in lines]
+    lines = [fitted(line, SECTION_TEXT_MAX) for line in lines]
     packed = _packed(lines, limit=limit, total=total)
     if packed is not None:
         return [section("\n".join(chunk)) for chunk in packed]
@@ -80,7 +96,7 @@ def _packed(lines: list[str], *, limit: int, total: int | None, more: int = 0) -
 
 
 def context(text: str, block_id: str | None = None) -> dict:
-    block = {"type": "context", "elements": [mrkdwn(text[:3000])]}
+    block = {"type": "context", "elements": [mrkdwn(fitted(text, SECTION_TEXT_MAX))]}
     if block_id:
         block["block_id"] = block_id
     return block

@@ -208,3 +208,27 @@ def test_the_approvers_hr_named_come_first_in_a_request_and_its_thread():
     assert text.split(" — for ")[1].startswith(f"<@{lead}>, <@U0000000000>")
     thread = messages.change_thread_text(pending(), by="U_ALICE", approvers=crowd(300) | {lead}, named_first={lead})
     assert thread.startswith(f"Withdrawn by <@U_ALICE>. <@{lead}>, ")
+
+
+def test_a_text_too_long_for_its_section_is_cut_with_an_ellipsis_never_inside_an_entity_or_a_mention():
+    from approvals.block_kit import context, fitted, section
+
+    assert fitted("short", 3000) == "short"
+    for tail in ("&amp;&amp;&amp;", "<@U0123456789> and more", "&lt;b&gt;" * 3):
+        for room in range(2990, 3000):
+            text = "x" * room + tail
+            shown = section(text)["text"]["text"]
+            assert len(shown) <= 3000 and shown.endswith("…")
+            body = shown[:-1]
+            assert body.count("<") == body.count(">")  # no mention cut in two
+            last = body.rfind("&")
+            assert last == -1 or ";" in body[last:]  # no "&am" shown raw
+    assert context("y" * 5000)["elements"][0]["text"] == "y" * 2999 + "…"
+
+
+def test_a_rejected_receipt_with_the_longest_type_name_and_reason_fits_its_section():
+    reason = "&" * 500
+    entry = replace(pending(), status="rejected", decided_by="U_BOB", reason=reason)
+    blocks = messages.receipt_blocks(entry, LONG_TYPE, {"U_BOB"})
+    text = blocks[0]["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("&amp;…")
