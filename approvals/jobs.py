@@ -288,11 +288,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula: text that starts (after spaces, which Excel and
-    LibreOffice skip) with = + - @, a tab or a carriage return gets a leading apostrophe. Any cell may
+    """A cell a spreadsheet will not run as a formula: text that starts with = + - @, a tab or a carriage
+    return, or with one of = + - @ after any white space (spaces, which Excel and LibreOffice skip; a
+    no-break space or a line break, which some importers trim), gets a leading apostrophe. Any cell may
     hold what someone typed: a Slack display name, a reason, a team's name, HR's own name."""
     text = "" if value is None else str(value)
-    return "'" + text if text.lstrip(" ")[:1] in FORMULA_STARTS else text
+    risky = text[:1] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS
+    return "'" + text if risky else text
 
 
 def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> list[tuple]:

@@ -5,6 +5,8 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from approvals import job_messages, jobs
 from approvals.config_types import (
     ApproverSource,
@@ -331,6 +333,16 @@ def test_how_far_back_the_read_reached_is_judged_channel_by_channel():
     deleted, aged_out = jobs.vanished_records(previous, {}, channels={"C1", "C2", "C3"}, oldest_by_channel=reached)
     assert [g.id for g in deleted] == ["c1-deleted", "c2-deleted"]
     assert {g.id for g in aged_out} == {"c1-old", "placeless", "c3-emptied"}
+
+
+@pytest.mark.parametrize("typed", ["=1+1", "  =1+1", "\u00a0=1+1", "\n=1+1", "\r\n@SUM(A1)", "\t-2", "\tplain"])
+def test_a_cell_that_could_start_a_formula_is_quoted(typed):
+    assert jobs.csv_safe(typed) == "'" + typed
+
+
+@pytest.mark.parametrize("typed", ["plain", " plain", "café = good", "", None])
+def test_a_cell_that_cannot_start_a_formula_is_left_as_it_is(typed):
+    assert jobs.csv_safe(typed) == ("" if typed is None else typed)
 
 
 def test_the_export_has_a_row_per_record_and_no_formulas():
