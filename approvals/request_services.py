@@ -146,9 +146,20 @@ class Decision:
     approver: str
     status: str  # APPROVED or REJECTED
     reason: str | None = None
+    # Where the approver clicked, to tell them there what became of it: a channel (an ephemeral note) or
+    # "" (a DM: App Home's buttons, which have no channel). None: the request's channel.
+    told_in: str | None = None
 
     def as_task_data(self) -> dict:
-        return self.__dict__.copy()  # flat fields: no deep copy needed
+        data = self.__dict__.copy()  # flat fields: no deep copy needed
+        if data["told_in"] is None:
+            del data["told_in"]  # the usual case keeps the shape workers of an earlier release read
+        return data
+
+    @property
+    def answer_channel(self) -> str:
+        """The channel of an ephemeral note to the approver; "" for a DM."""
+        return self.channel if self.told_in is None else self.told_in
 
 
 def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
@@ -696,7 +707,7 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
         except (SlackClientError, OSError) as exc:
             logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
             tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, error),
-                        channel=decision.channel)
+                        channel=decision.answer_channel)
             return
         if message is not None and (message.entry.status, message.entry.decided_by) == (decision.status,
                                                                                          decision.approver):
@@ -708,7 +719,7 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
                        error=error, summary=f"{decision.approver}'s {verb} could not be written to the "
                                             f"request's message ({decision.ts}); Slack refused it.")
     tell_person(client, decision.approver, messages.gave_up_text(f"record your {verb}", error, passing=passing),
-                channel=decision.channel)
+                channel=decision.answer_channel)
 
 
 def decision_what(decision: Decision) -> str:
@@ -752,7 +763,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
     team_lock = team_token = None
 
     def tell_clicker(text: str) -> None:
-        post_ephemeral(client, decision.channel, decision.approver, text)
+        tell_approver(client, decision, text)
 
     try:
         message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
@@ -838,7 +849,15 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
         team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
         text = (clicker_refusal(client, config, team, decision, entry)
                 or "Another approver is deciding this request right now; check the message in a moment.")
-    post_ephemeral(client, decision.channel, decision.approver, text)
+    tell_approver(client, decision, text)
+
+
+def tell_approver(client: WebClient, decision: Decision, text: str) -> None:
+    """A note to the approver where they clicked: an ephemeral in that channel, or a DM (App Home)."""
+    if decision.answer_channel:
+        post_ephemeral(client, decision.answer_channel, decision.approver, text)
+    else:
+        send_dm(client, decision.approver, text)
 
 
 def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
@@ -870,7 +889,7 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         if team is not None:
             send_followups(client, config, team, entry, decision)
         return
-    post_ephemeral(client, decision.channel, decision.approver, messages.already_decided_text(entry))
+    tell_approver(client, decision, messages.already_decided_text(entry))
 
 
 def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry,

@@ -43,11 +43,24 @@ def message_location(payload: dict, request: dict) -> tuple[str, str]:
     return require_text(container, "channel_id"), require_text(container, "message_ts")
 
 
+def told_in(payload: dict, request_channel: str) -> str | None:
+    """Where to answer the approver (Decision.told_in): None where they clicked the request's own message,
+    else where the click was — "" (a DM) from App Home, which has no channel (its buttons name the
+    request's channel, which the approver is not looking at)."""
+    channel = payload.get("channel")
+    channel = channel.get("id") if isinstance(channel, dict) else None
+    if not isinstance(channel, str) or not channel:
+        container = payload.get("container")
+        channel = container.get("channel_id") if isinstance(container, dict) else None
+    channel = channel if isinstance(channel, str) else ""
+    return None if channel == request_channel else channel
+
+
 def action_approve(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload, request)
     request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=APPROVED))
+                                  status=APPROVED, told_in=told_in(payload, channel)))
     return ack()
 
 
@@ -55,6 +68,8 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload, request)
     clicker = payload["user"]["id"]
+    answer_in = told_in(payload, channel)
+    where = channel if answer_in is None else answer_in
     config = current_config()
     refusal = decision_refusal_cached(config, channel=channel, requester=request["user"], clicker=clicker)
     seen = None if refusal else request_seen_cached(config, request["user"], request["id"])
@@ -62,17 +77,18 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
         # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
         refusal = messages.already_decided_text(seen)
     if refusal:
-        tasks.tell_user.enqueue(channel, clicker, refusal)
+        tasks.tell_user.enqueue(where, clicker, refusal)
         return ack()
-    metadata = {"id": request["id"], "user": request["user"], "channel": channel, "ts": ts}
+    metadata = {"id": request["id"], "user": request["user"], "channel": channel, "ts": ts,
+                **({} if answer_in is None else {"told_in": answer_in})}
     view = modals.reject_modal(private_metadata=metadata, requester=request["user"],
                                summary="they will be told your reason.")
     try:
         in_request_client().views_open(trigger_id=require_text(payload, "trigger_id"), view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
         logger.warning("reject modal not opened user=%s error=%s", clicker, type(exc).__name__)
-        tasks.tell_user.enqueue(channel, clicker, modal_not_opened_text(exc, form="the reject form",
-                                                                        again="click Reject again"))
+        tasks.tell_user.enqueue(where, clicker, modal_not_opened_text(exc, form="the reject form",
+                                                                      again="click Reject again"))
     return ack()
 
 
@@ -89,8 +105,10 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
     reason = typed_text(reason) if isinstance(reason, str) else None
     if reason is None or not reason.strip():
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
+    answer_in = metadata.get("told_in")  # absent: clicked on the request's message (or an older modal)
     request_decide_later(Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=REJECTED, reason=reason.strip()))
+                                  status=REJECTED, reason=reason.strip(),
+                                  told_in=answer_in if isinstance(answer_in, str) else None))
     return ack()
 
 

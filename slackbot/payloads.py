@@ -73,6 +73,25 @@ def parse_command_body(body: str) -> SlashCommand | None:
     return slash_command_from_fields(fields)
 
 
+# What Slack's certificate check holds, and nothing else: `ssl_check=1` and the app's (legacy) token.
+CERTIFICATE_CHECK_FIELDS = {"ssl_check", "token"}
+
+
+def is_certificate_check(body: bytes) -> bool:
+    """True for Slack's certificate check of a slash command URL: a form of `ssl_check=1` (and its
+    `token`) only. Slack sends it unsigned — no X-Slack-Signature or X-Slack-Request-Timestamp
+    (slackapi/bolt-js#1397; bolt-python answers it before verifying) — and wants an empty 200. A form
+    with any other field is not one (slackapi/bolt-js#2898): it is verified and parsed as usual."""
+    if len(body) > 512 or not (body.startswith(b"ssl_check=") or b"&ssl_check=" in body):
+        return False
+    try:
+        fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=True, max_num_fields=2)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return (set(fields) <= CERTIFICATE_CHECK_FIELDS and fields.get("ssl_check") == ["1"]
+            and all(len(values) == 1 for values in fields.values()))
+
+
 def parse_interaction_body(body: str) -> dict:
     text = _lone_payload_field(body)
     if text is None:

@@ -4,7 +4,9 @@ In order, before any parsing: refuse bodies over the size limit, refuse
 signature headers that are not shaped like Slack's, verify the signature over
 the raw bytes with slack-sdk's `SignatureVerifier` (5-minute window), then
 parse with the endpoint's parser. Failures are answered with a status code and
-a log line, never a stack trace.
+a log line, never a stack trace. The one exception: on the slash command URL,
+Slack's certificate check (`ssl_check=1` and `token`, nothing else), which Slack
+sends unsigned, is answered with an empty 200 and nothing is done with it.
 https://docs.slack.dev/authentication/verifying-requests-from-slack/
 """
 
@@ -18,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from slack_sdk.signature import SignatureVerifier
 
-from slackbot.payloads import BadPayload
+from slackbot.payloads import BadPayload, is_certificate_check
 from slackbot.responses import SlackResponse
 
 logger = logging.getLogger(__name__)
@@ -57,8 +59,12 @@ def signature_is_valid(body: bytes, timestamp: str | None, signature: str | None
     return verifier.is_valid(body=text, timestamp=timestamp, signature=signature)
 
 
-def slack_request(parse):
-    """Wrap a view `view(request, payload) -> SlackResponse` with verification and parsing."""
+def slack_request(parse, *, certificate_check: bool = False):
+    """Wrap a view `view(request, payload) -> SlackResponse` with verification and parsing.
+
+    `certificate_check`: the endpoint is a slash command URL, which Slack checks with an unsigned
+    `ssl_check=1` form (`payloads.is_certificate_check`): answered with an empty 200 before the
+    signature is looked at, and nothing else is done with it."""
 
     def decorator(view):
         @csrf_exempt
@@ -72,6 +78,9 @@ def slack_request(parse):
             body = request.body
             if len(body) > settings.SLACK_MAX_BODY_BYTES:
                 return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+
+            if certificate_check and is_certificate_check(body):
+                return HttpResponse(status=200)
 
             timestamp = request.headers.get("X-Slack-Request-Timestamp")
             signature = request.headers.get("X-Slack-Signature")

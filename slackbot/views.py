@@ -7,7 +7,7 @@ from slackbot.request_verification import slack_request
 from slackbot.responses import ack
 
 
-@slack_request(parse_command_body)
+@slack_request(parse_command_body, certificate_check=True)
 def commands(request, command):
     if command is None:  # Slack checking our certificate (ssl_check=1): nothing to do but answer
         return ack()
