@@ -142,8 +142,10 @@ SLACK_APP_TOKEN = env.str("SLACK_APP_TOKEN", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
 # The deployment's public URL (https://timeoff.acme.com): App Home links HR to its console.
 PUBLIC_URL = env.str("PUBLIC_URL", default="")
-# Slack's own payloads are a few kilobytes; anything far larger is not from Slack.
-SLACK_MAX_BODY_BYTES = 256 * 1024
+# Most of Slack's payloads are a few kilobytes, but a click on App Home or in a modal carries the whole
+# view, percent-encoded: up to 100 blocks, and a character outside ASCII is 9 bytes once encoded (an App
+# Home of Japanese names and notes passed 256 KiB). Anything larger than this is not from Slack.
+SLACK_MAX_BODY_BYTES = 1024 * 1024
 
 # --- The local demo workspace (/demo/, `manage.py demo_slack`) ---------------------
 # bin/run sets DEMO=true when .env still holds the placeholder bot token that

@@ -1,5 +1,6 @@
 """Every Slack endpoint verifies Slack's signature over the raw body before anything else."""
 
+import json
 import re
 import time
 from urllib.parse import urlencode
@@ -88,6 +89,21 @@ def test_a_non_utf8_body_is_refused_without_crashing(client, path):
     assert response.status_code == 401
     unsigned = client.post(path, data=body, content_type="application/x-www-form-urlencoded")
     assert unsigned.status_code == 401
+
+
+def test_a_click_on_a_large_app_home_of_non_ascii_text_is_not_refused_as_too_large(client, fake_slack):
+    from test_support.slack_requests import view_block_actions_payload
+
+    # 50 blocks of 1,000 Japanese characters: 9 bytes each once Slack percent-encodes the payload.
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "休" * 1000}}] * 50}
+    payload = view_block_actions_payload(user_id="U_ALICE", action_id="no_such_action", value="{}",
+                                         block_id="b", view=home)
+    body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})  # as Slack sends it: UTF-8
+    assert len(body) > 256 * 1024
+
+    response = post_signed(client, "/slack/interactions", body)
+
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
