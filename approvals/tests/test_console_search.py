@@ -6,14 +6,6 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def hr_client(client, django_user_model, fake_slack):
-    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
-                                                   is_staff=True)
-    client.force_login(hannah)
-    return client
-
-
 def test_the_search_page_is_a_plain_get_form(hr_client):
     response = hr_client.get(reverse("console:search"))
     assert response.status_code == 200

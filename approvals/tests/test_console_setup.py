@@ -36,14 +36,6 @@ from test_support.flows import install_config, standard_config
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def hr_client(client, django_user_model, fake_slack):
-    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
-                                                   is_staff=True)
-    client.force_login(hannah)
-    return client
-
-
 def granting(monkeypatch, fake_slack, scopes):
     """Make the fake answer with the x-oauth-scopes header real Slack sends on every Web API answer."""
     original = fake_slack.handle

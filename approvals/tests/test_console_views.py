@@ -15,14 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hr_client(client, django_user_model, fake_slack):
-    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
-                                                   is_staff=True)
-    client.force_login(hannah)
-    return client
-
-
-@pytest.fixture
 def team_editor(client, django_user_model, fake_slack):
     """Staff who may change teams: the order of teams decides each person's team."""
     from django.contrib.auth.models import Permission

@@ -10,14 +10,6 @@ pytestmark = pytest.mark.django_db
 RLO, ZWSP = "\u202e", "\u200b"  # right-to-left override, zero-width space
 
 
-@pytest.fixture
-def hr_client(client, django_user_model, fake_slack):
-    hannah = django_user_model.objects.create_user("hannah", "hannah@example.com", "a-long-test-password",
-                                                   is_staff=True)
-    client.force_login(hannah)
-    return client
-
-
 def test_a_right_to_left_override_in_a_slack_name_does_not_turn_the_console_around(hr_client, fake_slack):
     # Bob set his Slack name to end in U+202E: the console listed the approvers as "Bob Brown‮, Alice
     # Adams, everyone in #eng-leads", which a browser shows as "Bob Brown ,sgnael-gne# ni enoyreve ,smadA
