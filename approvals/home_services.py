@@ -16,6 +16,7 @@ from approvals.home_view import home_view
 from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import balance_text, local_today, my_leave, slack_lookups, team_of_user
+from approvals.team_out_services import team_week_from
 from approvals.team_routing import approvers_for
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,10 @@ def home_publish(client: WebClient, user: str) -> None:
                 if history is not None and team is not None else None)
     if team is None:
         note = "No team is configured for you yet, so you can't request time off; ask HR."
+    team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None
     view = home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
-                     is_hr=user in config.fallback_approvers, console_url=console_url(), note=note)
+                     is_hr=user in config.fallback_approvers, console_url=console_url(), note=note,
+                     team_week=team_week)
     client.views_publish(user_id=user, view=view)
 
 

@@ -19,8 +19,10 @@ MAX_BALANCE_SECTIONS = 5
 
 
 def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, waiting: list[LedgerEntry],
-              is_hr: bool, console_url: str | None, note: str | None = None, today: date | None = None) -> dict:
-    """My leave and balances, a button to ask for time off; for approvers what waits for them; for HR the console.
+              is_hr: bool, console_url: str | None, note: str | None = None, today: date | None = None,
+              team_week: list[dict] | None = None) -> dict:
+    """My leave and balances, a button to ask for time off; for approvers what waits for them; who in my
+    team is out this week (`team_week`: its blocks); for HR the console.
 
     Every part is bounded but the list of the person's leave, which gets the room the others leave (it
     says how many more it could not show), so nothing after it is cut off.
@@ -43,6 +45,8 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
             below += waiting_blocks(config, entry)
         if len(waiting) > MAX_WAITING:
             below.append(context(f"and {len(waiting) - MAX_WAITING} more in the approvals channels."))
+    if team_week:
+        below += [{"type": "divider"}, *team_week]
     if is_hr:
         below.append({"type": "divider"})
         if console_url:

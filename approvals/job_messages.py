@@ -39,9 +39,9 @@ def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str
     return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)}"
 
 
-def _sections(lines: list[str], *, besides: list[dict]) -> list[dict]:
-    """The lines as sections, in the room the message's other blocks (`besides`) leave."""
-    return sections(lines, limit=MAX_SECTIONS, total=BLOCKS_TEXT_BUDGET - text_length(besides))
+def _sections(lines: list[str], *, besides: list[dict], limit: int = MAX_SECTIONS) -> list[dict]:
+    """The lines as sections (at most `limit`), in the room the message's other blocks (`besides`) leave."""
+    return sections(lines, limit=limit, total=BLOCKS_TEXT_BUDGET - text_length(besides))
 
 
 # --- Channel posts ------------------------------------------------------------------------
@@ -58,8 +58,9 @@ def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
 
 def weekly_digest_message(team_name: str, today: date, until: date, out: list[LedgerEntry],
                           leave_types: Mapping[str, LeaveTypeConfig],
-                          holidays: Mapping[date, str]) -> tuple[str, list[dict]]:
-    """The weekly who's-out: today and the next days, with the team's holidays in that window."""
+                          holidays: Mapping[date, str], *, max_sections: int = MAX_SECTIONS) -> tuple[str, list[dict]]:
+    """The weekly who's-out: today and the next days, with the team's holidays in that window; the people
+    in at most `max_sections` sections (App Home shows it in a few), those that do not fit counted."""
     window = f"{format_day(today)} – {format_day(until)}"
     title = f"*:calendar: Who's out, {window}* ({escape(team_name)})"
     if out:
@@ -72,7 +73,7 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
     days_off = [f"{format_day(day)}: {escape(name)}" for day, name in sorted(holidays.items()) if today <= day <= until]
     ending = [context(":palm_tree: Holidays: " + "; ".join(days_off))] if days_off else []
     heading = section(title)
-    return text, [heading, *_sections(lines, besides=[heading, *ending]), *ending]
+    return text, [heading, *_sections(lines, besides=[heading, *ending], limit=max_sections), *ending]
 
 
 # --- Direct messages ---------------------------------------------------------------------

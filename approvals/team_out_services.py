@@ -95,13 +95,34 @@ def team_out_send(client: WebClient, user: str, team_name: str | None = None) ->
     send_dm(client, user, text, blocks)
 
 
-def team_out_message(config: WorkspaceConfig, team: TeamConfig, entries, today: date) -> tuple[str, list[dict]]:
+def team_out_message(config: WorkspaceConfig, team: TeamConfig, entries, today: date,
+                     max_sections: int = job_messages.MAX_SECTIONS) -> tuple[str, list[dict]]:
     """The team's approved leave today and the next days (the weekly digest's window and words)."""
     until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
     holidays = jobs.team_calendar(config, team, today)
     out: list[LedgerEntry] = jobs.out_between(entries, team, today, until, holidays)
     leave_types = {leave_type.code: leave_type for leave_type in config.leave_types}
-    return job_messages.weekly_digest_message(team.name, today, until, out, leave_types, holidays)
+    return job_messages.weekly_digest_message(team.name, today, until, out, leave_types, holidays,
+                                              max_sections=max_sections)
+
+
+def team_week_from(config: WorkspaceConfig, team: TeamConfig, user: str, history) -> list[dict] | None:
+    """App Home's "who's out" part: `/timeoff who`'s answer for the person's team, in a few sections,
+    from what the publish has read: the whole ledger, or else the team's slices for those days (None
+    when they are cold: the tab shows it from the next publish on, and reads no more of Slack for it)."""
+    today = local_today(team.timezone)
+    if isinstance(history, ledger_reader.Ledger):
+        entries = history.entries.values()
+    else:
+        view = ledger_reader.person_view(config, user, team.name, today,
+                                         today + timedelta(days=jobs.DIGEST_DAYS_AHEAD))
+        if view is None:
+            return None
+        entries = view.entries.values()
+    return team_out_message(config, team, entries, today, max_sections=HOME_TEAM_WEEK_SECTIONS)[1]
+
+
+HOME_TEAM_WEEK_SECTIONS = 3  # of App Home's 100 blocks: the person's own list gets the rest
 
 
 def no_team_text(config: WorkspaceConfig) -> str:

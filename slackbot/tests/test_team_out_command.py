@@ -141,3 +141,43 @@ def test_a_name_that_is_no_team_lists_the_teams_and_is_escaped(client, fake_slac
     assert text.startswith("No team is called “&lt;!channel&gt; marketing”.")
     assert "*Engineering*, *Design &amp; Research*" in text and "<!channel>" not in text
     assert fake_slack.calls("chat.postMessage") == []
+
+
+def home_of(client, fake_slack, user: str, event_id: str) -> str:
+    from test_support.slack_requests import event_envelope, post_event
+
+    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
+                                       "event_ts": "1766000000.000300"}, event_id=event_id))
+    [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user][-1:]
+    return str(call.params["view"])
+
+
+def test_app_home_shows_who_in_my_team_is_out_this_week(client, fake_slack, team_out):
+    shown = home_of(client, fake_slack, ALICE, "Ev_HOME_WEEK")
+
+    assert "Who's out" in shown and "(Engineering)" in shown
+    week = shown[shown.index("Who's out"):]  # above it, Alice's own balances name every type
+    assert f"<@{DAVE}>: :calendar: away" in week and "Sick" not in week  # private: no type
+    assert f"<@{ALICE}>: :palm_tree: Vacation" in week
+    assert f"<@{BOB}>" not in week  # pending now; out only in three weeks
+
+
+def test_app_home_of_someone_in_no_team_has_no_week(client, fake_slack, team_out):
+    shown = home_of(client, fake_slack, CAROL, "Ev_HOME_NOTEAM")
+    assert "Who's out" not in shown and "No team is configured for you" in shown
+
+
+def test_app_home_of_a_team_with_many_out_stays_within_its_blocks(client, fake_slack, team_out):
+    for number in range(300):
+        user = f"U_OUT{number:04d}"
+        fake_slack.workspace.add_user(user, user.lower(), real_name=user)
+        seed(fake_slack, user, "vacation", "approved")
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.channels[C_ENG].members.update(f"U_OUT{number:04d}" for number in range(300))
+
+    shown = home_of(client, fake_slack, ALICE, "Ev_HOME_MANY")
+
+    week = shown[shown.index("Who's out"):]
+    assert "more." in week  # those that did not fit are counted
+    [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE][-1:]
+    assert len(call.params["view"]["blocks"]) <= 100
