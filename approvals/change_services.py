@@ -10,6 +10,7 @@ Every change is re-checked against the ledger before it is written.
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -111,7 +112,10 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     if current is not None:
         submission = replace(submission, user=current.user)  # HR edits it in the requester's name
     requester = requester_cached(config, submission.user)
-    today = local_today(requester.timezone or "UTC")
+    # As a new request on a cold cache (request_submit): while the time zone is unknown, a day's
+    # tolerance, since UTC's today is already tomorrow on a California evening and would refuse
+    # leave that starts today; the task checks again in the requester's own zone.
+    today = local_today(requester.timezone) if requester.timezone else local_today("UTC") - timedelta(days=1)
     if requester.team is not None:
         # As a new request is checked: the view of its person, team and dates (the whole ledger when
         # it was read above).

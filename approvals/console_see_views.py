@@ -34,6 +34,7 @@ from approvals.console_see_selectors import (
 )
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.console_views import console_permission, staff_required
+from approvals.jobs import local_date
 from approvals.selectors import cached_lookups
 
 DEFAULT_WEEKS = 4
@@ -70,9 +71,12 @@ def whos_out(request):
     directory = slack_directory.directory_current()
     calendars = []
     if ledger is not None:
-        today = timezone.localdate()
-        calendars = [team_calendar(config=config, team=team, ledger=ledger, directory=directory, today=today,
-                                   weeks=weeks) for team in ([chosen] if chosen else config.teams)]
+        # Each team's own "today", as its digests and `/timeoff who` count it: the server's UTC day is
+        # still last Sunday on a Monday morning in Tokyo, and would show last week.
+        now = timezone.now()
+        calendars = [team_calendar(config=config, team=team, ledger=ledger, directory=directory,
+                                   today=local_date(team, now), weeks=weeks)
+                     for team in ([chosen] if chosen else config.teams)]
     return render(request, "approvals/console/see/whos_out.html", {
         "nav": "whos_out",
         "teams": [team.name for team in config.teams],

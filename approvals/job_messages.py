@@ -31,12 +31,18 @@ def public_label(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig])
     return escape(leave_type.label)
 
 
-def _dates(entry: LedgerEntry) -> str:
-    return format_range(entry.start, entry.end, entry.start_half, entry.end_half)
+def _dates(entry: LedgerEntry, today: date) -> str:
+    # With the year when it is not `today`'s (the day the message is sent): next January's leave in a
+    # December digest, or a typo for the year ("2062") in a nudge, must not read as this year's.
+    return format_range(entry.start, entry.end, entry.start_half, entry.end_half, today=today)
 
 
-def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig]) -> str:
-    return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)}"
+def _day(day: date, today: date) -> str:
+    return format_day(day, with_year=day.year != today.year)
+
+
+def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig], today: date) -> str:
+    return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry, today)}"
 
 
 def _sections(lines: list[str], *, besides: list[dict], limit: int = MAX_SECTIONS) -> list[dict]:
@@ -53,7 +59,7 @@ def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
     who = mentions({e.user for e in out}, room=TEXT_MENTIONS_ROOM)
     text = f":sunrise: Out today ({format_day(today)}) in {escape(team_name)}: {who}"
     title = section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})")
-    return text, [title, *_sections([_line(e, leave_types) for e in out], besides=[title])]
+    return text, [title, *_sections([_line(e, leave_types, today) for e in out], besides=[title])]
 
 
 def weekly_digest_message(team_name: str, today: date, until: date, out: list[LedgerEntry],
@@ -61,16 +67,16 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
                           holidays: Mapping[date, str], *, max_sections: int = MAX_SECTIONS) -> tuple[str, list[dict]]:
     """The weekly who's-out: today and the next days, with the team's holidays in that window; the people
     in at most `max_sections` sections (App Home shows it in a few), those that do not fit counted."""
-    window = f"{format_day(today)} – {format_day(until)}"
+    window = f"{format_day(today)} – {_day(until, today)}"
     title = f"*:calendar: Who's out, {window}* ({escape(team_name)})"
     if out:
         text = f":calendar: Who's out in {escape(team_name)}, {window}: " + mentions(
             {e.user for e in out}, room=TEXT_MENTIONS_ROOM)
-        lines = [_line(e, leave_types) for e in out]
+        lines = [_line(e, leave_types, today) for e in out]
     else:
         text = f":calendar: Nobody in {escape(team_name)} is out {window}."
         lines = ["Nobody is out."]
-    days_off = [f"{format_day(day)}: {escape(name)}" for day, name in sorted(holidays.items()) if today <= day <= until]
+    days_off = [f"{_day(day, today)}: {escape(name)}" for day, name in sorted(holidays.items()) if today <= day <= until]
     ending = [context(":palm_tree: Holidays: " + "; ".join(days_off))] if days_off else []
     heading = section(title)
     return text, [heading, *_sections(lines, besides=[heading, *ending], limit=max_sections), *ending]
@@ -82,8 +88,8 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
 def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_day: date, today: date) -> str:
     """To the requester, the working day before: their own DM, so the type is named even when private."""
     label = escape(leave_type.label) if leave_type else "time off"
-    when = "tomorrow" if first_day == today + timedelta(days=1) else f"on {format_day(first_day)}"
-    return (f":wave: A reminder: your {label} starts {when} ({_dates(entry)}, {format_days(entry.days)}). "
+    when = "tomorrow" if first_day == today + timedelta(days=1) else f"on {_day(first_day, today)}"
+    return (f":wave: A reminder: your {label} starts {when} ({_dates(entry, today)}, {format_days(entry.days)}). "
             "Remember to hand over anything urgent and set your status. Enjoy!")
 
 
@@ -93,17 +99,18 @@ NUDGE_LINES_MAX = 50
 
 
 def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig],
-               now: datetime) -> str:
+               now: datetime, today: date | None = None) -> str:
     """To an approver: each request still waiting for a decision (the NUDGE_LINES_MAX oldest, and how many
-    more), named and linked to its message."""
+    more), named and linked to its message. `today`: the team's day it is sent (default: `now`'s date)."""
     waiting = list(waiting)
+    today = today or now.date()
     lines = []
     for entry in waiting[:NUDGE_LINES_MAX]:
         hours = int((now.timestamp() - (posted_at(entry) or now.timestamp())) // 3600)
         waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
         link = message_link(entry.channel, entry.ts) if entry.channel and entry.ts else None
         opened = f" <{link}|Open the request>" if link else ""
-        lines.append(f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry)} "
+        lines.append(f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry, today)} "
                      f"— waiting {waited}.{opened}")
     if len(waiting) > NUDGE_LINES_MAX:
         lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the "

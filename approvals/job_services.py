@@ -279,7 +279,7 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
             by_approver[approver].append(entry)
     nudged = 0
     for approver, entries in sorted(by_approver.items()):
-        text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant)
+        text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day)
         nudged += _dm(client, f"nudge:{key_part(team.name)}:{job.period}:{approver}", approver, text)
     return f"{len(waiting)} waiting, {nudged} approver(s) nudged"
 

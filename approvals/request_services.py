@@ -874,7 +874,8 @@ def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, en
     approved = [e for e in history.without(entry.id) if e.status == APPROVED]
     request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
     violation = capacity_violation(request, team=team, ledger=approved,
-                                   holiday_dates=holiday_dates(config, team, entry.start, entry.end))
+                                   holiday_dates=holiday_dates(config, team, entry.start, entry.end),
+                                   today=local_today(team.timezone))  # the approver's refusal names other years
     return violation.message if violation else None
 
 

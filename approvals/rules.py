@@ -591,8 +591,10 @@ def capacity_violation(
     ledger: Iterable[LedgerEntry],
     holiday_dates: Container[date],
     team_members: set[str] | None = None,
+    today: date | None = None,
 ) -> RuleViolation | None:
-    """The capacity check alone: re-run when a request is approved (DESIGN §5, in-flight requests)."""
+    """The capacity check alone: re-run when a request is approved (DESIGN §5, in-flight requests).
+    `today`: the day the refusal is read, so a full day in another year names its year."""
     coverage = _coverage(request.start, request.end, request.start_half, request.end_half, tuple(team.workweek),
                          holiday_dates)
-    return _capacity_violation(request, coverage, team, list(ledger), team_members, holiday_dates, None)
+    return _capacity_violation(request, coverage, team, list(ledger), team_members, holiday_dates, today)

@@ -20,7 +20,10 @@ def instant(value: str) -> datetime:
     except ValueError:
         raise CommandError(f"--at: not an ISO 8601 date and time: {value!r} (e.g. 2027-01-04T09:00:00+01:00)")
     if moment.tzinfo is None:
-        raise CommandError(f"--at: give the UTC offset too, e.g. {value}+00:00 (jobs are due in each team's zone)")
+        # The example is the instant read back with an offset, not `value` with one appended: a date alone
+        # with an offset ("2031-03-10+00:00") is read as a naive midnight, and would be refused again.
+        raise CommandError(f"--at: give the UTC offset too, e.g. {moment.isoformat()}+00:00 "
+                           "(jobs are due in each team's zone)")
     return moment
 
 
