@@ -46,8 +46,6 @@ from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
 TEMPLATES = "approvals/console/config/"
 
 
-def _saved(form) -> dict[str, Any]:
-    return dict(form.cleaned_data)
 
 
 # --- Teams -----------------------------------------------------------------------------------
@@ -64,12 +62,15 @@ def _team_page(request, *, team: Team | None):
         elif form.is_valid():
             try:
                 if team is None:
-                    saved = console_services.team_create(**_saved(form))
+                    saved = console_services.team_create(**form.saved_fields())
                 else:
-                    saved = console_services.team_update(team_id=team.pk, **_saved(form))
+                    saved = console_services.team_update(team_id=team.pk, version=form.version(),
+                                                         **form.saved_fields())
             except console_services.TeamNotFound:
                 messages.error(request, "That team no longer exists.")
                 return redirect("console:home")
+            except console_services.ConfigRowChanged as changed:
+                form.stale("team", changed.version)
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -182,12 +183,15 @@ def _form_page(request, editable: Editable, row=None):
         if form.is_valid():
             try:
                 if row is None:
-                    saved = editable.create(**_saved(form))
+                    saved = editable.create(**form.saved_fields())
                 else:
-                    saved = editable.update(**{editable.id_keyword: row.pk}, **_saved(form))
+                    saved = editable.update(**{editable.id_keyword: row.pk}, version=form.version(),
+                                            **form.saved_fields())
             except console_services.ConfigRowNotFound:
                 messages.error(request, f"That {editable.noun} no longer exists.")
                 return redirect(editable.list_url)
+            except console_services.ConfigRowChanged as changed:
+                form.stale(editable.noun, changed.version)
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -286,7 +290,9 @@ def policy(request):
         form = WorkspacePolicyForm(request.POST, instance=current)
         if form.is_valid():
             try:
-                console_services.workspace_policy_update(**_saved(form))
+                console_services.workspace_policy_update(version=form.version(), **form.saved_fields())
+            except console_services.ConfigRowChanged as changed:
+                form.stale("policy", changed.version)
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:

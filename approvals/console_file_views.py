@@ -106,6 +106,7 @@ def config_file(request):
     return render(request, "approvals/console/file/file.html", {
         "nav": "file",
         "may_apply": request.user.has_perms(APPLY_PERMISSIONS),
+        "may_download": request.user.has_perms(DOWNLOAD_PERMISSIONS),
     })
 
 
@@ -148,6 +149,7 @@ def config_upload(request):
     return render(request, "approvals/console/file/file.html", {
         "nav": "file",
         "may_apply": request.user.has_perms(APPLY_PERMISSIONS),
+        "may_download": request.user.has_perms(DOWNLOAD_PERMISSIONS),
         "upload_errors": errors,
         "upload_name": getattr(upload, "name", ""),
     }, status=400)

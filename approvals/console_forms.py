@@ -10,6 +10,7 @@ error on its field, saying why and what was meant where it can tell.
 
 import functools
 import re
+import time
 import zoneinfo
 
 import holidays
@@ -18,7 +19,7 @@ from django.forms.utils import ErrorDict
 from django.urls import reverse_lazy
 from slack_sdk.errors import SlackApiError
 
-from approvals import slack_directory
+from approvals import console_services, slack_directory
 from approvals.models import (
     Blackout,
     CompanyHoliday,
@@ -58,12 +59,33 @@ class _SlackField(forms.Field):
         return self.directory if self.directory is not None else slack_directory.directory_cached()
 
 
+# How long one form may keep HR waiting on Slack while it looks up addresses the cached directory does not
+# know yet (each call waits up to the in-request client's timeout): then the rest are named, not looked up.
+LOOKUP_SECONDS = 3.0
+
+
+class SlackLookups:
+    """The look-ups one form asks of Slack: until LOOKUP_SECONDS have passed since the first, and none after
+    Slack has not answered one (slow or unreachable: the next would wait as long)."""
+
+    def __init__(self):
+        self.deadline: float | None = None
+        self.unanswered = False
+
+    def allowed(self) -> bool:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + LOOKUP_SECONDS
+        return not self.unanswered and now < self.deadline
+
+
 class PeopleField(_SlackField):
     """Several people, by email, @handle or name, separated by commas; cleans to a list of user ids."""
 
     kind = "people"
     multiple = True
     default_error_messages = {"required": "Choose at least one person."}
+    lookups: SlackLookups | None = None  # ConsoleForm gives its fields one; else each cleaning has its own
 
     def prepare_value(self, value):
         if not isinstance(value, (list, tuple)):
@@ -80,15 +102,23 @@ class PeopleField(_SlackField):
             return list(value)
         typed = [item.strip() for item in SEPARATORS.split(value or "") if item.strip()]
         directory = self._directory()
+        lookups = self.lookups or SlackLookups()
         ids, problems = [], []
         for item in typed:
+            ask = lookups.allowed()
             try:
-                person = slack_directory.person_resolve(item, directory=directory, client=in_request_client())
+                person = slack_directory.person_resolve(item, directory=directory,
+                                                        client=in_request_client() if ask else None)
             except slack_directory.NotResolved as exc:
-                problems.append(str(exc))
+                if not ask and slack_directory.EMAIL.match(item):  # not asked: never taken for "nobody"
+                    problems.append(f"Slack did not answer {'while' if lookups.unanswered else 'in time while'} "
+                                    f"looking up {item}; try again.")
+                else:
+                    problems.append(str(exc))
             except SlackApiError as exc:  # refused or rate limited: named, never taken for "nobody"
                 problems.append(f"Slack could not look up {item} just now ({error_code(exc)}); try again.")
             except OSError:  # Slack slow or unreachable
+                lookups.unanswered = True
                 problems.append(f"Slack did not answer while looking up {item}; try again.")
             else:
                 if person.id not in ids:
@@ -176,7 +206,9 @@ class ConsoleBoundField(forms.BoundField):
 
 
 class ConsoleForm:
-    """Mixin for the console's forms: warnings per field (`form.warnings`, set by the view)."""
+    """Mixin for the console's forms: warnings per field (`form.warnings`, set by the view), and the
+    version of the row the form was made from (a hidden field), so that saving a form someone else's
+    save has made stale is refused instead of silently undoing their change."""
 
     bound_field_class = ConsoleBoundField
     warnings: dict[str, list[str]] = {}  # the view sets each form's own; never mutated in place
@@ -184,6 +216,30 @@ class ConsoleForm:
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.fields["version"] = forms.CharField(widget=forms.HiddenInput, required=False, initial=(
+            console_services.row_version(self.instance) if self.instance.pk is not None else ""))
+        # Asking Slack for email addresses it has not listed yet: the form's fields share one budget.
+        lookups = SlackLookups()
+        for field in self.fields.values():
+            if isinstance(field, PeopleField):
+                field.lookups = lookups
+
+    def saved_fields(self) -> dict:
+        """What HR typed, as the services take it: model fields, without the version."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
+
+    def version(self) -> str | None:
+        """The version of the row this form was made from; None when the page did not say."""
+        return self.cleaned_data.get("version") or None
+
+    def stale(self, noun: str, current_version: str) -> None:
+        """Someone saved the row after this form was made: say so, keep what was typed, and let a second
+        save (now a choice made knowingly) replace their change."""
+        self.add_error(None, f"Someone else saved this {noun} after you opened it, so nothing was saved. Saving "
+                             "again replaces their changes with this form; to see them first, open the page "
+                             "again.")
+        self.data = self.data.copy()
+        self.data[self.add_prefix("version")] = current_version
 
     def add_service_errors(self, error: forms.ValidationError) -> None:
         """Errors a service raised (keyed by model field) on their fields; others above the form."""

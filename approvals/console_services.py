@@ -10,12 +10,19 @@ constraints (one default team, a blackout's end after its start, unique names)
 decide what is accepted, here as in the admin and the configuration file. A
 refusal raises Django's `ValidationError`, keyed by model field.
 
+An update may carry the `version` (`row_version`) of the row the form was
+made from: if someone saved the row since, it raises `ConfigRowChanged` and
+changes nothing, so a second HR user's stale form never silently undoes the
+first one's change.
+
 Saving or deleting a row fires the configuration's invalidation receivers
 (`config_store.connect_invalidation_receivers`, now and again after commit), so
 Slack reads the new configuration at once; deleting a team deletes its company
 holidays and blackouts (foreign keys), which fire them too.
 """
 
+import hashlib
+import json
 from typing import Any
 
 from django.db import models, transaction
@@ -40,6 +47,14 @@ class TeamNotFound(ConfigRowNotFound):
     pass
 
 
+class ConfigRowChanged(Exception):
+    """Someone saved the row after the form was made from it; `version` is the row's version now."""
+
+    def __init__(self, version: str):
+        super().__init__(version)
+        self.version = version
+
+
 def _fields_of(record_type: type, *, extra: tuple[str, ...] = (), without: tuple[str, ...] = ()) -> frozenset[str]:
     """The model fields a service may set: those the record's description names (and `extra`)."""
     return frozenset(config_fields.model_kinds(record_type)) - set(without) | set(extra)
@@ -52,6 +67,22 @@ LEAVE_TYPE_FIELDS = _fields_of(LeaveTypeConfig)
 HOLIDAY_FIELDS = _fields_of(HolidayConfig)  # `team`: a Team, or None for every team
 BLACKOUT_FIELDS = _fields_of(BlackoutConfig)
 POLICY_FIELDS = _fields_of(WorkspaceConfig)
+
+
+EDITABLE_FIELDS = {Team: TEAM_FIELDS, LeaveType: LEAVE_TYPE_FIELDS, CompanyHoliday: HOLIDAY_FIELDS,
+                   Blackout: BLACKOUT_FIELDS, WorkspacePolicy: POLICY_FIELDS}
+
+
+def row_version(row: models.Model) -> str:
+    """A fingerprint of what HR edits in `row` (as the database holds it): any saved change changes it."""
+    values = {name: getattr(row, row._meta.get_field(name).attname) for name in sorted(EDITABLE_FIELDS[type(row)])}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _unchanged_since(row: models.Model, version: str | None) -> None:
+    """Raise ConfigRowChanged if `row` (locked) is no longer the one whose `version` the form was made from."""
+    if version is not None and row_version(row) != version:
+        raise ConfigRowChanged(row_version(row))
 
 
 def _set(row: models.Model, allowed: frozenset[str], fields: dict[str, Any]) -> None:
@@ -99,13 +130,14 @@ def team_create(**fields: Any) -> Team:
 
 
 @transaction.atomic
-def team_update(*, team_id: int, **fields: Any) -> Team:
-    """Change the given fields of a team.
+def team_update(*, team_id: int, version: str | None = None, **fields: Any) -> Team:
+    """Change the given fields of a team (if it is still at `version`, when given).
 
     A new approvals channel moves the old one to `past_approvals_channels`, so
     the ledger keeps reading the requests already posted there (DESIGN §4).
     """
     team = _locked(Team, team_id, TeamNotFound)
+    _unchanged_since(team, version)
     old_channel = team.approvals_channel
     _set(team, TEAM_FIELDS, fields)
     if team.approvals_channel != old_channel:
@@ -154,8 +186,9 @@ def leave_type_create(**fields: Any) -> LeaveType:
 
 
 @transaction.atomic
-def leave_type_update(*, leave_type_id: int, **fields: Any) -> LeaveType:
+def leave_type_update(*, leave_type_id: int, version: str | None = None, **fields: Any) -> LeaveType:
     leave_type = _locked(LeaveType, leave_type_id)
+    _unchanged_since(leave_type, version)
     _set(leave_type, LEAVE_TYPE_FIELDS, fields)
     _save(leave_type)
     return leave_type
@@ -179,8 +212,9 @@ def holiday_create(**fields: Any) -> CompanyHoliday:
 
 
 @transaction.atomic
-def holiday_update(*, holiday_id: int, **fields: Any) -> CompanyHoliday:
+def holiday_update(*, holiday_id: int, version: str | None = None, **fields: Any) -> CompanyHoliday:
     holiday = _locked(CompanyHoliday, holiday_id)
+    _unchanged_since(holiday, version)
     _set(holiday, HOLIDAY_FIELDS, fields)
     _save(holiday)
     return holiday
@@ -200,8 +234,9 @@ def blackout_create(**fields: Any) -> Blackout:
 
 
 @transaction.atomic
-def blackout_update(*, blackout_id: int, **fields: Any) -> Blackout:
+def blackout_update(*, blackout_id: int, version: str | None = None, **fields: Any) -> Blackout:
     blackout = _locked(Blackout, blackout_id)
+    _unchanged_since(blackout, version)
     _set(blackout, BLACKOUT_FIELDS, fields)
     _save(blackout)
     return blackout
@@ -216,12 +251,13 @@ def blackout_delete(*, blackout_id: int) -> str:
 
 
 @transaction.atomic
-def workspace_policy_update(**fields: Any) -> WorkspacePolicy:
+def workspace_policy_update(*, version: str | None = None, **fields: Any) -> WorkspacePolicy:
     """Who may request leave (`requesters_users`, `requesters_channel`) and the `fallback_approvers`.
 
     The policy is one row, made on its first save.
     """
     policy, _ = WorkspacePolicy.objects.select_for_update().get_or_create(id=WorkspacePolicy.SINGLETON_ID)
+    _unchanged_since(policy, version)
     _set(policy, POLICY_FIELDS, fields)
     _save(policy)
     return policy

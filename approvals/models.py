@@ -15,7 +15,7 @@ configurations. Checks across rows are database constraints, which Django's
 
 from typing import ClassVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -172,6 +172,24 @@ class Team(ConfigModel):
 
     def __str__(self):
         return self.name
+
+    def validate_constraints(self, exclude=None):
+        """As Django's, but the name's constraint (on an expression, Lower("name")) is reported on the name,
+        beside the field, where Django would put it above the form."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+            name_message = next(c.violation_error_message for c in self._meta.constraints
+                                if c.name == "team_name_unique_ignoring_case")
+            general = errors.get(NON_FIELD_ERRORS, [])
+            on_name = [e for e in general if name_message in getattr(e, "messages", [e])]
+            if on_name:
+                errors[NON_FIELD_ERRORS] = [e for e in general if e not in on_name]
+                if not errors[NON_FIELD_ERRORS]:
+                    del errors[NON_FIELD_ERRORS]
+                errors.setdefault("name", []).extend(on_name)
+            raise ValidationError(errors) from None
 
 
 class LeaveType(ConfigModel):

@@ -28,7 +28,7 @@ from approvals.rules import (
     request_days,
     who_is_out,
 )
-from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request, team_for_channel
+from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request
 from approvals.work_calendar import team_holidays
 
 # Counting days and holidays over centuries (`/timeoff 0001-01-01 9999-12-31`) takes seconds,
@@ -145,9 +145,12 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
     """Why `clicker` may not decide this request, when the cache already knows; None otherwise."""
     if clicker == requester:
         return messages.own_request_text()
-    team = team_for_channel(config, channel)
-    if team is None:
-        return None  # the decision task will explain
+    teams = [team for team in config.teams if channel in team.ledger_channels]
+    if len(teams) != 1:
+        # None: the decision task will explain. Several: teams share this approvals channel, and only the
+        # request (in Slack) says whose it is: the task reads it.
+        return None
+    [team] = teams
     channel_members, _ = cached_lookups()
     try:
         if clicker in approvers_for(config, team, requester, channel_members=channel_members):

@@ -233,7 +233,7 @@ def test_team_validation_names_the_field(fields, field, message):
 
 
 def test_only_one_team_may_be_the_default():
-    valid_team(name="Operations", is_default=True).save()
+    valid_team(name="Operations", is_default=True, approvals_channel="C_OPS_APPROVALS").save()
 
     # The database's constraint says so (Model.validate_constraints), on the field.
     with pytest.raises(ValidationError) as raised:

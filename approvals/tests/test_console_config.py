@@ -90,6 +90,7 @@ def test_a_new_team_starts_with_monday_to_friday_utc_and_lists_to_choose_from(hr
 
 
 def test_hr_creates_a_team_by_names_and_the_database_stores_ids(hr_client, engineering):
+    Team.objects.filter(pk=engineering.pk).update(approvals_channel=C_GENERAL)  # each team has its own
     response = hr_client.post(reverse("console:team_add"), team_post())
     team = Team.objects.get(name="Platform")
     assert response.status_code == 302

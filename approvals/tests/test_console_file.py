@@ -46,7 +46,8 @@ def test_it_names_added_changed_and_removed_entries_by_their_file_keys():
     new["teams"][0]["approvers"]["users"].append("U07NEWLEAD")
     new["teams"][0]["holidays"]["subdivision"] = None
     del new["teams"][2]  # Operations removed
-    new["teams"].append({**copy.deepcopy(EXAMPLE["teams"][1]), "name": "Support", "default": False})
+    new["teams"].append({**copy.deepcopy(EXAMPLE["teams"][1]), "name": "Support", "default": False,
+                         "approvals_channel": "C0SUPPORTAPPROVE"})
     new["leave_types"] = [t for t in new["leave_types"] if t["code"] != "unpaid"]
     new["fallback_approvers"]["users"] = []
     new["holidays"][0]["name"] = "Company day off"

@@ -223,3 +223,35 @@ def test_a_malformed_button_value_is_a_client_error(client, fake_slack):
     install_config()
     payload = block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value="not json")
     assert post_interaction(client, payload).status_code == 400
+
+
+def test_teams_sharing_one_approvals_channel_each_decide_their_own_requests(client, fake_slack):
+    # A small company's one approvals channel for every team: the request (its metadata) says whose it is.
+    from approvals.config_types import TeamConfig
+    from fake_slack.personas import CAROL
+
+    lead = "U_PLATLEAD"
+    fake_slack.workspace.add_user(lead, "pat", real_name="Pat Lead")
+    platform = TeamConfig(name="Platform", members=MemberSource(users=(CAROL,)), approvers=ApproverSource(users=(lead,)),
+                          approvals_channel=C_ENG_APPROVALS, timezone="America/Los_Angeles")
+    install_config(standard_config(teams=(ENGINEERING, platform)))
+    request_time_off(client, fake_slack, ALICE)  # Engineering's: its approvers channel is cached from here on
+    from test_support.flows import MONDAY, WEDNESDAY, open_request_form, request_values, submit_request
+
+    form = open_request_form(client, fake_slack, CAROL)  # her own form: a view id of its own
+    submit_request(client, CAROL, form, request_values("vacation", MONDAY, WEDNESDAY), view_id="V_CAROL")
+    [posted] = [p for p in posted_requests(fake_slack) if f"<@{CAROL}>" in p.params["text"]]
+    assert f"<@{lead}>" in posted.params["text"] and f"<@{BOB}>" not in posted.params["text"]
+
+    assert click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted).status_code == 200  # Engineering's lead
+    assert current_message(fake_slack, posted).metadata["event_payload"]["status"] == "pending"
+    assert any("not an approver for Platform" in text for text in ephemerals_to(fake_slack, BOB))
+
+    # Reject is checked on the request path, from the cache, before its reason form opens.
+    fake_slack.clear_calls()
+    assert click(client, fake_slack, lead, ids.REJECT_ACTION, posted).status_code == 200
+    assert fake_slack.calls("views.open"), ephemerals_to(fake_slack, lead)  # the reason form, not a refusal
+    assert click(client, fake_slack, lead, ids.APPROVE_ACTION, posted).status_code == 200
+    payload = current_message(fake_slack, posted).metadata["event_payload"]
+    assert (payload["status"], payload["decided_by"]) == ("approved", lead)
+    assert not [text for text in ephemerals_to(fake_slack, lead) if "not an approver" in text]

@@ -6,7 +6,7 @@ Slack over real HTTP; the assertions are on what crossed the wire.
 
 import pytest
 
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, CAROL
 from approvals import block_ids as ids
 from test_support.flows import (
     ALICE,
@@ -204,10 +204,12 @@ def test_a_default_team_catches_everyone_else(client, fake_slack):
 
     from test_support.flows import ENGINEERING
 
-    catch_all = replace(ENGINEERING, name="Everyone", members=type(ENGINEERING.members)(), default=True)
+    # Each team has its own approvals channel (Slack finds a request's team by it).
+    catch_all = replace(ENGINEERING, name="Everyone", members=type(ENGINEERING.members)(), default=True,
+                        approvals_channel=C_GENERAL)
     install_config(standard_config(teams=(ENGINEERING, catch_all)))
     request_time_off(client, fake_slack, CAROL)
-    assert metadata_payload(posted_requests(fake_slack)[0])["team"] == "Everyone"
+    assert metadata_payload(posted_requests(fake_slack, C_GENERAL)[0])["team"] == "Everyone"
 
 
 def test_someone_outside_the_requesters_policy_may_not_request(client, fake_slack):
