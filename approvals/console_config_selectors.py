@@ -31,8 +31,7 @@ def _channel_label(directory: Directory | None, channel_id: str) -> str:
 
 
 def _person_label(directory: Directory | None, user_id: str) -> str:
-    person = directory.person(user_id) if directory else None
-    return person.label if person else user_id
+    return directory.person_label(user_id) if directory else user_id
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,7 @@ MAX_WEEKS = 12
 
 
 def person_label(directory: Directory | None, user: str) -> str:
-    person = directory.person(user) if directory else None
-    return person.label if person else user
+    return directory.person_label(user) if directory else user
 
 
 # --- Who's out ---------------------------------------------------------------------------------

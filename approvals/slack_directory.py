@@ -104,6 +104,8 @@ class Directory:
     channels: tuple[Channel, ...] = ()
     usergroups: tuple[UserGroup, ...] = ()
     fetched_at: float = 0.0
+    # Deactivated accounts: never offered to choose, but their leave stays in the ledger and is shown by name.
+    former_people: tuple[Person, ...] = ()
 
     def fresh(self, now: float) -> bool:
         return now - self.fetched_at < FRESH_SECONDS
@@ -121,8 +123,21 @@ class Directory:
     def _usergroups_by_id(self) -> dict[str, UserGroup]:
         return {g.id: g for g in self.usergroups}
 
+    @functools.cached_property
+    def _former_by_id(self) -> dict[str, Person]:
+        return {p.id: p for p in self.former_people}
+
     def person(self, user_id: str) -> Person | None:
         return self._people_by_id.get(user_id)
+
+    def person_label(self, user_id: str) -> str:
+        """A person's name as the console shows it; a deactivated account's with "(deactivated)"; the id
+        of someone Slack does not list."""
+        person = self._people_by_id.get(user_id)
+        if person is not None:
+            return person.label
+        former = self._former_by_id.get(user_id)
+        return f"{former.label} (deactivated)" if former is not None else user_id
 
     def channel(self, channel_id: str) -> Channel | None:
         return self._channels_by_id.get(channel_id)
@@ -163,14 +178,15 @@ def _listed_person(member: dict) -> bool:
     return not (member.get("deleted") or member.get("is_bot") or member.get("id") == SLACKBOT_ID)
 
 
+def _former_person(member: dict) -> bool:
+    return bool(member.get("deleted")) and not (member.get("is_bot") or member.get("id") == SLACKBOT_ID)
+
+
 def directory_fetch(client: WebClient) -> Directory:
     """The whole directory, read from Slack now. Raises SlackApiError as Slack answers."""
-    people = [
-        _person(member)
-        for page in _pages(client.users_list)
-        for member in page.get("members", [])
-        if _listed_person(member)
-    ]
+    members = [member for page in _pages(client.users_list) for member in page.get("members", [])]
+    people = [_person(member) for member in members if _listed_person(member)]
+    former = [_person(member) for member in members if _former_person(member)]
     # Private channels are listed only once the bot is invited: the console says so.
     channels = [
         Channel(id=c["id"], name=_shown(c.get("name")), is_private=bool(c.get("is_private")),
@@ -190,6 +206,7 @@ def directory_fetch(client: WebClient) -> Directory:
         channels=tuple(sorted(channels, key=lambda c: (c.name.casefold(), c.id))),
         usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
         fetched_at=time.time(),
+        former_people=tuple(former),
     )
 
 

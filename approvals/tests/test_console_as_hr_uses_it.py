@@ -194,7 +194,6 @@ def test_renaming_a_team_keeps_its_leave_on_whos_out(hr_client, fake_slack):
     assert "Alice Adams" in hr_client.get(reverse("console:whos_out")).text
 
 
-@pytest.mark.xfail(strict=True, reason="the directory drops deactivated people, so their leave shows a Slack id")
 def test_whos_out_names_a_person_whose_slack_account_was_deactivated(hr_client, fake_slack):
     fake_slack.workspace.add_user("U_GONE", "gina", email="gina@example.com", real_name="Gina Gone", deleted=True)
     slack_directory.directory_refresh(background_client())
