@@ -51,9 +51,18 @@ TEMPLATES = "approvals/console/config/"
 # --- Teams -----------------------------------------------------------------------------------
 
 
+def renamed_team_text(old: str, new: str) -> str:
+    """Each request in Slack names its team (the ledger's `team`), and those already there keep the old
+    name: said at the rename, not found out when a digest leaves them out."""
+    return (f"Renamed from {old}. Requests already in Slack keep the name {old}: Who's out, the digests, "
+            f"nudges and the most-people-out limit count only requests sent from now on as {new}'s. "
+            f"To keep {new}'s past leave counted, rename it back.")
+
+
 def _team_page(request, *, team: Team | None):
     directory = slack_directory.directory_current()
     if request.method == "POST":
+        named = team.name if team is not None else None  # the form's cleaning writes the new one into `team`
         form = TeamForm(request.POST, instance=team or Team())
         if "_refresh" in request.POST:
             # Without JavaScript, "Show its states and regions" re-renders the form with the
@@ -76,6 +85,8 @@ def _team_page(request, *, team: Team | None):
             else:
                 warnings = team_warnings(team_setup_of(saved), directory=directory)
                 messages.success(request, f"{saved.name} saved." + (" Check the warnings below." if warnings else ""))
+                if named is not None and named != saved.name:
+                    messages.warning(request, renamed_team_text(named, saved.name))
                 if request.user.has_perm("approvals.change_team"):
                     return redirect("console:team_edit", team_id=saved.pk)
                 return redirect("console:home")

@@ -194,6 +194,19 @@ def test_renaming_a_team_keeps_its_leave_on_whos_out(hr_client, fake_slack):
     assert "Alice Adams" in hr_client.get(reverse("console:whos_out")).text
 
 
+def test_renaming_a_team_says_what_its_requests_already_in_slack_keep(hr_client, fake_slack):
+    install_config()
+    team = Team.objects.get(name="Engineering")
+    page = hr_client.get(reverse("console:team_edit", args=[team.pk]))
+    response = hr_client.post(reverse("console:team_edit", args=[team.pk]), team_post(
+        name="Software", approvals_channel="#eng-approvals", version=version_on(page)), follow=True)
+    assert response.status_code == 200
+    assert "Renamed from Engineering. Requests already in Slack keep the name Engineering" in response.text
+    again = hr_client.post(reverse("console:team_edit", args=[team.pk]), team_post(
+        name="Software", approvals_channel="#eng-approvals", version=version_on(response)), follow=True)
+    assert "Renamed from" not in again.text  # saved without a rename: nothing to say
+
+
 def test_whos_out_names_a_person_whose_slack_account_was_deactivated(hr_client, fake_slack):
     fake_slack.workspace.add_user("U_GONE", "gina", email="gina@example.com", real_name="Gina Gone", deleted=True)
     slack_directory.directory_refresh(background_client())
