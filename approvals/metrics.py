@@ -199,7 +199,7 @@ def _task_finished(sender, task_result, **kwargs) -> None:
     # Sent inside the worker's `except` block on failure, so sys.exc_info() holds the exception.
     from django.tasks import TaskResultStatus
 
-    from approvals.task_queue import MAX_ATTEMPTS, error_code, transient
+    from approvals.task_queue import MAX_ATTEMPTS, attempts_for, error_code, transient
 
     token, started = _running.pop(task_result.id, (None, None))
     seconds = time.perf_counter() - started if started is not None else _recorded_seconds(task_result)
@@ -210,7 +210,8 @@ def _task_finished(sender, task_result, **kwargs) -> None:
     else:
         error = error_code(exc) if exc is not None else "unknown"
         attempts = getattr(task_result.task.func, "max_attempts", MAX_ATTEMPTS)
-        retries = exc is not None and _retries(task_result.task) and transient(exc) and attempt < attempts
+        retries = (exc is not None and _retries(task_result.task) and transient(exc)
+                   and attempt < attempts_for(exc, attempts))
         outcome = "retrying" if retries else "failed"
     TASK_ATTEMPTS.labels(task=observe.label_value(task), outcome=outcome, attempt=str(min(attempt, 99))).inc()
     TASK_DURATION.labels(task=observe.label_value(task), outcome=outcome).observe(seconds)

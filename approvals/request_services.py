@@ -244,9 +244,16 @@ def asked_dates(submission: Submission) -> str:
 
 
 def request_form_opened(user: str) -> None:
-    """Someone opened the form: warm what their submission will need, so it validates inside Slack's 3 s."""
-    if claim(f"warm:{user}", WARM_AGAIN_AFTER_SECONDS):
-        tasks.warm_requester.enqueue(user)
+    """Someone opened the form: warm what their submission will need, so it validates inside Slack's 3 s.
+
+    Best effort: the form is already open in front of them, and a warm-up that could not be claimed or
+    queued (the cache or the database failing for a moment) must not answer the command as failed. Their
+    submission, finding the caches cold, is checked in its task (DESIGN §5)."""
+    try:
+        if claim(f"warm:{user}", WARM_AGAIN_AFTER_SECONDS):
+            tasks.warm_requester.enqueue(user)
+    except Exception as exc:
+        logger.warning("warm-up not queued user=%s error=%s", user, type(exc).__name__)
 
 
 def requester_warm(client: WebClient, user: str) -> None:
@@ -357,9 +364,15 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
                                       ledger=history)
         if violations:
             return errors_by_field(violations)
-        outcome = ledger_reader.pending_submit(
-            entry, seen_version=getattr(history, "pending_version", None),
-            claim=(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS), wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
+        try:
+            outcome = ledger_reader.pending_submit(
+                entry, seen_version=getattr(history, "pending_version", None),
+                claim=(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS), wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
+        except Exception:
+            # The cache may have made the add and lost its answer (a Redis timeout): left in place, the
+            # claim would make this form, sent again, look sent, with no task to deliver it.
+            give_back_claim(dedup_key, submission.id)
+            raise
         if outcome == pending_indexes.CLAIMED:
             return {}  # the same form, sent again: it is on its way
         if outcome == pending_indexes.ADDED:
@@ -379,13 +392,32 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
 
 def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
     """A cold cache: accept now, validate in the task, DM the requester if it is refused (DESIGN §5)."""
-    if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+    try:
+        claimed = cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS)
+    except Exception:
+        give_back_claim(dedup_key, submission.id)  # the add may have been made, its answer lost (as above)
+        raise
+    if claimed:
         try:
             tasks.deliver_request.enqueue(submission.as_task_data())
         except Exception:
             cache.delete(dedup_key)  # not enqueued: the same form, sent again, must not be taken as sent
             raise
     return {}
+
+
+def give_back_claim(dedup_key: str, request_id: str) -> None:
+    """After a cache call whose answer was lost: give back the form's claim and pending entry if this
+    submission made them (the claim holds its request id; another submission's is left alone), so the
+    person, told by Slack that the form could not be sent, can send it again. Best effort: a cache that
+    is still down keeps them, and the form sent again fails as this one did until it answers."""
+    try:
+        if cache.get(dedup_key) == request_id:
+            cache.delete(dedup_key)
+        ledger_reader.pending_remove(request_id)
+    except Exception as exc:
+        logger.warning("could not give back the claim of submission id=%s error=%s", request_id,
+                       type(exc).__name__)
 
 
 class LedgerCold(Exception):
@@ -616,11 +648,18 @@ def request_maybe_delivered(request_id: str) -> bool:
     return cache.get(f"maybe-posted:{request_id}") is not None
 
 
+def request_post_attempted(request_id: str) -> bool:
+    """Did an attempt get as far as posting the request (its `posting:` mark, written before the post)?"""
+    return cache.get(posting_key(request_id)) is not None
+
+
 def request_found_posted(client: WebClient, team: TeamConfig | None, request_id: str) -> bool | None:
-    """One last look in the approvals channel: is the request there? None when Slack will not say."""
-    if team is None:
+    """One last look in the approvals channel (the one the post went to, else the team's): is the request
+    there? None when Slack will not say, or nothing says where to look."""
+    mark = cache.get(posting_key(request_id)) or (team.approvals_channel if team is not None else None)
+    if mark is None:
         return None
-    channels, since = posting_place(current_config(), cache.get(posting_key(request_id)) or team.approvals_channel)
+    channels, since = posting_place(current_config(), mark)
     try:
         return ledger.find_recent_request(client, channel=channels[0], request_id=request_id, since=since) is not None
     except (SlackClientError, OSError) as exc:
@@ -700,8 +739,9 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
     A refusal for good (the message cannot be updated, the bot left the channel): trying again will not
     help, so HR is told as for a request that could not be delivered (DESIGN §8)."""
     verb = "approval" if decision.status == APPROVED else "rejection"
-    if passing and cache.get(f"maybe-decided:{decision.request_id}") == decision.status:
-        # Slack's answers to the write were lost: one last look at the message says whether it holds it.
+    if cache.get(f"maybe-decided:{decision.request_id}") == decision.status:
+        # The write was made or tried, and what failed may have come after it: one last look at the message
+        # says whether it holds it.
         try:
             message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
         except (SlackClientError, OSError) as exc:
@@ -798,14 +838,12 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
         if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_token and not renew(team_lock, team_token,
                                                                                         DECISION_LOCK_SECONDS)):
             raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
-        try:
-            ledger.update_request(locked_write_client(), channel=decision.channel, ts=decision.ts, entry=decided,
-                                  text=text, blocks=message_blocks)
-        except (SlackClientError, OSError):
-            # The message may show the decision all the same: whatever this error, an earlier try inside
-            # the client (a 5xx it retried) may have written it. If we give up, we look first.
-            cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)
-            raise
+        # Before the write: from here on the message may show the decision, whatever fails next (the
+        # write's answer lost, an earlier try inside the client that made it, or the cache refusing the
+        # marks below). If we give up, we look first.
+        cache.set(f"maybe-decided:{decision.request_id}", decided.status, WRITTEN_MARK_SECONDS)
+        ledger.update_request(locked_write_client(), channel=decision.channel, ts=decision.ts, entry=decided,
+                              text=text, blocks=message_blocks)
         ledger_reader.record_entry(decided)
         cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)

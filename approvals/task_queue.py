@@ -23,11 +23,13 @@ from urllib.error import URLError
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
 from django.tasks import TaskResultStatus, task, task_backends
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from approvals.installation import slack_access_lost
@@ -41,6 +43,15 @@ MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this 
 SLACK_ERROR_CODE = re.compile(r"[a-z0-9_.\-]{1,100}")  # Slack's codes: invalid_auth, not_in_channel, …
 TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                                     "request_timeout"})
+# Our own services failing for a moment: Redis restarting or not answering within CACHE_TIMEOUT (redis-py's
+# errors are not the builtin ConnectionError/TimeoutError), PostgreSQL restarting, SQLite's "database is
+# locked". The next attempt finds them answering again; a task ended for good on one would tell a requester
+# that their request did not reach the approvers because our cache blinked.
+INFRASTRUCTURE_FAULTS = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
+# A task meeting one keeps trying for about 40 minutes (the delays go on doubling), not 2.5: a Redis or
+# PostgreSQL restart, a failover, can outlast six attempts, and a task that gives up while the cache is
+# still down cannot even tell the requester (its give-up needs the cache).
+INFRASTRUCTURE_ATTEMPTS = 10
 
 
 class RetryLater(Exception):
@@ -55,7 +66,14 @@ def transient(exc: BaseException) -> bool:
     if isinstance(exc, SlackApiError):
         status = getattr(exc.response, "status_code", 200)
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
-    return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError))
+    return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError,
+                            *INFRASTRUCTURE_FAULTS))
+
+
+def attempts_for(exc: BaseException, attempts: int) -> int:
+    """How many attempts a task allowed `attempts` gets when it fails this way: more for our own
+    services failing (INFRASTRUCTURE_ATTEMPTS) than for Slack's faults."""
+    return max(attempts, INFRASTRUCTURE_ATTEMPTS) if isinstance(exc, INFRASTRUCTURE_FAULTS) else attempts
 
 
 def slack_may_have_acted(exc: BaseException) -> bool:
@@ -104,19 +122,32 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
     def decorate(function):
         @functools.wraps(function)  # the task's import path stays the function's own
         def run(context, *args, attempt: int = 1, previous_attempt: str | None = None):
-            lost = slack_access_lost()
-            if lost is not None:
-                logger.debug("task %s skipped: Slack access revoked (%s)", this_task.name, lost)
-                if on_access_lost is not None:
-                    try:
-                        on_access_lost(lost, *args)
-                    except Exception:
-                        logger.exception("task %s could not record what it skipped", this_task.name)
-                return None
             try:
+                # Inside the retry: reading the mark is the task's first cache call, and a cache that fails
+                # it for a moment is a passing fault like any other.
+                lost = slack_access_lost()
+                if lost is not None:
+                    logger.debug("task %s skipped: Slack access revoked (%s)", this_task.name, lost)
+                    if on_access_lost is not None:
+                        try:
+                            on_access_lost(lost, *args)
+                        except Exception:
+                            logger.exception("task %s could not record what it skipped", this_task.name)
+                    return None
                 return function(*args)
+            except (SystemExit, KeyboardInterrupt):
+                # The worker told to stop at once mid-task (a second SIGTERM or Ctrl+C: django-tasks-db's
+                # worker then calls sys.exit inside the task). It records this attempt FAILED, which no
+                # recovery looks at (only RUNNING rows are requeued): the same attempt is queued again for
+                # the next worker (every task is idempotent). Not with a backend that runs it right here.
+                if task_backends[this_task.backend].supports_defer:
+                    following = enqueue_later(this_task, 0, *args, attempt=attempt,
+                                              previous_attempt=context.task_result.id)
+                    logger.warning("task %s attempt=%s cut short by the worker stopping; queued again as %s",
+                                   this_task.name, attempt, following.id)
+                raise
             except Exception as exc:
-                if transient(exc) and attempt < attempts:
+                if transient(exc) and attempt < attempts_for(exc, attempts):
                     # Slack's Retry-After says when it will answer again: not before, whatever our backoff says.
                     delay = max(BASE_DELAY_SECONDS * 2 ** (attempt - 1), retry_after_seconds(exc))
                     following = enqueue_later(this_task, delay, *args, attempt=attempt + 1,

@@ -30,6 +30,10 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                        what="The request")
         return
     maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
+    # A post was attempted (its mark is written before it), and what failed may have come after it (the
+    # cache refusing to record it, say): the request may be in the ledger although no attempt got as far
+    # as marking it delivered. Told "did not reach", the requester would send it a second time.
+    attempted = maybe_posted or request_services.request_post_attempted(submission.id)
     config = current_config()
     channel_members, usergroup_members = cached_lookups()
     try:
@@ -39,8 +43,8 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
         team = None
     error = error_code(exc)
     found = None  # is the request in its approvals channel after all? (None: nobody could look)
-    if maybe_posted:
-        # Slack's answers to the post were lost and no later attempt could look: one last look.
+    if attempted:
+        # Slack's answers to the post were lost, or the attempts failed after it: one last look.
         found = request_services.request_found_posted(background_client(), team, submission.id)
         if found:
             followups_lost(request_id=submission.id, user=submission.user,

@@ -112,7 +112,12 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
         "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT", default=1.0),
         "socket_timeout": env.float("CACHE_TIMEOUT", default=2.0),
     })
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # A write the database refuses (SQLite locked, PostgreSQL restarting) raises, as on Redis: Django's
+    # own passes it silently, and a de-duplication key or a retry's mark would quietly not be there.
+    CACHES["default"]["BACKEND"] = "timeoff_site.db_cache.DatabaseCache"
 if CACHES["default"]["BACKEND"] in (
+    "timeoff_site.db_cache.DatabaseCache",
     "django.core.cache.backends.db.DatabaseCache",
     "django.core.cache.backends.locmem.LocMemCache",
 ):
