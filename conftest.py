@@ -6,6 +6,8 @@ HTTP server serves the whole session; each test resets its state.
 
 `no_backoff`: the clients' retries without their sleeping.
 
+`attempts`: (task name, attempt, status) of every task attempt that finishes.
+
 `browser`: a headless Chromium for a browser test (`test_support.browser`).
 """
 
@@ -40,6 +42,21 @@ def no_backoff(monkeypatch):
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
     monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
+
+
+@pytest.fixture
+def attempts():
+    """(task name, attempt, status) of every task attempt, in the order they finished."""
+    from django.tasks.signals import task_finished
+
+    finished = []
+
+    def record(sender, task_result, **kwargs):
+        finished.append((task_result.task.name, task_result.kwargs.get("attempt", 1), task_result.status))
+
+    task_finished.connect(record)
+    yield finished
+    task_finished.disconnect(record)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import redis.exceptions
 from django.core.cache import caches
 from django.db import OperationalError
 from django.tasks import TaskResultStatus
-from django.tasks.signals import task_finished
 
 from approvals.models import DeliveryProblem
 from fake_slack.personas import C_ENG_APPROVALS
@@ -29,19 +28,6 @@ INFRASTRUCTURE_FAULTS = [
     pytest.param(lambda: redis.exceptions.TimeoutError("Timeout reading from socket"), id="redis-timeout"),
     pytest.param(lambda: OperationalError("database is locked"), id="database-locked"),
 ]
-
-
-@pytest.fixture
-def attempts():
-    """(task name, attempt, status) of every task attempt, in the order they finished."""
-    finished = []
-
-    def record(sender, task_result, **kwargs):
-        finished.append((task_result.task.name, task_result.kwargs.get("attempt", 1), task_result.status))
-
-    task_finished.connect(record)
-    yield finished
-    task_finished.disconnect(record)
 
 
 def fail_cache_reads_once(monkeypatch, fault, *, of: str):

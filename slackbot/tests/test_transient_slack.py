@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 import pytest
 from django.core.cache import cache
 from django.tasks import TaskResultStatus
-from django.tasks.signals import task_finished
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from approvals import block_ids as ids
@@ -56,19 +55,6 @@ def no_retry_after_sleep(monkeypatch):
         state.increment_current_attempt()
 
     monkeypatch.setattr(RateLimitErrorRetryHandler, "prepare_for_next_attempt", next_attempt)
-
-
-@pytest.fixture
-def attempts():
-    """(task name, attempt, status) of every task run, in the order they finished."""
-    finished = []
-
-    def record(sender, task_result, **kwargs):
-        finished.append((task_result.task.name, task_result.kwargs.get("attempt", 1), task_result.status))
-
-    task_finished.connect(record)
-    yield finished
-    task_finished.disconnect(record)
 
 
 def test_a_member_lookup_failing_for_a_moment_is_not_no_team(client, fake_slack, attempts):
