@@ -6,9 +6,16 @@ when the worker starts and then every TASK_RECOVERY_INTERVAL_SECONDS in a
 background thread, so a worker killed mid-task delays its task but never
 loses it. The same thread prunes finished task rows and refreshes the task
 table's statistics on PostgreSQL (`task_queue.refresh_queue_statistics`).
+
+It runs at a lower CPU priority (`--nice`, 10 unless told otherwise): on a host
+it shares with gunicorn, Slack's requests, which must be answered inside 3 s,
+come first, and the queue is drained with what they leave (a burst of
+requests delays deliveries by seconds, not the answers Slack waits for). On a
+host of its own it changes nothing: no one competes for the CPU.
 """
 
 import logging
+import os
 import threading
 
 from django.conf import settings
@@ -33,10 +40,25 @@ def recover_periodically(stop: threading.Event, interval: float) -> None:
             connection.close()
 
 
+def lower_priority(niceness: int) -> None:
+    """Run at least this nice (Linux: 0 is the default, 19 the lowest priority). Raising one's own
+    niceness needs no privilege; a worker started nicer than asked stays as it is."""
+    if niceness > os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)  # this thread, before the others: they inherit it
+
+
 class Command(DatabaseWorkerCommand):
     help = "Run a database task worker that also requeues tasks stuck in RUNNING and prunes finished ones."
 
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--nice", type=int, default=10, choices=range(0, 20), metavar="0-19",
+            help="CPU niceness (default 10): web requests on the same host come first; 0 keeps the priority",
+        )
+
     def handle(self, *args, **options):
+        lower_priority(options["nice"])
         recover_stuck_tasks()
         refresh_queue_statistics()
         stop = threading.Event()
