@@ -39,6 +39,7 @@ from approvals.request_services import (
     WRITTEN_MARK_SECONDS,
     Submission,
     check_submission,
+    duplicate_submission,
     shown_back,
     shown_to_hr,
     submission_entry,
@@ -95,8 +96,9 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     again against the ledger under the request's lock before it rewrites anything.
     """
     config = current_config()
-    if cache.get(dedup_key):
-        return {}
+    claimed_by = cache.get(dedup_key)
+    if claimed_by:
+        return duplicate_submission(by, claimed_by, tasks.edit_request)
     leave_type = config.leave_type(submission.leave_type)
     # The editor's own request is in their slice; HR editing someone else's finds it in the whole ledger.
     history = None
@@ -127,8 +129,13 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
         violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
     if violations:
         return errors_by_field(violations)
-    if cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+    if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
+        return duplicate_submission(by, cache.get(dedup_key), tasks.edit_request)
+    try:
         tasks.edit_request.enqueue(submission.as_task_data(), by)
+    except Exception:
+        cache.delete(dedup_key)  # not enqueued: the same form, sent again, must not be taken as sent
+        raise
     return {}
 
 

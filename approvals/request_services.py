@@ -66,6 +66,7 @@ from approvals.selectors import (
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client, locked_write_client
+from approvals import task_queue
 from approvals.task_queue import error_code, slack_may_have_acted, transient
 from approvals.team_routing import (
     approvers_for,
@@ -281,14 +282,19 @@ class SubmitContext:
     user: str  # the requester
     requester: CachedRequester  # what the cache knows of them
     dedup_key: str
-    duplicate: bool  # the form's de-duplication key was already taken: this form was sent before
+    claimed_by: str | None  # the request id holding the form's de-duplication key: this form was sent before
+
+    @property
+    def duplicate(self) -> bool:
+        return self.claimed_by is not None
 
 
 def submit_context(user: str, *, dedup_key: str) -> SubmitContext:
     """The configuration, what the cache knows of `user` and whether the form was sent already."""
     config, requester, found = requester_context(user, also=(dedup_key,))
+    claimed_by = found.get(dedup_key)
     return SubmitContext(config=config, user=user, requester=requester, dedup_key=dedup_key,
-                         duplicate=bool(found.get(dedup_key)))
+                         claimed_by=str(claimed_by) if claimed_by else None)
 
 
 def request_submit(submission: Submission, *, dedup_key: str, context: SubmitContext | None = None) -> dict[str, str]:
@@ -305,9 +311,8 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     if context is None or (context.user, context.dedup_key) != (submission.user, dedup_key):
         context = submit_context(submission.user, dedup_key=dedup_key)
     config, requester = context.config, context.requester
-    if context.duplicate:
-        logger.info("duplicate submission ignored user=%s", submission.user)
-        return {}
+    if context.claimed_by:
+        return duplicate_submission(submission.user, context.claimed_by)
     # A field's error is plain text: no mentions in it.
     if requester.allowed is False:
         return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config, plain=True)}."}
@@ -354,8 +359,9 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
     validated = replace(submission, validated=True)
     entry = submission_entry(config, validated, team=team, leave_type=leave_type)
     for attempt in range(SUBMIT_ATTEMPTS):
-        if attempt and cache.get(dedup_key):
-            return {}  # what changed meanwhile was this very form, sent twice at once
+        claimed_by = cache.get(dedup_key) if attempt else None
+        if claimed_by:  # what changed meanwhile was this very form, sent twice at once
+            return duplicate_submission(submission.user, claimed_by)
         history = ledger_reader.person_view(config, submission.user, team.name if capacity else None,
                                             submission.start, submission.end)
         if history is None:
@@ -373,8 +379,8 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
             # claim would make this form, sent again, look sent, with no task to deliver it.
             give_back_claim(dedup_key, submission.id)
             raise
-        if outcome == pending_indexes.CLAIMED:
-            return {}  # the same form, sent again: it is on its way
+        if outcome == pending_indexes.CLAIMED:  # the same form, sent again
+            return duplicate_submission(submission.user, cache.get(dedup_key))
         if outcome == pending_indexes.ADDED:
             break
     else:
@@ -397,13 +403,39 @@ def accept_unchecked(submission: Submission, dedup_key: str) -> dict[str, str]:
     except Exception:
         give_back_claim(dedup_key, submission.id)  # the add may have been made, its answer lost (as above)
         raise
-    if claimed:
-        try:
-            tasks.deliver_request.enqueue(submission.as_task_data())
-        except Exception:
-            cache.delete(dedup_key)  # not enqueued: the same form, sent again, must not be taken as sent
-            raise
+    if not claimed:
+        return duplicate_submission(submission.user, cache.get(dedup_key))
+    try:
+        tasks.deliver_request.enqueue(submission.as_task_data())
+    except Exception:
+        cache.delete(dedup_key)  # not enqueued: the same form, sent again, must not be taken as sent
+        raise
     return {}
+
+
+# How long the same form sent again waits for the first's delivery to be in the task queue (it is
+# there milliseconds after its claim, unless the first is stuck on the database).
+DUPLICATE_WAIT_SECONDS = 1.0
+STILL_BEING_SENT_TEXT = "This form is still being sent. Wait a moment, then press Submit again."
+
+
+def duplicate_submission(user: str, claimed_by: object, task=None) -> dict[str, str]:
+    """The same form sent again (a double click; Submit pressed again after Slack gave up waiting on the
+    first): closed as sent ({}) once the first's `task` (its delivery; an edit's) is in the task queue.
+
+    The first takes the form's claim before it enqueues its delivery, and gives the claim back if the
+    enqueue fails (a locked SQLite, a PostgreSQL failover). Closed while that enqueue was still waiting,
+    the form would be gone with nothing to deliver it: until the delivery is queued, the form stays open
+    and says so, and Submit pressed again once the claim is given back sends it anew.
+    """
+    # No claim any more (read again after the add found it taken): the first gave it back, not queued.
+    task = task or tasks.deliver_request  # (not the default: tasks imports this module)
+    if claimed_by and task_queue.request_task_queued(task, str(claimed_by), wait=DUPLICATE_WAIT_SECONDS):
+        logger.info("duplicate submission ignored user=%s", user)
+        return {}
+    logger.warning("same form sent again while its first delivery is not queued yet user=%s id=%s", user,
+                   claimed_by)
+    return {FIELD_START: STILL_BEING_SENT_TEXT}
 
 
 def give_back_claim(dedup_key: str, request_id: str) -> None:

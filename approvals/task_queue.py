@@ -18,6 +18,7 @@ mid-task (DESIGN §8). We add both here:
 import functools
 import logging
 import re
+import time
 from datetime import timedelta
 from urllib.error import URLError
 
@@ -227,3 +228,19 @@ def refresh_queue_statistics() -> None:
     except DatabaseError as exc:
         logger.warning("could not ANALYZE the task table (%s): the worker's claims may slow down while "
                        "the queue is long, until autovacuum analyzes it", type(exc).__name__)
+
+
+def request_task_queued(task, request_id: str, *, wait: float = 0) -> bool:
+    """Whether a `task` for request `request_id` (its first argument's "id") is in the task queue
+    (waiting, running or run), waiting up to `wait` seconds for it to appear. True where the backend
+    keeps no rows to look at (`immediate` runs a task as it is enqueued). A read of the task table,
+    on the rare path of a form sent twice."""
+    if not isinstance(task_backends[task.backend], DatabaseBackend):
+        return True
+    rows = DBTaskResult.objects.filter(task_path=task.module_path, args_kwargs__args__0__id=request_id)
+    deadline = time.monotonic() + wait
+    while not rows.exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True

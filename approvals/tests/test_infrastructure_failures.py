@@ -13,8 +13,11 @@ import redis.exceptions
 from django.core.cache import caches
 from django.db import OperationalError
 from django.tasks import TaskResultStatus
+from django.test import Client
 
 from approvals.models import DeliveryProblem
+from approvals.request_services import STILL_BEING_SENT_TEXT
+from approvals.rules import FIELD_START
 from fake_slack.personas import C_ENG_APPROVALS
 from test_support.flows import (ALICE, MONDAY, WEDNESDAY, dms_to, install_config, open_request_form, posted_requests,
                                 request_time_off, request_values, submit_request)
@@ -261,7 +264,6 @@ def test_an_event_the_database_cache_could_not_record_is_retried_not_acknowledge
 
 
 @pytest.mark.django_db(transaction=True)  # two requests at once, each on its own connection
-@pytest.mark.xfail(strict=True, reason="not fixed: a claim is taken before the enqueue is known to succeed")
 def test_a_form_sent_again_while_its_first_enqueue_waits_on_a_locked_database_is_not_lost(
         fake_slack, no_backoff, settings, monkeypatch):
     """SQLite (the embedded default) waits up to 20 s for another writer's lock, past Slack's 3 s: Slack
@@ -273,7 +275,6 @@ def test_a_form_sent_again_while_its_first_enqueue_waits_on_a_locked_database_is
 
     from django.db import connections
     from django.db.backends import utils
-    from django.test import Client
     from django_tasks_db.models import DBTaskResult
 
     install_config()
@@ -311,6 +312,28 @@ def test_a_form_sent_again_while_its_first_enqueue_waits_on_a_locked_database_is
     assert answers["first"] == 500  # nobody hears it: Slack gave up on it at 3 s
     if again.status_code == 200 and again.content == b"":  # the form closed: the request must be on its way
         assert DBTaskResult.objects.filter(task_path__endswith=".deliver_request").exists()
+    # The form stayed open, saying why; sent once more, now that the first gave its claim back, it goes.
+    assert again.json()["errors"] == {FIELD_START: STILL_BEING_SENT_TEXT}
+    assert not DBTaskResult.objects.exists()
+    third = submit_request(Client(), ALICE, view, values)
+    assert third.status_code == 200 and third.content == b""
+    assert DBTaskResult.objects.filter(task_path__endswith=".deliver_request").count() == 1
+
+
+def test_a_form_sent_again_closes_as_sent_once_its_first_delivery_is_queued(fake_slack, settings):
+    """A double click, or Submit pressed again after Slack gave up waiting on a slow first answer: the
+    first's delivery is queued, so the second closes the form and queues nothing."""
+    from django_tasks_db.models import DBTaskResult
+
+    install_config()
+    client = Client()
+    view = open_request_form(client, fake_slack, ALICE)
+    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}  # rows, as in production
+    values = request_values("vacation", MONDAY, WEDNESDAY)
+    first = submit_request(client, ALICE, view, values)
+    again = submit_request(client, ALICE, view, values)
+    assert (first.status_code, first.content, again.status_code, again.content) == (200, b"", 200, b"")
+    assert DBTaskResult.objects.filter(task_path__endswith=".deliver_request").count() == 1
 
 
 # --- A worker told to stop twice (a deploy, Ctrl+C under a Procfile runner) ----------------------------

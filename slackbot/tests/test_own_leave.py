@@ -310,6 +310,46 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     assert receipt_updates and "5 working days" in receipt_updates[0].params["text"]
 
 
+def test_an_edit_whose_task_could_not_be_queued_is_sent_when_the_form_is_sent_again(fake_slack, monkeypatch):
+    # The database refused the edit's task row (locked, failing over): Slack shows the form's error and
+    # the person presses Submit again. The first must not have kept the form's claim, or the second is
+    # taken for a duplicate and closes the form with the edit lost.
+    from django.db import OperationalError
+    from django.test import Client
+
+    from approvals import tasks
+
+    client = Client(raise_request_exception=False)
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    receipt = receipt_message(fake_slack)
+    press(client, ALICE, receipt.params["blocks"], ids.EDIT_ACTION, channel=receipt.response["channel"],
+          ts=receipt.response["ts"])
+    form = fake_slack.last_call("views.open").params["view"]
+    real = tasks.edit_request
+
+    class RefusedOnce:  # the task, whose first enqueue the database refuses
+        refused = False
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def enqueue(self, *args):
+            if not self.refused:
+                self.refused = True
+                raise OperationalError("database is locked")
+            return real.enqueue(*args)
+
+    monkeypatch.setattr(tasks, "edit_request", RefusedOnce())
+    edit = view_submission_payload(user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY),
+                                   view_id="V_EDIT")
+    assert post_interaction(client, edit).status_code == 500
+    assert status(fake_slack)["end"] == WEDNESDAY.isoformat()
+    again = post_interaction(client, edit)
+    assert again.status_code == 200 and again.content == b""
+    assert status(fake_slack)["end"] == FRIDAY.isoformat()
+
+
 def receipt_now(fake_slack, receipt) -> tuple[str, list[dict]]:
     """The receipt DM as its last rewrite left it: its text and blocks."""
     updates = [c for c in fake_slack.calls("chat.update") if c.params["channel"] == receipt.response["channel"]
