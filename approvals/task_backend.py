@@ -39,14 +39,23 @@ What differs, on purpose:
 - `.task` of the result is the task passed in (upstream: an equal one, imported
   and rebuilt with `using()`).
 
+And one addition: `enqueued_once(key)`, inside which the next enqueue writes
+its row under an id derived from the key with `INSERT … ON CONFLICT DO NOTHING`
+and says whether the row was there already. The row is then its own
+de-duplication record (slackbot/events.py: an App Home open, enqueued once
+per Slack event id), written in the one statement that queues the task.
+
 It falls back to upstream's `enqueue` where it has not been checked: a database
 other than SQLite or PostgreSQL, an `id_function` giving a database expression
 (the ORM computes it in the INSERT), or a model whose columns are not KNOWN_COLUMNS
 (a newer django-tasks-db).
 """
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
+import uuid
 
 from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError, connections, router, transaction
@@ -81,8 +90,56 @@ class _Insert:
     sql: str
     columns: tuple
 
+    @property
+    def sql_once(self) -> str:
+        """The same INSERT, writing nothing when a row with its id exists (SQLite 3.24+, PostgreSQL)."""
+        return f"{self.sql} ON CONFLICT DO NOTHING"
+
 
 UNSET = object()
+
+
+@dataclasses.dataclass
+class Once:
+    """An enqueue made at most once under a key: `duplicate` once the enqueue found the key's row there."""
+
+    key: str
+    used: bool = False
+    duplicate: bool = False
+
+
+_once: contextvars.ContextVar[Once | None] = contextvars.ContextVar("task_enqueue_once", default=None)
+# Task rows written under a key have this uuid5 of the key as their id (any fixed namespace would do).
+ONCE_NAMESPACE = uuid.UUID("5b0a2f4e-8c1d-4a6e-9f3b-7d2e1c0a9b84")
+
+
+@contextlib.contextmanager
+def enqueued_once(key: str):
+    """Inside, the first enqueue through this backend writes its row with an id derived from `key`, and
+    writes nothing when a row with that id exists already (a task enqueued under the key before, kept
+    until pruned: a day after it ran). The yielded `Once` says which. One INSERT either way: the row is
+    its own de-duplication record, written in the same statement that queues the task, so there is
+    no moment when the one is written and the other not.
+
+    Only where `enqueues_once()`; elsewhere the key is ignored and the task enqueued as usual.
+    """
+    once = Once(key)
+    token = _once.set(once)
+    try:
+        yield once
+    finally:
+        _once.reset(token)
+
+
+def enqueues_once(alias: str = "default") -> bool:
+    """Whether `enqueued_once` de-duplicates on this task backend: ours, on a database whose INSERT it
+    writes itself (SQLite or PostgreSQL)."""
+    from django.tasks import task_backends
+    from django_tasks_db.models import DBTaskResult
+
+    backend = task_backends[alias]
+    return (isinstance(backend, DatabaseBackend)
+            and backend._insert_for(connections[router.db_for_write(DBTaskResult)]) is not None)
 
 
 class DatabaseBackend(UpstreamDatabaseBackend):
@@ -96,12 +153,11 @@ class DatabaseBackend(UpstreamDatabaseBackend):
 
         self._validate(task)
         connection = connections[router.db_for_write(DBTaskResult)]
-        key = (connection.alias, connection.vendor)
-        try:
-            insert = self._inserts[key]
-        except KeyError:
-            insert = self._inserts[key] = self._build_insert(connection)
-        result_id = self._get_id()
+        insert = self._insert_for(connection)
+        once = _once.get()
+        if once is not None and (once.used or insert is None):
+            once = None  # a second task under the key, or an unchecked database: as usual
+        result_id = uuid.uuid5(ONCE_NAMESPACE, once.key) if once is not None else self._get_id()
         if insert is None or hasattr(result_id, "resolve_expression"):
             return super().enqueue(task, args, kwargs)
 
@@ -114,9 +170,12 @@ class DatabaseBackend(UpstreamDatabaseBackend):
         # quarter of the cost.
         db_result = DBTaskResult(*[given[field.attname] if field.attname in given else field.get_default()
                                    for field, _, _, _ in insert.columns])
-        self._insert(insert, db_result, connection)
+        written = self._insert(insert, db_result, connection, once=once is not None)
+        if once is not None:
+            once.used, once.duplicate = True, not written
         task_result = self._task_result(task, db_result)
-        task_enqueued.send(type(self), task_result=task_result)
+        if written:  # a duplicate queued nothing: no signal (nor the metric counting enqueues)
+            task_enqueued.send(type(self), task_result=task_result)
         return task_result
 
     # aenqueue stays upstream's (`DBTaskResult.objects.acreate`, `task_enqueued.asend`): nothing of
@@ -146,6 +205,14 @@ class DatabaseBackend(UpstreamDatabaseBackend):
             if len(self._validated) >= VALIDATED_TASKS_MAX:
                 self._validated.clear()
             self._validated.add(task)
+
+    def _insert_for(self, connection) -> _Insert | None:
+        key = (connection.alias, connection.vendor)
+        try:
+            return self._inserts[key]
+        except KeyError:
+            insert = self._inserts[key] = self._build_insert(connection)
+            return insert
 
     def _build_insert(self, connection) -> _Insert | None:
         """The ORM's INSERT for one DBTaskResult row on this connection, or None where not checked."""
@@ -194,11 +261,12 @@ class DatabaseBackend(UpstreamDatabaseBackend):
         return _Insert(sql=sql, columns=tuple(columns))
 
     @staticmethod
-    def _insert(insert: _Insert, db_result, connection) -> None:
+    def _insert(insert: _Insert, db_result, connection, *, once: bool = False) -> bool:
         """`Model.save_base(force_insert=True)` for this model: signals, one INSERT, the saved state.
 
         Each column's value is the field's `pre_save(instance, add=True)` (enqueued_at: now),
-        adapted by its `get_db_prep_save`, as the ORM's insert compiler does.
+        adapted by its `get_db_prep_save`, as the ORM's insert compiler does. `once`: nothing is
+        written when a row with this id exists; returns whether the row was written.
         """
         model = type(db_result)
         using = connection.alias
@@ -210,10 +278,12 @@ class DatabaseBackend(UpstreamDatabaseBackend):
                 params.append(adapted)
             else:
                 params.append(field.get_db_prep_save(value, connection))
+        sql = insert.sql_once if once else insert.sql
         with transaction.mark_for_rollback_on_error(using=using):
             try:
                 with connection.cursor() as cursor:
-                    cursor.execute(insert.sql, params)
+                    cursor.execute(sql, params)
+                    written = cursor.rowcount != 0
             except (OperationalError, InterfaceError):
                 # A kept connection that died since its last use: no health check ran before this
                 # request's query (settings: CONN_HEALTH_CHECKS is off), so check it now and write
@@ -225,10 +295,14 @@ class DatabaseBackend(UpstreamDatabaseBackend):
                                connection.alias)
                 connection.close()
                 with connection.cursor() as cursor:
-                    cursor.execute(insert.sql, params)
+                    cursor.execute(sql, params)
+                    written = cursor.rowcount != 0
+        if not written:
+            return False  # the row under this id is someone else's: this instance was never saved
         db_result._state.db = using
         db_result._state.adding = False
         post_save.send(sender=model, instance=db_result, created=True, update_fields=None, raw=False, using=using)
+        return True
 
     @staticmethod
     def _task_result(task, db_result) -> TaskResult:

@@ -6,6 +6,7 @@ from django.core.cache import cache
 
 from approvals.installation import slack_access_revoked
 from approvals.people_services import memberships_changed, user_changed
+from approvals.task_backend import enqueues_once
 from slackbot.responses import SlackResponse, ack
 
 # Slack retries an event up to three times over about five minutes; an hour of
@@ -21,6 +22,23 @@ HANDLED = "handled"
 
 # What became of an event's earlier delivery, for a delivery that is not the first.
 DUPLICATE, IN_HAND, ABANDONED = "duplicate", "in hand", "abandoned"
+
+
+# Events whose whole handling is the enqueue of one task (App Home's publish). Where the task backend
+# can enqueue once under a key (approvals.task_backend.enqueued_once: production's, on PostgreSQL or
+# SQLite), that task's row is the event's de-duplication record: written in the same INSERT that
+# queues it, so a retry finds it and writes nothing, a first delivery that failed left nothing behind,
+# and one still being handled holds the row's key until it commits. Two cache round trips fewer than
+# the marks below, on the event Slack sends most (each open of the tab).
+ONE_TASK_EVENTS = frozenset({"app_home_opened"})
+
+
+def deduplicated_by_its_task(event_type: str) -> bool:
+    return event_type in ONE_TASK_EVENTS and enqueues_once()
+
+
+def task_key(event_id: str) -> str:
+    return f"slack:event:{event_id}"
 
 
 def first_delivery(event_id: str) -> bool:

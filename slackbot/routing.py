@@ -9,6 +9,7 @@ import logging
 
 from approvals import block_ids as ids
 from approvals import observe
+from approvals.task_backend import enqueued_once
 from slackbot import (
     balance_command,
     commands,
@@ -125,6 +126,12 @@ def dispatch_event(envelope: dict, retry_num: str | None = None) -> SlackRespons
     handler = EVENT_ROUTES.get(event_type) if isinstance(event_type, str) else None  # a list is unhashable
     if handler is None:
         return ack()  # nothing to do, once or again
+    if events.deduplicated_by_its_task(event_type):
+        with enqueued_once(events.task_key(event_id)) as once:
+            response = handler(event, envelope)
+        if once.duplicate:
+            logger.info("duplicate event event_id=%s retry_num=%s", event_id, retry_num)
+        return response
     if not events.first_delivery(event_id):
         earlier = events.earlier_delivery(event_id)
         if earlier == events.IN_HAND:

@@ -115,3 +115,92 @@ def test_an_event_whose_first_delivery_died_unfinished_is_handled_by_a_later_ret
     assert post_event(client, envelope, retry_num=2).status_code == 200
     assert handled == ["Ev_DIED"]
     assert post_event(client, envelope, retry_num=3).status_code == 200 and handled == ["Ev_DIED"]
+
+
+# --- On the production task backend, App Home's open is de-duplicated by its task's row ---------------
+
+
+@pytest.fixture
+def database_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}  # rows, as in production
+
+
+def publish_rows() -> list:
+    from django_tasks_db.models import DBTaskResult
+
+    return list(DBTaskResult.objects.filter(task_path__endswith=".publish_home").values_list("args_kwargs", flat=True))
+
+
+def test_an_app_home_open_is_queued_once_however_often_slack_retries_it(client, database_tasks):
+    from django.core.cache import cache
+
+    from slackbot import events
+
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_HOME")
+    assert post_event(client, envelope).status_code == 200
+    for retry in (1, 2, 3):
+        assert post_event(client, envelope, retry_num=retry).status_code == 200
+    assert publish_rows() == [{"args": ["U_ALICE", True], "kwargs": {}}]
+    assert cache.get(events._delivery_key("Ev_HOME")) is None  # the row is the record: no cache round trips
+    other = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_HOME2")
+    assert post_event(client, other).status_code == 200
+    assert len(publish_rows()) == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the refused INSERT would spoil the test's own transaction
+def test_an_app_home_open_whose_task_could_not_be_queued_is_queued_when_slack_retries_it(database_tasks,
+                                                                                       monkeypatch):
+    from django.db import OperationalError
+    from django.db.backends import utils
+    from django.test import Client
+
+    real_execute = utils.CursorWrapper._execute
+    refused = []
+
+    def execute(self, sql, params, *rest):
+        if sql.lstrip().upper().startswith("INSERT") and "task" in sql and not refused:
+            refused.append(sql)
+            raise OperationalError("database is locked")
+        return real_execute(self, sql, params, *rest)
+
+    monkeypatch.setattr(utils.CursorWrapper, "_execute", execute)
+    client = Client(raise_request_exception=False)
+    envelope = event_envelope({"type": "app_home_opened", "user": "U_ALICE", "tab": "home"}, event_id="Ev_LOCKED")
+    assert post_event(client, envelope).status_code == 500  # Slack retries an event answered with a 5xx
+    assert refused and publish_rows() == []
+    assert post_event(client, envelope, retry_num=1).status_code == 200
+    assert post_event(client, envelope, retry_num=2).status_code == 200
+    assert len(publish_rows()) == 1
+
+
+def test_a_task_enqueued_once_under_a_key_is_written_once(database_tasks):
+    from django.tasks.signals import task_enqueued
+
+    from approvals import tasks
+    from approvals.task_backend import enqueued_once, enqueues_once
+
+    assert enqueues_once()
+    sent = []
+
+    def receiver(sender, task_result, **kwargs):
+        sent.append(task_result.id)
+
+    task_enqueued.connect(receiver)
+    try:
+        with enqueued_once("a key") as first:
+            result = tasks.publish_home.enqueue("U_ALICE", True)
+            tasks.publish_home.enqueue("U_BOB", True)  # a second task in the same block: queued as usual
+        with enqueued_once("a key") as again:
+            tasks.publish_home.enqueue("U_ALICE", True)
+    finally:
+        task_enqueued.disconnect(receiver)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert sorted(row["args"][0] for row in publish_rows()) == ["U_ALICE", "U_BOB"]
+    assert len(sent) == 2 and sent[0] == result.id  # the duplicate sent no signal
+
+
+def test_other_task_backends_keep_the_cache_marks(settings):
+    from approvals.task_backend import enqueues_once
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    assert not enqueues_once()
