@@ -1,8 +1,9 @@
 """Django admin for the configuration: what HR edits in the browser.
 
-Lists of Slack ids are edited as text ("U01ABC, U02DEF"), each malformed id
-reported on its own. Saving anything here invalidates the cached configuration
-snapshot through the receivers in `approvals.config_store`.
+Lists of Slack ids are edited as text ("U01ABC, U02DEF"), lists of names one a
+line, each malformed id or name reported on its own. Saving anything here
+invalidates the cached configuration snapshot through the receivers in
+`approvals.config_store`.
 """
 
 import re
@@ -15,7 +16,7 @@ from django.utils.text import capfirst
 
 from approvals import config_fields
 from approvals.config_fields import Invalid, SlackIdKind
-from approvals.config_store import past_approvals_channels_after_change
+from approvals.config_store import past_after_change
 from approvals.models import Blackout, CompanyHoliday, DeliveryProblem, LeaveType, Team, WorkspacePolicy
 
 WEEKDAY_CHOICES = list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
@@ -52,6 +53,35 @@ class SlackIdListField(forms.Field):
             raise ValidationError([f"{message}." for _, message in invalid.problems]) from None
 
 
+class NameListField(forms.Field):
+    """A list of names typed one a line (a name may hold commas and spaces: "R&D, Europe")."""
+
+    def __init__(self, *, kind: config_fields.Names, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "cols": 60}))
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+    def validate(self, value):
+        super().validate(value)
+        try:
+            self.kind.read(value)  # the file's check, each bad name reported on its own
+        except Invalid as invalid:
+            # "[2]: must not be empty" in the file is the third line here.
+            raise ValidationError([f"Line {int(under.strip('[]')) + 1}: {message}." if under else f"{message}."
+                                   for under, message in invalid.problems]) from None
+
+
 class WeekdaysField(forms.TypedMultipleChoiceField):
     """Working weekdays as checkboxes, stored sorted."""
 
@@ -70,6 +100,8 @@ class ConfigAdmin(admin.ModelAdmin):
         options = {"label": capfirst(db_field.verbose_name), "help_text": db_field.help_text}
         if isinstance(kind, config_fields.SlackIds):
             return SlackIdListField(kind=kind.ids, **options)
+        if isinstance(kind, config_fields.Names):
+            return NameListField(kind=kind, **options)
         if isinstance(kind, config_fields.Weekdays):
             return WeekdaysField(required=not db_field.blank, **options)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -82,20 +114,20 @@ class TeamForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
-        # Requests already posted live in the old approvals channel: keep reading
-        # it (DESIGN §4). Done here, before the model is validated and saved, so
-        # the resulting list is checked like any other value.
-        if (
-            self.instance.pk is not None
-            and "approvals_channel" in self.changed_data
-            and "approvals_channel" in cleaned_data
-            and "past_approvals_channels" in cleaned_data
-        ):
-            cleaned_data["past_approvals_channels"] = past_approvals_channels_after_change(
-                past=cleaned_data["past_approvals_channels"],
-                old=self.initial["approvals_channel"],
-                new=cleaned_data["approvals_channel"],
-            )
+        # Requests already posted live in the old approvals channel, and name the team by its old
+        # name: keep reading that channel, and keep counting those requests as this team's (DESIGN
+        # §4, §5). Done here, before the model is validated and saved, so the resulting list is
+        # checked like any other value.
+        for field, history in (("approvals_channel", "past_approvals_channels"), ("name", "past_names")):
+            if (
+                self.instance.pk is not None
+                and field in self.changed_data
+                and field in cleaned_data
+                and history in cleaned_data
+            ):
+                cleaned_data[history] = past_after_change(
+                    past=cleaned_data[history], old=self.initial[field], new=cleaned_data[field]
+                )
         return cleaned_data
 
 
@@ -160,7 +192,7 @@ class TeamAdmin(ConfigAdmin):
     ordering = ("position", "name")
     inlines = (CompanyHolidayInline, BlackoutInline)
     fieldsets = (
-        (None, {"fields": ("name", "position", "is_default")}),
+        (None, {"fields": ("name", "past_names", "position", "is_default")}),
         ("Members", {"fields": ("members_users", "members_channel", "members_usergroup")}),
         ("Approvers", {"fields": ("approvers_users", "approvers_channel")}),
         ("Channels", {"fields": ("approvals_channel", "announce_channel", "past_approvals_channels")}),

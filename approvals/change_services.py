@@ -277,7 +277,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
         seen = request_sighting(client, config, submission.id, user=by)
         if seen is None:
             raise not_found(submission.id)
-        team = config.team_named(seen.team) or team_for_channel(config, seen.channel)
+        team = config.team_recorded_as(seen.team) or team_for_channel(config, seen.channel)
         if team is None or leave_type is None:
             raise ChangeRefused("its team or leave type is no longer configured")
         # The requester's view for the new dates, as the form checked it: the whole ledger only when cold.
@@ -403,7 +403,7 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
     approvers = approvers_of(client, config, entry) if entry.status == PENDING else frozenset()
     text, blocks = messages.request_message(
         entry=entry, leave_type=leave_type, approvers=approvers,
-        named_first=named_approvers(config, config.team_named(entry.team)),
+        named_first=named_approvers(config, config.team_recorded_as(entry.team)),
         note=messages.note_from_blocks(message.blocks) if note is None else note)
     if not lock.still_ours():
         raise TimeoutError(f"{lock.key} lost before the write")
@@ -438,7 +438,7 @@ def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | Non
 
 
 def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry) -> frozenset[str]:
-    team = config.team_named(entry.team)
+    team = config.team_recorded_as(entry.team)
     if team is None:
         return frozenset(config.fallback_approvers)
     return team_approvers(client, config, team, entry.user)
@@ -447,7 +447,7 @@ def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry)
 def change_followups(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, previous: LedgerEntry,
                      entry: LedgerEntry, *, by: str) -> None:
     """Tell the approvers in the thread, correct the announcement, tell the requester when HR changed it."""
-    team: TeamConfig | None = config.team_named(entry.team)
+    team: TeamConfig | None = config.team_recorded_as(entry.team)
     approvers = approvers_of(client, config, entry) if previous.status in (PENDING, APPROVED) else ()
     edited = entry.status == PENDING
     key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"

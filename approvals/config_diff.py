@@ -2,8 +2,9 @@
 
 `config_diff(old, new)` compares two configurations as the file of DESIGN §4
 writes them, so each change names the keys HR sees in the file
-(`approvers.users`, `holidays.country`). Teams are matched by name and leave
-types by code, as `config_apply` matches them; company holidays by date and
+(`approvers.users`, `holidays.country`). Teams are matched by name (a team
+renamed is matched by the old name its `past_names` lists) and leave types by
+code, as `config_apply` matches them; company holidays by date and
 team, blackouts by start and team (they have no other identity: a holiday
 renamed is "changed", one moved to another day is removed and added).
 
@@ -102,15 +103,21 @@ def config_diff(old: WorkspaceConfig, new: WorkspaceConfig) -> ConfigDiff:
     workspace = [f for key in WORKSPACE_KEYS for f in _field_changes(before.get(key), after.get(key), key)]
     changes.extend(Change(CHANGED, "workspace", f.key, (f,)) for f in workspace)
 
-    changes.extend(_by_identity("teams", before["teams"], after["teams"], lambda t: t["name"]))
+    renamed = new.renamed_from(team.name for team in old.teams)  # name now -> name before
+    changes.extend(_by_identity("teams", before["teams"], after["teams"], lambda t: t["name"], renamed))
     changes.extend(_by_identity("leave_types", before["leave_types"], after["leave_types"], lambda t: t["code"]))
+    # A renamed team's holidays and blackouts are the same rows under its new name (config_apply keeps them).
+    now_called = {old_name: name for name, old_name in renamed.items()}
+    for section in ("holidays", "blackouts"):
+        before[section] = [{**entry, "team": now_called.get(entry["team"], entry["team"])}
+                           for entry in before[section]]
     changes.extend(_by_key("holidays", before["holidays"], after["holidays"],
                            key=lambda h: (h["date"], h["team"]), name=_holiday_name))
     changes.extend(_by_key("blackouts", before["blackouts"], after["blackouts"],
                            key=lambda b: (b["start"], b["team"]), name=_blackout_name))
     return ConfigDiff(
         changes=tuple(changes),
-        teams_reordered=_reordered(before["teams"], after["teams"], lambda t: t["name"]),
+        teams_reordered=_reordered(before["teams"], after["teams"], lambda t: t["name"], renamed),
         leave_types_reordered=_reordered(before["leave_types"], after["leave_types"], lambda t: t["code"]),
     )
 
@@ -124,16 +131,19 @@ def _field_changes(old: Any, new: Any, prefix: str = "") -> Iterator[FieldChange
         yield FieldChange(prefix, old, new)
 
 
-def _by_identity(section: str, old: list[dict], new: list[dict], identity: Callable[[dict], str]) -> list[Change]:
+def _by_identity(section: str, old: list[dict], new: list[dict], identity: Callable[[dict], str],
+                 renamed: dict[str, str] | None = None) -> list[Change]:
+    """`renamed`: new identity -> old identity, for entries whose identity changed (a team renamed)."""
+    renamed = renamed or {}
     old_by_id = {identity(entry): entry for entry in old}
-    new_by_id = {identity(entry): entry for entry in new}
+    new_by_id = {renamed.get(identity(entry), identity(entry)): entry for entry in new}
     changes = []
-    for name, entry in new_by_id.items():
-        if name not in old_by_id:
-            changes.append(Change(ADDED, section, name))
-        elif fields := tuple(_field_changes(old_by_id[name], entry)):
-            changes.append(Change(CHANGED, section, name, fields))
-    changes.extend(Change(REMOVED, section, name) for name in old_by_id if name not in new_by_id)
+    for key, entry in new_by_id.items():
+        if key not in old_by_id:
+            changes.append(Change(ADDED, section, identity(entry)))
+        elif fields := tuple(_field_changes(old_by_id[key], entry)):
+            changes.append(Change(CHANGED, section, identity(entry), fields))
+    changes.extend(Change(REMOVED, section, key) for key in old_by_id if key not in new_by_id)
     return changes
 
 
@@ -159,9 +169,12 @@ def _by_key(section: str, old: list[dict], new: list[dict], *, key: Callable[[di
     return changes
 
 
-def _reordered(old: list[dict], new: list[dict], identity: Callable[[dict], str]) -> bool:
-    kept = {identity(entry) for entry in old} & {identity(entry) for entry in new}
-    return [identity(e) for e in old if identity(e) in kept] != [identity(e) for e in new if identity(e) in kept]
+def _reordered(old: list[dict], new: list[dict], identity: Callable[[dict], str],
+               renamed: dict[str, str] | None = None) -> bool:
+    renamed = renamed or {}
+    new_ids = [renamed.get(identity(entry), identity(entry)) for entry in new]
+    kept = {identity(entry) for entry in old} & set(new_ids)
+    return [identity(e) for e in old if identity(e) in kept] != [key for key in new_ids if key in kept]
 
 
 def _scope(team: str | None) -> str:

@@ -280,6 +280,30 @@ class SlackIds(Kind):
         return tuple(raw)
 
 
+@dataclass(frozen=True)
+class Names(Kind):
+    """A list of names (a team's earlier names), each checked as `item` checks a name."""
+
+    item: Text
+
+    def read(self, raw):
+        if not isinstance(raw, (list, tuple)):
+            raise Invalid(f"must be a list of names, not {kind_of(raw)}")
+        problems, seen = [], set()
+        for index, name in enumerate(raw):
+            try:
+                self.item.read(name)
+            except Invalid as invalid:
+                problems.extend((f"[{index}]", message) for _, message in invalid.problems)
+                continue
+            if name in seen:
+                problems.append((f"[{index}]", f"{quoted(name)} is listed twice"))
+            seen.add(name)
+        if problems:
+            raise Invalid(*problems)
+        return tuple(raw)
+
+
 class Boolean(Kind):
     def read(self, raw):
         if not isinstance(raw, bool):
@@ -369,6 +393,7 @@ class TeamName(Text):
 
 
 NAME = Text(name_error)
+NAMES = Names(item=NAME)
 LEAVE_CODE = Text(leave_code_error)
 EMOJI = Text(emoji_error)
 REASON = Text(reason_error)

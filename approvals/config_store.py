@@ -2,7 +2,8 @@
 
 Writes (services): `config_apply` replaces the whole configuration from a
 `WorkspaceConfig`; `team_change_approvals_channel` moves a team to a new
-approvals channel without losing the old one's history.
+approvals channel without losing the old one's history (`past_after_change`
+keeps a team's earlier approvals channels and earlier names).
 
 Reads (selectors): `config_from_database` builds a snapshot from the rows;
 `current_config` serves it from the shared cache, which is what the Slack hot
@@ -143,13 +144,15 @@ def connect_invalidation_receivers() -> None:
 # --- Writes -------------------------------------------------------------------------
 
 
-def past_approvals_channels_after_change(*, past: Iterable[str], old: str, new: str) -> list[str]:
-    """The history list after a team moves from approvals channel `old` to `new`.
+def past_after_change(*, past: Iterable[str], old: str, new: str) -> list[str]:
+    """A team's history list (`past_approvals_channels`, `past_names`) after its value moves from `old` to `new`.
 
-    The old channel is kept so the ledger still reads it (DESIGN §5); the new one
-    leaves the list if the team moves back to a channel it used before.
+    The old value is kept so the ledger still finds what was recorded under it
+    (DESIGN §5): the requests in an old approvals channel, the requests naming
+    the team by an old name. The new one leaves the list if the team goes back
+    to a value it had before.
     """
-    result = [channel for channel in past if channel != new]
+    result = [value for value in past if value != new]
     if old and old != new and old not in result:
         result.append(old)
     return result
@@ -159,7 +162,7 @@ def team_change_approvals_channel(*, team: Team, approvals_channel: str) -> Team
     """Point a team at a new approvals channel, keeping the old one in its history."""
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
-        locked.past_approvals_channels = past_approvals_channels_after_change(
+        locked.past_approvals_channels = past_after_change(
             past=locked.past_approvals_channels, old=locked.approvals_channel, new=approvals_channel
         )
         locked.approvals_channel = approvals_channel
@@ -185,21 +188,22 @@ def config_apply(*, config: WorkspaceConfig) -> None:
     policy.save()
 
     existing_teams = {team.name: team for team in Team.objects.select_for_update()}
-    new_names = {team.name for team in config.teams}
+    # A team the file names anew but lists the old name of in `past_names` is that team renamed: its row
+    # stays (and its history), and `config_diff` shows it changed, not removed and added.
+    renamed = config.renamed_from(existing_teams)
+    kept = {renamed.get(team.name, team.name) for team in config.teams}
     for name, team in existing_teams.items():
-        if name not in new_names:
+        if name not in kept:
             team.delete()
     # Clear the default flag first: the one-default constraint is checked row by
     # row, and the new default may be saved before the old one is cleared.
     Team.objects.filter(is_default=True).update(is_default=False)
     teams_by_name = {}
     for position, team_config in enumerate(config.teams):
-        team = existing_teams.get(team_config.name) or Team()
+        team = existing_teams.get(renamed.get(team_config.name, team_config.name)) or Team()
         past = list(team_config.past_approvals_channels)
         if team.pk is not None and team.approvals_channel != team_config.approvals_channel:
-            past = past_approvals_channels_after_change(
-                past=past, old=team.approvals_channel, new=team_config.approvals_channel
-            )
+            past = past_after_change(past=past, old=team.approvals_channel, new=team_config.approvals_channel)
         _set(team, row_values(team_config), position=position, past_approvals_channels=past)
         team.save()
         teams_by_name[team.name] = team

@@ -12,7 +12,7 @@ database, and a snapshot can be pickled into the shared cache.
 """
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -59,6 +59,9 @@ class TeamConfig:
     digest_time: time | None = spec(kind.CLOCK_TIME, default=None)
     nudge_after_hours: int | None = spec(kind.Integer(1, 24 * 366), default=None)
     past_approvals_channels: tuple[str, ...] = spec(kind.CHANNEL_IDS, default=())
+    # Each ledger entry names its team as it was called then (DESIGN §5): renaming a team adds its old
+    # name here, so the requests already in Slack under that name stay this team's leave.
+    past_names: tuple[str, ...] = spec(kind.NAMES, default=())
 
     @property
     def ledger_channels(self) -> tuple[str, ...]:
@@ -124,6 +127,51 @@ class WorkspaceConfig:
 
     def team_named(self, name: str) -> TeamConfig | None:
         return next((team for team in self.teams if team.name == name), None)
+
+    def team_recorded_as(self, name: str) -> TeamConfig | None:
+        """The team whose leave a ledger entry recorded under the team name `name` is.
+
+        The team called `name` now; else the first team, in matching order, that was called so
+        before (`past_names`). A name in use wins: when HR gives a new team a name another team
+        had, the requests recorded under that name are the new team's.
+        """
+        return self.team_named(name) or next((team for team in self.teams if name in team.past_names), None)
+
+    @property
+    def renamed_teams(self) -> dict[str, str]:
+        """Earlier name -> name now, for each earlier name no team uses now (as `team_recorded_as`)."""
+        current = {team.name for team in self.teams}
+        renamed: dict[str, str] = {}
+        for team in self.teams:
+            for past in team.past_names:
+                if past not in current:
+                    renamed.setdefault(past, team.name)
+        return renamed
+
+    def names_recorded_for(self, name: str) -> tuple[str, ...]:
+        """The team names the ledger entries of the team called `name` may carry: its name, and its
+        earlier names that are its by `team_recorded_as`."""
+        return (name, *(past for past, now in self.renamed_teams.items() if now == name))
+
+    def renamed_from(self, names: Iterable[str]) -> dict[str, str]:
+        """Name now -> name before, for the teams of this configuration that are teams called otherwise
+        in the configuration it replaces (whose team names are `names`): a team whose name is not
+        among `names` but one of its `past_names` is (the latest), unless another team here is called
+        that now. Import keeps those teams' rows, renamed, rather than removing one and adding another."""
+        before = set(names)
+        # Names are unique ignoring case in the database: a row keeps an old name only until it is renamed,
+        # so none may be renamed whose old name another team of this configuration has, in any case.
+        taken = {team.name.casefold() for team in self.teams}
+        renamed: dict[str, str] = {}
+        for team in self.teams:
+            if team.name in before:
+                continue
+            old = next((past for past in reversed(team.past_names)
+                        if past in before and past not in renamed.values()
+                        and (past.casefold() not in taken or past.casefold() == team.name.casefold())), None)
+            if old is not None:
+                renamed[team.name] = old
+        return renamed
 
     def leave_type(self, code: str) -> LeaveTypeConfig | None:
         return next((leave_type for leave_type in self.leave_types if leave_type.code == code), None)

@@ -123,6 +123,13 @@ def past_channel_labels(team: Team, *, directory: Directory | None) -> list[str]
     return [_channel_label(directory, channel) for channel in team.past_approvals_channels]
 
 
+def teams_formerly_named(name: str, *, other_than: int) -> list[str]:
+    """The other teams that were called `name` before (their `past_names`). The requests recorded under a
+    name are the team's that uses it now (`WorkspaceConfig.team_recorded_as`), so theirs move to it."""
+    return [team.name for team in Team.objects.exclude(pk=other_than).order_by("position", "name")
+            if name in team.past_names]
+
+
 def team_dependents(team: Team) -> dict[str, int]:
     """What deleting the team deletes with it."""
     return {"holidays": team.company_holidays.count(), "blackouts": team.blackouts.count()}

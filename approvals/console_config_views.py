@@ -29,6 +29,7 @@ from approvals.console_config_selectors import (
     team_dependents,
     team_setup_of,
     team_warnings,
+    teams_formerly_named,
     workspace_policy_current,
     workspace_policy_view,
 )
@@ -53,10 +54,16 @@ TEMPLATES = "approvals/console/config/"
 
 def renamed_team_text(old: str, new: str) -> str:
     """Each request in Slack names its team (the ledger's `team`), and those already there keep the old
-    name: said at the rename, not found out when a digest leaves them out."""
-    return (f"Renamed from {old}. Requests already in Slack keep the name {old}: Who's out, the digests, "
-            f"nudges and the most-people-out limit count only requests sent from now on as {new}'s. "
-            f"To keep {new}'s past leave counted, rename it back.")
+    name; the team keeps that name too (`past_names`), so they stay its leave: said at the rename, so that
+    HR need not wonder whether the team's past leave was lost."""
+    return (f"Renamed from {old}. Requests already in Slack under the name {old} still count as {new}'s: "
+            f"Who's out, the digests, nudges and the most-people-out limit include them.")
+
+
+def name_taken_over_text(name: str, others: list[str]) -> str:
+    """A name another team had before: the requests recorded under it are the team's that uses it now."""
+    return (f"{' and '.join(others)} used to be called {name}: the requests in Slack recorded under {name} "
+            f"now count as this team's.")
 
 
 def _team_page(request, *, team: Team | None):
@@ -86,7 +93,9 @@ def _team_page(request, *, team: Team | None):
                 warnings = team_warnings(team_setup_of(saved), directory=directory)
                 messages.success(request, f"{saved.name} saved." + (" Check the warnings below." if warnings else ""))
                 if named is not None and named != saved.name:
-                    messages.warning(request, renamed_team_text(named, saved.name))
+                    messages.info(request, renamed_team_text(named, saved.name))
+                if named != saved.name and (others := teams_formerly_named(saved.name, other_than=saved.pk)):
+                    messages.warning(request, name_taken_over_text(saved.name, others))
                 if request.user.has_perm("approvals.change_team"):
                     return redirect("console:team_edit", team_id=saved.pk)
                 return redirect("console:home")
@@ -98,6 +107,7 @@ def _team_page(request, *, team: Team | None):
         "form": form,
         "team": team,
         "past_channels": past_channel_labels(team, directory=directory) if team else [],
+        "past_names": team.past_names if team else [],
         "directory": directory,
         "directory_error": slack_directory.directory_error_cached(),
     })

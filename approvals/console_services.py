@@ -28,7 +28,7 @@ from typing import Any
 from django.db import models, transaction
 
 from approvals import config_fields
-from approvals.config_store import past_approvals_channels_after_change
+from approvals.config_store import past_after_change
 from approvals.config_types import (
     BlackoutConfig,
     HolidayConfig,
@@ -61,8 +61,8 @@ def _fields_of(record_type: type, *, extra: tuple[str, ...] = (), without: tuple
 
 
 # HR never types these: the position is the matching order (team_move), and the
-# earlier approvals channels follow from changing the approvals channel.
-TEAM_FIELDS = _fields_of(TeamConfig, without=("past_approvals_channels",))
+# earlier approvals channels and names follow from changing the approvals channel and the name.
+TEAM_FIELDS = _fields_of(TeamConfig, without=("past_approvals_channels", "past_names"))
 LEAVE_TYPE_FIELDS = _fields_of(LeaveTypeConfig)
 HOLIDAY_FIELDS = _fields_of(HolidayConfig)  # `team`: a Team, or None for every team
 BLACKOUT_FIELDS = _fields_of(BlackoutConfig)
@@ -134,15 +134,19 @@ def team_update(*, team_id: int, version: str | None = None, **fields: Any) -> T
     """Change the given fields of a team (if it is still at `version`, when given).
 
     A new approvals channel moves the old one to `past_approvals_channels`, so
-    the ledger keeps reading the requests already posted there (DESIGN §4).
+    the ledger keeps reading the requests already posted there (DESIGN §4); a
+    new name moves the old one to `past_names`, so the requests already in Slack
+    under the old name stay this team's leave.
     """
     team = _locked(Team, team_id, TeamNotFound)
     _unchanged_since(team, version)
-    old_channel = team.approvals_channel
+    old_channel, old_name = team.approvals_channel, team.name
     _set(team, TEAM_FIELDS, fields)
     if team.approvals_channel != old_channel:
-        team.past_approvals_channels = past_approvals_channels_after_change(
+        team.past_approvals_channels = past_after_change(
             past=team.past_approvals_channels, old=old_channel, new=team.approvals_channel)
+    if team.name != old_name:
+        team.past_names = past_after_change(past=team.past_names, old=old_name, new=team.name)
     _save(team)
     return team
 

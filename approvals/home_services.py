@@ -152,7 +152,7 @@ def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: s
     for entry in entries:
         if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
             continue
-        team = config.team_named(entry.team)
+        team = config.team_recorded_as(entry.team)
         if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members,
                                                       unable=unable):
             waiting.append(entry)

@@ -41,6 +41,13 @@ Requests submitted but not yet posted live in a short-lived *pending set* in
 the same cache; every read merges them, so two overlapping submissions cannot
 both pass.
 
+Each entry names its team as it was called when the request was sent. A
+team renamed since keeps that name in its `past_names`, and every read here
+hands out such an entry under the team's name now (`_under_names_now`), so
+Who's out, digests, nudges and `max_out` count it, the day of the rename: the
+cache holds entries as Slack has them, and the renaming is applied as they are
+read, with the configuration of the moment.
+
 The request path never reads the whole ledger: `person_view` reads the
 person's *slice* (their entries and adjustments), their team's slices for the
 months of the request, and the pending requests the per-person and per-team
@@ -201,7 +208,7 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
             return ledger
         fresh = _refresh(client, config, flight, background=False)
     # The cache may drop a large value without an error (memcached over 1 MB): never return None.
-    return cached_ledger(config) or fresh
+    return cached_ledger(config) or _under_names_now(fresh, config.renamed_teams)
 
 
 def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
@@ -631,12 +638,15 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
         buckets.append(LONG)
         days = [LONG, *_days(start, end)]  # long requests (few) first, then day by day: what a cap keeps
 
+    # The team's slices and indexes are kept under the name each entry carries: its earlier names' too.
+    names = config.names_recorded_for(team) if team is not None else ()
+
     def slice_keys(generation: str) -> list[str]:
-        team_keys = [_team_key(generation, team, bucket) for bucket in buckets] if team is not None else []
+        team_keys = [_team_key(generation, name, bucket) for name in names for bucket in buckets]
         return [_person_key(generation, user), *team_keys]
 
     person_index = _pending_person_key(user)
-    team_indexes = [_pending_bucket_key(team, day) for day in days] if team is not None else []
+    team_indexes = [_pending_bucket_key(name, day) for day in days for name in names]
     version_key = _pending_version_key(user)
     guessed = _slices_generation_seen
     guessed_keys = slice_keys(guessed) if guessed else []
@@ -656,9 +666,10 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     own_entries, adjustments = found.get(person_key) or ({}, {})
     entries: dict[str, LedgerEntry] = {}
     configured = {t.name for t in config.teams}
+    renamed = config.renamed_teams
     for request_id in pending_ids:  # pending entries fill gaps only: the posted state wins
         entry = _unpacked(found.get(_pending_entry_key(request_id)))
-        if entry is None or entry.team not in configured:
+        if entry is None or renamed.get(entry.team, entry.team) not in configured:
             continue
         # Someone else's only when it meets these dates (the team's LONG index holds long ones of any dates).
         if entry.user == user or (start is not None and end is not None and entry.start <= end
@@ -667,9 +678,9 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
     for key in team_keys:
         entries.update(found.get(key) or {})
     entries.update(own_entries)
-    return SliceLedger(entries=entries, adjustments=dict(adjustments), truncated=meta.truncated,
-                       channels=meta.channels, pending_version=pending_indexes.version_of(found, version_key),
-                       unread_others=unread_others)
+    return SliceLedger(entries=_entries_now(entries, renamed), adjustments=dict(adjustments),
+                       truncated=meta.truncated, channels=meta.channels,
+                       pending_version=pending_indexes.version_of(found, version_key), unread_others=unread_others)
 
 
 # The slices' generation this process last read (see person_view): its slice keys are read with the
@@ -685,9 +696,11 @@ def open_requests(config: WorkspaceConfig, teams: Iterable[str]) -> list[LedgerE
     meta: _SlicesMeta | None = cache.get(SLICES_META_KEY)
     if meta is None or not meta.open_slices or not set(ledger_channels(config)) <= set(meta.channels):
         return None
-    keys = [_team_key(meta.generation, team, OPEN) for team in dict.fromkeys(teams)]
+    names = dict.fromkeys(name for team in teams for name in config.names_recorded_for(team))
+    keys = [_team_key(meta.generation, name, OPEN) for name in names]
     found = cache.get_many(keys) if keys else {}
-    return [entry for key in keys for entry in (found.get(key) or {}).values()]
+    renamed = config.renamed_teams
+    return [_entry_now(entry, renamed) for key in keys for entry in (found.get(key) or {}).values()]
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
@@ -700,11 +713,44 @@ def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
     ledger = stored_ledger()
     if ledger is None or not set(ledger_channels(config)) <= set(ledger.channels):
         return None
-    pending = pending_entries(team.name for team in config.teams)
+    renamed = config.renamed_teams
+    ledger = _under_names_now(ledger, renamed)
+    pending = pending_entries([*(team.name for team in config.teams), *renamed])
     if not pending:
         return ledger
     # Pending entries fill gaps only: the posted state wins.
-    return replace(ledger, entries={**{entry.id: entry for entry in pending}, **ledger.entries})
+    return replace(ledger, entries={**{entry.id: _entry_now(entry, renamed) for entry in pending}, **ledger.entries})
+
+
+def _entry_now(entry: LedgerEntry, renamed: dict[str, str]) -> LedgerEntry:
+    """The entry under its team's name now, when it names the team by an earlier name (`renamed`:
+    `WorkspaceConfig.renamed_teams`)."""
+    return replace(entry, team=renamed[entry.team]) if entry.team in renamed else entry
+
+
+def _entries_now(entries: dict[str, LedgerEntry], renamed: dict[str, str]) -> dict[str, LedgerEntry]:
+    if not renamed:
+        return entries
+    return {request_id: _entry_now(entry, renamed) for request_id, entry in entries.items()}
+
+
+# The last whole ledger renamed in this process, with what it was made from: the ledger is read again
+# and again while unchanged (`stored_ledger` keeps it), and renaming is a pass over every entry.
+_last_renamed: tuple[Ledger, dict[str, str], Ledger] | None = None
+
+
+def _under_names_now(ledger: Ledger, renamed: dict[str, str]) -> Ledger:
+    """The whole ledger with each entry under its team's name now (never stored: the cache keeps the
+    names Slack has, so that a rename applies to the next read, not to the next read from Slack)."""
+    global _last_renamed
+    if not renamed:
+        return ledger
+    last = _last_renamed
+    if last is not None and last[0] is ledger and last[1] == renamed:
+        return last[2]
+    result = replace(ledger, entries=_entries_now(ledger.entries, renamed))
+    _last_renamed = (ledger, renamed, result)
+    return result
 
 
 def record_entry(entry: LedgerEntry) -> None:

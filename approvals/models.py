@@ -150,6 +150,11 @@ class Team(ConfigModel):
         blank=True,
         help_text="Earlier approvals channels. Their history still counts towards balances.",
     )
+    past_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Earlier names of this team. Requests in Slack recorded under them count as this team's leave.",
+    )
 
     class Meta:
         ordering = ("position", "name")

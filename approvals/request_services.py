@@ -505,7 +505,7 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
     if entry is not None:
         # Posted by an earlier attempt: it is in the ledger, whatever has changed since (the leave type
         # retired, the person moved): only the follow-ups are left, never a refusal.
-        team = config.team_named(entry.team) or team_for_channel(config, entry.channel)
+        team = config.team_recorded_as(entry.team) or team_for_channel(config, entry.channel)
         approvers = (team_approvers(client, config, team, entry.user)
                      if team is not None else frozenset(config.fallback_approvers))
     else:
@@ -842,7 +842,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
         if message is None or message.entry.id != decision.request_id:
             return tell_clicker(messages.request_gone_text())
         entry = message.entry
-        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
         if team is not None and entry.status != PENDING:  # decided: ours to finish, or say who decided
             return finish_or_refuse(client, config, decision, message)
         if refusal := clicker_refusal(client, config, team, decision, entry):
@@ -916,7 +916,7 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
         return finish_or_refuse(client, config, decision, message)
     else:
         entry = message.entry
-        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
         text = (clicker_refusal(client, config, team, decision, entry)
                 or "Another approver is deciding this request right now; check the message in a moment.")
     tell_approver(client, decision, text)
@@ -956,7 +956,7 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         # Our own decision, written before a crash (or by a write whose answer was lost): the ledger holds
         # it, which a give-up must know; make sure its follow-ups went out.
         cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
-        team = config.team_named(entry.team) or team_for_channel(config, decision.channel)
+        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
         if team is not None:
             send_followups(client, config, team, entry, decision)
         return

@@ -203,11 +203,13 @@ def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.Slic
     """
     if ledger is None:
         return ""
+    team = config.team_recorded_as(entry.team)
+    # The ledger's entries carry their team's name now (ledger_reader); `entry` may carry an earlier one.
+    team_name = team.name if team else entry.team
     others = [e for e in who_is_out(ledger.without(entry.id), entry.start, entry.end, exclude_user=entry.user)
-              if e.team == entry.team]
+              if e.team == team_name]
     lines = [messages.others_out_line(others, unread=getattr(ledger, "unread_others", 0), today=today)]
     if leave_type.annual_allowance_days is not None:
-        team = config.team_named(entry.team)
         workweek = team.workweek if team else (0, 1, 2, 3, 4)
         holidays = holiday_dates(config, team, entry.start, entry.end) if team else {}
         entries = [*ledger.without(entry.id), entry]

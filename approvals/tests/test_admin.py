@@ -196,6 +196,33 @@ def test_changing_the_approvals_channel_keeps_the_old_one(admin_client):
     )
 
 
+def test_renaming_a_team_keeps_its_old_name_so_its_requests_stay_its_own(admin_client):
+    engineering = Team.objects.get(name="Engineering")
+    url = admin_url(Team, "change", engineering.pk)
+    data = form_data(admin_client.get(url))
+    assert data["past_names"] == "R&D"  # one a line
+    data["name"] = "Software"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    engineering.refresh_from_db()
+    assert engineering.past_names == ["R&D", "Engineering"]
+    assert current_config().team_recorded_as("Engineering").name == "Software"
+
+
+def test_earlier_names_typed_in_the_admin_are_checked_as_the_file_checks_them(admin_client):
+    sales = Team.objects.get(name="Sales")
+    url = admin_url(Team, "change", sales.pk)
+    data = form_data(admin_client.get(url))
+    data["past_names"] = "Revenue, Europe\nRevenue, Europe\n" + "x" * 101
+
+    response = admin_client.post(url, data)
+
+    assert response.context["adminform"].form.errors["past_names"] == [
+        "Line 2: 'Revenue, Europe' is listed twice.", "Line 3: must be at most 100 characters."]
+
+
 def test_saving_a_team_without_changing_its_channel_leaves_the_history_alone(admin_client):
     sales = Team.objects.get(name="Sales")
     url = admin_url(Team, "change", sales.pk)

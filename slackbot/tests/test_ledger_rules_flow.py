@@ -213,6 +213,49 @@ def test_a_warm_capacity_check_at_approval_reads_the_slices(client, fake_slack, 
     assert "at most 1 can be out at once" in refusal
 
 
+def rename_engineering(name: str) -> None:
+    """HR renames the team in the console, after the ledger and its slices were cached under the old name."""
+    from approvals.console_services import team_update
+    from approvals.models import Team
+
+    team_update(team_id=Team.objects.get(name="Engineering").pk, name=name)
+
+
+def test_a_renamed_teams_leave_from_before_counts_towards_max_out_at_submission(client, fake_slack):
+    install_config(standard_config(teams=(replace(ENGINEERING, max_out=1),)))
+    seed_entry(fake_slack, user=DAVE)  # approved, Monday to Wednesday, recorded as Engineering's
+    view = open_request_form(client, fake_slack, ALICE)  # warms the ledger and its slices
+
+    rename_engineering("Software")
+    body = submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY)).json()
+
+    assert body["response_action"] == "errors"
+    assert "is full for Software: 1 person is already out" in body["errors"][ids.START_BLOCK]
+    assert posted_requests(fake_slack) == []
+
+
+def test_a_renamed_teams_leave_from_before_counts_towards_max_out_at_approval(client, fake_slack, monkeypatch):
+    team = replace(ENGINEERING, max_out=1, members=MemberSource(users=(ALICE, DAVE)),
+                   approvers=ApproverSource(users=(BOB,)))
+    install_config(standard_config(teams=(team,)))
+    seed_entry(fake_slack, user=DAVE)  # approved, recorded as Engineering's
+    alice = seed_entry(fake_slack, user=ALICE, status=PENDING, decided_by=None, decided_at=None)
+    open_request_form(client, fake_slack, ALICE)  # warms the ledger and its slices
+    without_the_whole_ledger(monkeypatch)
+    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
+                 if m.metadata and m.metadata["event_payload"]["id"] == alice.id]
+
+    rename_engineering("Software")
+    post_interaction(client, block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION,
+                                                   value=json.dumps({"id": alice.id, "user": ALICE}),
+                                                   message_ts=message.ts))
+
+    status = fake_slack.workspace.find_message(C_ENG_APPROVALS, message.ts).metadata["event_payload"]["status"]
+    assert status == PENDING
+    [refusal] = ephemerals_to(fake_slack, BOB)
+    assert "full for Software" in refusal and "at most 1 can be out at once" in refusal
+
+
 def test_history_unavailable_tells_the_requester(client, fake_slack):
     install_config()
     view = open_request_form(client, fake_slack, ALICE)

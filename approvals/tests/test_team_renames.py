@@ -1,0 +1,318 @@
+"""Renaming a team keeps its leave: a team remembers its earlier names (`past_names`), and the ledger's
+entries recorded under one count as the team's, wherever the team's leave is counted.
+
+Each ledger entry names its team as it was called when the request was sent (DESIGN §5). Engineering
+(members: #engineering — Alice, Bob, Dave) has leave in the fake Slack under that name; HR renames it.
+The ledger is read, and cached, before the rename: the cache holds the names Slack has.
+"""
+
+import io
+import json
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals import console_services, ledger_reader
+from approvals.config_diff import config_diff
+from approvals.config_file import ConfigError, config_to_dict, parse_config
+from approvals.config_store import config_from_database, current_config, invalidate_config, past_after_change
+from approvals.config_types import TeamConfig
+from approvals.models import Blackout, Team
+from approvals.rules import LedgerEntry
+from approvals.slack_clients import background_client
+from approvals.tests.test_config_commands import EXAMPLE_PATH, write_json
+from fake_slack.ledger_seed import seed_ledger
+from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, C_OLD_APPROVALS, DAVE
+from test_support.flows import (
+    ENGINEERING,
+    dms_to,
+    install_config,
+    metadata_payload,
+    posted_requests,
+    request_time_off,
+    standard_config,
+)
+
+LA = ZoneInfo("America/Los_Angeles")
+MONDAY, TUESDAY = date(2031, 3, 10), date(2031, 3, 11)
+SOON = timezone.localdate() + timedelta(days=7 - timezone.localdate().weekday())  # next Monday: on Who's out
+
+
+def team(name: str, *past_names: str, channel: str = C_ENG_APPROVALS) -> TeamConfig:
+    return replace(ENGINEERING, name=name, past_names=past_names, approvals_channel=channel)
+
+
+def entry(entry_id: str, user: str = ALICE, team_name: str = "Engineering", status: str = "approved",
+          start: date = MONDAY, end: date = TUESDAY) -> LedgerEntry:
+    return LedgerEntry(id=entry_id, user=user, team=team_name, leave_type="vacation", start=start, end=end,
+                       start_half=None, end_half=None, days=Decimal((end - start).days + 1), status=status,
+                       decided_by=BOB if status != "pending" else None)
+
+
+# --- Which team an entry is (pure) -----------------------------------------------------------------
+
+
+def test_an_entry_under_an_earlier_name_is_the_renamed_teams():
+    config = standard_config(teams=(team("Software", "R&D", "Engineering"),))
+
+    assert config.team_recorded_as("Engineering").name == "Software"
+    assert config.team_recorded_as("R&D").name == "Software"
+    assert config.team_recorded_as("Software").name == "Software"
+    assert config.team_recorded_as("Sales") is None  # a team deleted: its entries are no team's
+    assert config.renamed_teams == {"R&D": "Software", "Engineering": "Software"}
+    assert config.names_recorded_for("Software") == ("Software", "R&D", "Engineering")
+
+
+def test_a_name_in_use_wins_over_the_team_that_had_it_before():
+    # Engineering was renamed Software, then HR called a new team Engineering.
+    config = standard_config(teams=(team("Software", "Engineering"), team("Engineering", channel=C_OLD_APPROVALS)))
+
+    assert config.team_recorded_as("Engineering").approvals_channel == C_OLD_APPROVALS
+    assert config.renamed_teams == {}
+    assert config.names_recorded_for("Software") == ("Software",)
+    assert config.names_recorded_for("Engineering") == ("Engineering",)
+
+
+def test_two_teams_that_had_one_name_the_first_in_matching_order_has_its_entries():
+    config = standard_config(teams=(team("Platform", "Core"), team("Software", "Core", channel=C_OLD_APPROVALS)))
+
+    assert config.team_recorded_as("Core").name == "Platform"
+    assert config.names_recorded_for("Platform") == ("Platform", "Core")
+    assert config.names_recorded_for("Software") == ("Software",)  # never counted twice
+
+
+def test_renaming_back_takes_the_name_out_of_the_past_ones():
+    assert past_after_change(past=[], old="Engineering", new="Software") == ["Engineering"]
+    assert past_after_change(past=["Engineering"], old="Software", new="Engineering") == ["Software"]
+    assert past_after_change(past=["Engineering"], old="Software", new="Software") == ["Engineering"]
+
+
+def test_past_names_are_optional_in_the_file_and_checked_like_names():
+    data = config_to_dict(standard_config())
+    del data["teams"][0]["past_names"]
+    assert parse_config(data).teams[0].past_names == ()
+
+    data["teams"][0]["past_names"] = ["R&D", "", "R&D", 7, " Core", "x" * 101]
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data)
+    assert raised.value.errors == [
+        "teams[0].past_names[1]: must not be empty",
+        "teams[0].past_names[2]: 'R&D' is listed twice",
+        "teams[0].past_names[3]: must be a string, not a number",
+        "teams[0].past_names[4]: must not start or end with spaces",
+        "teams[0].past_names[5]: must be at most 100 characters",
+    ]
+    data["teams"][0]["past_names"] = "R&D"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data)
+    assert raised.value.errors == ["teams[0].past_names: must be a list of names, not a string"]
+
+
+def test_a_team_may_have_had_the_name_another_team_has_now_or_had():
+    # The console makes both (a new team takes an old name; two teams each had it): an export of them
+    # must import again.
+    config = standard_config(teams=(team("Software", "Engineering", "Core"), team("Engineering", "Core",
+                                                                                   channel=C_OLD_APPROVALS)))
+    assert parse_config(config_to_dict(config)) == config
+
+
+# --- Through the cache and the console (the database, the fake Slack) ----------------------------
+
+
+@pytest.fixture
+def engineering(fake_slack, db):
+    invalidate_config()
+    install_config()
+    return Team.objects.get(name="Engineering")
+
+
+def warm_ledger() -> None:
+    """The whole ledger and its slices read from Slack and cached, entries as Slack has them."""
+    ledger_reader.current_ledger(background_client(), current_config())
+
+
+def rename(row: Team, name: str) -> Team:
+    return console_services.team_update(team_id=row.pk, name=name)
+
+
+def teams_of_entries() -> dict[str, str]:
+    return {e.id: e.team for e in ledger_reader.cached_ledger(current_config()).entries.values()}
+
+
+def run_jobs(moment: datetime, *args: str) -> str:
+    out = io.StringIO()
+    call_command("run_jobs", "--at", moment.isoformat(), *args, stdout=out)
+    return out.getvalue()
+
+
+def posts_in(fake_slack, channel: str) -> list[dict]:
+    return [call.params for call in fake_slack.calls("chat.postMessage")
+            if call.params.get("channel") == channel and call.response.get("ok")]
+
+
+def test_the_digest_and_out_today_of_a_renamed_team_list_its_leave_from_before(fake_slack, db, settings, tmp_path):
+    settings.LEDGER_EXPORT_DIR = tmp_path
+    invalidate_config()
+    install_config(standard_config(teams=(replace(ENGINEERING, digest_time=time(9, 0)),)))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation")])
+    warm_ledger()
+
+    rename(Team.objects.get(name="Engineering"), "Software")
+
+    assert "weekly_digest Software" in run_jobs(datetime(2031, 3, 10, 9, 0, tzinfo=LA), "--team", "Software")
+    assert "out_today Software 2031-03-11: 1 out" in run_jobs(datetime(2031, 3, 11, 9, 0, tzinfo=LA),
+                                                              "--team", "Software")
+    digest, out_today = posts_in(fake_slack, C_ENG)
+    assert f"<@{ALICE}>" in str(digest["blocks"]) and f"<@{ALICE}>" in str(out_today["blocks"])
+
+
+def test_approvers_of_a_renamed_team_are_nudged_about_its_requests_from_before(fake_slack, db, settings):
+    invalidate_config()
+    install_config(standard_config(teams=(replace(ENGINEERING, nudge_after_hours=48),)))
+    sent = datetime(2031, 3, 7, 9, 0, tzinfo=LA).timestamp()
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-waiting", status="pending")],
+                posted_at={"alice-waiting": sent})
+    warm_ledger()
+
+    rename(Team.objects.get(name="Engineering"), "Software")
+
+    assert "1 waiting" in run_jobs(datetime(2031, 3, 10, 10, 0, tzinfo=LA), "--team", "Software")
+    assert any("waiting" in text for text in dms_to(fake_slack, BOB))
+
+
+def test_whos_out_after_renaming_a_team_back_counts_each_request_once(admin_client, client, engineering, fake_slack):
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=SOON,
+                                                                              end=SOON + timedelta(days=2))])
+    warm_ledger()
+    software = rename(engineering, "Software")
+    request_time_off(client, fake_slack, DAVE, start=SOON, end=SOON + timedelta(days=2))  # sent as Software's
+    [dave] = [metadata_payload(call) for call in posted_requests(fake_slack)]
+    assert dave["team"] == "Software"
+
+    back = rename(software, "Engineering")
+
+    assert back.past_names == ["Software"]
+    assert teams_of_entries() == {"alice-vacation": "Engineering", dave["id"]: "Engineering"}
+    page = admin_client.get(reverse("console:whos_out"), {"weeks": "2", "team": "Engineering"}).text
+    assert page.count("Alice Adams") == 1 and page.count("Dave Diaz") == 1
+
+
+def test_two_teams_swapping_names_crashes_nothing_and_counts_each_request_once(admin_client, client, fake_slack, db):
+    invalidate_config()
+    install_config(standard_config(teams=(ENGINEERING, team("Sales", channel=C_OLD_APPROVALS))))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=SOON,
+                                                                              end=SOON)])
+    seed_ledger(fake_slack.workspace, channel=C_OLD_APPROVALS, entries=[entry("sales-vacation", "U_SALES", "Sales",
+                                                                              start=SOON, end=SOON)])
+    warm_ledger()
+    engineering, sales = Team.objects.get(name="Engineering"), Team.objects.get(name="Sales")
+
+    rename(engineering, "Interim")
+    request_time_off(client, fake_slack, DAVE, start=SOON, end=SOON)  # sent as Interim's
+    [dave] = [metadata_payload(call) for call in posted_requests(fake_slack)]
+    rename(sales, "Engineering")
+    rename(engineering, "Sales")
+
+    engineering.refresh_from_db()
+    assert engineering.past_names == ["Engineering", "Interim"]
+    assert Team.objects.get(name="Engineering").past_names == ["Sales"]
+    # A name in use wins: what was recorded as Engineering's is the team called Engineering now, and so on.
+    assert teams_of_entries() == {"alice-vacation": "Engineering", "sales-vacation": "Sales",
+                                  dave["id"]: "Sales"}
+    page = admin_client.get(reverse("console:whos_out"), {"weeks": "2"})
+    assert page.status_code == 200
+    assert page.text.count("Dave Diaz") == 1 and page.text.count("Alice Adams") == 1
+
+
+def test_a_team_given_another_teams_earlier_name_is_told_it_takes_that_teams_requests(admin_client, engineering):
+    rename(engineering, "Software")
+    page = admin_client.get(reverse("console:team_edit", args=[engineering.pk]))
+    assert "Earlier names, whose requests in Slack still count as this team's: Engineering." in page.text
+
+    from approvals.tests.test_console_config import team_post
+
+    response = admin_client.post(reverse("console:team_add"), team_post(name="Engineering"), follow=True)
+
+    assert response.status_code == 200
+    assert ("Software used to be called Engineering: the requests in Slack recorded under Engineering now count "
+            "as this team&#x27;s.") in response.text
+    assert current_config().team_recorded_as("Engineering").name == "Engineering"
+
+
+# --- The configuration file ------------------------------------------------------------------------
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_export_and_import_keep_a_teams_earlier_names(tmp_path):
+    invalidate_config()
+    run("import_config", str(EXAMPLE_PATH))
+    rename(Team.objects.get(name="Sales"), "Revenue")
+    exported = json.loads(run("export_config"))
+    assert exported["teams"][1]["name"] == "Revenue" and exported["teams"][1]["past_names"] == ["Sales"]
+
+    Team.objects.filter(name="Revenue").update(past_names=[])
+    out = run("import_config", str(write_json(tmp_path / "exported.json", exported)))
+
+    assert "~ team Revenue: past_names" in out
+    assert Team.objects.get(name="Revenue").past_names == ["Sales"]
+    assert json.loads(run("export_config")) == exported
+
+
+@pytest.mark.django_db
+def test_a_file_renaming_a_team_keeps_its_row_and_its_blackouts(tmp_path):
+    invalidate_config()
+    run("import_config", str(EXAMPLE_PATH))
+    before = Team.objects.get(name="Engineering")
+    data = json.loads(EXAMPLE_PATH.read_text())
+    data["teams"][0]["name"] = "Software"
+    data["teams"][0]["past_names"] = ["R&D", "Engineering"]
+    for blackout in data["blackouts"]:
+        blackout["team"] = "Software" if blackout["team"] == "Engineering" else blackout["team"]
+    blackouts = list(Blackout.objects.values_list("id", flat=True))
+
+    diff = config_diff(config_from_database(), parse_config(data))
+    out = run("import_config", str(write_json(tmp_path / "renamed.json", data)), "--no-input")
+
+    assert diff.lines() == ["~ team Software: name, past_names"] and not diff.removals
+    assert "~ team Software: name, past_names" in out
+    assert Team.objects.get(name="Software").pk == before.pk
+    assert list(Blackout.objects.values_list("id", flat=True)) == blackouts
+    assert current_config().team_recorded_as("Engineering").name == "Software"
+
+
+def test_a_new_team_listing_a_name_still_in_use_is_a_new_team():
+    old = standard_config(teams=(ENGINEERING,))
+    new = standard_config(teams=(ENGINEERING, team("Software", "Engineering", channel=C_OLD_APPROVALS)))
+
+    assert new.renamed_from(t.name for t in old.teams) == {}
+    assert config_diff(old, new).lines() == ["+ team Software"]
+
+
+
+def test_a_rename_never_makes_two_rows_whose_names_differ_only_by_case(db):
+    invalidate_config()
+    install_config()
+    # A new team "engineering" while the Engineering row becomes Software: the row cannot keep its
+    # name until it is renamed (names are unique ignoring case), so it is removed and Software added.
+    clash = standard_config(teams=(team("engineering", channel=C_OLD_APPROVALS), team("Software", "Engineering")))
+    assert clash.renamed_from(["Engineering"]) == {}
+    install_config(clash)
+    assert sorted(Team.objects.values_list("name", flat=True)) == ["Software", "engineering"]
+    # Only the case changes: the same row, renamed.
+    case_only = standard_config(teams=(team("SOFTWARE", "Software"),))
+    software = Team.objects.get(name="Software")
+    assert case_only.renamed_from(["Software", "engineering"]) == {"SOFTWARE": "Software"}
+    install_config(case_only)
+    assert Team.objects.get().pk == software.pk
