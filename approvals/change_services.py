@@ -10,7 +10,6 @@ Every change is re-checked against the ledger before it is written.
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -114,19 +113,20 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     if current is not None:
         submission = replace(submission, user=current.user)  # HR edits it in the requester's name
     requester = requester_cached(config, submission.user)
-    # As a new request on a cold cache (request_submit): while the time zone is unknown, a day's
-    # tolerance, since UTC's today is already tomorrow on a California evening and would refuse
-    # leave that starts today; the task checks again in the requester's own zone.
-    today = local_today(requester.timezone) if requester.timezone else local_today("UTC") - timedelta(days=1)
+    # As a new request on a cold cache (request_submit): while the time zone is unknown, UTC's day with a
+    # day's tolerance either way, since UTC's today is already tomorrow on a California evening and would
+    # refuse leave that starts today; the task checks again in the requester's own zone.
+    today, zone_known = local_today(requester.timezone or "UTC"), bool(requester.timezone)
     if requester.team is not None:
         # As a new request is checked: the view of its person, team and dates (the whole ledger when
         # it was read above).
         ledger = history or ledger_reader.person_view(config, submission.user, requester.team.name,
                                                       submission.start, submission.end)
         violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
-                                      ledger=ledger)
+                                      zone_known=zone_known, ledger=ledger)
     else:
-        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
+        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today,
+                                      zone_known=zone_known, recorded=bool(submission.recorded_by))
     if violations:
         return errors_by_field(violations)
     if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):

@@ -42,6 +42,12 @@ SLACK_ID_MAX_LENGTH = 32
 HOLIDAY_SUBDIVISION_MAX_LENGTH = 64
 TIMEZONE_MAX_LENGTH = 64  # the longest IANA name is 32 characters
 MAX_DAYS = 366
+# The years a holiday or a blackout may fall in, as the console's balances and exports (2000 to 2100). A
+# date outside is a typo for the year (1900, 2999, 9999), and one near the calendar's end breaks what
+# steps past it (the admin's date drill-down asks for dates before the year 10000). Fixed, not counted
+# from today, so that a file valid once stays valid: an export always imports again.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 # An error message repeats the value it is about, but only this much of it: a value may be a
 # megabyte long, and a message must stay small whatever the file holds.
 SHOWN_VALUE_MAX_LENGTH = 60
@@ -355,16 +361,23 @@ class ClockTime(Kind):
 
 
 class Day(Kind):
+    """A day of the calendar HR plans (holidays, blackouts): from FIRST_DAY to LAST_DAY."""
+
     def read(self, raw):
         # A model's DateField holds a date; so does YAML written with an explicit !!timestamp tag.
         if isinstance(raw, date) and not isinstance(raw, datetime):
-            return raw
-        if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            day = raw
+        elif not isinstance(raw, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
             raise Invalid("must be a date like 2026-12-24")
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            raise Invalid(f"{quoted(raw)} is not a real date") from None
+        else:
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                raise Invalid(f"{quoted(raw)} is not a real date") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            shown = quoted(raw) if isinstance(raw, str) else day.isoformat()
+            raise Invalid(f"{shown} is not between {FIRST_DAY.year} and {LAST_DAY.year}; check the year")
+        return day
 
     def write(self, value):
         return value.isoformat()

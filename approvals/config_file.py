@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, read_record, shortened, write_record
+from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, quoted, read_record, shortened, write_record
 from approvals.config_types import WorkspaceConfig
 
 __all__ = [  # USER, CHANNEL, USERGROUP and SlackIdKind are also imported from here
@@ -88,6 +88,7 @@ def parse_config(data: Any) -> WorkspaceConfig:
     team_names = _first_of_each(config.teams, "teams", "name", errors)
     _names_alike(config.teams, errors)
     _first_of_each(config.leave_types, "leave_types", "code", errors)
+    _leave_type_names_alike(config.leave_types, errors)
     defaults = [index for index, team in enumerate(config.teams) if team is not None and team.default]
     errors.extend(
         f"teams[{index}].default: only one team may be the default; teams[{defaults[0]}] already is"
@@ -127,6 +128,24 @@ def _names_alike(teams: tuple, errors: list[str]) -> None:
             errors.append(f"teams[{index}].name: '{team.name}' differs only by case from teams[{first[folded]}]'s "
                           f"'{teams[first[folded]].name}'")
         first.setdefault(folded, index)
+
+
+def _leave_type_names_alike(leave_types: tuple, errors: list[str]) -> None:
+    """Leave types of one name, in any case ("Vacation", "vacation"): /timeoff's list, balances and exports
+    show types by name, so people could not tell them apart (the codes differ, and nobody sees codes)."""
+    first: dict[str, int] = {}
+    for index, leave_type in enumerate(leave_types):
+        if leave_type is None or not isinstance(leave_type.name, str):
+            continue  # reported already
+        folded = leave_type.name.casefold()
+        if folded in first:
+            other = leave_types[first[folded]]
+            code = f", code '{other.code}'" if other.code is not None else ""  # a wrong code is reported already
+            errors.append(f"leave_types[{index}].name: another leave type is already called {quoted(other.name)} "
+                          f"(leave_types[{first[folded]}]{code}); give each its own name, or people cannot "
+                          "tell them apart")
+        else:
+            first[folded] = index
 
 
 def config_to_dict(config: WorkspaceConfig) -> dict:

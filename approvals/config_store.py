@@ -213,6 +213,12 @@ def config_apply(*, config: WorkspaceConfig) -> None:
     for code, leave_type in existing_types.items():
         if code not in new_codes:
             leave_type.delete()
+    # Names are unique in any case, and checked row by row: a type taking a name another is giving up
+    # (two swapping names, say) would meet it still there. Those giving theirs up let go of it first.
+    names_wanted = {type_config.code: type_config.name for type_config in config.leave_types}
+    for code, leave_type in existing_types.items():
+        if code in names_wanted and leave_type.name != names_wanted[code]:
+            LeaveType.objects.filter(pk=leave_type.pk).update(name=f"renaming {uuid.uuid4().hex}")
     for position, type_config in enumerate(config.leave_types):
         leave_type = existing_types.get(type_config.code) or LeaveType()
         _set(leave_type, row_values(type_config), position=position)

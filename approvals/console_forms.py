@@ -20,6 +20,7 @@ from django.urls import reverse_lazy
 from slack_sdk.errors import SlackApiError
 
 from approvals import console_services, slack_directory
+from approvals.config_fields import FIRST_DAY, LAST_DAY
 from approvals.models import (
     Blackout,
     CompanyHoliday,
@@ -395,13 +396,21 @@ class LeaveTypeForm(ConsoleForm, forms.ModelForm):
                    "allow_past_days": forms.NumberInput(attrs={"min": 0})}
 
 
+class DayInput(forms.DateInput):
+    """The browser's date picker, offering the years a holiday or blackout may fall in (the model checks them)."""
+
+    def __init__(self):
+        super().__init__(attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()},
+                         format="%Y-%m-%d")
+
+
 class HolidayForm(ConsoleForm, forms.ModelForm):
     class Meta:
         model = CompanyHoliday
         fields = ("date", "name", "team")
         labels = {"team": "For"}
         help_texts = {"name": "As people will see it, like Company day."}
-        widgets = {"date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {"date": DayInput()}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -415,8 +424,7 @@ class BlackoutForm(ConsoleForm, forms.ModelForm):
         fields = ("start", "end", "team", "reason")
         labels = {"start": "First day", "end": "Last day", "team": "For"}
         help_texts = {"end": "Inclusive.", "reason": "Shown to people whose request falls in it."}
-        widgets = {"start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-                   "end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {"start": DayInput(), "end": DayInput()}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

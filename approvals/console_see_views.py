@@ -22,6 +22,7 @@ from approvals import ledger_reader, slack_directory
 from approvals.adjustments import AdjustmentError
 from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
 from approvals.admin_adjustments import AdjustmentForm
+from approvals.config_fields import FIRST_DAY, LAST_DAY
 from approvals.config_store import current_config
 from approvals.console_forms import PeopleField
 from approvals.console_see_selectors import (
@@ -90,7 +91,7 @@ def whos_out(request):
 
 
 class LedgerExportForm(forms.Form):
-    year = forms.IntegerField(required=False, min_value=2000, max_value=2100)
+    year = forms.IntegerField(required=False, min_value=FIRST_DAY.year, max_value=LAST_DAY.year)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To (inclusive)")
 
@@ -150,7 +151,7 @@ def ledger_export(request):
 def balances(request):
     config = current_config()
     chosen = _team(config, request.GET.get("team", "")) or (config.teams[0] if config.teams else None)
-    year = _int(request.GET.get("year"), timezone.localdate().year, 2000, 2100)
+    year = _int(request.GET.get("year"), timezone.localdate().year, FIRST_DAY.year, LAST_DAY.year)
     ledger = _ledger(config)
     directory = slack_directory.directory_current()
     table = None

@@ -197,6 +197,9 @@ class Team(ConfigModel):
             raise ValidationError(errors) from None
 
 
+LEAVE_TYPE_NAME_TAKEN = "Another leave type has this name, perhaps in other upper and lower case."
+
+
 class LeaveType(ConfigModel):
     """A kind of leave (vacation, sick, ...). `code` is what the ledger records, so keep it stable."""
 
@@ -232,9 +235,45 @@ class LeaveType(ConfigModel):
 
     class Meta:
         ordering = ("position", "code")
+        constraints = [
+            # /timeoff's list, balances and exports show a type by its name: two called "Vacation" (or
+            # "Vacation" and "vacation") would be two labels nobody can tell apart.
+            models.UniqueConstraint(
+                Lower("name"),
+                name="leave_type_name_unique_ignoring_case",
+                violation_error_message=LEAVE_TYPE_NAME_TAKEN,
+            ),
+        ]
 
     def __str__(self):
         return f"{self.emoji} {self.name}".strip()
+
+    def validate_constraints(self, exclude=None):
+        """As Django's, but a name taken is said on the name, with the type that has it. Compared in Python
+        (casefold, as the configuration file does), so it is refused here whatever the database's lower()
+        knows of letters beyond ASCII; the constraint backs it against two saves at once."""
+        errors = {}
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+        general = [e for e in errors.pop(NON_FIELD_ERRORS, []) if LEAVE_TYPE_NAME_TAKEN not in e.messages]
+        if general:
+            errors[NON_FIELD_ERRORS] = general
+        other = self.same_name() if "name" not in (exclude or ()) else None
+        if other is not None:
+            errors.setdefault("name", []).append(ValidationError(
+                f"Another leave type ({other.code}) is already called {other.name}: give each its own name, "
+                "or people cannot tell them apart.", code="unique"))
+        if errors:
+            raise ValidationError(errors)
+
+    def same_name(self) -> "LeaveType | None":
+        """Another leave type of this name, in any case."""
+        if not isinstance(self.name, str):
+            return None
+        others = LeaveType.objects.exclude(pk=self.pk) if self.pk is not None else LeaveType.objects.all()
+        return next((t for t in others.only("code", "name") if t.name.casefold() == self.name.casefold()), None)
 
 
 class CompanyHoliday(ConfigModel):

@@ -15,7 +15,7 @@ payload, a block id or an HTTP request) and return plain results:
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -164,17 +164,16 @@ class Decision:
 
 
 def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
-                     leave_type: LeaveTypeConfig, today: date,
+                     leave_type: LeaveTypeConfig, today: date, zone_known: bool = True,
                      ledger: "Ledger | ledger_reader.SliceLedger | None" = None) -> list:
     """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given.
 
     The whole ledger or the requester's view of it (`ledger_reader.person_view` for this
     submission's team and dates): the rules look only at the requester's own entries and
     adjustments and at the team's entries meeting the dates, which the view holds in full.
-    Leave HR records for someone may lie in the past (a sick day reported late): no past-date limit then.
+    Leave HR records for someone may lie in the past (a sick day reported late), up to
+    rules.YEARS_BACK years. `zone_known=False`: `today` is UTC's (rules.basic_violations).
     """
-    if submission.recorded_by:
-        today = min(today, submission.start)
     return validate_request(
         submission.leave_request,
         leave_type=leave_type,
@@ -184,6 +183,8 @@ def check_submission(config: WorkspaceConfig, submission: Submission, *, team: T
                                                                                  submission.end),
         blackouts=config.blackouts_for(team.name),
         today=today,
+        zone_known=zone_known,
+        recorded=bool(submission.recorded_by),
         ledger=None if ledger is None else ledger.without(submission.id),
         adjustments=() if ledger is None else ledger.adjustments_for(submission.user),
     )
@@ -327,14 +328,15 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
             return {FIELD_START: "Another of your requests is being sent; try again in a moment."}
         if checked is not None:
             return checked
-    # A cold cache: the rules that need no ledger now, the others in the task.
-    today = local_today(requester.timezone) if requester.timezone else local_today("UTC") - timedelta(days=1)
-    if submission.recorded_by:
-        today = min(today, submission.start)  # HR may record past leave
+    # A cold cache: the rules that need no ledger now, the others in the task. While the time zone is
+    # unknown, UTC's day with a day's tolerance either way (rules.basic_violations).
+    today, zone_known = local_today(requester.timezone or "UTC"), bool(requester.timezone)
     if requester.team is not None:
-        violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today)
+        violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
+                                      zone_known=zone_known)
     else:
-        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today)
+        violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today,
+                                      zone_known=zone_known, recorded=bool(submission.recorded_by))
     if violations:
         return errors_by_field(violations)
     return accept_unchecked(submission, dedup_key)

@@ -451,9 +451,14 @@ def _capacity_violation(
 
 
 YEARS_AHEAD = 5
+# HR records leave for someone as far back as it corrects a balance (approvals.adjustments.YEARS_BACK):
+# older is a typo for the year (a date input reads "26" typed for the year as 0026), and the ledger's
+# retention rarely reaches further.
+YEARS_BACK = 5
 # One request covers at most a year (longer leave is sent as several): nothing is planned as one longer
 # run, and its calendar (holidays of every year it spans) would be costly to compute.
 MAX_REQUEST_DAYS = 366
+_ONE_DAY = timedelta(days=1)
 
 
 def latest_start(today: date) -> date:
@@ -463,15 +468,42 @@ def latest_start(today: date) -> date:
     return date(min(today.year + YEARS_AHEAD, date.max.year), 12, 31)
 
 
+def earliest_recorded_start(today: date) -> date:
+    """The first day leave HR records for someone may start: the start of the year YEARS_BACK years ago."""
+    return date(max(today.year - YEARS_BACK, date.min.year), 1, 1)
+
+
 def too_long(request: LeaveRequest) -> bool:
     return (request.end - request.start).days > MAX_REQUEST_DAYS
 
 
-def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date) -> list[RuleViolation]:
+def _requester_days(today: date, zone_known: bool) -> tuple[date, date]:
+    """The requester's date at its earliest and at its latest. While their time zone is not known, `today`
+    is UTC's, and theirs may be the day before or after (UTC−12 to UTC+14)."""
+    if zone_known:
+        return today, today
+    return (today - _ONE_DAY if today > date.min else today), (today + _ONE_DAY if today < date.max else today)
+
+
+def too_far(request: LeaveRequest, *, today: date, zone_known: bool = True, recorded: bool = False) -> bool:
+    """Whether it starts further ahead or (recorded by HR) further back than leave may: dates so wrong that
+    nothing more is worth saying about them."""
+    earliest, latest = _requester_days(today, zone_known)
+    return request.start > latest_start(latest) or (recorded and request.start < earliest_recorded_start(earliest))
+
+
+def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date, zone_known: bool = True,
+                     recorded: bool = False) -> list[RuleViolation]:
     """The rules that need neither the team's calendar nor the ledger: the order of the dates,
-    past dates, how far ahead (`latest_start`) and half days. `today` is the requester's local date
-    (or a day earlier when their time zone is not known yet: anywhere on Earth is at most a day
-    behind UTC)."""
+    past dates, how far ahead (`latest_start`) and half days.
+
+    `today` is the requester's local date. With `zone_known=False` it is UTC's, as long as their time
+    zone is not known yet: theirs may be a day either side, so past dates count from the day before
+    and how far ahead from the day after; neither refuses what the requester's own day allows (the task
+    checks again in their zone). `recorded`: HR records it for someone, so it may lie in the past (a
+    sick day reported late), as far back as `earliest_recorded_start`.
+    """
+    earliest_today, latest_today = _requester_days(today, zone_known)
     violations: list[RuleViolation] = []
 
     if request.end < request.start:
@@ -484,8 +516,12 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
             )
         )
 
-    earliest = today - timedelta(days=leave_type.allow_past_days)
-    if request.start < earliest:
+    if recorded:
+        if request.start < earliest_recorded_start(earliest_today):
+            violations.append(RuleViolation(
+                FIELD_START, f"It starts in {request.start.year}: leave can be recorded at most {YEARS_BACK} years "
+                             f"back (from the start of {earliest_recorded_start(earliest_today).year})"))
+    elif (request.start - earliest_today).days < -leave_type.allow_past_days:  # no date before date.min to count
         if leave_type.allow_past_days <= 0:
             message = f"{leave_type.name} can't start in the past"
         else:
@@ -493,10 +529,10 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
             message = f"{leave_type.name} can start at most {days} {_plural(days, 'day', 'days')} in the past"
         violations.append(RuleViolation(FIELD_START, message))
 
-    if request.start > latest_start(today):
+    if request.start > latest_start(latest_today):
         violations.append(RuleViolation(
             FIELD_START, f"It starts in {request.start.year}: time off can be requested at most {YEARS_AHEAD} "
-                         f"years ahead (until the end of {latest_start(today).year})"))
+                         f"years ahead (until the end of {latest_start(latest_today).year})"))
     if too_long(request):
         violations.append(RuleViolation(FIELD_END, "One request can cover at most a year; send longer leave as "
                                                    "several requests"))
@@ -516,11 +552,13 @@ def validate_request(
     ledger: Iterable[LedgerEntry] | None = None,
     adjustments: Iterable[Adjustment] = (),
     team_members: set[str] | None = None,
+    zone_known: bool = True,
+    recorded: bool = False,
 ) -> list[RuleViolation]:
     """Every reason to refuse `request`, in modal order; empty when it may be submitted.
 
-    `today` is the requester's local date. The checks against other leave
-    (own overlap, allowance, capacity) run only when `ledger` is given; it
+    `today` is the requester's local date (`zone_known` and `recorded`: see `basic_violations`). The
+    checks against other leave (own overlap, allowance, capacity) run only when `ledger` is given; it
     must hold the latest version of each entry and not the request itself
     (leave out the entry being edited or re-validated). Overlap is judged on
     working days, half by half: a morning and an afternoon of the same day do
@@ -531,9 +569,11 @@ def validate_request(
     where they are now.
     """
     workweek = tuple(team.workweek)
-    violations = basic_violations(request, leave_type=leave_type, today=today)
+    violations = basic_violations(request, leave_type=leave_type, today=today, zone_known=zone_known,
+                                  recorded=recorded)
 
-    if request.end < request.start or request.start > latest_start(today) or too_long(request):
+    if (request.end < request.start or too_long(request)
+            or too_far(request, today=today, zone_known=zone_known, recorded=recorded)):
         return violations  # nothing more worth saying about dates that are wrong
 
     if not working_days(request.start, request.end, workweek, holiday_dates):

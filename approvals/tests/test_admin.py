@@ -244,6 +244,33 @@ def test_a_blackout_ending_before_it_starts_is_refused(admin_client):
     assert response.context["adminform"].form.errors["end"] == ["Must not be before start (2026-12-14)."]
 
 
+def test_a_leave_type_named_like_another_is_refused(admin_client):
+    unpaid = LeaveType.objects.get(code="unpaid")
+    url = admin_url(LeaveType, "change", unpaid.pk)
+    data = form_data(admin_client.get(url))
+    data["name"] = "vacation"
+
+    response = admin_client.post(url, data)
+
+    assert response.context["adminform"].form.errors["name"] == [
+        "Another leave type (vacation) is already called Vacation: give each its own name, or people cannot "
+        "tell them apart."
+    ]
+    assert LeaveType.objects.get(code="unpaid").name == "Unpaid leave"
+
+
+def test_a_holiday_in_the_year_9999_is_refused_so_the_date_drill_down_never_reaches_it(admin_client):
+    # Django's date hierarchy links each year of the list; the link of 9999 asked for dates before the
+    # year 10000 and answered 500.
+    response = admin_client.post(admin_url(CompanyHoliday, "add"), {"date": "9999-12-31", "name": "Typo", "team": ""})
+
+    assert response.context["adminform"].form.errors["date"] == [
+        "9999-12-31 is not between 2000 and 2100; check the year."
+    ]
+    assert not CompanyHoliday.objects.filter(name="Typo").exists()
+    assert admin_client.get(admin_url(CompanyHoliday, "changelist")).status_code == 200
+
+
 # --- The workspace policy is a singleton ---------------------------------------------------
 
 

@@ -16,9 +16,10 @@ import pytest
 from approvals import job_messages
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.rules import LeaveRequest, LedgerEntry, capacity_violation
-from fake_slack.personas import C_ENG_APPROVALS
+from fake_slack.personas import BOB, C_ENG_APPROVALS
 from test_support.flows import ALICE as FLOW_ALICE
-from test_support.flows import install_config, request_time_off, request_values
+from test_support.flows import dms_to, install_config, open_request_form, posted_requests, request_time_off
+from test_support.flows import request_values, submit_request
 from test_support.slack_requests import post_interaction, view_submission_payload
 
 ALICE, DAN = "U_ALICE", "U_DAN"
@@ -101,6 +102,53 @@ def test_an_edit_on_a_cold_time_zone_keeps_a_days_tolerance_for_leave_that_start
     assert response.content == b"", response.content  # was: "Vacation can't start in the past"
     [message] = ledger_messages(fake_slack)
     assert message.metadata["event_payload"]["end"] == thursday.isoformat()
+
+
+def request_path_clock_at(monkeypatch, at: datetime) -> None:
+    """The day of the request path and of the delivery task, in any time zone, as at `at`."""
+    from approvals import request_services, selectors
+
+    monkeypatch.setattr(request_services, "local_today",
+                        lambda zone, now=None: selectors.local_today(zone, now=at.timestamp()))
+
+
+@pytest.mark.django_db
+def test_on_new_years_day_a_cold_submission_may_start_in_the_new_fifth_year_ahead(client, fake_slack, monkeypatch):
+    # Noon on 1 Jan 2037 in London (UTC): Bob may ask for leave until the end of 2042. His time zone is not
+    # cached yet; the day's tolerance for past dates (31 Dec 2036) must not also move the limit back a year.
+    from django.core.cache import cache
+
+    install_config()
+    request_path_clock_at(monkeypatch, datetime(2037, 1, 1, 12, tzinfo=timezone.utc))
+
+    view = open_request_form(client, fake_slack, BOB)
+    cache.clear()  # nothing known of Bob: his time zone, his team, the ledger
+
+    response = submit_request(client, BOB, view, request_values("vacation", date(2042, 3, 10), date(2042, 3, 12)))
+
+    assert response.content == b"", response.content  # was: "It starts in 2042: … (until the end of 2041)"
+    [posted] = posted_requests(fake_slack)
+    assert "2042-03-10" in json.dumps(posted.params["metadata"])
+
+
+@pytest.mark.django_db
+def test_on_new_years_eve_a_cold_submission_a_year_too_far_is_refused_by_the_task_in_the_requesters_zone(
+        client, fake_slack, monkeypatch):
+    # 20:00 UTC on 31 Dec 2036 is already 1 Jan 2037 east of UTC+4, so the form cannot refuse 2042 before it
+    # knows where Alice is; her task knows: noon on 31 Dec in California, so 2042 is still too far.
+    from django.core.cache import cache
+
+    install_config()
+    request_path_clock_at(monkeypatch, datetime(2036, 12, 31, 20, tzinfo=timezone.utc))
+    view = open_request_form(client, fake_slack, FLOW_ALICE)
+    cache.clear()
+
+    response = submit_request(client, FLOW_ALICE, view,
+                              request_values("vacation", date(2042, 3, 10), date(2042, 3, 12)))
+
+    assert response.content == b""
+    assert posted_requests(fake_slack) == []
+    assert any("It starts in 2042" in dm and "until the end of 2041" in dm for dm in dms_to(fake_slack, FLOW_ALICE))
 
 
 def ledger_messages(fake_slack) -> list:

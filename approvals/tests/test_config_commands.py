@@ -173,3 +173,36 @@ def test_export_of_an_empty_database_imports_cleanly(tmp_path):
     out, _ = run("import_config", str(path))
 
     assert out == "No changes: the configuration already matches the file.\n"
+
+
+def test_a_file_with_two_leave_types_of_one_name_or_a_typo_for_a_year_is_refused(tmp_path):
+    run("import_config", str(EXAMPLE_PATH))
+    before = config_from_database()
+    data = json.loads(EXAMPLE_PATH.read_text())
+    data["leave_types"].append({"code": "vac2", "name": "vacation"})
+    data["holidays"][0]["date"] = "9999-12-24"
+
+    stderr = io.StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("import_config", str(write_json(tmp_path / "bad.json", data)), stdout=io.StringIO(),
+                     stderr=stderr)
+
+    assert "2 errors; the configuration was not changed" in str(refused.value)
+    assert stderr.getvalue().splitlines() == [
+        "holidays[0].date: '9999-12-24' is not between 2000 and 2100; check the year",
+        "leave_types[4].name: another leave type is already called 'Vacation' (leave_types[0], code 'vacation'); "
+        "give each its own name, or people cannot tell them apart",
+    ]
+    assert config_from_database() == before
+
+
+def test_leave_types_may_swap_names_in_one_import(tmp_path):
+    # Each row is saved in turn: while Vacation is renamed Personal day, Personal day is still called so.
+    run("import_config", str(EXAMPLE_PATH))
+    data = json.loads(EXAMPLE_PATH.read_text())
+    data["leave_types"][0]["name"], data["leave_types"][2]["name"] = "Personal day", "Vacation"
+
+    run("import_config", str(write_json(tmp_path / "swapped.json", data)))
+
+    assert dict(LeaveType.objects.values_list("code", "name")) == {
+        "vacation": "Personal day", "sick": "Sick leave", "personal": "Vacation", "unpaid": "Unpaid leave"}

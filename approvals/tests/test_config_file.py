@@ -140,6 +140,14 @@ INVALID = [
     (change("leave_types.0.allow_past_days", -1), "leave_types[0].allow_past_days: must be a whole number from 0 to 366"),
     (change("holidays.0.date", "24/12/2026"), "holidays[0].date: must be a date like 2026-12-24"),
     (change("holidays.0.date", "2026-02-30"), "holidays[0].date: '2026-02-30' is not a real date"),
+    (change("holidays.0.date", "2027-02-29"), "holidays[0].date: '2027-02-29' is not a real date"),
+    # A year out of all reason is a typo (9999, 2999, 1900), and near the calendar's end dates break.
+    (change("holidays.0.date", "9999-12-24"),
+     "holidays[0].date: '9999-12-24' is not between 2000 and 2100; check the year"),
+    (change("blackouts.0.start", "1900-12-14"),
+     "blackouts[0].start: '1900-12-14' is not between 2000 and 2100; check the year"),
+    (change("blackouts.0.end", "2999-12-23"),
+     "blackouts[0].end: '2999-12-23' is not between 2000 and 2100; check the year"),
     # Slack ids
     (change("teams.1.approvals_channel", "#sales"), "teams[1].approvals_channel: '#sales' must be a Slack channel id like C0123ABCD"),
     (change("teams.0.announce_channel", "U05ENGLEAD"), "teams[0].announce_channel: 'U05ENGLEAD' must be a Slack channel id like C0123ABCD"),
@@ -154,6 +162,12 @@ INVALID = [
     (change("teams.2.name", "ENGINEERING"),
      "teams[2].name: 'ENGINEERING' differs only by case from teams[0]'s 'Engineering'"),
     (change("leave_types.3.code", "vacation"), "leave_types[3].code: duplicate code 'vacation' (also leave_types[0])"),
+    # Two leave types of one name would show as two identical labels in /timeoff, balances and exports.
+    (change("leave_types.3.name", "Vacation"),
+     "leave_types[3].name: another leave type is already called 'Vacation' (leave_types[0], code 'vacation'); "
+     "give each its own name, or people cannot tell them apart"),
+    (change("leave_types.3.name", "VACATION"),
+     "leave_types[3].name: another leave type is already called 'Vacation' (leave_types[0], code 'vacation')"),
     (change("blackouts.0.team", "Marketing"), "blackouts[0].team: no team named 'Marketing' in this file"),
     (change("holidays.1.team", "sales"), "holidays[1].team: no team named 'sales' in this file"),
     (change("teams.0.default", True), "teams[2].default: only one team may be the default; teams[0] already is"),
@@ -259,6 +273,21 @@ def test_text_round_trip_is_exact(fmt):
 
     assert config_from_text(text, fmt) == config
     assert config_to_text(config_from_text(text, fmt), fmt) == text
+
+
+def test_holidays_and_blackouts_take_leap_days_and_the_whole_window_of_years():
+    data = example()
+    data["holidays"][0]["date"] = "2028-02-29"
+    data["blackouts"][0].update(start="2000-01-01", end="2100-12-31")
+    config = parse_config(data)
+    assert config.holidays[0].date == date(2028, 2, 29)
+    assert (config.blackouts[0].start, config.blackouts[0].end) == (date(2000, 1, 1), date(2100, 12, 31))
+
+
+def test_leave_types_may_share_words_but_not_a_name():
+    data = example()
+    data["leave_types"][3]["name"] = "Vacation (unpaid)"
+    assert parse_config(data).leave_type("unpaid").name == "Vacation (unpaid)"
 
 
 def test_hand_written_yaml_with_unquoted_dates_is_accepted():

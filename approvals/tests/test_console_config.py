@@ -458,3 +458,47 @@ def test_a_team_name_that_differs_only_by_case_is_refused(hr_client, engineering
     assert response.status_code == 200
     assert "Another team has this name, but for upper and lower case." in response.text
     assert list(Team.objects.values_list("name", flat=True)) == ["Engineering"]
+
+
+# --- Names people tell apart, dates in reason ----------------------------------------------------
+
+
+def test_a_leave_type_named_like_another_is_refused_whatever_the_case(hr_client):
+    # Two types called Vacation would be two identical labels in /timeoff's list, balances and exports.
+    vacation = LeaveType.objects.create(code="vacation", name="Vacation", position=0)
+    sick = LeaveType.objects.create(code="sick", name="Sick leave", position=1)
+    for name in ("Vacation", "vacation"):
+        response = hr_client.post(reverse("console:leave_type_add"), {"name": name, "code": "vac2",
+                                                                       "allow_past_days": "0"})
+        assert response.status_code == 200
+        assert errors_of(response, "name") == [
+            "Another leave type (vacation) is already called Vacation: give each its own name, or people "
+            "cannot tell them apart."]
+    assert not LeaveType.objects.filter(code="vac2").exists()
+    response = hr_client.post(reverse("console:leave_type_edit", args=[sick.pk]),
+                              {"name": "VACATION", "code": "sick", "allow_past_days": "3"})
+    assert errors_of(response, "name")[0].startswith("Another leave type (vacation) is already called Vacation")
+    # A type keeps its own name, in any case.
+    response = hr_client.post(reverse("console:leave_type_edit", args=[vacation.pk]),
+                              {"name": "VACATION", "code": "vacation", "allow_past_days": "0"})
+    assert response.status_code == 302
+    assert LeaveType.objects.get(code="vacation").name == "VACATION"
+
+
+def test_holiday_and_blackout_dates_out_of_all_reason_are_refused_on_their_fields(hr_client, engineering):
+    # A holiday on 9999-12-31 broke the admin's date drill-down (year 10000); 1900 or 2999 is a typo.
+    response = hr_client.post(reverse("console:holiday_add"), {"date": "9999-12-31", "name": "Typo", "team": ""})
+    assert errors_of(response, "date") == ["9999-12-31 is not between 2000 and 2100; check the year."]
+    response = hr_client.post(reverse("console:blackout_add"), {"start": "1900-12-14", "end": "2999-12-23",
+                                                                "team": "", "reason": "Freeze"})
+    assert errors_of(response, "start") == ["1900-12-14 is not between 2000 and 2100; check the year."]
+    assert errors_of(response, "end") == ["2999-12-23 is not between 2000 and 2100; check the year."]
+    assert not CompanyHoliday.objects.exists() and not Blackout.objects.exists()
+    # The browser's date picker offers those years only.
+    page = hr_client.get(reverse("console:holiday_add")).text
+    assert re.search(r'<input type="date" name="date"[^>]*min="2000-01-01"[^>]*max="2100-12-31"', page) or \
+        re.search(r'<input type="date" name="date"[^>]*max="2100-12-31"[^>]*min="2000-01-01"', page)
+    # Leap days are days.
+    response = hr_client.post(reverse("console:holiday_add"), {"date": "2028-02-29", "name": "Leap", "team": ""})
+    assert response.status_code == 302
+    assert current_config().holidays[0].date == datetime.date(2028, 2, 29)

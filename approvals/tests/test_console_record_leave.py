@@ -1,6 +1,7 @@
 """HR records leave for someone from the console: checked now, delivered by a task, the person told."""
 
 import time
+from datetime import date, timedelta
 
 import pytest
 
@@ -125,3 +126,26 @@ def test_a_rate_limit_is_not_slept_out_by_the_page(admin_client, fake_slack):
     [error] = response.context["form"].errors["person"]
     assert error == "Slack could not be asked just now (ratelimited); try again in a minute."
     assert ledger(fake_slack) == []
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "0026-12-21"], ids=["year-1", "year-26"])
+def test_leave_more_than_five_years_back_is_refused_on_its_first_day(admin_client, fake_slack, start):
+    # A date input takes "26" typed for the year as 0026: that was recorded, in the year 26; and year 1 with
+    # sick leave's 3 past days was a server error (an OverflowError counting back from the first day there is).
+    install_config()
+    response = admin_client.post(URL, form(leave_type="sick", start=start, end=start))
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["start"]
+    assert error == (f"It starts in {int(start[:4])}: leave can be recorded at most 5 years back "
+                     f"(from the start of {time.gmtime().tm_year - 5})")
+    assert ledger(fake_slack) == []
+
+
+def test_sick_leave_reported_late_is_still_recorded(admin_client, fake_slack):
+    install_config()
+    tuesday = date(time.gmtime().tm_year - 1, 11, 2)
+    last_year = (tuesday + timedelta(days=(1 - tuesday.weekday()) % 7)).isoformat()  # last November's first
+    response = admin_client.post(URL, form(leave_type="sick", start=last_year, end=last_year), follow=True)
+    assert response.redirect_chain == [(URL, 302)]
+    [payload] = ledger(fake_slack)
+    assert (payload["start"], payload["status"]) == (last_year, "approved")

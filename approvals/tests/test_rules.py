@@ -87,10 +87,10 @@ def entry(user, start, end, status=APPROVED, *, days=None, start_half=None, end_
 
 
 def validate(req, *, leave_type=VACATION, team=ENGINEERING, holiday_dates=HOLIDAYS, blackouts=(),
-             today=TODAY, ledger=None, adjustments=(), team_members=None):
+             today=TODAY, ledger=None, adjustments=(), team_members=None, **more):
     return validate_request(
         req, leave_type=leave_type, team=team, holiday_dates=holiday_dates, blackouts=blackouts,
-        today=today, ledger=ledger, adjustments=adjustments, team_members=team_members,
+        today=today, ledger=ledger, adjustments=adjustments, team_members=team_members, **more,
     )
 
 
@@ -631,6 +631,63 @@ def test_the_year_limit_is_a_basic_rule_so_every_path_checks_it():
     assert [v.field for v in basic_violations(far, leave_type=SICK, today=d(1, 1, 2061))] == []
 
 
+# --- While the requester's time zone is unknown: UTC's day, and a day's tolerance either way ----------
+# A cold submission is checked before Slack has said where the requester is. Their day is UTC's or the one
+# either side (UTC−12 to UTC+14), so the past-date rule counts from the day before and the years-ahead
+# limit from the day after: neither refuses what the requester's own day allows. The task checks again in
+# their time zone.
+
+
+@pytest.mark.parametrize("utc_today", [d(12, 31), d(1, 1, 2027)], ids=["31-dec", "1-jan"])
+def test_an_unknown_time_zone_never_shortens_the_years_ahead_limit_at_the_year_end(utc_today):
+    # 1 Jan 2027 in London or Kiritimati (UTC+14, already 1 Jan while UTC's day is 31 Dec): leave may
+    # start until the end of 2032. The day before UTC's, which a cold submission used to be judged by,
+    # is still 2026 and stopped at 2031.
+    in_2032 = request(d(3, 8, 2032), d(3, 10, 2032))
+    assert basic_violations(in_2032, leave_type=VACATION, today=d(1, 1, 2027)) == []  # the requester's own day
+    assert basic_violations(in_2032, leave_type=VACATION, today=utc_today, zone_known=False) == []
+    assert validate(in_2032, today=utc_today, zone_known=False) == []
+
+
+def test_an_unknown_time_zone_keeps_the_past_dates_tolerance_and_the_limit_a_day_later():
+    # 1 Jan 2027 in UTC: still 31 Dec in California, so leave that starts then is not in the past.
+    assert basic_violations(request(d(12, 31), d(12, 31)), leave_type=VACATION, today=d(1, 1, 2027),
+                            zone_known=False) == []
+    [past] = basic_violations(request(d(12, 30), d(12, 30)), leave_type=VACATION, today=d(1, 1, 2027),
+                              zone_known=False)
+    assert past == RuleViolation(FIELD_START, "Vacation can't start in the past")
+    # 31 Dec 2026 in UTC: the limit is the end of 2032 at the latest, and 2033 is refused naming it.
+    [too_far] = basic_violations(request(d(1, 3, 2033), d(1, 3, 2033)), leave_type=VACATION, today=d(12, 31),
+                                 zone_known=False)
+    assert too_far == RuleViolation(FIELD_START, "It starts in 2033: time off can be requested at most 5 years "
+                                                 "ahead (until the end of 2032)")
+
+
+def test_a_known_time_zone_keeps_its_own_day_on_both_limits():
+    # In California on 31 Dec 2026 (the task checks in the requester's zone): 2032 is still too far.
+    [too_far] = basic_violations(request(d(3, 8, 2032), d(3, 10, 2032)), leave_type=VACATION, today=d(12, 31))
+    assert too_far.message.startswith("It starts in 2032")
+
+
+# --- Leave HR records for someone: in the past, but not years back --------------------------------------
+
+
+def test_hr_may_record_past_leave_up_to_five_years_back():
+    # A sick day reported late: no past-date limit of the type applies.
+    late = request(d(11, 2), d(11, 2), leave_type="sick")
+    assert basic_violations(late, leave_type=SICK, today=TODAY, recorded=True) == []
+    assert validate(request(d(1, 5, 2021), d(1, 5, 2021)), today=TODAY, recorded=True, ledger=[]) == []
+
+
+@pytest.mark.parametrize("start", [d(12, 31, 2020), d(12, 21, 26), d(1, 1, 1)], ids=["2020", "year-26", "year-1"])
+def test_hr_recording_leave_more_than_five_years_back_is_refused_naming_its_year(start):
+    # A date input takes "26" typed for the year as 0026: it is refused, not recorded in the year 26, and
+    # the first day of the calendar (year 1) is refused, not an OverflowError counting past days before it.
+    violations = validate(request(start, start, leave_type="sick"), leave_type=SICK, today=TODAY, recorded=True,
+                          ledger=[])
+    assert violations == [RuleViolation(FIELD_START, f"It starts in {start.year}: leave can be recorded at most "
+                                                     f"5 years back (from the start of 2021)")]
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("1", "1 day"), ("0.5", "0.5 days"), ("2.50", "2.5 days"), ("3.0", "3 days"), ("0", "0 days"), ("100", "100 days")],
@@ -680,3 +737,12 @@ def test_leave_across_the_year_end_counts_in_the_next_year_as_the_balance_shows(
                                   holiday_dates=holiday_dates(config, team, spring.start, spring.end),
                                   ledger=[winter])
     assert [v.message for v in violations] == ["You have 9 days of Vacation left in 2026; this request needs 10"]
+
+
+def test_a_leap_day_is_a_day_like_any_other():
+    # A company day on Tue 29 Feb 2028 is not a working day; a request across it and one across the year
+    # end before it count their days as any other.
+    leap = team_holidays(ENGINEERING, [HolidayConfig(date(2028, 2, 29), "Leap day")], [2027, 2028])
+    assert request_days(request(d(2, 28, 2028), d(3, 1, 2028)), MON_FRI, leap) == Decimal(2)
+    assert days_by_year(request(d(12, 27, 2027), d(3, 1, 2028)), MON_FRI, leap) == {
+        2027: Decimal(5), 2028: Decimal(42)}

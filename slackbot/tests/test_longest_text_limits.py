@@ -78,7 +78,8 @@ def test_the_form_opens_on_the_120th_leave_type_and_offers_every_type(client, fa
 def test_the_balance_of_many_long_named_types_fits_a_message(client, fake_slack):
     # A line per type, each up to about 600 characters with the longest name escaped: 120 types made
     # 72,000 characters, and Slack refused the answer (msg_too_long).
-    types = tuple(replace(LONGEST_VACATION, code=f"type{n:03d}") for n in range(120))
+    # Names differ (two types of one name are refused), each as long and as heavy to escape as the longest.
+    types = tuple(replace(LONGEST_VACATION, code=f"type{n:03d}", name=f"{n:03d}{'&' * 97}") for n in range(120))
     install_config(standard_config(leave_types=types))
     response = post_command(client, "balance", user_id=ALICE)  # holds the answer to Slack's limits
     assert response.status_code == 200
