@@ -33,7 +33,11 @@ SLACKBOT = "USLACKBOT"
 TIMEZONE_TTL_SECONDS = 24 * 60 * 60
 BOT_ID_TTL_SECONDS = 24 * 60 * 60
 MEMBERS_PAGE_SIZE = 200
-MAX_MEMBER_PAGES = 50  # 10,000 members: larger channels are not approver lists
+# A bound on one read, not a size we expect: a team or the requesters may be "everyone in #all-staff" of a
+# company of 20,000 (100 pages; conversations.members is Tier 4, 100+ calls a minute). Past it the people
+# on later pages would count as in no team, so the setup page warns of any channel used for people that
+# is larger (setup_checks.MEMBERS_READ_MAX), and a user group (usergroups.users.list, one call) serves.
+MAX_MEMBER_PAGES = 500  # 100,000 members
 BOT_ID_KEY = "directory:bot_user_id"
 # users.info's answers for an id that names nobody we may see (https://docs.slack.dev/reference/methods/users.info)
 NO_SUCH_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
@@ -88,8 +92,8 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
         for number, page in enumerate(pages, start=1):
             members.update(page.get("members", []))
             if number >= MAX_MEMBER_PAGES:
-                logger.warning("channel=%s has more than %s members; only the first are known", channel,
-                               len(members))
+                logger.error("channel=%s has more than %s members; only those are known, the others count as "
+                             "not in it: use a user group instead", channel, len(members))
                 break
     except SlackApiError as exc:
         if _passing(exc, f"members of channel={channel}") or _token_refused(exc):

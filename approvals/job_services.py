@@ -10,7 +10,9 @@ job's work with the background client and marks its row finished.
 What a crash or a failure leaves, and what happens next:
 - A clock killed between its claim and the enqueue leaves an unfinished claim:
   after JOB_RUN_STALE_SECONDS another tick takes it over (a conditional UPDATE
-  only one clock wins) while the period lasts.
+  only one clock wins) while the period lasts, unless the job's task is still
+  queued or running (`job_task_alive`): a worker behind, or a long ledger read,
+  is no abandoned claim.
 - A job that failed on a passing fault (its task's last attempt, or `run_jobs`'
   one) leaves its claim open with a `retry_at`: Slack's Retry-After, at least a
   minute, doubling with each claim up to JOB_RUN_STALE_SECONDS. A tick from then
@@ -18,9 +20,10 @@ What a crash or a failure leaves, and what happens next:
   half an hour.
 - A job Slack refuses for good (the announce channel is gone) is marked finished
   with its error and logged; it is not retried every minute.
-- A team job whose task runs after its day has ended in the team's time zone (the
-  worker was down while the clock enqueued, or a retry crossed midnight) is marked
-  finished with the error "expired" and logged; it sends nothing.
+- A job whose task runs after its day has ended (in the team's time zone; UTC for
+  the workspace's jobs) because the worker was down while the clock enqueued, or a
+  retry crossed midnight, is marked finished with the error "expired" and logged;
+  it sends nothing (today's run of the job does the work).
 - Each effect is also claimed in the shared cache (`notifications.once`) under a
   key naming the person or post, so a retried or duplicated job sends nothing twice.
 """
@@ -39,7 +42,9 @@ from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Q
+from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -88,8 +93,9 @@ def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
         run = existing.get((job.job, job.team, job.period))
         if run is None:
             claimed = job_claim(job)
-        elif run.finished_at is None and (run.claimed_at < stale_before or
-                                          (run.retry_at is not None and run.retry_at <= timezone.now())):
+        elif run.finished_at is None and (run.retry_at is not None and run.retry_at <= timezone.now()):
+            claimed = job_take_over(job, stale_before)
+        elif run.finished_at is None and run.claimed_at < stale_before and not job_task_alive(job):
             claimed = job_take_over(job, stale_before)
         else:
             claimed = False
@@ -107,6 +113,18 @@ def job_claim(job: DueJob) -> bool:
         return False  # another clock claimed it first
     logger.info("job claimed job=%s team=%s period=%s", job.job, job.team, job.period)
     return True
+
+
+def job_task_alive(job: DueJob) -> bool:
+    """A `run_job` task of this job and period is still queued (a worker behind or down, a retry waiting
+    out its backoff) or running (a full ledger read can take longer than JOB_RUN_STALE_SECONDS; a dead
+    worker's task goes back to the queue by itself, task_queue.recover_stuck_tasks): its claim is not
+    abandoned, however old, and a task enqueued beside it would do the job twice, at the same time."""
+    return DBTaskResult.objects.filter(
+        task_path=tasks.run_job.module_path, status__in=(TaskResultStatus.READY, TaskResultStatus.RUNNING),
+        args_kwargs__args__0__job=job.job, args_kwargs__args__0__team=job.team,
+        args_kwargs__args__0__period=job.period,
+    ).exists()
 
 
 def job_take_over(job: DueJob, stale_before: datetime) -> bool:
@@ -158,6 +176,8 @@ def job_execute(client: WebClient, job: DueJob, *, now: datetime | None = None) 
             return job_expire(job)
         else:
             outcome = TEAM_WORK[job.job](client, config, team, job)
+    elif jobs.day_over(job, None, now or timezone.now()):
+        return job_expire(job)
     else:
         outcome = WORKSPACE_WORK[job.job](client, config, job)
     JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(finished_at=timezone.now(),

@@ -19,8 +19,8 @@ and the workspace's (UTC): `maintenance` every hour, `ledger_watch` and
 
 A job is due from its time until its period ends, so a clock started late (or
 restarted) still runs today's jobs; yesterday's are not caught up, not even by a
-worker that runs their tasks late: a team job whose task runs after its day has
-ended is closed unrun (`day_over`).
+worker that runs their tasks late: a job whose task runs after its day has ended
+(the team's day; UTC's for the workspace's) is closed unrun (`day_over`).
 """
 
 from collections.abc import Container, Iterable, Mapping
@@ -96,15 +96,19 @@ def local_date(team: TeamConfig, now: datetime) -> date:
     return now.astimezone(team_zone(team)).date()
 
 
-def day_over(job: DueJob, team: TeamConfig, now: datetime) -> bool:
-    """Whether the day the team's `job` was due for has ended at `now`, in the team's time zone.
+def day_over(job: DueJob, team: TeamConfig | None, now: datetime) -> bool:
+    """Whether the day the `job` was due for has ended at `now`, in the team's time zone (UTC for a
+    workspace job, `team` None).
 
     Its work is then stale (a reminder of leave already begun, yesterday's "out today"), whoever runs it
     late: a worker that was down working through its queue, a retry past midnight. The weekly digest
     too: it covers its day and the next 7, is due on that day only, and from the next day the out-today
-    post takes over.
+    post takes over. A workspace job of a past day only repeats today's: yesterday's export would be
+    today's ledger under yesterday's name, and yesterday's ledger watch a full read of the ledger (Tier 3
+    calls for minutes) that today's makes again.
     """
-    return local_date(team, now) > job.local_day
+    today = local_date(team, now) if team is not None else now.astimezone(timezone.utc).date()
+    return today > job.local_day
 
 
 def team_calendar(config: WorkspaceConfig, team: TeamConfig, day: date) -> dict[date, str]:

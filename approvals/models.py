@@ -423,3 +423,19 @@ class LedgerSnapshot(models.Model):
 
     def __str__(self):
         return f"Ledger snapshot of {self.taken_at:%Y-%m-%d %H:%M} ({len(self.entries)} ids)"
+
+
+class TaskHeartbeat(models.Model):
+    """A worker's sign of life for the task it is running: machinery, not a record (approvals.task_queue).
+
+    A task RUNNING past TASK_STUCK_AFTER_SECONDS is requeued only when no heartbeat of it is that recent:
+    its worker died. A task that runs longer than that (a full ledger read under Slack's rate limits, the
+    directory of a large workspace) is still beaten for by its live worker, and is not run a second time
+    beside itself. `beat_at` is the database's clock, so hosts whose clocks differ agree on it.
+    """
+
+    task_id = models.UUIDField(primary_key=True, help_text="The django-tasks-db result's id.")
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"task {self.task_id} alive at {self.beat_at:%Y-%m-%d %H:%M:%S}"

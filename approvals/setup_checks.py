@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.config_types import WorkspaceConfig
+from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE
 from approvals.slack_manifest import manifest_bot_scopes
 from approvals.task_queue import TRANSIENT_SLACK_ERRORS, error_code
 
@@ -39,6 +40,10 @@ APPROVALS, PAST_APPROVALS, ANNOUNCE, APPROVERS, MEMBERS, REQUESTERS = (
     "approvals channel", "past approvals channel (ledger)", "announce channel", "approvers channel",
     "members channel", "requesters channel")
 BOT_MUST_BE_IN = frozenset({APPROVALS, PAST_APPROVALS, ANNOUNCE})
+# Channels whose members are people the app must know, all of them (who belongs to a team, who may
+# request, who approves), and how many members the app reads of one (approvals.directory).
+PEOPLE_SOURCES = (MEMBERS, REQUESTERS, APPROVERS)
+MEMBERS_READ_MAX = MAX_MEMBER_PAGES * MEMBERS_PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class ChannelCheck:
     bot_is_member: bool = False
     archived: bool = False
     private: bool = False
+    members: int | None = None  # how many, when Slack said
     error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …)
 
     @property
@@ -90,6 +96,11 @@ class ChannelCheck:
             found.append("The bot is not in it: type /invite @Time off in the channel.")
         if not self.private and any(use.endswith(APPROVERS) for use in self.uses):
             found.append("It is public: anyone who joins it could approve.")
+        if (self.members or 0) > MEMBERS_READ_MAX and any(use.endswith(PEOPLE_SOURCES) for use in self.uses):
+            # Otherwise silent: the people past the last page read would count as not in it.
+            found.append(f"It has {self.members:,} members, and the app reads only the first {MEMBERS_READ_MAX:,}: "
+                         "the others count as not in it. A team's members can be a user group instead, which Slack "
+                         "lists whole.")
         return tuple(found)
 
 
@@ -149,12 +160,13 @@ def connection_check(client: WebClient) -> Connection:
 
 def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCheck:
     try:
-        info = client.conversations_info(channel=channel)["channel"]
+        info = client.conversations_info(channel=channel, include_num_members=True)["channel"]
     except (SlackApiError, OSError) as exc:
         return ChannelCheck(channel=channel, uses=tuple(uses), error=error_code(exc))
+    members = info.get("num_members")
     return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
                         bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
-                        private=bool(info.get("is_private")))
+                        private=bool(info.get("is_private")), members=members if isinstance(members, int) else None)
 
 
 def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:

@@ -50,7 +50,7 @@ PAGE_SIZE = 200  # Slack recommends at most 200 per page for users.list and conv
 # users.list and conversations.list are Tier 2 (20+ calls a minute): a workspace of more than about 4,000
 # people is more than a minute of pages. A 429 between pages is waited out this many times, each up to
 # PAUSE_MAX_SECONDS, and the read goes on; then (or for a longer Retry-After) the task retries later.
-PAUSES_MAX = 8  # 8 minutes at most: within TASK_STUCK_AFTER_SECONDS (10 minutes)
+PAUSES_MAX = 8  # 8 minutes at most: then the task's own backoff, which frees the worker meanwhile
 PAUSE_MAX_SECONDS = 60
 MAX_RESULTS = 20
 SLACKBOT_ID = "USLACKBOT"  # listed by users.list, yet not flagged as a bot

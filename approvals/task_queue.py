@@ -10,7 +10,11 @@ mid-task (DESIGN §8). We add both here:
   name it (`previous_attempt`). The task function itself knows nothing of
   attempts.
 - `recover_stuck_tasks` returns tasks left RUNNING by a dead worker to the
-  queue (every task of ours is idempotent); `prune_finished_tasks` deletes
+  queue (every task of ours is idempotent). A worker is taken for dead by its
+  silence, not by how long its task has run: `task_worker` beats for the task it
+  is running (`task_heartbeat`), so a task that legitimately runs for long (a
+  full ledger read paced by Slack's rate limits) is never run twice at once.
+  `prune_finished_tasks` deletes
   finished rows, so a delivered request does not linger (DESIGN §2);
   `refresh_queue_statistics` keeps PostgreSQL's plan of the worker's claim sound.
 """
@@ -25,6 +29,7 @@ from urllib.error import URLError
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, router
+from django.db.models.functions import Now
 from django.tasks import TaskResultStatus, task, task_backends
 from django.utils import timezone
 from django_tasks_db import DatabaseBackend
@@ -34,6 +39,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from approvals.installation import slack_access_lost
+from approvals.models import TaskHeartbeat
 from approvals.slack_clients import retry_after_header
 
 logger = logging.getLogger(__name__)
@@ -179,14 +185,42 @@ def enqueue_later(this_task, delay_seconds: float, *args, **kwargs):
     return this_task.enqueue(*args, **kwargs)
 
 
+HEARTBEAT_MAX_SECONDS = 30
+
+
+def heartbeat_interval(stuck_after_seconds: float) -> float:
+    """How often a worker beats for its running task: four times within the stuck timeout (a beat or two
+    may fail while the database restarts, or be late behind a busy GIL), and at least every 30 s (a
+    timeout of 0 is no reason to spin)."""
+    return max(min(stuck_after_seconds / 4, HEARTBEAT_MAX_SECONDS), 0.1)
+
+
+def task_heartbeat(task_id: str) -> None:
+    """The task `task_id` is running and its worker is alive, now by the database's clock: the hosts that
+    beat and the one that recovers may disagree by seconds, the database's clock is one."""
+    TaskHeartbeat.objects.update_or_create(task_id=task_id, defaults={"beat_at": Now()})
+
+
 def recover_stuck_tasks(*, stuck_after_seconds: float | None = None) -> int:
-    """Requeue tasks RUNNING for longer than the timeout; returns how many."""
+    """Requeue tasks RUNNING for longer than the timeout whose worker has not beaten for them within it
+    (it died: SIGKILL, the OOM killer, a lost host); returns how many.
+
+    `started_at` alone cannot tell: a live worker's task may run for longer than any timeout (Slack's
+    Retry-After waits), and requeued it would run a second time beside itself. A task claimed by a worker
+    that beats for nobody (django-tasks-db's own `db_worker`) is still requeued after the timeout.
+    """
     stuck_after = stuck_after_seconds if stuck_after_seconds is not None else settings.TASK_STUCK_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=stuck_after)
-    stuck = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff)
+    silent_since = Now() - timedelta(seconds=stuck_after)
+    alive = TaskHeartbeat.objects.filter(beat_at__gte=silent_since).values("task_id")
+    # One UPDATE: a heartbeat written meanwhile is seen or not, never half.
+    stuck = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=cutoff).exclude(id__in=alive)
     recovered = stuck.update(status=TaskResultStatus.READY, started_at=None)
+    # Heartbeats of finished or requeued tasks: nobody beats for them any more.
+    TaskHeartbeat.objects.filter(beat_at__lt=silent_since).delete()
     if recovered:
-        logger.warning("requeued %s task(s) stuck in RUNNING for over %ss", recovered, stuck_after)
+        logger.warning("requeued %s task(s) stuck in RUNNING for over %ss without a heartbeat", recovered,
+                       stuck_after)
     return recovered
 
 

@@ -134,8 +134,10 @@ TASKS = {
     }
 }
 
-# A task RUNNING longer than this was orphaned by a dead worker and is requeued
-# (every task is idempotent). Our tasks take seconds; Slack retries take minutes.
+# A task RUNNING longer than this, whose worker has not beaten for it for as long, was
+# orphaned by a dead worker and is requeued (every task is idempotent). The heartbeat
+# (approvals.task_queue.task_heartbeat), not the task's age, tells: a full ledger read
+# paced by Slack's rate limits can run for longer than any timeout.
 TASK_STUCK_AFTER_SECONDS = env.int("TASK_STUCK_AFTER_SECONDS", default=10 * 60)
 TASK_RECOVERY_INTERVAL_SECONDS = env.int("TASK_RECOVERY_INTERVAL_SECONDS", default=60)
 

@@ -107,6 +107,21 @@ def test_each_configured_channel_is_checked(hr_client, fake_slack):
     assert "Engineering: announce channel" in rows["#engineering"]
 
 
+def test_a_channel_of_people_larger_than_the_app_reads_is_a_problem(hr_client, fake_slack, monkeypatch):
+    # Past the last page read, people count as in no team (or may not request): say so, not nothing.
+    monkeypatch.setattr(setup_checks, "MEMBERS_READ_MAX", 3)
+    team = TeamConfig(name="Everyone", members=MemberSource(channel=C_GENERAL),
+                      approvers=ApproverSource(users=(BOB,)), approvals_channel=C_ENG_APPROVALS)
+    install_config(standard_config(teams=(standard_config().teams[0], team)))
+    response = hr_client.get(reverse("console:setup"))
+    table = response.text[response.text.index('id="channels"'):]
+    rows = dict(re.findall(r"<tr class=\"[^\"]*\">\s*<td>([^<]+|<code>[^<]+</code>)</td>(.*?)</tr>", table, re.DOTALL))
+    general = len(fake_slack.workspace.channels[C_GENERAL].members)
+    assert f"It has {general} members, and the app reads only the first 3" in rows["#general"]
+    assert "reads only" not in rows["#eng-approvals"]  # its members are nobody's team
+    assert fake_slack.last_call("conversations.info").params.get("include_num_members") in ("true", "1", True)
+
+
 def test_the_page_never_waits_on_slack(hr_client, fake_slack, settings):
     """With a real queue, the page shows what is cached and asks the worker for a new check."""
     install_config()

@@ -274,6 +274,32 @@ def test_an_unfinished_claim_is_taken_over_once_it_is_stale(fake_slack, settings
     assert len(posts_in(fake_slack, C_ENG)) == 1
 
 
+def test_a_claim_whose_task_is_still_queued_or_running_is_not_taken_over_however_old(fake_slack, settings,
+                                                                                      monkeypatch):
+    # The workers are behind (or down) for longer than JOB_RUN_STALE_SECONDS, or the job is a full ledger
+    # read that runs for longer: its claim is not abandoned, and a second task would run the job beside it.
+    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}  # no worker runs them
+    install()
+    clock = WorkerClock(monkeypatch, at(TUESDAY, 9, 0))
+    jobs_run_due(at(TUESDAY, 9, 0), team="Engineering")
+    queued = DBTaskResult.objects.filter(task_path=tasks.run_job.module_path)
+    assert queued.count() == 1  # out_today
+    clock.now = at(TUESDAY, 9, 0) + timedelta(seconds=settings.JOB_RUN_STALE_SECONDS + 60)
+    jobs_run_due(clock.now, team="Engineering")
+    assert [row.args_kwargs["args"][0]["job"] for row in queued.filter(status=TaskResultStatus.READY)] == [
+        "out_today"]
+    queued.update(status=TaskResultStatus.RUNNING, started_at=django_timezone.now())  # a worker took it
+    clock.now += timedelta(seconds=settings.JOB_RUN_STALE_SECONDS + 60)
+    jobs_run_due(clock.now, team="Engineering")
+    assert queued.filter(args_kwargs__args__0__job="out_today").count() == 1
+    # Its task gone for good (failed outside the job's own handling): the claim is taken over.
+    queued.update(status=TaskResultStatus.FAILED)
+    clock.now += timedelta(seconds=settings.JOB_RUN_STALE_SECONDS + 60)
+    jobs_run_due(clock.now, team="Engineering")
+    assert queued.filter(args_kwargs__args__0__job="out_today", status=TaskResultStatus.READY).count() == 1
+    assert JobRun.objects.get(job="out_today").attempts == 2
+
+
 def test_a_permanent_refusal_closes_the_period_and_a_passing_fault_leaves_it_open(fake_slack):
     install()
     post_entry(fake_slack, entry())
@@ -405,6 +431,59 @@ def test_a_job_rate_limited_is_retried_by_its_task_within_its_day(fake_slack, mo
     assert len(posts_in(fake_slack, C_ENG)) == 1
     run = JobRun.objects.get(job="out_today", period="2031-03-12")
     assert run.finished_at is not None and run.error == "expired"
+
+
+def test_a_clock_down_for_a_day_runs_only_todays_jobs_when_it_comes_back(fake_slack, monkeypatch):
+    # No tick from Monday morning to Wednesday morning: Tuesday's digest, reminders and nudges are not
+    # caught up (they would speak of a day that is over), and Wednesday's run once.
+    install()
+    post_entry(fake_slack, entry(start=MONDAY, end=WEDNESDAY))  # Alice: in every digest
+    post_entry(fake_slack, entry(user=DAVE, start=WEDNESDAY, end=WEDNESDAY))  # reminded Tuesday 15:00
+    clock = WorkerClock(monkeypatch, at(MONDAY, 16, 0))
+    ticks = iter([at(MONDAY, 16, 0), at(WEDNESDAY, 9, 30), at(WEDNESDAY, 9, 31)])
+    stop = threading.Event()
+
+    def tick():
+        clock.now = next(ticks)
+        if clock.now.minute == 31:
+            stop.set()
+        return clock.now
+
+    scheduler_loop(stop, interval=0, clock=tick)
+    team_days = {run.period for run in JobRun.objects.filter(team="Engineering")}
+    assert team_days == {"2031-03-10", "2031-W11", "2031-03-12"}  # Monday's, its week's, Wednesday's
+    assert [text for text in dms_to(fake_slack, DAVE) if "reminder" in text] == []  # Tuesday's never ran
+    digests = [str(post["blocks"]) for post in posts_in(fake_slack, C_ENG)]
+    assert len(digests) == 2 and "Out today, Wed 12 Mar" in digests[1]
+    assert not any("Tue 11 Mar" in digest and "Out today" in digest for digest in digests)
+
+
+def test_workspace_jobs_whose_day_is_over_when_their_task_runs_are_closed_unrun(fake_slack, monkeypatch,
+                                                                                export_dir):
+    # The worker was down from Monday 02:00 UTC to Tuesday 01:00: Monday's export would be Tuesday's ledger
+    # under Monday's name, and Monday's ledger watch a full read of the ledger (Tier 3) that Tuesday's
+    # repeats an hour later. Both are closed unrun, as a team's jobs are.
+    install()
+    post_entry(fake_slack, entry())
+    monday_night = datetime(2031, 3, 10, 2, 0, tzinfo=timezone.utc)  # Sunday evening in Los Angeles
+    clock = WorkerClock(monkeypatch, monday_night)
+    worker = StoppedWorker(monkeypatch)
+    jobs_run_due(monday_night)
+    assert sorted(d["job"] for d in worker.queued) == ["ledger_export", "ledger_watch", "maintenance"]
+    clock.now = datetime(2031, 3, 11, 1, 0, tzinfo=timezone.utc)
+    fake_slack.clear_calls()
+    worker.resume()
+
+    assert not export_dir.exists() or list(export_dir.iterdir()) == []
+    assert fake_slack.calls("conversations.history") == []
+    assert LedgerSnapshot.objects.count() == 0
+    runs = JobRun.objects.all()
+    assert {run.job for run in runs} == {"ledger_export", "ledger_watch", "maintenance"}
+    assert all(run.error == "expired" and run.finished_at is not None for run in runs)
+    # Tuesday's run at 02:00 writes Tuesday's export as usual.
+    clock.now = datetime(2031, 3, 11, 2, 0, tzinfo=timezone.utc)
+    run_jobs(clock.now)
+    assert (export_dir / "ledger-2031-03-11.csv").exists()
 
 
 def test_no_reminder_is_sent_for_leave_that_has_begun_when_it_would_be_sent(fake_slack, monkeypatch):

@@ -9,7 +9,8 @@ from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from approvals import tasks
-from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks
+from approvals.models import TaskHeartbeat
+from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks, task_heartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,26 @@ def test_only_tasks_running_past_the_timeout_are_requeued():
     assert stuck.status == TaskResultStatus.READY and stuck.started_at is None
     assert busy.status == TaskResultStatus.RUNNING
     assert DBTaskResult.objects.ready().filter(id=stuck.id).exists()
+
+
+def test_a_task_whose_worker_still_beats_for_it_is_not_requeued_however_long_it_runs():
+    # A full ledger read paced by Slack's rate limits runs for longer than any timeout: requeued while
+    # its worker is alive, it would run twice at once.
+    long_running = make_row(TaskResultStatus.RUNNING, started_ago=3600)
+    task_heartbeat(long_running.id)
+    assert recover_stuck_tasks(stuck_after_seconds=600) == 0
+    long_running.refresh_from_db()
+    assert long_running.status == TaskResultStatus.RUNNING
+
+
+def test_a_task_whose_heartbeat_stopped_is_requeued_and_its_heartbeat_forgotten():
+    orphaned = make_row(TaskResultStatus.RUNNING, started_ago=3600)
+    task_heartbeat(orphaned.id)
+    TaskHeartbeat.objects.filter(task_id=orphaned.id).update(beat_at=timezone.now() - timedelta(seconds=700))
+    assert recover_stuck_tasks(stuck_after_seconds=600) == 1
+    orphaned.refresh_from_db()
+    assert orphaned.status == TaskResultStatus.READY
+    assert not TaskHeartbeat.objects.exists()
 
 
 def test_finished_rows_are_pruned_after_their_time(settings):

@@ -100,3 +100,51 @@ def test_a_worker_killed_mid_delivery_posts_exactly_once(fake_slack):
     assert requests[0].metadata["event_payload"]["id"] == submission.id
     receipts = [m for m in fake_slack.workspace.messages(ALICE)]
     assert len(receipts) == 1
+
+
+def test_a_task_running_longer_than_the_stuck_timeout_is_not_run_a_second_time(fake_slack):
+    # A directory refresh of a large workspace (users.list at Tier 2, Retry-After waits) or a full ledger
+    # read runs for many minutes: its worker is alive, so recovery must leave it alone. Here the timeout
+    # is 1 s and users.list takes 4 s; a second worker stands by, its recovery running every second.
+    result = DatabaseBackend("default", {}).enqueue(tasks.refresh_slack_directory, (), {})
+    fake_slack.delay("users.list", 4, times=1)
+
+    first = start_worker(fake_slack)
+    second = None
+    try:
+        assert wait_for(lambda: fake_slack.calls("users.list")), "the first worker never started"
+        second = start_worker(fake_slack)
+        done = wait_for(lambda: DBTaskResult.objects.get(id=result.id).status == TaskResultStatus.SUCCESSFUL)
+        assert done, "task never finished"
+        time.sleep(1.5)  # a second run, had one started, would be reading users.list by now
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.terminate()
+                worker.wait(10)
+
+    assert len(fake_slack.calls("users.list")) == 1
+    assert len(DBTaskResult.objects.get(id=result.id).worker_ids) == 1  # claimed once, never requeued
+
+
+def test_the_task_of_a_killed_worker_goes_back_to_the_queue_once_its_heartbeat_stops(fake_slack):
+    # The heartbeat is what tells a live worker from a dead one: killed mid-task, its task is taken over.
+    result = DatabaseBackend("default", {}).enqueue(tasks.refresh_slack_directory, (), {})
+    fake_slack.delay("users.list", 30, times=1)
+    first = start_worker(fake_slack)
+    try:
+        assert wait_for(lambda: fake_slack.calls("users.list")), "the first worker never started"
+        time.sleep(1.5)  # beats while it waits for Slack
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = start_worker(fake_slack)
+    try:
+        done = wait_for(lambda: DBTaskResult.objects.get(id=result.id).status == TaskResultStatus.SUCCESSFUL)
+        assert done, "the killed worker's task was never taken over"
+    finally:
+        second.terminate()
+        second.wait(10)
+    assert len(DBTaskResult.objects.get(id=result.id).worker_ids) == 2

@@ -85,3 +85,14 @@ def test_a_user_group_change_is_forgotten_too(client, fake_slack):
                                       event_id="Ev_SUB"))
     assert directory.cached_usergroup_members("S_ENG") is None
 
+
+
+def test_someone_in_a_team_channel_of_twenty_thousand_people_can_request(client, fake_slack):
+    # A company of 20,000 whose team is "everyone in #all-staff": conversations.members gives 200 a page,
+    # and Alice is on its 101st page. Reading only the first pages would leave her in no team.
+    install_config()
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.channels[C_ENG].members.update(f"U_A{n:05d}" for n in range(20_000))  # before U_ALICE
+    request_time_off(client, fake_slack, ALICE)
+    assert len(posted_requests(fake_slack)) == 1
+    assert len(fake_slack.calls("conversations.members")) > 100  # every page was read

@@ -1,8 +1,11 @@
 """Socket Mode serves the very same handlers as the HTTP endpoints."""
 
 import json
+import logging
 
 import pytest
+from slack_sdk.errors import SlackClientNotConnectedError
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from approvals import block_ids as ids
@@ -91,3 +94,64 @@ def test_the_listener_sends_the_acknowledgement(fake_slack, monkeypatch):
     listener(Client(), SocketModeRequest("slash_commands", "env-12", command_fields("help", user_id=ALICE)))
     assert sent[0].envelope_id == "env-12"
     assert json.loads(json.dumps(sent[0].payload))["response_type"] == "ephemeral"
+
+
+class Runner(BaseSocketModeClient):
+    """slack-sdk's own dispatch of a received envelope (`run_message_listeners`: what its WebSocket
+    clients run for each message), with our listener and the acknowledgements recorded instead of sent.
+    `connected=False`: the WebSocket dropped while the envelope was handled, so the ack cannot go."""
+
+    def __init__(self):
+        self.logger = logging.getLogger("slack_sdk.socket_mode")
+        self.message_listeners, self.socket_mode_request_listeners = [], [listener]
+        self.acknowledged, self.connected = [], True
+
+    def send_socket_mode_response(self, response):
+        if not self.connected:
+            raise SlackClientNotConnectedError("the connection was replaced")
+        self.acknowledged.append(response.envelope_id)
+
+    def receive(self, envelope: dict, envelope_id: str, retry_attempt: int = 0, reason: str = "") -> None:
+        message = {"type": "events_api", "envelope_id": envelope_id, "payload": envelope,
+                   "accepts_response_payload": False, "retry_attempt": retry_attempt, "retry_reason": reason}
+        self.run_message_listeners(message, json.dumps(message))
+
+
+def test_an_event_whose_acknowledgement_was_lost_to_a_reconnect_has_one_effect(fake_slack, monkeypatch):
+    # Handled, then the WebSocket drops before the ack goes: Slack sends it again on the new connection
+    # (retry_attempt 1, "timeout"), and the event id says it was handled.
+    monkeypatch.setattr("slackbot.socket_mode.close_old_connections", lambda: None)
+    install_config()
+    envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"}, event_id="Ev_LOST_ACK")
+    runner = Runner()
+    runner.connected = False
+    runner.receive(envelope, "env-a")  # the runner goes on: slack-sdk logs the failed send
+    runner.connected = True
+    runner.receive(envelope, "env-b", retry_attempt=1, reason="timeout")
+    assert runner.acknowledged == ["env-b"]
+    assert len(fake_slack.calls("views.publish")) == 1
+
+
+def test_a_handler_that_fails_is_not_acknowledged_and_slacks_retry_is_handled(fake_slack, monkeypatch):
+    # As a 500 over HTTP: no ack, so Slack sends the event again (an empty ack would lose it), and the
+    # runner serves the next envelope.
+    from slackbot import routing
+
+    monkeypatch.setattr("slackbot.socket_mode.close_old_connections", lambda: None)
+    install_config()
+    handler, failures = routing.EVENT_ROUTES["app_home_opened"], []
+
+    def fails_once(event, envelope):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("the cache restarting")
+        return handler(event, envelope)
+
+    monkeypatch.setitem(routing.EVENT_ROUTES, "app_home_opened", fails_once)
+    envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "tab": "home"}, event_id="Ev_FAILS")
+    runner = Runner()
+    runner.receive(envelope, "env-c")
+    assert runner.acknowledged == [] and fake_slack.calls("views.publish") == []
+    runner.receive(envelope, "env-d", retry_attempt=1, reason="http_error")
+    assert runner.acknowledged == ["env-d"]
+    assert len(fake_slack.calls("views.publish")) == 1

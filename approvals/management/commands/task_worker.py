@@ -12,6 +12,12 @@ it shares with gunicorn, Slack's requests, which must be answered inside 3 s,
 come first, and the queue is drained with what they leave (a burst of
 requests delays deliveries by seconds, not the answers Slack waits for). On a
 host of its own it changes nothing: no one competes for the CPU.
+
+Another thread beats for the task the worker is running (`task_queue.task_heartbeat`,
+a few times within TASK_STUCK_AFTER_SECONDS): recovery requeues a task only once
+its heartbeat has stopped, so a task that runs for long is never started again
+beside itself, and a killed worker's task is still taken over (the thread dies
+with the process).
 """
 
 import logging
@@ -20,9 +26,16 @@ import threading
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.tasks.signals import task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
-from approvals.task_queue import prune_finished_tasks, recover_stuck_tasks, refresh_queue_statistics
+from approvals.task_queue import (
+    heartbeat_interval,
+    prune_finished_tasks,
+    recover_stuck_tasks,
+    refresh_queue_statistics,
+    task_heartbeat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +60,32 @@ def lower_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)  # this thread, before the others: they inherit it
 
 
+class RunningTask:
+    """The id of the task this worker is running, or None: set by django-tasks-db's signals, which the
+    worker sends from its one thread around each task."""
+
+    task_id: str | None = None
+
+    def started(self, sender, task_result, **kwargs) -> None:
+        self.task_id = task_result.id
+
+    def finished(self, sender, task_result, **kwargs) -> None:
+        self.task_id = None
+
+
+def beat_periodically(stop: threading.Event, interval: float, running: RunningTask) -> None:
+    while not stop.wait(interval):
+        task_id = running.task_id
+        if task_id is None:
+            continue
+        try:
+            task_heartbeat(task_id)
+        except Exception:  # the database restarting: the next beat, a few within the timeout, may pass
+            logger.warning("could not record the heartbeat of task %s", task_id, exc_info=True)
+        finally:
+            connection.close()
+
+
 class Command(DatabaseWorkerCommand):
     help = "Run a database task worker that also requeues tasks stuck in RUNNING and prunes finished ones."
 
@@ -67,7 +106,17 @@ class Command(DatabaseWorkerCommand):
             name="task-recovery",
         )
         thread.start()
+        running = RunningTask()
+        task_started.connect(running.started)
+        task_finished.connect(running.finished)
+        heartbeat = threading.Thread(
+            target=beat_periodically, args=(stop, heartbeat_interval(settings.TASK_STUCK_AFTER_SECONDS), running),
+            daemon=True, name="task-heartbeat",
+        )
+        heartbeat.start()
         try:
             super().handle(*args, **options)
         finally:
             stop.set()
+            task_started.disconnect(running.started)
+            task_finished.disconnect(running.finished)
