@@ -8,6 +8,8 @@ https://docs.slack.dev/apis/events-api/using-socket-mode
 """
 
 import logging
+import threading
+import time
 
 from django.db import close_old_connections
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -42,12 +44,88 @@ def answer(request: SocketModeRequest) -> SocketModeResponse | None:
     return SocketModeResponse(envelope_id=request.envelope_id, payload=response.body)
 
 
+class InFlight:
+    """How many envelopes are being answered now. A stop waits for them: their acknowledgements need
+    the connection open, and a slash command or a submission not acknowledged is an error in front of
+    someone (Slack sends only events again)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def __exit__(self, *exc_info) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, until_idle, timeout: float) -> bool:
+        """Wait up to `timeout` seconds until nothing is in hand and `until_idle()` holds; whether it did."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0 and until_idle(), timeout)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+IN_FLIGHT = InFlight()
+
+# How long a stop waits for the envelopes in hand: each is answered inside Slack's 3 s.
+STOP_WAIT_SECONDS = 5.0
+# How often a stop looks at slack-sdk's queue of envelopes received but not yet handed to a listener.
+QUEUE_POLL_SECONDS = 0.1
+
+
 def listener(client, request: SocketModeRequest) -> None:
     """The SocketModeClient listener: answer, then send the acknowledgement."""
-    close_old_connections()  # the listener runs on slack-sdk's threads, outside Django's request cycle
-    try:
-        acknowledgement = answer(request)
-        if acknowledgement is not None:
-            client.send_socket_mode_response(acknowledgement)
-    finally:
-        close_old_connections()
+    with IN_FLIGHT:
+        close_old_connections()  # the listener runs on slack-sdk's threads, outside Django's request cycle
+        try:
+            acknowledgement = answer(request)
+            if acknowledgement is not None:
+                client.send_socket_mode_response(acknowledgement)
+        finally:
+            close_old_connections()
+
+
+def serve_until_stopped(client, stopped: threading.Event, *, wait: float = STOP_WAIT_SECONDS) -> bool:
+    """Connect, serve until `stopped` is set (SIGTERM, Ctrl-C), then stop without dropping what is in hand.
+
+    slack-sdk's `close()` drops the WebSocket first and waits for its listeners after, so an envelope
+    being answered when the process is told to stop (a deploy, a scale-down) would lose its
+    acknowledgement: Slack shows the person an error for a command or a submission. So the connection
+    stays open until the envelopes received are answered, for at most `wait` seconds (Slack keeps
+    sending to it meanwhile, shared with the other connections, such as the new release's); what is
+    still in hand then is logged. Returns whether everything was answered.
+    """
+    client.connect()
+    while not stopped.wait(1):  # a timeout, so that a signal's handler runs promptly on every platform
+        pass
+    queue = getattr(client, "message_queue", None)  # slack-sdk's received envelopes, not yet handled
+
+    def queue_empty() -> bool:
+        return queue is None or queue.empty()
+
+    # The queue is filled and emptied by slack-sdk's threads, which do not notify our condition: it is
+    # looked at often, and idle means idle at two looks apart (an envelope just taken from the queue is
+    # in neither the queue nor our count for a moment, on its way to a listener's thread).
+    deadline = time.monotonic() + wait
+    idle_looks = 0
+    while idle_looks < 2 and time.monotonic() < deadline:
+        if not IN_FLIGHT.wait_idle(queue_empty, QUEUE_POLL_SECONDS):
+            idle_looks = 0
+            continue
+        idle_looks += 1
+        if idle_looks == 1:
+            time.sleep(QUEUE_POLL_SECONDS / 2)
+    answered = idle_looks >= 2
+    if not answered:
+        logger.warning("socket mode stopped with envelopes unanswered in_hand=%s queued=%s", IN_FLIGHT.count,
+                       0 if queue is None else queue.qsize())
+    client.close()
+    logger.info("socket mode stopped")
+    return answered

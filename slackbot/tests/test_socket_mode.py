@@ -1,15 +1,23 @@
 """Socket Mode serves the very same handlers as the HTTP endpoints."""
 
+import io
 import json
 import logging
+import os
+import queue
+import signal
+import threading
+import time
 
 import pytest
+from django.core.management import call_command
 from slack_sdk.errors import SlackClientNotConnectedError
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from approvals import block_ids as ids
-from slackbot.socket_mode import answer, listener
+from slackbot.socket_mode import answer, listener, serve_until_stopped
 from test_support.flows import ALICE, install_config, posted_requests, request_values
 from test_support.slack_requests import command_fields, event_envelope, shortcut_payload, view_submission_payload
 
@@ -155,3 +163,107 @@ def test_a_handler_that_fails_is_not_acknowledged_and_slacks_retry_is_handled(fa
     runner.receive(envelope, "env-d", retry_attempt=1, reason="http_error")
     assert runner.acknowledged == ["env-d"]
     assert len(fake_slack.calls("views.publish")) == 1
+
+
+# --- Stopping (SIGTERM, Ctrl-C) without dropping what is in hand ----------------------------------
+
+
+class StoppableClient:
+    """What serve_until_stopped uses of slack-sdk's SocketModeClient, recording the order of events."""
+
+    def __init__(self):
+        self.events, self.message_queue = [], queue.Queue()
+
+    def connect(self):
+        self.events.append("connect")
+
+    def close(self):
+        self.events.append("close")
+
+    def send_socket_mode_response(self, response):
+        self.events.append(f"ack {response.envelope_id}")
+
+
+@pytest.fixture
+def slow_answer(monkeypatch):
+    """Envelopes answered only once `release` is set (a handler still calling Slack, say)."""
+    monkeypatch.setattr("slackbot.socket_mode.close_old_connections", lambda: None)
+    release = threading.Event()
+
+    def answer(request):
+        release.wait(10)
+        return SocketModeResponse(envelope_id=request.envelope_id)
+
+    monkeypatch.setattr("slackbot.socket_mode.answer", answer)
+    return release
+
+
+def in_thread(target, *args, **kwargs) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_stop_waits_for_the_envelope_in_hand_and_sends_its_ack_before_closing(slow_answer):
+    client, stopped = StoppableClient(), threading.Event()
+    handling = in_thread(listener, client, SocketModeRequest("slash_commands", "env-slow", {}))
+    serving = in_thread(serve_until_stopped, client, stopped, wait=5)
+    stopped.set()
+    time.sleep(0.4)
+    assert client.events == ["connect"]  # still connected: the ack needs the WebSocket
+    slow_answer.set()
+    handling.join(5), serving.join(5)
+    assert client.events == ["connect", "ack env-slow", "close"]
+
+
+def test_an_envelope_received_but_not_yet_handled_holds_the_stop_too(slow_answer):
+    slow_answer.set()
+    client, stopped = StoppableClient(), threading.Event()
+    client.message_queue.put('{"type": "slash_commands"}')
+    stopped.set()
+    serving = in_thread(serve_until_stopped, client, stopped, wait=5)
+    time.sleep(0.3)
+    assert client.events == ["connect"]
+    client.message_queue.get()  # slack-sdk's thread takes it and hands it to a listener
+    listener(client, SocketModeRequest("slash_commands", "env-queued", {}))
+    serving.join(5)
+    assert client.events == ["connect", "ack env-queued", "close"]
+
+
+def test_a_stop_gives_up_after_its_wait_and_says_what_was_left(slow_answer, caplog):
+    client, stopped = StoppableClient(), threading.Event()
+    handling = in_thread(listener, client, SocketModeRequest("slash_commands", "env-stuck", {}))
+    time.sleep(0.05)
+    stopped.set()
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="slackbot.socket_mode"):
+        assert serve_until_stopped(client, stopped, wait=0.3) is False
+    assert time.monotonic() - started < 2
+    assert client.events == ["connect", "close"]
+    assert "unanswered in_hand=1" in caplog.text
+    slow_answer.set()
+    handling.join(5)
+
+
+def test_the_command_stops_on_sigterm_and_gives_the_signal_back(monkeypatch, settings):
+    settings.SLACK_APP_TOKEN = "xapp-1-A-test"
+    made = []
+
+    class Client(StoppableClient):
+        def __init__(self, **kwargs):
+            super().__init__()
+            self.socket_mode_request_listeners = []
+            made.append(self)
+
+        def connect(self):
+            super().connect()
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    monkeypatch.setattr("slackbot.management.commands.slack_socket_mode.SocketModeClient", Client)
+    before = signal.getsignal(signal.SIGTERM)
+    out = io.StringIO()
+    call_command("slack_socket_mode", stdout=out)
+    assert made[0].events == ["connect", "close"]
+    assert made[0].socket_mode_request_listeners == [listener]
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert "Stopped." in out.getvalue()

@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from approvals import block_ids as ids
-from approvals import cache_lock, ledger_reader, metrics
+from approvals import cache_lock, metrics
 from approvals.models import DeliveryProblem
 from test_support.flows import (
     ALICE,
@@ -215,15 +215,8 @@ def test_an_empty_queue_has_no_age(client, metrics_token):
 # --- Ledger reads and lock waits ------------------------------------------------------------
 
 
-def _hooked(module) -> bool:
-    """Whether the one-line hooks of issue 13 are in `module` yet (its owner adds them)."""
-    return "metrics." in Path(module.__file__).read_text()
-
-
 @pytest.mark.django_db
 def test_ledger_reads_are_counted(client, fake_slack, metrics_token):
-    if not _hooked(ledger_reader):
-        pytest.skip("approvals/ledger_reader.py has no metrics hooks yet (issue 13: its owner adds them)")
     install_config()
     before = scrape(client)
     open_request_form(client, fake_slack, ALICE)  # warms the ledger: a full read from Slack
@@ -254,8 +247,7 @@ def test_ledger_hooks_count_reads_and_refusals():
 
 @pytest.mark.django_db
 def test_lock_waits_are_timed_by_kind_of_lock():
-    # The hook decorates cache_lock.acquire itself once its owner adds it; until then, decorate it here.
-    acquire = cache_lock.acquire if _hooked(cache_lock) else metrics.observe_lock_wait(cache_lock.acquire)
+    acquire = cache_lock.acquire  # decorated by metrics.observe_lock_wait
     busy_before = metrics.LOCK_ACQUISITIONS.labels(lock="submit", outcome="busy")._value.get()
     token = acquire("lock:submit:U_ALICE", timeout=5, wait=0)
     assert token is not None
