@@ -16,7 +16,7 @@ from django.utils.text import capfirst
 
 from approvals import config_fields
 from approvals.config_fields import Invalid, SlackIdKind
-from approvals.config_store import past_after_change
+from approvals.config_store import past_after_change, team_name_refusal
 from approvals.models import Blackout, CompanyHoliday, DeliveryProblem, LeaveType, Team, WorkspacePolicy
 
 WEEKDAY_CHOICES = list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
@@ -128,6 +128,13 @@ class TeamForm(forms.ModelForm):
                 cleaned_data[history] = past_after_change(
                     past=cleaned_data[history], old=self.initial[field], new=cleaned_data[field]
                 )
+        # As in the console: not renamed to a name another team had, nor swapping names with another team.
+        if {"name", "past_names"} & set(self.changed_data) and "name" in cleaned_data and "past_names" in cleaned_data:
+            refusal = team_name_refusal(team_id=self.instance.pk, name=cleaned_data["name"],
+                                        old_name=self.initial.get("name") if self.instance.pk else None,
+                                        past_names=cleaned_data["past_names"])
+            if refusal:
+                self.add_error("name", f"{refusal}.")
         return cleaned_data
 
 

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import yaml
 
 from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, quoted, read_record, shortened, write_record
-from approvals.config_types import WorkspaceConfig
+from approvals.config_types import WorkspaceConfig, swap_text, swapped_with
 
 __all__ = [  # USER, CHANNEL, USERGROUP and SlackIdKind are also imported from here
     "CHANNEL",
@@ -87,6 +87,7 @@ def parse_config(data: Any) -> WorkspaceConfig:
     # Checks across entries. An entry that is not an object is None here (and already reported).
     team_names = _first_of_each(config.teams, "teams", "name", errors)
     _names_alike(config.teams, errors)
+    _names_swapped(config.teams, errors)
     _first_of_each(config.leave_types, "leave_types", "code", errors)
     _leave_type_names_alike(config.leave_types, errors)
     defaults = [index for index, team in enumerate(config.teams) if team is not None and team.default]
@@ -128,6 +129,23 @@ def _names_alike(teams: tuple, errors: list[str]) -> None:
             errors.append(f"teams[{index}].name: '{team.name}' differs only by case from teams[{first[folded]}]'s "
                           f"'{teams[first[folded]].name}'")
         first.setdefault(folded, index)
+
+
+def _names_swapped(teams: tuple, errors: list[str]) -> None:
+    """Two teams each listing the other's name in `past_names`: they swapped names, and each one's past leave
+    would count as the other's (`config_types.swap_text`). Reported once, on the later team's name."""
+    def valid(team) -> bool:
+        return (team is not None and isinstance(team.name, str)
+                and all(isinstance(past, str) for past in team.past_names or ()))
+
+    for index, team in enumerate(teams):
+        if not valid(team):
+            continue  # reported already
+        earlier = [other for other in teams[:index] if valid(other)]
+        if (other := swapped_with(team.name, team.past_names, earlier)) is not None:
+            at = next(position for position, candidate in enumerate(teams) if candidate is other)
+            errors.append(f"teams[{index}].name: "
+                          f"{swap_text(quoted(team.name), quoted(other.name), f'teams[{at}]')}")
 
 
 def _leave_type_names_alike(leave_types: tuple, errors: list[str]) -> None:

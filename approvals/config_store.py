@@ -20,9 +20,19 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from approvals.config_fields import record_from_row, row_values, shape
-from approvals.config_file import config_to_dict, parse_config
-from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig, TeamConfig, WorkspaceConfig
+from approvals.config_fields import quoted, record_from_row, row_values, shape
+from approvals.config_file import ConfigError, config_to_dict, parse_config
+from approvals.config_types import (
+    BlackoutConfig,
+    HolidayConfig,
+    LeaveTypeConfig,
+    TeamConfig,
+    WorkspaceConfig,
+    swap_text,
+    swapped_with,
+    takes_leave_text,
+    teams_that_had,
+)
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
 
 CONFIG_MODELS = (WorkspacePolicy, Team, LeaveType, CompanyHoliday, Blackout)
@@ -171,6 +181,38 @@ def team_change_approvals_channel(*, team: Team, approvals_channel: str) -> Team
     return locked
 
 
+def team_name_refusal(*, team_id: int | None, old_name: str | None, name: str,
+                      past_names: Iterable[str]) -> str | None:
+    """Why a team (row `team_id`, called `old_name` until now; None for a new one) may not be saved as `name`
+    with these `past_names`, or None.
+
+    Renamed to a name another team had before, it would take that team's past leave; two teams each listing
+    the other's name would have swapped theirs (`config_types.teams_that_had`, `swapped_with`). A new team
+    may take a name another team had: the console warns that its requests move (`teams_formerly_named`).
+    """
+    others = list(Team.objects.exclude(pk=team_id)) if team_id is not None else list(Team.objects.all())
+    if old_name is not None and name != old_name and (holders := teams_that_had(name, others)):
+        return takes_leave_text(name, [holder.name for holder in holders])
+    if (other := swapped_with(name, past_names, others)) is not None:
+        return swap_text(name, other.name)
+    return None
+
+
+def renames_refused(config: WorkspaceConfig, renamed: dict[str, str]) -> list[str]:
+    """The file's errors for teams it renames (`renamed`: name now -> name before, `renamed_from`) to a name
+    another team of the file had before (`team_name_refusal` for a file)."""
+    errors = []
+    for index, team in enumerate(config.teams):
+        if team.name not in renamed:
+            continue
+        holders = [f"{quoted(other.name)} (teams[{at}])" for at, other in enumerate(config.teams)
+                   if at != index and teams_that_had(team.name, [other])]
+        if holders:
+            errors.append(f"teams[{index}].name: renames {quoted(renamed[team.name])}; "
+                          f"{takes_leave_text(quoted(team.name), holders)}")
+    return errors
+
+
 @transaction.atomic
 def config_apply(*, config: WorkspaceConfig) -> None:
     """Replace the whole configuration in the database with `config`, atomically.
@@ -182,15 +224,19 @@ def config_apply(*, config: WorkspaceConfig) -> None:
     # The same checks as the file, whatever built this config: one set of rules.
     config = parse_config(config_to_dict(config))
 
+    existing_teams = {team.name: team for team in Team.objects.select_for_update()}
+    # A team the file names anew but lists the old name of in `past_names` is that team renamed: its row
+    # stays (and its history), and `config_diff` shows it changed, not removed and added.
+    renamed = config.renamed_from(existing_teams)
+    # The console's rule for a rename, here for a file's: never to a name another team had before.
+    if refused := renames_refused(config, renamed):
+        raise ConfigError(refused)
+
     policy = WorkspacePolicy.objects.select_for_update().filter(id=WorkspacePolicy.SINGLETON_ID).first()
     policy = policy or WorkspacePolicy(id=WorkspacePolicy.SINGLETON_ID)
     _set(policy, row_values(config))
     policy.save()
 
-    existing_teams = {team.name: team for team in Team.objects.select_for_update()}
-    # A team the file names anew but lists the old name of in `past_names` is that team renamed: its row
-    # stays (and its history), and `config_diff` shows it changed, not removed and added.
-    renamed = config.renamed_from(existing_teams)
     kept = {renamed.get(team.name, team.name) for team in config.teams}
     for name, team in existing_teams.items():
         if name not in kept:

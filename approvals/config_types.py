@@ -115,6 +115,59 @@ class BlackoutConfig:
             yield "end", f"must not be before start ({self.start.isoformat()})"
 
 
+# --- Names that would move leave between teams ----------------------------------------------------
+#
+# Each request in Slack names its team as it was called then (DESIGN §5), and a name in use wins
+# (`WorkspaceConfig.team_recorded_as`): the requests recorded under a name count as the leave of the team
+# called so now. So a team renamed to a name another team had before would take that team's past leave,
+# and two teams that swap names would swap theirs. Nothing tells which team a request meant (it carries
+# the day it was sent, but a past name does not say when it was left), so such renames are refused, not
+# guessed at. `others` are teams (TeamConfig, or
+# Team rows: anything with `name` and `past_names`) other than the one being checked.
+
+
+def teams_that_had(name: str, others: Iterable) -> list:
+    """The teams among `others` that were called `name` before: the requests recorded under it are theirs."""
+    return [other for other in others if name in (other.past_names or ())]
+
+
+def swapped_with(name: str, past_names: Iterable[str], others: Iterable):
+    """The team among `others` called now by one of `past_names` that was itself called `name` before: the
+    two swapped names (directly or through other names), or None."""
+    earlier = set(past_names or ())
+    return next((other for other in others if other.name in earlier and name in (other.past_names or ())), None)
+
+
+def takes_leave_text(name: str, holders: list[str]) -> str:
+    """Why a team may not be renamed `name`, which the teams `holders` (their names) had before."""
+    whose = "its" if len(holders) == 1 else "their"
+    return (f"{' and '.join(holders)} used to be called {name}, and the requests in Slack recorded under {name} "
+            f"are {whose} leave: this team, renamed {name}, would take them. Give it a name no other team had")
+
+
+def swap_text(name: str, other: str, where: str = "") -> str:
+    """Why a team called `name` may not have been called `other`, the name of a team (at `where`, in a
+    file) that was called `name`."""
+    at = f" ({where})" if where else ""
+    return (f"{other}{at} used to be called {name}, and this team used to be called {other}: two teams that "
+            "swap names would swap their past leave (each request in Slack names its team by name). Give one "
+            "of them a name neither had")
+
+
+class TeamNameUnclear(LookupError):
+    """A team name that is no team's now and was no team's before (`teams` empty), or that several teams
+    had before (`teams`: their names now)."""
+
+    def __init__(self, name: str, teams: tuple[str, ...] = ()):
+        super().__init__(name)
+        self.name = name
+        self.teams = teams
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.teams) > 1
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     requesters_users: tuple[str, ...] = spec(kind.USER_IDS, default=(), file="requesters.users")
@@ -136,6 +189,26 @@ class WorkspaceConfig:
         had, the requests recorded under that name are the new team's.
         """
         return self.team_named(name) or next((team for team in self.teams if name in team.past_names), None)
+
+    def team_called(self, name: str, *, any_case: bool = False) -> TeamConfig:
+        """The team a person means by `name` (`/timeoff who`, the console's filters, `run_jobs --team`):
+        the team called so now; else the one team that was called so before (`past_names`), as people
+        keep using a team's old name for a while after a rename. `any_case`: "engineering" is Engineering.
+
+        A name in use wins, as in `team_recorded_as`. Raises TeamNameUnclear when no team is or was called
+        so, or when several were called so before and none is now: which one is meant is a person's guess,
+        not the first in matching order (which is only the ledger's rule for whose leave it is).
+        """
+        def same(a: str, b: str) -> bool:
+            return a == b or (any_case and a.casefold() == b.casefold())
+
+        now = self.team_named(name) or next((team for team in self.teams if same(team.name, name)), None)
+        if now is not None:
+            return now
+        before = [team for team in self.teams if any(same(past, name) for past in team.past_names)]
+        if len(before) == 1:
+            return before[0]
+        raise TeamNameUnclear(name, tuple(team.name for team in before))
 
     @property
     def renamed_teams(self) -> dict[str, str]:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from approvals.balances import balances_for
-from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
 from approvals.jobs import csv_safe, ledger_csv_rows
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
@@ -37,6 +37,36 @@ MAX_WEEKS = 12
 
 def person_label(directory: Directory | None, user: str) -> str:
     return directory.person_label(user) if directory else user
+
+
+# --- The team a page shows --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """The team a See page's `?team=` names (None: none does), and what to tell HR about how the name was
+    read ("" when it is a team's name now)."""
+
+    team: TeamConfig | None
+    note: str = ""
+
+
+def team_chosen(config: WorkspaceConfig, name: str) -> TeamChoice:
+    """The team called `name` now, else the one team called so before: a link or bookmark made before a
+    rename still shows that team (a name in use wins, as everywhere). A name that is no team's, or that
+    several teams had before, chooses none, and says so."""
+    if not name:
+        return TeamChoice(None)
+    try:
+        team = config.team_called(name)
+    except TeamNameUnclear as unclear:
+        if unclear.ambiguous:
+            return TeamChoice(None, f"No team is called {name} now; {' and '.join(unclear.teams)} were called so "
+                                    "before: choose one of them.")
+        return TeamChoice(None, f"No team is called {name}, now or before.")
+    if team.name != name:
+        return TeamChoice(team, f"{team.name} was called {name} before: showing {team.name}.")
+    return TeamChoice(team)
 
 
 # --- Who's out ---------------------------------------------------------------------------------

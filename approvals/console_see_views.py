@@ -32,6 +32,7 @@ from approvals.console_see_selectors import (
     ledger_csv,
     person_label,
     team_calendar,
+    team_chosen,
 )
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.console_views import console_permission, staff_required
@@ -58,8 +59,15 @@ def _int(value, default: int, low: int, high: int) -> int:
         return default
 
 
-def _team(config, name: str):
-    return config.team_named(name) if name else None
+def _team(request, config, *, otherwise: str):
+    """The team `?team=` names (a team's earlier name finds it too); HR is told how the name was read, and
+    what the page shows (`otherwise`) when it names no team, or several."""
+    choice = team_chosen(config, request.GET.get("team", ""))
+    if choice.team is not None and choice.note:
+        messages.info(request, choice.note)
+    elif choice.note:
+        messages.warning(request, f"{choice.note} {otherwise}".strip())
+    return choice.team
 
 
 @require_GET
@@ -67,7 +75,7 @@ def _team(config, name: str):
 def whos_out(request):
     config = current_config()
     weeks = _int(request.GET.get("weeks"), DEFAULT_WEEKS, 1, MAX_WEEKS)
-    chosen = _team(config, request.GET.get("team", ""))
+    chosen = _team(request, config, otherwise="Showing every team.")
     ledger = _ledger(config)
     directory = slack_directory.directory_current()
     calendars = []
@@ -150,7 +158,8 @@ def ledger_export(request):
 @console_permission(RECORDS_PERMISSION)
 def balances(request):
     config = current_config()
-    chosen = _team(config, request.GET.get("team", "")) or (config.teams[0] if config.teams else None)
+    first = config.teams[0] if config.teams else None
+    chosen = _team(request, config, otherwise=f"Showing {first.name}." if first else "") or first
     year = _int(request.GET.get("year"), timezone.localdate().year, FIRST_DAY.year, LAST_DAY.year)
     ledger = _ledger(config)
     directory = slack_directory.directory_current()

@@ -25,10 +25,11 @@ import hashlib
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from approvals import config_fields
-from approvals.config_store import past_after_change
+from approvals.config_store import past_after_change, team_name_refusal
 from approvals.config_types import (
     BlackoutConfig,
     HolidayConfig,
@@ -136,7 +137,8 @@ def team_update(*, team_id: int, version: str | None = None, **fields: Any) -> T
     A new approvals channel moves the old one to `past_approvals_channels`, so
     the ledger keeps reading the requests already posted there (DESIGN §4); a
     new name moves the old one to `past_names`, so the requests already in Slack
-    under the old name stay this team's leave.
+    under the old name stay this team's leave. A new name another team had before
+    is refused (ValidationError on `name`): that team's requests would move here.
     """
     team = _locked(Team, team_id, TeamNotFound)
     _unchanged_since(team, version)
@@ -147,6 +149,11 @@ def team_update(*, team_id: int, version: str | None = None, **fields: Any) -> T
             past=team.past_approvals_channels, old=old_channel, new=team.approvals_channel)
     if team.name != old_name:
         team.past_names = past_after_change(past=team.past_names, old=old_name, new=team.name)
+        # Not to a name another team had before: its requests recorded under that name would become this
+        # team's, and two teams swapping names would swap their past leave (config_store.team_name_refusal).
+        if refusal := team_name_refusal(team_id=team.pk, old_name=old_name, name=team.name,
+                                        past_names=team.past_names):
+            raise ValidationError({"name": f"{refusal}."})
     _save(team)
     return team
 

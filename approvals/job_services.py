@@ -34,6 +34,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def job_times() -> jobs.JobTimes:
 
 def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
     """Claim every job due at `now` that no clock has claimed for its period; returns what this call won."""
-    due = jobs.due_jobs(current_config(), now, times=job_times(), team=team)
+    config = current_config()
+    due = jobs.due_jobs(config, now, times=job_times(), team=team)
     if not due:
         return []
     # One read first, so a clock ticking every minute does not meet the constraint (and log an error
@@ -91,6 +93,13 @@ def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
     won = []
     for job in due:
         run = existing.get((job.job, job.team, job.period))
+        if run is None and job.team:
+            # A run is keyed by the team's name, and a team renamed today already ran (or claimed) today's
+            # digest under its earlier name: that run is this team's, and carries on under that name
+            # (its task, its take-over), so a rename never runs a job twice in one period.
+            run = job_run_under_earlier_name(existing, config, job)
+            if run is not None:
+                job = replace(job, team=run.team)
         if run is None:
             claimed = job_claim(job)
         elif run.finished_at is None and (run.retry_at is not None and run.retry_at <= timezone.now()):
@@ -102,6 +111,20 @@ def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
         if claimed:
             won.append(job)
     return won
+
+
+def job_run_under_earlier_name(existing: dict[tuple[str, str, str], JobRun], config: WorkspaceConfig,
+                               job: DueJob) -> JobRun | None:
+    """The run of `job` for its period under one of its team's earlier names, if any.
+
+    Only the earlier names that are still the team's (`names_recorded_for`, as the ledger counts them): a
+    name another team uses now is that team's, its runs too.
+    """
+    for name in config.names_recorded_for(job.team)[1:]:
+        run = existing.get((job.job, name, job.period))
+        if run is not None:
+            return run
+    return None
 
 
 def job_claim(job: DueJob) -> bool:
@@ -169,7 +192,9 @@ def job_execute(client: WebClient, job: DueJob, *, now: datetime | None = None) 
         return "already done"
     config = current_config()
     if job.team:
-        team = config.team_named(job.team)
+        # `job.team` is the team's name when the job was claimed: a team renamed since (its task waited in
+        # the queue, or its claim is taken over under its earlier name) is still found.
+        team = config.team_recorded_as(job.team)
         if team is None:
             outcome = "team no longer configured"
         elif jobs.day_over(job, team, now or timezone.now()):
@@ -245,6 +270,9 @@ def _leave_types(config: WorkspaceConfig) -> dict:
 
 
 # --- The team jobs -------------------------------------------------------------------------------
+#
+# Their once-keys name the team as the job was claimed (`job.team`), not as it is called now: an
+# attempt retried after a rename finds the marks of the attempt before it.
 
 
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
@@ -272,7 +300,7 @@ def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
     text, blocks = job_messages.out_today_message(team.name, today, out, _leave_types(config))
-    _post(client, f"job-post:{job.job}:{key_part(team.name)}:{job.period}", team.announce_channel, text, blocks)
+    _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"
 
 
@@ -283,7 +311,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     ledger = ledger_reader.current_ledger(client, config)
     out = jobs.out_between(ledger.entries.values(), team, today, until, holidays)
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
-    _post(client, f"job-post:{job.job}:{key_part(team.name)}:{job.period}", team.announce_channel, text, blocks)
+    _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"
 
 
@@ -300,7 +328,7 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
     nudged = 0
     for approver, entries in sorted(by_approver.items()):
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day)
-        nudged += _dm(client, f"nudge:{key_part(team.name)}:{job.period}:{approver}", approver, text)
+        nudged += _dm(client, f"nudge:{key_part(job.team)}:{job.period}:{approver}", approver, text)
     return f"{len(waiting)} waiting, {nudged} approver(s) nudged"
 
 

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from approvals import job_messages, jobs, ledger_reader, messages, tasks
 from approvals.block_kit import escape
 from approvals.config_store import current_config
-from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
 from approvals.notifications import send_dm
 from approvals.rules import LedgerEntry
 from approvals.selectors import cached_lookups, local_today, team_of_user
@@ -33,15 +33,25 @@ class NoSuchTeam(Exception):
 
 
 def team_asked_for(config: WorkspaceConfig, *, name: str | None = None, channel: str | None = None) -> TeamConfig:
-    """The team `/timeoff who …` asks about: by its name, in any case, or by one of its channels (its
-    members' or its announcements'). NoSuchTeam otherwise, naming what was asked (`name`, or `asked`)."""
+    """The team `/timeoff who …` asks about: by its name, in any case, or an earlier name of it (people
+    keep saying the old one after a rename; a name in use wins), or by one of its channels (its members'
+    or its announcements'). NoSuchTeam otherwise, naming what was asked (`name`, or `asked`), and the
+    teams that were called so when several were."""
     if channel is not None:
         found = next((team for team in config.teams if channel in (team.members.channel, team.announce_channel)),
                      None)
         asked = f"#{channel}"
     else:
         asked = name or ""
-        found = next((team for team in config.teams if team.name.casefold() == asked.casefold()), None)
+        try:
+            found = config.team_called(asked, any_case=True)
+        except TeamNameUnclear as unclear:
+            if unclear.ambiguous:
+                shown = asked if len(asked) <= ECHO_MAX else asked[:ECHO_MAX] + "…"
+                teams = " and ".join(f"*{escape(team)}*" for team in unclear.teams[:TEAMS_NAMED_MAX])
+                raise NoSuchTeam(f"No team is called “{escape(shown)}” now; {teams} were called so before. "
+                                 f"Ask for one of them: `/timeoff who {escape(unclear.teams[0])}`, say.") from None
+            found = None
     if found is None:
         names = ", ".join(f"*{escape(team.name)}*" for team in config.teams[:TEAMS_NAMED_MAX])
         more = len(config.teams) - TEAMS_NAMED_MAX
@@ -76,9 +86,11 @@ def team_out_request(user: str, team_name: str | None = None) -> tuple[str, list
 
 def team_out_send(client: WebClient, user: str, team_name: str | None = None) -> None:
     """`/timeoff who [team]` when the cache could not answer: read what it lacked and DM the answer.
-    A team renamed or removed since it was asked for: the person's own team, as without a name."""
+    A team renamed since it was asked for is found by its earlier name; one removed since: the person's own
+    team, as without a name."""
     config = current_config()
-    team = (config.team_named(team_name) if team_name is not None else None) or team_of_user(client, config, user)
+    team = config.team_recorded_as(team_name) if team_name is not None else None
+    team = team or team_of_user(client, config, user)
     if team is None:
         send_dm(client, user, no_team_text(config))
         return

@@ -211,6 +211,21 @@ def test_renaming_a_team_keeps_its_old_name_so_its_requests_stay_its_own(admin_c
     assert current_config().team_recorded_as("Engineering").name == "Software"
 
 
+def test_a_team_is_not_renamed_in_the_admin_to_a_name_another_team_had(admin_client):
+    # Engineering was called R&D: the requests recorded under R&D are its leave, and would move to Sales.
+    sales = Team.objects.get(name="Sales")
+    url = admin_url(Team, "change", sales.pk)
+    data = form_data(admin_client.get(url))
+    data["name"] = "R&D"
+
+    response = admin_client.post(url, data)
+
+    assert response.context["adminform"].form.errors["name"] == [
+        "Engineering used to be called R&D, and the requests in Slack recorded under R&D are its leave: this "
+        "team, renamed R&D, would take them. Give it a name no other team had."]
+    assert Team.objects.get(pk=sales.pk).name == "Sales"
+
+
 def test_earlier_names_typed_in_the_admin_are_checked_as_the_file_checks_them(admin_client):
     sales = Team.objects.get(name="Sales")
     url = admin_url(Team, "change", sales.pk)

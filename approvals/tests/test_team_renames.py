@@ -14,7 +14,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,8 +23,8 @@ from approvals import console_services, ledger_reader
 from approvals.config_diff import config_diff
 from approvals.config_file import ConfigError, config_to_dict, parse_config
 from approvals.config_store import config_from_database, current_config, invalidate_config, past_after_change
-from approvals.config_types import TeamConfig
-from approvals.models import Blackout, Team
+from approvals.config_types import TeamConfig, TeamNameUnclear
+from approvals.models import Blackout, JobRun, Team
 from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client
 from approvals.tests.test_config_commands import EXAMPLE_PATH, write_json
@@ -203,7 +204,8 @@ def test_whos_out_after_renaming_a_team_back_counts_each_request_once(admin_clie
     assert page.count("Alice Adams") == 1 and page.count("Dave Diaz") == 1
 
 
-def test_two_teams_swapping_names_crashes_nothing_and_counts_each_request_once(admin_client, client, fake_slack, db):
+def test_two_teams_cannot_swap_names_in_the_console_so_neither_takes_the_others_leave(admin_client, client,
+                                                                                       fake_slack, db):
     invalidate_config()
     install_config(standard_config(teams=(ENGINEERING, team("Sales", channel=C_OLD_APPROVALS))))
     seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=SOON,
@@ -212,21 +214,31 @@ def test_two_teams_swapping_names_crashes_nothing_and_counts_each_request_once(a
                                                                               start=SOON, end=SOON)])
     warm_ledger()
     engineering, sales = Team.objects.get(name="Engineering"), Team.objects.get(name="Sales")
+    # In one change: names are unique.
+    with pytest.raises(ValidationError) as at_once:
+        rename(engineering, "Sales")
+    assert "name" in at_once.value.message_dict
 
+    # Through a third name: Sales may not take the name whose requests are Interim's.
     rename(engineering, "Interim")
     request_time_off(client, fake_slack, DAVE, start=SOON, end=SOON)  # sent as Interim's
     [dave] = [metadata_payload(call) for call in posted_requests(fake_slack)]
-    rename(sales, "Engineering")
-    rename(engineering, "Sales")
+    with pytest.raises(ValidationError) as refused:
+        rename(sales, "Engineering")
+    assert refused.value.message_dict["name"] == [
+        "Interim used to be called Engineering, and the requests in Slack recorded under Engineering are its "
+        "leave: this team, renamed Engineering, would take them. Give it a name no other team had."]
+    from approvals.tests.test_console_config import errors_of, team_post
 
-    engineering.refresh_from_db()
-    assert engineering.past_names == ["Engineering", "Interim"]
-    assert Team.objects.get(name="Engineering").past_names == ["Sales"]
-    # A name in use wins: what was recorded as Engineering's is the team called Engineering now, and so on.
-    assert teams_of_entries() == {"alice-vacation": "Engineering", "sales-vacation": "Sales",
-                                  dave["id"]: "Sales"}
+    page = admin_client.post(reverse("console:team_edit", args=[sales.pk]),
+                             team_post(name="Engineering"))
+    assert errors_of(page, "name") == [
+        "Interim used to be called Engineering, and the requests in Slack recorded under Engineering are its "
+        "leave: this team, renamed Engineering, would take them. Give it a name no other team had."]
+
+    assert sorted(Team.objects.values_list("name", flat=True)) == ["Interim", "Sales"]
+    assert teams_of_entries() == {"alice-vacation": "Interim", "sales-vacation": "Sales", dave["id"]: "Interim"}
     page = admin_client.get(reverse("console:whos_out"), {"weeks": "2"})
-    assert page.status_code == 200
     assert page.text.count("Dave Diaz") == 1 and page.text.count("Alice Adams") == 1
 
 
@@ -316,3 +328,197 @@ def test_a_rename_never_makes_two_rows_whose_names_differ_only_by_case(db):
     assert case_only.renamed_from(["Software", "engineering"]) == {"SOFTWARE": "Software"}
     install_config(case_only)
     assert Team.objects.get().pk == software.pk
+
+
+# --- The daily jobs of the day of a rename -----------------------------------------------------------
+
+
+def test_a_team_renamed_after_its_jobs_ran_does_not_run_them_again_that_day(fake_slack, db, settings, tmp_path):
+    settings.LEDGER_EXPORT_DIR = tmp_path
+    invalidate_config()
+    install_config(standard_config(teams=(replace(ENGINEERING, digest_time=time(9, 0), nudge_after_hours=48),)))
+    sent = datetime(2031, 3, 7, 9, 0, tzinfo=LA).timestamp()
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS,
+                entries=[entry("alice-vacation", start=TUESDAY, end=TUESDAY),
+                         entry("dave-waiting", DAVE, status="pending", start=date(2031, 3, 20),
+                               end=date(2031, 3, 20))],
+                posted_at={"alice-vacation": sent, "dave-waiting": sent})
+    tuesday_afternoon = datetime(2031, 3, 11, 16, 0, tzinfo=LA)
+    ran = run_jobs(tuesday_afternoon, "--team", "Engineering")
+    assert "out_today Engineering 2031-03-11: 1 out" in ran and "nudges Engineering" in ran and "reminders" in ran
+    posts, dms = len(posts_in(fake_slack, C_ENG)), len(fake_slack.calls("chat.postMessage"))
+
+    rename(Team.objects.get(name="Engineering"), "Software")
+
+    assert "Nothing due" in run_jobs(tuesday_afternoon + timedelta(minutes=30), "--team", "Software")
+    assert "Software" not in run_jobs(tuesday_afternoon + timedelta(minutes=31))  # the clock's tick: every team
+    assert len(posts_in(fake_slack, C_ENG)) == posts == 1
+    assert len(fake_slack.calls("chat.postMessage")) == dms
+    assert not JobRun.objects.filter(team="Software").exists()
+    # The next day is the renamed team's, under its name now.
+    assert "out_today Software 2031-03-12" in run_jobs(datetime(2031, 3, 12, 16, 0, tzinfo=LA), "--team", "Software")
+
+
+def test_a_job_claimed_before_a_rename_is_finished_for_the_renamed_team_under_its_claim(fake_slack, db, settings,
+                                                                                      tmp_path):
+    # The clock claimed Tuesday's out-today as Engineering and died; HR renamed the team before another tick.
+    settings.LEDGER_EXPORT_DIR = tmp_path
+    invalidate_config()
+    install_config(standard_config(teams=(replace(ENGINEERING, digest_time=time(9, 0)),)))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=TUESDAY,
+                                                                              end=TUESDAY)])
+    JobRun.objects.create(job="out_today", team="Engineering", period="2031-03-11",
+                          claimed_at=timezone.now() - timedelta(seconds=settings.JOB_RUN_STALE_SECONDS + 1))
+
+    rename(Team.objects.get(name="Engineering"), "Software")
+
+    assert "out_today Engineering 2031-03-11: 1 out" in run_jobs(datetime(2031, 3, 11, 9, 30, tzinfo=LA),
+                                                                 "--team", "Software")
+    run = JobRun.objects.get(job="out_today")
+    assert run.attempts == 2 and run.finished_at is not None
+    [post] = posts_in(fake_slack, C_ENG)
+    assert f"<@{ALICE}>" in str(post["blocks"])
+
+
+# --- Asking for a team by an earlier name ------------------------------------------------------------
+
+
+def test_a_team_is_found_by_an_earlier_name_unless_another_team_is_called_so_now():
+    config = standard_config(teams=(team("Software", "R&D", "Engineering"), team("Platform", "Core"),
+                                    team("Operations", "Core", channel=C_OLD_APPROVALS)))
+
+    assert config.team_called("Software").name == "Software"
+    assert config.team_called("R&D").name == "Software"
+    assert config.team_called("r&d", any_case=True).name == "Software"
+    with pytest.raises(TeamNameUnclear) as unknown:
+        config.team_called("r&d")  # exactly, unless asked otherwise
+    assert unknown.value.teams == () and not unknown.value.ambiguous
+    with pytest.raises(TeamNameUnclear) as several:
+        config.team_called("Core")  # which one is a person's guess, whoever has its requests
+    assert several.value.teams == ("Platform", "Operations") and several.value.ambiguous
+
+    taken = standard_config(teams=(team("Software", "Engineering"), team("Engineering", channel=C_OLD_APPROVALS)))
+    assert taken.team_called("Engineering").approvals_channel == C_OLD_APPROVALS  # a name in use wins
+
+
+@pytest.fixture
+def renamed_beside_sales(fake_slack, db):
+    """Engineering renamed Software, beside Sales; Alice's leave was recorded under Engineering."""
+    invalidate_config()
+    install_config(standard_config(teams=(ENGINEERING, team("Sales", channel=C_OLD_APPROVALS))))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=SOON,
+                                                                              end=SOON)])
+    warm_ledger()
+    return rename(Team.objects.get(name="Engineering"), "Software")
+
+
+def test_the_consoles_team_filter_finds_a_team_by_an_earlier_name(admin_client, renamed_beside_sales):
+    page = admin_client.get(reverse("console:whos_out"), {"weeks": "2", "team": "Engineering"}).text
+
+    assert "Software was called Engineering before: showing Software." in page
+    assert ">Software</h2>" in page and ">Sales</h2>" not in page and page.count("Alice Adams") == 1
+    assert '<option value="Software" selected>' in page
+    balances = admin_client.get(reverse("console:balances"), {"team": "Engineering"}).text
+    assert "Software was called Engineering before" in balances
+    assert '<option value="Software" selected>' in balances and "Nobody in Software" in balances
+
+
+def test_the_consoles_team_filter_says_when_a_name_is_no_teams_or_several_teams(admin_client,
+                                                                               renamed_beside_sales):
+    Team.objects.filter(name="Sales").update(past_names=["Engineering"])
+    invalidate_config()
+
+    page = admin_client.get(reverse("console:whos_out"), {"weeks": "2", "team": "Engineering"}).text
+    assert ("No team is called Engineering now; Software and Sales were called so before: choose one of them. "
+            "Showing every team.") in page
+    assert ">Software</h2>" in page and ">Sales</h2>" in page
+    page = admin_client.get(reverse("console:balances"), {"team": "Marketing"}).text
+    assert "No team is called Marketing, now or before. Showing Software." in page
+
+
+def test_run_jobs_finds_a_team_by_an_earlier_name(renamed_beside_sales, settings, tmp_path):
+    settings.LEDGER_EXPORT_DIR = tmp_path
+    assert "reminders Software 2031-03-11" in run_jobs(datetime(2031, 3, 11, 16, 0, tzinfo=LA), "--team", "Engineering")
+
+    Team.objects.filter(name="Sales").update(past_names=["Engineering"])
+    invalidate_config()
+    with pytest.raises(CommandError, match="no team is named 'Engineering' now; 'Software' and 'Sales' were named"):
+        run_jobs(datetime(2031, 3, 12, 16, 0, tzinfo=LA), "--team", "Engineering")
+    with pytest.raises(CommandError, match="no team is named 'Marketing', now or before"):
+        run_jobs(datetime(2031, 3, 12, 16, 0, tzinfo=LA), "--team", "Marketing")
+
+
+# --- Two teams swapping names, by file ------------------------------------------------------------
+
+
+def test_a_file_in_which_two_teams_swap_names_is_refused_naming_the_field():
+    config = standard_config(teams=(team("Sales", "Engineering"), team("Engineering", "Sales",
+                                                                       channel=C_OLD_APPROVALS)))
+    with pytest.raises(ConfigError) as raised:
+        parse_config(config_to_dict(config))
+    assert raised.value.errors == [
+        "teams[1].name: 'Sales' (teams[0]) used to be called 'Engineering', and this team used to be called "
+        "'Sales': two teams that swap names would swap their past leave (each request in Slack names its team "
+        "by name). Give one of them a name neither had"]
+
+
+@pytest.fixture
+def engineering_and_sales_with_leave(fake_slack, db):
+    invalidate_config()
+    install_config(standard_config(teams=(ENGINEERING, team("Sales", channel=C_OLD_APPROVALS))))
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[entry("alice-vacation", start=SOON,
+                                                                              end=SOON)])
+    seed_ledger(fake_slack.workspace, channel=C_OLD_APPROVALS, entries=[entry("sales-vacation", "U_SALES", "Sales",
+                                                                              start=SOON, end=SOON)])
+    warm_ledger()
+    return config_to_dict(config_from_database())
+
+
+def refused_import(path) -> str:
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="the configuration was not changed"):
+        call_command("import_config", str(path), "--no-input", stdout=io.StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def test_importing_two_teams_swapping_names_changes_nothing(engineering_and_sales_with_leave, tmp_path):
+    data = engineering_and_sales_with_leave
+    data["teams"][0]["name"], data["teams"][0]["past_names"] = "Sales", ["Engineering"]
+    data["teams"][1]["name"], data["teams"][1]["past_names"] = "Engineering", ["Sales"]
+    rows = {team.pk: (team.name, team.approvals_channel) for team in Team.objects.all()}
+
+    err = refused_import(write_json(tmp_path / "swapped.json", data))
+
+    assert err.startswith("teams[1].name: 'Sales' (teams[0]) used to be called 'Engineering'")
+    assert {team.pk: (team.name, team.approvals_channel) for team in Team.objects.all()} == rows
+    assert teams_of_entries() == {"alice-vacation": "Engineering", "sales-vacation": "Sales"}
+
+
+def test_a_file_may_not_rename_a_team_to_a_name_another_team_had(engineering_and_sales_with_leave, tmp_path):
+    rename(Team.objects.get(name="Engineering"), "Interim")
+    data = config_to_dict(config_from_database())
+    data["teams"][1]["name"], data["teams"][1]["past_names"] = "Engineering", ["Sales"]  # Sales renamed
+
+    err = refused_import(write_json(tmp_path / "taken.json", data))
+
+    assert err == ("teams[1].name: renames 'Sales'; 'Interim' (teams[0]) used to be called 'Engineering', and the "
+                   "requests in Slack recorded under 'Engineering' are its leave: this team, renamed 'Engineering', "
+                   "would take them. Give it a name no other team had\n")
+    assert sorted(Team.objects.values_list("name", flat=True)) == ["Interim", "Sales"]
+    assert teams_of_entries() == {"alice-vacation": "Interim", "sales-vacation": "Sales"}
+
+
+def test_uploading_two_teams_swapping_names_in_the_console_is_refused(admin_client, engineering_and_sales_with_leave):
+    from approvals.tests.test_console_file import upload
+
+    data = engineering_and_sales_with_leave
+    data["teams"][0]["name"], data["teams"][0]["past_names"] = "Sales", ["Engineering"]
+    data["teams"][1]["name"], data["teams"][1]["past_names"] = "Engineering", ["Sales"]
+
+    response = upload(admin_client, data)
+
+    assert response.status_code == 400
+    assert ("teams[1].name: &#x27;Sales&#x27; (teams[0]) used to be called &#x27;Engineering&#x27;, and this team "
+            "used to be called &#x27;Sales&#x27;: two teams that swap names would swap their past leave"
+            ) in response.text
+    assert teams_of_entries() == {"alice-vacation": "Engineering", "sales-vacation": "Sales"}

@@ -5,6 +5,7 @@ task reads Slack and DMs the answer. Private types show as "away"; pending
 requests are not "out".
 """
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -181,3 +182,33 @@ def test_app_home_of_a_team_with_many_out_stays_within_its_blocks(client, fake_s
     assert "more." in week  # those that did not fit are counted
     [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE][-1:]
     assert len(call.params["view"]["blocks"]) <= 100
+
+
+# --- A team's earlier name ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("words", ["Design & Research", "design &amp; research"])
+def test_a_teams_earlier_name_finds_the_team(client, fake_slack, two_teams, words):
+    # HR renamed Design & Research; people keep asking by the old name. Carol's leave was recorded under it.
+    install_config(standard_config(teams=(ENGINEERING, replace(DESIGN, name="Studio",
+                                                               past_names=("Design & Research",)))))
+    read_ledger(background_client(), current_config())
+    fake_slack.clear_calls()
+
+    body = who(client, ALICE, f"who {words}")
+
+    shown = body["text"] + str(body["blocks"])
+    assert "(Studio)" in shown and f"<@{CAROL}>: :palm_tree: Vacation" in shown
+    assert fake_slack.calls() == []
+
+
+def test_a_name_several_teams_had_before_asks_which_and_a_name_in_use_wins(client, fake_slack, two_teams):
+    install_config(standard_config(teams=(replace(ENGINEERING, past_names=("Core", "Studio")),
+                                          replace(DESIGN, name="Studio", past_names=("Core",)))))
+
+    text = who(client, ALICE, "who core")["text"]
+
+    assert text == ("No team is called “core” now; *Engineering* and *Studio* were called so before. "
+                    "Ask for one of them: `/timeoff who Engineering`, say.")
+    read_ledger(background_client(), current_config())
+    assert "(Studio)" in str(who(client, ALICE, "who studio")["blocks"])  # Engineering's earlier name, Studio's now

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from approvals.config_store import current_config
+from approvals.config_types import TeamNameUnclear
 from approvals.job_services import job_times, jobs_run_due
 
 
@@ -40,8 +41,16 @@ class Command(BaseCommand):
             job_times()
         except ValueError as exc:
             raise CommandError(f"REMINDER_TIME, NUDGE_TIME or LEDGER_EXPORT_TIME is not HH:MM: {exc}")
-        if team is not None and current_config().team_named(team) is None:
-            raise CommandError(f"--team: no team is named {team!r}")
+        if team is not None:
+            # A team's earlier name finds it too (a cron line written before a rename keeps working).
+            try:
+                team = current_config().team_called(team).name
+            except TeamNameUnclear as unclear:
+                if unclear.ambiguous:
+                    raise CommandError(f"--team: no team is named {team!r} now; "
+                                       f"{' and '.join(map(repr, unclear.teams))} were named so before: "
+                                       "give one of their names") from None
+                raise CommandError(f"--team: no team is named {team!r}, now or before") from None
         outcomes = jobs_run_due(at or timezone.now(), team=team, inline=True)
         for job, outcome in outcomes:
             scope = f" {job.team}" if job.team else ""
