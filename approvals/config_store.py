@@ -213,6 +213,14 @@ def renames_refused(config: WorkspaceConfig, renamed: dict[str, str]) -> list[st
     return errors
 
 
+def renames_refused_now(config: WorkspaceConfig) -> list[str]:
+    """`renames_refused` for `config` against the teams in the database now. The console checks it when a
+    file is uploaded, so its preview never offers a file that applying it would refuse (`config_apply`
+    checks again, under its locks)."""
+    existing_teams = {team.name: team for team in Team.objects.all()}
+    return renames_refused(config, config.renamed_from(existing_teams))
+
+
 @transaction.atomic
 def config_apply(*, config: WorkspaceConfig) -> None:
     """Replace the whole configuration in the database with `config`, atomically.

@@ -39,7 +39,7 @@ from approvals.config_file import (
     config_to_text,
     format_for_path,
 )
-from approvals.config_store import config_apply, config_from_database
+from approvals.config_store import config_apply, config_from_database, renames_refused_now
 from approvals.config_types import WorkspaceConfig
 from approvals.console_views import console_permission, staff_required
 
@@ -140,12 +140,15 @@ def config_upload(request):
         else:
             fmt = format_for_path(name)
             try:
-                config_from_text(text, fmt, source=name)
+                config = config_from_text(text, fmt, source=name)
             except ConfigError as error:
                 errors = error.errors
             else:
-                request.session[SESSION_KEY] = {"text": text, "format": fmt, "name": name}
-                return redirect("console:config_preview")
+                # What the file does to the teams there now: a rename to a name another team had before.
+                errors = renames_refused_now(config)
+                if not errors:
+                    request.session[SESSION_KEY] = {"text": text, "format": fmt, "name": name}
+                    return redirect("console:config_preview")
     return render(request, "approvals/console/file/file.html", {
         "nav": "file",
         "may_apply": request.user.has_perms(APPLY_PERMISSIONS),

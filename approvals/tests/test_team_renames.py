@@ -522,3 +522,21 @@ def test_uploading_two_teams_swapping_names_in_the_console_is_refused(admin_clie
             "used to be called &#x27;Sales&#x27;: two teams that swap names would swap their past leave"
             ) in response.text
     assert teams_of_entries() == {"alice-vacation": "Engineering", "sales-vacation": "Sales"}
+
+
+def test_uploading_a_rename_to_a_name_another_team_had_is_refused_before_the_preview(
+        admin_client, engineering_and_sales_with_leave):
+    # Refused on upload, as by import_config: the preview never offers what applying would refuse.
+    from approvals.tests.test_console_file import upload
+
+    rename(Team.objects.get(name="Engineering"), "Interim")
+    data = config_to_dict(config_from_database())
+    data["teams"][1]["name"], data["teams"][1]["past_names"] = "Engineering", ["Sales"]  # Sales renamed
+
+    response = upload(admin_client, data)
+
+    assert response.status_code == 400
+    assert ("teams[1].name: renames &#x27;Sales&#x27;; &#x27;Interim&#x27; (teams[0]) used to be called "
+            "&#x27;Engineering&#x27;") in response.text
+    assert admin_client.get(reverse("console:config_preview")).status_code == 302  # nothing kept to preview
+    assert sorted(Team.objects.values_list("name", flat=True)) == ["Interim", "Sales"]
