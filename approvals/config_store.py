@@ -20,7 +20,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from approvals.config_fields import quoted, record_from_row, row_values, shape
+from approvals.cache_values import schema_tag
+from approvals.config_fields import quoted, record_from_row, row_values
 from approvals.config_file import ConfigError, config_to_dict, parse_config
 from approvals.config_types import (
     BlackoutConfig,
@@ -37,10 +38,11 @@ from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, Workspac
 
 CONFIG_MODELS = (WorkspacePolicy, Team, LeaveType, CompanyHoliday, Blackout)
 
-# The snapshot's key names the dataclasses' shape, so a process never unpickles
-# a snapshot that code with other fields cached (during a deploy, say). Bump v1
-# for a change the shape does not show, such as a field's meaning.
-SNAPSHOT_KEY = f"config:v1:{shape(WorkspaceConfig)}"
+# The snapshot's key names the dataclasses' shape (their classes, fields and types: cache_values.schema_tag),
+# so a process never unpickles a snapshot that code with other fields cached: during a rolling deploy each
+# release keeps a snapshot of its own. Bump v1 for a change the shape does not show, such as a field's meaning.
+# The generation is shared by every release (a plain string): a change made through either is seen by both.
+SNAPSHOT_KEY = f"config:v1:{schema_tag(WorkspaceConfig)}"
 GENERATION_KEY = "config:v1:generation"
 # A snapshot is rebuilt at least this often even if an invalidation were ever
 # missed (a rolled-back transaction that had already re-cached, say).

@@ -61,7 +61,7 @@ import math
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -71,6 +71,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals import metrics, pending_indexes
 from approvals.cache_lock import acquire, key_part, locked, release, renew
+from approvals.cache_values import schema_tag
 from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
@@ -79,25 +80,8 @@ from approvals.task_queue import retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
 
-LEDGER_KEY = "ledger:v2"
-# A small key that changes with every store of the whole ledger: each process keeps the last
-# ledger it unpickled and reuses it while the version is unchanged; our writes in between are
-# laid over it (WRITES_KEY), so a decision does not make every process unpickle it again.
-LEDGER_VERSION_KEY = "ledger:v2:version:v2"  # (an id, the last of our writes folded in)
-# Our own writes of requests, kept a while and folded into every ledger we store: a read
-# from Slack that started before a write cannot drop it from the cache.
-#
-# Our writes are not copied into the stored ledger one by one (that is a whole-ledger unpickle and
-# pickle per decision, and every process would unpickle the whole ledger again after it): each
-# write gets a sequence number, and readers of the whole ledger lay the writes the stored ledger
-# has not folded in yet over it. The stored ledger folds them in when it is next stored (a read
-# from Slack) or after COMPACT_AFTER_WRITES writes (or COMPACT_AFTER_SECONDS), so the overlay stays small.
-WRITES_KEY = "ledger:writes:v2"  # {"seq": last sequence number, "items": {id: (entry, written at, seq)}}
-WRITES_SEQ_KEY = "ledger:writes:v2:seq"  # the last sequence number alone: a few bytes for readers
-WRITES_KEEP_SECONDS = 2 * 60 * 60  # longer than a full read takes (see README's calls per minute)
-WRITES_CLOCK_SKEW_SECONDS = 60
-COMPACT_AFTER_WRITES = 200
-COMPACT_AFTER_SECONDS = 30 * 60
+# The keys of the cached ledger (LEDGER_KEY, WRITES_KEY, the slices) follow its classes below: they
+# name their shape (LEDGER_SCHEMA).
 LEDGER_LOCK = "lock:ledger"  # a short lock around each change of the stored ledger
 # Freshness is kept in the ledger itself; the cache keeps it a week so a quiet weekend is not a cold start.
 LEDGER_TTL_SECONDS = 7 * 24 * 60 * 60
@@ -173,6 +157,55 @@ class Ledger:
         """Channels to ask for new messages: never read first, then the longest unread."""
         due = [c for c in channels if c not in self.marks or now - self.marks[c].read_at >= INCREMENTAL_EVERY_SECONDS]
         return sorted(due, key=lambda c: self.marks[c].read_at if c in self.marks else -math.inf)
+
+
+# The slices' meta key (see "The cache" below).
+@dataclass(frozen=True)
+class _SlicesMeta:
+    generation: str
+    channels: tuple[str, ...]
+    truncated: bool
+    expires_at: float
+    previous: str | None = None  # the generation before: kept until the next one, then deleted
+    # Written with the teams' OPEN slices. (Before LEDGER_SCHEMA, a meta key cached by an older release
+    # unpickled with the class default, False: it has none, and readers use the whole ledger.)
+    open_slices: bool = False
+
+
+# What the whole ledger, our writes and the slices hold is pickled dataclasses: their keys carry a
+# digest of those classes' shape (approvals/cache_values.py), so that during a rolling deploy a release
+# whose Ledger, LedgerEntry, Adjustment, ChannelMark or _SlicesMeta differ reads and writes keys of its
+# own instead of values it cannot read (a missing field, a moved class) or would keep overwriting. Such
+# a release starts with a cold ledger (one full read from Slack, paced by the shared budget), and while
+# both run, each learns the other's writes only from Slack, when one of its own workers next reads it
+# incrementally (README: "Upgrades", which says what that window costs).
+# Releases that leave these classes alone share the cache as before.
+#
+# Shared across releases on purpose (no tag): the locks (LEDGER_LOCK, REFRESH_LOCK: one read of Slack
+# at a time, whatever the release), the budget and pause of conversations.history (Slack's limits are
+# the app's, not a release's), and the pending set (PENDING_PREFIX, below: why).
+LEDGER_SCHEMA = schema_tag(Ledger, _SlicesMeta)
+
+LEDGER_KEY = f"ledger:v2:{LEDGER_SCHEMA}"
+# A small key that changes with every store of the whole ledger: each process keeps the last
+# ledger it unpickled and reuses it while the version is unchanged; our writes in between are
+# laid over it (WRITES_KEY), so a decision does not make every process unpickle it again.
+LEDGER_VERSION_KEY = f"{LEDGER_KEY}:version:v2"  # (an id, the last of our writes folded in)
+# Our own writes of requests, kept a while and folded into every ledger we store: a read
+# from Slack that started before a write cannot drop it from the cache.
+#
+# Our writes are not copied into the stored ledger one by one (that is a whole-ledger unpickle and
+# pickle per decision, and every process would unpickle the whole ledger again after it): each
+# write gets a sequence number, and readers of the whole ledger lay the writes the stored ledger
+# has not folded in yet over it. The stored ledger folds them in when it is next stored (a read
+# from Slack) or after COMPACT_AFTER_WRITES writes (or COMPACT_AFTER_SECONDS), so the overlay stays small.
+# {"seq": last sequence number, "items": {id: (entry, written at, seq)}}
+WRITES_KEY = f"ledger:writes:v2:{LEDGER_SCHEMA}"
+WRITES_SEQ_KEY = f"{WRITES_KEY}:seq"  # the last sequence number alone: a few bytes for readers
+WRITES_KEEP_SECONDS = 2 * 60 * 60  # longer than a full read takes (see README's calls per minute)
+WRITES_CLOCK_SKEW_SECONDS = 60
+COMPACT_AFTER_WRITES = 200
+COMPACT_AFTER_SECONDS = 30 * 60
 
 
 def ledger_channels(config: WorkspaceConfig) -> tuple[str, ...]:
@@ -504,7 +537,7 @@ def _before(ts: str, seconds: float) -> str:
 # person and one per team and day (plus a per-team list of those days, for whole-ledger
 # readers). A submission reads its person's index and its team's indexes for its days.
 
-SLICES_PREFIX = "ledger:slices:v1:"
+SLICES_PREFIX = f"ledger:slices:v1:{LEDGER_SCHEMA}:"
 SLICES_META_KEY = SLICES_PREFIX + "meta"
 # Slices outlive their meta key by a day: an expired meta makes the ledger cold, never partial.
 SLICES_TTL_SECONDS = LEDGER_TTL_SECONDS + 24 * 60 * 60
@@ -521,6 +554,17 @@ OPEN = "open"
 # MAX_REQUEST_DAYS in the preview; validation refuses most).
 MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
 
+# The pending set is shared by every release, with no schema tag, on purpose. It is what keeps two
+# overlapping submissions from both passing (DESIGN §5), and during a rolling deploy those two may well be
+# handled by different releases (two web machines behind the load balancer). Were its keys tagged, each
+# release would check against its own half of the requests in flight only: a person's two overlapping
+# requests, or one past a team's max_out, could pass, one through each; and the form's claim and the
+# person's version (`pending_submit`) must be one for everybody, or the same form sent twice could be
+# sent once to each release. So an entry is kept as plain values (a tuple of str, date, Decimal, int,
+# None: every release unpickles those alike) and read by position (`_unpacked`), under one rule:
+# LedgerEntry's fields are only ever appended to, each with a default (test_rolling_deploy_cache pins
+# the order). Bumping this prefix splits the set for the length of a deploy: README "Upgrades" says what
+# that costs.
 PENDING_PREFIX = "ledger:pending:v5:"  # v5: by day; sorted sets on Redis (pending_indexes)
 PENDING_TTL_SECONDS = 60 * 60
 # A team's list of days with pending requests outlives each day's index by this much.
@@ -566,18 +610,6 @@ def _team_key(generation: str, team: str, bucket: str) -> str:
 
 def _generation_keys_key(generation: str) -> str:
     return f"{SLICES_PREFIX}{generation}:keys"
-
-
-@dataclass(frozen=True)
-class _SlicesMeta:
-    generation: str
-    channels: tuple[str, ...]
-    truncated: bool
-    expires_at: float
-    previous: str | None = None  # the generation before: kept until the next one, then deleted
-    # Written with the teams' OPEN slices. A meta key cached by an older release (False, the class
-    # default its pickle falls back to) has none: their readers use the whole ledger until the next full read.
-    open_slices: bool = False
 
 
 @dataclass(frozen=True)
@@ -980,9 +1012,11 @@ def _pending_entry_key(request_id: str) -> str:
 
 
 # A pending entry is kept as the tuple of its fields, in LedgerEntry's order: it unpickles in about
-# half the time of the dataclass (a submission or a preview may read hundreds of them). A change to
-# LedgerEntry's fields must bump PENDING_PREFIX; a tuple of another length is taken for missing.
+# half the time of the dataclass (a submission or a preview may read hundreds of them), and every
+# release can read it (see PENDING_PREFIX): LedgerEntry's fields are appended to, never reordered,
+# renamed or removed.
 _ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_ENTRY_REQUIRED = sum(1 for f in fields(LedgerEntry) if f.default is MISSING and f.default_factory is MISSING)
 
 
 def _packed(entry: LedgerEntry) -> tuple:
@@ -990,9 +1024,18 @@ def _packed(entry: LedgerEntry) -> tuple:
 
 
 def _unpacked(value) -> LedgerEntry | None:
-    if not isinstance(value, tuple) or len(value) != len(_ENTRY_FIELDS):
+    """A pending entry as any release stored it. One from a release whose LedgerEntry has more fields
+    (appended since) is read without those; one from a release with fewer takes the defaults of the
+    fields it lacks. Anything else is taken for missing."""
+    if not isinstance(value, tuple):
         return None
-    return LedgerEntry(*value)
+    if len(value) == len(_ENTRY_FIELDS):
+        return LedgerEntry(*value)
+    if len(value) > len(_ENTRY_FIELDS):
+        return LedgerEntry(*value[:len(_ENTRY_FIELDS)])
+    if len(value) >= _ENTRY_REQUIRED:
+        return LedgerEntry(*value)  # the dataclass fills in the defaults of the fields left out
+    return None
 
 
 def _pending_person_key(user: str) -> str:

@@ -78,6 +78,16 @@ LOCK_ACQUISITIONS = Counter("timeoff_lock_acquisitions_total",
                             "Attempts to take a lock, by lock and outcome (acquired, or busy: gave up waiting).",
                             ["lock", "outcome"])
 
+# --- A rolling deploy: two releases sharing the cache and the task queue ------------------------
+
+CACHE_UNREADABLE = Counter("timeoff_cache_unreadable_values_total",
+                           "Cache values this release could not unpickle (another release's class, a value cut "
+                           "short), read as a miss (approvals/cache_values.py); by the exception's name.", ["error"])
+TASK_HANDOVERS = Counter("timeoff_task_handovers_total",
+                         "Task rows this worker could not run (their task or arguments unknown to its release), by "
+                         "task and outcome: handed_over (queued again for another worker) or failed (no worker "
+                         "knew it in time).", ["task", "outcome"])
+
 # --- Requests that did not reach their approvers ------------------------------------------------
 
 DELIVERY_PROBLEMS = Counter("timeoff_delivery_problems_total",

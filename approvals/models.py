@@ -152,6 +152,9 @@ class Team(ConfigModel):
     )
     past_names = models.JSONField(
         default=list,
+        # Also in the database (migration 0016): a release from before this column (0013) still serving
+        # during a rolling deploy, or rolled back to, inserts teams without naming it (README "Upgrades").
+        db_default=[],
         blank=True,
         help_text="Earlier names of this team. Requests in Slack recorded under them count as this team's leave.",
     )

@@ -33,6 +33,7 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from approvals.cache_lock import locked
+from approvals.cache_values import MISS, loads_or_miss
 
 
 def read(keys: list[str], *, values: list[str] = ()) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
@@ -45,10 +46,10 @@ def read(keys: list[str], *, values: list[str] = ()) -> tuple[dict[str, dict[str
         indexes = {key: {m: e for m, e in (found.get(key) or {}).items() if e > now} for key in keys}
         return indexes, {key: found[key] for key in values if key in found}
     backend, client = redis
-    make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
+    make_key = backend.make_and_validate_key
     replies = _run(client, REDIS_READ, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
                    args=[len(values), now])
-    stored = {key: loads(reply) for key, reply in zip(values, replies[0]) if reply is not None}
+    stored = _loaded(backend, zip(values, replies[0]))
     indexes = {}
     for key, flat in zip(keys, replies[1:]):
         indexes[key] = {_text(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
@@ -93,13 +94,13 @@ def read_entries(keys: list[str], *, values: list[str] = (), entries_under: str,
             stored.update(cache.get_many([entries_under + m for m in read]))
         return read, len(members) - len(read), stored
     backend, client = redis
-    make_key, loads = backend.make_and_validate_key, backend._cache._serializer.loads
+    make_key = backend.make_and_validate_key
     found_values, read, unread, entries = _run(
         client, REDIS_READ_ENTRIES, keys=[*(make_key(key) for key in values), *(make_key(key) for key in keys)],
         args=[len(values), now, make_key(entries_under), "" if entries_max is None else entries_max])
-    stored = {key: loads(reply) for key, reply in zip(values, found_values) if reply is not None}
+    stored = _loaded(backend, zip(values, found_values))
     read = [_text(member) for member in read]
-    stored.update({entries_under + m: loads(reply) for m, reply in zip(read, entries) if reply is not None})
+    stored.update(_loaded(backend, ((entries_under + m, reply) for m, reply in zip(read, entries))))
     return read, unread, stored
 
 
@@ -286,6 +287,16 @@ def _write_locked(members: dict[str, dict[str, float]], values: dict[str, Any], 
     if version is not None:
         changed[version] = (current.get(version) or 0) + 1
     cache.set_many(changed, timeout)
+
+
+def _loaded(backend: RedisCache, replies) -> dict[str, Any]:
+    """{key: value} of the (key, raw reply) pairs Redis had a value for, unpickled as the cache's `get`
+    does: one this release cannot read (another release's, during a deploy) is left out, a miss."""
+    loads, found = backend._cache._serializer.loads, {}
+    for key, reply in replies:
+        if reply is not None and (value := loads_or_miss(loads, reply, key)) is not MISS:
+            found[key] = value
+    return found
 
 
 def _redis() -> tuple[RedisCache, Any] | None:

@@ -59,6 +59,9 @@ class LeaveRequest:
 class LedgerEntry:
     """One request as recorded in the ledger (DESIGN §5). `days` is its total over all years."""
 
+    # Fields are only ever appended, each with a default: never reordered, renamed or removed. The pending
+    # set, which both releases share during a rolling deploy, keeps entries as tuples read by position
+    # (ledger_reader.PENDING_PREFIX).
     id: str
     user: str
     team: str

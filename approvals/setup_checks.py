@@ -20,6 +20,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from approvals.cache_values import schema_tag
 from approvals.config_types import WorkspaceConfig
 from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE
 from approvals.slack_manifest import manifest_bot_scopes
@@ -27,7 +28,6 @@ from approvals.task_queue import TRANSIENT_SLACK_ERRORS, error_code
 
 logger = logging.getLogger(__name__)
 
-REPORT_KEY = "setup_checks:v1:report"
 REQUESTED_KEY = "setup_checks:v1:requested"
 FRESH_SECONDS = 10 * 60  # an older report is shown, and a new one asked for
 KEEP_SECONDS = 24 * 60 * 60
@@ -114,6 +114,11 @@ class SetupReport:
 
     def fresh(self, now: float) -> bool:
         return now - self.checked_at < FRESH_SECONDS
+
+
+# The report's key names its dataclasses' shape (cache_values.schema_tag): during a rolling deploy the console
+# of each release shows a report it can read.
+REPORT_KEY = f"setup_checks:v1:report:{schema_tag(SetupReport)}"
 
 
 def channel_uses(config: WorkspaceConfig) -> dict[str, list[str]]:

@@ -28,13 +28,13 @@ import functools
 import logging
 import re
 import time
-import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from approvals.cache_values import schema_tag
 from approvals.config_fields import CHANNEL, USER, USERGROUP, without_hidden_characters
 from approvals.task_queue import error_code, retry_after_seconds, transient
 
@@ -146,11 +146,9 @@ class Directory:
         return self._usergroups_by_id.get(usergroup_id)
 
 
-# The key names the dataclasses' fields, so a process never unpickles a snapshot
-# that code with other fields cached (during a deploy, say); as config_store does.
-SNAPSHOT_KEY = "slack_directory:v1:" + format(zlib.crc32(" ".join(
-    f"{record.__name__}({','.join(f.name for f in fields(record))})"
-    for record in (Person, Channel, UserGroup, Directory)).encode()), "08x")
+# The key names the dataclasses' shape (cache_values.schema_tag), so a process never unpickles a snapshot
+# that code with other fields cached (a rolling deploy); as config_store does.
+SNAPSHOT_KEY = f"slack_directory:v1:{schema_tag(Directory)}"
 
 
 # --- Reading Slack (background) -----------------------------------------------------

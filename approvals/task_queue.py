@@ -19,7 +19,9 @@ mid-task (DESIGN §8). We add both here:
   `refresh_queue_statistics` keeps PostgreSQL's plan of the worker's claim sound.
 """
 
+import dataclasses
 import functools
+import inspect
 import logging
 import re
 import time
@@ -32,12 +34,14 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models.functions import Now
 from django.tasks import TaskResultStatus, task, task_backends
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
+from approvals import metrics, observe
 from approvals.installation import slack_access_lost
 from approvals.models import TaskHeartbeat
 from approvals.slack_clients import retry_after_header
@@ -116,7 +120,8 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up=None, on_access_lost=None):
+def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up=None, on_access_lost=None,
+                  payload: str | None = None):
     """`@retrying_task()` over a plain function: a Django task that retries passing faults, `attempts`
     times in all (each delay twice the one before: six attempts take about 2.5 minutes, ten about 40).
 
@@ -124,6 +129,9 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
     attempt fails: it tells whoever waits (it must not raise; what it raises is logged).
     `on_access_lost(reason, *args)` runs instead of the task when the app was uninstalled: it
     may not call Slack, but can keep a record (what it raises is logged).
+    `payload`: the import path of the dataclass whose fields the first argument (a dict) carries. The
+    worker checks a row's arguments against the function and this before running it, and hands a row
+    another release wrote that this one cannot read to a worker that can (`task_unknown_here`).
     """
 
     def decorate(function):
@@ -173,6 +181,7 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
 
         del run.__wrapped__  # Django reads the signature: it is `run`'s, with its `context` first
         run.max_attempts = attempts  # for the metrics: whether a failed attempt is retried
+        run.function, run.payload = function, payload  # what the arguments must fit (task_unknown_here)
         this_task = task(run, priority=priority, takes_context=True)
         return this_task
 
@@ -183,6 +192,94 @@ def enqueue_later(this_task, delay_seconds: float, *args, **kwargs):
     if task_backends[this_task.backend].supports_defer:
         this_task = this_task.using(run_after=timezone.now() + timedelta(seconds=delay_seconds))
     return this_task.enqueue(*args, **kwargs)
+
+
+# --- A rolling deploy: rows another release wrote ----------------------------------------------
+#
+# While a deploy rolls, workers of the old and the new release take rows from the same table. A row
+# the new release enqueued may name a task the old one does not have, or arguments its function does
+# not take; django-tasks-db's worker then marks it FAILED (its `import_string` raises inside
+# `run_task`), and the request it carries is lost. `task_worker` checks each row it claims first
+# (`task_unknown_here`) and puts one it cannot run back in the queue (`task_hand_over`) for a worker
+# that can: the other release's, which is running or about to. Symmetrically, a new worker hands back
+# a row of a task the new release removed. Not for ever: a row no worker has run within
+# TASK_HANDOVER_MAX_SECONDS of being enqueued is failed, with an error in the log.
+
+HANDOVER_BASE_DELAY_SECONDS = 5  # then 10, 20, 40, 60, 60, …: another worker gets it soon, and the
+HANDOVER_MAX_DELAY_SECONDS = 60  # row is not claimed every second by workers that cannot run it
+
+
+class TaskFromAnotherRelease(Exception):
+    """A task row no worker could run: its task or its arguments are unknown to this release, and no
+    worker of a release that knows them took it in time."""
+
+
+def task_unknown_here(row: DBTaskResult) -> str | None:
+    """Why this release cannot run the task row (its task unknown here, or its arguments not what the task
+    takes), or None when it can. Checks what can be checked without running it: the task's import path,
+    its backend and queue (upstream's `row.task`), the arguments against the function's parameters and,
+    for a task declaring a `payload`, the first argument's keys against that dataclass's fields.
+
+    It cannot tell a value a field has never held before (a new status, say): a release that sends one
+    must come after the release that understands it (README, "Upgrades")."""
+    try:
+        task = row.task  # imports the path, checks it is a Task, and validates it for its backend and queue
+    except Exception as exc:
+        return f"task {row.task_path} unknown here ({type(exc).__name__}: {exc})"
+    try:
+        args, kwargs = list(row.args_kwargs["args"]), dict(row.args_kwargs["kwargs"])
+    except (KeyError, TypeError, ValueError):
+        return "arguments not in the form this release writes"
+    function = task.func
+    try:
+        inspect.signature(function).bind(*(["context"] if task.takes_context else []), *args, **kwargs)
+        if getattr(function, "function", None) is not None:  # a retrying_task: what it calls with the args
+            inspect.signature(function.function).bind(*args)
+    except TypeError as exc:
+        return f"arguments not what {task.name} takes here ({exc})"
+    payload = getattr(function, "payload", None)
+    if payload is not None and args:
+        unknown, missing = payload_mismatch(import_string(payload), args[0])
+        if unknown or missing:
+            return (f"its {payload.rsplit('.', 1)[-1]} has fields unknown here {sorted(unknown)} "
+                    f"or lacks required ones {sorted(missing)}")
+    return None
+
+
+def payload_mismatch(payload: type, data) -> tuple[set, set]:
+    """The keys of `data` the dataclass `payload` has no field for, and its required fields `data` lacks."""
+    if not isinstance(data, dict):
+        return {"(not a dict)"}, set()
+    names = {f.name for f in dataclasses.fields(payload)}
+    required = {f.name for f in dataclasses.fields(payload)
+                if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    return set(data) - names, required - set(data)
+
+
+def task_hand_over(row: DBTaskResult, reason: str, *, max_wait_seconds: float | None = None) -> bool:
+    """Put a row this worker claimed but cannot run back in the queue, for a worker that can, a little
+    later (each time it comes back, later still, up to a minute). True if handed over; False if it has
+    waited past TASK_HANDOVER_MAX_SECONDS since it was enqueued: then it is failed, and the log says so."""
+    max_wait = settings.TASK_HANDOVER_MAX_SECONDS if max_wait_seconds is None else max_wait_seconds
+    now = timezone.now()
+    name = row.task_path.rsplit(".", 1)[-1]
+    if (now - row.enqueued_at).total_seconds() > max_wait:
+        row.set_failed(TaskFromAnotherRelease(f"no worker ran it within {max_wait:.0f}s: {reason}"))
+        metrics.TASK_HANDOVERS.labels(task=observe.label_value(name), outcome="failed").inc()
+        logger.error("task %s id=%s failed: no worker of a release that knows it took it within %ss (%s)",
+                     row.task_path, row.id, round(max_wait), reason)
+        return False
+    claims = max(len(row.worker_ids or ()), 1)  # each worker that claimed it, this one included
+    delay = min(HANDOVER_BASE_DELAY_SECONDS * 2 ** min(claims - 1, 10), HANDOVER_MAX_DELAY_SECONDS)
+    row.status, row.started_at, row.run_after = TaskResultStatus.READY, None, now + timedelta(seconds=delay)
+    # Shown in the admin while it waits; the run that succeeds (or fails) writes its own.
+    row.exception_class_path = f"{TaskFromAnotherRelease.__module__}.{TaskFromAnotherRelease.__qualname__}"
+    row.traceback = f"Handed over by a worker that cannot run it: {reason}"
+    row.save(update_fields=["status", "started_at", "run_after", "exception_class_path", "traceback"])
+    metrics.TASK_HANDOVERS.labels(task=observe.label_value(name), outcome="handed_over").inc()
+    logger.warning("task %s id=%s not run here, queued again for another worker in %ss: %s", row.task_path, row.id,
+                   delay, reason)
+    return True
 
 
 HEARTBEAT_MAX_SECONDS = 30

@@ -3,6 +3,11 @@
 Task arguments are plain JSON. Each task retries passing faults on its own
 (`approvals.task_queue.retrying_task`); `*_gave_up` tells whoever is waiting
 when a task fails for good.
+
+A task row outlives the release that wrote it (a rolling deploy runs two
+releases' workers on one queue): a task, its parameters and the fields of its
+`payload` change only in ways the previous release's workers can read, or the
+worker hands the row to one that can (README, "Upgrades").
 """
 
 import logging
@@ -71,7 +76,8 @@ def delivery_skipped(reason: str, data: dict) -> None:
                                              channel="", error=f"skipped: {reason}")
 
 
-@retrying_task(on_give_up=delivery_gave_up, on_access_lost=delivery_skipped)
+@retrying_task(on_give_up=delivery_gave_up, on_access_lost=delivery_skipped,
+               payload="approvals.request_services.Submission")
 def deliver_request(submission: dict) -> None:
     request_services.request_deliver(background_client(), request_services.Submission.from_task_data(submission))
 
@@ -90,7 +96,8 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
                                                passing=transient(exc))
 
 
-@retrying_task(priority=10, on_give_up=decision_gave_up)  # an approver is waiting to see their click's result
+# priority: an approver is waiting to see their click's result
+@retrying_task(priority=10, on_give_up=decision_gave_up, payload="approvals.request_services.Decision")
 def decide_request(decision: dict) -> None:
     request_services.request_decide(background_client(), request_services.Decision(**decision))
 
@@ -150,7 +157,7 @@ def change_gave_up(exc: Exception, data: dict) -> None:
                                    passing=transient(exc))
 
 
-@retrying_task(priority=10, on_give_up=change_gave_up)
+@retrying_task(priority=10, on_give_up=change_gave_up, payload="approvals.change_services.Change")
 def change_request(change: dict) -> None:
     from approvals import change_services
 
@@ -164,7 +171,7 @@ def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
                                  error_code(exc), passing=transient(exc))
 
 
-@retrying_task(priority=10, on_give_up=edit_gave_up)
+@retrying_task(priority=10, on_give_up=edit_gave_up, payload="approvals.request_services.Submission")
 def edit_request(submission: dict, by: str) -> None:
     from approvals import change_services
 
@@ -233,7 +240,7 @@ def job_gave_up(exc: Exception, job: dict) -> None:
     job_services.job_failed(DueJob.from_task_data(job), exc)
 
 
-@retrying_task(priority=-5, on_give_up=job_gave_up)
+@retrying_task(priority=-5, on_give_up=job_gave_up, payload="approvals.jobs.DueJob")
 def run_job(job: dict) -> None:
     """One daily or hourly job (approvals.jobs) its clock claimed; approvals.job_services does the work."""
     from approvals import job_services

@@ -21,6 +21,10 @@ the pool, and may fail each busy thread's next command: the request gets a 500,
 which Slack shows (a form stays open to be sent again) or retries (events); a
 task attempt fails and is retried.
 
+A value this release cannot unpickle (written by another release during a
+rolling deploy, or cut short) is a miss, logged and counted, not an exception
+(`approvals.cache_values.loads_or_miss`): `get` and `get_many` below.
+
 What stays as redis-py has it: pipelines and Lua scripts (a pipeline takes its
 own connection from the pool), and the pool's limits. A thread's client gives its connection back to the pool when the thread
 ends (the client is garbage-collected with the thread's locals). After a fork
@@ -36,6 +40,8 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from approvals.cache_values import MISS, loads_or_miss
 
 CHECK_AFTER_IDLE_SECONDS = 1.0
 
@@ -58,6 +64,22 @@ class RedisCacheClient(DjangoRedisCacheClient):
             _drop_if_closed(client.connection)
         local.used[id(pool)] = now
         return client
+
+    # Django's get and get_many with one change: a value this release cannot unpickle is a miss.
+    def get(self, key, default):
+        value = self.get_client(key).get(key)
+        if value is None:
+            return default
+        value = loads_or_miss(self._serializer.loads, value, key)
+        return default if value is MISS else value
+
+    def get_many(self, keys):
+        values = self.get_client(None).mget(keys)
+        found = {}
+        for key, value in zip(keys, values):
+            if value is not None and (value := loads_or_miss(self._serializer.loads, value, key)) is not MISS:
+                found[key] = value
+        return found
 
 
 def _drop_if_closed(connection) -> None:

@@ -140,6 +140,10 @@ TASKS = {
 # paced by Slack's rate limits can run for longer than any timeout.
 TASK_STUCK_AFTER_SECONDS = env.int("TASK_STUCK_AFTER_SECONDS", default=10 * 60)
 TASK_RECOVERY_INTERVAL_SECONDS = env.int("TASK_RECOVERY_INTERVAL_SECONDS", default=60)
+# During a rolling deploy a worker hands a task row its release cannot run (a task or arguments of the
+# other release) back to the queue for a worker that can; a row nobody has run this long after it was
+# enqueued is failed (approvals.task_queue.task_hand_over). Longer than a deploy takes.
+TASK_HANDOVER_MAX_SECONDS = env.int("TASK_HANDOVER_MAX_SECONDS", default=60 * 60)
 
 # --- Slack ----------------------------------------------------------------------
 

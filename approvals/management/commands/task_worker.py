@@ -18,6 +18,12 @@ a few times within TASK_STUCK_AFTER_SECONDS): recovery requeues a task only once
 its heartbeat has stopped, so a task that runs for long is never started again
 beside itself, and a killed worker's task is still taken over (the thread dies
 with the process).
+
+During a rolling deploy, workers of two releases take rows from the same table.
+Before running a row it claimed, the worker checks that its release knows the
+task and its arguments (`task_queue.task_unknown_here`); one it cannot run is put
+back in the queue for a worker of the other release (`task_queue.task_hand_over`),
+where django-tasks-db's own worker would mark it FAILED and lose it.
 """
 
 import logging
@@ -25,16 +31,22 @@ import os
 import threading
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import close_old_connections, connection
 from django.tasks.signals import task_finished, task_started
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
+from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
+from django_tasks_db.management.commands.db_worker import logger as db_worker_logger
 
 from approvals.task_queue import (
     heartbeat_interval,
     prune_finished_tasks,
     recover_stuck_tasks,
     refresh_queue_statistics,
+    task_hand_over,
     task_heartbeat,
+    task_unknown_here,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,6 +98,23 @@ def beat_periodically(stop: threading.Event, interval: float, running: RunningTa
             connection.close()
 
 
+class Worker(DatabaseWorker):
+    """django-tasks-db's worker, which first checks that this release can run the row it claimed."""
+
+    def run_task(self, db_task_result) -> None:
+        reason = task_unknown_here(db_task_result)
+        if reason is None:
+            super().run_task(db_task_result)
+            return
+        # Not started: no task_started signal, so no heartbeat and no attempt in the metrics; the row
+        # goes back to READY, to be claimed again a little later, by a worker that knows it or this one.
+        self.running_task = True  # a SIGTERM meanwhile lets the hand-over finish, as it would a task
+        try:
+            task_hand_over(db_task_result, reason)
+        finally:
+            self.running_task = False
+
+
 class Command(DatabaseWorkerCommand):
     help = "Run a database task worker that also requeues tasks stuck in RUNNING and prunes finished ones."
 
@@ -115,8 +144,32 @@ class Command(DatabaseWorkerCommand):
         )
         heartbeat.start()
         try:
-            super().handle(*args, **options)
+            self.run_worker(**options)
         finally:
             stop.set()
             task_started.disconnect(running.started)
             task_finished.disconnect(running.finished)
+
+    def run_worker(self, *, verbosity, queue_name, interval, batch, backend_name, startup_delay, reload, max_tasks,
+                   worker_id, exclude_queues, **options) -> None:
+        """django-tasks-db's `db_worker` handle (0.13), with our Worker: upstream builds its own class
+        inside `handle`, so the options are read here as it reads them."""
+        self.configure_logging(verbosity)
+        if reload and batch:
+            db_worker_logger.warning(
+                "Warning: --reload and --batch cannot be specified together. Disabling autoreload.")
+            reload = False
+        queue_names = queue_name.split(",")
+        excluded_queue_names = exclude_queues.split(",") if exclude_queues else []
+        if excluded_queue_names and "*" not in queue_names:
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        worker = Worker(queue_names=queue_names, interval=interval, batch=batch, backend_name=backend_name,
+                        startup_delay=startup_delay, max_tasks=max_tasks, worker_id=worker_id,
+                        excluded_queue_names=excluded_queue_names)
+        if reload:
+            if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
+                worker.configure_signals()  # only the child process that runs tasks
+            run_with_reloader(worker.run)
+        else:
+            worker.configure_signals()
+            worker.run()
