@@ -19,8 +19,10 @@ threads = int(os.environ.get("WEB_THREADS", "8"))
 worker_class = "gthread"
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 
-# Slack gives up on us after 3 s, so a request still running after 30 s is stuck: the worker is
-# killed and replaced. On SIGTERM (a deploy), workers finish what they serve for up to 30 s.
+# A gthread worker's main loop beats for it while its threads serve requests, so `timeout` (30 s) replaces
+# a worker whose loop is stuck, not one whose request threads wait: those are bounded by the database's
+# and the cache's timeouts (timeoff_site/settings.py: DATABASE_STATEMENT_TIMEOUT, CACHE_TIMEOUT, …).
+# On SIGTERM (a deploy), workers finish what they serve for up to 30 s.
 timeout = 30
 graceful_timeout = 30
 # Behind a load balancer that keeps connections open: a little longer than nothing, shorter than its idle timeout.

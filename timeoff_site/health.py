@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from approvals.database_timeouts import cut_short
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,7 +29,8 @@ def readyz(request):
     try:
         database_answers()
     except Exception as exc:  # any driver error means "not ready"
-        failed["database"] = type(exc).__name__
+        # A statement cut short at DATABASE_STATEMENT_TIMEOUT: named as PostgreSQL named it (QueryCanceled).
+        failed["database"] = type(exc.__cause__ if cut_short(exc) else exc).__name__
     try:
         cache.set("readyz:probe", "ok", timeout=10)
         if cache.get("readyz:probe") != "ok":
@@ -42,13 +45,17 @@ def readyz(request):
 
 def database_answers() -> None:
     """`SELECT 1`, on a new connection if the kept one fails: a connection the database server closed
-    when it restarted (kept up to CONN_MAX_AGE) says nothing of the database now. (SQLite has no server.)"""
+    when it restarted (kept up to CONN_MAX_AGE) says nothing of the database now. (SQLite has no server.)
+
+    Bounded as every statement of a web process is (DATABASE_STATEMENT_TIMEOUT): a server that holds
+    even this is not ready. Not tried again then: the server answered, on a connection that works, and
+    a new one would wait as long again, after connecting; the probe's answer would come too late."""
     kept = connection.connection is not None
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:
-        if not kept or connection.vendor == "sqlite":
+    except Exception as exc:
+        if not kept or connection.vendor == "sqlite" or cut_short(exc):
             raise
         connection.close()
         with connection.cursor() as cursor:

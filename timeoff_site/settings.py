@@ -79,6 +79,17 @@ TEMPLATES = [
 # --- Services -----------------------------------------------------------------
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Seconds PostgreSQL may spend on one statement, and wait for a lock inside it, in a process that answers
+# Slack (and any process not named in approvals/database_timeouts.py); 0 is no bound. Slack waits 3 s for
+# an answer; Redis may take up to CACHE_TIMEOUT (2 s) on a command and still answer; the network both ways
+# and our own CPU take about 0.2 s: 0.8 s is what is left for the one INSERT a warm request makes (it
+# takes a millisecond when nothing holds it). A lock wait gets less, and an error of its own ("canceling
+# statement due to lock timeout"), so the log tells a held lock (a migration, a long transaction) from
+# a slow server. The background processes (task worker, clock, run_jobs) answer nobody within 3 s and
+# run longer statements (pruning, ANALYZE): one bound, for statements and lock waits, of their own.
+DATABASE_STATEMENT_TIMEOUT = env.float("DATABASE_STATEMENT_TIMEOUT", default=0.8)
+DATABASE_LOCK_TIMEOUT = env.float("DATABASE_LOCK_TIMEOUT", default=0.5)
+DATABASE_BACKGROUND_STATEMENT_TIMEOUT = env.float("DATABASE_BACKGROUND_STATEMENT_TIMEOUT", default=60.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web processes and the worker share one SQLite file: wait for locks instead of
     # failing, and take the write lock up front so two writers never deadlock.
@@ -94,10 +105,27 @@ else:
     # Django closes a connection that failed when the request ends.
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("DATABASE_HEALTH_CHECKS", default=False))
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
         # A server that takes the connection and never answers (hung, or a half-open network path) would
         # hold a request, /readyz and /metrics included, for as long as the kernel waits: minutes.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))  # libpq's least
+        _options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))  # libpq's least
+        # A connection whose server went away without closing it (a failover, a NAT that forgot it) is
+        # otherwise found dead after the kernel's defaults: 2 hours idle, or 15 minutes of retransmitting
+        # a query, each holding a thread. Keepalives close an idle one within about 13 s; tcp_user_timeout
+        # (Linux) fails a query whose packets go unacknowledged for 5 s, and which no statement_timeout
+        # can end, as the server never sees it. DATABASE_URL's own (`?keepalives_idle=30`) take precedence.
+        for _name, _value in {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+                              "keepalives_count": 3, "tcp_user_timeout": 5000}.items():
+            _options.setdefault(_name, _value)
+        # PostgreSQL cuts a statement short (and with it the lock wait inside it) at these bounds, sent as
+        # startup options: no round trip, in any request. See approvals/database_timeouts.py for who gets
+        # which bound (migrations none, the task worker and the clock a longer one). After the URL's own
+        # `options`, so these win (PostgreSQL takes the last `-c` of a name).
+        _options["options"] = " ".join(filter(None, [
+            _options.get("options", ""),
+            f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)}",
+            f"-c lock_timeout={round(DATABASE_LOCK_TIMEOUT * 1000)}",
+        ]))
 
 # The shared cache holds configuration snapshots, de-duplication keys and locks.
 # Django's database and local-memory caches cull entries past MAX_ENTRIES (300 by

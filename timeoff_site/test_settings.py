@@ -30,3 +30,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"timeoff-test-{os.getpid()}.sqlite3")
     }
+
+# The suite's own statements run on these connections too: creating and dropping the test database, and
+# the TRUNCATE of every table after each transactional test, which on a busy machine take longer than
+# a request's bound (DATABASE_STATEMENT_TIMEOUT, 0.8 s): generous bounds for the suite, after
+# production's (PostgreSQL takes the last `-c`). The tests of the bounds put production's back on the
+# connections they use (test_support.database_holds.production_bounds).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    SUITE_DATABASE_BOUNDS = " -c statement_timeout=30000 -c lock_timeout=30000"
+    DATABASES["default"]["OPTIONS"]["options"] += SUITE_DATABASE_BOUNDS  # noqa: F405

@@ -73,3 +73,38 @@ def test_redis_commands_give_up_on_a_server_that_does_not_answer():
         pytest.skip("not running against Redis (CI's second run does)")
     options = production.CACHES["default"]["OPTIONS"]
     assert 0 < options["socket_connect_timeout"] <= 2 and 0 < options["socket_timeout"] <= 3
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a request is
+def test_readyz_says_the_database_is_not_ready_when_it_holds_even_a_trivial_query(client, settings):
+    # The server is slow, or stuck: its `SELECT 1` takes longer than DATABASE_STATEMENT_TIMEOUT (here the
+    # server sleeps in it). The probe answers in time, says so, and does not wait as long again on a new
+    # connection: the load balancer's check would give up on it first.
+    import time
+
+    from django.db import connection
+    from django.db.backends import utils
+
+    from test_support.database_holds import production_bounds
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statement_timeout is PostgreSQL's (CI's second run is on PostgreSQL)")
+    real_execute = utils.CursorWrapper._execute
+    probes = []
+
+    def execute(self, sql, params, *rest):
+        if sql == "SELECT 1":
+            probes.append(sql)
+            sql = "SELECT 1 FROM pg_sleep(5)"
+        return real_execute(self, sql, params, *rest)
+
+    with production_bounds():  # the connection made with production's startup options, as a web thread's is
+        connection.ensure_connection()  # and kept from an earlier request
+        with mock.patch.object(utils.CursorWrapper, "_execute", execute):
+            started = time.monotonic()
+            response = client.get("/readyz")
+            elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["failed"] == {"database": "QueryCanceled"}
+    assert len(probes) == 1  # not again on a new connection
+    assert elapsed < settings.DATABASE_STATEMENT_TIMEOUT + 0.5

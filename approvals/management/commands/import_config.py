@@ -11,11 +11,12 @@ silently replaced. `--dry-run` prints the summary and changes nothing.
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from approvals.config_diff import config_diff
 from approvals.config_file import ConfigError, load_config_file
 from approvals.config_store import config_apply, config_from_database
+from approvals.database_timeouts import cut_short
 
 
 def _count(number: int, singular: str, plural: str) -> str:
@@ -60,15 +61,24 @@ class Command(BaseCommand):
                 f"{path} would remove {_count(len(diff.removals), 'entry', 'entries')} listed with '-' above; "
                 "run again with --replace to remove them. The configuration was not changed."
             )
-        with transaction.atomic():
-            # What HR confirmed is what changes: someone may have edited the admin meanwhile.
-            if config_diff(config_from_database(), config) != diff:
-                raise CommandError("The configuration changed while you were deciding; nothing was changed. "
-                                   "Run the command again to see the new summary.")
-            try:
-                config_apply(config=config)
-            except ConfigError as error:
-                self._refuse(path, error)
+        try:
+            with transaction.atomic():
+                # What HR confirmed is what changes: someone may have edited the admin meanwhile.
+                if config_diff(config_from_database(), config) != diff:
+                    raise CommandError("The configuration changed while you were deciding; nothing was changed. "
+                                       "Run the command again to see the new summary.")
+                try:
+                    config_apply(config=config)
+                except ConfigError as error:
+                    self._refuse(path, error)
+        except OperationalError as error:
+            # PostgreSQL cut a statement short (DATABASE_STATEMENT_TIMEOUT, or DATABASE_LOCK_TIMEOUT: the
+            # console saving the same rows): the transaction failed with it, so nothing changed.
+            if not cut_short(error):
+                raise
+            raise CommandError(f"The database did not answer in time ({str(error).strip()}); the configuration "
+                               "was not changed. Run the command again (with DATABASE_STATEMENT_TIMEOUT=0 and "
+                               "DATABASE_LOCK_TIMEOUT=0 in its environment to wait as long as it takes).") from error
         self.stdout.write(
             "Imported "
             + ", ".join(

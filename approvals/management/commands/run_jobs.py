@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from approvals.config_store import current_config
 from approvals.config_types import TeamNameUnclear
+from approvals.database_timeouts import background_timeouts
 from approvals.job_services import job_times, jobs_run_due
 
 
@@ -36,7 +37,12 @@ class Command(BaseCommand):
                             help="ISO 8601 instant with offset, e.g. 2027-01-04T09:00:00+01:00 (default: now)")
         parser.add_argument("--team", default=None, help="Only this team's jobs (no workspace-wide jobs).")
 
-    def handle(self, *args, at=None, team=None, **options):
+    def handle(self, *args, **options):
+        # The jobs run here, as in a task worker: under its bound (approvals/database_timeouts.py).
+        with background_timeouts():
+            self.run_due(*args, **options)
+
+    def run_due(self, *args, at=None, team=None, **options):
         try:
             job_times()
         except ValueError as exc:

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from approvals.database_timeouts import background_timeouts
 from approvals.job_services import job_times, jobs_run_due
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,13 @@ class Command(BaseCommand):
                             help="Seconds between ticks (default SCHEDULER_INTERVAL_SECONDS).")
         parser.add_argument("--once", action="store_true", help="One tick, then exit.")
 
-    def handle(self, *args, interval=None, once=False, **options):
+    def handle(self, *args, **options):
+        # The background bound, not the web's: a tick's queries (the task table's, for a job's task) may
+        # take longer than a request's may, and a tick that fails is tried again at the next.
+        with background_timeouts():
+            self.schedule(*args, **options)
+
+    def schedule(self, *args, interval=None, once=False, **options):
         try:
             job_times()
         except ValueError as exc:

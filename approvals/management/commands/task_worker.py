@@ -39,6 +39,7 @@ from django_tasks_db.management.commands.db_worker import Command as DatabaseWor
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
 from django_tasks_db.management.commands.db_worker import logger as db_worker_logger
 
+from approvals.database_timeouts import background_timeouts
 from approvals.task_queue import (
     heartbeat_interval,
     prune_finished_tasks,
@@ -126,6 +127,11 @@ class Command(DatabaseWorkerCommand):
         )
 
     def handle(self, *args, **options):
+        # The background bound, not the web's: pruning and ANALYZE may take longer than a request may.
+        with background_timeouts():
+            self.work(*args, **options)
+
+    def work(self, *args, **options):
         lower_priority(options["nice"])
         recover_stuck_tasks()
         refresh_queue_statistics()
