@@ -106,8 +106,11 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
     if reason is None or not reason.strip():
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
     answer_in = metadata.get("told_in")  # absent: clicked on the request's message (or an older modal)
+    # Cut to the form's max_length (MAX_REASON_CHARS), which Slack's own form enforces but a payload need not:
+    # the reason goes into the ledger's metadata and, escaped, into the thread reply and the requester's DM, and
+    # a longer one made those fail for good (msg_too_long), so the requester never heard of the rejection.
     request_decide_later(Decision(request_id=request_id, channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=REJECTED, reason=reason.strip(),
+                                  status=REJECTED, reason=reason.strip()[:messages.MAX_REASON_CHARS],
                                   told_in=answer_in if isinstance(answer_in, str) else None))
     return ack()
 

@@ -96,7 +96,10 @@ def form_values(view: dict) -> FormValues:
         end=parse_iso_date(element(ids.END_BLOCK, ids.END_ACTION).get("selected_date")),
         halves=tuple(o.get("value") for o in checked if isinstance(o, dict) and isinstance(o.get("value"), str))
         if isinstance(checked, list) else (),
-        note=typed_text(note).strip() if isinstance(note, str) else "",
+        # Slack's form holds at most MAX_NOTE_CHARS (its max_length), but a payload is only as good as its
+        # sender: a longer note would be shown back in full in a refusal DM, past the 40,000 characters Slack
+        # takes (msg_too_long), and the requester would not hear why nothing was sent. Cut to what the form allows.
+        note=typed_text(note).strip()[:messages.MAX_NOTE_CHARS] if isinstance(note, str) else "",
     )
 
 
