@@ -213,6 +213,11 @@ def _unknown_fields(raw, rendered, where):
 # Block Kit rules slack_sdk's models do not check (docs.slack.dev/reference/block-kit): option objects,
 # a section's fields, a text input's lengths, and that buttons and headers show plain text.
 OPTION_TEXT_MAX, OPTION_VALUE_MAX, SECTION_FIELD_MAX, TEXT_INPUT_MAX = 75, 150, 2000, 3000
+# Any text object holds 1 to 3,000 characters: "The minimum length is 1 and maximum length is 3000
+# characters" (https://docs.slack.dev/reference/block-kit/composition-objects/text-object). slack_sdk's models
+# refuse an empty one, but check the maximum only where a block names its own bound (a section's text, a
+# header's): a context block's elements they let through.
+TEXT_OBJECT_MAX = 3000
 
 
 def _unchecked_rules(node, where):
@@ -224,6 +229,8 @@ def _unchecked_rules(node, where):
     if not isinstance(node, dict):
         return
     kind = node.get("type")
+    if kind in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str) and len(node["text"]) > TEXT_OBJECT_MAX:
+        yield f"must be less than {TEXT_OBJECT_MAX + 1} characters [json-pointer:{where}/text]"
     if kind in ("button", "header") and isinstance(node.get("text"), dict) and node["text"].get("type") != "plain_text":
         yield f"must be a plain_text object [json-pointer:{where}/text]"
     if kind == "section":
@@ -293,6 +300,19 @@ def block_errors(blocks, pointer: str, max_blocks: int) -> list[str]:
             errors.append(f"duplicate block_id {block_id!r} [json-pointer:{where}/block_id]")
         seen_ids.add(block_id)
     return errors
+
+
+# "view_too_large: Error returned if the provided view is greater than 250kb" (views.open, views.push,
+# views.update and views.publish: https://docs.slack.dev/reference/methods/views.open). Counted here as
+# 250,000 bytes of the view's JSON, the stricter reading of "kb".
+MAX_VIEW_BYTES = 250_000
+
+
+def view_too_large(view) -> bool:
+    try:
+        return len(json.dumps(view, ensure_ascii=False).encode()) > MAX_VIEW_BYTES
+    except (TypeError, ValueError):
+        return False
 
 
 def view_errors(view, view_type: str) -> list[str]:
@@ -712,6 +732,8 @@ def _store_view(ws: Workspace, given: dict, *, old: dict | None = None) -> dict:
 @api("views.push")  # the fake keeps no view stack: a pushed view is stored like an opened one
 def views_open(ws, params):
     _use_trigger(ws, params)
+    if view_too_large(params.get("view")):
+        raise SlackError("view_too_large")
     errors = view_errors(params.get("view"), "modal")
     if errors:
         raise _invalid_view(errors)
@@ -730,6 +752,8 @@ def views_update(ws, params):
         raise SlackError("not_found")
     if params.get("hash") and params["hash"] != old["hash"]:
         raise SlackError("hash_conflict")
+    if view_too_large(params.get("view")):
+        raise SlackError("view_too_large")
     errors = view_errors(params.get("view"), old["type"])
     if errors:
         raise _invalid_view(errors)
@@ -744,6 +768,8 @@ def views_publish(ws, params):
     old = ws.views.get(ws.home_views.get(user_id, ""))
     if old and params.get("hash") and params["hash"] != old["hash"]:
         raise SlackError("hash_conflict")
+    if view_too_large(params.get("view")):
+        raise SlackError("view_too_large")
     errors = view_errors(params.get("view"), "home")
     if errors:
         raise _invalid_view(errors)

@@ -454,3 +454,23 @@ def test_a_message_whose_blocks_hold_too_much_text_is_refused_as_slack_does(fake
         client.chat_postMessage(channel=C_ENG, text="t", blocks=five)
     assert refused.value.response["error"] == "msg_blocks_too_long"
     assert client.chat_postMessage(channel=C_ENG, text="t", blocks=five[:4])["ok"]  # 10,000: posted
+
+
+def test_a_text_object_longer_than_3000_characters_is_refused_wherever_it_is(client):
+    # slack_sdk bounds a section's text itself, not the texts of a context block's elements: Slack does both.
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]}
+    refused = error_of(client.chat_postMessage, channel=C_ENG, text="x", blocks=[context])
+    assert refused["error"] == "invalid_blocks" and "elements/0/text" in refused["errors"][0]
+    context["elements"][0]["text"] = "x" * 3000
+    assert client.chat_postMessage(channel=C_ENG, text="x", blocks=[context])["ok"]
+
+
+def test_a_view_over_250_kb_is_refused_as_too_large(fake_slack, client):
+    sections = [{"type": "section", "text": {"type": "mrkdwn", "text": "é" * 2900}} for _ in range(50)]  # 290 kB
+    home = {"type": "home", "blocks": sections}
+    assert error_of(client.views_publish, user_id=ALICE, view=home)["error"] == "view_too_large"
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": sections}
+    assert error_of(client.views_open, trigger_id="t-large", view=modal)["error"] == "view_too_large"
+    opened = client.views_open(trigger_id="t-small", view={**modal, "blocks": sections[:1]})["view"]
+    assert error_of(client.views_update, view_id=opened["id"], view=modal)["error"] == "view_too_large"
+    assert client.views_publish(user_id=ALICE, view={**home, "blocks": sections[:40]})["ok"]  # 232 kB: shown
