@@ -294,9 +294,12 @@ class DatabaseBackend(UpstreamDatabaseBackend):
                 logger.warning("task backend %s: the database connection was dead; enqueuing on a new one",
                                connection.alias)
                 connection.close()
+                # The first INSERT may have committed before its answer was lost: written again as
+                # "nothing if the id exists". A random id found there is that first write, not a
+                # duplicate (an `once` id found there may be another's, and counts as a duplicate).
                 with connection.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    written = cursor.rowcount != 0
+                    cursor.execute(insert.sql_once, params)
+                    written = cursor.rowcount != 0 or not once
         if not written:
             return False  # the row under this id is someone else's: this instance was never saved
         db_result._state.db = using

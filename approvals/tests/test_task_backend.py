@@ -266,6 +266,48 @@ def test_a_connection_that_died_since_its_last_use_is_replaced_and_the_row_writt
     assert DBTaskResult.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as a request's enqueue runs
+def test_an_insert_whose_answer_was_lost_after_it_committed_is_not_an_error(ours, monkeypatch):
+    """The server wrote the row, then the connection dropped before its answer: the second try finds
+    the row under the enqueue's own (random) id and counts it written, once, not a duplicate key."""
+    from django.db import OperationalError
+
+    real_cursor = connection.cursor
+    tries = []
+
+    class AnswerLostCursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params):
+            tries.append(sql)
+            with real_cursor() as cursor:
+                cursor.execute(sql, params)  # committed (autocommit) ...
+                self.rowcount = cursor.rowcount
+            if len(tries) == 1:
+                raise OperationalError("server closed the connection unexpectedly")  # ... its answer lost
+
+    enqueued = []
+    task_enqueued.connect(lambda sender, task_result, **kw: enqueued.append(task_result.id), weak=False,
+                          dispatch_uid="answer-lost")
+    monkeypatch.setattr(connection, "cursor", AnswerLostCursor)
+    monkeypatch.setattr(connection, "is_usable", lambda: False)
+    monkeypatch.setattr(connection, "close", lambda: None)
+    try:
+        result = record.enqueue("answer lost")
+    finally:
+        task_enqueued.disconnect(dispatch_uid="answer-lost")
+        monkeypatch.undo()
+
+    assert len(tries) == 2
+    assert DBTaskResult.objects.filter(id=result.id, args_kwargs__args=["answer lost"]).count() == 1
+    assert DBTaskResult.objects.count() == 1
+    assert enqueued == [result.id]
+
+
 def test_a_failed_insert_inside_a_transaction_is_not_written_again(ours, monkeypatch):
     """Inside the caller's transaction a failing INSERT is the caller's to handle: no second try."""
     from django.db import OperationalError
