@@ -25,6 +25,13 @@ from slackbot.responses import SlackResponse
 
 logger = logging.getLogger(__name__)
 
+# Slack retries an event answered with anything but a 2xx (three times, over five minutes) unless the
+# answer carries this header. A body too large or not parseable is refused the same way every time:
+# sent on those refusals only, so a passing fault (a 5xx, a bad signature while a secret is rotated)
+# is still retried. Slash commands and interactions are never retried; the header does nothing there.
+# https://docs.slack.dev/apis/events-api/ ("Turning retries off")
+NO_RETRY_HEADERS = {"X-Slack-No-Retry": "1"}
+
 
 # Slack's timestamp is Unix seconds: ten ASCII digits until the year 2286. Anything
 # else is refused before `SignatureVerifier` calls int() on it (int() of more than
@@ -74,10 +81,10 @@ def slack_request(parse, *, certificate_check: bool = False):
             declared = request.META.get("CONTENT_LENGTH") or "0"
             if not declared.isdigit() or int(declared) > settings.SLACK_MAX_BODY_BYTES:
                 logger.warning("slack request refused path=%s reason=too_large length=%s", request.path, declared)
-                return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+                return refused("Request body too large.", status=413)
             body = request.body
             if len(body) > settings.SLACK_MAX_BODY_BYTES:
-                return HttpResponse("Request body too large.", status=413, content_type="text/plain")
+                return refused("Request body too large.", status=413)
 
             if certificate_check and is_certificate_check(body):
                 return HttpResponse(status=200)
@@ -98,7 +105,7 @@ def slack_request(parse, *, certificate_check: bool = False):
                 response = view(request, payload, *args, **kwargs)
             except BadPayload as exc:
                 logger.warning("slack request refused path=%s reason=bad_payload detail=%s", request.path, exc)
-                return HttpResponse(f"Bad request: {exc}", status=400, content_type="text/plain")
+                return refused(f"Bad request: {exc}", status=400)
             # Accepted requests are logged once, by timeoff_site.metrics_middleware (with their Slack
             # kind, duration and enqueued tasks); only refusals are logged here.
             return to_http_response(response)
@@ -106,6 +113,11 @@ def slack_request(parse, *, certificate_check: bool = False):
         return wrapper
 
     return decorator
+
+
+def refused(text: str, *, status: int) -> HttpResponse:
+    """A request refused for good: sending it again cannot help, so Slack need not retry it."""
+    return HttpResponse(text, status=status, content_type="text/plain", headers=NO_RETRY_HEADERS)
 
 
 def to_http_response(response: SlackResponse) -> HttpResponse:

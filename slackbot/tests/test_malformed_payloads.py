@@ -69,6 +69,7 @@ def test_unknown_actions_and_views_are_acknowledged(client):
 def test_events_reject_malformed_bodies(client, body):
     response = post_signed(client, "/slack/events", body, content_type="application/json")
     assert response.status_code == 400
+    assert response.headers["X-Slack-No-Retry"] == "1"  # Slack would send the same body again
 
 
 def test_slacks_certificate_check_is_answered_with_an_empty_200(client, fake_slack):

@@ -111,6 +111,16 @@ def test_it_refuses_bodies_over_the_limit_before_verifying(client, settings, pat
     body = "text=" + "x" * (settings.SLACK_MAX_BODY_BYTES + 1)
     response = post_signed(client, path, body)
     assert response.status_code == 413
+    assert response.headers["X-Slack-No-Retry"] == "1"  # the same body is refused again: no retries
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_bad_signature_leaves_slack_free_to_retry(client, path):
+    """A signing secret being rotated fails every request for a while: Slack's retries of an event
+    within its five minutes are what carries that event over once the new secret is in place."""
+    response = post_signed(client, path, HELP_BODY, timestamp=int(time.time()) - 301)
+    assert response.status_code == 401
+    assert "X-Slack-No-Retry" not in response.headers
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
