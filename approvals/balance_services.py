@@ -7,7 +7,14 @@ from slack_sdk import WebClient
 from approvals import directory, ledger_reader, messages, tasks
 from approvals.config_store import current_config
 from approvals.notifications import send_dm
-from approvals.selectors import balance_answer_cached, balance_no_team_text, balance_text, local_today, team_of_user
+from approvals.selectors import (
+    balance_answer_cached,
+    balance_no_team_text,
+    balance_text,
+    local_today,
+    no_team_cause,
+    team_of_user,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +34,7 @@ def balance_send(client: WebClient, user: str, year: int | None) -> None:
     config = current_config()
     team = team_of_user(client, config, user)
     if team is None:
-        send_dm(client, user, balance_no_team_text(config))
+        send_dm(client, user, balance_no_team_text(config, no_team_cause(config, user)))
         return
     year = year or local_today(directory.fetch_timezone(client, user)).year
     try:

@@ -8,7 +8,8 @@ and fill the cache.
 Only an answer is cached (DESIGN §8, "transient is not permanent"). A permanent
 refusal (the channel is gone or hidden from us, the group does not exist, a
 scope is missing) is an answer: nobody we can know is a member, and that is
-remembered like any list of members. A passing fault (`ratelimited` after the
+remembered like any list of members, with Slack's error (`team_routing.Unlisted`)
+for telling someone it leaves in no team why. A passing fault (`ratelimited` after the
 client's own retries, `internal_error`, `fatal_error`, 5xx, a timeout or a lost
 connection) is no answer: it is raised, nothing is cached, and the task that
 asked retries later (`approvals.task_queue.transient` decides which is which).
@@ -20,8 +21,8 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals.task_queue import transient
-from approvals.team_routing import MembershipUnknown
+from approvals.task_queue import error_code, transient
+from approvals.team_routing import MembershipUnknown, Unlisted
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
     """All members of a channel except our own bot, cached for ten minutes.
 
     A channel the bot cannot see (not invited to a private channel, archived,
-    deleted) has no members we can know: it counts as empty and is logged.
+    deleted) has no members we can know: it counts as empty (`Unlisted`, with
+    Slack's error) and is logged.
     A passing fault, or a token Slack no longer accepts, is raised and nothing
     is cached: neither says anything of the channel.
     """
@@ -98,16 +100,17 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
     except SlackApiError as exc:
         if _passing(exc, f"members of channel={channel}") or _token_refused(exc):
             raise
-        members = set()
-    members.discard(fetch_bot_user_id(client))
-    result = frozenset(members)
+        result = Unlisted(error_code(exc))
+    else:
+        members.discard(fetch_bot_user_id(client))
+        result = frozenset(members)
     cache.set(_members_key("channel", channel), result, MEMBERS_TTL_SECONDS)
     return result
 
 
 def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]:
-    """A user group's members, cached for ten minutes; none when Slack refuses for good (not for a token
-    it no longer accepts: raised, as a passing fault is)."""
+    """A user group's members, cached for ten minutes; none (`Unlisted`) when Slack refuses for good (not
+    for a token it no longer accepts: raised, as a passing fault is)."""
     cached = cached_usergroup_members(usergroup)
     if cached is not None:
         return cached
@@ -116,8 +119,9 @@ def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]
     except SlackApiError as exc:
         if _passing(exc, f"user group={usergroup}") or _token_refused(exc):
             raise
-        users = []
-    result = frozenset(users)
+        result = Unlisted(error_code(exc))
+    else:
+        result = frozenset(users)
     cache.set(_members_key("usergroup", usergroup), result, MEMBERS_TTL_SECONDS)
     return result
 

@@ -29,6 +29,7 @@ from approvals.block_kit import (
 )
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, LedgerEntry, format_range
+from approvals.team_routing import UnlistedSource
 
 MAX_NOTE_CHARS = 500
 MAX_REASON_CHARS = 500
@@ -321,9 +322,26 @@ def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
     return f"you are not among the people who may request time off here; ask {hr_contacts(config, plain=plain)}"
 
 
-def no_team_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
+def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: UnlistedSource | None = None) -> str:
+    """`cause`: a team's list of members Slack refused to give, which may well be why (`unlisted_text`)."""
+    if cause is not None:
+        return unlisted_text(config, cause, plain=plain)
     return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config, plain=plain)} "
             "to add you to a team")
+
+
+def unlisted_text(config: WorkspaceConfig, cause: UnlistedSource, *, plain: bool = False) -> str:
+    """For someone in no team while Slack refuses to list a team's members channel or user group: that
+    list, not HR forgetting them, is the likely cause; Slack's error is worth quoting to whoever fixes it."""
+    if cause.is_channel:
+        where = f"the channel {cause.source}" if plain else f"<#{cause.source}>"
+        fix = "invite the app to that channel or fix the team's settings"
+    else:
+        # Named, not mentioned: a mention of a user group notifies its members.
+        where, fix = f"the user group {cause.source}", "fix the team's settings"
+    team = cause.team_name if plain else escape(cause.team_name)
+    return (f"I couldn't read who is in {where} (Slack said {cause.error}), which decides who is in {team}; "
+            f"ask {hr_contacts(config, plain=plain)} to {fix}")
 
 
 def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:

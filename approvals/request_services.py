@@ -61,6 +61,7 @@ from approvals.selectors import (
     holiday_dates,
     ledger_context,
     local_today,
+    no_team_cause,
     requester_context,
     slack_lookups,
 )
@@ -318,7 +319,7 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     if requester.allowed is False:
         return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config, plain=True)}."}
     if requester.team_known and requester.team is None:
-        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config, plain=True)}."}
+        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config, plain=True, cause=requester.no_team_cause)}."}
     leave_type = config.leave_type(submission.leave_type)
     if requester.allowed and requester.team and requester.timezone:
         try:
@@ -545,7 +546,10 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     team = match_team(config, submission.user, channel_members=channel_members,
                       usergroup_members=usergroup_members).team
     if team is None:
-        raise Refused(messages.person_no_team_text() if for_hr else messages.no_team_text(config))
+        if for_hr:
+            raise Refused(messages.person_no_team_text())
+        cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
+        raise Refused(messages.no_team_text(config, cause=cause))
     return team
 
 

@@ -5,6 +5,7 @@ The `*_cached` ones read only the shared cache, so they run on Slack's request
 path; the others take the background client and may ask Slack.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,8 +29,17 @@ from approvals.rules import (
     request_days,
     who_is_out,
 )
-from approvals.team_routing import MembershipUnknown, approvers_for, match_team, may_request
+from approvals.team_routing import (
+    MembershipUnknown,
+    UnlistedSource,
+    approvers_for,
+    match_team,
+    may_request,
+    unlisted_source,
+)
 from approvals.work_calendar import team_holidays
+
+logger = logging.getLogger(__name__)
 
 # Counting days and holidays over centuries (`/timeoff 0001-01-01 9999-12-31`) takes seconds,
 # longer than Slack waits for the modal.
@@ -61,12 +71,27 @@ def team_of_user(client: WebClient, config: WorkspaceConfig, user: str) -> TeamC
     return match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
 
 
+def no_team_cause(config: WorkspaceConfig, user: str, lookups=None) -> UnlistedSource | None:
+    """For `user`, whom the member lists put in no team: a team's channel or user group of members that
+    Slack refused to list (`team_routing.unlisted_source`), so they may be in that team after all; None
+    when every list was read. Logged. `lookups`: the (channel, user group) look-ups that found no team;
+    by default the cache's, which that look-up has just read or filled."""
+    channel_members, usergroup_members = lookups or cached_lookups()
+    cause = unlisted_source(config, channel_members=channel_members, usergroup_members=usergroup_members)
+    if cause is not None:
+        logger.warning("user=%s is in no team, and the members of %s=%s cannot be read error=%s: they may belong "
+                       "to the team it decides", user, "channel" if cause.is_channel else "usergroup", cause.source,
+                       cause.error)
+    return cause
+
+
 @dataclass(frozen=True)
 class CachedRequester:
     allowed: bool | None  # None: not known yet (cold cache)
     team: TeamConfig | None = None  # None for "no team" when team_known
     team_known: bool = False
     timezone: str | None = None
+    no_team_cause: UnlistedSource | None = None  # for "no team": a list Slack refused (`no_team_cause`)
 
 
 # Up to this many member lists (the requesters' channel, each team's members) are read together with
@@ -138,7 +163,8 @@ def requester_cached(config: WorkspaceConfig, user: str, *, prefetched: Prefetch
         team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
     except MembershipUnknown:
         return CachedRequester(allowed=allowed, timezone=timezone)
-    return CachedRequester(allowed=allowed, team=team, team_known=True, timezone=timezone)
+    cause = no_team_cause(config, user, (channel_members, usergroup_members)) if team is None else None
+    return CachedRequester(allowed=allowed, team=team, team_known=True, timezone=timezone, no_team_cause=cause)
 
 
 def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester: str, clicker: str) -> str | None:
@@ -288,7 +314,9 @@ def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: Te
     return text
 
 
-def balance_no_team_text(config: WorkspaceConfig) -> str:
+def balance_no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None) -> str:
+    if cause is not None:
+        return f"Sorry, {messages.unlisted_text(config, cause)}."
     return (f"No team is configured for you, so you have no leave balance here yet; "
             f"ask {messages.hr_contacts(config)} to add you to a team.")
 
@@ -305,7 +333,8 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
     except MembershipUnknown:
         return BalanceAnswer(None)
     if team is None:
-        return BalanceAnswer(balance_no_team_text(config))
+        cause = no_team_cause(config, user, (channel_members, usergroup_members))
+        return BalanceAnswer(balance_no_team_text(config, cause))
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)

@@ -18,8 +18,8 @@ from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
 from approvals.notifications import send_dm
 from approvals.rules import LedgerEntry
-from approvals.selectors import cached_lookups, local_today, team_of_user
-from approvals.team_routing import MembershipUnknown, match_team
+from approvals.selectors import cached_lookups, local_today, no_team_cause, team_of_user
+from approvals.team_routing import MembershipUnknown, UnlistedSource, match_team
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def team_out_request(user: str, team_name: str | None = None) -> tuple[str, list
             tasks.send_team_out.enqueue(user)
             return CHECKING_TEXT, []
     if team is None:
-        return no_team_text(config), []
+        return no_team_text(config, no_team_cause(config, user, (channel_members, usergroup_members))), []
     today = local_today(team.timezone)
     view = ledger_reader.person_view(config, user, team.name, today, today + timedelta(days=jobs.DIGEST_DAYS_AHEAD))
     if view is None:
@@ -92,7 +92,7 @@ def team_out_send(client: WebClient, user: str, team_name: str | None = None) ->
     team = config.team_recorded_as(team_name) if team_name is not None else None
     team = team or team_of_user(client, config, user)
     if team is None:
-        send_dm(client, user, no_team_text(config))
+        send_dm(client, user, no_team_text(config, no_team_cause(config, user)))
         return
     try:
         ledger = ledger_reader.current_ledger(client, config)
@@ -137,6 +137,8 @@ def team_week_from(config: WorkspaceConfig, team: TeamConfig, user: str, history
 HOME_TEAM_WEEK_SECTIONS = 3  # of App Home's 100 blocks: the person's own list gets the rest
 
 
-def no_team_text(config: WorkspaceConfig) -> str:
+def no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None) -> str:
+    if cause is not None:
+        return f"Sorry, {messages.unlisted_text(config, cause)}."
     return (f"No team is configured for you, so there is nobody to show; ask {messages.hr_contacts(config)} "
             "to add you to a team.")

@@ -4,6 +4,7 @@ Channel and user-group memberships come from Slack; the caller passes a lookup
 that answers from its cache. A lookup returns None when it does not know yet
 (a cold cache), and these functions then raise `MembershipUnknown`, so the
 caller can decide to ask Slack (in a background task) or defer the decision.
+A list Slack refused for good is `Unlisted`: nobody, and why.
 """
 
 from collections.abc import Callable, Collection, Container
@@ -23,6 +24,36 @@ class MembershipUnknown(Exception):
     def __init__(self, source: str):
         super().__init__(source)
         self.source = source
+
+
+class Unlisted(frozenset):
+    """The members of a channel or user group Slack refused to list for good (`channel_not_found`,
+    `not_in_channel`, a user group that no longer exists): nobody we can know, as an empty list is, and
+    Slack's `error`, so that someone this leaves in no team can be told the cause rather than that HR
+    forgot them."""
+
+    error: str
+
+    def __new__(cls, error: str):
+        members = super().__new__(cls)
+        members.error = error
+        return members
+
+    def __reduce__(self):  # it is cached (pickled) as the directory's answer for the list
+        return Unlisted, (self.error,)
+
+    def __repr__(self) -> str:
+        return f"Unlisted({self.error!r})"
+
+
+@dataclass(frozen=True)
+class UnlistedSource:
+    """A team's members channel or user group that Slack refused to list."""
+
+    team_name: str
+    source: str  # a channel or user-group id
+    is_channel: bool
+    error: str  # Slack's error code
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,20 @@ def match_team(
             return TeamMatch(team)
     default = config.default_team
     return TeamMatch(default, by_default=default is not None)
+
+
+def unlisted_source(
+    config: WorkspaceConfig, *, channel_members: MembersLookup, usergroup_members: MembersLookup
+) -> UnlistedSource | None:
+    """For someone `match_team` put in no team: the first team (in file order) whose members channel or
+    user group Slack refused to list, who may be in it after all; None when every list was read."""
+    for team in config.teams:
+        for source, lookup, is_channel in ((team.members.channel, channel_members, True),
+                                           (team.members.usergroup, usergroup_members, False)):
+            members = lookup(source) if source else None
+            if isinstance(members, Unlisted):
+                return UnlistedSource(team.name, source, is_channel, members.error)
+    return None
 
 
 def team_for_channel(config: WorkspaceConfig, channel: str) -> TeamConfig | None:

@@ -154,7 +154,7 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str 
     if requester.allowed is False:
         return f"Sorry, {messages.not_allowed_text(config)}."
     if requester.team_known and requester.team is None:
-        return f"Sorry, {messages.no_team_text(config)}."
+        return f"Sorry, {messages.no_team_text(config, cause=requester.no_team_cause)}."
     return None
 
 

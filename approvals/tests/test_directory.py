@@ -86,6 +86,19 @@ def test_an_unknown_user_group_is_remembered_as_empty(fake_slack, client):
     assert directory.cached_usergroup_members("S_GONE") == frozenset()
 
 
+def test_a_refusal_is_remembered_with_slacks_error(fake_slack, client):
+    """So that someone it leaves in no team can be told which list could not be read, and why."""
+    directory.fetch_channel_members(client, "C_GONE")
+    directory.fetch_usergroup_members(client, "S_GONE")
+
+    # Read back through the cache (pickled), as another process would.
+    assert directory.cached_channel_members("C_GONE").error == "channel_not_found"
+    assert directory.cached_usergroup_members("S_GONE").error == "no_such_subteam"
+    assert isinstance(directory.cached_channel_members(C_ENG) or directory.fetch_channel_members(client, C_ENG),
+                      frozenset)
+    assert not hasattr(directory.cached_channel_members(C_ENG), "error")  # a list read is just its members
+
+
 def test_members_are_cached_without_our_bot(fake_slack, client):
     assert directory.fetch_channel_members(client, C_ENG_LEADS) == {BOB, DAVE}
     assert BOT in fake_slack.workspace.channels[C_ENG_LEADS].members

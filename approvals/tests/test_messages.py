@@ -9,6 +9,7 @@ from approvals import messages
 from approvals.block_kit import mentions
 from approvals.config_types import WorkspaceConfig
 from approvals.rules import LedgerEntry
+from approvals.team_routing import UnlistedSource
 from test_support.flows import VACATION
 
 MENTION = re.compile(r"<@U\d{10}>")
@@ -95,6 +96,18 @@ def test_hr_named_as_contacts_are_bounded_too():
     for text in (messages.not_allowed_text(config), messages.no_team_text(config)):
         assert len(text) <= 3000 and named_whole(text) > 100
     assert messages.no_team_text(config, plain=True).endswith("ask HR to add you to a team")
+
+
+def test_a_team_whose_members_cannot_be_read_is_named_as_mrkdwn_or_as_plain_text():
+    config = WorkspaceConfig(fallback_approvers=("U_HR",))
+    cause = UnlistedSource(team_name="R&D <ops>", source="C_SECRET", is_channel=True, error="not_in_channel")
+    assert messages.no_team_text(config, cause=cause) == (
+        "I couldn't read who is in <#C_SECRET> (Slack said not_in_channel), which decides who is in "
+        "R&amp;D &lt;ops&gt;; ask <@U_HR> to invite the app to that channel or fix the team's settings")
+    # A form's field error is plain text: no mention or channel link (shown raw), nothing escaped.
+    assert messages.no_team_text(config, plain=True, cause=cause) == (
+        "I couldn't read who is in the channel C_SECRET (Slack said not_in_channel), which decides who is in "
+        "R&D <ops>; ask HR to invite the app to that channel or fix the team's settings")
 
 
 def test_who_else_is_out_names_ten_and_counts_the_rest():
