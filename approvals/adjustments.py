@@ -23,7 +23,7 @@ from approvals.ledger import log_warnings
 from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
 from approvals.slack_clients import ledger_post_client
-from approvals.task_queue import error_code, slack_may_have_acted
+from approvals.task_queue import error_for_people, slack_may_have_acted
 from approvals.team_routing import match_team
 
 logger = logging.getLogger(__name__)
@@ -147,12 +147,12 @@ def adjustment_record(
     except (SlackClientError, OSError) as exc:
         if slack_may_have_acted(exc):  # a 5xx, a timeout, a dropped connection: say so rather than invite a duplicate
             raise AdjustmentError(
-                f"Slack's answer was lost ({error_code(exc)}): the adjustment may have been recorded all the same; "
-                f"check the {team.name} approvals channel {team.approvals_channel} before recording it again"
+                f"Slack's answer was lost ({error_for_people(exc)}): the adjustment may have been recorded all the "
+                f"same; check the {team.name} approvals channel {team.approvals_channel} before recording it again"
             ) from None
         raise AdjustmentError(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "
-            f"({error_code(exc)}); nothing was recorded"
+            f"({error_for_people(exc)}); nothing was recorded"
         ) from None
     adjustment = replace(adjustment, channel=team.approvals_channel, ts=response.get("ts"))  # where the ledger has it
     ledger_reader.record_adjustment(adjustment)

@@ -325,10 +325,11 @@ def edit_written_key(submission: Submission) -> str:
             f"{submission.start_half}:{submission.end_half}")
 
 
-def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool) -> None:
+def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool, in_flight: bool = False) -> None:
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is recorded for HR,
-    not told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work)."""
-    if error == RequestInFlight.__name__:
+    not told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work).
+    `in_flight`: it was RequestInFlight (the request's message is not posted yet)."""
+    if in_flight:
         tell_person(client, change.by, messages.still_being_sent_text("withdraw"))
         return
     noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
@@ -348,11 +349,12 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bo
     tell_person(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
 
 
-def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool) -> None:
+def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool,
+                 in_flight: bool = False) -> None:
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
     leave_type = current_config().leave_type(submission.leave_type)
     asked = shown_back(submission, leave_type)
-    if error == RequestInFlight.__name__:
+    if in_flight:
         tell_person(client, by, messages.still_being_sent_text("edit") + f" What you asked for: {asked}")
         return
     made = cache.get(edit_written_key(submission)) is not None or (passing and rewrite_maybe_made(

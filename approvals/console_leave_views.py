@@ -20,7 +20,7 @@ from approvals.console_views import staff_required
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.request_services import LedgerCold, Submission, request_record_for
 from approvals.slack_clients import in_request_client
-from approvals.task_queue import error_code
+from approvals.task_queue import error_for_people
 
 # The service's fields to this form's.
 FORM_FIELDS = {"user": "person", rules.FIELD_TYPE: "leave_type", rules.FIELD_START: "start",
@@ -94,7 +94,7 @@ def record_leave(request):
         try:
             errors = record_for(submission)
         except (SlackClientError, OSError) as exc:
-            errors = {"user": f"Slack could not be asked just now ({error_code(exc)}); try again in a minute."}
+            errors = {"user": f"Slack could not be asked just now ({error_for_people(exc)}); try again in a minute."}
         except LedgerCold:
             problem = ledger_error_cached()
             errors = {"user": f"The leave history cannot be read: {problem}. The setup page says how to fix it; "

@@ -22,7 +22,7 @@ from approvals import slack_directory
 from approvals.console_selectors import teams_in_matching_order
 from approvals.console_services import TeamNotFound, team_move
 from approvals.slack_clients import in_request_client
-from approvals.task_queue import error_code
+from approvals.task_queue import error_code, error_for_people
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _exact_email(query: str, found_people: list) -> tuple[object | None, str | N
         return None, error_code(exc)
     except OSError as exc:  # timeouts and refused connections: the page still renders
         logger.warning("users.lookupByEmail failed error=%s", type(exc).__name__)
-        return None, type(exc).__name__
+        return None, error_for_people(exc)
 
 
 @require_GET

@@ -109,15 +109,33 @@ def retry_after_seconds(exc: BaseException) -> int:
 
 
 def error_code(exc: BaseException) -> str:
-    """Slack's error code, the HTTP status, or the exception's name: what to show a person (and HR, and
-    the log). An answer that was not Slack's JSON (a gateway's HTML page, which slack_sdk quotes in its
-    error) is its HTTP status: the page says nothing a person could use."""
+    """Slack's error code, the HTTP status, or the exception's name: what to log and count. A person is
+    shown `error_for_people`. An answer that was not Slack's JSON (a gateway's HTML page, which slack_sdk
+    quotes in its error) is its HTTP status: the page says nothing a person could use."""
     if isinstance(exc, SlackApiError):
         error = exc.response.get("error")
         if isinstance(error, str) and SLACK_ERROR_CODE.fullmatch(error):
             return error
         return f"http_{getattr(exc.response, 'status_code', '')}"
     return type(exc).__name__
+
+
+def error_for_people(exc: BaseException) -> str:
+    """`error_code` for a person (a DM, an ephemeral message, the console): Slack's error code or the HTTP
+    status, worth quoting to whoever looks after the app; a fault that is not Slack's answer in plain
+    words, never a Python class name ("URLError", "ConnectionResetError" mean nothing to them)."""
+    if isinstance(exc, SlackApiError):
+        return error_code(exc)
+    if is_timeout(exc):
+        return "no answer in time"
+    if isinstance(exc, (SlackClientError, OSError)):  # refused, reset, cut off mid-answer
+        return "connection failed"
+    return "an internal error"
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A timeout as the clients raise it: TimeoutError, or urllib's URLError wrapping one."""
+    return isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
 
 
 def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up=None, on_access_lost=None,

@@ -17,7 +17,7 @@ from approvals.config_store import current_config
 from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
-from approvals.task_queue import MAX_ATTEMPTS, error_code, retrying_task, transient
+from approvals.task_queue import MAX_ATTEMPTS, error_for_people, retrying_task, transient
 from approvals.team_routing import MembershipUnknown, match_team
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     """
     submission = request_services.Submission.from_task_data(data)
     if request_services.request_delivered(submission.id):
-        followups_lost(request_id=submission.id, user=submission.user, channel="", error=error_code(exc),
+        followups_lost(request_id=submission.id, user=submission.user, channel="", error=error_for_people(exc),
                        what="The request")
         return
     maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
@@ -46,7 +46,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                           usergroup_members=usergroup_members).team
     except MembershipUnknown:
         team = None
-    error = error_code(exc)
+    error = error_for_people(exc)
     found = None  # is the request in its approvals channel after all? (None: nobody could look)
     if attempted:
         # Slack's answers to the post were lost, or the attempts failed after it: one last look.
@@ -90,9 +90,9 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
     decision = request_services.Decision(**data)
     if request_services.decision_written(decision):
         followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                       error=error_code(exc), what=request_services.decision_what(decision))
+                       error=error_for_people(exc), what=request_services.decision_what(decision))
         return
-    request_services.decision_report_unwritten(background_client(), decision, error_code(exc),
+    request_services.decision_report_unwritten(background_client(), decision, error_for_people(exc),
                                                passing=transient(exc))
 
 
@@ -121,7 +121,7 @@ def answer_lost(exc: Exception, recipient: str, what: str, again: str) -> None:
     """A task that DMs an answer someone was promised ("I'll DM you in a moment") failed for good: they are
     told so, and whether asking again may help, rather than left waiting for a DM that will not come."""
     request_services.tell_person(background_client(), recipient, messages.answer_lost_text(
-        what, error_code(exc), passing=transient(exc), again=again))
+        what, error_for_people(exc), passing=transient(exc), again=again))
 
 
 def balance_gave_up(exc: Exception, user: str, year: int | None = None) -> None:
@@ -153,8 +153,8 @@ def warm_requester(user: str) -> None:
 def change_gave_up(exc: Exception, data: dict) -> None:
     from approvals import change_services
 
-    change_services.change_gave_up(background_client(), change_services.Change(**data), error_code(exc),
-                                   passing=transient(exc))
+    change_services.change_gave_up(background_client(), change_services.Change(**data), error_for_people(exc),
+                                   passing=transient(exc), in_flight=isinstance(exc, change_services.RequestInFlight))
 
 
 @retrying_task(priority=10, on_give_up=change_gave_up, payload="approvals.change_services.Change")
@@ -168,7 +168,8 @@ def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
     from approvals import change_services
 
     change_services.edit_gave_up(background_client(), request_services.Submission.from_task_data(submission), by,
-                                 error_code(exc), passing=transient(exc))
+                                 error_for_people(exc), passing=transient(exc),
+                                 in_flight=isinstance(exc, change_services.RequestInFlight))
 
 
 @retrying_task(priority=10, on_give_up=edit_gave_up, payload="approvals.request_services.Submission")

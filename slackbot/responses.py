@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from approvals.directory import TOKEN_ERRORS
-from approvals.task_queue import error_code, slack_may_have_acted
+from approvals.task_queue import error_code, is_timeout, slack_may_have_acted
 
 
 @dataclass(frozen=True)
@@ -46,20 +46,18 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
     error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
     if status == 429 or error == "ratelimited":
         return f"Slack is limiting how often this app may open forms just now; please wait a minute, then {again}."
-    if _is_timeout(exc):
+    if is_timeout(exc):
         return f"Slack was slow to answer: if {form} didn't open, please {again}."
     if slack_may_have_acted(exc):
         # A 5xx, `internal_error`, `fatal_error` or a dropped connection: Slack may have opened it all the
         # same ("some aspect of the operation may have succeeded"), and the person may be looking at it.
-        return f"Slack had trouble answering ({error_code(exc)}): if {form} didn't open, please {again}."
+        # Slack's error code is worth quoting to an admin; an exception's class name is not.
+        trouble = (f"Slack had trouble answering ({error_code(exc)})" if isinstance(exc, SlackApiError)
+                   else "The connection to Slack failed")
+        return f"{trouble}: if {form} didn't open, please {again}."
     if error in SPENT_TRIGGER_ERRORS:
         return f"{form[0].upper()}{form[1:]} took too long to open (Slack allows 3 seconds); please {again}."
     if error in ACCESS_ERRORS:
         return (f"This app's access to Slack is not working ({error}), so {form} can't open; trying again will "
                 "not help. Please tell whoever looks after the app in your workspace.")
     return f"Slack didn't let me open {form}; please {again}."
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    """A timeout as the clients raise it: TimeoutError, or urllib's URLError wrapping one."""
-    return isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)

@@ -14,6 +14,8 @@ the database backend, used in production, is exercised below for `run_after`.
 
 import logging
 import socket
+from http.client import RemoteDisconnected
+from urllib.error import URLError
 import types
 import uuid
 from datetime import timedelta
@@ -335,6 +337,23 @@ def test_retry_after_is_read_from_a_429_only_and_kept_within_bounds():
     assert task_queue.retry_after_seconds(limited(429, {"Retry-After": "soon"})) == 0
     assert task_queue.retry_after_seconds(limited(500, {"Retry-After": "30"})) == 0
     assert task_queue.retry_after_seconds(TimeoutError()) == 0
+
+
+def test_people_are_shown_slacks_error_codes_and_plain_words_never_a_python_class_name():
+    def answered(status, data):
+        return SlackApiError("failed", SlackResponse(client=None, http_verb="POST", api_url="u", req_args={},
+                                                     data=data, headers={}, status_code=status))
+
+    assert task_queue.error_for_people(answered(200, {"ok": False, "error": "channel_not_found"})) == \
+        "channel_not_found"
+    assert task_queue.error_for_people(answered(502, {"ok": False})) == "http_502"
+    for dropped in (URLError(ConnectionRefusedError(111, "Connection refused")), ConnectionResetError(),
+                    RemoteDisconnected("Remote end closed connection without response")):
+        assert task_queue.error_for_people(dropped) == "connection failed"
+        assert task_queue.error_code(dropped) == type(dropped).__name__  # the log keeps the class
+    for slow in (TimeoutError(), socket.timeout(), URLError(TimeoutError("timed out"))):
+        assert task_queue.error_for_people(slow) == "no answer in time"
+    assert task_queue.error_for_people(KeyError("x")) == "an internal error"
 
 
 def test_someone_told_while_slack_fails_for_now_is_told_by_a_task_once_it_answers(fake_slack, no_backoff):

@@ -263,6 +263,16 @@ def test_a_spent_trigger_says_the_form_took_too_long(client, fake_slack):
                                        "please try `/timeoff` again.")
 
 
+def test_a_dropped_connection_opening_the_form_is_told_in_plain_words(client, fake_slack):
+    # Slack may have opened it before the connection dropped; the exception's class name (URLError) would
+    # tell the person nothing.
+    install_config()
+    fake_slack.drop_connection("views.open")
+    response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"] == ("The connection to Slack failed: if the request form didn't open, please "
+                                       "try `/timeoff` again.")
+
+
 @pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive", "missing_scope"])
 def test_an_app_whose_access_is_broken_says_so_not_try_again(client, fake_slack, error):
     install_config()

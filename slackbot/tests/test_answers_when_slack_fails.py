@@ -84,6 +84,24 @@ def test_a_cold_answer_slack_keeps_failing_is_still_answered(client, fake_slack,
     assert "Slack kept failing (internal_error)" in told[0] and "try" in told[0], told
 
 
+@pytest.mark.parametrize("command", ["balance", "who"])
+def test_a_cold_answer_whose_connection_keeps_dropping_is_told_in_plain_words(client, fake_slack, no_backoff,
+                                                                               command):
+    # As above, with no answer from Slack at all: the person hears that the connection failed, not the
+    # name of the exception that said so (URLError, ConnectionResetError).
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    cold_cache()
+    fake_slack.drop_connection("conversations.history", times=None)
+    before = len(dms_to(fake_slack, ALICE))
+
+    post_command(client, command, user_id=ALICE)
+
+    [told] = dms_to(fake_slack, ALICE)[before:]
+    assert "Slack kept failing (connection failed)" in told and "try" in told, told
+    assert "Error" not in told, told
+
+
 def test_hr_recording_on_a_cold_cache_hears_why_it_was_refused_not_the_person(client, fake_slack):
     # HR records leave for Alice with `/timeoff for @alice …`; the cache is cold, so the form is
     # accepted and checked in the delivery task, which refuses it (it overlaps Alice's own request).

@@ -883,6 +883,20 @@ def test_a_withdrawal_whose_request_is_never_posted_says_so_when_it_gives_up(cli
     assert not ledger_reader.in_flight("r1")
 
 
+def test_an_edit_whose_request_is_never_posted_says_so_when_it_gives_up(client, fake_slack):
+    from approvals import tasks
+    from approvals.change_services import RequestInFlight
+    from approvals.request_services import Submission
+
+    install_config()
+    edit = Submission(id="r1", user=ALICE, leave_type="vacation", start=MONDAY, end=FRIDAY, start_half=None,
+                      end_half=None, note="", validated=False)
+    tasks.edit_gave_up(RequestInFlight("r1"), edit.as_task_data(), ALICE)
+    [dm] = dms_to(fake_slack, ALICE)
+    assert dm.startswith("I couldn't edit that request yet: it is still being sent to your approvers"), dm
+    assert "What you asked for: :palm_tree: Vacation" in dm
+
+
 def test_a_stale_edit_button_on_approved_leave_opens_no_form_and_says_why(client, fake_slack):
     from test_support.flows import BOB, click, posted_requests
 

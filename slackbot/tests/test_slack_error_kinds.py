@@ -28,6 +28,7 @@ read back: test_slow_slack says so for DMs). Everything is through signed
 requests and the fake Slack; the retries' sleeps are skipped.
 """
 
+import re
 import time
 import types
 
@@ -187,7 +188,10 @@ def test_a_form_slack_fails_to_open_is_answered_at_once_and_the_person_told_what
     [said] = way.told(fake_slack, response)
     if fault in LIMITED:
         assert "please wait a minute, then" in said, said
+    elif fault == "dropped":  # no answer from Slack at all: nothing of Slack's to quote
+        assert said.startswith("The connection to Slack failed: if ") and "didn't open, please" in said, said
     elif fault in MAY_HAVE_OPENED:
         assert said.startswith("Slack had trouble answering (") and "didn't open, please" in said, said
     else:
         assert "again" in said, said
+    assert not re.search(r"[a-z]Error\b", said), said  # Slack's error codes, never a Python class name
