@@ -34,6 +34,9 @@ def view_errors(errors: dict[str, str]) -> SlackResponse:
 
 # Slack answers views.open with these when the trigger_id is spent: it lives 3 s and opens one view.
 SPENT_TRIGGER_ERRORS = {"expired_trigger_id", "exchanged_trigger_id", "trigger_exchanged"}
+# Slack's own trouble answered with HTTP 200: worded as a 5xx is (the 503 of the same fault says
+# `service_unavailable` too), not as a refusal. `request_timeout` is among slack_may_have_acted's already.
+SLACK_TROUBLE_ERRORS = {"service_unavailable", "request_timeout"}
 # The app's own access, not the moment: trying again cannot help until whoever installed it acts.
 ACCESS_ERRORS = TOKEN_ERRORS | {"missing_scope", "no_permission", "not_allowed_token_type", "team_access_not_granted"}
 
@@ -48,7 +51,7 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
         return f"Slack is limiting how often this app may open forms just now; please wait a minute, then {again}."
     if is_timeout(exc):
         return f"Slack was slow to answer: if {form} didn't open, please {again}."
-    if slack_may_have_acted(exc):
+    if slack_may_have_acted(exc) or error in SLACK_TROUBLE_ERRORS:
         # A 5xx, `internal_error`, `fatal_error` or a dropped connection: Slack may have opened it all the
         # same ("some aspect of the operation may have succeeded"), and the person may be looking at it.
         # Slack's error code is worth quoting to an admin; an exception's class name is not.

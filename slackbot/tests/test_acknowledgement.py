@@ -33,6 +33,7 @@ from test_support.flows import (
     request_values,
     submit_request,
 )
+from test_support.slack_faults import failing
 from test_support.slack_requests import (
     block_actions_payload,
     event_envelope,
@@ -260,6 +261,20 @@ def test_a_spent_trigger_says_the_form_took_too_long(client, fake_slack):
     fake_slack.fail("views.open", "expired_trigger_id")
     response = post_command(client, "", user_id=ALICE)
     assert response.json()["text"] == ("The request form took too long to open (Slack allows 3 seconds); "
+                                       "please try `/timeoff` again.")
+
+
+@pytest.mark.parametrize(("fault", "said"), [
+    ("service_unavailable", "service_unavailable"),  # ok: false at HTTP 200
+    ("http_503", "service_unavailable"),  # the same at HTTP 503
+    ("request_timeout", "request_timeout"),
+    ("http_500", "fatal_error"),
+])
+def test_slack_in_trouble_is_worded_alike_whatever_its_http_status(client, fake_slack, fault, said):
+    install_config()
+    with failing(fake_slack, lambda method, params: method == "views.open", fault):
+        response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"] == (f"Slack had trouble answering ({said}): if the request form didn't open, "
                                        "please try `/timeoff` again.")
 
 

@@ -162,8 +162,9 @@ def test_a_decision_slack_keeps_failing_is_told_to_the_approver_and_applied_at_m
 
 # --- In the request: a form Slack fails to open ------------------------------------------------
 
+# Slack in trouble (`service_unavailable` at HTTP 200 too, as at 503): the form may have opened.
 MAY_HAVE_OPENED = {"http_500", "http_503", "gateway_502_html", "internal_error", "fatal_error", "request_timeout",
-                   "answer_lost", "dropped"}
+                   "service_unavailable", "answer_lost", "dropped"}
 LIMITED = {"rate_limited_429", "ratelimited_http_200"}
 
 
