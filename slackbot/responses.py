@@ -32,8 +32,11 @@ def view_errors(errors: dict[str, str]) -> SlackResponse:
     return SlackResponse({"response_action": "errors", "errors": errors})
 
 
-# Slack answers views.open with these when the trigger_id is spent: it lives 3 s and opens one view.
-SPENT_TRIGGER_ERRORS = {"expired_trigger_id", "exchanged_trigger_id", "trigger_exchanged"}
+# A trigger_id lives 3 s and opens one view (https://docs.slack.dev/reference/methods/views.open#errors):
+# past 3 s Slack says expired_trigger_id; once it has opened a view, exchanged_trigger_id (or
+# trigger_exchanged), which is a second click or submission of something that already opened the form.
+EXPIRED_TRIGGER_ERRORS = {"expired_trigger_id"}
+EXCHANGED_TRIGGER_ERRORS = {"exchanged_trigger_id", "trigger_exchanged"}
 # Slack's own trouble answered with HTTP 200: worded as a 5xx is (the 503 of the same fault says
 # `service_unavailable` too), not as a refusal. `request_timeout` is among slack_may_have_acted's already.
 SLACK_TROUBLE_ERRORS = {"service_unavailable", "request_timeout"}
@@ -58,8 +61,11 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
         trouble = (f"Slack had trouble answering ({error_code(exc)})" if isinstance(exc, SlackApiError)
                    else "The connection to Slack failed")
         return f"{trouble}: if {form} didn't open, please {again}."
-    if error in SPENT_TRIGGER_ERRORS:
+    if error in EXPIRED_TRIGGER_ERRORS:
         return f"{form[0].upper()}{form[1:]} took too long to open (Slack allows 3 seconds); please {again}."
+    if error in EXCHANGED_TRIGGER_ERRORS:
+        return (f"{form[0].upper()}{form[1:]} was probably opened already, by an earlier click; if it isn't "
+                f"showing, please {again}.")
     if error in ACCESS_ERRORS:
         return (f"This app's access to Slack is not working ({error}), so {form} can't open; trying again will "
                 "not help. Please tell whoever looks after the app in your workspace.")

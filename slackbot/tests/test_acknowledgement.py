@@ -37,6 +37,7 @@ from test_support.slack_faults import failing
 from test_support.slack_requests import (
     block_actions_payload,
     event_envelope,
+    new_trigger_id,
     post_command,
     post_event,
     post_interaction,
@@ -286,6 +287,25 @@ def test_a_dropped_connection_opening_the_form_is_told_in_plain_words(client, fa
     response = post_command(client, "", user_id=ALICE)
     assert response.json()["text"] == ("The connection to Slack failed: if the request form didn't open, please "
                                        "try `/timeoff` again.")
+
+
+def test_a_trigger_used_twice_says_the_form_probably_opened_already(client, fake_slack):
+    # The same command twice (a double press of Enter, say): its trigger_id opened the form the first time,
+    # and Slack answers exchanged_trigger_id. Nothing took too long.
+    install_config()
+    trigger_id = new_trigger_id()
+    assert post_command(client, "", user_id=ALICE, trigger_id=trigger_id).content == b""
+    response = post_command(client, "", user_id=ALICE, trigger_id=trigger_id)
+    assert fake_slack.last_call("views.open").response["error"] == "exchanged_trigger_id"
+    assert response.json()["text"] == ("The request form was probably opened already, by an earlier click; if it "
+                                       "isn't showing, please try `/timeoff` again.")
+
+
+def test_trigger_exchanged_is_worded_as_exchanged_trigger_id(client, fake_slack):
+    install_config()
+    fake_slack.fail("views.open", "trigger_exchanged")
+    response = post_command(client, "", user_id=ALICE)
+    assert response.json()["text"].startswith("The request form was probably opened already, by an earlier click")
 
 
 @pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "account_inactive", "missing_scope"])
