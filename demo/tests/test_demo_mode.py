@@ -91,10 +91,30 @@ def test_demo_slack_does_not_replace_another_workspaces_configuration():
     from test_support.flows import ENGINEERING, install_config, standard_config
 
     install_config(standard_config(teams=(replace(ENGINEERING, approvals_channel="C0REALAPPROVALS"),)))
-    result = demo_slack()
+    port = free_port()
+    env = demo_environment(port)
+    result = subprocess.run([sys.executable, "manage.py", "demo_slack"], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "holds another workspace's configuration" in result.stderr
     assert "C0REALAPPROVALS" in result.stderr and "--replace-config" in result.stderr
+
+    # The advice works as typed: without DEMO=true the command does not exist, and it serves only on the
+    # demo's loopback SLACK_API_URL, the one bin/run gave this run.
+    advice = re.search(r"`DEMO=true SLACK_API_URL=(\S+) \.venv/bin/python manage\.py demo_slack --replace-config`",
+                       result.stderr)
+    assert advice, result.stderr
+    assert advice.group(1) == f"http://127.0.0.1:{port}/api/"
+    typed = {name: value for name, value in env.items() if name not in ("DEMO", "SLACK_API_URL")}
+    typed.update(DEMO="true", SLACK_API_URL=advice.group(1))
+    replacing = subprocess.Popen([sys.executable, "manage.py", "demo_slack", "--replace-config"], cwd=BASE_DIR,
+                                 env=typed, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        started = next((line for line in replacing.stdout if "Demo Slack workspace on" in line), None)
+        assert started, "demo_slack --replace-config did not start"
+    finally:
+        replacing.terminate()
+        replacing.wait(timeout=30)
 
 
 @pytest.mark.django_db

@@ -46,10 +46,14 @@ class Command(BaseCommand):
         current = config_from_database()
         foreign = sorted({t.approvals_channel for t in current.teams} - demo_channel_ids())
         if foreign and not replace_config:
+            # The command exists only with DEMO=true and serves only on a loopback SLACK_API_URL, both of
+            # which bin/run sets for its own processes: the advice names them, so it works as typed.
             raise CommandError(
                 f"The database holds another workspace's configuration (approvals channels {', '.join(foreign)}); "
-                "the demo would replace it. Run `manage.py demo_slack --replace-config` once to replace it, or "
-                "keep the demo apart: DATABASE_URL=sqlite:///demo.sqlite3 bin/run.")
+                "the demo would replace it. To replace it, run once "
+                f"`DEMO=true SLACK_API_URL={settings.SLACK_API_URL} .venv/bin/python manage.py demo_slack "
+                "--replace-config`, stop it with Ctrl-C once it says the workspace is up, and run bin/run again; "
+                "or keep the demo apart: DATABASE_URL=sqlite:///demo.sqlite3 bin/run.")
         with transaction.atomic():
             config_apply(config=demo_config(today))
         # Caches from an earlier run describe a workspace that no longer exists (it lived in memory):
