@@ -28,6 +28,9 @@ SECTIONS = {  # file key -> how a summary names one entry, and several
     "leave_types": ("leave type", "leave types"),
     "holidays": ("company holiday", "company holidays"),
     "blackouts": ("blackout", "blackouts"),
+    # Not a section of the file but part of each team's: an approvals channel dropped from a team's
+    # history is history the ledger stops reading (balances, overlaps), so it is asked about as a removal.
+    "past_approvals_channels": ("past approvals channel", "past approvals channels"),
 }
 WORKSPACE_KEYS = ("requesters", "fallback_approvers")
 
@@ -105,6 +108,7 @@ def config_diff(old: WorkspaceConfig, new: WorkspaceConfig) -> ConfigDiff:
 
     renamed = new.renamed_from(team.name for team in old.teams)  # name now -> name before
     changes.extend(_by_identity("teams", before["teams"], after["teams"], lambda t: t["name"], renamed))
+    changes.extend(_past_channels_dropped(old, new, renamed))
     changes.extend(_by_identity("leave_types", before["leave_types"], after["leave_types"], lambda t: t["code"]))
     # A renamed team's holidays and blackouts are the same rows under its new name (config_apply keeps them).
     now_called = {old_name: name for name, old_name in renamed.items()}
@@ -120,6 +124,25 @@ def config_diff(old: WorkspaceConfig, new: WorkspaceConfig) -> ConfigDiff:
         teams_reordered=_reordered(before["teams"], after["teams"], lambda t: t["name"], renamed),
         leave_types_reordered=_reordered(before["leave_types"], after["leave_types"], lambda t: t["code"]),
     )
+
+
+def _past_channels_dropped(old: WorkspaceConfig, new: WorkspaceConfig, renamed: dict[str, str]) -> list[Change]:
+    """The approvals channels a team kept reading (its past ones) that it would read no more.
+
+    A team's own approvals channel, left for a new one, is kept in its past ones by `config_apply`: only a
+    past channel the file no longer lists is dropped. A team removed takes its channels with it, and is
+    asked about as a team.
+    """
+    old_teams = {team.name: team for team in old.teams}
+    changes = []
+    for team in new.teams:
+        before = old_teams.get(renamed.get(team.name, team.name))
+        if before is None:
+            continue
+        reading = {*team.ledger_channels, before.approvals_channel}
+        changes.extend(Change(REMOVED, "past_approvals_channels", f"{channel} ({team.name})")
+                       for channel in before.past_approvals_channels if channel not in reading)
+    return changes
 
 
 def _field_changes(old: Any, new: Any, prefix: str = "") -> Iterator[FieldChange]:

@@ -84,6 +84,32 @@ def test_a_blackout_extended_is_changed():
     assert change.kind == CHANGED and change.fields[0].key == "end"
 
 
+def test_a_past_approvals_channel_the_file_leaves_out_is_a_removal():
+    """The ledger reads a team's past approvals channels; a file that no longer lists one (an old export,
+    one written by hand) would silently stop that history counting, so it is asked about as a removal."""
+    [past] = EXAMPLE["teams"][0]["past_approvals_channels"]
+    new = example()
+    new["teams"][0]["past_approvals_channels"] = []
+    diff = config_diff(parse_config(EXAMPLE), parse_config(new))
+    assert [(c.kind, c.section, c.name) for c in diff.removals] == [
+        (REMOVED, "past_approvals_channels", f"{past} (Engineering)")]
+    assert f"- past approvals channel {past} (Engineering)" in diff.lines()
+    assert "1 past approvals channel removed" in diff.counts()
+
+
+def test_a_new_approvals_channel_keeps_the_old_one_and_asks_about_nothing():
+    """config_apply keeps the approvals channel a team leaves among its past ones, and a renamed team's
+    history goes with it: neither is a removal."""
+    new = example()
+    new["teams"][0]["approvals_channel"] = "C0NEWAPPROVE"
+    new["teams"][0]["name"] = "Platform"
+    new["teams"][0]["past_names"] = ["Engineering", *EXAMPLE["teams"][0]["past_names"]]
+    for entry in (*new["holidays"], *new["blackouts"]):
+        entry["team"] = "Platform" if entry["team"] == "Engineering" else entry["team"]
+    diff = config_diff(parse_config(EXAMPLE), parse_config(new))
+    assert diff.removals == ()
+
+
 def test_reordering_teams_is_a_change():
     new = example()
     new["teams"] = list(reversed(new["teams"]))
@@ -130,6 +156,22 @@ def test_import_refuses_to_remove_a_team_made_in_the_admin_without_replace(tmp_p
     out = run("import_config", "--replace", str(EXAMPLE_PATH))
     assert "  - team Made in the admin" in out
     assert not Team.objects.filter(name="Made in the admin").exists()
+
+
+@pytest.mark.django_db
+def test_import_keeps_a_past_approvals_channel_without_replace(tmp_path):
+    run("import_config", str(EXAMPLE_PATH))
+    [past] = EXAMPLE["teams"][0]["past_approvals_channels"]
+    new = example()
+    new["teams"][0]["past_approvals_channels"] = []
+    path = write_json(tmp_path / "c.json", new)
+    with pytest.raises(CommandError, match="would remove 1 entry.*--replace"):
+        run("import_config", "--no-input", str(path))
+    assert Team.objects.get(name="Engineering").past_approvals_channels == [past]
+
+    out = run("import_config", "--replace", str(path))
+    assert f"  - past approvals channel {past} (Engineering)" in out
+    assert Team.objects.get(name="Engineering").past_approvals_channels == []
 
 
 @pytest.mark.django_db
