@@ -40,6 +40,7 @@ def test_it_writes_a_development_env_readable_by_its_owner_only(tmp_path, umask)
     assert "mode 600" in result.stdout
     values = settings_in(env)
     assert values["DEBUG"] == "true"
+    assert values["LOG_FORMAT"] == "text"  # for a person reading the terminal
     assert len(values["SECRET_KEY"]) >= 50
     assert re.fullmatch(r"[0-9a-f]{32}", values["SLACK_SIGNING_SECRET"])
     assert values["SLACK_BOT_TOKEN"].startswith("xoxb-")
