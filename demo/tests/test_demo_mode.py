@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import Http404
 
 from demo import views
+from demo.company import demo_channel_ids
 from demo.tests.demo_stack import BASE_DIR, PLACEHOLDER_TOKEN, demo_environment, free_port
 
 REAL_TOKEN = "xoxb-1234567890-0987654321-realLookingToken"
@@ -115,6 +116,12 @@ def test_demo_slack_does_not_replace_another_workspaces_configuration():
     finally:
         replacing.terminate()
         replacing.wait(timeout=30)
+    # Replaced whole: no team keeps the other workspace's channel among the ones its ledger reads.
+    from approvals.config_store import config_from_database
+    from approvals.ledger_reader import ledger_channels
+
+    assert "C0REALAPPROVALS" not in ledger_channels(config_from_database())
+    assert set(ledger_channels(config_from_database())) <= demo_channel_ids()
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from approvals.config_store import config_apply, config_from_database
+from approvals.models import Team
 from demo.checks import demo_problems
 from demo.company import FEATURED, demo_channel_ids, demo_config, seed_workspace
 from fake_slack import FakeSlack
@@ -55,6 +56,12 @@ class Command(BaseCommand):
                 "--replace-config`, stop it with Ctrl-C once it says the workspace is up, and run bin/run again; "
                 "or keep the demo apart: DATABASE_URL=sqlite:///demo.sqlite3 bin/run.")
         with transaction.atomic():
+            if foreign:
+                # Replacing another workspace: its teams go whole. Applied over them, a team of the same
+                # name would keep that workspace's approvals channel among its past ones (as a team that
+                # changes channel does), and its ledger reads would ask the demo's Slack for a channel
+                # it does not have.
+                Team.objects.all().delete()
             config_apply(config=demo_config(today))
         # Caches from an earlier run describe a workspace that no longer exists (it lived in memory):
         # the ledger, the directory, de-duplication keys. Only transient state lives there.
