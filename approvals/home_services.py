@@ -8,16 +8,16 @@ from django.conf import settings
 from django.core.cache import cache
 from slack_sdk import WebClient
 
-from approvals import directory, ledger_reader
+from approvals import directory, ledger_reader, messages
 from approvals.cache_lock import claim
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.home_view import home_view
 from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.rules import PENDING, LedgerEntry
-from approvals.selectors import balance_text, local_today, my_leave, slack_lookups, team_of_user
+from approvals.selectors import balance_text, local_today, my_leave, no_team_cause, slack_lookups, team_of_user
 from approvals.team_out_services import team_week_from
-from approvals.team_routing import approvers_for
+from approvals.team_routing import UnlistedSource, approvers_for
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +106,20 @@ def home_publish(client: WebClient, user: str) -> None:
     balances = (balance_text(config, history, user=user, team=team, year=today.year)
                 if history is not None and team is not None else None)
     if team is None:
-        note = "No team is configured for you yet, so you can't request time off; ask HR."
+        note = home_no_team_note(config, no_team_cause(config, user))
     team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None
     view = home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
                      is_hr=user in config.fallback_approvers, console_url=console_url(), note=note,
                      team_week=team_week)
     client.views_publish(user_id=user, view=view)
+
+
+def home_no_team_note(config: WorkspaceConfig, cause: UnlistedSource | None) -> str:
+    """App Home's note (a context block: mrkdwn) for someone the member lists put in no team; `cause`: a
+    team's list Slack refused to give, which may well be why (`selectors.no_team_cause`)."""
+    if cause is not None:
+        return f"You can't request time off yet: {messages.unlisted_text(config, cause)}."
+    return "No team is configured for you yet, so you can't request time off; ask HR."
 
 
 def home_ledger(client: WebClient, config: WorkspaceConfig,

@@ -265,7 +265,9 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     """The live preview under the form: working days, who decides, who else is out, the balance after.
     `requester`: what the caller already read of `user` (requester_cached), not read again."""
     requester = requester or requester_cached(config, user)
-    if requester.team_known and requester.team is None:
+    if requester.team_known and requester.team is None and requester.no_team_cause is not None:
+        who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
+    elif requester.team_known and requester.team is None:
         who = "No team is configured for you."
     elif requester.team_known:
         who = f"Decided by the {escape(requester.team.name)} approvers."

@@ -5,9 +5,11 @@ Slack says `channel_not_found`) or a user group that no longer exists counts as
 nobody for ten minutes, so the people in it match no team. They are told which
 list could not be read and Slack's word for it, wherever "no team is configured
 for you" would be said: `/timeoff`, the form's submission, the delivery task's
-DM, `/timeoff balance` and `/timeoff who`. Signed requests, the fake Slack.
+DM, `/timeoff balance` and `/timeoff who`, App Home's note and the form's live
+preview. Signed requests, the fake Slack.
 """
 
+import json
 import logging
 from dataclasses import replace
 
@@ -35,7 +37,13 @@ from test_support.flows import (
     standard_config,
     submit_request,
 )
-from test_support.slack_requests import post_command
+from test_support.slack_requests import (
+    block_actions_payload,
+    event_envelope,
+    post_command,
+    post_event,
+    post_interaction,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +158,35 @@ def test_someone_in_no_team_while_every_list_is_read_is_told_as_before(client, f
 
     assert timeoff(client, CAROL)["text"] == (f"Sorry, no team is configured for you, so nobody could approve it; "
                                               f"ask <@{HR}> to add you to a team.")
+
+
+def test_app_home_says_which_list_it_cannot_read(client, fake_slack, secret_channel):
+    envelope = event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME", "tab": "home",
+                               "event_ts": "1766000000.000300"}, event_id="Ev_HOME")
+    assert post_event(client, envelope).status_code == 200
+
+    view = fake_slack.last_call("views.publish").params["view"]
+    shown = json.dumps(json.loads(view) if isinstance(view, str) else view)
+    assert json.dumps(f"You can't request time off yet: {TOLD}.") in shown  # a context block: mrkdwn
+    assert "No team is configured" not in shown
+
+
+def test_the_forms_preview_says_which_list_it_cannot_read(client, fake_slack, secret_channel):
+    """The form opened on a cold cache ("Looking up your team…"); the refusal is read in the background
+    and the next change of a date redraws the preview from the cache."""
+    warm(client, ALICE)
+    opened = fake_slack.last_call("views.open")
+    view = {**opened.params["view"], "id": opened.response["view"]["id"], "hash": opened.response["view"]["hash"],
+            "state": {"values": request_values("vacation", MONDAY, WEDNESDAY)}}
+    payload = block_actions_payload(user_id=ALICE, action_id=ids.END_ACTION, value="", block_id=ids.END_BLOCK)
+    payload["container"] = {"type": "view", "view_id": view["id"]}
+    payload["view"] = view
+    payload["actions"][0].update({"type": "datepicker", "selected_date": WEDNESDAY.isoformat()})
+    fake_slack.clear_calls()
+
+    assert post_interaction(client, payload).status_code == 200
+
+    [updated] = fake_slack.calls("views.update")
+    [preview] = [b for b in updated.params["view"]["blocks"] if b.get("block_id") == ids.PREVIEW_BLOCK]
+    assert preview["elements"][0]["text"].endswith(f"{TOLD}.")  # a context block: mrkdwn
+    assert [c.method for c in fake_slack.calls()] == ["views.update"]  # from the cache: Slack is not asked
