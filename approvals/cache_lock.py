@@ -107,6 +107,12 @@ return 0
 """
 
 
+class LockBusy(TimeoutError):
+    """Our own wait ran out: a lock stayed busy or was lost before the write it protects, or what we write
+    kept changing under us. A TimeoutError, so the task that met it retries (`task_queue.transient`); not
+    Slack's fault, so nobody is told that Slack failed (`task_queue.failure_for_people`)."""
+
+
 def key_part(name: str) -> str:
     """A cache-key part for a name HR typed (a team's: spaces, any script, any length), readable when it
     can be: Django's caches warn about keys memcached would refuse (spaces, control characters, length)."""
@@ -222,7 +228,7 @@ def claim(key: str, timeout: float) -> bool:
 
 
 class locked:
-    """`with locked(key) as lock:` — raises TimeoutError when the lock stays busy for `wait` seconds.
+    """`with locked(key) as lock:` — raises LockBusy (a TimeoutError) when the lock stays busy for `wait` seconds.
 
     Inside, `lock.renew()` extends it by `timeout` seconds again (False: it was lost) and
     `lock.holds()` says whether it is still ours.
@@ -235,7 +241,7 @@ class locked:
     def __enter__(self):
         self.token = acquire(self.key, timeout=self.timeout, wait=self.wait, poll=0.02)
         if self.token is None:
-            raise TimeoutError(f"lock {self.key} is busy")
+            raise LockBusy(f"lock {self.key} is busy")
         return self
 
     def __exit__(self, *exc):

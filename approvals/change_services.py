@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from approvals import ledger, ledger_reader, messages, tasks
-from approvals.cache_lock import acquire, release, renew
+from approvals.cache_lock import LockBusy, acquire, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
@@ -325,9 +325,11 @@ def edit_written_key(submission: Submission) -> str:
             f"{submission.start_half}:{submission.end_half}")
 
 
-def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bool, in_flight: bool = False) -> None:
+def change_gave_up(client: WebClient, change: Change, error: str, *, failure: str, passing: bool,
+                   in_flight: bool = False) -> None:
     """The change failed for good. Once the ledger holds it, only a follow-up failed: that is recorded for HR,
-    not told as "unchanged" (DESIGN §8). `passing`: the last fault was a passing one (a later try may work).
+    not told as "unchanged" (DESIGN §8). `error`: for HR's record; `failure`: why, for people
+    (`task_queue.failure_for_people`). `passing`: the last fault was a passing one (a later try may work).
     `in_flight`: it was RequestInFlight (the request's message is not posted yet)."""
     if in_flight:
         tell_person(client, change.by, messages.still_being_sent_text("withdraw"))
@@ -337,19 +339,19 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, passing: bo
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
         made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by))
     if made is None:
-        tell_person(client, change.by, messages.change_unconfirmed_text(noun, error))
+        tell_person(client, change.by, messages.change_unconfirmed_text(noun, failure))
         return
     if made:
         followups_lost(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
-                       what=f"{change.by}'s {noun}")
+                       failure=failure, what=f"{change.by}'s {noun}")
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
-                       summary=f"{change.by} asked to {change.action} this request; Slack refused it.")
-    tell_person(client, change.by, messages.gave_up_text(f"{change.action} that request", error, passing=passing))
+                       summary=f"{change.by} asked to {change.action} this request: {failure}.")
+    tell_person(client, change.by, messages.gave_up_text(f"{change.action} that request", failure, passing=passing))
 
 
-def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, passing: bool,
+def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, failure: str, passing: bool,
                  in_flight: bool = False) -> None:
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
     leave_type = current_config().leave_type(submission.leave_type)
@@ -361,22 +363,23 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         client, submission.id, channel=None, ts=None, by=by,
         made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission)))
     if made is None:
-        tell_person(client, by, messages.change_unconfirmed_text("edit", error)
+        tell_person(client, by, messages.change_unconfirmed_text("edit", failure)
                     + f" What you asked for: {asked}")
         return
     if made:
-        followups_lost(request_id=submission.id, user=by, channel="", error=error, what=f"{by}'s edit")
+        followups_lost(request_id=submission.id, user=by, channel="", error=error, failure=failure,
+                       what=f"{by}'s edit")
         return
     if not passing:
         record_problem(request_id=submission.id, user=by, channel="", error=error,
                        summary=f"{by} asked to change this request to {shown_to_hr(submission, leave_type)}; "
-                               "Slack refused it.")
-    tell_person(client, by, messages.gave_up_text("edit your request", error, passing=passing)
+                               f"{failure}.")
+    tell_person(client, by, messages.gave_up_text("edit your request", failure, passing=passing)
                 + f" What you asked for: {asked}")
 
 
 class request_lock:
-    """The per-request lock a decision takes too; TimeoutError (a retry) when it stays busy."""
+    """The per-request lock a decision takes too; LockBusy (a retry) when it stays busy."""
 
     def __init__(self, request_id: str):
         self.key, self.token = f"lock:decide:{request_id}", None
@@ -384,7 +387,7 @@ class request_lock:
     def __enter__(self):
         self.token = acquire(self.key, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
         if self.token is None:
-            raise TimeoutError(f"{self.key} is busy")
+            raise LockBusy(f"{self.key} is busy")
         return self
 
     def __exit__(self, *exc):
@@ -408,7 +411,7 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
         named_first=named_approvers(config, config.team_recorded_as(entry.team)),
         note=messages.note_from_blocks(message.blocks) if note is None else note)
     if not lock.still_ours():
-        raise TimeoutError(f"{lock.key} lost before the write")
+        raise LockBusy(f"{lock.key} lost before the write")
     try:
         ledger.update_request(locked_write_client(), channel=message.channel, ts=message.ts, entry=entry, text=text,
                               blocks=blocks)

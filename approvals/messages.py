@@ -260,23 +260,27 @@ def request_not_delivered_text(problem: str, shown_back: str, *, recorded_for: s
     )
 
 
-def request_unconfirmed_text(error: str, shown_back: str, *, recorded_for: str | None = None) -> str:
+# `failure` below: why a task gave up, as `task_queue.failure_for_people` words it ("Slack kept failing
+# (ratelimited)", "Slack refused it (not_in_channel)", or "something went wrong on our side").
+
+
+def request_unconfirmed_text(failure: str, shown_back: str, *, recorded_for: str | None = None) -> str:
     where, look = (("the approvals channel", f"`/timeoff for {mention(recorded_for)} list`") if recorded_for
                    else ("your approvers", "`/timeoff list`"))
     return (
-        f":warning: I could not confirm that {whose_request(recorded_for)} reached {where}: Slack kept failing "
-        f"({error}) after I sent it, so it may be there or not. Look for it with {look} before you "
+        f":warning: I could not confirm that {whose_request(recorded_for)} reached {where}: {failure} "
+        f"after I sent it, so it may be there or not. Look for it with {look} before you "
         f"send it again. HR has been told. What you asked for: {shown_back}"
     )
 
 
-def decision_unconfirmed_text(verb: str, error: str) -> str:
-    return (f"I could not confirm that your {verb} was recorded: Slack kept failing ({error}) after I sent it. "
+def decision_unconfirmed_text(verb: str, failure: str) -> str:
+    return (f"I could not confirm that your {verb} was recorded: {failure} after I sent it. "
             "If the request's message still shows Approve and Reject, please click again in a few minutes.")
 
 
-def change_unconfirmed_text(noun: str, error: str) -> str:
-    return (f"I could not confirm that your {noun} was recorded: Slack kept failing ({error}) after I sent it, so "
+def change_unconfirmed_text(noun: str, failure: str) -> str:
+    return (f"I could not confirm that your {noun} was recorded: {failure} after I sent it, so "
             "it may be done or not. Look at it with `/timeoff list` before you try again.")
 
 
@@ -292,22 +296,20 @@ def still_being_sent_text(verb: str) -> str:
             "to take it). It is unchanged; try again once you have its receipt.")
 
 
-def gave_up_text(what: str, error: str, *, passing: bool) -> str:
+def gave_up_text(what: str, failure: str, *, passing: bool) -> str:
     """Something a person asked for did not happen in Slack: whether trying again later may help."""
     if passing:
-        return (f"Sorry, I could not {what}: Slack kept failing ({error}). It is unchanged; please try again "
-                "in a few minutes.")
-    return (f"Sorry, I could not {what}: Slack refused it ({error}), so trying again will not help. It is "
-            "unchanged, and HR has been told.")
+        return f"Sorry, I could not {what}: {failure}. It is unchanged; please try again in a few minutes."
+    return (f"Sorry, I could not {what}: {failure}, so trying again will not help. It is unchanged, and HR has "
+            "been told.")
 
 
-def answer_lost_text(what: str, error: str, *, passing: bool, again: str) -> str:
+def answer_lost_text(what: str, failure: str, *, passing: bool, again: str) -> str:
     """An answer promised by DM ("I'll DM you in a moment") that could not be worked out: whether asking
     `again` later may help."""
     if passing:
-        return f"Sorry, I couldn't {what}: Slack kept failing ({error}). Please try {again} again in a few minutes."
-    return (f"Sorry, I couldn't {what}: Slack refused it ({error}), so trying again will not help. Please tell "
-            "HR.")
+        return f"Sorry, I couldn't {what}: {failure}. Please try {again} again in a few minutes."
+    return f"Sorry, I couldn't {what}: {failure}, so trying again will not help. Please tell HR."
 
 
 def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:

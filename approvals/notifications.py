@@ -190,14 +190,15 @@ def followup_problem(key: str, entry: LedgerEntry, *, what: str, channel: str, e
     once(f"followup-problem:{key}", record)
 
 
-def followups_lost(*, request_id: str, user: str, channel: str, error: str, what: str) -> None:
+def followups_lost(*, request_id: str, user: str, channel: str, error: str, failure: str, what: str) -> None:
     """`what` is in the ledger, but the task sending its follow-ups (the thread reply, the DMs, the
-    announcement) gave up with some of them unsent: Slack kept failing. A success is not reported as a
-    failure, nor the lost follow-ups as nothing (DESIGN §8): a log line and a row HR sees."""
+    announcement) gave up with some of them unsent (`failure`: why, `task_queue.failure_for_people`). A
+    success is not reported as a failure, nor the lost follow-ups as nothing (DESIGN §8): a log line and a
+    row HR sees."""
     logger.error("follow-ups failed for good id=%s user=%s error=%s", request_id, user, error)
     _problem_row(request_id=request_id, user=user, team="", channel=channel, error=f"follow-ups: {error}",
                  summary=f"{what} is in the ledger, but not all of its follow-ups (the thread reply, the DMs, "
-                         f"the announcement) could be sent: Slack kept failing ({error}).")
+                         f"the announcement) could be sent: {failure}.")
 
 
 def _problem_row(*, request_id: str, user: str, team: str, channel: str, error: str, summary: str) -> None:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, pending_indexes, tasks
 from approvals.block_kit import SLACK_USER_ID, escape
-from approvals.cache_lock import acquire, claim, key_part, locked, release, renew
+from approvals.cache_lock import LockBusy, acquire, claim, key_part, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger, SliceLedger
@@ -387,7 +387,7 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
         if outcome == pending_indexes.ADDED:
             break
     else:
-        raise TimeoutError(f"the pending requests of {submission.user} kept changing")
+        raise LockBusy(f"the pending requests of {submission.user} kept changing")
     try:
         tasks.deliver_request.enqueue(validated.as_task_data())
     except Exception:
@@ -706,13 +706,14 @@ def request_found_posted(client: WebClient, team: TeamConfig | None, request_id:
 
 
 def request_report_unconfirmed(client, submission: Submission, leave_type: LeaveTypeConfig | None,
-                               team: TeamConfig | None, error: str) -> None:
+                               team: TeamConfig | None, error: str, *, failure: str) -> None:
     """The request was sent to Slack, whose answers were lost, and no later attempt could look in the
     channel: it may well be there. Neither "delivered" nor "did not reach" would be true: the requester
-    is told to look before sending it again, and HR sees it beside undelivered requests."""
+    is told to look before sending it again, and HR sees it beside undelivered requests. `failure`: why,
+    for them (`task_queue.failure_for_people`)."""
     channel = team.approvals_channel if team else ""
     record_delivery_problem(submission, leave_type, team, channel=channel, error=f"unconfirmed: {error}")
-    tell_requester(client, submission, messages.request_unconfirmed_text(error, shown_back(submission, leave_type),
+    tell_requester(client, submission, messages.request_unconfirmed_text(failure, shown_back(submission, leave_type),
                                                                          recorded_for=recorded_for(submission)))
 
 
@@ -772,10 +773,12 @@ def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig 
 # --- Decide (background) -------------------------------------------------------------------------
 
 
-def decision_report_unwritten(client: WebClient, decision: Decision, error: str, *, passing: bool) -> None:
+def decision_report_unwritten(client: WebClient, decision: Decision, error: str, *, failure: str,
+                              passing: bool) -> None:
     """The approver clicked and waits: the decision was not written. A passing fault: they try again later.
     A refusal for good (the message cannot be updated, the bot left the channel): trying again will not
-    help, so HR is told as for a request that could not be delivered (DESIGN §8)."""
+    help, so HR is told as for a request that could not be delivered (DESIGN §8). `error`: for HR's record;
+    `failure`: why, for people (`task_queue.failure_for_people`)."""
     verb = "approval" if decision.status == APPROVED else "rejection"
     if cache.get(f"maybe-decided:{decision.request_id}") == decision.status:
         # The write was made or tried, and what failed may have come after it: one last look at the message
@@ -784,19 +787,19 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
             message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
         except (SlackClientError, OSError) as exc:
             logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
-            tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, error),
+            tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, failure),
                         channel=decision.answer_channel)
             return
         if message is not None and (message.entry.status, message.entry.decided_by) == (decision.status,
                                                                                          decision.approver):
             followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                           error=error, what=decision_what(decision))
+                           error=error, failure=failure, what=decision_what(decision))
             return
     if not passing:
         record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
                        error=error, summary=f"{decision.approver}'s {verb} could not be written to the "
-                                            f"request's message ({decision.ts}); Slack refused it.")
-    tell_person(client, decision.approver, messages.gave_up_text(f"record your {verb}", error, passing=passing),
+                                            f"request's message ({decision.ts}): {failure}.")
+    tell_person(client, decision.approver, messages.gave_up_text(f"record your {verb}", failure, passing=passing),
                 channel=decision.answer_channel)
 
 
@@ -875,7 +878,7 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
         # and the task's next attempt reads the message again.
         if not renew(lock, token, DECISION_LOCK_SECONDS) or (team_token and not renew(team_lock, team_token,
                                                                                         DECISION_LOCK_SECONDS)):
-            raise TimeoutError(f"decision lock of {decision.request_id} lost before the write")
+            raise LockBusy(f"decision lock of {decision.request_id} lost before the write")
         # Before the write: from here on the message may show the decision, whatever fails next (the
         # write's answer lost, an earlier try inside the client that made it, or the cache refusing the
         # marks below). If we give up, we look first.

@@ -42,6 +42,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 
 from approvals import metrics, observe
+from approvals.cache_lock import LockBusy
 from approvals.installation import slack_access_lost
 from approvals.models import TaskHeartbeat
 from approvals.slack_clients import retry_after_header
@@ -131,6 +132,21 @@ def error_for_people(exc: BaseException) -> str:
     if isinstance(exc, (SlackClientError, OSError)):  # refused, reset, cut off mid-answer
         return "connection failed"
     return "an internal error"
+
+
+OUR_SIDE = "something went wrong on our side"
+
+
+def failure_for_people(exc: BaseException) -> str:
+    """Why a task gave up, in the words that tell the person waiting (and HR's record): "Slack kept
+    failing (<error_for_people>)" for Slack's passing faults (its errors, a timeout or a dropped connection
+    on the way to it), "Slack refused it (<code>)" for its refusals for good, and OUR_SIDE for our own (the
+    database, the cache, a lock, a bug): it was not Slack that failed, and what did is nothing to them."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack kept failing ({error_code(exc)})" if transient(exc) else f"Slack refused it ({error_code(exc)})"
+    if isinstance(exc, (SlackRequestError, OSError)) and not isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS)):
+        return f"Slack kept failing ({error_for_people(exc)})"
+    return OUR_SIDE
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -17,7 +17,7 @@ from approvals.config_store import current_config
 from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
-from approvals.task_queue import MAX_ATTEMPTS, error_for_people, retrying_task, transient
+from approvals.task_queue import MAX_ATTEMPTS, error_for_people, failure_for_people, retrying_task, transient
 from approvals.team_routing import MembershipUnknown, match_team
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
     submission = request_services.Submission.from_task_data(data)
     if request_services.request_delivered(submission.id):
         followups_lost(request_id=submission.id, user=submission.user, channel="", error=error_for_people(exc),
-                       what="The request")
+                       failure=failure_for_people(exc), what="The request")
         return
     maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
     # A post was attempted (its mark is written before it), and what failed may have come after it (the
@@ -46,21 +46,23 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                           usergroup_members=usergroup_members).team
     except MembershipUnknown:
         team = None
-    error = error_for_people(exc)
+    error, failure = error_for_people(exc), failure_for_people(exc)
     found = None  # is the request in its approvals channel after all? (None: nobody could look)
     if attempted:
         # Slack's answers to the post were lost, or the attempts failed after it: one last look.
         found = request_services.request_found_posted(background_client(), team, submission.id)
         if found:
             followups_lost(request_id=submission.id, user=submission.user,
-                           channel=team.approvals_channel if team else "", error=error, what="The request")
+                           channel=team.approvals_channel if team else "", error=error, failure=failure,
+                           what="The request")
             return
     ledger_reader.pending_remove(submission.id)
     if maybe_posted and found is None:
         request_services.request_report_unconfirmed(background_client(), submission,
-                                                    config.leave_type(submission.leave_type), team, error)
+                                                    config.leave_type(submission.leave_type), team, error,
+                                                    failure=failure)
         return
-    problem = (f"Slack kept failing ({error}), and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
+    problem = (f"{failure}, and I gave up after {MAX_ATTEMPTS} tries" if transient(exc)
                else f"sending it failed ({error})")
     request_services.request_report_undelivered(background_client(), submission,
                                                 config.leave_type(submission.leave_type), team, error,
@@ -90,10 +92,11 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
     decision = request_services.Decision(**data)
     if request_services.decision_written(decision):
         followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                       error=error_for_people(exc), what=request_services.decision_what(decision))
+                       error=error_for_people(exc), failure=failure_for_people(exc),
+                       what=request_services.decision_what(decision))
         return
     request_services.decision_report_unwritten(background_client(), decision, error_for_people(exc),
-                                               passing=transient(exc))
+                                               failure=failure_for_people(exc), passing=transient(exc))
 
 
 # priority: an approver is waiting to see their click's result
@@ -121,7 +124,7 @@ def answer_lost(exc: Exception, recipient: str, what: str, again: str) -> None:
     """A task that DMs an answer someone was promised ("I'll DM you in a moment") failed for good: they are
     told so, and whether asking again may help, rather than left waiting for a DM that will not come."""
     request_services.tell_person(background_client(), recipient, messages.answer_lost_text(
-        what, error_for_people(exc), passing=transient(exc), again=again))
+        what, failure_for_people(exc), passing=transient(exc), again=again))
 
 
 def balance_gave_up(exc: Exception, user: str, year: int | None = None) -> None:
@@ -154,7 +157,8 @@ def change_gave_up(exc: Exception, data: dict) -> None:
     from approvals import change_services
 
     change_services.change_gave_up(background_client(), change_services.Change(**data), error_for_people(exc),
-                                   passing=transient(exc), in_flight=isinstance(exc, change_services.RequestInFlight))
+                                   failure=failure_for_people(exc), passing=transient(exc),
+                                   in_flight=isinstance(exc, change_services.RequestInFlight))
 
 
 @retrying_task(priority=10, on_give_up=change_gave_up, payload="approvals.change_services.Change")
@@ -168,7 +172,7 @@ def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
     from approvals import change_services
 
     change_services.edit_gave_up(background_client(), request_services.Submission.from_task_data(submission), by,
-                                 error_for_people(exc), passing=transient(exc),
+                                 error_for_people(exc), failure=failure_for_people(exc), passing=transient(exc),
                                  in_flight=isinstance(exc, change_services.RequestInFlight))
 
 

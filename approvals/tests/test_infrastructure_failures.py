@@ -167,7 +167,10 @@ def test_a_decision_written_before_the_cache_stopped_taking_writes_is_not_report
     assert message.metadata["event_payload"]["status"] == "approved"
     told_bob = ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB)
     assert not any("could not record" in note or "refused" in note for note in told_bob), told_bob
-    assert [problem.error[:10] for problem in DeliveryProblem.objects.all()] == ["follow-ups"]
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.error[:10] == "follow-ups"
+    # The cache failed, not Slack: HR is not sent to look at Slack.
+    assert problem.summary.endswith("could be sent: something went wrong on our side."), problem.summary
 
 
 # --- The cache answers too late on Slack's request path -------------------------------------------

@@ -356,6 +356,30 @@ def test_people_are_shown_slacks_error_codes_and_plain_words_never_a_python_clas
     assert task_queue.error_for_people(KeyError("x")) == "an internal error"
 
 
+def test_a_give_up_blames_slack_only_for_slacks_faults():
+    import redis.exceptions
+    from django.db import OperationalError
+
+    from approvals.cache_lock import LockBusy
+
+    def answered(status, data):
+        return SlackApiError("failed", SlackResponse(client=None, http_verb="POST", api_url="u", req_args={},
+                                                     data=data, headers={}, status_code=status))
+
+    assert task_queue.failure_for_people(answered(200, {"ok": False, "error": "ratelimited"})) == \
+        "Slack kept failing (ratelimited)"
+    assert task_queue.failure_for_people(answered(200, {"ok": False, "error": "not_in_channel"})) == \
+        "Slack refused it (not_in_channel)"
+    assert task_queue.failure_for_people(URLError(ConnectionResetError())) == "Slack kept failing (connection failed)"
+    assert task_queue.failure_for_people(TimeoutError("read timed out")) == "Slack kept failing (no answer in time)"
+    # Ours: a lock's wait running out is a TimeoutError too, and retried as one, but Slack did not fail.
+    for ours in (LockBusy("lock:decide:r1 is busy"), OperationalError("database is locked"),
+                 redis.exceptions.ConnectionError("Connection refused"),
+                 redis.exceptions.OutOfMemoryError("command not allowed"), KeyError("x")):
+        assert task_queue.failure_for_people(ours) == "something went wrong on our side", ours
+    assert task_queue.transient(LockBusy("busy"))
+
+
 def test_someone_told_while_slack_fails_for_now_is_told_by_a_task_once_it_answers(fake_slack, no_backoff):
     # A give-up note (an approval that could not be recorded, say) meets the Slack that made the task give
     # up: the call and the client's own retries fail; a tell_user task sends it (here at once: the tests'
