@@ -24,7 +24,7 @@ from approvals.cache_values import schema_tag
 from approvals.config_types import WorkspaceConfig
 from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE
 from approvals.slack_manifest import manifest_bot_scopes
-from approvals.task_queue import TRANSIENT_SLACK_ERRORS, error_code
+from approvals.task_queue import error_for_people, transient
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ MEMBERS_READ_MAX = MAX_MEMBER_PAGES * MEMBERS_PAGE_SIZE
 @dataclass(frozen=True)
 class Connection:
     ok: bool
-    error: str = ""  # Slack's error code, or the exception's name
+    error: str = ""  # Slack's error code, or plain words ("connection failed"): task_queue.error_for_people
+    passing: bool = False  # the error is a fault a later check may not meet (task_queue.transient)
     workspace: str = ""
     workspace_url: str = ""
     bot_user: str = ""
@@ -79,7 +80,8 @@ class ChannelCheck:
     archived: bool = False
     private: bool = False
     members: int | None = None  # how many, when Slack said
-    error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …)
+    error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …), as Connection's
+    passing: bool = False
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -151,10 +153,8 @@ def _header(headers, name: str) -> str | None:
 def connection_check(client: WebClient) -> Connection:
     try:
         response = client.auth_test()
-    except SlackApiError as exc:
-        return Connection(ok=False, error=error_code(exc))
-    except OSError as exc:  # refused, timed out: the page says which
-        return Connection(ok=False, error=error_code(exc))
+    except (SlackApiError, OSError) as exc:  # OSError: refused, timed out (the page says which, in words)
+        return Connection(ok=False, error=error_for_people(exc), passing=transient(exc))
     scopes = _header(response.headers, "x-oauth-scopes")
     return Connection(
         ok=True, workspace=response.get("team") or "", workspace_url=response.get("url") or "",
@@ -167,7 +167,7 @@ def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCh
     try:
         info = client.conversations_info(channel=channel, include_num_members=True)["channel"]
     except (SlackApiError, OSError) as exc:
-        return ChannelCheck(channel=channel, uses=tuple(uses), error=error_code(exc))
+        return ChannelCheck(channel=channel, uses=tuple(uses), error=error_for_people(exc), passing=transient(exc))
     members = info.get("num_members")
     return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
                         bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
@@ -183,15 +183,9 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
         uses = list(channel_uses(config).items())
         skipped = max(0, len(uses) - MAX_CHANNELS)
         channels = [channel_check(client, channel, used_for) for channel, used_for in uses[:MAX_CHANNELS]]
-    errors = [connection.error] + [check.error for check in channels]
-    passing = any(error and _passing(error) for error in errors)
+    passing = connection.passing or any(check.passing for check in channels)
     return SetupReport(checked_at=started, connection=connection, channels=tuple(channels),
                        channels_skipped=skipped, passing_fault=passing)
-
-
-def _passing(error: str) -> bool:
-    """A fault a later check may not meet: Slack's passing errors, 5xx and 429, and exceptions (named in CamelCase)."""
-    return error in TRANSIENT_SLACK_ERRORS or error.startswith("http_5") or error == "http_429" or error[:1].isupper()
 
 
 # --- The cache: the page reads, the task writes -----------------------------------------------

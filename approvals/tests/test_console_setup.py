@@ -154,6 +154,34 @@ def test_a_passing_fault_is_not_kept_for_long(fake_slack, settings):
     assert setup_checks.setup_report_cached() is not None  # kept a minute, so the next visit asks again
 
 
+def test_a_connection_check_that_could_not_reach_slack_says_so_in_plain_words(hr_client, fake_slack, no_backoff):
+    fake_slack.drop_connection("auth.test", times=None)  # reset on the way, through the client's retries
+
+    response = hr_client.get(reverse("console:setup"))
+
+    assert "Slack could not be asked just now: <code>connection failed</code>" in response.text
+    assert "check again shortly" in response.text
+    assert "Slack refused the connection" not in response.text  # Slack refused nothing: it was not reached
+    assert "Error" not in response.text  # URLError, ConnectionResetError: nothing HR can act on
+    assert setup_checks.setup_report_cached().passing_fault  # kept a minute: the next visit asks again
+
+
+def test_each_check_says_whether_its_fault_may_pass(fake_slack, no_backoff):
+    install_config(standard_config())
+    fake_slack.drop_connection("conversations.info", times=None)
+    report = setup_checks.setup_check(background_client(), standard_config())
+    assert report.connection.ok and report.channels
+    assert {(check.error, check.passing) for check in report.channels} == {("connection failed", True)}
+    assert report.channels[0].problems == ("Slack could not say (connection failed).",)
+    assert report.passing_fault
+
+    fake_slack.clear_faults()
+    fake_slack.fail("conversations.info", "channel_not_found", times=None)
+    report = setup_checks.setup_check(background_client(), standard_config())
+    assert {(check.error, check.passing) for check in report.channels} == {("channel_not_found", False)}
+    assert not report.passing_fault  # kept for a day: checking again will not find it
+
+
 def test_check_again_asks_slack_at_once(hr_client, fake_slack):
     install_config()
     hr_client.get(reverse("console:setup"))
