@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.core.cache import cache
