@@ -75,3 +75,23 @@ def test_a_withdrawal_whose_request_stays_locked_is_not_blamed_on_slack(client, 
     assert told == (f"Sorry, I could not withdraw that request: {OUR_SIDE}. It is unchanged; please try again "
                     "in a few minutes.")
     assert metadata_payload(posted_requests(fake_slack)[0])["status"] == "pending"
+
+
+def test_a_delivery_our_database_kept_failing_counts_the_tries_it_was_given(client, fake_slack):
+    """Our own services failing get more attempts than Slack's faults (task_queue.attempts_for): the
+    requester is told how many there were, and that the fault was not Slack's."""
+    import uuid
+
+    from approvals import task_queue, tasks
+    from approvals.request_services import Submission
+    from test_support.flows import MONDAY, WEDNESDAY
+
+    install_config()
+    submission = Submission(id=str(uuid.uuid4()), user=ALICE, leave_type="vacation", start=MONDAY, end=WEDNESDAY,
+                            start_half=None, end_half=None, note="", validated=True)
+
+    tasks.delivery_gave_up(OperationalError("database is locked"), submission.as_task_data())
+
+    [told] = dms_to(fake_slack, ALICE)
+    assert f"{OUR_SIDE}, and I gave up after {task_queue.INFRASTRUCTURE_ATTEMPTS} tries" in told
+    assert task_queue.INFRASTRUCTURE_ATTEMPTS != task_queue.MAX_ATTEMPTS
