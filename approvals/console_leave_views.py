@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from slack_sdk.errors import SlackClientError
 
 from approvals import ledger_reader, rules, slack_directory
+from approvals.cache_lock import LockBusy
 from approvals.config_store import current_config
 from approvals.console_forms import PeopleField
 from approvals.console_views import staff_required
@@ -93,6 +94,9 @@ def record_leave(request):
             note=data["note"].strip(), validated=False, recorded_by=recorded_by(request))
         try:
             errors = record_for(submission)
+        except LockBusy:  # a TimeoutError, so an OSError: but ours, not Slack's
+            errors = {"user": "Other requests for this person are being sent just now; try again in a minute. "
+                              "Nothing was recorded."}
         except (SlackClientError, OSError) as exc:
             errors = {"user": f"Slack could not be asked just now ({error_for_people(exc)}); try again in a minute."}
         except LedgerCold:

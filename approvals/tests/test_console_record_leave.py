@@ -149,3 +149,21 @@ def test_sick_leave_reported_late_is_still_recorded(admin_client, fake_slack):
     assert response.redirect_chain == [(URL, 302)]
     [payload] = ledger(fake_slack)
     assert (payload["start"], payload["status"]) == (last_year, "approved")
+
+
+def test_a_busy_submission_lock_is_not_blamed_on_slack(admin_client, fake_slack, monkeypatch):
+    """Alice's own form being sent holds her submission lock past the page's wait: our lock, not Slack."""
+    from approvals import cache_lock, request_services
+
+    install_config()
+    admin_client.post(URL, form(start="2031-04-07", end="2031-04-07"), follow=True)  # caches warm, ledger read
+    monkeypatch.setattr(request_services, "REQUEST_PATH_LOCK_WAIT_SECONDS", 0)
+    assert cache_lock.acquire(f"lock:submit:{ALICE}", timeout=60, wait=0)
+
+    response = admin_client.post(URL, form())
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["person"]
+    assert error == ("Other requests for this person are being sent just now; try again in a minute. Nothing was "
+                     "recorded.")
+    assert [p["start"] for p in ledger(fake_slack)] == ["2031-04-07"]
