@@ -69,6 +69,19 @@ def test_it_shows_slacks_exact_error_when_the_token_is_refused(hr_client, fake_s
     assert fake_slack.workspace.bot_token not in response.text  # tokens never appear on pages
 
 
+@pytest.mark.parametrize("error, advice", [
+    ("token_expired", "reinstall it to the workspace"),
+    ("not_allowed_token_type", "is not a bot token"),
+    ("ekm_access_denied", "Checking again will not change this answer"),
+])
+def test_a_refusal_for_good_is_not_called_a_passing_fault(hr_client, fake_slack, error, advice):
+    fake_slack.workspace.revoke_token(error=error)
+    response = hr_client.get(reverse("console:setup"))
+    assert f"Slack refused the connection: <code>{error}</code>" in response.text
+    assert advice in response.text
+    assert "may be down for a moment" not in response.text  # checking again would change nothing
+
+
 def test_it_compares_granted_scopes_with_the_manifest(hr_client, fake_slack, monkeypatch):
     needed = manifest_bot_scopes()
     granting(monkeypatch, fake_slack, [scope for scope in needed if scope != "usergroups:read"] + ["files:write"])
