@@ -119,7 +119,7 @@ def adjustment_record(
             raise AdjustmentError(f"Slack has no user {user}") from None
         raise AdjustmentError(f"Slack could not look up {user} ({error})") from None
     except (SlackClientError, OSError) as exc:
-        raise AdjustmentError(f"Slack could not be reached ({type(exc).__name__}: {exc})") from None
+        raise AdjustmentError(f"Slack could not be reached ({error_for_people(exc)})") from None
 
     try:
         team = match_team(
@@ -128,7 +128,7 @@ def adjustment_record(
             usergroup_members=lambda usergroup: directory.fetch_usergroup_members(client, usergroup),
         ).team
     except (SlackClientError, OSError) as exc:  # a passing fault: nothing is known, nothing was posted
-        raise AdjustmentError(f"Slack could not say which team {user} is in ({type(exc).__name__}); "
+        raise AdjustmentError(f"Slack could not say which team {user} is in ({error_for_people(exc)}); "
                               "try again in a minute") from None
     if team is None:
         raise AdjustmentError(f"{user} is in no team, so there is no approvals channel to record it in")

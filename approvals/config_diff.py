@@ -134,14 +134,17 @@ def _past_channels_dropped(old: WorkspaceConfig, new: WorkspaceConfig, renamed: 
     asked about as a team.
     """
     old_teams = {team.name: team for team in old.teams}
+    # The ledger reads every team's channels for everyone's requests: a channel passed to another team's
+    # history is still read.
+    reading = {channel for team in new.teams for channel in team.ledger_channels}
     changes = []
     for team in new.teams:
         before = old_teams.get(renamed.get(team.name, team.name))
         if before is None:
             continue
-        reading = {*team.ledger_channels, before.approvals_channel}
+        reading_here = {*reading, before.approvals_channel}
         changes.extend(Change(REMOVED, "past_approvals_channels", f"{channel} ({team.name})")
-                       for channel in before.past_approvals_channels if channel not in reading)
+                       for channel in before.past_approvals_channels if channel not in reading_here)
     return changes
 
 

@@ -178,6 +178,7 @@ def _preview(request, upload: dict, config: WorkspaceConfig, *, status: int = 20
         "diff": diff,
         "sections": _sections(diff, slack_directory.directory_cached()),
         "removals": diff.removals,
+        "dropped_channels": diff.of("past_approvals_channels"),
         "fingerprint": fingerprint(current),
         "may_apply": request.user.has_perms(APPLY_PERMISSIONS),
         "apply_error": error,

@@ -95,7 +95,7 @@ def record_leave(request):
         try:
             errors = record_for(submission)
         except LockBusy:  # a TimeoutError, so an OSError: but ours, not Slack's
-            errors = {"user": "Other requests for this person are being sent just now; try again in a minute. "
+            errors = {"user": "Other requests are being sent just now; try again in a minute. "
                               "Nothing was recorded."}
         except (SlackClientError, OSError) as exc:
             errors = {"user": f"Slack could not be asked just now ({error_for_people(exc)}); try again in a minute."}

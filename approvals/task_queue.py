@@ -127,6 +127,8 @@ def error_for_people(exc: BaseException) -> str:
     words, never a Python class name ("URLError", "ConnectionResetError" mean nothing to them)."""
     if isinstance(exc, SlackApiError):
         return error_code(exc)
+    if isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS)):  # a TimeoutError or OSError too, but ours
+        return "our database, cache or a lock failed"
     if is_timeout(exc):
         return "no answer in time"
     if isinstance(exc, (SlackClientError, OSError)):  # refused, reset, cut off mid-answer

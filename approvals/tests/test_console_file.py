@@ -97,6 +97,14 @@ def test_a_past_approvals_channel_the_file_leaves_out_is_a_removal():
     assert "1 past approvals channel removed" in diff.counts()
 
 
+def test_a_past_approvals_channel_passed_to_another_team_is_still_read_and_not_a_removal():
+    [past] = EXAMPLE["teams"][0]["past_approvals_channels"]
+    new = example()
+    new["teams"][0]["past_approvals_channels"] = []
+    new["teams"][1]["past_approvals_channels"] = [past]
+    assert config_diff(parse_config(EXAMPLE), parse_config(new)).removals == ()
+
+
 def test_a_new_approvals_channel_keeps_the_old_one_and_asks_about_nothing():
     """config_apply keeps the approvals channel a team leaves among its past ones, and a renamed team's
     history goes with it: neither is a removal."""
@@ -261,6 +269,22 @@ def test_removing_needs_the_box_ticked(hr_client):
     hr_client.post(reverse("console:config_apply"), {"fingerprint": preview.context["fingerprint"],
                                                      "confirm_removals": "yes"})
     assert CompanyHoliday.objects.count() == 0
+    assert "stop counting towards balances" not in preview.text  # no channel dropped
+
+
+@pytest.mark.django_db
+def test_dropping_a_past_approvals_channel_says_what_it_costs_before_the_box_is_ticked(hr_client):
+    config_apply(config=parse_config(EXAMPLE))
+    [past] = EXAMPLE["teams"][0]["past_approvals_channels"]
+    new = example()
+    new["teams"][0]["past_approvals_channels"] = []
+    upload(hr_client, new)
+    preview = hr_client.get(reverse("console:config_preview"))
+    assert "1 past approvals channel removed" in preview.text
+    assert "requests in a dropped past approvals channel stop counting towards balances" in preview.text
+    response = hr_client.post(reverse("console:config_apply"), {"fingerprint": preview.context["fingerprint"]})
+    assert response.status_code == 400
+    assert Team.objects.get(name="Engineering").past_approvals_channels == [past]
 
 
 @pytest.mark.django_db

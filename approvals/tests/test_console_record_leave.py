@@ -164,6 +164,6 @@ def test_a_busy_submission_lock_is_not_blamed_on_slack(admin_client, fake_slack,
 
     assert response.status_code == 200
     [error] = response.context["form"].errors["person"]
-    assert error == ("Other requests for this person are being sent just now; try again in a minute. Nothing was "
+    assert error == ("Other requests are being sent just now; try again in a minute. Nothing was "
                      "recorded.")
     assert [p["start"] for p in ledger(fake_slack)] == ["2031-04-07"]

@@ -356,6 +356,19 @@ def test_people_are_shown_slacks_error_codes_and_plain_words_never_a_python_clas
     assert task_queue.error_for_people(KeyError("x")) == "an internal error"
 
 
+def test_our_own_faults_are_not_recorded_as_slacks():
+    """HR's record of a request that did not get through (DeliveryProblem.error) uses these words: a lock
+    another process held (a TimeoutError), our database or cache failing, is not Slack's timeout."""
+    import redis.exceptions
+    from django.db import OperationalError
+
+    from approvals.cache_lock import LockBusy
+
+    for ours in (LockBusy("lock x is busy"), OperationalError("database is locked"),
+                 redis.exceptions.ConnectionError("refused"), redis.exceptions.TimeoutError("slow")):
+        assert task_queue.error_for_people(ours) == "our database, cache or a lock failed", ours
+
+
 def test_a_give_up_blames_slack_only_for_slacks_faults():
     import redis.exceptions
     from django.db import OperationalError
