@@ -359,8 +359,14 @@ def person_not_allowed_text() -> str:
     return "they are not among the people who may request time off here (the workspace's requesters)"
 
 
-def person_no_team_text() -> str:
-    """`no_team_text` for HR recording leave for someone (console text: no mentions)."""
+def person_no_team_text(cause: UnlistedSource | None = None) -> str:
+    """`no_team_text` for HR recording leave for someone (console text: no mentions). `cause`: a team's
+    list of members Slack refused to give, which HR can fix."""
+    if cause is not None:
+        where = f"the channel {cause.source}" if cause.is_channel else f"the user group {cause.source}"
+        fix = "invite the app to that channel" if cause.is_channel else "check the team's user group"
+        return (f"they are in no team, but Slack would not list who is in {where} ({cause.error}), which decides "
+                f"who is in {cause.team_name}: {fix}, or fix the team's settings")
     return "they are in no team, so nobody could approve it; add them to a team first"
 
 

@@ -472,7 +472,8 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
     try:
         team = delivery_team(client, config, submission, leave_type, for_hr=True)
     except Refused as refusal:
-        return {"user": "; ".join(refusal.reasons).capitalize() + "."}
+        reasons = "; ".join(refusal.reasons)
+        return {"user": f"{reasons[:1].upper()}{reasons[1:]}."}  # not capitalize(): it lowers channel ids
     today = local_today(directory.fetch_timezone(client, submission.user))
     history = ledger_reader.cached_ledger(config)
     if history is None:
@@ -546,10 +547,8 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     team = match_team(config, submission.user, channel_members=channel_members,
                       usergroup_members=usergroup_members).team
     if team is None:
-        if for_hr:
-            raise Refused(messages.person_no_team_text())
         cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
-        raise Refused(messages.no_team_text(config, cause=cause))
+        raise Refused(messages.person_no_team_text(cause) if for_hr else messages.no_team_text(config, cause=cause))
     return team
 
 

@@ -57,6 +57,26 @@ def test_staff_without_the_permission_may_not(client, fake_slack, django_user_mo
     assert ledger(fake_slack) == []
 
 
+def test_someone_in_no_team_because_slack_will_not_list_a_members_channel_is_told_to_hr_as_such(admin_client,
+                                                                                                  fake_slack):
+    """HR can fix it: the text names the channel (its id kept as Slack spells it) and Slack's error."""
+    from dataclasses import replace
+
+    from approvals.config_types import MemberSource
+    from test_support.flows import ENGINEERING, standard_config
+
+    fake_slack.workspace.add_channel("C0SECRET", "secret-eng", members=[ALICE], private=True, bot_member=False)
+    install_config(standard_config(teams=(replace(ENGINEERING, members=MemberSource(channel="C0SECRET")),)))
+
+    response = admin_client.post(URL, form())
+
+    [error] = response.context["form"].errors["person"]
+    assert error == ("They are in no team, but Slack would not list who is in the channel C0SECRET "
+                     "(channel_not_found), which decides who is in Engineering: invite the app to that channel, "
+                     "or fix the team's settings.")
+    assert ledger(fake_slack) == []
+
+
 def test_an_approvals_channel_slack_will_not_show_is_said_and_nothing_is_recorded(admin_client, fake_slack):
     # The bot was removed from the approvals channel: the ledger cannot be read to check the request.
     install_config()
