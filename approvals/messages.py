@@ -335,15 +335,21 @@ def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: Unliste
 def unlisted_text(config: WorkspaceConfig, cause: UnlistedSource, *, plain: bool = False) -> str:
     """For someone in no team while Slack refuses to list a team's members channel or user group: that
     list, not HR forgetting them, is the likely cause; Slack's error is worth quoting to whoever fixes it."""
-    if cause.is_channel:
-        where = f"the channel {cause.source}" if plain else f"<#{cause.source}>"
-        fix = "invite the app to that channel or fix the team's settings"
-    else:
-        # Named, not mentioned: a mention of a user group notifies its members.
-        where, fix = f"the user group {cause.source}", "fix the team's settings"
+    # A user group is named, not mentioned: a mention of a user group notifies its members.
+    where = (f"<#{cause.source}>" if cause.is_channel and not plain
+             else f"the channel {cause.source}" if cause.is_channel else f"the user group {cause.source}")
     team = cause.team_name if plain else escape(cause.team_name)
     return (f"I couldn't read who is in {where} (Slack said {cause.error}), which decides who is in {team}; "
-            f"ask {hr_contacts(config, plain=plain)} to {fix}")
+            f"ask {hr_contacts(config, plain=plain)} to {unlisted_fix(cause)}")
+
+
+def unlisted_fix(cause: UnlistedSource) -> str:
+    """What whoever looks after the app can do about a members list Slack refused, by Slack's error."""
+    if cause.error in {"missing_scope", "not_allowed_token_type", "no_permission"}:
+        return "give the app the scopes the console's setup page lists, or fix the team's settings"
+    if cause.is_channel:
+        return "invite the app to that channel or fix the team's settings"
+    return "fix the team's settings"
 
 
 def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:
@@ -364,9 +370,8 @@ def person_no_team_text(cause: UnlistedSource | None = None) -> str:
     list of members Slack refused to give, which HR can fix."""
     if cause is not None:
         where = f"the channel {cause.source}" if cause.is_channel else f"the user group {cause.source}"
-        fix = "invite the app to that channel" if cause.is_channel else "check the team's user group"
         return (f"they are in no team, but Slack would not list who is in {where} ({cause.error}), which decides "
-                f"who is in {cause.team_name}: {fix}, or fix the team's settings")
+                f"who is in {cause.team_name}: {unlisted_fix(cause)}")
     return "they are in no team, so nobody could approve it; add them to a team first"
 
 

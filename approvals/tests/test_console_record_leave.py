@@ -72,7 +72,7 @@ def test_someone_in_no_team_because_slack_will_not_list_a_members_channel_is_tol
 
     [error] = response.context["form"].errors["person"]
     assert error == ("They are in no team, but Slack would not list who is in the channel C0SECRET "
-                     "(channel_not_found), which decides who is in Engineering: invite the app to that channel, "
+                     "(channel_not_found), which decides who is in Engineering: invite the app to that channel "
                      "or fix the team's settings.")
     assert ledger(fake_slack) == []
 

@@ -110,6 +110,15 @@ def test_a_team_whose_members_cannot_be_read_is_named_as_mrkdwn_or_as_plain_text
         "R&D <ops>; ask HR to invite the app to that channel or fix the team's settings")
 
 
+def test_a_members_list_refused_for_a_scope_is_not_advised_as_an_invitation():
+    config = WorkspaceConfig(fallback_approvers=("U_HR",))
+    for is_channel, source in ((True, "C_ENG"), (False, "S_ENG")):
+        cause = UnlistedSource(team_name="Eng", source=source, is_channel=is_channel, error="missing_scope")
+        for text in (messages.no_team_text(config, cause=cause), messages.person_no_team_text(cause)):
+            assert "give the app the scopes the console's setup page lists" in text
+            assert "invite" not in text
+
+
 def test_who_else_is_out_names_ten_and_counts_the_rest():
     others = [replace(pending(f"U{n:010d}"), id=f"r{n}") for n in range(500)]
     line = messages.others_out_line(others, unread=40)
