@@ -88,7 +88,8 @@ def commands_of(script: Path) -> list[str]:
 
 def test_bin_run_serves_on_the_loopback_interface_only():
     runserver = [line for line in commands_of(RUN) if "manage.py runserver" in line]
-    assert runserver == [".venv/bin/python manage.py runserver 127.0.0.1:8000"]
+    assert runserver == ['.venv/bin/python manage.py runserver "127.0.0.1:${port}"']
+    assert 'port="${PORT:-8000}"' in commands_of(RUN)
     assert "0.0.0.0" not in RUN.read_text()
 
 
