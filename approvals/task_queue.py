@@ -25,6 +25,7 @@ import inspect
 import logging
 import re
 import time
+from contextvars import ContextVar
 from datetime import timedelta
 from urllib.error import URLError
 
@@ -50,6 +51,9 @@ from approvals.slack_clients import retry_after_header
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# While an `on_give_up` runs: how many attempts were made. The faults along the way decide how many
+# are allowed (`attempts_for`), and the last one alone does not say how many there were.
+_attempts_made: ContextVar[int | None] = ContextVar("attempts_made", default=None)
 BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
 MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this (a bad header must not park a task for days)
 SLACK_ERROR_CODE = re.compile(r"[a-z0-9_.\-]{1,100}")  # Slack's codes: invalid_auth, not_in_channel, …
@@ -80,6 +84,12 @@ def transient(exc: BaseException) -> bool:
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
     return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError,
                             *INFRASTRUCTURE_FAULTS))
+
+
+def attempts_made(exc: BaseException, attempts: int) -> int:
+    """In an `on_give_up`: how many attempts the task made; elsewhere, how many one failing this way
+    is allowed (`attempts_for`)."""
+    return _attempts_made.get() or attempts_for(exc, attempts)
 
 
 def attempts_for(exc: BaseException, attempts: int) -> int:
@@ -209,10 +219,13 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
                     logger.error("task %s failed for good attempt=%s error=%s", this_task.name, attempt,
                                  error_code(exc))
                     if on_give_up is not None:
+                        made = _attempts_made.set(attempt)
                         try:
                             on_give_up(exc, *args)
                         except Exception:
                             logger.exception("task %s could not report giving up", this_task.name)
+                        finally:
+                            _attempts_made.reset(made)
                 raise  # this attempt is recorded as failed, with its error
 
         del run.__wrapped__  # Django reads the signature: it is `run`'s, with its `context` first

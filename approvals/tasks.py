@@ -17,7 +17,7 @@ from approvals.config_store import current_config
 from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
-from approvals.task_queue import MAX_ATTEMPTS, attempts_for, error_for_people, failure_for_people, retrying_task, transient
+from approvals.task_queue import MAX_ATTEMPTS, attempts_made, error_for_people, failure_for_people, retrying_task, transient
 from approvals.team_routing import MembershipUnknown, match_team
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                                                     config.leave_type(submission.leave_type), team, error,
                                                     failure=failure)
         return
-    problem = (f"{failure}, and I gave up after {attempts_for(exc, MAX_ATTEMPTS)} tries" if transient(exc)
+    problem = (f"{failure}, and I gave up after {attempts_made(exc, MAX_ATTEMPTS)} tries" if transient(exc)
                else f"sending it failed ({error})")
     request_services.request_report_undelivered(background_client(), submission,
                                                 config.leave_type(submission.leave_type), team, error,

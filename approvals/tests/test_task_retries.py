@@ -420,3 +420,30 @@ def test_a_note_to_someone_waiting_outlasts_a_longer_slack_outage_than_other_tas
     told = [e.text for e in fake_slack.workspace.ephemerals if e.user == BOB]
     assert told == ["Your approval could not be recorded."]
     assert task_queue.MAX_ATTEMPTS < 8 <= tasks.TELL_ATTEMPTS
+
+
+def test_a_give_up_counts_the_attempts_made_whatever_each_fault_allowed(client, fake_slack, no_backoff, attempts,
+                                                                         monkeypatch):
+    """Our database failing is given ten attempts, Slack's faults six: a delivery that met the first six
+    times and Slack's on the seventh gives up there, and says seven."""
+    from django.db import OperationalError
+
+    from approvals import request_services
+
+    install_config()
+    real_deliver = request_services.request_deliver
+    calls = []
+
+    def deliver(slack_client, submission):
+        calls.append(submission.id)
+        if len(calls) <= 6:
+            raise OperationalError("database is locked")
+        return real_deliver(slack_client, submission)
+
+    monkeypatch.setattr(request_services, "request_deliver", deliver)
+    fake_slack.server_error("chat.postMessage", status=500, times=POSTS_PER_ATTEMPT)
+    request_time_off(client, fake_slack, ALICE)
+
+    assert sorted(attempts) == [(n, TaskResultStatus.FAILED) for n in range(1, 8)]
+    [dm] = dms_to(fake_slack, ALICE)
+    assert "gave up after 7 tries" in dm
