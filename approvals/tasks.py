@@ -17,7 +17,14 @@ from approvals.config_store import current_config
 from approvals.notifications import followups_lost, post_ephemeral, send_dm
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
-from approvals.task_queue import MAX_ATTEMPTS, attempts_made, error_for_people, failure_for_people, retrying_task, transient
+from approvals.task_queue import (
+    MAX_ATTEMPTS,
+    attempts_made,
+    error_for_people,
+    failure_for_people,
+    retrying_task,
+    transient,
+)
 from approvals.team_routing import MembershipUnknown, match_team
 
 logger = logging.getLogger(__name__)
