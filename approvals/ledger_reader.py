@@ -76,7 +76,7 @@ from approvals.config_types import WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
 from approvals.rules import PENDING, Adjustment, LedgerEntry
-from approvals.task_queue import retry_after_seconds, transient
+from approvals.task_queue import ReadStillUnderWay, retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ PAUSES_PER_CHANNEL_MAX = 5  # then the read fails as a passing fault, and its ta
 PAUSE_MAX_SECONDS = 60  # a longer Retry-After fails the read too: its task waits for it (task_queue)
 
 
-class LedgerBusy(TimeoutError):
+class LedgerBusy(ReadStillUnderWay):
     """Another process is reading the cold ledger and did not finish in time: try again later.
 
     A TimeoutError, so the task that asked retries it (`task_queue.transient`).

@@ -70,6 +70,12 @@ INFRASTRUCTURE_FAULTS = (RedisConnectionError, RedisTimeoutError, OperationalErr
 INFRASTRUCTURE_ATTEMPTS = 10
 
 
+class ReadStillUnderWay(TimeoutError):
+    """Another process is still reading from Slack what this one needs (a cold ledger takes minutes at
+    Slack's rate limits). A TimeoutError, so the task that met it retries; told as what it is, neither
+    Slack failing nor us (`failure_for_people`)."""
+
+
 class RetryLater(Exception):
     """Not Slack's fault, but one a later attempt may not meet (a request still being posted, say):
     the task tries again with backoff, as after a passing Slack fault."""
@@ -137,6 +143,8 @@ def error_for_people(exc: BaseException) -> str:
     words, never a Python class name ("URLError", "ConnectionResetError" mean nothing to them)."""
     if isinstance(exc, SlackApiError):
         return error_code(exc)
+    if isinstance(exc, ReadStillUnderWay):
+        return "still reading the leave history from Slack"
     if isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS)):  # a TimeoutError or OSError too, but ours
         return "our database, cache or a lock failed"
     if is_timeout(exc):
@@ -156,6 +164,8 @@ def failure_for_people(exc: BaseException) -> str:
     database, the cache, a lock, a bug): it was not Slack that failed, and what did is nothing to them."""
     if isinstance(exc, SlackApiError):
         return f"Slack kept failing ({error_code(exc)})" if transient(exc) else f"Slack refused it ({error_code(exc)})"
+    if isinstance(exc, ReadStillUnderWay):
+        return "reading the leave history from Slack is taking longer than usual"
     if isinstance(exc, (SlackRequestError, OSError)) and not isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS)):
         return f"Slack kept failing ({error_for_people(exc)})"
     return OUR_SIDE

@@ -367,6 +367,10 @@ def test_our_own_faults_are_not_recorded_as_slacks():
     for ours in (LockBusy("lock x is busy"), OperationalError("database is locked"),
                  redis.exceptions.ConnectionError("refused"), redis.exceptions.TimeoutError("slow")):
         assert task_queue.error_for_people(ours) == "our database, cache or a lock failed", ours
+    from approvals.ledger_reader import LedgerBusy
+
+    assert task_queue.error_for_people(LedgerBusy("another process is reading the ledger from Slack")) == \
+        "still reading the leave history from Slack"  # a wait, not a fault
 
 
 def test_a_give_up_blames_slack_only_for_slacks_faults():

@@ -95,3 +95,23 @@ def test_a_delivery_our_database_kept_failing_counts_the_tries_it_was_given(clie
     [told] = dms_to(fake_slack, ALICE)
     assert f"{OUR_SIDE}, and I gave up after {task_queue.INFRASTRUCTURE_ATTEMPTS} tries" in told
     assert task_queue.INFRASTRUCTURE_ATTEMPTS != task_queue.MAX_ATTEMPTS
+
+
+def test_a_balance_waiting_on_another_processs_ledger_read_says_so(client, fake_slack, no_backoff, monkeypatch):
+    """A cold ledger is read by one process (minutes, at Slack's pace); the others wait for it. A balance
+    that waited through every attempt is told that, not that Slack failed or that something broke."""
+    from approvals import ledger_reader
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    caches["default"].clear()
+    monkeypatch.setattr(ledger_reader, "COLD_WAIT_SECONDS", 0)
+    assert cache_lock.acquire(ledger_reader.REFRESH_LOCK, timeout=600, wait=0)  # another process reading
+    before = len(dms_to(fake_slack, ALICE))
+
+    response = post_command(client, "balance", user_id=ALICE)
+
+    assert "DM you" in response.json()["text"]
+    [told] = dms_to(fake_slack, ALICE)[before:]
+    assert told == ("Sorry, I couldn't work out your balance: reading the leave history from Slack is taking longer "
+                    "than usual. Please try `/timeoff balance` again in a few minutes.")
