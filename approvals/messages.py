@@ -335,12 +335,17 @@ def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: Unliste
 def unlisted_text(config: WorkspaceConfig, cause: UnlistedSource, *, plain: bool = False) -> str:
     """For someone in no team while Slack refuses to list a team's members channel or user group: that
     list, not HR forgetting them, is the likely cause; Slack's error is worth quoting to whoever fixes it."""
-    # A user group is named, not mentioned: a mention of a user group notifies its members.
-    where = (f"<#{cause.source}>" if cause.is_channel and not plain
-             else f"the channel {cause.source}" if cause.is_channel else f"the user group {cause.source}")
     team = cause.team_name if plain else escape(cause.team_name)
-    return (f"I couldn't read who is in {where} (Slack said {cause.error}), which decides who is in {team}; "
-            f"ask {hr_contacts(config, plain=plain)} to {unlisted_fix(cause)}")
+    return (f"I couldn't read who is in {unlisted_list(cause, plain=plain)} (Slack said {cause.error}), which "
+            f"decides who is in {team}; ask {hr_contacts(config, plain=plain)} to {unlisted_fix(cause)}")
+
+
+def unlisted_list(cause: UnlistedSource, *, plain: bool) -> str:
+    """The list Slack refused: a channel link in mrkdwn, its id in plain text. A user group is named, not
+    mentioned: a mention of a user group notifies its members."""
+    if cause.is_channel:
+        return f"the channel {cause.source}" if plain else f"<#{cause.source}>"
+    return f"the user group {cause.source}"
 
 
 def unlisted_fix(cause: UnlistedSource) -> str:
@@ -369,9 +374,8 @@ def person_no_team_text(cause: UnlistedSource | None = None) -> str:
     """`no_team_text` for HR recording leave for someone (console text: no mentions). `cause`: a team's
     list of members Slack refused to give, which HR can fix."""
     if cause is not None:
-        where = f"the channel {cause.source}" if cause.is_channel else f"the user group {cause.source}"
-        return (f"they are in no team, but Slack would not list who is in {where} ({cause.error}), which decides "
-                f"who is in {cause.team_name}: {unlisted_fix(cause)}")
+        return (f"they are in no team, but Slack would not list who is in {unlisted_list(cause, plain=True)} "
+                f"({cause.error}), which decides who is in {cause.team_name}: {unlisted_fix(cause)}")
     return "they are in no team, so nobody could approve it; add them to a team first"
 
 
