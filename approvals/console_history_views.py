@@ -90,6 +90,6 @@ def config_history(*, limit: int = SHOWN, directory=None) -> list[HistoryRow]:
 def history(request):
     return render(request, "approvals/console/history.html", {
         "nav": "history",
-        "rows": config_history(directory=slack_directory.directory_cached()),
+        "rows": config_history(directory=slack_directory.directory_current()),
         "shown": SHOWN,
     })
