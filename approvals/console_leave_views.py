@@ -39,8 +39,10 @@ class RecordLeaveForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, leave_types, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # as the console's other forms: "First day", not "First day:"
         super().__init__(*args, **kwargs)
-        self.fields["leave_type"].choices = [(t.code, t.label) for t in leave_types]
+        # By name: an emoji code (":palm_tree:") is Slack's to draw, and a browser shows it as typed.
+        self.fields["leave_type"].choices = [(t.code, t.name) for t in leave_types]
 
     def clean_person(self):
         people = self.cleaned_data["person"]

@@ -187,3 +187,13 @@ def test_a_busy_submission_lock_is_not_blamed_on_slack(admin_client, fake_slack,
     assert error == ("Other requests are being sent just now; try again in a minute. Nothing was "
                      "recorded.")
     assert [p["start"] for p in ledger(fake_slack)] == ["2031-04-07"]
+
+
+def test_the_form_names_leave_types_as_people_read_them_not_by_slack_emoji_code(admin_client, fake_slack):
+    install_config()
+    page = admin_client.get(URL).text
+    assert '<option value="vacation">Vacation</option>' in page
+    assert ":palm_tree:" not in page
+    # Laid out as the console's other forms, each box beside its label: "First day: afternoon only".
+    assert '<div class="checkbox-row"><input type="checkbox" name="start_pm" id="id_start_pm">' \
+           '<label for="id_start_pm">First day: afternoon only</label></div>' in page
