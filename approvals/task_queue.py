@@ -76,6 +76,11 @@ class ReadStillUnderWay(TimeoutError):
     Slack failing nor us (`failure_for_people`)."""
 
 
+# Faults of our own that are TimeoutErrors or OSErrors too, as Slack's timeouts and dropped connections
+# are: never a sign that Slack did anything, nor that Slack failed.
+OUR_WAITS = (LockBusy, ReadStillUnderWay)
+
+
 class RetryLater(Exception):
     """Not Slack's fault, but one a later attempt may not meet (a request still being posted, say):
     the task tries again with backoff, as after a passing Slack fault."""
@@ -111,7 +116,7 @@ def slack_may_have_acted(exc: BaseException) -> bool:
     if isinstance(exc, SlackApiError):
         return (getattr(exc.response, "status_code", 200) >= 500
                 or exc.response.get("error") in {"fatal_error", "internal_error", "request_timeout"})
-    return isinstance(exc, (SlackClientError, OSError))
+    return isinstance(exc, (SlackClientError, OSError)) and not isinstance(exc, OUR_WAITS)
 
 
 def retry_after_seconds(exc: BaseException) -> int:
@@ -166,7 +171,7 @@ def failure_for_people(exc: BaseException) -> str:
         return f"Slack kept failing ({error_code(exc)})" if transient(exc) else f"Slack refused it ({error_code(exc)})"
     if isinstance(exc, ReadStillUnderWay):
         return "reading the leave history from Slack is taking longer than usual"
-    if isinstance(exc, (SlackRequestError, OSError)) and not isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS)):
+    if isinstance(exc, (SlackRequestError, OSError)) and not isinstance(exc, (*OUR_WAITS, *INFRASTRUCTURE_FAULTS)):
         return f"Slack kept failing ({error_for_people(exc)})"
     return OUR_SIDE
 

@@ -397,6 +397,18 @@ def test_a_give_up_blames_slack_only_for_slacks_faults():
     assert task_queue.transient(LockBusy("busy"))
 
 
+def test_only_a_call_to_slack_that_failed_may_have_been_made_by_slack():
+    """A post whose answer was lost is looked for before it is made again (notifications.post_notice); our
+    own waits running out are TimeoutErrors too, but Slack did nothing then: nothing to look for."""
+    from approvals.cache_lock import LockBusy
+    from approvals.ledger_reader import LedgerBusy
+
+    assert task_queue.slack_may_have_acted(TimeoutError("read timed out"))
+    assert task_queue.slack_may_have_acted(URLError(ConnectionResetError()))
+    assert not task_queue.slack_may_have_acted(LockBusy("lock:decide:r1 is busy"))
+    assert not task_queue.slack_may_have_acted(LedgerBusy("another process is reading the ledger from Slack"))
+
+
 def test_someone_told_while_slack_fails_for_now_is_told_by_a_task_once_it_answers(fake_slack, no_backoff):
     # A give-up note (an approval that could not be recorded, say) meets the Slack that made the task give
     # up: the call and the client's own retries fail; a tell_user task sends it (here at once: the tests'
