@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages
@@ -71,14 +72,21 @@ def team_of_user(client: WebClient, config: WorkspaceConfig, user: str) -> TeamC
     return match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
 
 
+# The warning below once per person and list in this time: each answer to them (each redraw of the form's
+# preview) would say it again.
+NO_TEAM_LOG_SECONDS = 10 * 60
+
+
 def no_team_cause(config: WorkspaceConfig, user: str, lookups=None) -> UnlistedSource | None:
     """For `user`, whom the member lists put in no team: a team's channel or user group of members that
     Slack refused to list (`team_routing.unlisted_source`), so they may be in that team after all; None
-    when every list was read. Logged. `lookups`: the (channel, user group) look-ups that found no team;
-    by default the cache's, which that look-up has just read or filled."""
+    when every list was read. `lookups`: the (channel, user group) look-ups that found no team;
+    by default the cache's, which that look-up has just read or filled. Logged once per person and list
+    in NO_TEAM_LOG_SECONDS."""
     channel_members, usergroup_members = lookups or cached_lookups()
     cause = unlisted_source(config, channel_members=channel_members, usergroup_members=usergroup_members)
-    if cause is not None:
+    if cause is not None and cache.add(f"no-team-logged:{user}:{cause.source}:{cause.error}", True,
+                                       NO_TEAM_LOG_SECONDS):
         logger.warning("user=%s is in no team, and the members of %s=%s cannot be read error=%s: they may belong "
                        "to the team it decides", user, "channel" if cause.is_channel else "usergroup", cause.source,
                        cause.error)

@@ -87,6 +87,17 @@ def test_timeoff_names_the_channel_it_cannot_read_and_slacks_error(client, fake_
     assert "Engineering" not in logged  # ids only: the team's name is text HR typed
 
 
+def test_the_warning_is_logged_once_a_while_per_person_not_at_each_answer(client, fake_slack, secret_channel,
+                                                                          caplog):
+    fake_slack.workspace.channels[C_SECRET].members.add(CAROL)
+    warm(client, ALICE)
+    with caplog.at_level(logging.WARNING, logger="approvals"):
+        for user in (ALICE, ALICE, CAROL):
+            assert timeoff(client, user)["text"] == f"Sorry, {TOLD}."
+    logged = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert [line.split()[0] for line in logged] == [f"user={ALICE}", f"user={CAROL}"]
+
+
 def test_the_refusal_is_asked_of_slack_once_in_ten_minutes(client, fake_slack, secret_channel):
     warm(client, ALICE)
     for _ in range(2):
