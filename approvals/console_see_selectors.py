@@ -78,6 +78,7 @@ class Day:
     label: str  # "Mon 7 Dec"
     working: bool
     holiday: str = ""
+    today: bool = False  # the team's today: its column is marked
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def team_calendar(*, config: WorkspaceConfig, team: TeamConfig, ledger: Ledger, 
     for monday in starts:
         days = [monday + timedelta(days=n) for n in range(7)]
         header = tuple(Day(day=d, label=format_day(d), working=d.weekday() in team.workweek and d not in holidays,
-                           holiday=holidays.get(d, "")) for d in days)
+                           holiday=holidays.get(d, ""), today=d == today) for d in days)
         out = [e for e in entries if e.start <= days[-1] and e.end >= days[0]]
         rows = []
         for user in sorted({e.user for e in out}, key=lambda u: (person_label(directory, u).casefold(), u)):

@@ -88,6 +88,20 @@ def test_whos_out_shows_the_coming_weeks_per_team(hr_client, ledger):
     assert "Bob Brown" not in text  # last year's leave is not in the coming weeks
 
 
+def test_whos_out_marks_the_teams_today(hr_client, fake_slack):
+    install_config()
+    seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=[
+        entry("alice-this-week", ALICE, "vacation", TODAY - timedelta(days=7), TODAY + timedelta(days=7))])
+    response = hr_client.get(reverse("console:whos_out"), {"weeks": "2"})
+
+    [calendar] = response.context["calendars"]
+    marked = [day.day for week in calendar.weeks for day in week.days if day.today]
+    assert len(marked) == 1 and abs(marked[0] - TODAY) <= timedelta(days=1)  # Engineering's day, in Los Angeles
+    assert marked[0] in [day.day for day in calendar.weeks[0].days]  # this week comes first
+    assert response.text.count('aria-current="date"') == 1
+    assert '<span class="today-mark">today</span>' in response.text
+
+
 def test_whos_out_for_one_team_and_fewer_weeks(hr_client, ledger):
     response = hr_client.get(reverse("console:whos_out"), {"team": "Engineering", "weeks": "1"})
     assert response.context["weeks"] == 1
