@@ -11,6 +11,7 @@ from approvals.selectors import (
     balance_answer_cached,
     balance_no_team_text,
     balance_text,
+    balance_years,
     local_today,
     no_team_cause,
     team_of_user,
@@ -36,7 +37,7 @@ def balance_send(client: WebClient, user: str, year: int | None) -> None:
     if team is None:
         send_dm(client, user, balance_no_team_text(config, no_team_cause(config, user)))
         return
-    year = year or local_today(directory.fetch_timezone(client, user)).year
+    today = local_today(directory.fetch_timezone(client, user))
     try:
         ledger = ledger_reader.current_ledger(client, config)
     except ledger_reader.LedgerUnavailable as error:
@@ -46,4 +47,5 @@ def balance_send(client: WebClient, user: str, year: int | None) -> None:
             f"Sorry, I can't work out your balance right now: I {error} — the leave records live there. "
             f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel."))
         return
-    send_dm(client, user, balance_text(config, ledger, user=user, team=team, year=year))
+    years = balance_years(ledger, user, today=today, asked=year)
+    send_dm(client, user, balance_text(config, ledger, user=user, team=team, years=years))

@@ -15,7 +15,15 @@ from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.home_view import home_view
 from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.rules import PENDING, LedgerEntry
-from approvals.selectors import balance_text, local_today, my_leave, no_team_cause, slack_lookups, team_of_user
+from approvals.selectors import (
+    balance_text,
+    balance_years,
+    local_today,
+    my_leave,
+    no_team_cause,
+    slack_lookups,
+    team_of_user,
+)
 from approvals.team_out_services import team_week_from
 from approvals.team_routing import UnlistedSource, approvers_for
 
@@ -103,7 +111,8 @@ def home_publish(client: WebClient, user: str) -> None:
         logger.warning("home for user=%s: ledger unavailable: %s", user, exc)
         history, waiting, note = None, [], "I can't read the leave records right now; HR has been told."
     leave = my_leave(history, user, today) if history is not None else None
-    balances = (balance_text(config, history, user=user, team=team, year=today.year)
+    balances = (balance_text(config, history, user=user, team=team,
+                             years=balance_years(history, user, today=today))
                 if history is not None and team is not None else None)
     if team is None:
         note = home_no_team_note(config, no_team_cause(config, user))

@@ -15,13 +15,15 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages
-from approvals.balances import balances_for, describe_balances
+from approvals.balances import BALANCES_TEXT_MAX, balances_for, describe_balances
 from approvals.block_kit import days_text, escape
 from approvals.config_store import current_config_with
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
+    APPROVED,
     MAX_REQUEST_DAYS,
+    PENDING,
     LeaveRequest,
     LedgerEntry,
     balance_for,
@@ -315,9 +317,30 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
 # --- Balances ------------------------------------------------------------------------------
 
 
-def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: TeamConfig, year: int) -> str:
-    balances = balances_for(config=config, ledger=ledger, user=user, team=team, year=year)
-    text = describe_balances(config=config, balances=balances, team=team, year=year)
+def balance_years(ledger: Ledger, user: str, *, today: date, asked: int | None = None) -> list[int]:
+    """The years a balance shows: the one asked for; else this year, and the next too once the person has
+    leave asked for or approved in it, or an adjustment for it (in December, January's leave is what
+    they are planning)."""
+    if asked is not None:
+        return [asked]
+    following = today.year + 1
+    booked = (any(e.status in (APPROVED, PENDING) and e.start.year <= following <= e.end.year
+                  for e in ledger.for_user(user))
+              or any(a.year == following for a in ledger.adjustments_for(user)))
+    return [today.year, following] if booked else [today.year]
+
+
+def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: TeamConfig, years: list[int]) -> str:
+    """Each year's balances (`balance_years`), one after the other; a year that would take the answer past
+    BALANCES_TEXT_MAX is pointed to instead."""
+    parts: list[str] = []
+    for year in years:
+        balances = balances_for(config=config, ledger=ledger, user=user, team=team, year=year)
+        part = describe_balances(config=config, balances=balances, team=team, year=year)
+        if parts and sum(len(p) + 1 for p in parts) + len(part) > BALANCES_TEXT_MAX:
+            part = f"*Your leave in {year}*: `/timeoff balance {year}` shows it."
+        parts.append(part)
+    text = "\n".join(parts)
     if ledger.truncated:
         text += ("\n:warning: An approvals channel has more history than I read at once, "
                  "so the oldest requests may be missing from these numbers.")
@@ -348,8 +371,9 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)
-    year = year or local_today(directory.cached_timezone(user) or "UTC").year
-    return BalanceAnswer(balance_text(config, ledger, user=user, team=team, year=year))
+    today = local_today(directory.cached_timezone(user) or "UTC")
+    years = balance_years(ledger, user, today=today, asked=year)
+    return BalanceAnswer(balance_text(config, ledger, user=user, team=team, years=years))
 
 
 # --- A person's own leave -----------------------------------------------------------------
