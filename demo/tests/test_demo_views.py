@@ -71,6 +71,8 @@ def test_a_notices_tag_is_not_shown_as_ledger_metadata(client, acme):
 def test_app_home_before_the_app_published_it(client, acme):
     page = client.get(f"/demo/{company.ALICE.id}/home/").content.decode()
     assert "has not published your Home tab yet" in page
+    # A page reached by its address (not by the sidebar, which tells the app) offers to open the tab.
+    assert f'action="/demo/{company.ALICE.id}/home/open"' in page and "Open the Home tab" in page
 
 
 @pytest.mark.django_db
