@@ -11,14 +11,17 @@ minutes); when Slack cannot say, there is no warning rather than a wrong one.
 
 import logging
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from slack_sdk.errors import SlackApiError
 
+from approvals.config_types import WorkspaceConfig
 from approvals.directory import fetch_channel_members
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
 from approvals.slack_clients import in_request_client
 from approvals.slack_directory import Directory
 from approvals.task_queue import error_code
+from approvals.work_calendar import public_holidays_between
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +151,42 @@ def holidays_in_order():
 
 def blackouts_in_order():
     return Blackout.objects.select_related("team").order_by("start", "end")
+
+
+# The holidays page lists the public holidays of this many days ahead: a leave year's planning.
+PUBLIC_HOLIDAYS_AHEAD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class PublicHolidayCalendar:
+    """One country's (and region's) public holidays ahead, and the teams that take them."""
+
+    country: str
+    subdivision: str  # "": national holidays only
+    teams: tuple[str, ...]  # in matching order
+    days: tuple[tuple[date, str], ...]
+
+
+def public_holidays_ahead(config: WorkspaceConfig, *, today: date, days: int = PUBLIC_HOLIDAYS_AHEAD_DAYS,
+                          ) -> tuple[list[PublicHolidayCalendar], list[str]]:
+    """The public holidays each team takes from `today` for `days` days, one calendar per country and
+    region (teams sharing one are listed together), and the names of the teams that take none."""
+    end = today + timedelta(days=days - 1)
+    teams_of: dict[tuple[str, str], list[str]] = {}
+    without: list[str] = []
+    for team in config.teams:
+        if team.holiday_country:
+            teams_of.setdefault((team.holiday_country, team.holiday_subdivision or ""), []).append(team.name)
+        else:
+            without.append(team.name)
+    calendars = []
+    for (country, subdivision), names in teams_of.items():
+        try:
+            found = public_holidays_between(country, subdivision or None, today, end)
+        except NotImplementedError:  # validated on every write; a package upgrade may drop a code
+            found = []
+        calendars.append(PublicHolidayCalendar(country, subdivision, tuple(names), tuple(found)))
+    return calendars, without
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,16 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals import console_services, slack_directory
+from approvals.config_store import current_config
 from approvals.console_config_selectors import (
     blackouts_in_order,
     holidays_in_order,
     leave_types_in_order,
+    public_holidays_ahead,
     past_channel_labels,
     team_dependents,
     team_setup_of,
@@ -39,6 +42,7 @@ from approvals.console_forms import (
     LeaveTypeForm,
     TeamForm,
     WorkspacePolicyForm,
+    holiday_country_choices,
     holiday_subdivision_choices,
 )
 from approvals.console_views import console_permission, staff_required
@@ -292,11 +296,22 @@ def holidays_and_blackouts(request):
     can_see_holidays = user.has_perm("approvals.view_companyholiday") or user.has_perm(
         "approvals.change_companyholiday")
     can_see_blackouts = user.has_perm("approvals.view_blackout") or user.has_perm("approvals.change_blackout")
+    calendars, no_public_holidays = public_holidays_ahead(current_config(), today=timezone.localdate())
     return render(request, TEMPLATES + "holidays.html", {
         "nav": "holidays",
         "holidays": holidays_in_order() if can_see_holidays else None,
         "blackouts": blackouts_in_order() if can_see_blackouts else None,
+        "public_holidays": [(calendar_label(c.country, c.subdivision), c) for c in calendars],
+        "no_public_holidays": no_public_holidays,
     })
+
+
+def calendar_label(country: str, subdivision: str) -> str:
+    """"United States (US), California (CA)", as the team form names them."""
+    label = dict(holiday_country_choices()).get(country, country)
+    if subdivision:
+        label += ", " + dict(holiday_subdivision_choices(country)).get(subdivision, subdivision)
+    return label
 
 
 # --- Who may request, fallback approvers ----------------------------------------------------

@@ -53,6 +53,13 @@ def team_holidays(
     return dict(sorted(result.items()))
 
 
+def public_holidays_between(country: str, subdivision: str | None, start: date, end: date) -> list[tuple[date, str]]:
+    """The public holidays of `country` (and `subdivision`) from `start` to `end`, both included, by date.
+    NotImplementedError for a country or subdivision the `holidays` package does not know."""
+    return [(day, name) for year in range(start.year, end.year + 1)
+            for day, name in _public_holidays(country, subdivision or None, year) if start <= day <= end]
+
+
 def is_working_day(day: date, workweek: Iterable[int], holiday_dates: Container[date]) -> bool:
     """True when `day` is one of the workweek's weekdays (Monday is 0) and not a holiday."""
     return day.weekday() in tuple(workweek) and day not in holiday_dates

@@ -9,7 +9,13 @@ from datetime import date
 import pytest
 
 from approvals.config_types import HolidayConfig, TeamConfig
-from approvals.work_calendar import _public_holidays, is_working_day, team_holidays, working_days
+from approvals.work_calendar import (
+    _public_holidays,
+    is_working_day,
+    public_holidays_between,
+    team_holidays,
+    working_days,
+)
 
 MON_FRI = (0, 1, 2, 3, 4)
 SUN_THU = (6, 0, 1, 2, 3)
@@ -55,6 +61,15 @@ def test_it_joins_names_when_a_company_day_falls_on_a_public_holiday():
 
 def test_a_team_without_a_country_has_only_company_holidays():
     assert team_holidays(NOWHERE, [COMPANY_DAY, SALES_PARTY], [2026]) == {date(2026, 12, 24): "Company day"}
+
+
+def test_public_holidays_between_two_days_span_the_year_end_both_days_included():
+    assert public_holidays_between("GB", "ENG", date(2026, 12, 25), date(2027, 1, 1)) == [
+        (date(2026, 12, 25), "Christmas Day"), (date(2026, 12, 26), "Boxing Day"),
+        (date(2026, 12, 28), "Boxing Day (observed)"), (date(2027, 1, 1), "New Year's Day")]
+    assert public_holidays_between("GB", "ENG", date(2026, 12, 27), date(2026, 12, 27)) == []
+    with pytest.raises(NotImplementedError):
+        public_holidays_between("XX", None, date(2026, 1, 1), date(2026, 12, 31))
 
 
 def test_it_covers_only_the_years_asked_for():
