@@ -226,6 +226,27 @@ def balance_table(*, config: WorkspaceConfig, team: TeamConfig, year: int, ledge
                         rows=tuple(rows), membership_unknown=unknown)
 
 
+BALANCES_CSV_HEADER = ("user_id", "name", "team", "year", "leave_type", "leave_type_name", "allowance",
+                       "adjustments", "taken", "pending", "left")
+
+
+def balance_csv_rows(table: BalanceTable, config: WorkspaceConfig) -> list[tuple]:
+    """The balances table as a spreadsheet wants it: a header, then one row per person and leave type.
+    An empty allowance and left: no yearly limit. Names (a person's, the team's, a type's) may hold what
+    anyone typed and go through `csv_safe`; ids and numbers are ours (a negative adjustment stays a number)."""
+    rows: list[tuple] = [BALANCES_CSV_HEADER]
+    for row in table.rows:
+        for balance in row.balances:
+            leave_type = config.leave_type(balance.leave_type)
+            rows.append((row.user, csv_safe(row.name), csv_safe(table.team), table.year, balance.leave_type,
+                         csv_safe(leave_type.name if leave_type else balance.leave_type),
+                         "" if balance.allowance is None else format_number(balance.allowance),
+                         format_number(balance.adjustments), format_number(balance.taken),
+                         format_number(balance.pending),
+                         "" if balance.remaining is None else format_number(balance.remaining)))
+    return rows
+
+
 def balance_cell(balance: Balance) -> tuple[str, str]:
     """(headline, details) for one table cell: ("12.5 left", "25 + 2 adjusted, 14.5 taken, 0 pending")."""
     if balance.remaining is None:

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals import ledger_reader, slack_directory
@@ -28,6 +29,7 @@ from approvals.console_forms import PeopleField
 from approvals.console_see_selectors import (
     MAX_WEEKS,
     balance_cell,
+    balance_csv_rows,
     balance_table,
     ledger_csv,
     person_label,
@@ -170,8 +172,16 @@ def balances(request):
                               channel_members=channel_members, usergroup_members=usergroup_members)
         if table.membership_unknown:
             warm_soon()
+    wants_file = "download" in request.GET
+    if wants_file and table is not None and not table.membership_unknown:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = slugify(chosen.name) or "team"  # a header holds ASCII only; the team's name is in each row
+        response["Content-Disposition"] = f'attachment; filename="balances-{name}-{year}.csv"'
+        csv.writer(response).writerows(balance_csv_rows(table, config))
+        return response
     rows = [(row, [balance_cell(balance) for balance in row.balances]) for row in table.rows] if table else []
     return render(request, "approvals/console/see/balances.html", {
+        "download_waits": wants_file,  # asked for the file while the ledger or memberships are still read
         "nav": "balances",
         "teams": [team.name for team in config.teams],
         "chosen": chosen.name if chosen else "",

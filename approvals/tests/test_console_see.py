@@ -12,12 +12,14 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals import directory
 from approvals.rules import Adjustment, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
-from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS, DAVE
+from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, DAVE
 from test_support.flows import install_config
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +212,49 @@ def test_balances_per_person_for_a_team_and_year(hr_client, ledger):
         assert alice.remaining == Decimal(25) + 3 - Decimal("2.5")
     assert "25.5 left" in response.text or NEXT_MONDAY.year != TODAY.year
     assert "+3 adjusted" in response.text
+
+
+def test_balances_download_as_csv_one_row_per_person_and_leave_type(hr_client, ledger, fake_slack):
+    year = NEXT_MONDAY.year
+    page = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": year}).text
+    assert f'href="/console/balances/?team=Engineering&amp;year={year}&amp;download=1"' in page
+
+    response = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": year, "download": "1"})
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="balances-engineering-{year}.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["user_id", "name", "team", "year", "leave_type", "leave_type_name", "allowance",
+                       "adjustments", "taken", "pending", "left"]
+    assert [(r[0], r[4]) for r in rows[1:]] == [(user, code) for user in (ALICE, BOB, DAVE)
+                                                 for code in ("vacation", "sick", "medical")]
+    alice_vacation, alice_sick = rows[1], rows[2]
+    assert alice_vacation[1:4] == ["Alice Adams", "Engineering", str(year)]
+    assert alice_vacation[5:8] == ["Vacation", "25", "3"]
+    if year == TODAY.year:  # as the page: her 2.5 days taken of 25 + 3
+        assert alice_vacation[8:] == ["2.5", "0", "25.5"]
+    assert alice_sick[6] == "" and alice_sick[10] == ""  # no yearly limit
+
+
+def test_the_balances_csv_waits_for_memberships_still_being_read(hr_client, ledger, fake_slack, settings):
+    hr_client.get(reverse("console:balances"))  # the ledger is read (immediate tasks)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # no worker from here
+    cache.delete(directory.channel_members_key(C_ENG))  # who is in Engineering is not known yet
+
+    response = hr_client.get(reverse("console:balances"), {"team": "Engineering", "download": "1"})
+
+    assert response["Content-Type"].startswith("text/html")  # not a CSV that silently misses people
+    assert "people may be missing, so the CSV waits for them." in response.text
+    assert 'id="balances-csv"' not in response.text
+    assert "Nobody in Engineering yet" not in response.text  # not known yet, which the notice says
+
+
+def test_a_name_in_the_balances_csv_cannot_be_run_as_a_formula(hr_client, ledger, fake_slack):
+    fake_slack.workspace.users[ALICE].real_name = "=HYPERLINK(\"http://evil.example\")"
+    response = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": TODAY.year,
+                                                          "download": "1"})
+    names = [row[1] for row in csv.reader(io.StringIO(response.content.decode()))]
+    assert "'=HYPERLINK(\"http://evil.example\")" in names
 
 
 def test_balances_show_the_adjust_link_only_with_the_permission(hr_client, ledger, django_user_model):
