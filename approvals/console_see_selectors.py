@@ -11,12 +11,13 @@ balances, which HR needs to count days, name the type.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from approvals.balances import balances_for
 from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
-from approvals.jobs import csv_safe, ledger_csv_rows
+from approvals.jobs import csv_safe, ledger_csv_rows, posted_at
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
     AM,
@@ -24,7 +25,9 @@ from approvals.rules import (
     Balance,
     LedgerEntry,
     format_day,
+    format_days,
     format_number,
+    format_range,
     who_is_out,
 )
 from approvals.slack_directory import Directory
@@ -156,6 +159,50 @@ def team_calendar(*, config: WorkspaceConfig, team: TeamConfig, ledger: Ledger, 
             rows.append(PersonRow(user=user, name=person_label(directory, user), cells=tuple(cells)))
         result.append(Week(days=header, rows=tuple(rows)))
     return TeamCalendar(team=team.name, weeks=tuple(result))
+
+
+# --- Waiting for a decision --------------------------------------------------------------------
+
+# The oldest this many requests waiting are listed; the rest are counted.
+MAX_WAITING = 50
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    user: str
+    name: str
+    team: str
+    leave: str  # the type's name; "away" for a private type
+    dates: str  # "Mon 21 Dec – Wed 23 Dec 2026"
+    days: str  # "3 days"
+    asked_at: datetime | None  # when its message was posted; None when not known
+    link: str  # the request's message in Slack; "" when the workspace's address is not known yet
+
+
+def slack_message_link(workspace_url: str, channel: str | None, ts: str | None) -> str:
+    """The address Slack gives a message (`https://acme.slack.com/archives/C123/p1766000000000100`)."""
+    if not (workspace_url.startswith("https://") and channel and ts):  # Slack's answer, made a link: https only
+        return ""
+    return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def waiting_for_decision(*, config: WorkspaceConfig, ledger: Ledger, directory: Directory | None,
+                         team: TeamConfig | None, today: date, workspace_url: str = "") -> tuple[list[WaitingRow], int]:
+    """The requests still pending (of `team`, or every team), oldest first: the rows of the first
+    MAX_WAITING, and how many more there are."""
+    pending = [e for e in ledger.entries.values() if e.status == "pending" and (team is None or e.team == team.name)]
+    pending.sort(key=lambda e: (posted_at(e) or float("inf"), e.start, e.user, e.id))
+    rows = []
+    for entry in pending[:MAX_WAITING]:
+        asked = posted_at(entry)
+        rows.append(WaitingRow(
+            user=entry.user, name=person_label(directory, entry.user), team=entry.team,
+            leave=_leave_text(entry, config),
+            dates=format_range(entry.start, entry.end, entry.start_half, entry.end_half, today=today),
+            days=format_days(entry.days),
+            asked_at=datetime.fromtimestamp(asked, tz=dt_timezone.utc) if asked is not None else None,
+            link=slack_message_link(workspace_url, entry.channel, entry.ts)))
+    return rows, max(len(pending) - MAX_WAITING, 0)
 
 
 # --- The ledger as CSV -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
-from approvals import ledger_reader, slack_directory
+from approvals import ledger_reader, setup_checks, slack_directory
 from approvals.adjustments import AdjustmentError
 from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
 from approvals.admin_adjustments import AdjustmentForm
@@ -35,6 +35,7 @@ from approvals.console_see_selectors import (
     person_label,
     team_calendar,
     team_chosen,
+    waiting_for_decision,
 )
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.console_views import console_permission, staff_required
@@ -80,7 +81,7 @@ def whos_out(request):
     chosen = _team(request, config, otherwise="Showing every team.")
     ledger = _ledger(config)
     directory = slack_directory.directory_current()
-    calendars = []
+    calendars, waiting, more_waiting = [], [], 0
     if ledger is not None:
         # Each team's own "today", as its digests and `/timeoff who` count it: the server's UTC day is
         # still last Sunday on a Monday morning in Tokyo, and would show last week.
@@ -88,6 +89,10 @@ def whos_out(request):
         calendars = [team_calendar(config=config, team=team, ledger=ledger, directory=directory,
                                    today=local_date(team, now), weeks=weeks)
                      for team in ([chosen] if chosen else config.teams)]
+        report = setup_checks.setup_report_cached()  # Slack's address of the workspace, once checked
+        waiting, more_waiting = waiting_for_decision(
+            config=config, ledger=ledger, directory=directory, team=chosen, today=timezone.localdate(),
+            workspace_url=report.connection.workspace_url if report else "")
     return render(request, "approvals/console/see/whos_out.html", {
         "nav": "whos_out",
         "teams": [team.name for team in config.teams],
@@ -95,6 +100,8 @@ def whos_out(request):
         "weeks": weeks,
         "week_choices": (1, 2, 4, 8, 12),
         "calendars": calendars,
+        "waiting": waiting,
+        "more_waiting": more_waiting,
         "ledger": ledger,
         "ledger_error": ledger_error_cached(),
     })

@@ -6,9 +6,11 @@ last year. Hannah (HR) is staff with the permission to adjust balances; Sam is s
 """
 
 import csv
+import dataclasses
 import io
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -17,10 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals import directory
+from approvals.console_see_selectors import MAX_WAITING, waiting_for_decision
 from approvals.rules import Adjustment, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, DAVE
-from test_support.flows import install_config
+from test_support.flows import install_config, standard_config
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +105,38 @@ def test_whos_out_marks_the_teams_today(hr_client, fake_slack):
     assert marked[0] in [day.day for day in calendar.weeks[0].days]  # this week comes first
     assert response.text.count('aria-current="date"') == 1
     assert '<span class="today-mark">today</span>' in response.text
+
+
+def test_whos_out_lists_the_requests_waiting_for_a_decision_with_their_place_in_slack(hr_client, ledger,
+                                                                                     fake_slack):
+    hr_client.get(reverse("console:setup"))  # Slack's check (immediate tasks): the workspace's address
+    [dave_sick] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
+                   if m.metadata and m.metadata["event_payload"].get("id") == "dave-sick"]
+
+    page = hr_client.get(reverse("console:whos_out")).text
+
+    assert "Waiting for a decision (1)" in page
+    waiting = page.split('id="waiting"')[1].split("</section>")[0]
+    assert "Dave Diaz" in waiting and "away" in waiting and "Sick" not in waiting  # a private type
+    link = f"https://fake-workspace.slack.com/archives/{C_ENG_APPROVALS}/p{dave_sick.ts.replace('.', '')}"
+    assert f'<a href="{link}" rel="noopener">Open in Slack' in waiting
+    assert "Alice Adams" not in waiting  # approved: not waiting
+
+
+def test_the_oldest_waiting_requests_come_first_and_past_fifty_are_counted():
+    entries = {f"r{n}": dataclasses.replace(entry(f"r{n}", ALICE, "vacation", NEXT_MONDAY, NEXT_MONDAY,
+                                                  status="pending"), channel="C1", ts=f"{1766000000 + n}.000100")
+               for n in range(MAX_WAITING + 5, 0, -1)}
+    entries["decided"] = entry("decided", BOB, "vacation", NEXT_MONDAY, NEXT_MONDAY)
+    rows, more = waiting_for_decision(config=standard_config(), ledger=SimpleNamespace(entries=entries),
+                                      directory=None, team=None, today=TODAY,
+                                      workspace_url="https://acme.slack.com/")
+    assert more == 5 and len(rows) == MAX_WAITING
+    assert [row.link for row in rows[:2]] == ["https://acme.slack.com/archives/C1/p1766000001000100",
+                                              "https://acme.slack.com/archives/C1/p1766000002000100"]
+    rows, _ = waiting_for_decision(config=standard_config(), ledger=SimpleNamespace(entries=entries),
+                                   directory=None, team=None, today=TODAY, workspace_url="javascript:alert(1)//")
+    assert {row.link for row in rows} == {""}  # only an https address Slack gave is made a link
 
 
 def test_whos_out_for_one_team_and_fewer_weeks(hr_client, ledger):
