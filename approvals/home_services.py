@@ -12,7 +12,7 @@ from approvals import directory, ledger_reader, messages
 from approvals.cache_lock import claim
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.home_view import home_view
+from approvals.home_view import holidays_ahead_blocks, home_view
 from approvals.ledger_reader import Ledger, SliceLedger
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import (
@@ -26,6 +26,7 @@ from approvals.selectors import (
 )
 from approvals.team_out_services import team_week_from
 from approvals.team_routing import UnlistedSource, approvers_for
+from approvals.work_calendar import team_holidays
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,14 @@ def home_publish(client: WebClient, user: str) -> None:
     if team is None:
         note = home_no_team_note(config, no_team_cause(config, user))
     team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None
+    holidays_ahead = None
+    if team is not None:
+        team_today = local_today(team.timezone)
+        holidays_ahead = holidays_ahead_blocks(team.name, team_holidays(
+            team, config.holidays_for(team.name), (team_today.year, team_today.year + 1)), team_today)
     view = home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
                      is_hr=user in config.fallback_approvers, console_url=console_url(), note=note,
-                     team_week=team_week)
+                     team_week=team_week, holidays_ahead=holidays_ahead)
     client.views_publish(user_id=user, view=view)
 
 

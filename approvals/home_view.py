@@ -5,13 +5,13 @@ it whenever something it shows changes (a delivery, a decision, a change).
 """
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from approvals import block_ids as ids
 from approvals import messages
 from approvals.block_kit import context, escape, mention, plain, section, sections
 from approvals.config_types import WorkspaceConfig
-from approvals.rules import LedgerEntry
+from approvals.rules import LedgerEntry, format_day
 
 MAX_BLOCKS = 100  # Slack's limit for a view
 MAX_WAITING = 15
@@ -20,9 +20,10 @@ MAX_BALANCE_SECTIONS = 5
 
 def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, waiting: list[LedgerEntry],
               is_hr: bool, console_url: str | None, note: str | None = None, today: date | None = None,
-              team_week: list[dict] | None = None) -> dict:
+              team_week: list[dict] | None = None, holidays_ahead: list[dict] | None = None) -> dict:
     """My leave and balances, a button to ask for time off; for approvers what waits for them; who in my
-    team is out this week (`team_week`: its blocks); for HR the console.
+    team is out this week (`team_week`: its blocks) and its holidays coming up (`holidays_ahead`: its
+    blocks, `holidays_ahead_blocks`); for HR the console.
 
     Every part is bounded but the list of the person's leave, which gets the room the others leave (it
     says how many more it could not show), so nothing after it is cut off.
@@ -47,6 +48,8 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
             below.append(context(f"and {len(waiting) - MAX_WAITING} more in the approvals channels."))
     if team_week:
         below += [{"type": "divider"}, *team_week]
+    if holidays_ahead:
+        below += holidays_ahead
     if is_hr:
         below.append({"type": "divider"})
         if console_url:
@@ -62,6 +65,23 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
                                              max_blocks=MAX_BLOCKS - len(blocks) - len(below),
                                              max_text=None)  # a message's bound on its blocks' text
     return {"type": "home", "blocks": blocks + below}
+
+
+# App Home names the team's next few holidays (public and the company's) within this many days.
+HOLIDAYS_AHEAD_DAYS = 90
+HOLIDAYS_AHEAD_MOST = 3
+
+
+def holidays_ahead_blocks(team_name: str, holidays: dict[date, str], today: date) -> list[dict]:
+    """The team's next holidays from `today`, at most HOLIDAYS_AHEAD_MOST within HOLIDAYS_AHEAD_DAYS: one
+    context block ("Holidays coming up (Engineering): Fri 25 Dec, Christmas Day · …"); none when there
+    are none. Names may be HR's (company days) and are escaped."""
+    ahead = [(day, name) for day, name in sorted(holidays.items())
+             if today <= day <= today + timedelta(days=HOLIDAYS_AHEAD_DAYS)][:HOLIDAYS_AHEAD_MOST]
+    if not ahead:
+        return []
+    days = " · ".join(f"{format_day(day, with_year=day.year != today.year)}, {escape(name)}" for day, name in ahead)
+    return [context(f":calendar: Holidays coming up ({escape(team_name)}): {days}")]
 
 
 def waiting_blocks(config: WorkspaceConfig, entry: LedgerEntry) -> list[dict]:

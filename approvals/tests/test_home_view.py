@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from approvals import block_ids as ids
 from approvals.config_types import WorkspaceConfig
-from approvals.home_view import MAX_BLOCKS, home_view
+from approvals.home_view import MAX_BLOCKS, holidays_ahead_blocks, home_view
 from approvals.rules import LedgerEntry
 from approvals.selectors import MyLeave
 from test_support.flows import VACATION
@@ -54,3 +54,31 @@ def test_a_short_list_is_shown_whole_above_the_rest():
                                                   "section", "actions", "section", "actions"]
     assert view["blocks"][1]["elements"][0]["action_id"] == ids.NEW_REQUEST_ACTION
     assert "more" not in texts(view)
+
+
+def test_the_next_three_holidays_within_ninety_days_in_one_line_names_escaped():
+    today = date(2026, 12, 3)
+    holidays = {date(2026, 12, 2): "Yesterday's", date(2026, 12, 25): "Christmas Day",
+                date(2026, 12, 24): "Company <day> & more", date(2027, 1, 1): "New Year's Day",
+                date(2027, 1, 18): "Martin Luther King Jr. Day", date(2027, 3, 31): "Too far"}
+
+    [block] = holidays_ahead_blocks("R&D", holidays, today)
+
+    assert block["type"] == "context"
+    assert block["elements"][0]["text"] == (
+        ":calendar: Holidays coming up (R&amp;D): Thu 24 Dec, Company &lt;day&gt; &amp; more · "
+        "Fri 25 Dec, Christmas Day · Fri 1 Jan 2027, New Year's Day")
+    assert holidays_ahead_blocks("R&D", {date(2027, 3, 31): "Too far"}, today) == []
+
+
+def test_the_holidays_line_sits_under_the_rest_and_the_list_still_fits():
+    today = date(2031, 3, 3)
+    leave = MyLeave(today=today, pending=days_off(120, "pending", today + timedelta(days=1)), upcoming=[],
+                    ongoing=[], recent=[])
+    holidays = holidays_ahead_blocks("Engineering", {date(2031, 3, 10): "Offsite"}, today)
+
+    view = home_view(config=CONFIG, leave=leave, balances_text="*Your leave in 2031*", waiting=[], is_hr=False,
+                     console_url=None, holidays_ahead=holidays)
+
+    assert len(view["blocks"]) <= MAX_BLOCKS
+    assert view["blocks"][-1] == holidays[0]

@@ -1,0 +1,51 @@
+"""App Home names the person's team's next holidays (public and the company's), from the configuration:
+an opening of the tab, as Slack sends it, and the view the app publishes to the fake Slack."""
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from approvals.config_types import HolidayConfig
+from approvals.rules import format_day
+from approvals.selectors import local_today
+from fake_slack.personas import ALICE, CAROL
+from test_support.flows import ENGINEERING, install_config, standard_config
+from test_support.slack_requests import event_envelope, post_event
+
+pytestmark = pytest.mark.django_db
+
+
+def published_text(client, fake_slack, user: str) -> str:
+    """Every text of the App Home view the app published for `user`, one per line."""
+    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
+                                       "event_ts": "1766000000.000300"}, event_id=f"Ev_HOLIDAYS_{user}"))
+    [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user]
+    view = call.params["view"]
+    blocks = (json.loads(view) if isinstance(view, str) else view)["blocks"]
+    return "\n".join(text["text"] for block in blocks
+                     for text in [block.get("text") or {}, *block.get("elements", [])] if isinstance(text, dict)
+                     and isinstance(text.get("text"), str))
+
+
+def test_app_home_names_the_teams_next_company_and_public_holidays(client, fake_slack):
+    today = local_today(ENGINEERING.timezone)
+    days = [today + timedelta(days=n) for n in (5, 20, 40, 100)]
+    install_config(standard_config(
+        teams=(replace(ENGINEERING, holiday_country=None, holiday_subdivision=None),),  # only the company's
+        holidays=(HolidayConfig(date=days[0], name="Offsite"), HolidayConfig(date=days[1], name="Founders' day"),
+                  HolidayConfig(date=days[2], name="Summit", team="Engineering"),
+                  HolidayConfig(date=days[3], name="Too far ahead"))))
+
+    text = published_text(client, fake_slack, ALICE)
+
+    shown = [f"{format_day(day, with_year=day.year != today.year)}, {name}"
+             for day, name in zip(days, ("Offsite", "Founders' day", "Summit"))]
+    assert f":calendar: Holidays coming up (Engineering): {' · '.join(shown)}" in text.splitlines()
+    assert "Too far ahead" not in text
+
+
+def test_someone_in_no_team_sees_no_holidays_line(client, fake_slack):
+    install_config()
+    assert "Holidays coming up" not in published_text(client, fake_slack, CAROL)
