@@ -21,6 +21,7 @@ from approvals.jobs import csv_safe, ledger_csv_rows, posted_at
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
     AM,
+    PENDING,
     PM,
     Balance,
     LedgerEntry,
@@ -190,7 +191,7 @@ def waiting_for_decision(*, config: WorkspaceConfig, ledger: Ledger, directory: 
                          team: TeamConfig | None, today: date, workspace_url: str = "") -> tuple[list[WaitingRow], int]:
     """The requests still pending (of `team`, or every team), oldest first: the rows of the first
     MAX_WAITING, and how many more there are."""
-    pending = [e for e in ledger.entries.values() if e.status == "pending" and (team is None or e.team == team.name)]
+    pending = [e for e in ledger.entries.values() if e.status == PENDING and (team is None or e.team == team.name)]
     pending.sort(key=lambda e: (posted_at(e) or float("inf"), e.start, e.user, e.id))
     rows = []
     for entry in pending[:MAX_WAITING]:
