@@ -17,7 +17,9 @@ from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS, C_ENG_LEADS,
 from approvals import block_ids as ids
 from test_support.slack_requests import (
     block_actions_payload,
+    event_envelope,
     post_command,
+    post_event,
     post_interaction,
     view_submission_payload,
 )
@@ -152,3 +154,12 @@ def without_the_whole_ledger(monkeypatch) -> None:
 
     monkeypatch.setattr(ledger_reader, "current_ledger", whole_ledger)
     monkeypatch.setattr(ledger_reader, "cached_ledger", whole_ledger)
+
+
+def open_app_home(client, fake_slack, user: str, event_id: str) -> dict:
+    """`user` opens the app's Home tab, as Slack sends it; returns the view the app last published for them."""
+    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
+                                       "event_ts": "1766000000.000300"}, event_id=event_id))
+    call = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user][-1]
+    view = call.params["view"]
+    return json.loads(view) if isinstance(view, str) else view

@@ -13,8 +13,8 @@ from approvals.rules import Adjustment, LedgerEntry
 from approvals.selectors import local_today
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS
-from test_support.flows import install_config
-from test_support.slack_requests import event_envelope, post_command, post_event
+from test_support.flows import install_config, open_app_home
+from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
 
@@ -44,14 +44,6 @@ def balance(client, text: str = "balance") -> str:
     response = post_command(client, text, user_id=ALICE)
     assert response.status_code == 200, response.content
     return response.json()["text"]
-
-
-def home_text(client, fake_slack) -> str:
-    post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME", "tab": "home",
-                                       "event_ts": "1766000000.000300"}, event_id="Ev_NEXT_YEAR"))
-    [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE]
-    view = call.params["view"]
-    return json.dumps(json.loads(view) if isinstance(view, str) else view)
 
 
 def test_leave_pending_next_year_shows_next_years_balance_after_this_years(client, fake_slack):
@@ -103,7 +95,7 @@ def test_a_year_asked_for_is_shown_alone(client, fake_slack):
 def test_app_home_shows_next_years_balance_too(client, fake_slack):
     ledger(fake_slack, vacation("next-feb", a_monday_in(NEXT_YEAR, 2), a_monday_in(NEXT_YEAR, 2), days=1))
 
-    text = home_text(client, fake_slack)
+    text = json.dumps(open_app_home(client, fake_slack, ALICE, "Ev_NEXT_YEAR"))
 
     assert f"Your leave in {THIS_YEAR}" in text and f"Your leave in {NEXT_YEAR}" in text
 

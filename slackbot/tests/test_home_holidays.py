@@ -1,7 +1,6 @@
 """App Home names the person's team's next holidays (public and the company's), from the configuration:
 an opening of the tab, as Slack sends it, and the view the app publishes to the fake Slack."""
 
-import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,19 +10,14 @@ from approvals.config_types import HolidayConfig
 from approvals.rules import format_day
 from approvals.selectors import local_today
 from fake_slack.personas import ALICE, CAROL
-from test_support.flows import ENGINEERING, install_config, standard_config
-from test_support.slack_requests import event_envelope, post_event
+from test_support.flows import ENGINEERING, install_config, open_app_home, standard_config
 
 pytestmark = pytest.mark.django_db
 
 
 def published_text(client, fake_slack, user: str) -> str:
     """Every text of the App Home view the app published for `user`, one per line."""
-    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
-                                       "event_ts": "1766000000.000300"}, event_id=f"Ev_HOLIDAYS_{user}"))
-    [call] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user]
-    view = call.params["view"]
-    blocks = (json.loads(view) if isinstance(view, str) else view)["blocks"]
+    blocks = open_app_home(client, fake_slack, user, f"Ev_HOLIDAYS_{user}")["blocks"]
     return "\n".join(text["text"] for block in blocks
                      for text in [block.get("text") or {}, *block.get("elements", [])] if isinstance(text, dict)
                      and isinstance(text.get("text"), str))

@@ -21,6 +21,7 @@ from test_support.flows import (
     click,
     dms_to,
     install_config,
+    open_app_home,
     open_request_form,
     posted_requests,
     request_time_off,
@@ -469,20 +470,12 @@ def test_hr_edits_someones_pending_request_found_in_the_whole_ledger(client, fak
     assert thread.startswith(f"Edited by <@{HR}>")
 
 
-def open_home(client, fake_slack, user, event_id):
-    post_event(client, event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
-                                       "event_ts": "1766000000.000300"}, event_id=event_id))
-    call = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user][-1]
-    view = call.params["view"]
-    return json.loads(view) if isinstance(view, str) else view
-
-
 def test_a_burst_of_home_opens_publishes_once(client, fake_slack):
     # Each open is an event of its own (a new event_id): moments apart, they would all show the same,
     # and each views.publish spends Slack's budget.
     install_config()
     for number in range(20):
-        open_home(client, fake_slack, ALICE, f"Ev_BURST{number}")
+        open_app_home(client, fake_slack, ALICE, f"Ev_BURST{number}")
     assert len([c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE]) == 1
 
 
@@ -491,14 +484,14 @@ def test_an_open_after_a_failed_publish_publishes(client, fake_slack):
     fake_slack.fail("views.publish", "not_enabled")  # refused for good: the task gives up
     post_event(client, event_envelope({"type": "app_home_opened", "user": ALICE, "channel": "D_HOME", "tab": "home",
                                        "event_ts": "1766000000.000300"}, event_id="Ev_FAILS"))
-    open_home(client, fake_slack, ALICE, "Ev_AGAIN")
+    open_app_home(client, fake_slack, ALICE, "Ev_AGAIN")
     assert [c.response["ok"] for c in fake_slack.calls("views.publish")] == [False, True]
 
 
 def test_app_home_shows_my_leave_and_balances(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    home = open_home(client, fake_slack, ALICE, "Ev_H1")
+    home = open_app_home(client, fake_slack, ALICE, "Ev_H1")
     assert home["type"] == "home"
     text = json.dumps(home)
     assert "Pending" in text and "Your leave in" in text
@@ -509,7 +502,7 @@ def test_app_home_shows_every_balance_when_many_long_leave_types_outgrow_a_secti
     types = tuple(replace(VACATION, code=f"type{n:02d}", name=f"Type {n:02d} " + "n" * 92, emoji=":" + "e" * 48 + ":")
                   for n in range(16))
     install_config(standard_config(leave_types=types))
-    home = open_home(client, fake_slack, ALICE, "Ev_LONG")
+    home = open_app_home(client, fake_slack, ALICE, "Ev_LONG")
     sections = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
     assert all(len(text) <= 3000 for text in sections)
     assert all(any(f"Type {n:02d} " in text for text in sections) for n in range(16))
@@ -523,7 +516,7 @@ def test_a_republish_while_one_waits_for_the_same_person_adds_no_task(client, fa
     from approvals import tasks
 
     install_config()
-    open_home(client, fake_slack, BOB, "Ev_SEEN")  # Bob looks at his App Home: he is republished to
+    open_app_home(client, fake_slack, BOB, "Ev_SEEN")  # Bob looks at his App Home: he is republished to
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"},  # tasks wait ...
                       "worker": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}  # ... till run here
 
@@ -578,7 +571,7 @@ def test_a_republish_that_could_not_be_enqueued_does_not_hold_back_the_next(clie
 def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    home = open_home(client, fake_slack, BOB, "Ev_H2")
+    home = open_app_home(client, fake_slack, BOB, "Ev_H2")
     block_id, value = buttons_in(home["blocks"])[ids.APPROVE_ACTION]
     fake_slack.clear_calls()
 
@@ -600,8 +593,8 @@ def test_app_home_reads_the_slices_not_the_whole_ledger(client, fake_slack, monk
     install_config()
     request_time_off(client, fake_slack, ALICE)
     without_the_whole_ledger(monkeypatch)
-    bobs = open_home(client, fake_slack, BOB, "Ev_S1")
-    alices = open_home(client, fake_slack, ALICE, "Ev_S2")
+    bobs = open_app_home(client, fake_slack, BOB, "Ev_S1")
+    alices = open_app_home(client, fake_slack, ALICE, "Ev_S2")
 
     assert "Waiting for your decision* (1)" in json.dumps(bobs) and ids.APPROVE_ACTION in buttons_in(bobs["blocks"])
     assert "Pending" in json.dumps(alices) and ids.APPROVE_ACTION not in buttons_in(alices["blocks"])
@@ -618,7 +611,7 @@ def test_app_home_reads_the_whole_ledger_when_the_slices_are_older_than_it(clien
     request_time_off(client, fake_slack, ALICE)
     cache.set(SLICES_META_KEY, replace(cache.get(SLICES_META_KEY), open_slices=False))  # cached by the last release
 
-    home = open_home(client, fake_slack, BOB, "Ev_S3")
+    home = open_app_home(client, fake_slack, BOB, "Ev_S3")
 
     assert ids.APPROVE_ACTION in buttons_in(home["blocks"])
 
@@ -632,8 +625,8 @@ def test_hr_sees_on_app_home_what_a_teams_only_approver_asked_for(client, fake_s
     install_config(standard_config(teams=(replace(ENGINEERING, approvers=ApproverSource(users=(BOB,))),)))
     request_time_off(client, fake_slack, BOB)  # nobody approves their own leave: HR decides this one
 
-    hrs = open_home(client, fake_slack, HR, "Ev_S4")
-    daves = open_home(client, fake_slack, DAVE, "Ev_S5")  # no longer an approver: the leads channel is not
+    hrs = open_app_home(client, fake_slack, HR, "Ev_S4")
+    daves = open_app_home(client, fake_slack, DAVE, "Ev_S5")  # no longer an approver: the leads channel is not
 
     assert ids.APPROVE_ACTION in buttons_in(hrs["blocks"])
     assert ids.APPROVE_ACTION not in buttons_in(daves["blocks"])
@@ -641,7 +634,7 @@ def test_hr_sees_on_app_home_what_a_teams_only_approver_asked_for(client, fake_s
 
 def test_the_request_button_on_app_home_opens_the_form(client, fake_slack):
     install_config()
-    home = open_home(client, fake_slack, ALICE, "Ev_H3")
+    home = open_app_home(client, fake_slack, ALICE, "Ev_H3")
     block_id, value = buttons_in(home["blocks"])[ids.NEW_REQUEST_ACTION]
     post_interaction(client, view_block_actions_payload(user_id=ALICE, action_id=ids.NEW_REQUEST_ACTION,
                                                         value=value, block_id=block_id, view=home))
@@ -654,7 +647,7 @@ def test_a_form_slack_would_not_open_is_said_where_the_button_was(client, fake_s
     install_config()
     request_time_off(client, fake_slack, ALICE)
     receipt = receipt_message(fake_slack)
-    home = open_home(client, fake_slack, ALICE, "Ev_NO_FORM")
+    home = open_app_home(client, fake_slack, ALICE, "Ev_NO_FORM")
     fake_slack.rate_limit("views.open", retry_after=30, times=None)
     fake_slack.clear_calls()
 
