@@ -15,12 +15,12 @@ from approvals.rules import APPROVED, PENDING, LedgerEntry
 from approvals.selectors import local_today
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG_APPROVALS, C_ENG_LEADS
-from slackbot.tests.test_own_leave import open_home
 from test_support.flows import (
     ALICE,
     BOB,
     dms_to,
     install_config,
+    open_app_home,
     open_request_form,
     posted_requests,
     request_time_off,
@@ -117,6 +117,6 @@ def test_thirty_pending_requests_do_not_hide_the_upcoming_leave(client, fake_sla
         mores = [text for text in shown if text.startswith("…and ")]
         assert len(mores) == 2 and all("with later dates: they show here" in text for text in mores), word
 
-    home = open_home(client, fake_slack, ALICE, "Ev_BIG")
+    home = open_app_home(client, fake_slack, ALICE, "Ev_BIG")
     assert len(home["blocks"]) <= 100
     assert "*Upcoming*" in headings(home["blocks"]) and "Your leave in" in json.dumps(home)

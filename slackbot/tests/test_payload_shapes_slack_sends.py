@@ -13,8 +13,18 @@ import pytest
 
 from approvals import block_ids as ids
 from fake_slack.personas import C_ENG_APPROVALS
-from slackbot.tests.test_own_leave import buttons_in, open_home
-from test_support.flows import ALICE, BOB, DAVE, click, dms_to, install_config, posted_requests, request_time_off
+from slackbot.tests.test_own_leave import buttons_in
+from test_support.flows import (
+    ALICE,
+    BOB,
+    DAVE,
+    click,
+    dms_to,
+    install_config,
+    open_app_home,
+    posted_requests,
+    request_time_off,
+)
 from test_support.slack_requests import command_fields, post_command, post_interaction, view_block_actions_payload
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +81,7 @@ def test_a_reject_form_that_did_not_open_from_app_home_is_told_by_dm(client, fak
     # README, "A form Slack would not open": from App Home, which has no channel, by DM.
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    home = open_home(client, fake_slack, BOB, "Ev_AUDIT_HOME1")
+    home = open_app_home(client, fake_slack, BOB, "Ev_AUDIT_HOME1")
     block_id, value = buttons_in(home["blocks"])[ids.REJECT_ACTION]
     fake_slack.rate_limit("views.open", retry_after=30, times=None)
     fake_slack.clear_calls()
@@ -90,7 +100,7 @@ def test_an_approval_from_app_home_after_another_approvers_is_told_by_dm(client,
     install_config()
     request_time_off(client, fake_slack, ALICE)
     [posted] = posted_requests(fake_slack)
-    home = open_home(client, fake_slack, DAVE, "Ev_AUDIT_HOME2")
+    home = open_app_home(client, fake_slack, DAVE, "Ev_AUDIT_HOME2")
     block_id, value = buttons_in(home["blocks"])[ids.APPROVE_ACTION]
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     fake_slack.clear_calls()
