@@ -45,6 +45,16 @@ def no_backoff(monkeypatch):
 
 
 @pytest.fixture
+def no_sleeping(no_backoff, monkeypatch):
+    """As no_backoff, and the in-call waits for a 429's Retry-After skipped too."""
+    import types
+
+    from slack_sdk.http_retry import builtin_handlers
+
+    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
+
+
+@pytest.fixture
 def attempts():
     """(task name, attempt, status) of every task attempt, in the order they finished."""
     from django.tasks.signals import task_finished

@@ -99,11 +99,12 @@ class ObservedWebClient(WebClient):
 
     def _perform_urllib_http_request_internal(self, url, req):
         try:
-            return self._http_request(url, req)
+            answer = self._http_request(url, req)
         except HTTPError as exc:
             if exc.code == 429:
                 metrics.slack_ratelimited(url.split("?", 1)[0].rsplit("/", 1)[-1])
             raise
+        return _parsed(answer)
 
     def _http_request(self, url, req) -> dict:
         """One HTTP request and its answer, as slack_sdk's urllib path gives them: {status, headers,
@@ -204,6 +205,27 @@ class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
         if value is None:
             return True  # slack_sdk's handler waits about a second
         return value.isdigit() and int(value) <= IN_CALL_RETRY_AFTER_MAX_SECONDS
+
+
+def _parsed(answer: dict) -> dict:
+    """A 2xx answer with its JSON parsed once (slack_sdk reads `parsed_body` when it is there).
+
+    Slack refuses with `{"ok": false, "error": ...}`, always JSON: a 2xx answer that is not JSON
+    (empty, a proxy's HTML page, JSON cut short) is something on the way mangling Slack's answer,
+    after which the call may well have been made. It is raised as URLError, as a dropped connection
+    is: transient, retried, never remembered as Slack's refusal (slack_sdk would make it an error
+    named after the page's text, or let a JSONDecodeError through)."""
+    body = answer.get("body")
+    if not isinstance(body, str):  # a file's bytes (gzip): not ours to parse
+        return answer
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise URLError(f"HTTP {answer.get('status')} answer is not JSON ({len(body)} characters)")
+    answer["parsed_body"] = parsed
+    return answer
 
 
 def _json_or_error(answer: dict) -> dict:

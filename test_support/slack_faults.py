@@ -38,9 +38,14 @@ def answers_lost(fake_slack, method: str, *, then_unreadable: bool, every_time: 
 # https://docs.slack.dev/apis/web-api/rate-limits (429 with Retry-After), the `ok: false` errors every
 # method lists (`internal_error`, `fatal_error`, `service_unavailable`, `request_timeout`, `ratelimited`
 # with HTTP 200), the 5xx of its servers and the HTML page of the load balancers in front of them.
-# `answer_lost` and `dropped` are made first: Slack acted, and its answer never reached the app.
+# `answer_lost`, `dropped` and the two mangled answers are made first: Slack acted, and its answer never
+# reached the app whole — a 500, a closed connection, a proxy's HTML page with HTTP 200 (an egress or
+# TLS-inspecting proxy), JSON cut short with HTTP 200.
+MANGLED_200 = ("html_page_200", "cut_short_200")
 PASSING_FAULTS = ("rate_limited_429", "http_500", "http_503", "gateway_502_html", "internal_error", "fatal_error",
-                  "service_unavailable", "request_timeout", "ratelimited_http_200", "answer_lost", "dropped")
+                  "service_unavailable", "request_timeout", "ratelimited_http_200", "answer_lost", "dropped",
+                  *MANGLED_200)
+PROXY_PAGE = "<html><head><title>Service Unavailable</title></head><body>Please try again later</body></html>"
 
 
 def _faulty_answer(fault: str, act):
@@ -62,6 +67,10 @@ def _faulty_answer(fault: str, act):
         return 500, {}, {"ok": False, "error": "fatal_error"}
     if fault == "dropped":
         return DROPPED, {}, body
+    if fault == "html_page_200":
+        return 200, {}, PROXY_PAGE
+    if fault == "cut_short_200":
+        return 200, {}, '{"ok": true, "channel": "C0", "ts": "17'
     return status, headers, body
 
 

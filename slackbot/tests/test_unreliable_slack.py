@@ -26,7 +26,6 @@ request, where a failure is only "try again" (test_acknowledgement).
 """
 
 import random
-import types
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
@@ -36,8 +35,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
-from slack_sdk.http_retry import builtin_handlers
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from approvals import block_ids as ids
 from approvals.ledger_format import request_metadata
@@ -66,13 +63,6 @@ UNRELIABLE = {"chat.postMessage", "chat.update", "chat.postEphemeral", "conversa
               "auth.test", "views.publish"}
 WRITES = {"chat.postMessage", "chat.update"}
 REQUESTS = 8
-
-
-@pytest.fixture
-def no_sleeping(monkeypatch):
-    """The clients' retries as configured, minus their sleeping."""
-    monkeypatch.setattr(BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, attempt: 0)
-    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
 
 
 def unreliable(fake_slack, dice: random.Random, failure_rate: float):
