@@ -10,6 +10,7 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
@@ -92,7 +93,19 @@ class WeekdaysField(forms.TypedMultipleChoiceField):
         return sorted(super().clean(value))
 
 
-class ConfigAdmin(admin.ModelAdmin):
+class DateDrillDownChecked:
+    """A ModelAdmin whose date_hierarchy takes any year in its address: Django computes the end of the
+    year (or month, or day) asked for outside its own checks, so `?date__year=9999` raised ValueError
+    or OverflowError (a 500). It is a bad lookup like any other: Django sends the page back with `?e=1`."""
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class ConfigAdmin(DateDrillDownChecked, admin.ModelAdmin):
     """The form field for each configuration field follows from its kind (approvals/config_types.py)."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -281,7 +294,7 @@ class BlackoutAdmin(ConfigAdmin):
 
 
 @admin.register(DeliveryProblem)
-class DeliveryProblemAdmin(admin.ModelAdmin):
+class DeliveryProblemAdmin(DateDrillDownChecked, admin.ModelAdmin):
     """Requests Slack refused to deliver, newest first: written by the delivery task, read by HR.
 
     Read-only: the record is what happened. HR may delete a row once the setup is fixed.

@@ -251,6 +251,8 @@ def config_from_text(text: str, fmt: str, source: str = "(input)") -> WorkspaceC
 
 def _decoded(text: str, fmt: str, source: str) -> Any:
     language = "YAML" if fmt == "yaml" else "JSON"
+    # Windows editors (Notepad among them) save UTF-8 with a byte order mark; JSON refuses it.
+    text = text.removeprefix("\ufeff")
     try:
         if fmt == "yaml":
             return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)

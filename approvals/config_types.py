@@ -194,12 +194,15 @@ class WorkspaceConfig:
         """The team a person means by `name` (`/timeoff who`, the console's filters, `run_jobs --team`):
         the team called so now; else the one team that was called so before (`past_names`), as people
         keep using a team's old name for a while after a rename. `any_case`: "engineering" is Engineering.
+        Runs of spaces of any kind are one space: "Sales  EMEA" or "Sales\u00a0EMEA" (a no-break space) is
+        "Sales EMEA", as a command's words, split and joined again, would only ever give the latter.
 
         A name in use wins, as in `team_recorded_as`. Raises TeamNameUnclear when no team is or was called
         so, or when several were called so before and none is now: which one is meant is a person's guess,
         not the first in matching order (which is only the ledger's rule for whose leave it is).
         """
         def same(a: str, b: str) -> bool:
+            a, b = " ".join(a.split()), " ".join(b.split())
             return a == b or (any_case and a.casefold() == b.casefold())
 
         now = self.team_named(name) or next((team for team in self.teams if same(team.name, name)), None)

@@ -11,7 +11,6 @@ error on its field, saying why and what was meant where it can tell.
 import functools
 import re
 import time
-import zoneinfo
 
 import holidays
 from django import forms
@@ -20,7 +19,7 @@ from django.urls import reverse_lazy
 from slack_sdk.errors import SlackApiError
 
 from approvals import console_services, slack_directory
-from approvals.config_fields import FIRST_DAY, LAST_DAY
+from approvals.config_fields import FIRST_DAY, LAST_DAY, time_zone_names
 from approvals.models import (
     Blackout,
     CompanyHoliday,
@@ -280,7 +279,7 @@ def holiday_subdivision_choices(country: str) -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def timezone_choices() -> tuple[tuple[str, str], ...]:
-    return tuple((name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones()))
+    return tuple((name, name.replace("_", " ")) for name in sorted(time_zone_names()))
 
 
 def _with_value(choices, value: str) -> list:

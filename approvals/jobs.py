@@ -303,14 +303,14 @@ def csv_safe(value) -> str:
 
 def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> list[tuple]:
     """The export: a header, then one row per request (by start) and per adjustment (by year). Every
-    cell that holds text someone chose goes through `csv_safe`: a team's name, a reason, who recorded it
-    (HR's name when not a Slack id); ids, dates, statuses and numbers are ours."""
+    cell that holds text someone chose goes through `csv_safe`: a team's name, a reason, who recorded or
+    decided it (HR's name when not a Slack id); ids, dates, statuses and numbers are ours."""
     rows: list[tuple] = [CSV_HEADER]
     for e in sorted(entries, key=lambda e: (e.start, e.end, e.user, e.id)):
         decided_at = (datetime.fromtimestamp(e.decided_at, tz=timezone.utc).isoformat() if e.decided_at else "")
         rows.append(("request", e.id, e.user, csv_safe(e.team), csv_safe(e.leave_type), e.start.isoformat(),
                      e.end.isoformat(), e.start_half or "", e.end_half or "", str(e.days), "", e.status,
-                     e.decided_by or "", decided_at, csv_safe(e.reason), csv_safe(e.recorded_by), "", e.channel or "",
+                     csv_safe(e.decided_by), decided_at, csv_safe(e.reason), csv_safe(e.recorded_by), "", e.channel or "",
                      e.ts or ""))
     for a in sorted(adjustments, key=lambda a: (a.year, a.user, a.id)):
         rows.append(("adjustment", a.id, a.user, "", csv_safe(a.leave_type), "", "", "", "", str(a.days), str(a.year),

@@ -59,6 +59,41 @@ class ConfigModel(models.Model):
             raise ValidationError(errors)
 
 
+class NameUniqueInAnyCase:
+    """A model whose name is unique in any upper and lower case, said on the name field.
+
+    Compared in Python (casefold, as the configuration file compares), so "Équipe" and "équipe", or
+    "Straße" and "STRASSE", are refused whatever the database's lower() knows of letters beyond ASCII
+    (SQLite's knows ASCII only, and no lower() folds ß). The model's constraint on Lower("name") backs it
+    against two saves at once; its message (`name_constraint_message`), which Django would put above the
+    form, is dropped for the one said beside the field (`name_taken_text`)."""
+
+    name_constraint_message: ClassVar[str]
+
+    def validate_constraints(self, exclude=None):
+        errors = {}
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+        general = [e for e in errors.pop(NON_FIELD_ERRORS, []) if self.name_constraint_message not in e.messages]
+        if general:
+            errors[NON_FIELD_ERRORS] = general
+        other = self.same_name() if "name" not in (exclude or ()) else None
+        if other is not None:
+            errors.setdefault("name", []).append(ValidationError(self.name_taken_text(other), code="unique"))
+        if errors:
+            raise ValidationError(errors)
+
+
+def same_name_in_any_case(row: models.Model, rows: models.QuerySet) -> models.Model | None:
+    """The first of `rows`, other than `row`, whose name is `row`'s in any case."""
+    if not isinstance(row.name, str):
+        return None
+    others = rows.exclude(pk=row.pk) if row.pk is not None else rows
+    return next((other for other in others if other.name.casefold() == row.name.casefold()), None)
+
+
 class WorkspacePolicy(ConfigModel):
     """Who may request leave and who decides when a team has no other approver. One row (id 1)."""
 
@@ -90,7 +125,10 @@ class WorkspacePolicy(ConfigModel):
         return "Workspace policy"
 
 
-class Team(ConfigModel):
+TEAM_NAME_TAKEN = "Another team has this name, but for upper and lower case."
+
+
+class Team(NameUniqueInAnyCase, ConfigModel):
     """A group of people with its approvers, channels, holidays and working week.
 
     Teams are matched in `position` order: a user belongs to the first team whose
@@ -174,36 +212,28 @@ class Team(ConfigModel):
             models.UniqueConstraint(
                 Lower("name"),
                 name="team_name_unique_ignoring_case",
-                violation_error_message="Another team has this name, but for upper and lower case.",
+                violation_error_message=TEAM_NAME_TAKEN,
             ),
         ]
 
     def __str__(self):
         return self.name
 
-    def validate_constraints(self, exclude=None):
-        """As Django's, but the name's constraint (on an expression, Lower("name")) is reported on the name,
-        beside the field, where Django would put it above the form."""
-        try:
-            super().validate_constraints(exclude=exclude)
-        except ValidationError as error:
-            errors = error.update_error_dict({})
-            name_message = next(c.violation_error_message for c in self._meta.constraints
-                                if c.name == "team_name_unique_ignoring_case")
-            general = errors.get(NON_FIELD_ERRORS, [])
-            on_name = [e for e in general if name_message in getattr(e, "messages", [e])]
-            if on_name:
-                errors[NON_FIELD_ERRORS] = [e for e in general if e not in on_name]
-                if not errors[NON_FIELD_ERRORS]:
-                    del errors[NON_FIELD_ERRORS]
-                errors.setdefault("name", []).extend(on_name)
-            raise ValidationError(errors) from None
+    name_constraint_message = TEAM_NAME_TAKEN
+
+    def name_taken_text(self, other: "Team") -> str:
+        return TEAM_NAME_TAKEN
+
+    def same_name(self) -> "Team | None":
+        """Another team of this name in other upper and lower case (the same name exactly is the name
+        field's own uniqueness, said by Django)."""
+        return same_name_in_any_case(self, Team.objects.exclude(name=self.name).only("name"))
 
 
 LEAVE_TYPE_NAME_TAKEN = "Another leave type has this name, perhaps in other upper and lower case."
 
 
-class LeaveType(ConfigModel):
+class LeaveType(NameUniqueInAnyCase, ConfigModel):
     """A kind of leave (vacation, sick, ...). `code` is what the ledger records, so keep it stable."""
 
     config_type = LeaveTypeConfig
@@ -251,32 +281,15 @@ class LeaveType(ConfigModel):
     def __str__(self):
         return f"{self.emoji} {self.name}".strip()
 
-    def validate_constraints(self, exclude=None):
-        """As Django's, but a name taken is said on the name, with the type that has it. Compared in Python
-        (casefold, as the configuration file does), so it is refused here whatever the database's lower()
-        knows of letters beyond ASCII; the constraint backs it against two saves at once."""
-        errors = {}
-        try:
-            super().validate_constraints(exclude=exclude)
-        except ValidationError as error:
-            errors = error.update_error_dict({})
-        general = [e for e in errors.pop(NON_FIELD_ERRORS, []) if LEAVE_TYPE_NAME_TAKEN not in e.messages]
-        if general:
-            errors[NON_FIELD_ERRORS] = general
-        other = self.same_name() if "name" not in (exclude or ()) else None
-        if other is not None:
-            errors.setdefault("name", []).append(ValidationError(
-                f"Another leave type ({other.code}) is already called {other.name}: give each its own name, "
-                "or people cannot tell them apart.", code="unique"))
-        if errors:
-            raise ValidationError(errors)
+    name_constraint_message = LEAVE_TYPE_NAME_TAKEN
+
+    def name_taken_text(self, other: "LeaveType") -> str:
+        return (f"Another leave type ({other.code}) is already called {other.name}: give each its own name, "
+                "or people cannot tell them apart.")
 
     def same_name(self) -> "LeaveType | None":
         """Another leave type of this name, in any case."""
-        if not isinstance(self.name, str):
-            return None
-        others = LeaveType.objects.exclude(pk=self.pk) if self.pk is not None else LeaveType.objects.all()
-        return next((t for t in others.only("code", "name") if t.name.casefold() == self.name.casefold()), None)
+        return same_name_in_any_case(self, LeaveType.objects.only("code", "name"))
 
 
 class CompanyHoliday(ConfigModel):

@@ -15,7 +15,8 @@ from approvals.home_services import home_opened
 from approvals.rules import APPROVED, PENDING
 from approvals.selectors import request_seen_cached
 from slackbot.payloads import BadPayload, SlashCommand, require_text
-from slackbot.request_form import FormValues, open_request_form, parse_iso_date, parse_prefill
+from slackbot.request_form import (FormValues, not_set_up_text, open_form_where_no_channel, open_request_form,
+                                   parse_iso_date, parse_prefill)
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text
 
 
@@ -77,6 +78,9 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
         # A stale button (an old list or receipt): no form to fill in only to be told on sending it.
         tasks.tell_user.enqueue(channel_of(payload), user, stale_edit_text(seen))
         return ack()
+    if (refusal := not_set_up_text(config)) is not None:  # HR removed every leave type since
+        tasks.tell_user.enqueue(channel_of(payload), user, refusal)
+        return ack()
     halves = tuple(h for h, flag in (("start_pm", value.get("sh") == "pm"), ("end_am", value.get("eh") == "am"))
                    if flag)
     prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
@@ -88,10 +92,9 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
 
 
 def action_new_request(payload: dict, action: dict) -> SlackResponse:
-    """App Home's "Request time off": the same form as `/timeoff`."""
-    user = payload["user"]["id"]
-    if failure := open_request_form(current_config(), user, require_text(payload, "trigger_id"), FormValues()):
-        form_not_opened(payload, user, failure)
+    """App Home's "Request time off": the same form as `/timeoff`, refused as the shortcut refuses."""
+    open_form_where_no_channel(payload["user"]["id"], require_text(payload, "trigger_id"),
+                               again="click the button again")
     return ack()
 
 
@@ -139,6 +142,8 @@ def command_for(command: SlashCommand) -> SlackResponse:
     if rest and rest[0].lower() in ("list", "cancel"):
         text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel", hr=command.user_id)
         return ephemeral(text, blocks)
+    if (refusal := not_set_up_text(config)) is not None:
+        return ephemeral(refusal)
     prefill = parse_prefill(rest, config)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n{FOR_USAGE}")

@@ -7,7 +7,6 @@ in-request client (2 s timeout, no sleeping on 429); the rest is the services'.
 
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from approvals import block_ids as ids
 from approvals import change_services, messages, request_services, rules, tasks
 from approvals.block_kit import escape, unescape
+from approvals.config_fields import ISO_DATE
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
@@ -59,13 +59,10 @@ class FormValues:
         return RequestDraft(self.leave_type, self.start, self.end, self.start_half, self.end_half)
 
 
-# [0-9], not \d: \d matches any script's digits. date.fromisoformat alone is too lenient: since
-# Python 3.11 it also takes week dates (2031-W11-1), 20261221 and 2026-12.
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
 def parse_iso_date(text) -> date | None:
-    """A `YYYY-MM-DD` that is a real day; anything else is None."""
+    """A `YYYY-MM-DD` (ASCII digits: ISO_DATE) that is a real day; anything else is None.
+    date.fromisoformat alone is too lenient: since Python 3.11 it also takes week dates (2031-W11-1),
+    20261221 and 2026-12."""
     if not isinstance(text, str) or not ISO_DATE.fullmatch(text):
         return None
     try:
@@ -123,17 +120,22 @@ def shortcut_request(payload: dict) -> SlackResponse:
     `/timeoff`. A shortcut has no channel to answer in, so a refusal is a small modal instead of an
     ephemeral message, and when Slack refuses to open either modal, a DM says why."""
     user = require_text(require_dict(payload, "user"), "id")
-    trigger_id = require_text(payload, "trigger_id")
+    open_form_where_no_channel(user, require_text(payload, "trigger_id"),
+                               again="use the “Request time off” shortcut again")
+    return ack()
+
+
+def open_form_where_no_channel(user: str, trigger_id: str, *, again: str) -> None:
+    """The request form, opened from somewhere with no channel to answer in (the shortcut, App Home's
+    button): a refusal is a small modal instead of an ephemeral message, and when Slack refuses to open
+    either modal, a DM says why (tell_user with no channel DMs)."""
     config, requester, _ = requester_context(user)
     refusal = request_refusal(config, requester)
-    # As for App Home's buttons (leave_handlers.form_not_opened): with no channel, tell_user DMs.
     if refusal is not None:
         if open_notice(user, trigger_id, refusal):
             tasks.tell_user.enqueue("", user, refusal)  # what the modal would have said
     elif failure := open_request_form(config, user, trigger_id, FormValues(), requester=requester):
-        tasks.tell_user.enqueue("", user, modal_not_opened_text(failure, form="the request form",
-                                                                again="use the “Request time off” shortcut again"))
-    return ack()
+        tasks.tell_user.enqueue("", user, modal_not_opened_text(failure, form="the request form", again=again))
 
 
 def open_notice(user: str, trigger_id: str, text: str) -> Exception | None:
@@ -146,11 +148,19 @@ def open_notice(user: str, trigger_id: str, text: str) -> Exception | None:
     return None
 
 
+def not_set_up_text(config: WorkspaceConfig) -> str | None:
+    """Why nobody can ask for time off yet (the form's leave-type menu would be empty, which Slack
+    refuses), or None."""
+    if not config.leave_types or not config.teams:
+        return "Time off isn't set up yet: HR has not configured any teams or leave types."
+    return None
+
+
 def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str | None:
     """Why this person cannot ask for time off, as far as the cache knows; None when they may (or
     when the cache does not know yet: the submission checks again)."""
-    if not config.leave_types or not config.teams:
-        return "Time off isn't set up yet: HR has not configured any teams or leave types."
+    if (refusal := not_set_up_text(config)) is not None:
+        return refusal
     if requester.allowed is False:
         return f"Sorry, {messages.not_allowed_text(config)}."
     if requester.team_known and requester.team is None:
