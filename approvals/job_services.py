@@ -82,7 +82,7 @@ def job_times() -> jobs.JobTimes:
 def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
     """Claim every job due at `now` that no clock has claimed for its period; returns what this call won."""
     config = current_config()
-    due = jobs.due_jobs(config, now, times=job_times(), team=team)
+    due = out_today_where_the_digest_went_out_earlier(jobs.due_jobs(config, now, times=job_times(), team=team))
     if not due:
         return []
     # One read first, so a clock ticking every minute does not meet the constraint (and log an error
@@ -113,6 +113,30 @@ def jobs_claim_due(now: datetime, *, team: str | None = None) -> list[DueJob]:
     return won
 
 
+def out_today_where_the_digest_went_out_earlier(due: list[DueJob]) -> list[DueJob]:
+    """`due`, with each week's digest that already went out on an earlier day of its week made that day's
+    "out today" post instead.
+
+    The digest is due on the first working day of the week as the calendar says now (`jobs.team_due_jobs`,
+    pure): when HR has made the day it went out a day off since (a snow day), or moved the week to start
+    on Sunday, today reads as the digest's day again, and the digest's run for the week is already done.
+    Without this, today would get neither post. Runs from before `JobRun.day` existed say nothing."""
+    weekly = [job for job in due if job.job == jobs.WEEKLY_DIGEST]
+    if not weekly:
+        return due
+    sent_on = {(run.team, run.period): run.day
+               for run in JobRun.objects.filter(job=jobs.WEEKLY_DIGEST, period__in={job.period for job in weekly},
+                                                day__isnull=False, finished_at__isnull=False)}
+
+    def instead(job: DueJob) -> DueJob:
+        day = sent_on.get((job.team, job.period)) if job.job == jobs.WEEKLY_DIGEST else None
+        if day is not None and day.isoformat() < job.day:
+            return replace(job, job=jobs.OUT_TODAY, period=job.day)
+        return job
+
+    return [instead(job) for job in due]
+
+
 def job_run_under_earlier_name(existing: dict[tuple[str, str, str], JobRun], config: WorkspaceConfig,
                                job: DueJob) -> JobRun | None:
     """The run of `job` for its period under one of its team's earlier names, if any.
@@ -131,7 +155,8 @@ def job_claim(job: DueJob) -> bool:
     """Insert the job's row: True for the one caller whose insert the unique constraint let through."""
     try:
         with transaction.atomic():
-            JobRun.objects.create(job=job.job, team=job.team, period=job.period, claimed_at=timezone.now())
+            JobRun.objects.create(job=job.job, team=job.team, period=job.period, day=job.day,
+                                  claimed_at=timezone.now())
     except IntegrityError:
         return False  # another clock claimed it first
     logger.info("job claimed job=%s team=%s period=%s", job.job, job.team, job.period)

@@ -404,6 +404,9 @@ class JobRun(models.Model):
     job = models.CharField(max_length=50)
     team = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, help_text="Empty: a workspace-wide job.")
     period = models.CharField(max_length=50, help_text="The team's day (2027-01-04), week (2027-W01) or hour.")
+    # A week's digest is due on the week's first working day as the calendar says then: which day it was
+    # claimed for tells, when the calendar has changed since, that the week already had its digest.
+    day = models.DateField(null=True, blank=True, help_text="The team's day the job was claimed for.")
     claimed_at = models.DateTimeField(db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1, help_text="How many times the job was claimed.")
