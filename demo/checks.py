@@ -1,12 +1,10 @@
 """Why the demo is off when it was asked for (DEMO=true): a system check, so `demo_slack`,
 `runserver` and `manage.py check` all say it plainly instead of serving a half-working demo."""
 
-from urllib.parse import urlsplit
-
 from django.conf import settings
 from django.core.checks import Error, register
 
-LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+from timeoff_site.loopback import is_local_http
 
 
 def demo_problems() -> list[str]:
@@ -18,8 +16,7 @@ def demo_problems() -> list[str]:
         problems.append("SLACK_BOT_TOKEN is a real Slack token, not the development placeholder that "
                         "bin/write-dev-env writes: the demo never runs with real Slack credentials. Unset DEMO "
                         "to use your Slack workspace.")
-    url = urlsplit(settings.SLACK_API_URL)
-    if url.scheme != "http" or url.hostname not in LOOPBACK or not url.port:
+    if not is_local_http(settings.SLACK_API_URL):
         problems.append(f"SLACK_API_URL must point at the demo's fake Slack on this machine "
                         f"(e.g. http://127.0.0.1:8765/api/), not {settings.SLACK_API_URL!r}.")
     return problems

@@ -56,8 +56,8 @@ def header_problem(timestamp: str | None, signature: str | None) -> str | None:
 
 def signature_is_valid(body: bytes, timestamp: str | None, signature: str | None) -> bool:
     """True when Slack signed this body recently. Never raises on odd input."""
-    if header_problem(timestamp, signature) is not None:
-        return False
+    if header_problem(timestamp, signature) is not None or not settings.SLACK_SIGNING_SECRET:
+        return False  # SignatureVerifier raises ValueError for an empty secret (slackbot.E001 says so)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -79,7 +79,8 @@ def slack_request(parse, *, certificate_check: bool = False):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             declared = request.META.get("CONTENT_LENGTH") or "0"
-            if not declared.isdigit() or int(declared) > settings.SLACK_MAX_BODY_BYTES:
+            # ASCII digits: str.isdigit() is also true of "²", which int() refuses.
+            if not (declared.isascii() and declared.isdigit()) or int(declared) > settings.SLACK_MAX_BODY_BYTES:
                 logger.warning("slack request refused path=%s reason=too_large length=%s", request.path, declared)
                 return refused("Request body too large.", status=413)
             body = request.body
@@ -97,7 +98,8 @@ def slack_request(parse, *, certificate_check: bool = False):
                                request.path, problem, len(timestamp or ""), len(signature or ""))
                 return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
             if not signature_is_valid(body, timestamp, signature):
-                logger.warning("slack request refused path=%s reason=bad_signature", request.path)
+                reason = "bad_signature" if settings.SLACK_SIGNING_SECRET else "no_signing_secret"
+                logger.warning("slack request refused path=%s reason=%s", request.path, reason)
                 return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
 
             try:

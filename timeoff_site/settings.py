@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.utils.csp import CSP
 
+from timeoff_site.loopback import is_local_http
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -190,12 +192,14 @@ SLACK_MAX_BODY_BYTES = 1024 * 1024
 # --- The local demo workspace (/demo/, `manage.py demo_slack`) ---------------------
 # bin/run sets DEMO=true when .env still holds the placeholder bot token that
 # bin/write-dev-env writes: there is no Slack to talk to, so the app talks to the
-# built-in fake Slack instead. The demo is on only with DEBUG and that placeholder:
-# never with a real token. The demo app is installed whenever DEMO is asked for, so
-# that its system check (demo.E001) can say plainly why the demo is off.
+# built-in fake Slack instead. The demo is on only with DEBUG, that placeholder and
+# a Slack API on this machine (http, a loopback host, a port): never with a real
+# token, nor against slack.com, whatever server runs it (gunicorn runs no system
+# checks). The demo app is installed whenever DEMO is asked for, so that its system
+# check (demo.E001) can say plainly why the demo is off.
 DEMO_BOT_TOKEN = "xoxb-development-placeholder"
 DEMO_REQUESTED = env.bool("DEMO", default=False)
-DEMO = DEMO_REQUESTED and DEBUG and SLACK_BOT_TOKEN == DEMO_BOT_TOKEN
+DEMO = DEMO_REQUESTED and DEBUG and SLACK_BOT_TOKEN == DEMO_BOT_TOKEN and is_local_http(SLACK_API_URL)
 if DEMO_REQUESTED:
     INSTALLED_APPS.append("demo")
 
