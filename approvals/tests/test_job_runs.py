@@ -31,7 +31,6 @@ from approvals.config_types import (
     TeamConfig,
 )
 from approvals.job_services import job_claim, job_retry_delay, jobs_run_due
-from approvals.ledger_format import request_metadata
 from approvals.management.commands.run_scheduler import scheduler_loop
 from approvals.models import JobRun, LedgerSnapshot
 from approvals.rules import LedgerEntry
@@ -55,6 +54,7 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.job_runs import post_entry, posts_in, run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -80,24 +80,6 @@ def entry(user=ALICE, start=MONDAY, end=WEDNESDAY, status="approved", leave_type
                   start=start, end=end, start_half=None, end_half=None, days=Decimal(3), status=status,
                   decided_by=BOB if status != "pending" else None)
     return LedgerEntry(**{**values, **changes})
-
-
-def post_entry(fake_slack, record: LedgerEntry, *, channel=C_ENG_APPROVALS, ts: str | None = None) -> str:
-    """A request message in the approvals channel, as our bot posts it; returns its ts."""
-    message = fake_slack.workspace.post_message(channel, f"<@{record.user}> requests time off",
-                                                metadata=request_metadata(record), ts=ts)
-    return message.ts
-
-
-def run_jobs(moment: datetime, *args: str) -> str:
-    out = StringIO()
-    call_command("run_jobs", "--at", moment.isoformat(), *args, stdout=out)
-    return out.getvalue()
-
-
-def posts_in(fake_slack, channel: str) -> list[dict]:
-    return [call.params for call in fake_slack.calls("chat.postMessage")
-            if call.params.get("channel") == channel and call.response.get("ok")]
 
 
 def install(*teams, **changes):

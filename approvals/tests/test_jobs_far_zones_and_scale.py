@@ -8,15 +8,13 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from approvals import jobs
 from approvals.config_types import ApproverSource, HolidayConfig, LeaveTypeConfig, MemberSource, TeamConfig
-from approvals.ledger_format import request_metadata
 from approvals.models import JobRun
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_NOBOT, C_OLD_APPROVALS
@@ -24,6 +22,7 @@ from fake_slack.server import MAX_BLOCKS_TEXT, MAX_MESSAGE_BLOCKS, MAX_TEXT, blo
 from test_support.flows import (ALICE, BOB, DAVE, ENGINEERING, MEDICAL, SICK, VACATION, install_config,
                                 open_app_home, standard_config)
 from test_support.slack_requests import post_command
+from test_support.job_runs import post_entry, posts_in, run_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -42,23 +41,6 @@ def entry(user=ALICE, start=date(2031, 3, 10), end=date(2031, 3, 12), status="ap
                   leave_type=leave_type, start=start, end=end, start_half=None, end_half=None, days=Decimal(3),
                   status=status, decided_by=BOB if status != "pending" else None)
     return LedgerEntry(**{**values, **changes})
-
-
-def post_entry(fake_slack, record: LedgerEntry, *, channel=C_ENG_APPROVALS, ts: str | None = None) -> str:
-    message = fake_slack.workspace.post_message(channel, f"<@{record.user}> requests time off",
-                                                metadata=request_metadata(record), ts=ts)
-    return message.ts
-
-
-def run_jobs(moment: datetime, *args: str) -> str:
-    out = StringIO()
-    call_command("run_jobs", "--at", moment.isoformat(), *args, stdout=out)
-    return out.getvalue()
-
-
-def ok_posts(fake_slack, channel: str) -> list[dict]:
-    return [call.params for call in fake_slack.calls("chat.postMessage")
-            if call.params.get("channel") == channel and call.response.get("ok")]
 
 
 def refused(fake_slack) -> list:
@@ -94,8 +76,8 @@ def test_spring_forward_digest_at_0230_runs_once(fake_slack, zone, day):
     local = ZoneInfo(zone)
     start = datetime(day.year, day.month, day.day, 0, 0, tzinfo=local).astimezone(UTC)
     sweep(start, start + timedelta(hours=6), timedelta(minutes=15))
-    assert len(ok_posts(fake_slack, C_ENG)) == 1
-    assert len(ok_posts(fake_slack, C_GENERAL)) == 1
+    assert len(posts_in(fake_slack, C_ENG)) == 1
+    assert len(posts_in(fake_slack, C_GENERAL)) == 1
     assert refused(fake_slack) == []
 
 
@@ -108,8 +90,8 @@ def test_fall_back_digest_at_0130_runs_once(fake_slack, zone, day):
     local = ZoneInfo(zone)
     start = datetime(day.year, day.month, day.day, 0, 0, tzinfo=local).astimezone(UTC)
     sweep(start, start + timedelta(hours=6), timedelta(minutes=15))
-    assert len(ok_posts(fake_slack, C_ENG)) == 1
-    assert len(ok_posts(fake_slack, C_GENERAL)) == 1
+    assert len(posts_in(fake_slack, C_ENG)) == 1
+    assert len(posts_in(fake_slack, C_GENERAL)) == 1
 
 
 # --- Far time zones ------------------------------------------------------------------------
@@ -126,7 +108,7 @@ def test_far_zones_each_team_posts_once_per_local_day(fake_slack):
     assert not [o for o in outs if "failed" in o]
     expected_days = ["Mon 10 Mar", "Tue 11 Mar", "Wed 12 Mar", "Thu 13 Mar", "Fri 14 Mar"]
     for channel in (C_ENG, C_GENERAL, C_OLD_APPROVALS):
-        titles = [p["blocks"][0]["text"]["text"] for p in ok_posts(fake_slack, channel)]
+        titles = [p["blocks"][0]["text"]["text"] for p in posts_in(fake_slack, channel)]
         assert len(titles) == 5, (channel, titles)
         assert all(day in title for day, title in zip(expected_days, titles)), (channel, titles)
     assert refused(fake_slack) == []
@@ -171,7 +153,7 @@ def test_seventy_out_with_heavy_names_post_within_limits_and_count_the_rest(fake
                                      end=date(2031, 3, 13), end_half="am"))
     out = run_jobs(datetime(day.year, day.month, day.day, 9, 5, tzinfo=ZoneInfo("America/Los_Angeles")))
     assert "failed" not in out, out
-    [post] = ok_posts(fake_slack, C_ENG)
+    [post] = posts_in(fake_slack, C_ENG)
     check_message(post)
     shown, more = shown_and_more(post["blocks"])
     assert shown + more == 70 and shown > 0
@@ -277,7 +259,7 @@ def test_switching_to_a_sunday_week_gives_that_sunday_its_out_today_post(fake_sl
     mon_fri = team("Week", "America/Los_Angeles", workweek=(0, 1, 2, 3, 4))
     install_config(standard_config(teams=(mon_fri,)))
     run_jobs(datetime(2031, 3, 10, 9, 5, tzinfo=la))  # Monday: the weekly digest, named 2031-W11
-    assert len(ok_posts(fake_slack, C_ENG)) == 1
+    assert len(posts_in(fake_slack, C_ENG)) == 1
     install_config(standard_config(teams=(replace(mon_fri, workweek=(6, 0, 1, 2, 3)),)))  # from Wednesday
     out = run_jobs(datetime(2031, 3, 16, 9, 5, tzinfo=la))  # the first Sunday of the new week
     # Sunday reads as the digest's day, and the digest named after its ISO week (W11) went out on Monday
@@ -285,7 +267,7 @@ def test_switching_to_a_sunday_week_gives_that_sunday_its_out_today_post(fake_sl
     assert "out_today Week 2031-03-16" in out, out
     out = run_jobs(datetime(2031, 3, 23, 9, 5, tzinfo=la))
     assert "weekly_digest Week" in out, out
-    assert len(ok_posts(fake_slack, C_ENG)) == 2
+    assert len(posts_in(fake_slack, C_ENG)) == 2
 
 
 @pytest.mark.django_db(False)
@@ -337,9 +319,9 @@ def test_one_teams_refused_post_does_not_stop_the_others(fake_slack):
     moment = datetime(2031, 3, 11, 9, 30, tzinfo=ZoneInfo("Pacific/Kiritimati"))
     with pytest.raises(CommandError):
         run_jobs(moment)
-    assert len(ok_posts(fake_slack, C_GENERAL)) == 1
+    assert len(posts_in(fake_slack, C_GENERAL)) == 1
     assert "Nothing due" in run_jobs(moment)  # the same instant again: nothing runs twice
-    assert len(ok_posts(fake_slack, C_GENERAL)) == 1
+    assert len(posts_in(fake_slack, C_GENERAL)) == 1
     assert JobRun.objects.get(job="out_today", team="Broken").error == "not_in_channel"
 
 
@@ -356,7 +338,7 @@ def test_year_end_in_kiritimati_reminder_and_digest(fake_slack):
     [reminder] = reminders
     assert "starts on Fri 2 Jan 2032" in reminder, reminder
     out = run_jobs(datetime(2032, 1, 2, 9, 0, tzinfo=z))  # Friday
-    post = ok_posts(fake_slack, C_GENERAL)[-1]
+    post = posts_in(fake_slack, C_GENERAL)[-1]
     body = str(post["blocks"])
     assert "Out today, Fri 2 Jan" in body and "Mon 29 Dec 2031 – Fri 9 Jan" in body, body
 
@@ -367,9 +349,9 @@ def test_a_day_closed_after_its_weekly_digest_leaves_the_next_day_its_out_today_
     install_config(standard_config(teams=(week,)))
     post_entry(fake_slack, entry(team="Week", start=date(2031, 3, 10), end=date(2031, 3, 14)))
     run_jobs(datetime(2031, 3, 10, 9, 5, tzinfo=la))  # Monday 09:05: the weekly digest
-    assert len(ok_posts(fake_slack, C_ENG)) == 1
+    assert len(posts_in(fake_slack, C_ENG)) == 1
     # At 11:00 HR closes the office for the day (snow): Monday becomes a company day off.
     install_config(standard_config(teams=(week,), holidays=(HolidayConfig(date=date(2031, 3, 10), name="Snow day"),)))
     out = run_jobs(datetime(2031, 3, 11, 9, 5, tzinfo=la))  # Tuesday
     # Tuesday is a working day with someone out: its "out today" post is due (the week's digest went out).
-    assert len(ok_posts(fake_slack, C_ENG)) == 2, out
+    assert len(posts_in(fake_slack, C_ENG)) == 2, out

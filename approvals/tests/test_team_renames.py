@@ -39,6 +39,7 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.job_runs import posts_in, run_jobs
 
 LA = ZoneInfo("America/Los_Angeles")
 MONDAY, TUESDAY = date(2031, 3, 10), date(2031, 3, 11)
@@ -144,17 +145,6 @@ def rename(row: Team, name: str) -> Team:
 
 def teams_of_entries() -> dict[str, str]:
     return {e.id: e.team for e in ledger_reader.cached_ledger(current_config()).entries.values()}
-
-
-def run_jobs(moment: datetime, *args: str) -> str:
-    out = io.StringIO()
-    call_command("run_jobs", "--at", moment.isoformat(), *args, stdout=out)
-    return out.getvalue()
-
-
-def posts_in(fake_slack, channel: str) -> list[dict]:
-    return [call.params for call in fake_slack.calls("chat.postMessage")
-            if call.params.get("channel") == channel and call.response.get("ok")]
 
 
 def test_the_digest_and_out_today_of_a_renamed_team_list_its_leave_from_before(fake_slack, db, settings, tmp_path):
