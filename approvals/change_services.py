@@ -176,8 +176,12 @@ def request_sighting(client: WebClient, config: WorkspaceConfig, request_id: str
 
 
 def read_request(client: WebClient, request_id: str, where: tuple[str, str]) -> LedgerMessage | None:
-    """The request's message at `where`, re-read from Slack; None when it is gone (or another's)."""
-    message = ledger.read_request_at(client, channel=where[0], ts=where[1])
+    """The request's message at `where`, re-read from Slack; None when it is gone (or another's). Raises
+    ChangeRefused when another version of the app wrote it."""
+    try:
+        message = ledger.read_request_at(client, channel=where[0], ts=where[1])
+    except ledger.RequestUnreadable:
+        raise ChangeRefused(messages.OTHER_VERSION) from None
     return message if message is not None and message.entry.id == request_id else None
 
 
@@ -436,6 +440,8 @@ def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | Non
         return False
     try:
         message = locate_request(client, current_config(), request_id, channel, ts, user=by)
+    except ChangeRefused:  # another version's message: a change of ours would read
+        return False
     except (SlackClientError, OSError) as exc:
         logger.warning("last look at the change of id=%s failed error=%s", request_id, error_code(exc))
         return None

@@ -305,7 +305,7 @@ def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     begun by the clock's real time (a run late, or a `run_jobs --at` an instant past)."""
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
-    ledger = ledger_reader.current_ledger(client, config)
+    ledger = ledger_reader.team_ledger(client, config, team)
     sent = 0
     for entry in jobs.reminders_due(ledger.entries.values(), team, today, holidays):
         first_day = jobs.first_working_day(entry, team.workweek, holidays)
@@ -320,7 +320,7 @@ def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
 def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
-    ledger = ledger_reader.current_ledger(client, config)
+    ledger = ledger_reader.team_ledger(client, config, team)
     out = jobs.out_between(ledger.entries.values(), team, today, today, holidays)
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
@@ -333,7 +333,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     today = job.local_day
     until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
     holidays = jobs.team_calendar(config, team, today)
-    ledger = ledger_reader.current_ledger(client, config)
+    ledger = ledger_reader.team_ledger(client, config, team)
     out = jobs.out_between(ledger.entries.values(), team, today, until, holidays)
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
     _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
@@ -342,7 +342,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
 
 def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
     """One DM per approver naming each request of theirs waiting longer than `nudge_after_hours`."""
-    ledger = ledger_reader.current_ledger(client, config)
+    ledger = ledger_reader.team_ledger(client, config, team)
     waiting = jobs.waiting_requests(ledger.entries.values(), team, job.instant)
     channel_members, _ = slack_lookups(client)
     unable = directory.unable_to_approve(client)  # no nudge to a bot or a deactivated account

@@ -18,8 +18,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import metrics
 from approvals.directory import fetch_bot_user_id
-from approvals.ledger_format import entry_from_metadata, request_metadata
+from approvals.ledger_format import REQUEST_EVENT_TYPE, entry_from_metadata, request_metadata
 from approvals.rules import LedgerEntry
+from approvals.task_queue import SlackRefusal
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +35,16 @@ SINCE_PAGES_MAX = 50
 BOT_UNKNOWN = "bot_user_unknown"
 
 
-class LedgerUnavailable(Exception):
+class LedgerUnavailable(SlackRefusal):
     """Slack will not give us the ledger for good: a permanent refusal, not a passing fault.
 
     Passing faults (rate limits after the client's retries, 5xx, timeouts) are
-    raised as they are, so the task retries; this one is told to people.
+    raised as they are, so the task retries; this one is told to people, as Slack's refusal.
     """
 
     def __init__(self, channel: str, error: str):
-        super().__init__(f"cannot read the history of <#{channel}> ({error})")
+        super().__init__(f"cannot read the history of <#{channel}> ({error})", error)
         self.channel = channel
-        self.error = error
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,18 @@ def log_warnings(response, method: str, *, channel: str, request_id: str) -> lis
     return warnings
 
 
+class RequestUnreadable(Exception):
+    """Our message at the ts holds a request this version cannot read (another version's metadata: a
+    release rolled back after writing it). Not deleted, and not to be rewritten: left as it is."""
+
+
 def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessage | None:
     """The request message at exactly `ts`, re-read from Slack with its metadata.
 
     A block_actions payload does not reliably carry metadata (slack-sdk #1501),
     and a deleted message makes history return the one before it: check the ts.
-    A message someone else posted is not a request of ours.
+    A message someone else posted is not a request of ours. Raises RequestUnreadable when the
+    message is ours and a request, but not one this version reads.
     """
     author = ledger_author(client, channel)
     response = client.conversations_history(
@@ -125,10 +131,13 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
     )
     for message in response.get("messages", []):
         if message.get("ts") == ts and message.get("user") == author:
-            entry = entry_from_metadata(message.get("metadata"))
+            metadata = message.get("metadata")
+            entry = entry_from_metadata(metadata)
             if entry is not None:
                 return LedgerMessage(channel=channel, ts=ts, entry=replace(entry, channel=channel, ts=ts),
                                      text=message.get("text", ""), blocks=tuple(message.get("blocks") or ()))
+            if isinstance(metadata, dict) and metadata.get("event_type") == REQUEST_EVENT_TYPE:
+                raise RequestUnreadable(f"request at {channel}/{ts}: metadata of another version")
     return None
 
 

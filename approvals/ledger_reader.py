@@ -72,11 +72,11 @@ from slack_sdk.errors import SlackApiError
 from approvals import metrics, pending_indexes
 from approvals.cache_lock import acquire, key_part, locked, release, renew
 from approvals.cache_values import schema_tag
-from approvals.config_types import WorkspaceConfig
+from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
 from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
 from approvals.rules import PENDING, Adjustment, LedgerEntry
-from approvals.task_queue import ReadStillUnderWay, retry_after_seconds, transient
+from approvals.task_queue import ReadStillUnderWay, error_code, retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +244,28 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     return cached_ledger(config) or _under_names_now(fresh, config.renamed_teams)
 
 
+def team_ledger(client: WebClient, config: WorkspaceConfig, team: TeamConfig) -> Ledger:
+    """What a team's own jobs (reminders, digests, nudges) read: the cached ledger; when Slack refuses
+    another team's approvals channel for good (the bot removed from it), this team's channels alone,
+    read now and not stored.
+
+    A team's requests are in its own approvals channels, current and past, so its jobs need no other;
+    but a ledger missing a channel is never stored (a person's balance counts every channel), and one
+    team's channel must not stop every team's posts. Its own channel refused raises, as before."""
+    try:
+        return current_ledger(client, config)
+    except LedgerUnavailable as exc:
+        if exc.channel in team.ledger_channels:
+            raise
+        logger.warning("ledger unavailable (%s in %s): reading %s's channels alone", exc.error, exc.channel,
+                       team.name)
+    flight = _Flight.take(wait=COLD_WAIT_SECONDS)
+    if flight is None:
+        raise LedgerBusy("another process is reading the ledger from Slack")
+    with flight:
+        return _under_names_now(_read_in_full(client, team.ledger_channels, flight), config.renamed_teams)
+
+
 def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
     """Background warm-up (someone opened the form): bring the cached ledger up to date, cheaply.
 
@@ -324,7 +346,18 @@ def _refresh(client: WebClient, config: WorkspaceConfig, flight: _Flight, *, bac
 def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> Ledger:
     """Every page of every channel; the result replaces the cached ledger (waits for the budget as needed)."""
     started = time.time()
-    channels = ledger_channels(config)
+    ledger = _read_in_full(client, ledger_channels(config), flight)
+    flight.keep()
+    ledger = store_ledger(ledger)
+    logger.info("ledger read in full channels=%s entries=%s adjustments=%s truncated=%s seconds=%.1f",
+                len(ledger.channels), len(ledger.entries), len(ledger.adjustments), ledger.truncated,
+                time.time() - started)
+    return ledger
+
+
+def _read_in_full(client: WebClient, channels: tuple[str, ...], flight: _Flight) -> Ledger:
+    """Every page of `channels`, as a ledger (not stored)."""
+    started = time.time()
     found = _Found()
     marks: dict[str, ChannelMark] = {}
     truncated = False
@@ -335,14 +368,9 @@ def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> L
             truncated = truncated or read.truncated
             found.add(read.messages, author, channel)
             marks[channel] = ChannelMark(read.newest_ts, time.time())
-    ledger = Ledger(entries=found.entries, adjustments=found.adjustments, channels=channels, oldest_ts=found.oldest,
-                    oldest_by_channel=found.oldest_by_channel, truncated=truncated, read_at=started,
-                    full_read_at=started, marks=marks)
-    flight.keep()
-    ledger = store_ledger(ledger)
-    logger.info("ledger read in full channels=%s entries=%s adjustments=%s truncated=%s seconds=%.1f",
-                len(channels), len(found.entries), len(found.adjustments), truncated, time.time() - started)
-    return ledger
+    return Ledger(entries=found.entries, adjustments=found.adjustments, channels=channels, oldest_ts=found.oldest,
+                  oldest_by_channel=found.oldest_by_channel, truncated=truncated, read_at=started,
+                  full_read_at=started, marks=marks)
 
 
 @metrics.ledger_refresh("incremental")
@@ -383,7 +411,9 @@ def _read_new_messages(client: WebClient, stored: Ledger, channels: list[str], f
             oldest_by_channel[channel] = min(ts, oldest_by_channel.get(channel, ts))
         ledger = replace(
             base,
-            entries={**base.entries, **found.entries},  # new messages are newer than anything cached
+            # A new message of a request already cached is a second copy of it (`current_copy`).
+            entries={**base.entries, **{id: current_copy(base.entries[id], entry) if id in base.entries else entry
+                                        for id, entry in found.entries.items()}},
             adjustments={**base.adjustments, **found.adjustments},
             channels=base.channels + tuple(c for c in marks if c not in base.channels),
             oldest_ts=oldest,
@@ -431,8 +461,9 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
                 continue
             if transient(exc):
                 raise  # the task retries; nothing partial is stored
-            metrics.ledger_unavailable(str(exc.response.get("error")))
-            raise LedgerUnavailable(channel, str(exc.response.get("error"))) from None
+            # error_code: Slack's code, or the HTTP status of an answer that was not Slack's (a proxy's page).
+            metrics.ledger_unavailable(error_code(exc))
+            raise LedgerUnavailable(channel, error_code(exc)) from None
         flight.keep()
         pages += 1
         metrics.LEDGER_PAGES.inc()
@@ -476,7 +507,7 @@ def _take_history_call(flight: _Flight, *, wait: bool) -> bool:
 
 
 class _Found:
-    """Ledger entries and adjustments among messages; the newest message of a request wins."""
+    """Ledger entries and adjustments among messages; of two messages of one request, `current_copy`."""
 
     def __init__(self):
         self.entries: dict[str, LedgerEntry] = {}
@@ -496,9 +527,9 @@ class _Found:
                 continue
             metadata = message.get("metadata")
             if (entry := entry_from_metadata(metadata)) is not None:
-                # One message per request; should a retry ever have posted twice, the newest wins.
-                if entry.id not in self.entries or ts > self.ts[entry.id]:
-                    self.entries[entry.id], self.ts[entry.id] = replace(entry, channel=channel, ts=ts), ts
+                entry = replace(entry, channel=channel, ts=ts)
+                known = self.entries.get(entry.id)
+                self.entries[entry.id] = entry if known is None else current_copy(known, entry)
             elif (adjustment := adjustment_from_metadata(metadata)) is not None:
                 if adjustment.id not in self.adjustments or ts > self.ts[adjustment.id]:
                     self.adjustments[adjustment.id] = replace(adjustment, channel=channel, ts=ts)
@@ -506,6 +537,14 @@ class _Found:
             else:
                 continue
             self.oldest = ts if self.oldest is None or ts < self.oldest else self.oldest
+
+
+def current_copy(one: LedgerEntry, other: LedgerEntry) -> LedgerEntry:
+    """Of two messages of one request (one message per request, but a retry whose look for its earlier
+    post failed posts it again), the one that says where the request stands: a decision (or a withdrawal)
+    over a copy still pending — approvers may decide on either, and the other copy stays pending —, the
+    later of two decisions, else the newer message."""
+    return max(one, other, key=lambda e: (e.status != PENDING, e.decided_at or 0, e.ts or ""))
 
 
 def _newest(messages: list[dict]) -> str | None:

@@ -237,6 +237,15 @@ def request_gone_text() -> str:
     return "This request no longer exists (its message was deleted)."
 
 
+# A request's message another version of the app wrote (a release rolled back after it posted or decided
+# it): its metadata is not one this version reads, so it is left as it is (ledger.RequestUnreadable).
+OTHER_VERSION = "it was recorded by another version of this app, which this one cannot change"
+
+
+def request_unreadable_text() -> str:
+    return f"This request can't be decided here: {OTHER_VERSION}. Nothing was changed; ask whoever runs the app."
+
+
 def whose_request(recorded_for: str | None) -> str:
     """The request, as told to whoever sent it: the requester's own, or (`recorded_for`) the leave HR
     recorded for that person, whom HR is told about."""

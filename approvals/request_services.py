@@ -784,6 +784,8 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
         # says whether it holds it.
         try:
             message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        except ledger.RequestUnreadable:
+            message = None  # ours would read: the decision is not in it
         except (SlackClientError, OSError) as exc:
             logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
             tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, failure),
@@ -846,7 +848,10 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
         tell_approver(client, decision, text)
 
     try:
-        message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        try:
+            message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+        except ledger.RequestUnreadable:
+            return tell_clicker(messages.request_unreadable_text())
         if message is None or message.entry.id != decision.request_id:
             return tell_clicker(messages.request_gone_text())
         entry = message.entry
@@ -917,7 +922,10 @@ def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, de
 def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> None:
     """The lock did not come (or another approver decided meanwhile): say who decided, if anyone has; to
     someone who may not decide it, why not."""
-    message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    try:
+        message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    except ledger.RequestUnreadable:
+        return tell_approver(client, decision, messages.request_unreadable_text())
     if message is None or message.entry.id != decision.request_id:
         text = messages.request_gone_text()
     elif message.entry.status != PENDING:

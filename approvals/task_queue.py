@@ -76,6 +76,16 @@ class ReadStillUnderWay(TimeoutError):
     Slack failing nor us (`failure_for_people`)."""
 
 
+class SlackRefusal(Exception):
+    """Slack's refusal for good, raised by our own code rather than slack_sdk's (the ledger's
+    `LedgerUnavailable`: a channel's history refused, our bot's id unknown): told as Slack's refusal,
+    with Slack's error code (`error`), as a SlackApiError's is, never as a fault of ours."""
+
+    def __init__(self, message: str, error: str):
+        super().__init__(message)
+        self.error = error
+
+
 # Faults of our own that are TimeoutErrors or OSErrors too, as Slack's timeouts and dropped connections
 # are: never a sign that Slack did anything, nor that Slack failed.
 OUR_WAITS = (LockBusy, ReadStillUnderWay)
@@ -139,6 +149,8 @@ def error_code(exc: BaseException) -> str:
         if isinstance(error, str) and SLACK_ERROR_CODE.fullmatch(error):
             return error
         return f"http_{getattr(exc.response, 'status_code', '')}"
+    if isinstance(exc, SlackRefusal):
+        return exc.error
     return type(exc).__name__
 
 
@@ -146,7 +158,7 @@ def error_for_people(exc: BaseException) -> str:
     """`error_code` for a person (a DM, an ephemeral message, the console): Slack's error code or the HTTP
     status, worth quoting to whoever looks after the app; a fault that is not Slack's answer in plain
     words, never a Python class name ("URLError", "ConnectionResetError" mean nothing to them)."""
-    if isinstance(exc, SlackApiError):
+    if isinstance(exc, (SlackApiError, SlackRefusal)):
         return error_code(exc)
     if isinstance(exc, ReadStillUnderWay):
         return "still reading the leave history from Slack"
@@ -169,6 +181,8 @@ def failure_for_people(exc: BaseException) -> str:
     database, the cache, a lock, a bug): it was not Slack that failed, and what did is nothing to them."""
     if isinstance(exc, SlackApiError):
         return f"Slack kept failing ({error_code(exc)})" if transient(exc) else f"Slack refused it ({error_code(exc)})"
+    if isinstance(exc, SlackRefusal):
+        return f"Slack refused it ({exc.error})"
     if isinstance(exc, ReadStillUnderWay):
         return "reading the leave history from Slack is taking longer than usual"
     if isinstance(exc, (SlackRequestError, OSError)) and not isinstance(exc, (*OUR_WAITS, *INFRASTRUCTURE_FAULTS)):
