@@ -22,6 +22,7 @@ from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
 from approvals.notifications import (
+    announce,
     followup,
     followup_notice,
     followups_lost,
@@ -460,9 +461,13 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
     """Tell the approvers in the thread, correct the announcement, tell the requester when HR changed it."""
     team: TeamConfig | None = config.team_recorded_as(entry.team)
     approvers = approvers_of(client, config, entry) if previous.status in (PENDING, APPROVED) else ()
-    edited = entry.status == PENDING
+    # A pending request edited into a leave type that needs no approval is recorded as approved at once
+    # (as such a request is when sent): announced, and the approvers are not called on for it.
+    recorded = previous.status == PENDING and entry.status == APPROVED
+    edited = entry.status == PENDING or recorded
     key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"
-    thread_text = messages.change_thread_text(entry, by=by, previous=previous, approvers=approvers,
+    thread_text = messages.change_thread_text(entry, by=by, previous=previous,
+                                              approvers=() if recorded else approvers,
                                               named_first=named_approvers(config, team))
     followup_notice(client, f"change-thread:{key}", channel=message.channel, thread_ts=message.ts, text=thread_text,
                     entry=entry, what="the thread reply about the change")
@@ -471,6 +476,8 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
                         text=messages.cancelled_announcement_text(entry), entry=entry,
                         what="the corrected announcement")
     leave_type = config.leave_type(entry.leave_type)
+    if recorded and team is not None:
+        announce(client, team, entry, leave_type)
     if by != entry.user:
         followup(f"change-dm:{key}",
                  lambda: send_dm(client, entry.user, messages.changed_by_hr_text(entry, leave_type, by=by)),

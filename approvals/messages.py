@@ -516,6 +516,11 @@ def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | N
     if previous is not None and entry.status == PENDING:
         was = entry_dates(previous, seen_from(entry))
         text = f"Edited by {who}: now {request_summary(entry, None)} (was {was})."
+    elif previous is not None and previous.status == PENDING and entry.status == APPROVED:
+        # Edited into a leave type that needs no approval: recorded at once, as such a request is.
+        was = entry_dates(previous, seen_from(entry))
+        text = (f"Edited by {who}: now {request_summary(entry, None)} (was {was}), which needs no approval: "
+                "recorded as approved.")
     elif previous is not None and previous.status == APPROVED:
         text = f"Cancelled by {who}: this approved leave will not be taken."
     else:

@@ -271,9 +271,10 @@ class RequestDraft:
 
 
 def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft,
-                           requester: CachedRequester | None = None) -> str:
+                           requester: CachedRequester | None = None, replacing: str | None = None) -> str:
     """The live preview under the form: working days, who decides, who else is out, the balance after.
-    `requester`: what the caller already read of `user` (requester_cached), not read again."""
+    `requester`: what the caller already read of `user` (requester_cached), not read again. `replacing`:
+    the id of the request an Edit form rewrites, which the draft replaces (not counted beside it)."""
     requester = requester or requester_cached(config, user)
     if requester.team_known and requester.team is None and requester.no_team_cause is not None:
         who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
@@ -307,7 +308,7 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,
                                         others_max=PREVIEW_OTHERS_READ) if team and leave_type else None
     if team and leave_type and history is not None:
-        entry = LedgerEntry(id="preview", user=user, team=team.name, leave_type=leave_type.code,
+        entry = LedgerEntry(id=replacing or "preview", user=user, team=team.name, leave_type=leave_type.code,
                             start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,
                             days=days, status="pending")
         preview += "\n" + ledger_context(config, history, entry, leave_type, today=today)

@@ -187,7 +187,7 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
         end=prefill.end,
         half_values=prefill.halves,
         preview=request_preview_cached(config, person, prefill.draft,
-                                       requester=requester if person == user else None),
+                                       requester=requester if person == user else None, replacing=editing),
         private_metadata=metadata,
         editing=editing is not None,
         recording_for=recording_for,
@@ -231,15 +231,18 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
     values = form_values(view)
     recording_for = (modal_metadata(view) or {}).get("for")
     recording_for = recording_for if isinstance(recording_for, str) else None
+    editing = (modal_metadata(view) or {}).get("edit")
+    editing = editing if isinstance(editing, str) else None
     new_view = modals.request_modal(
         leave_types=config.leave_types,
         selected_type=values.leave_type,
         start=values.start,
         end=values.end,
         half_values=values.halves,
-        preview=request_preview_cached(config, recording_for or form_owner(view) or user, values.draft),
+        preview=request_preview_cached(config, recording_for or form_owner(view) or user, values.draft,
+                                       replacing=editing),
         private_metadata=modal_metadata(view),
-        editing=bool((modal_metadata(view) or {}).get("edit")),
+        editing=editing is not None,
         recording_for=recording_for,
     )
     try:
