@@ -16,6 +16,7 @@ asked retries later (`approvals.task_queue.transient` decides which is which).
 """
 
 import logging
+import uuid
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -63,6 +64,26 @@ def timezone_key(user: str) -> str:
     return f"directory:tz:{user}"
 
 
+# Slack told us (an event) that a member list or a user changed: a read that began before is not cached,
+# or it would put back for ten minutes (a day, for a user) what the event just made us forget. A token,
+# not a time: no clock is compared across machines.
+def _changed_key(thing: str) -> str:
+    return f"directory:changed:{thing}"
+
+
+def _mark_changed(*things: str) -> None:
+    token = uuid.uuid4().hex
+    cache.set_many({_changed_key(thing): token for thing in things}, MEMBERS_TTL_SECONDS)
+
+
+def _cache_unless_changed(thing: str, before, values: dict, seconds: int) -> None:
+    """Cache `values` unless `thing` changed since `before` (its changed-token when the read began)."""
+    if cache.get(_changed_key(thing)) != before:
+        logger.info("not cached: %s changed while it was read from Slack", thing)
+        return
+    cache.set_many(values, seconds)
+
+
 def cached_channel_members(channel: str) -> frozenset[str] | None:
     return cache.get(channel_members_key(channel))
 
@@ -82,29 +103,45 @@ def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
     deleted) has no members we can know: it counts as empty (`Unlisted`, with
     Slack's error) and is logged.
     A passing fault, or a token Slack no longer accepts, is raised and nothing
-    is cached: neither says anything of the channel.
+    is cached: neither says anything of the channel (but the pages read before a
+    passing fault are, for the next attempt to go on from). A read that began
+    before an event said the channel's members changed is not cached.
     """
     cached = cached_channel_members(channel)
     if cached is not None:
         return cached
-    members: set[str] = set()
+    before = cache.get(_changed_key(channel))
+    # A read stopped by a passing fault (Tier 4's 100 calls a minute end a read of over 100 pages)
+    # goes on from its page at the next attempt: starting over, it would never reach the last.
+    progress_key = f"directory:reading:{channel}"
+    progress = cache.get(progress_key)
+    cursor, members, number = (progress[1], set(progress[2]), progress[3]) if (
+        isinstance(progress, tuple) and progress[0] == before) else (None, set(), 0)
     try:
-        # A SlackResponse iterates over its pages (following next_cursor), the first being itself.
-        pages = client.conversations_members(channel=channel, limit=MEMBERS_PAGE_SIZE)
-        for number, page in enumerate(pages, start=1):
+        while True:
+            page = client.conversations_members(channel=channel, limit=MEMBERS_PAGE_SIZE, cursor=cursor)
+            number += 1
             members.update(page.get("members", []))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
             if number >= MAX_MEMBER_PAGES:
                 logger.error("channel=%s has more than %s members; only those are known, the others count as "
                              "not in it: use a user group instead", channel, len(members))
                 break
     except SlackApiError as exc:
-        if _passing(exc, f"members of channel={channel}") or _token_refused(exc):
+        if _passing(exc, f"members of channel={channel}"):
+            if cursor:  # the pages read so far are kept: the next attempt asks for the next one
+                cache.set(progress_key, (before, cursor, frozenset(members), number), MEMBERS_TTL_SECONDS)
+            raise
+        if _token_refused(exc):
             raise
         result = Unlisted(error_code(exc))
     else:
         members.discard(fetch_bot_user_id(client))
         result = frozenset(members)
-    cache.set(_members_key("channel", channel), result, MEMBERS_TTL_SECONDS)
+    cache.delete(progress_key)
+    _cache_unless_changed(channel, before, {_members_key("channel", channel): result}, MEMBERS_TTL_SECONDS)
     return result
 
 
@@ -114,6 +151,7 @@ def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]
     cached = cached_usergroup_members(usergroup)
     if cached is not None:
         return cached
+    before = cache.get(_changed_key(usergroup))
     try:
         users = client.usergroups_users_list(usergroup=usergroup).get("users", [])
     except SlackApiError as exc:
@@ -122,7 +160,7 @@ def fetch_usergroup_members(client: WebClient, usergroup: str) -> frozenset[str]
         result = Unlisted(error_code(exc))
     else:
         result = frozenset(users)
-    cache.set(_members_key("usergroup", usergroup), result, MEMBERS_TTL_SECONDS)
+    _cache_unless_changed(usergroup, before, {_members_key("usergroup", usergroup): result}, MEMBERS_TTL_SECONDS)
     return result
 
 
@@ -148,6 +186,7 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
     cached = cache.get(f"directory:user:{user}")
     if cached is not None:
         return None if cached == NO_SUCH_USER else cached
+    before = cache.get(_changed_key(user))
     try:
         info = client.users_info(user=user)["user"]
     except SlackApiError as exc:
@@ -161,7 +200,8 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
     # Slackbot is not `is_bot` in users.info, but no person either.
     profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted")),
                "bot": bool(info.get("is_bot")) or user == SLACKBOT}
-    cache.set_many({f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile}, TIMEZONE_TTL_SECONDS)
+    _cache_unless_changed(user, before, {f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile},
+                          TIMEZONE_TTL_SECONDS)
     return profile
 
 
@@ -215,13 +255,15 @@ def is_deactivated(client: WebClient, user: str) -> bool:
 
 
 def forget_user(user: str) -> None:
-    """After `user_change`: the next look-up asks Slack again."""
+    """After `user_change`: the next look-up asks Slack again (and one under way is not cached)."""
+    _mark_changed(user)
     cache.delete_many([f"directory:user:{user}", f"directory:tz:{user}"])
 
 
 def forget_memberships(*sources: str) -> None:
     """After `member_joined_channel` / `member_left_channel` / `subteam_members_changed`: ask Slack again,
-    so someone who joins a team's channel can request at once."""
+    so someone who joins a team's channel can request at once (and a read under way is not cached)."""
+    _mark_changed(*sources)
     cache.delete_many([_members_key(kind, source) for source in sources for kind in ("channel", "usergroup")])
 
 

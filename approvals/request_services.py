@@ -14,6 +14,7 @@ payload, a block id or an HTTP request) and return plain results:
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -343,6 +344,24 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     return accept_unchecked(submission, dedup_key)
 
 
+def team_lock_key(team: TeamConfig) -> str:
+    """The lock under which leave of `team` becomes approved while `max_out` applies: an approval
+    (write_decision), and leave approved as it is sent (a type that needs no approval, or recorded by
+    HR), so that two of them at once cannot together put more of the team out than `max_out`."""
+    return f"lock:team:{key_part(team.name)}"
+
+
+@contextmanager
+def capacity_held(team: TeamConfig, entry: LedgerEntry, *, wait: float):
+    """The team's lock (`team_lock_key`) around checking and adding `entry`, when it is approved as it
+    is sent and `max_out` applies; nothing otherwise (a pending request is checked again at approval)."""
+    if team.max_out is None or entry.status != APPROVED:
+        yield
+        return
+    with locked(team_lock_key(team), wait=wait):
+        yield
+
+
 def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team: TeamConfig,
                           leave_type: LeaveTypeConfig, timezone: str, dedup_key: str) -> dict[str, str] | None:
     """Every rule, against the cached ledger; None when the ledger is cold.
@@ -361,33 +380,36 @@ def submit_against_ledger(config: WorkspaceConfig, submission: Submission, team:
     today = local_today(timezone)
     validated = replace(submission, validated=True)
     entry = submission_entry(config, validated, team=team, leave_type=leave_type)
-    for attempt in range(SUBMIT_ATTEMPTS):
-        claimed_by = cache.get(dedup_key) if attempt else None
-        if claimed_by:  # what changed meanwhile was this very form, sent twice at once
-            return duplicate_submission(submission.user, claimed_by)
-        history = ledger_reader.person_view(config, submission.user, team.name if capacity else None,
-                                            submission.start, submission.end)
-        if history is None:
-            return None
-        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
-                                      ledger=history)
-        if violations:
-            return errors_by_field(violations)
-        try:
-            outcome = ledger_reader.pending_submit(
-                entry, seen_version=getattr(history, "pending_version", None),
-                claim=(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS), wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
-        except Exception:
-            # The cache may have made the add and lost its answer (a Redis timeout): left in place, the
-            # claim would make this form, sent again, look sent, with no task to deliver it.
-            give_back_claim(dedup_key, submission.id)
-            raise
-        if outcome == pending_indexes.CLAIMED:  # the same form, sent again
-            return duplicate_submission(submission.user, cache.get(dedup_key))
-        if outcome == pending_indexes.ADDED:
-            break
-    else:
-        raise LockBusy(f"the pending requests of {submission.user} kept changing")
+    # Leave approved as it is sent, under max_out: checked and added under the team's lock (capacity_held).
+    with capacity_held(team, entry, wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
+        for attempt in range(SUBMIT_ATTEMPTS):
+            claimed_by = cache.get(dedup_key) if attempt else None
+            if claimed_by:  # what changed meanwhile was this very form, sent twice at once
+                return duplicate_submission(submission.user, claimed_by)
+            history = ledger_reader.person_view(config, submission.user, team.name if capacity else None,
+                                                submission.start, submission.end)
+            if history is None:
+                return None
+            violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
+                                          ledger=history)
+            if violations:
+                return errors_by_field(violations)
+            try:
+                outcome = ledger_reader.pending_submit(
+                    entry, seen_version=getattr(history, "pending_version", None),
+                    claim=(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS),
+                    wait=REQUEST_PATH_LOCK_WAIT_SECONDS)
+            except Exception:
+                # The cache may have made the add and lost its answer (a Redis timeout): left in place, the
+                # claim would make this form, sent again, look sent, with no task to deliver it.
+                give_back_claim(dedup_key, submission.id)
+                raise
+            if outcome == pending_indexes.CLAIMED:  # the same form, sent again
+                return duplicate_submission(submission.user, cache.get(dedup_key))
+            if outcome == pending_indexes.ADDED:
+                break
+        else:
+            raise LockBusy(f"the pending requests of {submission.user} kept changing")
     try:
         tasks.deliver_request.enqueue(validated.as_task_data())
     except Exception:
@@ -478,13 +500,15 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
     history = ledger_reader.cached_ledger(config)
     if history is None:
         raise LedgerCold()
-    with locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS):
+    submission = replace(submission, validated=True)
+    entry = submission_entry(config, submission, team=team, leave_type=leave_type)
+    with (capacity_held(team, entry, wait=REQUEST_PATH_LOCK_WAIT_SECONDS),
+          locked(f"lock:submit:{submission.user}", wait=REQUEST_PATH_LOCK_WAIT_SECONDS)):
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                       ledger=ledger_reader.cached_ledger(config) or history)
         if violations:
             return errors_by_field(violations)
-        submission = replace(submission, validated=True)
-        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
+        ledger_reader.pending_add(entry)
     tasks.deliver_request.enqueue(submission.as_task_data())
     return {}
 
@@ -581,7 +605,8 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
     today = local_today(directory.fetch_timezone(client, submission.user), now=submission.submitted_at)
     # As in the modal: checking and joining the pending set are one step per person, so two
     # requests checked here at once (by two workers) cannot both pass.
-    with locked(f"lock:submit:{submission.user}", wait=30):
+    entry = submission_entry(config, submission, team=team, leave_type=leave_type)
+    with capacity_held(team, entry, wait=30), locked(f"lock:submit:{submission.user}", wait=30):
         history = (ledger_reader.person_view(config, submission.user, team.name, submission.start, submission.end)
                    or ledger_reader.cached_ledger(config) or history)
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
@@ -589,7 +614,7 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
         if violations:
             ledger_reader.pending_remove(submission.id)
             raise Refused(*(escape(violation.message) for violation in violations))
-        ledger_reader.pending_add(submission_entry(config, submission, team=team, leave_type=leave_type))
+        ledger_reader.pending_add(entry)
     return history
 
 
@@ -856,13 +881,13 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
             return tell_clicker(messages.request_gone_text())
         entry = message.entry
         team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
-        if team is not None and entry.status != PENDING:  # decided: ours to finish, or say who decided
+        if entry.status != PENDING:  # decided: ours to finish, or say who decided
             return finish_or_refuse(client, config, decision, message)
         if refusal := clicker_refusal(client, config, team, decision, entry):
             return tell_clicker(refusal)
         # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
-        if decision.status == APPROVED and team.max_out is not None:
-            team_lock = f"lock:team:{key_part(team.name)}"
+        if decision.status == APPROVED and team is not None and team.max_out is not None:
+            team_lock = team_lock_key(team)
             team_token = acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
             if team_token is None:
                 return tell_clicker("Another approval for this team is being recorded; please click again in a "
@@ -906,15 +931,22 @@ def decision_written(decision: Decision) -> bool:
 
 def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, decision: Decision,
                     entry: LedgerEntry) -> str | None:
-    """Why the clicker may not decide this request of `team`, or None when they may."""
-    if team is None:
-        return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
+    """Why the clicker may not decide this request of `team`, or None when they may. A request of a team
+    removed from the configuration since is HR's (the fallback approvers') to decide."""
     if decision.approver == entry.user:
         return messages.own_request_text()
-    # Whoever the approvers channel lists may decide; asking Slack about bots and deactivated accounts
-    # is needed only for someone it does not list (HR, when the team's approvers are all gone).
-    if (decision.approver not in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0])
-            and decision.approver not in team_approvers(client, config, team, entry.user)):
+    if team is None:
+        if decision.approver in config.fallback_approvers:
+            return None
+        return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
+    # Whoever the team lists (its users, its approvers channel's members) may decide, but for an id Slack
+    # has no user for, a bot or a deactivated account (asked of users.info for the clicker alone, cached
+    # for a day): left out of the request's mentions, so not an approver either. Anyone else, only
+    # when the team's approvers as Slack knows them name them (HR, when the team's approvers are all gone).
+    listed = decision.approver in approvers_for(config, team, entry.user, channel_members=slack_lookups(client)[0])
+    if listed and directory.unable_to_approve(client)([decision.approver]):
+        listed = False
+    if not listed and decision.approver not in team_approvers(client, config, team, entry.user):
         return messages.not_an_approver_text(team.name)
     return None
 
@@ -973,15 +1005,15 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         # it, which a give-up must know; make sure its follow-ups went out.
         cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
         team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
-        if team is not None:
-            send_followups(client, config, team, entry, decision)
+        send_followups(client, config, team, entry, decision)
         return
     tell_approver(client, decision, messages.already_decided_text(entry))
 
 
-def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry,
+def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, entry: LedgerEntry,
                    decision: Decision) -> None:
-    """The thread reply, the requester's DM and (approved) the announcement: each once, none undoing the decision."""
+    """The thread reply, the requester's DM and (approved) the announcement: each once, none undoing the decision.
+    `team`: None for a team removed from the configuration since (no announce channel to tell)."""
     leave_type = config.leave_type(entry.leave_type)
     followup_notice(client, f"thread:{entry.id}:{entry.status}", channel=decision.channel, thread_ts=decision.ts,
                     text=messages.thread_reply_text(entry), entry=entry, what="the thread reply")
@@ -990,6 +1022,7 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig, entry: Led
              entry=entry, what="the decision DM", channel=entry.user)
     followup(f"decision-receipt:{entry.id}:{entry.status}", lambda: receipt_update(client, entry, leave_type),
              entry=entry, what="the updated receipt", channel=entry.user)
-    if entry.status == APPROVED:
+    if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
-    tasks.publish_home_later({entry.user, *team_approvers(client, config, team, entry.user)})
+    approvers = team_approvers(client, config, team, entry.user) if team is not None else config.fallback_approvers
+    tasks.publish_home_later({entry.user, *approvers})
