@@ -17,7 +17,8 @@ from approvals.config_store import current_config
 from approvals.models import Team
 from approvals.selectors import decision_refusal_cached
 from approvals.slack_clients import background_client
-from approvals.tests.test_console_config import PASSWORD, errors_of, team_post
+from approvals.tests.test_console_config import PASSWORD
+from test_support.console_pages import errors_of, team_post
 from approvals.tests.test_console_file import example
 from approvals.tests.test_console_see import NEXT_MONDAY, entry
 from fake_slack.ledger_seed import seed_ledger

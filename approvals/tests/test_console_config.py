@@ -27,6 +27,7 @@ from fake_slack.personas import (
     DAVE,
     HANNAH,
 )
+from test_support.console_pages import errors_of, team_post, warnings_of
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password"
@@ -48,26 +49,6 @@ def hr_client(client, django_user_model, directory):
 def engineering():
     return Team.objects.create(name="Engineering", position=0, approvals_channel=C_ENG_APPROVALS,
                                approvers_users=[BOB], members_channel=C_ENG, members_users=[ALICE])
-
-
-def team_post(**changes):
-    data = {"name": "Platform", "members_users": "alice@example.com", "members_channel": "#engineering",
-            "members_usergroup": "@eng", "approvers_users": "bob@example.com, Dave Diaz",
-            "approvers_channel": "#eng-leads", "approvals_channel": "#eng-approvals", "announce_channel": "#general",
-            "holiday_country": "US", "holiday_subdivision": "CA", "workweek": ["0", "1", "2", "3", "4"],
-            "timezone": "America/Los_Angeles", "max_out": "3", "digest_time": "09:00", "nudge_after_hours": "48"}
-    data.update(changes)
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def errors_of(response, field: str) -> list[str]:
-    match = re.search(rf'<ul class="errorlist" id="id_{field}_error">(.*?)</ul>', response.text, re.DOTALL)
-    return re.findall(r"<li>(.*?)</li>", match[1]) if match else []
-
-
-def warnings_of(response, field: str) -> list[str]:
-    match = re.search(rf'<ul class="warnings" id="id_{field}_warning">(.*?)</ul>', response.text, re.DOTALL)
-    return re.findall(r"<li>(.*?)</li>", match[1]) if match else []
 
 
 # --- Teams ---------------------------------------------------------------------------------------

@@ -226,7 +226,7 @@ def test_two_teams_cannot_swap_names_in_the_console_so_neither_takes_the_others_
     assert refused.value.message_dict["name"] == [
         "Interim used to be called Engineering, and the requests in Slack recorded under Engineering are its "
         "leave: this team, renamed Engineering, would take them. Give it a name no other team had."]
-    from approvals.tests.test_console_config import errors_of, team_post
+    from test_support.console_pages import errors_of, team_post
 
     page = admin_client.post(reverse("console:team_edit", args=[sales.pk]),
                              team_post(name="Engineering"))
@@ -246,7 +246,7 @@ def test_a_team_given_another_teams_earlier_name_is_told_it_takes_that_teams_req
     page = admin_client.get(reverse("console:team_edit", args=[engineering.pk]))
     assert "Earlier names, whose requests in Slack still count as this team's: Engineering." in page.text
 
-    from approvals.tests.test_console_config import team_post
+    from test_support.console_pages import team_post
 
     response = admin_client.post(reverse("console:team_add"), team_post(name="Engineering"), follow=True)
 

@@ -1,0 +1,28 @@
+"""The console's forms, for the tests: a team form filled in as HR would, and what a page shows under
+a field."""
+
+import re
+
+
+def team_post(**changes):
+    """The team form as HR fills it in (people by email and name, channels by #name); `changes` replace
+    fields, None leaves one out."""
+    data = {"name": "Platform", "members_users": "alice@example.com", "members_channel": "#engineering",
+            "members_usergroup": "@eng", "approvers_users": "bob@example.com, Dave Diaz",
+            "approvers_channel": "#eng-leads", "approvals_channel": "#eng-approvals", "announce_channel": "#general",
+            "holiday_country": "US", "holiday_subdivision": "CA", "workweek": ["0", "1", "2", "3", "4"],
+            "timezone": "America/Los_Angeles", "max_out": "3", "digest_time": "09:00", "nudge_after_hours": "48"}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def errors_of(response, field: str) -> list[str]:
+    """The errors shown under one field of a form."""
+    match = re.search(rf'<ul class="errorlist" id="id_{field}_error">(.*?)</ul>', response.text, re.DOTALL)
+    return re.findall(r"<li>(.*?)</li>", match[1]) if match else []
+
+
+def warnings_of(response, field: str) -> list[str]:
+    """The warnings shown beside one field (they do not stop a save)."""
+    match = re.search(rf'<ul class="warnings" id="id_{field}_warning">(.*?)</ul>', response.text, re.DOTALL)
+    return re.findall(r"<li>(.*?)</li>", match[1]) if match else []
