@@ -539,12 +539,13 @@ class _Found:
             self.oldest = ts if self.oldest is None or ts < self.oldest else self.oldest
 
 
-def current_copy(one: LedgerEntry, other: LedgerEntry) -> LedgerEntry:
+def current_copy(known: LedgerEntry, found: LedgerEntry) -> LedgerEntry:
     """Of two messages of one request (one message per request, but a retry whose look for its earlier
     post failed posts it again), the one that says where the request stands: a decision (or a withdrawal)
     over a copy still pending — approvers may decide on either, and the other copy stays pending —, the
-    later of two decisions, else the newer message."""
-    return max(one, other, key=lambda e: (e.status != PENDING, e.decided_at or 0, e.ts or ""))
+    later of two decisions, else the newer message. The same message read again (an incremental read's
+    overlap; an edit rewrites a request in place) is `found`, as read now."""
+    return max((found, known), key=lambda e: (e.status != PENDING, e.decided_at or 0, e.ts or ""))
 
 
 def _newest(messages: list[dict]) -> str | None:

@@ -457,3 +457,23 @@ def test_a_click_on_a_request_deleted_with_its_thread_left_as_a_tombstone(client
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     assert channel_updates(fake_slack) == []
     assert any("no longer exists" in t for t in told(fake_slack, BOB))
+
+
+# --- Which of two messages of one request the ledger reads ------------------------------------------
+
+
+@pytest.mark.django_db(False)
+def test_the_copy_that_says_where_a_request_stands_is_read():
+    pending = LedgerEntry(id="r1", user=ALICE, team="Engineering", leave_type="vacation", start=MONDAY,
+                          end=WEDNESDAY, start_half=None, end_half=None, days=Decimal(3), status=PENDING,
+                          ts="1900000000.000100")
+    newer_pending = replace(pending, ts="1900000100.000100")
+    approved = replace(pending, status=APPROVED, decided_by=BOB, decided_at=1900000200)
+    cancelled_later = replace(approved, status="cancelled", decided_by=ALICE, decided_at=1900000300)
+    edited_in_place = replace(pending, end=MONDAY, days=Decimal(1))  # the same message, read again
+
+    assert ledger_reader.current_copy(pending, newer_pending) is newer_pending
+    assert ledger_reader.current_copy(approved, newer_pending) is approved
+    assert ledger_reader.current_copy(newer_pending, approved) is approved
+    assert ledger_reader.current_copy(approved, cancelled_later) is cancelled_later
+    assert ledger_reader.current_copy(pending, edited_in_place) is edited_in_place
