@@ -27,6 +27,7 @@ from approvals.rules import (
     LeaveRequest,
     LedgerEntry,
     balance_for,
+    format_days,
     format_number,
     format_range,
     request_days,
@@ -253,9 +254,13 @@ def ledger_context(config: WorkspaceConfig, ledger: "Ledger | ledger_reader.Slic
             balance = balance_for(entry.user, leave_type, year, entries=entries,
                                   adjustments=ledger.adjustments_for(entry.user), workweek=workweek,
                                   holiday_dates=holidays)
-            lines.append(f":bar_chart: After this request: {format_number(balance.remaining)} of "
-                         f"{format_number(balance.allowance + balance.adjustments)} days of {escape(leave_type.name)} "
-                         f"left in {year}")
+            total = format_days(balance.allowance + balance.adjustments)
+            if balance.remaining < 0:  # said as /timeoff balance says it, not "-2 of 25 days left"
+                lines.append(f":bar_chart: After this request: {format_days(-balance.remaining)} over the {total} "
+                             f"of {escape(leave_type.name)} in {year}")
+            else:
+                lines.append(f":bar_chart: After this request: {format_number(balance.remaining)} of {total} "
+                             f"of {escape(leave_type.name)} left in {year}")
     return "\n".join(lines)
 
 

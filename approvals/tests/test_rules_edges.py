@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from approvals.balances import describe_balance
-from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig, TeamConfig
+from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig, TeamConfig, WorkspaceConfig
+from approvals.ledger_reader import Ledger
 from approvals.rules import (
     APPROVED,
     CANCELLED,
@@ -30,7 +31,7 @@ from approvals.rules import (
     request_days,
     validate_request,
 )
-from approvals.selectors import local_today
+from approvals.selectors import ledger_context, local_today
 from approvals.work_calendar import team_holidays, working_days
 
 ALICE, BOB, CAROL, DAN = "U_ALICE", "U_BOB", "U_CAROL", "U_DAN"
@@ -326,3 +327,20 @@ def test_capacity_at_approval_counts_halves_and_only_this_teams_approved_leave()
     whole = req(date(2026, 12, 14), date(2026, 12, 14))
     v = capacity_violation(whole, team=ENG, ledger=approved_only, holiday_dates=HOLIDAYS)
     assert v is not None and v.message.startswith("Mon 14 Dec (morning) is full for Engineering: 1 person is")
+
+
+def test_the_balance_line_under_a_request_reads_as_people_say_it():
+    """"3 of 25 days … left", "0 of 1 day … left", and past the allowance (negative adjustments, HR's
+    corrections) "2 days over the 25 days", as `/timeoff balance` says it, never "-2 of 25 days left"."""
+    one_day = LeaveTypeConfig(code="vacation", name="Vacation", annual_allowance_days=Decimal(1))
+    config = WorkspaceConfig(teams=(ENG,), leave_types=(VACATION,))
+    request = ent(ALICE, date(2026, 12, 14), date(2026, 12, 16), PENDING, id="r")
+
+    def line(leave_type, adjustments=()):
+        ledger = Ledger(entries={}, adjustments={a.id: a for a in adjustments})
+        return ledger_context(config, ledger, request, leave_type, today=date(2026, 12, 1)).splitlines()[-1]
+
+    assert line(VACATION).endswith("After this request: 22 of 25 days of Vacation left in 2026")
+    assert line(one_day).endswith("After this request: 2 days over the 1 day of Vacation in 2026")
+    assert line(VACATION, [adj("-24", 2026)]).endswith("After this request: 2 days over the 1 day of Vacation in 2026")
+    assert line(VACATION, [adj("-22", 2026)]).endswith("After this request: 0 of 3 days of Vacation left in 2026")
