@@ -163,3 +163,14 @@ def open_app_home(client, fake_slack, user: str, event_id: str) -> dict:
     call = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == user][-1]
     view = call.params["view"]
     return json.loads(view) if isinstance(view, str) else view
+
+
+def ledger_messages(fake_slack, channel: str = C_ENG_APPROVALS) -> list:
+    """The messages of an approvals channel that carry metadata (the ledger's and notices')."""
+    return [m for m in fake_slack.workspace.messages(channel) if m.metadata]
+
+
+def request_status(fake_slack) -> dict:
+    """The metadata payload of the one request in Engineering's approvals channel."""
+    [message] = ledger_messages(fake_slack)
+    return message.metadata["event_payload"]

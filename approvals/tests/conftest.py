@@ -2,6 +2,9 @@
 
 import pytest
 
+from approvals import slack_directory
+from approvals.slack_clients import background_client
+
 
 @pytest.fixture
 def hr_client(client, django_user_model, fake_slack):
@@ -11,3 +14,10 @@ def hr_client(client, django_user_model, fake_slack):
                                                    is_staff=True)
     client.force_login(hannah)
     return client
+
+
+@pytest.fixture
+def directory(fake_slack):
+    """The Slack directory (people, channels, user groups by name) read from the fake Slack, as the
+    console's pickers and forms read it."""
+    return slack_directory.directory_refresh(background_client())

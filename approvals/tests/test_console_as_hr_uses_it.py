@@ -29,11 +29,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def directory(fake_slack):
-    return slack_directory.directory_refresh(background_client())
-
-
-@pytest.fixture
 def hr_client(client, django_user_model, directory):
     client.force_login(django_user_model.objects.create_superuser("hannah", "hannah@example.com", PASSWORD))
     return client

@@ -12,10 +12,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from approvals import slack_directory
 from approvals.config_store import current_config
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
-from approvals.slack_clients import background_client
 from fake_slack.personas import (
     ALICE,
     BOB,
@@ -31,11 +29,6 @@ from test_support.console_pages import errors_of, team_post, warnings_of
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password"
-
-
-@pytest.fixture
-def directory(fake_slack):
-    return slack_directory.directory_refresh(background_client())
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 import pytest
 from django import forms
 
-from approvals import slack_directory
 from approvals.console_forms import ChannelField, PeopleField, UserGroupField
-from approvals.slack_clients import background_client
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +12,6 @@ class TeamPeopleForm(forms.Form):
     approvers = PeopleField(label="Approvers")
     members_channel = ChannelField(label="Members channel", required=False)
     members_usergroup = UserGroupField(label="Members user group", required=False)
-
-
-@pytest.fixture
-def directory(fake_slack):
-    return slack_directory.directory_refresh(background_client())
 
 
 def test_names_emails_and_handles_clean_to_ids(directory):

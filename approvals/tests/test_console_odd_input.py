@@ -18,20 +18,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from approvals import slack_directory
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
-from approvals.slack_clients import background_client
 from fake_slack.personas import ALICE, BOB, C_ENG, C_ENG_APPROVALS
 from test_support.flows import MONDAY, WEDNESDAY, install_config
 from test_support.console_pages import errors_of, team_post
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-test-password"
-
-
-@pytest.fixture
-def directory(fake_slack):
-    return slack_directory.directory_refresh(background_client())
 
 
 @pytest.fixture

@@ -26,11 +26,6 @@ from approvals.slack_directory import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def directory(fake_slack):
-    return slack_directory.directory_refresh(background_client())
-
-
 def test_it_lists_people_without_bots_or_deleted_users(fake_slack):
     fake_slack.add_user("U_GONE", "gone", email="gone@example.com", deleted=True)
     fake_slack.add_user("U_OTHERBOT", "otherbot", is_bot=True)

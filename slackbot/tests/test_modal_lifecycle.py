@@ -12,8 +12,10 @@ import pytest
 from django.core.cache import cache
 
 from approvals import block_ids as ids
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS
+from fake_slack.personas import C_ENG
 from test_support.flows import (
+    ledger_messages,
+    request_status,
     ALICE,
     BOB,
     DAVE,
@@ -41,15 +43,6 @@ from test_support.slack_requests import (
 pytestmark = pytest.mark.django_db
 
 FRIDAY = MONDAY.replace(day=MONDAY.day + 4)
-
-
-def ledger_messages(fake_slack) -> list:
-    return [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]
-
-
-def status(fake_slack) -> dict:
-    [message] = ledger_messages(fake_slack)
-    return message.metadata["event_payload"]
 
 
 def input_block_ids(view: dict) -> set:
@@ -135,7 +128,7 @@ def test_an_older_preview_redraw_landing_late_does_not_overwrite_the_newer(clien
 def open_edit_form_from_the_receipt(client, fake_slack) -> dict:
     install_config()
     request_time_off(client, fake_slack, ALICE)  # Mon–Wed: 3 of 25 vacation days
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     [receipt] = [c for c in fake_slack.calls("chat.postMessage") if c.params.get("channel") == ALICE
                  and "is with" in c.params.get("text", "")]
     buttons = {e["action_id"]: (b["block_id"], e["value"]) for b in receipt.params["blocks"]
@@ -191,13 +184,13 @@ def test_a_reject_form_with_unreadable_metadata_is_a_client_error_not_a_500(clie
         del payload["view"]["private_metadata"]
     response = post_interaction(client, payload)
     assert response.status_code < 500
-    assert status(fake_slack)["status"] == "pending"
+    assert request_status(fake_slack)["status"] == "pending"
 
 
 def test_an_edit_form_naming_someone_elses_request_changes_nothing(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     form = {**open_request_form(client, fake_slack, DAVE), "private_metadata": json.dumps({"edit": request_id})}
     fake_slack.clear_calls()
 
@@ -207,7 +200,7 @@ def test_an_edit_form_naming_someone_elses_request_changes_nothing(client, fake_
 
     body = response.json()
     assert body["response_action"] == "errors" and set(body["errors"]) <= input_block_ids(form)
-    assert (status(fake_slack)["user"], status(fake_slack)["end"]) == (ALICE, WEDNESDAY.isoformat())
+    assert (request_status(fake_slack)["user"], request_status(fake_slack)["end"]) == (ALICE, WEDNESDAY.isoformat())
     assert channel_updates(fake_slack) == []
 
 
@@ -215,7 +208,7 @@ def test_an_edit_form_naming_someone_elses_request_changes_nothing_on_a_cold_cac
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     form = {**open_request_form(client, fake_slack, DAVE), "private_metadata": json.dumps({"edit": request_id})}
     cache.clear()
     fake_slack.clear_calls()
@@ -227,7 +220,7 @@ def test_an_edit_form_naming_someone_elses_request_changes_nothing_on_a_cold_cac
     assert response.status_code == 200
     if response.content:
         assert set(response.json()["errors"]) <= input_block_ids(form)
-    assert (status(fake_slack)["user"], status(fake_slack)["end"]) == (ALICE, WEDNESDAY.isoformat())
+    assert (request_status(fake_slack)["user"], request_status(fake_slack)["end"]) == (ALICE, WEDNESDAY.isoformat())
     assert channel_updates(fake_slack) == []
     assert dms_to(fake_slack, ALICE) == []
 
@@ -235,7 +228,7 @@ def test_an_edit_form_naming_someone_elses_request_changes_nothing_on_a_cold_cac
 def test_an_edit_submitted_twice_rewrites_once(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     form = {**open_request_form(client, fake_slack, ALICE), "private_metadata": json.dumps({"edit": request_id})}
     fake_slack.clear_calls()
     values = slack_state(form, request_values("vacation", MONDAY, FRIDAY))
@@ -245,7 +238,7 @@ def test_an_edit_submitted_twice_rewrites_once(client, fake_slack):
                                                                     view_id="V_EDIT_DUP", view_hash="h.same"))
         assert response.status_code == 200 and response.content == b"", response.content
 
-    assert status(fake_slack)["end"] == FRIDAY.isoformat()
+    assert request_status(fake_slack)["end"] == FRIDAY.isoformat()
     assert len(channel_updates(fake_slack)) == 1
     assert len([c for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]) == 1
 
@@ -253,7 +246,7 @@ def test_an_edit_submitted_twice_rewrites_once(client, fake_slack):
 def test_an_edit_of_a_request_approved_after_the_form_opened_is_refused_and_nothing_changes(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     form = {**open_request_form(client, fake_slack, ALICE), "private_metadata": json.dumps({"edit": request_id})}
     [posted] = posted_requests(fake_slack)
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
@@ -269,7 +262,7 @@ def test_an_edit_of_a_request_approved_after_the_form_opened_is_refused_and_noth
         assert "approved" in json.dumps(body["errors"])
     else:
         assert any("approved" in text for text in dms_to(fake_slack, ALICE))
-    assert (status(fake_slack)["status"], status(fake_slack)["end"]) == ("approved", WEDNESDAY.isoformat())
+    assert (request_status(fake_slack)["status"], request_status(fake_slack)["end"]) == ("approved", WEDNESDAY.isoformat())
     assert channel_updates(fake_slack) == []
 
 
@@ -347,7 +340,7 @@ def test_reject_with_an_expired_trigger_tells_the_approver_and_decides_nothing(c
     assert response.status_code == 200
     [told] = ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB)
     assert "took too long" in told and "Reject again" in told
-    assert status(fake_slack)["status"] == "pending"
+    assert request_status(fake_slack)["status"] == "pending"
 
 
 @pytest.mark.parametrize("reason", ["\u00a0\u00a0", "\n\t\n", "\u3000\u3000"])
@@ -360,7 +353,7 @@ def test_a_blank_reason_keeps_the_modal_open(client, fake_slack, reason):
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
     body = post_interaction(client, view_submission_payload(user_id=BOB, view=modal, values=values)).json()
     assert body["response_action"] == "errors" and set(body["errors"]) <= input_block_ids(modal)
-    assert status(fake_slack)["status"] == "pending"
+    assert request_status(fake_slack)["status"] == "pending"
 
 
 def test_an_emoji_reason_is_sent_as_typed(client, fake_slack):
@@ -372,7 +365,7 @@ def test_an_emoji_reason_is_sent_as_typed(client, fake_slack):
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "🙅🙅"}}}
     response = post_interaction(client, view_submission_payload(user_id=BOB, view=modal, values=values))
     assert response.status_code == 200 and response.content == b""
-    assert status(fake_slack)["status"] == "rejected" and status(fake_slack)["reason"] == "🙅🙅"
+    assert request_status(fake_slack)["status"] == "rejected" and request_status(fake_slack)["reason"] == "🙅🙅"
 
 
 def test_a_reason_sent_after_another_approver_approved_changes_nothing_and_says_who(client, fake_slack):
@@ -389,7 +382,7 @@ def test_a_reason_sent_after_another_approver_approved_changes_nothing_and_says_
                                                                 view_id="V_REJ_LATE"))
 
     assert response.status_code == 200 and response.content == b""
-    assert status(fake_slack)["status"] == "approved"
+    assert request_status(fake_slack)["status"] == "approved"
     assert channel_updates(fake_slack) == [] and dms_to(fake_slack, ALICE) == []
     [told] = ephemerals_to(fake_slack, DAVE) + dms_to(fake_slack, DAVE)
     assert f"already approved by <@{BOB}>" in told
@@ -419,7 +412,7 @@ def test_a_reason_form_sent_by_a_non_approver_decides_nothing(client, fake_slack
     modal = fake_slack.last_call("views.open").params["view"]
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "nope"}}}
     post_interaction(client, view_submission_payload(user_id=HR, view=modal, values=values, view_id="V_REJ3"))
-    assert status(fake_slack)["status"] == "pending"
+    assert request_status(fake_slack)["status"] == "pending"
 
 
 
@@ -429,14 +422,14 @@ def edit_into_sick_leave(client, fake_slack):
     request, it becomes approved leave at once."""
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     form = {**open_request_form(client, fake_slack, ALICE), "private_metadata": json.dumps({"edit": request_id})}
     fake_slack.clear_calls()
     response = post_interaction(client, view_submission_payload(
         user_id=ALICE, view=form, values=slack_state(form, request_values("sick", MONDAY, WEDNESDAY)),
         view_id="V_EDIT_SICK"))
     assert response.content == b""
-    assert status(fake_slack)["status"] == "approved"
+    assert request_status(fake_slack)["status"] == "approved"
 
 
 def test_an_edit_into_a_type_needing_no_approval_is_not_told_in_the_thread_as_withdrawn(client, fake_slack):

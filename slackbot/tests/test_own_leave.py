@@ -11,6 +11,8 @@ import pytest
 from approvals import block_ids as ids
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_NOBOT
 from test_support.flows import (
+    ledger_messages,
+    request_status,
     ALICE,
     BOB,
     DAVE,
@@ -45,15 +47,6 @@ pytestmark = pytest.mark.django_db
 
 FRIDAY = MONDAY.replace(day=MONDAY.day + 4)
 THURSDAY = MONDAY.replace(day=MONDAY.day + 3)
-
-
-def ledger_messages(fake_slack) -> list:
-    return [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS) if m.metadata]
-
-
-def status(fake_slack) -> dict:
-    [message] = ledger_messages(fake_slack)
-    return message.metadata["event_payload"]
 
 
 def buttons_in(blocks) -> dict:
@@ -106,7 +99,7 @@ def test_withdrawing_a_pending_request_rewrites_it_once(client, fake_slack):
 
     assert len(channel_updates(fake_slack)) == 1
     assert len(fake_slack.calls("conversations.history")) == 2  # each click read the message once, under its lock
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("cancelled", ALICE)
     thread = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert len(thread) == 1 and thread[0].startswith(f"Withdrawn by <@{ALICE}>")
@@ -143,7 +136,7 @@ def test_withdrawing_from_the_list_says_so_where_the_list_is_once(client, fake_s
     press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION)
     press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION)  # a double click
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     [said] = ephemerals_to(fake_slack, ALICE)
     assert said.startswith(":white_check_mark: Withdrawn: your :palm_tree: Vacation, Mon 10 Mar")
     assert "`/timeoff list` shows it now" in said
@@ -159,7 +152,7 @@ def test_cancelling_approved_leave_from_the_list_says_cancelled(client, fake_sla
 
     press_on_the_list(client, ALICE, blocks, ids.CANCEL_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     [said] = ephemerals_to(fake_slack, ALICE)
     assert said.startswith(":white_check_mark: Cancelled: your :palm_tree: Vacation, Mon 10 Mar")
 
@@ -187,7 +180,7 @@ def test_buttons_on_the_receipt_say_nothing_more_the_receipt_itself_changes(clie
 
     press(client, ALICE, receipt.params["blocks"], ids.WITHDRAW_ACTION, channel=ALICE)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     assert fake_slack.calls("chat.postEphemeral") == []
     [receipt_now] = [c for c in fake_slack.calls("chat.update") if c.params["channel"] != C_ENG_APPROVALS]
     assert receipt_now.params["text"].startswith(":no_entry_sign: Cancelled")
@@ -217,7 +210,7 @@ def test_the_answer_to_a_list_click_goes_by_dm_where_slack_refuses_an_ephemeral(
 
     press_on_the_list(client, ALICE, blocks, ids.WITHDRAW_ACTION, channel=C_NOBOT)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     assert [dm for dm in dms_to(fake_slack, ALICE) if dm.startswith(":white_check_mark: Withdrawn")]
 
 
@@ -232,7 +225,7 @@ def test_a_withdrawal_rate_limited_under_its_lock_waits_outside_it_and_reads_aga
 
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     in_the_channel = [c.method for c in fake_slack.calls() if c.method in ("conversations.history", "chat.update")
                       and c.params.get("channel") == C_ENG_APPROVALS]
     assert in_the_channel == ["conversations.history", "chat.update", "conversations.history", "chat.update"]
@@ -250,7 +243,7 @@ def test_a_withdrawal_whose_lock_ran_out_before_the_write_writes_nothing_then(cl
 
     press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     assert len(channel_updates(fake_slack)) == 1  # written by the attempt that held the lock only
     assert len(fake_slack.calls("conversations.history")) == 2
 
@@ -260,7 +253,7 @@ def test_someone_else_cannot_withdraw_it(client, fake_slack):
     request_time_off(client, fake_slack, ALICE)
     blocks = listed(client, ALICE)["blocks"]
     press(client, DAVE, blocks, ids.WITHDRAW_ACTION)
-    assert status(fake_slack)["status"] == "pending"
+    assert request_status(fake_slack)["status"] == "pending"
     assert any("only the requester" in dm for dm in dms_to(fake_slack, DAVE))
 
 
@@ -275,7 +268,7 @@ def test_cancelling_approved_leave_tells_the_approvers_and_the_team_and_restores
 
     press(client, ALICE, blocks, ids.CANCEL_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert thread.startswith(f"Cancelled by <@{ALICE}>") and f"<@{BOB}>" in thread
     [correction] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params["channel"] == C_ENG]
@@ -287,7 +280,7 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     install_config()
     request_time_off(client, fake_slack, ALICE, note="Ski week")
     receipt = receipt_message(fake_slack)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     press(client, ALICE, receipt.params["blocks"], ids.EDIT_ACTION, channel=receipt.response["channel"],
           ts=receipt.response["ts"])
     form = fake_slack.last_call("views.open").params["view"]
@@ -298,7 +291,7 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
         user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY), view_id="V_EDIT"))
     assert response.content == b""
 
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["id"], payload["start"], payload["end"], payload["days"], payload["status"]) == (
         request_id, MONDAY.isoformat(), FRIDAY.isoformat(), 5, "pending")
     assert len(ledger_messages(fake_slack)) == 1  # rewritten, not posted again
@@ -345,10 +338,10 @@ def test_an_edit_whose_task_could_not_be_queued_is_sent_when_the_form_is_sent_ag
     edit = view_submission_payload(user_id=ALICE, view=form, values=request_values("vacation", MONDAY, FRIDAY),
                                    view_id="V_EDIT")
     assert post_interaction(client, edit).status_code == 500
-    assert status(fake_slack)["end"] == WEDNESDAY.isoformat()
+    assert request_status(fake_slack)["end"] == WEDNESDAY.isoformat()
     again = post_interaction(client, edit)
     assert again.status_code == 200 and again.content == b""
-    assert status(fake_slack)["end"] == FRIDAY.isoformat()
+    assert request_status(fake_slack)["end"] == FRIDAY.isoformat()
 
 
 def receipt_now(fake_slack, receipt) -> tuple[str, list[dict]]:
@@ -375,7 +368,7 @@ def test_the_receipt_follows_the_decision_and_offers_cancel_once_approved(client
 
     press(client, ALICE, blocks, ids.CANCEL_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     text, blocks = receipt_now(fake_slack, receipt)
     assert text.startswith(":no_entry_sign: Cancelled: :palm_tree: Vacation") and buttons_in(blocks) == {}
 
@@ -454,7 +447,7 @@ def test_hr_edits_someones_pending_request_found_in_the_whole_ledger(client, fak
 
     install_config()
     request_time_off(client, fake_slack, ALICE)
-    request_id = status(fake_slack)["id"]
+    request_id = request_status(fake_slack)["id"]
     # HR sends the edit form of Alice's request: may_change lets the fallback approvers edit anyone's.
     form = {**open_request_form(client, fake_slack, ALICE), "private_metadata": json.dumps({"edit": request_id})}
     fake_slack.clear_calls()
@@ -463,7 +456,7 @@ def test_hr_edits_someones_pending_request_found_in_the_whole_ledger(client, fak
         user_id=HR, view=form, values=request_values("vacation", MONDAY, WEDNESDAY), view_id="V_EDIT_HR"))
 
     assert response.content == b""
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["id"], payload["user"], payload["end"], payload["status"]) == (
         request_id, ALICE, WEDNESDAY.isoformat(), "pending")
     [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
@@ -578,7 +571,7 @@ def test_an_approver_decides_from_app_home_like_from_the_channel(client, fake_sl
     post_interaction(client, view_block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value=value,
                                                         block_id=block_id, view=home))
 
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("approved", BOB)
     assert any("approved your" in dm for dm in dms_to(fake_slack, ALICE))
     republished = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == BOB]
@@ -684,7 +677,7 @@ def test_an_edit_that_fails_for_good_shows_what_was_asked_for(client, fake_slack
     [told] = [dm for dm in dms_to(fake_slack, ALICE) if "could not edit" in dm]
     assert "kept failing (fatal_error)" in told and "please try again" in told
     assert "What you asked for: :palm_tree: Vacation, Mon 10 Mar" in told and "only &lt;monday&gt;" in told
-    assert status(fake_slack)["end"] == WEDNESDAY.isoformat()  # unchanged
+    assert request_status(fake_slack)["end"] == WEDNESDAY.isoformat()  # unchanged
     assert not DeliveryProblem.objects.exists()  # a passing fault: nothing for HR to fix
 
 
@@ -723,7 +716,7 @@ def test_hr_records_leave_for_someone_and_they_are_told(client, fake_slack):
     post_interaction(client, view_submission_payload(
         user_id=HR, view=form, values=request_values("vacation", MONDAY, WEDNESDAY), view_id="V_FOR"))
 
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["user"], payload["status"], payload["decided_by"], payload["recorded_by"]) == (
         ALICE, "approved", HR, HR)
     assert any(f"<@{HR}> recorded time off for you" in dm for dm in dms_to(fake_slack, ALICE))
@@ -744,7 +737,7 @@ def test_hr_cancels_someones_leave_from_their_list_and_they_are_told(client, fak
     request_time_off(client, fake_slack, ALICE)
     blocks = listed(client, HR, f"for <@{ALICE}> list")["blocks"]
     press(client, HR, blocks, ids.WITHDRAW_ACTION)
-    payload = status(fake_slack)
+    payload = request_status(fake_slack)
     assert (payload["status"], payload["decided_by"]) == ("cancelled", HR)
     assert any(f"<@{HR}> changed your time off" in dm for dm in dms_to(fake_slack, ALICE))
 
@@ -801,7 +794,7 @@ def test_a_withdrawal_whose_thread_reply_keeps_failing_is_not_told_as_unchanged(
     finally:
         del fake_slack.handle
 
-    assert status(fake_slack)["status"] == "cancelled"  # written once...
+    assert request_status(fake_slack)["status"] == "cancelled"  # written once...
     assert not [dm for dm in dms_to(fake_slack, ALICE) if "could not change" in dm]  # ... and not denied
 
 
@@ -815,7 +808,7 @@ def test_a_withdrawal_slack_made_though_its_answer_was_lost_gets_its_thread_repl
     with answers_lost(fake_slack, "chat.update", then_unreadable=False, every_time=True) as made:
         press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
-    assert made and status(fake_slack)["status"] == "cancelled"
+    assert made and request_status(fake_slack)["status"] == "cancelled"
     # The next attempt found it withdrawn by her: what follows a withdrawal went out, once.
     [message] = ledger_messages(fake_slack)
     replies = [m.text for m in fake_slack.workspace.replies(C_ENG_APPROVALS, message.ts)[1:]]
@@ -833,7 +826,7 @@ def test_a_withdrawal_whose_outcome_slack_would_not_tell_is_said_to_be_unconfirm
     with answers_lost(fake_slack, "chat.update", then_unreadable=True, every_time=True):
         press(client, ALICE, blocks, ids.WITHDRAW_ACTION)
 
-    assert status(fake_slack)["status"] == "cancelled"  # made, though nobody could see it
+    assert request_status(fake_slack)["status"] == "cancelled"  # made, though nobody could see it
     told = [dm.text for dm in fake_slack.workspace.messages(ALICE)]
     assert any("could not confirm that your withdrawal was recorded" in text for text in told), told
     assert not any("It is unchanged" in text for text in told), told
@@ -860,7 +853,7 @@ def test_withdrawing_a_request_still_being_sent_waits_for_it_and_withdraws_it(cl
     assert dms_to(fake_slack, ALICE) == []  # not "it no longer exists"
     run_queued_tasks()  # the delivery, then the withdrawal's next attempt
 
-    assert status(fake_slack)["status"] == "cancelled"
+    assert request_status(fake_slack)["status"] == "cancelled"
     assert not [dm for dm in dms_to(fake_slack, ALICE) if "no longer exists" in dm]
 
 
