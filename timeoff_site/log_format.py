@@ -23,6 +23,9 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 def extra_fields(record: logging.LogRecord) -> dict:
     fields = observe.context_fields()
+    request = record.__dict__.get("request")
+    if "request_id" not in fields and isinstance(request, HttpRequest) and hasattr(request, "request_id"):
+        fields["request_id"] = request.request_id  # django.request's line, logged after our middleware ended
     fields.update((key, _loggable(value)) for key, value in record.__dict__.items() if key not in _STANDARD)
     return fields
 

@@ -48,6 +48,9 @@ class RequestObservationMiddleware:
         started = time.perf_counter()
         request_id = observe.new_request_id(request.headers.get("X-Request-ID"))
         token = observe.request_started(request_id)
+        # Also on the request: Django logs a 4xx or 5xx answer (django.request) after this middleware has
+        # returned and the request's context is gone; log_format finds the id there.
+        request.request_id = request_id
         status = 500
         try:
             response = self.get_response(request)
