@@ -2,7 +2,8 @@
 
 Requests are decoded the way Slack accepts them (form, JSON or query string;
 JSON strings inside form fields), answered with Slack's response shapes and
-error codes, and recorded. Tests can inject faults per method.
+error codes, and recorded. Tests can inject faults per method. The token is taken
+from the Authorization header or a form-encoded body only, as Slack takes it.
 
     fake = FakeSlack().start()
     client = WebClient(token=fake.workspace.bot_token, base_url=fake.api_url)
@@ -22,6 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -36,7 +38,20 @@ JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
+# chat.postMessage and chat.postEphemeral: past 40,000 characters Slack truncates the text and posts it
+# with the warning `message_truncated` (api.slack.com/changelog/2018-04-truncating-really-long-messages).
+# The fake refuses it with `msg_too_long` instead: stricter than Slack, on purpose (a truncated message
+# would go unnoticed by a test).
 MAX_TEXT = 40000
+# chat.update: `msg_too_long` "Message text is too long. The `text` field cannot exceed 4,000 characters."
+# (docs.slack.dev/reference/methods/chat.update). An edit holds a tenth of what a post may.
+MAX_UPDATE_TEXT = 4000
+# chat.postMessage, chat.postEphemeral, chat.update: `too_many_attachments` "A maximum of 100 attachments
+# are allowed on a message."
+MAX_ATTACHMENTS = 100
+# A thread_ts Slack can take: a timestamp, seconds then a dot and microseconds (`1405894322.002768`; the
+# fraction may be left out here), above zero.
+THREAD_TS = re.compile(r"^\d+(\.\d+)?$")
 # A message's blocks together: Slack refuses more text than about this (`msg_blocks_too_long`), well
 # below the per-block limits times 50. Undocumented; a Slack engineer gave "12,000 text characters with
 # a buffer for block containers" (slackapi/bolt-js#2509, where 13,297 characters of markdown blocks failed).
@@ -112,12 +127,20 @@ class Fault:
 
 
 def decode_params(query: str, body: bytes, content_type: str) -> dict:
+    """The call's arguments. A `token` counts only in a form-encoded body (or the Authorization header):
+    "To make use of sending JSON on write operations, you must provide your token value using an
+    Authorization HTTP header" (docs.slack.dev/changelog/2017-10-keeping-up-with-the-jsons), and apps
+    created after 2021-02-24 "must send tokens in the Authorization HTTP header or ... as a URL-encoded
+    POST body parameter" (api.slack.com/changelog/2020-11-no-more-tokens-in-querystrings-for-newly-
+    created-apps). One in the query string or a JSON body is ignored, so such a call is `not_authed`."""
     params: dict = dict(parse_qsl(query, keep_blank_values=True))
+    params.pop("token", None)
     if body:
         if content_type.startswith("application/json"):
             decoded = json.loads(body.decode("utf-8"))
             if not isinstance(decoded, dict):
                 raise ValueError("JSON body must be an object")
+            decoded.pop("token", None)
             params.update(decoded)
         else:
             params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -218,6 +241,36 @@ OPTION_TEXT_MAX, OPTION_VALUE_MAX, SECTION_FIELD_MAX, TEXT_INPUT_MAX = 75, 150, 
 # refuse an empty one, but check the maximum only where a block names its own bound (a section's text, a
 # header's): a context block's elements they let through.
 TEXT_OBJECT_MAX = 3000
+# Radio buttons and checkboxes: "A maximum of 10 options are allowed"; an option's description: "Maximum
+# length for the text in this field is 75 characters"; "Overflow, select, and multi-select menus can only
+# use plain_text objects" for their options' text (docs.slack.dev/reference/block-kit/block-elements,
+# .../composition-objects/option-object).
+MAX_CHOICE_OPTIONS, OPTION_DESCRIPTION_MAX = 10, 75
+# An input block's label: "A label that appears above an input element in the form of a text object that
+# must have type of plain_text" (docs.slack.dev/reference/block-kit/blocks/input-block). A confirmation
+# dialog's title, text, confirm and deny: each "A plain_text text object"
+# (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object; older pages let
+# `text` be mrkdwn, the current one does not: the stricter reading).
+CONFIRM_DIALOG_FIELDS = ("title", "text", "confirm", "deny")
+
+
+def _is_plain_text(value) -> bool:
+    return isinstance(value, dict) and value.get("type") == "plain_text"
+
+
+def _menu_options(node: dict, where: str):
+    """(pointer, option) for every option a select or overflow menu holds: its options, its option
+    groups' options, and its initial option(s)."""
+    for i, option in enumerate(node.get("options") if isinstance(node.get("options"), list) else []):
+        yield f"{where}/options/{i}", option
+    for g, group in enumerate(node.get("option_groups") if isinstance(node.get("option_groups"), list) else []):
+        if isinstance(group, dict) and isinstance(group.get("options"), list):
+            for i, option in enumerate(group["options"]):
+                yield f"{where}/option_groups/{g}/options/{i}", option
+    if node.get("initial_option") is not None:
+        yield f"{where}/initial_option", node["initial_option"]
+    for i, option in enumerate(node.get("initial_options") if isinstance(node.get("initial_options"), list) else []):
+        yield f"{where}/initial_options/{i}", option
 
 
 def _unchecked_rules(node, where):
@@ -246,6 +299,23 @@ def _unchecked_rules(node, where):
                 yield f"must be less than {OPTION_TEXT_MAX + 1} characters [json-pointer:{where}/options/{i}/text/text]"
             if len(str(option.get("value", ""))) > OPTION_VALUE_MAX:
                 yield f"must be less than {OPTION_VALUE_MAX + 1} characters [json-pointer:{where}/options/{i}/value]"
+            description = option.get("description")
+            if isinstance(description, dict) and len(str(description.get("text", ""))) > OPTION_DESCRIPTION_MAX:
+                yield (f"must be less than {OPTION_DESCRIPTION_MAX + 1} characters "
+                       f"[json-pointer:{where}/options/{i}/description/text]")
+        if kind in ("radio_buttons", "checkboxes") and len(options) > MAX_CHOICE_OPTIONS:
+            yield f"must contain no more than {MAX_CHOICE_OPTIONS} items [json-pointer:{where}/options]"
+    if isinstance(kind, str) and (kind.endswith("_select") or kind == "overflow"):
+        for pointer, option in _menu_options(node, where):
+            if isinstance(option, dict) and "text" in option and not _is_plain_text(option["text"]):
+                yield f"must be a plain_text object [json-pointer:{pointer}/text]"
+    if kind == "input" and "label" in node and not _is_plain_text(node["label"]):
+        yield f"must be a plain_text object [json-pointer:{where}/label]"
+    dialog = node.get("confirm")
+    if kind not in (None, "plain_text", "mrkdwn") and isinstance(dialog, dict):
+        for name in CONFIRM_DIALOG_FIELDS:
+            if name in dialog and not _is_plain_text(dialog[name]):
+                yield f"must be a plain_text object [json-pointer:{where}/confirm/{name}]"
     # An initial option must be one of the options, or of the option groups' options.
     groups = node.get("option_groups")
     if isinstance(options, list) or isinstance(groups, list):
@@ -410,8 +480,16 @@ def blocks_text_length(value) -> int:
     return 0
 
 
-def _content(params, *, required=True):
-    """(text, blocks) of a chat.* call, validated. Either may be None (absent)."""
+def _content(params, *, required=True, max_text=MAX_TEXT):
+    """(text, blocks) of a chat.* call, validated. Either may be None (absent). `max_text`: the most
+    characters `text` may hold (chat.update's is lower)."""
+    if params.get("markdown_text") is not None and (params.get("text") is not None
+                                                    or params.get("blocks") is not None):
+        # "Markdown text cannot be used in conjunction with `blocks` or `text` argument."
+        raise SlackError("markdown_text_conflict")
+    attachments = params.get("attachments")
+    if isinstance(attachments, list) and len(attachments) > MAX_ATTACHMENTS:
+        raise SlackError("too_many_attachments")
     blocks = params.get("blocks")
     if blocks is not None:
         if isinstance(blocks, str):
@@ -425,7 +503,7 @@ def _content(params, *, required=True):
     text = params.get("text", params.get("markdown_text"))
     if text is not None:
         text = str(text)
-        if len(text) > MAX_TEXT:
+        if len(text) > (max_text if params.get("text") is not None else MAX_TEXT):
             raise SlackError("msg_too_long")
     if required and not text and not blocks and not params.get("attachments"):
         raise SlackError("no_text")
@@ -497,6 +575,17 @@ def _render(ws: Workspace, messages: list[Message], channel_id: str, include_all
     return out
 
 
+def _thread_ts(params) -> str:
+    """The thread_ts argument, normalized; `invalid_thread_ts` when it is no timestamp ("[ERROR] 0 is not a
+    valid thread_ts", as Slack answers thread_ts=0: jenkinsci/slack-plugin#584, vercel/chat#268). A
+    well-formed one naming no message is `thread_not_found`, as before."""
+    raw = str(params["thread_ts"]).strip()
+    if not THREAD_TS.match(raw) or Decimal(raw) <= 0:
+        raise SlackError("invalid_thread_ts", response_metadata={
+            "messages": [f"[ERROR] {raw} is not a valid thread_ts"]})
+    return normalize_ts(raw)
+
+
 def _own_message(ws: Workspace, params, error: str) -> Message:
     channel = _conversation(ws, params.get("channel"))
     msg = ws.find_message(channel.id, _ts(params, "ts", "message_not_found") or "")
@@ -522,7 +611,7 @@ def chat_post_message(ws, params):
     metadata, warnings = _metadata(params) if params.get("metadata") is not None else (None, [])
     thread_ts = None
     if params.get("thread_ts"):
-        parent = ws.find_message(channel.id, _ts(params, "thread_ts", "thread_not_found"))
+        parent = ws.find_message(channel.id, _thread_ts(params))
         if parent is None:
             raise SlackError("thread_not_found")
         thread_ts = parent.thread_ts or parent.ts  # replying to a reply joins the same thread
@@ -539,8 +628,10 @@ def chat_post_message(ws, params):
 def chat_update(ws, params):
     msg = _own_message(ws, params, "cant_update_message")
     if ws.channels[msg.channel].is_archived:
-        raise SlackError("is_archived")
-    text, blocks = _content(params, required=False)
+        # "The message cannot be edited within a frozen, archived or deleted channel" (`is_archived` is
+        # chat.postMessage's answer; chat.update does not list it).
+        raise SlackError("is_inactive")
+    text, blocks = _content(params, required=False, max_text=MAX_UPDATE_TEXT)
     warnings = []
     # Slack's rules: metadata is kept unless passed ({} removes it); blocks are
     # kept only when neither blocks nor text is passed.
@@ -623,7 +714,10 @@ def conversations_members(ws, params):
 @api("conversations.info")
 def conversations_info(ws, params):
     channel = _conversation(ws, params.get("channel"), member=False)
-    return {"ok": True, "channel": channel.to_api(ws.bot_user_id)}
+    # include_num_members: "Set to true to include the member count for the specified conversation.
+    # Defaults to false."
+    return {"ok": True, "channel": channel.to_api(ws.bot_user_id,
+                                                  num_members=_flag(params, "include_num_members"))}
 
 
 @api("conversations.open")
@@ -695,10 +789,17 @@ def _trigger_age(trigger_id: str) -> float:
     return time.time() - int(issued) if issued.isdigit() and len(issued) == 10 else 0.0
 
 
+# views.open: `invalid_trigger_id` "The trigger_id is invalid. The expected format for the trigger_id argument
+# is "132456.7890123.abcdef"." (docs.slack.dev/reference/methods/views.open).
+TRIGGER_ID = re.compile(r"^\d+\.\d+\.[0-9A-Za-z]+$")
+
+
 def _use_trigger(ws: Workspace, params):
     trigger_id = params.get("trigger_id") or params.get("interactivity_pointer")
     if not trigger_id:
         raise _invalid_view(["missing required field: trigger_id"])
+    if not TRIGGER_ID.match(str(trigger_id)):
+        raise SlackError("invalid_trigger_id")
     if trigger_id in ws.expired_triggers or _trigger_age(trigger_id) > TRIGGER_LIFETIME_SECONDS + 1:
         raise SlackError("expired_trigger_id")
     if trigger_id in ws.used_triggers:
@@ -807,6 +908,14 @@ def usergroups_list(ws, params):
     return {"ok": True, "usergroups": groups}
 
 
+# "You can use response_url to publish up to 5 times within 30 minutes"
+# (docs.slack.dev/interactivity/handling-user-interaction). What Slack answers past that is undocumented:
+# the fake answers HTTP 404 with the text `used_url` (a sixth post) or `expired_url` (after 30 minutes),
+# guesses at Slack's wording; a caller should only rely on the answer not being a 200.
+RESPONSE_URL_MAX_POSTS = 5
+RESPONSE_URL_LIFETIME = 30 * 60  # seconds, from when the fake made the URL (or its first post)
+
+
 # ---------------------------------------------------------------------------
 # The server
 
@@ -847,6 +956,7 @@ class FakeSlack:
         self._tier_clock = time.monotonic
         self._tier_calls: dict[str, collections.deque] = {}  # method (and channel) -> times of counted calls
         self._lock = threading.Lock()  # guards calls and faults (the workspace has its own)
+        self.response_url_clock = time.time  # seconds; a test may move it on (RESPONSE_URL_LIFETIME)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -905,11 +1015,14 @@ class FakeSlack:
         return self.base_url + "api/"
 
     def response_url(self, name: str = "hook") -> str:
-        """A response_url pointing at this fake; POSTs to it are recorded."""
+        """A response_url pointing at this fake; POSTs to it are recorded. Its 30 minutes start now (or,
+        for one the fake did not make here, at its first post): see RESPONSE_URL_LIFETIME."""
+        with self.workspace.lock:
+            self.workspace.response_url_issued.setdefault(name, self.response_url_clock())
         return f"{self.base_url}response_url/{name}"
 
     def reset(self) -> None:
-        """Empty workspace, no calls, no faults, no latency."""
+        """Empty workspace, no calls, no faults, no latency, the real clock for response_urls."""
         self.workspace.reset()
         with self._lock:
             self._calls.clear()
@@ -918,6 +1031,7 @@ class FakeSlack:
             self._latency = 0.0
             self._tier_limits = None
             self._tier_calls.clear()
+        self.response_url_clock = time.time
 
     # ----- call log ----------------------------------------------------------
 
@@ -1076,6 +1190,7 @@ class FakeSlack:
     def _answer(self, method: str, params: dict, headers: dict) -> dict:
         ws = self.workspace
         auth = headers.get("Authorization") or ""
+        # params["token"] is there only when it came in a form-encoded body (decode_params).
         token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else params.get("token")
         with ws.lock:
             if not token:
@@ -1093,7 +1208,8 @@ class FakeSlack:
                 return exc.body
 
     def handle_response_url(self, path: str, body: bytes) -> tuple[int, dict, str]:
-        """A POST to a response_url; faults use the method name "response_url"."""
+        """A POST to a response_url; faults use the method name "response_url". A response_url takes
+        RESPONSE_URL_MAX_POSTS posts within RESPONSE_URL_LIFETIME seconds; past either it answers 404."""
         fault, delay, latency = self._next_fault("response_url")
         time.sleep(latency)
         text = body.decode("utf-8", "replace")
@@ -1108,7 +1224,15 @@ class FakeSlack:
                 headers["Retry-After"] = str(fault.retry_after)
         else:
             with self.workspace.lock:
-                self.workspace.response_url_posts.append(ResponseUrlPost(path, decoded, time.time()))
+                now = self.response_url_clock()
+                issued = self.workspace.response_url_issued.setdefault(path, now)
+                used = sum(1 for post in self.workspace.response_url_posts if post.path == path)
+                if now - issued > RESPONSE_URL_LIFETIME:
+                    status, answer = 404, "expired_url"
+                elif used >= RESPONSE_URL_MAX_POSTS:
+                    status, answer = 404, "used_url"
+                else:
+                    self.workspace.response_url_posts.append(ResponseUrlPost(path, decoded, time.time()))
         with self._lock:
             self._calls.append(Call("response_url", {"path": path, "body": decoded}, {}, {"ok": status == 200},
                                     time.time(), status, fault.kind if fault else None))

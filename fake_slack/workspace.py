@@ -76,20 +76,25 @@ class Channel:
     is_mpim: bool = False
     created: int = 1766000000
 
-    def to_api(self, bot_user_id: str) -> dict:
+    def to_api(self, bot_user_id: str, *, num_members: bool = True) -> dict:
+        """As conversations.list shows it; `num_members=False` leaves the member count out, as
+        conversations.info does unless asked for it (`include_num_members`)."""
         if self.is_im:
             user = next((m for m in sorted(self.members) if m != bot_user_id), bot_user_id)
             return {"id": self.id, "created": self.created, "is_im": True, "is_org_shared": False,
                     "user": user, "is_user_deleted": False, "priority": 0}
-        return {"id": self.id, "name": self.name, "name_normalized": self.name,
-                "is_channel": not self.is_private and not self.is_mpim,
-                "is_group": self.is_private and not self.is_mpim, "is_im": False, "is_mpim": self.is_mpim,
-                "is_private": self.is_private or self.is_mpim, "is_archived": self.is_archived,
-                "is_general": self.name == "general", "is_shared": False, "is_org_shared": False,
-                "is_member": bot_user_id in self.members, "created": self.created, "creator": "",
-                "context_team_id": TEAM_ID, "num_members": len(self.members),
-                "topic": {"value": "", "creator": "", "last_set": 0},
-                "purpose": {"value": "", "creator": "", "last_set": 0}}
+        shown = {"id": self.id, "name": self.name, "name_normalized": self.name,
+                 "is_channel": not self.is_private and not self.is_mpim,
+                 "is_group": self.is_private and not self.is_mpim, "is_im": False, "is_mpim": self.is_mpim,
+                 "is_private": self.is_private or self.is_mpim, "is_archived": self.is_archived,
+                 "is_general": self.name == "general", "is_shared": False, "is_org_shared": False,
+                 "is_member": bot_user_id in self.members, "created": self.created, "creator": "",
+                 "context_team_id": TEAM_ID, "num_members": len(self.members),
+                 "topic": {"value": "", "creator": "", "last_set": 0},
+                 "purpose": {"value": "", "creator": "", "last_set": 0}}
+        if not num_members:
+            del shown["num_members"]
+        return shown
 
 
 @dataclass
@@ -182,6 +187,7 @@ class Workspace:
             self.home_views: dict[str, str] = {}  # user id -> view id of their App Home
             self.ephemerals: list[Ephemeral] = []
             self.response_url_posts: list[ResponseUrlPost] = []
+            self.response_url_issued: dict[str, float] = {}  # path -> when FakeSlack.response_url made it
             self.expired_triggers: set[str] = set()
             # At most this many messages a page of conversations.history/replies, whatever `limit` asks:
             # Slack's cap for apps distributed outside the Marketplace is 15, and its docs say a page may

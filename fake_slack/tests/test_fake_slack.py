@@ -3,6 +3,7 @@
 import json
 import time
 import urllib.request
+import uuid
 
 import pytest
 from django.conf import settings
@@ -51,6 +52,11 @@ def error_of(call, *args, **kwargs) -> dict:
     with pytest.raises(SlackApiError) as raised:
         call(*args, **kwargs)
     return raised.value.response.data
+
+
+def trigger() -> str:
+    """A fresh trigger_id of Slack's shape (`<seconds>.<team number>.<hex>`): the fake refuses others."""
+    return f"{int(time.time())}.4744562912.{uuid.uuid4().hex}"
 
 
 # ----- the fixture -----------------------------------------------------------
@@ -168,7 +174,7 @@ def test_a_modal_with_inputs_needs_a_submit_button_and_a_text_input_its_lengths(
     text_input = {"type": "input", "block_id": "b", "label": {"type": "plain_text", "text": "Note"},
                   "element": {"type": "plain_text_input", "action_id": "n", "max_length": 5, "initial_value": "too long"}}
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [text_input]}
-    messages = error_of(client.views_open, trigger_id="t-submit", view=modal)["response_metadata"]["messages"]
+    messages = error_of(client.views_open, trigger_id=trigger(), view=modal)["response_metadata"]["messages"]
     assert any("submit" in m for m in messages) and any("initial_value" in m for m in messages)
 
 
@@ -231,7 +237,7 @@ def test_members_paginate_with_a_cursor(fake_slack, client):
 
 
 def test_views_open_and_update_with_hash(fake_slack, client):
-    view = client.views_open(trigger_id="trig-1", view=MODAL)["view"]
+    view = client.views_open(trigger_id=trigger(), view=MODAL)["view"]
     assert view["id"].startswith("V") and view["hash"] and view["callback_id"] == "request_leave"
     assert fake_slack.view(view["id"])["blocks"] == MODAL["blocks"]
 
@@ -243,15 +249,14 @@ def test_views_open_and_update_with_hash(fake_slack, client):
 
 
 def test_views_open_refuses_expired_and_reused_triggers(fake_slack, client):
-    fake_slack.expire_trigger("old")
-    assert error_of(client.views_open, trigger_id="old", view=MODAL)["error"] == "expired_trigger_id"
-    client.views_open(trigger_id="once", view=MODAL)
-    assert error_of(client.views_open, trigger_id="once", view=MODAL)["error"] == "exchanged_trigger_id"
+    old, once = trigger(), trigger()
+    fake_slack.expire_trigger(old)
+    assert error_of(client.views_open, trigger_id=old, view=MODAL)["error"] == "expired_trigger_id"
+    client.views_open(trigger_id=once, view=MODAL)
+    assert error_of(client.views_open, trigger_id=once, view=MODAL)["error"] == "exchanged_trigger_id"
 
 
 def test_views_open_refuses_a_trigger_older_than_three_seconds(client):
-    import time
-
     made = int(time.time())
     assert error_of(client.views_open, trigger_id=f"{made - 5}.4744562912.abc", view=MODAL)["error"] == (
         "expired_trigger_id")
@@ -260,11 +265,11 @@ def test_views_open_refuses_a_trigger_older_than_three_seconds(client):
 
 def test_invalid_view_is_refused(client):
     long_title = {**MODAL, "title": {"type": "plain_text", "text": "A title well over 24 characters"}}
-    refused = error_of(client.views_open, trigger_id="t", view=long_title)
+    refused = error_of(client.views_open, trigger_id=trigger(), view=long_title)
     assert refused["error"] == "invalid_arguments"
     assert any("/view" in m for m in refused["response_metadata"]["messages"])
     duplicate = {**MODAL, "blocks": MODAL["blocks"] * 2}
-    assert error_of(client.views_open, trigger_id="t2", view=duplicate)["error"] == "invalid_arguments"
+    assert error_of(client.views_open, trigger_id=trigger(), view=duplicate)["error"] == "invalid_arguments"
 
 
 def test_views_publish_home_tab_per_user(fake_slack, client):
@@ -470,7 +475,7 @@ def test_a_view_over_250_kb_is_refused_as_too_large(fake_slack, client):
     home = {"type": "home", "blocks": sections}
     assert error_of(client.views_publish, user_id=ALICE, view=home)["error"] == "view_too_large"
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": sections}
-    assert error_of(client.views_open, trigger_id="t-large", view=modal)["error"] == "view_too_large"
-    opened = client.views_open(trigger_id="t-small", view={**modal, "blocks": sections[:1]})["view"]
+    assert error_of(client.views_open, trigger_id=trigger(), view=modal)["error"] == "view_too_large"
+    opened = client.views_open(trigger_id=trigger(), view={**modal, "blocks": sections[:1]})["view"]
     assert error_of(client.views_update, view_id=opened["id"], view=modal)["error"] == "view_too_large"
     assert client.views_publish(user_id=ALICE, view={**home, "blocks": sections[:40]})["ok"]  # 232 kB: shown
