@@ -49,7 +49,7 @@ from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntr
 from approvals.selectors import local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import RetryLater, error_code
-from approvals.team_routing import named_approvers, team_for_channel
+from approvals.team_routing import named_approvers, team_of_entry
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
         seen = request_sighting(client, config, submission.id, user=by)
         if seen is None:
             raise not_found(submission.id)
-        team = config.team_recorded_as(seen.team) or team_for_channel(config, seen.channel)
+        team = team_of_entry(config, seen.team, seen.channel)
         if team is None or leave_type is None:
             raise ChangeRefused("its team or leave type is no longer configured")
         # The requester's view for the new dates, as the form checked it: the whole ledger only when cold.

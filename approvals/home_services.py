@@ -25,7 +25,7 @@ from approvals.selectors import (
     team_of_user,
 )
 from approvals.team_out_services import team_week_from
-from approvals.team_routing import UnlistedSource, approvers_for
+from approvals.team_routing import UnlistedSource, approvers_for, team_of_entry
 from approvals.work_calendar import team_holidays
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,8 @@ def home_ledger(client: WebClient, config: WorkspaceConfig,
     own = ledger_reader.person_view(config, user)
     if own is not None:
         candidates = [team.name for team in config.teams if may_decide_for(config, team, user, channel_members)]
-        open_ = ledger_reader.open_requests(config, candidates) if candidates else []
+        hr = user in config.fallback_approvers  # also decides the requests of teams removed since
+        open_ = ledger_reader.open_requests(config, candidates, removed_teams=hr) if candidates or hr else []
         if open_ is not None:
             return own, waiting_for(config, open_, user, channel_members, unable)
     history = ledger_reader.current_ledger(client, config)
@@ -175,9 +176,11 @@ def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: s
     for entry in entries:
         if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
             continue
-        team = config.team_recorded_as(entry.team)
-        if team is not None and user in approvers_for(config, team, entry.user, channel_members=channel_members,
-                                                      unable=unable):
+        team = team_of_entry(config, entry.team, entry.channel)
+        if team is None:  # a removed team's request: HR's to decide (request_services.clicker_refusal)
+            if user in config.fallback_approvers:
+                waiting.append(entry)
+        elif user in approvers_for(config, team, entry.user, channel_members=channel_members, unable=unable):
             waiting.append(entry)
     return sorted(waiting, key=lambda e: (e.start, e.id))
 

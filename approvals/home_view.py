@@ -4,7 +4,6 @@ Built in `approvals`, not in the Slack edge, because the background republishes
 it whenever something it shows changes (a delivery, a decision, a change).
 """
 
-import json
 from datetime import date, timedelta
 
 from approvals import block_ids as ids
@@ -87,7 +86,7 @@ def holidays_ahead_blocks(team_name: str, holidays: dict[date, str], today: date
 def waiting_blocks(config: WorkspaceConfig, entry: LedgerEntry) -> list[dict]:
     """A pending request with Approve / Reject that behave exactly like the channel's buttons."""
     leave_type = config.leave_type(entry.leave_type)
-    value = json.dumps({"id": entry.id, "user": entry.user, "channel": entry.channel, "ts": entry.ts})
+    value = messages.decision_value(entry, located=True)
     return [
         section(f"*{mention(entry.user)}* requests *{messages.request_summary(entry, leave_type)}* "
                 f"({escape(entry.team)})"),

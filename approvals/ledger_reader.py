@@ -590,6 +590,11 @@ LONG_SPAN_DAYS = 62
 LONG = "long"
 # The team slice of its open requests (posted, still pending): not a month, so it never meets a month's.
 OPEN = "open"
+# Every team's open requests in one slice, under no team's name: what a fallback approver's App Home reads
+# for the requests of teams removed from the configuration since (no configured name leads to them).
+# Written with every generation of slices; absent from one an earlier release wrote (readers then go
+# to the whole ledger).
+EVERY_TEAM = ""
 # A view over more months than this is answered from the whole ledger (no submission is that long:
 # MAX_REQUEST_DAYS in the preview; validation refuses most).
 MAX_VIEW_MONTHS = LONG_SPAN_MONTHS
@@ -761,18 +766,28 @@ def person_view(config: WorkspaceConfig, user: str, team: str | None = None, sta
 _slices_generation_seen: str | None = None
 
 
-def open_requests(config: WorkspaceConfig, teams: Iterable[str]) -> list[LedgerEntry] | None:
+def open_requests(config: WorkspaceConfig, teams: Iterable[str], *,
+                  removed_teams: bool = False) -> list[LedgerEntry] | None:
     """The requests of these teams posted and still pending, from the teams' OPEN slices: what
-    approvers have to decide, whatever the size of the ledger. None when the slices are cold (or
-    cached by a release without these slices): the caller reads the whole ledger."""
+    approvers have to decide, whatever the size of the ledger. `removed_teams`: also those of teams
+    no longer configured (HR's to decide). None when the slices are cold (or cached by a release
+    without these slices): the caller reads the whole ledger."""
     meta: _SlicesMeta | None = cache.get(SLICES_META_KEY)
     if meta is None or not meta.open_slices or not set(ledger_channels(config)) <= set(meta.channels):
         return None
     names = dict.fromkeys(name for team in teams for name in config.names_recorded_for(team))
     keys = [_team_key(meta.generation, name, OPEN) for name in names]
-    found = cache.get_many(keys) if keys else {}
+    every_open_key = _team_key(meta.generation, EVERY_TEAM, OPEN)
+    found = cache.get_many([*keys, every_open_key] if removed_teams else keys) if keys or removed_teams else {}
     renamed = config.renamed_teams
-    return [_entry_now(entry, renamed) for key in keys for entry in (found.get(key) or {}).values()]
+    entries = [_entry_now(entry, renamed) for key in keys for entry in (found.get(key) or {}).values()]
+    if removed_teams:
+        every_open = found.get(every_open_key)
+        if every_open is None:
+            return None
+        entries += [_entry_now(entry, renamed) for entry in every_open.values()
+                    if entry.team and config.team_recorded_as(entry.team) is None]
+    return entries
 
 
 def cached_ledger(config: WorkspaceConfig) -> Ledger | None:
@@ -931,6 +946,8 @@ def _write_all_slices(ledger: Ledger) -> None:
             teams.setdefault(_team_key(generation, entry.team, bucket), {})[entry.id] = entry
         if entry.status == PENDING:
             teams.setdefault(_team_key(generation, entry.team, OPEN), {})[entry.id] = entry
+            teams.setdefault(_team_key(generation, EVERY_TEAM, OPEN), {})[entry.id] = entry
+    teams.setdefault(_team_key(generation, EVERY_TEAM, OPEN), {})
     for adjustment in ledger.adjustments.values():
         persons.setdefault(adjustment.user, ({}, {}))[1][adjustment.id] = adjustment
     values = {_person_key(generation, user): value for user, value in persons.items()} | teams
@@ -974,7 +991,12 @@ def _update_slices(entries: list[LedgerEntry], adjustments: list[Adjustment], *,
         team_keys.update(_team_key(generation, entry.team, bucket) for bucket in _months(entry.start, entry.end))
         if meta.open_slices:
             team_keys.add(_team_key(generation, entry.team, OPEN))
+    every_open_key = _team_key(generation, EVERY_TEAM, OPEN)
+    if meta.open_slices and entries:
+        team_keys.add(every_open_key)
     teams = cache.get_many(list(team_keys)) if team_keys else {}
+    # Kept up to date only where its generation has it: one written in part would be taken as whole.
+    every_open = teams.get(every_open_key)
     changed: dict[str, object] = {}
     for entry in entries:
         key = _person_key(generation, entry.user)
@@ -995,6 +1017,11 @@ def _update_slices(entries: list[LedgerEntry], adjustments: list[Adjustment], *,
                 if entry.status == PENDING and team == entry.team:
                     open_[entry.id] = entry
                 teams[open_key] = changed[open_key] = open_
+            if every_open is not None:
+                every_open = {k: v for k, v in every_open.items() if k != entry.id}
+                if entry.status == PENDING:
+                    every_open[entry.id] = entry
+                teams[every_open_key] = changed[every_open_key] = every_open
     for adjustment in adjustments:
         key = _person_key(generation, adjustment.user)
         own, own_adjustments = persons.get(key) or ({}, {})

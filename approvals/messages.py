@@ -9,6 +9,7 @@ which reach people through the rules' messages). The modals (the request form, t
 edge's and live in `slackbot.modals`.
 """
 
+import hashlib
 import json
 from datetime import date, datetime, timezone
 
@@ -121,7 +122,7 @@ def request_message(
     blocks.append(context(status_line(entry)))
     if entry.status == PENDING:
         blocks.append(context(f"Approvers: {mentions(approvers, room=MENTIONS_ROOM, first=named_first)}"))
-        value = json.dumps({"id": entry.id, "user": entry.user})
+        value = decision_value(entry)
         blocks.append({
             "type": "actions",
             "block_id": ids.DECISION_BLOCK,
@@ -133,6 +134,26 @@ def request_message(
             ],
         })
     return text, blocks
+
+
+def shown_version(entry: LedgerEntry) -> str:
+    """What an approver was shown of a request, in short: its type, dates and halves, which an edit may
+    change. The decision buttons carry it, so that an Approve clicked on the request as it was before an
+    edit approves nothing the approver did not see."""
+    shown = f"{entry.leave_type}|{entry.start}|{entry.end}|{entry.start_half}|{entry.end_half}"
+    return hashlib.sha256(shown.encode()).hexdigest()[:12]
+
+
+def decision_value(entry: LedgerEntry, *, located: bool = False) -> str:
+    """The value of a request's Approve and Reject buttons; `located`: with the request message's
+    channel and ts (App Home's buttons, which are not on that message)."""
+    where = {"channel": entry.channel, "ts": entry.ts} if located else {}
+    return json.dumps({"id": entry.id, "user": entry.user, **where, "v": shown_version(entry)})
+
+
+def request_changed_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> str:
+    return (f"This request changed after you saw it: it is now {request_summary(entry, leave_type)}. Nothing was "
+            "approved; look at it again.")
 
 
 def quote_note(note: str) -> str:
@@ -231,6 +252,12 @@ def not_an_approver_text(team_name: str) -> str:
 
 def own_request_text() -> str:
     return "You can't decide your own request; another approver will."
+
+
+def own_leave_not_recorded_text() -> str:
+    """HR recording leave for themselves: recorded leave is approved at once, and nobody approves their own."""
+    return ("Recorded leave is approved at once, and nobody approves their own: ask for yours with `/timeoff`, "
+            "and your team's approvers decide it.")
 
 
 def request_gone_text() -> str:
@@ -404,9 +431,16 @@ def confirm(title: str, text: str, yes: str) -> dict:
     return {"title": plain(title), "text": plain(text), "confirm": plain(yes), "deny": plain("Keep it")}
 
 
-def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool) -> list[dict]:
-    """Edit and Withdraw on a pending request; Cancel on approved leave that has not started."""
+def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool, under_way: bool = False) -> list[dict]:
+    """Edit and Withdraw on a pending request; Cancel on approved leave that has not started, and
+    (`under_way`, for HR) on leave that has, which is cancelled whole (change_services.check_change)."""
     value = request_button_value(entry)
+    if under_way:
+        return [{"type": "button", "action_id": ids.CANCEL_ACTION, "text": plain("Cancel all of it"),
+                 "style": "danger", "value": value,
+                 "confirm": confirm("Cancel all of it?", "It has started: every day of it is given back, those "
+                                    "already taken too. To keep those, record them again with /timeoff for. "
+                                    "Their approvers and team will be told.", "Cancel all of it")}]
     if entry.status == PENDING:
         return [
             {"type": "button", "action_id": ids.EDIT_ACTION, "text": plain("Edit"), "value": value},
@@ -435,8 +469,9 @@ LIST_MORE = {
 def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], upcoming: list[LedgerEntry],
                       ongoing: list[LedgerEntry], recent: list[LedgerEntry], title: str = "Your time off",
                       max_blocks: int = LIST_BLOCKS_MAX, max_text: int | None = LIST_TEXT_MAX,
-                      today: date | None = None) -> list[dict]:
+                      today: date | None = None, hr: bool = False) -> list[dict]:
     """`/timeoff list` (and App Home's part of it): each request with its state and the buttons that apply.
+    `hr`: HR reading someone's, who may also cancel leave already under way (their correction of it).
 
     Each group in the order given (soonest first). In at most `max_blocks` blocks holding at most
     `max_text` characters of text (None: no bound, for a view): when they are too many, every group
@@ -444,9 +479,10 @@ def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], up
     pending requests cannot hide the upcoming ones, nor leave past the 25th unreachable without a word.
     `today`: the reader's, for which dates need their year.
     """
-    groups = [(heading, entries, [entry_blocks(config, entry, with_buttons, today) for entry in entries])
-              for heading, entries, with_buttons in (("Pending", pending, True), ("Upcoming", upcoming, True),
-                                                     ("Out now", ongoing, False), ("Recently decided", recent, False))
+    groups = [(heading, entries, [entry_blocks(config, entry, buttons, today) for entry in entries])
+              for heading, entries, buttons in (("Pending", pending, OWN), ("Upcoming", upcoming, OWN),
+                                                ("Out now", ongoing, UNDER_WAY if hr else None),
+                                                ("Recently decided", recent, None))
               if entries]
     shown = [len(entries) for _, entries, _ in groups]
     title_block = section(f"*{title}*")
@@ -486,10 +522,15 @@ def list_more_text(heading: str, more: int) -> str:
     return f"…and {more} more{LIST_MORE.get(heading, '')}."
 
 
-def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, with_buttons: bool, today: date | None) -> list[dict]:
+# Which buttons a list's entries get (entry_blocks): their own (Edit, Withdraw, Cancel), or HR's Cancel of
+# leave under way; None: none.
+OWN, UNDER_WAY = "own", "under way"
+
+
+def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, buttons: str | None, today: date | None) -> list[dict]:
     """One request of a list: its line, and its buttons when it may still be changed."""
     blocks = [section(own_leave_line(entry, config.leave_type(entry.leave_type), today=today))]
-    buttons = own_leave_buttons(entry, cancellable=True) if with_buttons else []
+    buttons = [] if buttons is None else own_leave_buttons(entry, cancellable=True, under_way=buttons == UNDER_WAY)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"{ids.LIST_BLOCK_PREFIX}{entry.id}"[:255],
                        "elements": buttons})

@@ -75,7 +75,7 @@ from approvals.team_routing import (
     match_team,
     may_request,
     named_approvers,
-    team_for_channel,
+    team_of_entry,
 )
 
 logger = logging.getLogger(__name__)
@@ -152,11 +152,15 @@ class Decision:
     # Where the approver clicked, to tell them there what became of it: a channel (an ephemeral note) or
     # "" (a DM: App Home's buttons, which have no channel). None: the request's channel.
     told_in: str | None = None
+    # The request as the approver saw it (messages.shown_version, from the button): an approval of a
+    # request edited since is not written. None: a button of an earlier release, which carries none.
+    seen: str | None = None
 
     def as_task_data(self) -> dict:
         data = self.__dict__.copy()  # flat fields: no deep copy needed
-        if data["told_in"] is None:
-            del data["told_in"]  # the usual case keeps the shape workers of an earlier release read
+        for key in ("told_in", "seen"):
+            if data[key] is None:
+                del data[key]  # absent when unset: the shape workers of an earlier release read
         return data
 
     @property
@@ -487,6 +491,8 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
     and the cached ledger (LedgerCold when there is none), and delivered by a task. The errors by
     field (rules.FIELD_* and "user"), or {}.
     """
+    if submission.recorded_by == submission.user:
+        return {"user": messages.own_leave_not_recorded_text()}
     config = current_config()
     leave_type = config.leave_type(submission.leave_type)
     if leave_type is None:
@@ -533,7 +539,7 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
     if entry is not None:
         # Posted by an earlier attempt: it is in the ledger, whatever has changed since (the leave type
         # retired, the person moved): only the follow-ups are left, never a refusal.
-        team = config.team_recorded_as(entry.team) or team_for_channel(config, entry.channel)
+        team = team_of_entry(config, entry.team, entry.channel)
         approvers = (team_approvers(client, config, team, entry.user)
                      if team is not None else frozenset(config.fallback_approvers))
     else:
@@ -880,11 +886,15 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
         if message is None or message.entry.id != decision.request_id:
             return tell_clicker(messages.request_gone_text())
         entry = message.entry
-        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
+        team = team_of_entry(config, entry.team, decision.channel)
         if entry.status != PENDING:  # decided: ours to finish, or say who decided
             return finish_or_refuse(client, config, decision, message)
         if refusal := clicker_refusal(client, config, team, decision, entry):
             return tell_clicker(refusal)
+        if decision.status == APPROVED and decision.seen not in (None, messages.shown_version(entry)):
+            # Edited after the approver's view of it was drawn (their client, or an App Home not yet
+            # republished): they approve what they saw, not what it has become.
+            return tell_clicker(messages.request_changed_text(entry, config.leave_type(entry.leave_type)))
         # Approvals of one team are serialised while max_out applies, so two cannot together exceed it.
         if decision.status == APPROVED and team is not None and team.max_out is not None:
             team_lock = team_lock_key(team)
@@ -964,7 +974,7 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
         return finish_or_refuse(client, config, decision, message)
     else:
         entry = message.entry
-        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
+        team = team_of_entry(config, entry.team, decision.channel)
         text = (clicker_refusal(client, config, team, decision, entry)
                 or "Another approver is deciding this request right now; check the message in a moment.")
     tell_approver(client, decision, text)
@@ -1004,7 +1014,7 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         # Our own decision, written before a crash (or by a write whose answer was lost): the ledger holds
         # it, which a give-up must know; make sure its follow-ups went out.
         cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
-        team = config.team_recorded_as(entry.team) or team_for_channel(config, decision.channel)
+        team = team_of_entry(config, entry.team, decision.channel)
         send_followups(client, config, team, entry, decision)
         return
     tell_approver(client, decision, messages.already_decided_text(entry))

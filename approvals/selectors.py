@@ -7,6 +7,7 @@ path; the others take the background client and may ask Slack.
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -220,6 +221,22 @@ def holiday_dates(config: WorkspaceConfig, team: TeamConfig, start: date, end: d
     return team_holidays(team, config.holidays_for(team.name), range(start.year - 1, end.year + 2))
 
 
+def today_cached(user: str, *, turning_points: Iterable[date]) -> date | None:
+    """The person's today, from their time zone in the cache (the request path). When that has lapsed
+    (it is kept a day), UTC's today, which is their own or a day either side (zones run from UTC-12 to
+    UTC+14): unless one of `turning_points`, the days on which the answer changes (leave starting or
+    ending, the new year), is that close, when None sends the caller to the background, which asks
+    Slack for the zone. At 18:00 in California it is tomorrow in UTC: leave starting tomorrow is not
+    under way yet."""
+    zone = directory.cached_timezone(user)
+    if zone:
+        return local_today(zone)
+    today = local_today("UTC")
+    if any(abs((day - today).days) <= 1 for day in turning_points):
+        return None
+    return today
+
+
 def local_today(timezone_name: str, now: float | None = None) -> date:
     try:
         zone = ZoneInfo(timezone_name)
@@ -377,7 +394,10 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)
-    today = local_today(directory.cached_timezone(user) or "UTC")
+    this_year = local_today("UTC").year
+    today = today_cached(user, turning_points=(date(this_year, 1, 1), date(this_year + 1, 1, 1)))
+    if today is None:
+        return BalanceAnswer(None)
     years = balance_years(ledger, user, today=today, asked=year)
     return BalanceAnswer(balance_text(config, ledger, user=user, team=team, years=years))
 
@@ -413,7 +433,9 @@ def my_leave_cached(config: WorkspaceConfig, user: str) -> MyLeave | None:
     ledger = ledger_reader.person_view(config, user)
     if ledger is None:
         return None
-    return my_leave(ledger, user, local_today(directory.cached_timezone(user) or "UTC"))
+    today = today_cached(user, turning_points=[day for entry in ledger.for_user(user) for day in (entry.start,
+                                                                                                   entry.end)])
+    return None if today is None else my_leave(ledger, user, today)
 
 
 def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool = False,
@@ -423,10 +445,12 @@ def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool
     owner = "Your" if whose is None else f"{messages.mention(whose)}'s"
     if only_changeable:
         title = "Which request do you want to change?" if whose is None else f"Which of {owner} requests?"
+        # HR may also cancel leave under way (check_change): theirs to correct, when it has started.
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=[], recent=[], title=title, today=leave.today)
+                                            ongoing=leave.ongoing if whose else [], recent=[], title=title,
+                                            today=leave.today, hr=bool(whose))
     else:
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
                                             ongoing=leave.ongoing, recent=leave.recent, today=leave.today,
-                                            title=f"{owner} time off")
+                                            title=f"{owner} time off", hr=bool(whose))
     return messages.leave_list_text(leave.pending, leave.upcoming, owner=owner), blocks

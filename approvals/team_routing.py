@@ -116,6 +116,13 @@ def team_for_channel(config: WorkspaceConfig, channel: str) -> TeamConfig | None
     return next((team for team in config.teams if channel in team.ledger_channels), None)
 
 
+def team_of_entry(config: WorkspaceConfig, team_name: str, channel: str) -> TeamConfig | None:
+    """The team a request in the ledger belongs to: the one recorded in it (by its name now or a past
+    one). A removed team's request is no team's, and so HR's to decide, even in an approvals channel it
+    shared with a team still configured; only a request that records no team goes by its channel."""
+    return config.team_recorded_as(team_name) if team_name else team_for_channel(config, channel)
+
+
 def approvers_for(
     config: WorkspaceConfig, team: TeamConfig, requester: str, *, channel_members: MembersLookup,
     unable: UnableLookup | None = None,

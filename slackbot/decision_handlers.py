@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def button_request(action: dict) -> dict:
-    """The button value: {"id": request id, "user": requester}."""
+    """The button value: {"id": request id, "user": requester, "v": the request as shown}, and from App Home
+    the request message's "channel" and "ts"."""
     try:
         value = json.loads(action.get("value") or "")
     except (TypeError, ValueError, RecursionError):  # not a string, not JSON, nested too deep
@@ -59,8 +60,10 @@ def told_in(payload: dict, request_channel: str) -> str | None:
 def action_approve(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload, request)
+    seen = request.get("v")
     request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=APPROVED, told_in=told_in(payload, channel)))
+                                  status=APPROVED, told_in=told_in(payload, channel),
+                                  seen=seen if isinstance(seen, str) else None))
     return ack()
 
 

@@ -8,7 +8,7 @@ import json
 import re
 
 from approvals import block_ids as ids
-from approvals import tasks
+from approvals import messages, tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
 from approvals.home_services import home_opened
@@ -81,10 +81,17 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
     if (refusal := not_set_up_text(config)) is not None:  # HR removed every leave type since
         tasks.tell_user.enqueue(channel_of(payload), user, refusal)
         return ack()
-    halves = tuple(h for h, flag in (("start_pm", value.get("sh") == "pm"), ("end_am", value.get("eh") == "am"))
-                   if flag)
-    prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
-                         end=parse_iso_date(value.get("end")), halves=halves)
+    if seen is not None:
+        # As it stands now, not as the button was drawn: HR may have changed it since, and a form filled
+        # in from an old list would, sent as it is, quietly undo that change.
+        prefill = FormValues(leave_type=seen.leave_type, start=seen.start, end=seen.end,
+                             halves=tuple(h for h, flag in (("start_pm", seen.start_half == "pm"),
+                                                            ("end_am", seen.end_half == "am")) if flag))
+    else:  # not in the cache: as the button was drawn (the change itself is checked against Slack)
+        halves = tuple(h for h, flag in (("start_pm", value.get("sh") == "pm"), ("end_am", value.get("eh") == "am"))
+                       if flag)
+        prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
+                             end=parse_iso_date(value.get("end")), halves=halves)
     if failure := open_request_form(config, user, require_text(payload, "trigger_id"), prefill,
                                     editing=value["id"], owner=text_or_none(value.get("user"))):
         form_not_opened(payload, user, failure)
@@ -142,6 +149,8 @@ def command_for(command: SlashCommand) -> SlackResponse:
     if rest and rest[0].lower() in ("list", "cancel"):
         text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel", hr=command.user_id)
         return ephemeral(text, blocks)
+    if user == command.user_id:
+        return ephemeral(messages.own_leave_not_recorded_text())
     if (refusal := not_set_up_text(config)) is not None:
         return ephemeral(refusal)
     prefill = parse_prefill(rest, config)

@@ -296,6 +296,8 @@ def submit_request(payload: dict) -> SlackResponse:
 
     if recording_for is not None and (not isinstance(recording_for, str) or clicker not in config.fallback_approvers):
         return view_errors({ids.TYPE_BLOCK: "Only HR (the fallback approvers) can record time off for someone else."})
+    if recording_for == clicker:
+        return view_errors({ids.TYPE_BLOCK: messages.own_leave_not_recorded_text()})
     submission = request_services.Submission(
         id=editing if isinstance(editing, str) and editing else str(uuid.uuid4()),
         user=recording_for or clicker,

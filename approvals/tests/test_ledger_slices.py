@@ -187,6 +187,33 @@ def test_an_open_request_moved_to_another_team_is_open_there_only(ledger_data, c
     assert "moving" not in open_ids(config) and open_ids(config, "Sales") == ["moving"]
 
 
+def removed_teams_open_ids(config) -> list[str] | None:
+    found = ledger_reader.open_requests(config, [], removed_teams=True)
+    return None if found is None else sorted(e.id for e in found)
+
+
+def test_the_open_requests_of_a_team_removed_since_are_found_for_hr(ledger_data, config):
+    read_ledger(background_client(), config)
+    record_entry(new_entry(id="of-a-removed-team", user=DAVE, team="Platform", channel=C_ENG_APPROVALS,
+                           ts="1766000000.000901"))
+    assert removed_teams_open_ids(config) == ["of-a-removed-team"]  # not Engineering's: it is configured
+
+    record_entry(replace(new_entry(id="of-a-removed-team", user=DAVE, team="Platform"), status=APPROVED))
+
+    assert removed_teams_open_ids(config) == []
+
+
+def test_the_open_requests_of_removed_teams_are_cold_in_slices_an_earlier_release_wrote(ledger_data, config):
+    read_ledger(background_client(), config)
+    meta = cache.get(SLICES_META_KEY)
+    cache.delete(ledger_reader._team_key(meta.generation, ledger_reader.EVERY_TEAM, ledger_reader.OPEN))
+
+    record_entry(new_entry(id="of-a-removed-team", user=DAVE, team="Platform"))
+
+    assert removed_teams_open_ids(config) is None  # read from the whole ledger, not half of it from here
+    assert open_ids(config) is not None  # a configured team's own slice still serves
+
+
 def test_open_requests_are_cold_with_slices_cached_before_they_existed(ledger_data, config):
     read_ledger(background_client(), config)
     meta = cache.get(SLICES_META_KEY)

@@ -18,6 +18,8 @@ from django.tasks.backends.dummy import DummyBackend
 
 from fake_slack.personas import C_ENG_APPROVALS, CAROL
 from approvals import block_ids as ids
+from approvals.ledger_format import entry_from_metadata
+from approvals.messages import shown_version
 from approvals.slack_clients import IN_REQUEST_TIMEOUT_SECONDS, in_request_client
 from test_support.flows import (
     ALICE,
@@ -153,7 +155,7 @@ def test_approve_calls_no_slack_method_and_enqueues_the_decision(client, fake_sl
     assert s.slack_methods == []
     assert s.enqueued == [("decide_request", [{
         "request_id": request_id, "channel": C_ENG_APPROVALS, "ts": posted.response["ts"], "approver": BOB,
-        "status": "approved", "reason": None}], {})]
+        "status": "approved", "reason": None, "seen": shown_version(entry_from_metadata(posted.params["metadata"]))}], {})]
 
 
 def test_reject_calls_only_views_open_then_the_reason_enqueues_the_decision(client, fake_slack, posted, step):
