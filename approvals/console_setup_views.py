@@ -130,6 +130,7 @@ def setup(request):
         "problems": [(problem, _person(directory, problem.user), _channel(directory, problem.channel))
                      for problem in problems],
         "teams_configured": bool(config.teams),
+        "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
         **_ledger_part(config, directory),
     })
 

@@ -11,15 +11,15 @@ import logging
 from django.core.cache import cache
 from django.tasks import task
 
-from approvals import directory, ledger_reader, setup_checks
+from approvals import directory, ledger_reader, setup_checks, slack_directory
 from approvals.config_store import current_config
-from approvals.ledger import LedgerUnavailable
+from approvals.ledger import BOT_UNKNOWN, LedgerUnavailable
 from approvals.slack_clients import background_client
 from approvals.task_queue import retrying_task
 
 logger = logging.getLogger(__name__)
 
-LEDGER_ERROR_KEY = "console:v1:ledger_error"
+LEDGER_ERROR_KEY = "console:v2:ledger_error"  # (channel, Slack's error); v1 held text written for Slack
 LEDGER_ERROR_SECONDS = 10 * 60
 WARM_REQUESTED_KEY = "console:v1:warm_requested"
 WARM_REQUEST_EVERY_SECONDS = 30
@@ -32,7 +32,24 @@ def warm_soon() -> None:
 
 
 def ledger_error_cached() -> str | None:
-    return cache.get(LEDGER_ERROR_KEY)
+    """Why the console cannot read the ledger, in words for a web page (the channel by its name, and
+    what to do), or None."""
+    found = cache.get(LEDGER_ERROR_KEY)
+    if not (isinstance(found, tuple) and len(found) == 2):
+        return None
+    channel, error = found
+    names = slack_directory.directory_current()
+    known = names.channel(channel) if names is not None else None
+    name = known.label if known else channel
+    if error == "missing_scope":
+        return (f"the app may not read the history of {name} (missing_scope): paste the manifest on the Setup page "
+                "into the app's App Manifest page and reinstall the app")
+    if error in ("not_in_channel", "channel_not_found"):
+        return (f"the bot cannot read {name} ({error}): type /invite @Time off in that channel (a past approvals "
+                "channel too: the ledger reads them all)")
+    if error == BOT_UNKNOWN:
+        return f"Slack will not say who the bot is ({error}), so no message in {name} can be trusted as the app's"
+    return f"Slack refuses the history of {name} ({error})"
 
 
 @task(priority=-5)
@@ -49,7 +66,7 @@ def warm_console_ledger() -> None:
     try:
         ledger_reader.current_ledger(client, config)
     except LedgerUnavailable as exc:  # permanent (the bot left a channel, a scope is missing): the page says so
-        cache.set(LEDGER_ERROR_KEY, str(exc), LEDGER_ERROR_SECONDS)
+        cache.set(LEDGER_ERROR_KEY, (exc.channel, exc.error), LEDGER_ERROR_SECONDS)
         logger.error("console: the ledger is unavailable error=%s", exc)
     else:
         cache.delete(LEDGER_ERROR_KEY)

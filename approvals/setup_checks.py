@@ -82,6 +82,12 @@ class ChannelCheck:
     members: int | None = None  # how many, when Slack said
     error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …), as Connection's
     passing: bool = False
+    needed: str = ""  # with missing_scope: the scope Slack said it needs
+
+    @property
+    def nobody_in_it(self) -> bool:
+        """Slack says nobody is in it but, perhaps, the bot."""
+        return self.members is not None and self.members - (1 if self.bot_is_member else 0) <= 0
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -89,6 +95,9 @@ class ChannelCheck:
         if self.error == "channel_not_found":
             return (("Slack cannot find it: it was deleted, or it is private and the bot is not in it "
                      "(/invite @Time off in the channel)."),)
+        if self.error == "missing_scope":
+            return ((f"The app lacks the scope {self.needed or 'Slack needs for it'}: paste the manifest below into "
+                     "the app's App Manifest page and reinstall the app."),)
         if self.error:
             return (f"Slack could not say ({self.error}).",)
         found = []
@@ -98,6 +107,9 @@ class ChannelCheck:
             found.append("The bot is not in it: type /invite @Time off in the channel.")
         if not self.private and any(use.endswith(APPROVERS) for use in self.uses):
             found.append("It is public: anyone who joins it could approve.")
+        if self.nobody_in_it and any(use.endswith(APPROVERS) for use in self.uses):
+            found.append("Nobody is in it but the bot: no one approves through it. Invite the approvers, or name "
+                         "them on the team's page.")
         if (self.members or 0) > MEMBERS_READ_MAX and any(use.endswith(PEOPLE_SOURCES) for use in self.uses):
             # Otherwise silent: the people past the last page read would count as not in it.
             found.append(f"It has {self.members:,} members, and the app reads only the first {MEMBERS_READ_MAX:,}: "
@@ -167,7 +179,9 @@ def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCh
     try:
         info = client.conversations_info(channel=channel, include_num_members=True)["channel"]
     except (SlackApiError, OSError) as exc:
-        return ChannelCheck(channel=channel, uses=tuple(uses), error=error_for_people(exc), passing=transient(exc))
+        needed = exc.response.get("needed") if isinstance(exc, SlackApiError) else None
+        return ChannelCheck(channel=channel, uses=tuple(uses), error=error_for_people(exc), passing=transient(exc),
+                            needed=needed if isinstance(needed, str) else "")
     members = info.get("num_members")
     return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
                         bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
@@ -186,6 +200,25 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
     passing = connection.passing or any(check.passing for check in channels)
     return SetupReport(checked_at=started, connection=connection, channels=tuple(channels),
                        channels_skipped=skipped, passing_fault=passing)
+
+
+def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[str]:
+    """The teams whose requests nobody can decide, as far as the report shows: no approver named, an
+    approvers channel Slack says is empty (or cannot show), and no fallback approvers (HR) to fall back
+    on. Their people hear it only when they send a request."""
+    if config.fallback_approvers:
+        return []
+    checks = {check.channel: check for check in report.channels}
+    found = []
+    for team in config.teams:
+        if team.approvers.users:
+            continue
+        check = checks.get(team.approvers.channel or "")
+        if team.approvers.channel and (check is None or (not check.error and not check.nobody_in_it)
+                                       or check.passing):
+            continue  # not checked, someone is in it, or Slack could not say just now
+        found.append(team.name)
+    return found
 
 
 # --- The cache: the page reads, the task writes -----------------------------------------------
