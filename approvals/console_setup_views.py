@@ -42,6 +42,7 @@ class VanishedRecord:
     id: str
     user: str
     channel: str
+    told_at: datetime | None = None  # when the watch told HR; None: seen here, not told yet
 
 
 def _ts_date(ts: str | None) -> date | None:
@@ -82,6 +83,12 @@ def _ledger_part(config, directory) -> dict:
         vanished = [VanishedRecord(g.id, _person(directory, g.user), _channel(directory, g.channel))
                     for g in deleted]
         aged_out = gone_old
+    if snapshot is not None:  # what the watch told HR of lately: its own snapshot no longer holds them
+        seen = {record.id for record in vanished}
+        vanished += [VanishedRecord(record_id, _person(directory, user), _channel(directory, channel),
+                                    datetime.fromisoformat(told_at))
+                     for record_id, user, channel, _ts, told_at in reversed(snapshot.reported or [])
+                     if record_id not in seen]
     return {
         "ledger": ledger,
         "ledger_error": ledger_error_cached(),

@@ -411,9 +411,15 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
             text = job_messages.ledger_vanished_text(deleted, export_dir=str(settings.LEDGER_EXPORT_DIR))
             for hr in config.fallback_approvers:
                 _dm(client, f"ledger-vanished:{job.period}:{hr}", hr, text)
-    # Saved after HR is told: a retry after a passing fault finds the same records missing.
+    # Saved after HR is told: a retry after a passing fault finds the same records missing. What HR was told
+    # is kept a while for the Setup page, which cannot see it in the new snapshot.
+    now = timezone.now()
+    cutoff = (now - timedelta(days=LedgerSnapshot.REPORTED_DAYS)).isoformat()
+    told = [row for row in (previous.reported or [] if previous is not None else []) if row[4] >= cutoff]
+    known = {row[0] for row in told}
+    told += [[gone.id, gone.user, gone.channel, gone.ts, now.isoformat()] for gone in deleted if gone.id not in known]
     LedgerSnapshot.objects.update_or_create(id=LedgerSnapshot.SINGLETON_ID,
-                                            defaults={"taken_at": timezone.now(), "entries": current})
+                                            defaults={"taken_at": now, "entries": current, "reported": told})
     return f"{len(current)} record(s), {len(deleted)} deleted"
 
 

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.rules import APPROVED, PENDING, Adjustment, LedgerEntry
+from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, Adjustment, LedgerEntry
 from approvals.work_calendar import is_working_day, team_holidays, working_days
 
 OUT_TODAY = "out_today"
@@ -245,11 +245,15 @@ def message_link(channel: str, ts: str) -> str:
 
 
 def snapshot_of(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> dict[str, list]:
-    """{record id: [user, channel, ts]} for every record whose message we know."""
-    snapshot = {e.id: [e.user, e.channel, e.ts] for e in entries if e.channel and e.ts}
+    """{record id: [user, channel, ts]} for every record whose message we know; a request's status
+    follows (a snapshot an earlier release took has none)."""
+    snapshot = {e.id: [e.user, e.channel, e.ts, e.status] for e in entries if e.channel and e.ts}
     for adjustment in adjustments:
         snapshot[adjustment.id] = [adjustment.user, adjustment.channel, adjustment.ts]
     return snapshot
+
+
+DECIDED = (APPROVED, REJECTED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,13 @@ def vanished_records(previous: Mapping[str, list], current: Mapping[str, list], 
     too: "deleted" is said only of what was surely there to be read.
     """
     deleted, aged_out = [], []
+    for record_id in sorted(set(previous) & set(current)):
+        # A decision never turns back to pending: a request decided at the last snapshot that reads as
+        # pending now was posted twice (a retry) and the copy it was decided on was deleted.
+        was, now = (list(previous[record_id]) + [None] * 4)[3], (list(current[record_id]) + [None] * 4)[3]
+        if was in DECIDED and now == PENDING:
+            user, channel, ts = (list(previous[record_id]) + [None, None, None])[:3]
+            deleted.append(Vanished(record_id, user, channel, ts))
     for record_id in sorted(set(previous) - set(current)):
         user, channel, ts = (list(previous[record_id]) + [None, None, None])[:3]
         gone = Vanished(record_id, user, channel, ts)

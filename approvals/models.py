@@ -426,8 +426,9 @@ class JobRun(models.Model):
 class LedgerSnapshot(models.Model):
     """The ledger's record ids as the ledger watch last saw them, to notice deleted request messages.
 
-    One row (id 1). `entries` maps each id to [user, channel, ts]: enough to tell HR
-    whose record vanished and to tell a deletion from history that aged out. Not the
+    One row (id 1). `entries` maps each id to [user, channel, ts] (and, for a request, its
+    status): enough to tell HR whose record vanished, to tell a deletion from history that aged
+    out, and to notice a decided request that reads as pending again (its decided copy deleted). Not the
     record of any leave (DESIGN §2): the ledger in Slack and the nightly export are.
     """
 
@@ -436,6 +437,11 @@ class LedgerSnapshot(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
     taken_at = models.DateTimeField()
     entries = models.JSONField(default=dict)
+    # What the watch told HR had vanished, [id, user, channel, ts, told at (ISO)], kept REPORTED_DAYS for
+    # the Setup page: the next snapshot no longer holds them, so comparing it with the ledger shows none.
+    reported = models.JSONField(null=True, blank=True, help_text="Records the watch reported deleted, lately.")
+
+    REPORTED_DAYS = 30
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="ledger_snapshot_singleton")]

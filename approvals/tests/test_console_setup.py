@@ -288,7 +288,7 @@ def test_vanished_entries_show_what_the_watch_recorded(hr_client, fake_slack):
                           finished_at=timezone.now())
     response = hr_client.get(reverse("console:setup"))
     assert "The ledger watch last recorded 3 records" in response.text
-    assert "1 record the watch saw is no longer in the ledger" in response.text
+    assert "1 record the watch saw was deleted in Slack" in response.text
     assert "<code>deleted</code>" in response.text
     assert "Bob Brown in #eng-approvals" in response.text
 
