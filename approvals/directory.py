@@ -41,6 +41,9 @@ MEMBERS_PAGE_SIZE = 200
 # is larger (setup_checks.MEMBERS_READ_MAX), and a user group (usergroups.users.list, one call) serves.
 MAX_MEMBER_PAGES = 500  # 100,000 members
 BOT_ID_KEY = "directory:bot_user_id"
+# Our workspace's id, as auth.test says it with the bot's id: an Events API envelope of another workspace
+# (the same app installed in two, an Enterprise Grid org) does not speak of our token.
+WORKSPACE_ID_KEY = "directory:workspace_id"
 # users.info's answers for an id that names nobody we may see (https://docs.slack.dev/reference/methods/users.info)
 NO_SUCH_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 NO_SUCH_USER = "no such user"  # what the cache holds for one
@@ -277,15 +280,23 @@ def fetch_bot_user_id(client: WebClient) -> str | None:
     bot_id = cache.get(BOT_ID_KEY)
     if bot_id is None:
         try:
-            bot_id = client.auth_test().get("user_id")
+            answer = client.auth_test()
         except SlackApiError as exc:
             if _passing(exc, "our own bot user (auth.test)"):
                 raise
             return None
+        bot_id = answer.get("user_id")
         if not bot_id:
             return None
-        cache.set(BOT_ID_KEY, bot_id, BOT_ID_TTL_SECONDS)
+        cache.set_many({BOT_ID_KEY: bot_id, WORKSPACE_ID_KEY: answer.get("team_id") or ""}, BOT_ID_TTL_SECONDS)
     return bot_id
+
+
+def cached_bot_identity() -> tuple[str | None, str | None]:
+    """(our bot's user id, our workspace's id) as the cache knows them (auth.test, fetch_bot_user_id);
+    None where it does not. For the request path, which asks Slack nothing."""
+    found = cache.get_many([BOT_ID_KEY, WORKSPACE_ID_KEY])
+    return found.get(BOT_ID_KEY), found.get(WORKSPACE_ID_KEY) or None
 
 
 def _token_refused(exc: SlackApiError) -> bool:

@@ -6,6 +6,7 @@ a task flags their pending requests to HR. Their history stays in the ledger,
 indexed by user, whatever team they are in now.
 """
 
+import hashlib
 import logging
 
 from slack_sdk import WebClient
@@ -46,9 +47,12 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     logger.warning("deactivated user=%s has %s pending request(s); HR told", user, len(pending))
     text = (f"{mention(user)}'s Slack account was deactivated with {len(pending)} pending time-off request(s). "
             "Decide or withdraw them (`/timeoff for @person list`).")
+    # Once for these requests: the event delivered again, or the task retried, sends no second DM; a
+    # deactivation after the person was reactivated and sent new requests is told again.
+    requests = hashlib.sha256(" ".join(sorted(entry.id for entry in pending)).encode()).hexdigest()[:16]
     for hr in config.fallback_approvers:
         try:
-            once(f"departed-dm:{user}:{hr}", lambda hr=hr: send_dm(client, hr, text))
+            once(f"departed-dm:{user}:{hr}:{requests}", lambda hr=hr: send_dm(client, hr, text))
         except SlackApiError as exc:
             if transient(exc):
                 raise  # the task tries again; the DMs already sent are not sent twice (once)

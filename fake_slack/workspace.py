@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-TEAM_ID = "T_FAKE"
+TEAM_ID = "T_ACME"  # the team the signed test payloads (test_support.slack_requests) come from
 APP_ID = "A_FAKE"
 DEFAULT_BOT_TOKEN = "xoxb-test-bot-token"
 DEFAULT_BOT_USER_ID = "U_BOT"

@@ -4,6 +4,7 @@ import time
 
 from django.core.cache import cache
 
+from approvals.directory import cached_bot_identity
 from approvals.installation import slack_access_revoked
 from approvals.people_services import memberships_changed, user_changed
 from approvals.task_backend import enqueues_once
@@ -77,11 +78,22 @@ def _delivery_key(event_id: str) -> str:
 
 
 def event_access_revoked(event: dict, envelope: dict) -> SlackResponse:
-    """`app_uninstalled` / `tokens_revoked`: the workers stop calling Slack (one log line, not a storm)."""
+    """`app_uninstalled` / `tokens_revoked`: the workers stop calling Slack (one log line, not a storm).
+
+    Only when it is ours: the same app installed in another workspace (an Enterprise Grid org) is sent
+    its own. Where the cache does not know our bot or workspace yet, it is taken as ours, as before: a
+    revoked token then stops the calls that would fail anyway."""
+    our_bot, our_workspace = cached_bot_identity()
+    team = envelope.get("team_id")
+    if our_workspace and isinstance(team, str) and team and team != our_workspace:
+        return ack()
     if event.get("type") == "tokens_revoked":
         tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
-        if not tokens.get("bot"):
+        bots = tokens.get("bot")
+        if not bots:
             return ack()  # only user tokens were revoked: we hold none
+        if our_bot and isinstance(bots, list) and our_bot not in bots:
+            return ack()  # another bot's
     slack_access_revoked(str(event.get("type")))
     return ack()
 

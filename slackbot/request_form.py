@@ -7,6 +7,7 @@ in-request client (2 s timeout, no sleeping on 429); the rest is the services'.
 
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from approvals import block_ids as ids
 from approvals import change_services, messages, request_services, rules, tasks
 from approvals.block_kit import escape, unescape
-from approvals.config_fields import ISO_DATE
+from approvals.config_fields import ISO_DATE, without_hidden_characters
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
@@ -201,21 +202,68 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
     return None
 
 
-def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str:
-    """`/timeoff 2026-12-21 2026-12-23 vacation`: dates and a leave type code, in any order."""
-    dates, leave_type = [], None
+# Words between two dates that say "from … to …": `/timeoff 2026-12-21 to 2026-12-23`, and the dash our own
+# messages write between dates, which people paste back.
+RANGE_WORDS = frozenset({"to", "until", "till", "through", "thru", "-", "–", "—", "..", "→"})
+JOINED_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:–|—|\.\.|→|-)([0-9]{4}-[0-9]{2}-[0-9]{2})")
+TRAILING_PUNCTUATION = ",.;:!?"
+
+
+def prefill_words(words: list[str]) -> list[str]:
+    """The command's words as the pre-fill reads them: without invisible characters (pasted text carries
+    them), range words and trailing punctuation; `2026-12-21–2026-12-23` as two dates."""
+    found = []
     for word in words:
+        word = without_hidden_characters(word)
+        if word.lower() in RANGE_WORDS:
+            continue
+        if not word.endswith(":"):  # an emoji code (":palm_tree:") keeps its colon; "?" stays, not understood
+            word = word.rstrip(TRAILING_PUNCTUATION) or word
+        if joined := JOINED_RANGE.fullmatch(word):
+            found += [joined.group(1), joined.group(2)]
+        elif word:
+            found.append(word)
+    return found
+
+
+def leave_type_at(words: list[str], config: WorkspaceConfig) -> tuple[str, int] | None:
+    """The leave type `words` begin with, and how many words name it: its code, its name (any case,
+    "Sick leave" in two words) or its emoji (":palm_tree:"); the longest name first."""
+    first = words[0].casefold()
+    for leave_type in sorted(config.leave_types, key=lambda t: -len(t.name.split())):
+        name = leave_type.name.casefold().split()
+        if len(name) > 1 and [word.casefold() for word in words[:len(name)]] == name:
+            return leave_type.code, len(name)
+    if config.leave_type(first):
+        return first, 1
+    for leave_type in config.leave_types:
+        if first in (leave_type.name.casefold(), (leave_type.emoji or "").casefold()):
+            return leave_type.code, 1
+    return None
+
+
+def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str:
+    """`/timeoff 2026-12-21 2026-12-23 vacation`: dates and a leave type (its code, name or emoji), in any
+    order, with "to" or a dash between the dates if you like."""
+    words = prefill_words(words)
+    dates, leave_type, index = [], None, 0
+    while index < len(words):
+        word = words[index]
         if (day := parse_iso_date(word)) is not None:
             dates.append(day)
-        elif ISO_DATE.fullmatch(word):
+            index += 1
+            continue
+        if ISO_DATE.fullmatch(word):
             return f"There is no such date as `{word}`."
-        elif config.leave_type(word.lower()):
-            leave_type = word.lower()
-        else:
+        if (named := leave_type_at(words[index:], config)) is None:
             codes = ", ".join(f"`{t.code}`" for t in config.leave_types)
             known = f" or a leave type ({codes})" if codes else ""
             # Slack sends a command's `&`, `<` and `>` escaped: shown as typed, escaped once.
             return f"I didn't understand `{escape(unescape(word)[:100])}`: expected a date as YYYY-MM-DD{known}."
+        code, length = named
+        if leave_type is not None and code != leave_type:
+            return f"Give one leave type: `{leave_type}` or `{code}`."
+        leave_type, index = code, index + length
     if len(dates) > 2:
         return "Give at most two dates: the first and the last day off."
     start = dates[0] if dates else None
