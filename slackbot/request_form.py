@@ -206,7 +206,8 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
 # messages write between dates, which people paste back.
 RANGE_WORDS = frozenset({"to", "until", "till", "through", "thru", "-", "–", "—", "..", "→"})
 JOINED_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:–|—|\.\.|→|-)([0-9]{4}-[0-9]{2}-[0-9]{2})")
-TRAILING_PUNCTUATION = ",.;:!?"
+# Not ";" or ":": Slack sends a typed "<" as "&lt;", and an emoji code ends in a colon.
+TRAILING_PUNCTUATION = ",.!?"
 
 
 def prefill_words(words: list[str]) -> list[str]:
@@ -217,8 +218,7 @@ def prefill_words(words: list[str]) -> list[str]:
         word = without_hidden_characters(word)
         if word.lower() in RANGE_WORDS:
             continue
-        if not word.endswith(":"):  # an emoji code (":palm_tree:") keeps its colon; "?" stays, not understood
-            word = word.rstrip(TRAILING_PUNCTUATION) or word
+        word = word.rstrip(TRAILING_PUNCTUATION) or word  # "?" alone stays, and is not understood
         if joined := JOINED_RANGE.fullmatch(word):
             found += [joined.group(1), joined.group(2)]
         elif word:
