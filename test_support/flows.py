@@ -126,6 +126,31 @@ def click(client, fake_slack, user: str, action_id: str, posted_call) -> object:
     return post_interaction(client, payload)
 
 
+def buttons_in(blocks) -> dict:
+    """action_id -> (block_id, value) of every button in these blocks."""
+    found = {}
+    for block in blocks or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("type") == "button" and "value" in element:
+                found.setdefault(element["action_id"], (block["block_id"], element["value"]))
+    return found
+
+
+def press(client, user: str, blocks, action_id: str, *, channel: str = "D_X", ts: str = "1766000000.000200",
+          on_list: bool = False):
+    """A click on a button of `blocks`: on a message in `channel` (a DM by default, as a receipt's);
+    `on_list`: on the ephemeral `/timeoff list` answer there, as Slack sends that (no message)."""
+    block_id, value = buttons_in(blocks)[action_id]
+    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
+                                    channel_id=channel, message_ts=ts)
+    if on_list:
+        payload["container"]["is_ephemeral"] = True
+        payload.pop("message")
+    response = post_interaction(client, payload)
+    assert response.status_code == 200, response.content
+    return response
+
+
 def dms_to(fake_slack, user: str) -> list[str]:
     return [call.params["text"] for call in fake_slack.calls("chat.postMessage")
             if call.params.get("channel") == user]

@@ -14,6 +14,8 @@ from approvals import messages
 from approvals.config_types import ApproverSource, MemberSource
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_ENG_LEADS, CAROL
 from test_support.flows import (
+    buttons_in,
+    press,
     ALICE,
     BOB,
     DAVE,
@@ -51,22 +53,8 @@ pytestmark = pytest.mark.django_db
 FRIDAY = MONDAY + timedelta(days=4)
 
 
-def buttons_in(blocks) -> dict:
-    found = {}
-    for block in blocks:
-        for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            if element.get("type") == "button" and "value" in element:
-                found.setdefault(element["action_id"], (block["block_id"], element["value"]))
-    return found
 
 
-def press(client, user, blocks, action_id, *, channel="D_X", ts="1766000000.000200"):
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                    channel_id=channel, message_ts=ts)
-    response = post_interaction(client, payload)
-    assert response.status_code == 200, response.content
-    return response
 
 
 def listed(client, user, word="list") -> dict:

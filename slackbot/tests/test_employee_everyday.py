@@ -23,6 +23,8 @@ from approvals.selectors import local_today
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_OLD_APPROVALS
 from test_support.flows import (
+    buttons_in,
+    press,
     ALICE,
     BOB,
     DAVE,
@@ -47,7 +49,6 @@ from test_support.flows import (
 from test_support.job_runs import run_jobs
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
-    block_actions_payload,
     post_command,
     post_interaction,
     view_submission_payload,
@@ -63,28 +64,8 @@ TUESDAY = MONDAY + timedelta(days=1)
 # --- Helpers ----------------------------------------------------------------------------------------
 
 
-def buttons_in(blocks) -> dict:
-    """action_id -> (block_id, value) of every button in these blocks."""
-    found = {}
-    for block in blocks or []:
-        for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            if element.get("type") == "button" and "value" in element:
-                found.setdefault(element["action_id"], (block["block_id"], element["value"]))
-    return found
 
 
-def press(client, user, blocks, action_id, *, channel="D_ALICE", ts="1766000000.000200", on_list=False):
-    """A click on a button of `blocks`: in a DM (the receipt) by default; `on_list`: on the ephemeral
-    `/timeoff list` answer in `channel`, as Slack sends that (no message)."""
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                    channel_id=channel, message_ts=ts)
-    if on_list:
-        payload["container"]["is_ephemeral"] = True
-        payload.pop("message")
-    response = post_interaction(client, payload)
-    assert response.status_code == 200, response.content
-    return response
 
 
 def listed(client, user=ALICE, word="list") -> dict:

@@ -13,7 +13,7 @@ import pytest
 
 from approvals import block_ids as ids
 from fake_slack.personas import C_ENG_APPROVALS
-from slackbot.tests.test_own_leave import buttons_in
+from test_support.flows import buttons_in
 from test_support.flows import (
     ALICE,
     BOB,
