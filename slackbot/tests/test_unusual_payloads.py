@@ -12,6 +12,7 @@ no-break space.
 
 import csv
 import io
+import json
 from dataclasses import replace
 from datetime import time as dt_time
 from datetime import timedelta
@@ -110,9 +111,20 @@ def test_prefill_separated_by_unicode_spaces_fills_in_the_form(client, fake_slac
     assert start.get("initial_date") == MONDAY.isoformat()
 
 
+@pytest.mark.parametrize("text, leave_type", [("\u202e" + "2031-03-10", None),  # an invisible override, dropped
+                                               (":palm_tree: 2031-03-10", "vacation")])  # a type's emoji
+def test_command_text_with_an_invisible_character_or_an_emoji_fills_in_the_form(client, fake_slack, text, leave_type):
+    install_config()
+    response = post_command(client, text, user_id=ALICE)
+    assert response.status_code == 200 and response.content == b""
+    view = fake_slack.last_call("views.open").params["view"]
+    assert MONDAY.isoformat() in json.dumps(view)
+    assert (leave_type is None) or f'"value": "{leave_type}"' in json.dumps(view)
+
+
 @pytest.mark.parametrize("text", ["２０３１-０３-１０", "21/12", "Dec 21", "“vacation”", "2031\u201103\u201110",
-                                  "list\u200b", "x" * 5000, "\u202e" + "2031-03-10", "🌴" * 400,
-                                  "<@U_BOB|bob>", "&lt;!here&gt;", "`rm -rf`", ":palm_tree:"])
+                                  "list\u200b", "x" * 5000, "🌴" * 400,
+                                  "<@U_BOB|bob>", "&lt;!here&gt;", "`rm -rf`", ":cactus:"])
 def test_odd_command_text_gets_a_clear_message(client, fake_slack, text):
     install_config()
     response = post_command(client, text, user_id=ALICE)
