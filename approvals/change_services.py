@@ -46,7 +46,7 @@ from approvals.request_services import (
     tell_person,
 )
 from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
-from approvals.selectors import local_today, requester_cached, team_approvers
+from approvals.selectors import ledger_context, local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import RetryLater, error_code
 from approvals.team_routing import named_approvers, team_of_entry
@@ -118,12 +118,20 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
     # day's tolerance either way, since UTC's today is already tomorrow on a California evening and would
     # refuse leave that starts today; the task checks again in the requester's own zone.
     today, zone_known = local_today(requester.timezone or "UTC"), bool(requester.timezone)
-    if requester.team is not None:
+    # Judged as its task will judge it: on the calendar of the team the request is of (a request stays its
+    # team's when the person moves), not the person's team now.
+    team = requester.team
+    if current is not None:
+        team = team_of_entry(config, current.team, current.channel)
+        if team is None:
+            return {FIELD_TYPE: "Its team is no longer configured, so it can't be edited: withdraw it and send a "
+                                "new request."}
+    if team is not None:
         # As a new request is checked: the view of its person, team and dates (the whole ledger when
         # it was read above).
-        ledger = history or ledger_reader.person_view(config, submission.user, requester.team.name,
+        ledger = history or ledger_reader.person_view(config, submission.user, team.name,
                                                       submission.start, submission.end)
-        violations = check_submission(config, submission, team=requester.team, leave_type=leave_type, today=today,
+        violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
                                       zone_known=zone_known, ledger=ledger)
     else:
         violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today,
@@ -262,6 +270,8 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
             if was is None and cache.get(maybe_rewritten_key(previous.id)):
                 was = PENDING if change.action == WITHDRAW else APPROVED
                 cache.set(change_written_key(change), was, WRITTEN_MARK_SECONDS)
+            if was:
+                ledger_reader.mark_shown(previous)  # read under the lock: what the message says now
             return (message, replace(previous, status=was), previous) if was else None
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
@@ -306,7 +316,9 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
                             channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
             note = submission.note or messages.note_from_blocks(message.blocks)
-            rewrite(client, config, message, entry, lock=lock, note=note)
+            context = (ledger_context(config, history, entry, leave_type, today=local_today(team.timezone))
+                       if entry.status == PENDING else "")
+            rewrite(client, config, message, entry, lock=lock, note=note, others_out=context)
             cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
     except ChangeRefused as refusal:
         send_dm(client, by, messages.change_refused_text(str(refusal)))
@@ -403,8 +415,10 @@ class request_lock:
 
 
 def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, entry: LedgerEntry, *,
-            lock: request_lock, note: str | None = None) -> None:
+            lock: request_lock, note: str | None = None, others_out: str = "") -> None:
     """The request message and its metadata, as `entry` now stands; the cached ledger follows.
+    `others_out`: for a request still pending (an edit), who else is out then and the balance after it,
+    as when it was posted (a decision or a cancellation leaves them out: they would go stale).
 
     Written as a decision is: only while `lock` is still ours (slow calls since it was taken may have
     outlasted it, and another writer may be in), and with the client that never sleeps out a 429
@@ -414,7 +428,7 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
     text, blocks = messages.request_message(
         entry=entry, leave_type=leave_type, approvers=approvers,
         named_first=named_approvers(config, config.team_recorded_as(entry.team)),
-        note=messages.note_from_blocks(message.blocks) if note is None else note)
+        note=messages.note_from_blocks(message.blocks) if note is None else note, others_out=others_out)
     if not lock.still_ours():
         raise LockBusy(f"{lock.key} lost before the write")
     try:
@@ -484,10 +498,10 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
                  entry=entry, what="the DM about the change", channel=entry.user)
     if edited and by == entry.user:  # their receipt shows the new request (posted anew if it is not found)
         followup(f"change-receipt:{key}", lambda: send_receipt(client, entry, leave_type, approvers),
-                 entry=entry, what="the updated receipt", channel=entry.user)
+                 entry=entry, what="the updated receipt", channel=entry.user, of_state=True)
     else:  # withdrawn, cancelled, or changed by HR (who DMs them): the receipt they have says so
         followup(f"change-receipt:{key}", lambda: receipt_update(client, entry, leave_type, approvers),
-                 entry=entry, what="the updated receipt", channel=entry.user)
+                 entry=entry, what="the updated receipt", channel=entry.user, of_state=True)
     tasks.publish_home_later({entry.user, *approvers})
 
 

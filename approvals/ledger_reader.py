@@ -840,9 +840,34 @@ def _under_names_now(ledger: Ledger, renamed: dict[str, str]) -> Ledger:
     return result
 
 
+# What a request's message says now, as its last writer wrote it (or, finishing a write whose answer was
+# lost, read it) under the request's lock: the follow-ups that describe a request's state (the receipt,
+# the decision DM, the announcement) run after the lock is let go, and those of a writer overtaken
+# meanwhile (HR cancelling leave just approved) must not land after the newer writer's and tell the older
+# state last. Plain values (a tuple of str and None): every release reads them alike.
+SHOWN_PREFIX = "ledger:shown:v1:"
+
+
+def _shown(entry: LedgerEntry) -> tuple:
+    return (entry.status, entry.decided_by, entry.leave_type, entry.start.isoformat(), entry.end.isoformat(),
+            entry.start_half, entry.end_half)
+
+
+def mark_shown(entry: LedgerEntry) -> None:
+    """Under the request's lock: its message now says `entry`."""
+    cache.set(f"{SHOWN_PREFIX}{key_part(entry.id)}", _shown(entry), WRITES_KEEP_SECONDS)
+
+
+def superseded(entry: LedgerEntry) -> bool:
+    """Has a later writer changed the request since `entry` was written? (Unknown: no.)"""
+    shown = cache.get(f"{SHOWN_PREFIX}{key_part(entry.id)}")
+    return shown is not None and tuple(shown) != _shown(entry)
+
+
 def record_entry(entry: LedgerEntry) -> None:
     """After we post or rewrite a request: record the write (laid over the stored ledger until it is
     folded in), update its slices in place, drop it from pending. No whole-ledger rewrite (see WRITES_KEY)."""
+    mark_shown(entry)
     with locked(LEDGER_LOCK):
         now = time.time()
         writes = _writes()

@@ -28,7 +28,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import directory, messages
+from approvals import directory, ledger_reader, messages
 from approvals.cache_lock import claim
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
@@ -73,14 +73,23 @@ def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> Non
 
 
 def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:
-    """Approved leave, in the team's announce channel if it has one: once."""
+    """Approved leave, in the team's announce channel if it has one: once; not once it was changed since
+    (cancelled by the time this runs: its canceller's correction is the last word)."""
+    if ledger_reader.superseded(entry):
+        logger.info("announcement of id=%s skipped: the request changed since", entry.id)
+        return
     if team.announce_channel:
         followup_notice(client, f"announce:{entry.id}", channel=team.announce_channel,
                         text=messages.announcement_text(entry, leave_type), entry=entry, what="the announcement")
 
 
-def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str) -> None:
-    """A follow-up of a request already in the ledger: sent once; a permanent refusal is told to HR, not raised."""
+def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str, of_state: bool = False) -> None:
+    """A follow-up of a request already in the ledger: sent once; a permanent refusal is told to HR, not raised.
+    `of_state`: it tells where the request stands (a receipt, a decision DM), so it is not sent once a later
+    writer has changed the request (ledger_reader.superseded): that writer's follow-ups tell the truth."""
+    if of_state and ledger_reader.superseded(entry):
+        logger.info("%s of id=%s skipped: the request changed since", what, entry.id)
+        return
     try:
         once(key, effect)
     except SlackApiError as exc:

@@ -1014,6 +1014,7 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         # Our own decision, written before a crash (or by a write whose answer was lost): the ledger holds
         # it, which a give-up must know; make sure its follow-ups went out.
         cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
+        ledger_reader.mark_shown(entry)  # read under the lock: what the message says now
         team = team_of_entry(config, entry.team, decision.channel)
         send_followups(client, config, team, entry, decision)
         return
@@ -1029,9 +1030,9 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, ent
                     text=messages.thread_reply_text(entry), entry=entry, what="the thread reply")
     followup(f"decision-dm:{entry.id}:{entry.status}",
              lambda: send_dm(client, entry.user, messages.decision_dm_text(entry, leave_type)),
-             entry=entry, what="the decision DM", channel=entry.user)
+             entry=entry, what="the decision DM", channel=entry.user, of_state=True)
     followup(f"decision-receipt:{entry.id}:{entry.status}", lambda: receipt_update(client, entry, leave_type),
-             entry=entry, what="the updated receipt", channel=entry.user)
+             entry=entry, what="the updated receipt", channel=entry.user, of_state=True)
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
     approvers = team_approvers(client, config, team, entry.user) if team is not None else config.fallback_approvers

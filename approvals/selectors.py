@@ -8,7 +8,7 @@ path; the others take the background client and may ask Slack.
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from approvals.team_routing import (
     approvers_for,
     match_team,
     may_request,
+    team_of_entry,
     unlisted_source,
 )
 from approvals.work_calendar import team_holidays
@@ -298,6 +299,11 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     `requester`: what the caller already read of `user` (requester_cached), not read again. `replacing`:
     the id of the request an Edit form rewrites, which the draft replaces (not counted beside it)."""
     requester = requester or requester_cached(config, user)
+    if replacing:
+        own = ledger_reader.person_view(config, user)
+        current = own.entries.get(replacing) if own is not None else None
+        if current is not None:  # an edit is judged on the calendar of the team the request is of, as its task is
+            requester = replace(requester, team=team_of_entry(config, current.team, current.channel), team_known=True)
     if requester.team_known and requester.team is None and requester.no_team_cause is not None:
         who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
     elif requester.team_known and requester.team is None:
