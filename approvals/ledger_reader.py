@@ -785,8 +785,14 @@ def open_requests(config: WorkspaceConfig, teams: Iterable[str], *,
         every_open = found.get(every_open_key)
         if every_open is None:
             return None
-        entries += [_entry_now(entry, renamed) for entry in every_open.values()
-                    if entry.team and config.team_recorded_as(entry.team) is None]
+        orphans = [entry for entry in every_open.values() if entry.team and config.team_recorded_as(entry.team) is None]
+        # Each as its person's slice has it now: a worker of the release before keeps the person slices but
+        # not this one, so a request it decided may still be here (README "Upgrades").
+        people = cache.get_many(list({_person_key(meta.generation, entry.user) for entry in orphans}))
+        for entry in orphans:
+            own = (people.get(_person_key(meta.generation, entry.user)) or ({}, {}))[0].get(entry.id)
+            if own is not None and own.status == PENDING:
+                entries.append(_entry_now(own, renamed))
     return entries
 
 

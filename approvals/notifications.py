@@ -53,6 +53,11 @@ def once(key: str, effect) -> None:
         raise
 
 
+def forget_once(*keys: str) -> None:
+    """`once` runs these effects again, when next asked."""
+    cache.delete_many([f"done:{key}" for key in keys])
+
+
 def send_dm(client: WebClient, user: str, text: str, blocks: list | None = None) -> dict | None:
     """A direct message from the app (posting to a user id opens the DM); none to a deactivated account."""
     if directory.is_deactivated(client, user):

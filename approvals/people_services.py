@@ -6,7 +6,6 @@ a task flags their pending requests to HR. Their history stays in the ledger,
 indexed by user, whatever team they are in now.
 """
 
-import hashlib
 import logging
 
 from slack_sdk import WebClient
@@ -16,7 +15,7 @@ from approvals import directory, ledger_reader, tasks
 from approvals.block_kit import mention
 from approvals.config_store import current_config
 from approvals.models import DeliveryProblem
-from approvals.notifications import once, send_dm
+from approvals.notifications import forget_once, once, send_dm
 from approvals.rules import PENDING
 from approvals.task_queue import transient
 
@@ -31,6 +30,16 @@ def user_changed(user: str, *, deleted: bool) -> None:
     directory.forget_user(user)
     if deleted:
         tasks.flag_departed_user.enqueue(user)
+    else:
+        # Active (again): should they be deactivated once more, HR hears of it again. While deactivated,
+        # Slack sends their profile with `deleted` set, so this runs only for an active account.
+        forget_once(*(departed_dm_key(user, hr) for hr in current_config().fallback_approvers))
+
+
+def departed_dm_key(user: str, hr: str) -> str:
+    """Once per deactivation: the event delivered again, or its task retried, sends HR no second DM. Its
+    form is shared with the release before (README "Upgrades", rule C)."""
+    return f"departed-dm:{user}:{hr}"
 
 
 def departed_user_flag(client: WebClient, user: str) -> None:
@@ -47,12 +56,9 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     logger.warning("deactivated user=%s has %s pending request(s); HR told", user, len(pending))
     text = (f"{mention(user)}'s Slack account was deactivated with {len(pending)} pending time-off request(s). "
             "Decide or withdraw them (`/timeoff for @person list`).")
-    # Once for these requests: the event delivered again, or the task retried, sends no second DM; a
-    # deactivation after the person was reactivated and sent new requests is told again.
-    requests = hashlib.sha256(" ".join(sorted(entry.id for entry in pending)).encode()).hexdigest()[:16]
     for hr in config.fallback_approvers:
         try:
-            once(f"departed-dm:{user}:{hr}:{requests}", lambda hr=hr: send_dm(client, hr, text))
+            once(departed_dm_key(user, hr), lambda hr=hr: send_dm(client, hr, text))
         except SlackApiError as exc:
             if transient(exc):
                 raise  # the task tries again; the DMs already sent are not sent twice (once)

@@ -152,15 +152,11 @@ class Decision:
     # Where the approver clicked, to tell them there what became of it: a channel (an ephemeral note) or
     # "" (a DM: App Home's buttons, which have no channel). None: the request's channel.
     told_in: str | None = None
-    # The request as the approver saw it (messages.shown_version, from the button): an approval of a
-    # request edited since is not written. None: a button of an earlier release, which carries none.
-    seen: str | None = None
 
     def as_task_data(self) -> dict:
         data = self.__dict__.copy()  # flat fields: no deep copy needed
-        for key in ("told_in", "seen"):
-            if data[key] is None:
-                del data[key]  # absent when unset: the shape workers of an earlier release read
+        if data["told_in"] is None:
+            del data["told_in"]  # the usual case keeps the shape workers of an earlier release read
         return data
 
     @property
@@ -840,9 +836,24 @@ def decision_what(decision: Decision) -> str:
     return f"{decision.approver}'s {'approval' if decision.status == APPROVED else 'rejection'}"
 
 
-def request_decide_later(decision: Decision) -> None:
-    """An approver clicked: the decision runs in a task, so the click is acknowledged at once."""
+def request_decide_later(decision: Decision, *, seen: str | None = None) -> None:
+    """An approver clicked: the decision runs in a task, so the click is acknowledged at once. `seen`: the
+    request as the approver saw it (messages.shown_version, from the button), which an approval must
+    still match when it is written.
+
+    `seen` waits in the shared cache, not in the task's payload: a worker of the release before would
+    not run a payload with a field it does not know, and after a rollback none could (README "Upgrades",
+    rule B); one of that release ignores the mark and approves as it always did."""
+    if decision.status == APPROVED:  # "": a button that carries none (this click's, not an earlier one's)
+        cache.set(seen_key(decision), seen or "", SEEN_MARK_SECONDS)
     tasks.decide_request.enqueue(decision.as_task_data())
+
+
+SEEN_MARK_SECONDS = 60 * 60  # longer than a decision task retries for
+
+
+def seen_key(decision: Decision) -> str:
+    return f"decision-seen:{decision.request_id}:{decision.approver}"
 
 
 def request_decide(client: WebClient, decision: Decision) -> None:
@@ -891,7 +902,8 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
             return finish_or_refuse(client, config, decision, message)
         if refusal := clicker_refusal(client, config, team, decision, entry):
             return tell_clicker(refusal)
-        if decision.status == APPROVED and decision.seen not in (None, messages.shown_version(entry)):
+        if decision.status == APPROVED and (cache.get(seen_key(decision)) or None) not in (
+                None, messages.shown_version(entry)):
             # Edited after the approver's view of it was drawn (their client, or an App Home not yet
             # republished): they approve what they saw, not what it has become.
             return tell_clicker(messages.request_changed_text(entry, config.leave_type(entry.leave_type)))

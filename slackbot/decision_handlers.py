@@ -62,8 +62,8 @@ def action_approve(payload: dict, action: dict) -> SlackResponse:
     channel, ts = message_location(payload, request)
     seen = request.get("v")
     request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=APPROVED, told_in=told_in(payload, channel),
-                                  seen=seen if isinstance(seen, str) else None))
+                                  status=APPROVED, told_in=told_in(payload, channel)),
+                         seen=seen[:64] if isinstance(seen, str) else None)
     return ack()
 
 

@@ -13,6 +13,7 @@ import time
 from datetime import date
 
 import pytest
+from django.core.cache import cache
 from django.tasks import task_backends
 from django.tasks.backends.dummy import DummyBackend
 
@@ -155,7 +156,9 @@ def test_approve_calls_no_slack_method_and_enqueues_the_decision(client, fake_sl
     assert s.slack_methods == []
     assert s.enqueued == [("decide_request", [{
         "request_id": request_id, "channel": C_ENG_APPROVALS, "ts": posted.response["ts"], "approver": BOB,
-        "status": "approved", "reason": None, "seen": shown_version(entry_from_metadata(posted.params["metadata"]))}], {})]
+        "status": "approved", "reason": None}], {})]
+    # The request as Bob saw it waits in the cache for the task, not in its payload (README "Upgrades")
+    assert cache.get(f"decision-seen:{request_id}:{BOB}") == shown_version(entry_from_metadata(posted.params["metadata"]))
 
 
 def test_reject_calls_only_views_open_then_the_reason_enqueues_the_decision(client, fake_slack, posted, step):
