@@ -85,6 +85,7 @@ PERMANENT_ERRORS = {
     "channel_not_found",
     "not_in_channel",
     "is_archived",
+    "is_inactive",  # chat.update's answer for an archived channel
     "invalid_auth",
     "account_inactive",
     "token_revoked",

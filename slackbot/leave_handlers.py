@@ -13,7 +13,8 @@ from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_reque
 from approvals.config_store import current_config
 from approvals.home_services import home_opened
 from approvals.rules import APPROVED, PENDING
-from approvals.selectors import request_seen_cached
+from approvals.directory import cached_timezone
+from approvals.selectors import local_today, request_seen_cached
 from slackbot.payloads import BadPayload, SlashCommand, require_text
 from slackbot.request_form import (FormValues, not_set_up_text, open_form_where_no_channel, open_request_form,
                                    parse_iso_date, parse_prefill)
@@ -153,7 +154,8 @@ def command_for(command: SlashCommand) -> SlackResponse:
         return ephemeral(messages.own_leave_not_recorded_text())
     if (refusal := not_set_up_text(config)) is not None:
         return ephemeral(refusal)
-    prefill = parse_prefill(rest, config)
+    zone = cached_timezone(user)  # their day, for "today" and "tomorrow"
+    prefill = parse_prefill(rest, config, today=local_today(zone) if zone else None)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n{FOR_USAGE}")
     if failure := open_request_form(config, command.user_id, command.trigger_id, prefill, recording_for=user):

@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -20,7 +20,7 @@ from approvals.block_kit import escape, unescape
 from approvals.config_fields import ISO_DATE, without_hidden_characters
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
-from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, request_preview_cached,
+from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, local_today, request_preview_cached,
                                  requester_context)
 from approvals.slack_clients import in_request_client
 from slackbot import modals
@@ -106,7 +106,8 @@ def form_values(view: dict) -> FormValues:
 
 def command_request(command: SlashCommand) -> SlackResponse:
     config, requester, _ = requester_context(command.user_id)  # one round trip
-    prefill = parse_prefill(command.words, config)
+    prefill = parse_prefill(command.words, config,
+                            today=local_today(requester.timezone) if requester.timezone else None)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n\n{HELP_TEXT}")
     if (refusal := request_refusal(config, requester)) is not None:
@@ -242,15 +243,26 @@ def leave_type_at(words: list[str], config: WorkspaceConfig) -> tuple[str, int] 
     return None
 
 
-def parse_prefill(words: list[str], config: WorkspaceConfig) -> FormValues | str:
+# Days people name rather than date: the person's own today and tomorrow.
+RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
+
+
+def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | None = None) -> FormValues | str:
     """`/timeoff 2026-12-21 2026-12-23 vacation`: dates and a leave type (its code, name or emoji), in any
-    order, with "to" or a dash between the dates if you like."""
+    order, with "to" or a dash between the dates if you like. `today`: the person's (their time zone),
+    for "today" and "tomorrow"; None when it is not known yet, when those leave the dates to the form
+    rather than guess a day that may be off by one."""
     words = prefill_words(words)
     dates, leave_type, index = [], None, 0
     while index < len(words):
         word = words[index]
         if (day := parse_iso_date(word)) is not None:
             dates.append(day)
+            index += 1
+            continue
+        if word.lower() in RELATIVE_DAYS:
+            if today is not None:
+                dates.append(today + timedelta(days=RELATIVE_DAYS[word.lower()]))
             index += 1
             continue
         if ISO_DATE.fullmatch(word):

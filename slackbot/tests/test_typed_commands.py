@@ -352,3 +352,35 @@ def test_a_mention_without_for_by_hr(client, fake_slack):
     install_config()
     kind, said = answer(client, fake_slack, f"<@{ALICE}|alice> 2026-12-21", user=HR)
     assert kind == "said" and f"<@{ALICE}" not in said and says_what_is_accepted(said), said
+
+
+def test_today_and_tomorrow_are_the_persons_own_days(client, fake_slack):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+
+    from approvals import directory
+    from approvals.selectors import local_today
+
+    install_config()
+    cache.set(directory.timezone_key(ALICE), "Pacific/Kiritimati", 3600)  # her zone, as the cache knows it
+    today = local_today("Pacific/Kiritimati")
+
+    kind, view = answer(client, fake_slack, "tomorrow vacation")
+    assert kind == "form" and initial(view) == {"type": "vacation", "start": (today + timedelta(days=1)).isoformat(),
+                                                "end": (today + timedelta(days=1)).isoformat()}
+    kind, view = answer(client, fake_slack, "today to tomorrow")
+    assert initial(view)["start"] == today.isoformat() and initial(view)["end"] == (today + timedelta(days=1)).isoformat()
+
+
+def test_today_with_the_persons_zone_not_known_leaves_the_dates_to_the_form(client, fake_slack):
+    from django.core.cache import cache
+
+    from approvals import directory
+
+    install_config()
+    cache.delete(directory.timezone_key(ALICE))
+
+    kind, view = answer(client, fake_slack, "tomorrow vacation")
+
+    assert kind == "form" and initial(view) == {"type": "vacation", "start": None, "end": None}
