@@ -3,7 +3,6 @@ half-configured workspace in the fake Slack, and `.env.example` against what set
 manifest and `/timeoff help`: slackbot/tests/test_manifest_and_commands_match_the_code.py.)
 """
 
-import io
 import re
 import time
 from datetime import date, timedelta
@@ -11,9 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 from django.conf import settings
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,18 +33,7 @@ from test_support.flows import install_config, standard_config
 pytestmark = pytest.mark.django_db
 
 BASE = Path(settings.BASE_DIR)
-MANIFEST = BASE / "slack-manifest.yml"
 README = (BASE / "README.md").read_text(encoding="utf-8")
-
-
-def printed_manifest(*args: str) -> str:
-    out = io.StringIO()
-    call_command("slack_manifest", *args, stdout=out)
-    return out.getvalue()
-
-
-def manifest() -> dict:
-    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------------------------------
