@@ -7,7 +7,8 @@ from slackbot.responses import SlackResponse, ephemeral
 HELP_TEXT = (
     "*/timeoff* — request time off and see your leave.\n"
     "• `/timeoff` opens the request form.\n"
-    "• `/timeoff 2026-12-21 2026-12-23 vacation` opens it filled in (start, end, leave type).\n"
+    "• `/timeoff 2026-12-21 2026-12-23 vacation` opens it filled in (start, end, leave type); dates may also be "
+    "written `21 Dec`, `Dec 21-23`, `tomorrow` or `friday`.\n"
     "• `/timeoff balance` shows your allowance, taken, pending and remaining days this year, and next year's "
     "once you have leave in it (`/timeoff balance 2025` for another year).\n"
     "• `/timeoff list` shows your pending and upcoming leave, with buttons to edit, withdraw or cancel it.\n"

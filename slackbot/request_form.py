@@ -10,7 +10,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -23,7 +23,7 @@ from approvals.config_types import WorkspaceConfig
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, local_today, request_preview_cached,
                                  requester_context)
 from approvals.slack_clients import in_request_client
-from slackbot import modals
+from slackbot import modals, typed_dates
 from slackbot.commands import HELP_TEXT
 from slackbot.payloads import BadPayload, SlashCommand, require_dict, require_text, typed_text
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text, view_errors
@@ -243,43 +243,48 @@ def leave_type_at(words: list[str], config: WorkspaceConfig) -> tuple[str, int] 
     return None
 
 
-# Days people name rather than date: the person's own today and tomorrow.
-RELATIVE_DAYS = {"today": 0, "tomorrow": 1}
-
-
-def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | None = None) -> FormValues | str:
+def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | None = None,
+                  around: date | None = None) -> FormValues | str:
     """`/timeoff 2026-12-21 2026-12-23 vacation`: dates and a leave type (its code, name or emoji), in any
-    order, with "to" or a dash between the dates if you like. `today`: the person's (their time zone),
-    for "today" and "tomorrow"; None when it is not known yet, when those leave the dates to the form
-    rather than guess a day that may be off by one."""
+    order, with "to" or a dash between the dates if you like; a date also as `21 Dec`, `Dec 21-23`,
+    `tomorrow` or `friday` (typed_dates). `today`: the person's (their time zone), for the words that count
+    from it; None when it is not known yet, when those leave the dates to the form rather than guess a day
+    that may be off by one. `around`: the day a date typed without its year is placed near (default
+    `today`, else the server's)."""
     words = prefill_words(words)
-    dates, leave_type, index = [], None, 0
+    around = around or today or date.today()
+    dates, year_given, leave_type, index = [], [], None, 0
+    mentioned, day_unknown = 0, False  # `tomorrow` while the person's today is not known
     while index < len(words):
         word = words[index]
-        if (day := parse_iso_date(word)) is not None:
-            dates.append(day)
-            index += 1
+        typed = typed_dates.days_at(words[index:], today=today, around=around)
+        if isinstance(typed, str):
+            return typed
+        if typed is not None:
+            day_unknown = day_unknown or not typed.days
+            mentioned += len(typed.days) or 1
+            dates += typed.days
+            year_given += [typed.year_given] * len(typed.days)
+            index += typed.words
             continue
-        if word.lower() in RELATIVE_DAYS:
-            if today is not None:
-                dates.append(today + timedelta(days=RELATIVE_DAYS[word.lower()]))
-            index += 1
-            continue
-        if ISO_DATE.fullmatch(word):
-            return f"There is no such date as `{word}`."
         if (named := leave_type_at(words[index:], config)) is None:
             codes = ", ".join(f"`{t.code}`" for t in config.leave_types)
             known = f" or a leave type ({codes})" if codes else ""
             # Slack sends a command's `&`, `<` and `>` escaped: shown as typed, escaped once.
-            return f"I didn't understand `{escape(unescape(word)[:100])}`: expected a date as YYYY-MM-DD{known}."
+            return (f"I didn't understand `{escape(unescape(word)[:100])}`: expected a date (YYYY-MM-DD, "
+                    f"`21 Dec`, `tomorrow`, `friday`){known}.")
         code, length = named
         if leave_type is not None and code != leave_type:
             return f"Give one leave type: `{leave_type}` or `{code}`."
         leave_type, index = code, index + length
-    if len(dates) > 2:
+    if mentioned > 2:
         return "Give at most two dates: the first and the last day off."
+    if day_unknown:  # `tomorrow to 2026-12-23`: both dates to the form, not one of them as both
+        dates = []
     start = dates[0] if dates else None
     end = dates[1] if len(dates) > 1 else start
+    if start and end and end.month < start.month and end.year == start.year and not year_given[1]:
+        end = typed_dates.year_later(end)  # `Dec 28 to Jan 2`: the January after
     return FormValues(leave_type=leave_type, start=start, end=end)
 
 

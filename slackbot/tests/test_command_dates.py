@@ -19,7 +19,7 @@ def test_a_day_that_does_not_exist_is_named_as_no_such_date(client, fake_slack):
     response = post_command(client, "2026-02-30 vacation", user_id=ALICE)
     text = response.json()["text"]
     assert text.startswith("There is no such date as `2026-02-30`.")
-    assert "expected a date as YYYY-MM-DD" not in text  # it is in that format
+    assert "expected a date (YYYY-MM-DD" not in text  # it is in that format
     assert fake_slack.calls("views.open") == []
 
 
@@ -34,7 +34,7 @@ def test_a_day_that_does_not_exist_is_named_as_no_such_date(client, fake_slack):
 def test_other_date_forms_are_not_taken_as_dates(client, fake_slack, word):
     install_config()
     response = post_command(client, word, user_id=ALICE)
-    assert f"I didn't understand `{word}`: expected a date as YYYY-MM-DD" in response.json()["text"]
+    assert f"I didn't understand `{word}`: expected a date (YYYY-MM-DD, " in response.json()["text"]
     assert fake_slack.calls("views.open") == []
 
 

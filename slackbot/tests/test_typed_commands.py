@@ -384,3 +384,53 @@ def test_today_with_the_persons_zone_not_known_leaves_the_dates_to_the_form(clie
     kind, view = answer(client, fake_slack, "tomorrow vacation")
 
     assert kind == "form" and initial(view) == {"type": "vacation", "start": None, "end": None}
+
+
+def test_dates_with_month_names_and_weekdays_prefill_the_form(client, fake_slack):
+    """`/timeoff Mon 21 Dec – Wed 23 Dec vacation`, as our messages write a range, pasted back; a weekday
+    is the next one after the person's today."""
+    from django.core.cache import cache
+
+    from approvals import directory
+    from approvals.selectors import local_today
+    from slackbot.typed_dates import next_weekday
+
+    install_config()
+    cache.set(directory.timezone_key(ALICE), "Europe/Paris", 3600)
+    today = local_today("Europe/Paris")
+
+    kind, view = answer(client, fake_slack, "Mon 21 Dec 2026 – Wed 23 Dec 2026 vacation")
+    assert kind == "form" and initial(view) == {"type": "vacation", "start": "2026-12-21", "end": "2026-12-23"}
+    kind, view = answer(client, fake_slack, "December 21st 2026 sick")
+    assert kind == "form" and initial(view) == {"type": "sick", "start": "2026-12-21", "end": "2026-12-21"}
+    kind, view = answer(client, fake_slack, "next friday")
+    friday = next_weekday(today, 4).isoformat()
+    assert kind == "form" and initial(view) == {"type": None, "start": friday, "end": friday}
+
+
+def test_a_range_without_years_across_the_year_end_runs_forwards(client, fake_slack):
+    install_config()
+    kind, view = answer(client, fake_slack, "Dec 28 to Jan 2 vacation")
+    values = initial(view)
+    assert kind == "form" and values["start"][5:] == "12-28" and values["end"][5:] == "01-02"
+    assert int(values["end"][:4]) == int(values["start"][:4]) + 1
+
+
+def test_a_weekday_that_is_not_the_dates_is_refused(client, fake_slack):
+    install_config()
+    kind, said = answer(client, fake_slack, "Tue 21 Dec 2026 vacation")
+    assert kind == "said" and said.startswith("Mon 21 Dec 2026 is a Monday, not a Tuesday."), said
+
+
+def test_a_counted_day_with_the_zone_unknown_leaves_both_dates_to_the_form(client, fake_slack):
+    """`tomorrow to 2026-12-23` while her zone is not known: not 23 Dec as both the first and last day."""
+    from django.core.cache import cache
+
+    from approvals import directory
+
+    install_config()
+    cache.delete(directory.timezone_key(ALICE))
+    kind, view = answer(client, fake_slack, "tomorrow to 2026-12-23 vacation")
+    assert kind == "form" and initial(view) == {"type": "vacation", "start": None, "end": None}
+    kind, said = answer(client, fake_slack, "today tomorrow friday")
+    assert kind == "said" and "at most two dates" in said
