@@ -86,9 +86,11 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
 
 
 def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_day: date, today: date) -> str:
-    """To the requester, the working day before: their own DM, so the type is named even when private."""
+    """To the requester, the working day before: their own DM, so the type is named even when private.
+    `today`: the person's own day, where their time zone is known (ahead of the team's, it may already be
+    the first day off)."""
     label = escape(leave_type.label) if leave_type else "time off"
-    when = "tomorrow" if first_day == today + timedelta(days=1) else f"on {_day(first_day, today)}"
+    when = {today: "today", today + timedelta(days=1): "tomorrow"}.get(first_day, f"on {_day(first_day, today)}")
     return (f":wave: A reminder: your {label} starts {when} ({_dates(entry, today)}, {format_days(entry.days)}). "
             "Remember to hand over anything urgent and set your status. Enjoy!")
 

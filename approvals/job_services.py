@@ -56,7 +56,7 @@ from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.jobs import DueJob
 from approvals.models import JobRun, LedgerSnapshot
 from approvals.notifications import once, post_notice, send_dm
-from approvals.selectors import slack_lookups
+from approvals.selectors import local_today, slack_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
     error_code,
@@ -312,7 +312,11 @@ def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         if first_day <= jobs.local_date(team, timezone.now()):  # a late run: the leave has begun
             logger.warning("reminder not sent: leave %s began on %s, before its reminder", entry.id, first_day)
             continue
-        text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day, today)
+        # The day as the person reads it: the team's afternoon is already the next morning in Tokyo.
+        zone = directory.cached_timezone(entry.user)
+        text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day,
+                                          local_today(zone, datetime.fromisoformat(job.at).timestamp()) if zone
+                                          else today)
         sent += _dm(client, f"reminder:{entry.id}:{entry.start.isoformat()}", entry.user, text)
     return f"{sent} reminder(s)"
 

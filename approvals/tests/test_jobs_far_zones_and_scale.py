@@ -355,3 +355,47 @@ def test_a_day_closed_after_its_weekly_digest_leaves_the_next_day_its_out_today_
     out = run_jobs(datetime(2031, 3, 11, 9, 5, tzinfo=la))  # Tuesday
     # Tuesday is a working day with someone out: its "out today" post is due (the week's digest went out).
     assert len(posts_in(fake_slack, C_ENG)) == 2, out
+
+
+def test_a_reminder_speaks_of_the_persons_own_day(fake_slack):
+    """Monday's leave, reminded on the team's Friday afternoon (Los Angeles): "on Mon 10 Mar" both in
+    Tokyo, where it is already Saturday, and for someone whose zone is not known (the team's Friday)."""
+    from django.core.cache import cache
+
+    from approvals import directory
+
+    la = team("LA", "America/Los_Angeles", announce=C_GENERAL)
+    install_config(standard_config(teams=(la,)))
+    post_entry(fake_slack, entry(user=ALICE, team="LA", start=date(2031, 3, 10), end=date(2031, 3, 12)))
+    post_entry(fake_slack, entry(user=DAVE, team="LA", start=date(2031, 3, 10), end=date(2031, 3, 10)))
+    cache.set(directory.timezone_key(ALICE), "Asia/Tokyo", 3600)
+    cache.delete(directory.timezone_key(DAVE))
+
+    out = run_jobs(datetime(2031, 3, 7, 15, 0, tzinfo=ZoneInfo("America/Los_Angeles")))  # a Friday
+
+    assert "reminders LA 2031-03-07: 2 reminder(s)" in out, out
+    texts = {c.params["channel"]: c.params["text"] for c in fake_slack.calls("chat.postMessage")
+             if "reminder" in c.params["text"]}
+    assert "starts on Mon 10 Mar" in texts[ALICE], texts[ALICE]
+    assert "starts on Mon 10 Mar" in texts[DAVE], texts[DAVE]
+
+
+def test_a_reminder_read_on_the_first_day_off_says_today(fake_slack):
+    """Leave starting on a Tuesday: the Monday 15:00 reminder in Los Angeles is Tuesday 08:00 in Tokyo."""
+    from django.core.cache import cache
+
+    from approvals import directory
+
+    la = team("LA", "America/Los_Angeles", announce=C_GENERAL)
+    install_config(standard_config(teams=(la,)))
+    post_entry(fake_slack, entry(user=ALICE, team="LA", start=date(2031, 3, 11), end=date(2031, 3, 12)))
+    post_entry(fake_slack, entry(user=DAVE, team="LA", start=date(2031, 3, 11), end=date(2031, 3, 11)))
+    cache.set(directory.timezone_key(ALICE), "Asia/Tokyo", 3600)
+    cache.set(directory.timezone_key(DAVE), "America/New_York", 3600)
+
+    run_jobs(datetime(2031, 3, 10, 15, 0, tzinfo=ZoneInfo("America/Los_Angeles")))
+
+    texts = {c.params["channel"]: c.params["text"] for c in fake_slack.calls("chat.postMessage")
+             if "reminder" in c.params["text"]}
+    assert "starts today" in texts[ALICE], texts[ALICE]
+    assert "starts tomorrow" in texts[DAVE], texts[DAVE]
