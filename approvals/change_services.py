@@ -113,6 +113,9 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
         return {FIELD_TYPE: f"This request is already {current.status}; it can't be edited any more."}
     if current is not None:
         submission = replace(submission, user=current.user)  # HR edits it in the requester's name
+    # Its first day was accepted when it was sent: keeping it is no new past date (shortening leave under
+    # way that its approvers have not decided yet).
+    kept_start = current.start if current is not None else None
     requester = requester_cached(config, submission.user)
     # As a new request on a cold cache (request_submit): while the time zone is unknown, UTC's day with a
     # day's tolerance either way, since UTC's today is already tomorrow on a California evening and would
@@ -132,10 +135,11 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
         ledger = history or ledger_reader.person_view(config, submission.user, team.name,
                                                       submission.start, submission.end)
         violations = check_submission(config, submission, team=team, leave_type=leave_type, today=today,
-                                      zone_known=zone_known, ledger=ledger)
+                                      zone_known=zone_known, ledger=ledger, kept_start=kept_start)
     else:
         violations = basic_violations(submission.leave_request, leave_type=leave_type, today=today,
-                                      zone_known=zone_known, recorded=bool(submission.recorded_by))
+                                      zone_known=zone_known, recorded=bool(submission.recorded_by),
+                                      kept_start=kept_start)
     if violations:
         return errors_by_field(violations)
     if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
@@ -310,7 +314,8 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
                 raise ChangeRefused(f"it is already {previous.status}")
             violations = check_submission(config, submission, team=team, leave_type=leave_type,
                                           today=local_today(fetch_timezone(client, previous.user),
-                                                            now=submission.submitted_at), ledger=history)
+                                                            now=submission.submitted_at), ledger=history,
+                                          kept_start=previous.start)
             if violations:
                 raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
             entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),

@@ -168,14 +168,15 @@ class Decision:
 
 def check_submission(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
                      leave_type: LeaveTypeConfig, today: date, zone_known: bool = True,
-                     ledger: "Ledger | ledger_reader.SliceLedger | None" = None) -> list:
+                     ledger: "Ledger | ledger_reader.SliceLedger | None" = None, kept_start: date | None = None) -> list:
     """Every rule of DESIGN §7; the ledger rules (overlap, allowance, capacity) when a ledger is given.
 
     The whole ledger or the requester's view of it (`ledger_reader.person_view` for this
     submission's team and dates): the rules look only at the requester's own entries and
     adjustments and at the team's entries meeting the dates, which the view holds in full.
     Leave HR records for someone may lie in the past (a sick day reported late), up to
-    rules.YEARS_BACK years. `zone_known=False`: `today` is UTC's (rules.basic_violations).
+    rules.YEARS_BACK years. `zone_known=False`: `today` is UTC's; `kept_start`: an edited request's first
+    day (rules.basic_violations).
     """
     return validate_request(
         submission.leave_request,
@@ -188,6 +189,7 @@ def check_submission(config: WorkspaceConfig, submission: Submission, *, team: T
         today=today,
         zone_known=zone_known,
         recorded=bool(submission.recorded_by),
+        kept_start=kept_start,
         ledger=None if ledger is None else ledger.without(submission.id),
         adjustments=() if ledger is None else ledger.adjustments_for(submission.user),
     )

@@ -496,7 +496,7 @@ def too_far(request: LeaveRequest, *, today: date, zone_known: bool = True, reco
 
 
 def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, today: date, zone_known: bool = True,
-                     recorded: bool = False) -> list[RuleViolation]:
+                     recorded: bool = False, kept_start: date | None = None) -> list[RuleViolation]:
     """The rules that need neither the team's calendar nor the ledger: the order of the dates,
     past dates, how far ahead (`latest_start`) and half days.
 
@@ -504,7 +504,9 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
     zone is not known yet: theirs may be a day either side, so past dates count from the day before
     and how far ahead from the day after; neither refuses what the requester's own day allows (the task
     checks again in their zone). `recorded`: HR records it for someone, so it may lie in the past (a
-    sick day reported late), as far back as `earliest_recorded_start`.
+    sick day reported late), as far back as `earliest_recorded_start`. `kept_start`: the first day of the
+    pending request being edited, accepted when it was sent: an edit that keeps it (shortening leave
+    under way while its approvers have not decided) is not refused for starting in the past.
     """
     earliest_today, latest_today = _requester_days(today, zone_known)
     violations: list[RuleViolation] = []
@@ -524,6 +526,8 @@ def basic_violations(request: LeaveRequest, *, leave_type: LeaveTypeConfig, toda
             violations.append(RuleViolation(
                 FIELD_START, f"It starts in {request.start.year}: leave can be recorded at most {YEARS_BACK} years "
                              f"back (from the start of {earliest_recorded_start(earliest_today).year})"))
+    elif request.start == kept_start:
+        pass
     elif (request.start - earliest_today).days < -leave_type.allow_past_days:  # no date before date.min to count
         if leave_type.allow_past_days <= 0:
             message = f"{leave_type.name} can't start in the past"
@@ -557,6 +561,7 @@ def validate_request(
     team_members: set[str] | None = None,
     zone_known: bool = True,
     recorded: bool = False,
+    kept_start: date | None = None,
 ) -> list[RuleViolation]:
     """Every reason to refuse `request`, in modal order; empty when it may be submitted.
 
@@ -573,7 +578,7 @@ def validate_request(
     """
     workweek = tuple(team.workweek)
     violations = basic_violations(request, leave_type=leave_type, today=today, zone_known=zone_known,
-                                  recorded=recorded)
+                                  recorded=recorded, kept_start=kept_start)
 
     if (request.end < request.start or too_long(request)
             or too_far(request, today=today, zone_known=zone_known, recorded=recorded)):

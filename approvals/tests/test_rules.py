@@ -746,3 +746,13 @@ def test_a_leap_day_is_a_day_like_any_other():
     assert request_days(request(d(2, 28, 2028), d(3, 1, 2028)), MON_FRI, leap) == Decimal(2)
     assert days_by_year(request(d(12, 27, 2027), d(3, 1, 2028)), MON_FRI, leap) == {
         2027: Decimal(5), 2028: Decimal(42)}
+
+
+def test_an_edit_that_keeps_its_first_day_is_not_refused_for_starting_in_the_past():
+    # A pending request under way (sent on 30 Nov for 30 Nov–4 Dec), shortened on 1 Dec: its first day
+    # was accepted when it was sent. Another past first day is refused as ever.
+    shortened = request(d(11, 30), d(12, 2))
+    assert basic_violations(shortened, leave_type=VACATION, today=TODAY, kept_start=d(11, 30)) == []
+    assert validate(shortened, today=TODAY, kept_start=d(11, 30)) == []
+    [past] = basic_violations(request(d(11, 27), d(12, 2)), leave_type=VACATION, today=TODAY, kept_start=d(11, 30))
+    assert past == RuleViolation(FIELD_START, "Vacation can't start in the past")

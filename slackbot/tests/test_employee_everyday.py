@@ -968,3 +968,32 @@ def test_a_balance_on_new_years_eve_with_her_zone_not_cached_is_worked_out_with_
     monkeypatch.setattr(selectors, "time", types.SimpleNamespace(time=lambda: evening.timestamp() - 5 * 86400))
     cache.delete(directory.timezone_key(ALICE))
     assert "Vacation" in post_command(client, "balance", user_id=ALICE).json()["text"]  # mid-December: at once
+
+
+# --- Leave under way whose approvers have not decided -------------------------------------------------
+
+
+def test_a_pending_request_under_way_can_be_shortened_but_not_moved_further_back(client, fake_slack):
+    # Ill since Tuesday, she asked for the week; nobody has decided yet and she is back on Thursday.
+    # Keeping the first day she was allowed to ask for is no new past date; moving it to another past
+    # day is (vacation allows none).
+    install_config()
+    today = la_today()
+    [placed] = seed(fake_slack, entry("under-way", today - timedelta(days=2), today + timedelta(days=5), PENDING))
+    blocks = listed(client)["blocks"]
+    press(client, ALICE, blocks, ids.EDIT_ACTION, channel=C_ENG, on_list=True)
+    form = fake_slack.last_call("views.open").params["view"]
+
+    moved = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", today - timedelta(days=3),
+                                                         today + timedelta(days=2)), view_id="V_MOVED_BACK"))
+    assert "can't start in the past" in moved.json()["errors"][ids.START_BLOCK]
+
+    shortened = post_interaction(client, view_submission_payload(
+        user_id=ALICE, view=form, values=request_values("vacation", placed.start, today + timedelta(days=2)),
+        view_id="V_SHORTENED"))
+
+    assert shortened.content == b"", shortened.content
+    now = payload_of(fake_slack, "under-way")
+    assert (now["start"], now["end"], now["status"]) == (placed.start.isoformat(),
+                                                         (today + timedelta(days=2)).isoformat(), PENDING)
