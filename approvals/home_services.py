@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.cache import cache
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from approvals import directory, ledger_reader, messages
 from approvals.cache_lock import claim
@@ -101,7 +102,41 @@ def home_watchers(users) -> list[str]:
     return [keys[key] for key in cache.get_many(list(keys))]
 
 
+# Two publishes of one person's tab may run at once on two workers (an open, and a change's republish):
+# the one that read the ledger first must not land last and put back what was true before. Each
+# publish passes the hash of the tab it last knew (Slack refuses a publish over a tab changed since,
+# `hash_conflict`), and one refused reads everything again. A hash the cache kept from a publish whose
+# answer was lost would refuse every publish: one refused over the same hash forgets it, and the last
+# attempt publishes without one (what it read is newer than the publishes that refused it).
+HOME_PUBLISH_ATTEMPTS = 3
+
+
+def _hash_key(user: str) -> str:
+    return f"home:hash:{user}"
+
+
 def home_publish(client: WebClient, user: str) -> None:
+    for attempt in range(1, HOME_PUBLISH_ATTEMPTS + 1):
+        # Read before the ledger: a publish landing between this read and ours read the ledger later.
+        known = cache.get(_hash_key(user)) if attempt < HOME_PUBLISH_ATTEMPTS else None
+        view = home_view_now(client, user)
+        try:
+            response = client.views_publish(user_id=user, view=view, **({"hash": known} if known else {}))
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            logger.info("home for user=%s: changed while it was drawn; drawing it again", user)
+            if cache.get(_hash_key(user)) == known:  # nobody stored a newer hash: ours is stale
+                cache.delete(_hash_key(user))
+            continue
+        published = (response.get("view") or {}).get("hash")
+        if isinstance(published, str) and published:
+            cache.set(_hash_key(user), published, HOME_SEEN_SECONDS)
+        return
+
+
+def home_view_now(client: WebClient, user: str) -> dict:
+    """The person's App Home as it is now: their leave, balances, what waits for their decision."""
     config = current_config()
     team = team_of_user(client, config, user)
     today = local_today(directory.fetch_timezone(client, user))
@@ -110,31 +145,38 @@ def home_publish(client: WebClient, user: str) -> None:
         history, waiting = home_ledger(client, config, user)
     except ledger_reader.LedgerUnavailable as exc:
         logger.warning("home for user=%s: ledger unavailable: %s", user, exc)
-        history, waiting, note = None, [], "I can't read the leave records right now; HR has been told."
+        # As /timeoff balance says it (balance_services): whom to ask, and what to check.
+        history, waiting, note = None, [], (
+            f"I can't read the leave records right now: I {exc} — the leave records live there. Please ask "
+            f"{messages.hr_contacts(config)} to check that I am still a member of that channel.")
     leave = my_leave(history, user, today) if history is not None else None
     balances = (balance_text(config, history, user=user, team=team,
                              years=balance_years(history, user, today=today))
                 if history is not None and team is not None else None)
     if team is None:
-        note = home_no_team_note(config, no_team_cause(config, user))
+        note = "\n".join(filter(None, [home_no_team_note(config, no_team_cause(config, user), user), note]))
     team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None
     holidays_ahead = None
     if team is not None:
         team_today = local_today(team.timezone)
         holidays_ahead = holidays_ahead_blocks(team.name, team_holidays(
             team, config.holidays_for(team.name), (team_today.year, team_today.year + 1)), team_today)
-    view = home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
+    return home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
                      is_hr=user in config.fallback_approvers, console_url=console_url(), note=note,
                      team_week=team_week, holidays_ahead=holidays_ahead)
-    client.views_publish(user_id=user, view=view)
 
 
-def home_no_team_note(config: WorkspaceConfig, cause: UnlistedSource | None) -> str:
+def home_no_team_note(config: WorkspaceConfig, cause: UnlistedSource | None, user: str) -> str:
     """App Home's note (a context block: mrkdwn) for someone the member lists put in no team; `cause`: a
-    team's list Slack refused to give, which may well be why (`selectors.no_team_cause`)."""
+    team's list Slack refused to give, which may well be why (`selectors.no_team_cause`). HR, often in
+    no team themselves, are not told to ask themselves."""
     if cause is not None:
         return f"You can't request time off yet: {messages.unlisted_text(config, cause)}."
-    return "No team is configured for you yet, so you can't request time off; ask HR."
+    if user in config.fallback_approvers:
+        return ("You are in no team yourself, so you can't request time off; add yourself to a team in the "
+                "HR console if you need to.")
+    return (f"No team is configured for you yet, so you can't request time off; ask "
+            f"{messages.hr_contacts(config)} to add you to a team.")
 
 
 def home_ledger(client: WebClient, config: WorkspaceConfig,

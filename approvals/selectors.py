@@ -426,7 +426,9 @@ def my_leave(ledger: Ledger, user: str, today: date) -> MyLeave:
     entries = sorted(ledger.for_user(user), key=lambda e: (e.start, e.end, e.id))
     decided = [e for e in entries if e.status != "pending" and not (e.status == "approved" and e.end >= today)]
     return MyLeave(
-        pending=[e for e in entries if e.status == "pending" and e.end >= today],
+        # Every pending request, its days past or not: while its approvers have not decided, its person
+        # must still see it (their balance counts it) and be able to withdraw or shorten it.
+        pending=[e for e in entries if e.status == "pending"],
         upcoming=[e for e in entries if e.status == "approved" and e.start > today],
         ongoing=[e for e in entries if e.status == "approved" and e.start <= today <= e.end],
         recent=sorted(decided, key=lambda e: e.decided_at or 0, reverse=True)[:RECENT_DECIDED],
