@@ -65,12 +65,19 @@ class Surface:
     action_url: str | None = None  # where buttons post; None: buttons are drawn but do nothing
     hidden: tuple[tuple[str, str], ...] = ()  # fields every button form carries (csrf token, where it is)
     form: bool = False  # a modal: elements are fields of the enclosing form
-    values: Mapping[str, object] = field(default_factory=dict)  # field name -> current value (modal state)
+    values: Mapping[str, object] = field(default_factory=dict)  # state_key -> current value (modal state)
     errors: Mapping[str, str] = field(default_factory=dict)  # block_id -> message (response_action: errors)
 
 
 def field_name(block_index: int, element_index: int = 0) -> str:
     return f"b{block_index}.{element_index}"
+
+
+def state_key(block: dict, element: dict, block_index: int, element_index: int) -> str:
+    """Where a modal's typed value is kept between draws: by block_id and action_id, as Slack keeps an
+    input's value across `views.update` while those stay the same, not by position, which changes when
+    the app redraws the form with a block more or less (a leave type without half days)."""
+    return f"{block_id_of(block, block_index)}/{action_id_of(element, block_index, element_index)}"
 
 
 def element_slots(blocks) -> Iterator[tuple[int, int, dict, dict]]:
@@ -217,8 +224,8 @@ def _control_attrs(element, i, j, block, surface) -> SafeString:
     return attrs
 
 
-def _current(surface: Surface, i: int, j: int, default):
-    return surface.values.get(field_name(i, j), default)
+def _current(surface: Surface, block: dict, element: dict, i: int, j: int, default):
+    return surface.values.get(state_key(block, element, i, j), default)
 
 
 def _options(element) -> list[dict]:
@@ -230,7 +237,7 @@ def _options(element) -> list[dict]:
 
 def _static_select(element, i, j, block, surface):
     initial = (element.get("initial_option") or {}).get("value")
-    current = _current(surface, i, j, initial)
+    current = _current(surface, block, element, i, j, initial)
     placeholder = plain_text(element.get("placeholder")) or "Select an option"
     options = [format_html('<option value="">{}</option>', placeholder)]
     for option in _options(element):
@@ -243,7 +250,7 @@ def _static_select(element, i, j, block, surface):
 
 
 def _datepicker(element, i, j, block, surface):
-    current = _current(surface, i, j, element.get("initial_date") or "")
+    current = _current(surface, block, element, i, j, element.get("initial_date") or "")
     return format_html('<input type="date" class="bk-datepicker" value="{}" placeholder="{}"{}>', current or "",
                        plain_text(element.get("placeholder")), _control_attrs(element, i, j, block, surface))
 
@@ -251,9 +258,9 @@ def _datepicker(element, i, j, block, surface):
 def _choices(element, i, j, block, surface, *, kind: str):
     if kind == "checkbox":
         initial = [o.get("value") for o in element.get("initial_options") or [] if isinstance(o, dict)]
-        chosen = set(_current(surface, i, j, initial) or [])
+        chosen = set(_current(surface, block, element, i, j, initial) or [])
     else:
-        chosen = {_current(surface, i, j, (element.get("initial_option") or {}).get("value"))}
+        chosen = {_current(surface, block, element, i, j, (element.get("initial_option") or {}).get("value"))}
     attrs = format_html(' name="{}"', field_name(i, j))
     if surface.form and _dispatches(block):
         attrs += format_html(' data-dispatch="{}"', f"{i}.{j}")
@@ -282,7 +289,7 @@ def _radio_buttons(element, i, j, block, surface):
 
 
 def _plain_text_input(element, i, j, block, surface):
-    current = _current(surface, i, j, element.get("initial_value") or "")
+    current = _current(surface, block, element, i, j, element.get("initial_value") or "")
     attrs = _control_attrs(element, i, j, block, surface)
     for name, attr in (("min_length", "minlength"), ("max_length", "maxlength")):
         if isinstance(element.get(name), int):

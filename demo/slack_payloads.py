@@ -21,7 +21,7 @@ from urllib.request import Request, urlopen
 
 from slack_sdk.signature import SignatureVerifier
 
-from demo.block_kit_html import action_id_of, block_id_of, element_slots, field_name
+from demo.block_kit_html import action_id_of, block_id_of, element_slots, field_name, state_key
 
 TEAM_ID = "T_FAKE"  # the fake workspace's team (fake_slack.workspace.TEAM_ID)
 TEAM_DOMAIN = "acme-demo"
@@ -143,8 +143,8 @@ def app_home_opened(*, user_id: str, channel_id: str, view: dict | None) -> dict
 
 
 def form_state(blocks, form) -> tuple[dict, dict, dict]:
-    """(state.values as Slack sends them, the raw values to redraw the form with, the errors Slack's client
-    would show before sending: a required field left empty, text shorter than min_length).
+    """(state.values as Slack sends them, the raw values to redraw the form with (by state_key), the errors
+    Slack's client would show before sending: a required field left empty, text shorter than min_length).
 
     `form` is a QueryDict-like object (`get`, `getlist`). Options are taken from the view, never from the
     form, so a forged value is simply not selected.
@@ -155,25 +155,26 @@ def form_state(blocks, form) -> tuple[dict, dict, dict]:
     for i, j, block, element in element_slots(blocks):
         kind = element.get("type")
         name = field_name(i, j)
+        key = state_key(block, element, i, j)
         state = None
         if kind == "static_select" or kind == "radio_buttons":
             chosen = form.get(name) or ""
             option = next((o for o in _options(element) if str(o.get("value")) == chosen), None)
             state = {"type": kind, "selected_option": option}
-            shown[name] = chosen if option else ""
+            shown[key] = chosen if option else ""
         elif kind == "datepicker":
             chosen = (form.get(name) or "").strip()
             state = {"type": kind, "selected_date": chosen or None}
-            shown[name] = chosen
+            shown[key] = chosen
         elif kind == "checkboxes":
             chosen = form.getlist(name)
             picked = [o for o in _options(element) if str(o.get("value")) in chosen]
             state = {"type": kind, "selected_options": picked}
-            shown[name] = [str(o.get("value")) for o in picked]
+            shown[key] = [str(o.get("value")) for o in picked]
         elif kind == "plain_text_input":
             text = (form.get(name) or "").replace("\r\n", "\n")
             state = {"type": kind, "value": text or None}
-            shown[name] = text
+            shown[key] = text
             if text and isinstance(element.get("min_length"), int) and len(text) < element["min_length"]:
                 errors[block_id_of(block, i)] = f"Please enter at least {element['min_length']} characters."
             if isinstance(element.get("max_length"), int) and len(text) > element["max_length"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,11 +29,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from approvals import slack_manifest
+from approvals.block_kit import escape
 from approvals.ledger_format import ADJUSTMENT_EVENT_TYPE, REQUEST_EVENT_TYPE
 from demo import company
 from demo import slack_payloads as slack
 from demo.block_kit_html import Directory, Surface, render_blocks, render_mrkdwn
 from demo.workspace_reader import SlackUnavailable, fake_base_url, inspect
+
+DIGITS = re.compile(r"[0-9]+")
 
 MESSAGES_SHOWN = 40
 SESSION_EPHEMERALS = "demo_ephemerals"  # the app's answers to commands: only the person who typed sees them
@@ -317,13 +321,16 @@ def command(request, user_id):
     back = _safe_back(request, user_id)
     channel_id = request.POST.get("channel") or workspace.dm_of(user_id)
     typed = (request.POST.get("text") or "").strip()
-    if not typed.startswith("/timeoff"):
-        _remember_ephemeral(request, user_id, channel_id, "This demo knows one command: `/timeoff` "
+    name, rest = (typed.split(None, 1) + [""])[:2] if typed else ("", "")
+    if name != "/timeoff":
+        # As Slack answers a command no app registered (`/timeoffs`): the app never hears of it.
+        said = (f"`{escape(name[:50])}` is not a valid command. " if name.startswith("/") else "")
+        _remember_ephemeral(request, user_id, channel_id, f"{said}This demo knows one command: `/timeoff` "
                             "(try `/timeoff help`). Messages are not posted.")
         return HttpResponseRedirect(back)
     trigger_id = slack.new_trigger_id()
     text = slack.escape_command_text(
-        typed.removeprefix("/timeoff").strip(),
+        rest.strip(),
         users={u["name"].lower(): u["id"] for u in workspace.users.values() if not u["deleted"]},
         channels={c["name"].lower(): c["id"] for c in workspace.channels.values() if c["name"]})
     fields = slack.command_fields(
@@ -436,8 +443,9 @@ def modal(request, user_id, view_id):
     changed = request.POST.get("_dispatch") or request.POST.get("_action")
     if changed:
         i, _, j = changed.partition(".")
-        located = slack.element_at(view.get("blocks"), int(i or -1), int(j or 0)) if i.isdigit() and j.isdigit() \
-            else None
+        # ASCII digits only: "²".isdigit() is true, and int("²") raises.
+        located = (slack.element_at(view.get("blocks"), int(i), int(j))
+                   if DIGITS.fullmatch(i) and DIGITS.fullmatch(j) else None)
         if located is None:
             raise Http404("no such element")
         block, element = located

@@ -4,11 +4,12 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from approvals import block_ids as ids
 from approvals.config_types import LeaveTypeConfig
 from approvals.home_view import home_view
 from approvals.messages import request_message
 from approvals.rules import PENDING, LedgerEntry
-from demo.block_kit_html import Directory, Surface, field_name, render_blocks, render_mrkdwn
+from demo.block_kit_html import Directory, Surface, element_slots, render_blocks, render_mrkdwn, state_key
 from slackbot.modals import reject_modal, request_modal
 
 NAMES = Directory(users={"U_ALICE": "Alice Adams", "U_BOB": "Bob Brown"}, channels={"C_ENG": "engineering"},
@@ -144,8 +145,10 @@ def test_the_request_modal_as_a_form():
 
 def test_current_values_and_errors_win_over_the_initial_ones():
     view = request_modal(leave_types=(VACATION,), selected_type="vacation", start=date(2031, 3, 10))
-    surface = Surface(directory=NAMES, form=True, values={field_name(0): "", field_name(1): "2031-04-01",
-                                                          field_name(4): "typed <b>"},
+    slots = {block.get("block_id"): state_key(block, element, i, j)
+             for i, j, block, element in element_slots(view["blocks"])}
+    surface = Surface(directory=NAMES, form=True, values={slots[ids.TYPE_BLOCK]: "", slots[ids.START_BLOCK]: "2031-04-01",
+                                                          slots[ids.NOTE_BLOCK]: "typed <b>"},
                       errors={"start": "Pick a <working> day."})
     out = str(render_blocks(view["blocks"], surface))
     assert 'value="2031-04-01"' in out and "2031-03-10" not in out

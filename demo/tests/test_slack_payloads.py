@@ -63,8 +63,9 @@ def test_the_modal_state_reads_back_as_the_app_expects():
         "text": {"type": "plain_text", "text": ":palm_tree: Vacation", "emoji": True}, "value": "vacation"}}
     assert values[ids.HALF_BLOCK][ids.HALF_ACTION]["selected_options"] == [
         {"text": {"type": "plain_text", "text": "Last day: morning only", "emoji": True}, "value": "end_am"}]
-    assert shown == {"b0.0": "vacation", "b1.0": "2031-03-10", "b2.0": "2031-03-12", "b3.0": ["end_am"],
-                     "b4.0": "See you\nsoon"}
+    assert shown == {f"{ids.TYPE_BLOCK}/{ids.TYPE_ACTION}": "vacation", f"{ids.START_BLOCK}/{ids.START_ACTION}":
+                     "2031-03-10", f"{ids.END_BLOCK}/{ids.END_ACTION}": "2031-03-12",
+                     f"{ids.HALF_BLOCK}/{ids.HALF_ACTION}": ["end_am"], f"{ids.NOTE_BLOCK}/{ids.NOTE_ACTION}": "See you\nsoon"}
     read = form_values({"state": {"values": values}})  # the app's own reader
     assert (read.leave_type, read.start, read.end, read.halves, read.note) == (
         "vacation", date(2031, 3, 10), date(2031, 3, 12), ("end_am",), "See you\nsoon")
