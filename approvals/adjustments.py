@@ -7,11 +7,13 @@ and the admin form both call it.
 """
 
 import logging
+import time
 import uuid
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -37,7 +39,12 @@ MAX_REASON_CHARS = 200  # it is stored in the metadata, which Slack keeps small
 
 
 class AdjustmentError(Exception):
-    """The adjustment was not recorded; the message says why, for HR to read."""
+    """The adjustment was not recorded; the message says why, for HR to read. `maybe_recorded`: Slack's
+    answer to the post was lost, so it may have been recorded after all."""
+
+    def __init__(self, message: str, *, maybe_recorded: bool = False):
+        super().__init__(message)
+        self.maybe_recorded = maybe_recorded
 
 
 def parse_days(text: str) -> Decimal:
@@ -60,9 +67,13 @@ def adjustment_errors(
     errors = {}
     if USER.error(user):
         errors["user"] = f"'{user}' {USER.error(user)}"
-    if config.leave_type(leave_type) is None:
+    known = config.leave_type(leave_type)
+    if known is None:
         codes = ", ".join(t.code for t in config.leave_types) or "none are configured"
         errors["leave_type"] = f"'{leave_type}' is not a leave type (known types: {codes})"
+    elif known.annual_allowance_days is None:
+        errors["leave_type"] = (f"{known.name} has no yearly allowance, so an adjustment would change nothing "
+                                "(give it one under Leave types first)")
     if not isinstance(days, Decimal) or not days.is_finite():
         errors["days"] = "the days must be a number"
     elif days == 0:
@@ -94,25 +105,77 @@ def adjustment_text(adjustment: Adjustment, leave_type: LeaveTypeConfig | None) 
     )
 
 
+# One form, recorded once: a second click while Slack is slow sends the same form again. Its id is claimed
+# for a day; the second post waits for the first's outcome rather than post the adjustment twice.
+SUBMISSION_SECONDS = 24 * 60 * 60
+SUBMISSION_WAIT_SECONDS = 15
+RECORDING, ANSWER_LOST = "recording", "answer lost"
+
+
+def _submission_key(submission: str) -> str:
+    return f"adjustment-form:{submission}"
+
+
+def _first_post_of(submission: str) -> Adjustment | None:
+    """None when this post of the form is the one to record it; the adjustment when an earlier post of the
+    same form recorded it. AdjustmentError when that one's outcome is not known."""
+    deadline = time.monotonic() + SUBMISSION_WAIT_SECONDS
+    while not cache.add(_submission_key(submission), RECORDING, SUBMISSION_SECONDS):
+        held = cache.get(_submission_key(submission))
+        if isinstance(held, Adjustment):
+            return held
+        if held == ANSWER_LOST:
+            raise AdjustmentError("this form was sent before and Slack's answer to it was lost: the adjustment may "
+                                  "have been recorded; check the approvals channel before recording it again")
+        if held == RECORDING and time.monotonic() > deadline:
+            raise AdjustmentError("this form was sent twice and the first is still being recorded; see the "
+                                  "balances page in a minute before recording it again")
+        time.sleep(0.2)
+    return None
+
+
 def adjustment_record(
     *, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int, reason: str,
-    by: str,
+    by: str, submission: str | None = None,
 ) -> Adjustment:
     """Validate an adjustment and post it to the user's team approvals channel; AdjustmentError if not recorded.
 
     `by` is a Slack user id (mentioned in the message) or a name, such as the
     admin user's. Slack is asked whether the user exists and which team they
     are in, so this runs in a command, an admin view or a task, never on
-    Slack's request path.
+    Slack's request path. `submission`: the id of the form it came from; the
+    same form sent again records nothing more and returns the first's adjustment.
     """
     user, leave_type, reason, by = user.strip(), leave_type.strip(), reason.strip(), by.strip()
     errors = adjustment_errors(config=config, user=user, leave_type=leave_type, days=days, year=year, reason=reason,
                                by=by)
     if errors:
         raise AdjustmentError("; ".join(errors.values()))
-
+    if not submission:
+        return _record(client=client, config=config, user=user, leave_type=leave_type, days=days, year=year,
+                       reason=reason, by=by)
+    if (earlier := _first_post_of(submission)) is not None:
+        return earlier
     try:
-        client.users_info(user=user)
+        adjustment = _record(client=client, config=config, user=user, leave_type=leave_type, days=days, year=year,
+                             reason=reason, by=by)
+    except AdjustmentError as error:
+        if error.maybe_recorded:
+            cache.set(_submission_key(submission), ANSWER_LOST, SUBMISSION_SECONDS)
+        else:
+            cache.delete(_submission_key(submission))  # nothing recorded: the same form may be sent again
+        raise
+    except BaseException:
+        cache.delete(_submission_key(submission))
+        raise
+    cache.set(_submission_key(submission), adjustment, SUBMISSION_SECONDS)
+    return adjustment
+
+
+def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int,
+            reason: str, by: str) -> Adjustment:
+    try:
+        found = client.users_info(user=user)
     except SlackApiError as exc:
         error = exc.response.get("error")
         if error == "user_not_found":
@@ -120,6 +183,9 @@ def adjustment_record(
         raise AdjustmentError(f"Slack could not look up {user} ({error})") from None
     except (SlackClientError, OSError) as exc:
         raise AdjustmentError(f"Slack could not be reached ({error_for_people(exc)})") from None
+    person = found.get("user") or {}
+    if person.get("is_bot") or user == directory.SLACKBOT:
+        raise AdjustmentError(f"{user} is a bot (an app's user), not a person: bots have no leave")
 
     try:
         team = match_team(
@@ -148,7 +214,8 @@ def adjustment_record(
         if slack_may_have_acted(exc):  # a 5xx, a timeout, a dropped connection: say so rather than invite a duplicate
             raise AdjustmentError(
                 f"Slack's answer was lost ({error_for_people(exc)}): the adjustment may have been recorded all the "
-                f"same; check the {team.name} approvals channel {team.approvals_channel} before recording it again"
+                f"same; check the {team.name} approvals channel {team.approvals_channel} before recording it again",
+                maybe_recorded=True,
             ) from None
         raise AdjustmentError(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "

@@ -6,6 +6,7 @@ admin (adjustments live in Slack, not in the database), so its URL is added
 to the admin site's own. Imported at the end of `approvals/admin.py`.
 """
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from django.urls import path
 from approvals.adjustments import AdjustmentError, adjustment_errors, adjustment_record
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
-from approvals.rules import Adjustment
+from approvals.rules import Adjustment, format_days
 from approvals.slack_clients import in_request_client
 
 URL_NAME = "approvals_adjust_balance"
@@ -30,15 +31,20 @@ class AdjustmentForm(forms.Form):
         label="Slack user id", max_length=32, help_text="e.g. U0123ABCD (their Slack profile › ⋮ › Copy member ID)"
     )
     leave_type = forms.ChoiceField(label="Leave type")
+    # Two decimal places, as people write half a day ("0.50"); whole or half days is the service's check.
     days = forms.DecimalField(
-        max_digits=5, decimal_places=1, help_text="Days to add, in steps of 0.5; negative to take days away."
+        max_digits=6, decimal_places=2, help_text="Days to add, in steps of 0.5; negative to take days away."
     )
     year = forms.IntegerField(help_text="The leave year it applies to.")
     reason = forms.CharField(max_length=200, help_text="e.g. carry-over, opening balance, correction.")
+    # This form's id, made when it is drawn: the same form sent twice (a second click while Slack is slow)
+    # records one adjustment (adjustments.adjustment_record).
+    submission = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, config: WorkspaceConfig, **kwargs):
         super().__init__(*args, **kwargs)
         self.config = config
+        self.fields["submission"].initial = uuid.uuid4().hex
         self.fields["leave_type"].choices = [(t.code, t.name) for t in config.leave_types]
         self.fields["year"].initial = date.today().year
 
@@ -65,7 +71,13 @@ class AdjustmentForm(forms.Form):
         return adjustment_record(
             client=in_request_client(), config=self.config, user=data["user"], leave_type=data["leave_type"],
             days=data["days"], year=data["year"], reason=data["reason"], by=by,
+            submission=data.get("submission") or None,
         )
+
+
+def signed_days(days: Decimal) -> str:
+    """"+3 days", "-0.5 days": never "+1E+2"."""
+    return f"{'+' if days > 0 else '-'}{format_days(abs(days))}"
 
 
 PERMISSION = "approvals.record_adjustment"
@@ -85,7 +97,7 @@ def adjust_balance_view(request):
         else:
             messages.success(
                 request,
-                f"Recorded {adjustment.days:+} days of {adjustment.leave_type} for {adjustment.user} "
+                f"Recorded {signed_days(adjustment.days)} of {adjustment.leave_type} for {adjustment.user} "
                 f"in {adjustment.year} ({adjustment.reason}).",
             )
             return redirect(f"admin:{URL_NAME}")  # a reload must not post it twice

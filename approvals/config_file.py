@@ -18,6 +18,7 @@ import collections.abc
 import json
 import os
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -117,6 +118,11 @@ def _first_of_each(entries: tuple, section: str, key: str, errors: list[str]) ->
     return first
 
 
+def looks_like(name: str) -> str:
+    """What a name reads as: "Café" typed as one é or as e and an accent, in any case, is one name."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
 def _names_alike(teams: tuple, errors: list[str]) -> None:
     """Team names that differ only by case ("Engineering", "engineering"): one team to a person reading
     them, two to the configuration (names are matched exactly)."""
@@ -124,10 +130,10 @@ def _names_alike(teams: tuple, errors: list[str]) -> None:
     for index, team in enumerate(teams):
         if team is None or not isinstance(team.name, str):
             continue  # reported already
-        folded = team.name.casefold()
+        folded = looks_like(team.name)
         if folded in first and teams[first[folded]].name != team.name:
-            errors.append(f"teams[{index}].name: '{team.name}' differs only by case from teams[{first[folded]}]'s "
-                          f"'{teams[first[folded]].name}'")
+            errors.append(f"teams[{index}].name: '{team.name}' differs only by case (or by how its letters are "
+                          f"encoded) from teams[{first[folded]}]'s '{teams[first[folded]].name}'")
         first.setdefault(folded, index)
 
 
@@ -155,7 +161,7 @@ def _leave_type_names_alike(leave_types: tuple, errors: list[str]) -> None:
     for index, leave_type in enumerate(leave_types):
         if leave_type is None or not isinstance(leave_type.name, str):
             continue  # reported already
-        folded = leave_type.name.casefold()
+        folded = looks_like(leave_type.name)
         if folded in first:
             other = leave_types[first[folded]]
             code = f", code '{other.code}'" if other.code is not None else ""  # a wrong code is reported already

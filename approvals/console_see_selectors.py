@@ -219,9 +219,15 @@ def ledger_csv(*, ledger: Ledger, start: date, end: date, directory: Directory |
     entries = [e for e in ledger.entries.values() if e.ts and e.start <= end and e.end >= start]
     years = range(start.year, end.year + 1)
     adjustments = [a for a in ledger.adjustments.values() if a.year in years]
-    header, *rows = ledger_csv_rows(entries, adjustments)
+    return with_names(ledger_csv_rows(entries, adjustments), directory)
+
+
+def with_names(rows: list[tuple], directory: Directory | None) -> list[tuple]:
+    """The ledger's CSV rows with a last column, `user_name`: the person's name as the directory has it
+    (former people included), for a copy read when Slack's is gone and a bare `U…` names nobody."""
+    header, *rest = rows
     user_column = header.index("user")
-    return [(*header, "user_name"), *((*row, csv_safe(person_label(directory, row[user_column]))) for row in rows)]
+    return [(*header, "user_name"), *((*row, csv_safe(person_label(directory, row[user_column]))) for row in rest)]
 
 
 # --- Balances per person -----------------------------------------------------------------------

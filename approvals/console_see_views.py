@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from approvals import ledger_reader, setup_checks, slack_directory
 from approvals.adjustments import AdjustmentError
 from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
-from approvals.admin_adjustments import AdjustmentForm
+from approvals.admin_adjustments import AdjustmentForm, signed_days
 from approvals.config_fields import FIRST_DAY, LAST_DAY
 from approvals.config_store import current_config
 from approvals.console_forms import PeopleField
@@ -137,6 +137,15 @@ class LedgerExportForm(forms.Form):
 RECORDS_PERMISSION = "approvals.view_leave_records"
 
 
+def csv_response(filename: str) -> HttpResponse:
+    """A CSV download: UTF-8 with a byte order mark, without which Excel reads a double-clicked file in the
+    PC's code page ("Núñez" as "NÃºÃ±ez")."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")
+    return response
+
+
 @require_GET
 @console_permission(RECORDS_PERMISSION)
 def ledger_export(request):
@@ -151,8 +160,7 @@ def ledger_export(request):
         rows = ledger_csv(ledger=ledger, start=start, end=end, directory=slack_directory.directory_current())
         name = (f"ledger-{start.year}.csv" if (start, end) == (date(start.year, 1, 1), date(start.year, 12, 31))
                 else f"ledger-{start.isoformat()}-to-{end.isoformat()}.csv")
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response = csv_response(name)
         csv.writer(response).writerows(rows)
         return response
     return render(request, "approvals/console/see/ledger_export.html", {
@@ -181,9 +189,8 @@ def balances(request):
             warm_soon()
     wants_file = "download" in request.GET
     if wants_file and table is not None and not table.membership_unknown:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
         name = slugify(chosen.name) or "team"  # a header holds ASCII only; the team's name is in each row
-        response["Content-Disposition"] = f'attachment; filename="balances-{name}-{year}.csv"'
+        response = csv_response(f"balances-{name}-{year}.csv")
         csv.writer(response).writerows(balance_csv_rows(table, config))
         return response
     rows = [(row, [balance_cell(balance) for balance in row.balances]) for row in table.rows] if table else []
@@ -236,7 +243,7 @@ def adjust(request):
             messages.error(request, f"Balance not adjusted: {error}.")
         else:
             leave_type = config.leave_type(adjustment.leave_type)
-            messages.success(request, f"Recorded {adjustment.days:+} days of "
+            messages.success(request, f"Recorded {signed_days(adjustment.days)} of "
                                       f"{leave_type.name if leave_type else adjustment.leave_type} for "
                                       f"{person_label(slack_directory.directory_cached(), adjustment.user)} "
                                       f"in {adjustment.year} ({adjustment.reason}).")

@@ -47,12 +47,13 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals import directory, job_messages, jobs, ledger_reader, tasks
+from approvals import directory, job_messages, jobs, ledger_reader, slack_directory, tasks
 from approvals.cache_lock import key_part
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.console_see_selectors import with_names
 from approvals.jobs import DueJob
 from approvals.models import JobRun, LedgerSnapshot
 from approvals.notifications import once, post_notice, send_dm
@@ -431,7 +432,8 @@ def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> st
     """HR's copy of the ledger outside Slack: ledger-<date>.csv in LEDGER_EXPORT_DIR, the newest N kept."""
     ledger = ledger_reader.current_ledger(client, config)
     posted = [entry for entry in ledger.entries.values() if entry.ts]  # not the in-flight pending set
-    rows = jobs.ledger_csv_rows(posted, getattr(ledger, "adjustments", {}).values())
+    rows = with_names(jobs.ledger_csv_rows(posted, getattr(ledger, "adjustments", {}).values()),
+                      export_directory(client))
     directory = Path(settings.LEDGER_EXPORT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"ledger-{job.period}.csv"
@@ -440,11 +442,24 @@ def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> st
     return f"{len(rows) - 1} row(s) to {target}, {removed} old export(s) removed"
 
 
+def export_directory(client: WebClient) -> slack_directory.Directory | None:
+    """People's names for the export: the cached directory, read again when it is stale. Names are a help,
+    not the record: when Slack cannot give them, the export goes out with those the cache has."""
+    names = slack_directory.directory_cached()
+    if names is None or not names.fresh(timezone.now().timestamp()):
+        try:
+            names = slack_directory.directory_refresh(client) or names
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            logger.warning("ledger export: names not read again (%s)", type(exc).__name__)
+    return names
+
+
 def export_write(target: Path, rows: list[tuple]) -> None:
-    """Written beside the target and renamed over it: a reader never sees half a file."""
+    """Written beside the target and renamed over it: a reader never sees half a file. UTF-8 with a byte
+    order mark, as the console's CSVs: Excel reads a double-clicked file without one in the PC's code page."""
     handle, temporary = tempfile.mkstemp(prefix=".ledger-", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8-sig") as stream:
             csv.writer(stream).writerows(rows)
         os.chmod(temporary, 0o640)  # personal data: not world-readable
         os.replace(temporary, target)

@@ -160,7 +160,7 @@ INVALID = [
     # duplicates and references
     (change("teams.2.name", "Engineering"), "teams[2].name: duplicate name 'Engineering' (also teams[0])"),
     (change("teams.2.name", "ENGINEERING"),
-     "teams[2].name: 'ENGINEERING' differs only by case from teams[0]'s 'Engineering'"),
+     "teams[2].name: 'ENGINEERING' differs only by case (or by how its letters are encoded) from teams[0]'s 'Engineering'"),
     (change("leave_types.3.code", "vacation"), "leave_types[3].code: duplicate code 'vacation' (also leave_types[0])"),
     # Two leave types of one name would show as two identical labels in /timeoff, balances and exports.
     (change("leave_types.3.name", "Vacation"),

@@ -165,7 +165,7 @@ def test_whos_out_says_when_the_ledger_cannot_be_read(hr_client, fake_slack):
 
 
 def rows_of(response) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def test_the_csv_of_a_year(hr_client, ledger):
@@ -258,7 +258,7 @@ def test_balances_download_as_csv_one_row_per_person_and_leave_type(hr_client, l
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == f'attachment; filename="balances-engineering-{year}.csv"'
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["user_id", "name", "team", "year", "leave_type", "leave_type_name", "allowance",
                        "adjustments", "taken", "pending", "left"]
     assert [(r[0], r[4]) for r in rows[1:]] == [(user, code) for user in (ALICE, BOB, DAVE)
@@ -288,7 +288,7 @@ def test_a_name_in_the_balances_csv_cannot_be_run_as_a_formula(hr_client, ledger
     fake_slack.workspace.users[ALICE].real_name = "=HYPERLINK(\"http://evil.example\")"
     response = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": TODAY.year,
                                                           "download": "1"})
-    names = [row[1] for row in csv.reader(io.StringIO(response.content.decode()))]
+    names = [row[1] for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))]
     assert "'=HYPERLINK(\"http://evil.example\")" in names
 
 

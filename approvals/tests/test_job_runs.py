@@ -563,7 +563,7 @@ def test_the_nightly_export_writes_the_ledger_and_keeps_the_newest_files(fake_sl
     run_jobs(datetime(2031, 3, 11, 1, 59, tzinfo=timezone.utc))
     assert not (export_dir / "ledger-2031-03-11.csv").exists()  # not before 02:00 UTC
     run_jobs(datetime(2031, 3, 11, 2, 0, tzinfo=timezone.utc))
-    export = (export_dir / "ledger-2031-03-11.csv").read_text()
+    export = (export_dir / "ledger-2031-03-11.csv").read_text(encoding="utf-8-sig")
     lines = export.splitlines()
     assert lines[0].startswith("kind,id,user,team,type,start,end")
     assert len(lines) == 3 and "U_ALICE" in export and ",sick," in export  # HR's copy keeps private types

@@ -393,7 +393,7 @@ def test_private_types_are_away_in_nudges(fake_slack):
 
 def read_export(export_dir, day: date) -> list[dict]:
     path = export_dir / f"ledger-{day.isoformat()}.csv"
-    with path.open(newline="", encoding="utf-8") as stream:
+    with path.open(newline="", encoding="utf-8-sig") as stream:
         return list(csv.DictReader(stream))
 
 
@@ -417,7 +417,7 @@ def test_the_export_holds_every_request_whatever_its_status_and_the_adjustments(
     rows = read_export(export_dir, TUESDAY)
     assert list(rows[0]) == ["kind", "id", "user", "team", "type", "start", "end", "start_half", "end_half", "days",
                              "year", "status", "decided_by", "decided_at", "reason", "recorded_by", "by", "channel",
-                             "ts"]
+                             "ts", "user_name"]
     requests = [row for row in rows if row["kind"] == "request"]
     assert sorted(row["status"] for row in requests) == sorted([*statuses, "approved"])
     assert {row["id"] for row in requests} >= {"in-the-old-channel"}
