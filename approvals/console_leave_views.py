@@ -17,7 +17,7 @@ from approvals import ledger_reader, rules, slack_directory
 from approvals.cache_lock import LockBusy
 from approvals.config_store import current_config
 from approvals.console_forms import PeopleField
-from approvals.console_views import staff_required
+from approvals.console_views import console_permission
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.request_services import LedgerCold, Submission, request_record_for
 from approvals.slack_clients import in_request_client
@@ -81,11 +81,8 @@ def record_for(submission: Submission) -> dict[str, str]:
     return request_record_for(in_request_client(), submission)
 
 
-@staff_required
+@console_permission("approvals.record_leave_for_others")
 def record_leave(request):
-    if not request.user.has_perm("approvals.record_leave_for_others"):
-        return render(request, "403.html", {"exception": "Recording leave for someone else needs the "
-                                                         "'Can record leave for others' permission."}, status=403)
     config = current_config()
     form = RecordLeaveForm(request.POST or None, leave_types=config.leave_types)
     if request.method == "POST" and form.is_valid():

@@ -9,6 +9,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", console_views.home, name="home"),
+    path("login/", console_views.ConsoleLogin.as_view(), name="login"),
     path("teams/<int:team_id>/move", console_views.team_reorder, name="team_reorder"),
     # Configuration pages (console_config_views): teams, leave types, holidays, blackouts, who may request.
     path("teams/new", console_config_views.team_add, name="team_add"),

@@ -12,6 +12,8 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Permission
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
@@ -31,6 +33,14 @@ MAX_QUERY_LENGTH = 100
 MAX_SUGGESTIONS = 8
 
 
+class ConsoleLogin(LoginView):
+    """The console's own sign-in (LOGIN_URL). The admin's refuses an account without staff status as a
+    wrong password; this one signs any active account in, and the page it was going to then says the
+    account is not an HR console account (403.html), which is what HR must fix."""
+
+    template_name = "approvals/console/login.html"
+
+
 def staff_required(view):
     """Signed in (else the sign-in page), and staff (else 403)."""
 
@@ -44,6 +54,14 @@ def staff_required(view):
     return wrapped
 
 
+def permission_names(perms) -> list[tuple[str, str]]:
+    """(name, code) of each permission: "approvals.record_adjustment" as the admin names it, "Can record
+    balance adjustments", which is what HR looks for under Users or Groups."""
+    named = {f"{p.content_type.app_label}.{p.codename}": p.name for p in Permission.objects.filter(
+        codename__in=[perm.partition(".")[2] for perm in perms]).select_related("content_type")}
+    return [(named.get(perm, perm), perm) for perm in perms]
+
+
 def console_permission(*perms: str, any_of: bool = False):
     """A staff user (else sign-in or 403) with `perms` (all of them, or one with `any_of`), else 403."""
 
@@ -54,8 +72,8 @@ def console_permission(*perms: str, any_of: bool = False):
             user = request.user
             allowed = any(user.has_perm(p) for p in perms) if any_of else user.has_perms(perms)
             if not allowed:
-                return render(request, "approvals/console/config/forbidden.html", {"perms": perms, "any_of": any_of},
-                              status=403)
+                return render(request, "approvals/console/config/forbidden.html",
+                              {"perms": permission_names(perms), "any_of": any_of}, status=403)
             return view(request, *args, **kwargs)
 
         return wrapped

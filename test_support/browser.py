@@ -70,7 +70,7 @@ def submit_sign_in(page, username: str, wait_for: str | None = None) -> None:
     """
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("input[type=submit], main button[type=submit]")  # the admin's sign-in page, or the console's
     if wait_for:
         page.wait_for_selector(wait_for)
 

@@ -239,7 +239,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "console:login"  # the console's own: see approvals.console_views.ConsoleLogin
+LOGIN_REDIRECT_URL = "console:home"
 
 # --- Static files, i18n ---------------------------------------------------------
 

@@ -404,7 +404,7 @@ def test_each_page_needs_its_own_permission(ivan_client, django_user_model, engi
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
     response = client.get(reverse("console:leave_types"))
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/console/login/")
 
 
 def test_forms_need_the_csrf_token(django_user_model, directory):

@@ -207,7 +207,7 @@ ALL_URLS = [
 @pytest.mark.parametrize("method,url", ALL_URLS)
 def test_anonymous_is_sent_to_sign_in(client, engineering, method, url):
     response = getattr(client, method)(url.format(team=engineering.pk))
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), response.status_code
+    assert response.status_code == 302 and response["Location"].startswith("/console/login/"), response.status_code
 
 
 @pytest.mark.parametrize("method,url", ALL_URLS)

@@ -102,15 +102,16 @@ def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, djang
     page.on("response", lambda response: stylesheets.__setitem__(response.url, response.status)
             if response.request.resource_type == "stylesheet" else None)
 
-    # The root sends HR to the console, which asks them to sign in: the admin's page, styled.
+    # The root sends HR to the console, which asks them to sign in: the console's own page, styled.
     page.goto(f"{production_server}/")
     page.wait_for_selector("#id_username")
     page.wait_for_load_state("load")  # stylesheets answered: their responses are recorded by now
-    assert "/admin/login/" in page.url and "next=/console/" in page.url
-    assert stylesheets.get(f"{production_server}/static/admin/css/base.css") == 200
-    # The admin's header is coloured by its stylesheet; a browser's default is transparent.
-    header_background = page.eval_on_selector("#header", "el => getComputedStyle(el).backgroundColor")
+    assert "/console/login/" in page.url and "next=/console/" in page.url
+    assert stylesheets.get(f"{production_server}/static/approvals/console.css") == 200
+    # The header is coloured by the console's stylesheet; a browser's default is transparent.
+    header_background = page.eval_on_selector(".site-header", "el => getComputedStyle(el).backgroundColor")
     assert header_background not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert page.get_attribute("#id_username", "autocomplete") == "username"
 
     submit_sign_in(page, "hannah", wait_for="h1:text('Teams')")
     page.wait_for_load_state("load")  # (the heading can be there before the stylesheet's response is seen)

@@ -251,7 +251,7 @@ def test_someone_without_staff_status_who_signs_in_is_told_the_console_is_not_fo
     text = page.inner_text("body")
     assert "correct username and password" not in text, text
     assert "not an HR console account" in text, text
-    assert page.url.count("/admin/login/") <= 1  # and no loop between the console and the login page
+    assert page.url.count("/login/") <= 1  # and no loop between the console and the login page
 
 
 def test_staff_without_the_record_leave_permission_are_told_which_permission_they_lack(client, django_user_model,
@@ -333,7 +333,7 @@ def test_a_form_sent_after_the_session_ended_saves_nothing_and_returns_to_the_fo
     context.clear_cookies(name="sessionid")
     page.click(".form-actions button[type=submit]")
     page.wait_for_selector("#id_username")
-    assert "/admin/login/" in page.url and "next=/console/teams/" in page.url
+    assert "/console/login/" in page.url and "next=/console/teams/" in page.url
     assert Team.objects.get(pk=workspace["team"]).name == "Engineering"
     assert Team.objects.get(pk=workspace["team"]).approvers_users == [BOB]
 

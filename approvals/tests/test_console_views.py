@@ -44,7 +44,7 @@ def test_root_redirects_to_the_console(client):
 def test_it_sends_anonymous_visitors_to_sign_in(client):
     response = client.get("/console/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/console/")
+    assert response["Location"].startswith("/console/login/?next=/console/")
 
 
 def test_it_refuses_signed_in_users_who_are_not_staff(client, django_user_model):
