@@ -326,3 +326,20 @@ class TaskQueueCollector:
             GaugeMetricFamily("timeoff_task_queue_oldest_age_seconds",
                               "Seconds the oldest runnable task has waited, by queue.", labels=["queue"]),
         )
+
+
+# --- Socket Mode envelopes (slackbot/socket_mode.py), as the HTTP requests' metrics over the WebSocket ------
+
+# Slack gives up after 3 s, as over HTTP.
+ENVELOPE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0)
+SOCKET_MODE_ENVELOPES = Counter("timeoff_socket_mode_envelopes_total",
+                                "Socket Mode envelopes by type, Slack kind and id, and outcome (acked, not_acked, "
+                                "error).", ["envelope_type", "slack_kind", "slack_name", "outcome"])
+SOCKET_MODE_DURATION = Histogram("timeoff_socket_mode_envelope_duration_seconds",
+                                 "Time from a Socket Mode envelope's handler start to its acknowledgement.",
+                                 ["envelope_type", "slack_kind", "slack_name"], buckets=ENVELOPE_BUCKETS)
+
+
+def socket_mode_envelope(envelope_type: str, slack_kind: str, slack_name: str, outcome: str, seconds: float) -> None:
+    SOCKET_MODE_ENVELOPES.labels(envelope_type, slack_kind, slack_name, outcome).inc()
+    SOCKET_MODE_DURATION.labels(envelope_type, slack_kind, slack_name).observe(seconds)

@@ -9,8 +9,9 @@ so nothing has to pass an id down by hand. contextvars are per thread under
 gunicorn's threads and per task under asyncio, so concurrent requests never
 see each other's context.
 
-Outside a request (Socket Mode, a management command) `label_request` does
-nothing: there is no line to label.
+Socket Mode's listener opens a `RequestContext` for each envelope as the
+middleware does for a request. Outside both (a management command)
+`label_request` does nothing: there is no line to label.
 """
 
 import re

@@ -15,6 +15,7 @@ from django.db import close_old_connections
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from approvals import metrics, observe
 from slackbot import routing
 from slackbot.payloads import BadPayload, check_interaction, require_text, slash_command_from_fields
 
@@ -81,15 +82,40 @@ QUEUE_POLL_SECONDS = 0.1
 
 
 def listener(client, request: SocketModeRequest) -> None:
-    """The SocketModeClient listener: answer, then send the acknowledgement."""
+    """The SocketModeClient listener: answer, then send the acknowledgement; one log line and the
+    envelope metrics for each, as the HTTP middleware writes for a request (DESIGN §9)."""
     with IN_FLIGHT:
         close_old_connections()  # the listener runs on slack-sdk's threads, outside Django's request cycle
+        started = time.perf_counter()
+        token = observe.request_started(observe.new_request_id())  # the routing labels it, as over HTTP
+        outcome = "error"  # a handler that raised: not acknowledged, so Slack sends an event again
         try:
             acknowledgement = answer(request)
+            outcome = "acked" if acknowledgement is not None else "not_acked"
             if acknowledgement is not None:
                 client.send_socket_mode_response(acknowledgement)
         finally:
+            envelope_finished(request, outcome, time.perf_counter() - started)
+            observe.request_finished(token)
             close_old_connections()
+
+
+def envelope_finished(request: SocketModeRequest, outcome: str, seconds: float) -> None:
+    context = observe.current_request()
+    kind = request.type if request.type in ENVELOPE_TYPES else "other"
+    metrics.socket_mode_envelope(kind, context.slack_kind, context.slack_name, outcome, seconds)
+    level = logging.ERROR if outcome == "error" else logging.INFO
+    logger.log(level, "socket mode %s %s %s", kind, context.slack_name or "-", outcome, extra={
+        "event": "socket_mode_envelope", "envelope_type": kind, "envelope_id": request.envelope_id,
+        "outcome": outcome, "duration_ms": round(seconds * 1000, 1),
+        **({"retry_attempt": request.retry_attempt} if request.retry_attempt else {}),
+        **({"slack_kind": context.slack_kind, "slack_name": context.slack_name} if context.slack_kind else {}),
+        **({"enqueued_tasks": context.tasks} if context.tasks else {}),
+    })
+
+
+# The envelope types Slack sends with a payload (hello and disconnect are slack-sdk's own business).
+ENVELOPE_TYPES = frozenset({"slash_commands", "interactive", "events_api"})
 
 
 def serve_until_stopped(client, stopped: threading.Event, *, wait: float = STOP_WAIT_SECONDS) -> bool:

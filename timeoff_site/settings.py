@@ -181,6 +181,8 @@ TASK_HANDOVER_MAX_SECONDS = env.int("TASK_HANDOVER_MAX_SECONDS", default=60 * 60
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_APP_TOKEN = env.str("SLACK_APP_TOKEN", default="")
+# Socket Mode: envelopes answered at once (each holds a thread while its handler runs, views.open included).
+SOCKET_MODE_THREADS = env.int("SOCKET_MODE_THREADS", default=32)
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
 # The deployment's public URL (https://timeoff.acme.com): App Home links HR to its console.
 PUBLIC_URL = env.str("PUBLIC_URL", default="")
