@@ -747,7 +747,7 @@ def odd_ledger(fake_slack):
 
 
 def csv_rows(response) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def test_whos_out_ignores_cancelled_rejected_and_foreign_entries_and_reads_past_channels(hr_console, odd_ledger):

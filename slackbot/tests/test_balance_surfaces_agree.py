@@ -372,14 +372,14 @@ def console_balances(hr, team: str, year: int) -> dict:
 def console_csv(hr, team: str, year: int) -> dict:
     response = hr.get(reverse("console:balances"), {"team": team, "year": year, "download": "1"})
     assert response["Content-Type"].startswith("text/csv"), response.text[:2000]
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     return {r["leave_type"]: r for r in rows if r["user_id"] == ALICE}
 
 
 def ledger_rows(hr, year: int) -> list[dict]:
     response = hr.get(reverse("console:ledger_export"), {"download": "1", "year": year})
     assert response.status_code == 200
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 def preview_line(client, fake_slack, start: date, end: date) -> str:
