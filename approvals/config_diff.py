@@ -127,16 +127,16 @@ def config_diff(old: WorkspaceConfig, new: WorkspaceConfig) -> ConfigDiff:
 
 
 def _past_channels_dropped(old: WorkspaceConfig, new: WorkspaceConfig, renamed: dict[str, str]) -> list[Change]:
-    """The approvals channels a team kept reading (its past ones) that it would read no more.
+    """The approvals channels the ledger would read no more, and those a removed team leaves to it.
 
     A team's own approvals channel, left for a new one, is kept in its past ones by `config_apply`: only a
-    past channel the file no longer lists is dropped. A team removed takes its channels with it, and is
-    asked about as a team.
+    past channel the file no longer lists is dropped. A team removed leaves its channels to the workspace's
+    `past_approvals_channels` (its requests still count): shown as added.
     """
     old_teams = {team.name: team for team in old.teams}
     # The ledger reads every team's channels for everyone's requests: a channel passed to another team's
     # history is still read.
-    reading = {channel for team in new.teams for channel in team.ledger_channels}
+    reading = {channel for team in new.teams for channel in team.ledger_channels} | set(new.past_approvals_channels)
     changes = []
     for team in new.teams:
         before = old_teams.get(renamed.get(team.name, team.name))
@@ -145,6 +145,20 @@ def _past_channels_dropped(old: WorkspaceConfig, new: WorkspaceConfig, renamed: 
         reading_here = {*reading, before.approvals_channel}
         changes.extend(Change(REMOVED, "past_approvals_channels", f"{channel} ({team.name})")
                        for channel in before.past_approvals_channels if channel not in reading_here)
+    # The workspace's own list: channels of teams removed before. One the file no longer lists is dropped.
+    changes.extend(Change(REMOVED, "past_approvals_channels", f"{channel} (of a team removed before)")
+                   for channel in old.past_approvals_channels if channel not in reading)
+    # A team removed now keeps its channels in the ledger (config_store._team_deleted): said, not asked.
+    kept = set(renamed.values()) | {team.name for team in new.teams}
+    already = {*reading, *old.past_approvals_channels}
+    for team in old.teams:
+        if team.name in kept:
+            continue
+        for channel in team.ledger_channels:
+            if channel not in already:
+                already.add(channel)
+                changes.append(Change(ADDED, "past_approvals_channels", f"{channel} (kept from the removed team "
+                                                                        f"{team.name})"))
     return changes
 
 

@@ -13,12 +13,13 @@ Invalidation: every save or delete of a configuration row (admin, inlines,
 bulk actions, import, code) fires a receiver connected in `ApprovalsConfig.ready()`.
 """
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 from approvals.cache_values import schema_tag
 from approvals.config_fields import quoted, record_from_row, row_values
@@ -35,6 +36,8 @@ from approvals.config_types import (
     teams_that_had,
 )
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
+
+logger = logging.getLogger(__name__)
 
 CONFIG_MODELS = (WorkspacePolicy, Team, LeaveType, CompanyHoliday, Blackout)
 
@@ -117,10 +120,15 @@ def config_from_database() -> WorkspaceConfig:
         Blackout.objects.select_related("team"),
         key=lambda b: (b.start, b.end, b.team is not None, b.team.name if b.team else "", b.reason),
     )
+    teams = tuple(record_from_row(TeamConfig, team) for team in teams)
+    # A removed team's channel that a team reads again (a team deleted and made anew on it) is that team's.
+    read_by_teams = {channel for team in teams for channel in team.ledger_channels}
     return record_from_row(
         WorkspaceConfig,
         policy,
-        teams=tuple(record_from_row(TeamConfig, team) for team in teams),
+        past_approvals_channels=tuple(channel for channel in policy.past_approvals_channels or ()
+                                      if channel not in read_by_teams),
+        teams=teams,
         leave_types=tuple(record_from_row(LeaveTypeConfig, leave_type) for leave_type in leave_types),
         holidays=tuple(record_from_row(HolidayConfig, holiday) for holiday in holidays),
         blackouts=tuple(record_from_row(BlackoutConfig, blackout) for blackout in blackouts),
@@ -146,11 +154,29 @@ def _config_changed(sender, using: str, **kwargs) -> None:
     transaction.on_commit(invalidate_config, using=using)
 
 
+def _team_deleted(sender, instance: Team, using: str, **kwargs) -> None:
+    """A team is deleted (the console, the admin, a file that no longer lists it): its approvals channels
+    stay in the ledger, as the workspace's `past_approvals_channels`. Its requests are still in Slack, its
+    people's leave still counts, and its pending requests are HR's to decide (team_routing.team_of_entry)."""
+    channels = [channel for channel in [instance.approvals_channel, *(instance.past_approvals_channels or [])]
+                if channel]
+    policy = (WorkspacePolicy.objects.using(using).select_for_update().filter(id=WorkspacePolicy.SINGLETON_ID).first()
+              or WorkspacePolicy(id=WorkspacePolicy.SINGLETON_ID))
+    kept = list(policy.past_approvals_channels or [])
+    added = [channel for channel in dict.fromkeys(channels) if channel not in kept]
+    if added:
+        policy.past_approvals_channels = kept + added
+        policy.save(using=using)
+        logger.info("team deleted name=%s: its approvals channels stay in the ledger channels=%s", instance.name,
+                    ",".join(added))
+
+
 def connect_invalidation_receivers() -> None:
     """Called from ApprovalsConfig.ready(). Signals also fire for inline saves and admin bulk deletes."""
     for model in CONFIG_MODELS:
         post_save.connect(_config_changed, sender=model, dispatch_uid=f"config_changed_save_{model.__name__}")
         post_delete.connect(_config_changed, sender=model, dispatch_uid=f"config_changed_delete_{model.__name__}")
+    pre_delete.connect(_team_deleted, sender=Team, dispatch_uid="team_deleted_channels_kept")
 
 
 # --- Writes -------------------------------------------------------------------------

@@ -173,6 +173,9 @@ class WorkspaceConfig:
     requesters_users: tuple[str, ...] = spec(kind.USER_IDS, default=(), file="requesters.users")
     requesters_channel: str | None = spec(kind.CHANNEL_ID, default=None, file="requesters.channel")
     fallback_approvers: tuple[str, ...] = spec(kind.USER_IDS, default=(), file="fallback_approvers.users")
+    # The approvals channels of teams removed since: their requests stay in the ledger (DESIGN §5: every
+    # approvals channel ever configured is read), HR's to decide when pending. Deleting a team adds its own.
+    past_approvals_channels: tuple[str, ...] = spec(kind.CHANNEL_IDS, default=())
     teams: tuple[TeamConfig, ...] = entries(TeamConfig, required=True)  # in matching order
     leave_types: tuple[LeaveTypeConfig, ...] = entries(LeaveTypeConfig, required=True)  # in display order
     holidays: tuple[HolidayConfig, ...] = entries(HolidayConfig)

@@ -152,7 +152,9 @@ def team_delete(request, team_id: int):
 def _team_delete_consequences(team: Team) -> list[str]:
     dependents = team_dependents(team)
     consequences = ["Its members will belong to the next team that matches them, or to the default team.",
-                    "Requests already made stay in Slack, in its approvals channel."]
+                    "Requests already made stay in Slack, in its approvals channel, which is still read: its "
+                    "people's leave still counts, and its pending requests are HR's (the fallback approvers') to "
+                    "decide."]
     if dependents["holidays"] or dependents["blackouts"]:
         consequences.append(f"Its own {dependents['holidays']} company holiday(s) and {dependents['blackouts']} "
                             "blackout(s) are deleted with it.")

@@ -209,11 +209,14 @@ COMPACT_AFTER_SECONDS = 30 * 60
 
 
 def ledger_channels(config: WorkspaceConfig) -> tuple[str, ...]:
-    """Every approvals channel, current and past, of every team, once each."""
+    """Every approvals channel, current and past, of every team, and those of teams removed since, once
+    each."""
     seen: dict[str, None] = {}
     for team in config.teams:
         for channel in team.ledger_channels:
             seen.setdefault(channel, None)
+    for channel in config.past_approvals_channels:
+        seen.setdefault(channel, None)
     return tuple(seen)
 
 

@@ -115,6 +115,13 @@ class WorkspacePolicy(ConfigModel):
         blank=True,
         help_text="Slack user ids who decide when nobody else can (e.g. an approver's own leave).",
     )
+    past_approvals_channels = models.JSONField(
+        default=list,
+        # Also in the database: a release from before this column inserts the row without naming it.
+        db_default=[],
+        blank=True,
+        help_text="Approvals channels of teams removed since. Their requests still count and are still read.",
+    )
 
     class Meta:
         verbose_name = "workspace policy"

@@ -48,6 +48,7 @@ from approvals.rules import (
     PENDING,
     LeaveRequest,
     LedgerEntry,
+    approval_violations,
     basic_violations,
     capacity_violation,
     errors_by_field,
@@ -920,6 +921,8 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
             full = capacity_when_approved(client, config, team, entry)
             if full:
                 return tell_clicker(f"You can't approve this yet: {escape(full)}.")
+        if decision.status == APPROVED and team is not None and (changed := rules_changed_since(config, team, entry)):
+            return tell_clicker(messages.rules_changed_text(entry, changed))
         decided = replace(entry, status=decision.status, decided_by=decision.approver,
                           decided_at=int(time.time()), reason=decision.reason or None, channel=decision.channel,
                           ts=decision.ts)
@@ -1001,6 +1004,26 @@ def tell_approver(client: WebClient, decision: Decision, text: str) -> None:
         post_ephemeral(client, decision.answer_channel, decision.approver, text)
     else:
         send_dm(client, decision.approver, text)
+
+
+def rules_changed_since(config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
+    """Why `entry` may not be approved as it stands under the configuration now (a blackout added over it,
+    its allowance lowered: rules.approval_violations), or None, in plain text (for messages.rules_changed_text
+    to escape). From the person's cached view; when that is cold, only the blackout (the allowance was checked
+    when the request was sent)."""
+    leave_type = config.leave_type(entry.leave_type)
+    if leave_type is None:
+        return None
+    view = ledger_reader.person_view(config, entry.user, team.name, entry.start, entry.end)
+    own = [e for e in view.without(entry.id) if e.user == entry.user] if view is not None else []
+    request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
+    violations = approval_violations(
+        request, leave_type=leave_type if view is not None else replace(leave_type, annual_allowance_days=None),
+        team=team, blackouts=config.blackouts_for(team.name),
+        holiday_dates=holiday_dates(config, team, entry.start, entry.end), ledger=own,
+        adjustments=view.adjustments_for(entry.user) if view is not None else (),
+        today=local_today(team.timezone), holder="They have")
+    return violations[0].message if violations else None
 
 
 def capacity_when_approved(client, config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:

@@ -385,7 +385,9 @@ def _allowance_violations(
     adjustments: list[Adjustment],
     workweek: tuple[int, ...],
     holiday_dates: Container[date],
+    holder: str = "You have",
 ) -> list[RuleViolation]:
+    """`holder`: whose allowance it is, to its reader ("You have"; an approver reads "They have")."""
     if leave_type.annual_allowance_days is None:
         return []
     violations = []
@@ -403,7 +405,7 @@ def _allowance_violations(
         else:
             have = f"no {leave_type.name}"
         violations.append(
-            RuleViolation(FIELD_END, f"You have {have} left in {year}; this request needs {format_number(needed)}")
+            RuleViolation(FIELD_END, f"{holder} {have} left in {year}; this request needs {format_number(needed)}")
         )
     return violations
 
@@ -630,6 +632,29 @@ def errors_by_field(violations: Iterable[RuleViolation]) -> dict[str, str]:
     for violation in violations:
         errors.setdefault(violation.field, violation.message)
     return errors
+
+
+def approval_violations(
+    request: LeaveRequest,
+    *,
+    leave_type: LeaveTypeConfig,
+    team: TeamConfig,
+    blackouts: Iterable[BlackoutConfig],
+    holiday_dates: Container[date],
+    ledger: Iterable[LedgerEntry],
+    adjustments: Iterable[Adjustment],
+    today: date,
+    holder: str,
+) -> list[RuleViolation]:
+    """The rules HR may have changed while a request waited, checked again when it is approved: a blackout
+    added over it, an allowance lowered under it. `ledger`: the person's entries without this request;
+    `holder`: the person, as the approver reads them ("They have")."""
+    workweek = tuple(team.workweek)
+    coverage = _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
+    violations = [v for v in [_blackout_violation(coverage, team, blackouts, today)] if v]
+    violations += _allowance_violations(request, leave_type, list(ledger), list(adjustments), workweek, holiday_dates,
+                                        holder=holder)
+    return violations
 
 
 def capacity_violation(

@@ -14,6 +14,7 @@ permanent).
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -23,8 +24,10 @@ from slack_sdk.errors import SlackApiError
 from approvals.cache_values import schema_tag
 from approvals.config_types import WorkspaceConfig
 from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE
+from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
 from approvals.task_queue import error_for_people, transient
+from approvals.team_routing import team_of_entry
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +222,18 @@ def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[
             continue  # not checked, someone is in it, or Slack could not say just now
         found.append(team.name)
     return found
+
+
+def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry]) -> list[tuple[str, int]]:
+    """(team name, pending requests) of teams removed from the configuration since, when no fallback
+    approvers (HR) are set: those requests are HR's to decide (team_routing.team_of_entry), so nobody can."""
+    if config.fallback_approvers:
+        return []
+    waiting: dict[str, int] = {}
+    for entry in entries:
+        if entry.status == PENDING and entry.ts and team_of_entry(config, entry.team, entry.channel) is None:
+            waiting[entry.team] = waiting.get(entry.team, 0) + 1
+    return sorted(waiting.items())
 
 
 # --- The cache: the page reads, the task writes -----------------------------------------------

@@ -162,6 +162,50 @@ def test_import_moves_a_changed_approvals_channel_to_the_past_list():
     assert sales.ledger_channels == ("C0NEWSALES", "C09SALESAPPROVE")
 
 
+def without_team(config, name):
+    return dataclasses.replace(config, teams=tuple(t for t in config.teams if t.name != name),
+                               holidays=tuple(h for h in config.holidays if h.team != name),
+                               blackouts=tuple(b for b in config.blackouts if b.team != name))
+
+
+def test_a_removed_team_leaves_its_approvals_channels_to_the_ledger():
+    """DESIGN §5: every approvals channel ever configured is read. Sales removed by a file (or the console,
+    or the admin: a signal does it) keeps its channel among the workspace's; its export and the same file
+    again change nothing more, and only a file that drops it from the list, asked about, stops it."""
+    from approvals.config_diff import config_diff
+    from approvals.config_file import config_to_dict
+    from approvals.ledger_reader import ledger_channels
+
+    config_apply(config=example_config())
+    before = current_config()
+    removed = without_team(example_config(), "Sales")
+    diff = config_diff(before, removed)
+    assert "+ past approvals channel C09SALESAPPROVE (kept from the removed team Sales)" in diff.lines()
+    assert not [c for c in diff.removals if c.section == "past_approvals_channels"]
+
+    config_apply(config=removed)
+
+    now = current_config()
+    assert now.past_approvals_channels == ("C09SALESAPPROVE",)
+    assert "C09SALESAPPROVE" in ledger_channels(now)
+    assert config_to_dict(now)["past_approvals_channels"] == ["C09SALESAPPROVE"]
+    assert config_diff(now, parse_config(config_to_dict(now))).empty  # the export, imported again
+    dropped = config_diff(now, removed)  # the file from before, without the list
+    assert [c.line() for c in dropped.removals] == [
+        "- past approvals channel C09SALESAPPROVE (of a team removed before)"]
+
+
+def test_a_team_deleted_in_the_admin_keeps_its_channels_and_a_new_team_on_them_takes_them_back():
+    config_apply(config=example_config())
+    Team.objects.get(name="Operations").delete()
+    assert current_config().past_approvals_channels == ("C0COPSAPPROVE",)
+
+    ops = next(t for t in example_config().teams if t.name == "Operations")
+    config_apply(config=dataclasses.replace(current_config(), teams=(*current_config().teams,
+                                                                     dataclasses.replace(ops, name="Ops"))))
+    assert current_config().past_approvals_channels == ()  # Ops reads it now: it is Ops's, not a removed team's
+
+
 def test_import_does_not_repeat_an_old_channel_the_file_already_lists():
     config_apply(config=example_config())
     moved = replace_team(
