@@ -172,11 +172,14 @@ def _uploaded(request) -> tuple[dict | None, WorkspaceConfig | None]:
 def _preview(request, upload: dict, config: WorkspaceConfig, *, status: int = 200, error: str = ""):
     current = config_from_database()
     diff = config_diff(current, config)
+    # What it changes shows what is there now: only for those who may read the configuration (download it).
+    may_read = request.user.has_perms(DOWNLOAD_PERMISSIONS)
     return render(request, "approvals/console/file/preview.html", {
         "nav": "file",
         "upload_name": upload["name"],
+        "may_read": may_read,
         "diff": diff,
-        "sections": _sections(diff, slack_directory.directory_cached()),
+        "sections": _sections(diff, slack_directory.directory_cached()) if may_read else [],
         "removals": diff.removals,
         "dropped_channels": diff.of("past_approvals_channels"),
         "fingerprint": fingerprint(current),

@@ -54,9 +54,15 @@ def _name(record) -> str:
         return getattr(record, "name", "") or getattr(record, "reason", "") or f"#{record.id}"
 
 
-def config_history(*, limit: int = SHOWN, directory=None) -> list[HistoryRow]:
+def may_see(user, model) -> bool:
+    """The history of a model is for those who may list it (its view or change permission), as its page."""
+    label = f"{model._meta.app_label}.%s_{model._meta.model_name}"
+    return user.has_perm(label % "view") or user.has_perm(label % "change")
+
+
+def config_history(*, limit: int = SHOWN, directory=None, models=HISTORY_MODELS) -> list[HistoryRow]:
     records = []
-    for model in HISTORY_MODELS:
+    for model in models:
         records.extend(model.history.select_related("history_user").order_by("-history_date", "-history_id")
                        [:READ_PER_MODEL])
     records.sort(key=lambda record: record.history_date, reverse=True)
@@ -88,8 +94,10 @@ def config_history(*, limit: int = SHOWN, directory=None) -> list[HistoryRow]:
 @require_GET
 @staff_required
 def history(request):
+    models = tuple(model for model in HISTORY_MODELS if may_see(request.user, model))
     return render(request, "approvals/console/history.html", {
         "nav": "history",
-        "rows": config_history(directory=slack_directory.directory_current()),
+        "rows": config_history(directory=slack_directory.directory_current(), models=models),
         "shown": SHOWN,
+        "hidden": [_verbose(model) for model in HISTORY_MODELS if model not in models],
     })

@@ -237,9 +237,14 @@ def shown_back(submission: Submission, leave_type: LeaveTypeConfig | None) -> st
 
 
 def shown_to_hr(submission: Submission, leave_type: LeaveTypeConfig | None) -> str:
-    """A request as HR's console shows it: plain text (the page escapes it, not mrkdwn), without the note
-    (a private type's note is for the approvals channel only)."""
-    return f"{leave_type.label if leave_type else submission.leave_type}, {asked_dates(submission)}"
+    """A request as HR's console shows it (the Setup page's delivery problems, for any staff account): plain
+    text (the page escapes it, not mrkdwn), without the note, and a private type not named (DESIGN §5: only
+    the approvals channel and the requester's DM name it)."""
+    if leave_type is not None and leave_type.private:
+        label = "Time off of a private type"
+    else:
+        label = leave_type.label if leave_type else submission.leave_type
+    return f"{label}, {asked_dates(submission)}"
 
 
 def asked_dates(submission: Submission) -> str:
