@@ -177,7 +177,9 @@ def balances(request):
     config = current_config()
     first = config.teams[0] if config.teams else None
     chosen = _team(request, config, otherwise=f"Showing {first.name}." if first else "") or first
-    year = _int(request.GET.get("year"), timezone.localdate().year, FIRST_DAY.year, LAST_DAY.year)
+    # The team's own year (its zone: 1 January in Auckland is still 31 December in UTC), as /timeoff balance.
+    this_year = local_date(chosen, timezone.now()).year if chosen else timezone.localdate().year
+    year = _int(request.GET.get("year"), this_year, FIRST_DAY.year, LAST_DAY.year)
     ledger = _ledger(config)
     directory = slack_directory.directory_current()
     table = None

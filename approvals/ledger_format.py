@@ -50,6 +50,8 @@ def request_metadata(entry: LedgerEntry) -> dict:
             "decided_at": entry.decided_at,
             "reason": entry.reason,
             "recorded_by": entry.recorded_by,
+            # Leave across a year end: its days per year as counted when sent ({"2028": 4, "2029": 4}).
+            "days_by_year": {str(year): float(days) for year, days in entry.days_by_year} or None,
         }),
     }
 
@@ -102,9 +104,26 @@ def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
             decided_at=_optional_int(payload, "decided_at"),
             reason=_optional_text(payload, "reason"),
             recorded_by=_optional_text(payload, "recorded_by"),
+            days_by_year=_days_by_year(payload),
         )
     except _Invalid:
         return None
+
+
+def _days_by_year(payload: dict) -> tuple[tuple[int, Decimal], ...]:
+    """The optional per-year split; anything malformed reads as not recorded (the calendar splits `days`)."""
+    value = payload.get("days_by_year")
+    if not isinstance(value, dict) or len(value) > 10:
+        return ()
+    split = []
+    for year, days in value.items():
+        if not (isinstance(year, str) and year.isascii() and year.isdigit() and len(year) == 4):
+            return ()
+        try:
+            split.append((int(year), _days({"days": days}, allow_negative=False)))
+        except _Invalid:
+            return ()
+    return tuple(sorted(split))
 
 
 def adjustment_from_metadata(metadata: Any) -> Adjustment | None:

@@ -51,6 +51,7 @@ from approvals.rules import (
     approval_violations,
     basic_violations,
     capacity_violation,
+    days_by_year,
     errors_by_field,
     format_range,
     request_days,
@@ -199,6 +200,9 @@ def check_submission(config: WorkspaceConfig, submission: Submission, *, team: T
 def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: TeamConfig,
                      leave_type: LeaveTypeConfig) -> LedgerEntry:
     """The ledger entry a submission becomes: pending, or approved at once when no approval is needed."""
+    holidays = holiday_dates(config, team, submission.start, submission.end)
+    split = (tuple(days_by_year(submission.leave_request, team.workweek, holidays).items())
+             if submission.start.year != submission.end.year else ())
     return LedgerEntry(
         id=submission.id,
         user=submission.user,
@@ -208,12 +212,12 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
         end=submission.end,
         start_half=submission.start_half,
         end_half=submission.end_half,
-        days=request_days(submission.leave_request, team.workweek,
-                          holiday_dates(config, team, submission.start, submission.end)),
+        days=request_days(submission.leave_request, team.workweek, holidays),
         status=PENDING if leave_type.requires_approval and not submission.recorded_by else APPROVED,
         decided_by=submission.recorded_by,
         decided_at=None if leave_type.requires_approval and not submission.recorded_by else int(time.time()),
         recorded_by=submission.recorded_by,
+        days_by_year=split,
     )
 
 

@@ -79,6 +79,10 @@ class LedgerEntry:
     # Where its message is (not part of the record, so not compared): known once read or posted.
     channel: str | None = field(default=None, compare=False)
     ts: str | None = field(default=None, compare=False)
+    # For leave across a year end: its `days` split by year as counted when it was sent, ((2028, 4), (2029, 4)),
+    # so a holiday HR adds in one year later charges neither year anew (entry_days_by_year). Empty: not
+    # recorded (one year, or written by an earlier release). The split of `days`, so not compared either.
+    days_by_year: tuple[tuple[int, Decimal], ...] = field(default=(), compare=False)
 
     @property
     def active(self) -> bool:
@@ -99,6 +103,10 @@ class Adjustment:
     # Where its message is (not part of the record, so not compared): known once read or posted.
     channel: str | None = field(default=None, compare=False)
     ts: str | None = field(default=None, compare=False)
+    # For leave across a year end: its `days` split by year as counted when it was sent, ((2028, 4), (2029, 4)),
+    # so a holiday HR adds in one year later charges neither year anew (entry_days_by_year). Empty: not
+    # recorded (one year, or written by an earlier release). The split of `days`, so not compared either.
+    days_by_year: tuple[tuple[int, Decimal], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -227,12 +235,16 @@ def entry_days_by_year(
     """An entry's stored `days` split by year; the values always add up to `entry.days`.
 
     The stored total is the record (holidays may have been added since it was
-    booked), so the calendar only decides the split: each year but the last
-    gets its calendar share (capped by what is left of the total), the last
-    year gets the rest.
+    booked): the split recorded with it when there is one; else the calendar
+    decides the split: each year but the last gets its calendar share (capped by
+    what is left of the total), the last year gets the rest.
     """
     if entry.start.year >= entry.end.year:
         return {entry.start.year: entry.days}
+    recorded = dict(entry.days_by_year)
+    if (set(recorded) == set(range(entry.start.year, entry.end.year + 1))
+            and sum(recorded.values(), _ZERO) == entry.days):
+        return recorded  # as counted when it was sent
     calendar = days_by_year(entry, workweek, holiday_dates)
     years = sorted(calendar)
     left = entry.days
@@ -318,6 +330,9 @@ def _plural(count: int | Decimal, one: str, many: str) -> str:
     return one if count == 1 else many
 
 
+BOTH_HALVES_ONE_DAY = "Choose the morning or the afternoon for a one-day request, not both"
+
+
 def _half_violations(request: LeaveRequest, leave_type: LeaveTypeConfig) -> list[RuleViolation]:
     if request.start_half is None and request.end_half is None:
         return []
@@ -328,7 +343,7 @@ def _half_violations(request: LeaveRequest, leave_type: LeaveTypeConfig) -> list
     if request.end_half not in (None, AM):
         return [RuleViolation(FIELD_HALF, "The last day can only be a half day until midday (morning only)")]
     if request.start == request.end and request.start_half == PM and request.end_half == AM:
-        return [RuleViolation(FIELD_HALF, "Choose the morning or the afternoon for a one-day request, not both")]
+        return [RuleViolation(FIELD_HALF, BOTH_HALVES_ONE_DAY)]
     return []
 
 

@@ -23,6 +23,7 @@ from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger
 from approvals.rules import (
     APPROVED,
+    BOTH_HALVES_ONE_DAY,
     MAX_REQUEST_DAYS,
     PENDING,
     LeaveRequest,
@@ -319,17 +320,20 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     if (draft.end - draft.start).days > MAX_REQUEST_DAYS:
         return f":warning: One request can cover at most a year. {who}"
     team = requester.team if requester.team_known else None
-    workweek = team.workweek if team else (0, 1, 2, 3, 4)
-    holidays = holiday_dates(config, team, draft.start, draft.end) if team else {}
     leave_type = config.leave_type(draft.leave_type or "")
     halves_allowed = leave_type is None or leave_type.allow_half_days
     start_half = draft.start_half if halves_allowed else None
     end_half = draft.end_half if halves_allowed else None
-    days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
-                        workweek, holidays)
     # With the year when it is not this one: the preview is where a typo for the year ("2029") shows.
     today = local_today(requester.timezone or "UTC")
     dates = format_range(draft.start, draft.end, start_half, end_half, today=today)
+    if draft.start == draft.end and start_half and end_half:
+        return f":warning: {dates}: {BOTH_HALVES_ONE_DAY}. {who}"
+    if team is None:  # no count on a calendar that may not be theirs (a Sunday–Thursday week, other holidays)
+        return f"{dates}. {who}"
+    holidays = holiday_dates(config, team, draft.start, draft.end)
+    days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
+                        team.workweek, holidays)
     preview = f"*{days_text(days)}*: {dates}. {who}"
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
