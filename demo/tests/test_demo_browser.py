@@ -87,8 +87,8 @@ def request_time_off(page, note: str) -> None:
         page.fill("form.modal input[type=date] >> nth=0", FIRST_DAY.isoformat())
     with page.expect_navigation():
         page.fill("form.modal input[type=date] >> nth=1", LAST_DAY.isoformat())
-    page.wait_for_function("document.querySelector('form.modal') && "
-                           "document.querySelector('form.modal').innerText.includes('3 working days')")
+    # A locator, not wait_for_function: polling a string of JavaScript is an eval, which the page's CSP refuses.
+    page.locator("form.modal", has_text="3 working days").wait_for()
     page.fill("form.modal textarea", note)
     page.click("#modal-submit")
     page.wait_for_selector("form.modal", state="detached")
