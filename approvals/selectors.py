@@ -329,8 +329,12 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     dates = format_range(draft.start, draft.end, start_half, end_half, today=today)
     if draft.start == draft.end and start_half and end_half:
         return f":warning: {dates}: {BOTH_HALVES_ONE_DAY}. {who}"
-    if team is None:  # no count on a calendar that may not be theirs (a Sunday–Thursday week, other holidays)
-        return f"{dates}. {who}"
+    if team is None:
+        # A count all the same (the form is open now, and the member lists behind the team may take a
+        # moment), saying on what calendar: their team's may be a Sunday–Thursday week, with its holidays.
+        days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half,
+                                         end_half), (0, 1, 2, 3, 4), {})
+        return f"*{days_text(days)}*: {dates}, counted Monday–Friday without holidays until your team is known. {who}"
     holidays = holiday_dates(config, team, draft.start, draft.end)
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         team.workweek, holidays)
