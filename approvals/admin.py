@@ -14,6 +14,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.utils.text import capfirst
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 from approvals import config_fields
 from approvals.config_fields import Invalid, SlackIdKind
@@ -319,3 +321,21 @@ admin.site.site_title = "Time off"
 admin.site.index_title = "Teams, approvers, leave types and balances"
 
 import approvals.admin_adjustments  # noqa: E402,F401  the "Adjust a balance" admin page
+
+
+class TaskResultAdmin(DBTaskResultAdmin):
+    """django-tasks-db's page of the task queue, for whoever watches it. A task's arguments and result
+    carry what it works on (a delivery: the request, its note and its type, private ones too): shown only
+    to those who may read everyone's leave records, as the console's Balances and Ledger CSV."""
+
+    LEAVE_FIELDS = ("args_kwargs", "return_value")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.has_perm("approvals.view_leave_records"):
+            return fields
+        return [field for field in fields if field not in self.LEAVE_FIELDS]
+
+
+admin.site.unregister(DBTaskResult)  # registered by importing django_tasks_db.admin above
+admin.site.register(DBTaskResult, TaskResultAdmin)

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 
 from approvals import block_ids as ids
 from approvals import messages
-from approvals.block_kit import context, escape, mention, plain, section, sections
+from approvals.block_kit import context, days_text, escape, mention, plain, section, sections
 from approvals.config_types import WorkspaceConfig
+from approvals.job_messages import AWAY
+from approvals.jobs import message_link
 from approvals.rules import LedgerEntry, format_day
 
 MAX_BLOCKS = 100  # Slack's limit for a view
@@ -87,9 +89,15 @@ def waiting_blocks(config: WorkspaceConfig, entry: LedgerEntry) -> list[dict]:
     """A pending request with Approve / Reject that behave exactly like the channel's buttons."""
     leave_type = config.leave_type(entry.leave_type)
     value = messages.decision_value(entry, located=True)
+    if leave_type is None or leave_type.private:
+        # DESIGN §5: a private type is named in the approvals channel (one click away) and the requester's
+        # DM only; an approver need not be in that channel (a listed approver of a private one), as nudges.
+        summary = f"{AWAY}, {messages.entry_dates(entry)} ({days_text(entry.days)})"
+        link = f" <{message_link(entry.channel, entry.ts)}|Open the request>" if entry.channel and entry.ts else ""
+    else:
+        summary, link = messages.request_summary(entry, leave_type), ""
     return [
-        section(f"*{mention(entry.user)}* requests *{messages.request_summary(entry, leave_type)}* "
-                f"({escape(entry.team)})"),
+        section(f"*{mention(entry.user)}* requests *{summary}* ({escape(entry.team)}){link}"),
         {"type": "actions", "block_id": f"decide:{entry.id}"[:255], "elements": [
             {"type": "button", "action_id": ids.APPROVE_ACTION, "style": "primary", "text": plain("Approve"),
              "value": value},

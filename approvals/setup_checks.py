@@ -86,6 +86,7 @@ class ChannelCheck:
     error: str = ""  # Slack's error when it could not say (channel_not_found, ratelimited, …), as Connection's
     passing: bool = False
     needed: str = ""  # with missing_scope: the scope Slack said it needs
+    private_types: bool = False  # some leave type is private: an approvals channel must be private too
 
     @property
     def nobody_in_it(self) -> bool:
@@ -110,6 +111,11 @@ class ChannelCheck:
             found.append("The bot is not in it: type /invite @Time off in the channel.")
         if not self.private and any(use.endswith(APPROVERS) for use in self.uses):
             found.append("It is public: anyone who joins it could approve.")
+        if not self.private and self.private_types and any(use.endswith((APPROVALS, PAST_APPROVALS))
+                                                           for use in self.uses):
+            found.append("It is public: anyone in the workspace can read and search the private leave types and "
+                         "the notes posted there. Make it private in Slack (channel settings), or give the team a "
+                         "new private approvals channel.")
         if self.nobody_in_it and any(use.endswith(APPROVERS) for use in self.uses):
             found.append("Nobody is in it but the bot: no one approves through it. Invite the approvers, or name "
                          "them on the team's page.")
@@ -178,7 +184,7 @@ def connection_check(client: WebClient) -> Connection:
     )
 
 
-def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCheck:
+def channel_check(client: WebClient, channel: str, uses: list[str], *, private_types: bool = False) -> ChannelCheck:
     try:
         info = client.conversations_info(channel=channel, include_num_members=True)["channel"]
     except (SlackApiError, OSError) as exc:
@@ -188,7 +194,8 @@ def channel_check(client: WebClient, channel: str, uses: list[str]) -> ChannelCh
     members = info.get("num_members")
     return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
                         bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
-                        private=bool(info.get("is_private")), members=members if isinstance(members, int) else None)
+                        private=bool(info.get("is_private")), members=members if isinstance(members, int) else None,
+                        private_types=private_types)
 
 
 def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
@@ -199,7 +206,9 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
     if connection.ok:
         uses = list(channel_uses(config).items())
         skipped = max(0, len(uses) - MAX_CHANNELS)
-        channels = [channel_check(client, channel, used_for) for channel, used_for in uses[:MAX_CHANNELS]]
+        private_types = any(leave_type.private for leave_type in config.leave_types)
+        channels = [channel_check(client, channel, used_for, private_types=private_types)
+                    for channel, used_for in uses[:MAX_CHANNELS]]
     passing = connection.passing or any(check.passing for check in channels)
     return SetupReport(checked_at=started, connection=connection, channels=tuple(channels),
                        channels_skipped=skipped, passing_fault=passing)
