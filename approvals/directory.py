@@ -20,7 +20,7 @@ import uuid
 
 from django.core.cache import cache
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals.task_queue import error_code, transient
 from approvals.team_routing import MembershipUnknown, Unlisted
@@ -44,6 +44,7 @@ BOT_ID_KEY = "directory:bot_user_id"
 # Our workspace's id, as auth.test says it with the bot's id: an Events API envelope of another workspace
 # (the same app installed in two, an Enterprise Grid org) does not speak of our token.
 WORKSPACE_ID_KEY = "directory:workspace_id"
+ENTERPRISE_ID_KEY = "directory:enterprise_id"  # our Enterprise Grid org's id, "" outside one (auth.test)
 # users.info's answers for an id that names nobody we may see (https://docs.slack.dev/reference/methods/users.info)
 NO_SUCH_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 NO_SUCH_USER = "no such user"  # what the cache holds for one
@@ -202,7 +203,7 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
         return None
     # Slackbot is not `is_bot` in users.info, but no person either.
     profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted")),
-               "bot": bool(info.get("is_bot")) or user == SLACKBOT}
+               "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info)}
     _cache_unless_changed(user, before, {f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile},
                           TIMEZONE_TTL_SECONDS)
     return profile
@@ -245,10 +246,32 @@ def unable_cached(users) -> set[str]:
 
 
 def _cannot_approve(profile) -> bool:
-    """From `fetch_user`'s cached answer: a bot, a deactivated account, or an id Slack has no user for."""
+    """From `fetch_user`'s cached answer: a bot, a deactivated account, someone of another organisation
+    (a Slack Connect channel's), or an id Slack has no user for."""
     if profile == NO_SUCH_USER:
         return True
-    return isinstance(profile, dict) and bool(profile.get("deleted") or profile.get("bot"))
+    return isinstance(profile, dict) and bool(profile.get("deleted") or profile.get("bot") or profile.get("external"))
+
+
+def _external(client: WebClient, info: dict) -> bool:
+    """Is this user of another organisation, in a channel shared with ours through Slack Connect? Their
+    home workspace (`team_id`) is not ours, nor another workspace of our Enterprise Grid org. Unknown
+    (our own ids not known, Slack saying nothing of theirs): not external, as before Slack Connect."""
+    theirs = info.get("team_id")
+    if not isinstance(theirs, str) or not theirs:
+        return False
+    ours = cache.get_many([WORKSPACE_ID_KEY, ENTERPRISE_ID_KEY])
+    if WORKSPACE_ID_KEY not in ours:
+        try:
+            fetch_bot_user_id(client)
+        except (SlackApiError, SlackClientError, OSError):
+            return False
+        ours = cache.get_many([WORKSPACE_ID_KEY, ENTERPRISE_ID_KEY])
+    workspace, enterprise = ours.get(WORKSPACE_ID_KEY), ours.get(ENTERPRISE_ID_KEY)
+    if not workspace or theirs == workspace:
+        return False
+    their_enterprise = (info.get("enterprise_user") or {}).get("enterprise_id") or info.get("enterprise_id")
+    return not (enterprise and their_enterprise == enterprise)
 
 
 def is_deactivated(client: WebClient, user: str) -> bool:
@@ -288,7 +311,8 @@ def fetch_bot_user_id(client: WebClient) -> str | None:
         bot_id = answer.get("user_id")
         if not bot_id:
             return None
-        cache.set_many({BOT_ID_KEY: bot_id, WORKSPACE_ID_KEY: answer.get("team_id") or ""}, BOT_ID_TTL_SECONDS)
+        cache.set_many({BOT_ID_KEY: bot_id, WORKSPACE_ID_KEY: answer.get("team_id") or "",
+                        ENTERPRISE_ID_KEY: answer.get("enterprise_id") or ""}, BOT_ID_TTL_SECONDS)
     return bot_id
 
 

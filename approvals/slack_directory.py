@@ -127,17 +127,30 @@ class Directory:
     def _former_by_id(self) -> dict[str, Person]:
         return {p.id: p for p in self.former_people}
 
+    @functools.cached_property
+    def _labels_shared(self) -> frozenset[str]:
+        """Names more than one person goes by (two "Alex Kim"s): shown with what tells them apart."""
+        seen, shared = set(), set()
+        for person in (*self.people, *self.former_people):
+            (shared if person.label in seen else seen).add(person.label)
+        return frozenset(shared)
+
     def person(self, user_id: str) -> Person | None:
         return self._people_by_id.get(user_id)
 
     def person_label(self, user_id: str) -> str:
-        """A person's name as the console shows it; a deactivated account's with "(deactivated)"; the id
-        of someone Slack does not list."""
+        """A person's name as the console shows it (with their email or @handle when someone else has the
+        same name); a deactivated account's with "(deactivated)"; the id of someone Slack does not list."""
         person = self._people_by_id.get(user_id)
         if person is not None:
-            return person.label
+            return self._told_apart(person)
         former = self._former_by_id.get(user_id)
-        return f"{former.label} (deactivated)" if former is not None else user_id
+        return f"{self._told_apart(former)} (deactivated)" if former is not None else user_id
+
+    def _told_apart(self, person: Person) -> str:
+        if person.label not in self._labels_shared:
+            return person.label
+        return f"{person.label} ({person.email or '@' + person.name})"
 
     def channel(self, channel_id: str) -> Channel | None:
         return self._channels_by_id.get(channel_id)
@@ -427,7 +440,9 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
     name = text.removeprefix("@").strip().casefold()
     if not name:
         raise NotResolved("Type a name, an @handle or an email address.")
-    fields_to_try = ((lambda p: (p.name, p.display_name)),) if text.startswith("@") else (
+    # A handle is one person's (Slack keeps them unique): `@alex` is Alex's even when Alexandra's display
+    # name is "Alex"; it is also what the console's suggestions give for someone without an email.
+    fields_to_try = ((lambda p: (p.name,)), (lambda p: (p.display_name,))) if text.startswith("@") else (
         (lambda p: (p.name, p.display_name)), (lambda p: (p.real_name,)))
     for names_of in fields_to_try:
         found = [p for p in directory.people if name in (n.casefold() for n in names_of(p) if n)]
@@ -436,7 +451,7 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
         if len(found) > 1:
             raise NotResolved(f"Several people are called {text}: "
                               + ", ".join(f"{p.label} ({p.email or '@' + p.name})" for p in found[:5])
-                              + ". Type the email address of the one you mean.")
+                              + ". Type the email address (or the @handle) of the one you mean.")
     raise NotResolved(f"No one in this Slack workspace is called {text}."
                       + _did_you_mean(people_matching(text, directory=directory), lambda p: p.email or f"@{p.name}"))
 
