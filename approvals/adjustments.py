@@ -224,6 +224,6 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
     adjustment = replace(adjustment, channel=team.approvals_channel, ts=response.get("ts"))  # where the ledger has it
     ledger_reader.record_adjustment(adjustment)
     tasks.publish_home_later({user})  # the balances shown on their App Home changed
-    logger.info("adjustment recorded id=%s user=%s type=%s days=%s year=%s by=%s", adjustment.id, user, leave_type,
-                days, year, by)
+    # Not the leave type: a private one (sick leave) is named only in the ledger and to HR, never in logs.
+    logger.info("adjustment recorded id=%s user=%s days=%s year=%s by=%s", adjustment.id, user, days, year, by)
     return adjustment
