@@ -158,8 +158,8 @@ def request_changed_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None)
 
 def rules_changed_text(entry: LedgerEntry, reason: str) -> str:
     """To an approver whose Approve meets a rule HR changed since the request was sent (`reason`, plain)."""
-    return (f"You can't approve this as it stands: {escape(reason)}. HR changed the blackouts or the yearly "
-            f"allowance since it was sent. "
+    return (f"You can't approve this as it stands: {escape(reason)}. HR changed the leave rules (blackouts, "
+            f"allowances or limits) since it was sent. "
             f"Nothing was approved: reject it with that reason, or ask {mention(entry.user)} to change it.")
 
 

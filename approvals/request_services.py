@@ -1016,13 +1016,13 @@ def tell_approver(client: WebClient, decision: Decision, text: str) -> None:
 
 
 def rules_changed_since(config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:
-    """Why `entry` may not be approved as it stands under the configuration now (a blackout added over it,
-    its allowance lowered: rules.approval_violations), or None, in plain text (for messages.rules_changed_text
+    """Why `entry` may not be approved as it stands under the configuration now (its type deleted, a blackout
+    added over it, its allowance lowered: rules.approval_violations), or None, in plain text (for messages.rules_changed_text
     to escape). From the person's cached view; when that is cold, only the blackout (the allowance was checked
     when the request was sent)."""
     leave_type = config.leave_type(entry.leave_type)
     if leave_type is None:
-        return None
+        return f"its leave type ({entry.leave_type}) no longer exists"
     view = ledger_reader.person_view(config, entry.user, team.name, entry.start, entry.end)
     own = [e for e in view.without(entry.id) if e.user == entry.user] if view is not None else []
     request = LeaveRequest(entry.user, entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)

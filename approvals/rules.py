@@ -393,6 +393,61 @@ def _own_overlap_violation(
     return None
 
 
+def _next_working_day(day: date, step: int, workweek: tuple[int, ...], holiday_dates: Container[date]) -> date | None:
+    """The nearest working day before (`step` -1) or after (+1) `day`, looking at most a year away."""
+    for offset in range(1, 367):
+        candidate = day + timedelta(days=step * offset)
+        if candidate.weekday() in workweek and candidate not in holiday_dates:
+            return candidate
+    return None
+
+
+def _joined_run_violation(
+    request: LeaveRequest,
+    coverage: Mapping[date, frozenset[str]],
+    leave_type: LeaveTypeConfig,
+    ledger: list[LedgerEntry],
+    workweek: tuple[int, ...],
+    holiday_dates: Container[date],
+    today: date,
+    whose: str = "your",
+) -> RuleViolation | None:
+    """`max_consecutive_days` over the whole absence: a request that touches the requester's own pending or
+    approved leave of the same type, with no working time between (a weekend or holiday does not break
+    it), counts as one run with it; otherwise two back-to-back requests would step round the limit."""
+    limit = leave_type.max_consecutive_days
+    own: dict[date, frozenset[str]] = {}
+    for entry in ledger:
+        if entry.user == request.user and entry.active and entry.leave_type == request.leave_type:
+            for day, halves in _coverage(entry.start, entry.end, entry.start_half, entry.end_half,
+                                         workweek, holiday_dates).items():
+                own[day] = own.get(day, frozenset()) | halves
+    if limit is None or not own or not coverage:
+        return None
+    run = dict(coverage)
+    joined = False
+    # Walk outwards from each end while the absence goes on: away in the afternoon of one working day and
+    # the morning of the next.
+    for step, leaving, arriving in ((-1, AM, PM), (1, PM, AM)):
+        day = min(coverage) if step < 0 else max(coverage)
+        while leaving in run.get(day, frozenset()):
+            neighbour = _next_working_day(day, step, workweek, holiday_dates)
+            if neighbour is None or arriving not in own.get(neighbour, frozenset()):
+                break
+            run[neighbour] = own[neighbour]
+            joined = True
+            day = neighbour
+    if not joined or _days_in(run) <= limit:
+        return None
+    first, last = min(run), max(run)
+    return RuleViolation(
+        FIELD_END,
+        f"{leave_type.name} can be at most {limit} working {_plural(limit, 'day', 'days')} in a row; next to "
+        f"{whose} other {leave_type.name} this makes {format_number(_days_in(run))}, "
+        f"{format_range(first, last, today=today)}",
+    )
+
+
 def _allowance_violations(
     request: LeaveRequest,
     leave_type: LeaveTypeConfig,
@@ -631,6 +686,10 @@ def validate_request(
     overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates, today)
     if overlap:
         violations.append(overlap)
+    elif limit is not None and days <= limit:
+        joined = _joined_run_violation(request, coverage, leave_type, ledger, workweek, holiday_dates, today)
+        if joined:
+            violations.append(joined)
 
     violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates))
 
@@ -661,12 +720,23 @@ def approval_violations(
     today: date,
     holder: str,
 ) -> list[RuleViolation]:
-    """The rules HR may have changed while a request waited, checked again when it is approved: a blackout
-    added over it, an allowance lowered under it. `ledger`: the person's entries without this request;
-    `holder`: the person, as the approver reads them ("They have")."""
+    """The rules HR may have changed while a request waited, checked again when it is approved: half days
+    turned off, the longest request shortened, a blackout added over it, an allowance lowered under it.
+    `ledger`: the person's entries without this request; `holder`: the person, as the approver reads them
+    ("They have")."""
     workweek = tuple(team.workweek)
     coverage = _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
-    violations = [v for v in [_blackout_violation(coverage, team, blackouts, today)] if v]
+    violations = [v for v in _half_violations(request, leave_type) if leave_type.allow_half_days is False]
+    limit = leave_type.max_consecutive_days
+    days = _days_in(coverage)
+    if limit is not None and days > limit:
+        violations.append(RuleViolation(
+            FIELD_END, f"{leave_type.name} can now be at most {limit} working {_plural(limit, 'day', 'days')} in a "
+                       f"row; this request is {format_number(days)}"))
+    elif joined := _joined_run_violation(request, coverage, leave_type, list(ledger), workweek, holiday_dates, today,
+                                         whose="their"):
+        violations.append(joined)
+    violations += [v for v in [_blackout_violation(coverage, team, blackouts, today)] if v]
     violations += _allowance_violations(request, leave_type, list(ledger), list(adjustments), workweek, holiday_dates,
                                         holder=holder)
     return violations

@@ -175,6 +175,56 @@ def test_max_consecutive_days_counts_working_days_not_calendar_days():
         "Vacation can be at most 10 working days in a row; this request is 10.5"]
 
 
+def test_back_to_back_requests_count_as_one_run_for_max_consecutive_days():
+    # Mon 7 – Fri 11 Dec approved (5 days); Mon 14 – Mon 21 Dec asked (6 days): 11 in a row over the weekend.
+    first = ent(ALICE, date(2026, 12, 7), date(2026, 12, 11))
+    errors = validate(req(date(2026, 12, 14), date(2026, 12, 21)), ledger=[first])
+    assert [v.message for v in errors] == [
+        "Vacation can be at most 10 working days in a row; next to your other Vacation this makes 11, "
+        "Mon 7 Dec – Mon 21 Dec"]
+    assert [v.field for v in errors] == [FIELD_END]
+    # Ten in a row is allowed, and so is a request placed before the other one.
+    assert validate(req(date(2026, 12, 14), date(2026, 12, 18)), ledger=[first]) == []
+    assert [v.message for v in validate(req(date(2026, 11, 30), date(2026, 12, 4)), today=date(2026, 11, 20),
+                                        ledger=[first, ent(ALICE, date(2026, 12, 14), date(2026, 12, 14),
+                                                           status=PENDING)])] == [
+        "Vacation can be at most 10 working days in a row; next to your other Vacation this makes 11, "
+        "Mon 30 Nov – Mon 14 Dec"]
+
+
+def test_a_run_is_broken_by_a_working_day_half_day_other_type_or_other_person():
+    first = ent(ALICE, date(2026, 12, 7), date(2026, 12, 11))
+    # A working day between: two runs of 5 and 6.
+    assert validate(req(date(2026, 12, 15), date(2026, 12, 22)), ledger=[first]) == []
+    # The first ends at noon on Friday: Alice works Friday afternoon.
+    morning_only = ent(ALICE, date(2026, 12, 7), date(2026, 12, 11), end_half="am")
+    assert validate(req(date(2026, 12, 14), date(2026, 12, 21)), ledger=[morning_only]) == []
+    # Sick leave next to vacation, Bob's vacation, and rejected or cancelled leave don't join the run.
+    for other in (ent(ALICE, date(2026, 12, 7), date(2026, 12, 11), leave_type="sick"),
+                  ent(BOB, date(2026, 12, 7), date(2026, 12, 11)),
+                  ent(ALICE, date(2026, 12, 7), date(2026, 12, 11), status=REJECTED),
+                  ent(ALICE, date(2026, 12, 7), date(2026, 12, 11), status=CANCELLED)):
+        assert validate(req(date(2026, 12, 14), date(2026, 12, 21)), ledger=[other]) == [], other
+
+
+def test_a_holiday_between_two_requests_does_not_break_the_run():
+    # Thu 17 – Thu 24 Dec (6 days) and Mon 28 Dec – Thu 31 Dec (4 days); Fri 25 Dec is a holiday: 10 in a row,
+    # allowed; one more day, Fri 1 Jan is a holiday too, so Mon 4 Jan makes 11.
+    before = ent(ALICE, date(2026, 12, 17), date(2026, 12, 24))
+    assert validate(req(date(2026, 12, 28), date(2026, 12, 31)), ledger=[before]) == []
+    after = ent(ALICE, date(2026, 12, 28), date(2026, 12, 31))
+    errors = validate(req(date(2027, 1, 4), date(2027, 1, 4)), ledger=[before, after])
+    assert [v.message for v in errors] == [
+        "Vacation can be at most 10 working days in a row; next to your other Vacation this makes 11, "
+        "Thu 17 Dec 2026 – Mon 4 Jan 2027"]
+
+
+def test_a_type_without_a_longest_request_has_no_run_limit():
+    first = ent(ALICE, date(2026, 12, 7), date(2026, 12, 18), leave_type="unpaid")
+    assert validate(req(date(2026, 12, 21), date(2026, 12, 31), leave_type="unpaid"), leave_type=UNLIMITED,
+                    ledger=[first]) == []
+
+
 # --- max_out with half days -----------------------------------------------------------------------
 
 

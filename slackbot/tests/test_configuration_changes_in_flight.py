@@ -166,6 +166,67 @@ def test_approving_a_request_over_an_allowance_lowered_since_tells_the_approver(
         f"approved as {request_status(fake_slack)['status']!r} past the allowance, and Bob was told only {said}")
 
 
+def approve_after(client, fake_slack, config, **request) -> list[str]:
+    """Alice asks for leave, HR installs `config`, Bob presses Approve: what Bob is told."""
+    install_config()
+    request_time_off(client, fake_slack, ALICE, **request)
+    [posted] = posted_requests(fake_slack)
+    install_config(config)
+    fake_slack.clear_calls()
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    return told(fake_slack, BOB)
+
+
+def test_approving_a_request_longer_than_the_longest_request_set_since_tells_the_approver(client, fake_slack):
+    said = approve_after(client, fake_slack, standard_config(
+        leave_types=(replace(VACATION, max_consecutive_days=2), SICK, MEDICAL)))
+    assert any("can now be at most 2 working days in a row; this request is 3" in text for text in said), said
+    assert request_status(fake_slack)["status"] == PENDING
+
+
+def test_approving_a_half_day_after_half_days_were_turned_off_tells_the_approver(client, fake_slack):
+    said = approve_after(client, fake_slack, standard_config(
+        leave_types=(replace(VACATION, allow_half_days=False), SICK, MEDICAL)),
+        halves=(ids.HALF_END_AM,))
+    assert any("Vacation can't be taken in half days" in text for text in said), said
+    assert request_status(fake_slack)["status"] == PENDING
+
+
+def test_approving_a_request_whose_leave_type_was_deleted_tells_the_approver(client, fake_slack):
+    said = approve_after(client, fake_slack, standard_config(leave_types=(SICK, MEDICAL)))
+    assert any("its leave type (vacation) no longer exists" in text for text in said), said
+    assert request_status(fake_slack)["status"] == PENDING
+
+
+def test_approving_a_request_under_the_rules_it_was_sent_with_still_approves(client, fake_slack):
+    said = approve_after(client, fake_slack, standard_config())
+    assert not any("HR changed" in text for text in said), said
+    assert request_status(fake_slack)["status"] == APPROVED
+
+
+def test_a_request_back_to_back_with_approved_leave_is_held_to_the_longest_request(client, fake_slack):
+    # Vacation is at most 20 working days in a row. Alice has Mon 10 – Fri 28 March (15 days) approved;
+    # Mon 31 March is a holiday in California; Tue 1 – Tue 8 April (6 more) would make 21 in a row.
+    install_config()
+    request_time_off(client, fake_slack, ALICE, start=MONDAY, end=date(2031, 3, 28))
+    [posted] = posted_requests(fake_slack)
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    assert request_status(fake_slack)["status"] == APPROVED
+
+    view = open_request_form(client, fake_slack, ALICE)
+    response = submit_request(client, ALICE, view, request_values("vacation", date(2031, 4, 1), date(2031, 4, 8)),
+                              view_id="V_REQ2")
+    assert response.status_code == 200
+    errors = response.json()["errors"]
+    assert errors[ids.END_BLOCK] == ("Vacation can be at most 20 working days in a row; next to your other "
+                                     "Vacation this makes 21, Mon 10 Mar 2031 – Tue 8 Apr 2031"), errors
+    # One day fewer is fine.
+    response = submit_request(client, ALICE, view, request_values("vacation", date(2031, 4, 1), APRIL_7),
+                              view_id="V_REQ2")
+    assert len(posted_requests(fake_slack)) == 2
+    assert response.status_code == 200 and not response.content, response.content
+
+
 # --- A team removed whose approvals channel no other team reads -------------------------------------
 
 
