@@ -21,6 +21,7 @@ from approvals import config_fields
 from approvals.config_fields import Invalid, SlackIdKind
 from approvals.config_store import past_after_change, team_name_refusal
 from approvals.models import Blackout, CompanyHoliday, DeliveryProblem, LeaveType, Team, WorkspacePolicy
+from approvals.sign_in_throttle import AdminSignInForm
 
 WEEKDAY_CHOICES = list(enumerate(("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
 
@@ -319,6 +320,7 @@ class DeliveryProblemAdmin(DateDrillDownChecked, admin.ModelAdmin):
 admin.site.site_header = "Time off — HR console"
 admin.site.site_title = "Time off"
 admin.site.index_title = "Teams, approvers, leave types and balances"
+admin.site.login_form = AdminSignInForm  # wrong passwords are throttled per account (approvals.sign_in_throttle)
 
 import approvals.admin_adjustments  # noqa: E402,F401  the "Adjust a balance" admin page
 

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from approvals import slack_directory
 from approvals.console_selectors import teams_in_matching_order
 from approvals.console_services import TeamNotFound, team_move
+from approvals.sign_in_throttle import ConsoleSignInForm
 from approvals.slack_clients import in_request_client
 from approvals.task_queue import error_code, error_for_people
 
@@ -39,6 +40,7 @@ class ConsoleLogin(LoginView):
     account is not an HR console account (403.html), which is what HR must fix."""
 
     template_name = "approvals/console/login.html"
+    authentication_form = ConsoleSignInForm
 
 
 def staff_required(view):
