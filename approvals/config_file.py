@@ -100,6 +100,8 @@ def parse_config(data: Any) -> WorkspaceConfig:
         for index, entry in enumerate(getattr(config, section)):
             if entry is not None and entry.team is not None and entry.team not in team_names:
                 errors.append(f"{section}[{index}].team: no team named '{entry.team}' in this file")
+    _no_repeats(config.holidays, "holidays", ("date", "team"), errors)
+    _no_repeats(config.blackouts, "blackouts", ("start", "end", "team"), errors)
 
     if errors:
         raise ConfigError(errors)
@@ -116,6 +118,20 @@ def _first_of_each(entries: tuple, section: str, key: str, errors: list[str]) ->
         elif value is not None:
             first[value] = index
     return first
+
+
+def _no_repeats(entries: tuple, section: str, keys: tuple[str, ...], errors: list[str]) -> None:
+    """A company day on one date for the same teams twice, or one blackout twice: a copy-paste slip."""
+    first: dict[tuple, int] = {}
+    for index, entry in enumerate(entries):
+        if entry is None:
+            continue
+        value = tuple(getattr(entry, key, None) for key in keys)
+        if value in first:
+            said = ", ".join(f"{key} {'every team' if v is None else v}" for key, v in zip(keys, value))
+            errors.append(f"{section}[{index}]: the same {said} as {section}[{first[value]}]")
+        else:
+            first[value] = index
 
 
 def looks_like(name: str) -> str:

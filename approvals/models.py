@@ -323,6 +323,14 @@ class CompanyHoliday(ConfigModel):
         scope = f" ({self.team})" if self.team_id else ""
         return f"{self.date.isoformat()} {self.name}{scope}"
 
+    def clean(self):
+        super().clean()
+        # A second company day on one date for the same teams adds nothing but a second name.
+        same = CompanyHoliday.objects.filter(date=self.date, team_id=self.team_id).exclude(pk=self.pk).first()
+        if self.date and same is not None:
+            raise ValidationError({"date": f"{self.date.isoformat()} is already a company day for "
+                                           f"{self.team or 'every team'}: {same.name}."})
+
 
 class Blackout(ConfigModel):
     """Days on which no leave may be requested, for one team or (no team) for everyone."""
@@ -356,6 +364,13 @@ class Blackout(ConfigModel):
         scope = f" ({self.team})" if self.team_id else ""
         reason = f": {self.reason}" if self.reason else ""
         return f"{self.start.isoformat()} – {self.end.isoformat()}{scope}{reason}"
+
+    def clean(self):
+        super().clean()
+        same = Blackout.objects.filter(start=self.start, end=self.end, team_id=self.team_id).exclude(pk=self.pk)
+        if self.start and self.end and same.exists():
+            raise ValidationError({"start": f"There is already a blackout from {self.start.isoformat()} to "
+                                            f"{self.end.isoformat()} for {self.team or 'every team'}."})
 
 
 class DeliveryProblem(models.Model):

@@ -363,3 +363,16 @@ def test_an_empty_configuration_round_trips():
 
     assert parse_config(copy.deepcopy(data)) == config
     assert config_to_dict(parse_config(data)) == data
+
+
+def test_a_company_day_or_a_blackout_given_twice_is_refused_naming_both():
+    data = minimal()
+    data["holidays"] = [{"date": "2031-12-24", "name": "Company day"}, {"date": "2031-12-24", "name": "Eve"},
+                        {"date": "2031-12-24", "name": "Support's day", "team": "Support"}]
+    data["blackouts"] = [{"start": "2031-12-14", "end": "2031-12-31", "team": "Support"},
+                         {"start": "2031-12-14", "end": "2031-12-31", "team": "Support", "reason": "Again"},
+                         {"start": "2031-12-14", "end": "2031-12-31"}]
+    assert errors_of(data) == [
+        "holidays[1]: the same date 2031-12-24, team every team as holidays[0]",
+        "blackouts[1]: the same start 2031-12-14, end 2031-12-31, team Support as blackouts[0]",
+    ]

@@ -331,6 +331,25 @@ def test_holidays_and_blackouts(hr_client, engineering):
     assert current_config().holidays == () and current_config().blackouts == ()
 
 
+def test_a_second_company_day_or_blackout_for_the_same_days_and_teams_is_refused(hr_client, engineering):
+    day = {"date": "2031-12-24", "name": "Company day", "team": ""}
+    assert hr_client.post(reverse("console:holiday_add"), day).status_code == 302
+    response = hr_client.post(reverse("console:holiday_add"), {**day, "name": "Christmas Eve"})
+    assert errors_of(response, "date") == ["2031-12-24 is already a company day for every team: Company day."]
+    # The same date for one team only is another scope, and editing the first keeps its own date.
+    assert hr_client.post(reverse("console:holiday_add"), {**day, "team": str(engineering.pk)}).status_code == 302
+    first = CompanyHoliday.objects.get(team=None)
+    assert hr_client.post(reverse("console:holiday_edit", args=[first.pk]), {**day, "name": "Eve"}).status_code == 302
+    assert CompanyHoliday.objects.count() == 2
+
+    freeze = {"start": "2031-12-10", "end": "2031-12-20", "team": str(engineering.pk), "reason": "Freeze"}
+    assert hr_client.post(reverse("console:blackout_add"), freeze).status_code == 302
+    response = hr_client.post(reverse("console:blackout_add"), {**freeze, "reason": "Again"})
+    assert errors_of(response, "start") == [
+        "There is already a blackout from 2031-12-10 to 2031-12-20 for Engineering."]
+    assert Blackout.objects.count() == 1
+
+
 def test_requesters_and_fallback_approvers_by_name(hr_client):
     response = hr_client.get(reverse("console:policy"))
     assert "everyone in the workspace" in response.text
