@@ -328,7 +328,7 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
     except ChangeRefused as refusal:
         send_dm(client, by, messages.change_refused_text(str(refusal)))
         return
-    change_followups(client, config, message, previous, entry, by=by)
+    change_followups(client, config, message, previous, entry, by=by, edit=str(submission.submitted_at))
 
 
 def edited_as_asked(entry: LedgerEntry, submission: Submission) -> bool:
@@ -343,8 +343,7 @@ def change_written_key(change: Change) -> str:
 
 
 def edit_written_key(submission: Submission) -> str:
-    return (f"edit-written:{submission.id}:{submission.leave_type}:{submission.start}:{submission.end}:"
-            f"{submission.start_half}:{submission.end_half}")
+    return f"edit-written:{submission.id}:{submission.submitted_at}"
 
 
 def change_gave_up(client: WebClient, change: Change, error: str, *, failure: str, passing: bool,
@@ -476,25 +475,29 @@ def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry)
 
 
 def change_followups(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, previous: LedgerEntry,
-                     entry: LedgerEntry, *, by: str) -> None:
-    """Tell the approvers in the thread, correct the announcement, tell the requester when HR changed it."""
+                     entry: LedgerEntry, *, by: str, edit: str | None = None) -> None:
+    """Tell the approvers in the thread, correct the announcement, tell the requester when HR changed it.
+
+    `edit`: what tells this edit from the request's other edits (its submission's time), so each edit's
+    follow-ups go out once, including one that puts back dates an earlier edit had."""
     team: TeamConfig | None = config.team_recorded_as(entry.team)
     approvers = approvers_of(client, config, entry) if previous.status in (PENDING, APPROVED) else ()
     # A pending request edited into a leave type that needs no approval is recorded as approved at once
     # (as such a request is when sent): announced, and the approvers are not called on for it.
     recorded = previous.status == PENDING and entry.status == APPROVED
     edited = entry.status == PENDING or recorded
-    key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}"
-    thread_text = messages.change_thread_text(entry, by=by, previous=previous,
+    key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}" + (f":{edit}" if edit else "")
+    leave_type = config.leave_type(entry.leave_type)
+    started = previous.status == APPROVED and previous.start <= local_today(team.timezone if team else "UTC")
+    thread_text = messages.change_thread_text(entry, by=by, previous=previous, leave_type=leave_type,
                                               approvers=() if recorded else approvers,
-                                              named_first=named_approvers(config, team))
+                                              named_first=named_approvers(config, team), started=started)
     followup_notice(client, f"change-thread:{key}", channel=message.channel, thread_ts=message.ts, text=thread_text,
                     entry=entry, what="the thread reply about the change")
     if previous.status == APPROVED and team is not None and team.announce_channel:
         followup_notice(client, f"change-announce:{key}", channel=team.announce_channel,
-                        text=messages.cancelled_announcement_text(entry), entry=entry,
+                        text=messages.cancelled_announcement_text(entry, started=started), entry=entry,
                         what="the corrected announcement")
-    leave_type = config.leave_type(entry.leave_type)
     if recorded and team is not None:
         announce(client, team, entry, leave_type)
     if by != entry.user:

@@ -558,17 +558,22 @@ def receipt_blocks(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, appro
 
 
 def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | None = None,
-                       approvers=(), named_first=()) -> str:
-    """The thread reply under the request message when its requester (or HR) changes it."""
+                       leave_type: LeaveTypeConfig | None = None, approvers=(), named_first=(),
+                       started: bool = False) -> str:
+    """The thread reply under the request message when its requester (or HR) changes it. `leave_type`: the
+    entry's (named as the message names it; the approvals channel may read a private one); `started`: the
+    leave was under way (only HR cancels that, as a correction of the record)."""
     who = mention(by)
     if previous is not None and entry.status == PENDING:
         was = entry_dates(previous, seen_from(entry))
-        text = f"Edited by {who}: now {request_summary(entry, None)} (was {was})."
+        text = f"Edited by {who}: now {request_summary(entry, leave_type)} (was {was})."
     elif previous is not None and previous.status == PENDING and entry.status == APPROVED:
         # Edited into a leave type that needs no approval: recorded at once, as such a request is.
         was = entry_dates(previous, seen_from(entry))
-        text = (f"Edited by {who}: now {request_summary(entry, None)} (was {was}), which needs no approval: "
-                "recorded as approved.")
+        text = (f"Edited by {who}: now {request_summary(entry, leave_type)} (was {was}), which needs no "
+                "approval: recorded as approved.")
+    elif previous is not None and previous.status == APPROVED and started:
+        text = f"Cancelled by {who}: this leave, already under way, is no longer on the record."
     elif previous is not None and previous.status == APPROVED:
         text = f"Cancelled by {who}: this approved leave will not be taken."
     else:
@@ -577,8 +582,13 @@ def change_thread_text(entry: LedgerEntry, *, by: str, previous: LedgerEntry | N
     return f"{text} {mentions_within(approvers, used=len(text) + 1, first=named_first)}" if approvers else text
 
 
-def cancelled_announcement_text(entry: LedgerEntry) -> str:
+def cancelled_announcement_text(entry: LedgerEntry, *, started: bool = False) -> str:
+    """The announce channel's correction. `started`: the team has seen the person away since its first
+    day, so "will not be out after all" would be untrue: the record was corrected (by HR)."""
     dates = entry_dates(entry)
+    if started:
+        return (f":leftwards_arrow_with_hook: {mention(entry.user)}'s time off {dates} was corrected by HR: "
+                "it is no longer on the record.")
     return f":leftwards_arrow_with_hook: {mention(entry.user)} will not be out {dates} after all."
 
 
