@@ -18,7 +18,6 @@ The task and delivery-problem receivers are connected by `connect_receivers()`
 import functools
 import inspect
 import logging
-import re
 import sys
 import time
 
@@ -144,21 +143,22 @@ def ledger_unavailable(error: str) -> None:
 
 # --- Lock hook ----------------------------------------------------------------------------------
 
-_VARIABLE_PART = re.compile(r"[a-z_]+", re.ASCII)
+# Every kind of lock the app takes (its keys: request_services, change_services, ledger_reader).
+LOCK_KINDS = frozenset({"submit", "decide", "team", "ledger", "ledger:refresh", "ledger:pending"})
 
 
 def lock_name(key: str) -> str:
     """`lock:submit:U01` -> `submit`, `lock:ledger:refresh` -> `ledger:refresh`: the kind of lock, not the holder.
 
-    Words in lower case name the lock; the first part that is not one (a user id, a
-    request id, a team name) and everything after it are dropped. At most two words.
+    The kinds are listed (LOCK_KINDS), not guessed: a holder's part may be any word (a team called
+    `support`), and each would be a series of its own. The longest kind the key starts with wins.
     """
-    words = []
-    for part in key.removeprefix("lock:").split(":"):
-        if not _VARIABLE_PART.fullmatch(part) or len(words) == 2:
-            break
-        words.append(part)
-    return ":".join(words) or "other"
+    parts = key.removeprefix("lock:").split(":")
+    for length in (2, 1):
+        kind = ":".join(parts[:length])
+        if len(parts) >= length and kind in LOCK_KINDS:
+            return kind
+    return "other"
 
 
 def observe_lock_wait(acquire):

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # records the signed-in user as the history's author
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "timeoff_site.private_pages.PrivatePagesMiddleware",  # console and demo pages: Cache-Control no-store
 ]
 
 ROOT_URLCONF = "timeoff_site.urls"

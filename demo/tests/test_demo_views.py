@@ -111,3 +111,11 @@ def test_poll_answers_the_workspace_version(client, acme):
     first = client.get("/demo/poll").json()["version"]
     acme.workspace.post_message(company.C_GENERAL, "news", user=company.ALICE.id)
     assert client.get("/demo/poll").json()["version"] != first
+
+
+@pytest.mark.django_db
+def test_the_demos_pages_are_kept_by_no_browser_cache(client, acme):
+    for path in ("/demo/", f"/demo/{company.BOB.id}/c/{company.C_ENG_APPROVALS}/"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], path
