@@ -6,6 +6,7 @@ means no code path has to remember to do it.
 """
 
 import functools
+import json
 import logging
 import re
 from urllib.parse import urlsplit
@@ -44,7 +45,11 @@ def _secrets_in_settings() -> tuple[str, ...]:
     values = [getattr(settings, name, "") or "" for name in SECRET_NAMES]
     values += _passwords(getattr(settings, "DATABASES", {})) + _passwords(getattr(settings, "CACHES", {}))
     # Very short values would redact ordinary words; real secrets are long.
-    return tuple(value for value in values if isinstance(value, str) and len(value) >= 8)
+    secrets = [value for value in values if isinstance(value, str) and len(value) >= 8]
+    # As a JSON log line writes them: a `"` or `\` in a secret is escaped there, and an extra field is
+    # redacted after it is written.
+    secrets += [escaped for value in secrets if (escaped := json.dumps(value)[1:-1]) != value]
+    return tuple(secrets)
 
 
 def _passwords(connections: dict) -> list[str]:

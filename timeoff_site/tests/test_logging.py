@@ -9,6 +9,7 @@ redaction filter and the formatter.
 import io
 import json
 import logging
+import os
 import runpy
 from pathlib import Path
 
@@ -142,6 +143,33 @@ def test_the_json_format_redacts_extra_fields_even_without_the_filter(settings):
 
 
 @pytest.mark.django_db
+def test_a_secret_with_a_quote_or_backslash_is_redacted_in_a_json_extra_field(settings):
+    settings.SECRET_KEY = 'a-secret-key-with-"quote"-and-\\-backslash-' + "x" * 20
+    record = logging.makeLogRecord({"name": "x", "levelname": "ERROR", "msg": "failed",
+                                    "detail": f"signing with {settings.SECRET_KEY}"})
+    text = JsonFormatter().format(record)
+    line = json.loads(text)
+    assert line["detail"] == "signing with [redacted]", line
+    assert "quote" not in text and "backslash" not in text
+
+
+def test_python_warnings_of_a_served_site_are_json_log_lines():
+    # What wsgi.py sets up for gunicorn: WhiteNoise warns (stderr, plain text) on a host without collectstatic.
+    import subprocess
+    import sys
+
+    code = ("import warnings, timeoff_site.wsgi; "
+            "warnings.warn('No directory at: /srv/timeoff/staticfiles/')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "timeoff_site.settings", "LOG_FORMAT": "json",
+                               "SECRET_KEY": "x" * 50, "SLACK_BOT_TOKEN": "xoxb-1-test",
+                               "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef"})
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    warned = [json.loads(line) for line in lines if "No directory at" in line]
+    assert warned and warned[0]["logger"] == "py.warnings", done.stderr
+    assert all(line.startswith("{") for line in lines), done.stderr
+
+
 def test_a_4xx_logs_the_path_never_the_query_string(admin_client, log_lines):
     # Django's own django.request logger passes the request with every 4xx: its text form holds the query.
     admin_client.get("/console/no-such-page?q=alice@example.com&password=hunter2")
