@@ -91,8 +91,10 @@ def reminder_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, first_
     the first day off)."""
     label = escape(leave_type.label) if leave_type else "time off"
     when = {today: "today", today + timedelta(days=1): "tomorrow"}.get(first_day, f"on {_day(first_day, today)}")
+    # "Enjoy!" suits a holiday, not a private type's medical appointment or sick leave.
+    wish = " Enjoy!" if leave_type is not None and not leave_type.private else ""
     return (f":wave: A reminder: your {label} starts {when} ({_dates(entry, today)}, {format_days(entry.days)}). "
-            "Remember to hand over anything urgent and set your status. Enjoy!")
+            f"Remember to hand over anything urgent and set your status.{wish}")
 
 
 # A nudge names at most this many requests: a line is up to about 250 characters, and Slack refuses a

@@ -29,8 +29,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.rules import APPROVED, CANCELLED, PENDING, REJECTED, Adjustment, LedgerEntry
-from approvals.work_calendar import is_working_day, team_holidays, working_days
+from approvals.rules import AM, APPROVED, CANCELLED, PENDING, REJECTED, Adjustment, LedgerEntry
+from approvals.work_calendar import is_working_day, nearest_working_day, team_holidays, working_days
 
 OUT_TODAY = "out_today"
 WEEKLY_DIGEST = "weekly_digest"
@@ -44,7 +44,6 @@ WORKSPACE_JOBS = (MAINTENANCE, LEDGER_WATCH, LEDGER_EXPORT)
 ALL_JOBS = TEAM_JOBS + WORKSPACE_JOBS
 
 DIGEST_DAYS_AHEAD = 7  # the weekly digest covers today and the next 7 days
-MAX_DAYS_TO_NEXT_WORKING_DAY = 31  # a team on a month's break gets no reminder (and no endless search)
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,8 @@ def team_calendar(config: WorkspaceConfig, team: TeamConfig, day: date) -> dict[
 
 
 def next_working_day(day: date, workweek: Iterable[int], holidays: Container[date]) -> date | None:
-    for offset in range(1, MAX_DAYS_TO_NEXT_WORKING_DAY + 1):
-        candidate = day + timedelta(days=offset)
-        if is_working_day(candidate, workweek, holidays):
-            return candidate
-    return None
+    """The team's next working day after `day`, past a shutdown of weeks; None within a year: no week."""
+    return nearest_working_day(day, 1, workweek, holidays)
 
 
 def week_start(day: date, workweek: Iterable[int]) -> date:
@@ -192,20 +188,29 @@ def team_due_jobs(config: WorkspaceConfig, team: TeamConfig, now: datetime, *, t
 
 
 def first_working_day(entry: LedgerEntry, workweek: Iterable[int], holidays: Container[date]) -> date | None:
-    days = working_days(entry.start, min(entry.end, entry.start + timedelta(days=MAX_DAYS_TO_NEXT_WORKING_DAY)),
-                        workweek, holidays)
-    return days[0] if days else None
+    first = nearest_working_day(entry.start, 1, workweek, holidays) if not is_working_day(
+        entry.start, workweek, holidays) else entry.start
+    return first if first is not None and first <= entry.end else None
+
+
+def away_at_end_of(day: date, entry: LedgerEntry) -> bool:
+    """Is `entry` approved leave that takes the afternoon of `day`?"""
+    return (entry.status == APPROVED and entry.start <= day <= entry.end
+            and not (day == entry.end and entry.end_half == AM))
 
 
 def reminders_due(entries: Iterable[LedgerEntry], team: TeamConfig, today: date,
                   holidays: Container[date]) -> list[LedgerEntry]:
-    """Approved leave of the team whose first working day is the next working day after `today`."""
+    """Approved leave of the team whose first working day is the next working day after `today`; not for
+    someone away this afternoon already (leave that continues other leave: they handed over before it)."""
     following = next_working_day(today, team.workweek, holidays)
     if following is None:
         return []
+    entries = list(entries)
+    away = {e.user for e in entries if away_at_end_of(today, e)}
     return sorted((e for e in entries
                    if e.team == team.name and e.status == APPROVED and today < e.start <= following <= e.end
-                   and first_working_day(e, team.workweek, holidays) == following),
+                   and e.user not in away and first_working_day(e, team.workweek, holidays) == following),
                   key=lambda e: (e.user, e.start, e.id))
 
 

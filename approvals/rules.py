@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Literal
 
 from approvals.config_types import BlackoutConfig, LeaveTypeConfig, TeamConfig
-from approvals.work_calendar import working_days
+from approvals.work_calendar import nearest_working_day, working_days
 
 Half = Literal["am", "pm"] | None
 AM = "am"
@@ -393,15 +393,6 @@ def _own_overlap_violation(
     return None
 
 
-def _next_working_day(day: date, step: int, workweek: tuple[int, ...], holiday_dates: Container[date]) -> date | None:
-    """The nearest working day before (`step` -1) or after (+1) `day`, looking at most a year away."""
-    for offset in range(1, 367):
-        candidate = day + timedelta(days=step * offset)
-        if candidate.weekday() in workweek and candidate not in holiday_dates:
-            return candidate
-    return None
-
-
 def _joined_run_violation(
     request: LeaveRequest,
     coverage: Mapping[date, frozenset[str]],
@@ -431,7 +422,7 @@ def _joined_run_violation(
     for step, leaving, arriving in ((-1, AM, PM), (1, PM, AM)):
         day = min(coverage) if step < 0 else max(coverage)
         while leaving in run.get(day, frozenset()):
-            neighbour = _next_working_day(day, step, workweek, holiday_dates)
+            neighbour = nearest_working_day(day, step, workweek, holiday_dates)
             if neighbour is None or arriving not in own.get(neighbour, frozenset()):
                 break
             run[neighbour] = own[neighbour]

@@ -65,6 +65,17 @@ def is_working_day(day: date, workweek: Iterable[int], holiday_dates: Container[
     return day.weekday() in tuple(workweek) and day not in holiday_dates
 
 
+def nearest_working_day(day: date, step: int, workweek: Iterable[int], holiday_dates: Container[date]) -> date | None:
+    """The nearest working day after (`step` 1) or before (-1) `day`, looking at most a year away: past a
+    summer or winter shutdown, and never for ever (a team whose week has no working day)."""
+    weekdays = frozenset(workweek)
+    for offset in range(1, 367):
+        candidate = day + timedelta(days=step * offset)
+        if candidate.weekday() in weekdays and candidate not in holiday_dates:
+            return candidate
+    return None
+
+
 def working_days(
     start: date, end: date, workweek: Iterable[int], holiday_dates: Container[date]
 ) -> list[date]:
