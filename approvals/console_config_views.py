@@ -45,8 +45,11 @@ from approvals.console_forms import (
     holiday_country_choices,
     holiday_subdivision_choices,
 )
+from approvals.console_see_selectors import leave_on_new_company_day
+from approvals.console_tasks import ledger_cached_or_warm
 from approvals.console_views import console_permission, staff_required
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
+from approvals.rules import format_day
 
 TEMPLATES = "approvals/console/config/"
 
@@ -187,6 +190,7 @@ class Editable:
     id_keyword: str
     url_prefix: str  # console:<prefix>_edit / _delete
     label: Any = str  # how a saved row is named in the message
+    after_save: Any = None  # after_save(request, saved row): more to tell HR
 
     def perm(self, action: str) -> str:
         return f"approvals.{action}_{self.model._meta.model_name}"
@@ -196,9 +200,31 @@ LEAVE_TYPES = Editable(LeaveType, LeaveTypeForm, "leave type", "console:leave_ty
                        console_services.leave_type_create, console_services.leave_type_update,
                        console_services.leave_type_delete, "leave_type_id", "leave_type",
                        label=lambda leave_type: leave_type.name)
+def _tell_who_has_leave_then(request, holiday: CompanyHoliday) -> None:
+    """A company day added over leave already asked for: the requests keep the days counted when they were
+    sent, so HR hears whose they are, to give the day back with an adjustment if that is the policy."""
+    config = current_config()
+    ledger = ledger_cached_or_warm(config)
+    if ledger is None:
+        messages.info(request, "Who has leave on that day is not known yet (the ledger is being read): see "
+                               "Who's out in a moment.")
+        return
+    people = leave_on_new_company_day(config=config, ledger=ledger, day=holiday.date,
+                                      team_name=holiday.team.name if holiday.team else None,
+                                      directory=slack_directory.directory_current())
+    if not people:
+        return
+    shown = ", ".join(people[:10]) + (f" and {len(people) - 10} more" if len(people) > 10 else "")
+    messages.warning(request, f"{len(people)} {'person has' if len(people) == 1 else 'people have'} leave on "
+                              f"{format_day(holiday.date, with_year=True)}: {shown}. Their requests keep the days "
+                              "counted when they were sent; to give the day back, record an adjustment of 1 day "
+                              "(0.5 for a half day) for each on the Balances page.")
+
+
 HOLIDAYS = Editable(CompanyHoliday, HolidayForm, "company holiday", "console:holidays", "holidays",
                     console_services.holiday_create, console_services.holiday_update,
-                    console_services.holiday_delete, "holiday_id", "holiday")
+                    console_services.holiday_delete, "holiday_id", "holiday",
+                    after_save=_tell_who_has_leave_then)
 BLACKOUTS = Editable(Blackout, BlackoutForm, "blackout", "console:holidays", "holidays",
                      console_services.blackout_create, console_services.blackout_update,
                      console_services.blackout_delete, "blackout_id", "blackout")
@@ -223,6 +249,8 @@ def _form_page(request, editable: Editable, row=None):
                 form.add_service_errors(exc)
             else:
                 messages.success(request, f"{editable.label(saved)} saved.")
+                if editable.after_save:
+                    editable.after_save(request, saved)
                 return redirect(editable.list_url)
     else:
         form = editable.form(instance=row)

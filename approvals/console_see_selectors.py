@@ -315,3 +315,29 @@ def balance_cell(balance: Balance) -> tuple[str, str]:
         parts.append(f"{sign}{format_number(abs(balance.adjustments))} adjusted")
     parts += [f"{format_number(balance.taken)} taken", f"{format_number(balance.pending)} pending"]
     return headline, ", ".join(parts)
+
+
+# --- A company day added over leave -------------------------------------------------------------------
+
+
+def leave_on_new_company_day(*, config: WorkspaceConfig, ledger: Ledger, day: date, team_name: str | None,
+                             directory: Directory | None) -> list[str]:
+    """Who has pending or approved leave taking `day`, a company day HR has just added (for `team_name`, or
+    every team when None), on a day that was a working day for them before it. Their requests keep the
+    days counted when they were sent (the ledger's record): HR may give the day back with an adjustment.
+    "Alice Adams (approved)", by name."""
+    found = set()
+    for entry in ledger.entries.values():
+        if not entry.active or not entry.start <= day <= entry.end:
+            continue
+        team = config.team_recorded_as(entry.team)
+        if team is None or (team_name is not None and team.name != team_name):
+            continue
+        # The team's calendar without this company day: other scopes' days on that date were off already.
+        others = [h for h in config.holidays_for(team.name) if not (h.date == day and h.team == team_name)]
+        if day.weekday() not in team.workweek or day in team_holidays(team, others, [day.year]):
+            continue
+        if day == entry.start and entry.start_half == PM and day == entry.end and entry.end_half == AM:
+            continue
+        found.add(f"{person_label(directory, entry.user)} ({entry.status})")
+    return sorted(found)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
-from approvals import ledger_reader, setup_checks, slack_directory
+from approvals import setup_checks, slack_directory
 from approvals.adjustments import AdjustmentError
 from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
 from approvals.admin_adjustments import AdjustmentForm, signed_days
@@ -37,22 +37,13 @@ from approvals.console_see_selectors import (
     team_chosen,
     waiting_for_decision,
 )
-from approvals.console_tasks import ledger_error_cached, warm_soon
+from approvals.console_tasks import ledger_cached_or_warm, ledger_error_cached, warm_soon
 from approvals.console_views import console_permission, staff_required
 from approvals.jobs import local_date
 from approvals.selectors import cached_lookups
 
 DEFAULT_WEEKS = 4
 MAX_CSV_DAYS = 3 * 366
-
-
-def _ledger(config):
-    """The cached ledger, or None after asking for it in the background."""
-    ledger = ledger_reader.cached_ledger(config)
-    if ledger is None:
-        warm_soon()
-        ledger = ledger_reader.cached_ledger(config)  # an immediate task backend has read it already
-    return ledger
 
 
 def _int(value, default: int, low: int, high: int) -> int:
@@ -79,7 +70,7 @@ def whos_out(request):
     config = current_config()
     weeks = _int(request.GET.get("weeks"), DEFAULT_WEEKS, 1, MAX_WEEKS)
     chosen = _team(request, config, otherwise="Showing every team.")
-    ledger = _ledger(config)
+    ledger = ledger_cached_or_warm(config)
     directory = slack_directory.directory_current()
     calendars, waiting, more_waiting = [], [], 0
     if ledger is not None:
@@ -154,7 +145,7 @@ def ledger_export(request):
     wants_file = "download" in request.GET
     form = LedgerExportForm(request.GET if wants_file else None,
                             initial={"year": timezone.localdate().year})
-    ledger = _ledger(config)
+    ledger = ledger_cached_or_warm(config)
     if wants_file and form.is_valid() and ledger is not None:
         start, end = form.period()
         rows = ledger_csv(ledger=ledger, start=start, end=end, directory=slack_directory.directory_current())
@@ -180,7 +171,7 @@ def balances(request):
     # The team's own year (its zone: 1 January in Auckland is still 31 December in UTC), as /timeoff balance.
     this_year = local_date(chosen, timezone.now()).year if chosen else timezone.localdate().year
     year = _int(request.GET.get("year"), this_year, FIRST_DAY.year, LAST_DAY.year)
-    ledger = _ledger(config)
+    ledger = ledger_cached_or_warm(config)
     directory = slack_directory.directory_current()
     table = None
     if ledger is not None and chosen is not None:

@@ -31,6 +31,15 @@ def warm_soon() -> None:
         warm_console_ledger.enqueue()
 
 
+def ledger_cached_or_warm(config):
+    """The cached ledger, or None after asking for it in the background."""
+    ledger = ledger_reader.cached_ledger(config)
+    if ledger is None:
+        warm_soon()
+        ledger = ledger_reader.cached_ledger(config)  # an immediate task backend has read it already
+    return ledger
+
+
 def ledger_error_cached() -> str | None:
     """Why the console cannot read the ledger, in words for a web page (the channel by its name, and
     what to do), or None."""

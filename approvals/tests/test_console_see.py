@@ -345,3 +345,31 @@ def test_staff_without_the_permission_cannot_adjust(sam_client, ledger, fake_sla
 
 def test_the_admin_adjust_page_still_works(hr_client):
     assert hr_client.get(reverse("admin:approvals_adjust_balance")).status_code == 200
+
+
+# --- A company day added over leave -------------------------------------------------------------------
+
+
+def messages_on(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_adding_a_company_day_over_leave_names_whose_leave_it_falls_in(hr_client, hannah, ledger):
+    hannah.user_permissions.add(Permission.objects.get(codename="add_companyholiday"))
+    tuesday = NEXT_MONDAY + timedelta(days=1)
+    response = hr_client.post(reverse("console:holiday_add"), {"date": tuesday.isoformat(), "name": "Founders' day",
+                                                               "team": ""}, follow=True)
+    [saved, warning] = messages_on(response)
+    assert saved == f"{tuesday.isoformat()} Founders' day saved."
+    # Alice's approved vacation and Dave's pending sick leave take that Tuesday; Alice's rejected request
+    # and Bob's leave of last year do not.
+    assert warning.startswith(f"2 people have leave on {tuesday.strftime('%a')} {tuesday.day} "), warning
+    assert "(approved)" in warning and "(pending)" in warning and "adjustment" in warning
+
+
+def test_a_company_day_over_no_one_s_leave_or_on_a_weekend_adds_no_warning(hr_client, hannah, ledger):
+    hannah.user_permissions.add(Permission.objects.get(codename="add_companyholiday"))
+    for day in (NEXT_MONDAY + timedelta(days=4), NEXT_MONDAY - timedelta(days=2)):  # a Friday, a Saturday
+        response = hr_client.post(reverse("console:holiday_add"), {"date": day.isoformat(), "name": "Quiet day",
+                                                                   "team": ""}, follow=True)
+        assert messages_on(response) == [f"{day.isoformat()} Quiet day saved."]
