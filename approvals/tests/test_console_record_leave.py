@@ -4,6 +4,7 @@ import time
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 
 from fake_slack.personas import C_ENG_APPROVALS
 from test_support.flows import ALICE, MONDAY, WEDNESDAY, dms_to, install_config
@@ -55,6 +56,19 @@ def test_staff_without_the_permission_may_not(client, fake_slack, django_user_mo
     assert client.get(URL).status_code == 403
     assert client.post(URL, form()).status_code == 403
     assert ledger(fake_slack) == []
+
+
+def test_the_navigation_offers_record_leave_to_those_who_may_and_marks_it_current(admin_client, client, fake_slack,
+                                                                                django_user_model):
+    install_config()
+    link = f'href="{URL}"'
+    home = admin_client.get(reverse("console:home")).content.decode()
+    nav = home.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
+    assert link in nav and ">Record leave</a>" in nav
+    page = admin_client.get(URL).content.decode()
+    assert f'{link} aria-current="page">Record leave</a>' in page
+    client.force_login(django_user_model.objects.create_user("sam", password="pw", is_staff=True))
+    assert link not in client.get(reverse("console:home")).content.decode()
 
 
 def test_someone_in_no_team_because_slack_will_not_list_a_members_channel_is_told_to_hr_as_such(admin_client,
