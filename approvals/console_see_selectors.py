@@ -209,8 +209,10 @@ def waiting_for_decision(*, config: WorkspaceConfig, ledger: Ledger, directory: 
 # --- The ledger as CSV -------------------------------------------------------------------------
 
 
-def ledger_csv(*, ledger: Ledger, start: date, end: date, directory: Directory | None) -> list[tuple]:
-    """The nightly export's columns (approvals.jobs.CSV_HEADER) plus the person's name, for [start, end].
+def ledger_csv(*, config: WorkspaceConfig, ledger: Ledger, start: date, end: date,
+               directory: Directory | None) -> list[tuple]:
+    """The nightly export's columns (approvals.jobs.CSV_HEADER) plus the person's and the type's names, for
+    [start, end].
 
     Requests that meet the range (any status), and adjustments of the years it
     touches. Requests not yet posted to Slack (the in-flight set) are left out,
@@ -219,15 +221,19 @@ def ledger_csv(*, ledger: Ledger, start: date, end: date, directory: Directory |
     entries = [e for e in ledger.entries.values() if e.ts and e.start <= end and e.end >= start]
     years = range(start.year, end.year + 1)
     adjustments = [a for a in ledger.adjustments.values() if a.year in years]
-    return with_names(ledger_csv_rows(entries, adjustments), directory)
+    return with_names(ledger_csv_rows(entries, adjustments), directory, config)
 
 
-def with_names(rows: list[tuple], directory: Directory | None) -> list[tuple]:
-    """The ledger's CSV rows with a last column, `user_name`: the person's name as the directory has it
-    (former people included), for a copy read when Slack's is gone and a bare `U…` names nobody."""
+def with_names(rows: list[tuple], directory: Directory | None, config: WorkspaceConfig) -> list[tuple]:
+    """The ledger's CSV rows with two last columns: `user_name`, the person's name as the directory has it
+    (former people included), for a copy read when Slack's is gone and a bare `U…` names nobody; and
+    `type_name`, the leave type's name as people know it (its code again when the type was deleted)."""
     header, *rest = rows
-    user_column = header.index("user")
-    return [(*header, "user_name"), *((*row, csv_safe(person_label(directory, row[user_column]))) for row in rest)]
+    user_column, type_column = header.index("user"), header.index("type")
+    names = {leave_type.code: leave_type.name for leave_type in config.leave_types}
+    return [(*header, "user_name", "type_name"),
+            *((*row, csv_safe(person_label(directory, row[user_column])),
+               csv_safe(names.get(row[type_column].removeprefix("'"), row[type_column]))) for row in rest)]
 
 
 # --- Balances per person -----------------------------------------------------------------------

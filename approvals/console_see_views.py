@@ -148,7 +148,8 @@ def ledger_export(request):
     ledger = ledger_cached_or_warm(config)
     if wants_file and form.is_valid() and ledger is not None:
         start, end = form.period()
-        rows = ledger_csv(ledger=ledger, start=start, end=end, directory=slack_directory.directory_current())
+        rows = ledger_csv(config=config, ledger=ledger, start=start, end=end,
+                          directory=slack_directory.directory_current())
         name = (f"ledger-{start.year}.csv" if (start, end) == (date(start.year, 1, 1), date(start.year, 12, 31))
                 else f"ledger-{start.isoformat()}-to-{end.isoformat()}.csv")
         response = csv_response(name)

@@ -433,7 +433,7 @@ def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> st
     ledger = ledger_reader.current_ledger(client, config)
     posted = [entry for entry in ledger.entries.values() if entry.ts]  # not the in-flight pending set
     rows = with_names(jobs.ledger_csv_rows(posted, getattr(ledger, "adjustments", {}).values()),
-                      export_directory(client))
+                      export_directory(client), config)
     directory = Path(settings.LEDGER_EXPORT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"ledger-{job.period}.csv"

@@ -417,7 +417,7 @@ def test_the_export_holds_every_request_whatever_its_status_and_the_adjustments(
     rows = read_export(export_dir, TUESDAY)
     assert list(rows[0]) == ["kind", "id", "user", "team", "type", "start", "end", "start_half", "end_half", "days",
                              "year", "status", "decided_by", "decided_at", "reason", "recorded_by", "by", "channel",
-                             "ts", "user_name"]
+                             "ts", "user_name", "type_name"]
     requests = [row for row in rows if row["kind"] == "request"]
     assert sorted(row["status"] for row in requests) == sorted([*statuses, "approved"])
     assert {row["id"] for row in requests} >= {"in-the-old-channel"}
@@ -426,6 +426,7 @@ def test_the_export_holds_every_request_whatever_its_status_and_the_adjustments(
     [adjustment] = [row for row in rows if row["kind"] == "adjustment"]
     assert (adjustment["user"], adjustment["type"], adjustment["days"], adjustment["year"]) == (
         ALICE, "vacation", "-2.5", "2031")
+    assert adjustment["type_name"] == "Vacation" and {row["type_name"] for row in requests} == {"Vacation"}
     assert adjustment["channel"] == C_ENG_APPROVALS and adjustment["ts"]
 
 
