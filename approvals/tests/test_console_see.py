@@ -181,6 +181,8 @@ def test_the_csv_of_a_year(hr_client, ledger):
     assert alice["user"] == ALICE and alice["user_name"] == "Alice Adams"
     assert alice["type"] == "vacation" and alice["days"] == "2.5" and alice["status"] == "approved"
     assert alice["channel"] == C_ENG_APPROVALS and alice["ts"]
+    assert alice["type_name"] == "Vacation"
+    assert next(row for row in rows if row["id"] == "dave-sick")["type_name"] == "Sick leave"
 
 
 def test_the_csv_of_a_date_range(hr_client, ledger):
