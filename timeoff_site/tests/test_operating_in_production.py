@@ -506,3 +506,11 @@ def test_the_worker_unit_lets_the_nightly_ledger_export_write_its_file():
     writable = service.get("ReadWritePaths", [])
     assert any(export_dir == path.lstrip("-") or export_dir.startswith(path.lstrip("-").rstrip("/") + "/")
                for path in writable), (export_dir, writable)
+
+
+def test_a_form_address_opened_in_the_browser_gets_a_console_page_not_a_blank_405(hr_client, fake_slack):
+    response = hr_client.get(reverse("console:setup_check"))
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    page = response.content.decode()
+    assert "This address is not a page to open" in page and 'href="/console/"' in page
+    assert "no-store" in response["Cache-Control"]
