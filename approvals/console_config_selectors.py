@@ -68,8 +68,10 @@ def _bot_warning(directory: Directory, channel_id: str, what: str) -> str | None
     return None
 
 
-def team_warnings(setup: TeamSetup, *, directory: Directory | None, members_of=_members_of) -> dict[str, list[str]]:
-    """Form field -> warnings about this setup. Empty while the directory is not loaded yet."""
+def team_warnings(setup: TeamSetup, *, directory: Directory | None, members_of=_members_of,
+                  private_types: bool = False) -> dict[str, list[str]]:
+    """Form field -> warnings about this setup. Empty while the directory is not loaded yet. `private_types`:
+    some leave type is private, so a public approvals channel shows it to everyone (as on the Setup page)."""
     if directory is None:
         return {}
     warnings: dict[str, list[str]] = {}
@@ -90,6 +92,9 @@ def team_warnings(setup: TeamSetup, *, directory: Directory | None, members_of=_
     # A private approvals channel is seen by its members only: an approver outside it
     # is mentioned in a request they cannot open (approvals.setup_warnings logs the same).
     approvals = directory.channel(setup.approvals_channel) if setup.approvals_channel else None
+    if approvals is not None and not approvals.is_private and private_types:
+        warn("approvals_channel", f"{approvals.label} is public: anyone in the workspace can read and search the "
+                                  "private leave types and the notes posted there. Use a private channel.")
     if approvals is None or not approvals.is_private or not approvals.bot_is_member:
         return warnings
     if setup.approvers_users and (members := members_of(approvals.id)) is not None:

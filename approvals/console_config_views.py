@@ -97,7 +97,7 @@ def _team_page(request, *, team: Team | None):
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
-                warnings = team_warnings(team_setup_of(saved), directory=directory)
+                warnings = team_warnings(team_setup_of(saved), directory=directory, private_types=private_types())
                 messages.success(request, f"{saved.name} saved." + (" Check the warnings below." if warnings else ""))
                 if named is not None and named != saved.name:
                     messages.info(request, renamed_team_text(named, saved.name))
@@ -108,7 +108,7 @@ def _team_page(request, *, team: Team | None):
                 return redirect("console:home")
     else:
         form = TeamForm(instance=team)
-    form.warnings = team_warnings(team_setup_of(form.instance), directory=directory)
+    form.warnings = team_warnings(team_setup_of(form.instance), directory=directory, private_types=private_types())
     return render(request, TEMPLATES + "team_form.html", {
         "nav": "teams",
         "form": form,
@@ -219,6 +219,10 @@ def _tell_who_has_leave_then(request, holiday: CompanyHoliday) -> None:
                               f"{format_day(holiday.date, with_year=True)}: {shown}. Their requests keep the days "
                               "counted when they were sent; to give the day back, record an adjustment of 1 day "
                               "(0.5 for a half day) for each on the Balances page.")
+
+
+def private_types() -> bool:
+    return any(leave_type.private for leave_type in current_config().leave_types)
 
 
 HOLIDAYS = Editable(CompanyHoliday, HolidayForm, "company holiday", "console:holidays", "holidays",

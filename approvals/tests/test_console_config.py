@@ -176,6 +176,17 @@ def test_warnings_beside_the_fields_do_not_stop_a_save(hr_client):
                      r'aria-describedby="id_approvals_channel_helptext id_approvals_channel_warning"', response.text)
 
 
+def test_a_public_approvals_channel_is_warned_about_once_a_leave_type_is_private(hr_client):
+    response = hr_client.post(reverse("console:team_add"), team_post(approvals_channel="#general"), follow=True)
+    assert warnings_of(response, "approvals_channel") == []  # no private type: nothing to hide there
+    LeaveType.objects.create(code="medical", name="Medical appointment", private=True)
+    team = Team.objects.get(name="Platform")
+    response = hr_client.get(reverse("console:team_edit", args=[team.pk]))
+    assert warnings_of(response, "approvals_channel") == [
+        ("#general is public: anyone in the workspace can read and search the private leave types and the notes "
+         "posted there. Use a private channel.")]
+
+
 def test_it_warns_of_approvers_outside_a_private_approvals_channel(hr_client):
     # #eng-approvals is private, with Bob, Dave and Hannah in it; Alice is not.
     response = hr_client.post(reverse("console:team_add"), team_post(approvers_users="alice@example.com, @bob"),
