@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from approvals import jobs, ledger_reader, setup_checks, slack_directory
 from approvals.config_store import current_config
-from approvals.console_tasks import ledger_error_cached, warm_soon
+from approvals.console_tasks import ledger_cached_or_warm, ledger_error_cached
 from approvals.console_views import staff_required
 from approvals.models import DeliveryProblem, JobRun, LedgerSnapshot
 from approvals.slack_manifest import BadBaseUrl, manifest_bot_scopes, manifest_for_url
@@ -68,10 +68,7 @@ def _manifest(request) -> tuple[str, str, str]:
 
 
 def _ledger_part(config, directory) -> dict:
-    ledger = ledger_reader.cached_ledger(config)
-    if ledger is None:
-        warm_soon()  # read in the background; this page shows it on the next visit
-        ledger = ledger_reader.cached_ledger(config)  # an immediate task backend has read it already
+    ledger = ledger_cached_or_warm(config)  # when cold, this page shows it on the next visit
     today = timezone.localdate()
     snapshot = LedgerSnapshot.objects.filter(id=LedgerSnapshot.SINGLETON_ID).first()
     vanished, aged_out = [], []

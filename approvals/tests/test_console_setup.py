@@ -227,6 +227,7 @@ def test_a_url_that_could_add_lines_to_the_manifest_is_refused(hr_client, url):
     response = hr_client.get(reverse("console:setup"), {"url": url})
     assert response.status_code == 200 and "the URL must be an https:// base URL" in response.text
     assert "oauth_config" not in response.text  # no manifest shown
+    assert re.search(r'<input[^>]*id="id_url"[^>]*aria-invalid="true"', response.text)
 
 
 def test_manifest_for_url_refuses_what_slack_cannot_call():
