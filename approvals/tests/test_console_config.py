@@ -278,7 +278,7 @@ def test_the_services_take_model_fields_by_keyword_and_validate_them(engineering
 def test_leave_types_list_create_edit_delete(hr_client):
     LeaveType.objects.create(code="vacation", name="Vacation", emoji=":palm_tree:", annual_allowance_days=25)
     response = hr_client.get(reverse("console:leave_types"))
-    assert ":palm_tree: Vacation" in response.text and "25" in response.text
+    assert "\U0001f334</span> Vacation" in response.text and "25" in response.text
 
     response = hr_client.post(reverse("console:leave_type_add"), {
         "name": "Sick leave", "code": "sick", "emoji": ":face_with_thermometer:", "allow_past_days": "3",
@@ -310,6 +310,14 @@ def test_leave_types_list_create_edit_delete(hr_client):
     response = hr_client.post(reverse("console:leave_type_delete", args=[sick.pk]), follow=True)
     assert "Sick deleted." in response.text
     assert current_config().leave_type("sick") is None
+
+
+def test_the_leave_types_list_shows_slack_emoji_codes_as_emoji(hr_client):
+    LeaveType.objects.create(code="vacation", name="Vacation", emoji=":palm_tree:")
+    LeaveType.objects.create(code="offsite", name="Offsite", emoji=":our-logo:")  # the workspace's own emoji
+    page = hr_client.get(reverse("console:leave_types")).content.decode()
+    assert '<span title=":palm_tree:">\U0001f334</span> Vacation' in page
+    assert '<span title=":our-logo:">:our-logo:</span> Offsite' in page
 
 
 def test_holidays_and_blackouts(hr_client, engineering):
