@@ -192,6 +192,7 @@ def check_submission(config: WorkspaceConfig, submission: Submission, *, team: T
         zone_known=zone_known,
         recorded=bool(submission.recorded_by),
         kept_start=kept_start,
+        whose="their" if submission.recorded_by else "your",  # HR recording it reads of the person's leave
         ledger=None if ledger is None else ledger.without(submission.id),
         adjustments=() if ledger is None else ledger.adjustments_for(submission.user),
     )

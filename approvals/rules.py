@@ -377,6 +377,7 @@ def _own_overlap_violation(
     workweek: tuple[int, ...],
     holiday_dates: Container[date],
     today: date,
+    whose: str = "your",
 ) -> RuleViolation | None:
     for entry in _sorted_entries(ledger):
         if entry.user != request.user or not entry.active:
@@ -389,7 +390,7 @@ def _own_overlap_violation(
         )
         if any(coverage.get(day, frozenset()) & halves for day, halves in theirs.items()):
             when = format_range(entry.start, entry.end, entry.start_half, entry.end_half, today=today)
-            return RuleViolation(FIELD_START, f"This overlaps your {entry.status} leave on {when}")
+            return RuleViolation(FIELD_START, f"This overlaps {whose} {entry.status} leave on {when}")
     return None
 
 
@@ -451,7 +452,7 @@ def _allowance_violations(
     """`holder`: whose allowance it is, to its reader ("You have"; an approver reads "They have")."""
     if leave_type.annual_allowance_days is None:
         return []
-    violations = []
+    violations: list[str] = []
     for year, needed in days_by_year(request, workweek, holiday_dates).items():
         if needed <= 0:
             continue
@@ -465,10 +466,10 @@ def _allowance_violations(
             have = f"{format_days(balance.remaining)} of {leave_type.name}"
         else:
             have = f"no {leave_type.name}"
-        violations.append(
-            RuleViolation(FIELD_END, f"{holder} {have} left in {year}; this request needs {format_number(needed)}")
-        )
-    return violations
+        violations.append(f"{holder} {have} left in {year}; this request needs {format_number(needed)}")
+    # One message for every year short (the modal shows one per field): told only of December, the person
+    # would shorten it and be refused again for January.
+    return [RuleViolation(FIELD_END, ". ".join(violations))] if violations else []
 
 
 def _capacity_violation(
@@ -625,8 +626,12 @@ def validate_request(
     zone_known: bool = True,
     recorded: bool = False,
     kept_start: date | None = None,
+    whose: str = "your",
 ) -> list[RuleViolation]:
     """Every reason to refuse `request`, in modal order; empty when it may be submitted.
+
+    `whose`: the requester as the reader of the messages sees them: "your", or "their" when HR records
+    leave for someone ("This overlaps their approved leave", "They have 2 days of Vacation left").
 
     `today` is the requester's local date (`zone_known` and `recorded`: see `basic_violations`). The
     checks against other leave (own overlap, allowance, capacity) run only when `ledger` is given; it
@@ -674,15 +679,16 @@ def validate_request(
         return violations
     ledger = list(ledger)
 
-    overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates, today)
+    overlap = _own_overlap_violation(request, coverage, ledger, workweek, holiday_dates, today, whose)
     if overlap:
         violations.append(overlap)
     elif limit is not None and days <= limit:
-        joined = _joined_run_violation(request, coverage, leave_type, ledger, workweek, holiday_dates, today)
+        joined = _joined_run_violation(request, coverage, leave_type, ledger, workweek, holiday_dates, today, whose)
         if joined:
             violations.append(joined)
 
-    violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates))
+    violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates,
+                                            holder="You have" if whose == "your" else "They have"))
 
     capacity = _capacity_violation(request, coverage, team, ledger, team_members, holiday_dates, today)
     if capacity:
