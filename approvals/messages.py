@@ -250,7 +250,13 @@ def announcement_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None) ->
 
 
 def already_decided_text(entry: LedgerEntry) -> str:
-    return f"This request was already {entry.status} by {person(entry.decided_by)} {slack_date(entry.decided_at)}."
+    if not entry.decided_by:
+        # Approved with nobody deciding: edited into a leave type that needs no approval (its type unnamed:
+        # an approver may read this outside the approvals channel, on App Home).
+        return (f"This request is already {entry.status}: it was changed to leave that needs no approval, so "
+                "there is nothing to decide.")
+    when = f" {slack_date(entry.decided_at)}" if entry.decided_at else ""
+    return f"This request was already {entry.status} by {person(entry.decided_by)}{when}."
 
 
 def not_an_approver_text(team_name: str) -> str:

@@ -18,7 +18,7 @@ from approvals.rules import APPROVED, PENDING, REJECTED
 from approvals.selectors import decision_refusal_cached, request_seen_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
-from slackbot.payloads import BadPayload, require_dict, require_text, typed_text
+from slackbot.payloads import BadPayload, has_visible_text, require_dict, require_text, typed_text
 from slackbot.responses import SlackResponse, ack, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     config = current_config()
     refusal = decision_refusal_cached(config, channel=channel, requester=request["user"], clicker=clicker)
     seen = None if refusal else request_seen_cached(config, request["user"], request["id"])
-    if seen is not None and seen.status != PENDING and seen.decided_by:
+    if seen is not None and seen.status != PENDING:
         # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
         refusal = messages.already_decided_text(seen)
     if refusal:
@@ -84,8 +84,11 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
         return ack()
     metadata = {"id": request["id"], "user": request["user"], "channel": channel, "ts": ts,
                 **({} if answer_in is None else {"told_in": answer_in})}
+    # Its dates (not its type, which may be private: this form opens from App Home too) tell two requests of
+    # one person apart.
+    dates = f"{messages.entry_dates(seen)}, " if seen is not None else ""
     view = modals.reject_modal(private_metadata=metadata, requester=request["user"],
-                               summary="they will be told your reason.")
+                               summary=f"{dates}they will be told your reason.")
     try:
         in_request_client().views_open(trigger_id=require_text(payload, "trigger_id"), view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
@@ -106,7 +109,7 @@ def submit_reject_reason(payload: dict) -> SlackResponse:
         raise BadPayload("reject modal without its request")
     reason = nested(view, "state", "values", ids.REASON_BLOCK, ids.REASON_ACTION, "value")
     reason = typed_text(reason) if isinstance(reason, str) else None
-    if reason is None or not reason.strip():
+    if reason is None or not has_visible_text(reason):
         return view_errors({ids.REASON_BLOCK: "Say why, so the requester knows what to change."})
     answer_in = metadata.get("told_in")  # absent: clicked on the request's message (or an older modal)
     # Cut to the form's max_length (MAX_REASON_CHARS), which Slack's own form enforces but a payload need not:

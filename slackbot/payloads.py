@@ -7,6 +7,7 @@ endpoints answer with 400: malformed input never reaches a handler as a crash.
 import binascii
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -185,6 +186,12 @@ def typed_text(text: str) -> str:
     control characters but newline and tab dropped, each lone surrogate replaced by U+FFFD.
     Only for the few typed strings: it is on the submission's hot path."""
     return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
+
+
+def has_visible_text(text: str) -> bool:
+    """Does `text` hold anything a reader sees? Not when it is only spaces, newlines and invisible formatting
+    characters (zero-width spaces, word joiners: Unicode category Cf), which pass Slack's minimum length."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
 
 
 def _is_text(value) -> bool:

@@ -98,6 +98,9 @@ def test_an_empty_reason_keeps_the_modal_open(client, fake_slack):
     [posted] = posted_requests(fake_slack)
     click(client, fake_slack, BOB, ids.REJECT_ACTION, posted)
     reason_modal = fake_slack.last_call("views.open").params["view"]
+    # The form names the request's dates (Alice may have two waiting), not its type (it may be private).
+    assert reason_modal["blocks"][0]["text"]["text"] == (
+        f"Rejecting <@{ALICE}>'s request: Mon 10 Mar 2031 – Wed 12 Mar 2031, they will be told your reason.")
     values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": "   "}}}
     body = post_interaction(client, view_submission_payload(user_id=BOB, view=reason_modal, values=values)).json()
     assert body["response_action"] == "errors" and ids.REASON_BLOCK in body["errors"]
