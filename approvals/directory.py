@@ -203,7 +203,9 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
         return None
     # Slackbot is not `is_bot` in users.info, but no person either.
     profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted")),
-               "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info)}
+               "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info),
+               # A multi- or single-channel guest (a contractor, a client): invited to a few channels, not staff.
+               "guest": bool(info.get("is_restricted") or info.get("is_ultra_restricted"))}
     _cache_unless_changed(user, before, {f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile},
                           TIMEZONE_TTL_SECONDS)
     return profile
@@ -247,10 +249,12 @@ def unable_cached(users) -> set[str]:
 
 def _cannot_approve(profile) -> bool:
     """From `fetch_user`'s cached answer: a bot, a deactivated account, someone of another organisation
-    (a Slack Connect channel's), or an id Slack has no user for."""
+    (a Slack Connect channel's), a guest (invited to the approvers channel, they would decide staff's
+    leave), or an id Slack has no user for."""
     if profile == NO_SUCH_USER:
         return True
-    return isinstance(profile, dict) and bool(profile.get("deleted") or profile.get("bot") or profile.get("external"))
+    return isinstance(profile, dict) and bool(profile.get("deleted") or profile.get("bot") or profile.get("external")
+                                              or profile.get("guest"))
 
 
 def _external(client: WebClient, info: dict) -> bool:

@@ -255,6 +255,26 @@ def test_a_guest_in_the_teams_channel_requests_like_anyone_when_everyone_may_req
     assert post_command(client, "list", user_id="U0GUEST01").json()["text"].startswith("Your time off: 1 pending")
 
 
+@pytest.mark.parametrize("guest", [{"is_restricted": True, "is_ultra_restricted": False},
+                                   {"is_restricted": True, "is_ultra_restricted": True}],
+                         ids=["multi-channel-guest", "single-channel-guest"])
+def test_a_guest_in_the_approvers_channel_cannot_approve_nor_is_named_as_an_approver(client, fake_slack, guest):
+    # A contractor invited to #eng-leads (and to the approvals channel, to follow along) is no approver.
+    add_person(fake_slack, "U0GUEST02", "gwen", real_name="Gwen Guest", email="gwen@contractor.example",
+               answer=guest, channels=[C_ENG_LEADS, C_ENG_APPROVALS])
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    assert "<@U0GUEST02>" not in posted.params["text"]
+
+    click = decision_click(posted, user={"id": "U0GUEST02", "username": "gwen", "team_id": SLACK_TEAM},
+                           team={"id": SLACK_TEAM, "domain": "acme"})
+    assert post_interaction(client, click).status_code == 200
+
+    assert status_now(fake_slack)["status"] == "pending"
+    assert [t for t in ephemerals_to(fake_slack, "U0GUEST02") + dms_to(fake_slack, "U0GUEST02") if "approver" in t]
+
+
 # --- Profiles with less in them ---------------------------------------------------------------------
 
 
