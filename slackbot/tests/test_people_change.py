@@ -76,6 +76,43 @@ def test_hr_hears_of_a_deactivated_requester_though_slack_refuses_a_dm_to_anothe
     assert any("was deactivated" in dm for dm in dms_to(fake_slack, HR))
 
 
+def deactivate(client, fake_slack, user, event_id):
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.users[user].deleted = True
+    post_event(client, event_envelope({"type": "user_change", "user": {"id": user, "deleted": True}},
+                                      event_id=event_id))
+
+
+def test_hr_hears_when_the_only_approver_leaves_with_requests_waiting_on_them(client, fake_slack):
+    from dataclasses import replace
+
+    from approvals.config_types import ApproverSource
+    from test_support.flows import ENGINEERING, standard_config
+
+    only_bob = replace(ENGINEERING, approvers=ApproverSource(users=(BOB,)))
+    install_config(standard_config(teams=(only_bob,)))
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+
+    deactivate(client, fake_slack, BOB, "Ev_BOB_GONE")
+    deactivate(client, fake_slack, BOB, "Ev_BOB_GONE_AGAIN")  # Slack tells us twice: HR is told once
+
+    told = [dm for dm in dms_to(fake_slack, HR) if "only approver left" in dm]
+    assert told == [f"<@{BOB}>'s Slack account was deactivated. They were the only approver left for 1 pending "
+                    "time-off request(s) of Engineering, which now wait on you: decide them from your App Home, "
+                    "and give the team another approver on the console's team page."], told
+    click(client, fake_slack, HR, ids.APPROVE_ACTION, posted)  # and HR may decide it
+    [message] = [m for m in fake_slack.workspace.messages("C_ENG_APPROVALS") if m.metadata]
+    assert message.metadata["event_payload"]["status"] == "approved"
+
+
+def test_hr_hears_nothing_when_another_approver_is_left(client, fake_slack):
+    install_config()  # Bob by name, and #eng-leads
+    request_time_off(client, fake_slack, ALICE)
+    deactivate(client, fake_slack, BOB, "Ev_BOB_GONE_3")
+    assert not [dm for dm in dms_to(fake_slack, HR) if "only approver left" in dm]
+
+
 def test_a_user_group_change_is_forgotten_too(client, fake_slack):
     install_config()
     from django.core.cache import cache
