@@ -109,7 +109,7 @@ PAGES = [
     ("/console/blackouts/{blackout}/delete", "Holidays"),
     ("/console/policy/", "Who may request"),
     ("/console/search/?q=alice", "People and channels"),
-    ("/console/leave/record", ""),
+    ("/console/leave/record", "Record leave"),
     ("/console/whos-out/", "Who's out"),
     ("/console/balances/", "Balances"),
     ("/console/balances/adjust", "Balances"),
