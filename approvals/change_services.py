@@ -488,7 +488,9 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
     edited = entry.status == PENDING or recorded
     key = f"{entry.id}:{entry.status}:{entry.start}:{entry.end}:{entry.leave_type}" + (f":{edit}" if edit else "")
     leave_type = config.leave_type(entry.leave_type)
-    started = previous.status == APPROVED and previous.start <= local_today(team.timezone if team else "UTC")
+    # Under way by the person's own day, as check_change judged it; only HR cancels leave under way.
+    started = (previous.status == APPROVED and by != entry.user
+               and previous.start <= local_today(fetch_timezone(client, entry.user)))
     thread_text = messages.change_thread_text(entry, by=by, previous=previous, leave_type=leave_type,
                                               approvers=() if recorded else approvers,
                                               named_first=named_approvers(config, team), started=started)

@@ -57,7 +57,8 @@ from approvals.console_see_selectors import with_names
 from approvals.jobs import DueJob
 from approvals.models import JobRun, LedgerSnapshot
 from approvals.notifications import once, post_notice, send_dm
-from approvals.selectors import local_today, slack_lookups
+from approvals.rules import APPROVED
+from approvals.selectors import local_today, slack_lookups, team_of_user
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
     error_code,
@@ -66,7 +67,7 @@ from approvals.task_queue import (
     retry_after_seconds,
     transient,
 )
-from approvals.team_routing import approvers_for
+from approvals.team_routing import MembershipUnknown, approvers_for
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +302,27 @@ def _leave_types(config: WorkspaceConfig) -> dict:
 # attempt retried after a rename finds the marks of the attempt before it.
 
 
+def entries_placed_now(client: WebClient, config: WorkspaceConfig, ledger, today) -> list:
+    """The ledger's entries for a team's reminders and posts. Approved leave recorded under a team that no
+    longer exists (HR deleted it) counts in the team its person is in now: they are still reminded, and
+    still shown as out. Someone Slack cannot place just now keeps the old name (and is left out today)."""
+    placed: dict[str, TeamConfig | None] = {}
+    entries = []
+    for entry in ledger.entries.values():
+        if (entry.status == APPROVED and entry.end >= today - timedelta(days=1)
+                and config.team_recorded_as(entry.team) is None):
+            if entry.user not in placed:
+                try:
+                    placed[entry.user] = team_of_user(client, config, entry.user)
+                except (SlackApiError, MembershipUnknown) as exc:
+                    logger.warning("cannot place user=%s of a removed team error=%s", entry.user, exc)
+                    placed[entry.user] = None
+            if placed[entry.user] is not None:
+                entry = replace(entry, team=placed[entry.user].name)
+        entries.append(entry)
+    return entries
+
+
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
     """A DM to each person whose approved leave starts on the next working day; none once the leave has
     begun by the clock's real time (a run late, or a `run_jobs --at` an instant past)."""
@@ -308,13 +330,16 @@ def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
     sent = 0
-    for entry in jobs.reminders_due(ledger.entries.values(), team, today, holidays):
+    for entry in jobs.reminders_due(entries_placed_now(client, config, ledger, today), team, today, holidays):
         first_day = jobs.first_working_day(entry, team.workweek, holidays)
         if first_day <= jobs.local_date(team, timezone.now()):  # a late run: the leave has begun
             logger.warning("reminder not sent: leave %s began on %s, before its reminder", entry.id, first_day)
             continue
-        # The day as the person reads it: the team's afternoon is already the next morning in Tokyo.
+        # The day as the person reads it: the team's afternoon is already the next morning in Tokyo. Asked of
+        # Slack when the cache has lapsed (a passing fault retries the job; the DMs sent are not sent again).
         zone = directory.cached_timezone(entry.user)
+        if zone is None and (profile := directory.fetch_user(client, entry.user, raise_passing=True)):
+            zone = profile["tz"]
         text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day,
                                           local_today(zone, datetime.fromisoformat(job.at).timestamp()) if zone
                                           else today)
@@ -326,7 +351,7 @@ def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = jobs.out_between(ledger.entries.values(), team, today, today, holidays)
+    out = jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, today, holidays)
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
     text, blocks = job_messages.out_today_message(team.name, today, out, _leave_types(config))
@@ -339,7 +364,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = jobs.out_between(ledger.entries.values(), team, today, until, holidays)
+    out = jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, until, holidays)
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
     _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"

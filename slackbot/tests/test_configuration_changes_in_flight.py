@@ -253,6 +253,30 @@ def test_a_deleted_teams_leave_still_counts_for_its_people_after_the_nightly_rea
     assert len(exported_rows) == 2, "HR's nightly copy lost the deleted team's requests"
 
 
+def test_a_deleted_teams_approved_leave_is_reminded_and_posted_in_the_team_its_person_is_in_now(
+        client, fake_slack, django_user_model, settings, tmp_path):
+    # After Sales is deleted, Alice matches Engineering: her approved Mon 10 – Wed 12 March, recorded under
+    # Sales, is still hers to be reminded of, and Engineering's morning post says she is out.
+    from zoneinfo import ZoneInfo
+
+    alice_in_sales_with_approved_and_pending_leave(client, fake_slack)
+    install_config(standard_config(teams=(SALES, replace(ENGINEERING, digest_time=datetime(2031, 1, 1, 9).time()))))
+    hr = signed_in_hr(client, django_user_model)
+    assert hr.post(reverse("console:team_delete", args=[Team.objects.get(name="Sales").pk])).status_code == 302
+    nightly_read(settings, tmp_path, day=7)
+    fake_slack.clear_calls()
+    los_angeles = ZoneInfo("America/Los_Angeles")
+
+    run_jobs(datetime(2031, 3, 7, 15, 0, tzinfo=los_angeles), "--team", "Engineering")  # Friday afternoon
+    reminders = [dm for dm in dms_to(fake_slack, ALICE) if "A reminder" in dm]
+    assert len(reminders) == 1 and "Mon 10 Mar" in reminders[0], reminders
+
+    run_jobs(datetime(2031, 3, 10, 9, 0, tzinfo=los_angeles), "--team", "Engineering")  # Monday morning
+    posts = [call.params["text"] for call in fake_slack.calls("chat.postMessage")
+             if call.params.get("channel") == ENGINEERING.announce_channel and call.response.get("ok")]
+    assert any(f"<@{ALICE}>" in text for text in posts), posts
+
+
 def test_a_removed_teams_pending_request_stays_hrs_to_decide_after_import_and_the_nightly_read(
         client, fake_slack, django_user_model, settings, tmp_path):
     # README: HR decides "the requests still pending of a team removed from the configuration: they are
