@@ -24,6 +24,7 @@ from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.ledger import log_warnings
 from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
+from approvals.rules import YEARS_AHEAD as RULES_YEARS_AHEAD
 from approvals.slack_clients import ledger_post_client
 from approvals.task_queue import error_for_people, slack_may_have_acted
 from approvals.team_routing import match_team
@@ -31,9 +32,10 @@ from approvals.team_routing import match_team
 logger = logging.getLogger(__name__)
 
 # A correction years back is a mistake more often than not, and the ledger's
-# retention rarely reaches further; next year is for opening balances.
+# retention rarely reaches further. Ahead: as far as leave may be booked (rules.YEARS_AHEAD), so a year
+# someone has leave booked in can be given its opening balance.
 YEARS_BACK = 5
-YEARS_AHEAD = 1
+YEARS_AHEAD = RULES_YEARS_AHEAD
 MAX_DAYS = Decimal(366)
 MAX_REASON_CHARS = 200  # it is stored in the metadata, which Slack keeps small
 
