@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -43,6 +44,7 @@ from approvals.jobs import local_date
 from approvals.selectors import cached_lookups
 
 DEFAULT_WEEKS = 4
+BALANCES_PER_PAGE = 100
 MAX_CSV_DAYS = 3 * 366
 
 
@@ -187,8 +189,11 @@ def balances(request):
         response = csv_response(f"balances-{name}-{year}.csv")
         csv.writer(response).writerows(balance_csv_rows(table, config))
         return response
-    rows = [(row, [balance_cell(balance) for balance in row.balances]) for row in table.rows] if table else []
+    # A page of people at a time: a company's largest team is thousands of rows (the CSV holds them all).
+    page = Paginator(table.rows if table else (), BALANCES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(row, [balance_cell(balance) for balance in row.balances]) for row in page]
     return render(request, "approvals/console/see/balances.html", {
+        "page": page,
         "download_waits": wants_file,  # asked for the file while the ledger or memberships are still read
         "nav": "balances",
         "teams": [team.name for team in config.teams],

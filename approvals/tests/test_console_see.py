@@ -251,6 +251,21 @@ def test_balances_per_person_for_a_team_and_year(hr_client, ledger):
     assert "+3 adjusted" in response.text
 
 
+def test_balances_show_a_page_of_people_at_a_time(hr_client, ledger, monkeypatch):
+    from approvals import console_see_views
+
+    monkeypatch.setattr(console_see_views, "BALANCES_PER_PAGE", 2)
+    query = {"team": "Engineering", "year": NEXT_MONDAY.year}
+    first = hr_client.get(reverse("console:balances"), query).content.decode()
+    assert "Alice Adams" in first and "Bob Brown" in first and "Dave Diaz" not in first
+    assert "People 1–2 of 3." in first and 'rel="next"' in first and 'rel="prev"' not in first
+    second = hr_client.get(reverse("console:balances"), {**query, "page": "2"}).content.decode()
+    assert "Dave Diaz" in second and "Alice Adams" not in second and 'rel="prev"' in second
+    # The CSV holds everyone, whatever the page.
+    csv_text = hr_client.get(reverse("console:balances"), {**query, "download": "1"}).content.decode("utf-8-sig")
+    assert all(name in csv_text for name in ("Alice Adams", "Bob Brown", "Dave Diaz"))
+
+
 def test_balances_download_as_csv_one_row_per_person_and_leave_type(hr_client, ledger, fake_slack):
     year = NEXT_MONDAY.year
     page = hr_client.get(reverse("console:balances"), {"team": "Engineering", "year": year}).text
