@@ -45,8 +45,17 @@ from approvals.request_services import (
     submission_entry,
     tell_person,
 )
-from approvals.rules import APPROVED, CANCELLED, FIELD_TYPE, PENDING, LedgerEntry, basic_violations, errors_by_field
-from approvals.selectors import ledger_context, local_today, requester_cached, team_approvers
+from approvals.rules import (
+    APPROVED,
+    CANCELLED,
+    FIELD_TYPE,
+    PENDING,
+    LedgerEntry,
+    basic_violations,
+    errors_by_field,
+    halves_that_count,
+)
+from approvals.selectors import holiday_dates, ledger_context, local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import RetryLater, error_code
 from approvals.team_routing import named_approvers, team_of_entry
@@ -332,10 +341,16 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
 
 
 def edited_as_asked(entry: LedgerEntry, submission: Submission) -> bool:
-    """Does the ledger's entry hold this edit (its type, dates and halves)?"""
+    """Does the ledger's entry hold this edit (its type, dates and halves, as recorded: without a half on a
+    day off, rules.halves_that_count)?"""
+    halves = (submission.start_half, submission.end_half)
+    config = current_config()
+    team = config.team_recorded_as(entry.team)
+    if team is not None:
+        halves = halves_that_count(submission.leave_request, team.workweek,
+                                   holiday_dates(config, team, submission.start, submission.end))
     return ((entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
-            == (submission.leave_type, submission.start, submission.end, submission.start_half,
-                submission.end_half))
+            == (submission.leave_type, submission.start, submission.end, *halves))
 
 
 def change_written_key(change: Change) -> str:

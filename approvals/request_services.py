@@ -54,6 +54,7 @@ from approvals.rules import (
     days_by_year,
     errors_by_field,
     format_range,
+    halves_that_count,
     request_days,
     too_long,
     validate_request,
@@ -204,6 +205,7 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
     holidays = holiday_dates(config, team, submission.start, submission.end)
     split = (tuple(days_by_year(submission.leave_request, team.workweek, holidays).items())
              if submission.start.year != submission.end.year else ())
+    start_half, end_half = halves_that_count(submission.leave_request, team.workweek, holidays)
     return LedgerEntry(
         id=submission.id,
         user=submission.user,
@@ -211,8 +213,8 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
         leave_type=leave_type.code,
         start=submission.start,
         end=submission.end,
-        start_half=submission.start_half,
-        end_half=submission.end_half,
+        start_half=start_half,
+        end_half=end_half,
         days=request_days(submission.leave_request, team.workweek, holidays),
         status=PENDING if leave_type.requires_approval and not submission.recorded_by else APPROVED,
         decided_by=submission.recorded_by,

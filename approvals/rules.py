@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Literal
 
 from approvals.config_types import BlackoutConfig, LeaveTypeConfig, TeamConfig
-from approvals.work_calendar import nearest_working_day, working_days
+from approvals.work_calendar import is_working_day, nearest_working_day, working_days
 
 Half = Literal["am", "pm"] | None
 AM = "am"
@@ -216,6 +216,14 @@ def request_days(
     return _days_in(
         _coverage(request.start, request.end, request.start_half, request.end_half, workweek, holiday_dates)
     )
+
+
+def halves_that_count(request: LeaveRequest, workweek: Iterable[int], holiday_dates: Container[date]
+                      ) -> tuple[Half, Half]:
+    """The request's half-day flags, without one on a day that is not a working day: it takes nothing there,
+    and kept in the record it would read "(ends at noon)" of a holiday or a Sunday."""
+    return (request.start_half if is_working_day(request.start, workweek, holiday_dates) else None,
+            request.end_half if is_working_day(request.end, workweek, holiday_dates) else None)
 
 
 def days_by_year(

@@ -394,3 +394,19 @@ def test_the_balance_line_under_a_request_reads_as_people_say_it():
     assert line(one_day).endswith("After this request: 2 days over the 1 day of Vacation in 2026")
     assert line(VACATION, [adj("-24", 2026)]).endswith("After this request: 2 days over the 1 day of Vacation in 2026")
     assert line(VACATION, [adj("-22", 2026)]).endswith("After this request: 0 of 3 days of Vacation left in 2026")
+
+
+# --- Half days on days off --------------------------------------------------------------------------
+
+
+def test_a_half_day_flag_on_a_holiday_or_weekend_is_dropped_from_the_record():
+    from approvals.rules import halves_that_count
+
+    # Thu 24 – Fri 25 Dec "ending at noon": Fri 25 Dec is Christmas Day, so the flag takes nothing.
+    assert halves_that_count(req(date(2026, 12, 24), date(2026, 12, 25), None, "am"), MON_FRI, HOLIDAYS) == (
+        None, None)
+    # From Saturday afternoon: the flag on a weekend day goes too; one on a working day stays.
+    assert halves_that_count(req(date(2026, 12, 12), date(2026, 12, 16), "pm", "am"), MON_FRI, HOLIDAYS) == (
+        None, "am")
+    assert halves_that_count(req(date(2026, 12, 14), date(2026, 12, 16), "pm", None), MON_FRI, HOLIDAYS) == (
+        "pm", None)

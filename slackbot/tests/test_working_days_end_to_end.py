@@ -300,3 +300,17 @@ def test_the_consoles_balances_open_on_the_year_the_team_is_in(client, fake_slac
     response = hr.get(reverse("console:balances"), {"team": "Engineering"})
     assert response.status_code == 200
     assert response.context["year"] == 2027, f"the Balances page opens on {response.context['year']}"
+
+
+def test_a_request_ending_at_noon_on_christmas_day_is_recorded_without_the_half(client, fake_slack):
+    # Wed 24 – Thu 25 Dec 2031, "last day: morning only": Christmas Day is a holiday, so the flag takes
+    # nothing, and the record and its message do not say "(ends at noon)" of it.
+    install_config()
+    view = open_request_form(client, fake_slack, ALICE)
+    response = submit_request(client, ALICE, view, request_values("vacation", date(2031, 12, 24), date(2031, 12, 25),
+                                                                    halves=(ids.HALF_END_AM,)))
+    assert response.status_code == 200, response.content
+    [posted] = posted_requests(fake_slack)
+    payload = metadata_payload(posted)
+    assert (payload.get("end_half"), payload["days"]) == (None, 1), payload
+    assert "noon" not in posted.params["text"], posted.params["text"]
