@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
@@ -44,7 +45,7 @@ from approvals.config_types import WorkspaceConfig
 from approvals.console_views import console_permission, staff_required
 
 SESSION_KEY = "console:config_upload"
-MAX_UPLOAD_BYTES = 1024 * 1024  # a configuration of thousands of teams is far smaller
+MAX_UPLOAD_BYTES = settings.UPLOAD_MAX_BYTES  # a configuration of thousands of teams is far smaller
 # Applying a file creates, changes and deletes rows of every configuration model.
 APPLY_PERMISSIONS = tuple(f"approvals.{action}_{model}" for model in
                           ("team", "leavetype", "companyholiday", "blackout", "workspacepolicy")
@@ -127,10 +128,12 @@ def config_download(request):
 def config_upload(request):
     upload = request.FILES.get("file")
     errors = []
-    if upload is None:
+    too_large = getattr(request, "upload_too_large", None)  # cut off as it arrived (timeoff_site.upload_limit)
+    if too_large is not None or (upload is not None and upload.size > MAX_UPLOAD_BYTES):
+        name = too_large if too_large is not None else upload.name
+        errors = [f"{name}: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB; is it a configuration file?"]
+    elif upload is None:
         errors = ["Choose a configuration file (.json, .yml or .yaml) to upload."]
-    elif upload.size > MAX_UPLOAD_BYTES:
-        errors = [f"{upload.name}: the file is larger than {MAX_UPLOAD_BYTES // 1024} KB; is it a configuration file?"]
     else:
         name = upload.name or "upload.json"
         try:

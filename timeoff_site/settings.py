@@ -191,6 +191,14 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="")
 # view, percent-encoded: up to 100 blocks, and a character outside ASCII is 9 bytes once encoded (an App
 # Home of Japanese names and notes passed 256 KiB). Anything larger than this is not from Slack.
 SLACK_MAX_BODY_BYTES = 1024 * 1024
+# The console's configuration file upload: larger is not a configuration file (thousands of teams are
+# far smaller). Cut off as it arrives (timeoff_site/upload_limit.py), never spooled to disk whole.
+UPLOAD_MAX_BYTES = 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "timeoff_site.upload_limit.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- The local demo workspace (/demo/, `manage.py demo_slack`) ---------------------
 # bin/run sets DEMO=true when .env still holds the placeholder bot token that

@@ -256,6 +256,28 @@ def test_upload_shows_the_preview_and_apply_applies_it(hr_client):
 
 
 @pytest.mark.django_db
+def test_a_file_too_large_is_refused_and_never_spooled_to_disk(hr_client, monkeypatch):
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+    spooled = []
+    original = TemporaryFileUploadHandler.receive_data_chunk
+
+    def counting(self, raw_data, start):
+        spooled.append(len(raw_data))
+        return original(self, raw_data, start)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", counting)
+    big = "x" * (5 * 1024 * 1024)  # more than Django keeps in memory: it would go to a temporary file
+    response = upload(hr_client, big, name="huge.json")
+    assert response.status_code == 400
+    assert "huge.json: the file is larger than 1024 KB; is it a configuration file?" in response.text
+    assert sum(spooled) <= 1024 * 1024, sum(spooled)  # at most the limit reached the disk, not 5 MB
+    # A file just under the limit is read as usual (and refused for what it holds).
+    response = upload(hr_client, "x" * (1024 * 1024 - 10), name="almost.json")
+    assert response.status_code == 400 and "larger than" not in response.text
+
+
+@pytest.mark.django_db
 def test_removing_needs_the_box_ticked(hr_client):
     config_apply(config=parse_config(EXAMPLE))
     upload(hr_client, example(holidays=[]))
