@@ -291,11 +291,21 @@ def _remember_ephemeral(request, user_id, channel_id, text, blocks=None):
     request.session[SESSION_EPHEMERALS] = kept
 
 
+def _failure_text(answer: slack.AppAnswer) -> str:
+    """What went wrong, as Slack's client says it ("failed with the error …"): never the app's HTML error
+    page, whose markup would show as text; the app's log (`bin/run`'s output) has the detail."""
+    if not answer.status:
+        return "The app did not answer (is it running?); see the terminal running `bin/run`."
+    text = answer.text.strip()
+    if not text or text.startswith("<") or "<html" in text[:500].lower():
+        return f"The app answered HTTP {answer.status}; its log (the terminal running `bin/run`) says why."
+    return f"The app answered HTTP {answer.status}: {text[:300]}"
+
+
 def _after(request, user_id, channel_id, answer: slack.AppAnswer, trigger_id: str, back: str):
     """Show what the app did with a command or click: a modal it opened, or its answer as an ephemeral."""
     if answer.status != 200:
-        _remember_ephemeral(request, user_id, channel_id,
-                            f"_The app answered HTTP {answer.status or 'nothing'}_: {answer.text[:300]}")
+        _remember_ephemeral(request, user_id, channel_id, f"_{_failure_text(answer)}_")
         return HttpResponseRedirect(back)
     if answer.body and (answer.body.get("text") or answer.body.get("blocks")):
         _remember_ephemeral(request, user_id, channel_id, answer.body.get("text", ""), answer.body.get("blocks"))
@@ -470,7 +480,7 @@ def modal(request, user_id, view_id):
         request.session[SESSION_MODALS] = modals
         return HttpResponseRedirect(back)
     else:
-        notice = (f"The app answered HTTP {answer.status}: {answer.text[:300]}" if answer.status != 200 else
+        notice = (_failure_text(answer) if answer.status != 200 else
                   f"unsupported response_action: {body.get('response_action')}")
         modals[view_id] = {"values": shown, "errors": {}, "notice": notice}
     request.session[SESSION_MODALS] = modals

@@ -119,3 +119,14 @@ def test_the_demos_pages_are_kept_by_no_browser_cache(client, acme):
         response = client.get(path)
         assert response.status_code == 200
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"], path
+
+
+def test_an_app_error_reads_as_slack_says_it_never_as_the_error_pages_markup():
+    from demo.slack_payloads import AppAnswer
+    from demo.views import _failure_text
+
+    page = AppAnswer(status=500, body=None, text="<!DOCTYPE html>\n<html lang=\"en\"><head><title>Server error</title>")
+    assert _failure_text(page) == ("The app answered HTTP 500; its log (the terminal running `bin/run`) says why.")
+    assert _failure_text(AppAnswer(status=0, body=None)) == (
+        "The app did not answer (is it running?); see the terminal running `bin/run`.")
+    assert _failure_text(AppAnswer(status=400, body=None, text="bad form")) == "The app answered HTTP 400: bad form"
