@@ -7,6 +7,7 @@ acknowledgement carries what the HTTP response body would.
 https://docs.slack.dev/apis/events-api/using-socket-mode
 """
 
+import json
 import logging
 import threading
 import time
@@ -112,6 +113,31 @@ def envelope_finished(request: SocketModeRequest, outcome: str, seconds: float) 
         **({"slack_kind": context.slack_kind, "slack_name": context.slack_name} if context.slack_kind else {}),
         **({"enqueued_tasks": context.tasks} if context.tasks else {}),
     })
+
+
+class LinkDisabled:
+    """A listener of every raw message slack-sdk receives (`on_message_listeners`: its own handling of a
+    `disconnect` reconnects before any other listener would hear of it), for Slack's `disconnect` with
+    reason `link_disabled`: Socket Mode was turned off in the app's settings. slack-sdk would open a
+    new connection again and again, each one told the same, while nothing is served: this stops the
+    process instead (`stopped`), and `seen` tells the command to say why."""
+
+    def __init__(self, stopped: threading.Event) -> None:
+        self.stopped = stopped
+        self.seen = False
+
+    def __call__(self, raw_message: str) -> None:
+        if "link_disabled" not in raw_message:  # every envelope passes here: parse only the likely one
+            return
+        try:
+            message = json.loads(raw_message)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "disconnect" and (
+                message.get("reason") == "link_disabled"):
+            self.seen = True
+            logger.error("socket mode disabled for this app (link_disabled): stopping")
+            self.stopped.set()
 
 
 # The envelope types Slack sends with a payload (hello and disconnect are slack-sdk's own business).

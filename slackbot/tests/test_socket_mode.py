@@ -253,6 +253,7 @@ def test_the_command_stops_on_sigterm_and_gives_the_signal_back(monkeypatch, set
         def __init__(self, **kwargs):
             super().__init__()
             self.socket_mode_request_listeners = []
+            self.on_message_listeners = []
             made.append(self)
 
         def connect(self):

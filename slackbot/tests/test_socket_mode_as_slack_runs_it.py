@@ -460,6 +460,21 @@ def test_a_disconnect_message_opens_a_new_connection_which_serves(socket_mode, r
     assert ack_payload(ack)["response_type"] == "ephemeral"
 
 
+def test_socket_mode_turned_off_in_the_apps_settings_stops_the_command_saying_so(slack_socket_mode, run_command):
+    # Slack's `link_disabled`: every new connection would be refused the same way; reconnecting for ever
+    # would look like a running app that serves nothing.
+    install_config()
+    thread, out, errors = run_command()
+    peer = slack_socket_mode.wait_connected()
+    slack_socket_mode.send({"type": "disconnect", "reason": "link_disabled",
+                            "debug_info": {"host": "applink-local"}}, peer)
+    thread.join(15)
+    assert not thread.is_alive()
+    [error] = errors
+    assert isinstance(error, CommandError) and "link_disabled" in str(error), error
+    assert "turn it on again under Socket Mode" in str(error)
+
+
 def test_a_connection_slack_closes_is_reopened_and_serves(socket_mode):
     old = socket_mode.wait_connected()
     old.close(1001)  # "going away": a Slack server restarting

@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
 
 from approvals.slack_clients import background_client
-from slackbot.socket_mode import listener, serve_until_stopped
+from slackbot.socket_mode import LinkDisabled, listener, serve_until_stopped
 
 
 def app_token_refused(error: str) -> str:
@@ -43,6 +43,8 @@ class Command(BaseCommand):
         )
         client.socket_mode_request_listeners.append(listener)
         stopped = threading.Event()
+        disabled = LinkDisabled(stopped)
+        client.on_message_listeners.append(disabled)
         # A process manager stops us with SIGTERM (a deploy, a scale-down): by default that kills the
         # process at once, acknowledgements of the envelopes in hand with it.
         previous = {signum: signal.signal(signum, lambda *_: stopped.set())
@@ -55,4 +57,7 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+        if disabled.seen:
+            raise CommandError("Slack turned Socket Mode off for this app (link_disabled): turn it on again under "
+                               "Socket Mode in the app's settings at api.slack.com/apps, or serve over HTTP.")
         self.stdout.write("Stopped.")
