@@ -378,6 +378,14 @@ def _blackout_violation(
     return None
 
 
+def blackout_violation(request: LeaveRequest, *, team: TeamConfig, blackouts: Iterable[BlackoutConfig],
+                       holiday_dates: Container[date], today: date) -> RuleViolation | None:
+    """The blackout check alone: the form's preview warns of it before the form is sent."""
+    coverage = _coverage(request.start, request.end, request.start_half, request.end_half, tuple(team.workweek),
+                         holiday_dates)
+    return _blackout_violation(coverage, team, blackouts, today)
+
+
 def _own_overlap_violation(
     request: LeaveRequest,
     coverage: Mapping[date, frozenset[str]],

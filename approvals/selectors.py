@@ -29,6 +29,7 @@ from approvals.rules import (
     LeaveRequest,
     LedgerEntry,
     balance_for,
+    blackout_violation,
     format_days,
     format_number,
     format_range,
@@ -295,11 +296,14 @@ class RequestDraft:
 
 
 def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft,
-                           requester: CachedRequester | None = None, replacing: str | None = None) -> str:
+                           requester: CachedRequester | None = None, replacing: str | None = None,
+                           recorded: bool = False) -> str:
     """The live preview under the form: working days, who decides, who else is out, the balance after.
     `requester`: what the caller already read of `user` (requester_cached), not read again. `replacing`:
-    the id of the request an Edit form rewrites, which the draft replaces (not counted beside it)."""
+    the id of the request an Edit form rewrites, which the draft replaces (not counted beside it).
+    `recorded`: HR records it for `user`, approved at once."""
     requester = requester or requester_cached(config, user)
+    leave_type = config.leave_type(draft.leave_type or "")
     if replacing:
         own = ledger_reader.person_view(config, user)
         current = own.entries.get(replacing) if own is not None else None
@@ -309,6 +313,10 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
     elif requester.team_known and requester.team is None:
         who = "No team is configured for you."
+    elif requester.team_known and recorded:
+        who = "Recorded as approved at once."
+    elif requester.team_known and leave_type is not None and not leave_type.requires_approval:
+        who = f"{escape(leave_type.name)} needs no approval: it is recorded at once."
     elif requester.team_known:
         who = f"Decided by the {escape(requester.team.name)} approvers."
     else:
@@ -320,7 +328,6 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     if (draft.end - draft.start).days > MAX_REQUEST_DAYS:
         return f":warning: One request can cover at most a year. {who}"
     team = requester.team if requester.team_known else None
-    leave_type = config.leave_type(draft.leave_type or "")
     halves_allowed = leave_type is None or leave_type.allow_half_days
     start_half = draft.start_half if halves_allowed else None
     end_half = draft.end_half if halves_allowed else None
@@ -339,6 +346,11 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         team.workweek, holidays)
     preview = f"*{days_text(days)}*: {dates}. {who}"
+    blackout = blackout_violation(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half,
+                                               end_half), team=team, blackouts=config.blackouts_for(team.name),
+                                  holiday_dates=holidays, today=today)
+    if blackout is not None:  # refused on sending: said now, before the rest is filled in
+        preview += f"\n:warning: {escape(blackout.message)}."
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
     history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,

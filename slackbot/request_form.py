@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.cache import cache
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
@@ -189,7 +190,8 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
         end=prefill.end,
         half_values=prefill.halves,
         preview=request_preview_cached(config, person, prefill.draft,
-                                       requester=requester if person == user else None, replacing=editing),
+                                       requester=requester if person == user else None, replacing=editing,
+                                       recorded=recording_for is not None),
         private_metadata=metadata,
         editing=editing is not None,
         recording_for=recording_for,
@@ -305,17 +307,63 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         end=values.end,
         half_values=values.halves,
         preview=request_preview_cached(config, recording_for or form_owner(view) or user, values.draft,
-                                       replacing=editing),
+                                       replacing=editing, recorded=recording_for is not None),
         private_metadata=modal_metadata(view),
         editing=editing is not None,
         recording_for=recording_for,
     )
+    view_id = require_text(view, "id")
+    clicked_at = _action_ts(action)
+    client = in_request_client()
     try:
-        in_request_client().views_update(view_id=require_text(view, "id"), hash=view.get("hash"), view=new_view)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        # A hash_conflict means a newer update already won; the preview catches up on the next change.
+        _redrawn(view_id, clicked_at, client.views_update(view_id=view_id, hash=view.get("hash"), view=new_view))
+    except SlackApiError as exc:
+        # hash_conflict: another redraw changed the view since this click's payload was made. When that
+        # one was for an earlier click (two quick changes, their redraws landing in order), this one,
+        # the person's last choice, is drawn over it; an older click arriving late is dropped.
+        latest = cache.get(_redraw_key(view_id))
+        if describe(exc) != "hash_conflict" or not latest or latest[0] >= clicked_at:
+            logger.info("preview update skipped user=%s error=%s", user, describe(exc))
+            return ack()
+        try:
+            _redrawn(view_id, clicked_at, client.views_update(view_id=view_id, hash=latest[1], view=new_view))
+        except (SlackApiError, SlackClientError, OSError) as again:
+            logger.info("preview update skipped user=%s error=%s", user, describe(again))
+    except (SlackClientError, OSError) as exc:
         logger.info("preview update skipped user=%s error=%s", user, describe(exc))
     return ack()
+
+
+# How long the last redraw of a form is remembered: quick changes come seconds apart.
+REDRAW_MEMORY_SECONDS = 5 * 60
+
+
+def _redraw_key(view_id: str) -> str:
+    return f"form-redraw:{view_id}"
+
+
+def _action_ts(action: dict) -> float:
+    try:
+        return float(action.get("action_ts") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _redrawn(view_id: str, clicked_at: float, response) -> None:
+    """Remember the click the form now shows and the hash Slack gave the redrawn view."""
+    new_hash = ((response.get("view") or {}) if hasattr(response, "get") else {}).get("hash")
+    if isinstance(new_hash, str) and new_hash:
+        cache.set(_redraw_key(view_id), (clicked_at, new_hash), REDRAW_MEMORY_SECONDS)
+
+
+def chosen_type_name(view: dict) -> str | None:
+    """The leave type's name as the menu showed it (its option's text), as the person chose it."""
+    try:
+        option = view["state"]["values"][ids.TYPE_BLOCK][ids.TYPE_ACTION]["selected_option"]
+        name = option["text"]["text"]
+    except (KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) and name.strip() else None
 
 
 def form_owner(view: dict) -> str | None:
@@ -348,7 +396,11 @@ def submit_request(payload: dict) -> SlackResponse:
 
     errors = {}
     leave_type = config.leave_type(values.leave_type or "")
-    if leave_type is None:
+    if leave_type is None and values.leave_type:
+        # Chosen from the menu as it was when the form opened: HR deleted it since.
+        errors[ids.TYPE_BLOCK] = (f"{chosen_type_name(view) or values.leave_type} is no longer offered: choose "
+                                  "another leave type.")
+    elif leave_type is None:
         errors[ids.TYPE_BLOCK] = "Choose a leave type."
     if values.start is None:
         errors[ids.START_BLOCK] = "Pick the first day off."
