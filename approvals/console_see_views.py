@@ -96,7 +96,7 @@ def whos_out(request):
         "waiting": waiting,
         "more_waiting": more_waiting,
         "ledger": ledger,
-        "ledger_error": ledger_error_cached(),
+        "ledger_error": ledger_error_cached(ledger),
     })
 
 
@@ -161,7 +161,7 @@ def ledger_export(request):
         "nav": "ledger",
         "form": form,
         "ledger": ledger,
-        "ledger_error": ledger_error_cached(),
+        "ledger_error": ledger_error_cached(ledger),
     }, status=400 if wants_file and form.is_bound and form.errors else 200)
 
 
@@ -202,7 +202,7 @@ def balances(request):
         "table": table,
         "rows": rows,
         "ledger": ledger,
-        "ledger_error": ledger_error_cached(),
+        "ledger_error": ledger_error_cached(ledger),
         "may_adjust": request.user.has_perm(ADJUST_PERMISSION),
     })
 

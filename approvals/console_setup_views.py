@@ -90,7 +90,7 @@ def _ledger_part(config, directory) -> dict:
         "ledger": ledger,
         "removed_teams_waiting": setup_checks.removed_teams_waiting(config, ledger.entries.values()) if ledger else [],
         "removed_teams_channels": [_channel(directory, channel) for channel in config.past_approvals_channels],
-        "ledger_error": ledger_error_cached(),
+        "ledger_error": ledger_error_cached(ledger),
         "ledger_read_at": _when(ledger.full_read_at) if ledger else None,
         "retention": RetentionCheck(oldest=_ts_date(ledger.oldest_ts), year_start=date(today.year, 1, 1),
                                     truncated=ledger.truncated) if ledger else None,

@@ -7,6 +7,7 @@ stops the retrying tasks), and the page asks again when the report is old.
 """
 
 import logging
+import time
 
 from django.core.cache import cache
 from django.tasks import task
@@ -19,7 +20,8 @@ from approvals.task_queue import retrying_task
 
 logger = logging.getLogger(__name__)
 
-LEDGER_ERROR_KEY = "console:v2:ledger_error"  # (channel, Slack's error); v1 held text written for Slack
+# (channel, Slack's error, when): v1 held text written for Slack, v2 no time.
+LEDGER_ERROR_KEY = "console:v3:ledger_error"
 LEDGER_ERROR_SECONDS = 10 * 60
 WARM_REQUESTED_KEY = "console:v1:warm_requested"
 WARM_REQUEST_EVERY_SECONDS = 30
@@ -40,13 +42,16 @@ def ledger_cached_or_warm(config):
     return ledger
 
 
-def ledger_error_cached() -> str | None:
+def ledger_error_cached(ledger=None) -> str | None:
     """Why the console cannot read the ledger, in words for a web page (the channel by its name, and
-    what to do), or None."""
+    what to do), or None. `ledger`: the cached ledger the page shows; an error from before it was read
+    (the bot invited back since, and a balance or a job has read it) is over."""
     found = cache.get(LEDGER_ERROR_KEY)
-    if not (isinstance(found, tuple) and len(found) == 2):
+    if not (isinstance(found, tuple) and len(found) == 3):
         return None
-    channel, error = found
+    channel, error, when = found
+    if ledger is not None and getattr(ledger, "read_at", 0) > when:
+        return None
     names = slack_directory.directory_current()
     known = names.channel(channel) if names is not None else None
     name = known.label if known else channel
@@ -75,7 +80,7 @@ def warm_console_ledger() -> None:
     try:
         ledger_reader.current_ledger(client, config)
     except LedgerUnavailable as exc:  # permanent (the bot left a channel, a scope is missing): the page says so
-        cache.set(LEDGER_ERROR_KEY, (exc.channel, exc.error), LEDGER_ERROR_SECONDS)
+        cache.set(LEDGER_ERROR_KEY, (exc.channel, exc.error, time.time()), LEDGER_ERROR_SECONDS)
         logger.error("console: the ledger is unavailable error=%s", exc)
     else:
         cache.delete(LEDGER_ERROR_KEY)

@@ -210,7 +210,9 @@ def test_the_console_ledger_error_of_either_release_is_no_error_on_this_releases
     assert console_tasks.ledger_error_cached() is None
     cache.set(console_tasks.LEDGER_ERROR_KEY, "text, as v1 held it", 600)
     assert console_tasks.ledger_error_cached() is None
-    cache.set(console_tasks.LEDGER_ERROR_KEY, (C_ENG_APPROVALS, "not_in_channel"), 600)
+    cache.set("console:v2:ledger_error", (C_ENG_APPROVALS, "not_in_channel"), 600)  # v2, without its time
+    assert console_tasks.ledger_error_cached() is None
+    cache.set(console_tasks.LEDGER_ERROR_KEY, (C_ENG_APPROVALS, "not_in_channel", 1.0), 600)
     assert "not_in_channel" in console_tasks.ledger_error_cached()
 
 
