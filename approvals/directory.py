@@ -202,13 +202,27 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
             cache.set(f"directory:user:{user}", NO_SUCH_USER, MEMBERS_TTL_SECONDS)
         return None
     # Slackbot is not `is_bot` in users.info, but no person either.
-    profile = {"tz": info.get("tz") or "UTC", "deleted": bool(info.get("deleted")),
+    profile = {"tz": _zone_of(info), "deleted": bool(info.get("deleted")),
                "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info),
                # A multi- or single-channel guest (a contractor, a client): invited to a few channels, not staff.
                "guest": bool(info.get("is_restricted") or info.get("is_ultra_restricted"))}
     _cache_unless_changed(user, before, {f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile},
                           TIMEZONE_TTL_SECONDS)
     return profile
+
+
+def _zone_of(info: dict) -> str:
+    """The person's IANA zone; from `tz_offset` alone when Slack gives no `tz` (a profile still being set
+    up), as the fixed zone of that offset when it is whole hours ("Etc/GMT-9" is UTC+9: POSIX signs);
+    else UTC."""
+    zone = info.get("tz")
+    if isinstance(zone, str) and zone:
+        return zone
+    offset = info.get("tz_offset")
+    if isinstance(offset, int) and not isinstance(offset, bool) and offset % 3600 == 0 and -12 <= offset // 3600 <= 14:
+        hours = offset // 3600
+        return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+    return "UTC"
 
 
 def unable_to_approve(client: WebClient):

@@ -184,3 +184,19 @@ def test_a_channel_of_many_pages_is_read_to_its_last_member(fake_slack, client):
     calls = fake_slack.calls("conversations.members")
     assert len(calls) == 3  # 200 a page
     assert calls[1].params["cursor"] == calls[0].response["response_metadata"]["next_cursor"]
+
+
+@pytest.mark.parametrize("info, zone", [
+    ({"tz": "Asia/Tokyo", "tz_offset": 32400}, "Asia/Tokyo"),
+    ({"tz": None, "tz_offset": 32400}, "Etc/GMT-9"),  # UTC+9: the POSIX sign is the other way round
+    ({"tz_offset": -28800}, "Etc/GMT+8"),
+    ({"tz_offset": 50400}, "Etc/GMT-14"),  # Kiritimati
+    ({"tz_offset": 0}, "Etc/UTC"),
+    ({"tz_offset": 19800}, "UTC"),  # India's half hour has no fixed zone of its own
+    ({"tz": "", "tz_offset": None}, "UTC"),
+    ({}, "UTC"),
+])
+def test_a_profile_with_an_offset_but_no_zone_gets_the_fixed_zone_of_that_offset(info, zone):
+    from approvals.directory import _zone_of
+
+    assert _zone_of(info) == zone
