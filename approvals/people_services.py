@@ -78,7 +78,8 @@ def dm_hr(client: WebClient, config, user: str, text: str, key) -> None:
             if transient(exc):
                 raise  # the task tries again; the DMs already sent are not sent twice (once)
             # One HR person Slack will not DM (gone, a bot id in the list) must not keep it from the others;
-            # the rows above are there for all of them.
+            # the requests are on every fallback approver's App Home, and a departed requester's on the
+            # Setup page's delivery problems.
             logger.warning("could not tell hr=%s of deactivated user=%s error=%s", hr, user,
                            exc.response.get("error"))
 
