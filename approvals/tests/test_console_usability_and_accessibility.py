@@ -399,11 +399,13 @@ def test_a_hundred_teams_and_a_team_of_five_hundred_are_listed_from_the_cache(cl
     fake_slack.clear_calls()
     home = client.get("/console/")
     balances = client.get("/console/balances/?team=Everyone")
+    last_page = client.get("/console/balances/?team=Everyone&page=5")
     whos_out = client.get("/console/whos-out/")
     assert [call.method for call in fake_slack.calls()] == []
     assert home.text.count('class="team-name"') == 100
-    assert "Person 000" in balances.text and "Person 499" in balances.text
-    assert balances.text.count("<th scope=\"row\">Person ") == 500
+    # 100 people a page: the first page and the fifth, all 500 counted.
+    assert "Person 000" in balances.text and "Person 499" in last_page.text
+    assert balances.text.count("<th scope=\"row\">Person ") == 100 and "People 1–100 of 500." in balances.text
     assert whos_out.status_code == 200 and "Team 098" in whos_out.text
 
 
