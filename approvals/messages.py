@@ -373,10 +373,14 @@ def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
     return f"you are not among the people who may request time off here; ask {hr_contacts(config, plain=plain)}"
 
 
-def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: UnlistedSource | None = None) -> str:
-    """`cause`: a team's list of members Slack refused to give, which may well be why (`unlisted_text`)."""
+def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: UnlistedSource | None = None,
+                 user: str | None = None) -> str:
+    """`cause`: a team's list of members Slack refused to give, which may well be why (`unlisted_text`).
+    `user`: who is told; HR (a fallback approver), often in no team themselves, is not told to ask HR."""
     if cause is not None:
         return unlisted_text(config, cause, plain=plain)
+    if user is not None and user in config.fallback_approvers:
+        return "no team is configured for you, so nobody could approve it; add yourself to a team in the HR console"
     return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config, plain=plain)} "
             "to add you to a team")
 
@@ -492,10 +496,16 @@ def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], up
     pending requests cannot hide the upcoming ones, nor leave past the 25th unreachable without a word.
     `today`: the reader's, for which dates need their year.
     """
-    groups = [(heading, entries, [entry_blocks(config, entry, buttons, today) for entry in entries])
-              for heading, entries, buttons in (("Pending", pending, OWN), ("Upcoming", upcoming, OWN),
-                                                ("Out now", ongoing, UNDER_WAY if hr else None),
-                                                ("Recently decided", recent, None))
+    def past(entry: LedgerEntry) -> str | None:
+        # HR corrects leave already taken too (a sick day recorded on the wrong date): all of it given back.
+        return UNDER_WAY if hr and entry.status == APPROVED else None
+
+    groups = [(heading, entries, [entry_blocks(config, entry, buttons(entry), today) for entry in entries])
+              for heading, entries, buttons in (
+                  ("Pending", pending, lambda _: OWN),
+                  ("Upcoming", upcoming, lambda _: OWN),
+                  ("Out now", ongoing, lambda _: UNDER_WAY if hr else None),
+                  ("Recently decided", recent, past))
               if entries]
     shown = [len(entries) for _, entries, _ in groups]
     title_block = section(f"*{title}*")

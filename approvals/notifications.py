@@ -33,6 +33,7 @@ from approvals.cache_lock import claim
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
+from approvals.selectors import local_today
 from approvals.slack_clients import ledger_post_client
 from approvals.task_queue import slack_may_have_acted, transient
 
@@ -82,6 +83,10 @@ def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type
     (cancelled by the time this runs: its canceller's correction is the last word)."""
     if ledger_reader.superseded(entry):
         logger.info("announcement of id=%s skipped: the request changed since", entry.id)
+        return
+    if entry.end < local_today(team.timezone):
+        # Leave recorded after the fact (a sick day HR records late): "will be out" would be untrue.
+        logger.info("announcement of id=%s skipped: the leave is over", entry.id)
         return
     if team.announce_channel:
         followup_notice(client, f"announce:{entry.id}", channel=team.announce_channel,

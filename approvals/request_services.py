@@ -336,7 +336,8 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     if requester.allowed is False:
         return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config, plain=True)}."}
     if requester.team_known and requester.team is None:
-        return {FIELD_TYPE: f"Sorry, {messages.no_team_text(config, plain=True, cause=requester.no_team_cause)}."}
+        no_team = messages.no_team_text(config, plain=True, cause=requester.no_team_cause, user=submission.user)
+        return {FIELD_TYPE: f"Sorry, {no_team}."}
     leave_type = config.leave_type(submission.leave_type)
     if requester.allowed and requester.team and requester.timezone:
         try:
@@ -590,7 +591,8 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
                       usergroup_members=usergroup_members).team
     if team is None:
         cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
-        raise Refused(messages.person_no_team_text(cause) if for_hr else messages.no_team_text(config, cause=cause))
+        raise Refused(messages.person_no_team_text(cause) if for_hr
+                      else messages.no_team_text(config, cause=cause, user=submission.user))
     return team
 
 

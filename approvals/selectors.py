@@ -474,8 +474,10 @@ def leave_list(config: WorkspaceConfig, leave: MyLeave, *, only_changeable: bool
     if only_changeable:
         title = "Which request do you want to change?" if whose is None else f"Which of {owner} requests?"
         # HR may also cancel leave under way (check_change): theirs to correct, when it has started.
+        # ... and leave already taken, recently decided (a sick day recorded on the wrong date).
+        taken = [entry for entry in leave.recent if entry.status == APPROVED] if whose else []
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,
-                                            ongoing=leave.ongoing if whose else [], recent=[], title=title,
+                                            ongoing=leave.ongoing if whose else [], recent=taken, title=title,
                                             today=leave.today, hr=bool(whose))
     else:
         blocks = messages.leave_list_blocks(config=config, pending=leave.pending, upcoming=leave.upcoming,

@@ -11,7 +11,7 @@ from approvals import block_ids as ids
 from approvals import messages, tasks
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
-from approvals.home_services import home_opened
+from approvals.home_services import console_url, home_opened
 from approvals.rules import APPROVED, PENDING
 from approvals.directory import cached_timezone
 from approvals.selectors import local_today, request_seen_cached
@@ -150,6 +150,11 @@ def command_for(command: SlashCommand) -> SlackResponse:
     if rest and rest[0].lower() in ("list", "cancel"):
         text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel", hr=command.user_id)
         return ephemeral(text, blocks)
+    if rest and rest[0].lower() == "balance":
+        # A person's balances, adjustments beside them, are the console's to show (and to change).
+        page = f"<{url}balances/|Balances>" if (url := console_url()) else "*Balances*"
+        return ephemeral(f"{messages.mention(user)}'s balances are on the HR console's {page} page, where you can "
+                         f"adjust them too; `/timeoff for {messages.mention(user)} list` shows their time off here.")
     if user == command.user_id:
         return ephemeral(messages.own_leave_not_recorded_text())
     if (refusal := not_set_up_text(config)) is not None:

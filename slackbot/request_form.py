@@ -111,7 +111,7 @@ def command_request(command: SlashCommand) -> SlackResponse:
                             today=local_today(requester.timezone) if requester.timezone else None)
     if isinstance(prefill, str):
         return ephemeral(f"{prefill}\n\n{HELP_TEXT}")
-    if (refusal := request_refusal(config, requester)) is not None:
+    if (refusal := request_refusal(config, requester, command.user_id)) is not None:
         return ephemeral(refusal)
     if failure := open_request_form(config, command.user_id, command.trigger_id, prefill, requester=requester):
         return ephemeral(modal_not_opened_text(failure, form="the request form", again="try `/timeoff` again"))
@@ -133,7 +133,7 @@ def open_form_where_no_channel(user: str, trigger_id: str, *, again: str) -> Non
     button): a refusal is a small modal instead of an ephemeral message, and when Slack refuses to open
     either modal, a DM says why (tell_user with no channel DMs)."""
     config, requester, _ = requester_context(user)
-    refusal = request_refusal(config, requester)
+    refusal = request_refusal(config, requester, user)
     if refusal is not None:
         if open_notice(user, trigger_id, refusal):
             tasks.tell_user.enqueue("", user, refusal)  # what the modal would have said
@@ -159,7 +159,7 @@ def not_set_up_text(config: WorkspaceConfig) -> str | None:
     return None
 
 
-def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str | None:
+def request_refusal(config: WorkspaceConfig, requester: CachedRequester, user: str) -> str | None:
     """Why this person cannot ask for time off, as far as the cache knows; None when they may (or
     when the cache does not know yet: the submission checks again)."""
     if (refusal := not_set_up_text(config)) is not None:
@@ -167,7 +167,7 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester) -> str 
     if requester.allowed is False:
         return f"Sorry, {messages.not_allowed_text(config)}."
     if requester.team_known and requester.team is None:
-        return f"Sorry, {messages.no_team_text(config, cause=requester.no_team_cause)}."
+        return f"Sorry, {messages.no_team_text(config, cause=requester.no_team_cause, user=user)}."
     return None
 
 
