@@ -14,7 +14,7 @@ instant with `run_jobs --at`.
 import json
 import types
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
