@@ -315,6 +315,8 @@ def entries_placed_now(client: WebClient, config: WorkspaceConfig, ledger, today
                 try:
                     placed[entry.user] = team_of_user(client, config, entry.user)
                 except (SlackApiError, MembershipUnknown) as exc:
+                    if isinstance(exc, SlackApiError) and transient(exc):
+                        raise  # the job tries again; what it sent is not sent twice (once-keys)
                     logger.warning("cannot place user=%s of a removed team error=%s", entry.user, exc)
                     placed[entry.user] = None
             if placed[entry.user] is not None:

@@ -103,9 +103,13 @@ def requests_left_to_hr(client: WebClient, config, ledger, user: str) -> list:
 
 
 def _listed_members(members, channel: str) -> frozenset[str]:
+    """The approvers channel's members; none when Slack refuses for good (gone, not shared with the bot). A
+    passing fault is raised: the task tries again rather than miss a team."""
     try:
         return members(channel) or frozenset()
-    except SlackApiError:
+    except SlackApiError as exc:
+        if transient(exc):
+            raise
         return frozenset()
 
 

@@ -277,6 +277,36 @@ def test_a_deleted_teams_approved_leave_is_reminded_and_posted_in_the_team_its_p
     assert any(f"<@{ALICE}>" in text for text in posts), posts
 
 
+def test_a_deleted_teams_leave_is_reminded_once_slack_answers_again_after_a_passing_fault(
+        client, fake_slack, django_user_model, settings, tmp_path):
+    # Placing Alice in her team now asks Slack for a channel's members: a rate limit then is not "no team"
+    # (she would get no reminder at all); the job tries again, and she is reminded once.
+    from zoneinfo import ZoneInfo
+
+    from django.core.management.base import CommandError
+
+    from approvals import directory
+    from approvals.models import JobRun
+
+    alice_in_sales_with_approved_and_pending_leave(client, fake_slack)
+    hr = signed_in_hr(client, django_user_model)
+    assert hr.post(reverse("console:team_delete", args=[Team.objects.get(name="Sales").pk])).status_code == 302
+    nightly_read(settings, tmp_path, day=7)
+    directory.forget_memberships(ENGINEERING.members.channel)
+    fake_slack.clear_calls()
+    fake_slack.fail("conversations.members", "ratelimited", times=1)
+    friday = datetime(2031, 3, 7, 15, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+
+    with pytest.raises(CommandError):
+        run_jobs(friday, "--team", "Engineering")
+    assert not [dm for dm in dms_to(fake_slack, ALICE) if "A reminder" in dm]
+    run = JobRun.objects.get(job="reminders", team="Engineering", period="2031-03-07")
+    assert run.finished_at is None and run.error == "ratelimited"
+    JobRun.objects.filter(id=run.id).update(retry_at=run.retry_at - timedelta(minutes=2))  # its retry is due
+    run_jobs(friday + timedelta(minutes=1), "--team", "Engineering")
+    assert len([dm for dm in dms_to(fake_slack, ALICE) if "A reminder" in dm]) == 1
+
+
 def test_a_removed_teams_pending_request_stays_hrs_to_decide_after_import_and_the_nightly_read(
         client, fake_slack, django_user_model, settings, tmp_path):
     # README: HR decides "the requests still pending of a team removed from the configuration: they are
