@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from slack_sdk.errors import SlackClientError
 
 from approvals import ledger_reader, rules, slack_directory
+from approvals.block_kit import SLACK_USER_ID
 from approvals.cache_lock import LockBusy
 from approvals.config_store import current_config
 from approvals.console_forms import PeopleField
@@ -61,7 +62,10 @@ def recorded_by(request) -> str:
             found = None
         if found is not None:
             return found.id
-    return request.user.get_full_name() or request.user.get_username()
+    name = request.user.get_full_name() or request.user.get_username()
+    # Messages show a Slack id as a mention (block_kit.person): a console account named like one
+    # ("U123ABC") would ping whoever has that id, so its name says where it came from.
+    return f"{name} (HR console)" if SLACK_USER_ID.match(name) else name
 
 
 def record_for(submission: Submission) -> dict[str, str]:

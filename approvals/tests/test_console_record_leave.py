@@ -211,3 +211,14 @@ def test_the_form_names_leave_types_as_people_read_them_not_by_slack_emoji_code(
     # Laid out as the console's other forms, each box beside its label: "First day: afternoon only".
     assert '<div class="checkbox-row"><input type="checkbox" name="start_pm" id="id_start_pm">' \
            '<label for="id_start_pm">First day: afternoon only</label></div>' in page
+
+
+def test_a_console_account_named_like_a_slack_id_is_not_a_mention(client, fake_slack, django_user_model):
+    install_config()
+    hr = django_user_model.objects.create_superuser("U0BOB12", "", "pw-not-a-secret")  # no email: not found in Slack
+    client.force_login(hr)
+    client.post(URL, form(), follow=True)
+    [payload] = ledger(fake_slack)
+    assert payload["recorded_by"] == "U0BOB12 (HR console)"
+    [told] = [dm for dm in dms_to(fake_slack, ALICE) if "recorded time off for you" in dm]
+    assert "<@" not in told and told.startswith("U0BOB12 (HR console) recorded")
