@@ -643,8 +643,11 @@ def validate_request(
     recorded: bool = False,
     kept_start: date | None = None,
     whose: str = "your",
+    others_counted: bool = True,
 ) -> list[RuleViolation]:
     """Every reason to refuse `request`, in modal order; empty when it may be submitted.
+
+    `others_counted=False`: without the allowance and capacity checks (`preview_violations`).
 
     `whose`: the requester as the reader of the messages sees them: "your", or "their" when HR records
     leave for someone ("This overlaps their approved leave", "They have 2 days of Vacation left").
@@ -703,6 +706,8 @@ def validate_request(
         if joined:
             violations.append(joined)
 
+    if not others_counted:
+        return violations
     violations.extend(_allowance_violations(request, leave_type, ledger, list(adjustments), workweek, holiday_dates,
                                             holder="You have" if whose == "your" else "They have"))
 
@@ -711,6 +716,29 @@ def validate_request(
         violations.append(capacity)
 
     return violations
+
+
+def preview_violations(
+    request: LeaveRequest,
+    *,
+    leave_type: LeaveTypeConfig,
+    team: TeamConfig,
+    holiday_dates: set[date] | dict[date, str],
+    blackouts: Iterable[BlackoutConfig],
+    today: date,
+    ledger: Iterable[LedgerEntry] | None = None,
+    zone_known: bool = True,
+    recorded: bool = False,
+    kept_start: date | None = None,
+    whose: str = "your",
+) -> list[RuleViolation]:
+    """What the form's live preview warns of before the form is sent: the refusals of `validate_request`
+    (a past start, too far ahead, the longest run, a blackout, overlap with the person's own leave),
+    except two the preview says otherwise or cannot judge: the allowance (its balance line says how far
+    over it goes) and capacity (it reads only some of the team's leave in flight)."""
+    return validate_request(request, leave_type=leave_type, team=team, holiday_dates=holiday_dates,
+                            blackouts=blackouts, today=today, ledger=ledger, zone_known=zone_known,
+                            recorded=recorded, kept_start=kept_start, whose=whose, others_counted=False)
 
 
 def errors_by_field(violations: Iterable[RuleViolation]) -> dict[str, str]:

@@ -33,6 +33,7 @@ from approvals.rules import (
     format_days,
     format_number,
     format_range,
+    preview_violations,
     request_days,
     who_is_out,
 )
@@ -304,11 +305,13 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     `recorded`: HR records it for `user`, approved at once."""
     requester = requester or requester_cached(config, user)
     leave_type = config.leave_type(draft.leave_type or "")
+    kept_start = None
     if replacing:
         own = ledger_reader.person_view(config, user)
         current = own.entries.get(replacing) if own is not None else None
         if current is not None:  # an edit is judged on the calendar of the team the request is of, as its task is
             requester = replace(requester, team=team_of_entry(config, current.team, current.channel), team_known=True)
+            kept_start = current.start  # accepted when it was sent (rules.basic_violations)
     if requester.team_known and requester.team is None and requester.no_team_cause is not None:
         who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
     elif requester.team_known and requester.team is None:
@@ -346,16 +349,25 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
     days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
                         team.workweek, holidays)
     preview = f"*{days_text(days)}*: {dates}. {who}"
-    blackout = blackout_violation(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half,
-                                               end_half), team=team, blackouts=config.blackouts_for(team.name),
-                                  holiday_dates=holidays, today=today)
-    if blackout is not None:  # refused on sending: said now, before the rest is filled in
-        preview += f"\n:warning: {escape(blackout.message)}."
+    request = LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half)
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
     history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,
-                                        others_max=PREVIEW_OTHERS_READ) if team and leave_type else None
-    if team and leave_type and history is not None:
+                                        others_max=PREVIEW_OTHERS_READ) if leave_type else None
+    # What sending would refuse, said now, before the rest is filled in (without a ledger while it is cold).
+    if leave_type is None:
+        blackout = blackout_violation(request, team=team, blackouts=config.blackouts_for(team.name),
+                                      holiday_dates=holidays, today=today)
+        refusals = [blackout] if blackout is not None else []
+    else:
+        refusals = preview_violations(
+            request, leave_type=leave_type, team=team, holiday_dates=holidays,
+            blackouts=config.blackouts_for(team.name), today=today, zone_known=requester.timezone is not None,
+            recorded=recorded, kept_start=kept_start, whose="their" if recorded else "your",
+            ledger=None if history is None else history.without(replacing or ""))
+    for refusal in refusals:
+        preview += f"\n:warning: {escape(refusal.message)}."
+    if leave_type and history is not None:
         entry = LedgerEntry(id=replacing or "preview", user=user, team=team.name, leave_type=leave_type.code,
                             start=draft.start, end=draft.end, start_half=start_half, end_half=end_half,
                             days=days, status="pending")

@@ -38,6 +38,7 @@ from approvals.rules import (
     format_days,
     format_range,
     latest_start,
+    preview_violations,
     request_days,
     validate_request,
     who_is_out,
@@ -474,6 +475,22 @@ def test_it_refuses_requests_that_would_exceed_max_out(ledger, req, options, exp
     team = TeamConfig(name="Engineering", approvals_channel="C", max_out=max_out)
     violations = validate(req, team=team, ledger=ledger, **options)
     assert violations == ([RuleViolation(FIELD_START, expected)] if expected else [])
+
+
+def test_the_preview_warns_of_what_sending_refuses_except_the_allowance_and_capacity():
+    team = TeamConfig(name="Engineering", approvals_channel="C", max_out=1)
+    ledger = [entry(DAN, d(12, 14), d(12, 18)), entry(ALICE, d(12, 16), d(12, 16), PENDING),
+              entry(ALICE, d(2, 2), d(3, 13), days=25)]  # the whole year's allowance taken
+    req = request(d(12, 14), d(12, 18))
+    refused = validate(req, team=team, ledger=ledger)
+    warned = preview_violations(req, leave_type=VACATION, team=team, holiday_dates=HOLIDAYS, blackouts=(),
+                                today=TODAY, ledger=ledger)
+
+    assert [v.message for v in warned] == ["This overlaps your pending leave on Wed 16 Dec"]
+    assert len(refused) == 3 and refused[0] == warned[0]  # and the allowance, and capacity
+    past = preview_violations(request(d(11, 30), d(11, 30)), leave_type=VACATION, team=team,
+                              holiday_dates=HOLIDAYS, blackouts=(), today=TODAY)
+    assert [v.message for v in past] == ["Vacation can't start in the past"]
 
 
 def test_the_requesters_own_leave_is_not_counted_twice_for_capacity():

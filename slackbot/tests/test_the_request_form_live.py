@@ -33,6 +33,7 @@ from test_support.flows import (
     install_config,
     metadata_payload,
     posted_requests,
+    press,
     request_status,
     request_time_off,
     standard_config,
@@ -439,6 +440,77 @@ def test_the_preview_warns_of_a_blackout_before_the_form_is_sent(client, fake_sl
     form.pick_end(WEDNESDAY)
 
     assert "Release freeze" in form.preview() or "blackout" in form.preview().lower(), form.preview()
+
+
+def test_the_preview_warns_of_a_past_first_day_in_the_words_sending_would_refuse_it(client, fake_slack):
+    install_config()
+    form = open_form(client, fake_slack)
+    form.pick_type("vacation")
+    last_week = date.today() - timedelta(days=7)
+    form.pick_start(last_week)
+    form.pick_end(last_week + timedelta(days=1))
+
+    assert ":warning: Vacation can't start in the past." in form.preview(), form.preview()
+    assert "past" in " ".join(errors_of(form.submit()).values())
+
+
+def test_the_preview_warns_of_more_days_in_a_row_than_the_type_allows(client, fake_slack):
+    install_config(standard_config(leave_types=(replace(VACATION, max_consecutive_days=3), SICK)))
+    form = open_form(client, fake_slack)
+    form.pick_type("vacation")
+    form.pick_start(MONDAY)
+    form.pick_end(FRIDAY)
+
+    assert ":warning: Vacation can be at most 3 working days in a row; this request is 5." in form.preview()
+
+
+def test_the_preview_warns_of_leave_next_to_the_persons_own_that_makes_the_run_too_long(client, fake_slack):
+    install_config(standard_config(leave_types=(replace(VACATION, max_consecutive_days=5), SICK)))
+    request_time_off(client, fake_slack, ALICE, "vacation", MONDAY, WEDNESDAY)
+    form = open_form(client, fake_slack)
+    form.pick_type("vacation")
+    form.pick_start(THURSDAY)
+    form.pick_end(NEXT_MONDAY)
+
+    assert "next to your other Vacation this makes 6" in form.preview(), form.preview()
+
+
+def test_the_preview_warns_of_overlap_with_the_persons_own_pending_leave(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE, "vacation", MONDAY, WEDNESDAY)
+    form = open_form(client, fake_slack)
+    form.pick_type("vacation")
+    form.pick_start(TUESDAY)
+    form.pick_end(THURSDAY)
+
+    assert ":warning: This overlaps your pending leave on" in form.preview(), form.preview()
+
+
+def test_the_preview_of_dates_sending_would_accept_has_no_warning(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE, "vacation", MONDAY, WEDNESDAY)
+    form = open_form(client, fake_slack)
+    form.pick_type("vacation")
+    form.pick_start(THURSDAY)
+    form.pick_end(FRIDAY)
+
+    assert ":warning:" not in form.preview(), form.preview()
+    assert form.submit().content == b""
+
+
+def test_the_edit_form_of_a_pending_request_does_not_warn_of_overlap_with_itself(client, fake_slack):
+    install_config()
+    request_time_off(client, fake_slack, ALICE, "vacation", MONDAY, WEDNESDAY)
+    listed = post_command(client, "list", user_id=ALICE).json()
+    press(client, ALICE, listed["blocks"], ids.EDIT_ACTION, on_list=True)
+    form = Form(client, fake_slack, ALICE, fake_slack.last_call("views.open").response["view"]["id"])
+    form.entered = {ids.TYPE_BLOCK: {"type": "static_select",
+                                     "selected_option": {"text": {"type": "plain_text", "text": "Vacation"},
+                                                         "value": "vacation"}},
+                    ids.START_BLOCK: {"type": "datepicker", "selected_date": MONDAY.isoformat()}}
+    form.pick_end(THURSDAY)
+
+    assert "*4 working days*" in form.preview() and ":warning:" not in form.preview(), form.preview()
 
 
 def test_a_refused_form_moved_out_of_the_blackout_is_accepted(client, fake_slack):
