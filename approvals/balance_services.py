@@ -35,7 +35,8 @@ def balance_send(client: WebClient, user: str, year: int | None) -> None:
     config = current_config()
     team = team_of_user(client, config, user)
     if team is None:
-        send_dm(client, user, balance_no_team_text(config, no_team_cause(config, user)))
+        outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
+        send_dm(client, user, balance_no_team_text(config, no_team_cause(config, user), outsider=outsider))
         return
     today = local_today(directory.fetch_timezone(client, user))
     try:

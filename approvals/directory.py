@@ -68,6 +68,17 @@ def timezone_key(user: str) -> str:
     return f"directory:tz:{user}"
 
 
+def profile_key(user: str) -> str:
+    """`fetch_user`'s answer for `user`, cached."""
+    return f"directory:user:{user}"
+
+
+def is_outsider(profile) -> bool:
+    """From `fetch_user`'s cached answer: someone of another organisation, in a channel shared with ours
+    through Slack Connect. Time off here is the company's own people's: they neither request nor approve."""
+    return isinstance(profile, dict) and bool(profile.get("external"))
+
+
 # Slack told us (an event) that a member list or a user changed: a read that began before is not cached,
 # or it would put back for ten minutes (a day, for a user) what the event just made us forget. A token,
 # not a time: no clock is compared across machines.
@@ -98,6 +109,11 @@ def cached_usergroup_members(usergroup: str) -> frozenset[str] | None:
 
 def cached_timezone(user: str) -> str | None:
     return cache.get(timezone_key(user))
+
+
+def cached_profile(user: str):
+    """`fetch_user`'s answer as the cache holds it (NO_SUCH_USER included); None when it holds none."""
+    return cache.get(profile_key(user))
 
 
 def fetch_channel_members(client: WebClient, channel: str) -> frozenset[str]:
@@ -187,7 +203,7 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
     `raise_passing`, a passing fault is raised instead). Only "no such user" is remembered, for ten
     minutes (a mistyped id in the configuration would otherwise cost a call before every DM); any
     other failure is not cached: the next call asks again."""
-    cached = cache.get(f"directory:user:{user}")
+    cached = cache.get(profile_key(user))
     if cached is not None:
         return None if cached == NO_SUCH_USER else cached
     before = cache.get(_changed_key(user))
@@ -199,14 +215,14 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
         error = exc.response.get("error")
         logger.warning("cannot read user=%s error=%s", user, error)
         if error in NO_SUCH_USER_ERRORS:
-            cache.set(f"directory:user:{user}", NO_SUCH_USER, MEMBERS_TTL_SECONDS)
+            cache.set(profile_key(user), NO_SUCH_USER, MEMBERS_TTL_SECONDS)
         return None
     # Slackbot is not `is_bot` in users.info, but no person either.
     profile = {"tz": _zone_of(info), "deleted": bool(info.get("deleted")),
                "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info),
                # A multi- or single-channel guest (a contractor, a client): invited to a few channels, not staff.
                "guest": bool(info.get("is_restricted") or info.get("is_ultra_restricted"))}
-    _cache_unless_changed(user, before, {f"directory:tz:{user}": profile["tz"], f"directory:user:{user}": profile},
+    _cache_unless_changed(user, before, {timezone_key(user): profile["tz"], profile_key(user): profile},
                           TIMEZONE_TTL_SECONDS)
     return profile
 
@@ -239,12 +255,12 @@ def unable_to_approve(client: WebClient):
         if len(asked) <= APPROVER_LOOKUPS_MAX:
             for user in asked:
                 # None: no such user (remembered in the cache, below) or Slack could not say just now.
-                profile = fetch_user(client, user) or cache.get(f"directory:user:{user}")
+                profile = fetch_user(client, user) or cache.get(profile_key(user))
                 known[user] = user == SLACKBOT or _cannot_approve(profile)
         else:
-            cached = cache.get_many([f"directory:user:{user}" for user in asked])
+            cached = cache.get_many([profile_key(user) for user in asked])
             for user in asked:
-                known[user] = user == SLACKBOT or _cannot_approve(cached.get(f"directory:user:{user}"))
+                known[user] = user == SLACKBOT or _cannot_approve(cached.get(profile_key(user)))
         return {user for user in users if known[user]}
 
     return unable
@@ -253,12 +269,12 @@ def unable_to_approve(client: WebClient):
 def unable_cached(users) -> set[str]:
     """`unable_to_approve` from the cache alone, for Slack's request path: MembershipUnknown when the
     cache does not know one of them (the task then asks Slack)."""
-    keys = {f"directory:user:{user}": user for user in users if user != SLACKBOT}
+    keys = {profile_key(user): user for user in users if user != SLACKBOT}
     found = cache.get_many(list(keys))
     missing = next((user for key, user in keys.items() if key not in found), None)
     if missing is not None:
         raise MembershipUnknown(missing)
-    return {user for user in users if user == SLACKBOT or _cannot_approve(found[f"directory:user:{user}"])}
+    return {user for user in users if user == SLACKBOT or _cannot_approve(found[profile_key(user)])}
 
 
 def _cannot_approve(profile) -> bool:
@@ -301,7 +317,7 @@ def is_deactivated(client: WebClient, user: str) -> bool:
 def forget_user(user: str) -> None:
     """After `user_change`: the next look-up asks Slack again (and one under way is not cached)."""
     _mark_changed(user)
-    cache.delete_many([f"directory:user:{user}", f"directory:tz:{user}"])
+    cache.delete_many([profile_key(user), timezone_key(user)])
 
 
 def forget_memberships(*sources: str) -> None:

@@ -418,6 +418,17 @@ def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:
             "an approver for the team")
 
 
+def outsider_text() -> str:
+    """To someone of another organisation (a Slack Connect channel's) who asks for time off here."""
+    return ("you are in this workspace from another organisation (through a shared channel), and time off "
+            "here is for this company's own people; ask your own company how to request time off")
+
+
+def person_outsider_text() -> str:
+    """`outsider_text` for HR recording leave for someone."""
+    return "they are of another organisation (a channel shared through Slack Connect), not this company's staff"
+
+
 def person_not_allowed_text() -> str:
     """`not_allowed_text` for HR recording leave for someone (console text: no mentions)."""
     return "they are not among the people who may request time off here (the workspace's requesters)"

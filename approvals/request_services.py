@@ -334,7 +334,8 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
         return duplicate_submission(submission.user, context.claimed_by)
     # A field's error is plain text: no mentions in it.
     if requester.allowed is False:
-        return {FIELD_TYPE: f"Sorry, {messages.not_allowed_text(config, plain=True)}."}
+        refusal = messages.outsider_text() if requester.outsider else messages.not_allowed_text(config, plain=True)
+        return {FIELD_TYPE: f"Sorry, {refusal}."}
     if requester.team_known and requester.team is None:
         no_team = messages.no_team_text(config, plain=True, cause=requester.no_team_cause, user=submission.user)
         return {FIELD_TYPE: f"Sorry, {no_team}."}
@@ -585,6 +586,8 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     channel_members, usergroup_members = slack_lookups(client)
     if leave_type is None:
         raise Refused(f"the leave type '{escape(submission.leave_type)}' no longer exists")
+    if directory.is_outsider(directory.fetch_user(client, submission.user, raise_passing=True)):
+        raise Refused(messages.person_outsider_text() if for_hr else messages.outsider_text())
     if not may_request(config, submission.user, channel_members=channel_members):
         raise Refused(messages.person_not_allowed_text() if for_hr else messages.not_allowed_text(config))
     team = match_team(config, submission.user, channel_members=channel_members,

@@ -108,6 +108,7 @@ class CachedRequester:
     team_known: bool = False
     timezone: str | None = None
     no_team_cause: UnlistedSource | None = None  # for "no team": a list Slack refused (`no_team_cause`)
+    outsider: bool = False  # of another organisation (directory.is_outsider); `allowed` is then False
 
 
 # Up to this many member lists (the requesters' channel, each team's members) are read together with
@@ -131,8 +132,8 @@ class Prefetched:
 
 
 def requester_keys(config: WorkspaceConfig, user: str) -> list[str]:
-    """The cache keys `requester_cached` reads for `user`: its time zone, and the member lists it may
-    need when they are few (PREFETCH_MAX_MEMBER_LISTS)."""
+    """The cache keys `requester_cached` reads for `user`: its time zone and profile, and the member lists
+    it may need when they are few (PREFETCH_MAX_MEMBER_LISTS)."""
     lists = [directory.channel_members_key(config.requesters_channel)] if config.requesters_channel else []
     for team in config.teams:
         if team.members.channel:
@@ -140,7 +141,8 @@ def requester_keys(config: WorkspaceConfig, user: str) -> list[str]:
         if team.members.usergroup:
             lists.append(directory.usergroup_members_key(team.members.usergroup))
     lists = list(dict.fromkeys(lists))
-    return [directory.timezone_key(user), *(lists if len(lists) <= PREFETCH_MAX_MEMBER_LISTS else [])]
+    return [directory.timezone_key(user), directory.profile_key(user),
+            *(lists if len(lists) <= PREFETCH_MAX_MEMBER_LISTS else [])]
 
 
 def requester_context(user: str, *, also: tuple[str, ...] = ()) -> tuple[WorkspaceConfig, CachedRequester, dict]:
@@ -171,6 +173,8 @@ def requester_cached(config: WorkspaceConfig, user: str, *, prefetched: Prefetch
                               lambda: directory.cached_usergroup_members(usergroup))
 
     timezone = prefetched.get(directory.timezone_key(user), lambda: directory.cached_timezone(user))
+    if directory.is_outsider(prefetched.get(directory.profile_key(user), lambda: directory.cached_profile(user))):
+        return CachedRequester(allowed=False, timezone=timezone, outsider=True)
     try:
         allowed = may_request(config, user, channel_members=channel_members)
     except MembershipUnknown:
@@ -408,7 +412,11 @@ def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: Te
     return text
 
 
-def balance_no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None) -> str:
+def balance_no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None, *,
+                         outsider: bool = False) -> str:
+    """`outsider`: of another organisation (directory.is_outsider), who has no balance here to look for."""
+    if outsider:
+        return f"Sorry, {messages.outsider_text()}."
     if cause is not None:
         return f"Sorry, {messages.unlisted_text(config, cause)}."
     return (f"No team is configured for you, so you have no leave balance here yet; "
@@ -428,7 +436,8 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
         return BalanceAnswer(None)
     if team is None:
         cause = no_team_cause(config, user, (channel_members, usergroup_members))
-        return BalanceAnswer(balance_no_team_text(config, cause))
+        return BalanceAnswer(balance_no_team_text(config, cause,
+                                                  outsider=directory.is_outsider(directory.cached_profile(user))))
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)

@@ -82,20 +82,34 @@ def event_access_revoked(event: dict, envelope: dict) -> SlackResponse:
 
     Only when it is ours: the same app installed in another workspace (an Enterprise Grid org) is sent
     its own. Where the cache does not know our bot or workspace yet, it is taken as ours, as before: a
-    revoked token then stops the calls that would fail anyway."""
+    revoked token then stops the calls that would fail anyway.
+
+    An org-wide install's envelope names the workspace the event came through, not the org auth.test
+    names as ours: there it is ours when its `authorizations` are our bot's org-wide install, and a
+    `tokens_revoked` naming our bot user is ours whatever the team (a bot user id names one install)."""
     our_bot, our_workspace = cached_bot_identity()
     team = envelope.get("team_id")
-    if our_workspace and isinstance(team, str) and team and team != our_workspace:
-        return ack()
+    revoked_bots = None
     if event.get("type") == "tokens_revoked":
         tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
-        bots = tokens.get("bot")
-        if not bots:
+        revoked_bots = tokens.get("bot") if isinstance(tokens.get("bot"), list) else []
+        if not revoked_bots:
             return ack()  # only user tokens were revoked: we hold none
-        if our_bot and isinstance(bots, list) and our_bot not in bots:
+        if our_bot and our_bot not in revoked_bots:
             return ack()  # another bot's
+    named_ours = bool(our_bot) and (our_bot in (revoked_bots or ()) or _org_wide_install_of(our_bot, envelope))
+    if our_workspace and isinstance(team, str) and team and team != our_workspace and not named_ours:
+        return ack()
     slack_access_revoked(str(event.get("type")))
     return ack()
+
+
+def _org_wide_install_of(bot: str, envelope: dict) -> bool:
+    """Does the envelope's `authorizations` name `bot`'s org-wide (Enterprise Grid) install?"""
+    authorizations = envelope.get("authorizations")
+    return isinstance(authorizations, list) and any(
+        isinstance(a, dict) and a.get("user_id") == bot and a.get("is_enterprise_install") is True
+        for a in authorizations)
 
 
 def event_membership_changed(event: dict, envelope: dict) -> SlackResponse:

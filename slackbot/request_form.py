@@ -165,7 +165,7 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester, user: s
     if (refusal := not_set_up_text(config)) is not None:
         return refusal
     if requester.allowed is False:
-        return f"Sorry, {messages.not_allowed_text(config)}."
+        return f"Sorry, {messages.outsider_text() if requester.outsider else messages.not_allowed_text(config)}."
     if requester.team_known and requester.team is None:
         return f"Sorry, {messages.no_team_text(config, cause=requester.no_team_cause, user=user)}."
     return None
