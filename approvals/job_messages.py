@@ -41,8 +41,14 @@ def _day(day: date, today: date) -> str:
     return format_day(day, with_year=day.year != today.year)
 
 
-def _line(entry: LedgerEntry, leave_types: Mapping[str, LeaveTypeConfig], today: date) -> str:
-    return f"• {mention(entry.user)}: {public_label(entry, leave_types)}, {_dates(entry, today)}"
+def _lines(out: list[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig], today: date) -> list[str]:
+    """One line a person, in the order they first appear, their leave in it one after another: the
+    "…and N more" of lines that do not fit then counts people, as the text's mentions do."""
+    by_person: dict[str, list[LedgerEntry]] = {}
+    for entry in out:
+        by_person.setdefault(entry.user, []).append(entry)
+    return [f"• {mention(user)}: " + "; ".join(f"{public_label(e, leave_types)}, {_dates(e, today)}" for e in entries)
+            for user, entries in by_person.items()]
 
 
 def _sections(lines: list[str], *, besides: list[dict], limit: int = MAX_SECTIONS) -> list[dict]:
@@ -59,7 +65,7 @@ def out_today_message(team_name: str, today: date, out: list[LedgerEntry],
     who = mentions({e.user for e in out}, room=TEXT_MENTIONS_ROOM)
     text = f":sunrise: Out today ({format_day(today)}) in {escape(team_name)}: {who}"
     title = section(f"*:sunrise: Out today, {format_day(today)}* ({escape(team_name)})")
-    return text, [title, *_sections([_line(e, leave_types, today) for e in out], besides=[title])]
+    return text, [title, *_sections(_lines(out, leave_types, today), besides=[title])]
 
 
 def weekly_digest_message(team_name: str, today: date, until: date, out: list[LedgerEntry],
@@ -72,7 +78,7 @@ def weekly_digest_message(team_name: str, today: date, until: date, out: list[Le
     if out:
         text = f":calendar: Who's out in {escape(team_name)}, {window}: " + mentions(
             {e.user for e in out}, room=TEXT_MENTIONS_ROOM)
-        lines = [_line(e, leave_types, today) for e in out]
+        lines = _lines(out, leave_types, today)
     else:
         text = f":calendar: Nobody in {escape(team_name)} is out {window}."
         lines = ["Nobody is out."]

@@ -20,7 +20,7 @@ from approvals import metrics
 from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import REQUEST_EVENT_TYPE, entry_from_metadata, request_metadata
 from approvals.rules import LedgerEntry
-from approvals.task_queue import SlackRefusal
+from approvals.task_queue import SlackRefusal, progress_made
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +88,14 @@ def post_request(client: WebClient, *, channel: str, entry: LedgerEntry, text: s
                          entry.id, channel, response["ts"], exc)
         raise SlackApiError(f"Slack dropped the metadata of request {entry.id}",
                             {"ok": False, "error": METADATA_DROPPED, "warnings": warnings})
+    progress_made()
     return response["ts"]
 
 
 def update_request(client: WebClient, *, channel: str, ts: str, entry: LedgerEntry, text: str, blocks: list[dict]):
     response = client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, metadata=request_metadata(entry))
     log_warnings(response, "chat.update", channel=channel, request_id=entry.id)
+    progress_made()
 
 
 def log_warnings(response, method: str, *, channel: str, request_id: str) -> list[str]:

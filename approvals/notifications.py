@@ -35,7 +35,7 @@ from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from approvals.selectors import local_today
 from approvals.slack_clients import ledger_post_client
-from approvals.task_queue import slack_may_have_acted, transient
+from approvals.task_queue import progress_made, slack_may_have_acted, transient
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def once(key: str, effect) -> None:
     except BaseException:
         cache.delete(mark)
         raise
+    progress_made()
 
 
 def forget_once(*keys: str) -> None:

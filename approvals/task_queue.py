@@ -54,6 +54,12 @@ MAX_ATTEMPTS = 6
 # While an `on_give_up` runs: how many attempts were made. The faults along the way decide how many
 # are allowed (`attempts_for`), and the last one alone does not say how many there were.
 _attempts_made: ContextVar[int | None] = ContextVar("attempts_made", default=None)
+# Set while a task attempt runs, once one of its steps is done for good (a ledger write, a `once` effect):
+# that attempt got further than the one before, and a passing fault after it is not counted against the
+# task's attempts. A decision's follow-ups (thread reply, DMs, announcement) each meeting one passing
+# fault would otherwise spend the whole budget before the announcement, though each call works when
+# tried again. Bounded all the same: a task has finitely many steps.
+_progress: ContextVar[bool] = ContextVar("task_progress", default=False)
 BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
 MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this (a bad header must not park a task for days)
 SLACK_ERROR_CODE = re.compile(r"[a-z0-9_.\-]{1,100}")  # Slack's codes: invalid_auth, not_in_channel, …
@@ -105,6 +111,11 @@ def transient(exc: BaseException) -> bool:
         return status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_SLACK_ERRORS
     return isinstance(exc, (URLError, TimeoutError, ConnectionError, SlackRequestError, OSError,
                             *INFRASTRUCTURE_FAULTS))
+
+
+def progress_made() -> None:
+    """A step of the running task is done for good (`_progress`); outside a task, nothing."""
+    _progress.set(True)
 
 
 def attempts_made(exc: BaseException, attempts: int) -> int:
@@ -212,6 +223,8 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
     def decorate(function):
         @functools.wraps(function)  # the task's import path stays the function's own
         def run(context, *args, attempt: int = 1, previous_attempt: str | None = None):
+            # `attempt` counts the attempts that got no further than the one before (`_progress`).
+            progress = _progress.set(False)
             try:
                 # Inside the retry: reading the mark is the task's first cache call, and a cache that fails
                 # it for a moment is a passing fault like any other.
@@ -237,10 +250,11 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
                                    this_task.name, attempt, following.id)
                 raise
             except Exception as exc:
-                if transient(exc) and attempt < attempts_for(exc, attempts):
+                progressed = _progress.get()
+                if transient(exc) and (progressed or attempt < attempts_for(exc, attempts)):
                     # Slack's Retry-After says when it will answer again: not before, whatever our backoff says.
                     delay = max(BASE_DELAY_SECONDS * 2 ** (attempt - 1), retry_after_seconds(exc))
-                    following = enqueue_later(this_task, delay, *args, attempt=attempt + 1,
+                    following = enqueue_later(this_task, delay, *args, attempt=attempt if progressed else attempt + 1,
                                               previous_attempt=context.task_result.id)
                     logger.warning("task %s attempt=%s failed (%s); retrying in %ss as %s", this_task.name, attempt,
                                    error_code(exc), delay, following.id)
@@ -256,6 +270,8 @@ def retrying_task(*, priority: int = 0, attempts: int = MAX_ATTEMPTS, on_give_up
                         finally:
                             _attempts_made.reset(made)
                 raise  # this attempt is recorded as failed, with its error
+            finally:
+                _progress.reset(progress)  # an immediate backend runs a task inside another's attempt
 
         del run.__wrapped__  # Django reads the signature: it is `run`'s, with its `context` first
         run.max_attempts = attempts  # for the metrics: whether a failed attempt is retried

@@ -258,6 +258,19 @@ def test_a_busy_week_stays_within_the_text_slack_takes_in_one_message():
     assert len(text) <= 4000 and "U0BUSY0000" in text and text.endswith(" more")
 
 
+def test_someone_out_twice_in_the_week_is_one_line_and_the_count_of_the_rest_counts_people():
+    # 300 people out twice each: counting lines of leave, "…and 341 more" read as more people than the team has.
+    out = [entry(user=f"U0TWICE{n:03d}", id=f"{n}-{half}", start=start, end=start)
+           for n in range(300) for half, start in (("a", date(2031, 3, 10)), ("b", date(2031, 3, 13)))]
+    _, blocks = job_messages.weekly_digest_message("Engineering", date(2031, 3, 10), date(2031, 3, 17), out,
+                                                   LEAVE_TYPES, {})
+    lines = "\n".join(b["text"]["text"] for b in blocks[1:]).split("\n")
+    shown, more = lines[:-1], lines[-1]
+    assert shown[0] == "• <@U0TWICE000>: :palm_tree: Vacation, Mon 10 Mar; :palm_tree: Vacation, Thu 13 Mar"
+    assert len({line.split(">")[0] for line in shown}) == len(shown)  # each person once
+    assert more == f"…and {300 - len(shown)} more."
+
+
 def test_thousands_out_at_once_still_make_a_post_slack_takes():
     # 2,600 people out: naming them all in the text made 40,000 characters, and Slack refused the post.
     out = [entry(user=f"U0MANY{n:04d}") for n in range(2600)]
