@@ -69,8 +69,10 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
                                                     config.leave_type(submission.leave_type), team, error,
                                                     failure=failure)
         return
-    problem = (f"{failure}, and I gave up after {attempts_made(exc, MAX_ATTEMPTS)} tries" if transient(exc)
-               else f"sending it failed ({error})")
+    # A passing fault says when to try again, as gave_up_text does for approvers: Slack's answer was
+    # "not now", and the same request sent in a few minutes goes through.
+    problem = (f"{failure}, and I gave up after {attempts_made(exc, MAX_ATTEMPTS)} tries; please send it again in "
+               "a few minutes" if transient(exc) else f"sending it failed ({error})")
     request_services.request_report_undelivered(background_client(), submission,
                                                 config.leave_type(submission.leave_type), team, error,
                                                 problem=problem)
@@ -219,6 +221,13 @@ def flag_departed_user(user: str) -> None:
     from approvals import people_services
 
     people_services.departed_user_flag(background_client(), user)
+
+
+@retrying_task()
+def flag_approver_left(user: str, channel: str, leaving: str) -> None:
+    from approvals import people_services
+
+    people_services.approver_left_flag(background_client(), user, channel, leaving)
 
 
 def leave_list_gave_up(exc: Exception, user: str, only_changeable: bool = False, hr: str | None = None) -> None:
