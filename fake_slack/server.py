@@ -450,6 +450,33 @@ def api(name):
     return register
 
 
+# The bot scope each method needs (docs.slack.dev/reference/methods/<method>, "Required scopes"); for
+# a channel's history, members or info, the public or the private channel scope, by the channel's kind.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write", "users.info": "users:read", "users.list": "users:read",
+    "users.lookupByEmail": "users:read.email", "usergroups.list": "usergroups:read",
+    "usergroups.users.list": "usergroups:read",
+}
+CHANNEL_SCOPES = {"conversations.history": "history", "conversations.replies": "history",
+                  "conversations.members": "read", "conversations.info": "read"}
+
+
+def _missing_scope(ws: Workspace, method: str, params: dict) -> dict | None:
+    """Slack's answer when the token lacks the scope `method` needs (`granted_scopes`; None: not checked)."""
+    if ws.granted_scopes is None:
+        return None
+    needed = METHOD_SCOPES.get(method)
+    if method in CHANNEL_SCOPES:
+        channel = ws.channels.get(params.get("channel") or "")
+        if channel is None or channel.is_im or channel.is_mpim:
+            return None  # the method's own answer (channel_not_found); DMs need im:/mpim: scopes we do not model
+        needed = f"{'groups' if channel.is_private else 'channels'}:{CHANNEL_SCOPES[method]}"
+    if needed is None or needed in ws.granted_scopes:
+        return None
+    return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(ws.granted_scopes)}
+
+
 def _conversation(ws: Workspace, channel_id, *, member=True):
     channel = ws.channels.get(channel_id) if channel_id else None
     in_it = channel is not None and ws.bot_user_id in channel.members
@@ -740,6 +767,8 @@ def conversations_open(ws, params):
 @api("conversations.list")
 def conversations_list(ws, params):
     types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
+    if not types <= {"public_channel", "private_channel", "mpim", "im"}:
+        raise SlackError("invalid_types")  # docs.slack.dev/reference/methods/conversations.list
     exclude_archived = _flag(params, "exclude_archived")
 
     def listed(c):
@@ -864,8 +893,8 @@ def views_update(ws, params):
 @api("views.publish")
 def views_publish(ws, params):
     user_id = params.get("user_id")
-    if user_id not in ws.users:
-        raise SlackError("user_not_found")
+    if user_id not in ws.users:  # not user_not_found: docs.slack.dev/reference/methods/views.publish
+        raise _invalid_view(["invalid `user_id`"])
     old = ws.views.get(ws.home_views.get(user_id, ""))
     if old and params.get("hash") and params["hash"] != old["hash"]:
         raise SlackError("hash_conflict")
@@ -1202,6 +1231,9 @@ class FakeSlack:
             implementation = METHODS.get(method)
             if implementation is None:
                 return {"ok": False, "error": "unknown_method", "req_method": method}
+            refused = _missing_scope(ws, method, params)
+            if refused is not None:
+                return refused
             try:
                 return implementation(ws, params)
             except SlackError as exc:
