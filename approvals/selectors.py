@@ -328,6 +328,9 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         who = f"Decided by the {escape(requester.team.name)} approvers."
     else:
         who = "Looking up your team…"
+    if leave_type is not None and leave_type.private:  # what the team will see, said before it is sent
+        who += (f" {escape(leave_type.name)} is private: the team's channel and digests show only that "
+                f"{'they are' if recorded else 'you are'} away.")
     if not (draft.start and draft.end):
         return f"Pick your dates to see how many working days this is. {who}"
     if draft.end < draft.start:

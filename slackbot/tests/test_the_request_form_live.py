@@ -392,6 +392,15 @@ def test_the_preview_of_a_type_needing_no_approval_does_not_say_the_approvers_de
     assert "no approval" in form.preview().lower() or "at once" in form.preview().lower(), form.preview()
 
 
+def test_the_preview_of_a_private_type_says_the_team_sees_only_that_the_person_is_away(client, fake_slack):
+    install_config()
+    form = open_form(client, fake_slack)
+    form.pick_type("sick")
+    assert "Sick leave is private: the team's channel and digests show only that you are away." in form.preview()
+    form.pick_type("vacation")
+    assert "private" not in form.preview(), form.preview()
+
+
 def test_a_type_needing_no_approval_sent_from_the_form_closes_it_and_is_recorded_approved(client, fake_slack):
     install_config()
     form = open_form(client, fake_slack)
