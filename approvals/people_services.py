@@ -12,12 +12,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals import directory, ledger_reader, tasks
-from approvals.block_kit import escape, mention
+from approvals.block_kit import escape, mention, mentions
 from approvals.change_services import approvers_of
 from approvals.config_store import current_config
 from approvals.models import DeliveryProblem
-from approvals.notifications import forget_once, once, send_dm
-from approvals.rules import PENDING
+from approvals.notifications import forget_once, once, receipt_update, send_dm
+from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import slack_lookups
 from approvals.task_queue import transient
 
@@ -54,7 +54,8 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     and the requests they were the only approver of, which now wait on HR: one DM to say so."""
     config = current_config()
     ledger = ledger_reader.current_ledger(client, config)
-    tell_hr_of_orphans(client, config, user, requests_left_to_hr(client, config, ledger, user))
+    hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user),
+                    why=f"{mention(user)}'s Slack account was deactivated", key=departed_approver_dm_key)
     pending = [e for e in ledger.for_user(user) if e.status == PENDING]
     if not pending:
         return
@@ -69,11 +70,37 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     dm_hr(client, config, user, text, departed_dm_key)
 
 
+def approver_left_channel(user: str, channel: str, leaving: str) -> None:
+    """`user` left `channel` (member_left_channel; `leaving` names the event): when it is a team's approvers
+    channel, the requests they were the last approver of are HR's now, as for a deactivated approver."""
+    teams = [t.name for t in current_config().teams if t.approvers.channel == channel and user not in t.approvers.users]
+    if teams:
+        tasks.flag_approver_left.enqueue(user, channel, leaving)
+
+
+def approver_left_flag(client: WebClient, user: str, channel: str, leaving: str) -> None:
+    config = current_config()
+    teams = {t.name for t in config.teams if t.approvers.channel == channel and user not in t.approvers.users}
+    if not teams:
+        return
+    ledger = ledger_reader.current_ledger(client, config)
+    # Once per leaving (its event): the event again, or the task retried, tells nobody twice, while leaving
+    # again after coming back is told again.
+    hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user, teams=teams),
+                    why=f"{mention(user)} left <#{channel}>, the approvers channel of {escape(', '.join(sorted(teams)))}",
+                    key=lambda user, hr: f"left-approvers-dm:{user}:{channel}:{leaving}:{hr}")
+
+
 def dm_hr(client: WebClient, config, user: str, text: str, key) -> None:
     """`text` to each fallback approver, once per deactivation of `user` (`key(user, hr)`)."""
-    for hr in config.fallback_approvers:
+    dm_each(client, user, {hr: text for hr in config.fallback_approvers}, key)
+
+
+def dm_each(client: WebClient, user: str, texts: dict[str, str], key) -> None:
+    """Each fallback approver's text about `user`, once (`key(user, hr)`)."""
+    for hr, text in texts.items():
         try:
-            once(key(user, hr), lambda hr=hr: send_dm(client, hr, text))
+            once(key(user, hr), lambda hr=hr, text=text: send_dm(client, hr, text))
         except SlackApiError as exc:
             if transient(exc):
                 raise  # the task tries again; the DMs already sent are not sent twice (once)
@@ -84,22 +111,27 @@ def dm_hr(client: WebClient, config, user: str, text: str, key) -> None:
                            exc.response.get("error"))
 
 
-def requests_left_to_hr(client: WebClient, config, ledger, user: str) -> list:
+def requests_left_to_hr(client: WebClient, config, ledger, user: str,
+                        teams: set[str] | None = None) -> list[tuple[LedgerEntry, frozenset[str]]]:
     """Pending requests of teams `user` approved for (by name, or in its approvers channel as far as Slack
-    still lists them) that nobody but the fallback approvers can decide now that `user` is gone."""
-    members = slack_lookups(client)[0]
-    teams = {team.name for team in config.teams
-             if user in team.approvers.users or (team.approvers.channel and user in (
-                 _listed_members(members, team.approvers.channel)))}
+    still lists them; or of `teams`) that nobody but the fallback approvers can decide now that `user` is
+    gone, each with who may decide it now (none: nobody, as when it is the only fallback approver's own)."""
+    if teams is None:
+        members = slack_lookups(client)[0]
+        teams = {team.name for team in config.teams
+                 if user in team.approvers.users or (team.approvers.channel and user in (
+                     _listed_members(members, team.approvers.channel)))}
     if not teams:
         return []
     fallback = frozenset(config.fallback_approvers)
     left = []
     for entry in ledger.entries.values():
         team = config.team_recorded_as(entry.team) if entry.status == PENDING and entry.user != user else None
-        if team is not None and team.name in teams and approvers_of(client, config, entry) <= fallback:
-            left.append(entry)
-    return sorted(left, key=lambda e: (e.start, e.user, e.id))
+        if team is not None and team.name in teams:
+            deciders = frozenset(approvers_of(client, config, entry))
+            if deciders <= fallback:
+                left.append((entry, deciders))
+    return sorted(left, key=lambda left: (left[0].start, left[0].user, left[0].id))
 
 
 def _listed_members(members, channel: str) -> frozenset[str]:
@@ -113,12 +145,32 @@ def _listed_members(members, channel: str) -> frozenset[str]:
         return frozenset()
 
 
-def tell_hr_of_orphans(client: WebClient, config, user: str, left: list) -> None:
+def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[LedgerEntry, frozenset[str]]], *,
+                    why: str, key) -> None:
+    """Requests `user` was the last approver of (`requests_left_to_hr`): each receipt names who decides now,
+    and each fallback approver is told, once (`key(user, hr)`), of those they may decide (never their own)
+    and of those nobody may."""
     if not left:
         return
-    teams = sorted({config.team_recorded_as(entry.team).name for entry in left})
-    logger.warning("deactivated approver=%s leaves %s pending request(s) to HR", user, len(left))
-    text = (f"{mention(user)}'s Slack account was deactivated. They were the only approver left for "
-            f"{len(left)} pending time-off request(s) of {escape(', '.join(teams))}, which now wait on you: decide "
-            "them from your App Home, and give the team another approver on the console's team page.")
-    dm_hr(client, config, user, text, departed_approver_dm_key)
+    for entry, deciders in left:
+        if deciders:  # "is with @Hannah", no longer "is with" someone gone
+            once(f"receipt-handed:{entry.id}:{key(user, '')}",
+                 lambda entry=entry, deciders=deciders: receipt_update(client, entry, config.leave_type(entry.leave_type),
+                                                                       deciders))
+    stuck = [entry for entry, deciders in left if not deciders]
+    logger.warning("approver=%s gone (%s): %s pending request(s) left to HR", user, why, len(left))
+    texts = {}
+    for hr in config.fallback_approvers:
+        theirs = [entry for entry, deciders in left if hr in deciders]
+        parts = []
+        if theirs:
+            teams = sorted({config.team_recorded_as(entry.team).name for entry in theirs})
+            parts.append(f"They were the only approver left for {len(theirs)} pending time-off request(s) of "
+                         f"{escape(', '.join(teams))}, which now wait on you: decide them from your App Home")
+        if stuck:
+            parts.append(f"Nobody may decide {len(stuck)} pending request(s) now, of "
+                         f"{mentions({entry.user for entry in stuck})} (nobody decides their own)")
+        if parts:
+            texts[hr] = (f"{why}. " + ". ".join(parts)
+                         + ", and give the team another approver on the console's team page.")
+    dm_each(client, user, texts, key)

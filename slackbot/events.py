@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from approvals.directory import cached_bot_identity
 from approvals.installation import slack_access_revoked
-from approvals.people_services import memberships_changed, user_changed
+from approvals.people_services import approver_left_channel, memberships_changed, user_changed
 from approvals.task_backend import enqueues_once
 from slackbot.responses import SlackResponse, ack
 
@@ -116,6 +116,11 @@ def event_membership_changed(event: dict, envelope: dict) -> SlackResponse:
     """Someone joined or left a channel, or a user group changed: forget what the cache knew."""
     sources = [event.get("channel"), event.get("subteam_id")]
     memberships_changed(*(source for source in sources if isinstance(source, str)))
+    # Slack's member_left_channel carries no event_ts: the envelope's event_id names this leaving (a retry
+    # of it carries the same).
+    user, channel, leaving = event.get("user"), event.get("channel"), envelope.get("event_id")
+    if event.get("type") == "member_left_channel" and all(isinstance(v, str) and v for v in (user, channel, leaving)):
+        approver_left_channel(user, channel, leaving)
     return ack()
 
 
