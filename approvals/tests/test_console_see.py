@@ -390,3 +390,23 @@ def test_a_company_day_over_no_one_s_leave_or_on_a_weekend_adds_no_warning(hr_cl
         response = hr_client.post(reverse("console:holiday_add"), {"date": day.isoformat(), "name": "Quiet day",
                                                                    "team": ""}, follow=True)
         assert messages_on(response) == [f"{day.isoformat()} Quiet day saved."]
+
+
+def test_placing_many_people_among_many_teams_reads_each_member_list_once():
+    from approvals.config_types import ApproverSource, MemberSource, TeamConfig
+    from approvals.console_see_selectors import team_people
+
+    teams = tuple(TeamConfig(name=f"Team {n}", approvals_channel=f"C_APPROVALS{n}", members=MemberSource(channel=f"C_T{n}"),
+                             approvers=ApproverSource(users=("U_LEAD",))) for n in range(20))
+    config = standard_config(teams=teams)
+    asked = []
+
+    def channel_members(channel):
+        asked.append(channel)
+        return frozenset({f"U{n:03d}" for n in range(int(channel[3:]) * 10, int(channel[3:]) * 10 + 10)})
+
+    people, unknown = team_people(config, teams[19], [f"U{n:03d}" for n in range(200)],
+                                  channel_members=channel_members, usergroup_members=lambda group: frozenset())
+
+    assert people == [f"U{n:03d}" for n in range(190, 200)] and not unknown
+    assert sorted(asked) == sorted(f"C_T{n}" for n in range(20))
