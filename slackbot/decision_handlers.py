@@ -24,6 +24,9 @@ from slackbot.responses import SlackResponse, ack, modal_not_opened_text, view_e
 logger = logging.getLogger(__name__)
 
 
+MAX_ID_CHARS = 64
+
+
 def button_request(action: dict) -> dict:
     """The button value: {"id": request id, "user": requester, "v": the request as shown}, and from App Home
     the request message's "channel" and "ts"."""
@@ -33,6 +36,10 @@ def button_request(action: dict) -> dict:
         value = None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not isinstance(value.get("user"), str):
         raise BadPayload("decision button without a request")
+    # Ours are a uuid and a Slack id; a longer one is no request of ours, and would not fit in the reject
+    # form's private_metadata (3,000 characters), leaving the approver told to click again for ever.
+    if not 0 < len(value["id"]) <= MAX_ID_CHARS or not 0 < len(value["user"]) <= MAX_ID_CHARS:
+        raise BadPayload("decision button naming no request of ours")
     return value
 
 
@@ -76,6 +83,8 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     config = current_config()
     refusal = decision_refusal_cached(config, channel=channel, requester=request["user"], clicker=clicker)
     seen = None if refusal else request_seen_cached(config, request["user"], request["id"])
+    if seen is not None and seen.channel and seen.channel != channel:
+        seen = None  # not the request on this message (a forged value): nothing of it is shown
     if seen is not None and seen.status != PENDING:
         # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
         refusal = messages.already_decided_text(seen)

@@ -74,7 +74,12 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
     value = button_value(action)
     user = payload["user"]["id"]
     config = current_config()
-    seen = request_seen_cached(config, value["user"], value["id"]) if isinstance(value.get("user"), str) else None
+    owner = value.get("user")
+    if isinstance(owner, str) and owner != user and user not in config.fallback_approvers:
+        # A button on someone else's request reaches only them and HR; a forged one shows nothing of it.
+        tasks.tell_user.enqueue(channel_of(payload), user, "Only the requester (or HR) can edit this request.")
+        return ack()
+    seen = request_seen_cached(config, owner, value["id"]) if isinstance(owner, str) else None
     if seen is not None and seen.status != PENDING:
         # A stale button (an old list or receipt): no form to fill in only to be told on sending it.
         tasks.tell_user.enqueue(channel_of(payload), user, stale_edit_text(seen))

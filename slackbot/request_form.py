@@ -296,8 +296,12 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
     user = payload["user"]["id"]
     config = current_config()
     values = form_values(view)
+    # Someone else's form ("for", or HR's edit of someone's request) only for HR: the metadata is ours, but
+    # a modified client can send any, and the preview would show that person's balance and leave.
+    hr = user in config.fallback_approvers
     recording_for = (modal_metadata(view) or {}).get("for")
-    recording_for = recording_for if isinstance(recording_for, str) else None
+    recording_for = recording_for if isinstance(recording_for, str) and hr else None
+    owner = form_owner(view) if hr else None
     editing = (modal_metadata(view) or {}).get("edit")
     editing = editing if isinstance(editing, str) else None
     new_view = modals.request_modal(
@@ -306,7 +310,7 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         start=values.start,
         end=values.end,
         half_values=values.halves,
-        preview=request_preview_cached(config, recording_for or form_owner(view) or user, values.draft,
+        preview=request_preview_cached(config, recording_for or owner or user, values.draft,
                                        replacing=editing, recorded=recording_for is not None),
         private_metadata=modal_metadata(view),
         editing=editing is not None,
