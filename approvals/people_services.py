@@ -73,14 +73,13 @@ def departed_user_flag(client: WebClient, user: str) -> None:
 def approver_left_channel(user: str, channel: str, leaving: str) -> None:
     """`user` left `channel` (member_left_channel; `leaving` names the event): when it is a team's approvers
     channel, the requests they were the last approver of are HR's now, as for a deactivated approver."""
-    teams = [t.name for t in current_config().teams if t.approvers.channel == channel and user not in t.approvers.users]
-    if teams:
+    if _approved_through(current_config(), channel, user):
         tasks.flag_approver_left.enqueue(user, channel, leaving)
 
 
 def approver_left_flag(client: WebClient, user: str, channel: str, leaving: str) -> None:
     config = current_config()
-    teams = {t.name for t in config.teams if t.approvers.channel == channel and user not in t.approvers.users}
+    teams = _approved_through(config, channel, user)
     if not teams:
         return
     ledger = ledger_reader.current_ledger(client, config)
@@ -89,6 +88,11 @@ def approver_left_flag(client: WebClient, user: str, channel: str, leaving: str)
     hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user, teams=teams),
                     why=f"{mention(user)} left <#{channel}>, the approvers channel of {escape(', '.join(sorted(teams)))}",
                     key=lambda user, hr: f"left-approvers-dm:{user}:{channel}:{leaving}:{hr}")
+
+
+def _approved_through(config, channel: str, user: str) -> set[str]:
+    """The teams `user` approved for only as a member of their approvers channel `channel`."""
+    return {t.name for t in config.teams if t.approvers.channel == channel and user not in t.approvers.users}
 
 
 def dm_hr(client: WebClient, config, user: str, text: str, key) -> None:
@@ -131,7 +135,7 @@ def requests_left_to_hr(client: WebClient, config, ledger, user: str,
             deciders = frozenset(approvers_of(client, config, entry))
             if deciders <= fallback:
                 left.append((entry, deciders))
-    return sorted(left, key=lambda left: (left[0].start, left[0].user, left[0].id))
+    return sorted(left, key=lambda item: (item[0].start, item[0].user, item[0].id))
 
 
 def _listed_members(members, channel: str) -> frozenset[str]:

@@ -353,10 +353,9 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
                                          end_half), (0, 1, 2, 3, 4), {})
         return f"*{days_text(days)}*: {dates}, counted Monday–Friday without holidays until your team is known. {who}"
     holidays = holiday_dates(config, team, draft.start, draft.end)
-    days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half),
-                        team.workweek, holidays)
-    preview = f"*{days_text(days)}*: {dates}. {who}"
     request = LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half)
+    days = request_days(request, team.workweek, holidays)
+    preview = f"*{days_text(days)}*: {dates}. {who}"
     # The preview names ten others at most: the details of PREVIEW_OTHERS_READ are plenty, however
     # busy the team (the rest are counted, not read).
     history = ledger_reader.person_view(config, user, team.name, draft.start, draft.end,
