@@ -45,7 +45,7 @@ from approvals.console_forms import (
     holiday_country_choices,
     holiday_subdivision_choices,
 )
-from approvals.console_see_selectors import leave_on_new_company_day
+from approvals.console_see_selectors import leave_in_new_blackout, leave_on_new_company_day
 from approvals.console_tasks import ledger_cached_or_warm
 from approvals.console_views import console_permission, staff_required
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team
@@ -221,6 +221,26 @@ def _tell_who_has_leave_then(request, holiday: CompanyHoliday) -> None:
                               "(0.5 for a half day) for each on the Balances page.")
 
 
+def _tell_who_has_leave_in_blackout(request, blackout: Blackout) -> None:
+    """A blackout added over leave already asked for: it refuses new requests only, so HR hears whose leave
+    stands inside it (to approve, reject or talk to them)."""
+    config = current_config()
+    ledger = ledger_cached_or_warm(config)
+    if ledger is None:
+        messages.info(request, "Whose leave falls in the blackout is not known yet (the ledger is being read): "
+                               "see Who's out in a moment.")
+        return
+    people = leave_in_new_blackout(config=config, ledger=ledger, start=blackout.start, end=blackout.end,
+                                   team_name=blackout.team.name if blackout.team else None,
+                                   directory=slack_directory.directory_current())
+    if not people:
+        return
+    shown = ", ".join(people[:10]) + (f" and {len(people) - 10} more" if len(people) > 10 else "")
+    messages.warning(request, f"{len(people)} {'person has' if len(people) == 1 else 'people have'} leave in the "
+                              f"blackout: {shown}. A blackout refuses new requests only: their leave stands, and "
+                              "pending requests can still be approved or rejected.")
+
+
 def private_types() -> bool:
     return any(leave_type.private for leave_type in current_config().leave_types)
 
@@ -231,7 +251,8 @@ HOLIDAYS = Editable(CompanyHoliday, HolidayForm, "company holiday", "console:hol
                     after_save=_tell_who_has_leave_then)
 BLACKOUTS = Editable(Blackout, BlackoutForm, "blackout", "console:holidays", "holidays",
                      console_services.blackout_create, console_services.blackout_update,
-                     console_services.blackout_delete, "blackout_id", "blackout")
+                     console_services.blackout_delete, "blackout_id", "blackout",
+                     after_save=_tell_who_has_leave_in_blackout)
 
 
 def _form_page(request, editable: Editable, row=None):

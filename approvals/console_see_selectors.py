@@ -361,3 +361,19 @@ def leave_on_new_company_day(*, config: WorkspaceConfig, ledger: Ledger, day: da
             continue
         found.add(f"{person_label(directory, entry.user)} ({entry.status})")
     return sorted(found)
+
+
+def leave_in_new_blackout(*, config: WorkspaceConfig, ledger: Ledger, start: date, end: date, team_name: str | None,
+                          directory: Directory | None) -> list[str]:
+    """Who has pending or approved leave between `start` and `end`, a blackout HR has just added (for
+    `team_name`, or every team when None). A blackout refuses new requests only: theirs stand, and HR may
+    want to talk to them. "Alice Adams (pending)", by name."""
+    found = set()
+    for entry in ledger.entries.values():
+        if not entry.active or entry.end < start or entry.start > end:
+            continue
+        team = config.team_recorded_as(entry.team)
+        if team is None or (team_name is not None and team.name != team_name):
+            continue
+        found.add(f"{person_label(directory, entry.user)} ({entry.status})")
+    return sorted(found)
