@@ -345,7 +345,9 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
             checked = submit_against_ledger(config, submission, requester.team, leave_type, requester.timezone,
                                             dedup_key)
         except TimeoutError:
-            return {FIELD_START: "Another of your requests is being sent; try again in a moment."}
+            # A lock another submission holds: the person's own racing one, or a teammate's on the team's
+            # requests in flight. Neither is theirs to look for.
+            return {FIELD_START: "Other requests are being sent right now; press Submit again in a moment."}
         if checked is not None:
             return checked
     # A cold cache: the rules that need no ledger now, the others in the task. While the time zone is
