@@ -285,7 +285,16 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
         dates = []
     start = dates[0] if dates else None
     end = dates[1] if len(dates) > 1 else start
-    if start and end and end.month < start.month and end.year == start.year and not year_given[1]:
+    if start and end and len(dates) > 1 and year_given[0] != year_given[1]:
+        # A year typed on one end only is the range's (`Dec 30 2031 to Jan 2`, `21 Dec to 23 Dec 2031`): the
+        # other end is placed next to it, not near today.
+        if year_given[0]:
+            end = typed_dates.in_year(end, start.year)
+            end = typed_dates.year_later(end) if end < start else end
+        else:
+            start = typed_dates.in_year(start, end.year)
+            start = typed_dates.in_year(start, end.year - 1) if start > end else start
+    elif start and end and end.month < start.month and end.year == start.year and not year_given[1]:
         end = typed_dates.year_later(end)  # `Dec 28 to Jan 2`: the January after
     return FormValues(leave_type=leave_type, start=start, end=end)
 

@@ -129,7 +129,12 @@ def on_day(year: int | None, month: int, number: int, around: date) -> date | No
 def year_later(day: date) -> date:
     """The same day a year on (28 Feb for 29 Feb): for a range typed without years whose last day reads
     before its first (`Dec 28 to Jan 2`)."""
+    return in_year(day, day.year + 1)
+
+
+def in_year(day: date, year: int) -> date:
+    """The same day in `year` (28 Feb for 29 Feb where it has none)."""
     try:
-        return day.replace(year=day.year + 1)
+        return day.replace(year=year)
     except ValueError:
-        return day.replace(year=day.year + 1, day=28)
+        return day.replace(year=year, day=28)
