@@ -200,45 +200,46 @@ LEAVE_TYPES = Editable(LeaveType, LeaveTypeForm, "leave type", "console:leave_ty
                        console_services.leave_type_create, console_services.leave_type_update,
                        console_services.leave_type_delete, "leave_type_id", "leave_type",
                        label=lambda leave_type: leave_type.name)
+
+
 def _tell_who_has_leave_then(request, holiday: CompanyHoliday) -> None:
     """A company day added over leave already asked for: the requests keep the days counted when they were
     sent, so HR hears whose they are, to give the day back with an adjustment if that is the policy."""
-    config = current_config()
-    ledger = ledger_cached_or_warm(config)
-    if ledger is None:
-        messages.info(request, "Who has leave on that day is not known yet (the ledger is being read): see "
-                               "Who's out in a moment.")
-        return
-    people = leave_on_new_company_day(config=config, ledger=ledger, day=holiday.date,
-                                      team_name=holiday.team.name if holiday.team else None,
-                                      directory=slack_directory.directory_current())
-    if not people:
-        return
-    shown = ", ".join(people[:10]) + (f" and {len(people) - 10} more" if len(people) > 10 else "")
-    messages.warning(request, f"{len(people)} {'person has' if len(people) == 1 else 'people have'} leave on "
-                              f"{format_day(holiday.date, with_year=True)}: {shown}. Their requests keep the days "
-                              "counted when they were sent; to give the day back, record an adjustment of 1 day "
-                              "(0.5 for a half day) for each on the Balances page.")
+    _name_people_with_leave(
+        request, lambda config, ledger, directory: leave_on_new_company_day(
+            config=config, ledger=ledger, day=holiday.date, team_name=holiday.team.name if holiday.team else None,
+            directory=directory),
+        unknown="Who has leave on that day", where=f"on {format_day(holiday.date, with_year=True)}",
+        advice="Their requests keep the days counted when they were sent; to give the day back, record an "
+               "adjustment of 1 day (0.5 for a half day) for each on the Balances page.")
 
 
 def _tell_who_has_leave_in_blackout(request, blackout: Blackout) -> None:
     """A blackout added over leave already asked for: it refuses new requests only, so HR hears whose leave
     stands inside it (to approve, reject or talk to them)."""
+    _name_people_with_leave(
+        request, lambda config, ledger, directory: leave_in_new_blackout(
+            config=config, ledger=ledger, start=blackout.start, end=blackout.end,
+            team_name=blackout.team.name if blackout.team else None, directory=directory),
+        unknown="Whose leave falls in the blackout", where="in the blackout",
+        advice="A blackout refuses new requests only: their leave stands, and pending requests can still be "
+               "approved or rejected.")
+
+
+def _name_people_with_leave(request, find, *, unknown: str, where: str, advice: str) -> None:
+    """After a company day or blackout is saved: whose leave already asked for it meets (`find(config,
+    ledger, directory)`, names), at most ten by name, and what HR may do (`advice`)."""
     config = current_config()
     ledger = ledger_cached_or_warm(config)
     if ledger is None:
-        messages.info(request, "Whose leave falls in the blackout is not known yet (the ledger is being read): "
-                               "see Who's out in a moment.")
+        messages.info(request, f"{unknown} is not known yet (the ledger is being read): see Who's out in a moment.")
         return
-    people = leave_in_new_blackout(config=config, ledger=ledger, start=blackout.start, end=blackout.end,
-                                   team_name=blackout.team.name if blackout.team else None,
-                                   directory=slack_directory.directory_current())
+    people = find(config, ledger, slack_directory.directory_current())
     if not people:
         return
     shown = ", ".join(people[:10]) + (f" and {len(people) - 10} more" if len(people) > 10 else "")
-    messages.warning(request, f"{len(people)} {'person has' if len(people) == 1 else 'people have'} leave in the "
-                              f"blackout: {shown}. A blackout refuses new requests only: their leave stands, and "
-                              "pending requests can still be approved or rejected.")
+    messages.warning(request, f"{len(people)} {'person has' if len(people) == 1 else 'people have'} leave "
+                              f"{where}: {shown}. {advice}")
 
 
 def private_types() -> bool:
