@@ -189,13 +189,18 @@ def status_line(entry: LedgerEntry) -> str:
 
 
 def others_out_line(others: list[LedgerEntry], *, limit: int = 10, unread: int = 0, today: date | None = None) -> str:
-    """Who else is out, `limit` of them by name; `unread`: more requests known to meet the dates whose
+    """Who else is out, `limit` people by name; `unread`: more requests known to meet the dates whose
     details were not read (a preview of a busy team), counted in the "more". `today`: the day it is read
     (else each entry's own: a request still in flight has none, and shows its year)."""
     if not others and not unread:
         return ":busts_in_silhouette: Nobody else on the team is out then."
-    listed = ", ".join(f"{mention(e.user)} ({entry_dates(e, today)}, {e.status})" for e in others[:limit])
-    more = max(0, len(others) - limit) + unread
+    # One name a person, with each of their requests then: "and N more" counts people, not requests.
+    by_person: dict[str, list[LedgerEntry]] = {}
+    for entry in others:
+        by_person.setdefault(entry.user, []).append(entry)
+    listed = ", ".join(f"{mention(user)} ({'; '.join(f'{entry_dates(e, today)}, {e.status}' for e in entries)})"
+                       for user, entries in list(by_person.items())[:limit])
+    more = max(0, len(by_person) - limit) + unread
     if not listed:
         return f":busts_in_silhouette: Also out: {more} more"
     return f":busts_in_silhouette: Also out: {listed}{f' and {more} more' if more else ''}"

@@ -125,6 +125,18 @@ def test_who_else_is_out_names_ten_and_counts_the_rest():
     assert len(line) <= 3000 and named_whole(line) == 10 and line.endswith(" and 530 more")
 
 
+def test_who_else_is_out_names_each_person_once_and_counts_people():
+    # Dave has two requests on these dates, Erin one: two people are out, however many requests.
+    dave_first = replace(pending("U_DAVE"), id="d1", start=date(2031, 3, 10), end=date(2031, 3, 10))
+    dave_second = replace(pending("U_DAVE"), id="d2", start=date(2031, 3, 12), end=date(2031, 3, 12))
+    erin = replace(pending("U_ERIN"), id="e1")
+    line = messages.others_out_line([dave_first, erin, dave_second], today=date(2031, 3, 1))
+    assert line.count("<@U_DAVE>") == 1 and line.count("<@U_ERIN>") == 1, line
+    assert "<@U_DAVE> (Mon 10 Mar, pending; Wed 12 Mar, pending)" in line, line
+    many = [replace(pending(f"U{n % 12:010d}"), id=f"r{n}") for n in range(36)]  # 12 people, 3 requests each
+    assert messages.others_out_line(many).endswith(" and 2 more")
+
+
 # --- Dates name their year when it is not the reader's ------------------------------------------
 
 
