@@ -19,6 +19,7 @@ from approvals import ledger, ledger_reader, messages, tasks
 from approvals.cache_lock import LockBusy, acquire, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals import directory
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
 from approvals.notifications import (
@@ -545,7 +546,20 @@ def leave_list_request(user: str, *, only_changeable: bool = False, hr: str | No
         tasks.send_leave_list.enqueue(user, only_changeable, hr)
         return (LIST_CHECKING_TEXT if hr is None else
                 f"Looking up {messages.mention(user)}'s time off — I'll DM you in a moment."), []
+    if _nothing_listed(leave) and directory.is_outsider(directory.cached_profile(user)):
+        return _outsider_list_text(user, hr), []
     return leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
+
+
+def _nothing_listed(leave) -> bool:
+    return not (leave.pending or leave.upcoming or leave.ongoing or leave.recent)
+
+
+def _outsider_list_text(user: str, hr: str | None) -> str:
+    """An empty list of someone of another organisation (Slack Connect) says why, not "no time off"."""
+    if hr is None:
+        return f"Sorry, {messages.outsider_text()}."
+    return f"{messages.mention(user)} has no time off here: {messages.person_outsider_text()}."
 
 
 def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str | None = None) -> None:
@@ -565,5 +579,8 @@ def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str
                                     "I am still a member of that channel.")
         return
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
+    if _nothing_listed(leave) and directory.is_outsider(directory.fetch_user(client, user, raise_passing=True)):
+        send_dm(client, hr or user, _outsider_list_text(user, hr))
+        return
     text, blocks = leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
     send_dm(client, hr or user, text, blocks)
