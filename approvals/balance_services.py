@@ -22,21 +22,23 @@ logger = logging.getLogger(__name__)
 CHECKING_TEXT = "Checking your balance — I'll DM you in a moment."
 
 
-def balance_request(user: str, year: int | None) -> str:
-    """The answer to `/timeoff balance` now, from the cache; or a note that it comes by DM."""
-    answer = balance_answer_cached(current_config(), user, year)
+def balance_request(user: str, year: int | None, *, hr: str | None = None) -> str:
+    """The answer to `/timeoff balance` now, from the cache; or a note that it comes by DM.
+    `hr`: HR asking about `user` (`/timeoff for @person balance`): an answer by DM goes to them."""
+    answer = balance_answer_cached(current_config(), user, year, hr=hr)
     if answer.text is not None:
         return answer.text
-    tasks.send_balance.enqueue(user, year)
-    return CHECKING_TEXT
+    tasks.send_balance.enqueue(user, year, hr)
+    return CHECKING_TEXT if hr is None else f"Checking {messages.mention(user)}'s balance — I'll DM you in a moment."
 
 
-def balance_send(client: WebClient, user: str, year: int | None) -> None:
+def balance_send(client: WebClient, user: str, year: int | None, hr: str | None = None) -> None:
     config = current_config()
     team = team_of_user(client, config, user)
     if team is None:
         outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
-        send_dm(client, user, balance_no_team_text(config, no_team_cause(config, user), outsider=outsider))
+        send_dm(client, hr or user, balance_no_team_text(config, no_team_cause(config, user), outsider=outsider,
+                                                         user=user, hr=hr))
         return
     today = local_today(directory.fetch_timezone(client, user))
     try:
@@ -44,9 +46,10 @@ def balance_send(client: WebClient, user: str, year: int | None) -> None:
     except ledger_reader.LedgerUnavailable as error:
         logger.warning("balance for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
                        error.error)
-        send_dm(client, user, (
-            f"Sorry, I can't work out your balance right now: I {error} — the leave records live there. "
+        whose = "your" if hr is None else f"{messages.mention(user)}'s"
+        send_dm(client, hr or user, (
+            f"Sorry, I can't work out {whose} balance right now: I {error} — the leave records live there. "
             f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel."))
         return
     years = balance_years(ledger, user, today=today, asked=year)
-    send_dm(client, user, balance_text(config, ledger, user=user, team=team, years=years))
+    send_dm(client, hr or user, balance_text(config, ledger, user=user, team=team, years=years, hr=hr))

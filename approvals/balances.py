@@ -56,10 +56,11 @@ def describe_balance(balance: Balance, *, name: str) -> str:
 BALANCES_TEXT_MAX = 12000
 
 
-def describe_balances(*, config: WorkspaceConfig, balances: list[Balance], team: TeamConfig, year: int) -> str:
+def describe_balances(*, config: WorkspaceConfig, balances: list[Balance], team: TeamConfig, year: int,
+                      owner: str = "Your") -> str:
     """The whole answer to `/timeoff balance`, as Slack mrkdwn: every type's line that fits in
-    BALANCES_TEXT_MAX characters, and how many more types there are."""
-    lines = [f"*Your leave in {year}* ({escape(team.name)}):"]
+    BALANCES_TEXT_MAX characters, and how many more types there are. `owner`: whose ("<@U1>'s" for HR)."""
+    lines = [f"*{owner} leave in {year}* ({escape(team.name)}):"]
     used = len(lines[0])
     for index, balance in enumerate(balances):
         leave_type = config.leave_type(balance.leave_type)

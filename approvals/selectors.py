@@ -397,15 +397,18 @@ def balance_years(ledger: Ledger, user: str, *, today: date, asked: int | None =
     return [today.year, following] if booked else [today.year]
 
 
-def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: TeamConfig, years: list[int]) -> str:
+def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: TeamConfig, years: list[int],
+                 hr: str | None = None) -> str:
     """Each year's balances (`balance_years`), one after the other; a year that would take the answer past
-    BALANCES_TEXT_MAX is pointed to instead."""
+    BALANCES_TEXT_MAX is pointed to instead. `hr`: HR asking about `user` (`/timeoff for @person balance`)."""
+    owner = "Your" if hr is None else f"{messages.mention(user)}'s"
+    command = "/timeoff balance" if hr is None else f"/timeoff for {messages.mention(user)} balance"
     parts: list[str] = []
     for year in years:
         balances = balances_for(config=config, ledger=ledger, user=user, team=team, year=year)
-        part = describe_balances(config=config, balances=balances, team=team, year=year)
+        part = describe_balances(config=config, balances=balances, team=team, year=year, owner=owner)
         if parts and sum(len(p) + 1 for p in parts) + len(part) > BALANCES_TEXT_MAX:
-            part = f"*Your leave in {year}*: `/timeoff balance {year}` shows it."
+            part = f"*{owner} leave in {year}*: `{command} {year}` shows it."
         parts.append(part)
     text = "\n".join(parts)
     if ledger.truncated:
@@ -415,8 +418,18 @@ def balance_text(config: WorkspaceConfig, ledger: Ledger, *, user: str, team: Te
 
 
 def balance_no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None, *,
-                         outsider: bool = False) -> str:
-    """`outsider`: of another organisation (directory.is_outsider), who has no balance here to look for."""
+                         outsider: bool = False, user: str | None = None, hr: str | None = None) -> str:
+    """`outsider`: of another organisation (directory.is_outsider), who has no balance here to look for.
+    `hr`: HR asking about `user`."""
+    if hr is not None:
+        if outsider:
+            return f"{messages.mention(user)} has no balance here: {messages.person_outsider_text()}."
+        if cause is not None:
+            return (f"I can't tell {messages.mention(user)}'s team: I couldn't read who is in "
+                    f"{messages.unlisted_list(cause, plain=False)} (Slack said {cause.error}), which decides who "
+                    f"is in {escape(cause.team_name)}; {messages.unlisted_fix(cause)}.")
+        return (f"{messages.mention(user)} is in no team (and no team is the `default`), so they have no "
+                "leave balance here yet; add them to a team on the HR console's Teams page.")
     if outsider:
         return f"Sorry, {messages.outsider_text()}."
     if cause is not None:
@@ -430,7 +443,9 @@ class BalanceAnswer:
     text: str | None  # None: the cache is cold; ask again in the background
 
 
-def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) -> BalanceAnswer:
+def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None,
+                          hr: str | None = None) -> BalanceAnswer:
+    """`hr`: HR asking about `user` (`/timeoff for @person balance`)."""
     channel_members, usergroup_members = cached_lookups()
     try:
         team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
@@ -438,7 +453,7 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
         return BalanceAnswer(None)
     if team is None:
         cause = no_team_cause(config, user, (channel_members, usergroup_members))
-        return BalanceAnswer(balance_no_team_text(config, cause,
+        return BalanceAnswer(balance_no_team_text(config, cause, user=user, hr=hr,
                                                   outsider=directory.is_outsider(directory.cached_profile(user))))
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
@@ -448,7 +463,7 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None) 
     if today is None:
         return BalanceAnswer(None)
     years = balance_years(ledger, user, today=today, asked=year)
-    return BalanceAnswer(balance_text(config, ledger, user=user, team=team, years=years))
+    return BalanceAnswer(balance_text(config, ledger, user=user, team=team, years=years, hr=hr))
 
 
 # --- A person's own leave -----------------------------------------------------------------

@@ -136,13 +136,18 @@ def answer_lost(exc: Exception, recipient: str, what: str, again: str) -> None:
         what, failure_for_people(exc), passing=transient(exc), again=again))
 
 
-def balance_gave_up(exc: Exception, user: str, year: int | None = None) -> None:
-    answer_lost(exc, user, "work out your balance", "`/timeoff balance`")
+def balance_gave_up(exc: Exception, user: str, year: int | None = None, hr: str | None = None) -> None:
+    if hr is None:
+        answer_lost(exc, user, "work out your balance", "`/timeoff balance`")
+    else:
+        answer_lost(exc, hr, f"work out {messages.mention(user)}'s balance",
+                    f"`/timeoff for {messages.mention(user)} balance`")
 
 
 @retrying_task(on_give_up=balance_gave_up)
-def send_balance(user: str, year: int | None = None) -> None:
-    balance_services.balance_send(background_client(), user, year)
+def send_balance(user: str, year: int | None = None, hr: str | None = None) -> None:
+    """`hr`: HR asked about `user` (`/timeoff for @person balance`): the answer is theirs."""
+    balance_services.balance_send(background_client(), user, year, hr)
 
 
 def team_out_gave_up(exc: Exception, user: str, team_name: str | None = None) -> None:

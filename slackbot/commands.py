@@ -16,7 +16,7 @@ HELP_TEXT = (
     "• `/timeoff who` shows who in your team is out today and in the next 7 days "
     "(`/timeoff who Design` for another team).\n"
     "• HR: `/timeoff for @person [dates] [type]` records time off for them; `/timeoff for @person list` "
-    "shows theirs to change.\n"
+    "shows theirs to change, `/timeoff for @person balance` their balance.\n"
     "• `/timeoff help` shows this message.\n"
     "Your request goes to your team's approvers; you get a DM when they decide."
 )

@@ -9,12 +9,14 @@ import re
 
 from approvals import block_ids as ids
 from approvals import messages, tasks
+from approvals.balance_services import balance_request
 from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_request, request_change_later
 from approvals.config_store import current_config
 from approvals.home_services import console_url, home_opened
 from approvals.rules import APPROVED, PENDING
 from approvals.directory import cached_timezone
 from approvals.selectors import local_today, request_seen_cached
+from slackbot.balance_command import requested_year
 from slackbot.payloads import BadPayload, SlashCommand, require_text
 from slackbot.request_form import (FormValues, not_set_up_text, open_form_where_no_channel, open_request_form,
                                    parse_iso_date, parse_prefill)
@@ -139,7 +141,18 @@ def event_app_home_opened(event: dict, envelope: dict) -> SlackResponse:
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")  # as Slack escapes a mention
 FOR_USAGE = ("Use `/timeoff for @person [first day] [last day] [type]` to record time off for someone, or "
-             "`/timeoff for @person list` to see and change theirs.")
+             "`/timeoff for @person list` to see and change theirs (`… balance` for their balance).")
+
+
+def person_balance_text(user: str, words: list[str], *, hr: str) -> str:
+    """HR's `/timeoff for @person balance [YEAR]`: their balances as they would see them, and where to adjust
+    them (the console's Balances page)."""
+    year = requested_year(words)
+    if year is False:
+        return f"Use `/timeoff for {messages.mention(user)} balance`, or add a year: `… balance 2027`."
+    page = f"<{url}balances/|Balances>" if (url := console_url()) else "*Balances*"
+    answer = balance_request(user, year, hr=hr)
+    return f"{answer}\nTo adjust them, use the HR console's {page} page."
 
 
 def command_for(command: SlashCommand) -> SlackResponse:
@@ -156,10 +169,7 @@ def command_for(command: SlashCommand) -> SlackResponse:
         text, blocks = leave_list_request(user, only_changeable=rest[0].lower() == "cancel", hr=command.user_id)
         return ephemeral(text, blocks)
     if rest and rest[0].lower() == "balance":
-        # A person's balances, adjustments beside them, are the console's to show (and to change).
-        page = f"<{url}balances/|Balances>" if (url := console_url()) else "*Balances*"
-        return ephemeral(f"{messages.mention(user)}'s balances are on the HR console's {page} page, where you can "
-                         f"adjust them too; `/timeoff for {messages.mention(user)} list` shows their time off here.")
+        return ephemeral(person_balance_text(user, rest[1:], hr=command.user_id))
     if user == command.user_id:
         return ephemeral(messages.own_leave_not_recorded_text())
     if (refusal := not_set_up_text(config)) is not None:

@@ -504,16 +504,51 @@ def test_hr_in_no_team_asking_for_their_balance_is_not_told_to_ask_themselves(cl
 # --- The command itself -------------------------------------------------------------------------------
 
 
-def test_hr_asking_for_someones_balance_in_slack_is_answered(client, fake_slack):
-    """`/timeoff for @alice balance`: the brief HR reads lists `for @person` with list and cancel; HR
-    reaching for "balance" is told either the balance or where to find it, not that `balance` is no date."""
+def hr_reads_balance(client, fake_slack, words: str) -> str:
+    """HR's `/timeoff for @alice <words>`: the answer, or the DM it promised when the cache was cold."""
+    text = post_command(client, f"for <@{ALICE}> {words}", user_id=HR).json()["text"]
+    if "I'll DM you" in text:
+        return dms_to(fake_slack, HR)[-1]
+    return text
+
+
+def test_hr_asking_for_someones_balance_in_slack_is_answered_with_it(client, fake_slack):
+    """`/timeoff for @alice balance`: HR reads Alice's balances as she reads them, under her name (and
+    where to adjust them); Alice hears nothing of it."""
     install_config()
     request_time_off(client, fake_slack, ALICE)
+    alices = post_command(client, "balance", user_id=ALICE).json()["text"]
+    alices = alices if "I'll DM you" not in alices else dms_to(fake_slack, ALICE)[-1]
+    dms_to_alice = len(dms_to(fake_slack, ALICE))
 
-    text = post_command(client, f"for <@{ALICE}> balance", user_id=HR).json()["text"]
+    text = hr_reads_balance(client, fake_slack, "balance")
 
-    assert "didn't understand" not in text, text
-    assert text.startswith(f"<@{ALICE}>'s balances are on the HR console's") and "list` shows" in text, text
+    year = alices_today().year
+    assert text.startswith(f"*<@{ALICE}>'s leave in {year}*"), text
+    assert "Your leave" not in text and "Balances" in text, text
+    # The same lines as Alice's own answer, only whose they are differs.
+    assert alices.replace("*Your leave", f"*<@{ALICE}>'s leave") in text, (alices, text)
+    assert len(dms_to(fake_slack, ALICE)) == dms_to_alice
+
+
+def test_hr_asks_for_someones_balance_of_another_year_or_is_told_how(client, fake_slack):
+    install_config()
+    year = alices_today().year + 1
+
+    assert hr_reads_balance(client, fake_slack, f"balance {year}").startswith(f"*<@{ALICE}>'s leave in {year}*")
+    told = hr_reads_balance(client, fake_slack, "balance next")
+    assert f"`/timeoff for <@{ALICE}> balance`" in told and "leave in" not in told, told
+
+
+def test_hr_asking_for_the_balance_of_someone_in_no_team_is_told_so_not_to_ask_hr(client, fake_slack):
+    install_config()
+
+    text = hr_reads_balance(client, fake_slack, "balance").replace(f"<@{CAROL}>", "")
+    carols = post_command(client, f"for <@{CAROL}> balance", user_id=HR).json()["text"]
+    carols = carols if "I'll DM you" not in carols else dms_to(fake_slack, HR)[-1]
+
+    assert "leave in" in text, text
+    assert carols.startswith(f"<@{CAROL}> is in no team") and "ask <@" not in carols, carols
 
 
 def test_for_someone_with_a_typed_name_instead_of_a_mention_says_to_mention_them(client, fake_slack):
@@ -539,3 +574,18 @@ def test_leave_hr_cancels_in_slack_leaves_the_whos_out_page(client, console, fak
     assert entries_of(fake_slack, ALICE)[0]["status"] == "cancelled"
     page = console.get(reverse("console:whos_out"), {"weeks": "3", "team": "Engineering"}).text
     assert "Alice Adams" not in page
+
+
+def test_hr_asking_for_a_balance_on_a_cold_cache_gets_it_by_dm_not_alice(client, fake_slack):
+    from django.core.cache import cache
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    cache.clear()
+    dms_to_alice = len(dms_to(fake_slack, ALICE))
+
+    said = post_command(client, f"for <@{ALICE}> balance", user_id=HR).json()["text"]
+
+    assert said.startswith(f"Checking <@{ALICE}>'s balance"), said
+    assert dms_to(fake_slack, HR)[-1].startswith(f"*<@{ALICE}>'s leave in {alices_today().year}*")
+    assert len(dms_to(fake_slack, ALICE)) == dms_to_alice
