@@ -109,9 +109,10 @@ NUDGE_LINES_MAX = 50
 
 
 def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig],
-               now: datetime, today: date | None = None) -> str:
+               now: datetime, today: date | None = None, *, approvers_away: bool = False) -> str:
     """To an approver: each request still waiting for a decision (the NUDGE_LINES_MAX oldest, and how many
-    more), named and linked to its message. `today`: the team's day it is sent (default: `now`'s date)."""
+    more), named and linked to its message. `today`: the team's day it is sent (default: `now`'s date).
+    `approvers_away`: to HR, about requests whose every approver is on leave today."""
     waiting = list(waiting)
     today = today or now.date()
     lines = []
@@ -125,6 +126,10 @@ def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapp
     if len(waiting) > NUDGE_LINES_MAX:
         lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the "
                      "app's Home tab.")
+    if approvers_away:
+        return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision, and "
+                "everyone who may decide them is on leave today. They were reminded too; to have someone else "
+                "decide, add an approver to the team on the HR console's Teams page:\n" + "\n".join(lines))
     return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision:\n"
             + "\n".join(lines))
 

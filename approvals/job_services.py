@@ -373,20 +373,38 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
 
 
 def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
-    """One DM per approver naming each request of theirs waiting longer than `nudge_after_hours`."""
+    """One DM per approver naming each request of theirs waiting longer than `nudge_after_hours`.
+
+    An approver on leave today is left alone while another approver of the request is in. When every one
+    of them is away, they are still reminded (for their return), and HR is told which requests wait on
+    nobody at work, since only HR can give the team another approver."""
     ledger = ledger_reader.team_ledger(client, config, team)
     waiting = jobs.waiting_requests(ledger.entries.values(), team, job.instant)
     channel_members, _ = slack_lookups(client)
     unable = directory.unable_to_approve(client)  # no nudge to a bot or a deactivated account
+    away = jobs.people_away(ledger.entries.values(), job.local_day)
     by_approver = defaultdict(list)
+    unattended = []  # waiting on approvers who are all on leave today
     for entry in waiting:
-        for approver in approvers_for(config, team, entry.user, channel_members=channel_members, unable=unable):
+        approvers = approvers_for(config, team, entry.user, channel_members=channel_members, unable=unable)
+        at_work = approvers - away
+        for approver in at_work or approvers:
             by_approver[approver].append(entry)
+        if approvers and not at_work:
+            unattended.append(entry)
     nudged = 0
     for approver, entries in sorted(by_approver.items()):
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day)
         nudged += _dm(client, f"nudge:{key_part(job.team)}:{job.period}:{approver}", approver, text)
-    return f"{len(waiting)} waiting, {nudged} approver(s) nudged"
+    hr_told = 0
+    for hr in sorted(set(config.fallback_approvers) - set(by_approver)) if unattended else ():
+        entries = [entry for entry in unattended if entry.user != hr]  # never told to find who decides their own
+        if entries:
+            text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day,
+                                           approvers_away=True)
+            hr_told += _dm(client, f"nudge-away:{key_part(job.team)}:{job.period}:{hr}", hr, text)
+    return f"{len(waiting)} waiting, {nudged} approver(s) nudged" + (f", {hr_told} HR told of approvers away"
+                                                                    if unattended else "")
 
 
 TEAM_WORK: dict[str, Callable[[WebClient, WorkspaceConfig, TeamConfig, DueJob], str]] = {

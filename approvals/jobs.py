@@ -241,6 +241,11 @@ def waiting_requests(entries: Iterable[LedgerEntry], team: TeamConfig, now: date
     return sorted(found, key=lambda e: (posted_at(e), e.id))
 
 
+def people_away(entries: Iterable[LedgerEntry], day: date) -> frozenset[str]:
+    """Who has approved leave on `day` (any part of it): an approver away is not nudged while another is in."""
+    return frozenset(e.user for e in entries if e.status == APPROVED and e.start <= day <= e.end)
+
+
 def message_link(channel: str, ts: str) -> str:
     """A link to a message without asking Slack (chat.getPermalink): Slack redirects it to the workspace."""
     return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

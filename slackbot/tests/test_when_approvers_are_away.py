@@ -234,9 +234,10 @@ def test_bob_decides_from_his_phone_while_on_vacation(client, fake_slack):
     assert [t for t in dms_to(fake_slack, ALICE) if "approved your" in t]
 
 
-def test_the_only_approver_is_nudged_while_requests_wait_and_the_requester_is_not(client, fake_slack):
-    """Bob is away from today: the nudge after `nudge_after_hours` still goes to him (and, as README
-    promises for a team with an approver, not to HR); nobody nudges the requester."""
+def test_the_only_approver_away_is_nudged_for_his_return_and_hr_is_told_nobody_decides(client, fake_slack):
+    """Bob is away from tomorrow: the nudge after `nudge_after_hours` still goes to him (he reads it on his
+    return), and HR, who can give the team another approver, is told the request waits on nobody at work.
+    Nobody nudges the requester."""
     install_config(standard_config(teams=(BOB_ALONE,)))
     today = datetime.now(LA).date()
     bob_goes_on_vacation(client, fake_slack, today + timedelta(days=1), today + timedelta(days=15))
@@ -248,6 +249,20 @@ def test_the_only_approver_is_nudged_while_requests_wait_and_the_requester_is_no
     [nudge] = nudges_to(fake_slack, BOB)
     assert mention(ALICE) in nudge and "Open the request" in nudge
     assert nudges_to(fake_slack, ALICE) == []
+    [to_hr] = nudges_to(fake_slack, HR)
+    assert "on leave today" in to_hr and mention(ALICE) in to_hr and "add an approver" in to_hr, to_hr
+    assert mention(BOB) not in to_hr.split(":")[0]  # nobody pinged in its heading
+
+
+def test_the_only_approver_back_at_work_is_nudged_and_hr_is_not(client, fake_slack):
+    """Bob's vacation is over by the time of the nudge: he is nudged, HR hears nothing."""
+    install_config(standard_config(teams=(BOB_ALONE,)))
+    ask(client, fake_slack, ALICE, MONDAY, MONDAY + timedelta(days=2), "V_ALICE")
+    fake_slack.clear_calls()
+
+    run_jobs(nudge_moment(30), "--team", "Engineering")
+
+    assert [t for t in nudges_to(fake_slack, BOB) if mention(ALICE) in t]
     assert nudges_to(fake_slack, HR) == []
 
 
@@ -315,7 +330,7 @@ def test_bob_rejecting_from_vacation_while_dave_approves_decides_once(client, fa
     assert any(f"already approved by {mention(DAVE)}" in t for t in told(fake_slack, BOB)), told(fake_slack, BOB)
 
 
-def test_both_approvers_are_nudged_while_one_is_away(client, fake_slack):
+def test_both_approvers_at_work_are_nudged(client, fake_slack):
     install_config(standard_config(teams=(BOB_AND_DAVE,)))
     ask(client, fake_slack, ALICE, AWAY_MONDAY, AWAY_WEDNESDAY, "V_ALICE")
     fake_slack.clear_calls()
@@ -323,6 +338,25 @@ def test_both_approvers_are_nudged_while_one_is_away(client, fake_slack):
     run_jobs(nudge_moment(30), "--team", "Engineering")
 
     assert [t for t in nudges_to(fake_slack, DAVE) if mention(ALICE) in t]
+    assert [t for t in nudges_to(fake_slack, BOB) if mention(ALICE) in t]
+    assert nudges_to(fake_slack, HR) == []
+
+
+def test_with_bob_on_vacation_only_dave_is_nudged(client, fake_slack):
+    """Bob's approved vacation covers the day of the nudge: Dave, who is in, is nudged; Bob, on the
+    beach, is left alone, and HR need not step in."""
+    install_config(standard_config(teams=(BOB_AND_DAVE,)))
+    moment = nudge_moment(30)
+    nudge_day = moment.astimezone(LA).date()
+    bob = ask(client, fake_slack, BOB, nudge_day - timedelta(days=1), nudge_day + timedelta(days=1), "V_BOB")
+    click(client, fake_slack, DAVE, ids.APPROVE_ACTION, bob)
+    ask(client, fake_slack, ALICE, nudge_day + timedelta(days=20), nudge_day + timedelta(days=21), "V_ALICE")
+    fake_slack.clear_calls()
+
+    run_jobs(moment, "--team", "Engineering")
+
+    assert [t for t in nudges_to(fake_slack, DAVE) if mention(ALICE) in t]
+    assert nudges_to(fake_slack, BOB) == []
     assert nudges_to(fake_slack, HR) == []
 
 
