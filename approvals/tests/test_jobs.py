@@ -197,6 +197,15 @@ def test_requests_wait_for_nudges_once_older_than_the_team_setting():
     assert jobs.waiting_requests([old, young, unposted], ENG, now) == [old]
 
 
+def test_approvers_away_are_those_with_approved_leave_that_day():
+    day = date(2031, 3, 11)
+    on_vacation = entry(user=BOB, start=date(2031, 3, 10), end=date(2031, 3, 12))
+    half_day = entry(user=DAVE, start=day, end=day, start_half="pm", days=Decimal("0.5"))
+    only_asked = entry(user=ALICE, status="pending")
+    back_yesterday = entry(user="U_ERIN", start=date(2031, 3, 3), end=date(2031, 3, 10))
+    assert jobs.people_away([on_vacation, half_day, only_asked, back_yesterday], day) == {BOB, DAVE}
+
+
 def test_message_links_use_the_archives_form():
     assert jobs.message_link("C_ENG_APPROVALS", "1766000000.000100") == \
         "https://slack.com/archives/C_ENG_APPROVALS/p1766000000000100"
