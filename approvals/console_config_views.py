@@ -136,19 +136,27 @@ def team_edit(request, team_id: int):
 @console_permission("approvals.delete_team")
 def team_delete(request, team_id: int):
     team = get_object_or_404(Team, pk=team_id)
+    others = list(Team.objects.exclude(pk=team.pk))
     if request.method == "POST":
+        merge_into = request.POST.get("merge_into", "")
+        into = next((other for other in others if str(other.pk) == merge_into), None)
+        if merge_into and into is None:
+            messages.error(request, "The team chosen to take over its leave no longer exists; choose again.")
+            return redirect("console:team_delete", team_id=team.pk)
         try:
-            name = console_services.team_delete(team_id=team.pk)
+            name = console_services.team_delete(team_id=team.pk, merge_into=into.pk if into else None)
         except console_services.TeamNotFound:
             messages.error(request, "That team no longer exists.")
         else:
-            messages.success(request, f"{name} deleted.")
+            messages.success(request, f"{name} deleted." if into is None else
+                             f"{name} deleted; its leave now counts as {into.name}'s.")
         return redirect("console:home")
     return render(request, TEMPLATES + "confirm_delete.html", {
         "nav": "teams",
         "what": f"the team {team.name}",
         "cancel_url": reverse("console:team_edit", args=[team.pk]),
         "consequences": _team_delete_consequences(team),
+        "merge_choices": others,
     })
 
 

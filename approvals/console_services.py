@@ -159,8 +159,18 @@ def team_update(*, team_id: int, version: str | None = None, **fields: Any) -> T
 
 
 @transaction.atomic
-def team_delete(*, team_id: int) -> str:
-    """Delete a team, with its own company holidays and blackouts. Returns its name."""
+def team_delete(*, team_id: int, merge_into: int | None = None) -> str:
+    """Delete a team, with its own company holidays and blackouts. Returns its name.
+
+    `merge_into`: the team its people join. Its names (now and past) become that team's `past_names`, so
+    the leave already recorded under them is that team's: Who's out, the digests and `max_out` count it,
+    and that team's approvers decide its pending requests."""
+    if merge_into is not None and merge_into != team_id:
+        into = _locked(Team, merge_into, TeamNotFound)
+        gone = _locked(Team, team_id, TeamNotFound)
+        names = [name for name in [*into.past_names, gone.name, *gone.past_names] if name != into.name]
+        into.past_names = list(dict.fromkeys(names))
+        _save(into)
     return _delete(Team, team_id, TeamNotFound)
 
 

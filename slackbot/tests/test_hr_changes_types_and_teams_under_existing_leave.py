@@ -653,6 +653,52 @@ def test_after_a_merge_the_merged_teams_approved_leave_counts_towards_max_out(cl
         f"Alice's Wednesday was accepted with Carol (merged in from Sales) already out: {errors!r}")
 
 
+def merge_sales_into_engineering_in_the_console(hr):
+    """HR deletes Sales in the console, saying its people join Engineering, and adds Carol to Engineering."""
+    sales, engineering = Team.objects.get(name="Sales"), Team.objects.get(name=TEAM.name)
+    page = hr.get(reverse("console:team_delete", args=[sales.pk])).text
+    assert f'<option value="{engineering.pk}">{TEAM.name}</option>' in page, page
+    response = hr.post(reverse("console:team_delete", args=[sales.pk]), {"merge_into": str(engineering.pk)},
+                       follow=True)
+    assert "its leave now counts as" in response.text, response.text
+    engineering.refresh_from_db()
+    engineering.members_users = [*engineering.members_users, CAROL]
+    engineering.save()
+
+
+def test_teams_merged_in_the_console_count_the_merged_teams_leave_and_its_approvers_decide(client, fake_slack, hr):
+    # Engineering allows one person out at a time. Carol, from Sales, is off Mon 10 – Wed 12 March.
+    march, april = sales_with_leave(client, fake_slack, max_out=1)
+    merge_sales_into_engineering_in_the_console(hr)
+    assert Team.objects.get(name=TEAM.name).past_names == ["Sales"]
+
+    view = open_request_form(client, fake_slack, ALICE)
+    response = submit_request(client, ALICE, view, request_values("vacation", WEDNESDAY, WEDNESDAY), view_id="V_MC")
+    errors = json.dumps(response.json().get("errors", {})) if response.content else ""
+    assert "max" in errors.lower() or "out" in errors.lower(), (
+        f"Alice's Wednesday was accepted with Carol (merged in from Sales) already out: {errors!r}")
+
+    fake_slack.clear_calls()
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, april)  # Engineering's approver decides Sales's request
+    assert payload_of(fake_slack, april)["status"] == "approved", told(fake_slack, BOB)
+
+
+def test_a_team_deleted_without_a_merge_keeps_nobody_elses_names(client, fake_slack, hr):
+    sales_with_leave(client, fake_slack)
+    response = hr.post(reverse("console:team_delete", args=[Team.objects.get(name="Sales").pk]), {"merge_into": ""},
+                       follow=True)
+    assert "Sales deleted." in response.text
+    assert Team.objects.get(name=TEAM.name).past_names == []
+
+
+def test_merging_into_a_team_deleted_meanwhile_deletes_nothing_and_says_so(client, fake_slack, hr):
+    sales_with_leave(client, fake_slack)
+    response = hr.post(reverse("console:team_delete", args=[Team.objects.get(name="Sales").pk]),
+                       {"merge_into": "987654"}, follow=True)
+    assert "no longer exists; choose again" in response.text
+    assert Team.objects.filter(name="Sales").exists()
+
+
 def test_after_a_merge_without_the_old_name_the_weekly_digest_still_names_who_is_out(
         client, fake_slack, hr, tmp_path):
     sales_with_leave(client, fake_slack)
