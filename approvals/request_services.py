@@ -621,9 +621,10 @@ def delivery_ledger(client: WebClient, config: WorkspaceConfig, submission: Subm
         if not submission.validated:
             ledger_reader.pending_remove(submission.id)
             record_delivery_problem(submission, leave_type, team, channel=exc.channel, error=exc.error)
-            raise Refused("I couldn't read the leave history to check your balance and overlaps "
-                          "(Slack refused to show the approvals channel); HR has been told — please try again "
-                          "later") from None
+            # Refused for good (the bot removed, the channel deleted): waiting will not help, HR's fix will.
+            raise Refused("I couldn't read the leave history to check your balance and overlaps: Slack "
+                          f"refused to show <#{exc.channel}> ({exc.error}). HR has been told; please send it "
+                          "again once they have fixed that") from None
         return None
     if submission.validated:
         return history
