@@ -121,7 +121,12 @@ def on_day(year: int | None, month: int, number: int, around: date) -> date | No
             day = date(candidate, month, number)
         except ValueError:  # 30 Feb; 29 Feb outside a leap year
             continue
-        if year is not None or day >= around - PAST_WINDOW:
+        if year is not None:
+            return day
+        # Within the year from a month back: 29 Feb typed in January 2027 is no date (this February has
+        # none), not one of February 2028, thirteen months away.
+        window_start = around - PAST_WINDOW
+        if window_start <= day < in_year(window_start, window_start.year + 1):
             return day
     return None
 
