@@ -26,7 +26,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from approvals import config_fields
 from approvals.config_store import past_after_change, team_name_refusal
@@ -48,6 +48,10 @@ class TeamNotFound(ConfigRowNotFound):
     pass
 
 
+class TeamOrderChanged(Exception):
+    """The teams' order is no longer the one the page that asked for a move showed."""
+
+
 class ConfigRowChanged(Exception):
     """Someone saved the row after the form was made from it; `version` is the row's version now."""
 
@@ -67,7 +71,9 @@ TEAM_FIELDS = _fields_of(TeamConfig, without=("past_approvals_channels", "past_n
 LEAVE_TYPE_FIELDS = _fields_of(LeaveTypeConfig)
 HOLIDAY_FIELDS = _fields_of(HolidayConfig)  # `team`: a Team, or None for every team
 BLACKOUT_FIELDS = _fields_of(BlackoutConfig)
-POLICY_FIELDS = _fields_of(WorkspaceConfig)
+# Removed teams' approvals channels follow from deleting a team (config_store): not HR's to type, and not
+# in the form's fingerprint, or a team deleted meanwhile would make an open "Who may request" form stale.
+POLICY_FIELDS = _fields_of(WorkspaceConfig, without=("past_approvals_channels",))
 
 
 EDITABLE_FIELDS = {Team: TEAM_FIELDS, LeaveType: LEAVE_TYPE_FIELDS, CompanyHoliday: HOLIDAY_FIELDS,
@@ -96,7 +102,15 @@ def _set(row: models.Model, allowed: frozenset[str], fields: dict[str, Any]) -> 
 
 def _save(row: models.Model) -> None:
     row.full_clean()  # field checks, clean() from the description, unique fields and constraints
-    row.save()
+    try:
+        with transaction.atomic():  # a savepoint: the transaction stays usable for the check below
+            row.save()
+    except IntegrityError:
+        # Someone saved the same name (or code) between our check and our save (two creates at once on
+        # PostgreSQL, read committed): checked again now, the field's own error says so, not a 500.
+        row.validate_unique()
+        row.validate_constraints()
+        raise ValidationError("Someone else saved at the same moment; check the page and save again.") from None
 
 
 def _locked(model: type[models.Model], pk: int, not_found: type[Exception] = ConfigRowNotFound):
@@ -175,13 +189,17 @@ def team_delete(*, team_id: int, merge_into: int | None = None) -> str:
 
 
 @transaction.atomic
-def team_move(*, team_id: int, offset: int) -> Team:
+def team_move(*, team_id: int, offset: int, seen_order: list[int] | None = None) -> Team:
     """Move a team `offset` places in the matching order (-1: up, 1: down); clamped at the ends.
 
+    `seen_order`: the team ids in the order the page showed. When the order is another now (a colleague
+    moved, added or deleted a team), TeamOrderChanged: the same click twice would move a team twice.
     Positions are renumbered 0…n-1 on the way, so duplicates left by the admin
     or an older import cannot make a move a no-op.
     """
     teams = list(Team.objects.select_for_update().order_by("position", "name"))
+    if seen_order is not None and [team.pk for team in teams] != seen_order:
+        raise TeamOrderChanged
     index = next((i for i, team in enumerate(teams) if team.pk == team_id), None)
     if index is None:
         raise TeamNotFound(team_id)

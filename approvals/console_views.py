@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals import slack_directory
 from approvals.console_selectors import teams_in_matching_order
-from approvals.console_services import TeamNotFound, team_move
+from approvals.console_services import TeamNotFound, TeamOrderChanged, team_move
 from approvals.sign_in_throttle import ConsoleSignInForm
 from approvals.slack_clients import in_request_client
 from approvals.task_queue import error_code, error_for_people
@@ -87,9 +87,11 @@ def console_permission(*perms: str, any_of: bool = False):
 @staff_required
 def home(request):
     directory = slack_directory.directory_current()
+    teams = teams_in_matching_order(directory=directory)
     return render(request, "approvals/console/home.html", {
         "nav": "teams",
-        "teams": teams_in_matching_order(directory=directory),
+        "teams": teams,
+        "order": ",".join(str(team.id) for team in teams),  # sent with a move: team_move checks it
     })
 
 
@@ -99,10 +101,19 @@ def team_reorder(request, team_id: int):
     offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
     if offset is None:
         return HttpResponseBadRequest("direction must be up or down")
+    seen = request.POST.get("order")  # the order the page showed (absent from an older page: not checked)
     try:
-        team = team_move(team_id=team_id, offset=offset)
+        seen_order = [int(pk) for pk in seen.split(",")] if seen else None
+    except ValueError:
+        return HttpResponseBadRequest("order must be team ids separated by commas")
+    try:
+        team = team_move(team_id=team_id, offset=offset, seen_order=seen_order)
     except TeamNotFound:
         messages.error(request, "That team no longer exists.")
+    except TeamOrderChanged:
+        messages.error(request, "Someone else changed the order of the teams since this page was loaded; "
+                                "nothing was moved. Here is the order now: move the team again if it still "
+                                "needs to.")
     else:
         messages.success(request, f"{team.name} moved {request.POST['direction']}.")
     return redirect("console:home")
