@@ -146,6 +146,9 @@ def team_delete(request, team_id: int):
         try:
             name = console_services.team_delete(team_id=team.pk, merge_into=into.pk if into else None)
         except console_services.TeamNotFound:
+            if into is not None and Team.objects.filter(pk=team.pk).exists():  # the other was deleted meanwhile
+                messages.error(request, "The team chosen to take over its leave no longer exists; choose again.")
+                return redirect("console:team_delete", team_id=team.pk)
             messages.error(request, "That team no longer exists.")
         else:
             messages.success(request, f"{name} deleted." if into is None else

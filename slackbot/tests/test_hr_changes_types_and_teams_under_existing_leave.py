@@ -699,6 +699,24 @@ def test_merging_into_a_team_deleted_meanwhile_deletes_nothing_and_says_so(clien
     assert Team.objects.filter(name="Sales").exists()
 
 
+def test_a_merge_into_a_team_a_colleague_deletes_at_that_moment_deletes_nothing(client, fake_slack, hr, monkeypatch):
+    from approvals import console_services
+
+    sales_with_leave(client, fake_slack)
+    sales, engineering = Team.objects.get(name="Sales"), Team.objects.get(name=TEAM.name)
+    original = console_services.team_delete
+
+    def colleague_deletes_engineering_first(**kwargs):
+        Team.objects.filter(pk=engineering.pk).delete()
+        return original(**kwargs)
+
+    monkeypatch.setattr(console_services, "team_delete", colleague_deletes_engineering_first)
+    response = hr.post(reverse("console:team_delete", args=[sales.pk]), {"merge_into": str(engineering.pk)},
+                       follow=True)
+    assert "take over its leave no longer exists; choose again" in response.text
+    assert Team.objects.filter(pk=sales.pk).exists()
+
+
 def test_after_a_merge_without_the_old_name_the_weekly_digest_still_names_who_is_out(
         client, fake_slack, hr, tmp_path):
     sales_with_leave(client, fake_slack)
