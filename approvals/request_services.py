@@ -699,7 +699,10 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
         named_first=named_approvers(config, team), others_out=ledger_context(config, history, entry, leave_type, today=today), today=today,
     )
     # Before the post: whoever comes next looks there, from then on, first (earlier_post).
-    cache.set(posting_key(entry.id), (team.approvals_channel, time.time()), WRITTEN_MARK_SECONDS)
+    mark = (team.approvals_channel, time.time())
+    first_mark = cache.add(posting_key(entry.id), mark, WRITTEN_MARK_SECONDS)
+    if not first_mark:  # an earlier attempt got as far as posting: keep its mark, where and when we post now
+        cache.set(posting_key(entry.id), mark, WRITTEN_MARK_SECONDS)
     try:
         ts = ledger.post_request(ledger_post_client(), channel=team.approvals_channel, entry=entry, text=text,
                                  blocks=message_blocks)
@@ -708,6 +711,11 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
         if error not in PERMANENT_ERRORS:
             if slack_may_have_acted(exc):  # until a later attempt finds it, or reads that it is not there
                 cache.set(f"maybe-posted:{entry.id}", 1, WRITTEN_MARK_SECONDS)
+            elif first_mark:
+                # Slack did nothing (a 429): no post of ours exists, so the next attempt need not spend a
+                # conversations.history call (Tier 3, the whole app's) looking for one. Kept when an
+                # earlier attempt may have posted: its post may still be found.
+                cache.delete(posting_key(entry.id))
             raise
         ledger_reader.pending_remove(submission.id)
         request_report_undelivered(client, submission, leave_type, team, error)
