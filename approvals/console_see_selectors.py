@@ -126,9 +126,22 @@ def _leave_text(entry: LedgerEntry, config: WorkspaceConfig) -> str:
     return leave_type.name
 
 
-def _cell(entry: LedgerEntry, day: date, config: WorkspaceConfig) -> Cell:
-    half = (day == entry.start and entry.start_half == PM) or (day == entry.end and entry.end_half == AM)
-    return Cell(text=_leave_text(entry, config), pending=entry.status != "approved", half=half)
+def _part_of_day(entry: LedgerEntry, day: date) -> str:
+    """Which part of `day` the entry takes: AM, PM, or "day"."""
+    if day == entry.start and entry.start_half == PM:
+        return PM
+    if day == entry.end and entry.end_half == AM:
+        return AM
+    return "day"
+
+
+def _cell(entries: list[LedgerEntry], day: date, config: WorkspaceConfig) -> Cell:
+    """A person's day: a half only when their leave that day takes one half (a morning off and an
+    afternoon off, asked for apart, are the whole day)."""
+    parts = {_part_of_day(entry, day) for entry in entries}
+    texts = dict.fromkeys(_leave_text(entry, config) for entry in entries)
+    return Cell(text=" / ".join(texts), pending=any(entry.status != "approved" for entry in entries),
+                half=len(parts) == 1 and parts != {"day"})
 
 
 def week_starts(today: date, weeks: int) -> list[date]:
@@ -154,8 +167,8 @@ def team_calendar(*, config: WorkspaceConfig, team: TeamConfig, ledger: Ledger, 
             mine = [e for e in out if e.user == user]
             cells = []
             for d in days:
-                entry = next((e for e in mine if e.start <= d <= e.end), None)
-                cells.append(_cell(entry, d, config) if entry and d.weekday() in team.workweek
+                that_day = [e for e in mine if e.start <= d <= e.end]
+                cells.append(_cell(that_day, d, config) if that_day and d.weekday() in team.workweek
                              and d not in holidays else Cell())
             rows.append(PersonRow(user=user, name=person_label(directory, user), cells=tuple(cells)))
         result.append(Week(days=header, rows=tuple(rows)))

@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals.rules import AM, APPROVED, CANCELLED, PENDING, REJECTED, Adjustment, LedgerEntry
+from approvals.rules import AM, APPROVED, CANCELLED, PENDING, PM, REJECTED, Adjustment, LedgerEntry
 from approvals.work_calendar import is_working_day, nearest_working_day, team_holidays, working_days
 
 OUT_TODAY = "out_today"
@@ -242,8 +242,10 @@ def waiting_requests(entries: Iterable[LedgerEntry], team: TeamConfig, now: date
 
 
 def people_away(entries: Iterable[LedgerEntry], day: date) -> frozenset[str]:
-    """Who has approved leave on `day` (any part of it): an approver away is not nudged while another is in."""
-    return frozenset(e.user for e in entries if e.status == APPROVED and e.start <= day <= e.end)
+    """Who is on approved leave on the morning of `day`, when the nudges go: an approver away is not
+    nudged while another is in. An afternoon off starts after the nudge."""
+    return frozenset(e.user for e in entries if e.status == APPROVED and e.start <= day <= e.end
+                     and not (day == e.start and e.start_half == PM))
 
 
 def message_link(channel: str, ts: str) -> str:

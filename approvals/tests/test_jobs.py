@@ -197,13 +197,15 @@ def test_requests_wait_for_nudges_once_older_than_the_team_setting():
     assert jobs.waiting_requests([old, young, unposted], ENG, now) == [old]
 
 
-def test_approvers_away_are_those_with_approved_leave_that_day():
+def test_approvers_away_are_those_with_approved_leave_on_the_morning_of_that_day():
     day = date(2031, 3, 11)
     on_vacation = entry(user=BOB, start=date(2031, 3, 10), end=date(2031, 3, 12))
-    half_day = entry(user=DAVE, start=day, end=day, start_half="pm", days=Decimal("0.5"))
+    morning_off = entry(user=DAVE, start=day, end=day, end_half="am", days=Decimal("0.5"))
+    afternoon_off = entry(user="U_FRED", start=day, end=day, start_half="pm", days=Decimal("0.5"))
     only_asked = entry(user=ALICE, status="pending")
     back_yesterday = entry(user="U_ERIN", start=date(2031, 3, 3), end=date(2031, 3, 10))
-    assert jobs.people_away([on_vacation, half_day, only_asked, back_yesterday], day) == {BOB, DAVE}
+    assert jobs.people_away([on_vacation, morning_off, afternoon_off, only_asked, back_yesterday], day) == {
+        BOB, DAVE}
 
 
 def test_message_links_use_the_archives_form():
