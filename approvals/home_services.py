@@ -84,9 +84,13 @@ def home_publish_started(user: str, *, opened: bool) -> bool:
     return True
 
 
-def home_publish_failed(user: str) -> None:
-    """A publish failed: its retry, and the next open, must not take themselves for repeats of it."""
+def home_publish_failed(user: str, *, retried_in: int | None = None) -> None:
+    """A publish failed: its retry, and the next open, must not take themselves for repeats of it.
+    `retried_in`: the seconds until its retry (a passing fault, a 429's Retry-After): until then it is
+    the one waiting, so that changes meanwhile add no other publish (one that would meet the same 429)."""
     cache.delete(_started_key(user))
+    if retried_in is not None:
+        cache.set(_queued_key(user), 1, max(HOME_QUEUED_SECONDS, retried_in + HOME_QUEUED_SECONDS))
 
 
 def _started_key(user: str) -> str:
@@ -115,11 +119,31 @@ def _hash_key(user: str) -> str:
     return f"home:hash:{user}"
 
 
+def _sequence_key(user: str) -> str:
+    return f"home:sequence:{user}"
+
+
+def _next_sequence(user: str) -> int:
+    """This publish's number among the person's: a later one has a higher number."""
+    cache.add(_sequence_key(user), 0, HOME_SEEN_SECONDS)
+    try:
+        return cache.incr(_sequence_key(user))
+    except ValueError:  # lapsed between the two calls
+        cache.set(_sequence_key(user), 1, HOME_SEEN_SECONDS)
+        return 1
+
+
 def home_publish(client: WebClient, user: str) -> None:
     for attempt in range(1, HOME_PUBLISH_ATTEMPTS + 1):
         # Read before the ledger: a publish landing between this read and ours read the ledger later.
         known = cache.get(_hash_key(user)) if attempt < HOME_PUBLISH_ATTEMPTS else None
+        mine = _next_sequence(user)
         view = home_view_now(client, user)
+        if not known and cache.get(_sequence_key(user)) != mine:
+            # No hash to let Slack refuse us over a newer tab (a first open, a lost cache), and a later
+            # publish began after us: it read the ledger later, so ours would only put back an older tab.
+            logger.info("home for user=%s: a later publish overtook this one; skipped", user)
+            return
         try:
             response = client.views_publish(user_id=user, view=view, **({"hash": known} if known else {}))
         except SlackApiError as exc:

@@ -22,6 +22,7 @@ from approvals.task_queue import (
     attempts_made,
     error_for_people,
     failure_for_people,
+    retry_after_seconds,
     retrying_task,
     transient,
 )
@@ -208,8 +209,8 @@ def publish_home(user: str, opened: bool = False) -> None:
         return  # opened again moments after a publish of theirs started: it shows the same
     try:
         home_services.home_publish(background_client(), user)
-    except Exception:
-        home_services.home_publish_failed(user)
+    except Exception as exc:
+        home_services.home_publish_failed(user, retried_in=retry_after_seconds(exc) if transient(exc) else None)
         raise
 
 
