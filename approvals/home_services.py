@@ -101,6 +101,12 @@ def home_seen(user: str) -> None:
     cache.set(f"home:seen:{user}", 1, HOME_SEEN_SECONDS)
 
 
+def home_unseen(user: str) -> None:
+    """Slack refused their tab for good (no such user, say): changes stop republishing it until they
+    open it again, rather than each meeting the same refusal."""
+    cache.delete(f"home:seen:{user}")
+
+
 def home_watchers(users) -> list[str]:
     keys = {f"home:seen:{user}": user for user in users if user}
     return [keys[key] for key in cache.get_many(list(keys))]

@@ -211,6 +211,8 @@ def publish_home(user: str, opened: bool = False) -> None:
         home_services.home_publish(background_client(), user)
     except Exception as exc:
         home_services.home_publish_failed(user, retried_in=retry_after_seconds(exc) if transient(exc) else None)
+        if not transient(exc):
+            home_services.home_unseen(user)
         raise
 
 

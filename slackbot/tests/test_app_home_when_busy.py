@@ -633,6 +633,12 @@ def test_a_tab_slack_refuses_for_good_is_tried_once_logged_once_and_others_get_t
                     and "publish_home" in r.getMessage()]
         assert len(failures) == 1, [r.getMessage() for r in failures]
 
+        # The next change does not try their tab again: it would meet the same refusal.
+        mark = slack.mark()
+        send_request(client, fake_slack, REQUESTERS[11], 11)
+        work_through_the_queue(clock)
+        assert [c for c in slack.since(mark) if c.user == gone] == []
+
 
 # --- Slack's 100 blocks ----------------------------------------------------------------------------
 
