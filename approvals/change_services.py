@@ -15,11 +15,10 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from approvals import ledger, ledger_reader, messages, tasks
+from approvals import directory, ledger, ledger_reader, messages, tasks
 from approvals.cache_lock import LockBusy, acquire, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
-from approvals import directory
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
 from approvals.notifications import (

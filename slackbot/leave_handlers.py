@@ -152,7 +152,7 @@ def person_balance_text(user: str, words: list[str], *, hr: str) -> str:
         return f"Use `/timeoff for {messages.mention(user)} balance`, or add a year: `… balance 2027`."
     page = f"<{url}balances/|Balances>" if (url := console_url()) else "*Balances*"
     answer = balance_request(user, year, hr=hr)
-    return f"{answer}\nTo adjust them, use the HR console's {page} page."
+    return f"{answer}\nBalances are adjusted on the HR console's {page} page."
 
 
 def command_for(command: SlashCommand) -> SlackResponse:
