@@ -269,7 +269,8 @@ def entry_days_by_year(
 
 
 def _sorted_entries(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
-    return sorted(entries, key=lambda e: (e.start, e.end, e.user, e.id))
+    """By when they begin and end, a morning before an afternoon of the same day (not by random id)."""
+    return sorted(entries, key=lambda e: (e.start, e.start_half == PM, e.end, e.end_half != AM, e.user, e.id))
 
 
 def entries_overlapping(entries: Iterable[LedgerEntry], start: date, end: date) -> list[LedgerEntry]:
