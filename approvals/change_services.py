@@ -26,6 +26,7 @@ from approvals.notifications import (
     followup,
     followup_notice,
     followups_lost,
+    once,
     post_ephemeral,
     receipt_update,
     record_problem,
@@ -248,9 +249,10 @@ def request_change(client: WebClient, change: Change) -> None:
         if change.answer_in:
             text = messages.change_done_text(entry, config.leave_type(entry.leave_type), by=change.by,
                                              withdrawn=previous.status == PENDING)
-            followup(f"change-done:{entry.id}:{change.action}",
-                     lambda: post_ephemeral(client, change.answer_in, change.by, text),
-                     entry=entry, what="the answer to the list's button", channel=change.answer_in)
+            # Told on its own (tell_person: a task of its own while Slack fails for now, then by DM): an
+            # ephemeral Slack keeps failing must not have the whole change, done, run again and again.
+            once(f"change-done:{entry.id}:{change.action}",
+                 lambda: tell_person(client, change.by, text, channel=change.answer_in))
 
 
 def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, today) -> None:

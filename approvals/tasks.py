@@ -120,7 +120,17 @@ def decide_request(decision: dict) -> None:
 TELL_ATTEMPTS = 10
 
 
-@retrying_task(priority=10, attempts=TELL_ATTEMPTS)
+def tell_gave_up(exc: Exception, channel: str, user: str, text: str) -> None:
+    """The ephemeral note kept failing: a DM may still get through (Slack's trouble may be the channel's)."""
+    if not channel:
+        return
+    try:
+        send_dm(background_client(), user, text)
+    except Exception as dm_exc:  # nothing more to try: the log says so
+        logger.error("could not tell user=%s by DM either error=%s", user, type(dm_exc).__name__)
+
+
+@retrying_task(priority=10, attempts=TELL_ATTEMPTS, on_give_up=tell_gave_up)
 def tell_user(channel: str, user: str, text: str) -> None:
     """An ephemeral note in a channel (a DM when that fails, or with no channel: a click on App Home),
     e.g. 'you are not an approver'."""
