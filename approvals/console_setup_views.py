@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -92,6 +93,8 @@ def _ledger_part(config, directory) -> dict:
         "removed_teams_channels": [_channel(directory, channel) for channel in config.past_approvals_channels],
         "ledger_error": ledger_error_cached(ledger),
         "ledger_read_at": _when(ledger.full_read_at) if ledger else None,
+        "history_limited_at": _when(cache.get(ledger_reader.LIMITED_AT_KEY)),
+        "history_small_pages_at": _when(cache.get(ledger_reader.SMALL_PAGES_AT_KEY)),
         "retention": RetentionCheck(oldest=_ts_date(ledger.oldest_ts), year_start=date(today.year, 1, 1),
                                     truncated=ledger.truncated) if ledger else None,
         "snapshot": snapshot,

@@ -108,8 +108,16 @@ BUDGET_KEY = "ledger:budget:v1"
 # Slack's own word, a 429's Retry-After (past what the client waits out inside a call): until then no
 # read spends the budget. A full read waits and goes on; a background refresh stops and goes on next time.
 PAUSED_KEY = "ledger:history:paused-until"
-PAUSES_PER_CHANNEL_MAX = 5  # then the read fails as a passing fault, and its task retries later
+PAUSES_PER_CHANNEL_MAX = 5  # in a row: then the read fails as a passing fault, and its task retries later
 PAUSE_MAX_SECONDS = 60  # a longer Retry-After fails the read too: its task waits for it (task_queue)
+# When Slack last rate-limited a ledger read: the setup page says so for a day (an app installed as a
+# distributed app, not the company's own, gets one conversations.history call a minute).
+LIMITED_AT_KEY = "ledger:history:limited-at"
+# When Slack last answered a page of 15 messages or fewer with more to come, though 200 were asked for:
+# what it does for a distributed app (SLACK.md, "Rate limits").
+SMALL_PAGES_AT_KEY = "ledger:history:small-pages-at"
+SMALL_PAGE_MESSAGES = 15
+LIMITED_SHOWN_SECONDS = 24 * 3600
 
 
 class LedgerBusy(ReadStillUnderWay):
@@ -454,11 +462,14 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
                                                     include_all_metadata=True, cursor=cursor, oldest=oldest)
         except SlackApiError as exc:
             pause = retry_after_seconds(exc)
+            if pause > 0:
+                # Slack's word holds for every reader, whether this one waits or gives up: none calls before.
+                cache.set(PAUSED_KEY, time.time() + pause, pause + 1)
+                cache.set(LIMITED_AT_KEY, time.time(), LIMITED_SHOWN_SECONDS)  # for the setup page
             if 0 < pause <= PAUSE_MAX_SECONDS and pauses < PAUSES_PER_CHANNEL_MAX:
                 # Rate-limited all the same (other calls of the app share the limit): this page again
                 # once Slack says, the pages read so far kept.
                 pauses += 1
-                cache.set(PAUSED_KEY, time.time() + pause, pause + 1)
                 logger.warning("ledger read paused channel=%s for %ss: conversations.history rate-limited",
                                channel, pause)
                 continue
@@ -469,9 +480,12 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
             raise LedgerUnavailable(channel, error_code(exc)) from None
         flight.keep()
         pages += 1
+        pauses = 0  # a limit of one call a minute meets a 429 before every page: count pauses in a row
         metrics.LEDGER_PAGES.inc()
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if response.get("has_more") and len(response.get("messages", [])) <= SMALL_PAGE_MESSAGES:
+            cache.set(SMALL_PAGES_AT_KEY, time.time(), LIMITED_SHOWN_SECONDS)
         if not response.get("has_more") or not cursor:
             return _ChannelRead(messages, _newest(messages))
     logger.warning("ledger channel=%s has more than %s pages; older entries not read", channel,

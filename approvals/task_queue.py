@@ -126,8 +126,11 @@ def attempts_made(exc: BaseException, attempts: int) -> int:
 
 def attempts_for(exc: BaseException, attempts: int) -> int:
     """How many attempts a task allowed `attempts` gets when it fails this way: more for our own
-    services failing (INFRASTRUCTURE_ATTEMPTS) than for Slack's faults."""
-    return max(attempts, INFRASTRUCTURE_ATTEMPTS) if isinstance(exc, INFRASTRUCTURE_FAULTS) else attempts
+    services failing (INFRASTRUCTURE_ATTEMPTS) than for Slack's faults, and as many while another
+    process is still reading what it needs (a cold ledger at Slack's slowest takes many minutes)."""
+    if isinstance(exc, (*INFRASTRUCTURE_FAULTS, ReadStillUnderWay)):
+        return max(attempts, INFRASTRUCTURE_ATTEMPTS)
+    return attempts
 
 
 def slack_may_have_acted(exc: BaseException) -> bool:
