@@ -28,24 +28,20 @@ import random
 import time
 import types
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.tasks import TaskResultStatus
-from django.utils import timezone as django_timezone
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
-from slack_sdk.http_retry import builtin_handlers
-from slack_sdk.http_retry import handler as retry_handler
 
 from approvals import block_ids as ids
-from approvals import task_queue
 from approvals.job_services import jobs_run_due
 from approvals.models import DeliveryProblem, JobRun
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, DAVE
+from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
 from test_support.flows import ALICE, ENGINEERING, install_config, request_values, standard_config
 from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
 
@@ -68,74 +64,9 @@ QUICK_SECONDS = 2.0
 # --- Simulated time ------------------------------------------------------------------------------
 
 
-class Clock:
-    """Real time plus what has been skipped: a sleep (a client waiting out Retry-After or backing off) and a
-    worker idling until the next task is due move it on at once."""
-
-    def __init__(self):
-        self.skipped = 0.0
-        self.serving_slack = False  # inside one of Slack's HTTP requests to us
-        self.sleeps: list[tuple[float, bool]] = []  # (seconds, while serving Slack)
-        self.task = ""  # the first attempt's id of the task whose attempt is running
-        self.task_name = ""  # and its name (deliver_request, decide_request, run_job, …)
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def now(self) -> datetime:
-        return django_timezone.now() + timedelta(seconds=self.skipped)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append((seconds, self.serving_slack))
-        self.skipped += max(seconds, 0.0)
-
-    def move_to(self, moment: datetime) -> None:
-        self.skipped += max((moment - self.now()).total_seconds(), 0.0) + 0.001
-
-
 @pytest.fixture
 def clock(monkeypatch, settings):
-    """Tasks as rows, the clients' sleeps and the retries' `run_after` on the simulated clock."""
-    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
-    clock = Clock()
-    sleeper = types.SimpleNamespace(sleep=clock.sleep, time=time.time, monotonic=time.monotonic)
-    monkeypatch.setattr(builtin_handlers, "time", sleeper)  # the 429 handler's wait for Retry-After
-    monkeypatch.setattr(retry_handler, "time", sleeper)  # the 5xx and connection handlers' backoff
-    timezone_now = types.SimpleNamespace(**{name: getattr(django_timezone, name) for name in dir(django_timezone)
-                                            if not name.startswith("_")})
-    timezone_now.now = clock.now
-    monkeypatch.setattr(task_queue, "timezone", timezone_now)  # a retry's run_after
-    return clock
-
-
-def work_through_the_queue(clock: Clock, *, limit: int = 3000) -> int:
-    """One worker takes ready rows in django-tasks-db's order (priority, run_after, enqueued_at), never one
-    whose run_after has not come; when none is due it idles until the first is. Returns how many ran."""
-    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                    max_tasks=None, worker_id="monday-worker", excluded_queue_names=[])
-    ran = 0
-    never = get_date_max()
-    first_attempt: dict[str, str] = {}
-    while True:
-        waiting = list(DBTaskResult.objects.filter(status=TaskResultStatus.READY))
-        if not waiting:
-            return ran
-        now = clock.now()
-        due = [row for row in waiting if row.run_after >= never or row.run_after <= now]
-        if not due:
-            clock.move_to(min(row.run_after for row in waiting))
-            continue
-        row = min(due, key=lambda r: (-r.priority, r.run_after, r.enqueued_at))
-        previous = (row.args_kwargs.get("kwargs") or {}).get("previous_attempt")
-        first_attempt[str(row.id)] = first_attempt.get(str(previous), str(previous)) if previous else str(row.id)
-        clock.task, clock.task_name = first_attempt[str(row.id)], row.task_path.rsplit(".", 1)[-1]
-        row.claim(worker.worker_id)
-        try:
-            worker.run_task(row)
-        finally:
-            clock.task = clock.task_name = ""
-        ran += 1
-        assert ran < limit, "tasks kept enqueueing tasks"
+    return simulated_clock(monkeypatch, settings)
 
 
 # --- Slack as it limits us ---------------------------------------------------------------------------

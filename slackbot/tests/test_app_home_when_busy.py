@@ -19,25 +19,20 @@ retry is due, move a clock on instead of sleeping; that clock stamps every call 
 import json
 import logging
 import time
-import types
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.tasks import TaskResultStatus
-from django.utils import timezone as django_timezone
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult, get_date_max
-from slack_sdk.http_retry import builtin_handlers
-from slack_sdk.http_retry import handler as retry_handler
+from django_tasks_db.models import DBTaskResult
 
 from approvals import block_ids as ids
-from approvals import task_queue
 from approvals.config_types import ApproverSource, MemberSource
 from approvals.rules import APPROVED, PENDING, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG_APPROVALS
+from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
 from test_support.flows import (
     ENGINEERING,
     MONDAY,
@@ -76,70 +71,9 @@ QUICK_SECONDS = 2.0
 # --- Simulated time and the worker ------------------------------------------------------------------
 
 
-class Clock:
-    """Real time plus what has been skipped: a client's sleep (Retry-After, backoff) and a worker idling
-    until the next task is due move it on at once."""
-
-    def __init__(self):
-        self.skipped = 0.0
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def now(self) -> datetime:
-        return django_timezone.now() + timedelta(seconds=self.skipped)
-
-    def sleep(self, seconds: float) -> None:
-        self.skipped += max(seconds, 0.0)
-
-    def move_on(self, seconds: float) -> None:
-        self.skipped += seconds
-
-    def move_to(self, moment: datetime) -> None:
-        self.skipped += max((moment - self.now()).total_seconds(), 0.0) + 0.001
-
-
 @pytest.fixture
 def clock(monkeypatch, settings):
-    """Tasks as rows, the clients' sleeps and the retries' `run_after` on the simulated clock."""
-    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
-    clock = Clock()
-    sleeper = types.SimpleNamespace(sleep=clock.sleep, time=time.time, monotonic=time.monotonic)
-    monkeypatch.setattr(builtin_handlers, "time", sleeper)  # the 429 handler's wait for Retry-After
-    monkeypatch.setattr(retry_handler, "time", sleeper)  # the 5xx and connection handlers' backoff
-    timezone_now = types.SimpleNamespace(**{name: getattr(django_timezone, name) for name in dir(django_timezone)
-                                            if not name.startswith("_")})
-    timezone_now.now = clock.now
-    monkeypatch.setattr(task_queue, "timezone", timezone_now)  # a retry's run_after
-    return clock
-
-
-def work_through_the_queue(clock: Clock, *, until: float | None = None, limit: int = 3000) -> int:
-    """One worker takes ready rows in django-tasks-db's order (priority, run_after, enqueued_at), never one
-    whose run_after has not come; when none is due it idles until the first is. `until` (seconds on the
-    simulated monotonic clock): stop rather than idle past it. Returns how many ran."""
-    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                    max_tasks=None, worker_id="busy-worker", excluded_queue_names=[])
-    ran = 0
-    never = get_date_max()
-    while True:
-        waiting = list(DBTaskResult.objects.filter(status=TaskResultStatus.READY))
-        if not waiting:
-            return ran
-        now = clock.now()
-        due = [row for row in waiting if row.run_after >= never or row.run_after <= now]
-        if not due:
-            first = min(row.run_after for row in waiting)
-            if until is not None and clock.monotonic() + (first - now).total_seconds() > until:
-                clock.move_on(max(until - clock.monotonic(), 0.0))
-                return ran
-            clock.move_to(first)
-            continue
-        row = min(due, key=lambda r: (-r.priority, r.run_after, r.enqueued_at))
-        row.claim(worker.worker_id)
-        worker.run_task(row)
-        ran += 1
-        assert ran < limit, "tasks kept enqueueing tasks"
+    return simulated_clock(monkeypatch, settings)
 
 
 def waiting_rows(name: str) -> list:

@@ -27,26 +27,20 @@ instead of sleeping. The fake Slack counts its one-a-minute on that clock.
 
 import re
 import time
-import types
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.tasks import TaskResultStatus
 from django.urls import reverse
-from django.utils import timezone as django_timezone
-from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult, get_date_max
-from slack_sdk.http_retry import builtin_handlers
-from slack_sdk.http_retry import handler as retry_handler
 
 from approvals import block_ids as ids
-from approvals import ledger_reader, task_queue
+from approvals import ledger_reader
 from approvals.models import DeliveryProblem
 from approvals.rules import APPROVED, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, DAVE
+from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
 from test_support.flows import ALICE, install_config, request_values
 from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
 
@@ -69,75 +63,10 @@ OTHERS = [f"U_EMP{n:02d}" for n in range(1, 20)]
 # --- Simulated time ---------------------------------------------------------------------------------
 
 
-class Clock:
-    """Real time plus what has been skipped: a sleep moves it on at once and is recorded, with whether it
-    happened while serving one of Slack's requests to us."""
-
-    def __init__(self):
-        self.skipped = 0.0
-        self.serving_slack = False
-        self.sleeps: list[tuple[float, bool]] = []
-        self.task_name = ""
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def time(self) -> float:
-        return time.time() + self.skipped
-
-    def now(self) -> datetime:
-        return django_timezone.now() + timedelta(seconds=self.skipped)
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append((seconds, self.serving_slack))
-        self.skipped += max(seconds, 0.0)
-
-    def move_to(self, moment: datetime) -> None:
-        self.skipped += max((moment - self.now()).total_seconds(), 0.0) + 0.001
-
-
 @pytest.fixture
 def clock(monkeypatch, settings):
-    """Tasks as rows; the clients' sleeps, the ledger reader's clock and pauses, and the retries'
-    `run_after` on the simulated clock."""
-    settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
-    clock = Clock()
-    sleeper = types.SimpleNamespace(sleep=clock.sleep, time=time.time, monotonic=time.monotonic)
-    monkeypatch.setattr(builtin_handlers, "time", sleeper)  # the 429 handler's wait for Retry-After
-    monkeypatch.setattr(retry_handler, "time", sleeper)  # the 5xx and connection handlers' backoff
-    monkeypatch.setattr(ledger_reader, "time", types.SimpleNamespace(time=clock.time, sleep=clock.sleep))
-    timezone_now = types.SimpleNamespace(**{name: getattr(django_timezone, name) for name in dir(django_timezone)
-                                            if not name.startswith("_")})
-    timezone_now.now = clock.now
-    monkeypatch.setattr(task_queue, "timezone", timezone_now)  # a retry's run_after
-    return clock
-
-
-def work_through_the_queue(clock: Clock, *, limit: int = 500) -> int:
-    """One worker takes ready rows in django-tasks-db's order, never one before its run_after; when none is
-    due it idles (on the simulated clock) until the first is. Returns how many ran."""
-    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
-                    max_tasks=None, worker_id="history-worker", excluded_queue_names=[])
-    ran = 0
-    never = get_date_max()
-    while True:
-        waiting = list(DBTaskResult.objects.filter(status=TaskResultStatus.READY))
-        if not waiting:
-            return ran
-        now = clock.now()
-        due = [row for row in waiting if row.run_after >= never or row.run_after <= now]
-        if not due:
-            clock.move_to(min(row.run_after for row in waiting))
-            continue
-        row = min(due, key=lambda r: (-r.priority, r.run_after, r.enqueued_at))
-        clock.task_name = row.task_path.rsplit(".", 1)[-1]
-        row.claim(worker.worker_id)
-        try:
-            worker.run_task(row)
-        finally:
-            clock.task_name = ""
-        ran += 1
-        assert ran < limit, "tasks kept enqueueing tasks"
+    """The ledger reader's clock and pauses on the simulated clock too."""
+    return simulated_clock(monkeypatch, settings, ledger_reads=True)
 
 
 # --- Slack as a distributed app meets it ---------------------------------------------------------------
