@@ -47,11 +47,16 @@ def no_backoff(monkeypatch):
 @pytest.fixture
 def no_sleeping(no_backoff, monkeypatch):
     """As no_backoff, and the in-call waits for a 429's Retry-After skipped too."""
+    import time
     import types
 
     from slack_sdk.http_retry import builtin_handlers
 
+    from approvals import slack_pauses
+
     monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=lambda seconds: None))
+    # and the app's own wait for a pause that another call met
+    monkeypatch.setattr(slack_pauses, "time", types.SimpleNamespace(sleep=lambda seconds: None, time=time.time))
 
 
 @pytest.fixture

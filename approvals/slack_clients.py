@@ -35,7 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from approvals import metrics
+from approvals import metrics, slack_pauses
 
 # Slack waits 3 s for our answer and a trigger_id lives 3 s: the call must end well before.
 IN_REQUEST_TIMEOUT_SECONDS = 1.5
@@ -102,7 +102,9 @@ class ObservedWebClient(WebClient):
             answer = self._http_request(url, req)
         except HTTPError as exc:
             if exc.code == 429:
-                metrics.slack_ratelimited(url.split("?", 1)[0].rsplit("/", 1)[-1])
+                method = url.split("?", 1)[0].rsplit("/", 1)[-1]
+                metrics.slack_ratelimited(method)
+                slack_pauses.note(method, _whole_seconds(retry_after_header(exc.headers)))
             raise
         return _parsed(answer)
 
@@ -118,6 +120,33 @@ class ObservedWebClient(WebClient):
             return super()._perform_urllib_http_request_internal(url, req)
         except HTTPException as exc:
             raise URLError(exc) from exc
+
+
+class PatientWebClient(ObservedWebClient):
+    """An ObservedWebClient for background work that keeps a short Retry-After for the whole app
+    (slack_pauses): a call of a method that another call, task or process was just told to wait for
+    waits out what is left (when `waits_out_429`, as its own 429 would be waited out) instead of
+    meeting the same 429.
+
+    A longer pause is not held here: the call is made, and Slack's 429 sends its task to a later
+    attempt, when Slack said. Holding it would make a task wait on a clock other than the queue's
+    (`run_after`) and the jobs' (`run_jobs --at`)."""
+
+    def __init__(self, *args, waits_out_429: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.waits_out_429 = waits_out_429
+
+    def api_call(self, api_method: str, **kwargs):
+        wait = slack_pauses.seconds_left(api_method) if self.waits_out_429 else 0.0
+        if 0 < wait <= IN_CALL_RETRY_AFTER_MAX_SECONDS:
+            logger.info("slack api %s waits %.1fs: rate-limited", api_method, wait,
+                        extra={"event": "slack_api_wait", "slack_method": api_method, "wait_seconds": round(wait, 1)})
+            slack_pauses.wait(wait)
+        met = slack_pauses.met_in_this_thread()
+        response = super().api_call(api_method, **kwargs)
+        if wait > 0 or slack_pauses.met_in_this_thread() != met:
+            slack_pauses.ended(api_method)  # Slack answered it after a pause: others need not wait on
+        return response
 
 
 class KeptAliveWebClient(ObservedWebClient):
@@ -244,6 +273,10 @@ def retry_after_header(headers) -> str | None:
     return None if value is None else str(value).strip()
 
 
+def _whole_seconds(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
 def _slack_error(response) -> str:
     return str(response.get("error") or f"http_{response.status_code}")
 
@@ -309,7 +342,9 @@ def _background_client(token: str, base_url: str) -> WebClient:
 
 
 def _patient_client(token: str, base_url: str, *retry_handlers) -> WebClient:
-    """A background-task client: the longer timeout, and these retry handlers (each up to three times)."""
-    return ObservedWebClient(token=token, base_url=base_url, timeout=BACKGROUND_TIMEOUT_SECONDS,
-                             retry_handlers=[handler(max_retry_count=BACKGROUND_MAX_RETRIES)
-                                             for handler in retry_handlers])
+    """A background-task client: the longer timeout, and these retry handlers (each up to three times).
+    It waits out a short pause of the app's (slack_pauses) only where it waits out Slack's short 429s."""
+    return PatientWebClient(token=token, base_url=base_url, timeout=BACKGROUND_TIMEOUT_SECONDS,
+                            retry_handlers=[handler(max_retry_count=BACKGROUND_MAX_RETRIES)
+                                            for handler in retry_handlers],
+                            waits_out_429=ShortRateLimitRetryHandler in retry_handlers)

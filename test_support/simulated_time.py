@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry import handler as retry_handler
 
-from approvals import ledger_reader, task_queue
+from approvals import ledger_reader, slack_pauses, task_queue
 
 
 class Clock:
@@ -60,6 +60,8 @@ def simulated_clock(monkeypatch, settings, *, ledger_reads: bool = False) -> Clo
     sleeper = types.SimpleNamespace(sleep=clock.sleep, time=time.time, monotonic=time.monotonic)
     monkeypatch.setattr(builtin_handlers, "time", sleeper)  # the 429 handler's wait for Retry-After
     monkeypatch.setattr(retry_handler, "time", sleeper)  # the 5xx and connection handlers' backoff
+    # The app-wide pause after a 429 (its wait, and when it ends), on the same clock.
+    monkeypatch.setattr(slack_pauses, "time", types.SimpleNamespace(time=clock.time, sleep=clock.sleep))
     if ledger_reads:
         monkeypatch.setattr(ledger_reader, "time", types.SimpleNamespace(time=clock.time, sleep=clock.sleep))
     timezone_now = types.SimpleNamespace(**{name: getattr(django_timezone, name) for name in dir(django_timezone)
