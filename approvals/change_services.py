@@ -286,7 +286,9 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
                 was = PENDING if change.action == WITHDRAW else APPROVED
                 cache.set(change_written_key(change), was, WRITTEN_MARK_SECONDS)
             if was:
-                ledger_reader.mark_shown(previous)  # read under the lock: what the message says now
+                # Read under the lock: what the message says now, which the cache may not know (a write
+                # whose answer was lost never reached it).
+                ledger_reader.record_entry(previous)
             return (message, replace(previous, status=was), previous) if was else None
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,

@@ -972,12 +972,18 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
                               text=text, blocks=message_blocks)
         ledger_reader.record_entry(decided)
         cache.set(decided_mark, decided.status, WRITTEN_MARK_SECONDS)  # before the lock goes: waiters stop
+        cache.set(own_decision_key(decision), decided.status, WRITTEN_MARK_SECONDS)
         logger.info("request decided id=%s status=%s by=%s", decided.id, decided.status, decided.decided_by)
         return decided, team
     finally:
         release(lock, token)
         if team_token:
             release(team_lock, team_token)
+
+
+def own_decision_key(decision: Decision) -> str:
+    """Marks that this approver's decision was written, whatever the request has become since."""
+    return f"decision-written:{decision.request_id}:{decision.approver}"
 
 
 def decision_written(decision: Decision) -> bool:
@@ -1080,9 +1086,18 @@ def finish_or_refuse(client, config: WorkspaceConfig, decision: Decision, messag
         # Our own decision, written before a crash (or by a write whose answer was lost): the ledger holds
         # it, which a give-up must know; make sure its follow-ups went out.
         cache.set(f"decided:{decision.request_id}", decision.status, WRITTEN_MARK_SECONDS)
-        ledger_reader.mark_shown(entry)  # read under the lock: what the message says now
+        ledger_reader.record_entry(entry)  # read under the lock: what the message says now, which the cache
+        # may not know (a write whose answer was lost never reached it)
         team = team_of_entry(config, entry.team, decision.channel)
         send_followups(client, config, team, entry, decision)
+        return
+    if cache.get(own_decision_key(decision)) == decision.status:
+        # Ours, written, then changed by someone else (the requester cancelled it) before its follow-ups
+        # were all out: the thread still tells it, once; the DM, the receipt and the announcement of
+        # where it stood are left to the later change (they are of a state that no longer holds).
+        ledger_reader.record_entry(entry)
+        ours = replace(entry, status=decision.status, decided_by=decision.approver, reason=decision.reason or None)
+        send_followups(client, config, team_of_entry(config, entry.team, decision.channel), ours, decision)
         return
     tell_approver(client, decision, messages.already_decided_text(entry))
 
