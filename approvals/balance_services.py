@@ -34,11 +34,12 @@ def balance_request(user: str, year: int | None, *, hr: str | None = None) -> st
 
 def balance_send(client: WebClient, user: str, year: int | None, hr: str | None = None) -> None:
     config = current_config()
-    team = team_of_user(client, config, user)
+    # Someone of another organisation has no balance here, even in a channel that makes a team's members.
+    outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
+    team = None if outsider else team_of_user(client, config, user)
     if team is None:
-        outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
-        send_dm(client, hr or user, balance_no_team_text(config, no_team_cause(config, user), outsider=outsider,
-                                                         user=user, hr=hr))
+        cause = None if outsider else no_team_cause(config, user)
+        send_dm(client, hr or user, balance_no_team_text(config, cause, outsider=outsider, user=user, hr=hr))
         return
     today = local_today(directory.fetch_timezone(client, user))
     try:

@@ -434,6 +434,11 @@ def person_outsider_text() -> str:
     return "they are of another organisation (a channel shared through Slack Connect), not this company's staff"
 
 
+def bot_has_no_leave_text() -> str:
+    """Someone asked to record leave for a bot user (an app's; one may sit in a team's channel)."""
+    return "they are a bot (an app's user), not a person: bots have no leave"
+
+
 def person_not_allowed_text() -> str:
     """`not_allowed_text` for HR recording leave for someone (console text: no mentions)."""
     return "they are not among the people who may request time off here (the workspace's requesters)"

@@ -224,6 +224,11 @@ def submission_entry(config: WorkspaceConfig, submission: Submission, *, team: T
     )
 
 
+def recorded_by_hr(submission: Submission) -> bool:
+    """HR recorded it for someone (from Slack or the console): refusals are about them, told to HR."""
+    return bool(submission.recorded_by) and submission.recorded_by != submission.user
+
+
 def recorded_for(submission: Submission) -> str | None:
     """The person HR recorded this request for, when HR sent it from Slack (and so waits to hear what
     became of it there); None for a person's own request, or one recorded in the console (whose
@@ -333,10 +338,16 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
     if context.claimed_by:
         return duplicate_submission(submission.user, context.claimed_by)
     # A field's error is plain text: no mentions in it.
+    for_hr = recorded_by_hr(submission)  # the form HR fills for someone: what is refused is about them
     if requester.allowed is False:
+        if for_hr:
+            refusal = messages.person_outsider_text() if requester.outsider else messages.person_not_allowed_text()
+            return {FIELD_TYPE: f"Not recorded: {refusal}."}
         refusal = messages.outsider_text() if requester.outsider else messages.not_allowed_text(config, plain=True)
         return {FIELD_TYPE: f"Sorry, {refusal}."}
     if requester.team_known and requester.team is None:
+        if for_hr:
+            return {FIELD_TYPE: f"Not recorded: {messages.person_no_team_text(requester.no_team_cause)}."}
         no_team = messages.no_team_text(config, plain=True, cause=requester.no_team_cause, user=submission.user)
         return {FIELD_TYPE: f"Sorry, {no_team}."}
     leave_type = config.leave_type(submission.leave_type)
@@ -560,7 +571,7 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
                      if team is not None else frozenset(config.fallback_approvers))
     else:
         try:
-            team = delivery_team(client, config, submission, leave_type)
+            team = delivery_team(client, config, submission, leave_type, for_hr=recorded_by_hr(submission))
             history = delivery_ledger(client, config, submission, team, leave_type)
             approvers = team_approvers(client, config, team, submission.user)
             if not approvers and leave_type.requires_approval and not submission.recorded_by:
@@ -588,8 +599,11 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     channel_members, usergroup_members = slack_lookups(client)
     if leave_type is None:
         raise Refused(f"the leave type '{escape(submission.leave_type)}' no longer exists")
-    if directory.is_outsider(directory.fetch_user(client, submission.user, raise_passing=True)):
+    profile = directory.fetch_user(client, submission.user, raise_passing=True)
+    if directory.is_outsider(profile):
         raise Refused(messages.person_outsider_text() if for_hr else messages.outsider_text())
+    if isinstance(profile, dict) and profile.get("bot"):
+        raise Refused(messages.bot_has_no_leave_text())
     if not may_request(config, submission.user, channel_members=channel_members):
         raise Refused(messages.person_not_allowed_text() if for_hr else messages.not_allowed_text(config))
     team = match_team(config, submission.user, channel_members=channel_members,

@@ -446,6 +446,12 @@ class BalanceAnswer:
 def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None,
                           hr: str | None = None) -> BalanceAnswer:
     """`hr`: HR asking about `user` (`/timeoff for @person balance`)."""
+    profile = directory.cached_profile(user)
+    if profile is None and hr is not None:
+        return BalanceAnswer(None)  # whom HR asks about is Slack's to say: asked in the background
+    if directory.is_outsider(profile):
+        # Of another organisation: no balance here, even in a channel that makes a team's members.
+        return BalanceAnswer(balance_no_team_text(config, user=user, hr=hr, outsider=True))
     channel_members, usergroup_members = cached_lookups()
     try:
         team = match_team(config, user, channel_members=channel_members, usergroup_members=usergroup_members).team
@@ -453,8 +459,7 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None,
         return BalanceAnswer(None)
     if team is None:
         cause = no_team_cause(config, user, (channel_members, usergroup_members))
-        return BalanceAnswer(balance_no_team_text(config, cause, user=user, hr=hr,
-                                                  outsider=directory.is_outsider(directory.cached_profile(user))))
+        return BalanceAnswer(balance_no_team_text(config, cause, user=user, hr=hr))
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)
