@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from approvals import console_services, slack_directory
 from approvals.config_store import current_config
+from approvals.config_types import teams_that_had
 from approvals.console_config_selectors import (
     blackouts_in_order,
     holidays_in_order,
@@ -140,6 +141,9 @@ def team_delete(request, team_id: int):
     if request.method == "POST":
         merge_into = request.POST.get("merge_into", "")
         into = next((other for other in others if str(other.pk) == merge_into), None)
+        if merge_into == str(team.pk):  # not offered by the page: a hand-made form
+            messages.error(request, "A team cannot take over its own leave; choose another team, or none.")
+            return redirect("console:team_delete", team_id=team.pk)
         if merge_into and into is None:
             messages.error(request, "The team chosen to take over its leave no longer exists; choose again.")
             return redirect("console:team_delete", team_id=team.pk)
@@ -169,6 +173,11 @@ def _team_delete_consequences(team: Team) -> list[str]:
                     "Requests already made stay in Slack, in its approvals channel, which is still read: its "
                     "people's leave still counts, and its pending requests are HR's (the fallback approvers') to "
                     "decide."]
+    if heirs := teams_that_had(team.name, Team.objects.exclude(pk=team.pk).order_by("position", "name")):
+        # team_recorded_as: once no team is called so, the requests under the name are the team's that had it.
+        consequences[1] = (f"Requests already made stay in Slack, in its approvals channel, which is still read: "
+                           f"they count as {heirs[0].name}'s, which was called {team.name} before, and its "
+                           f"approvers decide its pending requests (unless its people join another team below).")
     if dependents["holidays"] or dependents["blackouts"]:
         consequences.append(f"Its own {dependents['holidays']} company holiday(s) and {dependents['blackouts']} "
                             "blackout(s) are deleted with it.")

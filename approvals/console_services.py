@@ -36,6 +36,7 @@ from approvals.config_types import (
     LeaveTypeConfig,
     TeamConfig,
     WorkspaceConfig,
+    teams_that_had,
 )
 from approvals.models import Blackout, CompanyHoliday, LeaveType, Team, WorkspacePolicy
 
@@ -182,9 +183,18 @@ def team_delete(*, team_id: int, merge_into: int | None = None) -> str:
     if merge_into is not None and merge_into != team_id:
         into = _locked(Team, merge_into, TeamNotFound)
         gone = _locked(Team, team_id, TeamNotFound)
-        names = [name for name in [*into.past_names, gone.name, *gone.past_names] if name != into.name]
-        into.past_names = list(dict.fromkeys(names))
+        others = list(Team.objects.select_for_update().exclude(pk__in=(into.pk, gone.pk)))
+        # A name another team is called now stays that team's (a name in use wins): moving it would only
+        # shadow it, and the two teams would list each other's names (which no file may import).
+        in_use = {into.name, *(other.name for other in others)}
+        moved = [name for name in [gone.name, *gone.past_names] if name not in in_use]
+        into.past_names = list(dict.fromkeys([*into.past_names, *moved]))
         _save(into)
+        # Until now the requests under its name were its own: another team that had that name before
+        # (and would take them once it is gone) gives it up to the team HR chose.
+        for other in teams_that_had(gone.name, others):
+            other.past_names = [name for name in other.past_names if name != gone.name]
+            _save(other)
     return _delete(Team, team_id, TeamNotFound)
 
 
