@@ -434,6 +434,20 @@ def person_outsider_text() -> str:
     return "they are of another organisation (a channel shared through Slack Connect), not this company's staff"
 
 
+def channel_lost_text(channel: str, how: str, uses: list[str]) -> str:
+    """To HR: the app lost a channel the configuration uses (channel_services.channel_lost). `uses`: what
+    for, as the Setup page says it ("Engineering: approvals channel")."""
+    what = {"removed": f"I was removed from <#{channel}>", "archived": f"<#{channel}> was archived",
+            "deleted": f"<#{channel}> was deleted"}.get(how, f"I lost <#{channel}>")
+    fix = {"removed": "Invite me back (`/invite` me in the channel)",
+           "archived": "Unarchive it"}.get(how, "Choose another channel")
+    used = "\n".join(f"• {escape(use)}" for use in uses)
+    return (f":warning: {what}, which the time-off configuration uses:\n{used}\n"
+            f"Until that is fixed, what I post or read there fails (requests, announcements, the leave history "
+            f"kept there). {fix}, or choose another channel on the console's Teams page; its Setup page "
+            "shows the check.")
+
+
 def bot_has_no_leave_text() -> str:
     """Someone asked to record leave for a bot user (an app's; one may sit in a team's channel)."""
     return "they are a bot (an app's user), not a person: bots have no leave"

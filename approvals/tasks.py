@@ -242,6 +242,13 @@ def flag_departed_user(user: str) -> None:
 
 
 @retrying_task()
+def tell_hr_channel_lost(channel: str, how: str, event_id: str) -> None:
+    from approvals import channel_services
+
+    channel_services.channel_lost_tell(background_client(), channel, how, event_id)
+
+
+@retrying_task()
 def flag_approver_left(user: str, channel: str, leaving: str) -> None:
     from approvals import people_services
 

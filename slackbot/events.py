@@ -4,6 +4,7 @@ import time
 
 from django.core.cache import cache
 
+from approvals.channel_services import ARCHIVED, DELETED, REMOVED, channel_back, channel_lost
 from approvals.directory import cached_bot_identity
 from approvals.installation import slack_access_revoked
 from approvals.people_services import approver_left_channel, memberships_changed, user_changed
@@ -121,6 +122,31 @@ def event_membership_changed(event: dict, envelope: dict) -> SlackResponse:
     user, channel, leaving = event.get("user"), event.get("channel"), envelope.get("event_id")
     if event.get("type") == "member_left_channel" and all(isinstance(v, str) and v for v in (user, channel, leaving)):
         approver_left_channel(user, channel, leaving)
+    if (event.get("type") == "member_joined_channel" and isinstance(channel, str) and channel
+            and user == cached_bot_identity()[0]):
+        channel_back(channel)  # the bot invited back: the Setup page checks again
+    return ack()
+
+
+# Slack's events for a channel the app loses, and what became of it (channel_services).
+CHANNEL_LOST = {"channel_left": REMOVED, "group_left": REMOVED, "channel_archive": ARCHIVED,
+                "group_archive": ARCHIVED, "channel_deleted": DELETED, "group_deleted": DELETED}
+
+
+def event_channel_lost(event: dict, envelope: dict) -> SlackResponse:
+    """The bot was removed from a channel, or it was archived or deleted: HR hears it if it is one of ours."""
+    channel, event_id = event.get("channel"), envelope.get("event_id")
+    if isinstance(channel, str) and channel and isinstance(event_id, str) and event_id:
+        channel_lost(channel, CHANNEL_LOST[event["type"]], private=event["type"].startswith("group_"),
+                     event_id=event_id)
+    return ack()
+
+
+def event_channel_back(event: dict, envelope: dict) -> SlackResponse:
+    """A channel unarchived: the Setup page checks again."""
+    channel = event.get("channel")
+    if isinstance(channel, str) and channel:
+        channel_back(channel)
     return ack()
 
 

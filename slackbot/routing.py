@@ -63,6 +63,9 @@ EVENT_ROUTES = {
     "member_left_channel": events.event_membership_changed,
     "subteam_members_changed": events.event_membership_changed,
     "user_change": events.event_user_change,
+    **{kind: events.event_channel_lost for kind in events.CHANNEL_LOST},
+    "channel_unarchive": events.event_channel_back,
+    "group_unarchive": events.event_channel_back,
 }
 
 

@@ -71,6 +71,8 @@ EVENT_SCOPES = {
     "member_left_channel": {"channels:read", "groups:read"},
     "subteam_members_changed": {"usergroups:read"},
     "user_change": {"users:read"},
+    **{f"channel_{kind}": {"channels:read"} for kind in ("left", "archive", "deleted", "unarchive")},
+    **{f"group_{kind}": {"groups:read"} for kind in ("left", "archive", "deleted", "unarchive")},
 }
 WEB_API_METHODS = frozenset(n for n in dir(WebClient) if not n.startswith("_")) - set(dir(BaseClient))
 

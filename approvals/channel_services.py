@@ -1,0 +1,59 @@
+"""Slack tells the app that it lost a channel the configuration uses: the bot removed from it, or the
+channel archived or deleted (Events API: channel_left / group_left, channel_archive / group_archive,
+channel_deleted / group_deleted). HR hears it at once, by DM, instead of from the first request that
+fails there, and the console's Setup page checks the channels again."""
+
+import logging
+
+from slack_sdk import WebClient
+
+from approvals import messages, tasks
+from approvals.config_store import current_config
+from approvals.people_services import dm_each, memberships_changed
+from approvals.setup_checks import BOT_MUST_BE_IN, channel_uses, setup_check_soon
+
+logger = logging.getLogger(__name__)
+
+REMOVED, ARCHIVED, DELETED = "removed", "archived", "deleted"
+
+
+def channel_lost(channel: str, how: str, *, private: bool, event_id: str) -> None:
+    """The app lost `channel` (`how`: REMOVED, ARCHIVED or DELETED; `private`: a private channel's event).
+
+    Removed from a public channel whose only use is its members (who is in a team, who approves), the app
+    still reads them: nothing fails, nobody is told. Anywhere else, what the app posts or reads there now
+    fails: HR is told."""
+    memberships_changed(channel)
+    uses = channel_uses(current_config()).get(channel)
+    if not uses:
+        return
+    setup_check_soon(force=True)
+    if how == REMOVED and not private and not any(_use(use) in BOT_MUST_BE_IN for use in uses):
+        return
+    tasks.tell_hr_channel_lost.enqueue(channel, how, event_id)
+
+
+def channel_back(channel: str) -> None:
+    """A channel unarchived, or the bot invited back: the Setup page checks again (it showed the loss)."""
+    memberships_changed(channel)
+    if channel in channel_uses(current_config()):
+        setup_check_soon(force=True)
+
+
+def channel_lost_tell(client: WebClient, channel: str, how: str, event_id: str) -> None:
+    """Each fallback approver (HR) is told, once per event, what the channel was used for and what to do."""
+    config = current_config()
+    uses = channel_uses(config).get(channel)
+    if not uses:
+        return  # HR chose another channel meanwhile
+    if not config.fallback_approvers:
+        logger.warning("channel=%s %s; no fallback approvers to tell (the Setup page shows it)", channel, how)
+        return
+    text = messages.channel_lost_text(channel, how, uses)
+    dm_each(client, channel, {hr: text for hr in config.fallback_approvers},
+            key=lambda channel, hr: f"channel-lost-dm:{channel}:{event_id}:{hr}")
+
+
+def _use(use: str) -> str:
+    """"Engineering: approvals channel" -> "approvals channel" (setup_checks.channel_uses)."""
+    return use.rsplit(": ", 1)[-1]
