@@ -277,6 +277,14 @@ def unable_cached(users) -> set[str]:
     return {user for user in users if user == SLACKBOT or _cannot_approve(found[profile_key(user)])}
 
 
+def known_unable(users) -> set[str]:
+    """Of `users`, those the cache knows cannot approve (`_cannot_approve`: a deactivated account, a bot…);
+    someone the cache knows nothing of counts as able. For pages, which ask Slack nothing."""
+    keys = {profile_key(user): user for user in users}
+    found = cache.get_many(list(keys))
+    return {user for key, user in keys.items() if user == SLACKBOT or (key in found and _cannot_approve(found[key]))}
+
+
 def _cannot_approve(profile) -> bool:
     """From `fetch_user`'s cached answer: a bot, a deactivated account, someone of another organisation
     (a Slack Connect channel's), a guest (invited to the approvers channel, they would decide staff's

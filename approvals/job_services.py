@@ -325,6 +325,13 @@ def entries_placed_now(client: WebClient, config: WorkspaceConfig, ledger, today
     return entries
 
 
+def still_here(client: WebClient, entries: list) -> list:
+    """`entries` without those of people who have left (a deactivated account): "out today" of someone gone
+    would tell the team nothing true. Each person asked of `users.info` once a day (cached)."""
+    gone = {user for user in {entry.user for entry in entries} if directory.is_deactivated(client, user)}
+    return [entry for entry in entries if entry.user not in gone]
+
+
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
     """A DM to each person whose approved leave starts on the next working day; none once the leave has
     begun by the clock's real time (a run late, or a `run_jobs --at` an instant past)."""
@@ -353,7 +360,8 @@ def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, today, holidays)
+    out = still_here(client, jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, today,
+                                              holidays))
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
     text, blocks = job_messages.out_today_message(team.name, today, out, _leave_types(config))
@@ -366,7 +374,8 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, until, holidays)
+    out = still_here(client, jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, until,
+                                              holidays))
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
     _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
     return f"{len(out)} out"

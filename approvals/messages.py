@@ -423,6 +423,15 @@ def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:
             "an approver for the team")
 
 
+def nobody_decides_now_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, config: WorkspaceConfig, *,
+                            why: str) -> str:
+    """To a requester whose pending request nobody may decide any more (`why`: its last approver went, as
+    mrkdwn), and no fallback approver can step in."""
+    return (f":warning: Nobody may decide your request for {request_summary(entry, leave_type)} now: {why}, and "
+            f"no fallback approver can step in. It stays pending; ask {hr_contacts(config)} to add an approver "
+            f"for {escape(entry.team)}, or withdraw it (`/timeoff cancel`).")
+
+
 def outsider_text() -> str:
     """To someone of another organisation (a Slack Connect channel's) who asks for time off here."""
     return ("you are in this workspace from another organisation (through a shared channel), and time off "

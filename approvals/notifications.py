@@ -89,6 +89,11 @@ def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type
         # Leave recorded after the fact (a sick day HR records late): "will be out" would be untrue.
         logger.info("announcement of id=%s skipped: the leave is over", entry.id)
         return
+    if directory.is_deactivated(client, entry.user):
+        # Someone who has left the company (approved, or recorded by HR, after their account went): the
+        # thread and HR's records keep it; the team is told nothing that would read as their return.
+        logger.info("announcement of id=%s skipped: user=%s has left (deactivated)", entry.id, entry.user)
+        return
     if team.announce_channel:
         followup_notice(client, f"announce:{entry.id}", channel=team.announce_channel,
                         text=messages.announcement_text(entry, leave_type), entry=entry, what="the announcement")

@@ -11,7 +11,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import directory, ledger_reader, tasks
+from approvals import directory, ledger_reader, messages, tasks
 from approvals.block_kit import escape, mention, mentions
 from approvals.change_services import approvers_of
 from approvals.config_store import current_config
@@ -162,6 +162,19 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
                  lambda entry=entry, deciders=deciders: receipt_update(client, entry, config.leave_type(entry.leave_type),
                                                                        deciders))
     stuck = [entry for entry, deciders in left if not deciders]
+    for entry in stuck:
+        # Nobody may decide it, not even HR: its requester hears so, rather than waiting on someone gone
+        # (HR's own request is told to them below).
+        if entry.user not in config.fallback_approvers and not directory.is_deactivated(client, entry.user):
+            text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why)
+            try:
+                once(f"stuck-dm:{entry.id}:{key(user, '')}", lambda entry=entry, text=text: send_dm(client, entry.user,
+                                                                                                 text))
+            except SlackApiError as exc:
+                if transient(exc):
+                    raise
+                logger.warning("could not tell user=%s nobody decides id=%s error=%s", entry.user, entry.id,
+                               exc.response.get("error"))
     logger.warning("approver=%s gone (%s): %s pending request(s) left to HR", user, why, len(left))
     texts = {}
     for hr in config.fallback_approvers:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from approvals.cache_values import schema_tag
 from approvals.config_types import WorkspaceConfig
-from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE
+from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE, known_unable
 from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
 from approvals.task_queue import error_for_people, transient
@@ -217,13 +217,15 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
 def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[str]:
     """The teams whose requests nobody can decide, as far as the report shows: no approver named, an
     approvers channel Slack says is empty (or cannot show), and no fallback approvers (HR) to fall back
-    on. Their people hear it only when they send a request."""
-    if config.fallback_approvers:
+    on. Their people hear it only when they send a request. Approvers and fallback approvers the cache knows
+    have left (deactivated accounts, or bots) count as none."""
+    gone = known_unable({*config.fallback_approvers, *(user for team in config.teams for user in team.approvers.users)})
+    if any(hr not in gone for hr in config.fallback_approvers):
         return []
     checks = {check.channel: check for check in report.channels}
     found = []
     for team in config.teams:
-        if team.approvers.users:
+        if any(user not in gone for user in team.approvers.users):
             continue
         check = checks.get(team.approvers.channel or "")
         if team.approvers.channel and (check is None or (not check.error and not check.nobody_in_it)

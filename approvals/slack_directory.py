@@ -434,6 +434,9 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
             found = [p for p in [person_by_email(client, text)] if p]
         if found:
             return found[0]
+        # Slack's users.lookupByEmail does not find a deactivated account: the directory still knows it.
+        if gone := [p for p in (directory.former_people if directory else ()) if p.email.casefold() == text.casefold()]:
+            raise NotResolved(f"{gone[0].label} ({text}) has left: their Slack account is deactivated.")
         raise NotResolved(f"No one in this Slack workspace has the email address {text}.")
     if directory is None:
         raise NotResolved(LOADING)
@@ -452,6 +455,9 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
             raise NotResolved(f"Several people are called {text}: "
                               + ", ".join(f"{p.label} ({p.email or '@' + p.name})" for p in found[:5])
                               + ". Type the email address (or the @handle) of the one you mean.")
+    if gone := [p for p in directory.former_people
+                if name in (n.casefold() for n in (p.name, p.display_name, p.real_name) if n)]:
+        raise NotResolved(f"{gone[0].label} has left: their Slack account is deactivated.")
     raise NotResolved(f"No one in this Slack workspace is called {text}."
                       + _did_you_mean(people_matching(text, directory=directory), lambda p: p.email or f"@{p.name}"))
 
