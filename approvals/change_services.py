@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackClientError
 from approvals import directory, ledger, ledger_reader, messages, tasks
 from approvals.cache_lock import LockBusy, acquire, release, renew
 from approvals.config_store import current_config
-from approvals.config_types import TeamConfig, WorkspaceConfig
+from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
 from approvals.notifications import (
@@ -98,12 +98,13 @@ def request_change_later(change: Change) -> None:
     tasks.change_request.enqueue(change.as_task_data())
 
 
-def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> dict[str, str]:
+def request_edit_submit(submission: Submission, *, by: str, dedup_key: str, seen: str | None = None) -> dict[str, str]:
     """An edited request from the form: the errors to show by field, or {} once its task is enqueued.
 
     `submission.id` is the request being edited, so the ledger checks leave its
     old version out. Every rule the cache allows is checked now; the task checks
     again against the ledger under the request's lock before it rewrites anything.
+    `seen`: the request's version as the form opened on it (messages.version_of), when it says.
     """
     config = current_config()
     claimed_by = cache.get(dedup_key)
@@ -121,6 +122,8 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
         return {FIELD_TYPE: "Only the requester (or HR) can edit this request."}
     if current is not None and current.status != PENDING:
         return {FIELD_TYPE: f"This request is already {current.status}; it can't be edited any more."}
+    if current is not None and edited_since_by_another(current, seen, by):
+        return {FIELD_TYPE: messages.edited_since_text()}
     if current is not None:
         submission = replace(submission, user=current.user)  # HR edits it in the requester's name
     # Its first day was accepted when it was sent: keeping it is no new past date (shortening leave under
@@ -154,6 +157,10 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str) -> d
         return errors_by_field(violations)
     if not cache.add(dedup_key, submission.id, SUBMISSION_DEDUP_SECONDS):
         return duplicate_submission(by, cache.get(dedup_key), tasks.edit_request)
+    if seen:
+        # For the task, which checks again under the lock. In the cache, not the task's payload, which a
+        # worker of the release before would refuse (README "Upgrades"); one of that release ignores it.
+        cache.set(edit_seen_key(submission), seen, WRITTEN_MARK_SECONDS)
     try:
         tasks.edit_request.enqueue(submission.as_task_data(), by)
     except Exception:
@@ -323,25 +330,64 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             if not may_change(config, previous, by):
                 raise ChangeRefused("only the requester (or HR) can edit it")
             submission = replace(submission, user=previous.user)  # HR edits it in the requester's name
-            if previous.status != PENDING:
-                raise ChangeRefused(f"it is already {previous.status}")
-            violations = check_submission(config, submission, team=team, leave_type=leave_type,
-                                          today=local_today(fetch_timezone(client, previous.user),
-                                                            now=submission.submitted_at), ledger=history,
-                                          kept_start=previous.start)
-            if violations:
-                raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
-            entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
-                            channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
-            note = submission.note or messages.note_from_blocks(message.blocks)
-            context = (ledger_context(config, history, entry, leave_type, today=local_today(team.timezone))
-                       if entry.status == PENDING else "")
-            rewrite(client, config, message, entry, lock=lock, note=note, others_out=context)
-            cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
+            holds_it = edited_as_asked(previous, submission) and (
+                not submission.note or submission.note == messages.note_from_blocks(message.blocks))
+            before = cache.get(edit_before_key(submission))
+            if holds_it and before is not None:
+                # Our own earlier attempt's write, which Slack made though its answer was lost: it stands
+                # (judged then), and its follow-ups tell it as a change from what it was before.
+                ledger_reader.record_entry(previous)
+                cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
+                entry, previous = previous, before
+            elif holds_it and previous.status == PENDING:
+                # Sent as the form opened (Slack's forms have no "nothing changed"): nothing to rewrite, nobody
+                # to call on.
+                logger.info("edit of id=%s changes nothing; not rewritten", submission.id)
+                return
+            else:
+                entry = write_edit(client, config, message, submission, by=by, team=team, leave_type=leave_type,
+                                   history=history, lock=lock)
     except ChangeRefused as refusal:
         send_dm(client, by, messages.change_refused_text(str(refusal)))
         return
     change_followups(client, config, message, previous, entry, by=by, edit=str(submission.submitted_at))
+
+
+def write_edit(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, submission: Submission, *,
+               by: str, team: TeamConfig, leave_type: LeaveTypeConfig, history, lock) -> LedgerEntry:
+    """Under the request's lock: check `by`'s edit against the rules and the ledger, and rewrite the message.
+    Returns the entry written; ChangeRefused when it may not be."""
+    previous = message.entry
+    if previous.status != PENDING:
+        raise ChangeRefused(f"it is already {previous.status}")
+    if editor := edited_since_by_another(previous, cache.get(edit_seen_key(submission)), by):
+        raise ChangeRefused(f"{messages.person(editor)} changed it after you opened the form (it is now "
+                            f"{messages.entry_dates(previous)}); press Edit again to start from it as it is")
+    violations = check_submission(config, submission, team=team, leave_type=leave_type,
+                                  today=local_today(fetch_timezone(client, previous.user), now=submission.submitted_at),
+                                  ledger=history, kept_start=previous.start)
+    if violations:
+        raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
+    entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
+                    channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
+    note = submission.note or messages.note_from_blocks(message.blocks)
+    context = (ledger_context(config, history, entry, leave_type, today=local_today(team.timezone))
+               if entry.status == PENDING else "")
+    # Kept for a retry that finds this write made though its answer was lost (request_edit).
+    cache.set(edit_before_key(submission), previous, WRITTEN_MARK_SECONDS)
+    rewrite(client, config, message, entry, lock=lock, note=note, others_out=context)
+    cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
+    cache.set(edited_by_key(entry.id), by, WRITTEN_MARK_SECONDS)
+    return entry
+
+
+def edited_since_by_another(current: LedgerEntry, seen: str | None, by: str) -> str | None:
+    """Who else edited the request since a form opened on version `seen` of it (None: nobody we know of).
+    The same person's two tabs may each be sent: the last one is what they want."""
+    editor = cache.get(edited_by_key(current.id))
+    if seen and editor and editor != by and messages.shown_version(current) != seen:
+        return editor
+    return None
 
 
 def edited_as_asked(entry: LedgerEntry, submission: Submission) -> bool:
@@ -363,6 +409,22 @@ def change_written_key(change: Change) -> str:
 
 def edit_written_key(submission: Submission) -> str:
     return f"edit-written:{submission.id}:{submission.submitted_at}"
+
+
+def edited_by_key(request_id: str) -> str:
+    """Who edited the request last (as far as this deployment remembers)."""
+    return f"edited-by:{request_id}"
+
+
+def edit_seen_key(submission: Submission) -> str:
+    """The request's version as the edit's form opened on it."""
+    return f"edit-seen:{submission.id}:{submission.submitted_at}"
+
+
+def edit_before_key(submission: Submission) -> str:
+    """The request as it was before this edit, kept while the edit's task may retry."""
+    return f"edit-before:{submission.id}:{submission.submitted_at}"
+
 
 
 def change_gave_up(client: WebClient, change: Change, error: str, *, failure: str, passing: bool,

@@ -140,8 +140,20 @@ def shown_version(entry: LedgerEntry) -> str:
     """What an approver was shown of a request, in short: its type, dates and halves, which an edit may
     change. The decision buttons carry it, so that an Approve clicked on the request as it was before an
     edit approves nothing the approver did not see."""
-    shown = f"{entry.leave_type}|{entry.start}|{entry.end}|{entry.start_half}|{entry.end_half}"
+    return version_of(entry.leave_type, entry.start, entry.end, entry.start_half, entry.end_half)
+
+
+def version_of(leave_type, start, end, start_half, end_half) -> str:
+    """`shown_version` of a request's parts (an edit form's, as it opened)."""
+    shown = f"{leave_type}|{start}|{end}|{start_half}|{end_half}"
     return hashlib.sha256(shown.encode()).hexdigest()[:12]
+
+
+def edited_since_text() -> str:
+    """An edit sent from a form opened before someone else changed the request: sent, it would undo that.
+    A form's error is plain text: nobody is named (a mention would show as its raw id)."""
+    return ("Someone else changed this request after you opened this form; sent as it is, it would undo that. "
+            "Close it and press Edit again to start from the request as it is now.")
 
 
 def decision_value(entry: LedgerEntry, *, located: bool = False) -> str:

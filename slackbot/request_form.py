@@ -180,6 +180,11 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
     if editing:
         # Whose request it is, when not the editor's own: the preview shows their days and balance.
         metadata = {"edit": editing, **({"user": owner} if owner and owner != user else {})}
+        if prefill.leave_type and prefill.start and prefill.end:
+            # The request as the form shows it: sent after someone else changed it, it would undo that.
+            metadata["v"] = messages.version_of(prefill.leave_type, prefill.start, prefill.end,
+                                                "pm" if "start_pm" in prefill.halves else None,
+                                                "am" if "end_am" in prefill.halves else None)
     else:
         metadata = {"for": recording_for} if recording_for else None
     person = recording_for or (metadata or {}).get("user") or user
@@ -441,7 +446,9 @@ def submit_request(payload: dict) -> SlackResponse:
         validated=False,
     )
     if editing:
-        refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key)
+        seen = metadata.get("v")
+        refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key,
+                                                      seen=seen if isinstance(seen, str) else None)
     else:
         refused = request_services.request_submit(submission, dedup_key=dedup_key, context=context)
     if not refused:

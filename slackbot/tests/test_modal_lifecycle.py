@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import cache
 
 from approvals import block_ids as ids
+from approvals import messages
 from fake_slack.personas import C_ENG
 from test_support.flows import (
     ledger_messages,
@@ -138,7 +139,9 @@ def open_edit_form_from_the_receipt(client, fake_slack) -> dict:
                                                    block_id=block_id, channel_id=receipt.response["channel"],
                                                    message_ts=receipt.response["ts"]))
     form = opened_view(fake_slack)
-    assert json.loads(form["private_metadata"]) == {"edit": request_id}
+    # The request, and its version as the form shows it (an edit sent after someone else changed it is refused).
+    assert json.loads(form["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
+        "vacation", MONDAY, WEDNESDAY, None, None)}
     return form
 
 

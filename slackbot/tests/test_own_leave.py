@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from approvals import block_ids as ids
+from approvals import messages
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_NOBOT
 from test_support.flows import (
     buttons_in,
@@ -271,7 +272,9 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     press(client, ALICE, receipt.params["blocks"], ids.EDIT_ACTION, channel=receipt.response["channel"],
           ts=receipt.response["ts"])
     form = fake_slack.last_call("views.open").params["view"]
-    assert form["title"]["text"] == "Edit request" and json.loads(form["private_metadata"]) == {"edit": request_id}
+    assert form["title"]["text"] == "Edit request"
+    assert json.loads(form["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
+        "vacation", MONDAY, WEDNESDAY, None, None)}
     fake_slack.clear_calls()
 
     response = post_interaction(client, view_submission_payload(
@@ -440,12 +443,12 @@ def test_hr_edits_someones_pending_request_found_in_the_whole_ledger(client, fak
     fake_slack.clear_calls()
 
     response = post_interaction(client, view_submission_payload(
-        user_id=HR, view=form, values=request_values("vacation", MONDAY, WEDNESDAY), view_id="V_EDIT_HR"))
+        user_id=HR, view=form, values=request_values("vacation", MONDAY, MONDAY), view_id="V_EDIT_HR"))
 
     assert response.content == b""
     payload = request_status(fake_slack)
     assert (payload["id"], payload["user"], payload["end"], payload["status"]) == (
-        request_id, ALICE, WEDNESDAY.isoformat(), "pending")
+        request_id, ALICE, MONDAY.isoformat(), "pending")
     [thread] = [c.params["text"] for c in fake_slack.calls("chat.postMessage") if c.params.get("thread_ts")]
     assert thread.startswith(f"Edited by <@{HR}>")
 

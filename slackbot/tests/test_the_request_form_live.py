@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from approvals import block_ids as ids
+from approvals import messages
 from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig
 from test_support.flows import (
     ALICE,
@@ -833,7 +834,9 @@ def test_the_edit_form_stays_an_edit_of_the_same_request_through_its_redraws(cli
     form.pick_end(FRIDAY)
 
     shown = form.shown
-    assert json.loads(shown["private_metadata"]) == {"edit": request_id}
+    # The request, and its version as the form first showed it (not as redrawn): what someone else may change.
+    assert json.loads(shown["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
+        "vacation", MONDAY, WEDNESDAY, None, None)}
     assert shown["title"]["text"] == "Edit request" and shown["submit"]["text"] == "Save changes"
     [note] = [b for b in shown["blocks"] if b.get("block_id") == ids.NOTE_BLOCK]
     assert "keeps the old one" in note["label"]["text"]
