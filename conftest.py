@@ -37,6 +37,21 @@ def fake_slack(fake_slack_server, settings):
 
 
 @pytest.fixture
+def one_second_clients(monkeypatch):
+    """The background clients with a timeout of one second instead of BACKGROUND_TIMEOUT_SECONDS: a Slack
+    that answers later has made the call, and the app has stopped waiting for it."""
+    from approvals import slack_clients
+
+    built = (slack_clients._background_client, slack_clients._ledger_post_client, slack_clients._locked_write_client)
+    monkeypatch.setattr(slack_clients, "BACKGROUND_TIMEOUT_SECONDS", 1)
+    for client in built:
+        client.cache_clear()
+    yield
+    for client in built:
+        client.cache_clear()
+
+
+@pytest.fixture
 def no_backoff(monkeypatch):
     """Every client's retry handlers as configured (counts and kinds), minus their sleeping."""
     from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator

@@ -29,7 +29,7 @@ from django.core.management import CommandError
 from django.utils import timezone
 
 from approvals import block_ids as ids
-from approvals import directory, slack_clients
+from approvals import directory
 from approvals.job_services import jobs_run_due
 from approvals.models import JobRun
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_ENG_LEADS
@@ -291,18 +291,6 @@ def test_a_submission_whose_calls_each_meet_one_passing_fault_reaches_the_approv
 def database_tasks(settings):
     """Tasks wait as rows until a worker takes them, oldest first (as django-tasks-db's db_worker)."""
     settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
-
-
-@pytest.fixture
-def one_second_clients(monkeypatch):
-    """The background clients, with a timeout of a second instead of BACKGROUND_TIMEOUT_SECONDS."""
-    clients = (slack_clients._background_client, slack_clients._ledger_post_client, slack_clients._locked_write_client)
-    monkeypatch.setattr(slack_clients, "BACKGROUND_TIMEOUT_SECONDS", 1)
-    for built in clients:
-        built.cache_clear()
-    yield
-    for built in clients:
-        built.cache_clear()
 
 
 def decision_write(method, params):

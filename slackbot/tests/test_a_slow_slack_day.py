@@ -69,19 +69,6 @@ def clock(monkeypatch, settings):
     return simulated_clock(monkeypatch, settings)
 
 
-@pytest.fixture
-def one_second_clients(monkeypatch):
-    """The background clients with a timeout of one second instead of BACKGROUND_TIMEOUT_SECONDS: a Slack
-    that answers after 1.6 s has made the call, and the app has stopped waiting for it."""
-    built = (slack_clients._background_client, slack_clients._ledger_post_client, slack_clients._locked_write_client)
-    monkeypatch.setattr(slack_clients, "BACKGROUND_TIMEOUT_SECONDS", 1)
-    for client in built:
-        client.cache_clear()
-    yield
-    for client in built:
-        client.cache_clear()
-
-
 # --- Slack's requests to us, timed ----------------------------------------------------------------
 
 

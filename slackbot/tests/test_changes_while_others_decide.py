@@ -31,7 +31,6 @@ from django.tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from approvals import block_ids as ids
-from approvals import slack_clients
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
 from test_support.flows import (
     ALICE,
@@ -71,19 +70,6 @@ NEXT_WEDNESDAY = MONDAY + timedelta(days=9)
 @pytest.fixture
 def clock(monkeypatch, settings):
     return simulated_clock(monkeypatch, settings)
-
-
-@pytest.fixture
-def one_second_clients(monkeypatch):
-    """The background clients with a timeout of one second instead of BACKGROUND_TIMEOUT_SECONDS, so that a
-    Slack that answers late times out within a test."""
-    built = (slack_clients._background_client, slack_clients._ledger_post_client, slack_clients._locked_write_client)
-    monkeypatch.setattr(slack_clients, "BACKGROUND_TIMEOUT_SECONDS", 1)
-    for client in built:
-        client.cache_clear()
-    yield
-    for client in built:
-        client.cache_clear()
 
 
 # --- Which calls Slack fails ----------------------------------------------------------------------
