@@ -360,8 +360,8 @@ def write_edit(client: WebClient, config: WorkspaceConfig, message: LedgerMessag
     previous = message.entry
     if previous.status != PENDING:
         raise ChangeRefused(f"it is already {previous.status}")
-    if editor := edited_since_by_another(previous, cache.get(edit_seen_key(submission)), by):
-        raise ChangeRefused(f"{messages.person(editor)} changed it after you opened the form (it is now "
+    if edited_since_by_another(previous, cache.get(edit_seen_key(submission)), by):
+        raise ChangeRefused(f"someone else changed it after you opened the form (it is now "
                             f"{messages.entry_dates(previous)}); press Edit again to start from it as it is")
     violations = check_submission(config, submission, team=team, leave_type=leave_type,
                                   today=local_today(fetch_timezone(client, previous.user), now=submission.submitted_at),
@@ -373,11 +373,12 @@ def write_edit(client: WebClient, config: WorkspaceConfig, message: LedgerMessag
     note = submission.note or messages.note_from_blocks(message.blocks)
     context = (ledger_context(config, history, entry, leave_type, today=local_today(team.timezone))
                if entry.status == PENDING else "")
-    # Kept for a retry that finds this write made though its answer was lost (request_edit).
+    # Kept for a retry that finds this write made though its answer was lost (request_edit); and who wrote
+    # it, before the write, which Slack may make though its answer is lost.
     cache.set(edit_before_key(submission), previous, WRITTEN_MARK_SECONDS)
+    cache.set(edited_by_key(entry.id), by, WRITTEN_MARK_SECONDS)
     rewrite(client, config, message, entry, lock=lock, note=note, others_out=context)
     cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
-    cache.set(edited_by_key(entry.id), by, WRITTEN_MARK_SECONDS)
     return entry
 
 
@@ -607,12 +608,16 @@ def leave_list_request(user: str, *, only_changeable: bool = False, hr: str | No
 
     config = current_config()
     leave = my_leave_cached(config, user)
+    if leave is not None and _nothing_listed(leave):
+        profile = directory.cached_profile(user)
+        if directory.is_outsider(profile):
+            return _outsider_list_text(user, hr), []
+        if profile is None:
+            leave = None  # nothing of theirs, nothing known of who they are (another organisation's?): ask Slack
     if leave is None:
         tasks.send_leave_list.enqueue(user, only_changeable, hr)
         return (LIST_CHECKING_TEXT if hr is None else
                 f"Looking up {messages.mention(user)}'s time off — I'll DM you in a moment."), []
-    if _nothing_listed(leave) and directory.is_outsider(directory.cached_profile(user)):
-        return _outsider_list_text(user, hr), []
     return leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
 
 

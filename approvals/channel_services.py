@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from approvals import messages, tasks
 from approvals.config_store import current_config
 from approvals.people_services import dm_each, memberships_changed
-from approvals.setup_checks import BOT_MUST_BE_IN, channel_uses, setup_check_soon
+from approvals.setup_checks import ANNOUNCE, APPROVALS, BOT_MUST_BE_IN, channel_uses, setup_check_soon
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +19,25 @@ REMOVED, ARCHIVED, DELETED = "removed", "archived", "deleted"
 
 def channel_lost(channel: str, how: str, *, private: bool, event_id: str) -> None:
     """The app lost `channel` (`how`: REMOVED, ARCHIVED or DELETED; `private`: a private channel's event).
-
-    Removed from a public channel whose only use is its members (who is in a team, who approves), the app
-    still reads them: nothing fails, nobody is told. Anywhere else, what the app posts or reads there now
-    fails: HR is told."""
+    HR is told when something the app does there now fails (`_still_works`)."""
     memberships_changed(channel)
     uses = channel_uses(current_config()).get(channel)
     if not uses:
         return
     setup_check_soon(force=True)
-    if how == REMOVED and not private and not any(_use(use) in BOT_MUST_BE_IN for use in uses):
+    if _still_works(how, private, {_use(use) for use in uses}):
         return
     tasks.tell_hr_channel_lost.enqueue(channel, how, event_id)
+
+
+def _still_works(how: str, private: bool, uses: set[str]) -> bool:
+    """Does everything the app does with the channel still work? Removed from a public channel, it still
+    reads its members; archived, a channel's history and members can still be read, only posting fails."""
+    if how == REMOVED:
+        return not private and not uses & BOT_MUST_BE_IN
+    if how == ARCHIVED:
+        return not uses & {APPROVALS, ANNOUNCE}
+    return False
 
 
 def channel_back(channel: str) -> None:

@@ -328,8 +328,17 @@ def entries_placed_now(client: WebClient, config: WorkspaceConfig, ledger, today
 def still_here(client: WebClient, entries: list) -> list:
     """`entries` without those of people who have left (a deactivated account): "out today" of someone gone
     would tell the team nothing true. Each person asked of `users.info` once a day (cached)."""
-    gone = {user for user in {entry.user for entry in entries} if directory.is_deactivated(client, user)}
+    gone = {user for user in {entry.user for entry in entries} if _known_to_have_left(client, user)}
     return [entry for entry in entries if entry.user not in gone]
+
+
+def _known_to_have_left(client: WebClient, user: str) -> bool:
+    """Someone Slack cannot tell about just now (users.info unreachable) is listed: the post goes out on time."""
+    try:
+        return directory.is_deactivated(client, user)
+    except (SlackClientError, OSError) as exc:
+        logger.warning("cannot tell whether user=%s has left error=%s; listed", user, error_code(exc))
+        return False
 
 
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:

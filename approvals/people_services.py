@@ -7,7 +7,9 @@ indexed by user, whatever team they are in now.
 """
 
 import logging
+import uuid
 
+from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -16,7 +18,7 @@ from approvals.block_kit import escape, mention, mentions
 from approvals.change_services import approvers_of
 from approvals.config_store import current_config
 from approvals.models import DeliveryProblem
-from approvals.notifications import forget_once, once, receipt_update, send_dm
+from approvals.notifications import ONCE_MARK_SECONDS, forget_once, once, receipt_update, send_dm
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import slack_lookups
 from approvals.task_queue import transient
@@ -37,6 +39,17 @@ def user_changed(user: str, *, deleted: bool) -> None:
         # Slack sends their profile with `deleted` set, so this runs only for an active account.
         forget_once(*(key(user, hr) for hr in current_config().fallback_approvers
                       for key in (departed_dm_key, departed_approver_dm_key)))
+        cache.delete(_leaving_key(user))  # and the requesters who were told then are told again
+
+
+def _leaving_key(user: str) -> str:
+    return f"leaving:{user}"
+
+
+def leaving_mark(user: str) -> str:
+    """Names the current leaving of `user` (a new one after they come back and go again), for the once-keys of
+    what it tells each requester."""
+    return cache.get_or_set(_leaving_key(user), uuid.uuid4().hex[:12], ONCE_MARK_SECONDS)
 
 
 def departed_dm_key(user: str, hr: str) -> str:
@@ -53,6 +66,9 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     """A deactivated account's pending requests: one row each for HR, and one DM to the fallback approvers;
     and the requests they were the only approver of, which now wait on HR: one DM to say so."""
     config = current_config()
+    # Their profile as Slack has it now (the event made the cache forget it): deactivated, for every reader
+    # that asks the cache alone (the Setup page's teams nobody can approve for).
+    directory.fetch_user(client, user)
     ledger = ledger_reader.current_ledger(client, config)
     hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user),
                     why=f"{mention(user)}'s Slack account was deactivated", key=departed_approver_dm_key)
@@ -156,9 +172,10 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
     and of those nobody may."""
     if not left:
         return
+    leaving = f"{key(user, '')}:{leaving_mark(user)}"
     for entry, deciders in left:
         if deciders:  # "is with @Hannah", no longer "is with" someone gone
-            once(f"receipt-handed:{entry.id}:{key(user, '')}",
+            once(f"receipt-handed:{entry.id}:{leaving}",
                  lambda entry=entry, deciders=deciders: receipt_update(client, entry, config.leave_type(entry.leave_type),
                                                                        deciders))
     stuck = [entry for entry, deciders in left if not deciders]
@@ -168,8 +185,7 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
         if entry.user not in config.fallback_approvers and not directory.is_deactivated(client, entry.user):
             text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why)
             try:
-                once(f"stuck-dm:{entry.id}:{key(user, '')}", lambda entry=entry, text=text: send_dm(client, entry.user,
-                                                                                                 text))
+                once(f"stuck-dm:{entry.id}:{leaving}", lambda entry=entry, text=text: send_dm(client, entry.user, text))
             except SlackApiError as exc:
                 if transient(exc):
                     raise

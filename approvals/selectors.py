@@ -463,6 +463,10 @@ def balance_answer_cached(config: WorkspaceConfig, user: str, year: int | None,
     ledger = ledger_reader.person_view(config, user)  # the person's slice: their entries and adjustments
     if ledger is None:
         return BalanceAnswer(None)
+    if profile is None and not ledger.for_user(user) and not ledger.adjustments_for(user):
+        # Nothing of theirs and nothing known of who they are: someone of another organisation in a team's
+        # channel looks just so. Asked of Slack in the background.
+        return BalanceAnswer(None)
     this_year = local_today("UTC").year
     today = today_cached(user, turning_points=(date(this_year, 1, 1), date(this_year + 1, 1, 1)))
     if today is None:

@@ -138,6 +138,10 @@ class Directory:
     def person(self, user_id: str) -> Person | None:
         return self._people_by_id.get(user_id)
 
+    def former_person(self, user_id: str) -> Person | None:
+        """A deactivated account's person, by id."""
+        return self._former_by_id.get(user_id)
+
     def person_label(self, user_id: str) -> str:
         """A person's name as the console shows it (with their email or @handle when someone else has the
         same name); a deactivated account's with "(deactivated)"; the id of someone Slack does not list."""
@@ -427,6 +431,8 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
     directory = directory if directory is not None else directory_cached()
     if (match := USER_ID.match(text)) and not _names_someone(directory, text):
         person = directory.person(match[1]) if directory else None
+        if person is None and directory and (gone := directory.former_person(match[1])):
+            raise NotResolved(f"{gone.label} has left: their Slack account is deactivated.")
         return person or Person(id=match[1], name=match[1])  # unknown ids pass: Slack may not list them yet
     if EMAIL.match(text):
         found = [p for p in (directory.people if directory else ()) if p.email.casefold() == text.casefold()]

@@ -60,7 +60,9 @@ def seconds_left(method: str) -> float:
     except Exception:  # noqa: BLE001 - as in `note`
         logger.warning("slack pause for %s not read: the cache did not answer", method, exc_info=True)
         return 0.0
-    return max(float(until) - time.time(), 0.0) if until else 0.0
+    if not isinstance(until, (int, float)):
+        return 0.0  # none (or not ours: a value no release writes)
+    return max(until - time.time(), 0.0)
 
 
 def met_in_this_thread() -> int:

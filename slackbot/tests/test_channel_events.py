@@ -179,3 +179,14 @@ def test_a_team_that_uses_the_channel_for_approvers_only_by_name_is_told_about_i
 
     [told] = dms_to(fake_slack, HR)
     assert told.count("• ") == 1 and "Engineering: approvals channel" in told
+
+
+def test_archiving_a_channel_the_app_only_reads_tells_nobody(client, fake_slack):
+    # An old approvals channel archived after the team moved on: its history can still be read.
+    install_config(standard_config(teams=(replace(ENGINEERING, past_approvals_channels=(C_OLD_APPROVALS,)),)))
+
+    send(client, "group_archive", C_OLD_APPROVALS)
+    send(client, "channel_archive", C_ENG_LEADS, event_id="Ev_CHANNEL2")
+
+    assert dms_to(fake_slack, HR) == []
+    assert setup_checked(fake_slack)
