@@ -5,10 +5,12 @@ fails there, and the console's Setup page checks the channels again."""
 
 import logging
 
+from django.core.cache import cache
 from slack_sdk import WebClient
 
 from approvals import messages, tasks
 from approvals.config_store import current_config
+from approvals.console_tasks import LEDGER_ERROR_KEY, warm_soon
 from approvals.people_services import dm_each, memberships_changed
 from approvals.setup_checks import ANNOUNCE, APPROVALS, BOT_MUST_BE_IN, channel_uses, setup_check_soon
 
@@ -45,6 +47,8 @@ def channel_back(channel: str) -> None:
     memberships_changed(channel)
     if channel in channel_uses(current_config()):
         setup_check_soon(force=True)
+        if cache.get(LEDGER_ERROR_KEY):
+            warm_soon(force=True)  # the ledger the console could not read: read again
 
 
 def channel_lost_tell(client: WebClient, channel: str, how: str, event_id: str) -> None:

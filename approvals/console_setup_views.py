@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from approvals import jobs, ledger_reader, setup_checks, slack_directory
 from approvals.config_store import current_config
-from approvals.console_tasks import ledger_cached_or_warm, ledger_error_cached
+from approvals.console_tasks import ledger_cached_or_warm, ledger_error_cached, warm_soon
 from approvals.console_views import staff_required
+from approvals.installation import slack_access_lost
 from approvals.models import DeliveryProblem, JobRun, LedgerSnapshot
 from approvals.slack_manifest import BadBaseUrl, manifest_bot_scopes, manifest_for_url
 
@@ -138,7 +139,10 @@ def setup(request):
         "manifest_error": manifest_error,
         "problems": [(problem, _person(directory, problem.user), _channel(directory, problem.channel))
                      for problem in problems],
+        "any_undelivered": any(problem.undelivered for problem in problems),
         "teams_configured": bool(config.teams),
+        "access_lost": slack_access_lost(),
+        "channels_with_problems": [check for check in report.channels if check.problems] if report else [],
         "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
         **_ledger_part(config, directory),
     })
@@ -148,5 +152,7 @@ def setup(request):
 @staff_required
 def setup_check_again(request):
     setup_checks.setup_check_soon(force=True)
+    if ledger_error_cached(None):
+        warm_soon(force=True)  # the ledger too: HR may just have fixed what kept it from being read
     messages.success(request, "Checking Slack again: the results appear below in a few seconds.")
     return redirect("console:setup")

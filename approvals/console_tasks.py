@@ -27,8 +27,10 @@ WARM_REQUESTED_KEY = "console:v1:warm_requested"
 WARM_REQUEST_EVERY_SECONDS = 30
 
 
-def warm_soon() -> None:
-    """Enqueue one warm-up unless one was asked for moments ago."""
+def warm_soon(*, force: bool = False) -> None:
+    """Enqueue one warm-up unless one was asked for moments ago (`force`: HR asked, or a channel came back)."""
+    if force:
+        cache.delete(WARM_REQUESTED_KEY)
     if cache.add(WARM_REQUESTED_KEY, True, WARM_REQUEST_EVERY_SECONDS):
         warm_console_ledger.enqueue()
 

@@ -389,6 +389,11 @@ class DeliveryProblem(models.Model):
     channel = models.CharField(max_length=SLACK_ID_LENGTH, blank=True, help_text="The approvals channel.")
     error = models.CharField(max_length=100, help_text="Slack's error code, e.g. not_in_channel.")
     summary = models.TextField(help_text="What was asked for: leave type and dates.")
+    # The request itself never reached its approvers (to be sent again once fixed); False: what Slack refused
+    # is a follow-up, a decision or a change of a request that is in the ledger. A column with a database
+    # default: the release before inserts rows without it (README "Upgrades").
+    undelivered = models.BooleanField(default=False, db_default=False,
+                                      help_text="The request never reached its approvers.")
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -836,7 +836,7 @@ def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig 
         DeliveryProblem.objects.create(
             request_id=submission.id[:64], user=submission.user[:32], team=(team.name if team else "")[:100],
             channel=channel[:32], error=error[:100],
-            summary=shown_to_hr(submission, leave_type),
+            summary=shown_to_hr(submission, leave_type), undelivered=True,
         )
 
     once(f"undelivered:{submission.id}", record)
