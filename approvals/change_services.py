@@ -332,18 +332,23 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
             submission = replace(submission, user=previous.user)  # HR edits it in the requester's name
             holds_it = edited_as_asked(previous, submission) and (
                 not submission.note or submission.note == messages.note_from_blocks(message.blocks))
-            before = cache.get(edit_before_key(submission))
+            before = ledger_reader.entry_from_plain(cache.get(edit_before_key(submission)))
             if holds_it and before is not None:
                 # Our own earlier attempt's write, which Slack made though its answer was lost: it stands
                 # (judged then), and its follow-ups tell it as a change from what it was before.
                 ledger_reader.record_entry(previous)
                 cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
                 entry, previous = previous, before
-            elif holds_it and previous.status == PENDING:
+            elif holds_it and previous.status == PENDING and sent_as_opened(submission):
                 # Sent as the form opened (Slack's forms have no "nothing changed"): nothing to rewrite, nobody
                 # to call on.
                 logger.info("edit of id=%s changes nothing; not rewritten", submission.id)
                 return
+            elif holds_it:
+                # Written already, by an attempt that kept nothing of what it was before (a worker of the
+                # release before, whose answer Slack lost): it stands, and its follow-ups go out.
+                ledger_reader.record_entry(previous)
+                entry = previous
             else:
                 entry = write_edit(client, config, message, submission, by=by, team=team, leave_type=leave_type,
                                    history=history, lock=lock)
@@ -375,11 +380,18 @@ def write_edit(client: WebClient, config: WorkspaceConfig, message: LedgerMessag
                if entry.status == PENDING else "")
     # Kept for a retry that finds this write made though its answer was lost (request_edit); and who wrote
     # it, before the write, which Slack may make though its answer is lost.
-    cache.set(edit_before_key(submission), previous, WRITTEN_MARK_SECONDS)
+    cache.set(edit_before_key(submission), ledger_reader.entry_as_plain(previous), WRITTEN_MARK_SECONDS)
     cache.set(edited_by_key(entry.id), by, WRITTEN_MARK_SECONDS)
     rewrite(client, config, message, entry, lock=lock, note=note, others_out=context)
     cache.set(edit_written_key(submission), 1, WRITTEN_MARK_SECONDS)
     return entry
+
+
+def sent_as_opened(submission: Submission) -> bool:
+    """Was the edit form sent with the type, dates and halves it opened on (its "v", in edit_seen_key)?"""
+    seen = cache.get(edit_seen_key(submission))
+    return isinstance(seen, str) and seen == messages.version_of(
+        submission.leave_type, submission.start, submission.end, submission.start_half, submission.end_half)
 
 
 def edited_since_by_another(current: LedgerEntry, seen: str | None, by: str) -> str | None:

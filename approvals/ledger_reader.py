@@ -1134,6 +1134,16 @@ _ENTRY_FIELDS = tuple(f.name for f in fields(LedgerEntry))
 _ENTRY_REQUIRED = sum(1 for f in fields(LedgerEntry) if f.default is MISSING and f.default_factory is MISSING)
 
 
+def entry_as_plain(entry: LedgerEntry) -> tuple:
+    """An entry as plain values, for a cache value that any release reads (README "Upgrades", rule C)."""
+    return _packed(entry)
+
+
+def entry_from_plain(value) -> LedgerEntry | None:
+    """`entry_as_plain`'s value, as any release stored it; None for anything else."""
+    return _unpacked(value)
+
+
 def _packed(entry: LedgerEntry) -> tuple:
     return tuple(getattr(entry, name) for name in _ENTRY_FIELDS)
 
