@@ -325,20 +325,21 @@ def entries_placed_now(client: WebClient, config: WorkspaceConfig, ledger, today
     return entries
 
 
-def still_here(client: WebClient, entries: list) -> list:
-    """`entries` without those of people who have left (a deactivated account): "out today" of someone gone
-    would tell the team nothing true. Each person asked of `users.info` once a day (cached)."""
-    gone = {user for user in {entry.user for entry in entries} if _known_to_have_left(client, user)}
+def still_here(entries: list) -> list:
+    """`entries` without those of people known to have left (a deactivated account): "out today" of someone
+    gone would tell the team nothing true. Known from what the app already holds, asking Slack nothing (a
+    post of seventy people out is not seventy `users.info` calls): the profile cached when Slack said they
+    left (`user_change`), or the workspace's directory (`users.list`, refreshed in the background)."""
+    names = slack_directory.directory_cached()
+    gone = {user for user in {entry.user for entry in entries} if _known_to_have_left(user, names)}
     return [entry for entry in entries if entry.user not in gone]
 
 
-def _known_to_have_left(client: WebClient, user: str) -> bool:
-    """Someone Slack cannot tell about just now (users.info unreachable) is listed: the post goes out on time."""
-    try:
-        return directory.is_deactivated(client, user)
-    except (SlackClientError, OSError) as exc:
-        logger.warning("cannot tell whether user=%s has left error=%s; listed", user, error_code(exc))
-        return False
+def _known_to_have_left(user: str, names) -> bool:
+    profile = directory.cached_profile(user)
+    if isinstance(profile, dict):
+        return bool(profile.get("deleted"))
+    return names is not None and names.former_person(user) is not None
 
 
 def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, job: DueJob) -> str:
@@ -369,7 +370,7 @@ def out_today_post(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
     today = job.local_day
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = still_here(client, jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, today,
+    out = still_here(jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, today,
                                               holidays))
     if not out:
         return "nobody out"  # no post: a daily "nobody is out" would be noise
@@ -383,7 +384,7 @@ def weekly_digest_post(client: WebClient, config: WorkspaceConfig, team: TeamCon
     until = today + timedelta(days=jobs.DIGEST_DAYS_AHEAD)
     holidays = jobs.team_calendar(config, team, today)
     ledger = ledger_reader.team_ledger(client, config, team)
-    out = still_here(client, jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, until,
+    out = still_here(jobs.out_between(entries_placed_now(client, config, ledger, today), team, today, until,
                                               holidays))
     text, blocks = job_messages.weekly_digest_message(team.name, today, until, out, _leave_types(config), holidays)
     _post(client, f"job-post:{job.job}:{key_part(job.team)}:{job.period}", team.announce_channel, text, blocks)
