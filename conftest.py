@@ -36,6 +36,39 @@ def fake_slack(fake_slack_server, settings):
     fake_slack_server.reset()  # no faults or latency leak into the next test
 
 
+class PauseClock:
+    """The app-wide Retry-After pause's clock (approvals.slack_pauses) and every 429 wait, moved on instead of
+    slept; `waits` records each wait."""
+
+    def __init__(self):
+        self.skipped = 0.0
+        self.waits: list[float] = []
+
+    def time(self) -> float:
+        import time
+
+        return time.time() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.skipped += seconds
+
+
+@pytest.fixture
+def pause_clock(monkeypatch):
+    """A PauseClock for the pause, and for the waits of slack_sdk's 429 handler (a call's own 429)."""
+    import types
+
+    from slack_sdk.http_retry import builtin_handlers
+
+    from approvals import slack_pauses
+
+    clock = PauseClock()
+    monkeypatch.setattr(slack_pauses, "time", clock)
+    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=clock.sleep))
+    return clock
+
+
 @pytest.fixture
 def one_second_clients(monkeypatch):
     """The background clients with a timeout of one second instead of BACKGROUND_TIMEOUT_SECONDS: a Slack

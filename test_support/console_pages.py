@@ -16,6 +16,21 @@ def team_post(**changes):
     return {key: value for key, value in data.items() if value is not None}
 
 
+def form_as_opened(form) -> dict:
+    """What a console form sends when submitted as it opened (a Django form from the page's context)."""
+    data = {}
+    for field_name in form.fields:
+        value = form[field_name].value()
+        if isinstance(value, bool):
+            if value:
+                data[field_name] = "on"
+        elif isinstance(value, (list, tuple)):
+            data[field_name] = [str(v) for v in value]
+        elif value is not None:
+            data[field_name] = str(value)
+    return data
+
+
 def errors_of(response, field: str) -> list[str]:
     """The errors shown under one field of a form."""
     match = re.search(rf'<ul class="errorlist" id="id_{field}_error">(.*?)</ul>', response.text, re.DOTALL)

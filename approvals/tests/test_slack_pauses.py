@@ -3,7 +3,6 @@ for waits out what is left, instead of meeting the same 429."""
 
 import threading
 import time
-import types
 
 import pytest
 from django.core.cache import cache
@@ -16,28 +15,9 @@ from approvals.slack_clients import background_client, in_request_client, ledger
 pytestmark = pytest.mark.django_db  # the pause lives in the shared cache (the database cache here)
 
 
-class Clock:
-    """The pause's clock and waits, moved on instead of slept."""
-
-    def __init__(self):
-        self.skipped = 0.0
-        self.waits: list[float] = []
-
-    def time(self) -> float:
-        return time.time() + self.skipped
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.skipped += seconds
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(slack_pauses, "time", clock)
-    # A call's own 429 is waited out by slack_sdk's handler: on the same clock.
-    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=clock.sleep))
-    return clock
+def clock(pause_clock):
+    return pause_clock
 
 
 HOME = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Your time off"}}]}

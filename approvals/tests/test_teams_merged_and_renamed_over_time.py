@@ -38,7 +38,7 @@ from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, CAROL, HR
-from test_support.console_pages import errors_of
+from test_support.console_pages import errors_of, form_as_opened
 from test_support.flows import (
     ALICE,
     BOB,
@@ -148,16 +148,7 @@ def edit_team(hr, team_name: str, **changes):
     """The team's form, sent as it opened with `changes` typed over it; returns the answer."""
     url = reverse("console:team_edit", args=[team_id(team_name)])
     form = hr.get(url).context["form"]
-    data = {}
-    for field_name in form.fields:
-        value = form[field_name].value()
-        if isinstance(value, bool):
-            if value:
-                data[field_name] = "on"
-        elif isinstance(value, (list, tuple)):
-            data[field_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field_name] = str(value)
+    data = form_as_opened(form)
     data.update(changes)
     return hr.post(url, data)
 

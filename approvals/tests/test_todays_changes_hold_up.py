@@ -14,8 +14,6 @@ What is read: the calls that reached the fake Slack, the HTTP answers, the conso
 import io
 import json
 import re
-import time
-import types
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, time as clock_time
@@ -28,7 +26,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import builtin_handlers
 
 from approvals import slack_directory, slack_pauses
 from approvals.block_kit import mention
@@ -38,6 +35,7 @@ from approvals.models import Team, WorkspacePolicy
 from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client, locked_write_client
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
+from test_support.console_pages import form_as_opened
 from test_support.flows import (
     ALICE,
     BOB,
@@ -63,27 +61,9 @@ BOB_ALONE = replace(ENG, approvers=ApproverSource(users=(BOB,)))
 # --- Slack's pause, for the whole app ---------------------------------------------------------------------
 
 
-class Clock:
-    """The pause's clock and waits, moved on instead of slept."""
-
-    def __init__(self):
-        self.skipped = 0.0
-        self.waits: list[float] = []
-
-    def time(self) -> float:
-        return time.time() + self.skipped
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.skipped += seconds
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(slack_pauses, "time", clock)
-    monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=clock.sleep))
-    return clock
+def clock(pause_clock):
+    return pause_clock
 
 
 @contextmanager
@@ -474,16 +454,7 @@ def test_typing_a_former_person_as_a_teams_approver_says_they_have_left(client, 
     with_former_people(fake_slack)
     url = reverse("console:team_edit", args=[Team.objects.get(name="Engineering").pk])
     form = admin_client.get(url).context["form"]
-    data = {}
-    for field_name in form.fields:
-        value = form[field_name].value()
-        if isinstance(value, bool):
-            if value:
-                data[field_name] = "on"
-        elif isinstance(value, (list, tuple)):
-            data[field_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field_name] = str(value)
+    data = form_as_opened(form)
     data["approvers_users"] = "Frank Fox"
 
     response = admin_client.post(url, data)
