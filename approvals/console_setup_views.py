@@ -8,6 +8,7 @@ again* asks at once. The ledger's part reads the cached ledger and the ledger
 watch's snapshot, never Slack.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -26,6 +27,10 @@ from approvals.models import DeliveryProblem, JobRun, LedgerSnapshot
 from approvals.slack_manifest import BadBaseUrl, manifest_bot_scopes, manifest_for_url
 
 RECENT_PROBLEMS = 20
+
+# A person's id inside a problem's summary ("U0BOB's approval is in the ledger, but …"): the task that
+# wrote it may have had no names at hand, and names change, so the page names people as Slack does now.
+PERSON_IN_TEXT = re.compile(r"\b[UW][A-Z0-9_]{2,}\b")
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,13 @@ def _person(directory, user: str) -> str:
     return person.label if person else user
 
 
+def _with_names(directory, text: str) -> str:
+    """`text` with each id of someone the directory knows replaced by their name; other words stay."""
+    if not directory:
+        return text
+    return PERSON_IN_TEXT.sub(lambda found: directory.person_label(found.group()), text)
+
+
 def _channel(directory, channel: str | None) -> str:
     found = directory.channel(channel) if directory and channel else None
     return found.label if found else channel or ""
@@ -137,8 +149,8 @@ def setup(request):
         "base_url": base_url,
         "manifest": manifest,
         "manifest_error": manifest_error,
-        "problems": [(problem, _person(directory, problem.user), _channel(directory, problem.channel))
-                     for problem in problems],
+        "problems": [(problem, _person(directory, problem.user), _with_names(directory, problem.summary),
+                      _channel(directory, problem.channel)) for problem in problems],
         "any_undelivered": any(problem.undelivered for problem in problems),
         "teams_configured": bool(config.teams),
         "access_lost": slack_access_lost(),

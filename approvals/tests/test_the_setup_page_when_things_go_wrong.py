@@ -327,6 +327,25 @@ def test_an_announcement_that_failed_is_listed_without_telling_hr_the_request_ne
     assert "ask them to send the request again" not in section, section
 
 
+def test_a_delivery_problem_names_people_as_slack_does_not_by_id(slack, hr, fake_slack, no_backoff):
+    # The task writing the problem has only ids at hand ("U0BOB's approval is in the ledger, but …");
+    # HR reads names, as everywhere else on the page.
+    install_config()
+    slack_directory.directory_refresh(background_client())
+    request_time_off(slack, fake_slack, ALICE)
+    [posted] = [c for c in posted_requests(fake_slack) if c.response.get("ok")]
+    fake_slack.server_error("chat.postMessage", status=500, times=None)  # the thread reply, the DMs
+
+    click(slack, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    [problem] = DeliveryProblem.objects.all()
+    assert problem.summary.startswith(f"{BOB}'s approval is in the ledger"), problem.summary
+    [row] = problem_rows(setup_page(hr))
+    bob = fake_slack.workspace.users[BOB].real_name
+    assert f"{bob}'s approval is in the ledger" in row, row
+    assert BOB not in row and ALICE not in row, row
+
+
 # --- Nobody left to approve -------------------------------------------------------------------------------
 
 
