@@ -56,7 +56,7 @@ from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.console_see_selectors import with_names
 from approvals.jobs import DueJob
 from approvals.models import JobRun, LedgerSnapshot
-from approvals.notifications import once, post_notice, send_dm
+from approvals.notifications import once, post_notice, send_dm_once
 from approvals.rules import APPROVED
 from approvals.selectors import local_today, slack_lookups, team_of_user
 from approvals.slack_clients import background_client
@@ -279,13 +279,13 @@ def _dm(client: WebClient, key: str, user: str, text: str) -> bool:
     gets none, and a permanent refusal is logged and skipped: False."""
     answers = []
     try:
-        once(key, lambda: answers.append(send_dm(client, user, text)))
+        once(key, lambda: answers.append(send_dm_once(client, key, user, text)))
     except SlackApiError as exc:
         if transient(exc):
             raise  # the task retries; what was sent is not sent again
         logger.warning("job DM refused user=%s key=%s error=%s", user, key, error_code(exc))
         return False
-    return answers != [None]  # [None]: send_dm skipped a deactivated account
+    return answers != [None]  # [None]: send_dm_once skipped a deactivated account
 
 
 def _post(client: WebClient, key: str, channel: str, text: str, blocks: list[dict]) -> None:

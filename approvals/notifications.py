@@ -10,10 +10,11 @@ cannot both send it. Where a crash can still drop or repeat an effect:
   next attempt sends it.
 - Slack may have delivered a message whose answer was lost (a 5xx, a timeout,
   a dropped connection): the claim is given back and the next attempt sends it
-  again. A post to a channel or a thread (`post_notice`) is not repeated: it
-  carries metadata naming its key, and the attempt after such a failure looks
-  for it first. A DM or an ephemeral note may arrive twice (we cannot read DMs
-  back: no im:history).
+  again. A post to a channel, a thread or a person's DM (`post_notice`,
+  `send_dm_once`) is not repeated: it carries metadata naming its key, and the
+  attempt after such a failure looks for it first (in a DM: with the `im:write`
+  and `im:history` scopes). An ephemeral note, or a DM that answers a command
+  (`send_dm`), may arrive twice.
 
 A failure of Slack after the ledger holds the request or decision is a
 follow-up problem, never a failure of the request (DESIGN §8): permanent errors
@@ -61,11 +62,24 @@ def forget_once(*keys: str) -> None:
 
 
 def send_dm(client: WebClient, user: str, text: str, blocks: list | None = None) -> dict | None:
-    """A direct message from the app (posting to a user id opens the DM); none to a deactivated account."""
+    """A direct message from the app (posting to a user id opens the DM); none to a deactivated account.
+    For an answer to what someone just asked (their list, their balance): a DM sent for a task's effect
+    goes through `send_dm_once`, which never sends it twice."""
     if directory.is_deactivated(client, user):
         logger.info("no DM to deactivated user=%s", user)
         return None
     return client.chat_postMessage(channel=user, text=text, **({"blocks": blocks} if blocks else {}))
+
+
+def send_dm_once(client: WebClient, key: str, user: str, text: str,
+                 blocks: list | None = None) -> tuple[str, str] | None:
+    """A DM for `key` (a receipt, a decision, a reminder) sent once, though Slack may make it and lose its
+    answer (`post_notice` to the user: the retry looks in the DM first). Where it is (DM channel, ts);
+    None, and nothing sent, for a deactivated account."""
+    if directory.is_deactivated(client, user):
+        logger.info("no DM to deactivated user=%s", user)
+        return None
+    return post_notice(client, key, channel=user, text=text, blocks=blocks)
 
 
 def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
@@ -139,23 +153,26 @@ def notice_tag(key: str) -> str:
 
 
 def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks: list | None = None,
-                thread_ts: str | None = None) -> None:
-    """Post to a channel (or a thread in it) once for `key`, though Slack may make a post and lose its answer.
+                thread_ts: str | None = None) -> tuple[str, str]:
+    """Post to a channel (or a thread in it, or a person's DM: `channel` their user id) once for `key`,
+    though Slack may make a post and lose its answer. Where the post is: (channel id, ts).
 
     The post goes through the client that retries only 429s (`ledger_post_client`): after a 5xx, a
     timeout or a dropped connection Slack may have posted, so the error is raised and the time noted;
-    the next attempt looks in the channel (the thread) since then for our post carrying this key's tag
-    before posting again. `client` does the looking.
+    the next attempt looks in the channel (the thread, the DM) since then for our post carrying this
+    key's tag before posting again. `client` does the looking.
     """
     tag = notice_tag(key)
     doubt_key = f"maybe-notice:{key}"
     since = cache.get(doubt_key)
-    if since is not None and notice_found(client, channel=channel, thread_ts=thread_ts, since=since, tag=tag):
-        logger.info("notice found already posted key=%s channel=%s", key, channel)
-        return
+    if since is not None:
+        found = notice_found(client, channel=channel, thread_ts=thread_ts, since=since, tag=tag)
+        if found is not None:
+            logger.info("notice found already posted key=%s channel=%s", key, channel)
+            return found
     started = time.time()
     try:
-        ledger_post_client().chat_postMessage(
+        response = ledger_post_client().chat_postMessage(
             channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
             metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"key": tag}})
     except Exception as exc:
@@ -163,23 +180,35 @@ def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks:
             # The first doubt's time: the look starts there.
             cache.add(doubt_key, started - NOTICE_CLOCK_MARGIN_SECONDS, ONCE_MARK_SECONDS)
         raise
+    if _is_person(channel) and response.get("channel"):
+        cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
+    return response.get("channel") or channel, response.get("ts") or ""
 
 
-def notice_found(client: WebClient, *, channel: str, thread_ts: str | None, since: float, tag: str) -> bool:
-    """Is our post tagged `tag` in the channel (the thread) since `since`? A passing fault is raised (the
-    task retries); when Slack refuses for good to show us, we cannot know: False, and the post is made."""
+# A person's DM with the app keeps its id: kept long, so a retry's look rarely asks Slack for it.
+DM_CHANNEL_SECONDS = 30 * 24 * 60 * 60
+
+
+def notice_found(client: WebClient, *, channel: str, thread_ts: str | None, since: float,
+                 tag: str) -> tuple[str, str] | None:
+    """Our post tagged `tag` in the channel (the thread, the person's DM) since `since`: (channel id, ts),
+    or None. A passing fault is raised (the task retries); when Slack refuses for good to show us (a DM
+    without the `im:write` and `im:history` scopes of an older install), we cannot know: None, and the
+    post is made."""
     bot = directory.fetch_bot_user_id(client)
     oldest = f"{since:.6f}"
     try:
+        where = _dm_channel(client, channel) if _is_person(channel) else channel
         if thread_ts:
-            pages = client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest, limit=200,
+            pages = client.conversations_replies(channel=where, ts=thread_ts, oldest=oldest, limit=200,
                                                  include_all_metadata=True)
         else:
-            pages = client.conversations_history(channel=channel, oldest=oldest, limit=100,
+            pages = client.conversations_history(channel=where, oldest=oldest, limit=100,
                                                  include_all_metadata=True)
         for number, page in enumerate(pages, start=1):
-            if any(_is_notice(message, bot, tag) for message in page.get("messages") or []):
-                return True
+            for message in page.get("messages") or []:
+                if _is_notice(message, bot, tag):
+                    return where, message["ts"]
             if number >= NOTICE_LOOK_PAGES:
                 break
     except SlackApiError as exc:
@@ -187,7 +216,23 @@ def notice_found(client: WebClient, *, channel: str, thread_ts: str | None, sinc
             raise
         logger.warning("cannot look for an earlier post channel=%s error=%s; posting", channel,
                        exc.response.get("error"))
-    return False
+    return None
+
+
+def _is_person(channel: str) -> bool:
+    """Posting to a user id posts to their DM with the app (channel ids start C, G or D)."""
+    return channel[:1] in ("U", "W")
+
+
+def _dm_channel(client: WebClient, user: str) -> str:
+    """The id of `user`'s DM with the app (`conversations.open`, scope `im:write`), kept."""
+    known = cache.get(f"dm-channel:{user}")
+    if known:
+        return known
+    opened = client.conversations_open(users=user)["channel"]["id"]
+    cache.set(f"dm-channel:{user}", opened, DM_CHANNEL_SECONDS)
+    progress_made()  # kept: an attempt that fails after this got further than the one before
+    return opened
 
 
 def _is_notice(message: dict, bot: str | None, tag: str) -> bool:
@@ -234,17 +279,19 @@ def _problem_row(*, request_id: str, user: str, team: str, channel: str, error: 
 RECEIPT_LOCATION_SECONDS = 400 * 24 * 60 * 60  # past the leave year: the receipt's buttons work as long
 
 
-def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers) -> None:
-    """The receipt DM with its buttons (edit, withdraw, cancel); rewritten in place once we know where it is."""
+def send_receipt(client: WebClient, key: str, entry: LedgerEntry, leave_type: LeaveTypeConfig | None,
+                 approvers) -> None:
+    """The receipt DM with its buttons (edit, withdraw, cancel), once for `key`; rewritten in place once we
+    know where it is."""
     text = messages.receipt_text(entry, leave_type, approvers)
     blocks = messages.receipt_blocks(entry, leave_type, approvers)
     where = cache.get(f"receipt-at:{entry.id}")
     if where:
         client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
         return
-    response = send_dm(client, entry.user, text, blocks)
-    if response is not None:
-        cache.set(f"receipt-at:{entry.id}", (response["channel"], response["ts"]), RECEIPT_LOCATION_SECONDS)
+    where = send_dm_once(client, key, entry.user, text, blocks)
+    if where is not None:
+        cache.set(f"receipt-at:{entry.id}", where, RECEIPT_LOCATION_SECONDS)
 
 
 def receipt_update(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers=()) -> None:

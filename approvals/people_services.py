@@ -18,7 +18,7 @@ from approvals.block_kit import escape, mention, mentions
 from approvals.change_services import approvers_of
 from approvals.config_store import current_config
 from approvals.models import DeliveryProblem
-from approvals.notifications import ONCE_MARK_SECONDS, forget_once, once, receipt_update, send_dm
+from approvals.notifications import ONCE_MARK_SECONDS, forget_once, once, receipt_update, send_dm_once
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import slack_lookups
 from approvals.task_queue import transient
@@ -120,7 +120,7 @@ def dm_each(client: WebClient, user: str, texts: dict[str, str], key) -> None:
     """Each fallback approver's text about `user`, once (`key(user, hr)`)."""
     for hr, text in texts.items():
         try:
-            once(key(user, hr), lambda hr=hr, text=text: send_dm(client, hr, text))
+            once(key(user, hr), lambda hr=hr, text=text: send_dm_once(client, key(user, hr), hr, text))
         except SlackApiError as exc:
             if transient(exc):
                 raise  # the task tries again; the DMs already sent are not sent twice (once)
@@ -185,7 +185,9 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
         if entry.user not in config.fallback_approvers and not directory.is_deactivated(client, entry.user):
             text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why)
             try:
-                once(f"stuck-dm:{entry.id}:{leaving}", lambda entry=entry, text=text: send_dm(client, entry.user, text))
+                stuck_key = f"stuck-dm:{entry.id}:{leaving}"
+                once(stuck_key, lambda entry=entry, text=text, stuck_key=stuck_key: send_dm_once(
+                    client, stuck_key, entry.user, text))
             except SlackApiError as exc:
                 if transient(exc):
                     raise

@@ -39,6 +39,7 @@ from approvals.notifications import (
     receipt_update,
     record_problem,
     send_dm,
+    send_dm_once,
     send_receipt,
 )
 from approvals.rules import (
@@ -578,8 +579,10 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
                 raise Refused(messages.nobody_approves_text(config, team.name))
         except Refused as refusal:
             ledger_reader.pending_remove(submission.id)  # a checked submission waits there: nothing will come
-            send_dm(client, asker(submission), messages.request_refused_text(
-                refusal.reasons, shown_back(submission, leave_type), recorded_for=recorded_for(submission)))
+            text = messages.request_refused_text(refusal.reasons, shown_back(submission, leave_type),
+                                                 recorded_for=recorded_for(submission))
+            refused_key = f"refused-dm:{submission.id}"
+            once(refused_key, lambda: send_dm_once(client, refused_key, asker(submission), text))
             return
         entry = post_request(client, config, submission, team, leave_type, approvers, history)
         if entry is None:
@@ -741,7 +744,7 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
 def send_receipt_and_announcement(client: WebClient, team: TeamConfig | None, entry: LedgerEntry,
                                   leave_type: LeaveTypeConfig | None, approvers) -> None:
     """`team`: None when the team was removed from the configuration since the request was posted."""
-    followup(f"receipt:{entry.id}", lambda: send_receipt(client, entry, leave_type, approvers),
+    followup(f"receipt:{entry.id}", lambda: send_receipt(client, f"receipt:{entry.id}", entry, leave_type, approvers),
              entry=entry, what="the receipt DM", channel=entry.user)
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
@@ -806,22 +809,27 @@ def tell_requester(client: WebClient, submission: Submission, text: str) -> None
     sends it, retrying until Slack is back; a refusal for good (a revoked token fails every call) is
     logged, since no retry can help, and HR has the record."""
 
-    once(f"undelivered-dm:{submission.id}", lambda: tell_person(client, asker(submission), text))
+    key = f"undelivered-dm:{submission.id}"
+    once(key, lambda: tell_person(client, asker(submission), text, key=key))
 
 
-def tell_person(client: WebClient, user: str, text: str, *, channel: str = "") -> None:
+def tell_person(client: WebClient, user: str, text: str, *, channel: str = "", key: str = "") -> None:
     """Tell someone who waits what became of what they asked: an ephemeral note in `channel` (a DM when
-    that fails for good), or a DM. Slack may fail it for the same reason their request failed: while it
-    fails for now, a task of its own tells them, retrying until Slack is back; a refusal for good (a
-    revoked token fails every call) is logged, since no retry can help."""
+    that fails for good), or a DM (with a `key`: sent once, though Slack may make it and lose its answer).
+    Slack may fail it for the same reason their request failed: while it fails for now, a task of its own
+    tells them, retrying until Slack is back; a refusal for good (a revoked token fails every call) is
+    logged, since no retry can help."""
     try:
         if channel:
             post_ephemeral(client, channel, user, text)
+        elif key:
+            send_dm_once(client, key, user, text)
         else:
             send_dm(client, user, text)
     except (SlackClientError, OSError) as exc:
         if transient(exc):
-            tasks.tell_user.enqueue(channel, user, text)
+            # The key only when there is one: a worker of the release before takes the row as it was.
+            tasks.tell_user.enqueue(channel, user, text, **({"key": key} if key else {}))
             return
         logger.error("could not tell user=%s what became of their request error=%s", user, error_code(exc))
 
@@ -1123,8 +1131,8 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, ent
     leave_type = config.leave_type(entry.leave_type)
     followup_notice(client, f"thread:{entry.id}:{entry.status}", channel=decision.channel, thread_ts=decision.ts,
                     text=messages.thread_reply_text(entry), entry=entry, what="the thread reply")
-    followup(f"decision-dm:{entry.id}:{entry.status}",
-             lambda: send_dm(client, entry.user, messages.decision_dm_text(entry, leave_type)),
+    dm_key = f"decision-dm:{entry.id}:{entry.status}"
+    followup(dm_key, lambda: send_dm_once(client, dm_key, entry.user, messages.decision_dm_text(entry, leave_type)),
              entry=entry, what="the decision DM", channel=entry.user, of_state=True)
     followup(f"decision-receipt:{entry.id}:{entry.status}", lambda: receipt_update(client, entry, leave_type),
              entry=entry, what="the updated receipt", channel=entry.user, of_state=True)

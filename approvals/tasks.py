@@ -14,7 +14,7 @@ import logging
 
 from approvals import balance_services, ledger_reader, messages, request_services
 from approvals.config_store import current_config
-from approvals.notifications import followups_lost, post_ephemeral, send_dm
+from approvals.notifications import followups_lost, post_ephemeral, send_dm, send_dm_once
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
@@ -120,22 +120,28 @@ def decide_request(decision: dict) -> None:
 TELL_ATTEMPTS = 10
 
 
-def tell_gave_up(exc: Exception, channel: str, user: str, text: str) -> None:
+def tell_gave_up(exc: Exception, channel: str, user: str, text: str, key: str = "") -> None:
     """The ephemeral note kept failing: a DM may still get through (Slack's trouble may be the channel's)."""
     if not channel:
         return
     try:
-        send_dm(background_client(), user, text)
+        if key:
+            send_dm_once(background_client(), key, user, text)
+        else:
+            send_dm(background_client(), user, text)
     except Exception as dm_exc:  # nothing more to try: the log says so
         logger.error("could not tell user=%s by DM either error=%s", user, type(dm_exc).__name__)
 
 
 @retrying_task(priority=10, attempts=TELL_ATTEMPTS, on_give_up=tell_gave_up)
-def tell_user(channel: str, user: str, text: str) -> None:
+def tell_user(channel: str, user: str, text: str, key: str = "") -> None:
     """An ephemeral note in a channel (a DM when that fails, or with no channel: a click on App Home),
-    e.g. 'you are not an approver'."""
+    e.g. 'you are not an approver'. A DM with a `key` is sent once, though Slack may make it and lose its
+    answer (notifications.send_dm_once)."""
     if channel:
         post_ephemeral(background_client(), channel, user, text)
+    elif key:
+        send_dm_once(background_client(), key, user, text)
     else:
         send_dm(background_client(), user, text)
 

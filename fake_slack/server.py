@@ -467,11 +467,18 @@ def _missing_scope(ws: Workspace, method: str, params: dict) -> dict | None:
     if ws.granted_scopes is None:
         return None
     needed = METHOD_SCOPES.get(method)
+    if method == "conversations.open" and not params.get("channel"):
+        # A DM needs im:write, a group DM mpim:write (docs.slack.dev/reference/methods/conversations.open).
+        users = [u for u in str(params.get("users") or "").split(",") if u.strip()]
+        needed = "mpim:write" if len(users) > 1 else "im:write"
     if method in CHANNEL_SCOPES:
         channel = ws.channels.get(params.get("channel") or "")
-        if channel is None or channel.is_im or channel.is_mpim:
-            return None  # the method's own answer (channel_not_found); DMs need im:/mpim: scopes we do not model
-        needed = f"{'groups' if channel.is_private else 'channels'}:{CHANNEL_SCOPES[method]}"
+        if channel is None:
+            return None  # the method's own answer (channel_not_found)
+        if channel.is_im or channel.is_mpim:
+            needed = f"{'im' if channel.is_im else 'mpim'}:{CHANNEL_SCOPES[method]}"
+        else:
+            needed = f"{'groups' if channel.is_private else 'channels'}:{CHANNEL_SCOPES[method]}"
     if needed is None or needed in ws.granted_scopes:
         return None
     return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(ws.granted_scopes)}

@@ -33,7 +33,8 @@ def normalize_ts(ts) -> str:
 
 
 GRANTED_SCOPES = ("commands", "chat:write", "users:read", "users:read.email", "channels:read", "groups:read",
-                  "channels:history", "groups:history", "metadata.message:read", "usergroups:read")
+                  "channels:history", "groups:history", "im:history", "im:write", "metadata.message:read",
+                  "usergroups:read")
 
 
 @dataclass

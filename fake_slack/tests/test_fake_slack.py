@@ -112,6 +112,9 @@ def test_posting_to_a_user_id_goes_to_their_dm(fake_slack, client):
     dm = client.conversations_open(users=ALICE)["channel"]["id"]
     assert posted["channel"] == dm and dm.startswith("D")
     assert [m.text for m in fake_slack.messages(ALICE)] == ["Your request was approved"]
+    # A DM's info needs im:read, which our manifest does not ask for.
+    assert error_of(client.conversations_info, channel=dm)["needed"] == "im:read"
+    fake_slack.workspace.granted_scopes = (*fake_slack.workspace.granted_scopes, "im:read")
     assert client.conversations_info(channel=dm)["channel"]["user"] == ALICE
 
 

@@ -326,14 +326,20 @@ def test_every_answer_names_the_tokens_scopes(fake_slack, client):
     ("users:read.email", "users.lookupByEmail", {"email": "alice@example.com"}),
     ("groups:history", "conversations.history", {"channel": C_ENG_APPROVALS}),
     ("chat:write", "chat.postMessage", {"channel": C_ENG, "text": "hi"}),
-], ids=["usergroups-read", "users-read-email", "groups-history", "chat-write"])
+    ("im:write", "conversations.open", {"users": ALICE}),
+    ("mpim:write", "conversations.open", {"users": f"{ALICE},{BOB}"}),
+    ("im:history", "conversations.history", {"channel": "D" + ALICE[1:]}),
+], ids=["usergroups-read", "users-read-email", "groups-history", "chat-write", "im-write", "mpim-write",
+        "im-history"])
 def test_a_method_whose_scope_was_not_granted_is_missing_scope(fake_slack, client, scope, method, arguments):
     """Every method's reference lists `missing_scope` "The token used is not granted the specific scope
     permissions required to complete this request.", and Slack names the scope: {"ok": false, "error":
     "missing_scope", "needed": "<scope>", "provided": "<granted, comma-separated>"}. Each method's page
     names its required bot scope (usergroups.users.list: usergroups:read; users.lookupByEmail:
-    users:read.email; conversations.history of a private channel: groups:history; chat.postMessage:
-    chat:write)."""
+    users:read.email; conversations.history of a private channel: groups:history, of a DM: im:history;
+    chat.postMessage: chat:write; conversations.open of a DM: im:write, of a group DM: mpim:write)."""
+    if method == "conversations.history" and arguments["channel"].startswith("D"):
+        fake_slack.workspace.open_conversation([ALICE])  # the DM exists: the app posted to Alice before
     fake_slack.workspace.granted_scopes = tuple(s for s in GRANTED_SCOPES if s != scope)
     refused = error_of(client.api_call, method, params=arguments)
     assert refused["error"] == "missing_scope"

@@ -243,9 +243,6 @@ def test_a_post_slack_made_but_answered_too_late_is_in_slack_once(client, fake_s
     assert_one_of_each(fake_slack)
 
 
-@pytest.mark.xfail(strict=True, reason="README 'Slack posts, but the answer is lost': a DM cannot be read back "
-                                      "without im:history, so one Slack made but answered late is sent again (the "
-                                      "receipt: a second one, of which only one is rewritten by the decision)")
 @pytest.mark.parametrize("dm", list(DMS))
 def test_a_dm_slack_made_but_answered_too_late_reaches_alice_once(client, fake_slack, clock, one_second_clients, dm):
     install_config()
@@ -424,8 +421,6 @@ def test_the_afternoons_reminders_reach_each_person_once_while_slack_reads_and_p
     assert "starts on Mon 10 Mar" in reminders_to(fake_slack, ALICE)[0], reminders_to(fake_slack, ALICE)
 
 
-@pytest.mark.xfail(strict=True, reason="README 'Slack posts, but the answer is lost': a DM cannot be read back "
-                                      "without im:history; the next tick sends the reminder again")
 def test_a_reminder_slack_sent_but_answered_too_late_is_not_sent_again_by_the_next_tick(fake_slack, settings,
                                                                                          one_second_clients):
     settings.JOB_RUN_STALE_SECONDS = 0

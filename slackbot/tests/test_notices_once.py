@@ -4,7 +4,7 @@ A thread reply, an announcement or a digest carries `timeoff_notice` metadata
 naming its key (a hash). After a failure that Slack may have acted on (a 5xx, a
 timeout, a dropped connection), the next attempt looks in the channel or thread
 for it before posting again; after one Slack did not act on, it finds nothing
-and posts. (DMs cannot be read back, and may still arrive twice.)
+and posts. (DMs sent by tasks do the same in the person's DM: test_dms_sent_once.)
 """
 
 from dataclasses import replace

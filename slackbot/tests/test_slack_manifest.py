@@ -29,9 +29,11 @@ PRODUCTION_PACKAGES = ("approvals", "slackbot", "timeoff_site")
 
 # Bot scopes each Web API method needs, from its page under
 # https://docs.slack.dev/reference/methods/ ("Required scopes", bot token), only for
-# the conversation types we use: public and private channels (channels:*, groups:*).
-# DMs go to a user id with chat.postMessage, which Slack routes to the app's
-# Messages tab: chat:write is enough, no im:write (no conversations.open).
+# the conversation types we use: public and private channels (channels:*, groups:*) and
+# the app's DMs (im:*). DMs go to a user id with chat.postMessage, which Slack routes to
+# the app's Messages tab: chat:write is enough to send one. A DM whose answer was lost is
+# looked for before it is sent again: its channel id (conversations.open: im:write) and
+# its history (im:history).
 METHOD_SCOPES: dict[str, frozenset[str]] = {
     "auth_test": frozenset(),
     "chat_postMessage": frozenset({"chat:write"}),
@@ -40,8 +42,10 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat_delete": frozenset({"chat:write"}),  # our own message: a request posted without its metadata
     # The ledger is read with include_all_metadata=true: without metadata.message:read
     # Slack returns the messages but not the metadata that makes them entries.
-    "conversations_history": frozenset({"channels:history", "groups:history", "metadata.message:read"}),
+    "conversations_history": frozenset({"channels:history", "groups:history", "im:history",
+                                        "metadata.message:read"}),
     "conversations_replies": frozenset({"channels:history", "groups:history", "metadata.message:read"}),
+    "conversations_open": frozenset({"im:write"}),
     "conversations_info": frozenset({"channels:read", "groups:read"}),
     "conversations_members": frozenset({"channels:read", "groups:read"}),
     # conversations.list with types=public_channel,private_channel (the console's channel picker).
@@ -138,10 +142,13 @@ def test_scopes_slack_grants_only_together_are_asked_together():
         assert "users:read" in asked
 
 
-def test_im_write_is_not_asked_for():
-    """DMs are posted to a user id (chat:write); nothing opens a conversation."""
-    assert "im:write" not in load_manifest()["oauth_config"]["scopes"]["bot"]
-    assert "conversations_open" not in web_api_calls()
+def test_the_app_reads_only_its_own_dms_never_group_dms():
+    """DMs are posted to a user id (chat:write); a DM's id is asked for (im:write) only to look in it for
+    one whose answer was lost (im:history). Nothing opens or reads a group DM."""
+    asked = load_manifest()["oauth_config"]["scopes"]["bot"]
+    assert {"im:write", "im:history"} <= set(asked)
+    assert not {"mpim:write", "mpim:history", "mpim:read", "im:read"} & set(asked)
+    assert "conversations_open" in web_api_calls()
 
 
 def test_the_slash_command_is_timeoff_on_our_commands_endpoint():

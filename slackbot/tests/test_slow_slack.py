@@ -120,9 +120,6 @@ def test_a_call_slack_made_but_answered_too_late_is_not_made_again(client, fake_
     assert ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB) == []  # nothing failed: nothing to tell
 
 
-@pytest.mark.xfail(strict=True, reason="A DM cannot be read back without the im:history scope, which the app does "
-                                      "not ask for: a DM Slack made but answered too late is sent again (README, "
-                                      "'Slack posts, but the answer is lost').")
 def test_a_dm_slack_made_but_answered_too_late_is_not_sent_again(client, fake_slack, no_backoff, one_second_clients):
     install_config()
     request_time_off(client, fake_slack, ALICE)
