@@ -303,11 +303,12 @@ class DeliveryProblemAdmin(DateDrillDownChecked, admin.ModelAdmin):
     Read-only: the record is what happened. HR may delete a row once the setup is fixed.
     """
 
-    list_display = ("created_at", "user", "team", "channel", "error", "summary")
-    list_filter = ("error", "team")
+    list_display = ("created_at", "user", "team", "channel", "error", "summary", "resolved_at", "resolved_by")
+    list_filter = ("error", "team", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("user", "request_id", "channel", "summary")
     date_hierarchy = "created_at"
-    readonly_fields = ("created_at", "request_id", "user", "team", "channel", "error", "summary")
+    readonly_fields = ("created_at", "request_id", "user", "team", "channel", "error", "summary", "undelivered",
+                       "resolved_at", "resolved_by")
 
     def has_add_permission(self, request):
         return False

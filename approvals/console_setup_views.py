@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -139,7 +140,7 @@ def setup(request):
         report = setup_checks.setup_report_cached() or report
     checking = setup_checks.setup_check_requested() and (report is None or not report.fresh(now))
     base_url, manifest, manifest_error = _manifest(request)
-    problems = list(DeliveryProblem.objects.all()[:RECENT_PROBLEMS])
+    problems = list(DeliveryProblem.objects.filter(resolved_at__isnull=True)[:RECENT_PROBLEMS])
     return render(request, "approvals/console/setup/setup.html", {
         "nav": "setup",
         "report": report,
@@ -152,6 +153,7 @@ def setup(request):
         "problems": [(problem, _person(directory, problem.user), _with_names(directory, problem.summary),
                       _channel(directory, problem.channel)) for problem in problems],
         "any_undelivered": any(problem.undelivered for problem in problems),
+        "resolved_problems": DeliveryProblem.objects.filter(resolved_at__isnull=False).count(),
         "teams_configured": bool(config.teams),
         "access_lost": slack_access_lost(),
         "channels_with_problems": [check for check in report.channels if check.problems] if report else [],
@@ -168,3 +170,17 @@ def setup_check_again(request):
         warm_soon(force=True)  # the ledger too: HR may just have fixed what kept it from being read
     messages.success(request, "Checking Slack again: the results appear below in a few seconds.")
     return redirect("console:setup")
+
+
+@require_POST
+@staff_required
+def problem_resolved(request, pk: int):
+    """HR has dealt with a delivery problem: it leaves the Setup page's list (the admin keeps it, and who
+    marked it when). Marking it twice keeps the first mark."""
+    problem = get_object_or_404(DeliveryProblem, pk=pk)
+    if problem.resolved_at is None:
+        problem.resolved_at = timezone.now()
+        problem.resolved_by = request.user.get_username()
+        problem.save(update_fields=["resolved_at", "resolved_by"])
+    messages.success(request, "Marked resolved: the problem is no longer listed here (the admin keeps it).")
+    return redirect(f"{reverse('console:setup')}#problems-heading")

@@ -34,6 +34,7 @@ urlpatterns = [
     # Setup, the configuration file, See and History (issue 10, items 4-7).
     path("setup/", console_setup_views.setup, name="setup"),
     path("setup/check", console_setup_views.setup_check_again, name="setup_check"),
+    path("setup/problems/<int:pk>/resolved", console_setup_views.problem_resolved, name="setup_problem_resolved"),
     path("file/", console_file_views.config_file, name="config_file"),
     path("file/download", console_file_views.config_download, name="config_download"),
     path("file/upload", console_file_views.config_upload, name="config_upload"),

@@ -394,6 +394,12 @@ class DeliveryProblem(models.Model):
     # default: the release before inserts rows without it (README "Upgrades").
     undelivered = models.BooleanField(default=False, db_default=False,
                                       help_text="The request never reached its approvers.")
+    # HR marks a problem resolved once it is dealt with (the channel fixed, the person asked to send again):
+    # the Setup page then lists it no more among those to look at. Nullable: the release before inserts
+    # rows without it.
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="When HR marked it resolved.")
+    resolved_by = models.CharField(max_length=150, blank=True, default="", db_default="",
+                                   help_text="The console user who marked it resolved.")
 
     class Meta:
         ordering = ("-created_at", "-id")

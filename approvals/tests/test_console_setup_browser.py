@@ -43,3 +43,26 @@ def test_hr_checks_the_setup_and_copies_the_manifest(live_server, django_user_mo
         page.goto(f"{live_server.url}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
     assert [text for text in errors if "Content Security Policy" in text] == []
+
+
+def test_hr_marks_a_delivery_problem_resolved(live_server, django_user_model, fake_slack, browser):
+    from approvals.models import DeliveryProblem
+
+    install_config()
+    DeliveryProblem.objects.create(request_id="r1", user="U_ALICE", team="Engineering", channel="C_ENG_APPROVALS",
+                                   error="not_in_channel", summary=":palm_tree: Vacation, Mon 10 Mar 2031",
+                                   undelivered=True)
+    django_user_model.objects.create_user("hannah", "hannah@example.com", PASSWORD, is_staff=True)
+    page = browser.new_page()
+    errors = collect_console_errors(page)
+    sign_in(page, live_server.url, "hannah", "/console/setup/", wait_for="#delivery-problems")
+    assert "Not delivered" in page.inner_text("#delivery-problems")
+
+    page.get_by_role("button", name="Mark resolved").click()
+
+    page.wait_for_selector("#resolved-problems")
+    assert "Marked resolved" in page.inner_text("body")
+    assert page.query_selector("#delivery-problems") is None
+    assert "1 problem marked resolved" in page.inner_text("#resolved-problems")
+    assert DeliveryProblem.objects.get().resolved_by == "hannah"
+    assert [text for text in errors if "Content Security Policy" in text] == []

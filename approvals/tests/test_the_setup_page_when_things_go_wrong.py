@@ -346,6 +346,53 @@ def test_a_delivery_problem_names_people_as_slack_does_not_by_id(slack, hr, fake
     assert BOB not in row and ALICE not in row, row
 
 
+def test_hr_marks_a_problem_resolved_and_it_leaves_the_list_but_not_the_record(slack, hr, fake_slack,
+                                                                               django_user_model):
+    install_config()
+    bot_removed(fake_slack, C_ENG_APPROVALS)
+    request_time_off(slack, fake_slack, ALICE)
+    [problem] = DeliveryProblem.objects.all()
+    page = setup_page(hr)
+    assert len(problem_rows(page)) == 1 and "Mark resolved" in problem_rows(page)[0]
+
+    response = hr.post(reverse("console:setup_problem_resolved", args=[problem.pk]), follow=True)
+
+    assert response.status_code == 200 and "Marked resolved" in response.text
+    page = setup_page(hr)
+    assert problem_rows(page) == []
+    assert "No delivery problems left to look at" in page and "1 problem marked resolved" in page
+    problem.refresh_from_db()
+    assert problem.resolved_by == "hannah" and problem.resolved_at is not None
+    first_mark = problem.resolved_at
+    hr.post(reverse("console:setup_problem_resolved", args=[problem.pk]))  # a second tab: the first mark stays
+    problem.refresh_from_db()
+    assert problem.resolved_at == first_mark
+
+    # A new problem after that is listed: only what was marked leaves.
+    DeliveryProblem.objects.create(request_id="r2", user=ALICE, team="Engineering", channel=C_ENG_APPROVALS,
+                                   error="is_archived", summary="Sick day, Mon 17 Mar 2031", undelivered=True)
+    [row] = problem_rows(setup_page(hr))
+    assert "Sick day" in row, row
+
+
+def test_marking_resolved_needs_a_post_from_staff_and_an_existing_problem(slack, hr, fake_slack, django_user_model):
+    install_config()
+    bot_removed(fake_slack, C_ENG_APPROVALS)
+    request_time_off(slack, fake_slack, ALICE)
+    [problem] = DeliveryProblem.objects.all()
+    url = reverse("console:setup_problem_resolved", args=[problem.pk])
+
+    assert hr.get(url).status_code == 405
+    assert hr.post(reverse("console:setup_problem_resolved", args=[problem.pk + 1000])).status_code == 404
+    employee = django_user_model.objects.create_user("eve", "eve@example.com", "a-long-test-password")
+    browser = Client()
+    browser.force_login(employee)
+    assert browser.post(url).status_code in (302, 403)
+    assert Client().post(url).status_code in (302, 403)
+    problem.refresh_from_db()
+    assert problem.resolved_at is None
+
+
 # --- Nobody left to approve -------------------------------------------------------------------------------
 
 
