@@ -80,15 +80,24 @@ def failing(fake_slack, matches, fault: str, *, times: int | None = 1):
     string: an `ok: false` refusal with that error), the first `times` times (None: every time).
     Yields the params of the calls that met it. The fake's own faults (`fake_slack.fail`, `rate_limit`, …)
     pick calls by method; these by anything in them: a post to one channel, a DM, a thread reply."""
+    with failing_each(fake_slack, (matches, fault, times)) as (met,):
+        yield met
+
+
+@contextmanager
+def failing_each(fake_slack, *rules):
+    """Several `failing` at once: each rule (matches, fault, times); the first rule a call matches decides.
+    Yields, per rule, the params of the calls that met it."""
     real_handle = fake_slack.handle
-    met = []
+    met = [[] for _ in rules]
 
     def handle(method, params, headers):
-        if matches(method, params) and (times is None or len(met) < times):
-            met.append(params)
-            if fault not in PASSING_FAULTS:
-                return 200, {}, {"ok": False, "error": fault}
-            return _faulty_answer(fault, lambda: real_handle(method, params, headers))
+        for (matches, fault, times), seen in zip(rules, met):
+            if matches(method, params) and (times is None or len(seen) < times):
+                seen.append(params)
+                if fault not in PASSING_FAULTS:
+                    return 200, {}, {"ok": False, "error": fault}
+                return _faulty_answer(fault, lambda: real_handle(method, params, headers))
         return real_handle(method, params, headers)
 
     fake_slack.handle = handle

@@ -14,7 +14,6 @@ Slack made), not what the app believes it sent.
 
 import json
 import re
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -47,7 +46,7 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.slack_faults import PASSING_FAULTS, _faulty_answer, failing
+from test_support.slack_faults import failing, failing_each
 from test_support.slack_requests import (
     event_envelope,
     post_command,
@@ -78,33 +77,6 @@ HR_CHANGED = f"<@{HR}> changed your time off"
 NOBODY_DECIDES = "Nobody may decide your request"
 LEFT_TO_HR = "They were the only approver left"
 NOT_DELIVERED = "did not reach your approvers"
-
-
-# --- Slack half down, several ways at once ----------------------------------------------------------
-
-
-@contextmanager
-def slack_failing(fake_slack, *rules):
-    """Each rule (matches, fault, times): calls for which `matches(method, params)` holds meet `fault` (one of
-    PASSING_FAULTS, or an `ok: false` refusal with that error), the first `times` times. The first rule a
-    call matches decides. Yields, per rule, the params of the calls that met it."""
-    real_handle = fake_slack.handle
-    met = [[] for _ in rules]
-
-    def handle(method, params, headers):
-        for (matches, fault, times), seen in zip(rules, met):
-            if matches(method, params) and (times is None or len(seen) < times):
-                seen.append(params)
-                if fault not in PASSING_FAULTS:
-                    return 200, {}, {"ok": False, "error": fault}
-                return _faulty_answer(fault, lambda: real_handle(method, params, headers))
-        return real_handle(method, params, headers)
-
-    fake_slack.handle = handle
-    try:
-        yield met
-    finally:
-        del fake_slack.handle
 
 
 def dm_to(user: str, containing: str | None = None):
@@ -450,7 +422,7 @@ def test_a_decision_dm_in_doubt_arrives_once_though_reading_the_dm_fails_for_a_w
     request_time_off(client, fake_slack, ALICE)
     [posted] = posted_requests(fake_slack)
 
-    with slack_failing(fake_slack, (lambda m, p: dm_to(ALICE)(m, p) and is_decision(str(p.get("text"))),
+    with failing_each(fake_slack, (lambda m, p: dm_to(ALICE)(m, p) and is_decision(str(p.get("text"))),
                                     "answer_lost", 1),
                        (reading_dm_of(ALICE), fault, times)) as (lost, looked):
         response = click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
@@ -475,7 +447,7 @@ def test_a_receipt_in_doubt_arrives_once_though_the_look_in_a_new_dm_fails_for_a
     install_config()
     failing_step = opening_dm_of(ALICE) if step == "conversations.open" else reading_dm_of(ALICE)
 
-    with slack_failing(fake_slack, (dm_to(ALICE), "answer_lost", 1), (failing_step, fault, times)) as (lost, met):
+    with failing_each(fake_slack, (dm_to(ALICE), "answer_lost", 1), (failing_step, fault, times)) as (lost, met):
         request_time_off(client, fake_slack, ALICE)
 
     assert lost and met
@@ -498,7 +470,7 @@ def test_a_reminder_in_doubt_arrives_once_though_the_next_ticks_look_fails_for_a
     approved_leave_for_everyone(fake_slack, settings)
     failing_step = opening_dm_of(BOB) if step == "conversations.open" else reading_dm_of(BOB)
 
-    with slack_failing(fake_slack, (dm_to(BOB, REMINDER), "answer_lost", 1),
+    with failing_each(fake_slack, (dm_to(BOB, REMINDER), "answer_lost", 1),
                        (failing_step, fault, times)) as (lost, met):
         said = reminders_ticking_until_done(at(FRIDAY, 15))
 
@@ -513,7 +485,7 @@ def test_hr_hears_of_a_lost_channel_once_though_opening_their_dm_fails_for_a_whi
                                                                                   no_sleeping, fault, times):
     two_hr_people(fake_slack)
 
-    with slack_failing(fake_slack, (dm_to(HR), "answer_lost", 1), (opening_dm_of(HR), fault, times)) as (lost, met):
+    with failing_each(fake_slack, (dm_to(HR), "answer_lost", 1), (opening_dm_of(HR), fault, times)) as (lost, met):
         archive(client, C_ENG_APPROVALS)
 
     assert lost and met
@@ -533,7 +505,7 @@ def test_the_look_finding_the_receipt_still_sends_the_decision_dm(client, fake_s
     [posted] = posted_requests(fake_slack)
     decision = lambda m, p: dm_to(ALICE)(m, p) and is_decision(str(p.get("text")))  # noqa: E731
 
-    with slack_failing(fake_slack, (decision, fault, 2)) as (met,):
+    with failing_each(fake_slack, (decision, fault, 2)) as (met,):
         click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
 
     assert met
@@ -555,7 +527,7 @@ def test_the_look_finding_an_earlier_decision_dm_still_sends_this_requests_decis
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, first)
     assert len(decision_dms(fake_slack)) == 1
 
-    with slack_failing(fake_slack, (lambda m, p: dm_to(ALICE)(m, p) and is_decision(str(p.get("text"))),
+    with failing_each(fake_slack, (lambda m, p: dm_to(ALICE)(m, p) and is_decision(str(p.get("text"))),
                                     "internal_error", 1)) as (met,):
         click(client, fake_slack, BOB, ids.APPROVE_ACTION, second)
 
@@ -575,7 +547,7 @@ def test_a_reminder_in_doubt_is_sent_when_the_look_finds_only_other_dms(client, 
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
     assert len(dms_in_slack(fake_slack, ALICE)) == 2
 
-    with slack_failing(fake_slack, (dm_to(ALICE, REMINDER), "internal_error", 1)) as (met,):
+    with failing_each(fake_slack, (dm_to(ALICE, REMINDER), "internal_error", 1)) as (met,):
         said = reminders_ticking_until_done(at(FRIDAY, 15))
 
     assert met and looks_in_dm(fake_slack, ALICE), said
@@ -692,7 +664,7 @@ def test_alice_is_told_once_that_her_request_could_not_be_sent_when_that_dm_lost
     install_config()
     to_approvals = lambda m, p: m == "chat.postMessage" and p.get("channel") == C_ENG_APPROVALS  # noqa: E731
 
-    with slack_failing(fake_slack, (to_approvals, "not_in_channel", None),
+    with failing_each(fake_slack, (to_approvals, "not_in_channel", None),
                        (dm_to(ALICE, NOT_DELIVERED), fault, 1)) as (refused, lost):
         request_time_off(client, fake_slack, ALICE)
 
