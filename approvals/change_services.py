@@ -603,8 +603,8 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
                                       messages.changed_by_hr_text(entry, leave_type, by=by)),
                  entry=entry, what="the DM about the change", channel=entry.user)
     if edited and by == entry.user:  # their receipt shows the new request (posted anew if it is not found)
-        followup(f"change-receipt:{key}", lambda: send_receipt(client, f"change-receipt:{key}", entry, leave_type,
-                                                               approvers),
+        followup(f"change-receipt:{key}", lambda: send_receipt(client, entry, leave_type, approvers,
+                                                               key=f"change-receipt:{key}"),
                  entry=entry, what="the updated receipt", channel=entry.user, of_state=True)
     else:  # withdrawn, cancelled, or changed by HR (who DMs them): the receipt they have says so
         followup(f"change-receipt:{key}", lambda: receipt_update(client, entry, leave_type, approvers),

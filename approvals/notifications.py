@@ -279,17 +279,22 @@ def _problem_row(*, request_id: str, user: str, team: str, channel: str, error: 
 RECEIPT_LOCATION_SECONDS = 400 * 24 * 60 * 60  # past the leave year: the receipt's buttons work as long
 
 
-def send_receipt(client: WebClient, key: str, entry: LedgerEntry, leave_type: LeaveTypeConfig | None,
-                 approvers) -> None:
-    """The receipt DM with its buttons (edit, withdraw, cancel), once for `key`; rewritten in place once we
-    know where it is."""
+def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers, *,
+                 key: str = "") -> None:
+    """The receipt DM with its buttons (edit, withdraw, cancel); rewritten in place once we know where it is.
+    `key`: the follow-up it is sent for, so that it is sent once though Slack makes it and loses its answer
+    (`send_dm_once`); without one (a caller of the release before), as any DM."""
     text = messages.receipt_text(entry, leave_type, approvers)
     blocks = messages.receipt_blocks(entry, leave_type, approvers)
     where = cache.get(f"receipt-at:{entry.id}")
     if where:
         client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
         return
-    where = send_dm_once(client, key, entry.user, text, blocks)
+    if key:
+        where = send_dm_once(client, key, entry.user, text, blocks)
+    else:
+        response = send_dm(client, entry.user, text, blocks)
+        where = (response["channel"], response["ts"]) if response is not None else None
     if where is not None:
         cache.set(f"receipt-at:{entry.id}", where, RECEIPT_LOCATION_SECONDS)
 

@@ -744,7 +744,8 @@ def post_request(client: WebClient, config: WorkspaceConfig, submission: Submiss
 def send_receipt_and_announcement(client: WebClient, team: TeamConfig | None, entry: LedgerEntry,
                                   leave_type: LeaveTypeConfig | None, approvers) -> None:
     """`team`: None when the team was removed from the configuration since the request was posted."""
-    followup(f"receipt:{entry.id}", lambda: send_receipt(client, f"receipt:{entry.id}", entry, leave_type, approvers),
+    receipt_key = f"receipt:{entry.id}"
+    followup(receipt_key, lambda: send_receipt(client, entry, leave_type, approvers, key=receipt_key),
              entry=entry, what="the receipt DM", channel=entry.user)
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
