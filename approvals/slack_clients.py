@@ -104,7 +104,7 @@ class ObservedWebClient(WebClient):
             if exc.code == 429:
                 method = url.split("?", 1)[0].rsplit("/", 1)[-1]
                 metrics.slack_ratelimited(method)
-                slack_pauses.note(method, _whole_seconds(retry_after_header(exc.headers)))
+                slack_pauses.note(slack_pauses.noted_place(method), _whole_seconds(retry_after_header(exc.headers)))
             raise
         return _parsed(answer)
 
@@ -137,16 +137,30 @@ class PatientWebClient(ObservedWebClient):
         self.waits_out_429 = waits_out_429
 
     def api_call(self, api_method: str, **kwargs):
-        wait = slack_pauses.seconds_left(api_method) if self.waits_out_429 else 0.0
+        where = slack_pauses.place(api_method, _channel_of(kwargs))
+        wait = slack_pauses.seconds_left(where) if self.waits_out_429 else 0.0
         if 0 < wait <= IN_CALL_RETRY_AFTER_MAX_SECONDS:
             logger.info("slack api %s waits %.1fs: rate-limited", api_method, wait,
                         extra={"event": "slack_api_wait", "slack_method": api_method, "wait_seconds": round(wait, 1)})
             slack_pauses.wait(wait)
         met = slack_pauses.met_in_this_thread()
-        response = super().api_call(api_method, **kwargs)
+        slack_pauses.calling(where)
+        try:
+            response = super().api_call(api_method, **kwargs)
+        finally:
+            slack_pauses.calling(None)
         if wait > 0 or slack_pauses.met_in_this_thread() != met:
-            slack_pauses.ended(api_method)  # Slack answered it after a pause: others need not wait on
+            slack_pauses.ended(where)  # Slack answered it after a pause: others need not wait on
         return response
+
+
+def _channel_of(kwargs: dict) -> object:
+    """The channel a call names, however slack_sdk sends its arguments (JSON body, form, query)."""
+    for part in ("json", "data", "params"):
+        arguments = kwargs.get(part)
+        if isinstance(arguments, dict) and arguments.get("channel"):
+            return arguments["channel"]
+    return None
 
 
 class KeptAliveWebClient(ObservedWebClient):

@@ -65,6 +65,22 @@ def test_a_pause_holds_only_the_method_slack_named(fake_slack, clock):
     assert statuses(fake_slack, "chat.postMessage") == [200, 200]  # the request, then "hello" at once
 
 
+def test_a_posting_pause_holds_only_the_channel_slack_named(fake_slack, clock):
+    # chat.postMessage is limited per channel: a 429 in the approvals channel keeps a DM, or another
+    # channel's post, from nobody.
+    fake_slack.rate_limit("chat.postMessage", retry_after=5)
+    with pytest.raises(SlackApiError):
+        locked_write_client().chat_postMessage(channel="C_ENG_APPROVALS", text="a request")
+    background_client().chat_postMessage(channel="C_GENERAL", text="out today")
+    background_client().chat_postMessage(channel="U_ALICE", text="your receipt")
+    assert clock.waits == []
+    # The approvals channel's own next post waits what is left, though others were answered meanwhile.
+    clock.skipped += 2
+    background_client().chat_postMessage(channel="C_ENG_APPROVALS", text="another request")
+    assert clock.waits == [pytest.approx(3, abs=0.1)]
+    assert statuses(fake_slack, "chat.postMessage") == [429, 200, 200, 200]
+
+
 def test_a_long_pause_is_left_to_slack_and_the_tasks_next_attempt(fake_slack, clock):
     # Holding a call for a minute would hold a worker's thread; the call's own 429 sends its task later.
     fake_slack.rate_limit("chat.postMessage", retry_after=60, times=2)
