@@ -112,8 +112,9 @@ def _ledger_part(config, directory) -> dict:
 
 
 def _person(directory, user: str) -> str:
-    person = directory.person(user) if directory else None
-    return person.label if person else user
+    """A person as the console names them (told apart from namesakes; "(deactivated)" once they left);
+    their id when the directory is not read yet or Slack does not list them."""
+    return directory.person_label(user) if directory else user
 
 
 def _with_names(directory, text: str) -> str:
