@@ -829,8 +829,9 @@ def tell_person(client: WebClient, user: str, text: str, *, channel: str = "", k
             send_dm(client, user, text)
     except (SlackClientError, OSError) as exc:
         if transient(exc):
-            # The key only when there is one: a worker of the release before takes the row as it was.
-            tasks.tell_user.enqueue(channel, user, text, **({"key": key} if key else {}))
+            # The key only when there is one (a task's arguments are positional: retrying_task): a worker of
+            # the release before takes a row without it as it was, and hands one with it back.
+            tasks.tell_user.enqueue(channel, user, text, *([key] if key else []))
             return
         logger.error("could not tell user=%s what became of their request error=%s", user, error_code(exc))
 
