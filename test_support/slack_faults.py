@@ -45,6 +45,8 @@ MANGLED_200 = ("html_page_200", "cut_short_200")
 PASSING_FAULTS = ("rate_limited_429", "http_500", "http_503", "gateway_502_html", "internal_error", "fatal_error",
                   "service_unavailable", "request_timeout", "ratelimited_http_200", "answer_lost", "dropped",
                   *MANGLED_200)
+# The passing faults Slack acted on, whose answer never reached the app whole.
+MADE_BUT_LOST = ("answer_lost", "dropped", *MANGLED_200)
 PROXY_PAGE = "<html><head><title>Service Unavailable</title></head><body>Please try again later</body></html>"
 
 

@@ -24,12 +24,10 @@ from test_support.flows import (
     request_values,
     submit_request,
 )
-from test_support.slack_faults import failing
+from test_support.direct_messages import is_decision
+from test_support.slack_faults import MADE_BUT_LOST, failing
 
 pytestmark = pytest.mark.django_db
-
-# Slack acted on each of these, and its answer never reached the app whole.
-MADE_BUT_LOST = ("answer_lost", "dropped", "html_page_200", "cut_short_200")
 
 
 def to_alice(method, params) -> bool:
@@ -42,12 +40,6 @@ def receipt_to_alice(method, params) -> bool:
 
 def decision_to_alice(method, params) -> bool:
     return to_alice(method, params) and is_decision(str(params.get("text")))
-
-
-def is_decision(text: str) -> bool:
-    """The decision DM ("… approved your :palm_tree: Vacation, …"), not the receipt rewritten to say so
-    ("… approved your request for …")."""
-    return "approved your" in text and "approved your request for" not in text
 
 
 def dms_made_to(fake_slack, user) -> list:

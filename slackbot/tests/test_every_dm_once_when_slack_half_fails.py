@@ -46,7 +46,8 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.slack_faults import failing, failing_each
+from test_support.direct_messages import dm_channel, dm_to, is_decision
+from test_support.slack_faults import MADE_BUT_LOST, failing, failing_each
 from test_support.slack_requests import (
     event_envelope,
     post_command,
@@ -57,8 +58,6 @@ from test_support.slack_requests import (
 
 pytestmark = pytest.mark.django_db
 
-# Slack acted on each of these, and its answer never reached the app whole.
-MADE_BUT_LOST = ("answer_lost", "dropped", "html_page_200", "cut_short_200")
 # Faults of a look in the DM that a later attempt does not meet; with how many times in a row each is met:
 # enough to outlast the background client's own retries (three) where it retries inside the call.
 LOOK_FAULTS = [("rate_limited_429", 5), ("http_500", 5), ("internal_error", 2)]
@@ -77,18 +76,6 @@ HR_CHANGED = f"<@{HR}> changed your time off"
 NOBODY_DECIDES = "Nobody may decide your request"
 LEFT_TO_HR = "They were the only approver left"
 NOT_DELIVERED = "did not reach your approvers"
-
-
-def dm_to(user: str, containing: str | None = None):
-    """chat.postMessage to `user`'s DM (addressed by their user id, as the app does)."""
-    def matches(method, params) -> bool:
-        return (method == "chat.postMessage" and params.get("channel") == user
-                and (containing is None or containing in str(params.get("text"))))
-    return matches
-
-
-def dm_channel(user: str) -> str:
-    return "D" + user[1:]  # the fake's id for the app's DM with `user`, as conversations.open gives it
 
 
 def opening_dm_of(user: str):
@@ -137,12 +124,6 @@ def requests_in_ledger(fake_slack) -> list[dict]:
 
 def thread_of(fake_slack, ts: str) -> list[str]:
     return [m.text for m in fake_slack.workspace.replies(C_ENG_APPROVALS, ts) if m.ts != ts]
-
-
-def is_decision(text: str) -> bool:
-    """The decision DM ("… approved your :palm_tree: Vacation, …"), not the receipt rewritten to say so
-    ("… approved your request for …")."""
-    return "approved your" in text and "approved your request for" not in text
 
 
 def decision_dms(fake_slack, user: str = ALICE) -> list[str]:

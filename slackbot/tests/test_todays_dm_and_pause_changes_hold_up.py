@@ -57,6 +57,7 @@ from test_support.flows import (
     request_time_off,
 )
 from test_support.job_runs import post_entry, run_jobs
+from test_support.direct_messages import dm_channel, dm_to, is_decision
 from test_support.slack_faults import failing, failing_each
 from test_support.task_rows import run_queued_tasks
 
@@ -75,22 +76,6 @@ GRID_USER = "W0GRIDPAT"  # an Enterprise Grid user id: Slack gives org-wide user
 
 
 # --- What Slack holds, what crossed the wire ----------------------------------------------------------
-
-
-def dm_channel(user: str) -> str:
-    return "D" + user[1:]  # the fake's id for the app's DM with `user`, as conversations.open gives it
-
-
-def dm_to(user: str, containing: str | None = None):
-    def matches(method, params) -> bool:
-        return (method == "chat.postMessage" and params.get("channel") == user
-                and (containing is None or containing in str(params.get("text"))))
-    return matches
-
-
-def is_decision(text: str) -> bool:
-    """The decision DM ("… approved your :palm_tree: Vacation, …"), not the receipt rewritten to say so."""
-    return "approved your" in text and "approved your request for" not in text
 
 
 def decision_dm_to(user: str):
