@@ -123,9 +123,21 @@ def event_membership_changed(event: dict, envelope: dict) -> SlackResponse:
     if event.get("type") == "member_left_channel" and all(isinstance(v, str) and v for v in (user, channel, leaving)):
         approver_left_channel(user, channel, leaving)
     if (event.get("type") == "member_joined_channel" and isinstance(channel, str) and channel
-            and user == cached_bot_identity()[0]):
+            and isinstance(user, str) and _is_our_bot(user, envelope)):
         channel_back(channel)  # the bot invited back: the Setup page checks again
     return ack()
+
+
+def _is_our_bot(user: str, envelope: dict) -> bool:
+    """Is `user` the app's bot user? Its cached id says; before the app has asked Slack for it, the
+    envelope's `authorizations` name the bot user the event was delivered for (asking Slack here would
+    spend the 3 s)."""
+    bot = cached_bot_identity()[0]
+    if bot:
+        return user == bot
+    authorizations = envelope.get("authorizations")
+    return isinstance(authorizations, list) and any(
+        isinstance(a, dict) and a.get("user_id") == user and a.get("is_bot") is True for a in authorizations)
 
 
 # Slack's events for a channel the app loses, and what became of it (channel_services).

@@ -161,6 +161,24 @@ def test_unarchiving_or_inviting_the_bot_back_checks_the_setup_again(client, fak
     assert dms_to(fake_slack, HR) == []
 
 
+def test_the_bot_invited_back_before_the_app_knows_its_id_checks_the_setup_again(client, fake_slack):
+    # A fresh process (or a flushed cache): the event's `authorizations` name the bot user it was sent for.
+    install_config()
+    cache.delete(REQUESTED_KEY)
+    fake_slack.clear_calls()
+    joined = {"type": "member_joined_channel", "user": BOT, "channel": C_ENG_APPROVALS, "channel_type": "C",
+              "team": SLACK_TEAM, "inviter": ACTOR, "event_ts": f"{time.time():.6f}"}
+    assert post_event(client, event_envelope(joined, event_id="Ev_JOINED_COLD")).status_code == 200
+    assert setup_checked(fake_slack)
+
+    # Someone else joining is not the bot, whatever the cache knows.
+    cache.delete(REQUESTED_KEY)
+    fake_slack.clear_calls()
+    someone = {**joined, "user": "U_ALICE"}
+    assert post_event(client, event_envelope(someone, event_id="Ev_JOINED_ALICE")).status_code == 200
+    assert not setup_checked(fake_slack)
+
+
 @pytest.mark.parametrize("broken", [{}, {"channel": ""}, {"channel": 42}, {"channel": {"id": "C_ENG"}}])
 def test_an_event_without_a_usable_channel_is_acknowledged_and_ignored(client, fake_slack, broken):
     install_config()
