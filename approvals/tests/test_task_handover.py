@@ -128,7 +128,7 @@ def test_a_row_no_worker_ran_in_time_is_failed_with_an_error(settings, caplog):
 
 
 @pytest.mark.parametrize("args, kwargs", [
-    (("C_X", "U_X", "hi", "a fourth argument"), {}),  # a new parameter
+    (("C_X", "U_X", "hi", "tell-key", "a fifth argument"), {}),  # a new parameter
     (("C_X", "U_X"), {}),  # a parameter this release has and that one dropped
     (("C_X", "U_X", "hi"), {"urgent": True}),  # a new keyword
 ], ids=["more", "fewer", "keyword"])
