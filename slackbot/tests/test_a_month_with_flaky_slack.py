@@ -14,8 +14,9 @@ jobs (`run_jobs`, and the scheduler's tick). After each sequence:
 - a passing fault is never told to a person as a failure for good, nor cached as an answer ("no members");
 - the daily jobs post once per team and period, even when a first attempt failed after Slack applied it.
 
-DMs and ephemeral notes are spared the faults that make a call and lose its answer: they cannot be read
-back, and may arrive twice (test_slow_slack says so).
+Ephemeral notes are spared the faults that make a call and lose its answer: they cannot be read back, and
+may arrive twice. DMs are not: one Slack made and lost is looked for in the person's DM before it is sent
+again (test_dms_sent_once).
 """
 
 from dataclasses import replace
@@ -73,7 +74,8 @@ def place_of(method: str, params: dict) -> tuple:
 
 
 def to_a_person(method: str, params: dict) -> bool:
-    return method == "chat.postEphemeral" or str(params.get("channel", "")).startswith(("U", "D"))
+    """A note only the person sees (chat.postEphemeral), which cannot be read back."""
+    return method == "chat.postEphemeral"
 
 
 class FirstCallFails:
