@@ -57,8 +57,8 @@ def once(key: str, effect) -> None:
 
 
 def forget_once(*keys: str) -> None:
-    """`once` runs these effects again, when next asked."""
-    cache.delete_many([f"done:{key}" for key in keys])
+    """`once` runs these effects again, when next asked: anew, not found in a post made for them before."""
+    cache.delete_many([mark for key in keys for mark in (f"done:{key}", _doubt_key(key))])
 
 
 def send_dm(client: WebClient, user: str, text: str, blocks: list | None = None) -> dict | None:
@@ -163,12 +163,13 @@ def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks:
     key's tag before posting again. `client` does the looking.
     """
     tag = notice_tag(key)
-    doubt_key = f"maybe-notice:{key}"
+    doubt_key = _doubt_key(key)
     since = cache.get(doubt_key)
     if since is not None:
         found = notice_found(client, channel=channel, thread_ts=thread_ts, since=since, tag=tag)
         if found is not None:
             logger.info("notice found already posted key=%s channel=%s", key, channel)
+            cache.delete(doubt_key)  # settled: an effect sent anew under this key (forget_once) posts anew
             return found
     started = time.time()
     try:
@@ -180,9 +181,16 @@ def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks:
             # The first doubt's time: the look starts there.
             cache.add(doubt_key, started - NOTICE_CLOCK_MARGIN_SECONDS, ONCE_MARK_SECONDS)
         raise
+    if since is not None:
+        cache.delete(doubt_key)  # settled, as above
     if _is_person(channel) and response.get("channel"):
         cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
     return response.get("channel") or channel, response.get("ts") or ""
+
+
+def _doubt_key(key: str) -> str:
+    """Since when a post for `key` may have been made though Slack's answer was lost."""
+    return f"maybe-notice:{key}"
 
 
 # A person's DM with the app keeps its id: kept long, so a retry's look rarely asks Slack for it.

@@ -166,3 +166,24 @@ def test_a_refusal_told_by_dm_that_slack_made_is_told_once(client, fake_slack, n
     told = [m.text for m in dms_made_to(fake_slack, CAROL)]
     assert len(told) == 1 and "no team is configured for you" in told[0], told
     assert posted_requests(fake_slack) == []
+
+
+def test_an_effect_sent_anew_after_forget_once_is_posted_anew_though_its_first_post_was_in_doubt(fake_slack,
+                                                                                                no_backoff):
+    # HR heard once that someone left (that DM's answer was lost, and it was found); they came back and left
+    # again: the same effect is sent anew, and the look must not find the first DM and stay silent.
+    from slack_sdk.errors import SlackApiError
+
+    from approvals.notifications import forget_once, once, send_dm_once
+    from approvals.slack_clients import background_client
+
+    key = "departed-dm:U_DAVE:U_HR"
+    with failing(fake_slack, lambda method, params: method == "chat.postMessage", "answer_lost"):
+        with pytest.raises(SlackApiError):
+            once(key, lambda: send_dm_once(background_client(), key, "U_HR", "Dave has left"))
+    once(key, lambda: send_dm_once(background_client(), key, "U_HR", "Dave has left"))
+    assert [m.text for m in dms_made_to(fake_slack, "U_HR")] == ["Dave has left"]
+
+    forget_once(key)
+    once(key, lambda: send_dm_once(background_client(), key, "U_HR", "Dave has left again"))
+    assert [m.text for m in dms_made_to(fake_slack, "U_HR")] == ["Dave has left", "Dave has left again"]
