@@ -78,9 +78,13 @@ class Change:
     # The channel of the ephemeral `/timeoff list` the button was on, if it was: that list cannot be
     # changed (Slack keeps ephemerals as sent), so the outcome is said there, as an ephemeral too.
     answer_in: str | None = None
+    # When the button on that list was pressed (Slack's `action_ts`): each press there is answered, a
+    # second one after the change too ("Withdrawn: …" again), while a retry of one press is answered once.
+    pressed_at: str | None = None
 
     def as_task_data(self) -> dict:
-        return self.__dict__.copy()
+        # Without pressed_at when there is none: a worker of the release before takes such a row as it was.
+        return {key: value for key, value in self.__dict__.items() if key != "pressed_at" or value is not None}
 
 
 class ChangeRefused(Exception):
@@ -259,8 +263,9 @@ def request_change(client: WebClient, change: Change) -> None:
                                              withdrawn=previous.status == PENDING)
             # Told on its own (tell_person: a task of its own while Slack fails for now, then by DM): an
             # ephemeral Slack keeps failing must not have the whole change, done, run again and again.
-            once(f"change-done:{entry.id}:{change.action}",
-                 lambda: tell_person(client, change.by, text, channel=change.answer_in))
+            press = f":{change.pressed_at}" if change.pressed_at else ""
+            done_key = f"change-done:{entry.id}:{change.action}{press}"
+            once(done_key, lambda: tell_person(client, change.by, text, channel=change.answer_in, key=done_key))
 
 
 def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, today) -> None:

@@ -82,15 +82,20 @@ def send_dm_once(client: WebClient, key: str, user: str, text: str,
     return post_notice(client, key, channel=user, text=text, blocks=blocks)
 
 
-def post_ephemeral(client: WebClient, channel: str, user: str, text: str) -> None:
+def post_ephemeral(client: WebClient, channel: str, user: str, text: str, *, key: str = "") -> None:
+    """A note only `user` sees in `channel`; a DM when Slack refuses it there for good (with a `key`: sent
+    once, though Slack may make it and lose its answer)."""
     try:
         client.chat_postEphemeral(channel=channel, user=user, text=text)
     except SlackApiError as exc:
         if transient(exc):
             raise
-        # The channel may be gone or the user not in it: a DM still reaches them.
+        # The channel may be gone or the user not in it (a DM between colleagues): a DM still reaches them.
         logger.warning("ephemeral failed channel=%s error=%s; sending a DM", channel, exc.response.get("error"))
-        send_dm(client, user, text)
+        if key:
+            send_dm_once(client, key, user, text)
+        else:
+            send_dm(client, user, text)
 
 
 def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:

@@ -816,13 +816,14 @@ def tell_requester(client: WebClient, submission: Submission, text: str) -> None
 
 def tell_person(client: WebClient, user: str, text: str, *, channel: str = "", key: str = "") -> None:
     """Tell someone who waits what became of what they asked: an ephemeral note in `channel` (a DM when
-    that fails for good), or a DM (with a `key`: sent once, though Slack may make it and lose its answer).
+    that fails for good), or a DM (with a `key`, either DM is sent once, though Slack may make it and lose
+    its answer).
     Slack may fail it for the same reason their request failed: while it fails for now, a task of its own
     tells them, retrying until Slack is back; a refusal for good (a revoked token fails every call) is
     logged, since no retry can help."""
     try:
         if channel:
-            post_ephemeral(client, channel, user, text)
+            post_ephemeral(client, channel, user, text, key=key)
         elif key:
             send_dm_once(client, key, user, text)
         else:

@@ -139,7 +139,7 @@ def tell_user(channel: str, user: str, text: str, key: str = "") -> None:
     e.g. 'you are not an approver'. A DM with a `key` is sent once, though Slack may make it and lose its
     answer (notifications.send_dm_once)."""
     if channel:
-        post_ephemeral(background_client(), channel, user, text)
+        post_ephemeral(background_client(), channel, user, text, key=key)
     elif key:
         send_dm_once(background_client(), key, user, text)
     else:

@@ -57,8 +57,10 @@ def change_from(payload: dict, action: dict, kind: str) -> Change:
     on_a_list = container.get("is_ephemeral") is True or (
         container.get("type") == "message" and str(action.get("block_id", "")).startswith(ids.LIST_BLOCK_PREFIX))
     answer_in = (channel_of(payload) or None) if on_a_list else None
+    pressed_at = text_or_none(action.get("action_ts")) if answer_in else None
     return Change(request_id=value["id"], by=payload["user"]["id"], action=kind,
-                  channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")), answer_in=answer_in)
+                  channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")), answer_in=answer_in,
+                  pressed_at=pressed_at)
 
 
 def action_withdraw(payload: dict, action: dict) -> SlackResponse:
