@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry import handler as retry_handler
 
-from approvals import ledger_reader, slack_pauses, task_queue
+from approvals import job_services, ledger_reader, slack_pauses, task_queue
 
 
 class Clock:
@@ -52,9 +52,10 @@ class Clock:
         self.skipped += max((moment - self.now()).total_seconds(), 0.0) + 0.001
 
 
-def simulated_clock(monkeypatch, settings, *, ledger_reads: bool = False) -> Clock:
+def simulated_clock(monkeypatch, settings, *, ledger_reads: bool = False, jobs: bool = False) -> Clock:
     """Tasks as rows; the clients' sleeps and the retries' `run_after` on a new simulated clock, and
-    (`ledger_reads`) the ledger reader's clock and pauses too."""
+    (`ledger_reads`) the ledger reader's clock and pauses too, and (`jobs`) the daily jobs' claims, retries
+    and "is its day over" (move the clock to each tick's instant: `Clock.move_to`)."""
     settings.TASKS = {"default": {"BACKEND": "approvals.task_backend.DatabaseBackend"}}
     clock = Clock()
     sleeper = types.SimpleNamespace(sleep=clock.sleep, time=time.time, monotonic=time.monotonic)
@@ -68,6 +69,8 @@ def simulated_clock(monkeypatch, settings, *, ledger_reads: bool = False) -> Clo
                                             if not name.startswith("_")})
     timezone_now.now = clock.now
     monkeypatch.setattr(task_queue, "timezone", timezone_now)  # a retry's run_after
+    if jobs:
+        monkeypatch.setattr(job_services, "timezone", timezone_now)
     return clock
 
 

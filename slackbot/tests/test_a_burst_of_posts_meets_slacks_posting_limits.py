@@ -23,7 +23,6 @@ What people are promised (README, "When things go wrong"; DESIGN §2.4 and §8):
 
 import json
 import math
-import types
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
@@ -32,10 +31,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management.base import CommandError
-from django.utils import timezone as django_timezone
 
 from approvals import block_ids as ids
-from approvals import job_services
 from approvals.models import DeliveryProblem, JobRun
 from approvals.rules import LedgerEntry
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, DAVE, HR
@@ -207,7 +204,7 @@ def request_posts(method, params):
 
 @pytest.fixture
 def clock(monkeypatch, settings) -> Clock:
-    return simulated_clock(monkeypatch, settings, ledger_reads=True)
+    return simulated_clock(monkeypatch, settings, ledger_reads=True, jobs=True)
 
 
 @pytest.fixture
@@ -535,16 +532,6 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LA)
 
 
-@pytest.fixture
-def job_clock(monkeypatch, clock):
-    """The jobs' claims and retries (`retry_at`) on the simulated clock too."""
-    shifted = types.SimpleNamespace(**{name: getattr(django_timezone, name) for name in dir(django_timezone)
-                                       if not name.startswith("_")})
-    shifted.now = clock.now
-    monkeypatch.setattr(job_services, "timezone", shifted)
-    return clock
-
-
 def tick(clock: Clock, moment: datetime) -> str:
     """The clock's tick at `moment` (`run_jobs --at`), a minute of simulated time after the one before."""
     clock.move_on(60)
@@ -564,10 +551,9 @@ def channel_posts(fake_slack, start: str) -> list[str]:
 
 @pytest.mark.parametrize(("retry_after", "storm_seconds"), [(2, 5), (2, 25), (30, 25), (90, 25)])
 def test_it_sends_each_morning_post_and_reminder_once_on_a_day_of_429s(
-        fake_slack, job_clock, slack, retry_after, storm_seconds):
+        fake_slack, clock, slack, retry_after, storm_seconds):
     # Slack limits every post and DM for a few seconds (waited out inside the call: done at the first tick)
     # or longer (the job fails on a passing fault and a later tick, no sooner than Retry-After, finishes it).
-    clock = job_clock
     install_config(standard_config(teams=(replace(ENGINEERING, digest_time=dt_time(9, 0)),)))
     post_entry(fake_slack, approved(DAVE, NEXT_MONDAY, NEXT_MONDAY))
     post_entry(fake_slack, approved(ALICE, NEXT_MONDAY + timedelta(days=1), NEXT_MONDAY + timedelta(days=2)))
@@ -604,8 +590,7 @@ def test_it_sends_each_morning_post_and_reminder_once_on_a_day_of_429s(
     assert slack.too_soon() == [], [(a.channel, a.retry_after, round(b.at - a.at, 2)) for a, b in slack.too_soon()]
 
 
-def test_it_posts_the_out_today_list_at_a_later_tick_after_ratelimited_at_http_200(fake_slack, job_clock, slack):
-    clock = job_clock
+def test_it_posts_the_out_today_list_at_a_later_tick_after_ratelimited_at_http_200(fake_slack, clock, slack):
     install_config(standard_config(teams=(replace(ENGINEERING, digest_time=dt_time(9, 0)),)))
     tuesday = NEXT_MONDAY + timedelta(days=1)
     post_entry(fake_slack, approved(ALICE, tuesday, tuesday))
