@@ -6,8 +6,9 @@ Slack's rate limits are per method, for the whole app in a workspace
 that method in the next 3 s would be answered 429 too, whichever task or
 process makes it. `chat.postMessage` is limited per channel instead (about one
 message a second in each): its pause holds only posts to the channel (the DM)
-Slack named, and a post answered elsewhere does not end it. So a 429 is written to the shared cache, and the background
-clients (slack_clients.PatientWebClient) read it before each call: a short wait
+Slack named, and a post answered elsewhere does not end it. So a 429 is
+written to the shared cache, and the background clients
+(slack_clients.PatientWebClient) read it before each call: a short wait
 is waited out, as the call's own 429 would be. A longer one is left to Slack
 and the task queue: the call is made, meets its 429, and its task's next
 attempt comes when Slack said.
