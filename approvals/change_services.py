@@ -22,6 +22,7 @@ from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
 from approvals.ledger import LedgerMessage
 from approvals.notifications import (
+    ONCE_MARK_SECONDS,
     announce,
     followup,
     followup_notice,
@@ -263,9 +264,32 @@ def request_change(client: WebClient, change: Change) -> None:
                                              withdrawn=previous.status == PENDING)
             # Told on its own (tell_person: a task of its own while Slack fails for now, then by DM): an
             # ephemeral Slack keeps failing must not have the whole change, done, run again and again.
+            if double_click(entry.id, change):
+                return
             press = f":{change.pressed_at}" if change.pressed_at else ""
             done_key = f"change-done:{entry.id}:{change.action}{press}"
             once(done_key, lambda: tell_person(client, change.by, text, channel=change.answer_in, key=done_key))
+
+
+# Two presses of one button this close together (Slack's `action_ts`) are a double click: answered once.
+DOUBLE_CLICK_SECONDS = 3
+
+
+def double_click(request_id: str, change: Change) -> bool:
+    """Is this press on a list the second of a double click, whose first press was (or is being) answered?
+    A press a while after the last one is answered again; a retry of the same press is not a second one."""
+    try:
+        pressed = float(change.pressed_at or "")
+    except ValueError:
+        return False
+    key = f"change-pressed:{request_id}:{change.action}:{change.by}"
+    if cache.add(key, pressed, ONCE_MARK_SECONDS):
+        return False
+    last = cache.get(key)
+    if isinstance(last, float) and last != pressed and abs(pressed - last) < DOUBLE_CLICK_SECONDS:
+        return True
+    cache.set(key, pressed, ONCE_MARK_SECONDS)
+    return False
 
 
 def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, today) -> None:
