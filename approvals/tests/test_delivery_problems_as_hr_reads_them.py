@@ -47,6 +47,7 @@ from test_support.flows import (
     standard_config,
     submit_request,
 )
+from test_support.setup_page import setup_page
 from test_support.slack_requests import event_envelope, post_event
 
 pytestmark = pytest.mark.django_db
@@ -91,12 +92,6 @@ def staff_browser(django_user_model, username: str, *permissions: str, csrf: boo
 
 def text_of(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", fragment))).strip()
-
-
-def setup_page(browser) -> str:
-    response = browser.get(SETUP)
-    assert response.status_code == 200, response.status_code
-    return response.text
 
 
 def problems_table(page: str) -> str:

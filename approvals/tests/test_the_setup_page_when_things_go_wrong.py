@@ -46,6 +46,7 @@ from test_support.flows import (
     standard_config,
     submit_request,
 )
+from test_support.setup_page import alerts, setup_page
 from test_support.simulated_time import Clock
 from test_support.slack_requests import SLACK_TEAM, event_envelope, post_event
 
@@ -72,22 +73,6 @@ def hr(django_user_model, fake_slack, directory):
 def slack():
     """Slack's side: signed requests to /slack/*, from no browser session."""
     return Client()
-
-
-def setup_page(hr, *, check_again: bool = False) -> str:
-    if check_again:
-        response = hr.post(reverse("console:setup_check"), follow=True)
-        assert response.status_code == 200
-        assert "Checking Slack again" in response.text
-    response = hr.get(reverse("console:setup"))
-    assert response.status_code == 200
-    return response.text
-
-
-def alerts(page: str) -> list[str]:
-    """The text of every element the page announces (role="alert"), white space squeezed."""
-    found = re.findall(r'<(p|div)\b[^>]*role="alert"[^>]*>(.*?)</\1>', page, flags=re.S)
-    return [re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip() for _tag, text in found]
 
 
 def channel_rows(page: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 
 from approvals import block_ids as ids
 from fake_slack.personas import C_ENG_APPROVALS, CAROL
+from test_support.direct_messages import is_decision
 from test_support.flows import (
     ALICE,
     BOB,
@@ -24,7 +25,6 @@ from test_support.flows import (
     request_values,
     submit_request,
 )
-from test_support.direct_messages import is_decision
 from test_support.slack_faults import MADE_BUT_LOST, failing
 
 pytestmark = pytest.mark.django_db

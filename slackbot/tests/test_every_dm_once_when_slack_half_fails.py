@@ -27,6 +27,7 @@ from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, CAROL
+from test_support.direct_messages import dm_channel, dm_to, is_decision
 from test_support.flows import (
     ALICE,
     BOB,
@@ -46,7 +47,6 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.direct_messages import dm_channel, dm_to, is_decision
 from test_support.slack_faults import MADE_BUT_LOST, failing, failing_each
 from test_support.slack_requests import (
     event_envelope,

@@ -32,7 +32,6 @@ from django.core.cache import cache
 from django.core.management.base import CommandError
 from django.tasks import TaskResultStatus
 from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from slack_sdk.http_retry import builtin_handlers
@@ -44,6 +43,7 @@ from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client, ledger_post_client
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS
+from test_support.direct_messages import dm_channel, dm_to, is_decision
 from test_support.flows import (
     ALICE,
     BOB,
@@ -57,7 +57,7 @@ from test_support.flows import (
     request_time_off,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.direct_messages import dm_channel, dm_to, is_decision
+from test_support.setup_page import alerts, setup_page
 from test_support.slack_faults import failing, failing_each
 from test_support.task_rows import run_queued_tasks
 
@@ -177,20 +177,6 @@ def hr(django_user_model, fake_slack):
     return browser
 
 
-def setup_page_checked_again(hr) -> str:
-    response = hr.post(reverse("console:setup_check"), follow=True)
-    assert response.status_code == 200
-    assert "Checking Slack again" in response.text
-    response = hr.get(reverse("console:setup"))
-    assert response.status_code == 200
-    return response.text
-
-
-def alerts(page: str) -> list[str]:
-    found = re.findall(r'<(p|div)\b[^>]*role="alert"[^>]*>(.*?)</\1>', page, flags=re.S)
-    return [re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip() for _tag, text in found]
-
-
 def scope_rows(page: str) -> dict[str, str]:
     """The Scopes table: scope -> what the Granted column says."""
     table = page[page.index('id="scopes"'):page.index("</table>", page.index('id="scopes"'))]
@@ -210,7 +196,7 @@ def test_it_names_the_missing_dm_scopes_on_the_setup_page_and_asks_for_a_reinsta
     install_config()
     without_dm_scopes(fake_slack)
 
-    page = setup_page_checked_again(hr)
+    page = setup_page(hr, check_again=True)
 
     [missing] = [a for a in alerts(page) if a.startswith("Missing scopes")]
     assert "im:write" in missing and "im:history" in missing, missing
@@ -222,7 +208,7 @@ def test_it_names_the_missing_dm_scopes_on_the_setup_page_and_asks_for_a_reinsta
     # Reinstalled from the manifest: the warning goes.
     with fake_slack.workspace.lock:
         fake_slack.workspace.granted_scopes = (*fake_slack.workspace.granted_scopes, *DM_SCOPES)
-    page = setup_page_checked_again(hr)
+    page = setup_page(hr, check_again=True)
     assert not [a for a in alerts(page) if a.startswith("Missing scopes")]
     assert "Every scope the app needs is granted." in page
 
@@ -245,7 +231,7 @@ def test_it_requests_approves_and_reminds_as_before_on_an_install_without_the_dm
     assert [p["status"] for p in requests_starting(fake_slack, MONDAY + timedelta(days=7))] == ["approved"]
     assert fake_slack.calls("conversations.open") == [] and looks_in_dm(fake_slack, ALICE) == []
     assert DeliveryProblem.objects.count() == 0
-    assert 'id="delivery-problems"' not in setup_page_checked_again(hr)
+    assert 'id="delivery-problems"' not in setup_page(hr, check_again=True)
 
 
 def test_it_still_delivers_each_lost_dm_at_least_once_on_an_install_without_the_dm_scopes(client, fake_slack,
@@ -279,7 +265,7 @@ def test_it_still_delivers_each_lost_dm_at_least_once_on_an_install_without_the_
     assert len(posted_requests(fake_slack)) == 1
     assert [p["status"] for p in requests_starting(fake_slack, later_monday)] == ["approved"]
     assert DeliveryProblem.objects.count() == 0
-    assert 'id="delivery-problems"' not in setup_page_checked_again(hr)
+    assert 'id="delivery-problems"' not in setup_page(hr, check_again=True)
 
 
 # === (2) The shared cache loses the doubt mark between attempts =========================================
