@@ -29,8 +29,7 @@ INVITE = "type /invite @Time Off in that channel"
 
 
 def _channel_label(directory: Directory | None, channel_id: str) -> str:
-    channel = directory.channel(channel_id) if directory and channel_id else None
-    return channel.label if channel else channel_id
+    return directory.channel_label(channel_id) if directory and channel_id else channel_id
 
 
 def _person_label(directory: Directory | None, user_id: str) -> str:
@@ -60,6 +59,8 @@ def _members_of(channel_id: str) -> frozenset[str] | None:
 
 def _bot_warning(directory: Directory, channel_id: str, what: str) -> str | None:
     channel = directory.channel(channel_id)
+    if channel is None and (archived := directory.archived_channel(channel_id)) is not None:
+        return f"{archived.label} is archived in Slack: {what} until it is unarchived, or another channel is chosen."
     if channel is None:
         return (f"The app cannot see the channel {channel_id}: {what} until the bot is invited to it "
                 f"({INVITE}). An archived channel cannot be used.")

@@ -93,7 +93,8 @@ class PeopleField(_SlackField):
         directory = self._directory()
         shown = []
         for user_id in value:
-            person = directory.person(user_id) if directory else None
+            # Someone who has left, by their email too: sent back as it is, it is refused as having left.
+            person = (directory.person(user_id) or directory.former_person(user_id)) if directory else None
             shown.append((person.email or f"@{person.name}") if person else user_id)
         return ", ".join(shown)
 
@@ -139,7 +140,8 @@ class ChannelField(_SlackField):
 
     def prepare_value(self, value):
         directory = self._directory()
-        channel = directory.channel(value) if directory and value else None
+        # An archived channel by its name: sent back as it is, it is refused as archived (channel_resolve).
+        channel = (directory.channel(value) or directory.archived_channel(value)) if directory and value else None
         return channel.label if channel else value
 
     def to_python(self, value):

@@ -22,8 +22,7 @@ class TeamRow:
 
 
 def _channel_label(directory: Directory | None, channel_id: str) -> str:
-    channel = directory.channel(channel_id) if directory and channel_id else None
-    return channel.label if channel else channel_id
+    return directory.channel_label(channel_id) if directory and channel_id else channel_id
 
 
 def _person_label(directory: Directory | None, user_id: str) -> str:

@@ -125,8 +125,7 @@ def _with_names(directory, text: str) -> str:
 
 
 def _channel(directory, channel: str | None) -> str:
-    found = directory.channel(channel) if directory and channel else None
-    return found.label if found else channel or ""
+    return directory.channel_label(channel) if directory and channel else channel or ""
 
 
 @require_GET

@@ -55,8 +55,7 @@ def ledger_error_cached(ledger=None) -> str | None:
     if ledger is not None and getattr(ledger, "read_at", 0) > when:
         return None
     names = slack_directory.directory_current()
-    known = names.channel(channel) if names is not None else None
-    name = known.label if known else channel
+    name = names.channel_label(channel) if names is not None else channel
     if error == "missing_scope":
         return (f"the app may not read the history of {name} (missing_scope): paste the manifest on the Setup page "
                 "into the app's App Manifest page and reinstall the app")

@@ -106,6 +106,9 @@ class Directory:
     fetched_at: float = 0.0
     # Deactivated accounts: never offered to choose, but their leave stays in the ledger and is shown by name.
     former_people: tuple[Person, ...] = ()
+    # Archived channels the configuration names (approvals, announce, members, past approvals channels):
+    # never offered to choose, but shown by name, marked archived, where the console shows the configuration.
+    archived_channels: tuple[Channel, ...] = ()
 
     def fresh(self, now: float) -> bool:
         return now - self.fetched_at < FRESH_SECONDS
@@ -128,11 +131,17 @@ class Directory:
         return {p.id: p for p in self.former_people}
 
     @functools.cached_property
+    def _archived_by_id(self) -> dict[str, Channel]:
+        return {c.id: c for c in self.archived_channels}
+
+    @functools.cached_property
     def _labels_shared(self) -> frozenset[str]:
-        """Names more than one person goes by (two "Alex Kim"s): shown with what tells them apart."""
+        """Names more than one person goes by (two "Alex Kim"s, or "Alex Kim" and "alex  kim": a name is
+        found ignoring case and spacing, person_resolve): shown with what tells them apart."""
         seen, shared = set(), set()
         for person in (*self.people, *self.former_people):
-            (shared if person.label in seen else seen).add(person.label)
+            name = _name_key(person.label)
+            (shared if name in seen else seen).add(name)
         return frozenset(shared)
 
     def person(self, user_id: str) -> Person | None:
@@ -152,12 +161,25 @@ class Directory:
         return f"{self._told_apart(former)} (deactivated)" if former is not None else user_id
 
     def _told_apart(self, person: Person) -> str:
-        if person.label not in self._labels_shared:
+        if _name_key(person.label) not in self._labels_shared:
             return person.label
         return f"{person.label} ({person.email or '@' + person.name})"
 
     def channel(self, channel_id: str) -> Channel | None:
+        """A channel the app can choose (not archived)."""
         return self._channels_by_id.get(channel_id)
+
+    def archived_channel(self, channel_id: str) -> Channel | None:
+        return self._archived_by_id.get(channel_id)
+
+    def channel_label(self, channel_id: str) -> str:
+        """A channel's name as the console shows it: "#name", "#name (archived)", or the id of one the app
+        cannot see (a private channel the bot is not in)."""
+        if (channel := self._channels_by_id.get(channel_id)) is not None:
+            return channel.label
+        if (archived := self._archived_by_id.get(channel_id)) is not None:
+            return f"{archived.label} (archived)"
+        return channel_id
 
     def usergroup(self, usergroup_id: str) -> UserGroup | None:
         return self._usergroups_by_id.get(usergroup_id)
@@ -169,6 +191,11 @@ SNAPSHOT_KEY = f"slack_directory:v1:{schema_tag(Directory)}"
 
 
 # --- Reading Slack (background) -----------------------------------------------------
+
+
+def _name_key(name: str) -> str:
+    """A name as HR may type it and as a page shows it: case and runs of spaces do not tell people apart."""
+    return " ".join(name.split()).casefold()
 
 
 def _shown(name) -> str:
@@ -209,6 +236,8 @@ def directory_fetch(client: WebClient) -> Directory:
         for page in _pages(client.conversations_list, types="public_channel,private_channel", exclude_archived=True)
         for c in page.get("channels", [])
     ]
+    listed = {channel.id for channel in channels}
+    archived = [channel for channel in _archived_channels(client, sorted(_configured_channels() - listed))]
     usergroups = [
         UserGroup(id=g["id"], handle=_shown(g.get("handle")), name=_shown(g.get("name")),
                   user_count=_count(g.get("user_count")))
@@ -222,7 +251,36 @@ def directory_fetch(client: WebClient) -> Directory:
         usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
         fetched_at=time.time(),
         former_people=tuple(former),
+        archived_channels=tuple(archived),
     )
+
+
+def _configured_channels() -> set[str]:
+    """Every channel id the configuration names."""
+    from approvals.config_store import current_config  # it reads the directory's names: import when run
+
+    config = current_config()
+    named = {config.requesters_channel, *config.past_approvals_channels}
+    for team in config.teams:
+        named |= {team.members.channel, team.approvers.channel, team.approvals_channel, team.announce_channel,
+                  *team.past_approvals_channels}
+    return {channel for channel in named if channel}
+
+
+def _archived_channels(client: WebClient, channel_ids):
+    """Of channels the configuration names and the list left out, the archived ones (`conversations.info`:
+    the list leaves archived channels out, and a workspace may hold thousands of them). One the bot cannot
+    see (a private channel it is not in: `channel_not_found`) stays unnamed."""
+    for channel_id in channel_ids:
+        try:
+            info = client.conversations_info(channel=channel_id).get("channel") or {}
+        except SlackApiError as exc:
+            if transient(exc):
+                raise
+            continue
+        if info.get("is_archived"):
+            yield Channel(id=channel_id, name=_shown(info.get("name")) or channel_id,
+                          is_private=bool(info.get("is_private")))
 
 
 def _count(value) -> int:
@@ -446,7 +504,7 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
         raise NotResolved(f"No one in this Slack workspace has the email address {text}.")
     if directory is None:
         raise NotResolved(LOADING)
-    name = text.removeprefix("@").strip().casefold()
+    name = _name_key(text.removeprefix("@"))
     if not name:
         raise NotResolved("Type a name, an @handle or an email address.")
     # A handle is one person's (Slack keeps them unique): `@alex` is Alex's even when Alexandra's display
@@ -454,7 +512,7 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
     fields_to_try = ((lambda p: (p.name,)), (lambda p: (p.display_name,))) if text.startswith("@") else (
         (lambda p: (p.name, p.display_name)), (lambda p: (p.real_name,)))
     for names_of in fields_to_try:
-        found = [p for p in directory.people if name in (n.casefold() for n in names_of(p) if n)]
+        found = [p for p in directory.people if name in (_name_key(n) for n in names_of(p) if n)]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -462,7 +520,7 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
                               + ", ".join(f"{p.label} ({p.email or '@' + p.name})" for p in found[:5])
                               + ". Type the email address (or the @handle) of the one you mean.")
     if gone := [p for p in directory.former_people
-                if name in (n.casefold() for n in (p.name, p.display_name, p.real_name) if n)]:
+                if name in (_name_key(n) for n in (p.name, p.display_name, p.real_name) if n)]:
         raise NotResolved(f"{gone[0].label} has left: their Slack account is deactivated.")
     raise NotResolved(f"No one in this Slack workspace is called {text}."
                       + _did_you_mean(people_matching(text, directory=directory), lambda p: p.email or f"@{p.name}"))
@@ -484,6 +542,9 @@ def channel_resolve(text: str, *, directory: Directory | None = None) -> Channel
     found = [c for c in directory.channels if c.name.casefold() == name]
     if found:
         return found[0]  # channel names are unique in a workspace
+    if any(c.name.casefold() == name for c in directory.archived_channels):
+        raise NotResolved(f"#{name} is archived in Slack, so nothing can be posted there: choose another "
+                          "channel, or unarchive it in Slack first.")
     raise NotResolved(f"No channel #{name} that the app can see. A private channel appears once the bot is "
                       "invited to it (/invite @Time Off in that channel); an archived one cannot be used."
                       + _did_you_mean(channels_matching(name, directory=directory), lambda c: c.label))
