@@ -134,9 +134,15 @@ class PeopleField(_SlackField):
 
 
 class ChannelField(_SlackField):
-    """One channel, by #name; cleans to its id ("" when empty and not required)."""
+    """One channel, by #name; cleans to its id ("" when empty and not required). `posted_to`: the app posts
+    there (approvals, announce), so an archived channel is refused; one whose members are read may be archived
+    (Slack still answers its members)."""
 
     kind = "channels"
+
+    def __init__(self, *args, posted_to: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.posted_to = posted_to
 
     def prepare_value(self, value):
         directory = self._directory()
@@ -149,7 +155,7 @@ class ChannelField(_SlackField):
         if not value:
             return ""
         try:
-            return slack_directory.channel_resolve(value, directory=self._directory()).id
+            return slack_directory.channel_resolve(value, directory=self._directory(), posted_to=self.posted_to).id
         except slack_directory.NotResolved as exc:
             raise forms.ValidationError(str(exc), code="unknown_channel") from None
 
@@ -312,10 +318,10 @@ class TeamForm(ConsoleForm, forms.ModelForm):
                                             "their own leave.")
     approvers_channel = ChannelField(label="Approvers channel", required=False,
                                      help_text="Everyone in this channel approves. Use a private channel.")
-    approvals_channel = ChannelField(label="Approvals channel", required=True,
+    approvals_channel = ChannelField(label="Approvals channel", required=True, posted_to=True,
                                      help_text="Requests are posted here, and this channel keeps the team's leave "
                                                "record. Invite the bot to it.")
-    announce_channel = ChannelField(label="Announce channel", required=False,
+    announce_channel = ChannelField(label="Announce channel", required=False, posted_to=True,
                                     help_text="Approved leave and the daily digest are posted here. "
                                               "Empty: no announcements.")
     holiday_country = SelectAnyChoice(label="Public holidays of", required=False,

@@ -71,6 +71,12 @@ def ledger_error_cached(ledger=None) -> str | None:
 def run_setup_checks() -> None:
     report = setup_checks.setup_check(background_client(), current_config())
     setup_checks.setup_report_store(report)
+    # The check read each configured channel (conversations.info): the console's names follow at once a
+    # channel archived or unarchived since (the Setup page is checked again on Slack's events for them).
+    slack_directory.directory_channels_seen([
+        (slack_directory.Channel(id=check.channel, name=check.name, is_private=check.private,
+                                 bot_is_member=check.bot_is_member), check.archived)
+        for check in report.channels if check.found])
     logger.info("setup checks done connection=%s channels=%s", report.connection.error or "ok", len(report.channels))
 
 

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from approvals import directory, ledger_reader, messages, tasks
+from approvals import directory, ledger_reader, messages, slack_directory, tasks
 from approvals.block_kit import escape, mention, mentions
 from approvals.change_services import approvers_of
 from approvals.config_store import current_config
@@ -67,8 +67,9 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     and the requests they were the only approver of, which now wait on HR: one DM to say so."""
     config = current_config()
     # Their profile as Slack has it now (the event made the cache forget it): deactivated, for every reader
-    # that asks the cache alone (the Setup page's teams nobody can approve for).
+    # that asks the cache alone (the Setup page's teams nobody can approve for); and the console's names.
     directory.fetch_user(client, user)
+    slack_directory.directory_person_left(user)
     ledger = ledger_reader.current_ledger(client, config)
     hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user),
                     why=f"{mention(user)}'s Slack account was deactivated", key=departed_approver_dm_key)

@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.cache_values import schema_tag
+from approvals.config_fields import without_hidden_characters
 from approvals.config_types import WorkspaceConfig
 from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE, known_unable
 from approvals.rules import PENDING, LedgerEntry
@@ -105,7 +106,8 @@ class ChannelCheck:
         if self.error:
             return (f"Slack could not say ({self.error}).",)
         found = []
-        if self.archived:
+        if self.archived and any(use.endswith((APPROVALS, ANNOUNCE)) for use in self.uses):
+            # Only posting fails in an archived channel: its history and members are read as before.
             found.append("It is archived: nothing can be posted there.")
         if not self.bot_is_member and any(use.endswith(tuple(BOT_MUST_BE_IN)) for use in self.uses):
             found.append("The bot is not in it: type /invite @Time off in the channel.")
@@ -192,7 +194,10 @@ def channel_check(client: WebClient, channel: str, uses: list[str], *, private_t
         return ChannelCheck(channel=channel, uses=tuple(uses), error=error_for_people(exc), passing=transient(exc),
                             needed=needed if isinstance(needed, str) else "")
     members = info.get("num_members")
-    return ChannelCheck(channel=channel, uses=tuple(uses), name=info.get("name") or "", found=True,
+    name = info.get("name")
+    # Anyone may name a channel: shown as the console shows every Slack name (no right-to-left override).
+    return ChannelCheck(channel=channel, uses=tuple(uses), found=True,
+                        name=without_hidden_characters(name) if isinstance(name, str) else "",
                         bot_is_member=bool(info.get("is_member")), archived=bool(info.get("is_archived")),
                         private=bool(info.get("is_private")), members=members if isinstance(members, int) else None,
                         private_types=private_types)

@@ -28,7 +28,7 @@ import functools
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -247,7 +247,7 @@ def directory_fetch(client: WebClient) -> Directory:
     ]
     return Directory(
         people=tuple(sorted(people, key=lambda p: (p.label.casefold(), p.id))),
-        channels=tuple(sorted(channels, key=lambda c: (c.name.casefold(), c.id))),
+        channels=tuple(sorted(channels, key=_channel_order)),
         usergroups=tuple(sorted(usergroups, key=lambda g: (g.handle.casefold(), g.id))),
         fetched_at=time.time(),
         former_people=tuple(former),
@@ -333,6 +333,44 @@ def directory_refresh(client: WebClient) -> Directory | None:
     logger.info("slack directory refreshed people=%s channels=%s usergroups=%s",
                 len(directory.people), len(directory.channels), len(directory.usergroups))
     return directory
+
+
+def directory_person_left(user: str) -> None:
+    """Slack said (`user_change`) that `user`'s account was deactivated: the console names them "(deactivated)"
+    and stops offering them now, not at its next read of Slack's names. A refresh under way writes what Slack
+    says, which says the same."""
+    directory = directory_cached()
+    person = directory.person(user) if directory is not None else None
+    if person is None:
+        return
+    cache.set(SNAPSHOT_KEY, replace(directory, people=tuple(p for p in directory.people if p.id != user),
+                                    former_people=(*directory.former_people, person)), KEEP_SECONDS)
+
+
+def directory_channels_seen(seen: list[tuple[Channel, bool]]) -> None:
+    """Channels as Slack described them just now, each with whether it is archived (the Setup page's check,
+    `conversations.info`): one archived, unarchived or renamed since the directory was read is named so now,
+    not at its next read. One the directory does not list and that is not archived (private, the bot not in
+    it) is left out, as Slack's list leaves it out."""
+    directory = directory_cached()
+    if directory is None:
+        return
+    live, archived = dict(directory._channels_by_id), dict(directory._archived_by_id)
+    for channel, is_archived in seen:
+        if channel.id not in live and channel.id not in archived and not is_archived:
+            continue
+        live.pop(channel.id, None)
+        archived.pop(channel.id, None)
+        shown = replace(channel, name=_shown(channel.name) or channel.id)
+        (archived if is_archived else live)[channel.id] = replace(shown, bot_is_member=False) if is_archived else shown
+    if (tuple(live.values()), tuple(archived.values())) == (directory.channels, directory.archived_channels):
+        return
+    cache.set(SNAPSHOT_KEY, replace(directory, channels=tuple(sorted(live.values(), key=_channel_order)),
+                                    archived_channels=tuple(archived.values())), KEEP_SECONDS)
+
+
+def _channel_order(channel: Channel) -> tuple[str, str]:
+    return channel.name.casefold(), channel.id
 
 
 def person_by_email(client: WebClient, email: str) -> Person | None:
@@ -526,13 +564,16 @@ def person_resolve(text: str, *, directory: Directory | None = None, client: Web
                       + _did_you_mean(people_matching(text, directory=directory), lambda p: p.email or f"@{p.name}"))
 
 
-def channel_resolve(text: str, *, directory: Directory | None = None) -> Channel:
-    """The channel `text` names: #name, name, or a channel id."""
+def channel_resolve(text: str, *, directory: Directory | None = None, posted_to: bool = True) -> Channel:
+    """The channel `text` names: #name, name, or a channel id. `posted_to`: the app posts there (an approvals
+    or announce channel), so an archived one is refused; one whose members are read may be archived."""
     text = text.strip()
     directory = directory if directory is not None else directory_cached()
     if (match := CHANNEL_ID.match(text)) and not (directory and directory.channel(match[1]) is None and any(
             c.name.casefold() == text.casefold() for c in directory.channels)):  # #CAREERS is a name, not an id
         channel = directory.channel(match[1]) if directory else None
+        if channel is None and directory and (archived := directory.archived_channel(match[1])):
+            return _archived_resolved(archived, posted_to)
         return channel or Channel(id=match[1], name=match[1])
     if directory is None:
         raise NotResolved(LOADING)
@@ -542,12 +583,18 @@ def channel_resolve(text: str, *, directory: Directory | None = None) -> Channel
     found = [c for c in directory.channels if c.name.casefold() == name]
     if found:
         return found[0]  # channel names are unique in a workspace
-    if any(c.name.casefold() == name for c in directory.archived_channels):
-        raise NotResolved(f"#{name} is archived in Slack, so nothing can be posted there: choose another "
-                          "channel, or unarchive it in Slack first.")
+    if archived := [c for c in directory.archived_channels if c.name.casefold() == name]:
+        return _archived_resolved(archived[0], posted_to)
     raise NotResolved(f"No channel #{name} that the app can see. A private channel appears once the bot is "
                       "invited to it (/invite @Time Off in that channel); an archived one cannot be used."
                       + _did_you_mean(channels_matching(name, directory=directory), lambda c: c.label))
+
+
+def _archived_resolved(channel: Channel, posted_to: bool) -> Channel:
+    if posted_to:
+        raise NotResolved(f"{channel.label} is archived in Slack, so nothing can be posted there: choose another "
+                          "channel, or unarchive it in Slack first.")
+    return channel
 
 
 def usergroup_resolve(text: str, *, directory: Directory | None = None) -> UserGroup:

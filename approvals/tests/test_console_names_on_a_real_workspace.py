@@ -28,6 +28,7 @@ from fake_slack.workspace import User
 from test_support.console_pages import errors_of, team_post
 from test_support.flows import install_config
 from test_support.slack_faults import failing
+from test_support.slack_requests import event_envelope, post_event
 
 pytestmark = pytest.mark.django_db
 
@@ -567,3 +568,18 @@ def test_the_form_of_a_team_whose_channel_was_archived_names_it_and_saving_it_sa
     [error] = [html.unescape(e) for e in errors_of(response, "approvals_channel")]
     assert error.startswith("#old-team is archived in Slack"), error
     assert Team.objects.get().approvals_channel == C_ARCHIVED  # nothing saved
+
+
+def test_someone_deactivated_is_marked_so_on_the_teams_page_as_soon_as_slack_says_so(client, hr_client, fake_slack):
+    # Slack's user_change says Bob left: the console names him "(deactivated)" and stops offering him at
+    # once, not at its next read of Slack's names.
+    install_config()  # Engineering, which Bob approves for
+    slack_directory.directory_refresh(background_client())
+    fake_slack.workspace.users[BOB].deleted = True
+    profile = fake_slack.workspace.users[BOB].to_api()
+
+    response = post_event(client, event_envelope({"type": "user_change", "user": profile}, event_id="Ev_BOB_LEFT"))
+
+    assert response.status_code == 200
+    assert "Bob Brown (deactivated)" in shown(team_row(hr_client.get(reverse("console:home")), "Engineering"))
+    assert BOB not in [p.id for p in slack_directory.people_matching("Bob")]
