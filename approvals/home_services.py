@@ -93,6 +93,12 @@ def home_publish_failed(user: str, *, retried_in: int | None = None) -> None:
         cache.set(_queued_key(user), 1, max(HOME_QUEUED_SECONDS, retried_in + HOME_QUEUED_SECONDS))
 
 
+def home_publish_given_up(user: str) -> None:
+    """A publish failed for good (its last attempt, or a refusal): no retry of it waits, so the next change
+    or open asks for one again, rather than taking the failed one's mark for a publish still to come."""
+    cache.delete(_queued_key(user))
+
+
 def _started_key(user: str) -> str:
     return f"home:started:{user}"
 

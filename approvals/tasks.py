@@ -214,7 +214,13 @@ def edit_request(submission: dict, by: str) -> None:
     change_services.request_edit(background_client(), request_services.Submission.from_task_data(submission), by)
 
 
-@retrying_task(priority=-5)
+def publish_home_gave_up(exc: Exception, user: str, opened: bool = False) -> None:
+    from approvals import home_services
+
+    home_services.home_publish_given_up(user)
+
+
+@retrying_task(priority=-5, on_give_up=publish_home_gave_up)
 def publish_home(user: str, opened: bool = False) -> None:
     """`opened`: the person opened App Home just now (and so is one who looks at it)."""
     from approvals import home_services

@@ -39,6 +39,7 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.home_views import view_texts
 from test_support.slack_requests import post_command, post_interaction, view_block_actions_payload
 
 pytestmark = pytest.mark.django_db
@@ -59,24 +60,6 @@ def entry(entry_id, start, end, status=APPROVED, *, user=ALICE, team="Engineerin
 def seed(fake_slack, *entries) -> None:
     """The entries posted in Engineering's approvals channel, as our bot posts them (before any read)."""
     seed_ledger(fake_slack.workspace, channel=C_ENG_APPROVALS, entries=entries, noise_every=0)
-
-
-def texts(view: dict) -> list[str]:
-    """Every text of a view's blocks (sections, contexts, buttons), in order."""
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(view["blocks"])
-    return found
 
 
 def notes(view: dict) -> list[str]:
@@ -154,7 +137,7 @@ def test_a_pending_request_for_days_already_past_stays_on_the_requesters_app_hom
 
     home = open_app_home(client, fake_slack, ALICE, "Ev_PAST_PENDING")
 
-    shown = "\n".join(texts(home))
+    shown = "\n".join(view_texts(home))
     assert "pending 1" in shown  # the balance counts it
     assert "Nothing pending" not in shown, shown
     assert ids.WITHDRAW_ACTION in buttons_in(home["blocks"]), shown
@@ -213,7 +196,7 @@ def test_an_open_that_read_the_ledger_before_a_decision_does_not_leave_the_older
     publishes = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == ALICE and c.response.get("ok")]
     assert any(ids.CANCEL_ACTION in buttons_in(c.params["view"]["blocks"]) for c in publishes)  # the newer one
     home = last_home(fake_slack, ALICE)  # what Alice sees now
-    assert ids.WITHDRAW_ACTION not in buttons_in(home["blocks"]), "\n".join(texts(home))
+    assert ids.WITHDRAW_ACTION not in buttons_in(home["blocks"]), "\n".join(view_texts(home))
     assert ids.CANCEL_ACTION in buttons_in(home["blocks"])
 
 
@@ -256,7 +239,7 @@ def test_a_busy_approver_who_is_hr_with_long_names_gets_every_part_of_the_tab(cl
     [publish] = [c for c in fake_slack.calls("views.publish") if c.params["user_id"] == BOB]
     assert publish.response["ok"], publish.response
     assert len(home["blocks"]) <= 100
-    shown = "\n".join(texts(home))
+    shown = "\n".join(view_texts(home))
     for part in ("*Pending*", "*Upcoming*", "*Waiting for your decision* (40)", "and 25 more in the approvals",
                  f"*Your leave in {today.year}*", f"*Your leave in {today.year + 1}*", "Who's out",
                  "Holidays coming up", "…and"):
@@ -279,10 +262,10 @@ def test_hostile_names_notes_and_reasons_stay_inert_on_every_roles_tab(client, f
 
     for user in (ALICE, BOB, HR):
         home = open_app_home(client, fake_slack, user, f"Ev_HOSTILE_{user}")
-        shown = "\n".join(texts(home))
+        shown = "\n".join(view_texts(home))
         for raw in ("<!channel>", "<!here", "<!everyone>", "<https://evil", "<@U_HR>"):
             assert raw not in shown, (user, raw)
-    alices = "\n".join(texts(last_home(fake_slack, ALICE)))
+    alices = "\n".join(view_texts(last_home(fake_slack, ALICE)))
     assert "&lt;!channel&gt;" in alices and "Vac &lt;!everyone&gt; &amp; co" in alices  # shown, escaped once
     assert "&amp;amp;" not in alices
 

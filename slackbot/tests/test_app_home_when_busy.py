@@ -51,6 +51,7 @@ from test_support.slack_requests import (
     post_interaction,
     view_submission_payload,
 )
+from test_support.home_views import shown_text, waiting_count
 
 pytestmark = pytest.mark.django_db
 
@@ -153,32 +154,6 @@ def per_user(publishes: list[Publish]) -> dict[str, int]:
     for publish in publishes:
         counts[publish.user] = counts.get(publish.user, 0) + 1
     return counts
-
-
-def waiting_count(home: dict | None) -> int:
-    """The number in "Waiting for your decision (N)" on a tab, 0 when it has no such part."""
-    for block in (home or {}).get("blocks", []):
-        text = (block.get("text") or {}).get("text", "") if block.get("type") == "section" else ""
-        if text.startswith("*Waiting for your decision* ("):
-            return int(text.rsplit("(", 1)[1].rstrip(")"))
-    return 0
-
-
-def texts(home: dict) -> str:
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(home.get("blocks", []))
-    return "\n".join(found)
 
 
 # --- The company ------------------------------------------------------------------------------------
@@ -333,7 +308,7 @@ def test_each_change_one_at_a_time_republishes_the_watching_approvers_and_the_re
         assert response.status_code == 200, response.content
         work_through_the_queue(clock)
         assert per_user(slack.since(mark)) == dict.fromkeys(concerned | {REQUESTERS[2]}, 1)
-        assert all(new_day.strftime("%a %-d %b") in texts(slack.last_home(a)) for a in WATCHING_APPROVERS)
+        assert all(new_day.strftime("%a %-d %b") in shown_text(slack.last_home(a)) for a in WATCHING_APPROVERS)
 
 
 def test_ten_approvals_pressed_at_once_republish_each_watchers_home_once(client, fake_slack, clock):
@@ -504,7 +479,7 @@ def test_a_first_open_racing_a_decisions_republish_does_not_leave_the_older_tab_
     assert status == [APPROVED]
     workspace = fake_slack.workspace
     showing = workspace.views[workspace.home_views[BOB]]  # what Slack shows Bob now
-    assert ids.APPROVE_ACTION not in buttons_in(showing["blocks"]), texts(showing)
+    assert ids.APPROVE_ACTION not in buttons_in(showing["blocks"]), shown_text(showing)
 
 
 def test_a_tab_refused_for_a_stale_hash_is_drawn_again_and_shows_the_latest_state(client, fake_slack, clock):
@@ -611,7 +586,7 @@ def test_an_approver_with_150_requests_waiting_sees_a_tab_within_100_blocks_that
     home = publish.params["view"]
     home = json.loads(home) if isinstance(home, str) else home
     assert len(home["blocks"]) <= 100
-    shown = texts(home)
+    shown = shown_text(home)
     assert waiting_count(home) == 150
     assert "and 135 more in the approvals channels" in shown, shown[-2000:]
     decide = [b["block_id"] for b in home["blocks"] if b.get("block_id", "").startswith("decide:")]
