@@ -6,7 +6,7 @@ from slack_sdk import WebClient
 
 from approvals import directory, ledger_reader, messages, tasks
 from approvals.config_store import current_config
-from approvals.notifications import send_dm
+from approvals.notifications import new_ask, send_answer
 from approvals.selectors import (
     balance_answer_cached,
     balance_no_team_text,
@@ -28,18 +28,18 @@ def balance_request(user: str, year: int | None, *, hr: str | None = None) -> st
     answer = balance_answer_cached(current_config(), user, year, hr=hr)
     if answer.text is not None:
         return answer.text
-    tasks.send_balance.enqueue(user, year, hr)
+    tasks.send_balance.enqueue(user, year, hr, new_ask())
     return CHECKING_TEXT if hr is None else f"Checking {messages.mention(user)}'s balance — I'll DM you in a moment."
 
 
-def balance_send(client: WebClient, user: str, year: int | None, hr: str | None = None) -> None:
+def balance_send(client: WebClient, user: str, year: int | None, hr: str | None = None, ask: str = "") -> None:
     config = current_config()
     # Someone of another organisation has no balance here, even in a channel that makes a team's members.
     outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
     team = None if outsider else team_of_user(client, config, user)
     if team is None:
         cause = None if outsider else no_team_cause(config, user)
-        send_dm(client, hr or user, balance_no_team_text(config, cause, outsider=outsider, user=user, hr=hr))
+        send_answer(client, ask, hr or user, balance_no_team_text(config, cause, outsider=outsider, user=user, hr=hr))
         return
     today = local_today(directory.fetch_timezone(client, user))
     try:
@@ -48,9 +48,9 @@ def balance_send(client: WebClient, user: str, year: int | None, hr: str | None 
         logger.warning("balance for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
                        error.error)
         whose = "your" if hr is None else f"{messages.mention(user)}'s"
-        send_dm(client, hr or user, (
+        send_answer(client, ask, hr or user, (
             f"Sorry, I can't work out {whose} balance right now: I {error} — the leave records live there. "
             f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel."))
         return
     years = balance_years(ledger, user, today=today, asked=year)
-    send_dm(client, hr or user, balance_text(config, ledger, user=user, team=team, years=years, hr=hr))
+    send_answer(client, ask, hr or user, balance_text(config, ledger, user=user, team=team, years=years, hr=hr))

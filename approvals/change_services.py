@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, tasks
-from approvals.cache_lock import LockBusy, acquire, release, renew
+from approvals.cache_lock import LockBusy, acquire, claim, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
@@ -26,26 +26,30 @@ from approvals.notifications import (
     announce,
     followup,
     followup_notice,
-    followups_lost,
+    new_ask,
     once,
     post_ephemeral,
     receipt_update,
     record_problem,
-    send_dm,
+    send_answer,
     send_dm_once,
     send_receipt,
 )
 from approvals.request_services import (
     DECISION_LOCK_SECONDS,
     DECISION_LOCK_WAIT_SECONDS,
+    SETTLE_SECONDS,
     SUBMISSION_DEDUP_SECONDS,
     WRITTEN_MARK_SECONDS,
     Submission,
     check_submission,
     duplicate_submission,
+    settle_gave_up,
+    settle_seen_key,
     shown_back,
     shown_to_hr,
     submission_entry,
+    tell_once,
     tell_person,
 )
 from approvals.rules import (
@@ -79,8 +83,9 @@ class Change:
     # The channel of the ephemeral `/timeoff list` the button was on, if it was: that list cannot be
     # changed (Slack keeps ephemerals as sent), so the outcome is said there, as an ephemeral too.
     answer_in: str | None = None
-    # When the button on that list was pressed (Slack's `action_ts`): each press there is answered, a
-    # second one after the change too ("Withdrawn: …" again), while a retry of one press is answered once.
+    # When the button was pressed (Slack's `action_ts`): each press on a list is answered, a second one
+    # after the change too ("Withdrawn: …" again), while a retry of one press is answered once; a refusal
+    # (wherever the button was) is said once for each press.
     pressed_at: str | None = None
 
     def as_task_data(self) -> dict:
@@ -251,24 +256,33 @@ def request_change(client: WebClient, change: Change) -> None:
         changed = write_change(client, config, where, change)
     except ChangeRefused as refusal:
         text = messages.change_refused_text(str(refusal))
+        # Said once for this press (Slack's action_ts), though the task runs again or Slack loses an answer.
+        press = (f"refused:{change.request_id}:{change.action}:{change.by}:{change.pressed_at}"
+                 if change.pressed_at else "")
         if change.answer_in:
-            post_ephemeral(client, change.answer_in, change.by, text)
+            post_ephemeral(client, change.answer_in, change.by, text, key=press)
         else:
-            send_dm(client, change.by, text)
+            send_answer(client, press, change.by, text)
         return
     if changed is not None:
         message, previous, entry = changed
         change_followups(client, config, message, previous, entry, by=change.by)
         if change.answer_in:
-            text = messages.change_done_text(entry, config.leave_type(entry.leave_type), by=change.by,
-                                             withdrawn=previous.status == PENDING)
-            # Told on its own (tell_person: a task of its own while Slack fails for now, then by DM): an
-            # ephemeral Slack keeps failing must not have the whole change, done, run again and again.
-            if double_click(entry.id, change):
-                return
-            press = f":{change.pressed_at}" if change.pressed_at else ""
-            done_key = f"change-done:{entry.id}:{change.action}{press}"
-            once(done_key, lambda: tell_person(client, change.by, text, channel=change.answer_in, key=done_key))
+            tell_change_done(client, config, change, entry)
+
+
+def tell_change_done(client: WebClient, config: WorkspaceConfig, change: Change, entry: LedgerEntry) -> None:
+    """Where the change was pressed on `/timeoff list` (an ephemeral list, which Slack keeps as sent): that it
+    is done, once for the press."""
+    text = messages.change_done_text(entry, config.leave_type(entry.leave_type), by=change.by,
+                                     withdrawn=change.action == WITHDRAW)
+    # Told on its own (tell_person: a task of its own while Slack fails for now, then by DM): an ephemeral
+    # Slack keeps failing must not have the whole change, done, run again and again.
+    if double_click(entry.id, change):
+        return
+    press = f":{change.pressed_at}" if change.pressed_at else ""
+    done_key = f"change-done:{entry.id}:{change.action}{press}"
+    once(done_key, lambda: tell_person(client, change.by, text, channel=change.answer_in, key=done_key))
 
 
 # Two presses of one button this close together (Slack's `action_ts`) are a double click: answered once.
@@ -383,7 +397,8 @@ def request_edit(client: WebClient, submission: Submission, by: str) -> None:
                 entry = write_edit(client, config, message, submission, by=by, team=team, leave_type=leave_type,
                                    history=history, lock=lock)
     except ChangeRefused as refusal:
-        send_dm(client, by, messages.change_refused_text(str(refusal)))
+        send_answer(client, f"edit-refused:{submission.id}:{submission.submitted_at}", by,
+                    messages.change_refused_text(str(refusal)))
         return
     change_followups(client, config, message, previous, entry, by=by, edit=str(submission.submitted_at))
 
@@ -483,17 +498,99 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
     made = cache.get(change_written_key(change)) is not None or (passing and rewrite_maybe_made(
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
         made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by))
-    if made is None:
-        tell_person(client, change.by, messages.change_unconfirmed_text(noun, failure))
-        return
-    if made:
-        followups_lost(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
-                       failure=failure, what=f"{change.by}'s {noun}")
+    if made is None or made:
+        # Made, or maybe made, with what follows it unsent: looked at again while Slack recovers. Once for the
+        # request, the change and the person: a double click's two tasks may both give up.
+        if claim(change_settling_key(change), SETTLE_SECONDS):
+            if made is None:
+                tell_person(client, change.by, messages.change_unconfirmed_text(noun, failure))
+            tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask())
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
                        summary=f"{change.by} asked to {change.action} this request: {failure}.")
     tell_person(client, change.by, messages.gave_up_text(f"{change.action} that request", failure, passing=passing))
+
+
+def change_settle(client: WebClient, change: Change, unconfirmed: bool, run: str) -> None:
+    """A change whose task gave up after its rewrite was made, or maybe made (`unconfirmed`: Slack would not
+    show the message, and the person was told it may be done or not), before what follows it went out:
+    the `settle_change` task looks again, retrying while Slack fails. Made: the person told "unconfirmed"
+    hears at once that it is done, then the thread reply, the corrected announcement and the rest go out
+    (once each). Not made, and the request as it was: they hear it is unchanged, and may press again;
+    changed by someone else meanwhile (whose change told them): nothing more is said."""
+    config = current_config()
+    message = _located(client, config, change.request_id, change.channel, change.ts, by=change.by)
+    entry = message.entry if message is not None else None
+    noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
+    settled = f"change-settled:{run or change_settling_key(change)}"  # what this settle tells, once
+    if entry is None or not (entry.status == CANCELLED and entry.decided_by == change.by):
+        expected = PENDING if change.action == WITHDRAW else APPROVED
+        logger.info("change of id=%s by=%s was not made after all", change.request_id, change.by)
+        if unconfirmed and entry is not None and entry.status == expected:
+            tell_once(client, change.by, messages.not_made_after_all_text(noun), key=settled)
+        return
+    cache.set(settle_seen_key(change.request_id, change.action, change.by), 1, SETTLE_SECONDS)
+    if unconfirmed:  # at once: what follows may keep failing, and they wait to know
+        if change.answer_in:
+            tell_change_done(client, config, change, entry)
+        else:
+            tell_once(client, change.by, messages.change_confirmed_text(noun), key=settled)
+    # What it was before: a withdrawal's was pending, a cancellation's approved (check_change).
+    cache.add(change_written_key(change), PENDING if change.action == WITHDRAW else APPROVED, WRITTEN_MARK_SECONDS)
+    request_change(client, change)  # finds it done by this person, and sends what follows it
+
+
+def change_settle_gave_up(change: Change, unconfirmed: bool, *, error: str, failure: str) -> None:
+    """Slack kept failing the look (or what follows the change) for good: HR's record says which."""
+    noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
+    settle_gave_up(change.request_id, change.by, f"{change.by}'s {noun}", channel=change.channel or "",
+                    seen=not unconfirmed or cache.get(settle_seen_key(change.request_id, change.action, change.by)),
+                    error=error, failure=failure)
+
+
+def edit_settle(client: WebClient, submission: Submission, by: str, unconfirmed: bool, run: str) -> None:
+    """As `change_settle`, for an edit whose task gave up after its rewrite was made or maybe made: made, its
+    follow-ups go out (the thread reply tells it as a change from what it was before, kept when it was
+    written); not made, with the request still pending: the person hears it was not recorded."""
+    config = current_config()
+    message = _located(client, config, submission.id, None, None, by=by)
+    entry = message.entry if message is not None else None
+    settled = f"edit-settled:{run or edit_settling_key(submission)}"
+    if entry is None or not (entry.status == PENDING and edited_as_asked(entry, submission)):
+        logger.info("edit of id=%s by=%s was not made after all", submission.id, by)
+        if unconfirmed and entry is not None and entry.status == PENDING:
+            asked = shown_back(submission, config.leave_type(submission.leave_type))
+            tell_once(client, by, messages.not_made_after_all_text("edit") + f" What you asked for: {asked}",
+                      key=settled)
+        return
+    cache.set(settle_seen_key(submission.id, str(submission.submitted_at), by), 1, SETTLE_SECONDS)
+    if unconfirmed:
+        tell_once(client, by, messages.change_confirmed_text("edit"), key=settled)
+    request_edit(client, submission, by)  # finds it written, and sends what follows it
+
+
+def edit_settle_gave_up(submission: Submission, by: str, unconfirmed: bool, *, error: str, failure: str) -> None:
+    settle_gave_up(submission.id, by, f"{by}'s edit", channel="",
+                    seen=not unconfirmed or cache.get(settle_seen_key(submission.id, str(submission.submitted_at), by)),
+                    error=error, failure=failure)
+
+
+def change_settling_key(change: Change) -> str:
+    """One settle task at a time for a person's change of a request (tasks.settle_change)."""
+    return f"change-settling:{change.request_id}:{change.action}:{change.by}"
+
+
+def edit_settling_key(submission: Submission) -> str:
+    return f"edit-settling:{submission.id}:{submission.submitted_at}"
+
+
+def _located(client: WebClient, config: WorkspaceConfig, request_id: str, channel: str | None, ts: str | None, *,
+             by: str) -> LedgerMessage | None:
+    try:
+        return locate_request(client, config, request_id, channel, ts, user=by)
+    except ChangeRefused:  # another version's message: no change of ours
+        return None
 
 
 def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, failure: str, passing: bool,
@@ -507,13 +604,12 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
     made = cache.get(edit_written_key(submission)) is not None or (passing and rewrite_maybe_made(
         client, submission.id, channel=None, ts=None, by=by,
         made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission)))
-    if made is None:
-        tell_person(client, by, messages.change_unconfirmed_text("edit", failure)
-                    + f" What you asked for: {asked}")
-        return
-    if made:
-        followups_lost(request_id=submission.id, user=by, channel="", error=error, failure=failure,
-                       what=f"{by}'s edit")
+    if made is None or made:
+        if claim(edit_settling_key(submission), SETTLE_SECONDS):
+            if made is None:
+                tell_person(client, by, messages.change_unconfirmed_text("edit", failure)
+                            + f" What you asked for: {asked}")
+            tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask())
         return
     if not passing:
         record_problem(request_id=submission.id, user=by, channel="", error=error,
@@ -659,7 +755,7 @@ def leave_list_request(user: str, *, only_changeable: bool = False, hr: str | No
         if profile is None:
             leave = None  # nothing of theirs, nothing known of who they are (another organisation's?): ask Slack
     if leave is None:
-        tasks.send_leave_list.enqueue(user, only_changeable, hr)
+        tasks.send_leave_list.enqueue(user, only_changeable, hr, new_ask())
         return (LIST_CHECKING_TEXT if hr is None else
                 f"Looking up {messages.mention(user)}'s time off — I'll DM you in a moment."), []
     return leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
@@ -676,7 +772,8 @@ def _outsider_list_text(user: str, hr: str | None) -> str:
     return f"{messages.mention(user)} has no time off here: {messages.person_outsider_text()}."
 
 
-def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str | None = None) -> None:
+def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str | None = None,
+                    ask: str = "") -> None:
     from approvals.selectors import leave_list, my_leave
 
     config = current_config()
@@ -688,13 +785,13 @@ def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str
         logger.warning("leave list for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
                        error.error)
         whose = "your" if hr is None else f"{messages.mention(user)}'s"
-        send_dm(client, hr or user, f"Sorry, I can't list {whose} time off right now: I {error} — the leave "
-                                    f"records live there. Please ask {messages.hr_contacts(config)} to check that "
-                                    "I am still a member of that channel.")
+        send_answer(client, ask, hr or user,
+                    f"Sorry, I can't list {whose} time off right now: I {error} — the leave records live there. "
+                    f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel.")
         return
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
     if _nothing_listed(leave) and directory.is_outsider(directory.fetch_user(client, user, raise_passing=True)):
-        send_dm(client, hr or user, _outsider_list_text(user, hr))
+        send_answer(client, ask, hr or user, _outsider_list_text(user, hr))
         return
     text, blocks = leave_list(config, leave, only_changeable=only_changeable, whose=user if hr else None)
-    send_dm(client, hr or user, text, blocks)
+    send_answer(client, ask, hr or user, text, blocks)

@@ -350,6 +350,16 @@ def change_unconfirmed_text(noun: str, failure: str) -> str:
             "it may be done or not. Look at it with `/timeoff list` before you try again.")
 
 
+def change_confirmed_text(noun: str) -> str:
+    """After change_unconfirmed_text: Slack showed the request at last, and it holds the change."""
+    return f":white_check_mark: Your {noun} was recorded after all: Slack shows it now. Nothing more to do."
+
+
+def not_made_after_all_text(noun: str) -> str:
+    """After change_unconfirmed_text: Slack showed the request at last, and it does not hold the change."""
+    return f"Your {noun} was not recorded after all: Slack kept failing. It is unchanged; please try again."
+
+
 def shown_back_text(*, leave_type: LeaveTypeConfig | None, leave_type_code: str, dates: str, note: str) -> str:
     """A request shown back to its requester (the note escaped: it is their text, but mrkdwn all the same)."""
     quoted = f' — "{escape(note)}"' if note else ""
@@ -376,6 +386,12 @@ def answer_lost_text(what: str, failure: str, *, passing: bool, again: str) -> s
     if passing:
         return f"Sorry, I couldn't {what}: {failure}. Please try {again} again in a few minutes."
     return f"Sorry, I couldn't {what}: {failure}, so trying again will not help. Please tell HR."
+
+
+def answer_maybe_sent_text(what: str, failure: str, again: str) -> str:
+    """As answer_lost_text, when Slack may have delivered the answer though it never said so."""
+    return (f"Sorry, I may not have managed to {what}: {failure} as I sent it. If it is not just above, "
+            f"please try {again} again in a few minutes.")
 
 
 def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:

@@ -13,8 +13,10 @@ cannot both send it. Where a crash can still drop or repeat an effect:
   again. A post to a channel, a thread or a person's DM (`post_notice`,
   `send_dm_once`) is not repeated: it carries metadata naming its key, and the
   attempt after such a failure looks for it first (in a DM: with the `im:write`
-  and `im:history` scopes). An ephemeral note, or a DM that answers a command
-  (`send_dm`), may arrive twice.
+  and `im:history` scopes). So is a DM that answers what someone asked
+  (`send_answer`: their list, their balance, a refusal, an approver's note about
+  a press on App Home), named by the asking. An ephemeral note may arrive twice
+  (Slack keeps no copy to look in).
 
 A failure of Slack after the ledger holds the request or decision is a
 follow-up problem, never a failure of the request (DESIGN §8): permanent errors
@@ -24,19 +26,27 @@ are logged and recorded for HR; passing ones are raised so the task retries.
 import hashlib
 import logging
 import time
+import uuid
 
 from django.core.cache import cache
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from approvals import directory, ledger_reader, messages
+from approvals import directory, ledger_reader, messages, slack_pauses
 from approvals.cache_lock import claim
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from approvals.selectors import local_today
 from approvals.slack_clients import ledger_post_client
-from approvals.task_queue import progress_made, slack_may_have_acted, transient
+from approvals.task_queue import (
+    INFRASTRUCTURE_FAULTS,
+    error_code,
+    progress_made,
+    slack_may_have_acted,
+    transient,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +90,23 @@ def send_dm_once(client: WebClient, key: str, user: str, text: str,
         logger.info("no DM to deactivated user=%s", user)
         return None
     return post_notice(client, key, channel=user, text=text, blocks=blocks)
+
+
+def send_answer(client: WebClient, ask: str, user: str, text: str, blocks: list | None = None) -> None:
+    """The DM answering what someone asked when the cache could not answer at once ("I'll DM you in a
+    moment": their list, their balance, who's out). `ask` names that asking (`new_ask()`, made as it was
+    asked and kept in the task's arguments): the DM is sent once, though the task runs again or Slack
+    makes the post and loses its answer. Without one (a task row of the release before): as any DM."""
+    if not ask:
+        send_dm(client, user, text, blocks)
+        return
+    key = f"answer:{ask}"
+    once(key, lambda: send_dm_once(client, key, user, text, blocks))
+
+
+def new_ask() -> str:
+    """A name for one asking, for `send_answer`: its task's attempts share it, two askings never do."""
+    return uuid.uuid4().hex
 
 
 def post_ephemeral(client: WebClient, channel: str, user: str, text: str, *, key: str = "") -> None:
@@ -157,16 +184,47 @@ def notice_tag(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+# A passing fault of a notice's post (or of the look before it) is met this many times inside one call,
+# slack_sdk's backoff apart (as the background client retries its calls), before it is raised and the
+# task's next attempt takes over: a DM or thread reply Slack failed for a moment arrives now, not a task
+# attempt (5 s to minutes) later.
+NOTICE_TRIES_IN_CALL = 3
+_notice_backoff = BackoffRetryIntervalCalculator()  # slack_sdk's default: 0.5 s, 1 s, … with jitter
+
+
 def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks: list | None = None,
                 thread_ts: str | None = None) -> tuple[str, str]:
     """Post to a channel (or a thread in it, or a person's DM: `channel` their user id) once for `key`,
     though Slack may make a post and lose its answer. Where the post is: (channel id, ts).
 
     The post goes through the client that retries only 429s (`ledger_post_client`): after a 5xx, a
-    timeout or a dropped connection Slack may have posted, so the error is raised and the time noted;
-    the next attempt looks in the channel (the thread, the DM) since then for our post carrying this
-    key's tag before posting again. `client` does the looking.
+    timeout or a dropped connection Slack may have posted, so the time is noted, and the next try (in
+    this call, NOTICE_TRIES_IN_CALL in all, then the task's next attempt) looks in the channel (the
+    thread, the DM) since then for our post carrying this key's tag before posting again. `client` does
+    the looking. A 429 the client did not wait out, and a refusal, are raised at once.
     """
+    for tried in range(1, NOTICE_TRIES_IN_CALL + 1):
+        try:
+            return _post_notice(client, key, channel=channel, text=text, blocks=blocks, thread_ts=thread_ts)
+        except Exception as exc:
+            if tried == NOTICE_TRIES_IN_CALL or not _tried_again_in_call(exc):
+                raise
+            logger.info("notice key=%s channel=%s failed (%s); trying again", key, channel, error_code(exc))
+            slack_pauses.wait(_notice_backoff.calculate_sleep_duration(tried - 1))  # on tests' clocks too
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _tried_again_in_call(exc: BaseException) -> bool:
+    """Slack's passing faults (a 5xx, `internal_error`, a timeout, a dropped connection), not a rate limit (a
+    429's wait is the client's or the task queue's) nor our own waits or services (the task queue's backoff)."""
+    if isinstance(exc, SlackApiError):
+        return (transient(exc) and getattr(exc.response, "status_code", 200) != 429
+                and exc.response.get("error") != "ratelimited")  # a rate limit at HTTP 200: no Retry-After
+    return slack_may_have_acted(exc) and not isinstance(exc, INFRASTRUCTURE_FAULTS)
+
+
+def _post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks: list | None,
+                 thread_ts: str | None) -> tuple[str, str]:
     tag = notice_tag(key)
     doubt_key = _doubt_key(key)
     since = cache.get(doubt_key)
@@ -191,6 +249,19 @@ def post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks:
     if _is_person(channel) and response.get("channel"):
         cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
     return response.get("channel") or channel, response.get("ts") or ""
+
+
+def posted_after_all(client: WebClient, key: str, *, channel: str) -> bool | None:
+    """A last look, once a post for `key` has been given up on: True when Slack made it though its answer was
+    lost (found), False when it cannot have (no doubt, or not found), None when Slack would not say."""
+    since = cache.get(_doubt_key(key))
+    if since is None:
+        return False
+    try:
+        return notice_found(client, channel=channel, thread_ts=None, since=since, tag=notice_tag(key)) is not None
+    except (SlackClientError, OSError) as exc:
+        logger.warning("last look for key=%s failed error=%s", key, error_code(exc))
+        return None
 
 
 def _doubt_key(key: str) -> str:

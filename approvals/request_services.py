@@ -34,10 +34,13 @@ from approvals.notifications import (
     followup,
     followup_notice,
     followups_lost,
+    new_ask,
+    notice_tag,
     once,
     post_ephemeral,
     receipt_update,
     record_problem,
+    send_answer,
     send_dm,
     send_dm_once,
     send_receipt,
@@ -157,11 +160,15 @@ class Decision:
     # Where the approver clicked, to tell them there what became of it: a channel (an ephemeral note) or
     # "" (a DM: App Home's buttons, which have no channel). None: the request's channel.
     told_in: str | None = None
+    # When the button was pressed on App Home (Slack's `action_ts`): the note to the approver comes by DM,
+    # said once for this press (tell_approver). None elsewhere.
+    pressed_at: str | None = None
 
     def as_task_data(self) -> dict:
         data = self.__dict__.copy()  # flat fields: no deep copy needed
-        if data["told_in"] is None:
-            del data["told_in"]  # the usual case keeps the shape workers of an earlier release read
+        for optional in ("told_in", "pressed_at"):
+            if data[optional] is None:
+                del data[optional]  # the usual case keeps the shape workers of an earlier release read
         return data
 
     @property
@@ -872,13 +879,14 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
             message = None  # ours would read: the decision is not in it
         except (SlackClientError, OSError) as exc:
             logger.warning("last look at decision id=%s failed error=%s", decision.request_id, error_code(exc))
-            tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, failure),
-                        channel=decision.answer_channel)
+            if decision_settle_later(decision, True):
+                tell_person(client, decision.approver, messages.decision_unconfirmed_text(verb, failure),
+                            channel=decision.answer_channel,
+                            key=f"decision-unconfirmed:{decision.request_id}:{decision.approver}:{decision.status}")
             return
         if message is not None and (message.entry.status, message.entry.decided_by) == (decision.status,
                                                                                          decision.approver):
-            followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                           error=error, failure=failure, what=decision_what(decision))
+            decision_settle_later(decision, False)  # written: what follows it goes out once Slack recovers
             return
     if not passing:
         record_problem(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
@@ -886,6 +894,88 @@ def decision_report_unwritten(client: WebClient, decision: Decision, error: str,
                                             f"request's message ({decision.ts}): {failure}.")
     tell_person(client, decision.approver, messages.gave_up_text(f"record your {verb}", failure, passing=passing),
                 channel=decision.answer_channel)
+
+
+# A decision, change or edit its task gave up on with the write made (or maybe made) and what follows it
+# unsent is looked at again by a settle task of its own (tasks.settle_decision, settle_change, settle_edit),
+# for about 40 minutes (tasks.TELL_ATTEMPTS): what they note lasts past that.
+SETTLE_SECONDS = 2 * 60 * 60
+
+
+def tell_once(client: WebClient, user: str, text: str, *, key: str, channel: str = "") -> None:
+    """Told once, though the settle task runs again (what follows failing for now)."""
+    once(key, lambda: tell_person(client, user, text, key=key, channel=channel))
+
+
+def settle_seen_key(request_id: str, what: str, by: str) -> str:
+    """The settle saw the write made (so a give-up after that is of its follow-ups only)."""
+    return f"settle-seen:{request_id}:{what}:{by}"
+
+
+def settle_gave_up(request_id: str, by: str, what: str, *, channel: str, seen, error: str, failure: str) -> None:
+    """A settle task gave up (Slack failing for good, or for its 40 minutes): HR's record says what it saw."""
+    if seen:
+        followups_lost(request_id=request_id, user=by, channel=channel, error=error, failure=failure, what=what)
+    else:
+        record_problem(request_id=request_id, user=by, channel=channel, error=error,
+                       summary=f"{what} may be in the ledger or not (Slack would not show the request's message: "
+                               f"{failure}); what follows it (the thread reply, the announcement) was not sent.")
+
+
+def decision_settle(client: WebClient, decision: Decision, unconfirmed: bool, run: str) -> None:
+    """A decision whose task gave up after its write was made, or maybe made (`unconfirmed`: the approver was
+    told it could not be confirmed), before what follows it went out: the `settle_decision` task looks again
+    while Slack recovers. Made: the approver told "unconfirmed" hears at once that it is recorded, then the
+    thread reply, the requester's DM and the announcement go out (once each). Not made, the request still
+    pending: they hear it was not, and may click again. Decided otherwise meanwhile: nothing more is said."""
+    verb = "approval" if decision.status == APPROVED else "rejection"
+    # What this settle tells, once (`run` names it; a row without one: once for the approver's decision).
+    settled = f"decision-settled:{run or f'{decision.request_id}:{decision.approver}:{decision.status}'}"
+    try:
+        message = ledger.read_request_at(client, channel=decision.channel, ts=decision.ts)
+    except ledger.RequestUnreadable:
+        message = None
+    if message is None or message.entry.id != decision.request_id:
+        return
+    entry = message.entry
+    if (entry.status, entry.decided_by) != (decision.status, decision.approver):
+        logger.info("decision of id=%s by=%s was not made after all", decision.request_id, decision.approver)
+        if unconfirmed:  # they wait to hear how it ended: not recorded, or decided by someone else
+            text = (messages.not_made_after_all_text(verb) if entry.status == PENDING
+                    else messages.already_decided_text(entry))
+            tell_once(client, decision.approver, text, key=settled, channel=decision.answer_channel)
+        return
+    cache.set(settle_seen_key(decision.request_id, decision.status, decision.approver), 1, SETTLE_SECONDS)
+    if unconfirmed:
+        tell_once(client, decision.approver, messages.change_confirmed_text(verb), key=settled,
+                  channel=decision.answer_channel)
+    config = current_config()
+    finish_or_refuse(client, config, decision, message)  # ours: the decided mark, and what follows it
+
+
+def decision_settle_gave_up(decision: Decision, unconfirmed: bool, *, error: str, failure: str) -> None:
+    settle_gave_up(decision.request_id, decision.approver, decision_what(decision), channel=decision.channel,
+                   seen=not unconfirmed or cache.get(settle_seen_key(decision.request_id, decision.status,
+                                                                     decision.approver)),
+                   error=error, failure=failure)
+
+
+def decision_settle_later(decision: Decision, unconfirmed: bool) -> bool:
+    """Have a settle task look at this decision again (one for the approver's decision at a time: a double
+    click's two tasks may both give up); False when one already does."""
+    if not claim(decision_settling_key(decision), SETTLE_SECONDS):
+        return False
+    tasks.settle_decision.enqueue(decision.as_task_data(), unconfirmed, new_ask())
+    return True
+
+
+def decision_settling_key(decision: Decision) -> str:
+    return f"decision-settling:{decision.request_id}:{decision.approver}:{decision.status}"
+
+
+def settle_over(key: str) -> None:
+    """A settle task is over (done, or given up): a later click's, or change's, own give-up settles anew."""
+    cache.delete(key)
 
 
 def decision_what(decision: Decision) -> str:
@@ -1058,11 +1148,14 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
 
 
 def tell_approver(client: WebClient, decision: Decision, text: str) -> None:
-    """A note to the approver where they clicked: an ephemeral in that channel, or a DM (App Home)."""
+    """A note to the approver where they clicked: an ephemeral in that channel, or a DM (App Home), said once
+    for the press though the task runs again or Slack loses an answer."""
     if decision.answer_channel:
         post_ephemeral(client, decision.answer_channel, decision.approver, text)
     else:
-        send_dm(client, decision.approver, text)
+        press = (f"approver-note:{decision.request_id}:{decision.approver}:{decision.pressed_at}:{notice_tag(text)}"
+                 if decision.pressed_at else "")
+        send_answer(client, press, decision.approver, text)
 
 
 def rules_changed_since(config: WorkspaceConfig, team: TeamConfig, entry: LedgerEntry) -> str | None:

@@ -14,7 +14,7 @@ import logging
 
 from approvals import balance_services, ledger_reader, messages, request_services
 from approvals.config_store import current_config
-from approvals.notifications import followups_lost, post_ephemeral, send_dm, send_dm_once
+from approvals.notifications import followups_lost, post_ephemeral, posted_after_all, send_dm, send_dm_once
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
@@ -94,6 +94,11 @@ def deliver_request(submission: dict) -> None:
     request_services.request_deliver(background_client(), request_services.Submission.from_task_data(submission))
 
 
+# Someone waits to hear what became of what they asked, often after another task gave up because Slack
+# kept failing for minutes already: keep trying for about 40 minutes, not 2.5.
+TELL_ATTEMPTS = 10
+
+
 def decision_gave_up(exc: Exception, data: dict) -> None:
     """The approver clicked and waits: say the decision was not recorded, so they click again later.
 
@@ -101,12 +106,28 @@ def decision_gave_up(exc: Exception, data: dict) -> None:
     """
     decision = request_services.Decision(**data)
     if request_services.decision_written(decision):
-        followups_lost(request_id=decision.request_id, user=decision.approver, channel=decision.channel,
-                       error=error_for_people(exc), failure=failure_for_people(exc),
-                       what=request_services.decision_what(decision))
+        request_services.decision_settle_later(decision, False)  # what follows it goes out once Slack recovers
         return
     request_services.decision_report_unwritten(background_client(), decision, error_for_people(exc),
                                                failure=failure_for_people(exc), passing=transient(exc))
+
+
+def settle_decision_gave_up(exc: Exception, data: dict, unconfirmed: bool, run: str = "") -> None:
+    decision = request_services.Decision(**data)
+    request_services.settle_over(request_services.decision_settling_key(decision))
+    request_services.decision_settle_gave_up(decision, unconfirmed, error=error_for_people(exc),
+                                             failure=failure_for_people(exc))
+
+
+# A decision its task gave up on with the write made (or maybe made): looked at again, and what follows it
+# sent, while Slack recovers; as long as a person waiting to hear is given (TELL_ATTEMPTS).
+@retrying_task(attempts=TELL_ATTEMPTS, on_give_up=settle_decision_gave_up,
+               payload="approvals.request_services.Decision")
+def settle_decision(decision: dict, unconfirmed: bool, run: str = "") -> None:
+    """`run`: names this settle, so that what it tells is said once (a new one for each settle)."""
+    settled = request_services.Decision(**decision)
+    request_services.decision_settle(background_client(), settled, unconfirmed, run)
+    request_services.settle_over(request_services.decision_settling_key(settled))
 
 
 # priority: an approver is waiting to see their click's result
@@ -115,9 +136,6 @@ def decide_request(decision: dict) -> None:
     request_services.request_decide(background_client(), request_services.Decision(**decision))
 
 
-# Someone waits to hear what became of what they asked, often after another task gave up because Slack
-# kept failing for minutes already: keep trying for about 40 minutes, not 2.5.
-TELL_ATTEMPTS = 10
 
 
 def tell_gave_up(exc: Exception, channel: str, user: str, text: str, key: str = "") -> None:
@@ -146,37 +164,50 @@ def tell_user(channel: str, user: str, text: str, key: str = "") -> None:
         send_dm(background_client(), user, text)
 
 
-def answer_lost(exc: Exception, recipient: str, what: str, again: str) -> None:
+def answer_lost(exc: Exception, recipient: str, what: str, again: str, ask: str = "") -> None:
     """A task that DMs an answer someone was promised ("I'll DM you in a moment") failed for good: they are
-    told so, and whether asking again may help, rather than left waiting for a DM that will not come."""
-    request_services.tell_person(background_client(), recipient, messages.answer_lost_text(
-        what, failure_for_people(exc), passing=transient(exc), again=again))
+    told so, and whether asking again may help, rather than left waiting for a DM that will not come.
+    `ask`: the asking's name (notifications.send_answer): this DM too is sent once."""
+    client = background_client()
+    # Its last post may have been made though Slack's answer was lost: a look says whether it is there.
+    posted = posted_after_all(client, f"answer:{ask}", channel=recipient) if ask else False
+    if posted:
+        return
+    if posted is None:  # Slack would not say: never "I couldn't" for what they may be reading
+        text = messages.answer_maybe_sent_text(what, failure_for_people(exc), again)
+    else:
+        text = messages.answer_lost_text(what, failure_for_people(exc), passing=transient(exc), again=again)
+    request_services.tell_person(client, recipient, text, key=f"answer-lost:{ask}" if ask else "")
 
 
-def balance_gave_up(exc: Exception, user: str, year: int | None = None, hr: str | None = None) -> None:
+def balance_gave_up(exc: Exception, user: str, year: int | None = None, hr: str | None = None,
+                    ask: str = "") -> None:
     if hr is None:
-        answer_lost(exc, user, "work out your balance", "`/timeoff balance`")
+        answer_lost(exc, user, "work out your balance", "`/timeoff balance`", ask)
     else:
         answer_lost(exc, hr, f"work out {messages.mention(user)}'s balance",
-                    f"`/timeoff for {messages.mention(user)} balance`")
+                    f"`/timeoff for {messages.mention(user)} balance`", ask)
 
 
 @retrying_task(on_give_up=balance_gave_up)
-def send_balance(user: str, year: int | None = None, hr: str | None = None) -> None:
-    """`hr`: HR asked about `user` (`/timeoff for @person balance`): the answer is theirs."""
-    balance_services.balance_send(background_client(), user, year, hr)
+def send_balance(user: str, year: int | None = None, hr: str | None = None, ask: str = "") -> None:
+    """`hr`: HR asked about `user` (`/timeoff for @person balance`): the answer is theirs. `ask`: the
+    asking's name, so that its answer is sent once (notifications.send_answer); none in a row of the release
+    before."""
+    balance_services.balance_send(background_client(), user, year, hr, ask)
 
 
-def team_out_gave_up(exc: Exception, user: str, team_name: str | None = None) -> None:
-    answer_lost(exc, user, "tell who's out", "`/timeoff who`")
+def team_out_gave_up(exc: Exception, user: str, team_name: str | None = None, ask: str = "") -> None:
+    answer_lost(exc, user, "tell who's out", "`/timeoff who`", ask)
 
 
 @retrying_task(on_give_up=team_out_gave_up)
-def send_team_out(user: str, team_name: str | None = None) -> None:
-    """`/timeoff who [team]` when the cache could not answer (approvals.team_out_services)."""
+def send_team_out(user: str, team_name: str | None = None, ask: str = "") -> None:
+    """`/timeoff who [team]` when the cache could not answer (approvals.team_out_services); `ask` as for
+    send_balance."""
     from approvals import team_out_services  # it enqueues this task: import when run
 
-    team_out_services.team_out_send(background_client(), user, team_name)
+    team_out_services.team_out_send(background_client(), user, team_name, ask)
 
 
 @retrying_task(priority=-10)
@@ -197,6 +228,45 @@ def change_request(change: dict) -> None:
     from approvals import change_services
 
     change_services.request_change(background_client(), change_services.Change(**change))
+
+
+def settle_gave_up(exc: Exception, data: dict, unconfirmed: bool, run: str = "") -> None:
+    from approvals import change_services
+
+    change = change_services.Change(**data)
+    request_services.settle_over(change_services.change_settling_key(change))
+    change_services.change_settle_gave_up(change, unconfirmed, error=error_for_people(exc),
+                                          failure=failure_for_people(exc))
+
+
+# A change its task gave up on with the rewrite made (or maybe made): looked at again, and its follow-ups
+# sent, while Slack recovers; as long as a person waiting to hear is given (TELL_ATTEMPTS).
+@retrying_task(attempts=TELL_ATTEMPTS, on_give_up=settle_gave_up, payload="approvals.change_services.Change")
+def settle_change(change: dict, unconfirmed: bool, run: str = "") -> None:
+    from approvals import change_services
+
+    settled = change_services.Change(**change)
+    change_services.change_settle(background_client(), settled, unconfirmed, run)
+    request_services.settle_over(change_services.change_settling_key(settled))
+
+
+def settle_edit_gave_up(exc: Exception, submission: dict, by: str, unconfirmed: bool, run: str = "") -> None:
+    from approvals import change_services
+
+    settled = request_services.Submission.from_task_data(submission)
+    request_services.settle_over(change_services.edit_settling_key(settled))
+    change_services.edit_settle_gave_up(settled, by, unconfirmed, error=error_for_people(exc),
+                                        failure=failure_for_people(exc))
+
+
+# As settle_change, for an edit.
+@retrying_task(attempts=TELL_ATTEMPTS, on_give_up=settle_edit_gave_up, payload="approvals.request_services.Submission")
+def settle_edit(submission: dict, by: str, unconfirmed: bool, run: str = "") -> None:
+    from approvals import change_services
+
+    settled = request_services.Submission.from_task_data(submission)
+    change_services.edit_settle(background_client(), settled, by, unconfirmed, run)
+    request_services.settle_over(change_services.edit_settling_key(settled))
 
 
 def edit_gave_up(exc: Exception, submission: dict, by: str) -> None:
@@ -267,20 +337,22 @@ def flag_approver_left(user: str, channel: str, leaving: str) -> None:
     people_services.approver_left_flag(background_client(), user, channel, leaving)
 
 
-def leave_list_gave_up(exc: Exception, user: str, only_changeable: bool = False, hr: str | None = None) -> None:
+def leave_list_gave_up(exc: Exception, user: str, only_changeable: bool = False, hr: str | None = None,
+                       ask: str = "") -> None:
     if hr is None:
-        answer_lost(exc, user, "list your time off", "`/timeoff list`")
+        answer_lost(exc, user, "list your time off", "`/timeoff list`", ask)
     else:  # HR asked about someone: the answer was promised to HR, never to the person
         answer_lost(exc, hr, f"list {messages.mention(user)}'s time off",
-                    f"`/timeoff for {messages.mention(user)} list`")
+                    f"`/timeoff for {messages.mention(user)} list`", ask)
 
 
 @retrying_task(on_give_up=leave_list_gave_up)
-def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = None) -> None:
-    """`/timeoff list` (or HR's `/timeoff for @person list`, DMed to `hr`) when the cache could not answer."""
+def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = None, ask: str = "") -> None:
+    """`/timeoff list` (or HR's `/timeoff for @person list`, DMed to `hr`) when the cache could not answer;
+    `ask` as for send_balance."""
     from approvals import change_services
 
-    change_services.leave_list_send(background_client(), user, only_changeable, hr)
+    change_services.leave_list_send(background_client(), user, only_changeable, hr, ask)
 
 
 @retrying_task(priority=-10)

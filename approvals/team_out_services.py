@@ -16,7 +16,7 @@ from approvals import job_messages, jobs, ledger_reader, messages, tasks
 from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
-from approvals.notifications import send_dm
+from approvals.notifications import new_ask, send_answer
 from approvals.rules import LedgerEntry
 from approvals.selectors import cached_lookups, local_today, no_team_cause, team_of_user
 from approvals.team_routing import MembershipUnknown, UnlistedSource, match_team
@@ -72,19 +72,19 @@ def team_out_request(user: str, team_name: str | None = None) -> tuple[str, list
             team = match_team(config, user, channel_members=channel_members,
                               usergroup_members=usergroup_members).team
         except MembershipUnknown:
-            tasks.send_team_out.enqueue(user)
+            tasks.send_team_out.enqueue(user, None, new_ask())
             return CHECKING_TEXT, []
     if team is None:
         return no_team_text(config, no_team_cause(config, user, (channel_members, usergroup_members))), []
     today = local_today(team.timezone)
     view = ledger_reader.person_view(config, user, team.name, today, today + timedelta(days=jobs.DIGEST_DAYS_AHEAD))
     if view is None:
-        tasks.send_team_out.enqueue(user, team.name if team_name is not None else None)
+        tasks.send_team_out.enqueue(user, team.name if team_name is not None else None, new_ask())
         return CHECKING_TEXT, []
     return team_out_message(config, team, view.entries.values(), today)
 
 
-def team_out_send(client: WebClient, user: str, team_name: str | None = None) -> None:
+def team_out_send(client: WebClient, user: str, team_name: str | None = None, ask: str = "") -> None:
     """`/timeoff who [team]` when the cache could not answer: read what it lacked and DM the answer.
     A team renamed since it was asked for is found by its earlier name; one removed since: the person's own
     team, as without a name."""
@@ -92,19 +92,19 @@ def team_out_send(client: WebClient, user: str, team_name: str | None = None) ->
     team = config.team_recorded_as(team_name) if team_name is not None else None
     team = team or team_of_user(client, config, user)
     if team is None:
-        send_dm(client, user, no_team_text(config, no_team_cause(config, user)))
+        send_answer(client, ask, user, no_team_text(config, no_team_cause(config, user)))
         return
     try:
         ledger = ledger_reader.current_ledger(client, config)
     except ledger_reader.LedgerUnavailable as error:
         logger.warning("who's out for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
                        error.error)
-        send_dm(client, user, f"Sorry, I can't tell who's out right now: I {error} — the leave records live there. "
+        send_answer(client, ask, user, f"Sorry, I can't tell who's out right now: I {error} — the leave records live there. "
                               f"Please ask {messages.hr_contacts(config)} to check that I am still a member of "
                               "that channel.")
         return
     text, blocks = team_out_message(config, team, ledger.entries.values(), local_today(team.timezone))
-    send_dm(client, user, text, blocks)
+    send_answer(client, ask, user, text, blocks)
 
 
 def team_out_message(config: WorkspaceConfig, team: TeamConfig, entries, today: date,

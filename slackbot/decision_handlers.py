@@ -18,7 +18,14 @@ from approvals.rules import APPROVED, PENDING, REJECTED
 from approvals.selectors import decision_refusal_cached, request_seen_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
-from slackbot.payloads import BadPayload, has_visible_text, require_dict, require_text, typed_text
+from slackbot.payloads import (
+    BadPayload,
+    action_time,
+    has_visible_text,
+    require_dict,
+    require_text,
+    typed_text,
+)
 from slackbot.responses import SlackResponse, ack, modal_not_opened_text, view_errors
 
 logger = logging.getLogger(__name__)
@@ -68,8 +75,10 @@ def action_approve(payload: dict, action: dict) -> SlackResponse:
     request = button_request(action)
     channel, ts = message_location(payload, request)
     seen = request.get("v")
+    where = told_in(payload, channel)
     request_decide_later(Decision(request_id=request["id"], channel=channel, ts=ts, approver=payload["user"]["id"],
-                                  status=APPROVED, told_in=told_in(payload, channel)),
+                                  status=APPROVED, told_in=where,
+                                  pressed_at=action_time(action) if where == "" else None),  # App Home: by DM
                          seen=seen[:64] if isinstance(seen, str) else None)
     return ack()
 

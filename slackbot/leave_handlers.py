@@ -17,7 +17,8 @@ from approvals.rules import APPROVED, PENDING
 from approvals.directory import cached_timezone
 from approvals.selectors import local_today, request_seen_cached
 from slackbot.balance_command import requested_year
-from slackbot.payloads import BadPayload, SlashCommand, require_text
+from slackbot.decision_handlers import MAX_ID_CHARS
+from slackbot.payloads import BadPayload, SlashCommand, action_time, require_text
 from slackbot.request_form import (FormValues, not_set_up_text, open_form_where_no_channel, open_request_form,
                                    parse_iso_date, parse_prefill)
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text
@@ -41,6 +42,8 @@ def button_value(action: dict) -> dict:
         value = None
     if not isinstance(value, dict) or not isinstance(value.get("id"), str) or not value["id"]:
         raise BadPayload("leave button without a request")
+    if len(value["id"]) > MAX_ID_CHARS:  # ours are a uuid: a longer one is no request of ours
+        raise BadPayload("leave button naming no request of ours")
     return value
 
 
@@ -57,7 +60,7 @@ def change_from(payload: dict, action: dict, kind: str) -> Change:
     on_a_list = container.get("is_ephemeral") is True or (
         container.get("type") == "message" and str(action.get("block_id", "")).startswith(ids.LIST_BLOCK_PREFIX))
     answer_in = (channel_of(payload) or None) if on_a_list else None
-    pressed_at = text_or_none(action.get("action_ts")) if answer_in else None
+    pressed_at = action_time(action)
     return Change(request_id=value["id"], by=payload["user"]["id"], action=kind,
                   channel=text_or_none(value.get("channel")), ts=text_or_none(value.get("ts")), answer_in=answer_in,
                   pressed_at=pressed_at)

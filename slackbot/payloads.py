@@ -160,6 +160,17 @@ def parse_event_body(body: str) -> dict:
     return envelope
 
 
+# Slack's `action_ts`: seconds and microseconds, "1766000000.123456". Kept in cache keys (a press is said
+# once), so anything else is no press time of Slack's.
+ACTION_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+
+
+def action_time(action: dict) -> str | None:
+    """When a button was pressed (its `action_ts`), or None when the payload gives no such time."""
+    value = action.get("action_ts")
+    return value if isinstance(value, str) and ACTION_TS.fullmatch(value) else None
+
+
 def require_dict(container: dict, key: str) -> dict:
     value = container.get(key)
     if not isinstance(value, dict):

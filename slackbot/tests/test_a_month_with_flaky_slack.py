@@ -406,7 +406,7 @@ def tick(moment: datetime) -> str:
 
 @pytest.mark.parametrize("fault", ["answer_lost", "dropped", "html_page_200", "cut_short_200"])
 @pytest.mark.parametrize("job_day", [MONDAY, TUESDAY], ids=["weekly digest", "out today"])
-def test_a_daily_post_slack_made_whose_answer_was_lost_is_posted_once_by_crons_next_tick(
+def test_a_daily_post_slack_made_whose_answer_was_lost_is_posted_once_and_found_by_the_same_tick(
         client, fake_slack, no_sleeping, fault, job_day):
     month_config()
     ask(client, fake_slack, ALICE, MONDAY, WEDNESDAY, view_id="V_A1")
@@ -416,7 +416,8 @@ def test_a_daily_post_slack_made_whose_answer_was_lost_is_posted_once_by_crons_n
     to_announce = lambda method, params: method == "chat.postMessage" and params.get("channel") == C_ENG  # noqa: E731
     with failing(fake_slack, to_announce, fault, times=1) as met:
         first = tick(moment)
-    assert met and first.startswith("failed"), first
+    # The post is tried again inside the call, after a look that finds it: the tick that met the fault is done.
+    assert met and not first.startswith("failed"), first
     a_minute_later()
     tick(moment + timedelta(minutes=1))
     a_minute_later()
