@@ -22,7 +22,7 @@ from approvals import block_ids as ids
 from approvals import tasks
 from approvals.management.commands.task_worker import Worker
 from approvals.models import DeliveryProblem
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
+from fake_slack.personas import C_ENG, C_GENERAL
 from test_support.flows import (
     ALICE,
     BOB,
@@ -36,6 +36,7 @@ from test_support.flows import (
     request_time_off,
     request_values,
 )
+from test_support.half_down_slack import HalfDownSlack, dm_texts, request_messages, the_entry, thread
 from test_support.simulated_time import simulated_clock, work_through_the_queue
 from test_support.slack_requests import (
     block_actions_payload,
@@ -63,44 +64,6 @@ def clock(monkeypatch, settings):
     return simulated_clock(monkeypatch, settings)
 
 
-class HalfDownSlack:
-    """Slack as the test switches it. `rewrites`: each rewrite of a request's message (chat.update in the
-    approvals channel) answers a 500, Slack having made it ("made") or not ("not made"); once one was tried,
-    the approvals channel's history answers 500 too (Slack will not show the message) until `back_up()`.
-    `unreadable_for`: the history fails only while one of these tasks runs. `posts_failing`: channels
-    whose posts answer 503."""
-
-    def __init__(self, fake_slack, clock):
-        self.fake, self.clock = fake_slack, clock
-        self.real = fake_slack.handle
-        self.rewrites: str | None = None
-        self.unreadable = False
-        self.unreadable_for: set[str] | None = None
-        self.posts_failing: set[str] = set()
-        self.tried: list[dict] = []
-        self.refused: list[tuple[str, dict]] = []
-
-    def back_up(self) -> None:
-        self.rewrites, self.unreadable, self.unreadable_for = None, False, None
-        self.posts_failing = set()
-
-    def handle(self, name, params, headers):
-        if name == "conversations.history" and params.get("channel") == C_ENG_APPROVALS and (
-                self.unreadable or (self.unreadable_for and self.clock.task_name in self.unreadable_for)):
-            self.refused.append((name, params))
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        if name == "chat.update" and params.get("channel") == C_ENG_APPROVALS and self.rewrites:
-            self.tried.append(params)
-            self.unreadable = True
-            if self.rewrites == "made":
-                self.real(name, params, headers)
-            return 500, {}, {"ok": False, "error": "fatal_error"}
-        if name == "chat.postMessage" and params.get("channel") in self.posts_failing:
-            self.refused.append((name, params))
-            return 503, {}, {"ok": False, "error": "service_unavailable"}
-        return self.real(name, params, headers)
-
-
 @pytest.fixture
 def slack(fake_slack, clock):
     half_down = HalfDownSlack(fake_slack, clock)
@@ -112,32 +75,12 @@ def slack(fake_slack, clock):
 # --- What Slack holds ------------------------------------------------------------------------------------
 
 
-def request_messages(fake_slack) -> list:
-    return [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
-            if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
-
-
-def the_entry(fake_slack) -> dict:
-    [message] = request_messages(fake_slack)
-    return message.metadata["event_payload"]
-
-
-def thread(fake_slack) -> list[str]:
-    [message] = request_messages(fake_slack)
-    return [m.text for m in fake_slack.workspace.replies(C_ENG_APPROVALS, message.ts) if m.ts != message.ts]
-
-
 def replies_opening(fake_slack, opening: str) -> list[str]:
     return [text for text in thread(fake_slack) if text.startswith(opening)]
 
 
 def announce_channel(fake_slack) -> list[str]:
     return [m.text for m in fake_slack.workspace.messages(C_ENG)]
-
-
-def dm_texts(fake_slack, user: str) -> list[str]:
-    """Every message Slack holds in `user`'s DM with the app, as it stands now."""
-    return [m.text for m in fake_slack.workspace.messages(user)]
 
 
 def dms_saying(fake_slack, user: str, words: str) -> list[str]:
