@@ -18,6 +18,7 @@ from approvals.config_types import ApproverSource, HolidayConfig, MemberSource, 
 from approvals.job_services import jobs_run_due
 from approvals.management.commands.run_scheduler import scheduler_loop
 from approvals.models import JobRun
+from approvals.notifications import NOTICE_TRIES_IN_CALL
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_NOBOT, CAROL
 from approvals import block_ids as ids
@@ -452,10 +453,23 @@ def test_the_bot_removed_from_the_announce_channel_stops_that_days_post_but_not_
     assert "Out today, Wed 9 Jun" in post["blocks"][0]["text"]["text"]
 
 
-def test_an_out_today_post_whose_answer_was_lost_is_not_posted_twice_when_retried(fake_slack):
+def test_an_out_today_post_whose_answer_was_lost_is_found_and_not_posted_twice(fake_slack):
     install(team())
     post_entry(fake_slack, leave(start=date(2027, 6, 8), end=date(2027, 6, 8)))
-    with answers_lost(fake_slack, "chat.postMessage", then_unreadable=False, channel=C_ENG):
+    with answers_lost(fake_slack, "chat.postMessage", then_unreadable=False, channel=C_ENG) as made:
+        run_jobs(local(date(2027, 6, 8), 9))  # tried again inside the call: the look finds the post
+    assert made
+    run = JobRun.objects.get(job="out_today", period="2027-06-08")
+    assert run.finished_at is not None and run.error == ""
+    run_jobs(local(date(2027, 6, 8), 9, 5))
+    assert len([m for m in fake_slack.workspace.messages(C_ENG) if "Out today" in (m.text or "")]) == 1
+
+
+def test_an_out_today_post_whose_answer_was_lost_and_whose_looks_failed_is_not_posted_twice_when_retried(
+        fake_slack):
+    install(team())
+    post_entry(fake_slack, leave(start=date(2027, 6, 8), end=date(2027, 6, 8)))
+    with answers_lost(fake_slack, "chat.postMessage", then_unreadable=True, channel=C_ENG):
         with pytest.raises(CommandError):
             run_jobs(local(date(2027, 6, 8), 9))
     run = JobRun.objects.get(job="out_today", period="2027-06-08")
@@ -548,7 +562,8 @@ def test_a_weekly_digest_slack_refuses_for_good_is_tried_once_that_week_and_tues
 def test_an_out_today_post_slack_fails_for_a_moment_goes_out_once_on_the_next_tick(fake_slack, fault):
     install(team())
     post_entry(fake_slack, leave(start=date(2027, 10, 19), end=date(2027, 10, 19)))
-    fake_slack.fail("chat.postMessage", fault, times=1)
+    # Each try inside the call meets it (a rate limit is not tried again there): the tick ends with the fault.
+    fake_slack.fail("chat.postMessage", fault, times=1 if fault == "ratelimited" else NOTICE_TRIES_IN_CALL)
     with pytest.raises(CommandError):
         run_jobs(local(date(2027, 10, 19), 9), "--team", "Engineering")
     run = JobRun.objects.get(job="out_today")

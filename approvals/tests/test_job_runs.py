@@ -33,6 +33,7 @@ from approvals.config_types import (
 from approvals.job_services import job_claim, job_retry_delay, jobs_run_due
 from approvals.management.commands.run_scheduler import scheduler_loop
 from approvals.models import JobRun, LedgerSnapshot
+from approvals.notifications import NOTICE_TRIES_IN_CALL
 from approvals.rules import LedgerEntry
 from fake_slack.personas import (
     C_ENG,
@@ -292,7 +293,8 @@ def test_a_permanent_refusal_closes_the_period_and_a_passing_fault_leaves_it_ope
     assert closed.error == "channel_not_found" and closed.finished_at is not None
     assert "Nothing due" in run_jobs(at(TUESDAY, 9, 5), "--team", "Engineering")
 
-    fake_slack.fail("chat.postMessage", "internal_error")
+    # Each try of the post inside the call meets it: the tick ends with the fault.
+    fake_slack.fail("chat.postMessage", "internal_error", times=NOTICE_TRIES_IN_CALL)
     with pytest.raises(CommandError):
         run_jobs(at(WEDNESDAY, 9, 0), "--team", "Engineering")
     still_open = JobRun.objects.get(job="out_today", period="2031-03-12")

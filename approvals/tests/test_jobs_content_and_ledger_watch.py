@@ -25,6 +25,7 @@ from approvals.config_types import (
 )
 from approvals.ledger_format import adjustment_metadata
 from approvals.models import JobRun, LedgerSnapshot
+from approvals.notifications import NOTICE_TRIES_IN_CALL
 from approvals.rules import Adjustment, LedgerEntry
 from fake_slack.personas import (
     C_ENG,
@@ -369,7 +370,8 @@ def test_a_request_decided_before_the_nudge_is_retried_is_not_named(client, fake
     while day.weekday() in (0, 5, 6):  # not Monday: the weekly digest would meet the fault first
         day += timedelta(days=1)
     now = at(day, 10, 0)
-    fake_slack.fail("chat.postMessage", "internal_error", times=1)  # the first nudge DM fails, passing
+    # The first nudge DM fails, passing, at each try inside the call: the tick ends with the fault.
+    fake_slack.fail("chat.postMessage", "internal_error", times=NOTICE_TRIES_IN_CALL)
     with pytest.raises(CommandError):
         run_jobs(now, "--team", "Engineering")
     click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)  # decided meanwhile
