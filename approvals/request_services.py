@@ -927,7 +927,7 @@ def decision_settle(client: WebClient, decision: Decision, unconfirmed: bool, ru
     told it could not be confirmed), before what follows it went out: the `settle_decision` task looks again
     while Slack recovers. Made: the approver told "unconfirmed" hears at once that it is recorded, then the
     thread reply, the requester's DM and the announcement go out (once each). Not made, the request still
-    pending: they hear it was not, and may click again. Decided otherwise meanwhile: nothing more is said."""
+    pending: they hear it was not, and may click again. Decided otherwise meanwhile: they hear who decided."""
     verb = "approval" if decision.status == APPROVED else "rejection"
     # What this settle tells, once (`run` names it; a row without one: once for the approver's decision).
     settled = f"decision-settled:{run or f'{decision.request_id}:{decision.approver}:{decision.status}'}"

@@ -230,7 +230,7 @@ def change_request(change: dict) -> None:
     change_services.request_change(background_client(), change_services.Change(**change))
 
 
-def settle_gave_up(exc: Exception, data: dict, unconfirmed: bool, run: str = "") -> None:
+def settle_change_gave_up(exc: Exception, data: dict, unconfirmed: bool, run: str = "") -> None:
     from approvals import change_services
 
     change = change_services.Change(**data)
@@ -241,7 +241,7 @@ def settle_gave_up(exc: Exception, data: dict, unconfirmed: bool, run: str = "")
 
 # A change its task gave up on with the rewrite made (or maybe made): looked at again, and its follow-ups
 # sent, while Slack recovers; as long as a person waiting to hear is given (TELL_ATTEMPTS).
-@retrying_task(attempts=TELL_ATTEMPTS, on_give_up=settle_gave_up, payload="approvals.change_services.Change")
+@retrying_task(attempts=TELL_ATTEMPTS, on_give_up=settle_change_gave_up, payload="approvals.change_services.Change")
 def settle_change(change: dict, unconfirmed: bool, run: str = "") -> None:
     from approvals import change_services
 
