@@ -126,6 +126,19 @@ def click(client, fake_slack, user: str, action_id: str, posted_call) -> object:
     return post_interaction(client, payload)
 
 
+def reject_in_the_channel(client, fake_slack, approver: str, posted_call, reason: str) -> None:
+    """`approver` presses Reject on the request message `posted_call` created and gives `reason` in the form
+    it opens."""
+    assert click(client, fake_slack, approver, ids.REJECT_ACTION, posted_call).status_code == 200
+    form = fake_slack.last_call("views.open").params["view"]
+    form = json.loads(form) if isinstance(form, str) else form
+    assert form["callback_id"] == ids.REJECT_MODAL
+    values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
+    response = post_interaction(client, view_submission_payload(user_id=approver, view=form, values=values,
+                                                                view_id="V_REJECT"))
+    assert response.status_code == 200 and response.content == b"", response.content
+
+
 def buttons_in(blocks) -> dict:
     """action_id -> (block_id, value) of every button in these blocks."""
     found = {}

@@ -35,6 +35,7 @@ from test_support.flows import (
     open_app_home,
     open_request_form,
     posted_requests,
+    reject_in_the_channel,
     request_status,
     request_time_off,
     request_values,
@@ -48,7 +49,6 @@ from test_support.slack_requests import (
     post_event,
     post_interaction,
     view_block_actions_payload,
-    view_submission_payload,
 )
 
 pytestmark = pytest.mark.django_db
@@ -162,18 +162,6 @@ def press_on_home(client, user: str, home: dict, action_id: str):
                                                                    block_id=block_id, view=home))
     assert response.status_code == 200, response.content
     return response
-
-
-def reject_in_the_channel(client, fake_slack, approver: str, posted, reason: str) -> None:
-    """`approver` presses Reject on the request's message and gives `reason` in the form it opens."""
-    assert click(client, fake_slack, approver, ids.REJECT_ACTION, posted).status_code == 200
-    form = fake_slack.last_call("views.open").params["view"]
-    form = json.loads(form) if isinstance(form, str) else form
-    assert form["callback_id"] == ids.REJECT_MODAL
-    values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
-    response = post_interaction(client, view_submission_payload(user_id=approver, view=form, values=values,
-                                                                view_id="V_REJECT"))
-    assert response.status_code == 200 and response.content == b"", response.content
 
 
 def announcements(fake_slack) -> list[str]:

@@ -32,10 +32,10 @@ from test_support.flows import (
     HR,
     MONDAY,
     buttons_in,
-    click,
     install_config,
     open_request_form,
     posted_requests,
+    reject_in_the_channel,
     request_time_off,
     request_values,
     submit_request,
@@ -48,7 +48,6 @@ from test_support.slack_requests import (
     post_event,
     post_interaction,
     view_block_actions_payload,
-    view_submission_payload,
 )
 
 pytestmark = pytest.mark.django_db
@@ -155,17 +154,6 @@ def send(client, payload: dict):
     return response
 
 
-def reject_with_reason(client, fake_slack, user: str, posted, reason: str) -> None:
-    """`user` presses Reject on the request's message and gives `reason` in the form it opens."""
-    assert click(client, fake_slack, user, ids.REJECT_ACTION, posted).status_code == 200
-    form = fake_slack.last_call("views.open").params["view"]
-    form = json.loads(form) if isinstance(form, str) else form
-    assert form["callback_id"] == ids.REJECT_MODAL
-    values = {ids.REASON_BLOCK: {ids.REASON_ACTION: {"type": "plain_text_input", "value": reason}}}
-    response = send(client, view_submission_payload(user_id=user, view=form, values=values, view_id="V_REJECT"))
-    assert response.content == b"", response.content
-
-
 def home_of(client, fake_slack, clock, user: str, event_id: str) -> dict:
     """`user` opens App Home; the tab Slack shows them once the queue has run."""
     envelope = event_envelope({"type": "app_home_opened", "user": user, "channel": "D_HOME", "tab": "home",
@@ -195,7 +183,7 @@ def test_a_rejection_slack_would_not_confirm_reaches_the_thread_and_alice_once_w
     receipt = receipt_of_alice(fake_slack)
     slack.rewrites = "made"
 
-    reject_with_reason(client, fake_slack, BOB, posted, HOSTILE_REASON)
+    reject_in_the_channel(client, fake_slack, BOB, posted, HOSTILE_REASON)
     until_the_decision_gives_up(clock)
 
     assert slack.tried and the_entry(fake_slack)["status"] == "rejected"  # made, though Slack never said so
@@ -478,7 +466,7 @@ def test_a_rejection_written_whose_thread_reply_never_goes_is_one_problem_and_bo
     posted = alices_request(client, fake_slack, clock)
     slack.thread_posts_failing = True
 
-    reject_with_reason(client, fake_slack, BOB, posted, "Release week")
+    reject_in_the_channel(client, fake_slack, BOB, posted, "Release week")
     work_through_the_queue(clock, until=clock.monotonic() + DECISION_GIVES_UP_WITHIN + SETTLE_GIVES_UP_WITHIN)
 
     assert not DBTaskResult.objects.filter(status=TaskResultStatus.READY).exists()
