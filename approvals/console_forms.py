@@ -87,6 +87,10 @@ class PeopleField(_SlackField):
     default_error_messages = {"required": "Choose at least one person."}
     lookups: SlackLookups | None = None  # ConsoleForm gives its fields one; else each cleaning has its own
 
+    def __init__(self, *, deciders: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.deciders = deciders  # the people named decide leave (approvers): guests are refused
+
     def prepare_value(self, value):
         if not isinstance(value, (list, tuple)):
             return value
@@ -122,7 +126,10 @@ class PeopleField(_SlackField):
                 lookups.unanswered = True
                 problems.append(f"Slack did not answer while looking up {item}; try again.")
             else:
-                if person.id not in ids:
+                if self.deciders and person.guest:
+                    problems.append(f"{person.label} is a guest in Slack, and guests do not decide leave: the app "
+                                    "would not let them approve. Choose a full member of the workspace.")
+                elif person.id not in ids:
                     ids.append(person.id)
         if problems:
             raise forms.ValidationError(problems)
@@ -313,7 +320,7 @@ class TeamForm(ConsoleForm, forms.ModelForm):
                                    help_text="Everyone in this channel is a member, e.g. #engineering.")
     members_usergroup = UserGroupField(label="Members user group", required=False,
                                        help_text="Everyone in this user group is a member, e.g. @engineering.")
-    approvers_users = PeopleField(label="Approvers", required=False,
+    approvers_users = PeopleField(label="Approvers", required=False, deciders=True,
                                   help_text="People who approve, by name, @handle or email. Nobody approves "
                                             "their own leave.")
     approvers_channel = ChannelField(label="Approvers channel", required=False,
@@ -444,7 +451,7 @@ class WorkspacePolicyForm(ConsoleForm, forms.ModelForm):
                                    help_text="By name, @handle or email. Empty, with no channel: everyone may.")
     requesters_channel = ChannelField(label="Members of this channel may request", required=False,
                                       help_text="For example #staff.")
-    fallback_approvers = PeopleField(label="Fallback approvers", required=False,
+    fallback_approvers = PeopleField(label="Fallback approvers", required=False, deciders=True,
                                      help_text="They decide when a team has nobody else, such as an approver's "
                                                "own leave. Usually HR.")
 

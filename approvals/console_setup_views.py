@@ -158,6 +158,7 @@ def setup(request):
         "access_lost": slack_access_lost(),
         "channels_with_problems": [check for check in report.channels if check.problems] if report else [],
         "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
+        "deciders_who_cannot": setup_checks.named_deciders_who_cannot(config, directory),
         **_ledger_part(config, directory),
     })
 

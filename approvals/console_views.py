@@ -183,7 +183,8 @@ def suggest(request):
     directory = slack_directory.directory_current()
     found = _search(query, kind, directory, limit=MAX_SUGGESTIONS) if query else {}
     suggestions = (
-        [{"value": p.email or f"@{p.name}", "label": " · ".join(filter(None, [p.label, f"@{p.name}", p.email])),
+        [{"value": p.email or f"@{p.name}",
+          "label": " · ".join(filter(None, [p.label, f"@{p.name}", p.email, "guest" if p.guest else ""])),
           "id": p.id} for p in found.get("people", [])]
         + [{"value": c.label, "label": c.label + (" (private)" if c.is_private else ""), "id": c.id}
            for c in found.get("channels", [])]

@@ -240,6 +240,24 @@ def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[
     return found
 
 
+def named_deciders_who_cannot(config: WorkspaceConfig, directory) -> list[tuple[str, str, str]]:
+    """(name, what they were named as, why) of the approvers and fallback approvers named by id who cannot
+    decide leave, as the console's directory (Slack's user list) shows them: guests, who may request but
+    never decide, and people who have left. The console's forms refuse both; a configuration imported from
+    a file, or a person who became a guest or left since, can still name them."""
+    if directory is None:
+        return []
+    named = [(user, f"an approver of {team.name}") for team in config.teams for user in team.approvers.users]
+    named += [(user, "a fallback approver") for user in config.fallback_approvers]
+    found = []
+    for user, named_as in named:
+        if (person := directory.person(user)) is not None and person.guest:
+            found.append((person.label, named_as, "is a guest in Slack, and guests do not decide leave"))
+        elif person is None and (former := directory.former_person(user)) is not None:
+            found.append((former.label, named_as, "has left: their Slack account is deactivated"))
+    return found
+
+
 def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry]) -> list[tuple[str, int]]:
     """(team name, pending requests) of teams removed from the configuration since, when no fallback
     approvers (HR) are set: those requests are HR's to decide (team_routing.team_of_entry), so nobody can."""

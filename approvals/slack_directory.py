@@ -63,6 +63,9 @@ class Person:
     real_name: str = ""
     display_name: str = ""
     email: str = ""
+    # A multi- or single-channel guest (`is_restricted`): they may request leave, but never decide it
+    # (directory._cannot_approve), so the console refuses them as approvers.
+    guest: bool = False
 
     @property
     def label(self) -> str:
@@ -213,6 +216,7 @@ def _person(member: dict) -> Person:
         real_name=_shown(profile.get("real_name") or member.get("real_name")),
         display_name=_shown(profile.get("display_name")),
         email=profile.get("email") or "",
+        guest=bool(member.get("is_restricted") or member.get("is_ultra_restricted")),
     )
 
 

@@ -48,6 +48,8 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     bot_id: str | None = None
+    is_restricted: bool = False  # a guest: multi-channel, or single-channel with is_ultra_restricted too
+    is_ultra_restricted: bool = False
 
     def to_api(self) -> dict:
         offset = self.tz_offset
@@ -63,6 +65,7 @@ class User:
         return {"id": self.id, "team_id": TEAM_ID, "name": self.name, "deleted": self.deleted,
                 "real_name": real_name, "tz": self.tz, "tz_label": self.tz, "tz_offset": offset,
                 "profile": profile, "is_admin": False, "is_owner": False, "is_bot": self.is_bot,
+                "is_restricted": self.is_restricted, "is_ultra_restricted": self.is_ultra_restricted,
                 "is_app_user": False, "updated": 1766000000}
 
 
