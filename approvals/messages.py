@@ -11,7 +11,7 @@ edge's and live in `slackbot.modals`.
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from approvals import block_ids as ids
 from approvals.block_kit import (
@@ -63,17 +63,28 @@ def type_label(leave_type: LeaveTypeConfig | None, code: str) -> str:
     return escape(leave_type.label if leave_type else code)
 
 
+# Clocks on Earth run from 12 hours behind UTC to 14 ahead: within these hours of midnight UTC on 1 January
+# some readers are still in the old year or already in the new one.
+NEW_YEAR_EITHER_SIDE = timedelta(hours=14)
+
+
 def seen_from(entry: LedgerEntry, today: date | None = None) -> date | None:
     """The day a message about `entry` is read from, for whether its dates need their year: `today` when
     the caller knows it, else the day it was decided or its message posted (Slack shows a message's date
-    beside it); None for a request not yet posted, whose caller passed no `today`."""
+    beside it); None for a request not yet posted, whose caller passed no `today`. Within a day of New Year
+    (UTC), when its readers may be in either year by their own clocks, `date.min`: every date names its year.
+    """
     if today is not None:
         return today
     try:
         moment = entry.decided_at or float(entry.ts or 0)
-        return datetime.fromtimestamp(moment, tz=timezone.utc).date() if moment else None
+        if not moment:
+            return None
+        seen = datetime.fromtimestamp(moment, tz=timezone.utc)
     except (ValueError, OverflowError, OSError):  # a ts that is not Slack's: no day to go by
         return None
+    new_year = datetime(seen.year + (seen.month == 12), 1, 1, tzinfo=timezone.utc)
+    return date.min if abs(seen - new_year) < NEW_YEAR_EITHER_SIDE else seen.date()
 
 
 def entry_dates(entry: LedgerEntry, today: date | None = None) -> str:

@@ -266,3 +266,17 @@ def test_a_rejected_receipt_with_the_longest_type_name_and_reason_fits_its_secti
     blocks = messages.receipt_blocks(entry, LONG_TYPE, {"U_BOB"})
     text = blocks[0]["text"]["text"]
     assert len(text) <= 3000 and text.endswith("&amp;…")
+
+
+def test_a_message_posted_around_new_year_names_every_dates_year():
+    """At 20:00 on 31 December in Los Angeles it is already 1 January in UTC, and in Tokyo too: a message
+    sent around then is read in both years, so its dates say which they are."""
+    leave = replace(pending(), start=date(2027, 1, 4), end=date(2027, 1, 5))
+    la_new_years_eve = replace(leave, status="approved", decided_by="U_BOB", decided_at=1798776000)  # 04:00 UTC 1 Jan
+    assert "Mon 4 Jan 2027 – Tue 5 Jan 2027" in messages.announcement_text(la_new_years_eve, VACATION)
+    tokyo_new_years_day = replace(leave, ts="1798729200.000100")  # 15:00 UTC 31 Dec: 00:00 1 Jan in Tokyo
+    assert "Mon 4 Jan 2027" in messages.receipt_text(tokyo_new_years_day, VACATION, {"U_BOB"})
+    mid_january = replace(la_new_years_eve, decided_at=1799000000)  # 2027-01-03 18:13 UTC
+    assert "Mon 4 Jan – Tue 5 Jan" in messages.announcement_text(mid_january, VACATION)
+    mid_december = replace(leave, ts="1797000000.000100")  # 2026-12-11
+    assert "Mon 4 Jan 2027 – Tue 5 Jan 2027" in messages.receipt_text(mid_december, VACATION, {"U_BOB"})
