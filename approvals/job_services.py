@@ -416,8 +416,10 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day)
         nudged += _dm(client, f"nudge:{key_part(job.team)}:{job.period}:{approver}", approver, text)
     hr_told = 0
-    for hr in sorted(set(config.fallback_approvers) - set(by_approver)) if unattended else ():
-        entries = [entry for entry in unattended if entry.user != hr]  # never told to find who decides their own
+    for hr in sorted(config.fallback_approvers) if unattended else ():
+        # Never told to find who decides their own; nor of a request they were just nudged to decide (an HR
+        # person nudged about another request still hears of these).
+        entries = [entry for entry in unattended if entry.user != hr and entry not in by_approver.get(hr, ())]
         if entries:
             text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day,
                                            approvers_away=True)

@@ -255,26 +255,42 @@ def current_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     return cached_ledger(config) or _under_names_now(fresh, config.renamed_teams)
 
 
+# A ledger read without the channels Slack refused, for the daily jobs of the other teams: kept this long,
+# so that one job run's teams read Slack once between them, never stored as the ledger.
+WITHOUT_REFUSED_KEY = f"ledger:without-refused:v1:{LEDGER_SCHEMA}"
+WITHOUT_REFUSED_KEEP_SECONDS = 5 * 60
+
+
 def team_ledger(client: WebClient, config: WorkspaceConfig, team: TeamConfig) -> Ledger:
     """What a team's own jobs (reminders, digests, nudges) read: the cached ledger; when Slack refuses
-    another team's approvals channel for good (the bot removed from it), this team's channels alone,
-    read now and not stored.
+    another team's approvals channel for good (the bot removed from it), every channel but the refused
+    ones, read now (or by another team's job in the last few minutes) and not stored as the ledger.
 
-    A team's requests are in its own approvals channels, current and past, so its jobs need no other;
-    but a ledger missing a channel is never stored (a person's balance counts every channel), and one
-    team's channel must not stop every team's posts. Its own channel refused raises, as before."""
+    A ledger missing a channel is never stored (a person's balance counts every channel), but one team's
+    channel must not stop every team's posts; and a team's jobs need the others' channels too: whether its
+    approvers are away on leave recorded in their own team's channel, and the leave of its people recorded
+    under a team since removed (`past_approvals_channels`). Its own channel refused raises, as before."""
     try:
         return current_ledger(client, config)
     except LedgerUnavailable as exc:
         if exc.channel in team.ledger_channels:
             raise
-        logger.warning("ledger unavailable (%s in %s): reading %s's channels alone", exc.error, exc.channel,
+        logger.warning("ledger unavailable (%s in %s): reading %s's jobs without it", exc.error, exc.channel,
                        team.name)
+    channels = ledger_channels(config)
+    kept = cache.get(WITHOUT_REFUSED_KEY)
+    if kept is not None and kept[0] == channels and not set(kept[1]) & set(team.ledger_channels):
+        return _under_names_now(kept[2], config.renamed_teams)
     flight = _Flight.take(wait=COLD_WAIT_SECONDS)
     if flight is None:
         raise LedgerBusy("another process is reading the ledger from Slack")
+    refused: list[str] = []
     with flight:
-        return _under_names_now(_read_in_full(client, team.ledger_channels, flight), config.renamed_teams)
+        ledger = _read_in_full(client, channels, flight,
+                               skip_refused=[channel for channel in channels if channel not in team.ledger_channels],
+                               refused=refused)
+    cache.set(WITHOUT_REFUSED_KEY, (channels, tuple(refused), ledger), WITHOUT_REFUSED_KEEP_SECONDS)
+    return _under_names_now(ledger, config.renamed_teams)
 
 
 def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
@@ -366,20 +382,30 @@ def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> L
     return ledger
 
 
-def _read_in_full(client: WebClient, channels: tuple[str, ...], flight: _Flight) -> Ledger:
-    """Every page of `channels`, as a ledger (not stored)."""
+def _read_in_full(client: WebClient, channels: tuple[str, ...], flight: _Flight, *, skip_refused=(),
+                  refused: list[str] | None = None) -> Ledger:
+    """Every page of `channels`, as a ledger (not stored). Those of `skip_refused` that Slack refuses for
+    good are left out (and added to `refused`), as if not configured; any other refusal raises."""
     started = time.time()
     found = _Found()
     marks: dict[str, ChannelMark] = {}
     truncated = False
+    skipped = refused if refused is not None else []
     if channels:
         author = ledger_author(client, channels[0])
         for channel in channels:
-            read = _read_channel(client, channel, oldest=None, flight=flight, wait_for_budget=True)
+            try:
+                read = _read_channel(client, channel, oldest=None, flight=flight, wait_for_budget=True)
+            except LedgerUnavailable:
+                if channel not in skip_refused:
+                    raise
+                skipped.append(channel)
+                continue
             truncated = truncated or read.truncated
             found.add(read.messages, author, channel)
             marks[channel] = ChannelMark(read.newest_ts, time.time())
-    return Ledger(entries=found.entries, adjustments=found.adjustments, channels=channels, oldest_ts=found.oldest,
+    return Ledger(entries=found.entries, adjustments=found.adjustments,
+                  channels=tuple(channel for channel in channels if channel not in skipped), oldest_ts=found.oldest,
                   oldest_by_channel=found.oldest_by_channel, truncated=truncated, read_at=started,
                   full_read_at=started, marks=marks)
 
