@@ -28,6 +28,7 @@ from approvals.notifications import (
     followup_notice,
     new_ask,
     once,
+    over_when_decided,
     post_ephemeral,
     receipt_update,
     record_problem,
@@ -716,7 +717,8 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
                                               named_first=named_approvers(config, team), started=started)
     followup_notice(client, f"change-thread:{key}", channel=message.channel, thread_ts=message.ts, text=thread_text,
                     entry=entry, what="the thread reply about the change")
-    if previous.status == APPROVED and team is not None and team.announce_channel:
+    if previous.status == APPROVED and team is not None and team.announce_channel \
+            and not over_when_decided(team, previous):
         followup_notice(client, f"change-announce:{key}", channel=team.announce_channel,
                         text=messages.cancelled_announcement_text(entry, started=started), entry=entry,
                         what="the corrected announcement")

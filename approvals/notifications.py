@@ -125,6 +125,17 @@ def post_ephemeral(client: WebClient, channel: str, user: str, text: str, *, key
             send_dm(client, user, text)
 
 
+def over_when_decided(team: TeamConfig, entry: LedgerEntry) -> bool:
+    """Was approved `entry` already over on the team's day it was decided or recorded (a sick day HR
+    recorded late)? Then `announce` said nothing of it, and a correction would be news of leave the team
+    never heard of."""
+    try:
+        moment = entry.decided_at or float(entry.ts or 0)
+    except ValueError:  # a ts that is not Slack's: no day to go by
+        return False
+    return bool(moment) and entry.end < local_today(team.timezone, now=moment)
+
+
 def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type: LeaveTypeConfig | None) -> None:
     """Approved leave, in the team's announce channel if it has one: once; not once it was changed since
     (cancelled by the time this runs: its canceller's correction is the last word)."""
