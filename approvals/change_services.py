@@ -110,13 +110,15 @@ def request_change_later(change: Change) -> None:
     tasks.change_request.enqueue(change.as_task_data())
 
 
-def request_edit_submit(submission: Submission, *, by: str, dedup_key: str, seen: str | None = None) -> dict[str, str]:
+def request_edit_submit(submission: Submission, *, by: str, dedup_key: str, seen: str | None = None,
+                        of_team: tuple[str, str] | None = None) -> dict[str, str]:
     """An edited request from the form: the errors to show by field, or {} once its task is enqueued.
 
     `submission.id` is the request being edited, so the ledger checks leave its
     old version out. Every rule the cache allows is checked now; the task checks
     again against the ledger under the request's lock before it rewrites anything.
-    `seen`: the request's version as the form opened on it (messages.version_of), when it says.
+    `seen`: the request's version as the form opened on it (messages.version_of), when it says;
+    `of_team`: its team and channel as the Edit button named them, for when the cache does not know it.
     """
     config = current_config()
     claimed_by = cache.get(dedup_key)
@@ -149,6 +151,8 @@ def request_edit_submit(submission: Submission, *, by: str, dedup_key: str, seen
     # Judged as its task will judge it: on the calendar of the team the request is of (a request stays its
     # team's when the person moves), not the person's team now.
     team = requester.team
+    if current is None and of_team is not None:
+        team = team_of_entry(config, *of_team) or team
     if current is not None:
         team = team_of_entry(config, current.team, current.channel)
         if team is None:

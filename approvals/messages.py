@@ -521,7 +521,7 @@ def person_no_team_text(cause: UnlistedSource | None = None) -> str:
 def request_button_value(entry: LedgerEntry) -> str:
     """What a button on someone's own leave carries: the request, and where its message is."""
     value = {"id": entry.id, "user": entry.user, "type": entry.leave_type, "start": entry.start.isoformat(),
-             "end": entry.end.isoformat(), "sh": entry.start_half, "eh": entry.end_half}
+             "end": entry.end.isoformat(), "sh": entry.start_half, "eh": entry.end_half, "team": entry.team}
     if entry.channel and entry.ts:
         value.update(channel=entry.channel, ts=entry.ts)
     return json.dumps(value)

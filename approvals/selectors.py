@@ -302,10 +302,11 @@ class RequestDraft:
 
 def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDraft,
                            requester: CachedRequester | None = None, replacing: str | None = None,
-                           recorded: bool = False) -> str:
+                           recorded: bool = False, replacing_of: tuple[str, str] | None = None) -> str:
     """The live preview under the form: working days, who decides, who else is out, the balance after.
     `requester`: what the caller already read of `user` (requester_cached), not read again. `replacing`:
-    the id of the request an Edit form rewrites, which the draft replaces (not counted beside it).
+    the id of the request an Edit form rewrites, which the draft replaces (not counted beside it);
+    `replacing_of`: its team and channel as the Edit button named them, for when the cache does not know it.
     `recorded`: HR records it for `user`, approved at once."""
     requester = requester or requester_cached(config, user)
     leave_type = config.leave_type(draft.leave_type or "")
@@ -316,6 +317,8 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         if current is not None:  # an edit is judged on the calendar of the team the request is of, as its task is
             requester = replace(requester, team=team_of_entry(config, current.team, current.channel), team_known=True)
             kept_start = current.start  # accepted when it was sent (rules.basic_violations)
+        elif replacing_of is not None and (team := team_of_entry(config, *replacing_of)) is not None:
+            requester = replace(requester, team=team, team_known=True)
     if requester.team_known and requester.team is None and requester.no_team_cause is not None:
         who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
     elif requester.team_known and requester.team is None:

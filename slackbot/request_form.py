@@ -173,13 +173,19 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester, user: s
 
 def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefill: FormValues, *,
                       editing: str | None = None, owner: str | None = None, recording_for: str | None = None,
-                      requester: CachedRequester | None = None) -> Exception | None:
+                      requester: CachedRequester | None = None,
+                      editing_of: tuple[str, str] | None = None) -> Exception | None:
     """Open the form: for a new request, to edit request `editing` (of `owner`, when HR edits someone
-    else's), or for HR to record leave for `recording_for`. None when it opened, else why Slack did not
-    let us (for modal_not_opened_text). `requester`: what the caller read of `user`."""
+    else's; `editing_of`: its team and channel, as far as known), or for HR to record leave for
+    `recording_for`. None when it opened, else why Slack did not let us (for modal_not_opened_text).
+    `requester`: what the caller read of `user`."""
     if editing:
         # Whose request it is, when not the editor's own: the preview shows their days and balance.
         metadata = {"edit": editing, **({"user": owner} if owner and owner != user else {})}
+        if editing_of is not None:
+            # The team it is of, for the preview and the form's checks while the cache does not know the
+            # request: an edit is judged on its team's calendar, though its person moved to another team.
+            metadata["of"] = list(editing_of)
         if prefill.leave_type and prefill.start and prefill.end:
             # The request as the form shows it: sent after someone else changed it, it would undo that.
             metadata["v"] = messages.version_of(prefill.leave_type, prefill.start, prefill.end,
@@ -196,7 +202,7 @@ def open_request_form(config: WorkspaceConfig, user: str, trigger_id: str, prefi
         half_values=prefill.halves,
         preview=request_preview_cached(config, person, prefill.draft,
                                        requester=requester if person == user else None, replacing=editing,
-                                       recorded=recording_for is not None),
+                                       recorded=recording_for is not None, replacing_of=editing_of),
         private_metadata=metadata,
         editing=editing is not None,
         recording_for=recording_for,
@@ -325,7 +331,8 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
         end=values.end,
         half_values=values.halves,
         preview=request_preview_cached(config, recording_for or owner or user, values.draft,
-                                       replacing=editing, recorded=recording_for is not None),
+                                       replacing=editing, recorded=recording_for is not None,
+                                       replacing_of=edited_request_of(view) if editing else None),
         private_metadata=modal_metadata(view),
         editing=editing is not None,
         recording_for=recording_for,
@@ -390,6 +397,15 @@ def form_owner(view: dict) -> str | None:
     return owner if isinstance(owner, str) and owner else None
 
 
+def edited_request_of(view: dict) -> tuple[str, str] | None:
+    """The team and channel of the request an edit form is for, as its metadata names them (checked for
+    shape only: they choose the calendar of the form's checks, and the task judges on the request itself)."""
+    named = (modal_metadata(view) or {}).get("of")
+    if isinstance(named, list) and len(named) == 2 and all(isinstance(part, str) for part in named):
+        return named[0], named[1]
+    return None
+
+
 def modal_metadata(view: dict) -> dict | None:
     """The request modal's private_metadata (small JSON we wrote); anything else reads as none."""
     try:
@@ -448,7 +464,8 @@ def submit_request(payload: dict) -> SlackResponse:
     if editing:
         seen = metadata.get("v")
         refused = change_services.request_edit_submit(submission, by=clicker, dedup_key=dedup_key,
-                                                      seen=seen if isinstance(seen, str) else None)
+                                                      seen=seen if isinstance(seen, str) else None,
+                                                      of_team=edited_request_of(view))
     else:
         refused = request_services.request_submit(submission, dedup_key=dedup_key, context=context)
     if not refused:

@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from approvals import block_ids as ids
 from approvals import messages
-from fake_slack.personas import C_ENG
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS
 from test_support.flows import (
     ledger_messages,
     request_status,
@@ -141,7 +141,7 @@ def open_edit_form_from_the_receipt(client, fake_slack) -> dict:
     form = opened_view(fake_slack)
     # The request, and its version as the form shows it (an edit sent after someone else changed it is refused).
     assert json.loads(form["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
-        "vacation", MONDAY, WEDNESDAY, None, None)}
+        "vacation", MONDAY, WEDNESDAY, None, None), "of": ["Engineering", C_ENG_APPROVALS]}
     return form
 
 

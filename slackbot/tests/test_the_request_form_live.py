@@ -19,6 +19,7 @@ import pytest
 from approvals import block_ids as ids
 from approvals import messages
 from approvals.config_types import BlackoutConfig, HolidayConfig, LeaveTypeConfig
+from fake_slack.personas import C_ENG_APPROVALS
 from test_support.flows import (
     ALICE,
     BOB,
@@ -836,7 +837,7 @@ def test_the_edit_form_stays_an_edit_of_the_same_request_through_its_redraws(cli
     shown = form.shown
     # The request, and its version as the form first showed it (not as redrawn): what someone else may change.
     assert json.loads(shown["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
-        "vacation", MONDAY, WEDNESDAY, None, None)}
+        "vacation", MONDAY, WEDNESDAY, None, None), "of": ["Engineering", C_ENG_APPROVALS]}
     assert shown["title"]["text"] == "Edit request" and shown["submit"]["text"] == "Save changes"
     [note] = [b for b in shown["blocks"] if b.get("block_id") == ids.NOTE_BLOCK]
     assert "keeps the old one" in note["label"]["text"]

@@ -175,7 +175,7 @@ def test_the_edit_form_this_release_opens_carries_the_version_it_shows(client, f
 def test_an_edit_form_the_release_before_opened_without_v_edits_on_this_releases_web(client, fake_slack, clock):
     install_config()
     request_id = ask(client, fake_slack, clock)
-    old_form = with_metadata(edit_form(client, fake_slack, request_id), v=None)  # as ec14a69 opened it
+    old_form = with_metadata(edit_form(client, fake_slack, request_id), v=None, of=None)  # as ec14a69 opened it
     assert json.loads(old_form["private_metadata"]) == {"edit": request_id}
 
     response = post_interaction(client, edit_submission(ALICE, old_form, MONDAY, FRIDAY))
