@@ -298,13 +298,23 @@ def config_to_text(config: WorkspaceConfig, fmt: str) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def load_config_file(path: str | os.PathLike) -> WorkspaceConfig:
-    """Read and validate a configuration file. Raises ConfigError (also for a missing or unreadable file)."""
+def load_config_file(path: str | os.PathLike, fmt: str | None = None) -> WorkspaceConfig:
+    """Read and validate a configuration file (format from its extension unless `fmt`). Raises ConfigError
+    (also for a missing or unreadable file)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([f"{path}: cannot read the file: {error}"]) from error
-    return config_from_text(text, format_for_path(path), source=str(path))
+    return config_from_text(text, fmt or format_for_path(path), source=str(path))
+
+
+def _mode_of(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mask = os.umask(0o022)  # read it by setting it, then put it back
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def dump_config_file(config: WorkspaceConfig, target: str | os.PathLike | TextIO, fmt: str | None = None) -> None:
@@ -320,6 +330,9 @@ def dump_config_file(config: WorkspaceConfig, target: str | os.PathLike | TextIO
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             stream.write(text)
+        # mkstemp makes the file readable by its owner alone: give it the mode the file it replaces had
+        # (a backup job's group may read it), or a new file's usual one, as `export_config > FILE` would.
+        os.chmod(temporary, _mode_of(path))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, transaction
 
 from approvals.config_diff import config_diff
-from approvals.config_file import ConfigError, load_config_file
+from approvals.config_file import FORMATS, ConfigError, load_config_file
 from approvals.config_store import config_apply, config_from_database
 from approvals.database_timeouts import cut_short
 
@@ -32,6 +32,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="configuration file (.json, .yml or .yaml)")
+        parser.add_argument("--format", choices=FORMATS, dest="fmt",
+                            help="the file's format, when its extension does not say (.yml/.yaml: YAML, else JSON)")
         parser.add_argument("--replace", action="store_true",
                             help="also remove what the file does not list (teams, leave types, holidays, blackouts)")
         parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
@@ -41,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = options["file"]
         try:
-            config = load_config_file(path)
+            config = load_config_file(path, options["fmt"])
         except ConfigError as error:
             self._refuse(path, error)
         diff = config_diff(config_from_database(), config)
