@@ -32,6 +32,7 @@ from approvals.notifications import (
     post_ephemeral,
     receipt_update,
     record_problem,
+    remind_if_its_run_passed,
     send_answer,
     send_dm_once,
     send_receipt,
@@ -728,6 +729,7 @@ def change_followups(client: WebClient, config: WorkspaceConfig, message: Ledger
                         what="the corrected announcement")
     if recorded and team is not None:
         announce(client, team, entry, leave_type)
+        remind_if_its_run_passed(client, team, entry, leave_type)
     if by != entry.user:
         followup(f"change-dm:{key}",
                  lambda: send_dm_once(client, f"change-dm:{key}", entry.user,

@@ -214,6 +214,20 @@ def reminders_due(entries: Iterable[LedgerEntry], team: TeamConfig, today: date,
                   key=lambda e: (e.user, e.start, e.id))
 
 
+def reminder_run_passed(entry: LedgerEntry, team: TeamConfig, now: datetime, reminder: time,
+                        holidays: Container[date]) -> date | None:
+    """The first working day of approved `entry` when the run of the reminders job that would remind it
+    (REMINDER_TIME on the working day before) has passed and no other will come before the leave begins:
+    it was approved or recorded after that run, or on the days off before it. `now`: the team's local time.
+    None when a run still to come reminds it (today's, later today), or when none ever would."""
+    today = now.date()
+    if not reminders_due([entry], team, today, holidays):
+        return None
+    if is_working_day(today, team.workweek, holidays) and now.time() < reminder:
+        return None  # today's run is still to come
+    return first_working_day(entry, team.workweek, holidays)
+
+
 def out_between(entries: Iterable[LedgerEntry], team: TeamConfig, start: date, end: date,
                 holidays: Container[date]) -> list[LedgerEntry]:
     """Approved leave of the team taking at least one working day in [start, end], by start."""

@@ -27,17 +27,21 @@ import hashlib
 import logging
 import time
 import uuid
+from datetime import datetime
+from datetime import time as time_of_day
 
+from django.conf import settings
 from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from approvals import directory, ledger_reader, messages, slack_pauses
+from approvals import directory, job_messages, jobs, ledger_reader, messages, slack_pauses
 from approvals.cache_lock import claim
+from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
-from approvals.rules import LedgerEntry
+from approvals.rules import APPROVED, LedgerEntry
 from approvals.selectors import local_today
 from approvals.slack_clients import ledger_post_client
 from approvals.task_queue import (
@@ -154,6 +158,25 @@ def announce(client: WebClient, team: TeamConfig, entry: LedgerEntry, leave_type
     if team.announce_channel:
         followup_notice(client, f"announce:{entry.id}", channel=team.announce_channel,
                         text=messages.announcement_text(entry, leave_type), entry=entry, what="the announcement")
+
+
+def remind_if_its_run_passed(client: WebClient, team: TeamConfig, entry: LedgerEntry,
+                             leave_type: LeaveTypeConfig | None) -> None:
+    """Leave approved (or recorded) after the reminders job's run that would have reminded it, the working
+    day before it: the reminder now, once, under the job's own key (never sent twice between them)."""
+    if entry.status != APPROVED:
+        return
+    now = datetime.now(jobs.team_zone(team))
+    holidays = jobs.team_calendar(current_config(), team, now.date())
+    first_day = jobs.reminder_run_passed(entry, team, now, time_of_day.fromisoformat(settings.REMINDER_TIME),
+                                         holidays)
+    if first_day is None:
+        return
+    zone = directory.cached_timezone(entry.user)  # the day as they read it; else the team's
+    text = job_messages.reminder_text(entry, leave_type, first_day, local_today(zone) if zone else now.date())
+    key = f"reminder:{entry.id}:{entry.start.isoformat()}"
+    followup(key, lambda: send_dm_once(client, key, entry.user, text), entry=entry, what="the reminder",
+             channel=entry.user)
 
 
 def followup(key: str, effect, *, entry: LedgerEntry, what: str, channel: str, of_state: bool = False) -> None:

@@ -40,6 +40,7 @@ from approvals.notifications import (
     post_ephemeral,
     receipt_update,
     record_problem,
+    remind_if_its_run_passed,
     send_answer,
     send_dm,
     send_dm_once,
@@ -756,6 +757,7 @@ def send_receipt_and_announcement(client: WebClient, team: TeamConfig | None, en
              entry=entry, what="the receipt DM", channel=entry.user)
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
+        remind_if_its_run_passed(client, team, entry, leave_type)
 
 
 def request_delivered(request_id: str) -> bool:
@@ -1234,5 +1236,6 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, ent
              entry=entry, what="the updated receipt", channel=entry.user, of_state=True)
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
+        remind_if_its_run_passed(client, team, entry, leave_type)
     approvers = team_approvers(client, config, team, entry.user) if team is not None else config.fallback_approvers
     tasks.publish_home_later({entry.user, *approvers})
