@@ -60,6 +60,20 @@ def may_see(user, model) -> bool:
     return user.has_perm(label % "view") or user.has_perm(label % "change")
 
 
+def _value(model, field_name: str, value, directory) -> str:
+    """A field's value as HR reads it: a team by its name (a holiday or blackout "for every team" when
+    none), as it was called when it was last seen if it has been deleted since; the rest as `_shown`."""
+    field = model._meta.get_field(field_name)
+    if not field.is_relation:
+        return _shown(value, directory)
+    if value is None:
+        return "every team" if field.related_model is Team else "—"
+    found = field.related_model.objects.filter(pk=value).first()
+    if found is None and hasattr(field.related_model, "history"):
+        found = field.related_model.history.filter(id=value).order_by("-history_date").first()
+    return (getattr(found, "name", "") or str(found)) if found is not None else str(value)
+
+
 def config_history(*, limit: int = SHOWN, directory=None, models=HISTORY_MODELS) -> list[HistoryRow]:
     records = []
     for model in models:
@@ -73,7 +87,8 @@ def config_history(*, limit: int = SHOWN, directory=None, models=HISTORY_MODELS)
             previous = record.prev_record
             if previous is not None:
                 delta = record.diff_against(previous, excluded_fields=NOT_SHOWN)
-                changes = tuple(FieldChange(c.field, _shown(c.old, directory), _shown(c.new, directory))
+                changes = tuple(FieldChange(c.field, _value(record.instance_type, c.field, c.old, directory),
+                                            _value(record.instance_type, c.field, c.new, directory))
                                 for c in delta.changes)
                 if not changes:
                     continue  # saved unchanged, or only moved in the order
