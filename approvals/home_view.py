@@ -29,12 +29,11 @@ def home_view(*, config: WorkspaceConfig, leave, balances_text: str | None, wait
     Every part is bounded but the list of the person's leave, which gets the room the others leave (it
     says how many more it could not show), so nothing after it is cut off.
     """
-    blocks = [
-        {"type": "header", "text": plain("Time off")},
-        {"type": "actions", "block_id": "home_actions", "elements": [
+    blocks = [{"type": "header", "text": plain("Time off")}]
+    if messages.not_set_up_text(config) is None:  # else the form would refuse (no teams or leave types yet)
+        blocks.append({"type": "actions", "block_id": "home_actions", "elements": [
             {"type": "button", "action_id": ids.NEW_REQUEST_ACTION, "style": "primary",
-             "text": plain("Request time off"), "value": "new"}]},
-    ]
+             "text": plain("Request time off"), "value": "new"}]})
     if note:
         blocks.append(context(note))
     below = []  # the parts under the list, laid out first: the list gets the room they leave

@@ -471,6 +471,14 @@ def nobody_decides_now_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | No
             f"for {escape(entry.team)}, or withdraw it (`/timeoff cancel`).")
 
 
+def not_set_up_text(config: WorkspaceConfig) -> str | None:
+    """Why nobody can ask for time off yet (the form's leave-type menu would be empty, which Slack
+    refuses), or None."""
+    if not config.leave_types or not config.teams:
+        return "Time off isn't set up yet: HR has not configured any teams or leave types."
+    return None
+
+
 def outsider_text() -> str:
     """To someone of another organisation (a Slack Connect channel's) who asks for time off here."""
     return ("you are in this workspace from another organisation (through a shared channel), and time off "
@@ -487,13 +495,32 @@ def channel_lost_text(channel: str, how: str, uses: list[str]) -> str:
     for, as the Setup page says it ("Engineering: approvals channel")."""
     what = {"removed": f"I was removed from <#{channel}>", "archived": f"<#{channel}> was archived",
             "deleted": f"<#{channel}> was deleted"}.get(how, f"I lost <#{channel}>")
-    fix = {"removed": "Invite me back (`/invite` me in the channel)",
-           "archived": "Unarchive it"}.get(how, "Choose another channel")
+    fix = {"removed": "Invite me back (`/invite` me in the channel), or choose",
+           "archived": "Unarchive it, or choose"}.get(how, "Choose")
     used = "\n".join(f"• {escape(use)}" for use in uses)
     return (f":warning: {what}, which the time-off configuration uses:\n{used}\n"
-            f"Until that is fixed, what I post or read there fails (requests, announcements, the leave history "
-            f"kept there). {fix}, or choose another channel on the console's Teams page; its Setup page "
-            "shows the check.")
+            f"Until that is fixed, {_what_fails(uses)}. {fix} another channel on the console's Teams page; its "
+            "Setup page shows the check.")
+
+
+# What fails when the app loses a channel, by what it is used for (setup_checks.channel_uses: "Team: use").
+_POSTED_THERE = {"approvals channel": "requests and the leave history kept there",
+                 "past approvals channel (ledger)": "the leave history kept there",
+                 "announce channel": "announcements"}
+_PEOPLE_THERE = {"approvers channel": "who approves", "members channel": "who is in the team",
+                 "requesters channel": "who may request"}
+
+
+def _what_fails(uses: list[str]) -> str:
+    kinds = [use.rpartition(": ")[2] for use in uses]
+    posted = list(dict.fromkeys(_POSTED_THERE[kind] for kind in kinds if kind in _POSTED_THERE))
+    people = list(dict.fromkeys(_PEOPLE_THERE[kind] for kind in kinds if kind in _PEOPLE_THERE))
+    parts = []
+    if posted:
+        parts.append(f"what I post or read there fails ({', '.join(posted)})")
+    if people:
+        parts.append(f"I may not be able to tell {' or '.join(people)}")
+    return "; and ".join(parts) or "what I post or read there fails"
 
 
 def bot_has_no_leave_text() -> str:

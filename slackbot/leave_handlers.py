@@ -19,7 +19,7 @@ from approvals.selectors import local_today, request_seen_cached
 from slackbot.balance_command import requested_year
 from slackbot.decision_handlers import MAX_ID_CHARS
 from slackbot.payloads import BadPayload, SlashCommand, action_time, require_text
-from slackbot.request_form import (FormValues, not_set_up_text, open_form_where_no_channel, open_request_form,
+from slackbot.request_form import (FormValues, open_form_where_no_channel, open_request_form,
                                    parse_iso_date, parse_prefill)
 from slackbot.responses import SlackResponse, ack, ephemeral, modal_not_opened_text
 
@@ -91,7 +91,7 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
         # A stale button (an old list or receipt): no form to fill in only to be told on sending it.
         tasks.tell_user.enqueue(channel_of(payload), user, stale_edit_text(seen))
         return ack()
-    if (refusal := not_set_up_text(config)) is not None:  # HR removed every leave type since
+    if (refusal := messages.not_set_up_text(config)) is not None:  # HR removed every leave type since
         tasks.tell_user.enqueue(channel_of(payload), user, refusal)
         return ack()
     if seen is not None:
@@ -181,7 +181,7 @@ def command_for(command: SlashCommand) -> SlackResponse:
         return ephemeral(person_balance_text(user, rest[1:], hr=command.user_id))
     if user == command.user_id:
         return ephemeral(messages.own_leave_not_recorded_text())
-    if (refusal := not_set_up_text(config)) is not None:
+    if (refusal := messages.not_set_up_text(config)) is not None:
         return ephemeral(refusal)
     zone = cached_timezone(user)  # their day, for "today" and "tomorrow"
     prefill = parse_prefill(rest, config, today=local_today(zone) if zone else None)

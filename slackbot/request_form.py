@@ -151,18 +151,10 @@ def open_notice(user: str, trigger_id: str, text: str) -> Exception | None:
     return None
 
 
-def not_set_up_text(config: WorkspaceConfig) -> str | None:
-    """Why nobody can ask for time off yet (the form's leave-type menu would be empty, which Slack
-    refuses), or None."""
-    if not config.leave_types or not config.teams:
-        return "Time off isn't set up yet: HR has not configured any teams or leave types."
-    return None
-
-
 def request_refusal(config: WorkspaceConfig, requester: CachedRequester, user: str) -> str | None:
     """Why this person cannot ask for time off, as far as the cache knows; None when they may (or
     when the cache does not know yet: the submission checks again)."""
-    if (refusal := not_set_up_text(config)) is not None:
+    if (refusal := messages.not_set_up_text(config)) is not None:
         return refusal
     if requester.allowed is False:
         return f"Sorry, {messages.outsider_text() if requester.outsider else messages.not_allowed_text(config)}."

@@ -8,9 +8,9 @@ from approvals.config_types import WorkspaceConfig
 from approvals.home_view import MAX_BLOCKS, holidays_ahead_blocks, home_view
 from approvals.rules import LedgerEntry
 from approvals.selectors import MyLeave
-from test_support.flows import VACATION
+from test_support.flows import ENGINEERING, VACATION
 
-CONFIG = WorkspaceConfig(leave_types=(VACATION,))
+CONFIG = WorkspaceConfig(leave_types=(VACATION,), teams=(ENGINEERING,))
 
 
 def days_off(count: int, status: str, first: date, user="U_ALICE") -> list[LedgerEntry]:
@@ -82,3 +82,12 @@ def test_the_holidays_line_sits_under_the_rest_and_the_list_still_fits():
 
     assert len(view["blocks"]) <= MAX_BLOCKS
     assert view["blocks"][-1] == holidays[0]
+
+
+def test_before_any_team_or_leave_type_is_configured_there_is_no_request_button():
+    """The form would refuse (`/timeoff` says time off isn't set up yet): no button that leads there."""
+    for config in (WorkspaceConfig(leave_types=(VACATION,)), WorkspaceConfig(teams=(ENGINEERING,))):
+        view = home_view(config=config, leave=None, balances_text=None, waiting=[], is_hr=False, console_url=None,
+                         note="Time off isn't set up yet: HR has not configured any teams or leave types.")
+        assert ids.NEW_REQUEST_ACTION not in str(view["blocks"])
+        assert "isn't set up yet" in texts(view)
