@@ -6,6 +6,8 @@ not crash here: they are reported by system checks (`slackbot/checks.py`), so
 `manage.py check` names the problem instead of a stack trace on the first request.
 """
 
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import environ
@@ -15,7 +17,42 @@ from timeoff_site.loopback import is_local_http
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+class _EscapedEnviron(MutableMapping):
+    """os.environ as django-environ reads it, each `$` escaped. django-environ takes a value that starts
+    with `$` for the name of another variable to read instead (a SECRET_KEY from Django's own generator
+    starts so about once in fifty, and the error would print it); with `escape_proxy` it turns each `\\$`
+    back into `$`, so every value is read exactly as written."""
+
+    def __getitem__(self, key):
+        return os.environ[key].replace("$", "\\$")
+
+    def __setitem__(self, key, value):
+        os.environ[key] = value
+
+    def __delitem__(self, key):
+        del os.environ[key]
+
+    def __iter__(self):
+        return iter(os.environ)
+
+    def __len__(self):
+        return len(os.environ)
+
+
+class LiteralEnv(environ.Env):
+    ENVIRON = _EscapedEnviron()
+
+    def __init__(self, **scheme):
+        super().__init__(**scheme)
+        self.escape_proxy = True
+
+    def list(self, var, cast=None, default=environ.Env.NOTSET):
+        """A comma-separated list, each item without the spaces around it ("a, b"), empty ones left out."""
+        return [item.strip() if isinstance(item, str) else item for item in super().list(var, cast, default)
+                if not isinstance(item, str) or item.strip()]
+
+
+env = LiteralEnv()
 # ENV_FILE="" skips the file (the test settings do, so a developer's .env never leaks into tests).
 ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if ENV_FILE:
