@@ -405,11 +405,15 @@ def answer_maybe_sent_text(what: str, failure: str, again: str) -> str:
             f"please try {again} again in a few minutes.")
 
 
-def hr_contacts(config: WorkspaceConfig, *, plain: bool = False) -> str:
+def hr_contacts(config: WorkspaceConfig, *, plain: bool = False, leaving_out=()) -> str:
     """Whom to ask: the fallback approvers, mentioned. `plain`: for plain text (a form's field error),
-    where Slack shows a mention as its raw `<@U…>`."""
-    if config.fallback_approvers and not plain:
-        return mentions(config.fallback_approvers, room=MENTIONS_ROOM)  # texts that say more besides
+    where Slack shows a mention as its raw `<@U…>`. `leaving_out`: those who cannot help (they have left,
+    or it is the asker's own request); when that leaves nobody, whoever looks after the app."""
+    contacts = [hr for hr in config.fallback_approvers if hr not in leaving_out]
+    if contacts and not plain:
+        return mentions(contacts, room=MENTIONS_ROOM)  # texts that say more besides
+    if config.fallback_approvers and not contacts:
+        return "whoever looks after the time-off app in your company (HR)"
     return "HR"
 
 
@@ -454,21 +458,22 @@ def unlisted_fix(cause: UnlistedSource) -> str:
     return "fix the team's settings"
 
 
-def nobody_approves_text(config: WorkspaceConfig, team_name: str) -> str:
+def nobody_approves_text(config: WorkspaceConfig, team_name: str, *, unable=()) -> str:
     """A refusal reason: once the requester is taken out (nobody approves their own leave), and bots and
-    deactivated accounts, nobody is left to approve it, not even HR (the fallback approvers)."""
+    deactivated accounts, nobody is left to approve it, not even HR (the fallback approvers). `unable`:
+    the fallback approvers who cannot (the requester, people who left): not the ones to ask."""
     return (f"nobody could approve it: {escape(team_name)} has no approver but you (besides bots and "
-            f"deactivated accounts), and no fallback approver can step in; ask {hr_contacts(config)} to add "
-            "an approver for the team")
+            f"deactivated accounts), and no fallback approver can step in; ask "
+            f"{hr_contacts(config, leaving_out=unable)} to add an approver for the team")
 
 
 def nobody_decides_now_text(entry: LedgerEntry, leave_type: LeaveTypeConfig | None, config: WorkspaceConfig, *,
-                            why: str) -> str:
+                            why: str, unable=()) -> str:
     """To a requester whose pending request nobody may decide any more (`why`: its last approver went, as
-    mrkdwn), and no fallback approver can step in."""
+    mrkdwn), and no fallback approver can step in (`unable`: those who cannot, not the ones to ask)."""
     return (f":warning: Nobody may decide your request for {request_summary(entry, leave_type)} now: {why}, and "
-            f"no fallback approver can step in. It stays pending; ask {hr_contacts(config)} to add an approver "
-            f"for {escape(entry.team)}, or withdraw it (`/timeoff cancel`).")
+            f"no fallback approver can step in. It stays pending; ask {hr_contacts(config, leaving_out=unable)} to "
+            f"add an approver for {escape(entry.team)}, or withdraw it (`/timeoff cancel`).")
 
 
 def not_set_up_text(config: WorkspaceConfig) -> str | None:
@@ -548,7 +553,7 @@ def person_no_team_text(cause: UnlistedSource | None = None) -> str:
 def request_button_value(entry: LedgerEntry) -> str:
     """What a button on someone's own leave carries: the request, and where its message is."""
     value = {"id": entry.id, "user": entry.user, "type": entry.leave_type, "start": entry.start.isoformat(),
-             "end": entry.end.isoformat(), "sh": entry.start_half, "eh": entry.end_half, "team": entry.team}
+             "end": entry.end.isoformat(), "sh": entry.start_half, "eh": entry.end_half}
     if entry.channel and entry.ts:
         value.update(channel=entry.channel, ts=entry.ts)
     return json.dumps(value)

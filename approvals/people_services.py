@@ -184,7 +184,8 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
         # Nobody may decide it, not even HR: its requester hears so, rather than waiting on someone gone
         # (HR's own request is told to them below).
         if entry.user not in config.fallback_approvers and not directory.is_deactivated(client, entry.user):
-            text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why)
+            text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why,
+                                                    unable=directory.unable_to_approve(client)(config.fallback_approvers))
             try:
                 stuck_key = f"stuck-dm:{entry.id}:{leaving}"
                 once(stuck_key, lambda entry=entry, text=text, stuck_key=stuck_key: send_dm_once(

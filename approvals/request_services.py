@@ -584,7 +584,9 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
             history = delivery_ledger(client, config, submission, team, leave_type)
             approvers = team_approvers(client, config, team, submission.user)
             if not approvers and leave_type.requires_approval and not submission.recorded_by:
-                raise Refused(messages.nobody_approves_text(config, team.name))
+                raise Refused(messages.nobody_approves_text(
+                    config, team.name, unable={submission.user, *directory.unable_to_approve(client)(
+                        set(config.fallback_approvers) - {submission.user})}))
         except Refused as refusal:
             ledger_reader.pending_remove(submission.id)  # a checked submission waits there: nothing will come
             text = messages.request_refused_text(refusal.reasons, shown_back(submission, leave_type),

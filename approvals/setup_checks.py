@@ -24,7 +24,13 @@ from slack_sdk.errors import SlackApiError
 from approvals.cache_values import schema_tag
 from approvals.config_fields import without_hidden_characters
 from approvals.config_types import WorkspaceConfig
-from approvals.directory import MAX_MEMBER_PAGES, MEMBERS_PAGE_SIZE, known_unable
+from approvals.directory import (
+    MAX_MEMBER_PAGES,
+    MEMBERS_PAGE_SIZE,
+    cached_bot_identity,
+    cached_channel_members,
+    known_unable,
+)
 from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
 from approvals.task_queue import error_for_people, transient
@@ -222,8 +228,8 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
 def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[str]:
     """The teams whose requests nobody can decide, as far as the report shows: no approver named, an
     approvers channel Slack says is empty (or cannot show), and no fallback approvers (HR) to fall back
-    on. Their people hear it only when they send a request. Approvers and fallback approvers the cache knows
-    have left (deactivated accounts, or bots) count as none."""
+    on. Their people hear it only when they send a request. Approvers, members of the approvers channel and
+    fallback approvers the cache knows cannot decide (deactivated accounts, bots, guests) count as none."""
     gone = known_unable({*config.fallback_approvers, *(user for team in config.teams for user in team.approvers.users)})
     if any(hr not in gone for hr in config.fallback_approvers):
         return []
@@ -232,10 +238,18 @@ def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[
     for team in config.teams:
         if any(user not in gone for user in team.approvers.users):
             continue
-        check = checks.get(team.approvers.channel or "")
-        if team.approvers.channel and (check is None or (not check.error and not check.nobody_in_it)
-                                       or check.passing):
-            continue  # not checked, someone is in it, or Slack could not say just now
+        channel = team.approvers.channel
+        if channel:
+            check = checks.get(channel)
+            if check is not None and check.passing:
+                continue  # Slack could not say just now
+            if check is None or not check.error:  # else Slack cannot show it: nobody in it decides
+                members = cached_channel_members(channel)
+                if members is not None:
+                    if members - {cached_bot_identity()[0]} - known_unable(members):
+                        continue  # someone in it can decide
+                elif check is None or not check.nobody_in_it:
+                    continue  # not checked, or someone is in it
         found.append(team.name)
     return found
 

@@ -105,9 +105,9 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
                        if flag)
         prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                              end=parse_iso_date(value.get("end")), halves=halves)
-    # The team it is of (the cache's, else the button's; a button from before it named its team: its channel).
-    of_team = (seen.team, seen.channel or "") if seen is not None else (
-        text_or_none(value.get("team")) or "", text_or_none(value.get("channel")) or "")
+    # The team it is of: the cache's, else the one whose approvals channel the button names (a name would
+    # put text HR typed into a button's value).
+    of_team = (seen.team, seen.channel or "") if seen is not None else ("", text_or_none(value.get("channel")) or "")
     if failure := open_request_form(config, user, require_text(payload, "trigger_id"), prefill,
                                     editing=value["id"], owner=text_or_none(value.get("user")),
                                     editing_of=of_team if any(of_team) else None):
