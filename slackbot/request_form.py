@@ -107,6 +107,8 @@ def form_values(view: dict) -> FormValues:
 
 def command_request(command: SlashCommand) -> SlackResponse:
     config, requester, _ = requester_context(command.user_id)  # one round trip
+    if (refusal := messages.not_set_up_text(config)) is not None:  # before its words: no leave type to name
+        return ephemeral(refusal)
     prefill = parse_prefill(command.words, config,
                             today=local_today(requester.timezone) if requester.timezone else None)
     if isinstance(prefill, str):
@@ -258,7 +260,7 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
     `today`, else the server's)."""
     words = prefill_words(words)
     around = around or today or date.today()
-    dates, year_given, leave_type, index = [], [], None, 0
+    dates, year_given, questions, leave_type, index = [], [], [], None, 0
     mentioned, day_unknown = 0, False  # `tomorrow` while the person's today is not known
     while index < len(words):
         word = words[index]
@@ -270,6 +272,7 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
             mentioned += len(typed.days) or 1
             dates += typed.days
             year_given += [typed.year_given] * len(typed.days)
+            questions += [typed.question] * len(typed.days)
             index += typed.words
             continue
         if (named := leave_type_at(words[index:], config)) is None:
@@ -297,8 +300,18 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
         else:
             start = typed_dates.in_year(start, end.year)
             start = typed_dates.in_year(start, end.year - 1) if start > end else start
-    elif start and end and end.month < start.month and end.year == start.year and not year_given[1]:
-        end = typed_dates.year_later(end)  # `Dec 28 to Jan 2`: the January after
+    elif start and end and len(dates) > 1 and not year_given[0]:
+        # Neither end has its year: the last day is the first one on or after the first day with that date
+        # (`Nov 2 to Nov 6` is of one year however near a month back today is; `Dec 28 to Jan 2`: the
+        # January after), never a range running back a year.
+        end = typed_dates.in_year(end, start.year)
+        end = typed_dates.year_later(end) if end < start else end
+    for end_index, question in enumerate(questions[:len(dates)]):
+        # 29 February typed without a year: asked about, unless the range's other end gave a leap year.
+        placed = (start, end)[end_index]
+        settled = len(dates) > 1 and year_given[1 - end_index] and (placed.month, placed.day) == (2, 29)
+        if question and not settled:
+            return question
     return FormValues(leave_type=leave_type, start=start, end=end)
 
 

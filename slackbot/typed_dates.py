@@ -9,6 +9,7 @@ Only English names, and no order of day and month that would be a guess: `12/21`
 not read here, and the caller refuses them.
 """
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -39,10 +40,12 @@ YEAR = re.compile(r"[0-9]{4}")
 class TypedDays:
     """What the words at the start of a command's rest name: one day, or the two ends of `Dec 21-23`.
     `days` is empty when they count from a today not known yet. `year_given`: the year was typed (or the
-    day counts from today), so the caller does not move it to make a range run forwards."""
+    day counts from today), so the caller does not move it to make a range run forwards. `question`: what to
+    ask unless the range's other end gives the year (`Feb 29` alone: 29 February of the next leap year)."""
     days: tuple[date, ...]
     words: int
     year_given: bool = True
+    question: str | None = None
 
 
 def days_at(words: list[str], *, today: date | None, around: date) -> TypedDays | str | None:
@@ -61,6 +64,8 @@ def days_at(words: list[str], *, today: date | None, around: date) -> TypedDays 
         # "Mon 21 Dec", as our messages write a day: the weekday must be the date's.
         if isinstance(dated, str) or len(dated.days) > 1:
             return dated
+        if dated.question:  # a weekday names one date: which year's is not for us to guess
+            return dated.question
         if dated.days[0].weekday() != weekday:
             day = dated.days[0]
             return f"{format_day(day, with_year=True)} is a {WEEKDAY_NAMES[day.weekday()]}, not a {WEEKDAY_NAMES[weekday]}."
@@ -99,13 +104,24 @@ def month_day_at(words: list[str], around: date) -> TypedDays | str | None:
     typed = " ".join(words[:used + (year is not None)])
     days = []
     for number in numbers:
-        day = on_day(year, month, number, around)
+        # The days of one month (`Dec 1-5`) are of one year: the first day's.
+        day = on_day(year, month, number, around) if not days else on_day(days[0].year, month, number, around)
+        if day is None and (month, number, year) == (2, 29, None) and len(numbers) == 1:
+            # The other end of a range may give the year (`Feb 29 to Mar 3 2028`): asked only if it does not.
+            return TypedDays((date(_leap_year_from(around.year), 2, 29),), used, year_given=False,
+                             question=f"Give the year with `{typed}`: 29 February is only in leap years.")
         if day is None and (month, number, year) == (2, 29, None):
             return f"Give the year with `{typed}`: 29 February is only in leap years."
         if day is None:
             return f"There is no such date as `{typed}`."
         days.append(day)
     return TypedDays(tuple(days), used + (year is not None), year_given=year is not None)
+
+
+def _leap_year_from(year: int) -> int:
+    while not calendar.isleap(year):
+        year += 1
+    return year
 
 
 # How far back a date typed without its year may lie: last week's sick day is in the past, while a

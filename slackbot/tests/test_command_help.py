@@ -1,5 +1,6 @@
 import pytest
 
+from test_support.flows import install_config
 from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
@@ -15,6 +16,7 @@ def test_help_answers_ephemerally(client, text):
 
 
 def test_unknown_text_answers_with_help(client):
+    install_config()  # before any configuration, every request is answered that time off isn't set up yet
     body = post_command(client, "frobnicate", user_id="U_ALICE").json()
     assert body["response_type"] == "ephemeral"
     assert "I didn't understand `frobnicate`" in body["text"]

@@ -11,7 +11,8 @@ THURSDAY = date(2026, 12, 3)
 
 def days(text: str, today: date | None = THURSDAY, around: date = THURSDAY):
     found = days_at(text.split(), today=today, around=around)
-    return found if isinstance(found, str) or found is None else found.days
+    # 29 February with no year comes with its question, asked unless a range's other end gives the year.
+    return found if isinstance(found, str) or found is None else (found.question or found.days)
 
 
 @pytest.mark.parametrize("text, expected", [
