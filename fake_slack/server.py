@@ -43,6 +43,8 @@ MAX_VIEW_BLOCKS = 100
 # The fake refuses it with `msg_too_long` instead: stricter than Slack, on purpose (a truncated message
 # would go unnoticed by a test).
 MAX_TEXT = 40000
+# chat.postMessage / chat.update, `markdown_text`: "Limit this field to 12,000 characters."
+MAX_MARKDOWN_TEXT = 12000
 # chat.update: `msg_too_long` "Message text is too long. The `text` field cannot exceed 4,000 characters."
 # (docs.slack.dev/reference/methods/chat.update). An edit holds a tenth of what a post may.
 MAX_UPDATE_TEXT = 4000
@@ -252,6 +254,24 @@ MAX_CHOICE_OPTIONS, OPTION_DESCRIPTION_MAX = 10, 75
 # (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object; older pages let
 # `text` be mrkdwn, the current one does not: the stricter reading).
 CONFIRM_DIALOG_FIELDS = ("title", "text", "confirm", "deny")
+# Which elements a block takes (docs.slack.dev/reference/block-kit/blocks/…): a context block "An array of
+# image elements and text objects"; an actions block buttons, checkboxes, date, datetime and time pickers,
+# menus, overflow, radio buttons, rich text input and workflow buttons; a section's accessory the same but
+# rich text input and datetime pickers, with images. slack_sdk's models parse an element wherever it is.
+_MENUS = frozenset({f"{kind}_select" for kind in ("static", "external", "users", "conversations", "channels")}
+                   | {f"multi_{kind}_select" for kind in ("static", "external", "users", "conversations", "channels")})
+_INTERACTIVE = frozenset({"button", "checkboxes", "datepicker", "timepicker", "overflow", "radio_buttons",
+                          "workflow_button"}) | _MENUS
+BLOCK_ELEMENTS = {
+    "context": ("elements", frozenset({"image", "plain_text", "mrkdwn"})),
+    "actions": ("elements", _INTERACTIVE | {"datetimepicker", "rich_text_input"}),
+    "section": ("accessory", _INTERACTIVE | {"image"}),
+}
+# A text object's type: "Can be one of plain_text or mrkdwn" (…/composition-objects/text-object); a
+# placeholder of a picker, menu or input: "A plain_text only text object"; an input block's hint: "a text
+# object with a type of plain_text". A plain-text input's min_length: "between 0 and 3000, inclusive";
+# max_length: "between 1 and 3000, inclusive" (…/block-elements/plain-text-input-element).
+TEXT_OBJECT_TYPES = frozenset({"plain_text", "mrkdwn"})
 
 
 def _is_plain_text(value) -> bool:
@@ -286,6 +306,22 @@ def _unchecked_rules(node, where):
         yield f"must be less than {TEXT_OBJECT_MAX + 1} characters [json-pointer:{where}/text]"
     if kind in ("button", "header") and isinstance(node.get("text"), dict) and node["text"].get("type") != "plain_text":
         yield f"must be a plain_text object [json-pointer:{where}/text]"
+    if kind in BLOCK_ELEMENTS:
+        key, allowed = BLOCK_ELEMENTS[kind]
+        found = node.get(key)
+        for i, element in (enumerate(found) if isinstance(found, list) else [("", found)] if found else []):
+            if isinstance(element, dict) and element.get("type") not in allowed:
+                pointer = f"{where}/{key}/{i}" if i != "" else f"{where}/{key}"
+                yield f"{element.get('type')!r} is not allowed here [json-pointer:{pointer}/type]"
+    if kind == "section":
+        texts = [("text", node.get("text"))] + [(f"fields/{i}", text) for i, text in enumerate(node.get("fields") or [])]
+        for pointer, text in texts:
+            if isinstance(text, dict) and text.get("type") not in TEXT_OBJECT_TYPES:
+                yield f"must be a text object of type plain_text or mrkdwn [json-pointer:{where}/{pointer}/type]"
+    if "placeholder" in node and kind not in (None, "plain_text", "mrkdwn") and not _is_plain_text(node["placeholder"]):
+        yield f"must be a plain_text object [json-pointer:{where}/placeholder]"
+    if kind == "input" and "hint" in node and not _is_plain_text(node["hint"]):
+        yield f"must be a plain_text object [json-pointer:{where}/hint]"
     if kind == "section":
         for i, text in enumerate(node.get("fields") or []):
             if isinstance(text, dict) and len(str(text.get("text", ""))) > SECTION_FIELD_MAX:
@@ -327,9 +363,13 @@ def _unchecked_rules(node, where):
         if any(json.dumps(option, sort_keys=True) not in offered for option in chosen):
             yield f"initial option must match one of the options exactly [json-pointer:{where}]"
     if kind == "plain_text_input":
-        longest = node.get("max_length")
+        longest, shortest = node.get("max_length"), node.get("min_length")
         if isinstance(longest, int) and longest > TEXT_INPUT_MAX:
             yield f"must be less than {TEXT_INPUT_MAX + 1} [json-pointer:{where}/max_length]"
+        if isinstance(longest, int) and longest < 1:
+            yield f"must be at least 1 [json-pointer:{where}/max_length]"
+        if isinstance(shortest, int) and not 0 <= shortest <= TEXT_INPUT_MAX:
+            yield f"must be between 0 and {TEXT_INPUT_MAX} [json-pointer:{where}/min_length]"
         if isinstance(longest, int) and len(str(node.get("initial_value") or "")) > longest:
             yield f"initial_value is longer than max_length [json-pointer:{where}/initial_value]"
     if kind in ("actions", "context"):
@@ -403,10 +443,21 @@ def _view_errors_of(text: str, view_type: str) -> tuple[str, ...]:
     return tuple(_view_errors(json.loads(text), view_type))
 
 
+# A view's own fields (docs.slack.dev/reference/views): Slack checks a view against them as it checks
+# blocks, so a misspelt `submit` or `callback_id` is refused, not ignored.
+VIEW_FIELDS = {
+    "modal": frozenset({"type", "title", "blocks", "close", "submit", "private_metadata", "callback_id",
+                        "clear_on_close", "notify_on_close", "external_id", "submit_disabled"}),
+    "home": frozenset({"type", "blocks", "private_metadata", "callback_id", "external_id"}),
+}
+
+
 def _view_errors(view: dict, view_type: str) -> list[str]:
     errors = []
     if view.get("type") != view_type:
         errors.append(f"must be \"{view_type}\" [json-pointer:/view/type]")
+    errors.extend(f"unknown field [json-pointer:/view/{name}]" for name in view
+                  if name not in VIEW_FIELDS.get(view_type, view.keys()))
     if view_type == "modal" and view.get("title") is None:
         errors.append("missing required field: title [json-pointer:/view]")
     if view.get("blocks") is None:
@@ -537,7 +588,7 @@ def _content(params, *, required=True, max_text=MAX_TEXT):
     text = params.get("text", params.get("markdown_text"))
     if text is not None:
         text = str(text)
-        if len(text) > (max_text if params.get("text") is not None else MAX_TEXT):
+        if len(text) > (max_text if params.get("text") is not None else MAX_MARKDOWN_TEXT):
             raise SlackError("msg_too_long")
     if required and not text and not blocks and not params.get("attachments"):
         raise SlackError("no_text")
@@ -766,7 +817,13 @@ def conversations_open(ws, params):
             raise SlackError("user_not_found")
         if any(ws.users[u].deleted for u in users):
             raise SlackError("user_disabled")
+        if len(set(users)) > 8:
+            raise SlackError("too_many_users")  # "Needs at most 8 users to open."
+        before = set(ws.channels)
         channel = ws.open_conversation(users)
+        if channel.id in before:  # as Slack answers for a conversation already open
+            shown = channel.to_api(ws.bot_user_id) if _flag(params, "return_im") else {"id": channel.id}
+            return {"ok": True, "no_op": True, "already_open": True, "channel": shown}
     shown = channel.to_api(ws.bot_user_id) if _flag(params, "return_im") else {"id": channel.id}
     return {"ok": True, "channel": shown}
 

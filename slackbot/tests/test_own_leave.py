@@ -274,7 +274,7 @@ def test_editing_a_pending_request_from_the_receipt(client, fake_slack):
     form = fake_slack.last_call("views.open").params["view"]
     assert form["title"]["text"] == "Edit request"
     assert json.loads(form["private_metadata"]) == {"edit": request_id, "v": messages.version_of(
-        "vacation", MONDAY, WEDNESDAY, None, None)}
+        "vacation", MONDAY, WEDNESDAY, None, None), "of": ["Engineering", C_ENG_APPROVALS]}
     fake_slack.clear_calls()
 
     response = post_interaction(client, view_submission_payload(

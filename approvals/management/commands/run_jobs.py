@@ -5,6 +5,7 @@ Each job runs here, in this process, unless a clock or an earlier run already
 claimed it for its period (approvals.job_services); then it does nothing.
 """
 
+import argparse
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,15 +18,18 @@ from approvals.job_services import job_times, jobs_run_due
 
 
 def instant(value: str) -> datetime:
+    """`--at`'s value. An argparse type: its refusal is argparse's usage error ("argument --at: …", exit 2),
+    since Django reads a command's arguments before it catches CommandError, which would be a traceback."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise CommandError(f"--at: not an ISO 8601 date and time: {value!r} (e.g. 2027-01-04T09:00:00+01:00)")
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date and time: {value!r} (e.g. 2027-01-04T09:00:00+01:00)") from None
     if moment.tzinfo is None:
         # The example is the instant read back with an offset, not `value` with one appended: a date alone
         # with an offset ("2031-03-10+00:00") is read as a naive midnight, and would be refused again.
-        raise CommandError(f"--at: give the UTC offset too, e.g. {moment.isoformat()}+00:00 "
-                           "(jobs are due in each team's zone)")
+        raise argparse.ArgumentTypeError(f"give the UTC offset too, e.g. {moment.isoformat()}+00:00 "
+                                         "(jobs are due in each team's zone)")
     return moment
 
 

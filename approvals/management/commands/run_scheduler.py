@@ -62,6 +62,8 @@ class Command(BaseCommand):
             enqueued = len(jobs_run_due(timezone.now()))
             self.stdout.write(f"{enqueued} job(s) enqueued")
             return
+        if not interval >= 1:  # 0, a negative typo or nan: the clock would tick without pause
+            raise CommandError(f"--interval (or SCHEDULER_INTERVAL_SECONDS) must be at least 1 second, not {interval}")
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
