@@ -563,9 +563,11 @@ def confirm(title: str, text: str, yes: str) -> dict:
     return {"title": plain(title), "text": plain(text), "confirm": plain(yes), "deny": plain("Keep it")}
 
 
-def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool, under_way: bool = False) -> list[dict]:
+def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool, under_way: bool = False,
+                      whose: str = "Your") -> list[dict]:
     """Edit and Withdraw on a pending request; Cancel on approved leave that has not started, and
-    (`under_way`, for HR) on leave that has, which is cancelled whole (change_services.check_change)."""
+    (`under_way`, for HR) on leave that has, which is cancelled whole (change_services.check_change).
+    `whose`: "Their" in HR's list of someone else's leave."""
     value = request_button_value(entry)
     if under_way:
         return [{"type": "button", "action_id": ids.CANCEL_ACTION, "text": plain("Cancel all of it"),
@@ -577,11 +579,11 @@ def own_leave_buttons(entry: LedgerEntry, *, cancellable: bool, under_way: bool 
         return [
             {"type": "button", "action_id": ids.EDIT_ACTION, "text": plain("Edit"), "value": value},
             {"type": "button", "action_id": ids.WITHDRAW_ACTION, "text": plain("Withdraw"), "style": "danger",
-             "value": value, "confirm": confirm("Withdraw request?", "Your approvers will be told.", "Withdraw")},
+             "value": value, "confirm": confirm("Withdraw request?", f"{whose} approvers will be told.", "Withdraw")},
         ]
     if entry.status == APPROVED and cancellable:
         return [{"type": "button", "action_id": ids.CANCEL_ACTION, "text": plain("Cancel leave"), "style": "danger",
-                 "value": value, "confirm": confirm("Cancel this leave?", "Your approvers and team will be told.",
+                 "value": value, "confirm": confirm("Cancel this leave?", f"{whose} approvers and team will be told.",
                                                     "Cancel leave")}]
     return []
 
@@ -615,7 +617,7 @@ def leave_list_blocks(*, config: WorkspaceConfig, pending: list[LedgerEntry], up
         # HR corrects leave already taken too (a sick day recorded on the wrong date): all of it given back.
         return UNDER_WAY if hr and entry.status == APPROVED else None
 
-    groups = [(heading, entries, [entry_blocks(config, entry, buttons(entry), today) for entry in entries])
+    groups = [(heading, entries, [entry_blocks(config, entry, buttons(entry), today, hr=hr) for entry in entries])
               for heading, entries, buttons in (
                   ("Pending", pending, lambda _: OWN),
                   ("Upcoming", upcoming, lambda _: OWN),
@@ -665,10 +667,13 @@ def list_more_text(heading: str, more: int) -> str:
 OWN, UNDER_WAY = "own", "under way"
 
 
-def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, buttons: str | None, today: date | None) -> list[dict]:
-    """One request of a list: its line, and its buttons when it may still be changed."""
+def entry_blocks(config: WorkspaceConfig, entry: LedgerEntry, buttons: str | None, today: date | None, *,
+                 hr: bool = False) -> list[dict]:
+    """One request of a list: its line, and its buttons when it may still be changed (`hr`: in HR's list of
+    someone else's leave, whose confirmations speak of "their" approvers)."""
     blocks = [section(own_leave_line(entry, config.leave_type(entry.leave_type), today=today))]
-    buttons = [] if buttons is None else own_leave_buttons(entry, cancellable=True, under_way=buttons == UNDER_WAY)
+    buttons = [] if buttons is None else own_leave_buttons(entry, cancellable=True, under_way=buttons == UNDER_WAY,
+                                                           whose="Their" if hr else "Your")
     if buttons:
         blocks.append({"type": "actions", "block_id": f"{ids.LIST_BLOCK_PREFIX}{entry.id}"[:255],
                        "elements": buttons})

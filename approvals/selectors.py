@@ -354,7 +354,8 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         # moment), saying on what calendar: their team's may be a Sunday–Thursday week, with its holidays.
         days = request_days(LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half,
                                          end_half), (0, 1, 2, 3, 4), {})
-        return f"*{days_text(days)}*: {dates}, counted Monday–Friday without holidays until your team is known. {who}"
+        until = " until your team is known" if not requester.team_known else ""  # else they are in none
+        return f"*{days_text(days)}*: {dates}, counted Monday–Friday without holidays{until}. {who}"
     holidays = holiday_dates(config, team, draft.start, draft.end)
     request = LeaveRequest(user, draft.leave_type or "", draft.start, draft.end, start_half, end_half)
     days = request_days(request, team.workweek, holidays)

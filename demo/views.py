@@ -218,8 +218,11 @@ def _modal_context(request, workspace, user, back: str) -> dict | None:
 @demo_view
 def welcome(request):
     workspace = Workspace.load()
+    # The three roles of the README's tour first, in its order; then everyone else as the company lists them.
+    ordered = sorted(company.PEOPLE, key=lambda p: company.FEATURED.index(p) if p in company.FEATURED
+                     else len(company.FEATURED))
     people = [{"id": p.id, "name": p.real_name, "role": p.role, "featured": p in company.FEATURED}
-              for p in company.PEOPLE if p.id in workspace.users]
+              for p in ordered if p.id in workspace.users]
     return render(request, "demo/welcome.html", {"people": people})
 
 

@@ -83,7 +83,8 @@ def request_modal(
         blocks.append(half_days_block(half_values))
     blocks += [
         {"type": "input", "block_id": ids.NOTE_BLOCK, "optional": True,
-         "label": plain("New note (empty keeps the old one)" if editing else "Note for your approvers"),
+         "label": plain("New note (empty keeps the old one)" if editing
+                        else "Note (shown with the record)" if recording_for else "Note for your approvers"),
          "element": {"type": "plain_text_input", "action_id": ids.NOTE_ACTION, "multiline": True,
                      "max_length": MAX_NOTE_CHARS}},
         context(preview, block_id=ids.PREVIEW_BLOCK),
