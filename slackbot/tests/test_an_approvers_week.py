@@ -47,6 +47,7 @@ from test_support.slack_requests import (
     view_block_actions_payload,
     view_submission_payload,
 )
+from test_support.posted import posts_to
 
 pytestmark = pytest.mark.django_db
 
@@ -105,12 +106,6 @@ def thread_replies(fake_slack, posted=None) -> list[str]:
     return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
             if c.params.get("thread_ts") and c.response.get("ok")
             and (posted is None or c.params["thread_ts"] == posted.response["ts"])]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    """Top-level messages Slack took in `channel` (announcements, in a team channel)."""
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
 
 
 def told(fake_slack, user) -> list[str]:

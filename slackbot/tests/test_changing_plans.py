@@ -44,6 +44,7 @@ from test_support.slack_requests import (
     view_block_actions_payload,
     view_submission_payload,
 )
+from test_support.posted import posts_to, thread_replies
 
 pytestmark = pytest.mark.django_db
 
@@ -76,16 +77,6 @@ def the_request(fake_slack, channel=C_ENG_APPROVALS):
     [message] = [m for m in fake_slack.workspace.messages(channel)
                  if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
     return message
-
-
-def thread_replies(fake_slack, channel=C_ENG_APPROVALS) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and c.params.get("thread_ts") and c.response.get("ok")]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
 
 
 def dms_to(fake_slack, user) -> list[str]:

@@ -47,6 +47,7 @@ from test_support.slack_requests import (
     view_block_actions_payload,
     view_submission_payload,
 )
+from test_support.posted import posts_to, receipt_call, receipt_now, thread_replies
 
 pytestmark = pytest.mark.django_db
 
@@ -98,31 +99,6 @@ def the_request(fake_slack, channel=C_ENG_APPROVALS):
 
 def status_of(fake_slack, channel=C_ENG_APPROVALS) -> dict:
     return the_request(fake_slack, channel).metadata["event_payload"]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    """Top-level posts the app made in `channel` (announcements and their corrections)."""
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
-
-
-def thread_replies(fake_slack, channel=C_ENG_APPROVALS) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and c.params.get("thread_ts") and c.response.get("ok")]
-
-
-def receipt_call(fake_slack, user=ALICE):
-    return [c for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == user and buttons_in(c.params.get("blocks"))][0]
-
-
-def receipt_now(fake_slack, user=ALICE) -> tuple[str, list]:
-    """The receipt DM as it reads now (after the rewrites a decision or a change made of it)."""
-    posted = receipt_call(fake_slack, user)
-    updates = [c for c in fake_slack.calls("chat.update")
-               if c.params["channel"] == posted.response["channel"] and c.params["ts"] == posted.response["ts"]]
-    params = updates[-1].params if updates else posted.params
-    return params["text"], params.get("blocks") or []
 
 
 def press_on_receipt(client, fake_slack, user, action_id):

@@ -53,6 +53,7 @@ from test_support.slack_requests import (
     post_interaction,
     view_submission_payload,
 )
+from test_support.posted import posts_to
 
 pytestmark = pytest.mark.django_db
 
@@ -101,11 +102,6 @@ def receipt_now(fake_slack, receipt) -> tuple[str, list[dict]]:
 def thread_replies(fake_slack, channel=C_ENG_APPROVALS) -> list[str]:
     return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
             if c.params.get("thread_ts") and c.params.get("channel") == channel and c.response.get("ok")]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
 
 
 def ephemerals(fake_slack, user=ALICE) -> list[str]:

@@ -46,6 +46,7 @@ from test_support.flows import (
 )
 from test_support.job_runs import run_jobs
 from test_support.slack_requests import event_envelope, post_command, post_event, post_interaction
+from test_support.posted import posts_to
 
 pytestmark = pytest.mark.django_db
 
@@ -124,11 +125,6 @@ def said_to(fake_slack, user=ALICE) -> list[str]:
             if c.params.get("channel") == user and c.response.get("ok")] + [
         c.params["text"] for c in fake_slack.calls("chat.postEphemeral")
         if c.params.get("user") == user and c.response.get("ok")]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
 
 
 def thread_replies(fake_slack, channel=C_ENG_APPROVALS) -> list[str]:

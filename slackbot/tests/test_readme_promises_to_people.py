@@ -49,6 +49,7 @@ from test_support.slack_requests import (
     view_block_actions_payload,
     view_submission_payload,
 )
+from test_support.posted import posts_to, receipt_call, receipt_now
 
 pytestmark = pytest.mark.django_db
 
@@ -105,29 +106,6 @@ def the_requests(fake_slack, channel=C_ENG_APPROVALS) -> list:
 def status_of(fake_slack, channel=C_ENG_APPROVALS) -> dict:
     [message] = the_requests(fake_slack, channel)
     return message.metadata["event_payload"]
-
-
-def posts_to(fake_slack, channel) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and not c.params.get("thread_ts") and c.response.get("ok")]
-
-
-def thread_replies(fake_slack, channel=C_ENG_APPROVALS) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == channel and c.params.get("thread_ts") and c.response.get("ok")]
-
-
-def receipt_call(fake_slack, user=ALICE):
-    return [c for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == user and buttons_in(c.params.get("blocks"))][0]
-
-
-def receipt_now(fake_slack, user=ALICE) -> tuple[str, list]:
-    posted = receipt_call(fake_slack, user)
-    updates = [c for c in fake_slack.calls("chat.update")
-               if c.params["channel"] == posted.response["channel"] and c.params["ts"] == posted.response["ts"]]
-    params = updates[-1].params if updates else posted.params
-    return params["text"], params.get("blocks") or []
 
 
 def answer(client, user, text) -> dict:
