@@ -1117,7 +1117,10 @@ def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, de
     if decision.approver == entry.user:
         return messages.own_request_text()
     if team is None:
-        if decision.approver in config.fallback_approvers:
+        # HR decide it, as anywhere they are the approvers: but not a fallback approver who cannot (a guest,
+        # a deactivated account, a bot), as team_approvers leaves them out.
+        if decision.approver in config.fallback_approvers and not directory.unable_to_approve(client)(
+                [decision.approver]):
             return None
         return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
     # Whoever the team lists (its users, its approvers channel's members) may decide, but for an id Slack

@@ -590,3 +590,20 @@ def test_the_setup_page_names_a_team_left_with_only_a_guest_in_its_approvers_cha
     assert [t for t in dms_to(fake_slack, ALICE) if "Nobody may decide your request" in t]
 
     assert "Engineering" in nobody_approves_warning(admin_client)
+
+
+def test_a_request_of_a_removed_team_is_decided_by_hr_but_not_by_a_guest_listed_among_them(client, fake_slack):
+    """A removed team's pending request is HR's (the fallback approvers') to decide; a guest a configuration
+    file lists among them decides it no more than any other request."""
+    add_guest(fake_slack, channels=[C_ENG_APPROVALS])
+    install_config(standard_config(fallback_approvers=(HR, GUEST)))
+    posted = ask(client, fake_slack, ALICE)
+    sales = add_sales(fake_slack)
+    install_config(standard_config(fallback_approvers=(HR, GUEST), teams=(sales,)))  # Engineering removed
+
+    click(client, fake_slack, GUEST, ids.APPROVE_ACTION, posted)
+    assert status_of(fake_slack, posted)["status"] == "pending"
+    assert [t for t in told(fake_slack, GUEST) if "no longer configured" in t], told(fake_slack, GUEST)
+
+    click(client, fake_slack, HR, ids.APPROVE_ACTION, posted)
+    assert (status_of(fake_slack, posted)["status"], status_of(fake_slack, posted)["decided_by"]) == ("approved", HR)
