@@ -267,6 +267,11 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
         typed = typed_dates.days_at(words[index:], today=today, around=around)
         if isinstance(typed, str):
             return typed
+        if typed is None and len(dates) == 1 and (number := typed_dates.DAY_OF_MONTH.fullmatch(word.casefold())):
+            # `Dec 21 - 23`, `21 Dec to 23`: a bare day after a date is of the same month.
+            typed = typed_dates.later_day_of_month(dates[0], int(number.group(1)), year_given[0], word)
+            if isinstance(typed, str):
+                return typed
         if typed is not None:
             day_unknown = day_unknown or not typed.days
             mentioned += len(typed.days) or 1

@@ -118,6 +118,19 @@ def month_day_at(words: list[str], around: date) -> TypedDays | str | None:
     return TypedDays(tuple(days), used + (year is not None), year_given=year is not None)
 
 
+def later_day_of_month(first: date, number: int, year_given: bool, typed: str) -> TypedDays | str:
+    """`23` after `Dec 21` (`Dec 21 - 23`): that day of the first day's month and year, on or after it."""
+    try:
+        day = first.replace(day=number)
+    except ValueError:
+        return f"There is no such date as `{typed}` in {first.strftime('%B')}."
+    if day < first:
+        following = date(first.year + first.month // 12, first.month % 12 + 1, 1).strftime("%b")
+        return (f"`{typed}` comes before {format_day(first)}: give the last day with its month "
+                f"(`{first.strftime('%b')} {first.day} to {following} {number}`).")
+    return TypedDays((day,), 1, year_given=year_given)
+
+
 def _leap_year_from(year: int) -> int:
     while not calendar.isleap(year):
         year += 1

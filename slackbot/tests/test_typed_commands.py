@@ -13,7 +13,16 @@ from datetime import date, timedelta
 import pytest
 
 from approvals import block_ids as ids
-from test_support.flows import ALICE, HR, install_config, open_request_form, request_values, submit_request
+from slackbot.request_form import parse_prefill
+from test_support.flows import (
+    ALICE,
+    HR,
+    install_config,
+    open_request_form,
+    request_values,
+    standard_config,
+    submit_request,
+)
 from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
@@ -434,3 +443,21 @@ def test_a_counted_day_with_the_zone_unknown_leaves_both_dates_to_the_form(clien
     assert kind == "form" and initial(view) == {"type": "vacation", "start": None, "end": None}
     kind, said = answer(client, fake_slack, "today tomorrow friday")
     assert kind == "said" and "at most two dates" in said
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("Dec 21 - 23", (date(2026, 12, 21), date(2026, 12, 23))),
+    ("21 Dec to 23", (date(2026, 12, 21), date(2026, 12, 23))),
+    ("2026-12-21 until 23 vacation", (date(2026, 12, 21), date(2026, 12, 23))),
+])
+def test_a_bare_day_after_a_date_is_of_the_same_month(typed, expected):
+    found = parse_prefill(typed.split(), standard_config(), today=date(2026, 12, 4))
+    assert (found.start, found.end) == expected
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("Dec 28 to 2", "`2` comes before Mon 28 Dec: give the last day with its month (`Dec 28 to Jan 2`)."),
+    ("Feb 27 to 30", "There is no such date as `30` in February."),
+])
+def test_a_bare_day_that_cannot_be_of_the_same_month_says_what_to_type(typed, message):
+    assert parse_prefill(typed.split(), standard_config(), today=date(2026, 12, 4)) == message
