@@ -26,7 +26,7 @@ from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
 from approvals.rules import YEARS_AHEAD as RULES_YEARS_AHEAD
 from approvals.slack_clients import ledger_post_client
-from approvals.task_queue import error_for_people, slack_may_have_acted
+from approvals.task_queue import error_for_people, slack_may_have_acted, transient
 from approvals.team_routing import match_team
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _first_post_of(submission: str) -> Adjustment | None:
 
 def adjustment_record(
     *, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int, reason: str,
-    by: str, submission: str | None = None,
+    by: str, submission: str | None = None, post_client: WebClient | None = None,
 ) -> Adjustment:
     """Validate an adjustment and post it to the user's team approvals channel; AdjustmentError if not recorded.
 
@@ -146,7 +146,9 @@ def adjustment_record(
     admin user's. Slack is asked whether the user exists and which team they
     are in, so this runs in a command, an admin view or a task, never on
     Slack's request path. `submission`: the id of the form it came from; the
-    same form sent again records nothing more and returns the first's adjustment.
+    same form sent again records nothing more and returns the first's adjustment. `post_client`: the client
+    that posts it (default: the ledger's, which waits out Slack's short 429s; a page passes one that does
+    not wait, since a browser is waiting).
     """
     user, leave_type, reason, by = user.strip(), leave_type.strip(), reason.strip(), by.strip()
     errors = adjustment_errors(config=config, user=user, leave_type=leave_type, days=days, year=year, reason=reason,
@@ -155,12 +157,12 @@ def adjustment_record(
         raise AdjustmentError("; ".join(errors.values()))
     if not submission:
         return _record(client=client, config=config, user=user, leave_type=leave_type, days=days, year=year,
-                       reason=reason, by=by)
+                       reason=reason, by=by, post_client=post_client)
     if (earlier := _first_post_of(submission)) is not None:
         return earlier
     try:
         adjustment = _record(client=client, config=config, user=user, leave_type=leave_type, days=days, year=year,
-                             reason=reason, by=by)
+                             reason=reason, by=by, post_client=post_client)
     except AdjustmentError as error:
         if error.maybe_recorded:
             cache.set(_submission_key(submission), ANSWER_LOST, SUBMISSION_SECONDS)
@@ -175,7 +177,7 @@ def adjustment_record(
 
 
 def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int,
-            reason: str, by: str) -> Adjustment:
+            reason: str, by: str, post_client: WebClient | None = None) -> Adjustment:
     try:
         found = client.users_info(user=user)
     except SlackApiError as exc:
@@ -205,7 +207,7 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
                             reason=reason, by=by)
     try:
         # The client that retries only 429s: a retried 5xx or timeout could post the adjustment twice.
-        response = ledger_post_client().chat_postMessage(
+        response = (post_client or ledger_post_client()).chat_postMessage(
             channel=team.approvals_channel,
             text=adjustment_text(adjustment, config.leave_type(leave_type)),
             metadata=adjustment_metadata(adjustment),
@@ -219,6 +221,9 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
                 f"same; check the {team.name} approvals channel {team.approvals_channel} before recording it again",
                 maybe_recorded=True,
             ) from None
+        if transient(exc):  # rate limited, or a passing refusal: Slack did not act
+            raise AdjustmentError(f"Slack is busy just now ({error_for_people(exc)}); nothing was recorded: "
+                                  "try again in a minute") from None
         raise AdjustmentError(
             f"Slack refused to post to the {team.name} approvals channel {team.approvals_channel} "
             f"({error_for_people(exc)}); nothing was recorded"

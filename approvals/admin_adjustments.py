@@ -64,14 +64,14 @@ class AdjustmentForm(forms.Form):
     def record(self, *, by: str) -> Adjustment:
         """Write the cleaned adjustment to the ledger as `by`; AdjustmentError when Slack refuses it.
 
-        Who they are and which team they are in are asked with the in-request client (short timeout, no
-        retries): a browser is waiting, and the background client's retries could outlast gunicorn's
-        30 s. The post itself goes through the ledger's post client, as from the command."""
+        Who they are, which team they are in, and the post itself go through the in-request client (short
+        timeout, no retries): a browser is waiting, and the ledger client's waits for Slack's 429s could
+        outlast gunicorn's 30 s. A post whose answer does not come in time "may have been recorded"."""
         data = self.cleaned_data
         return adjustment_record(
             client=in_request_client(), config=self.config, user=data["user"], leave_type=data["leave_type"],
             days=data["days"], year=data["year"], reason=data["reason"], by=by,
-            submission=data.get("submission") or None,
+            submission=data.get("submission") or None, post_client=in_request_client(),
         )
 
 
@@ -93,7 +93,8 @@ def adjust_balance_view(request):
         try:
             adjustment = form.record(by=request.user.get_username())
         except AdjustmentError as error:
-            messages.error(request, f"Balance not adjusted: {error}.")
+            # Slack may have made it and lost its answer: never "not adjusted" then.
+            messages.error(request, f"{'Not confirmed' if error.maybe_recorded else 'Balance not adjusted'}: {error}.")
         else:
             messages.success(
                 request,

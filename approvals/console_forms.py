@@ -29,7 +29,8 @@ from approvals.models import (
     default_workweek,
 )
 from approvals.slack_clients import in_request_client
-from approvals.task_queue import error_code
+from approvals.directory import TOKEN_ERRORS
+from approvals.task_queue import error_code, transient
 
 SEPARATORS = re.compile(r"[,;\n]+")
 
@@ -62,6 +63,26 @@ class _SlackField(forms.Field):
 # How long one form may keep HR waiting on Slack while it looks up addresses the cached directory does not
 # know yet (each call waits up to the in-request client's timeout): then the rest are named, not looked up.
 LOOKUP_SECONDS = 3.0
+
+
+def lookup_refused_text(item: str, exc: SlackApiError) -> str:
+    """Slack refused for good to look someone up: what to fix, since trying again cannot help."""
+    code = error_code(exc)
+    if code == "missing_scope":
+        needed = exc.response.get("needed") or "it needs"
+        return (f"Slack will not look up {item} (missing_scope): the app lacks the scope {needed}. Paste the "
+                "manifest from the Setup page into the app's App Manifest page and reinstall the app.")
+    if code in TOKEN_ERRORS:
+        return (f"Slack refused the app's token ({code}) while looking up {item}: check SLACK_BOT_TOKEN (the "
+                "Setup page shows the connection).")
+    return f"Slack refused to look up {item} ({code})."
+
+
+def names_asked_for_if_unread() -> None:
+    """After a form was sent: when Slack's names have not been read yet (a cold cache: its names were
+    answered "still loading"), have them read, so that the "try again" HR is told finds them."""
+    if slack_directory.directory_cached() is None:
+        slack_directory.directory_refresh_soon()
 
 
 class SlackLookups:
@@ -121,7 +142,8 @@ class PeopleField(_SlackField):
                 else:
                     problems.append(str(exc))
             except SlackApiError as exc:  # refused or rate limited: named, never taken for "nobody"
-                problems.append(f"Slack could not look up {item} just now ({error_code(exc)}); try again.")
+                problems.append(f"Slack could not look up {item} just now ({error_code(exc)}); try again."
+                                if transient(exc) else lookup_refused_text(item, exc))
             except OSError:  # Slack slow or unreachable
                 lookups.unanswered = True
                 problems.append(f"Slack did not answer while looking up {item}; try again.")

@@ -17,7 +17,7 @@ from approvals import ledger_reader, rules, slack_directory
 from approvals.block_kit import SLACK_USER_ID
 from approvals.cache_lock import LockBusy
 from approvals.config_store import current_config
-from approvals.console_forms import PeopleField
+from approvals.console_forms import PeopleField, names_asked_for_if_unread
 from approvals.console_views import console_permission
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.request_services import LedgerCold, Submission, request_record_for
@@ -114,4 +114,6 @@ def record_leave(request):
             messages.success(request, "Recorded: it will appear in the approvals channel in a moment, and they "
                                       "are told by DM.")
             return redirect("console:record_leave")
+    if request.method == "POST":
+        names_asked_for_if_unread()
     return render(request, "approvals/console/record_leave.html", {"nav": "record", "form": form})

@@ -26,7 +26,7 @@ from approvals.admin_adjustments import PERMISSION as ADJUST_PERMISSION
 from approvals.admin_adjustments import AdjustmentForm, signed_days
 from approvals.config_fields import FIRST_DAY, LAST_DAY
 from approvals.config_store import current_config
-from approvals.console_forms import PeopleField
+from approvals.console_forms import PeopleField, names_asked_for_if_unread
 from approvals.console_see_selectors import (
     MAX_WEEKS,
     balance_cell,
@@ -239,7 +239,8 @@ def adjust(request):
         try:
             adjustment = form.record(by=request.user.get_username())
         except AdjustmentError as error:
-            messages.error(request, f"Balance not adjusted: {error}.")
+            # Slack may have made it and lost its answer: never "not adjusted" then.
+            messages.error(request, f"{'Not confirmed' if error.maybe_recorded else 'Balance not adjusted'}: {error}.")
         else:
             leave_type = config.leave_type(adjustment.leave_type)
             messages.success(request, f"Recorded {signed_days(adjustment.days)} of "
@@ -247,6 +248,8 @@ def adjust(request):
                                       f"{person_label(slack_directory.directory_cached(), adjustment.user)} "
                                       f"in {adjustment.year} ({adjustment.reason}).")
             return redirect("console:adjust")  # a reload must not post it twice
+    if request.method == "POST":
+        names_asked_for_if_unread()
     return render(request, "approvals/console/see/adjust.html", {
         "nav": "balances",
         "form": form,

@@ -156,7 +156,9 @@ def setup(request):
         "resolved_problems": DeliveryProblem.objects.filter(resolved_at__isnull=False).count(),
         "teams_configured": bool(config.teams),
         "access_lost": slack_access_lost(),
-        "channels_with_problems": [check for check in report.channels if check.problems] if report else [],
+        # A channel Slack could not describe just now (a passing fault) is no problem to fix: its row says so.
+        "channels_with_problems": [check for check in report.channels if check.problems and not check.passing]
+        if report else [],
         "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
         "deciders_who_cannot": setup_checks.named_deciders_who_cannot(config, directory),
         **_ledger_part(config, directory),

@@ -12,6 +12,7 @@ payload, a block id or an HTTP request) and return plain results:
   decided).
 """
 
+import html
 import logging
 import time
 from contextlib import contextmanager
@@ -246,9 +247,13 @@ def recorded_for(submission: Submission) -> str | None:
     return submission.user if by and by != submission.user and SLACK_USER_ID.match(by) else None
 
 
-def asker(submission: Submission) -> str:
+def asker(submission: Submission) -> str | None:
     """Who sent this request and waits to hear what became of it: HR recording it for someone (not
-    that person, who asked for nothing and is told once it is recorded), else the requester."""
+    that person, who asked for nothing and is told once it is recorded), else the requester. None for
+    leave HR recorded in the console: nobody waits in Slack, and HR sees what became of it there (the
+    Setup page's delivery problems)."""
+    if recorded_by_hr(submission) and not recorded_for(submission):
+        return None
     return submission.recorded_by if recorded_for(submission) else submission.user
 
 
@@ -592,7 +597,11 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
             text = messages.request_refused_text(refusal.reasons, shown_back(submission, leave_type),
                                                  recorded_for=recorded_for(submission))
             refused_key = f"refused-dm:{submission.id}"
-            once(refused_key, lambda: send_dm_once(client, refused_key, asker(submission), text))
+            if (told := asker(submission)) is not None:
+                once(refused_key, lambda: send_dm_once(client, refused_key, told, text))
+            else:  # recorded in the console: HR reads it there, the person is told nothing they did not ask
+                record_problem(request_id=submission.id, user=submission.user, channel="", error="refused",
+                               summary=f"Leave recorded in the console was refused: {html.unescape(str(refusal))}")
             return
         entry = post_request(client, config, submission, team, leave_type, approvers, history)
         if entry is None:
@@ -822,7 +831,8 @@ def tell_requester(client: WebClient, submission: Submission, text: str) -> None
     logged, since no retry can help, and HR has the record."""
 
     key = f"undelivered-dm:{submission.id}"
-    once(key, lambda: tell_person(client, asker(submission), text, key=key))
+    if (told := asker(submission)) is not None:  # else recorded in the console: HR has the delivery problem
+        once(key, lambda: tell_person(client, told, text, key=key))
 
 
 def tell_person(client: WebClient, user: str, text: str, *, channel: str = "", key: str = "") -> None:

@@ -109,6 +109,8 @@ class ChannelCheck:
         if self.error == "missing_scope":
             return ((f"The app lacks the scope {self.needed or 'Slack needs for it'}: paste the manifest below into "
                      "the app's App Manifest page and reinstall the app."),)
+        if self.error and self.passing:  # rate limited, a 5xx, a timeout: the next check will say
+            return (f"Slack could not say just now ({self.error}); check again in a minute.",)
         if self.error:
             return (f"Slack could not say ({self.error}).",)
         found = []

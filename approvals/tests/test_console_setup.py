@@ -185,7 +185,7 @@ def test_each_check_says_whether_its_fault_may_pass(fake_slack, no_backoff):
     report = setup_checks.setup_check(background_client(), standard_config())
     assert report.connection.ok and report.channels
     assert {(check.error, check.passing) for check in report.channels} == {("connection failed", True)}
-    assert report.channels[0].problems == ("Slack could not say (connection failed).",)
+    assert report.channels[0].problems == ("Slack could not say just now (connection failed); check again in a minute.",)
     assert report.passing_fault
 
     fake_slack.clear_faults()
