@@ -24,7 +24,7 @@ worker that runs their tasks late: a job whose task runs after its day has ended
 """
 
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -215,13 +215,16 @@ def reminders_due(entries: Iterable[LedgerEntry], team: TeamConfig, today: date,
 
 
 def reminder_run_passed(entry: LedgerEntry, team: TeamConfig, now: datetime, reminder: time,
-                        holidays: Container[date]) -> date | None:
+                        holidays: Container[date], others: Iterable[LedgerEntry] = ()) -> date | None:
     """The first working day of approved `entry` when the run of the reminders job that would remind it
     (REMINDER_TIME on the working day before) has passed and no other will come before the leave begins:
-    it was approved or recorded after that run, or on the days off before it. `now`: the team's local time.
-    None when a run still to come reminds it (today's, later today), or when none ever would."""
+    it was approved or recorded after that run, or on the days off before it. `now`: the team's local time;
+    `others`: the person's other leave (someone away this afternoon already is not reminded, as by the
+    job). None when a run still to come reminds it (today's, later today), or when none ever would."""
     today = now.date()
-    if not reminders_due([entry], team, today, holidays):
+    entry = replace(entry, team=team.name)  # the team it is of, by its name now (renamed since it was sent)
+    due = reminders_due([entry, *(other for other in others if other.id != entry.id)], team, today, holidays)
+    if entry.id not in {e.id for e in due}:
         return None
     if is_working_day(today, team.workweek, holidays) and now.time() < reminder:
         return None  # today's run is still to come

@@ -164,12 +164,14 @@ def remind_if_its_run_passed(client: WebClient, team: TeamConfig, entry: LedgerE
                              leave_type: LeaveTypeConfig | None) -> None:
     """Leave approved (or recorded) after the reminders job's run that would have reminded it, the working
     day before it: the reminder now, once, under the job's own key (never sent twice between them)."""
-    if entry.status != APPROVED:
-        return
+    if entry.status != APPROVED or ledger_reader.superseded(entry):
+        return  # changed since (cancelled before this follow-up ran again): that change's follow-ups tell it
+    config = current_config()
     now = datetime.now(jobs.team_zone(team))
-    holidays = jobs.team_calendar(current_config(), team, now.date())
+    holidays = jobs.team_calendar(config, team, now.date())
+    own = ledger_reader.person_view(config, entry.user)  # their other leave, as the cache has it
     first_day = jobs.reminder_run_passed(entry, team, now, time_of_day.fromisoformat(settings.REMINDER_TIME),
-                                         holidays)
+                                         holidays, others=own.entries.values() if own is not None else ())
     if first_day is None:
         return
     zone = directory.cached_timezone(entry.user)  # the day as they read it; else the team's

@@ -15,7 +15,7 @@ from approvals.config_store import current_config
 from approvals.home_services import console_url, home_opened
 from approvals.rules import APPROVED, PENDING
 from approvals.directory import cached_timezone
-from approvals.selectors import local_today, request_seen_cached
+from approvals.selectors import local_today, request_seen_cached, requester_cached
 from slackbot.balance_command import requested_year
 from slackbot.decision_handlers import MAX_ID_CHARS
 from slackbot.payloads import BadPayload, SlashCommand, action_time, require_text
@@ -105,12 +105,21 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
                        if flag)
         prefill = FormValues(leave_type=text_or_none(value.get("type")), start=parse_iso_date(value.get("start")),
                              end=parse_iso_date(value.get("end")), halves=halves)
-    # The team it is of: the cache's, else the one whose approvals channel the button names (a name would
-    # put text HR typed into a button's value).
-    of_team = (seen.team, seen.channel or "") if seen is not None else ("", text_or_none(value.get("channel")) or "")
+    # The team it is of: the cache's, else the one whose approvals channel the button names, when no other
+    # team uses that channel (a name would put text HR typed into a button's value).
+    channel = text_or_none(value.get("channel")) or ""
+    using = [team for team in config.teams if channel and channel in team.ledger_channels]
+    if seen is not None:
+        of_team = (seen.team, seen.channel or "")
+    elif len(using) == 1:
+        of_team = ("", channel)
+    elif using and (now := requester_cached(config, owner if isinstance(owner, str) else user).team) in using:
+        of_team = (now.name, channel)  # teams share the channel: the person's own team, as the cache knows it
+    else:
+        of_team = None  # the form says what it knows of the person's team; the task judges on the request
     if failure := open_request_form(config, user, require_text(payload, "trigger_id"), prefill,
                                     editing=value["id"], owner=text_or_none(value.get("user")),
-                                    editing_of=of_team if any(of_team) else None):
+                                    editing_of=of_team):
         form_not_opened(payload, user, failure)
     return ack()
 

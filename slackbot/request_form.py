@@ -300,17 +300,14 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
         # A year typed on one end only is the range's (`Dec 30 2031 to Jan 2`, `21 Dec to 23 Dec 2031`): the
         # other end is placed next to it, not near today.
         if year_given[0]:
-            end = typed_dates.in_year(end, start.year)
-            end = typed_dates.year_later(end) if end < start else end
+            end = typed_dates.first_on_or_after(end, start)
         else:
-            start = typed_dates.in_year(start, end.year)
-            start = typed_dates.in_year(start, end.year - 1) if start > end else start
+            start = typed_dates.last_on_or_before(start, end)
     elif start and end and len(dates) > 1 and not year_given[0]:
         # Neither end has its year: the last day is the first one on or after the first day with that date
         # (`Nov 2 to Nov 6` is of one year however near a month back today is; `Dec 28 to Jan 2`: the
         # January after), never a range running back a year.
-        end = typed_dates.in_year(end, start.year)
-        end = typed_dates.year_later(end) if end < start else end
+        end = typed_dates.first_on_or_after(end, start)
     for end_index, question in enumerate(questions[:len(dates)]):
         # 29 February typed without a year: asked about, unless the range's other end gave a leap year.
         placed = (start, end)[end_index]

@@ -160,6 +160,31 @@ def on_day(year: int | None, month: int, number: int, around: date) -> date | No
     return None
 
 
+def first_on_or_after(day: date, first: date) -> date:
+    """The first date on or after `first` with `day`'s month and day, within a year of it (29 February
+    only where that year has one); else `day` moved into the year after (28 February for the 29th)."""
+    for year in (first.year, first.year + 1):
+        try:
+            found = date(year, day.month, day.day)
+        except ValueError:
+            continue
+        if found >= first:
+            return found
+    return year_later(in_year(day, first.year))
+
+
+def last_on_or_before(day: date, last: date) -> date:
+    """The last date on or before `last` with `day`'s month and day: `first_on_or_after` backwards."""
+    for year in (last.year, last.year - 1):
+        try:
+            found = date(year, day.month, day.day)
+        except ValueError:
+            continue
+        if found <= last:
+            return found
+    return in_year(day, last.year - 1)
+
+
 def year_later(day: date) -> date:
     """The same day a year on (28 Feb for 29 Feb): for a range typed without years whose last day reads
     before its first (`Dec 28 to Jan 2`)."""

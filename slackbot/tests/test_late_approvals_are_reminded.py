@@ -41,8 +41,10 @@ def team_today(zone: str):
     return datetime.now(ZoneInfo(zone)).date()
 
 
-def install(*, workweek=(0, 1, 2, 3, 4, 5, 6)) -> str:
+def install(fake_slack, *, workweek=(0, 1, 2, 3, 4, 5, 6)) -> str:
     zone = zone_at_noon()
+    with fake_slack.workspace.lock:  # Alice lives in the team's zone: her day is the team's ("tomorrow")
+        fake_slack.workspace.users[ALICE].tz = zone
     # No public holidays: the next working day is the next day of the workweek.
     team = replace(ENGINEERING, timezone=zone, workweek=workweek, holiday_country=None, holiday_subdivision=None)
     install_config(standard_config(teams=(team,)))
@@ -55,7 +57,7 @@ def reminders_to(fake_slack, user: str) -> list[str]:
 
 def test_leave_for_tomorrow_approved_after_the_reminder_run_is_reminded_at_once_and_once(
         client, fake_slack, settings):
-    zone = install()
+    zone = install(fake_slack)
     settings.REMINDER_TIME = "11:00"  # today's run has passed
     tomorrow = team_today(zone) + timedelta(days=1)
     request_time_off(client, fake_slack, ALICE, "vacation", tomorrow, tomorrow + timedelta(days=1))
@@ -73,7 +75,7 @@ def test_leave_for_tomorrow_approved_after_the_reminder_run_is_reminded_at_once_
 
 
 def test_leave_approved_before_the_reminder_run_is_reminded_by_the_job_alone(client, fake_slack, settings):
-    zone = install()
+    zone = install(fake_slack)
     settings.REMINDER_TIME = "14:00"  # today's run is still to come
     tomorrow = team_today(zone) + timedelta(days=1)
     request_time_off(client, fake_slack, ALICE, "vacation", tomorrow, tomorrow)
@@ -87,7 +89,7 @@ def test_leave_approved_before_the_reminder_run_is_reminded_by_the_job_alone(cli
 
 
 def test_leave_further_ahead_approved_late_in_the_day_waits_for_its_own_reminder(client, fake_slack, settings):
-    zone = install()
+    zone = install(fake_slack)
     settings.REMINDER_TIME = "11:00"
     later = team_today(zone) + timedelta(days=7)
     request_time_off(client, fake_slack, ALICE, "vacation", later, later)
@@ -102,7 +104,7 @@ def test_leave_approved_on_a_day_off_before_it_is_reminded_at_once_though_the_ho
         client, fake_slack, settings):
     """Approved on the Saturday for Monday: Friday's run has passed, and no run comes on the days off."""
     today_weekday = datetime.now(ZoneInfo(zone_at_noon())).weekday()
-    zone = install(workweek=tuple(day for day in range(7) if day != today_weekday))
+    zone = install(fake_slack, workweek=tuple(day for day in range(7) if day != today_weekday))
     settings.REMINDER_TIME = "14:00"  # it would be still to come, were today a working day
     tomorrow = team_today(zone) + timedelta(days=1)
     request_time_off(client, fake_slack, ALICE, "vacation", tomorrow, tomorrow)
@@ -115,7 +117,7 @@ def test_leave_approved_on_a_day_off_before_it_is_reminded_at_once_though_the_ho
 
 def test_leave_recorded_at_once_after_the_run_is_reminded_without_wishing_a_private_type_well(
         client, fake_slack, settings):
-    zone = install()
+    zone = install(fake_slack)
     settings.REMINDER_TIME = "11:00"
     tomorrow = team_today(zone) + timedelta(days=1)
 
@@ -126,7 +128,7 @@ def test_leave_recorded_at_once_after_the_run_is_reminded_without_wishing_a_priv
 
 
 def test_leave_that_has_begun_gets_no_reminder_when_approved(client, fake_slack, settings):
-    zone = install()
+    zone = install(fake_slack)
     settings.REMINDER_TIME = "11:00"
     today = team_today(zone)
     request_time_off(client, fake_slack, ALICE, "sick", today, today + timedelta(days=1))
