@@ -190,8 +190,8 @@ def home_view_now(client: WebClient, user: str) -> dict:
                              years=balance_years(history, user, today=today))
                 if history is not None and team is not None else None)
     if (not_set_up := messages.not_set_up_text(config)) is not None:
-        # As `/timeoff` says it; HR sees the console's button below.
-        leave, balances, note = None, None, not_set_up
+        # As `/timeoff` says it (HR sees the console's button below); leave already asked for stays listed.
+        balances, note = None, not_set_up
     elif team is None:
         note = "\n".join(filter(None, [home_no_team_note(config, no_team_cause(config, user), user), note]))
     team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None

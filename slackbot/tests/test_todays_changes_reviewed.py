@@ -316,3 +316,20 @@ def test_app_home_before_any_leave_type_says_time_off_is_not_set_up_and_offers_n
     assert "isn't set up yet" in shown_text(home), shown_text(home)
     buttons = [e for b in home["blocks"] if b.get("type") == "actions" for e in b["elements"]]
     assert not [b for b in buttons if b.get("action_id") == ids.NEW_REQUEST_ACTION], buttons
+
+
+def test_app_home_after_hr_removed_every_leave_type_still_lists_leave_already_asked_for(client, fake_slack):
+    """HR imported a file without leave types (to start over, say): time off isn't set up for new requests,
+    but Alice's pending request is still hers to see and withdraw on App Home."""
+    from test_support.flows import open_app_home
+    from test_support.home_views import shown_text
+
+    install_config()
+    request_time_off(client, fake_slack, ALICE, "vacation", MONDAY, MONDAY + timedelta(days=2))
+    install_config(standard_config(leave_types=()))
+
+    home = open_app_home(client, fake_slack, ALICE, "Ev_HOME_TYPES_GONE")
+
+    assert "isn't set up yet" in shown_text(home) and "Mon 10 Mar" in shown_text(home), shown_text(home)
+    buttons = [e["action_id"] for b in home["blocks"] if b.get("type") == "actions" for e in b["elements"]]
+    assert ids.WITHDRAW_ACTION in buttons and ids.NEW_REQUEST_ACTION not in buttons, buttons
