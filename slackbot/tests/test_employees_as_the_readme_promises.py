@@ -34,7 +34,6 @@ from test_support.flows import (
     posted_requests,
     press,
     request_time_off,
-    request_values,
     standard_config,
 )
 from test_support.home_views import shown_text
