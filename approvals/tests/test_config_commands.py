@@ -145,6 +145,18 @@ def test_export_defaults_to_json_and_matches_the_example_byte_for_byte():
     assert out == EXAMPLE_PATH.read_text()
 
 
+def test_export_to_a_file_whose_extension_names_no_format_asks_for_one_and_writes_nothing(tmp_path):
+    run("import_config", str(EXAMPLE_PATH))
+    target = tmp_path / "config.toml"
+
+    with pytest.raises(CommandError, match=r"config.toml: name a .json, .yml or .yaml file, or give --format"):
+        run("export_config", str(target))
+    assert not target.exists()
+
+    run("export_config", str(target), "--format", "yaml")
+    assert yaml.safe_load(target.read_text()) == json.loads(EXAMPLE_PATH.read_text())
+
+
 @pytest.mark.parametrize("name", ["config.json", "config.yaml", "config.yml"])
 def test_export_import_export_is_identical(tmp_path, name):
     run("import_config", str(EXAMPLE_PATH))

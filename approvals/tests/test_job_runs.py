@@ -625,6 +625,11 @@ def test_of_many_clocks_claiming_one_period_exactly_one_wins():
     assert JobRun.objects.filter(job=jobs.OUT_TODAY).count() == 1
 
 
+def test_run_jobs_finds_a_team_typed_in_another_case_as_slash_timeoff_who_does(fake_slack):
+    install()
+    assert "reminders Engineering 2031-03-07:" in run_jobs(at(FRIDAY, 15, 0), "--team", "engineering")
+
+
 def test_run_jobs_names_an_unknown_team(fake_slack):
     install()
     with pytest.raises(CommandError, match="no team is named 'Marketing'"):

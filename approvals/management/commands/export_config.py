@@ -1,5 +1,7 @@
 """`manage.py export_config [FILE]`: write the configuration in the format `import_config` reads."""
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from approvals.config_file import FORMATS, dump_config_file
@@ -25,6 +27,9 @@ class Command(BaseCommand):
         if path is None:
             dump_config_file(config, self.stdout, options["format"] or "json")
             return
+        if options["format"] is None and Path(path).suffix.lower() not in (".json", ".yml", ".yaml"):
+            # `out.toml` would be written as JSON without a word: say so, or have the format named.
+            raise CommandError(f"{path}: name a .json, .yml or .yaml file, or give --format json|yaml")
         try:
             dump_config_file(config, path, options["format"])
         except OSError as error:

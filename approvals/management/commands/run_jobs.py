@@ -54,7 +54,7 @@ class Command(BaseCommand):
         if team is not None:
             # A team's earlier name finds it too (a cron line written before a rename keeps working).
             try:
-                team = current_config().team_called(team).name
+                team = current_config().team_called(team, any_case=True).name
             except TeamNameUnclear as unclear:
                 if unclear.ambiguous:
                     raise CommandError(f"--team: no team is named {team!r} now; "
