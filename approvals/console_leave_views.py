@@ -56,10 +56,16 @@ def recorded_by(request) -> str:
     """Who records it, as the ledger shows it: their Slack id when their email is in Slack, else their name."""
     email = (request.user.email or "").strip()
     if email:
-        try:
-            found = slack_directory.person_by_email(in_request_client(), email)
-        except (SlackClientError, OSError):
-            found = None
+        # The names the console read from Slack first: a passing fault of a look-up must not turn who
+        # recorded it from their Slack id into their console name.
+        directory = slack_directory.directory_cached()
+        found = next((p for p in (directory.people if directory else ()) if p.email.casefold() == email.casefold()),
+                     None)
+        if found is None:
+            try:
+                found = slack_directory.person_by_email(in_request_client(), email)
+            except (SlackClientError, OSError):
+                found = None
         if found is not None:
             return found.id
     name = request.user.get_full_name() or request.user.get_username()

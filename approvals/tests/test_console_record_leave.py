@@ -224,3 +224,23 @@ def test_a_console_account_named_like_a_slack_id_is_not_a_mention(client, fake_s
     assert payload["recorded_by"] == "U0BOB12 (HR console)"
     [told] = [dm for dm in dms_to(fake_slack, ALICE) if "recorded time off for you" in dm]
     assert "<@" not in told and told.startswith("U0BOB12 (HR console) recorded")
+
+
+def test_hr_known_from_slacks_names_is_recorded_by_slack_id_though_the_email_look_up_fails(
+        client, fake_slack, django_user_model):
+    """The console read Slack's names earlier; a passing fault of users.lookupByEmail now must not turn who
+    recorded it from Hannah's Slack id into her console name."""
+    from approvals import slack_directory
+    from approvals.slack_clients import background_client
+    from test_support.flows import HR
+
+    install_config()
+    slack_directory.directory_refresh(background_client())
+    hannah = django_user_model.objects.create_superuser("hannah", fake_slack.workspace.users[HR].email, "pw-1234567")
+    client.force_login(hannah)
+    fake_slack.rate_limit("users.lookupByEmail", retry_after=30, times=None)
+
+    client.post(URL, form(), follow=True)
+
+    [payload] = ledger(fake_slack)
+    assert payload["recorded_by"] == HR
