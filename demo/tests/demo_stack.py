@@ -17,8 +17,11 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import pytest
 from django.conf import settings
 from django.db import connection
+
+from test_support.browser import SKIP_WITHOUT_CHROMIUM
 
 BASE_DIR = Path(settings.BASE_DIR)
 PLACEHOLDER_TOKEN = "xoxb-development-placeholder"
@@ -117,3 +120,13 @@ def start_demo() -> DemoStack:
         print(stack.stop())
         raise
     return stack
+
+
+BROWSER_MARKS = (pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True))
+
+
+def in_a_browser(test):
+    """Marks a test that drives the demo in Chromium: slow, on a committed database, skipped without a browser."""
+    for mark in (*BROWSER_MARKS, SKIP_WITHOUT_CHROMIUM):
+        test = mark(test)
+    return test

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 import pytest
 
 from demo import company
+from demo.tests.demo_stack import in_a_browser
 from demo.block_kit_html import Directory, Surface, render_mrkdwn
 
 # --- Shared -------------------------------------------------------------------------------------
@@ -159,27 +160,6 @@ FIRST_DAY = date(date.today().year + 2, 9, 13)
 while FIRST_DAY.weekday() != 0:
     FIRST_DAY += timedelta(days=1)
 
-BROWSER_MARKS = (pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True))
-
-
-def _skip_without_chromium(test):
-    from test_support.browser import SKIP_WITHOUT_CHROMIUM
-
-    for mark in (*BROWSER_MARKS, SKIP_WITHOUT_CHROMIUM):
-        test = mark(test)
-    return test
-
-
-@pytest.fixture
-def demo():
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from demo.tests.demo_stack import start_demo
-
-    stack = start_demo()
-    yield stack
-    stack.stop()
-
-
 def new_tab(context, errors: list):
     page = context.new_page()
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
@@ -201,7 +181,7 @@ def change(page, selector: str, **how) -> None:
             page.fill(selector, how["text"])
 
 
-@_skip_without_chromium
+@in_a_browser
 def test_a_note_typed_first_survives_choosing_a_leave_type_without_half_days(demo, browser):
     # The form's fields are remembered by position; Medical appointment has no half days, so the app
     # redraws the form without that block, and the note moves up one place: it comes back as "[]"
@@ -218,7 +198,7 @@ def test_a_note_typed_first_survives_choosing_a_leave_type_without_half_days(dem
     assert page.input_value("form.modal textarea") == "Dentist at 10, back by lunch"
 
 
-@_skip_without_chromium
+@in_a_browser
 def test_a_note_survives_switching_from_medical_to_vacation(demo, browser):
     errors = []
     page = new_tab(browser.new_context(), errors)

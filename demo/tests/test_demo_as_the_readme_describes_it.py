@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from demo import company
+from demo.tests.demo_stack import in_a_browser
 from demo import slack_payloads as demo_slack_payloads
 
 ALICE, BOB, HANNAH, CAROL, DAVE = company.ALICE, company.BOB, company.HANNAH, company.CAROL, company.DAVE
@@ -611,27 +612,6 @@ def test_the_console_shows_the_demo_companys_configuration_by_name(acme, admin_c
 
 
 # --- In a browser, against the demo as bin/run starts it ---------------------------------------------------
-
-BROWSER = (pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True))
-
-
-def in_a_browser(test):
-    from test_support.browser import SKIP_WITHOUT_CHROMIUM
-
-    for mark in (*BROWSER, SKIP_WITHOUT_CHROMIUM):
-        test = mark(test)
-    return test
-
-
-@pytest.fixture
-def demo():
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from demo.tests.demo_stack import start_demo
-
-    stack = start_demo()
-    yield stack
-    stack.stop()
-
 
 def tab(browser, demo, person):
     """A browser of its own (its own session), where the visitor picked `person` on the start page."""

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from demo.tests.demo_stack import start_demo
 from test_support.browser import SKIP_WITHOUT_CHROMIUM, collect_console_errors
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -30,13 +29,6 @@ FIRST_DAY = date(date.today().year + 2, 6, 7)
 while FIRST_DAY.weekday() != 0:
     FIRST_DAY += timedelta(days=1)
 LAST_DAY = FIRST_DAY + timedelta(days=2)  # Monday to Wednesday: 3 working days
-
-
-@pytest.fixture
-def demo():
-    stack = start_demo()
-    yield stack
-    stack.stop()
 
 
 @pytest.fixture

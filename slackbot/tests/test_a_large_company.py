@@ -37,7 +37,7 @@ from test_support.flows import (
 )
 from test_support.job_runs import post_entry, posts_in, run_jobs
 from test_support.slack_requests import post_command
-from slackbot.tests.test_the_request_form_live import open_form
+from test_support.request_form import open_form
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,9 @@ submissions, shortcuts, App Home events); what people see is read off the fake S
 """
 
 import json
-import time
 import types
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -37,16 +36,13 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.home_views import shown_text
+from test_support.posted import receipt_call, receipt_now
+from test_support.request_form import Form, empty_state, open_form
 from test_support.slack_requests import (
-    APP_ID,
-    SLACK_TEAM,
-    new_trigger_id,
     post_command,
     post_interaction,
     shortcut_payload,
-    slack_user,
     view_block_actions_payload,
-    view_submission_payload,
 )
 
 pytestmark = pytest.mark.django_db
@@ -104,97 +100,6 @@ def it_is(monkeypatch, moment: datetime) -> None:
 
 def notice_text(view: dict) -> str:
     return " ".join(block["text"]["text"] for block in view["blocks"] if block.get("type") == "section")
-
-
-def empty_state(block: dict) -> dict:
-    element = block["element"]
-    kind = element["type"]
-    if kind == "static_select":
-        return {"type": kind, "selected_option": element.get("initial_option")}
-    if kind == "datepicker":
-        return {"type": kind, "selected_date": element.get("initial_date")}
-    if kind == "checkboxes":
-        return {"type": kind, "selected_options": element.get("initial_options", [])}
-    return {"type": kind, "value": element.get("initial_value")}
-
-
-class Form:
-    """A request form open on the fake Slack, filled in one change at a time as Slack sends each change."""
-
-    def __init__(self, client, fake_slack, user: str, view_id: str):
-        self.client, self.fake_slack, self.user, self.view_id = client, fake_slack, user, view_id
-        self.entered: dict = {}
-        self._ts = time.time()
-
-    @property
-    def shown(self) -> dict:
-        return self.fake_slack.workspace.view(self.view_id)
-
-    def state(self) -> dict:
-        return {b["block_id"]: {b["element"]["action_id"]: self.entered.get(b["block_id"], empty_state(b))}
-                for b in self.shown["blocks"] if b.get("type") == "input"}
-
-    def _act(self, action: dict):
-        self._ts += 0.5
-        view = self.shown
-        view["state"] = {"values": self.state()}
-        payload = {
-            "type": "block_actions", "user": slack_user(self.user), "api_app_id": APP_ID,
-            "token": "verification-token-unused", "container": {"type": "view", "view_id": self.view_id},
-            "trigger_id": new_trigger_id(), "team": {"id": SLACK_TEAM, "domain": "acme"}, "enterprise": None,
-            "is_enterprise_install": False, "view": view, "actions": [{**action, "action_ts": f"{self._ts:.6f}"}],
-        }
-        response = post_interaction(self.client, payload)
-        assert response.status_code == 200 and response.content == b"", response.content
-
-    def pick_type(self, code: str):
-        [block] = [b for b in self.shown["blocks"] if b.get("block_id") == ids.TYPE_BLOCK]
-        options = block["element"].get("options") or [o for g in block["element"]["option_groups"]
-                                                       for o in g["options"]]
-        option = {"text": next(o["text"] for o in options if o["value"] == code), "value": code}
-        self.entered[ids.TYPE_BLOCK] = {"type": "static_select", "selected_option": option}
-        self._act({"type": "static_select", "action_id": ids.TYPE_ACTION, "block_id": ids.TYPE_BLOCK,
-                   "selected_option": option})
-
-    def pick_dates(self, start: date, end: date):
-        for block_id, action_id, day in ((ids.START_BLOCK, ids.START_ACTION, start),
-                                         (ids.END_BLOCK, ids.END_ACTION, end)):
-            self.entered[block_id] = {"type": "datepicker", "selected_date": day.isoformat()}
-            self._act({"type": "datepicker", "action_id": action_id, "block_id": block_id,
-                       "selected_date": day.isoformat()})
-
-    def preview(self) -> str:
-        [block] = [b for b in self.shown["blocks"] if b.get("block_id") == ids.PREVIEW_BLOCK]
-        return block["elements"][0]["text"]
-
-    def submit(self):
-        view = self.shown
-        response = post_interaction(self.client, view_submission_payload(
-            user_id=self.user, view=view, values=self.state(), view_id=self.view_id, view_hash=view["hash"]))
-        assert response.status_code == 200, response.content
-        return response
-
-
-def open_form(client, fake_slack, user: str = ALICE) -> Form:
-    """`/timeoff` on a day the person has used the app before (their team and zone known)."""
-    command(client, user, "")
-    response = command(client, user, "")
-    assert response.content == b"", response.content
-    return Form(client, fake_slack, user, fake_slack.last_call("views.open").response["view"]["id"])
-
-
-def receipt_call(fake_slack, user=ALICE):
-    return [c for c in fake_slack.calls("chat.postMessage")
-            if c.params.get("channel") == user and "blocks" in c.params and (
-                "is with" in c.params.get("text", "") or "Recorded" in c.params.get("text", ""))][0]
-
-
-def receipt_now(fake_slack, user=ALICE) -> tuple[str, list]:
-    posted = receipt_call(fake_slack, user)
-    updates = [c for c in fake_slack.calls("chat.update")
-               if c.params["channel"] == posted.response["channel"] and c.params["ts"] == posted.response["ts"]]
-    params = updates[-1].params if updates else posted.params
-    return params["text"], params.get("blocks") or []
 
 
 def the_request_payload(fake_slack) -> dict:
