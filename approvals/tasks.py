@@ -136,8 +136,6 @@ def decide_request(decision: dict) -> None:
     request_services.request_decide(background_client(), request_services.Decision(**decision))
 
 
-
-
 def tell_gave_up(exc: Exception, channel: str, user: str, text: str, key: str = "") -> None:
     """The ephemeral note kept failing: a DM may still get through (Slack's trouble may be the channel's)."""
     if not channel:
