@@ -80,12 +80,21 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
 
 
 def delivery_skipped(reason: str, data: dict) -> None:
-    """The app was uninstalled before this request reached Slack: nobody can be told there, but HR can
-    see it with the undelivered ones (the requester may have to send it again once the app is back)."""
+    """The app was uninstalled before this request's task was done: nobody can be told in Slack, but HR
+    can see it. A request an earlier attempt posted is in the ledger (only its receipt or notes were left
+    unsent), and one whose post was tried may be: neither is listed as never delivered, which would have
+    it sent a second time."""
     submission = request_services.Submission.from_task_data(data)
+    if request_services.request_delivered(submission.id):
+        followups_lost(request_id=submission.id, user=submission.user, channel="", error=f"skipped: {reason}",
+                       failure="the app was uninstalled before they were sent", what="The request")
+        return
     config = current_config()
+    error = f"skipped: {reason}"
+    if request_services.request_post_attempted(submission.id):
+        error = f"unconfirmed: {error}"  # as for a post whose answer was lost: look before sending it again
     request_services.record_delivery_problem(submission, config.leave_type(submission.leave_type), None,
-                                             channel="", error=f"skipped: {reason}")
+                                             channel="", error=error)
 
 
 @retrying_task(on_give_up=delivery_gave_up, on_access_lost=delivery_skipped,
