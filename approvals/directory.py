@@ -227,18 +227,39 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
     return profile
 
 
+# Offsets that are not whole hours have no Etc/ zone: the zone that keeps that offset all year (no daylight
+# saving), where one does; otherwise the zone whose standard or summer time it is.
+ZONES_OF_PART_HOUR_OFFSETS = {
+    -34200: "Pacific/Marquesas",  # -9:30
+    -12600: "America/St_Johns",  # -3:30 (Newfoundland's winter)
+    -9000: "America/St_Johns",  # -2:30 (its summer)
+    12600: "Asia/Tehran",  # +3:30
+    16200: "Asia/Kabul",  # +4:30
+    19800: "Asia/Kolkata",  # +5:30
+    20700: "Asia/Kathmandu",  # +5:45
+    23400: "Asia/Yangon",  # +6:30
+    31500: "Australia/Eucla",  # +8:45
+    34200: "Australia/Darwin",  # +9:30
+    37800: "Australia/Adelaide",  # +10:30 (South Australia's summer)
+    45900: "Pacific/Chatham",  # +12:45
+    49500: "Pacific/Chatham",  # +13:45 (its summer)
+}
+
+
 def _zone_of(info: dict) -> str:
     """The person's IANA zone; from `tz_offset` alone when Slack gives no `tz` (a profile still being set
-    up), as the fixed zone of that offset when it is whole hours ("Etc/GMT-9" is UTC+9: POSIX signs);
-    else UTC."""
+    up), as the fixed zone of that offset when it is whole hours ("Etc/GMT-9" is UTC+9: POSIX signs), a zone
+    of that offset when it is not (India's +5:30: Asia/Kolkata); else UTC."""
     zone = info.get("tz")
     if isinstance(zone, str) and zone:
         return zone
     offset = info.get("tz_offset")
-    if isinstance(offset, int) and not isinstance(offset, bool) and offset % 3600 == 0 and -12 <= offset // 3600 <= 14:
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        return "UTC"
+    if offset % 3600 == 0 and -12 <= offset // 3600 <= 14:
         hours = offset // 3600
         return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
-    return "UTC"
+    return ZONES_OF_PART_HOUR_OFFSETS.get(offset, "UTC")
 
 
 def unable_to_approve(client: WebClient):

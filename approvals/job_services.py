@@ -470,6 +470,11 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
     previous = LedgerSnapshot.objects.filter(id=LedgerSnapshot.SINGLETON_ID).first()
     deleted = []
     if previous is not None:
+        # A record whose message this version cannot read (a newer release wrote it) is still there: kept
+        # in the snapshot as it was, so that it is missed should its message go later.
+        unreadable = ledger_reader.unreadable_ids()
+        current.update({record_id: row for record_id, row in previous.entries.items() if record_id in unreadable
+                        and record_id not in current})
         deleted, aged_out = jobs.vanished_records(previous.entries, current,
                                                   channels=set(ledger_reader.ledger_channels(config)),
                                                   oldest_by_channel=ledger.oldest_by_channel or {})

@@ -119,6 +119,10 @@ class RequestUnreadable(Exception):
     release rolled back after writing it). Not deleted, and not to be rewritten: left as it is."""
 
 
+# Empty pages with more to come read past before a one-message read gives up (and takes it as deleted).
+EMPTY_PAGES_MAX = 5
+
+
 def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessage | None:
     """The request message at exactly `ts`, re-read from Slack with its metadata.
 
@@ -128,10 +132,17 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
     message is ours and a request, but not one this version reads.
     """
     author = ledger_author(client, channel)
-    response = client.conversations_history(
+    # Slack may answer a page with fewer messages than asked, even none, with more to come: the next
+    # pages are read until one holds a message (the one at `ts`, or the one before a deleted one).
+    pages = client.conversations_history(
         channel=channel, latest=ts, inclusive=True, limit=1, include_all_metadata=True
     )
-    for message in response.get("messages", []):
+    messages = []
+    for number, page in enumerate(pages, start=1):
+        messages = page.get("messages") or []
+        if messages or number >= EMPTY_PAGES_MAX:
+            break
+    for message in messages:
         if message.get("ts") == ts and message.get("user") == author:
             metadata = message.get("metadata")
             entry = entry_from_metadata(metadata)

@@ -74,7 +74,12 @@ from approvals.cache_lock import acquire, key_part, locked, release, renew
 from approvals.cache_values import schema_tag
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.ledger import LedgerUnavailable, ledger_author
-from approvals.ledger_format import adjustment_from_metadata, entry_from_metadata
+from approvals.ledger_format import (
+    ADJUSTMENT_EVENT_TYPE,
+    REQUEST_EVENT_TYPE,
+    adjustment_from_metadata,
+    entry_from_metadata,
+)
 from approvals.rules import PENDING, Adjustment, LedgerEntry
 from approvals.task_queue import ReadStillUnderWay, error_code, retry_after_seconds, transient
 
@@ -113,8 +118,8 @@ PAUSE_MAX_SECONDS = 60  # a longer Retry-After fails the read too: its task wait
 # When Slack last rate-limited a ledger read: the setup page says so for a day (an app installed as a
 # distributed app, not the company's own, gets one conversations.history call a minute).
 LIMITED_AT_KEY = "ledger:history:limited-at"
-# When Slack last answered a page of 15 messages or fewer with more to come, though 200 were asked for:
-# what it does for a distributed app (SLACK.md, "Rate limits").
+# When Slack last answered pages of 15 messages or fewer (two in a row, none empty) with more to come, though
+# 200 were asked for: what it does for a distributed app (SLACK.md, "Rate limits").
 SMALL_PAGES_AT_KEY = "ledger:history:small-pages-at"
 SMALL_PAGE_MESSAGES = 15
 LIMITED_SHOWN_SECONDS = 24 * 3600
@@ -319,6 +324,17 @@ def refresh_if_stale(client: WebClient, config: WorkspaceConfig) -> None:
                        exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__)
 
 
+# Ids of our own request and adjustment messages whose metadata this version cannot read (a newer release
+# wrote them, then was rolled back), as the last full read found them: not in the ledger, not deleted either.
+UNREADABLE_IDS_KEY = "ledger:unreadable-ids:v1"
+UNREADABLE_IDS_SECONDS = 2 * 24 * 3600
+
+
+def unreadable_ids() -> frozenset[str]:
+    """The record ids the last full read found written in metadata this version cannot read."""
+    return cache.get(UNREADABLE_IDS_KEY) or frozenset()
+
+
 def read_ledger(client: WebClient, config: WorkspaceConfig) -> Ledger:
     """Read every approvals channel in full (a reconciliation) and cache the result; one process at a time."""
     flight = _Flight.take(wait=COLD_WAIT_SECONDS)
@@ -373,9 +389,12 @@ def _refresh(client: WebClient, config: WorkspaceConfig, flight: _Flight, *, bac
 def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> Ledger:
     """Every page of every channel; the result replaces the cached ledger (waits for the budget as needed)."""
     started = time.time()
-    ledger = _read_in_full(client, ledger_channels(config), flight)
+    unreadable: set[str] = set()
+    ledger = _read_in_full(client, ledger_channels(config), flight, unreadable=unreadable)
     flight.keep()
     ledger = store_ledger(ledger)
+    # Beside the ledger, not in it: its cached shape (and so its key) stays the one the release before shares.
+    cache.set(UNREADABLE_IDS_KEY, frozenset(unreadable), UNREADABLE_IDS_SECONDS)
     logger.info("ledger read in full channels=%s entries=%s adjustments=%s truncated=%s seconds=%.1f",
                 len(ledger.channels), len(ledger.entries), len(ledger.adjustments), ledger.truncated,
                 time.time() - started)
@@ -383,9 +402,10 @@ def _full_read(client: WebClient, config: WorkspaceConfig, flight: _Flight) -> L
 
 
 def _read_in_full(client: WebClient, channels: tuple[str, ...], flight: _Flight, *, skip_refused=(),
-                  refused: list[str] | None = None) -> Ledger:
+                  refused: list[str] | None = None, unreadable: set[str] | None = None) -> Ledger:
     """Every page of `channels`, as a ledger (not stored). Those of `skip_refused` that Slack refuses for
-    good are left out (and added to `refused`), as if not configured; any other refusal raises."""
+    good are left out (and added to `refused`), as if not configured; any other refusal raises.
+    `unreadable`: given, the ids of our records whose metadata this version cannot read are added to it."""
     started = time.time()
     found = _Found()
     marks: dict[str, ChannelMark] = {}
@@ -404,6 +424,8 @@ def _read_in_full(client: WebClient, channels: tuple[str, ...], flight: _Flight,
             truncated = truncated or read.truncated
             found.add(read.messages, author, channel)
             marks[channel] = ChannelMark(read.newest_ts, time.time())
+    if unreadable is not None:
+        unreadable.update(found.unreadable_ids)
     return Ledger(entries=found.entries, adjustments=found.adjustments,
                   channels=tuple(channel for channel in channels if channel not in skipped), oldest_ts=found.oldest,
                   oldest_by_channel=found.oldest_by_channel, truncated=truncated, read_at=started,
@@ -479,7 +501,7 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
     """A channel's top-level messages (newer than `oldest`), newest first."""
     messages: list[dict] = []
     cursor = None
-    pages = pauses = 0
+    pages = pauses = short_in_a_row = 0
     while pages < MAX_PAGES_PER_CHANNEL:
         if not _take_history_call(flight, wait=wait_for_budget):
             return _ChannelRead(messages, _newest(messages), complete=False)
@@ -510,7 +532,11 @@ def _read_channel(client: WebClient, channel: str, *, oldest: str | None, flight
         metrics.LEDGER_PAGES.inc()
         messages.extend(response.get("messages", []))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if response.get("has_more") and len(response.get("messages", [])) <= SMALL_PAGE_MESSAGES:
+        # Slack may answer any page short, even empty: only pages of 1 to 15 messages with more to come, two
+        # in a row, are how it serves a distributed app.
+        short = response.get("has_more") and 0 < len(response.get("messages", [])) <= SMALL_PAGE_MESSAGES
+        short_in_a_row = short_in_a_row + 1 if short else 0
+        if short_in_a_row >= 2:
             cache.set(SMALL_PAGES_AT_KEY, time.time(), LIMITED_SHOWN_SECONDS)
         if not response.get("has_more") or not cursor:
             return _ChannelRead(messages, _newest(messages))
@@ -558,6 +584,7 @@ class _Found:
         self.ts: dict[str, str] = {}
         self.oldest: str | None = None
         self.oldest_by_channel: dict[str, str] = {}
+        self.unreadable_ids: set[str] = set()
 
     def add(self, messages: list[dict], author: str, channel: str) -> None:
         for message in messages:
@@ -578,8 +605,20 @@ class _Found:
                     self.adjustments[adjustment.id] = replace(adjustment, channel=channel, ts=ts)
                     self.ts[adjustment.id] = ts
             else:
+                if (record_id := unreadable_record_id(metadata)) is not None:
+                    self.unreadable_ids.add(record_id)
                 continue
             self.oldest = ts if self.oldest is None or ts < self.oldest else self.oldest
+
+
+def unreadable_record_id(metadata) -> str | None:
+    """The id of a request or adjustment whose metadata this version cannot read, where it names one."""
+    if not isinstance(metadata, dict) or metadata.get("event_type") not in (REQUEST_EVENT_TYPE,
+                                                                            ADJUSTMENT_EVENT_TYPE):
+        return None
+    payload = metadata.get("event_payload")
+    record_id = payload.get("id") if isinstance(payload, dict) else None
+    return record_id if isinstance(record_id, str) and record_id else None
 
 
 def current_copy(known: LedgerEntry, found: LedgerEntry) -> LedgerEntry:

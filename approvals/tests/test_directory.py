@@ -192,7 +192,10 @@ def test_a_channel_of_many_pages_is_read_to_its_last_member(fake_slack, client):
     ({"tz_offset": -28800}, "Etc/GMT+8"),
     ({"tz_offset": 50400}, "Etc/GMT-14"),  # Kiritimati
     ({"tz_offset": 0}, "Etc/UTC"),
-    ({"tz_offset": 19800}, "UTC"),  # India's half hour has no fixed zone of its own
+    ({"tz_offset": 19800}, "Asia/Kolkata"),  # India's half hour: no Etc/ zone, a zone that keeps it all year
+    ({"tz_offset": 20700}, "Asia/Kathmandu"),
+    ({"tz_offset": -12600}, "America/St_Johns"),
+    ({"tz_offset": 1800}, "UTC"),  # no zone keeps +0:30
     ({"tz": "", "tz_offset": None}, "UTC"),
     ({}, "UTC"),
 ])
