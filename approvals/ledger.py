@@ -168,6 +168,7 @@ def find_recent_request(client: WebClient, *, channel: str, request_id: str,
     # A SlackResponse iterates over its pages (following next_cursor), the first being itself.
     pages = client.conversations_history(channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True,
                                          **window)
+    held = 0  # pages that held messages: an empty page (Slack may send one, with more to come) counts for none
     for number, page in enumerate(pages, start=1):
         for message in page.get("messages", []):
             if message.get("user") != author:
@@ -176,6 +177,7 @@ def find_recent_request(client: WebClient, *, channel: str, request_id: str,
             if entry is not None and entry.id == request_id:
                 return LedgerMessage(channel=channel, ts=message["ts"], text=message.get("text", ""),
                                      entry=replace(entry, channel=channel, ts=message["ts"]))
-        if number >= (SINCE_PAGES_MAX if since is not None else RECENT_PAGES):
+        held += bool(page.get("messages"))
+        if held >= (SINCE_PAGES_MAX if since is not None else RECENT_PAGES) or number >= SINCE_PAGES_MAX:
             break
     return None

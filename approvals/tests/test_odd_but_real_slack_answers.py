@@ -603,3 +603,22 @@ def test_warnings_on_the_ledger_read_and_members_leave_the_balance_and_setup_pag
     assert "*22 days left* — allowance 25, taken 3, pending 0" in vacation_line(balance)
     shown = " ".join(alerts(page))
     assert "cannot be read" not in shown and "15 messages at a time" not in shown, shown
+
+
+def test_the_delivery_check_reads_its_three_newest_pages_past_an_empty_first_one(fake_slack, monkeypatch):
+    """The look for an earlier post reads the three newest pages that hold messages: an empty first page
+    with more to come (Slack's right) does not make it stop one page short and post the request twice."""
+    from approvals import ledger
+    from approvals.ledger import find_recent_request, post_request
+    from approvals.slack_clients import background_client
+
+    monkeypatch.setattr(ledger, "HISTORY_PAGE_SIZE", 2)
+    posted = post_request(background_client(), channel=C_ENG_APPROVALS, entry=entry("req-empty-page", status="pending"),
+                          text="request", blocks=[])
+    for n in range(5):  # the request is on the third page of two
+        fake_slack.workspace.post_message(C_ENG_APPROVALS, f"newer {n}")
+
+    with answering(fake_slack, empty_first_pages()):
+        found = find_recent_request(background_client(), channel=C_ENG_APPROVALS, request_id="req-empty-page")
+
+    assert found is not None and found.ts == posted
