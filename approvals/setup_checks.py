@@ -274,6 +274,16 @@ def named_deciders_who_cannot(config: WorkspaceConfig, directory) -> list[tuple[
     return found
 
 
+def member_groups_not_listed(config: WorkspaceConfig, directory) -> list[tuple[str, str]]:
+    """(team name, user group id) of the teams whose members' user group Slack's list of user groups (the
+    console's directory, which holds the enabled ones) does not hold: disabled or deleted since it was
+    chosen. Nobody is in the team by it: they fall to a later team, the default team, or none."""
+    if directory is None:
+        return []
+    return [(team.name, team.members.usergroup) for team in config.teams
+            if team.members.usergroup and directory.usergroup(team.members.usergroup) is None]
+
+
 def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry]) -> list[tuple[str, int]]:
     """(team name, pending requests) of teams removed from the configuration since, when no fallback
     approvers (HR) are set: those requests are HR's to decide (team_routing.team_of_entry), so nobody can."""

@@ -866,7 +866,8 @@ def users_lookup_by_email(ws, params):
 @api("usergroups.users.list")
 def usergroups_users_list(ws, params):
     group = ws.usergroups.get(params.get("usergroup") or "")
-    if group is None:
+    # include_disabled: "Allow results that involve disabled User Groups" (docs.slack.dev, usergroups.users.list)
+    if group is None or (group.disabled and not _flag(params, "include_disabled")):
         raise SlackError("no_such_subteam")
     return {"ok": True, "users": list(group.users)}
 
@@ -988,10 +989,13 @@ def users_list(ws, params):
 def usergroups_list(ws, params):
     groups = []
     for group in sorted(ws.usergroups.values(), key=lambda g: g.id):
+        if group.disabled and not _flag(params, "include_disabled"):
+            continue  # include_disabled: "Include results for disabled User Groups" (usergroups.list)
         shown = {"id": group.id, "team_id": TEAM_ID, "is_usergroup": True, "name": group.handle,
                  "description": "", "handle": group.handle, "is_external": False, "date_create": 1766000000,
-                 "date_update": 1766000000, "date_delete": 0, "auto_type": None, "created_by": "",
-                 "updated_by": "", "deleted_by": None, "prefs": {"channels": [], "groups": []}}
+                 "date_update": 1766000000, "date_delete": 1766100000 if group.disabled else 0, "auto_type": None,
+                 "created_by": "", "updated_by": "", "deleted_by": "U_HR" if group.disabled else None,
+                 "prefs": {"channels": [], "groups": []}}
         if _flag(params, "include_count"):
             # Only when asked for, and as a string, as in Slack's documented answer.
             shown["user_count"] = str(len(group.users))

@@ -106,6 +106,7 @@ class UserGroup:
     id: str
     handle: str
     users: list[str] = field(default_factory=list)
+    disabled: bool = False  # an admin disabled it: listed and read only with include_disabled
 
 
 @dataclass
