@@ -135,6 +135,22 @@ def without_hidden_characters(value: str) -> str:
                    if char == EMOJI_JOINER or unicodedata.category(char) not in HIDDEN_CATEGORIES)
 
 
+# Letters and symbols that draw nothing: the Hangul fillers, the blank Braille pattern, the combining
+# grapheme joiner and Khmer's inherent vowels (https://unicode.org/reports/tr44/, Default_Ignorable and
+# the fillers people paste to look blank).
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5")
+# Categories that draw nothing by themselves: format characters (zero-width spaces, word joiners) and
+# marks, which only change the character before them (variation selectors are marks too).
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
+
+
+def has_visible_text(text: str) -> bool:
+    """Does `text` hold anything a reader sees? Not when it is only spaces, newlines, invisible formatting
+    characters, marks with nothing to mark, or blank-looking fillers, which pass Slack's minimum length."""
+    return any(not char.isspace() and char not in BLANK_LOOKING
+               and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text)
+
+
 def hidden_character_error(value: str) -> str | None:
     for char in value:
         if char != EMOJI_JOINER and unicodedata.category(char) in HIDDEN_CATEGORIES:

@@ -28,6 +28,7 @@ import functools
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 
 from django.core.cache import cache
@@ -35,7 +36,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from approvals.cache_values import schema_tag
-from approvals.config_fields import CHANNEL, USER, USERGROUP, without_hidden_characters
+from approvals.config_fields import (
+    BLANK_LOOKING,
+    CHANNEL,
+    USER,
+    USERGROUP,
+    has_visible_text,
+    without_hidden_characters,
+)
 from approvals.task_queue import error_code, retry_after_seconds, transient
 
 logger = logging.getLogger(__name__)
@@ -68,12 +76,18 @@ class Person:
     guest: bool = False
 
     @property
+    def seen_name(self) -> str:
+        """Their real name, else display name, else handle: the first a reader can see (a name of only
+        spaces, zero-width joiners or blank-looking fillers would be a blank in a list of names); else ""."""
+        return next((name for name in (self.real_name, self.display_name, self.name) if has_visible_text(name)), "")
+
+    @property
     def label(self) -> str:
-        return self.real_name or self.display_name or self.name
+        return self.seen_name or self.name or self.id
 
     @property
     def initials(self) -> str:
-        words = [word for word in self.label.replace(".", " ").split() if word[:1].isalnum()]
+        words = [word for word in self.seen_name.replace(".", " ").split() if word[:1].isalnum()]
         return "".join(word[0] for word in words[:2]).upper() or "?"
 
 
@@ -196,9 +210,16 @@ SNAPSHOT_KEY = f"slack_directory:v1:{schema_tag(Directory)}"
 # --- Reading Slack (background) -----------------------------------------------------
 
 
+# Format and control characters draw nothing; marks do (they make é of e, and the vowels of most Indic scripts).
+DRAW_NOTHING = frozenset({"Cf", "Cc"})
+
+
 def _name_key(name: str) -> str:
-    """A name as HR may type it and as a page shows it: case and runs of spaces do not tell people apart."""
-    return " ".join(name.split()).casefold()
+    """A name as HR may type it and as a page shows it: case, runs of spaces and characters that draw
+    nothing (a zero-width joiner outside an emoji, a blank-looking filler) do not tell people apart."""
+    seen = "".join(char for char in name if char not in BLANK_LOOKING
+                   and unicodedata.category(char) not in DRAW_NOTHING)
+    return " ".join(seen.split()).casefold()
 
 
 def _shown(name) -> str:

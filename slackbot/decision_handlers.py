@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import block_ids as ids
 from approvals import messages, tasks
+from approvals.config_fields import has_visible_text
 from approvals.config_store import current_config
 from approvals.request_services import Decision, request_decide_later
 from approvals.rules import APPROVED, PENDING, REJECTED
@@ -21,7 +22,6 @@ from slackbot import modals
 from slackbot.payloads import (
     BadPayload,
     action_time,
-    has_visible_text,
     require_dict,
     require_text,
     typed_text,

@@ -7,7 +7,6 @@ endpoints answer with 400: malformed input never reaches a handler as a crash.
 import binascii
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -197,22 +196,6 @@ def typed_text(text: str) -> str:
     control characters but newline and tab dropped, each lone surrogate replaced by U+FFFD.
     Only for the few typed strings: it is on the submission's hot path."""
     return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
-
-
-# Letters and symbols that draw nothing: the Hangul fillers, the blank Braille pattern, the combining
-# grapheme joiner and Khmer's inherent vowels (https://unicode.org/reports/tr44/, Default_Ignorable and
-# the fillers people paste to look blank).
-BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5")
-# Categories that draw nothing by themselves: format characters (zero-width spaces, word joiners) and
-# marks, which only change the character before them (variation selectors are marks too).
-INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc"})
-
-
-def has_visible_text(text: str) -> bool:
-    """Does `text` hold anything a reader sees? Not when it is only spaces, newlines, invisible formatting
-    characters, marks with nothing to mark, or blank-looking fillers, which pass Slack's minimum length."""
-    return any(not char.isspace() and char not in BLANK_LOOKING
-               and unicodedata.category(char) not in INVISIBLE_CATEGORIES for char in text)
 
 
 def _is_text(value) -> bool:
