@@ -92,9 +92,12 @@ def listener(client, request: SocketModeRequest) -> None:
         outcome = "error"  # a handler that raised: not acknowledged, so Slack sends an event again
         try:
             acknowledgement = answer(request)
-            outcome = "acked" if acknowledgement is not None else "not_acked"
-            if acknowledgement is not None:
+            if acknowledgement is None:
+                outcome = "not_acked"
+            else:
+                # "acked" once sent: a connection that drops first leaves it an error Slack never heard of.
                 client.send_socket_mode_response(acknowledgement)
+                outcome = "acked"
         finally:
             envelope_finished(request, outcome, time.perf_counter() - started)
             observe.request_finished(token)
