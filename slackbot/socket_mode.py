@@ -34,7 +34,8 @@ def answer(request: SocketModeRequest) -> SocketModeResponse | None:
             response = routing.dispatch_interaction(check_interaction(payload))
         elif request.type == "events_api":
             require_text(payload, "type")
-            retry = None if request.retry_attempt is None else str(request.retry_attempt)
+            # Slack's first delivery says retry_attempt 0; over HTTP it carries no X-Slack-Retry-Num at all.
+            retry = str(request.retry_attempt) if request.retry_attempt else None
             response = routing.dispatch_event(payload, retry_num=retry)
         else:
             return SocketModeResponse(envelope_id=request.envelope_id)
