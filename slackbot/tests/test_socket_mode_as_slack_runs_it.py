@@ -532,8 +532,8 @@ def test_a_burst_of_commands_while_slack_is_slow_is_acknowledged_in_time(socket_
     # A dozen people type /timeoff within the same second while Slack's views.open is slow: each handler
     # holds its thread for the in-request client's timeout (1.5 s) and answers "Slack was slow". Over HTTP
     # gunicorn serves 16 at once by default (WEB_CONCURRENCY x WEB_THREADS, both settings); the Socket Mode
-    # runner serves 10 (slack-sdk's default thread pool), so the 11th and 12th wait for a free thread and
-    # are acknowledged after Slack has given up on them.
+    # runner serves SOCKET_MODE_THREADS (32; slack-sdk's own default of 10 would make the 11th and 12th wait
+    # for a free thread and be acknowledged after Slack has given up on them).
     fake_slack.delay("views.open", 2.5)
     people = 12
     sent = [socket_mode.deliver("slash_commands", command_fields("", user_id=ALICE)) for _ in range(people)]
