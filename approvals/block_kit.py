@@ -8,6 +8,9 @@ the start of an entity, so typed text must not carry them raw
 
 import re
 from datetime import datetime, timezone
+from decimal import Decimal
+
+from approvals.rules import format_number
 
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9_]{2,30}$")
 
@@ -151,5 +154,6 @@ def slack_date(timestamp: int | None) -> str:
 
 
 def days_text(days) -> str:
-    number = f"{float(days):g}"
-    return f"{number} working day" + ("" if float(days) == 1 else "s")
+    """"1 working day", "2.5 working days": the number as written, never rounded or in scientific notation."""
+    value = Decimal(str(days))
+    return f"{format_number(value)} working day" + ("" if value == 1 else "s")

@@ -253,15 +253,19 @@ def entry_days_by_year(
     if (set(recorded) == set(range(entry.start.year, entry.end.year + 1))
             and sum(recorded.values(), _ZERO) == entry.days):
         return recorded  # as counted when it was sent
-    calendar = days_by_year(entry, workweek, holiday_dates)
-    years = sorted(calendar)
+    # Year by year, and none counted once the total is shared out: an entry written by hand "until 9999"
+    # would otherwise have its millions of days walked each time a balance is worked out.
     left = entry.days
     result = {}
-    for year in years[:-1]:
-        share = max(_ZERO, min(calendar[year], left))
+    for year in range(entry.start.year, entry.end.year):
+        share = _ZERO
+        if left > 0:
+            year_coverage = _coverage(entry.start, entry.end, entry.start_half, entry.end_half, workweek,
+                                      holiday_dates, within=(date(year, 1, 1), date(year, 12, 31)))
+            share = min(_days_in(year_coverage), left)
         result[year] = share
         left -= share
-    result[years[-1]] = left
+    result[entry.end.year] = left
     return result
 
 
