@@ -428,9 +428,9 @@ def submit_request(payload: dict) -> SlackResponse:
     metadata = modal_metadata(view) or {}
     editing, recording_for = metadata.get("edit"), metadata.get("for")
     clicker = payload["user"]["id"]
-    # The same view submitted twice (a double click, a Slack retry) sends one request. The clicker is part
-    # of the key: a view id is Slack's to make unique, and a clash must not drop another person's request.
-    dedup_key = f"submission:{clicker}:{view.get('id')}:{view.get('hash')}"
+    # The same view submitted twice (a double click, a Slack retry) sends one request. Slack's view ids are
+    # unique across the workspace, so the key needs no user; every release since claims under this key.
+    dedup_key = f"submission:{view.get('id')}:{view.get('hash')}"
     # The configuration, what the cache knows of the requester and the dedup key: one round trip.
     context = request_services.submit_context(recording_for if isinstance(recording_for, str) and recording_for
                                               else clicker, dedup_key=dedup_key)

@@ -63,11 +63,13 @@ def install_config(config: WorkspaceConfig | None = None) -> WorkspaceConfig:
 
 
 def open_request_form(client, fake_slack, user: str, text: str = "") -> dict:
-    """`/timeoff …` as Slack sends it; returns the modal Slack was asked to open."""
+    """`/timeoff …` as Slack sends it; returns the modal Slack was asked to open, with the id and hash Slack
+    gave it (each form its own, as in Slack: `submit_request` sends them)."""
     response = post_command(client, text, user_id=user)
     assert response.status_code == 200, response.content
     assert response.content == b"", response.content  # the modal answers, not a message
-    return fake_slack.last_call("views.open").params["view"]
+    opened = fake_slack.last_call("views.open")
+    return {**opened.params["view"], "id": opened.response["view"]["id"], "hash": opened.response["view"]["hash"]}
 
 
 def request_values(leave_type: str, start: date, end: date, *, note: str = "", halves=()) -> dict:
@@ -83,7 +85,10 @@ def request_values(leave_type: str, start: date, end: date, *, note: str = "", h
     }
 
 
-def submit_request(client, user: str, view: dict, values: dict, *, view_id="V_REQ1", view_hash="h1"):
+def submit_request(client, user: str, view: dict, values: dict, *, view_id=None, view_hash=None):
+    """The form sent: under the id and hash Slack gave it (`open_request_form`'s), or those given."""
+    view_id = view_id or view.get("id") or "V_REQ1"
+    view_hash = view_hash or view.get("hash") or "h1"
     payload = view_submission_payload(user_id=user, view=view, values=values, view_id=view_id, view_hash=view_hash)
     return post_interaction(client, payload)
 

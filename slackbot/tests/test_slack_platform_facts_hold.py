@@ -529,19 +529,3 @@ def test_a_rate_limited_form_with_a_long_retry_after_is_answered_in_time_and_exp
     assert response.status_code == 200
     told = ([response.json()["text"]] if response.content else []) + dms_to(fake_slack, ALICE)
     assert told and any("try again" in t.lower() or "busy" in t.lower() or "wait a minute" in t.lower() for t in told), told
-
-
-def test_two_peoples_forms_sent_under_one_view_id_and_hash_are_both_delivered(client, fake_slack):
-    """A view id is Slack's to make unique; should two people's forms ever share one (and its hash), each is
-    still delivered: only the same person's form sent twice is one request."""
-    install_config()
-    for user in (ALICE, DAVE):
-        view = open_request_form(client, fake_slack, user)
-        response = submit_request(client, user, view, request_values("vacation", MONDAY, WEDNESDAY),
-                                  view_id="V_SHARED", view_hash="h-shared")
-        assert response.status_code == 200 and response.content == b"", response.content
-    view = open_request_form(client, fake_slack, ALICE)
-    submit_request(client, ALICE, view, request_values("vacation", MONDAY, WEDNESDAY), view_id="V_SHARED",
-                   view_hash="h-shared")
-
-    assert sorted(metadata_payload(c)["user"] for c in posted_requests(fake_slack)) == sorted([ALICE, DAVE])
