@@ -14,7 +14,7 @@ import logging
 
 from approvals import balance_services, ledger_reader, messages, request_services
 from approvals.config_store import current_config
-from approvals.notifications import followups_lost, post_ephemeral, posted_after_all, send_dm, send_dm_once
+from approvals.notifications import followups_lost, once, post_ephemeral, posted_after_all, send_dm, send_dm_once
 from approvals.selectors import cached_lookups
 from approvals.slack_clients import background_client
 from approvals.task_queue import (
@@ -86,8 +86,10 @@ def delivery_skipped(reason: str, data: dict) -> None:
     it sent a second time."""
     submission = request_services.Submission.from_task_data(data)
     if request_services.request_delivered(submission.id):
-        followups_lost(request_id=submission.id, user=submission.user, channel="", error=f"skipped: {reason}",
-                       failure="the app was uninstalled before they were sent", what="The request")
+        # Once, however many times the skipped task runs (a row recovered after its worker died).
+        once(f"followups-skipped:{submission.id}", lambda: followups_lost(
+            request_id=submission.id, user=submission.user, channel="", error=f"skipped: {reason}",
+            failure="the app was uninstalled before they were sent", what="The request"))
         return
     config = current_config()
     error = f"skipped: {reason}"
