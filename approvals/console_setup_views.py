@@ -161,7 +161,7 @@ def setup(request):
         if report else [],
         "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
         "deciders_who_cannot": setup_checks.named_deciders_who_cannot(config, directory),
-        "member_groups_not_listed": setup_checks.member_groups_not_listed(config, directory),
+        "member_groups_not_listed": setup_checks.member_groups_not_listed(config),
         **_ledger_part(config, directory),
     })
 

@@ -29,12 +29,13 @@ from approvals.directory import (
     MEMBERS_PAGE_SIZE,
     cached_bot_identity,
     cached_channel_members,
+    cached_usergroup_members,
     known_unable,
 )
 from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
 from approvals.task_queue import error_for_people, transient
-from approvals.team_routing import team_of_entry
+from approvals.team_routing import Unlisted, team_of_entry
 
 logger = logging.getLogger(__name__)
 
@@ -274,14 +275,13 @@ def named_deciders_who_cannot(config: WorkspaceConfig, directory) -> list[tuple[
     return found
 
 
-def member_groups_not_listed(config: WorkspaceConfig, directory) -> list[tuple[str, str]]:
-    """(team name, user group id) of the teams whose members' user group Slack's list of user groups (the
-    console's directory, which holds the enabled ones) does not hold: disabled or deleted since it was
-    chosen. Nobody is in the team by it: they fall to a later team, the default team, or none."""
-    if directory is None:
-        return []
+def member_groups_not_listed(config: WorkspaceConfig) -> list[tuple[str, str]]:
+    """(team name, user group id) of the teams whose members' user group Slack refused to list when the
+    app last read it (`no_such_subteam`: disabled or deleted since it was chosen), as the cache holds it:
+    the page asks Slack nothing. Nobody is in the team by it: they fall to a later team, the default team,
+    or none. (Not from the console's list of user groups: a group made after it was read is not in it.)"""
     return [(team.name, team.members.usergroup) for team in config.teams
-            if team.members.usergroup and directory.usergroup(team.members.usergroup) is None]
+            if team.members.usergroup and isinstance(cached_usergroup_members(team.members.usergroup), Unlisted)]
 
 
 def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry]) -> list[tuple[str, int]]:

@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 from approvals import slack_directory
 from approvals.models import Team
 from approvals.slack_clients import background_client
-from fake_slack.personas import C_ENG_APPROVALS, S_ENG
+from approvals.directory import fetch_usergroup_members
+from fake_slack.personas import ALICE, C_ENG_APPROVALS, S_ENG
 from test_support.setup_page import setup_page
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def engineering_by_group() -> Team:
 def test_a_team_whose_members_group_was_disabled_is_named_on_the_setup_page(hr, fake_slack):
     engineering_by_group()
     fake_slack.workspace.usergroups[S_ENG].disabled = True
-    slack_directory.directory_refresh(background_client())
+    fetch_usergroup_members(background_client(), S_ENG)  # as a look for someone's team reads it
 
     page = setup_page(hr)
 
@@ -52,11 +53,22 @@ def test_a_team_whose_members_group_was_disabled_is_named_on_the_setup_page(hr, 
 
 def test_a_team_whose_members_group_is_enabled_gets_no_warning(hr, fake_slack):
     engineering_by_group()
-    slack_directory.directory_refresh(background_client())
+    fetch_usergroup_members(background_client(), S_ENG)
 
     page = hr.get(reverse("console:setup")).text
 
     assert "member-groups-not-listed" not in page
+
+
+def test_a_group_made_after_the_console_last_read_slacks_list_is_not_called_disabled(hr, fake_slack):
+    """The console's list of user groups is read now and then: a group made since is not in it, yet fine."""
+    slack_directory.directory_refresh(background_client())
+    fake_slack.workspace.add_usergroup("S_NEW", "newcomers", [ALICE])
+    Team.objects.create(name="Newcomers", position=0, approvals_channel=C_ENG_APPROVALS, members_usergroup="S_NEW",
+                        approvers_users=["U_BOB"])
+    fetch_usergroup_members(background_client(), "S_NEW")
+
+    assert "member-groups-not-listed" not in hr.get(reverse("console:setup")).text
 
 
 def test_the_fake_slack_hides_a_disabled_group_unless_asked_to_include_it(fake_slack):
