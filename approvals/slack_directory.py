@@ -215,9 +215,10 @@ DRAW_NOTHING = frozenset({"Cf", "Cc"})
 
 
 def _name_key(name: str) -> str:
-    """A name as HR may type it and as a page shows it: case, runs of spaces and characters that draw
-    nothing (a zero-width joiner outside an emoji, a blank-looking filler) do not tell people apart."""
-    seen = "".join(char for char in name if char not in BLANK_LOOKING
+    """A name as HR may type it and as a page shows it: case, runs of spaces, characters that draw nothing
+    (a zero-width joiner, a blank-looking filler) and how an accent is encoded (é as one character or
+    as e and a combining accent: NFKC) do not tell people apart."""
+    seen = "".join(char for char in unicodedata.normalize("NFKC", name) if char not in BLANK_LOOKING
                    and unicodedata.category(char) not in DRAW_NOTHING)
     return " ".join(seen.split()).casefold()
 
