@@ -217,9 +217,15 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
         if error in NO_SUCH_USER_ERRORS:
             cache.set(profile_key(user), NO_SUCH_USER, MEMBERS_TTL_SECONDS)
         return None
+    try:
+        external = _external(client, info)
+    except (SlackApiError, SlackClientError, OSError):  # our own ids could not be read just now
+        if raise_passing:
+            raise
+        return None  # nothing cached: the next look asks again
     # Slackbot is not `is_bot` in users.info, but no person either.
     profile = {"tz": _zone_of(info), "deleted": bool(info.get("deleted")),
-               "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": _external(client, info),
+               "bot": bool(info.get("is_bot")) or user == SLACKBOT, "external": external,
                # A multi- or single-channel guest (a contractor, a client): invited to a few channels, not staff.
                "guest": bool(info.get("is_restricted") or info.get("is_ultra_restricted"))}
     _cache_unless_changed(user, before, {timezone_key(user): profile["tz"], profile_key(user): profile},
@@ -319,16 +325,14 @@ def _cannot_approve(profile) -> bool:
 def _external(client: WebClient, info: dict) -> bool:
     """Is this user of another organisation, in a channel shared with ours through Slack Connect? Their
     home workspace (`team_id`) is not ours, nor another workspace of our Enterprise Grid org. Unknown
-    (our own ids not known, Slack saying nothing of theirs): not external, as before Slack Connect."""
+    (Slack refusing for good to name ours, or saying nothing of theirs): not external, as before Slack
+    Connect. A passing fault reading ours is raised."""
     theirs = info.get("team_id")
     if not isinstance(theirs, str) or not theirs:
         return False
     ours = cache.get_many([WORKSPACE_ID_KEY, ENTERPRISE_ID_KEY])
     if WORKSPACE_ID_KEY not in ours:
-        try:
-            fetch_bot_user_id(client)
-        except (SlackApiError, SlackClientError, OSError):
-            return False
+        fetch_bot_user_id(client)  # a passing fault is raised: "not external" would be cached for a day
         ours = cache.get_many([WORKSPACE_ID_KEY, ENTERPRISE_ID_KEY])
     workspace, enterprise = ours.get(WORKSPACE_ID_KEY), ours.get(ENTERPRISE_ID_KEY)
     if not workspace or theirs == workspace:

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from slack_sdk import WebClient
 
-from approvals import job_messages, jobs, ledger_reader, messages, tasks
+from approvals import directory, job_messages, jobs, ledger_reader, messages, tasks
 from approvals.block_kit import escape
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, TeamNameUnclear, WorkspaceConfig
@@ -65,6 +65,10 @@ def team_out_request(user: str, team_name: str | None = None) -> tuple[str, list
     """The answer to `/timeoff who [team]` now, from the cache; or a note that it comes by DM.
     `team_name`: a configured team's name (`team_asked_for`); None for the person's own team."""
     config = current_config()
+    # Someone of another organisation (Slack Connect) sees none of our teams' leave, though a shared channel
+    # makes them look like a team's member: known from their cached profile (any use of the app caches it).
+    if directory.is_outsider(directory.cached_profile(user)):
+        return f"Sorry, {messages.outsider_text()}.", []
     team = config.team_named(team_name) if team_name is not None else None
     if team is None:
         channel_members, usergroup_members = cached_lookups()
@@ -89,6 +93,9 @@ def team_out_send(client: WebClient, user: str, team_name: str | None = None, as
     A team renamed since it was asked for is found by its earlier name; one removed since: the person's own
     team, as without a name."""
     config = current_config()
+    if directory.is_outsider(directory.fetch_user(client, user, raise_passing=True)):
+        send_answer(client, ask, user, f"Sorry, {messages.outsider_text()}.")
+        return
     team = config.team_recorded_as(team_name) if team_name is not None else None
     team = team or team_of_user(client, config, user)
     if team is None:
