@@ -174,7 +174,9 @@ def home_publish(client: WebClient, user: str) -> None:
 def home_view_now(client: WebClient, user: str) -> dict:
     """The person's App Home as it is now: their leave, balances, what waits for their decision."""
     config = current_config()
-    team = team_of_user(client, config, user)
+    # Someone of another organisation (Slack Connect) is in no team, though a shared channel lists them.
+    outsider = directory.is_outsider(directory.fetch_user(client, user, raise_passing=True))
+    team = None if outsider else team_of_user(client, config, user)
     today = local_today(directory.fetch_timezone(client, user))
     note = None
     try:
@@ -192,6 +194,8 @@ def home_view_now(client: WebClient, user: str) -> dict:
     if (not_set_up := messages.not_set_up_text(config)) is not None:
         # As `/timeoff` says it (HR sees the console's button below); leave already asked for stays listed.
         balances, note = None, not_set_up
+    elif outsider:
+        note = f"Sorry, {messages.outsider_text()}."
     elif team is None:
         note = "\n".join(filter(None, [home_no_team_note(config, no_team_cause(config, user), user), note]))
     team_week = team_week_from(config, team, user, history) if team is not None and history is not None else None

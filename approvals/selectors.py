@@ -200,7 +200,9 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
     channel_members, _ = cached_lookups()
     try:
         if clicker in approvers_for(config, team, requester, channel_members=channel_members):
-            return None
+            # Listed, but the cache may know they cannot decide (of another organisation in a shared
+            # approvers channel, a guest, a deactivated account): told now, before a reason is asked for.
+            return messages.not_an_approver_text(team.name) if directory.known_unable([clicker]) else None
         # HR decides where the team's approvers are all bots or deactivated accounts: asked of the
         # cache only for someone the lists do not name, since it reads each approver's profile.
         if clicker in config.fallback_approvers and clicker in approvers_for(
