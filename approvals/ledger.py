@@ -140,8 +140,12 @@ def read_request_at(client: WebClient, *, channel: str, ts: str) -> LedgerMessag
     messages = []
     for number, page in enumerate(pages, start=1):
         messages = page.get("messages") or []
-        if messages or number >= EMPTY_PAGES_MAX:
+        if messages or not page.get("has_more"):
             break
+        if number >= EMPTY_PAGES_MAX:
+            # Still nothing, with more to come: not "deleted" (which would tell an approver the request is
+            # gone), but a passing fault (an OSError, as a timeout is): the task tries again later.
+            raise TimeoutError(f"Slack answered {number} empty pages for the message at {channel}/{ts}")
     for message in messages:
         if message.get("ts") == ts and message.get("user") == author:
             metadata = message.get("metadata")

@@ -622,3 +622,25 @@ def test_the_delivery_check_reads_its_three_newest_pages_past_an_empty_first_one
         found = find_recent_request(background_client(), channel=C_ENG_APPROVALS, request_id="req-empty-page")
 
     assert found is not None and found.ts == posted
+
+
+def test_an_approval_met_by_nothing_but_empty_pages_is_not_told_the_request_was_deleted(client, fake_slack,
+                                                                                        no_sleeping):
+    """Slack answers the one-message re-read with empty pages, more to come, page after page: a passing fault
+    the decision's task tries again, never "this request no longer exists"."""
+    install()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+
+    def always_empty(method, params, body):
+        if method != "conversations.history" or str(params.get("limit")) != "1" or not body.get("messages"):
+            return body
+        return {**body, "messages": [], "has_more": True,
+                "response_metadata": {"next_cursor": cursor_at(body["messages"][0]["ts"])}}
+
+    with answering(fake_slack, always_empty):
+        assert click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted).status_code == 200
+
+    told = ephemerals_to(fake_slack, BOB) + dms_to(fake_slack, BOB)
+    assert not [text for text in told if "no longer exists" in text or "deleted" in text], told
+    assert request_status(fake_slack)["status"] == "pending"
