@@ -17,6 +17,9 @@ asked retries later (`approvals.task_queue.transient` decides which is which).
 
 import logging
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -233,23 +236,32 @@ def fetch_user(client: WebClient, user: str, *, raise_passing: bool = False) -> 
     return profile
 
 
-# Offsets that are not whole hours have no Etc/ zone: the zone that keeps that offset all year (no daylight
-# saving), where one does; otherwise the zone whose standard or summer time it is.
+# Offsets that are not whole hours have no Etc/ zone: the zones whose offset it is at some time of year, the
+# one that keeps it all year first; the first whose offset is `tz_offset` now is taken (+10:30 is
+# Adelaide's summer and Lord Howe's winter).
 ZONES_OF_PART_HOUR_OFFSETS = {
-    -34200: "Pacific/Marquesas",  # -9:30
-    -12600: "America/St_Johns",  # -3:30 (Newfoundland's winter)
-    -9000: "America/St_Johns",  # -2:30 (its summer)
-    12600: "Asia/Tehran",  # +3:30
-    16200: "Asia/Kabul",  # +4:30
-    19800: "Asia/Kolkata",  # +5:30
-    20700: "Asia/Kathmandu",  # +5:45
-    23400: "Asia/Yangon",  # +6:30
-    31500: "Australia/Eucla",  # +8:45
-    34200: "Australia/Darwin",  # +9:30
-    37800: "Australia/Adelaide",  # +10:30 (South Australia's summer)
-    45900: "Pacific/Chatham",  # +12:45
-    49500: "Pacific/Chatham",  # +13:45 (its summer)
+    -34200: ("Pacific/Marquesas",),  # -9:30
+    -12600: ("America/St_Johns",),  # -3:30 (Newfoundland's winter)
+    -9000: ("America/St_Johns",),  # -2:30 (its summer)
+    12600: ("Asia/Tehran",),  # +3:30
+    16200: ("Asia/Kabul",),  # +4:30
+    19800: ("Asia/Kolkata",),  # +5:30
+    20700: ("Asia/Kathmandu",),  # +5:45
+    23400: ("Asia/Yangon",),  # +6:30
+    31500: ("Australia/Eucla",),  # +8:45
+    34200: ("Australia/Darwin",),  # +9:30
+    37800: ("Australia/Adelaide", "Australia/Lord_Howe"),  # +10:30
+    45900: ("Pacific/Chatham",),  # +12:45
+    49500: ("Pacific/Chatham",),  # +13:45 (its summer)
 }
+
+
+def _zone_at_offset(offset: int) -> str:
+    """A zone whose UTC offset is `offset` seconds now (the first listed when none is, as out of season)."""
+    zones = ZONES_OF_PART_HOUR_OFFSETS.get(offset, ())
+    now = datetime.now(dt_timezone.utc)
+    return next((zone for zone in zones if now.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() == offset),
+                zones[0] if zones else "UTC")
 
 
 def _zone_of(info: dict) -> str:
@@ -265,7 +277,7 @@ def _zone_of(info: dict) -> str:
     if offset % 3600 == 0 and -12 <= offset // 3600 <= 14:
         hours = offset // 3600
         return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
-    return ZONES_OF_PART_HOUR_OFFSETS.get(offset, "UTC")
+    return _zone_at_offset(offset)
 
 
 def unable_to_approve(client: WebClient):

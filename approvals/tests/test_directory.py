@@ -203,3 +203,21 @@ def test_a_profile_with_an_offset_but_no_zone_gets_the_fixed_zone_of_that_offset
     from approvals.directory import _zone_of
 
     assert _zone_of(info) == zone
+
+
+@pytest.mark.parametrize("offset", [37800, 34200, -12600, -9000, 45900, 49500, 19800])
+def test_a_part_hour_offset_maps_to_a_zone_at_that_offset_now(offset):
+    """+10:30 is Adelaide's summer and Lord Howe's winter: whichever season it is, the zone chosen is at the
+    offset Slack gave, now (an offset out of its season, as -2:30 in Newfoundland's winter, keeps its zone)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from approvals.directory import ZONES_OF_PART_HOUR_OFFSETS, _zone_of
+
+    zone = _zone_of({"tz_offset": offset})
+    now = datetime.now(timezone.utc)
+    in_season = [z for z in ZONES_OF_PART_HOUR_OFFSETS[offset]
+                 if now.astimezone(ZoneInfo(z)).utcoffset().total_seconds() == offset]
+    assert zone == (in_season[0] if in_season else ZONES_OF_PART_HOUR_OFFSETS[offset][0])
+    if offset == 37800:  # one of Adelaide and Lord Howe is always at +10:30
+        assert now.astimezone(ZoneInfo(zone)).utcoffset().total_seconds() == 37800
