@@ -32,6 +32,7 @@ from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_ENG_LEADS, S_ENG
 from fake_slack.workspace import Message, User
+from test_support.command_answers import balance_of, listed, vacation_line
 from test_support.flows import (
     ALICE,
     BOB,
@@ -56,7 +57,7 @@ from test_support.home_views import shown_text, waiting_count
 from test_support.job_runs import post_entry, posts_in, run_jobs
 from test_support.setup_page import alerts, setup_page
 from test_support.slack_faults import answers_lost
-from test_support.slack_requests import block_actions_payload, post_command, post_interaction
+from test_support.slack_requests import block_actions_payload, post_interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -135,27 +136,6 @@ def empty_first_pages(*, only_limit=None):
                 "response_metadata": {"next_cursor": cursor_at(body["messages"][0]["ts"])}}
 
     return rewrite
-
-
-def balance_of(client, fake_slack, user=ALICE, year=2031) -> str:
-    """`/timeoff balance <year>`: answered at once when warm, else by DM (the test's tasks run at once)."""
-    response = post_command(client, f"balance {year}", user_id=user)
-    assert response.status_code == 200, response.content
-    text = response.json()["text"]
-    if text.startswith("Checking your balance"):
-        return dms_to(fake_slack, user)[-1]
-    return text
-
-
-def vacation_line(text: str) -> str:
-    return next(line for line in text.splitlines() if "Vacation" in line)
-
-
-def listed(client, user=ALICE) -> str:
-    response = post_command(client, "list", user_id=user)
-    assert response.status_code == 200, response.content
-    body = response.json()
-    return body["text"] + "\n" + json.dumps(body.get("blocks") or [], ensure_ascii=False)
 
 
 def everything(post: dict) -> str:

@@ -27,6 +27,7 @@ from approvals.rules import Adjustment, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_OLD_APPROVALS
 from fake_slack.workspace import Message
+from test_support.command_answers import balance_of, listed, vacation_line
 from test_support.flows import (
     ALICE,
     BOB,
@@ -129,27 +130,6 @@ def invite_bot(fake_slack, channel=C_ENG_APPROVALS):
 
 
 # --- What people see --------------------------------------------------------------------------
-
-
-def balance_of(client, fake_slack, user=ALICE, year=2031) -> str:
-    """`/timeoff balance <year>`: answered at once when warm, else by DM (immediate tasks: already sent)."""
-    response = post_command(client, f"balance {year}", user_id=user)
-    assert response.status_code == 200, response.content
-    text = response.json()["text"]
-    if text.startswith("Checking your balance"):
-        return dms_to(fake_slack, user)[-1]
-    return text
-
-
-def vacation_line(text: str) -> str:
-    return next(line for line in text.splitlines() if "Vacation" in line)
-
-
-def listed(client, user=ALICE) -> str:
-    response = post_command(client, "list", user_id=user)
-    assert response.status_code == 200, response.content
-    body = response.json()
-    return body["text"] + "\n" + json.dumps(body.get("blocks") or [], ensure_ascii=False)
 
 
 def home_text(client, fake_slack, user, event_id) -> str:
