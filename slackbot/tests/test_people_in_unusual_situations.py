@@ -155,6 +155,20 @@ def deactivate(client, fake_slack, user, event_id):
 # --- Someone in two teams: the first in the teams' order, everywhere ---------------------------------
 
 
+def engineering_decides(client, fake_slack, posted, person: str) -> None:
+    """The request is still Engineering's: Sam (Sales) is refused, Bob approves, and only #engineering hears."""
+    click(client, fake_slack, SAM, ids.APPROVE_ACTION, posted)
+    assert status_of(fake_slack, posted)["status"] == "pending"
+    assert "You are not an approver for Engineering, so you can't decide this request." in told(fake_slack, SAM)
+
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+    assert (status_of(fake_slack, posted)["status"], status_of(fake_slack, posted)["decided_by"]) == (
+        "approved", BOB)
+    assert [p["text"] for p in posts_in(fake_slack, C_ENG)] == [
+        f":palm_tree: <@{person}> will be out Mon 10 Mar 2031 – Wed 12 Mar 2031 (Vacation)."]
+    assert posts_in(fake_slack, C_SALES) == []
+
+
 def test_someone_in_two_teams_is_told_by_the_forms_preview_that_the_first_teams_approvers_decide(
         client, fake_slack, acme):
     install_config(two_teams(ENG, SALES))
@@ -388,16 +402,7 @@ def test_after_a_move_to_sales_engineerings_approvers_decide_the_request_and_eng
     move(client, fake_slack, ALICE, leaving=C_ENG, joining=C_SALES, n=1)
     fake_slack.clear_calls()
 
-    click(client, fake_slack, SAM, ids.APPROVE_ACTION, posted)
-    assert status_of(fake_slack, posted)["status"] == "pending"
-    assert "You are not an approver for Engineering, so you can't decide this request." in told(fake_slack, SAM)
-
-    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
-    assert (status_of(fake_slack, posted)["status"], status_of(fake_slack, posted)["decided_by"]) == (
-        "approved", BOB)
-    assert [p["text"] for p in posts_in(fake_slack, C_ENG)] == [
-        f":palm_tree: <@{ALICE}> will be out Mon 10 Mar 2031 – Wed 12 Mar 2031 (Vacation)."]
-    assert posts_in(fake_slack, C_SALES) == []
+    engineering_decides(client, fake_slack, posted, ALICE)
 
 
 def test_after_a_move_a_request_still_engineerings_is_held_to_engineerings_max_out_not_sales(
@@ -475,15 +480,7 @@ def test_someone_in_two_teams_whose_teams_hr_reorders_while_a_request_waits_is_d
     install_config(two_teams(SALES, ENG))  # Zoe is Sales' now, for what she asks next
     fake_slack.clear_calls()
 
-    click(client, fake_slack, SAM, ids.APPROVE_ACTION, posted)
-    assert status_of(fake_slack, posted)["status"] == "pending"
-    assert "You are not an approver for Engineering, so you can't decide this request." in told(fake_slack, SAM)
-    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
-    assert (status_of(fake_slack, posted)["status"], status_of(fake_slack, posted)["decided_by"]) == (
-        "approved", BOB)
-    assert [p["text"] for p in posts_in(fake_slack, C_ENG)] == [
-        f":palm_tree: <@{ZOE}> will be out Mon 10 Mar 2031 – Wed 12 Mar 2031 (Vacation)."]
-    assert posts_in(fake_slack, C_SALES) == []
+    engineering_decides(client, fake_slack, posted, ZOE)
 
 
 # --- Approvers who are away, or are the requester ----------------------------------------------------
