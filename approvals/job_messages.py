@@ -109,10 +109,12 @@ NUDGE_LINES_MAX = 50
 
 
 def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapping[str, LeaveTypeConfig],
-               now: datetime, today: date | None = None, *, approvers_away: bool = False) -> str:
+               now: datetime, today: date | None = None, *, approvers_away: bool = False,
+               team_removed: bool = False) -> str:
     """To an approver: each request still waiting for a decision (the NUDGE_LINES_MAX oldest, and how many
     more), named and linked to its message. `today`: the team's day it is sent (default: `now`'s date).
-    `approvers_away`: to HR, about requests whose every approver is on leave today."""
+    `approvers_away`: to HR, about requests whose every approver is on leave today. `team_removed`: to HR,
+    about requests of a team removed from the configuration."""
     waiting = list(waiting)
     today = today or now.date()
     lines = []
@@ -126,6 +128,10 @@ def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapp
     if len(waiting) > NUDGE_LINES_MAX:
         lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the "
                      "app's Home tab.")
+    if team_removed:
+        return (f":hourglass_flowing_sand: These requests of {escape(team_name)}, a team no longer in the "
+                "configuration, are waiting for a decision: they are HR's to decide now (Approve or Reject on "
+                "each, or on the app's Home tab):\n" + "\n".join(lines))
     if approvers_away:
         return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision, and "
                 "everyone who may decide them is on leave today. They were reminded too; to have someone else "

@@ -487,6 +487,7 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
             text = job_messages.ledger_vanished_text(deleted, export_dir=str(settings.LEDGER_EXPORT_DIR))
             for hr in config.fallback_approvers:
                 _dm(client, f"ledger-vanished:{job.period}:{hr}", hr, text)
+    removed_nudged = _removed_teams_nudge(client, config, ledger, job)
     # Saved after HR is told: a retry after a passing fault finds the same records missing. What HR was told
     # is kept a while for the Setup page, which cannot see it in the new snapshot.
     now = timezone.now()
@@ -496,7 +497,26 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
     told += [[gone.id, gone.user, gone.channel, gone.ts, now.isoformat()] for gone in deleted if gone.id not in known]
     LedgerSnapshot.objects.update_or_create(id=LedgerSnapshot.SINGLETON_ID,
                                             defaults={"taken_at": now, "entries": current, "reported": told})
-    return f"{len(current)} record(s), {len(deleted)} deleted"
+    return f"{len(current)} record(s), {len(deleted)} deleted" + (
+        f", HR told of removed teams' requests {removed_nudged} time(s)" if removed_nudged else "")
+
+
+def _removed_teams_nudge(client: WebClient, config: WorkspaceConfig, ledger, job: DueJob) -> int:
+    """A DM to each fallback approver who can decide, once a day, naming the requests of removed teams that
+    have waited REMOVED_TEAM_NUDGE_HOURS: no team's nudges name them, and they are HR's to decide."""
+    waiting = jobs.removed_teams_waiting(config, ledger.entries.values(), job.instant)
+    if not waiting:
+        return 0
+    unable = directory.unable_to_approve(client)
+    hr_people = sorted(set(config.fallback_approvers) - unable(config.fallback_approvers))
+    sent = 0
+    for hr in hr_people:
+        parts = [job_messages.nudge_text(team_name, [e for e in entries if e.user != hr], _leave_types(config),
+                                         job.instant, job.local_day, team_removed=True)
+                 for team_name, entries in waiting.items() if any(e.user != hr for e in entries)]
+        if parts:
+            sent += _dm(client, f"nudge-removed:{job.period}:{hr}", hr, "\n\n".join(parts))
+    return sent
 
 
 def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str:

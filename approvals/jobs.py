@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from approvals.config_types import TeamConfig, WorkspaceConfig
 from approvals.rules import AM, APPROVED, CANCELLED, PENDING, PM, REJECTED, Adjustment, LedgerEntry
+from approvals.team_routing import team_of_entry
 from approvals.work_calendar import is_working_day, nearest_working_day, team_holidays, working_days
 
 OUT_TODAY = "out_today"
@@ -256,6 +257,23 @@ def waiting_requests(entries: Iterable[LedgerEntry], team: TeamConfig, now: date
     found = [e for e in entries if e.team == team.name and e.status == PENDING and e.channel
              and posted_at(e) is not None and posted_at(e) <= cutoff]
     return sorted(found, key=lambda e: (posted_at(e), e.id))
+
+
+# A removed team's requests have no team's `nudge_after_hours`: HR hears of them after this long.
+REMOVED_TEAM_NUDGE_HOURS = 48
+
+
+def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry], now: datetime
+                          ) -> dict[str, list[LedgerEntry]]:
+    """Team name -> pending requests of a team removed from the configuration since, posted more than
+    REMOVED_TEAM_NUDGE_HOURS before `now`, oldest first: HR's to decide (team_routing.team_of_entry)."""
+    cutoff = now.timestamp() - REMOVED_TEAM_NUDGE_HOURS * 3600
+    found: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        if (entry.status == PENDING and entry.channel and posted_at(entry) is not None
+                and posted_at(entry) <= cutoff and team_of_entry(config, entry.team, entry.channel) is None):
+            found.setdefault(entry.team, []).append(entry)
+    return {team: sorted(waiting, key=lambda e: (posted_at(e), e.id)) for team, waiting in sorted(found.items())}
 
 
 def people_away(entries: Iterable[LedgerEntry], day: date) -> frozenset[str]:
