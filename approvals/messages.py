@@ -295,6 +295,11 @@ def own_request_text() -> str:
     return "You can't decide your own request; another approver will."
 
 
+def removed_team_text(team_name: str) -> str:
+    """To someone who may not decide a request of a team removed from the configuration since: HR's now."""
+    return f"The team {escape(team_name)} is no longer configured; ask HR to decide this request."
+
+
 def own_leave_not_recorded_text() -> str:
     """HR recording leave for themselves: recorded leave is approved at once, and nobody approves their own."""
     return ("Recorded leave is approved at once, and nobody approves their own: ask for yours with `/timeoff`, "

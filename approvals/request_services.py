@@ -74,6 +74,7 @@ from approvals.selectors import (
     no_team_cause,
     requester_context,
     slack_lookups,
+    team_of_user,
 )
 from approvals.setup_warnings import warn_if_approvers_cannot_see
 from approvals.slack_clients import ledger_post_client, locked_write_client
@@ -1132,7 +1133,7 @@ def clicker_refusal(client, config: WorkspaceConfig, team: TeamConfig | None, de
         if decision.approver in config.fallback_approvers and not directory.unable_to_approve(client)(
                 [decision.approver]):
             return None
-        return f"The team {escape(entry.team)} is no longer configured; ask HR to decide this request."
+        return messages.removed_team_text(entry.team)
     # Whoever the team lists (its users, its approvers channel's members) may decide, but for an id Slack
     # has no user for, a bot or a deactivated account (asked of users.info for the clicker alone, cached
     # for a day): left out of the request's mentions, so not an approver either. Anyone else, only
@@ -1252,5 +1253,8 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, ent
     if entry.status == APPROVED and team is not None:
         announce(client, team, entry, leave_type)
         remind_if_its_run_passed(client, team, entry, leave_type)
+    elif entry.status == APPROVED and (now_in := team_of_user(client, config, entry.user)) is not None:
+        # A removed team's leave is reminded in the team its person is in now, as the reminders job does it.
+        remind_if_its_run_passed(client, now_in, entry, leave_type)
     approvers = team_approvers(client, config, team, entry.user) if team is not None else config.fallback_approvers
     tasks.publish_home_later({entry.user, *approvers})

@@ -213,6 +213,15 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
     return messages.not_an_approver_text(team.name)
 
 
+def removed_team_refusal_cached(config: WorkspaceConfig, entry: LedgerEntry, clicker: str) -> str | None:
+    """Why `clicker` may not decide `entry` (as the cache saw it), when it is of a team removed from the
+    configuration since, whose requests only HR (the fallback approvers) decide; None otherwise. Told at
+    once, before a reject form asks for a reason; the decision task checks again with Slack."""
+    if clicker in config.fallback_approvers or team_of_entry(config, entry.team, entry.channel) is not None:
+        return None
+    return messages.removed_team_text(entry.team)
+
+
 def request_seen_cached(config: WorkspaceConfig, user: str, request_id: str) -> LedgerEntry | None:
     """The request of `user` as the cache last saw it (posted, or in flight); None when the cache does
     not know it. For a stale button (an old list, App Home not yet republished): whether the request

@@ -16,7 +16,7 @@ from approvals.config_fields import has_visible_text
 from approvals.config_store import current_config
 from approvals.request_services import Decision, request_decide_later
 from approvals.rules import APPROVED, PENDING, REJECTED
-from approvals.selectors import decision_refusal_cached, request_seen_cached
+from approvals.selectors import decision_refusal_cached, removed_team_refusal_cached, request_seen_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.payloads import (
@@ -97,6 +97,8 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     if seen is not None and seen.status != PENDING:
         # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
         refusal = messages.already_decided_text(seen)
+    elif seen is not None:
+        refusal = removed_team_refusal_cached(config, seen, clicker)
     if refusal:
         tasks.tell_user.enqueue(where, clicker, refusal)
         return ack()
