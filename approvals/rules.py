@@ -238,7 +238,7 @@ def days_by_year(
 
 
 def entry_days_by_year(
-    entry: LedgerEntry, workweek: Iterable[int], holiday_dates: Container[date]
+    entry: LedgerEntry, workweek: Iterable[int], holiday_dates: Container[date], *, through: int | None = None
 ) -> dict[int, Decimal]:
     """An entry's stored `days` split by year; the values always add up to `entry.days`.
 
@@ -246,6 +246,9 @@ def entry_days_by_year(
     booked): the split recorded with it when there is one; else the calendar
     decides the split: each year but the last gets its calendar share (capped by
     what is left of the total), the last year gets the rest.
+
+    `through`: only the years up to that one are wanted (a year's share depends on the years before it
+    alone): the later ones are not counted.
     """
     if entry.start.year >= entry.end.year:
         return {entry.start.year: entry.days}
@@ -253,11 +256,13 @@ def entry_days_by_year(
     if (set(recorded) == set(range(entry.start.year, entry.end.year + 1))
             and sum(recorded.values(), _ZERO) == entry.days):
         return recorded  # as counted when it was sent
-    # Year by year, and none counted once the total is shared out: an entry written by hand "until 9999"
-    # would otherwise have its millions of days walked each time a balance is worked out.
+    # Year by year, none counted once the total is shared out, and none after `through`: an entry written by
+    # hand "until 9999" would otherwise have its millions of days walked each time a balance is worked out.
     left = entry.days
     result = {}
     for year in range(entry.start.year, entry.end.year):
+        if through is not None and year > through:
+            return result
         share = _ZERO
         if left > 0:
             year_coverage = _coverage(entry.start, entry.end, entry.start_half, entry.end_half, workweek,
@@ -312,7 +317,7 @@ def balance_for(
             continue
         if not entry.start.year <= year <= entry.end.year:
             continue
-        days = entry_days_by_year(entry, workweek, holiday_dates).get(year, _ZERO)
+        days = entry_days_by_year(entry, workweek, holiday_dates, through=year).get(year, _ZERO)
         if entry.status == APPROVED:
             taken += days
         else:

@@ -83,7 +83,7 @@ class Person:
 
     @property
     def label(self) -> str:
-        return self.seen_name or self.name or self.id
+        return self.seen_name or self.id
 
     @property
     def initials(self) -> str:
@@ -214,13 +214,17 @@ SNAPSHOT_KEY = f"slack_directory:v1:{schema_tag(Directory)}"
 DRAW_NOTHING = frozenset({"Cf", "Cc"})
 
 
+def _folded(text: str) -> str:
+    """`text` as names are compared: how an accent is encoded (é as one character, or e and a combining
+    accent: NFKC), characters that draw nothing (a zero-width joiner, a blank-looking filler) and case
+    do not tell names apart."""
+    return "".join(char for char in unicodedata.normalize("NFKC", text) if char not in BLANK_LOOKING
+                   and unicodedata.category(char) not in DRAW_NOTHING).casefold()
+
+
 def _name_key(name: str) -> str:
-    """A name as HR may type it and as a page shows it: case, runs of spaces, characters that draw nothing
-    (a zero-width joiner, a blank-looking filler) and how an accent is encoded (é as one character or
-    as e and a combining accent: NFKC) do not tell people apart."""
-    seen = "".join(char for char in unicodedata.normalize("NFKC", name) if char not in BLANK_LOOKING
-                   and unicodedata.category(char) not in DRAW_NOTHING)
-    return " ".join(seen.split()).casefold()
+    """A name as HR may type it and as a page shows it: folded (`_folded`), runs of spaces as one."""
+    return " ".join(_folded(name).split())
 
 
 def _shown(name) -> str:
@@ -454,7 +458,7 @@ def _rank(query: str, fields: tuple[str, ...]) -> int | None:
     """0: a field is the query, 1: a field starts with it, 2: a word starts with it, 3: it is inside; None: no match."""
     best = None
     for field in fields:
-        field = field.casefold()
+        field = _folded(field)
         if not field or query not in field:
             continue
         if field == query:
@@ -479,7 +483,7 @@ def _matching(items, query: str, fields, limit: int) -> list:
 
 
 def _clean(query: str, prefix: str) -> str:
-    return query.strip().removeprefix(prefix).strip().casefold()
+    return _folded(query.strip().removeprefix(prefix).strip())
 
 
 def people_matching(query: str, *, directory: Directory | None = None, limit: int = MAX_RESULTS) -> list[Person]:
