@@ -129,9 +129,9 @@ def nudge_text(team_name: str, waiting: Iterable[LedgerEntry], leave_types: Mapp
         lines.append(f"…and {len(waiting) - NUDGE_LINES_MAX} more, newer: see the approvals channel or the "
                      "app's Home tab.")
     if team_removed:
-        return (f":hourglass_flowing_sand: These requests of {escape(team_name)}, a team no longer in the "
-                "configuration, are waiting for a decision: they are HR's to decide now (Approve or Reject on "
-                "each, or on the app's Home tab):\n" + "\n".join(lines))
+        of = f"of {escape(team_name)}, a team no longer in the configuration," if team_name else "of no team now"
+        return (f":hourglass_flowing_sand: These requests {of} are waiting for a decision: they are HR's to "
+                "decide now (Approve or Reject on each, or on the app's Home tab):\n" + "\n".join(lines))
     if approvers_away:
         return (f":hourglass_flowing_sand: These {escape(team_name)} requests are waiting for a decision, and "
                 "everyone who may decide them is on leave today. They were reminded too; to have someone else "

@@ -213,13 +213,26 @@ def decision_refusal_cached(config: WorkspaceConfig, *, channel: str, requester:
     return messages.not_an_approver_text(team.name)
 
 
-def removed_team_refusal_cached(config: WorkspaceConfig, entry: LedgerEntry, clicker: str) -> str | None:
-    """Why `clicker` may not decide `entry` (as the cache saw it), when it is of a team removed from the
-    configuration since, whose requests only HR (the fallback approvers) decide; None otherwise. Told at
-    once, before a reject form asks for a reason; the decision task checks again with Slack."""
-    if clicker in config.fallback_approvers or team_of_entry(config, entry.team, entry.channel) is not None:
-        return None
-    return messages.removed_team_text(entry.team)
+def reject_refusal_cached(config: WorkspaceConfig, *, channel: str, requester: str, request_id: str,
+                          clicker: str) -> tuple[str | None, LedgerEntry | None]:
+    """Why `clicker` may not reject this request, when the cache already knows (None otherwise), and the
+    request as the cache last saw it (None when it does not know it, or it is not the one on this message).
+    Told at once, before the reject form asks for a reason; the decision task checks again with Slack."""
+    seen = request_seen_cached(config, requester, request_id)
+    if seen is not None and seen.channel and seen.channel != channel:
+        seen = None  # not the request on this message (a forged value): nothing of it is shown
+    if seen is not None and seen.status != PENDING:
+        # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
+        return messages.already_decided_text(seen), seen
+    if seen is not None and team_of_entry(config, seen.team, seen.channel) is None:
+        # Of a team removed from the configuration since: HR's (the fallback approvers') to decide, whichever
+        # team reads its channel now; not a fallback approver the cache knows cannot (a guest, a leaver).
+        if clicker == requester:
+            return messages.own_request_text(), seen
+        if clicker in config.fallback_approvers and not directory.known_unable([clicker]):
+            return None, seen
+        return messages.removed_team_text(seen.team), seen
+    return decision_refusal_cached(config, channel=channel, requester=requester, clicker=clicker), seen
 
 
 def request_seen_cached(config: WorkspaceConfig, user: str, request_id: str) -> LedgerEntry | None:

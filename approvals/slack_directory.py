@@ -458,7 +458,7 @@ def _rank(query: str, fields: tuple[str, ...]) -> int | None:
     """0: a field is the query, 1: a field starts with it, 2: a word starts with it, 3: it is inside; None: no match."""
     best = None
     for field in fields:
-        field = _folded(field)
+        field = _name_key(field)
         if not field or query not in field:
             continue
         if field == query:
@@ -483,7 +483,8 @@ def _matching(items, query: str, fields, limit: int) -> list:
 
 
 def _clean(query: str, prefix: str) -> str:
-    return _folded(query.strip().removeprefix(prefix).strip())
+    """The query as names are compared (`_name_key`: a full-width ＠ is an @ first), without its prefix."""
+    return _name_key(query).removeprefix(prefix).strip()
 
 
 def people_matching(query: str, *, directory: Directory | None = None, limit: int = MAX_RESULTS) -> list[Person]:

@@ -15,8 +15,8 @@ from approvals import messages, tasks
 from approvals.config_fields import has_visible_text
 from approvals.config_store import current_config
 from approvals.request_services import Decision, request_decide_later
-from approvals.rules import APPROVED, PENDING, REJECTED
-from approvals.selectors import decision_refusal_cached, removed_team_refusal_cached, request_seen_cached
+from approvals.rules import APPROVED, REJECTED
+from approvals.selectors import reject_refusal_cached
 from approvals.slack_clients import in_request_client
 from slackbot import modals
 from slackbot.payloads import (
@@ -90,15 +90,8 @@ def action_reject(payload: dict, action: dict) -> SlackResponse:
     answer_in = told_in(payload, channel)
     where = channel if answer_in is None else answer_in
     config = current_config()
-    refusal = decision_refusal_cached(config, channel=channel, requester=request["user"], clicker=clicker)
-    seen = None if refusal else request_seen_cached(config, request["user"], request["id"])
-    if seen is not None and seen.channel and seen.channel != channel:
-        seen = None  # not the request on this message (a forged value): nothing of it is shown
-    if seen is not None and seen.status != PENDING:
-        # A stale button (App Home not yet republished, or a decision moments ago): no reason to ask for.
-        refusal = messages.already_decided_text(seen)
-    elif seen is not None:
-        refusal = removed_team_refusal_cached(config, seen, clicker)
+    refusal, seen = reject_refusal_cached(config, channel=channel, requester=request["user"],
+                                          request_id=request["id"], clicker=clicker)
     if refusal:
         tasks.tell_user.enqueue(where, clicker, refusal)
         return ack()
