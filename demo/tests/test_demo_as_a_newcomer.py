@@ -174,6 +174,9 @@ def type_command(page, text: str) -> None:
 
 def change(page, selector: str, **how) -> None:
     """Change a form element that tells the app (block_actions): the page comes back redrawn."""
+    # The page's script (deferred) listens for the change only once the page has loaded; the form can
+    # be on screen a moment before that, and a change made then goes nowhere.
+    page.wait_for_load_state("load")
     with page.expect_navigation():
         if "value" in how:
             page.select_option(selector, how["value"])

@@ -676,6 +676,7 @@ def test_withdrawing_from_the_list_through_its_confirm_dialog_and_switching_to_b
     dialog.locator("button", has_text="Withdraw").click()
     eventually(alice, lambda: alice.locator("article.message", has_text="Withdrawn: your").count() > 0)
 
+    alice.wait_for_load_state("load")  # the switch listens once the page's deferred script ran
     alice.select_option("#whoami", label="Bob Brown")  # "You are": be Bob
     alice.wait_for_url(f"{demo.url}/demo/{BOB.id}/")
     alice.click("nav.sidebar a:has-text('eng-approvals')")

@@ -73,6 +73,8 @@ def request_time_off(page, note: str) -> None:
     modal = page.wait_for_selector("form.modal")
     assert "Request time off" in modal.inner_text()
     # Each change is a block_actions the app answers with views.update: the page comes back redrawn.
+    # Its script (deferred) listens only once the page has loaded, a moment after the form shows.
+    page.wait_for_load_state("load")
     with page.expect_navigation():
         page.select_option("form.modal select", "vacation")
     with page.expect_navigation():
