@@ -46,6 +46,7 @@ def test_hr_creates_a_team_by_names_sees_warnings_and_edits_a_leave_type(live_se
     page.click("text=Add a team")
     page.wait_for_selector("h1:text('Add a team')")
     assert page.locator("input[name=workweek]:checked").count() == 5  # Monday to Friday
+    page.wait_for_load_state("load")  # console.js is deferred: it listens once the page loaded
     page.fill("#id_name", "Platform")
     page.fill("#id_members_channel", "#engineering")
     page.fill("#id_approvers_users", "bob@example.com, dav")

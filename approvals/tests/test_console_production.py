@@ -134,6 +134,7 @@ def test_hr_signs_in_to_a_styled_console_with_debug_off(production_server, djang
 
     # Search works as a plain form; the suggestions script fills the datalist as HR types.
     page.click("nav >> text=People and channels")
+    page.wait_for_load_state("load")  # the suggestions script is deferred: it listens once the page loaded
     page.fill("#id_q", "ali")
     page.wait_for_selector("#id_q_suggestions option", state="attached")  # no eval: the CSP forbids it
     assert page.eval_on_selector("#id_q_suggestions option", "o => o.value") == "alice@example.com"
