@@ -20,6 +20,7 @@ from django.urls import reverse
 from approvals.ledger_format import ADJUSTMENT_EVENT_TYPE
 from approvals.models import DeliveryProblem
 from fake_slack.personas import C_ENG_APPROVALS
+from test_support.console_pages import page_text
 from test_support.flows import ALICE, MONDAY, WEDNESDAY, dms_to, install_config
 from test_support.setup_page import alerts, setup_page
 from test_support.slack_faults import MADE_BUT_LOST, answers_lost, failing, slow
@@ -63,11 +64,6 @@ def adjustments_in_ledger(fake_slack) -> list[dict]:
 def leave_form(**changes) -> dict:
     return {"person": "alice@example.com", "leave_type": "vacation", "start": MONDAY.isoformat(),
             "end": WEDNESDAY.isoformat(), "note": "", **changes}
-
-
-def page_text(response) -> str:
-    """What HR reads on the page: tags dropped, entities decoded, white space squeezed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
 def shown_messages(response) -> list[str]:

@@ -15,7 +15,6 @@ Slack as a real server, and `run_jobs` for the daily jobs.
 
 import csv
 import json
-import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 from io import StringIO
@@ -49,7 +48,7 @@ from test_support.flows import (
     standard_config,
     submit_request,
 )
-from test_support.console_pages import team_post
+from test_support.console_pages import edit_team, page_text, team_post
 from test_support.job_runs import run_jobs
 from test_support.slack_requests import post_command
 
@@ -114,10 +113,6 @@ def vacation_line(client, user=CAROL, year=2031) -> str:
 
 def told(fake_slack, user) -> list[str]:
     return ephemerals_to(fake_slack, user) + dms_to(fake_slack, user)
-
-
-def page_text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
 def posts_to(fake_slack, channel) -> str:
@@ -440,26 +435,6 @@ def test_sales_made_again_under_its_name_takes_back_its_waiting_request_and_chan
     assert payload_of(fake_slack, april)["status"] == "approved", told(fake_slack, BOB)
     setup = page_text(hr.get(reverse("console:setup")))
     assert "teams removed since" not in setup, setup[-3000:]
-
-
-def edit_team(hr, team_name: str, **changes):
-    """The console's team form, sent as it opened with `changes` typed over it."""
-    team = Team.objects.get(name=team_name)
-    url = reverse("console:team_edit", args=[team.pk])
-    form = hr.get(url).context["form"]
-    data = {}
-    for field_name, field in form.fields.items():
-        value = form[field_name].value()
-        if isinstance(value, bool):
-            if value:
-                data[field_name] = "on"
-        elif isinstance(value, (list, tuple)):
-            data[field_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field_name] = str(value)
-    data.update(changes)
-    response = hr.post(url, data)
-    assert response.status_code == 302, page_text(response)[:3000]
 
 
 def test_renaming_sales_instead_leaves_dave_deciding_and_nothing_for_hr(client, fake_slack, hr, sales, settings,

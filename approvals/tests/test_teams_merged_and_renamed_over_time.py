@@ -17,7 +17,6 @@ input HR gets wrong: a merge into the team itself or into a team deleted meanwhi
 import csv
 import io
 import json
-import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -38,7 +37,7 @@ from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, CAROL, HR
-from test_support.console_pages import errors_of, form_as_opened
+from test_support.console_pages import errors_of, form_as_opened, page_text
 from test_support.flows import (
     ALICE,
     BOB,
@@ -127,10 +126,6 @@ def team_id(name: str) -> int:
 
 
 # --- What HR does in the console -------------------------------------------------------------------------
-
-
-def page_text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).replace("&#x27;", "'")
 
 
 def merge(hr, gone: str, into: str):

@@ -13,7 +13,6 @@ What is read: the calls that reached the fake Slack, the HTTP answers, the conso
 
 import io
 import json
-import re
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, time as clock_time
@@ -35,7 +34,7 @@ from approvals.models import Team, WorkspacePolicy
 from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client, locked_write_client
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
-from test_support.console_pages import form_as_opened
+from test_support.console_pages import form_as_opened, page_text
 from test_support.flows import (
     ALICE,
     BOB,
@@ -496,10 +495,6 @@ def merge(hr, gone: str, into: str):
     response = hr.post(url, {"merge_into": str(Team.objects.get(name=into).pk)}, follow=True)
     assert response.status_code == 200
     return response
-
-
-def page_text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).replace("&#x27;", "'")
 
 
 def export() -> str:

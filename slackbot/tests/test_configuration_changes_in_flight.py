@@ -9,7 +9,6 @@ changed under leave already counted.
 
 import csv
 import json
-import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone as dt_timezone
 from decimal import Decimal
@@ -25,6 +24,7 @@ from approvals.models import Team
 from approvals.rules import APPROVED, PENDING, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG_APPROVALS, C_GENERAL, C_OLD_APPROVALS, CAROL
+from test_support.console_pages import page_text
 from test_support.flows import (
     ALICE,
     BOB,
@@ -123,10 +123,6 @@ def waiting_for_a_decision(console) -> str:
     """The console's "Waiting for a decision" list (Who's out, all teams), as text."""
     text = page_text(console.get(reverse("console:whos_out")))
     return text.split("Waiting for a decision", 1)[-1][:1500]
-
-
-def page_text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
 # --- An approver clicks Approve after HR tightened the rules ---------------------------------------

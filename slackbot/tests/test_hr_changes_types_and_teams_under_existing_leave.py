@@ -16,7 +16,6 @@ blackouts added over approved leave.
 import csv
 import io
 import json
-import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from io import StringIO
@@ -30,6 +29,7 @@ from approvals import block_ids as ids
 from approvals.config_types import ApproverSource, MemberSource, TeamConfig
 from approvals.models import Blackout, LeaveType, Team
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, C_OLD_APPROVALS, CAROL
+from test_support.console_pages import edit_team, page_text
 from test_support.flows import (
     ALICE,
     BOB,
@@ -150,10 +150,6 @@ def told(fake_slack, user) -> list[str]:
     return ephemerals_to(fake_slack, user) + dms_to(fake_slack, user)
 
 
-def page_text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
-
-
 def csv_rows(response) -> list[dict]:
     assert response.status_code == 200, response.content[:500]
     return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -187,27 +183,6 @@ def edit_leave_type(hr, code: str, **changes):
             data[name] = "on"
         else:
             data[name] = str(value)
-    response = hr.post(url, data)
-    assert response.status_code == 302, page_text(response)[:3000]
-    return response
-
-
-def edit_team(hr, team_name: str, **changes):
-    """The console's team form, sent as it opened with `changes` typed over it."""
-    team = Team.objects.get(name=team_name)
-    url = reverse("console:team_edit", args=[team.pk])
-    form = hr.get(url).context["form"]
-    data = {}
-    for field_name, field in form.fields.items():
-        value = form[field_name].value()
-        if isinstance(value, bool):
-            if value:
-                data[field_name] = "on"
-        elif isinstance(value, (list, tuple)):
-            data[field_name] = [str(v) for v in value]
-        elif value is not None:
-            data[field_name] = str(value)
-    data.update(changes)
     response = hr.post(url, data)
     assert response.status_code == 302, page_text(response)[:3000]
     return response
