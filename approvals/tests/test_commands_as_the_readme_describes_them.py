@@ -289,6 +289,18 @@ def test_export_config_into_a_folder_that_does_not_exist_is_a_clear_error(databa
     assert not target.exists()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here to stand for a full disk")
+def test_export_config_to_standard_output_on_a_full_disk_is_one_clear_line_and_exit_status_one(database):
+    # `export_config > backup.json` on a full disk: the operator must see that the backup was not written.
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([PYTHON, "manage.py", "export_config"], cwd=BASE_DIR, env=command_env(database),
+                                stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, timeout=20)
+    result.stdout = ""
+    refused_cleanly(result, "cannot write the configuration to standard output", "No space left on device")
+    assert "Exception ignored" not in result.stderr, result.stderr  # nothing more once it said so
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 # --- The other commands' refusals, as an operator meets them ---------------------------------------
 
 

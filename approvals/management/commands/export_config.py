@@ -1,5 +1,7 @@
 """`manage.py export_config [FILE]`: write the configuration in the format `import_config` reads."""
 
+import os
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -25,7 +27,13 @@ class Command(BaseCommand):
         config = config_from_database()
         path = options["file"]
         if path is None:
-            dump_config_file(config, self.stdout, options["format"] or "json")
+            try:
+                dump_config_file(config, self.stdout, options["format"] or "json")
+                self.stdout.flush()
+            except OSError as error:  # a full disk, a closed pipe
+                if self.stdout._out is sys.stdout:
+                    _silence_stdout()
+                raise CommandError(f"cannot write the configuration to standard output: {error}") from error
             return
         if options["format"] is None and Path(path).suffix.lower() not in (".json", ".yml", ".yaml"):
             # `out.toml` would be written as JSON without a word: say so, or have the format named.
@@ -35,3 +43,12 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"{path}: cannot write the file: {error}") from error
         self.stdout.write(f"Exported the configuration to {path}")
+
+
+def _silence_stdout() -> None:
+    """Python flushes standard output once more on exit; what is left in it would fail again and print a
+    second error, with a traceback, after ours. What could not be written is dropped."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
