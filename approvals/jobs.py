@@ -23,6 +23,7 @@ worker that runs their tasks late: a job whose task runs after its day has ended
 (the team's day; UTC's for the workspace's) is closed unrun (`day_over`).
 """
 
+import unicodedata
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -355,8 +356,17 @@ def csv_safe(value) -> str:
     no-break space or a line break, which some importers trim), gets a leading apostrophe. Any cell may
     hold what someone typed: a Slack display name, a reason, a team's name, HR's own name."""
     text = "" if value is None else str(value)
-    risky = text[:1] in FORMULA_STARTS or text.lstrip()[:1] in FORMULA_STARTS
-    return "'" + text if risky else text
+    return "'" + text if text[:1] in FORMULA_STARTS or _first_drawn(text) in FORMULA_STARTS else text
+
+
+def _first_drawn(text: str) -> str:
+    """The first character a spreadsheet shows, as it may read it: past white space and characters that draw
+    nothing (a zero-width joiner or space, a byte-order mark, a direction mark, which some importers drop),
+    and folded (NFKC: a full-width ＝ or a small ﹢ is read as = or + by some)."""
+    for char in text:
+        if not char.isspace() and unicodedata.category(char) != "Cf":
+            return unicodedata.normalize("NFKC", char)
+    return ""
 
 
 def ledger_csv_rows(entries: Iterable[LedgerEntry], adjustments: Iterable[Adjustment] = ()) -> list[tuple]:

@@ -359,12 +359,13 @@ def test_how_far_back_the_read_reached_is_judged_channel_by_channel():
     assert {g.id for g in aged_out} == {"c1-old", "placeless", "c3-emptied"}
 
 
-@pytest.mark.parametrize("typed", ["=1+1", "  =1+1", "\u00a0=1+1", "\n=1+1", "\r\n@SUM(A1)", "\t-2", "\tplain"])
+@pytest.mark.parametrize("typed", ["=1+1", "  =1+1", "\u00a0=1+1", "\n=1+1", "\r\n@SUM(A1)", "\t-2", "\tplain",
+                                   "\u200d=1+1", "\ufeff=1+1", "\u200b \u200e+1", "\uff1dHYPERLINK(1)", "\ufe62cmd"])
 def test_a_cell_that_could_start_a_formula_is_quoted(typed):
     assert jobs.csv_safe(typed) == "'" + typed
 
 
-@pytest.mark.parametrize("typed", ["plain", " plain", "café = good", "", None])
+@pytest.mark.parametrize("typed", ["plain", " plain", "café = good", "", None, "\u200d", "\u200dplain", "１ day"])
 def test_a_cell_that_cannot_start_a_formula_is_left_as_it_is(typed):
     assert jobs.csv_safe(typed) == ("" if typed is None else typed)
 
