@@ -50,7 +50,8 @@ def balance_send(client: WebClient, user: str, year: int | None, hr: str | None 
         whose = "your" if hr is None else f"{messages.mention(user)}'s"
         send_answer(client, ask, hr or user, (
             f"Sorry, I can't work out {whose} balance right now: I {error} — the leave records live there. "
-            f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel."))
+            f"Please ask {messages.hr_contacts(config, leaving_out=directory.hr_unable(config))} to check that I am "
+            "still a member of that channel."))
         return
     years = balance_years(ledger, user, today=today, asked=year)
     send_answer(client, ask, hr or user, balance_text(config, ledger, user=user, team=team, years=years, hr=hr))

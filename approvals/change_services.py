@@ -100,8 +100,8 @@ class ChangeRefused(Exception):
 
 
 def may_change(config: WorkspaceConfig, entry: LedgerEntry, by: str) -> bool:
-    """The requester changes their own leave; HR (the fallback approvers) anyone's."""
-    return by == entry.user or by in config.fallback_approvers
+    """The requester changes their own leave; HR (the fallback approvers who can decide) anyone's."""
+    return by == entry.user or directory.acts_as_hr(config, by)
 
 
 # --- On the request path ------------------------------------------------------------------
@@ -320,7 +320,7 @@ def check_change(config: WorkspaceConfig, entry: LedgerEntry, change: Change, to
     if change.action == CANCEL:
         if entry.status != APPROVED:
             raise ChangeRefused(f"it is {entry.status}, not approved leave")
-        if entry.start <= today and change.by not in config.fallback_approvers:
+        if entry.start <= today and not directory.acts_as_hr(config, change.by):
             raise ChangeRefused("it has already started; ask HR to correct it")
 
 
@@ -795,7 +795,8 @@ def leave_list_send(client: WebClient, user: str, only_changeable: bool, hr: str
         whose = "your" if hr is None else f"{messages.mention(user)}'s"
         send_answer(client, ask, hr or user,
                     f"Sorry, I can't list {whose} time off right now: I {error} — the leave records live there. "
-                    f"Please ask {messages.hr_contacts(config)} to check that I am still a member of that channel.")
+                    f"Please ask {messages.hr_contacts(config, leaving_out=directory.hr_unable(config))} to check "
+                    "that I am still a member of that channel.")
         return
     leave = my_leave(history, user, local_today(fetch_timezone(client, user)))
     if _nothing_listed(leave) and directory.is_outsider(directory.fetch_user(client, user, raise_passing=True)):

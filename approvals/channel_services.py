@@ -8,7 +8,7 @@ import logging
 from django.core.cache import cache
 from slack_sdk import WebClient
 
-from approvals import messages, tasks
+from approvals import directory, messages, tasks
 from approvals.config_store import current_config
 from approvals.console_tasks import LEDGER_ERROR_KEY, warm_soon
 from approvals.people_services import dm_each, memberships_changed
@@ -57,11 +57,12 @@ def channel_lost_tell(client: WebClient, channel: str, how: str, event_id: str) 
     uses = channel_uses(config).get(channel)
     if not uses:
         return  # HR chose another channel meanwhile
-    if not config.fallback_approvers:
+    hr_people = directory.able_hr(client, config)
+    if not hr_people:
         logger.warning("channel=%s %s; no fallback approvers to tell (the Setup page shows it)", channel, how)
         return
     text = messages.channel_lost_text(channel, how, uses)
-    dm_each(client, channel, {hr: text for hr in config.fallback_approvers},
+    dm_each(client, channel, {hr: text for hr in hr_people},
             key=lambda channel, hr: f"channel-lost-dm:{channel}:{event_id}:{hr}")
 
 

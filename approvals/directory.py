@@ -25,6 +25,7 @@ from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from approvals.config_types import WorkspaceConfig
 from approvals.task_queue import error_code, transient
 from approvals.team_routing import MembershipUnknown, Unlisted
 
@@ -322,6 +323,28 @@ def known_unable(users) -> set[str]:
     keys = {profile_key(user): user for user in users}
     found = cache.get_many(list(keys))
     return {user for key, user in keys.items() if user == SLACKBOT or (key in found and _cannot_approve(found[key]))}
+
+
+def acts_as_hr(config: WorkspaceConfig, user: str) -> bool:
+    """Has HR's powers in Slack (record and change anyone's leave, the console link in App Home): a fallback
+    approver the cache does not know cannot decide. A configuration file can name a guest, someone who has
+    left, a bot, or someone of another organisation; they are refused as anyone else is. Cache only, for the
+    request path: someone Slack has not described yet counts as able, as `known_unable` says."""
+    return user in config.fallback_approvers and not known_unable([user])
+
+
+def hr_unable(config: WorkspaceConfig) -> set[str]:
+    """The fallback approvers the cache knows cannot decide (`known_unable`): not named to people as whom to
+    ask (`messages.hr_contacts`' `leaving_out`). Cache only."""
+    return known_unable(config.fallback_approvers)
+
+
+def able_hr(client: WebClient, config: WorkspaceConfig) -> list[str]:
+    """The fallback approvers to tell HR's news (removed teams' requests, deleted records, a lost channel, a
+    leaver's requests), leaving out those who cannot decide (`unable_to_approve`): HR's news is not for a
+    guest, a bot, or someone of another organisation. Asks `users.info` when the cache does not know."""
+    unable = unable_to_approve(client)(config.fallback_approvers)
+    return [hr for hr in config.fallback_approvers if hr not in unable]
 
 
 def _cannot_approve(profile) -> bool:

@@ -186,7 +186,8 @@ def home_view_now(client: WebClient, user: str) -> dict:
         # As /timeoff balance says it (balance_services): whom to ask, and what to check.
         history, waiting, note = None, [], (
             f"I can't read the leave records right now: I {exc} — the leave records live there. Please ask "
-            f"{messages.hr_contacts(config)} to check that I am still a member of that channel.")
+            f"{messages.hr_contacts(config, leaving_out=directory.hr_unable(config))} to check that I am still a "
+            "member of that channel.")
     leave = my_leave(history, user, today) if history is not None else None
     balances = (balance_text(config, history, user=user, team=team,
                              years=balance_years(history, user, today=today))
@@ -205,7 +206,7 @@ def home_view_now(client: WebClient, user: str) -> dict:
         holidays_ahead = holidays_ahead_blocks(team.name, team_holidays(
             team, config.holidays_for(team.name), (team_today.year, team_today.year + 1)), team_today)
     return home_view(config=config, leave=leave, balances_text=balances, waiting=waiting,
-                     is_hr=user in config.fallback_approvers, console_url=console_url(), note=note,
+                     is_hr=directory.acts_as_hr(config, user), console_url=console_url(), note=note,
                      team_week=team_week, holidays_ahead=holidays_ahead)
 
 
@@ -213,13 +214,14 @@ def home_no_team_note(config: WorkspaceConfig, cause: UnlistedSource | None, use
     """App Home's note (a context block: mrkdwn) for someone the member lists put in no team; `cause`: a
     team's list Slack refused to give, which may well be why (`selectors.no_team_cause`). HR, often in
     no team themselves, are not told to ask themselves."""
+    unable = directory.hr_unable(config)
     if cause is not None:
-        return f"You can't request time off yet: {messages.unlisted_text(config, cause)}."
-    if user in config.fallback_approvers:
+        return f"You can't request time off yet: {messages.unlisted_text(config, cause, unable=unable)}."
+    if directory.acts_as_hr(config, user):
         return ("You are in no team yourself, so you can't request time off; add yourself to a team in the "
                 "HR console if you need to.")
     return (f"No team is configured for you yet, so you can't request time off; ask "
-            f"{messages.hr_contacts(config)} to add you to a team.")
+            f"{messages.hr_contacts(config, leaving_out=unable)} to add you to a team.")
 
 
 def home_ledger(client: WebClient, config: WorkspaceConfig,
@@ -238,7 +240,7 @@ def home_ledger(client: WebClient, config: WorkspaceConfig,
     own = ledger_reader.person_view(config, user)
     if own is not None:
         candidates = [team.name for team in config.teams if may_decide_for(config, team, user, channel_members)]
-        hr = user in config.fallback_approvers  # also decides the requests of teams removed since
+        hr = directory.acts_as_hr(config, user)  # also decides the requests of teams removed since
         open_ = ledger_reader.open_requests(config, candidates, removed_teams=hr) if candidates or hr else []
         if open_ is not None:
             return own, waiting_for(config, open_, user, channel_members, unable)
@@ -249,7 +251,7 @@ def home_ledger(client: WebClient, config: WorkspaceConfig,
 def may_decide_for(config: WorkspaceConfig, team: TeamConfig, user: str, channel_members) -> bool:
     """Could `user` decide some request of `team`: one of its approvers, or HR (the fallback
     approvers decide when a team's approvers leave nobody but the requester)."""
-    if user in config.fallback_approvers or user in team.approvers.users:
+    if directory.acts_as_hr(config, user) or user in team.approvers.users:
         return True
     return bool(team.approvers.channel) and user in channel_members(team.approvers.channel)
 
@@ -258,12 +260,13 @@ def waiting_for(config: WorkspaceConfig, entries: Iterable[LedgerEntry], user: s
                 channel_members, unable=None) -> list[LedgerEntry]:
     """Of `entries`, the pending requests this person may decide, oldest first (those whose message we know)."""
     waiting = []
+    hr = directory.acts_as_hr(config, user)
     for entry in entries:
         if entry.status != PENDING or entry.user == user or not (entry.channel and entry.ts):
             continue
         team = team_of_entry(config, entry.team, entry.channel)
         if team is None:  # a removed team's request: HR's to decide (request_services.clicker_refusal)
-            if user in config.fallback_approvers:
+            if hr:
                 waiting.append(entry)
         elif user in approvers_for(config, team, entry.user, channel_members=channel_members, unable=unable):
             waiting.append(entry)

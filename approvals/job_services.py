@@ -416,7 +416,7 @@ def nudges_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig, jo
         text = job_messages.nudge_text(team.name, entries, _leave_types(config), job.instant, job.local_day)
         nudged += _dm(client, f"nudge:{key_part(job.team)}:{job.period}:{approver}", approver, text)
     hr_told = 0
-    for hr in sorted(config.fallback_approvers) if unattended else ():
+    for hr in sorted(directory.able_hr(client, config)) if unattended else ():
         # Never told to find who decides their own; nor of a request they were just nudged to decide (an HR
         # person nudged about another request still hears of these).
         entries = [entry for entry in unattended if entry.user != hr and entry not in by_approver.get(hr, ())]
@@ -485,7 +485,7 @@ def ledger_watch(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str
             logger.error("ledger records disappeared (messages deleted) count=%s ids=%s", len(deleted),
                          ",".join(gone.id for gone in deleted[:50]))
             text = job_messages.ledger_vanished_text(deleted, export_dir=str(settings.LEDGER_EXPORT_DIR))
-            for hr in config.fallback_approvers:
+            for hr in directory.able_hr(client, config):
                 _dm(client, f"ledger-vanished:{job.period}:{hr}", hr, text)
     removed_nudged = _removed_teams_nudge(client, config, ledger, job)
     # Saved after HR is told: a retry after a passing fault finds the same records missing. What HR was told
@@ -507,8 +507,7 @@ def _removed_teams_nudge(client: WebClient, config: WorkspaceConfig, ledger, job
     waiting = jobs.removed_teams_waiting(config, ledger.entries.values(), job.instant)
     if not waiting:
         return 0
-    unable = directory.unable_to_approve(client)
-    hr_people = sorted(set(config.fallback_approvers) - unable(config.fallback_approvers))
+    hr_people = sorted(directory.able_hr(client, config))
     sent = 0
     for hr in hr_people:
         parts = [job_messages.nudge_text(team_name, [e for e in entries if e.user != hr], _leave_types(config),

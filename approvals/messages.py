@@ -422,28 +422,33 @@ def hr_contacts(config: WorkspaceConfig, *, plain: bool = False, leaving_out=())
     return "HR"
 
 
-def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False) -> str:
-    return f"you are not among the people who may request time off here; ask {hr_contacts(config, plain=plain)}"
+def not_allowed_text(config: WorkspaceConfig, *, plain: bool = False, unable=()) -> str:
+    """`unable`: fallback approvers who cannot help (`directory.hr_unable`), not named as whom to ask."""
+    return ("you are not among the people who may request time off here; ask "
+            f"{hr_contacts(config, plain=plain, leaving_out=unable)}")
 
 
 def no_team_text(config: WorkspaceConfig, *, plain: bool = False, cause: UnlistedSource | None = None,
-                 user: str | None = None) -> str:
+                 hr: bool = False, unable=()) -> str:
     """`cause`: a team's list of members Slack refused to give, which may well be why (`unlisted_text`).
-    `user`: who is told; HR (a fallback approver), often in no team themselves, is not told to ask HR."""
+    `hr`: HR is told (`directory.acts_as_hr`), often in no team themselves, and not told to ask HR.
+    `unable`: fallback approvers who cannot help (`directory.hr_unable`), not named as whom to ask."""
     if cause is not None:
-        return unlisted_text(config, cause, plain=plain)
-    if user is not None and user in config.fallback_approvers:
+        return unlisted_text(config, cause, plain=plain, unable=unable)
+    if hr:
         return "no team is configured for you, so nobody could approve it; add yourself to a team in the HR console"
-    return (f"no team is configured for you, so nobody could approve it; ask {hr_contacts(config, plain=plain)} "
-            "to add you to a team")
+    return ("no team is configured for you, so nobody could approve it; ask "
+            f"{hr_contacts(config, plain=plain, leaving_out=unable)} to add you to a team")
 
 
-def unlisted_text(config: WorkspaceConfig, cause: UnlistedSource, *, plain: bool = False) -> str:
+def unlisted_text(config: WorkspaceConfig, cause: UnlistedSource, *, plain: bool = False, unable=()) -> str:
     """For someone in no team while Slack refuses to list a team's members channel or user group: that
-    list, not HR forgetting them, is the likely cause; Slack's error is worth quoting to whoever fixes it."""
+    list, not HR forgetting them, is the likely cause; Slack's error is worth quoting to whoever fixes it.
+    `unable`: fallback approvers who cannot help (`directory.hr_unable`), not named as whom to ask."""
     team = cause.team_name if plain else escape(cause.team_name)
     return (f"I couldn't read who is in {unlisted_list(cause, plain=plain)} (Slack said {cause.error}), which "
-            f"decides who is in {team}; ask {hr_contacts(config, plain=plain)} to {unlisted_fix(cause)}")
+            f"decides who is in {team}; ask {hr_contacts(config, plain=plain, leaving_out=unable)} to "
+            f"{unlisted_fix(cause)}")
 
 
 def unlisted_list(cause: UnlistedSource, *, plain: bool) -> str:

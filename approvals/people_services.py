@@ -114,7 +114,7 @@ def _approved_through(config, channel: str, user: str) -> set[str]:
 
 def dm_hr(client: WebClient, config, user: str, text: str, key) -> None:
     """`text` to each fallback approver, once per deactivation of `user` (`key(user, hr)`)."""
-    dm_each(client, user, {hr: text for hr in config.fallback_approvers}, key)
+    dm_each(client, user, {hr: text for hr in directory.able_hr(client, config)}, key)
 
 
 def dm_each(client: WebClient, user: str, texts: dict[str, str], key) -> None:
@@ -197,7 +197,7 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
                                exc.response.get("error"))
     logger.warning("approver=%s gone (%s): %s pending request(s) left to HR", user, why, len(left))
     texts = {}
-    for hr in config.fallback_approvers:
+    for hr in directory.able_hr(client, config):
         theirs = [entry for entry, deciders in left if hr in deciders]
         parts = []
         if theirs:

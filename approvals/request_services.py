@@ -358,12 +358,15 @@ def request_submit(submission: Submission, *, dedup_key: str, context: SubmitCon
         if for_hr:
             refusal = messages.person_outsider_text() if requester.outsider else messages.person_not_allowed_text()
             return {FIELD_TYPE: f"Not recorded: {refusal}."}
-        refusal = messages.outsider_text() if requester.outsider else messages.not_allowed_text(config, plain=True)
+        refusal = messages.outsider_text() if requester.outsider else messages.not_allowed_text(
+            config, plain=True, unable=directory.hr_unable(config))
         return {FIELD_TYPE: f"Sorry, {refusal}."}
     if requester.team_known and requester.team is None:
         if for_hr:
             return {FIELD_TYPE: f"Not recorded: {messages.person_no_team_text(requester.no_team_cause)}."}
-        no_team = messages.no_team_text(config, plain=True, cause=requester.no_team_cause, user=submission.user)
+        no_team = messages.no_team_text(config, plain=True, cause=requester.no_team_cause,
+                                        hr=directory.acts_as_hr(config, submission.user),
+                                        unable=directory.hr_unable(config))
         return {FIELD_TYPE: f"Sorry, {no_team}."}
     leave_type = config.leave_type(submission.leave_type)
     if requester.allowed and requester.team and requester.timezone:
@@ -628,13 +631,14 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
     if isinstance(profile, dict) and profile.get("bot"):
         raise Refused(messages.bot_has_no_leave_text())
     if not may_request(config, submission.user, channel_members=channel_members):
-        raise Refused(messages.person_not_allowed_text() if for_hr else messages.not_allowed_text(config))
+        raise Refused(messages.person_not_allowed_text() if for_hr
+                      else messages.not_allowed_text(config, unable=directory.hr_unable(config)))
     team = match_team(config, submission.user, channel_members=channel_members,
                       usergroup_members=usergroup_members).team
     if team is None:
         cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
-        raise Refused(messages.person_no_team_text(cause) if for_hr
-                      else messages.no_team_text(config, cause=cause, user=submission.user))
+        raise Refused(messages.person_no_team_text(cause) if for_hr else messages.no_team_text(
+            config, cause=cause, hr=directory.acts_as_hr(config, submission.user), unable=directory.hr_unable(config)))
     return team
 
 

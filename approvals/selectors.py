@@ -344,7 +344,8 @@ def request_preview_cached(config: WorkspaceConfig, user: str, draft: RequestDra
         elif replacing_of is not None and (team := team_of_entry(config, *replacing_of)) is not None:
             requester = replace(requester, team=team, team_known=True)
     if requester.team_known and requester.team is None and requester.no_team_cause is not None:
-        who = f"{messages.unlisted_text(config, requester.no_team_cause)}."  # a context block: mrkdwn
+        # A context block: mrkdwn.
+        who = f"{messages.unlisted_text(config, requester.no_team_cause, unable=directory.hr_unable(config))}."
     elif requester.team_known and requester.team is None:
         who = "No team is configured for you."
     elif requester.team_known and recorded:
@@ -460,10 +461,11 @@ def balance_no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None =
                 "leave balance here yet; add them to a team on the HR console's Teams page.")
     if outsider:
         return f"Sorry, {messages.outsider_text()}."
+    unable = directory.hr_unable(config)
     if cause is not None:
-        return f"Sorry, {messages.unlisted_text(config, cause)}."
+        return f"Sorry, {messages.unlisted_text(config, cause, unable=unable)}."
     return (f"No team is configured for you, so you have no leave balance here yet; "
-            f"ask {messages.hr_contacts(config)} to add you to a team.")
+            f"ask {messages.hr_contacts(config, leaving_out=unable)} to add you to a team.")
 
 
 @dataclass(frozen=True)

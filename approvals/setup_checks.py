@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals.cache_values import schema_tag
 from approvals.config_fields import without_hidden_characters
@@ -29,12 +29,15 @@ from approvals.directory import (
     MEMBERS_PAGE_SIZE,
     cached_bot_identity,
     cached_channel_members,
+    cached_profile,
     cached_usergroup_members,
+    is_outsider,
     known_unable,
+    unable_to_approve,
 )
 from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
-from approvals.task_queue import error_for_people, transient
+from approvals.task_queue import error_code, error_for_people, transient
 from approvals.team_routing import Unlisted, team_of_entry
 
 logger = logging.getLogger(__name__)
@@ -223,9 +226,21 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
         private_types = any(leave_type.private for leave_type in config.leave_types)
         channels = [channel_check(client, channel, used_for, private_types=private_types)
                     for channel, used_for in uses[:MAX_CHANNELS]]
+        _describe_deciders(client, config)
     passing = connection.passing or any(check.passing for check in channels)
     return SetupReport(checked_at=started, connection=connection, channels=tuple(channels),
                        channels_skipped=skipped, passing_fault=passing)
+
+
+def _describe_deciders(client: WebClient, config: WorkspaceConfig) -> None:
+    """Have Slack describe the people named to decide (users.info, cached for a day), so that the page,
+    which asks Slack nothing, can name those who cannot (`named_deciders_who_cannot`: someone of another
+    organisation is in no user list of ours) and HR's powers in Slack go only to those who can."""
+    named = {*config.fallback_approvers, *(user for team in config.teams for user in team.approvers.users)}
+    try:
+        unable_to_approve(client)(sorted(named))
+    except (SlackClientError, OSError) as exc:  # the next check asks again
+        logger.warning("setup check: could not read the deciders' profiles error=%s", error_code(exc))
 
 
 def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[str]:
@@ -260,17 +275,22 @@ def teams_nobody_approves(config: WorkspaceConfig, report: SetupReport) -> list[
 def named_deciders_who_cannot(config: WorkspaceConfig, directory) -> list[tuple[str, str, str]]:
     """(name, what they were named as, why) of the approvers and fallback approvers named by id who cannot
     decide leave, as the console's directory (Slack's user list) shows them: guests, who may request but
-    never decide, and people who have left. The console's forms refuse both; a configuration imported from
-    a file, or a person who became a guest or left since, can still name them."""
-    if directory is None:
-        return []
+    never decide, and people who have left; and, from the cached profiles (`users.info`, which the Setup
+    check asks), people of another organisation. The console's forms refuse them; a configuration imported from a
+    file, or a person who became a guest or left since, can still name them."""
     named = [(user, f"an approver of {team.name}") for team in config.teams for user in team.approvers.users]
     named += [(user, "a fallback approver") for user in config.fallback_approvers]
     found = []
     for user, named_as in named:
-        if (person := directory.person(user)) is not None and person.guest:
+        person = directory.person(user) if directory is not None else None
+        former = directory.former_person(user) if directory is not None and person is None else None
+        if is_outsider(cached_profile(user)):  # whether or not Slack's user list holds them
+            found.append((person.label if person is not None else user, named_as,
+                          "is of another organisation (in a channel shared through Slack Connect), and only this "
+                          "workspace's people decide leave"))
+        elif person is not None and person.guest:
             found.append((person.label, named_as, "is a guest in Slack, and guests do not decide leave"))
-        elif person is None and (former := directory.former_person(user)) is not None:
+        elif former is not None:
             found.append((former.label, named_as, "has left: their Slack account is deactivated"))
     return found
 
@@ -285,13 +305,16 @@ def member_groups_not_listed(config: WorkspaceConfig) -> list[tuple[str, str]]:
 
 
 def removed_teams_waiting(config: WorkspaceConfig, entries: Iterable[LedgerEntry]) -> list[tuple[str, int]]:
-    """(team name, pending requests) of teams removed from the configuration since, when no fallback
-    approvers (HR) are set: those requests are HR's to decide (team_routing.team_of_entry), so nobody can."""
-    if config.fallback_approvers:
-        return []
+    """(team name, pending requests) of teams removed from the configuration since that no fallback
+    approver (HR) can decide: those requests are HR's (team_routing.team_of_entry), and none is set, those
+    set are known to be unable (left, a guest, another organisation's), or the only one left is the
+    requester. As far as the cache knows: the page asks Slack nothing."""
+    gone = known_unable(config.fallback_approvers)
+    able = [hr for hr in config.fallback_approvers if hr not in gone]
     waiting: dict[str, int] = {}
     for entry in entries:
-        if entry.status == PENDING and entry.ts and team_of_entry(config, entry.team, entry.channel) is None:
+        if (entry.status == PENDING and entry.ts and team_of_entry(config, entry.team, entry.channel) is None
+                and not any(hr != entry.user for hr in able)):
             waiting[entry.team] = waiting.get(entry.team, 0) + 1
     return sorted(waiting.items())
 

@@ -107,7 +107,8 @@ def team_out_send(client: WebClient, user: str, team_name: str | None = None, as
         logger.warning("who's out for user=%s: ledger unavailable channel=%s error=%s", user, error.channel,
                        error.error)
         send_answer(client, ask, user, f"Sorry, I can't tell who's out right now: I {error} — the leave records live there. "
-                              f"Please ask {messages.hr_contacts(config)} to check that I am still a member of "
+                              f"Please ask {messages.hr_contacts(config, leaving_out=directory.hr_unable(config))} "
+                              "to check that I am still a member of "
                               "that channel.")
         return
     text, blocks = team_out_message(config, team, ledger.entries.values(), local_today(team.timezone))
@@ -145,7 +146,8 @@ HOME_TEAM_WEEK_SECTIONS = 3  # of App Home's 100 blocks: the person's own list g
 
 
 def no_team_text(config: WorkspaceConfig, cause: UnlistedSource | None = None) -> str:
+    unable = directory.hr_unable(config)
     if cause is not None:
-        return f"Sorry, {messages.unlisted_text(config, cause)}."
-    return (f"No team is configured for you, so there is nobody to show; ask {messages.hr_contacts(config)} "
-            "to add you to a team.")
+        return f"Sorry, {messages.unlisted_text(config, cause, unable=unable)}."
+    return ("No team is configured for you, so there is nobody to show; ask "
+            f"{messages.hr_contacts(config, leaving_out=unable)} to add you to a team.")

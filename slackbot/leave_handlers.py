@@ -14,7 +14,7 @@ from approvals.change_services import CANCEL, WITHDRAW, Change, leave_list_reque
 from approvals.config_store import current_config
 from approvals.home_services import console_url, home_opened
 from approvals.rules import APPROVED, PENDING
-from approvals.directory import cached_timezone
+from approvals.directory import acts_as_hr, cached_timezone
 from approvals.selectors import local_today, request_seen_cached, requester_cached
 from slackbot.balance_command import requested_year
 from slackbot.decision_handlers import MAX_ID_CHARS
@@ -82,7 +82,7 @@ def action_edit(payload: dict, action: dict) -> SlackResponse:
     user = payload["user"]["id"]
     config = current_config()
     owner = value.get("user")
-    if isinstance(owner, str) and owner != user and user not in config.fallback_approvers:
+    if isinstance(owner, str) and owner != user and not acts_as_hr(config, user):
         # A button on someone else's request reaches only them and HR; a forged one shows nothing of it.
         tasks.tell_user.enqueue(channel_of(payload), user, "Only the requester (or HR) can edit this request.")
         return ack()
@@ -176,7 +176,7 @@ def person_balance_text(user: str, words: list[str], *, hr: str) -> str:
 def command_for(command: SlashCommand) -> SlackResponse:
     """HR on behalf: `/timeoff for @person …` records leave for them, `… list` shows theirs to change."""
     config = current_config()
-    if command.user_id not in config.fallback_approvers:
+    if not acts_as_hr(config, command.user_id):
         return ephemeral("Only HR (the fallback approvers) can record or change time off for someone else.")
     words = command.words[1:]
     person = MENTION.match(words[0]) if words else None

@@ -21,6 +21,7 @@ from approvals.block_kit import escape, unescape
 from approvals.config_fields import ISO_DATE, without_hidden_characters
 from approvals.config_store import current_config
 from approvals.config_types import WorkspaceConfig
+from approvals.directory import acts_as_hr, hr_unable
 from approvals.selectors import (MAX_REQUEST_DAYS, CachedRequester, RequestDraft, local_today, request_preview_cached,
                                  requester_context)
 from approvals.slack_clients import in_request_client
@@ -159,9 +160,13 @@ def request_refusal(config: WorkspaceConfig, requester: CachedRequester, user: s
     if (refusal := messages.not_set_up_text(config)) is not None:
         return refusal
     if requester.allowed is False:
-        return f"Sorry, {messages.outsider_text() if requester.outsider else messages.not_allowed_text(config)}."
+        refusal = (messages.outsider_text() if requester.outsider
+                   else messages.not_allowed_text(config, unable=hr_unable(config)))
+        return f"Sorry, {refusal}."
     if requester.team_known and requester.team is None:
-        return f"Sorry, {messages.no_team_text(config, cause=requester.no_team_cause, user=user)}."
+        no_team = messages.no_team_text(config, cause=requester.no_team_cause, hr=acts_as_hr(config, user),
+                                        unable=hr_unable(config))
+        return f"Sorry, {no_team}."
     return None
 
 
@@ -325,7 +330,7 @@ def action_update_preview(payload: dict, action: dict) -> SlackResponse:
     values = form_values(view)
     # Someone else's form ("for", or HR's edit of someone's request) only for HR: the metadata is ours, but
     # a modified client can send any, and the preview would show that person's balance and leave.
-    hr = user in config.fallback_approvers
+    hr = acts_as_hr(config, user)
     recording_for = (modal_metadata(view) or {}).get("for")
     recording_for = recording_for if isinstance(recording_for, str) and hr else None
     owner = form_owner(view) if hr else None
@@ -453,7 +458,7 @@ def submit_request(payload: dict) -> SlackResponse:
     if errors:
         return view_errors(errors)
 
-    if recording_for is not None and (not isinstance(recording_for, str) or clicker not in config.fallback_approvers):
+    if recording_for is not None and (not isinstance(recording_for, str) or not acts_as_hr(config, clicker)):
         return view_errors({ids.TYPE_BLOCK: "Only HR (the fallback approvers) can record time off for someone else."})
     if recording_for == clicker:
         return view_errors({ids.TYPE_BLOCK: messages.own_leave_not_recorded_text()})

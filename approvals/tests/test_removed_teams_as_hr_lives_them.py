@@ -50,6 +50,7 @@ from test_support.flows import (
 )
 from test_support.console_pages import edit_team, page_text, team_post
 from test_support.job_runs import run_jobs
+from test_support.setup_page import setup_page
 from test_support.slack_requests import post_command
 
 pytestmark = pytest.mark.django_db
@@ -330,6 +331,29 @@ def test_the_setup_page_says_nobody_decides_the_removed_teams_request_once_the_f
     remove_in_console(hr)
     policy = WorkspacePolicy.objects.get()
     policy.fallback_approvers = []
+    policy.save()
+
+    setup = page_text(hr.get(reverse("console:setup")))
+
+    assert "Nobody can decide 1 request of Sales" in setup, setup[-3000:]
+
+
+def test_the_setup_page_says_nobody_decides_the_removed_teams_request_when_the_only_fallback_approver_left(
+        client, fake_slack, hr, sales):
+    remove_in_console(hr)
+    fake_slack.workspace.users[HR].deleted = True  # Hannah's account deactivated; nothing else changed
+
+    setup_page(hr, check_again=True)  # the check has Slack describe who is named to decide
+    setup = page_text(hr.get(reverse("console:setup")))
+
+    assert "Nobody can decide 1 request of Sales" in setup, setup[-3000:]
+
+
+def test_the_setup_page_says_nobody_decides_the_removed_teams_request_when_its_requester_is_the_only_hr(
+        client, fake_slack, hr, sales):
+    remove_in_console(hr)
+    policy = WorkspacePolicy.objects.get()
+    policy.fallback_approvers = [CAROL]  # nobody decides their own request
     policy.save()
 
     setup = page_text(hr.get(reverse("console:setup")))
