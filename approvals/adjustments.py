@@ -181,12 +181,15 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
     try:
         found = client.users_info(user=user)
     except SlackApiError as exc:
-        error = exc.response.get("error")
-        if error == "user_not_found":
+        if exc.response.get("error") == "user_not_found":
             raise AdjustmentError(f"Slack has no user {user}") from None
-        raise AdjustmentError(f"Slack could not look up {user} ({error})") from None
+        if transient(exc):  # Slack's code (or `http_502` for a gateway's page), never the page itself
+            raise AdjustmentError(f"Slack could not look up {user} just now ({error_for_people(exc)}); nothing "
+                                  "was recorded: try again in a minute") from None
+        raise AdjustmentError(f"Slack could not look up {user} ({error_for_people(exc)})") from None
     except (SlackClientError, OSError) as exc:
-        raise AdjustmentError(f"Slack could not be reached ({error_for_people(exc)})") from None
+        raise AdjustmentError(f"Slack could not be reached ({error_for_people(exc)}); nothing was recorded: try "
+                              "again in a minute") from None
     person = found.get("user") or {}
     if person.get("is_bot") or user == directory.SLACKBOT:
         raise AdjustmentError(f"{user} is a bot (an app's user), not a person: bots have no leave")

@@ -501,9 +501,11 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
         tell_person(client, change.by, messages.still_being_sent_text("withdraw"))
         return
     noun = "withdrawal" if change.action == WITHDRAW else "cancellation"
-    made = cache.get(change_written_key(change)) is not None or (passing and rewrite_maybe_made(
+    # Looked at whatever the last fault was: an earlier attempt's rewrite whose answer was lost may have been
+    # made though this one met a refusal for good (rewrite_maybe_made looks only after such an answer).
+    made = cache.get(change_written_key(change)) is not None or rewrite_maybe_made(
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
-        made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by))
+        made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by)
     if made is None or made:
         # Made, or maybe made, with what follows it unsent: looked at again while Slack recovers. Once for the
         # request, the change and the person: a double click's two tasks may both give up.
@@ -607,9 +609,9 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
     if in_flight:
         tell_person(client, by, messages.still_being_sent_text("edit") + f" What you asked for: {asked}")
         return
-    made = cache.get(edit_written_key(submission)) is not None or (passing and rewrite_maybe_made(
+    made = cache.get(edit_written_key(submission)) is not None or rewrite_maybe_made(  # as change_gave_up's
         client, submission.id, channel=None, ts=None, by=by,
-        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission)))
+        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission))
     if made is None or made:
         if claim(edit_settling_key(submission), SETTLE_SECONDS):
             if made is None:

@@ -10,7 +10,7 @@ watch's snapshot, never Slack.
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -111,6 +111,21 @@ def _ledger_part(config, directory) -> dict:
     }
 
 
+# A week of runs: a post refused every day shows each day, one refused once drops off once it works again.
+JOBS_REFUSED_DAYS = 7
+JOBS_REFUSED_SHOWN = 20
+
+
+def _jobs_refused() -> list[tuple[str, JobRun]]:
+    """(what the job is called, its run) of the scheduled jobs closed on a refusal for good lately (Slack would
+    not take out today's post in a channel whose posting is restricted, say): not retried, so HR must see them.
+    A job left undone because its day was over (`expired`) is no refusal."""
+    since = timezone.now() - timedelta(days=JOBS_REFUSED_DAYS)
+    runs = (JobRun.objects.filter(finished_at__isnull=False, claimed_at__gte=since).exclude(error="")
+            .exclude(error=jobs.EXPIRED)[:JOBS_REFUSED_SHOWN])
+    return [(jobs.JOB_LABELS.get(run.job, run.job), run) for run in runs]
+
+
 def _person(directory, user: str) -> str:
     """A person as the console names them (told apart from namesakes; "(deactivated)" once they left);
     their id when the directory is not read yet or Slack does not list them."""
@@ -162,6 +177,7 @@ def setup(request):
         "teams_nobody_approves": setup_checks.teams_nobody_approves(config, report) if report else [],
         "deciders_who_cannot": setup_checks.named_deciders_who_cannot(config, directory),
         "member_groups_not_listed": setup_checks.member_groups_not_listed(config),
+        "jobs_refused": _jobs_refused(),
         **_ledger_part(config, directory),
     })
 

@@ -241,10 +241,10 @@ def job_execute(client: WebClient, job: DueJob, *, now: datetime | None = None) 
 def job_expire(job: DueJob) -> str:
     """Close the run of a job whose day ended before its task ran: nothing sent, and no clock runs it again."""
     JobRun.objects.filter(job=job.job, team=job.team, period=job.period).update(finished_at=timezone.now(),
-                                                                                 error="expired", retry_at=None)
+                                                                                 error=jobs.EXPIRED, retry_at=None)
     logger.warning("job expired job=%s team=%s period=%s: its day %s ended before it ran (the task worker was "
                    "down or behind); nothing sent", job.job, job.team, job.period, job.day)
-    return "expired"
+    return jobs.EXPIRED
 
 
 def job_failed(job: DueJob, exc: BaseException) -> None:

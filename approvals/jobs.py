@@ -41,6 +41,10 @@ NUDGES = "nudges"
 MAINTENANCE = "maintenance"
 LEDGER_WATCH = "ledger_watch"
 LEDGER_EXPORT = "ledger_export"
+EXPIRED = "expired"  # a run's error when its day ended before its task ran: nothing sent, no refusal
+# As the console names them (the Setup page's jobs Slack refused).
+JOB_LABELS = {OUT_TODAY: "Out today", WEEKLY_DIGEST: "Weekly digest", REMINDERS: "Reminders", NUDGES: "Nudges",
+              MAINTENANCE: "Maintenance", LEDGER_WATCH: "Ledger watch", LEDGER_EXPORT: "Ledger export"}
 TEAM_JOBS = (REMINDERS, OUT_TODAY, WEEKLY_DIGEST, NUDGES)
 WORKSPACE_JOBS = (MAINTENANCE, LEDGER_WATCH, LEDGER_EXPORT)
 ALL_JOBS = TEAM_JOBS + WORKSPACE_JOBS

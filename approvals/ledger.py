@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from approvals import metrics
+from approvals import metrics, slack_pauses
 from approvals.directory import fetch_bot_user_id
 from approvals.ledger_format import REQUEST_EVENT_TYPE, entry_from_metadata, request_metadata
 from approvals.rules import LedgerEntry
-from approvals.task_queue import SlackRefusal, progress_made
+from approvals.task_queue import SlackRefusal, error_code, progress_made, transient
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +81,31 @@ def post_request(client: WebClient, *, channel: str, entry: LedgerEntry, text: s
     )
     warnings = log_warnings(response, "chat.postMessage", channel=channel, request_id=entry.id)
     if any("metadata" in warning for warning in warnings):
-        try:
-            client.chat_delete(channel=channel, ts=response["ts"])
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            logger.error("request id=%s posted without its metadata and not deleted channel=%s ts=%s error=%s",
-                         entry.id, channel, response["ts"], exc)
+        _delete_recordless(client, channel=channel, ts=response["ts"], request_id=entry.id)
         raise SlackApiError(f"Slack dropped the metadata of request {entry.id}",
                             {"ok": False, "error": METADATA_DROPPED, "warnings": warnings})
     progress_made()
     return response["ts"]
+
+
+# A post Slack kept without its metadata is deleted in the call, tried again after a passing fault: the
+# delivery is refused for good right after, and no later attempt knows the message is there.
+DELETE_TRIES = 3
+
+
+def _delete_recordless(client: WebClient, *, channel: str, ts: str, request_id: str) -> None:
+    for tried in range(1, DELETE_TRIES + 1):
+        try:
+            client.chat_delete(channel=channel, ts=ts)
+            return
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            if tried > 1 and isinstance(exc, SlackApiError) and exc.response.get("error") == "message_not_found":
+                return  # an earlier try deleted it, and its answer was lost
+            if tried == DELETE_TRIES or not transient(exc):
+                logger.error("request id=%s posted without its metadata and not deleted channel=%s ts=%s error=%s",
+                             request_id, channel, ts, error_code(exc))
+                return
+            slack_pauses.wait(tried)
 
 
 def update_request(client: WebClient, *, channel: str, ts: str, entry: LedgerEntry, text: str, blocks: list[dict]):

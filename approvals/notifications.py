@@ -46,6 +46,7 @@ from approvals.selectors import local_today
 from approvals.slack_clients import ledger_post_client
 from approvals.task_queue import (
     INFRASTRUCTURE_FAULTS,
+    RATE_LIMIT_ERRORS,
     error_code,
     progress_made,
     slack_may_have_acted,
@@ -255,7 +256,7 @@ def _tried_again_in_call(exc: BaseException) -> bool:
     429's wait is the client's or the task queue's) nor our own waits or services (the task queue's backoff)."""
     if isinstance(exc, SlackApiError):
         return (transient(exc) and getattr(exc.response, "status_code", 200) != 429
-                and exc.response.get("error") != "ratelimited")  # a rate limit at HTTP 200: no Retry-After
+                and exc.response.get("error") not in RATE_LIMIT_ERRORS)  # a rate limit at HTTP 200: no Retry-After
     return slack_may_have_acted(exc) and not isinstance(exc, INFRASTRUCTURE_FAULTS)
 
 

@@ -703,7 +703,10 @@ def earlier_post(client: WebClient, config: WorkspaceConfig, request_id: str) ->
         try:
             posted = ledger.find_recent_request(client, channel=channel, request_id=request_id, since=since)
         except SlackApiError as exc:
-            if exc.response.get("error", "") not in PERMANENT_ERRORS:
+            if exc.response.get("error", "") not in PERMANENT_ERRORS or request_maybe_delivered(request_id):
+                # Not posted again while an earlier attempt's post, whose answer was lost, may be there: Slack
+                # may take a post and refuse a read (chat:write without channels:history). The task gives
+                # up, and the person hears it may have reached the approvers (tasks.delivery_gave_up).
                 raise
             # A channel we may not read (the bot was removed from it, it was deleted, the token revoked)
             # holds no earlier post of ours either. The post meets the same refusal and reports it.

@@ -63,8 +63,13 @@ _progress: ContextVar[bool] = ContextVar("task_progress", default=False)
 BASE_DELAY_SECONDS = 5  # 5 s, 10 s, 20 s, 40 s, 80 s: about 2.5 minutes in all
 MAX_RETRY_AFTER_SECONDS = 15 * 60  # a Retry-After beyond this is taken as this (a bad header must not park a task for days)
 SLACK_ERROR_CODE = re.compile(r"[a-z0-9_.\-]{1,100}")  # Slack's codes: invalid_auth, not_in_channel, …
-TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                                    "request_timeout"})
+# A rate limit answered with HTTP 200 and no Retry-After: `ratelimited` on most methods, `rate_limited` on
+# chat.postMessage ("Application has posted too many messages", docs.slack.dev/reference/methods/chat.postMessage).
+RATE_LIMIT_ERRORS = frozenset({"ratelimited", "rate_limited"})
+# `team_added_to_org`: the workspace is moving into an Enterprise Grid org, and Slack says its Web API is
+# "intermittently unavailable until the transition is complete" (chat.postMessage's errors).
+TRANSIENT_SLACK_ERRORS = RATE_LIMIT_ERRORS | frozenset({"internal_error", "fatal_error", "service_unavailable",
+                                                        "request_timeout", "team_added_to_org"})
 # Our own services failing for a moment: Redis restarting or not answering within CACHE_TIMEOUT (redis-py's
 # errors are not the builtin ConnectionError/TimeoutError), PostgreSQL restarting, SQLite's "database is
 # locked". The next attempt finds them answering again; a task ended for good on one would tell a requester

@@ -42,7 +42,9 @@ def delivery_gave_up(exc: Exception, data: dict) -> None:
         followups_lost(request_id=submission.id, user=submission.user, channel="", error=error_for_people(exc),
                        failure=failure_for_people(exc), what="The request")
         return
-    maybe_posted = transient(exc) and request_services.request_maybe_delivered(submission.id)
+    # Whatever the last fault was: an earlier attempt's post whose answer was lost may be in the ledger though
+    # this attempt met a refusal for good (a look at the channel refused, say).
+    maybe_posted = request_services.request_maybe_delivered(submission.id)
     # A post was attempted (its mark is written before it), and what failed may have come after it (the
     # cache refusing to record it, say): the request may be in the ledger although no attempt got as far
     # as marking it delivered. Told "did not reach", the requester would send it a second time.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 
 from approvals.directory import TOKEN_ERRORS
-from approvals.task_queue import error_code, is_timeout, slack_may_have_acted
+from approvals.task_queue import RATE_LIMIT_ERRORS, error_code, is_timeout, slack_may_have_acted
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def modal_not_opened_text(exc: Exception, *, form: str, again: str) -> str:
     asks them to wait, not to click at once. `again` says how to retry ("try `/timeoff` again")."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     error = exc.response.get("error") if isinstance(exc, SlackApiError) else None
-    if status == 429 or error == "ratelimited":
+    if status == 429 or error in RATE_LIMIT_ERRORS:
         return f"Slack is limiting how often this app may open forms just now; please wait a minute, then {again}."
     if is_timeout(exc):
         return f"Slack was slow to answer: if {form} didn't open, please {again}."

@@ -308,3 +308,33 @@ def test_staff_only(client, django_user_model):
     assert client.get(reverse("console:setup")).status_code == 403
     assert client.post(reverse("console:setup_check")).status_code == 403
     cache.clear()
+
+
+def test_the_setup_page_lists_jobs_slack_refused_for_good_lately_and_not_those_whose_day_was_over(hr_client):
+    install_config()
+    now = timezone.now()
+    JobRun.objects.create(job="out_today", team="Engineering", period="2031-03-11", claimed_at=now,
+                          finished_at=now, error="not_in_channel")
+    JobRun.objects.create(job="weekly_digest", team="Engineering", period="2031-W11", claimed_at=now,
+                          finished_at=now, error="expired")  # the worker was behind: nothing refused
+    JobRun.objects.create(job="reminders", team="Engineering", period="2031-03-01", claimed_at=now - timedelta(days=8),
+                          finished_at=now - timedelta(days=8), error="restricted_action")  # over a week ago
+    JobRun.objects.create(job="nudges", team="Engineering", period="2031-03-11", claimed_at=now, finished_at=None,
+                          error="ratelimited")  # still being retried: not given up
+
+    page = hr_client.get(reverse("console:setup")).text
+
+    listed = page.split('id="jobs-refused-list"', 1)[1].split("</ul>", 1)[0]
+    assert "Out today" in listed and "Engineering" in listed and "<code>not_in_channel</code>" in listed, listed
+    assert "Weekly digest" not in listed and "Reminders" not in listed and "Nudges" not in listed, listed
+
+
+def test_the_setup_page_has_no_refused_jobs_list_when_every_job_went_through(hr_client):
+    install_config()
+    now = timezone.now()
+    JobRun.objects.create(job="out_today", team="Engineering", period="2031-03-11", claimed_at=now,
+                          finished_at=now, error="")
+
+    page = hr_client.get(reverse("console:setup")).text
+
+    assert 'id="jobs-refused' not in page
