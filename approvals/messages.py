@@ -548,12 +548,14 @@ def person_not_allowed_text() -> str:
     return "they are not among the people who may request time off here (the workspace's requesters)"
 
 
-def person_no_team_text(cause: UnlistedSource | None = None) -> str:
-    """`no_team_text` for HR recording leave for someone (console text: no mentions). `cause`: a team's
-    list of members Slack refused to give, which HR can fix."""
+def person_no_team_text(cause: UnlistedSource | None = None, *, plain: bool = True) -> str:
+    """`no_team_text` for HR recording leave for someone. `cause`: a team's list of members Slack refused to
+    give, which HR can fix. `plain`: for a form's field error; else mrkdwn (HR's DM about leave recorded from
+    Slack), where the team's name HR typed is escaped and the channel a link."""
     if cause is not None:
-        return (f"they are in no team, but Slack would not list who is in {unlisted_list(cause, plain=True)} "
-                f"({cause.error}), which decides who is in {cause.team_name}: {unlisted_fix(cause)}")
+        team = cause.team_name if plain else escape(cause.team_name)
+        return (f"they are in no team, but Slack would not list who is in {unlisted_list(cause, plain=plain)} "
+                f"({cause.error}), which decides who is in {team}: {unlisted_fix(cause)}")
     return "they are in no team, so nobody could approve it; add them to a team first"
 
 

@@ -420,12 +420,30 @@ def send_receipt(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeCon
         cache.set(f"receipt-at:{entry.id}", where, RECEIPT_LOCATION_SECONDS)
 
 
+def _receipt_found(client: WebClient, entry: LedgerEntry) -> tuple[str, str] | tuple[()]:
+    """Where the receipt is when the cache forgot (emptied since it was sent, days ago): looked for in the
+    person's DM by its notice tag, since the request was posted, and kept; () (kept too, so that it is looked
+    for once) when it is not found, or Slack will not show the DM."""
+    if not entry.ts:
+        return ()
+    try:
+        since = float(entry.ts)
+    except ValueError:
+        return ()
+    where = notice_found(client, channel=entry.user, thread_ts=None, since=since,
+                         tag=notice_tag(f"receipt:{entry.id}")) or ()
+    cache.set(f"receipt-at:{entry.id}", where, RECEIPT_LOCATION_SECONDS)
+    return where
+
+
 def receipt_update(client: WebClient, entry: LedgerEntry, leave_type: LeaveTypeConfig | None, approvers=()) -> None:
     """After a decision or a withdrawal or cancellation: the receipt says so, with the buttons that now
     apply (Cancel leave on approved leave, none once rejected or cancelled). Only a receipt we know the
     place of is rewritten; none is posted anew (the decision has its own DM). Slack refusing the rewrite
     for good (the DM gone) is logged: the ledger and the decision DM say it all the same."""
     where = cache.get(f"receipt-at:{entry.id}")
+    if where is None:
+        where = _receipt_found(client, entry)
     if not where:
         return
     try:

@@ -637,7 +637,7 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
                       usergroup_members=usergroup_members).team
     if team is None:
         cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
-        raise Refused(messages.person_no_team_text(cause) if for_hr else messages.no_team_text(
+        raise Refused(messages.person_no_team_text(cause, plain=False) if for_hr else messages.no_team_text(
             config, cause=cause, hr=directory.acts_as_hr(config, submission.user), unable=directory.hr_unable(config)))
     return team
 
