@@ -67,7 +67,7 @@ from approvals.rules import (
 from approvals.selectors import holiday_dates, ledger_context, local_today, requester_cached, team_approvers
 from approvals.slack_clients import locked_write_client
 from approvals.task_queue import RetryLater, error_code
-from approvals.team_routing import named_approvers, team_of_entry
+from approvals.team_routing import fallback_deciders, named_approvers, team_of_entry
 
 logger = logging.getLogger(__name__)
 
@@ -697,8 +697,8 @@ def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | Non
 
 def approvers_of(client: WebClient, config: WorkspaceConfig, entry: LedgerEntry) -> frozenset[str]:
     team = config.team_recorded_as(entry.team)
-    if team is None:
-        return frozenset(config.fallback_approvers)
+    if team is None:  # a removed team's request: HR's who can decide it
+        return fallback_deciders(config, entry.user, unable=directory.unable_to_approve(client))
     return team_approvers(client, config, team, entry.user)
 
 

@@ -180,10 +180,11 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
                  lambda entry=entry, deciders=deciders: receipt_update(client, entry, config.leave_type(entry.leave_type),
                                                                        deciders))
     stuck = [entry for entry, deciders in left if not deciders]
+    hr_people = directory.able_hr(client, config)
     for entry in stuck:
         # Nobody may decide it, not even HR: its requester hears so, rather than waiting on someone gone
-        # (HR's own request is told to them below).
-        if entry.user not in config.fallback_approvers and not directory.is_deactivated(client, entry.user):
+        # (HR's own request is told to them below; a fallback approver who cannot decide hears it here).
+        if entry.user not in hr_people and not directory.is_deactivated(client, entry.user):
             text = messages.nobody_decides_now_text(entry, config.leave_type(entry.leave_type), config, why=why,
                                                     unable=directory.unable_to_approve(client)(config.fallback_approvers))
             try:
@@ -197,7 +198,7 @@ def hand_over_to_hr(client: WebClient, config, user: str, left: list[tuple[Ledge
                                exc.response.get("error"))
     logger.warning("approver=%s gone (%s): %s pending request(s) left to HR", user, why, len(left))
     texts = {}
-    for hr in directory.able_hr(client, config):
+    for hr in hr_people:
         theirs = [entry for entry, deciders in left if hr in deciders]
         parts = []
         if theirs:

@@ -82,6 +82,7 @@ from approvals import task_queue
 from approvals.task_queue import error_code, slack_may_have_acted, transient
 from approvals.team_routing import (
     approvers_for,
+    fallback_deciders,
     match_team,
     may_request,
     named_approvers,
@@ -586,7 +587,8 @@ def request_deliver(client: WebClient, submission: Submission) -> None:
         # retired, the person moved): only the follow-ups are left, never a refusal.
         team = team_of_entry(config, entry.team, entry.channel)
         approvers = (team_approvers(client, config, team, entry.user)
-                     if team is not None else frozenset(config.fallback_approvers))
+                     if team is not None else fallback_deciders(config, entry.user,
+                                                                unable=directory.unable_to_approve(client)))
     else:
         try:
             team = delivery_team(client, config, submission, leave_type, for_hr=recorded_by_hr(submission))
@@ -1263,5 +1265,6 @@ def send_followups(client, config: WorkspaceConfig, team: TeamConfig | None, ent
     elif entry.status == APPROVED and (now_in := team_of_user(client, config, entry.user)) is not None:
         # A removed team's leave is reminded in the team its person is in now, as the reminders job does it.
         remind_if_its_run_passed(client, now_in, entry, leave_type)
-    approvers = team_approvers(client, config, team, entry.user) if team is not None else config.fallback_approvers
+    approvers = (team_approvers(client, config, team, entry.user) if team is not None
+                 else fallback_deciders(config, entry.user, unable=directory.unable_to_approve(client)))
     tasks.publish_home_later({entry.user, *approvers})

@@ -32,8 +32,9 @@ from approvals.directory import (
     cached_profile,
     cached_usergroup_members,
     is_outsider,
+    NO_SUCH_USER,
+    fetch_user,
     known_unable,
-    unable_to_approve,
 )
 from approvals.rules import PENDING, LedgerEntry
 from approvals.slack_manifest import manifest_bot_scopes
@@ -232,13 +233,21 @@ def setup_check(client: WebClient, config: WorkspaceConfig) -> SetupReport:
                        channels_skipped=skipped, passing_fault=passing)
 
 
+# People named to decide that one check has Slack describe (users.info, Tier 4: 100+ a minute); answers are
+# kept a day, so the next checks ask only for those not described yet.
+MAX_DECIDERS_DESCRIBED = 100
+
+
 def _describe_deciders(client: WebClient, config: WorkspaceConfig) -> None:
-    """Have Slack describe the people named to decide (users.info, cached for a day), so that the page,
-    which asks Slack nothing, can name those who cannot (`named_deciders_who_cannot`: someone of another
-    organisation is in no user list of ours) and HR's powers in Slack go only to those who can."""
-    named = {*config.fallback_approvers, *(user for team in config.teams for user in team.approvers.users)}
+    """Have Slack describe the people named to decide (users.info, cached for a day), the fallback approvers
+    first, so that the page, which asks Slack nothing, can name those who cannot (`named_deciders_who_cannot`:
+    someone of another organisation or a bot is in no user list of ours) and HR's powers in Slack go only to
+    those who can. A passing fault leaves the rest to the next check."""
+    named = list(dict.fromkeys((*config.fallback_approvers,
+                                *(user for team in config.teams for user in team.approvers.users))))
     try:
-        unable_to_approve(client)(sorted(named))
+        for user in named[:MAX_DECIDERS_DESCRIBED]:
+            fetch_user(client, user, raise_passing=True)
     except (SlackClientError, OSError) as exc:  # the next check asks again
         logger.warning("setup check: could not read the deciders' profiles error=%s", error_code(exc))
 
@@ -276,18 +285,24 @@ def named_deciders_who_cannot(config: WorkspaceConfig, directory) -> list[tuple[
     """(name, what they were named as, why) of the approvers and fallback approvers named by id who cannot
     decide leave, as the console's directory (Slack's user list) shows them: guests, who may request but
     never decide, and people who have left; and, from the cached profiles (`users.info`, which the Setup
-    check asks), people of another organisation. The console's forms refuse them; a configuration imported from a
-    file, or a person who became a guest or left since, can still name them."""
+    check asks), people of another organisation, bots and ids Slack has no user for. The console's forms
+    refuse them; a configuration imported from a file, or a person who became a guest or left since, can
+    still name them."""
     named = [(user, f"an approver of {team.name}") for team in config.teams for user in team.approvers.users]
     named += [(user, "a fallback approver") for user in config.fallback_approvers]
     found = []
     for user, named_as in named:
         person = directory.person(user) if directory is not None else None
         former = directory.former_person(user) if directory is not None and person is None else None
-        if is_outsider(cached_profile(user)):  # whether or not Slack's user list holds them
+        profile = cached_profile(user)
+        if is_outsider(profile):  # whether or not Slack's user list holds them
             found.append((person.label if person is not None else user, named_as,
                           "is of another organisation (in a channel shared through Slack Connect), and only this "
                           "workspace's people decide leave"))
+        elif person is None and former is None and isinstance(profile, dict) and profile.get("bot"):
+            found.append((user, named_as, "is a bot (an app's user), not a person"))
+        elif profile == NO_SUCH_USER:
+            found.append((user, named_as, "is no one Slack knows (a mistyped or deleted user id?)"))
         elif person is not None and person.guest:
             found.append((person.label, named_as, "is a guest in Slack, and guests do not decide leave"))
         elif former is not None:

@@ -140,10 +140,16 @@ def approvers_for(
     approvers.discard(requester)
     if unable is not None and approvers:
         approvers -= set(unable(approvers))
-    if not approvers:
-        approvers = set(config.fallback_approvers) - {requester}
-        if unable is not None and approvers:
-            approvers -= set(unable(approvers))
+    return frozenset(approvers) or fallback_deciders(config, requester, unable=unable)
+
+
+def fallback_deciders(config: WorkspaceConfig, requester: str, *, unable: UnableLookup | None = None) -> frozenset[str]:
+    """The fallback approvers who decide a request when its team leaves nobody else (or was removed since):
+    never its requester, and without `unable` (those who cannot approve: a guest, a bot, a deactivated
+    account, someone of another organisation)."""
+    approvers = set(config.fallback_approvers) - {requester}
+    if unable is not None and approvers:
+        approvers -= set(unable(approvers))
     return frozenset(approvers)
 
 

@@ -30,8 +30,10 @@ from fake_slack.personas import (
     C_ENG_LEADS,
     C_GENERAL,
     C_NOBOT,
+    HR,
 )
 from test_support.flows import install_config, standard_config
+from test_support.setup_page import setup_page
 
 pytestmark = pytest.mark.django_db
 
@@ -338,3 +340,15 @@ def test_the_setup_page_has_no_refused_jobs_list_when_every_job_went_through(hr_
     page = hr_client.get(reverse("console:setup")).text
 
     assert 'id="jobs-refused' not in page
+
+
+def test_the_setup_page_names_a_fallback_approver_id_slack_has_no_user_for(hr_client, fake_slack):
+    # A configuration file with a mistyped id: the check asks Slack (users.info: user_not_found), the page says so.
+    install_config(standard_config(fallback_approvers=(HR, "U0TYPO0000")))
+
+    setup_page(hr_client, check_again=True)
+    page = setup_page(hr_client)
+
+    part = page.split('id="deciders-who-cannot"', 1)[1].split("</div>", 1)[0]
+    assert "U0TYPO0000" in part and "no one Slack knows" in part, part
+    assert HR not in part, part
