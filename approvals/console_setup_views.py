@@ -121,7 +121,7 @@ def _jobs_refused() -> list[tuple[str, JobRun]]:
     not take out today's post in a channel whose posting is restricted, say): not retried, so HR must see them.
     A job left undone because its day was over (`expired`) is no refusal."""
     since = timezone.now() - timedelta(days=JOBS_REFUSED_DAYS)
-    runs = (JobRun.objects.filter(finished_at__isnull=False, claimed_at__gte=since).exclude(error="")
+    runs = (JobRun.objects.filter(finished_at__gte=since).exclude(error="")
             .exclude(error=jobs.EXPIRED)[:JOBS_REFUSED_SHOWN])
     return [(jobs.JOB_LABELS.get(run.job, run.job), run) for run in runs]
 

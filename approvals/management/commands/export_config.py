@@ -27,10 +27,12 @@ class Command(BaseCommand):
         config = config_from_database()
         path = options["file"]
         if path is None:
+            if self.stdout._out is None:  # started with standard output closed (`>&-`): Python gives None
+                raise CommandError("cannot write the configuration to standard output: it is closed")
             try:
                 dump_config_file(config, self.stdout, options["format"] or "json")
                 self.stdout.flush()
-            except OSError as error:  # a full disk, a closed pipe
+            except (OSError, ValueError) as error:  # a full disk, a closed pipe, a file closed under us
                 if self.stdout._out is sys.stdout:
                     _silence_stdout()
                 raise CommandError(f"cannot write the configuration to standard output: {error}") from error
