@@ -9,7 +9,6 @@ told is read off the fake's wire. The app learns who people are as it would in u
 task asking `users.info`), never by writing its cache.
 """
 
-import json
 import time
 from dataclasses import replace
 from datetime import date, timedelta
@@ -49,34 +48,14 @@ from test_support.slack_requests import (
     post_event,
     post_interaction,
 )
+from test_support.unable_deciders import GINA, add_bot, add_former, add_guest
 
-GINA = "U_GINA"  # a guest (a contractor) a configuration file names as a fallback approver
-PAYROLL_BOT = "U_PAYROLLBOT"  # another app's bot user
-GONE = "U_GONE"  # someone who has left: a deactivated account
 
 ONLY_HR = "Only HR (the fallback approvers) can record or change time off for someone else."
 BOB_ALONE = replace(ENGINEERING, approvers=ApproverSource(users=(BOB,)))
 
 
 # --- People and steps, as Slack describes and sends them ------------------------------------------------
-
-
-def add_guest(fake_slack) -> str:
-    person = fake_slack.workspace.add_user(GINA, "gina", "UTC", "gina@contractor.example", real_name="Gina Gray")
-    with fake_slack.workspace.lock:
-        person.is_restricted = True
-        fake_slack.workspace.channels[C_GENERAL].members.add(GINA)
-    return GINA
-
-
-def add_bot(fake_slack) -> str:
-    fake_slack.workspace.add_user(PAYROLL_BOT, "payroll", real_name="Payroll", is_bot=True, bot_id="B_PAYROLL")
-    return PAYROLL_BOT
-
-
-def add_former(fake_slack) -> str:
-    fake_slack.workspace.add_user(GONE, "gus", "UTC", "gus@example.com", real_name="Gus Gone", deleted=True)
-    return GONE
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
-from fake_slack.workspace import User
 from test_support.flows import (
     ALICE,
     BOB,
@@ -63,61 +62,20 @@ from test_support.slack_requests import (
     post_signed,
     view_submission_payload,
 )
+from test_support.unable_deciders import GINA, GLOBEX, PAT, add_bot, add_former, add_guest, add_partner
 
 pytestmark = pytest.mark.django_db
 
 LA = ZoneInfo("America/Los_Angeles")
 CA_HOLIDAYS = holidays.country_holidays("US", subdiv="CA", years=range(2018, 2040))
 
-GINA = "U_GINA"  # a guest (a contractor) the configuration file names as a fallback approver
-PAT = "U0PATGLOBX"  # Pat, of Globex: another organisation, in a channel Acme shares through Slack Connect
-GLOBEX = "T0GLOBEX42"
 GLOBEX_ORG = "E0GLOBEX42"
-PAYROLL_BOT = "U_PAYROLLBOT"  # another app's bot user
-GONE = "U_GONE"  # someone who has left: a deactivated account
 
 ONLY_HR = "Only HR (the fallback approvers) can record or change time off for someone else."
 BOB_ALONE = replace(ENGINEERING, approvers=ApproverSource(users=(BOB,)), nudge_after_hours=24)
 
 
 # --- People Slack describes as unable to decide ------------------------------------------------------
-
-
-class PersonOfAnotherOrganisation(User):
-    """users.info's answer for someone in a shared channel: their own workspace's `team_id`."""
-
-    def to_api(self) -> dict:
-        api = super().to_api()
-        api["team_id"] = GLOBEX
-        api["profile"] = {**api["profile"], "team": GLOBEX}
-        return api
-
-
-def add_guest(fake_slack, *, single_channel: bool = False) -> str:
-    person = fake_slack.workspace.add_user(GINA, "gina", "UTC", "gina@contractor.example", real_name="Gina Gray")
-    with fake_slack.workspace.lock:
-        person.is_restricted = True
-        person.is_ultra_restricted = single_channel
-        fake_slack.workspace.channels[C_GENERAL].members.add(GINA)
-    return GINA
-
-
-def add_partner(fake_slack) -> str:
-    with fake_slack.workspace.lock:
-        fake_slack.workspace.users[PAT] = PersonOfAnotherOrganisation(PAT, "pat.globex", "Pat (Globex)",
-                                                                     "Europe/Berlin", None, "pat@globex.example")
-        fake_slack.workspace.channels[C_GENERAL].members.add(PAT)
-    return PAT
-
-
-def add_bot(fake_slack) -> str:
-    fake_slack.workspace.add_user(PAYROLL_BOT, "payroll", real_name="Payroll", is_bot=True, bot_id="B_PAYROLL")
-    return PAYROLL_BOT
-
-
-def add_former(fake_slack) -> str:
-    fake_slack.workspace.add_user(GONE, "gus", "UTC", "gus@example.com", real_name="Gus Gone", deleted=True)
-    return GONE
 
 
 UNABLE = {

@@ -27,8 +27,7 @@ from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
 from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, CAROL
-from fake_slack.workspace import User
+from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
 from test_support.command_answers import balance_of
 from test_support.flows import (
     ALICE,
@@ -50,56 +49,16 @@ from test_support.job_runs import post_entry, posts_in, run_jobs
 from test_support.setup_page import alerts, setup_page
 from test_support.slack_faults import failing, failing_each
 from test_support.slack_requests import post_command
+from test_support.unable_deciders import GINA, PAT, PAYROLL_BOT, add_bot, add_former, add_guest, add_partner
 
 pytestmark = pytest.mark.django_db
 
-GINA = "U_GINA"  # a guest (a contractor) a configuration file names as a fallback approver
-PAT = "U0PATGLOBX"  # Pat, of Globex: another organisation, in a channel shared through Slack Connect
-GLOBEX = "T0GLOBEX42"
-PAYROLL_BOT = "U_PAYROLLBOT"  # another app's bot user
-GONE = "U_GONE"  # someone who has left: a deactivated account
 
 ONLY_HR = "Only HR (the fallback approvers) can"
 LA = ZoneInfo("America/Los_Angeles")
 
 
 # --- People Slack describes as unable to decide, as the fake's users.info tells them -------------------
-
-
-class PersonOfAnotherOrganisation(User):
-    """users.info's answer for someone in a shared channel: their own workspace's `team_id`."""
-
-    def to_api(self) -> dict:
-        api = super().to_api()
-        api["team_id"] = GLOBEX
-        api["profile"] = {**api["profile"], "team": GLOBEX}
-        return api
-
-
-def add_guest(fake_slack) -> str:
-    person = fake_slack.workspace.add_user(GINA, "gina", "UTC", "gina@contractor.example", real_name="Gina Gray")
-    with fake_slack.workspace.lock:
-        person.is_restricted = True
-        fake_slack.workspace.channels[C_GENERAL].members.add(GINA)
-    return GINA
-
-
-def add_partner(fake_slack) -> str:
-    with fake_slack.workspace.lock:
-        fake_slack.workspace.users[PAT] = PersonOfAnotherOrganisation(PAT, "pat.globex", "Pat (Globex)",
-                                                                     "Europe/Berlin", None, "pat@globex.example")
-        fake_slack.workspace.channels[C_GENERAL].members.add(PAT)
-    return PAT
-
-
-def add_bot(fake_slack) -> str:
-    fake_slack.workspace.add_user(PAYROLL_BOT, "payroll", real_name="Payroll", is_bot=True, bot_id="B_PAYROLL")
-    return PAYROLL_BOT
-
-
-def add_former(fake_slack) -> str:
-    fake_slack.workspace.add_user(GONE, "gus", "UTC", "gus@example.com", real_name="Gus Gone", deleted=True)
-    return GONE
 
 
 UNABLE = {"guest": add_guest, "bot": add_bot, "deactivated": add_former, "another-organisation": add_partner}
