@@ -13,6 +13,7 @@ from approvals.config_store import current_config
 from approvals.console_tasks import LEDGER_ERROR_KEY, warm_soon
 from approvals.people_services import dm_each, memberships_changed
 from approvals.setup_checks import ANNOUNCE, APPROVALS, BOT_MUST_BE_IN, channel_uses, setup_check_soon
+from approvals.task_backend import enqueued_once
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,10 @@ def channel_lost(channel: str, how: str, *, private: bool, event_id: str) -> Non
     setup_check_soon(force=True)
     if _still_works(how, private, {_use(use) for use in uses}):
         return
-    tasks.tell_hr_channel_lost.enqueue(channel, how, event_id)
+    # Once per event even when Slack's retry comes after the shared cache lost its de-duplication mark (a
+    # Redis restart): the task's row, kept a day after it ran, is the record (where the backend can).
+    with enqueued_once(f"channel-lost:{event_id}"):
+        tasks.tell_hr_channel_lost.enqueue(channel, how, event_id)
 
 
 def _still_works(how: str, private: bool, uses: set[str]) -> bool:

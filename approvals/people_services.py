@@ -21,6 +21,7 @@ from approvals.models import DeliveryProblem
 from approvals.notifications import ONCE_MARK_SECONDS, forget_once, once, receipt_update, send_dm_once
 from approvals.rules import PENDING, LedgerEntry
 from approvals.selectors import slack_lookups
+from approvals.task_backend import enqueued_once
 from approvals.task_queue import transient
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,14 @@ def memberships_changed(*sources: str) -> None:
     directory.forget_memberships(*(source for source in sources if source))
 
 
-def user_changed(user: str, *, deleted: bool) -> None:
+def user_changed(user: str, *, deleted: bool, event_id: str = "") -> None:
+    """`event_id`: the `user_change` event's, so that Slack's retry after the shared cache lost its
+    de-duplication mark (a Redis restart) queues no second look at the leaving (`enqueued_once`)."""
     directory.forget_user(user)
-    if deleted:
+    if deleted and event_id:
+        with enqueued_once(f"departed:{event_id}"):
+            tasks.flag_departed_user.enqueue(user)
+    elif deleted:
         tasks.flag_departed_user.enqueue(user)
     else:
         # Active (again): should they be deactivated once more, HR hears of it again. While deactivated,

@@ -165,5 +165,7 @@ def event_channel_back(event: dict, envelope: dict) -> SlackResponse:
 def event_user_change(event: dict, envelope: dict) -> SlackResponse:
     user = event.get("user")
     if isinstance(user, dict) and isinstance(user.get("id"), str):
-        user_changed(user["id"], deleted=bool(user.get("deleted")))
+        event_id = envelope.get("event_id")
+        user_changed(user["id"], deleted=bool(user.get("deleted")),
+                     event_id=event_id if isinstance(event_id, str) else "")
     return ack()
