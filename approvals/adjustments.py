@@ -232,8 +232,18 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
             f"({error_for_people(exc)}); nothing was recorded"
         ) from None
     adjustment = replace(adjustment, channel=team.approvals_channel, ts=response.get("ts"))  # where the ledger has it
-    ledger_reader.record_adjustment(adjustment)
-    tasks.publish_home_later({user})  # the balances shown on their App Home changed
+    # Recorded for good once posted: what follows failing (the cache, a lock, the task row) must not turn it
+    # into "not recorded" (HR would record it again). The next ledger read finds the message all the same.
+    try:
+        ledger_reader.record_adjustment(adjustment)
+    except Exception as exc:
+        logger.warning("adjustment id=%s posted; the cached ledger not updated error=%s", adjustment.id,
+                       error_for_people(exc))
+    try:
+        tasks.publish_home_later({user})  # the balances shown on their App Home changed
+    except Exception as exc:
+        logger.warning("adjustment id=%s posted; App Home not refreshed error=%s", adjustment.id,
+                       error_for_people(exc))
     # Not the leave type: a private one (sick leave) is named only in the ledger and to HR, never in logs.
     logger.info("adjustment recorded id=%s user=%s days=%s year=%s by=%s", adjustment.id, user, days, year, by)
     return adjustment

@@ -22,7 +22,7 @@ from approvals.console_views import console_permission
 from approvals.console_tasks import ledger_error_cached, warm_soon
 from approvals.request_services import LedgerCold, Submission, request_record_for
 from approvals.slack_clients import in_request_client
-from approvals.task_queue import error_for_people
+from approvals.task_queue import INFRASTRUCTURE_FAULTS, error_for_people
 
 # The service's fields to this form's.
 FORM_FIELDS = {"user": "person", rules.FIELD_TYPE: "leave_type", rules.FIELD_START: "start",
@@ -106,6 +106,9 @@ def record_leave(request):
         except LockBusy:  # a TimeoutError, so an OSError: but ours, not Slack's
             errors = {"user": "Other requests are being sent just now; try again in a minute. "
                               "Nothing was recorded."}
+        except INFRASTRUCTURE_FAULTS:  # the task row not written (the database or cache failing for a moment)
+            errors = {"user": "Our database or cache failed for a moment, so nothing was recorded; try again in "
+                              "a minute."}
         except (SlackClientError, OSError) as exc:
             errors = {"user": f"Slack could not be asked just now ({error_for_people(exc)}); try again in a minute."}
         except LedgerCold:

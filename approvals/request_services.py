@@ -561,7 +561,13 @@ def request_record_for(client: WebClient, submission: Submission) -> dict[str, s
         if violations:
             return errors_by_field(violations)
         ledger_reader.pending_add(entry)
-    tasks.deliver_request.enqueue(submission.as_task_data())
+    try:
+        tasks.deliver_request.enqueue(submission.as_task_data())
+    except Exception:
+        # Not enqueued: nothing will post it. Its pending entry would count, for an hour, as leave that
+        # exists nowhere (refusing the same leave sent again as overlapping it).
+        ledger_reader.pending_remove(entry.id)
+        raise
     return {}
 
 
