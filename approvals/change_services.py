@@ -512,7 +512,8 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
         if claim(change_settling_key(change), SETTLE_SECONDS):
             if made is None:
                 tell_person(client, change.by, messages.change_unconfirmed_text(noun, failure))
-            tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask())
+            _settle_enqueued(change_settling_key(change),
+                             lambda: tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask()))
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
@@ -601,6 +602,16 @@ def _located(client: WebClient, config: WorkspaceConfig, request_id: str, channe
         return None
 
 
+def _settle_enqueued(key: str, enqueue) -> None:
+    """Queue the settle task its claim `key` stands for; when the task row cannot be written, give the claim
+    back, or no settle would come (nor a later give-up's) until it expired."""
+    try:
+        enqueue()
+    except Exception:
+        cache.delete(key)
+        raise
+
+
 def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, failure: str, passing: bool,
                  in_flight: bool = False) -> None:
     """As `change_gave_up`, for an edit: the new dates and note are shown back, as a refusal shows them."""
@@ -617,7 +628,8 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
             if made is None:
                 tell_person(client, by, messages.change_unconfirmed_text("edit", failure)
                             + f" What you asked for: {asked}")
-            tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask())
+            _settle_enqueued(edit_settling_key(submission),
+                             lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()))
         return
     if not passing:
         record_problem(request_id=submission.id, user=by, channel="", error=error,

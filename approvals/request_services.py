@@ -645,7 +645,9 @@ def delivery_team(client: WebClient, config: WorkspaceConfig, submission: Submis
                       usergroup_members=usergroup_members).team
     if team is None:
         cause = no_team_cause(config, submission.user, (channel_members, usergroup_members))
-        raise Refused(messages.person_no_team_text(cause, plain=False) if for_hr else messages.no_team_text(
+        # HR told by DM (leave recorded from Slack) reads mrkdwn; the console's record of it, plain text.
+        raise Refused(messages.person_no_team_text(cause, plain=asker(submission) is None) if for_hr
+                      else messages.no_team_text(
             config, cause=cause, hr=directory.acts_as_hr(config, submission.user), unable=directory.hr_unable(config)))
     return team
 
@@ -993,9 +995,14 @@ def decision_settle_gave_up(decision: Decision, unconfirmed: bool, *, error: str
 def decision_settle_later(decision: Decision, unconfirmed: bool) -> bool:
     """Have a settle task look at this decision again (one for the approver's decision at a time: a double
     click's two tasks may both give up); False when one already does."""
-    if not claim(decision_settling_key(decision), SETTLE_SECONDS):
+    key = decision_settling_key(decision)
+    if not claim(key, SETTLE_SECONDS):
         return False
-    tasks.settle_decision.enqueue(decision.as_task_data(), unconfirmed, new_ask())
+    try:
+        tasks.settle_decision.enqueue(decision.as_task_data(), unconfirmed, new_ask())
+    except Exception:
+        settle_over(key)  # no settle task holds it: the next give-up settles anew, not for two hours nobody
+        raise
     return True
 
 
@@ -1089,8 +1096,9 @@ def write_decision(client: WebClient, config: WorkspaceConfig,
             team_lock = team_lock_key(team)
             team_token = acquire(team_lock, timeout=DECISION_LOCK_SECONDS, wait=DECISION_LOCK_WAIT_SECONDS, poll=0.1)
             if team_token is None:
-                return tell_clicker("Another approval for this team is being recorded; please click again in a "
-                                    "moment.")
+                # Our own lock, not the approver's doing: the task tries again (with backoff), and only its
+                # give-up tells them (the request's lock is given back below meanwhile).
+                raise LockBusy(f"team lock of {team.name} busy for the approval of {decision.request_id}")
             full = capacity_when_approved(client, config, team, entry)
             if full:
                 return tell_clicker(f"You can't approve this yet: {escape(full)}.")
@@ -1175,8 +1183,11 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
     else:
         entry = message.entry
         team = team_of_entry(config, entry.team, decision.channel)
-        text = (clicker_refusal(client, config, team, decision, entry)
-                or "Another approver is deciding this request right now; check the message in a moment.")
+        text = clicker_refusal(client, config, team, decision, entry)
+        if text is None:
+            # Still pending: whoever held the lock wrote nothing (an edit its check refused, a slow write
+            # that failed). The click is not lost: the task tries again, and decides, or finds who did.
+            raise LockBusy(f"decision lock of {decision.request_id} busy, the request still pending")
     tell_approver(client, decision, text)
 
 

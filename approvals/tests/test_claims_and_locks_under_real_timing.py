@@ -1,0 +1,227 @@
+"""Claims, locks and once-marks in the shared cache when timing is real: a writer that holds a request's
+lock while it changes nothing, a team's approval lock held past an approver's wait, a worker that stops
+dead between claiming a follow-up and sending it, a give-up whose settle task could not be queued.
+
+What people expect (README "A decision and a 429", "A worker dies", "Our own services blink"; DESIGN §8):
+an approver's click is recorded or they are told the truth about it, never asked to click again for a
+lock only our own processes hold; a worker killed mid-task loses nothing; whoever waits hears what became
+of what they asked, whatever failed on our side before.
+
+Tasks wait as rows and run on a simulated clock (test_support.simulated_time) where a retry's timing
+matters; the test that stops a worker dead runs the click in its own thread with the immediate backend.
+"""
+
+import threading
+from types import SimpleNamespace
+from dataclasses import replace
+
+import pytest
+from django.db import OperationalError, connections
+from django.test import Client
+
+from approvals import block_ids as ids
+from approvals import request_services, tasks
+from approvals.cache_lock import acquire, release
+from approvals.request_services import Decision
+from approvals.slack_clients import background_client
+from fake_slack.personas import C_ENG_APPROVALS
+from test_support.flows import (
+    ALICE,
+    BOB,
+    ENGINEERING,
+    buttons_in,
+    dms_to,
+    ephemerals_to,
+    install_config,
+    request_time_off,
+    standard_config,
+)
+from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.slack_requests import block_actions_payload, post_interaction
+
+pytestmark = pytest.mark.django_db
+
+# An approver's wait for a lock, cut from 10 s so that the tests wait for real no longer than they must.
+SHORT_WAIT_SECONDS = 0.3
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    return simulated_clock(monkeypatch, settings)
+
+
+@pytest.fixture
+def short_lock_wait(monkeypatch):
+    monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", SHORT_WAIT_SECONDS)
+
+
+def the_request(fake_slack):
+    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
+                 if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
+    return message
+
+
+def approve_click(client, fake_slack, user=BOB):
+    message = the_request(fake_slack)
+    block_id, value = buttons_in(message.blocks)[ids.APPROVE_ACTION]
+    response = post_interaction(client, block_actions_payload(user_id=user, action_id=ids.APPROVE_ACTION,
+                                                              value=value, block_id=block_id,
+                                                              channel_id=C_ENG_APPROVALS, message_ts=message.ts))
+    assert response.status_code == 200, response.content
+    return response
+
+
+def status_of(fake_slack) -> tuple[str, str | None]:
+    payload = the_request(fake_slack).metadata["event_payload"]
+    return payload["status"], payload.get("decided_by")
+
+
+def told(fake_slack, user) -> list[str]:
+    return ephemerals_to(fake_slack, user) + dms_to(fake_slack, user)
+
+
+def a_pending_request(client, fake_slack, clock, config=None) -> str:
+    install_config(config)
+    request_time_off(client, fake_slack, ALICE, note="Ski week")
+    work_through_the_queue(clock)
+    return the_request(fake_slack).metadata["event_payload"]["id"]
+
+
+# --- A busy lock is our own wait: the click is retried, not dropped ------------------------------------
+
+
+def test_an_approval_clicked_while_another_writer_briefly_holds_the_request_is_still_recorded(
+        client, fake_slack, clock, short_lock_wait):
+    # Another writer of the request (Alice's edit that its check then refuses, a click by someone who may
+    # not decide) holds the request's lock for longer than Bob's task waits, and changes nothing. Nobody
+    # else is deciding: Bob's approval must still be recorded, not dropped with "another approver is
+    # deciding", which leaves the request pending with nobody deciding it.
+    request_id = a_pending_request(client, fake_slack, clock)
+    other_writer = acquire(f"lock:decide:{request_id}", timeout=120, wait=0)
+    assert other_writer is not None
+
+    approve_click(client, fake_slack)
+    work_through_the_queue(clock, until=clock.monotonic() + 2)  # Bob's first attempt meets the busy lock
+    release(f"lock:decide:{request_id}", other_writer)  # the other writer is done: it changed nothing
+    work_through_the_queue(clock)
+
+    assert status_of(fake_slack) == ("approved", BOB), told(fake_slack, BOB)
+    assert not [t for t in told(fake_slack, BOB) if "Another approver is deciding" in t], told(fake_slack, BOB)
+
+
+def test_an_approval_waiting_on_another_approval_of_a_team_with_max_out_is_recorded_without_clicking_again(
+        client, fake_slack, clock, short_lock_wait):
+    # Under max_out the team's approvals take turns (the team's lock): Dave's approval of another request,
+    # its write slow at Slack, holds the turn for longer than Bob's task waits. That is our own queueing:
+    # Bob's approval should be recorded once the turn is free, not bounced back to him as "click again".
+    team = replace(ENGINEERING, max_out=3)
+    a_pending_request(client, fake_slack, clock, standard_config(teams=(team,)))
+    other_approval = acquire(request_services.team_lock_key(team), timeout=120, wait=0)
+    assert other_approval is not None
+
+    approve_click(client, fake_slack)
+    work_through_the_queue(clock, until=clock.monotonic() + 2)
+    release(request_services.team_lock_key(team), other_approval)
+    work_through_the_queue(clock)
+
+    assert status_of(fake_slack) == ("approved", BOB), told(fake_slack, BOB)
+    assert not [t for t in told(fake_slack, BOB) if "click again" in t], told(fake_slack, BOB)
+
+
+# --- A worker killed between a follow-up's claim and its post ------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="README (A worker dies): a worker killed between a message's claim "
+                                       "and Slack's answer drops that one message rather than sending it twice")
+@pytest.mark.django_db(transaction=True)  # the stopped worker's thread and the recovery see each other's writes
+def test_the_decision_dm_a_killed_worker_never_sent_is_sent_when_its_task_is_run_again(client, fake_slack,
+                                                                                        monkeypatch):
+    # DESIGN §8: "a worker killed with SIGKILL mid-task loses nothing". The worker running Bob's approval
+    # writes it, posts the thread reply, claims the decision DM and dies before the DM reaches Slack (its
+    # host lost, the OOM killer). Its task goes back to the queue and runs again: Alice must still hear
+    # that her leave was approved.
+    install_config()
+    request_time_off(client, fake_slack, ALICE, note="Ski week")
+    stopped, gone = threading.Event(), threading.Event()
+    decisions: list[Decision] = []
+    real_decide, real_send = request_services.request_decide, request_services.send_dm_once
+
+    def decide(slack, decision):
+        decisions.append(decision)
+        return real_decide(slack, decision)
+
+    def send_or_die(slack, key, user, text, blocks=None):
+        if key.startswith("decision-dm:") and not stopped.is_set():
+            stopped.set()  # the worker stops here for good: nothing below this line ever runs
+            gone.wait(60)
+            raise SystemExit("worker killed")  # only once the test is over, to let the thread end
+        return real_send(slack, key, user, text, blocks)
+
+    monkeypatch.setattr(request_services, "request_decide", decide)
+    monkeypatch.setattr(request_services, "send_dm_once", send_or_die)
+
+    def killed_worker():
+        try:
+            approve_click(Client(), fake_slack)
+        except BaseException:
+            pass
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=killed_worker, daemon=True)
+    worker.start()
+    try:
+        assert stopped.wait(60), "the worker never reached the decision DM"
+        assert status_of(fake_slack) == ("approved", BOB)
+        # The task is recovered (README "A worker dies") and run again by another worker.
+        request_services.request_decide(background_client(), decisions[0])
+        approved_dms = [t for t in dms_to(fake_slack, ALICE) if "approved your" in t]
+    finally:
+        gone.set()
+        worker.join(30)
+    assert len(approved_dms) == 1, dms_to(fake_slack, ALICE)
+
+
+# --- A give-up whose settle task could not be queued -------------------------------------------------------
+
+
+def test_an_approver_whose_unconfirmed_click_could_not_be_looked_at_again_hears_of_the_next_one(
+        client, fake_slack, clock, monkeypatch, no_backoff):
+    # Bob's approval was sent to Slack and its answer lost; the task gave up and Slack will not show the
+    # message either, so a settle task is to look again later and tell him. Queuing it met the database
+    # failing for a moment (a PostgreSQL failover). When his next click gives up the same way, with the
+    # database back, he must be told something: the settle claim of the first give-up must not keep him
+    # waiting, in silence, for two hours.
+    request_id = a_pending_request(client, fake_slack, clock)
+    message = the_request(fake_slack)
+    decision = Decision(request_id=request_id, channel=C_ENG_APPROVALS, ts=message.ts, approver=BOB,
+                        status="approved")
+    real_settle = tasks.settle_decision
+
+    def enqueue(*args, **kwargs):
+        monkeypatch.setattr(tasks, "settle_decision", real_settle)  # once: then the database answers again
+        raise OperationalError("the database system is shutting down")
+
+    # The settle task's row could not be written once (a Task is frozen: its module's name is replaced).
+    monkeypatch.setattr(tasks, "settle_decision", SimpleNamespace(enqueue=enqueue, module_path=real_settle.module_path))
+    fake_slack.server_error("conversations.history", status=503, times=None)  # the last look fails
+
+    def give_up():
+        # As decide_request's give-up does after its write was tried (maybe-decided): tasks.decision_gave_up.
+        from django.core.cache import cache
+
+        cache.set(f"maybe-decided:{request_id}", "approved", 3600)
+        try:
+            tasks.decision_gave_up(TimeoutError("no answer"), decision.as_task_data())
+        except OperationalError:
+            pass  # retrying_task logs what a give-up raises
+
+    give_up()  # the first click's: the settle task could not be queued
+    fake_slack.clear_calls()
+    give_up()  # the next click's, with the database answering again
+
+    settles = tasks.settle_decision.module_path
+    from django_tasks_db.models import DBTaskResult
+
+    queued = DBTaskResult.objects.filter(task_path=settles).count()
+    assert told(fake_slack, BOB) or queued, "Bob was told nothing and nothing will look at his click again"
