@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger_reader, tasks
 from approvals.block_kit import escape
+from approvals.cache_lock import LockBusy
 from approvals.config_file import USER
 from approvals.config_types import LeaveTypeConfig, WorkspaceConfig
 from approvals.ledger import log_warnings
@@ -26,7 +27,7 @@ from approvals.ledger_format import adjustment_metadata
 from approvals.rules import HALF_DAY, Adjustment, format_days
 from approvals.rules import YEARS_AHEAD as RULES_YEARS_AHEAD
 from approvals.slack_clients import ledger_post_client
-from approvals.task_queue import error_for_people, slack_may_have_acted, transient
+from approvals.task_queue import INFRASTRUCTURE_FAULTS, error_for_people, slack_may_have_acted, transient
 from approvals.team_routing import match_team
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,12 @@ def adjustment_record(
     return adjustment
 
 
+def _ours_blinking(exc: BaseException) -> bool:
+    """Our database, cache or a lock failing for a moment (worth a line in the log), not a bug (worth its
+    traceback)."""
+    return isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS))
+
+
 def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int,
             reason: str, by: str, post_client: WebClient | None = None) -> Adjustment:
     try:
@@ -238,12 +245,12 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
         ledger_reader.record_adjustment(adjustment)
     except Exception as exc:
         logger.warning("adjustment id=%s posted; the cached ledger not updated error=%s", adjustment.id,
-                       error_for_people(exc))
+                       error_for_people(exc), exc_info=not _ours_blinking(exc))
     try:
         tasks.publish_home_later({user})  # the balances shown on their App Home changed
     except Exception as exc:
         logger.warning("adjustment id=%s posted; App Home not refreshed error=%s", adjustment.id,
-                       error_for_people(exc))
+                       error_for_people(exc), exc_info=not _ours_blinking(exc))
     # Not the leave type: a private one (sick leave) is named only in the ledger and to HR, never in logs.
     logger.info("adjustment recorded id=%s user=%s days=%s year=%s by=%s", adjustment.id, user, days, year, by)
     return adjustment

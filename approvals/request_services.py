@@ -1186,7 +1186,10 @@ def tell_after_waiting(client, config: WorkspaceConfig, decision: Decision) -> N
         text = clicker_refusal(client, config, team, decision, entry)
         if text is None:
             # Still pending: whoever held the lock wrote nothing (an edit its check refused, a slow write
-            # that failed). The click is not lost: the task tries again, and decides, or finds who did.
+            # that failed). The click is not lost: the task tries again, and decides, or finds who did. A
+            # `decided:` mark the message does not bear out (the decided copy of a request posted twice was
+            # deleted) is dropped, or every later click would stop waiting for the lock at once.
+            cache.delete(f"decided:{decision.request_id}")
             raise LockBusy(f"decision lock of {decision.request_id} busy, the request still pending")
     tell_approver(client, decision, text)
 

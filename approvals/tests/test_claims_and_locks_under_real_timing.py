@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from dataclasses import replace
 
 import pytest
+from django.core.cache import cache
 from django.db import OperationalError, connections
 from django.test import Client
 
@@ -30,9 +31,13 @@ from test_support.flows import (
     BOB,
     ENGINEERING,
     buttons_in,
+    click,
     dms_to,
     ephemerals_to,
     install_config,
+    metadata_payload,
+    posted_requests,
+    request_status,
     request_time_off,
     standard_config,
 )
@@ -225,3 +230,17 @@ def test_an_approver_whose_unconfirmed_click_could_not_be_looked_at_again_hears_
 
     queued = DBTaskResult.objects.filter(task_path=settles).count()
     assert told(fake_slack, BOB) or queued, "Bob was told nothing and nothing will look at his click again"
+
+
+def test_a_decided_mark_the_message_does_not_bear_out_does_not_stop_the_next_approval(client, fake_slack,
+                                                                                      no_sleeping):
+    # A request posted twice whose decided copy was deleted: its `decided:` mark (kept a day) is still there,
+    # yet the message reads pending. Bob's approval must be recorded, not end in "try again" for a day.
+    install_config()
+    request_time_off(client, fake_slack, ALICE)
+    [posted] = posted_requests(fake_slack)
+    cache.set(f"decided:{metadata_payload(posted)['id']}", "approved", 24 * 3600)
+
+    click(client, fake_slack, BOB, ids.APPROVE_ACTION, posted)
+
+    assert (request_status(fake_slack)["status"], request_status(fake_slack)["decided_by"]) == ("approved", BOB)
