@@ -1,8 +1,10 @@
-"""What the app posted, as the fake Slack recorded it: top-level posts in a channel, thread replies, and the
-requester's receipt DM as it reads after its rewrites."""
+"""What the app posted, as the fake Slack recorded it: top-level posts in a channel, thread replies, the
+requester's receipt DM as it reads after its rewrites, and the one request message with its Approve button."""
 
-from fake_slack.personas import ALICE, C_ENG_APPROVALS
+from approvals import block_ids as ids
+from fake_slack.personas import ALICE, BOB, C_ENG_APPROVALS
 from test_support.flows import buttons_in
+from test_support.slack_requests import block_actions_payload, post_interaction
 
 
 def posts_to(fake_slack, channel) -> list[str]:
@@ -29,3 +31,21 @@ def receipt_now(fake_slack, user=ALICE) -> tuple[str, list]:
                if c.params["channel"] == posted.response["channel"] and c.params["ts"] == posted.response["ts"]]
     params = updates[-1].params if updates else posted.params
     return params["text"], params.get("blocks") or []
+
+
+def the_request(fake_slack):
+    """The one request message in Engineering's approvals channel, as it stands now."""
+    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
+                 if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
+    return message
+
+
+def press_approve(client, fake_slack, user=BOB):
+    """`user` presses Approve on the request message as it stands now, as Slack sends the click."""
+    message = the_request(fake_slack)
+    block_id, value = buttons_in(message.blocks)[ids.APPROVE_ACTION]
+    response = post_interaction(client, block_actions_payload(user_id=user, action_id=ids.APPROVE_ACTION,
+                                                              value=value, block_id=block_id,
+                                                              channel_id=C_ENG_APPROVALS, message_ts=message.ts))
+    assert response.status_code == 200, response.content
+    return response

@@ -30,7 +30,6 @@ from test_support.flows import (
     ALICE,
     BOB,
     ENGINEERING,
-    buttons_in,
     click,
     dms_to,
     ephemerals_to,
@@ -41,8 +40,8 @@ from test_support.flows import (
     request_time_off,
     standard_config,
 )
+from test_support.posted import press_approve, the_request
 from test_support.simulated_time import simulated_clock, work_through_the_queue
-from test_support.slack_requests import block_actions_payload, post_interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -58,22 +57,6 @@ def clock(monkeypatch, settings):
 @pytest.fixture
 def short_lock_wait(monkeypatch):
     monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", SHORT_WAIT_SECONDS)
-
-
-def the_request(fake_slack):
-    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
-                 if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
-    return message
-
-
-def approve_click(client, fake_slack, user=BOB):
-    message = the_request(fake_slack)
-    block_id, value = buttons_in(message.blocks)[ids.APPROVE_ACTION]
-    response = post_interaction(client, block_actions_payload(user_id=user, action_id=ids.APPROVE_ACTION,
-                                                              value=value, block_id=block_id,
-                                                              channel_id=C_ENG_APPROVALS, message_ts=message.ts))
-    assert response.status_code == 200, response.content
-    return response
 
 
 def status_of(fake_slack) -> tuple[str, str | None]:
@@ -105,7 +88,7 @@ def test_an_approval_clicked_while_another_writer_briefly_holds_the_request_is_s
     other_writer = acquire(f"lock:decide:{request_id}", timeout=120, wait=0)
     assert other_writer is not None
 
-    approve_click(client, fake_slack)
+    press_approve(client, fake_slack)
     work_through_the_queue(clock, until=clock.monotonic() + 2)  # Bob's first attempt meets the busy lock
     release(f"lock:decide:{request_id}", other_writer)  # the other writer is done: it changed nothing
     work_through_the_queue(clock)
@@ -124,7 +107,7 @@ def test_an_approval_waiting_on_another_approval_of_a_team_with_max_out_is_recor
     other_approval = acquire(request_services.team_lock_key(team), timeout=120, wait=0)
     assert other_approval is not None
 
-    approve_click(client, fake_slack)
+    press_approve(client, fake_slack)
     work_through_the_queue(clock, until=clock.monotonic() + 2)
     release(request_services.team_lock_key(team), other_approval)
     work_through_the_queue(clock)
@@ -167,7 +150,7 @@ def test_the_decision_dm_a_killed_worker_never_sent_is_sent_when_its_task_is_run
 
     def killed_worker():
         try:
-            approve_click(Client(), fake_slack)
+            press_approve(Client(), fake_slack)
         except BaseException:
             pass
         finally:

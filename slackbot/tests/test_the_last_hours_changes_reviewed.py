@@ -11,24 +11,23 @@ from dataclasses import replace
 import pytest
 from django.core.cache import cache
 
-from approvals import block_ids as ids
 from approvals import request_services
 from approvals.cache_lock import acquire, release
 from approvals.models import DeliveryProblem
-from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL, HR
+from fake_slack.personas import C_ENG, CAROL, HR
 from test_support.flows import (
     ALICE,
     BOB,
     ENGINEERING,
-    buttons_in,
     dms_to,
     ephemerals_to,
     install_config,
     request_time_off,
     standard_config,
 )
+from test_support.posted import press_approve, the_request
 from test_support.simulated_time import simulated_clock, work_through_the_queue
-from test_support.slack_requests import block_actions_payload, event_envelope, post_event, post_interaction
+from test_support.slack_requests import event_envelope, post_event
 
 pytestmark = pytest.mark.django_db
 
@@ -43,21 +42,6 @@ def clock(monkeypatch, settings):
 @pytest.fixture
 def short_lock_wait(monkeypatch):
     monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", SHORT_WAIT_SECONDS)
-
-
-def the_request(fake_slack):
-    [message] = [m for m in fake_slack.workspace.messages(C_ENG_APPROVALS)
-                 if m.metadata and m.metadata.get("event_type") == "timeoff_request"]
-    return message
-
-
-def click_approve(client, fake_slack, user=BOB):
-    message = the_request(fake_slack)
-    block_id, value = buttons_in(message.blocks)[ids.APPROVE_ACTION]
-    response = post_interaction(client, block_actions_payload(user_id=user, action_id=ids.APPROVE_ACTION,
-                                                              value=value, block_id=block_id,
-                                                              channel_id=C_ENG_APPROVALS, message_ts=message.ts))
-    assert response.status_code == 200, response.content
 
 
 def status_of(fake_slack) -> tuple[str, str | None]:
@@ -170,7 +154,7 @@ def test_an_approval_whose_team_turn_never_comes_tells_the_approver_once_that_no
     holder = acquire(request_services.team_lock_key(team), timeout=24 * 3600, wait=0)
     assert holder is not None
     try:
-        click_approve(client, fake_slack)
+        press_approve(client, fake_slack)
         work_through_the_queue(clock)
     finally:
         release(request_services.team_lock_key(team), holder)
@@ -192,13 +176,13 @@ def test_an_approval_clicked_again_after_its_task_gave_up_on_a_busy_request_is_r
     request_id = a_pending_request(client, fake_slack, clock)
     holder = acquire(f"lock:decide:{request_id}", timeout=24 * 3600, wait=0)
     assert holder is not None
-    click_approve(client, fake_slack)
+    press_approve(client, fake_slack)
     work_through_the_queue(clock)
     assert status_of(fake_slack) == ("pending", None)
     assert [t for t in told(fake_slack, BOB) if "could not record your approval" in t], told(fake_slack, BOB)
 
     release(f"lock:decide:{request_id}", holder)
-    click_approve(client, fake_slack)
+    press_approve(client, fake_slack)
     work_through_the_queue(clock)
 
     assert status_of(fake_slack) == ("approved", BOB), told(fake_slack, BOB)
@@ -212,7 +196,7 @@ def test_someone_who_may_not_decide_is_told_so_at_once_though_the_request_is_bus
     holder = acquire(f"lock:decide:{request_id}", timeout=24 * 3600, wait=0)
     assert holder is not None
     try:
-        click_approve(client, fake_slack, user=CAROL)
+        press_approve(client, fake_slack, user=CAROL)
         ran = work_through_the_queue(clock)
     finally:
         release(f"lock:decide:{request_id}", holder)
