@@ -9,6 +9,11 @@ HTTP server serves the whole session; each test resets its state.
 `attempts`: (task name, attempt, status) of every task attempt that finishes.
 
 `browser`: a headless Chromium for a browser test (`test_support.browser`).
+
+`clock`: tasks as rows run by one worker on a simulated clock (`test_support.simulated_time`); a file
+that needs more of the clock simulated (ledger reads, daily jobs) defines its own.
+
+`short_lock_wait`: an approver's task waits 0.3 s for a busy request or team lock (10 s in production).
 """
 
 import pytest
@@ -67,6 +72,20 @@ def pause_clock(monkeypatch):
     monkeypatch.setattr(slack_pauses, "time", clock)
     monkeypatch.setattr(builtin_handlers, "time", types.SimpleNamespace(sleep=clock.sleep))
     return clock
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    from test_support.simulated_time import simulated_clock
+
+    return simulated_clock(monkeypatch, settings)
+
+
+@pytest.fixture
+def short_lock_wait(monkeypatch):
+    from approvals import request_services
+
+    monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", 0.3)
 
 
 @pytest.fixture

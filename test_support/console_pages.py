@@ -1,12 +1,29 @@
 """The console's pages, for the tests: a team form filled in as HR would, or sent as it opened with
-changes typed over it, and what a page shows (its text, what stands under a field)."""
+changes typed over it, and what a page shows (its text, what stands under a field); an HR admin signed
+in, and their press of *Check Slack again* on the Setup page."""
 
 import html
 import re
 
+from django.test import Client
 from django.urls import reverse
 
 from approvals.models import Team
+from test_support.setup_page import setup_page
+
+
+def signed_in_admin(django_user_model) -> Client:
+    """An HR admin signed in to the console, in a browser of their own (apart from Slack's requests)."""
+    admin = django_user_model.objects.create_user("hilda", "hilda@example.com", "a-long-test-password",
+                                                  is_staff=True)
+    browser = Client()
+    browser.force_login(admin)
+    return browser
+
+
+def check_slack_again(console) -> str:
+    """HR presses *Check Slack again* on the Setup page: Slack describes everyone named to decide."""
+    return setup_page(console, check_again=True)
 
 
 def team_post(**changes):

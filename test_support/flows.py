@@ -155,15 +155,18 @@ def buttons_in(blocks) -> dict:
 
 
 def press(client, user: str, blocks, action_id: str, *, channel: str = "D_X", ts: str = "1766000000.000200",
-          on_list: bool = False):
+          on_list: bool = False, as_sent=None):
     """A click on a button of `blocks`: on a message in `channel` (a DM by default, as a receipt's);
-    `on_list`: on the ephemeral `/timeoff list` answer there, as Slack sends that (no message)."""
+    `on_list`: on the ephemeral `/timeoff list` answer there, as Slack sends that (no message);
+    `as_sent`: a change Slack makes to the payload for this person (their own team, for Slack Connect)."""
     block_id, value = buttons_in(blocks)[action_id]
     payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
                                     channel_id=channel, message_ts=ts)
     if on_list:
         payload["container"]["is_ephemeral"] = True
         payload.pop("message")
+    if as_sent is not None:
+        payload = as_sent(payload, user)
     response = post_interaction(client, payload)
     assert response.status_code == 200, response.content
     return response

@@ -41,22 +41,9 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.posted import press_approve, the_request
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 
 pytestmark = pytest.mark.django_db
-
-# An approver's wait for a lock, cut from 10 s so that the tests wait for real no longer than they must.
-SHORT_WAIT_SECONDS = 0.3
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
-
-
-@pytest.fixture
-def short_lock_wait(monkeypatch):
-    monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", SHORT_WAIT_SECONDS)
 
 
 def status_of(fake_slack) -> tuple[str, str | None]:

@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
@@ -23,6 +22,7 @@ from approvals.jobs import csv_safe
 from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL, DAVE
+from test_support.console_pages import check_slack_again, signed_in_admin
 from test_support.flows import (
     ALICE,
     BOB,
@@ -35,18 +35,16 @@ from test_support.flows import (
     ephemerals_to,
     install_config,
     ledger_messages,
+    press,
     request_time_off,
     standard_config,
 )
 from test_support.job_runs import post_entry
-from test_support.setup_page import setup_page
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
     event_envelope,
-    new_trigger_id,
     post_command,
     post_event,
-    post_interaction,
 )
 from test_support.unable_deciders import GINA, add_bot, add_former, add_guest
 
@@ -61,16 +59,7 @@ BOB_ALONE = replace(ENGINEERING, approvers=ApproverSource(users=(BOB,)))
 @pytest.fixture
 def console(django_user_model, fake_slack):
     """An HR admin signed in to the console, in a browser of their own."""
-    admin = django_user_model.objects.create_user("hilda", "hilda@example.com", "a-long-test-password",
-                                                  is_staff=True)
-    browser = Client()
-    browser.force_login(admin)
-    return browser
-
-
-def check_slack_again(console) -> str:
-    """HR presses *Check Slack again* on the Setup page: Slack describes everyone named to decide."""
-    return setup_page(console, check_again=True)
+    return signed_in_admin(django_user_model)
 
 
 def answer_text(response) -> str:
@@ -79,28 +68,6 @@ def answer_text(response) -> str:
 
 def command(client, text: str, user: str):
     response = post_command(client, text, user_id=user)
-    assert response.status_code == 200, response.content
-    return response
-
-
-def press_on_list(client, user: str, blocks, action_id: str):
-    """A button of an ephemeral `/timeoff cancel` answer in #general, pressed by `user`, as Slack sends it."""
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T_ACME"},
-        "api_app_id": "A_TIMEOFF",
-        "token": "verification-token-unused",
-        "container": {"type": "message", "message_ts": "1766000000.000200", "channel_id": C_GENERAL,
-                      "is_ephemeral": True},
-        "trigger_id": new_trigger_id(),
-        "team": {"id": "T_ACME", "domain": "acme"},
-        "channel": {"id": C_GENERAL, "name": "general"},
-        "response_url": "https://hooks.slack.com/actions/T_ACME/1/x",
-        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-                     "action_ts": f"{time.time():.6f}", "text": {"type": "plain_text", "text": "Withdraw"}}],
-    }
-    response = post_interaction(client, payload)
     assert response.status_code == 200, response.content
     return response
 
@@ -265,7 +232,7 @@ def test_withdrawing_a_removed_teams_request_does_not_call_on_a_fallback_approve
     blocks = changeable_list(client, fake_slack, ALICE)
     fake_slack.clear_calls()
 
-    press_on_list(client, ALICE, blocks, ids.WITHDRAW_ACTION)
+    press(client, ALICE, blocks, ids.WITHDRAW_ACTION, channel=C_GENERAL, on_list=True)
 
     assert requests_of(fake_slack, ALICE)[0]["status"] == "cancelled"
     [reply] = [text for text in thread_replies(fake_slack, ts) if "Withdrawn" in text]
@@ -283,7 +250,7 @@ def test_hr_withdrawing_their_own_removed_teams_request_is_not_called_on_to_deci
     blocks = changeable_list(client, fake_slack, HR)
     fake_slack.clear_calls()
 
-    press_on_list(client, HR, blocks, ids.WITHDRAW_ACTION)
+    press(client, HR, blocks, ids.WITHDRAW_ACTION, channel=C_GENERAL, on_list=True)
 
     assert requests_of(fake_slack, HR)[0]["status"] == "cancelled"
     [reply] = [text for text in thread_replies(fake_slack, ts) if "Withdrawn" in text]

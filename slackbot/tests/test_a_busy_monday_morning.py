@@ -41,7 +41,7 @@ from approvals import block_ids as ids
 from approvals.job_services import jobs_run_due
 from approvals.models import DeliveryProblem, JobRun
 from fake_slack.personas import BOB, C_ENG, C_ENG_APPROVALS, DAVE
-from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
+from test_support.simulated_time import Clock, work_through_the_queue
 from test_support.flows import ALICE, ENGINEERING, install_config, request_values, standard_config
 from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
 
@@ -62,11 +62,6 @@ QUICK_SECONDS = 2.0
 
 
 # --- Simulated time ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 # --- Slack as it limits us ---------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import slow
 from test_support.slack_requests import (
     block_actions_payload,
@@ -62,11 +62,6 @@ WELL_WITHIN_SECONDS = 2.0
 LATE = 1.6  # past the one-second background timeout of these tests, and past the in-request 1.5 s
 LA = ZoneInfo("America/Los_Angeles")
 FRIDAY = MONDAY - timedelta(days=3)
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 # --- Slack's requests to us, timed ----------------------------------------------------------------

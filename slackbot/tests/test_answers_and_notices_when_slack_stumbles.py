@@ -45,7 +45,7 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.job_runs import post_entry, run_jobs
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing, failing_each, slow
 from test_support.slack_requests import block_actions_payload, post_command, post_interaction
 
@@ -60,11 +60,6 @@ ASKED = {
     "list": (LIST_CHECKING_TEXT, "Your time off", "list your time off"),
     "who": (WHO_CHECKING_TEXT, "Engineering", "tell who's out"),
 }
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def ask(client, user: str, text: str) -> str:

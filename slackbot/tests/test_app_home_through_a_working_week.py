@@ -42,7 +42,7 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.home_views import shown_text, waiting_count
-from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
+from test_support.simulated_time import Clock, work_through_the_queue
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
     event_envelope,
@@ -62,11 +62,6 @@ PUBLISH_FAULTS = {
     "http_503": (503, {}, {"ok": False, "error": "service_unavailable"}),
     "internal_error_at_200": (200, {}, {"ok": False, "error": "internal_error"}),
 }
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 # --- What Slack receives ------------------------------------------------------------------------------

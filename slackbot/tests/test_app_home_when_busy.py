@@ -32,7 +32,7 @@ from approvals.config_types import ApproverSource, MemberSource
 from approvals.rules import APPROVED, PENDING, LedgerEntry
 from fake_slack.ledger_seed import seed_ledger
 from fake_slack.personas import C_ENG_APPROVALS
-from test_support.simulated_time import Clock, simulated_clock, work_through_the_queue
+from test_support.simulated_time import Clock, work_through_the_queue
 from test_support.flows import (
     ENGINEERING,
     MONDAY,
@@ -70,11 +70,6 @@ QUICK_SECONDS = 2.0
 
 
 # --- Simulated time and the worker ------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def waiting_rows(name: str) -> list:

@@ -37,7 +37,7 @@ from test_support.flows import (
     request_values,
 )
 from test_support.half_down_slack import HalfDownSlack, dm_texts, request_messages, the_entry, thread
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_requests import (
     block_actions_payload,
     post_command,
@@ -57,11 +57,6 @@ COULD_NOT_CONFIRM = "could not confirm"
 AFTER_ALL = "was recorded after all"
 UNCHANGED = "It is unchanged"
 HR_CHANGED = f"<@{HR}> changed your time off"
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 @pytest.fixture

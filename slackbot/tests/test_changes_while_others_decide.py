@@ -46,7 +46,7 @@ from test_support.flows import (
     request_values,
     standard_config,
 )
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing, slow
 from test_support.slack_requests import (
     event_envelope,
@@ -65,11 +65,6 @@ FRIDAY = MONDAY + timedelta(days=4)
 NEXT_MONDAY = MONDAY + timedelta(days=7)
 NEXT_TUESDAY = MONDAY + timedelta(days=8)
 NEXT_WEDNESDAY = MONDAY + timedelta(days=9)
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 # --- Which calls Slack fails ----------------------------------------------------------------------

@@ -41,7 +41,7 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.half_down_slack import HalfDownSlack, dm_texts, request_messages, the_entry, thread
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_requests import (
     block_actions_payload,
     event_envelope,
@@ -65,11 +65,6 @@ NOT_AFTER_ALL = "was not recorded after all"
 HOSTILE_REASON = "<!channel> Overlaps the <https://evil.example|release> & <@U_HR> said no"
 ESCAPED_REASON = ("&lt;!channel&gt; Overlaps the &lt;https://evil.example|release&gt; &amp; &lt;@U_HR&gt; "
                   "said no")
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 @pytest.fixture

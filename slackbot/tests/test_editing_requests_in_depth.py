@@ -38,7 +38,7 @@ from test_support.flows import (
     request_values,
     standard_config,
 )
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
     block_actions_payload,
@@ -62,11 +62,6 @@ DECEMBER_MONDAY = date(2031, 12, 15)
 DECEMBER_WEDNESDAY = date(2031, 12, 17)
 LAST_MONDAY = date(2031, 12, 29)
 NEW_YEAR_FRIDAY = date(2032, 1, 2)
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def rewrite_of_request(method, params) -> bool:

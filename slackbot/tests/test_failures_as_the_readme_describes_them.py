@@ -36,17 +36,12 @@ from test_support.flows import (
     submit_request,
 )
 from test_support.setup_page import setup_page
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_requests import block_actions_payload, post_interaction
 
 pytestmark = pytest.mark.django_db
 
 MINUTE = 60
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 @pytest.fixture

@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from django.test import Client
 
 from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, C_GENERAL
+from test_support.console_pages import check_slack_again, signed_in_admin
 from test_support.flows import (
     ALICE,
     BOB,
@@ -45,17 +45,16 @@ from test_support.flows import (
     install_config,
     ledger_messages,
     open_app_home,
+    press,
     request_time_off,
     request_values,
     standard_config,
 )
 from test_support.home_views import shown_text, waiting_count
 from test_support.job_runs import post_entry, run_jobs
-from test_support.setup_page import setup_page
 from test_support.slack_requests import (
     command_fields,
     event_envelope,
-    new_trigger_id,
     post_command,
     post_event,
     post_interaction,
@@ -97,22 +96,13 @@ def with_fallback(unable: str, **changes):
 @pytest.fixture
 def console(django_user_model, fake_slack):
     """An HR admin signed in to the console (a browser of their own, apart from Slack's requests)."""
-    admin = django_user_model.objects.create_user("hilda", "hilda@example.com", "a-long-test-password",
-                                                  is_staff=True)
-    browser = Client()
-    browser.force_login(admin)
-    return browser
+    return signed_in_admin(django_user_model)
 
 
 @pytest.fixture(autouse=True)
 def export_dir(settings, tmp_path):
     settings.LEDGER_EXPORT_DIR = tmp_path / "exports"  # the nightly export runs with the ledger watch
     return settings.LEDGER_EXPORT_DIR
-
-
-def check_slack_again(console) -> str:
-    """HR presses *Check Slack again* on the Setup page: Slack describes everyone named to decide."""
-    return setup_page(console, check_again=True)
 
 
 # --- Steps as Slack sends them -------------------------------------------------------------------------
@@ -143,28 +133,6 @@ def as_slack_sends(payload: dict, user: str) -> dict:
     return {**payload, "user": {"id": PAT, "username": "pat.globex", "name": "pat.globex", "team_id": GLOBEX},
             "team": {"id": GLOBEX, "domain": "globex", "enterprise_id": GLOBEX_ORG, "enterprise_name": "Globex"},
             "is_enterprise_install": False}
-
-
-def press_on_list(client, user: str, blocks, action_id: str):
-    """A button of an ephemeral `/timeoff for @person list` answer in #general, pressed by `user`."""
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T_ACME"},
-        "api_app_id": "A_TIMEOFF",
-        "token": "verification-token-unused",
-        "container": {"type": "message", "message_ts": "1766000000.000200", "channel_id": C_GENERAL,
-                      "is_ephemeral": True},
-        "trigger_id": new_trigger_id(),
-        "team": {"id": "T_ACME", "domain": "acme"},
-        "channel": {"id": C_GENERAL, "name": "general"},
-        "response_url": "https://hooks.slack.com/actions/T_ACME/1/x",
-        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-                     "action_ts": f"{time.time():.6f}", "text": {"type": "plain_text", "text": "Cancel"}}],
-    }
-    response = post_interaction(client, as_slack_sends(payload, user))
-    assert response.status_code == 200, response.content
-    return response
 
 
 def told(fake_slack, user: str) -> list[str]:
@@ -317,14 +285,14 @@ def test_withdrawing_a_colleagues_pending_request_is_refused_to_a_fallback_appro
     check_slack_again(console)
     fake_slack.clear_calls()
 
-    press_on_list(client, unable, blocks, ids.WITHDRAW_ACTION)
+    press(client, unable, blocks, ids.WITHDRAW_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)
 
     assert requests_of(fake_slack, ALICE)[0]["status"] == "pending"
     assert fake_slack.calls("chat.update") == [] and dms_to(fake_slack, ALICE) == []
     said = told(fake_slack, unable)
     assert said and "only the requester (or HR)" in said[0], said
 
-    press_on_list(client, HR, blocks, ids.WITHDRAW_ACTION)  # Hannah may
+    press(client, HR, blocks, ids.WITHDRAW_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)  # Hannah may
     assert requests_of(fake_slack, ALICE)[0]["status"] == "cancelled"
 
 
@@ -341,14 +309,14 @@ def test_cancelling_a_colleagues_approved_leave_is_refused_to_a_guest_fallback_a
     check_slack_again(console)
     fake_slack.clear_calls()
 
-    press_on_list(client, GINA, blocks, ids.CANCEL_ACTION)
+    press(client, GINA, blocks, ids.CANCEL_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)
 
     assert requests_of(fake_slack, ALICE)[0]["status"] == "approved"
     assert fake_slack.calls("chat.update") == [] and dms_to(fake_slack, ALICE) == []
     said = told(fake_slack, GINA)
     assert said and "only the requester (or HR)" in said[0], said
 
-    press_on_list(client, HR, blocks, ids.CANCEL_ACTION)
+    press(client, HR, blocks, ids.CANCEL_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)
     assert requests_of(fake_slack, ALICE)[0]["status"] == "cancelled"
 
 
@@ -362,13 +330,13 @@ def test_editing_a_colleagues_request_opens_no_form_for_a_fallback_approver_who_
     check_slack_again(console)
     fake_slack.clear_calls()
 
-    press_on_list(client, unable, blocks, ids.EDIT_ACTION)
+    press(client, unable, blocks, ids.EDIT_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)
 
     assert fake_slack.calls("views.open") == []
     said = told(fake_slack, unable)
     assert said and "Only the requester (or HR) can edit this request." in said[0], said
 
-    press_on_list(client, HR, blocks, ids.EDIT_ACTION)  # Hannah gets the form, filled in with Alice's request
+    press(client, HR, blocks, ids.EDIT_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)  # Hannah gets the form, filled in with Alice's request
     [opened] = fake_slack.calls("views.open")
     assert opened.response.get("ok"), opened.response
 
@@ -395,7 +363,7 @@ def test_a_guest_fallback_approver_cannot_cancel_their_own_leave_once_it_has_sta
         blocks = [{"type": "actions", "block_id": f"{ids.LIST_BLOCK_PREFIX}x", "elements": [
             {"type": "button", "action_id": ids.CANCEL_ACTION, "value": value,
              "text": {"type": "plain_text", "text": "Cancel"}}]}]
-        press_on_list(client, user, blocks, ids.CANCEL_ACTION)
+        press(client, user, blocks, ids.CANCEL_ACTION, channel=C_GENERAL, on_list=True, as_sent=as_slack_sends)
 
     statuses = {m.metadata["event_payload"]["id"]: m.metadata["event_payload"]["status"]
                 for m in ledger_messages(fake_slack)}

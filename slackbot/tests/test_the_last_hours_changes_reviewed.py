@@ -26,22 +26,10 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.posted import press_approve, the_request
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_requests import event_envelope, post_event
 
 pytestmark = pytest.mark.django_db
-
-SHORT_WAIT_SECONDS = 0.2  # an approver's task waits this long for a lock (10 s in production)
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
-
-
-@pytest.fixture
-def short_lock_wait(monkeypatch):
-    monkeypatch.setattr(request_services, "DECISION_LOCK_WAIT_SECONDS", SHORT_WAIT_SECONDS)
 
 
 def status_of(fake_slack) -> tuple[str, str | None]:

@@ -52,7 +52,7 @@ from test_support.flows import (
     request_values,
     standard_config,
 )
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
     block_actions_payload,
@@ -80,11 +80,6 @@ def release_before(path: str, name: str) -> types.ModuleType:
     module.__file__ = f"{BEFORE}:{path}"
     exec(compile(shown.stdout, module.__file__, "exec"), module.__dict__)
     return module
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def run(clock) -> int:

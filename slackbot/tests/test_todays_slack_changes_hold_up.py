@@ -40,7 +40,7 @@ from test_support.flows import (
     request_values,
     standard_config,
 )
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing
 from test_support.slack_requests import (
     SLACK_TEAM,
@@ -70,11 +70,6 @@ SUPPORT = TeamConfig(
     announce_channel=C_GENERAL,
     timezone="UTC",
 )
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def as_view(view) -> dict:

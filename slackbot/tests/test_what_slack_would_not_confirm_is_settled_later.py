@@ -21,17 +21,12 @@ from test_support.flows import (
     request_status,
     request_time_off,
 )
-from test_support.simulated_time import simulated_clock, work_through_the_queue
+from test_support.simulated_time import work_through_the_queue
 
 pytestmark = pytest.mark.django_db
 
 # The change task's attempts, with their backoff (5 s, 10 s, … 80 s), and a little more: it has given up.
 CHANGE_GIVES_UP_WITHIN = 170
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    return simulated_clock(monkeypatch, settings)
 
 
 def receipt_call(fake_slack):

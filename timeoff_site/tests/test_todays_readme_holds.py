@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError
-from django.test import Client
 
 from approvals import block_ids as ids
 from approvals.config_types import ApproverSource
@@ -29,6 +28,7 @@ from approvals.models import DeliveryProblem
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL
 from test_support.command_answers import balance_of
+from test_support.console_pages import check_slack_again, signed_in_admin
 from test_support.flows import (
     ALICE,
     BOB,
@@ -46,7 +46,7 @@ from test_support.flows import (
     standard_config,
 )
 from test_support.job_runs import post_entry, posts_in, run_jobs
-from test_support.setup_page import alerts, setup_page
+from test_support.setup_page import alerts
 from test_support.slack_faults import failing, failing_each
 from test_support.slack_requests import post_command
 from test_support.unable_deciders import GINA, PAT, PAYROLL_BOT, add_bot, add_former, add_guest, add_partner
@@ -67,22 +67,13 @@ UNABLE = {"guest": add_guest, "bot": add_bot, "deactivated": add_former, "anothe
 @pytest.fixture
 def console(django_user_model, fake_slack):
     """An HR admin signed in to the console, in a browser of their own."""
-    admin = django_user_model.objects.create_user("hilda", "hilda@example.com", "a-long-test-password",
-                                                  is_staff=True)
-    browser = Client()
-    browser.force_login(admin)
-    return browser
+    return signed_in_admin(django_user_model)
 
 
 @pytest.fixture(autouse=True)
 def export_dir(settings, tmp_path):
     settings.LEDGER_EXPORT_DIR = tmp_path / "exports"  # the nightly export runs with the ledger watch
     return settings.LEDGER_EXPORT_DIR
-
-
-def check_slack_again(console) -> str:
-    """HR presses *Check Slack again* on the Setup page."""
-    return setup_page(console, check_again=True)
 
 
 def cannot_part(page: str) -> str:
