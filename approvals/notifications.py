@@ -4,8 +4,13 @@
 database cache) before the effect runs, so two workers running the same task
 cannot both send it. Where a crash can still drop or repeat an effect:
 
-- A process killed after the claim and before Slack answered leaves the claim:
-  the effect is dropped (at most once). We prefer a lost DM to a repeated one.
+- While the effect runs the claim is a lease (`ONCE_LEASE_SECONDS`); once it
+  is done, a mark kept 30 days. A process killed after the claim and before
+  Slack answered leaves only the lease: its task, requeued once its worker has
+  been silent for `TASK_STUCK_AFTER_SECONDS`, finds the lease run out and sends
+  the effect then. A post may have reached Slack before the kill: `post_notice`
+  notes before posting that it may post, so that attempt looks for the post
+  first and does not repeat it.
 - An effect that fails with an exception gives its claim back, so the task's
   next attempt sends it.
 - Slack may have delivered a message whose answer was lost (a 5xx, a timeout,
@@ -56,18 +61,32 @@ from approvals.task_queue import (
 logger = logging.getLogger(__name__)
 
 ONCE_MARK_SECONDS = 30 * 24 * 60 * 60
+# An effect's claim while it runs. It outlasts the slowest effect (three tries of a 15 s call with their
+# pauses, a look in the channel, a 429 waited out in the call), and runs out well before a killed worker's
+# task is requeued (TASK_STUCK_AFTER_SECONDS of silence, 10 minutes by default): half of that at most.
+ONCE_LEASE_SECONDS = 5 * 60
+
+
+def once_lease_seconds() -> float:
+    return min(ONCE_LEASE_SECONDS, settings.TASK_STUCK_AFTER_SECONDS / 2)
 
 
 def once(key: str, effect) -> None:
-    """Run `effect()` unless it was claimed for this key before; an exception gives the claim back."""
+    """Run `effect()` unless it was done, or is being done, for this key; an exception gives the claim back.
+    A worker killed while the effect runs leaves only the lease: the task's next run sends it."""
     mark = f"done:{key}"
-    if not claim(mark, ONCE_MARK_SECONDS):
+    if not claim(mark, once_lease_seconds()):
         return
     try:
         effect()
     except BaseException:
         cache.delete(mark)
         raise
+    try:
+        cache.set(mark, "done", ONCE_MARK_SECONDS)
+    except Exception as exc:  # the effect was made: our cache failing now is no failure of it
+        logger.warning("once key=%s done but its mark was not kept (%s); the lease holds it for %d s",
+                       key, error_code(exc), once_lease_seconds())
     progress_made()
 
 
@@ -271,18 +290,19 @@ def _post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks
             logger.info("notice found already posted key=%s channel=%s", key, channel)
             cache.delete(doubt_key)  # settled: an effect sent anew under this key (forget_once) posts anew
             return found
-    started = time.time()
+    if since is None:
+        # Noted before the post, not after its failure: a worker killed while Slack makes the post leaves
+        # it, and the attempt that runs again looks from here. The first doubt's time: the look starts there.
+        cache.add(doubt_key, time.time() - NOTICE_CLOCK_MARGIN_SECONDS, ONCE_MARK_SECONDS)
     try:
         response = ledger_post_client().chat_postMessage(
             channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False,
             metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"key": tag}})
     except Exception as exc:
-        if slack_may_have_acted(exc):
-            # The first doubt's time: the look starts there.
-            cache.add(doubt_key, started - NOTICE_CLOCK_MARGIN_SECONDS, ONCE_MARK_SECONDS)
+        if since is None and not slack_may_have_acted(exc):
+            cache.delete(doubt_key)  # nothing was posted (a 429, a refusal): no look next time
         raise
-    if since is not None:
-        cache.delete(doubt_key)  # settled, as above
+    _settled(doubt_key)
     if _is_person(channel) and response.get("channel"):
         cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
     return response.get("channel") or channel, response.get("ts") or ""
@@ -299,6 +319,16 @@ def posted_after_all(client: WebClient, key: str, *, channel: str) -> bool | Non
     except (SlackClientError, OSError) as exc:
         logger.warning("last look for key=%s failed error=%s", key, error_code(exc))
         return None
+
+
+def _settled(doubt_key: str) -> None:
+    """The post is made and its answer read: no look next time (an effect sent anew under this key, by
+    `forget_once`, posts anew). Our cache failing now is no failure of the post: the doubt stays, and
+    costs only a look."""
+    try:
+        cache.delete(doubt_key)
+    except Exception as exc:
+        logger.warning("post made; its doubt mark %s stays (%s)", doubt_key, error_code(exc))
 
 
 def _doubt_key(key: str) -> str:
