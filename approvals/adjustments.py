@@ -183,6 +183,16 @@ def _ours_blinking(exc: BaseException) -> bool:
     return isinstance(exc, (LockBusy, *INFRASTRUCTURE_FAULTS))
 
 
+def _fold_later(adjustment: Adjustment) -> None:
+    """The cached ledger is updated by a task, retried until the lock or the cache answers; if even the
+    task cannot be queued, the next ledger read finds the message (balances lag until then)."""
+    try:
+        tasks.fold_adjustment.enqueue(adjustment_metadata(adjustment), adjustment.channel, adjustment.ts)
+    except Exception as exc:
+        logger.warning("adjustment id=%s posted; its folding task not queued error=%s", adjustment.id,
+                       error_for_people(exc), exc_info=not _ours_blinking(exc))
+
+
 def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type: str, days: Decimal, year: int,
             reason: str, by: str, post_client: WebClient | None = None) -> Adjustment:
     try:
@@ -244,8 +254,9 @@ def _record(*, client: WebClient, config: WorkspaceConfig, user: str, leave_type
     try:
         ledger_reader.record_adjustment(adjustment)
     except Exception as exc:
-        logger.warning("adjustment id=%s posted; the cached ledger not updated error=%s", adjustment.id,
-                       error_for_people(exc), exc_info=not _ours_blinking(exc))
+        logger.warning("adjustment id=%s posted; the cached ledger not updated error=%s; a task folds it in",
+                       adjustment.id, error_for_people(exc), exc_info=not _ours_blinking(exc))
+        _fold_later(adjustment)
     try:
         tasks.publish_home_later({user})  # the balances shown on their App Home changed
     except Exception as exc:

@@ -366,6 +366,22 @@ def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = N
     change_services.leave_list_send(background_client(), user, only_changeable, hr, ask)
 
 
+@retrying_task(priority=-5)
+def fold_adjustment(metadata: dict, channel: str, ts: str) -> None:
+    """An adjustment Slack posted whose folding into the cached ledger failed (the ledger's lock busy, the
+    cache blinking): folded in now, so balances show it before the next ledger read, and App Home after."""
+    from dataclasses import replace
+
+    from approvals.ledger_format import adjustment_from_metadata
+
+    adjustment = adjustment_from_metadata(metadata)
+    if adjustment is None:  # our own metadata: never, unless a release changed its shape
+        logger.error("fold_adjustment: not an adjustment's metadata channel=%s ts=%s", channel, ts)
+        return
+    ledger_reader.record_adjustment(replace(adjustment, channel=channel, ts=ts))
+    publish_home_later({adjustment.user})
+
+
 @retrying_task(priority=-10)
 def refresh_slack_directory() -> None:
     """The console's people, channels and user groups by name (approvals.slack_directory)."""

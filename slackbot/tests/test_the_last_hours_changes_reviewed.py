@@ -225,10 +225,10 @@ def vacation_balance_line(client, fake_slack) -> str:
     return next(line for line in answered.splitlines() if "Vacation" in line)
 
 
-@pytest.mark.xfail(strict=True, reason="README (console, Record leave): when the cache's update failed, "
-                                       "balances show an adjustment once the ledger's next read finds it, not at once")
+@pytest.mark.parametrize("busy_for", [1, 3])
 def test_an_adjustment_whose_cache_update_failed_still_shows_in_the_persons_balance(hr, client, fake_slack,
-                                                                                     monkeypatch, no_backoff):
+                                                                                     monkeypatch, no_backoff,
+                                                                                     busy_for):
     # README: "An adjustment Slack posted is Recorded, even when what follows it fails (the cache ...): the
     # next ledger read finds it". Alice asking for her balance right after must see the 2 days HR added:
     # HR was told "Recorded", and a balance that ignores it invites recording it a second time.
@@ -242,8 +242,16 @@ def test_an_adjustment_whose_cache_update_failed_still_shows_in_the_persons_bala
     before = vacation_balance_line(client, fake_slack)
     left_before = int(re.search(r"(\d+) days? left", before).group(1))
 
+    # The ledger's lock is busy (a long read holds it) for the page's try and, with busy_for=3, for the
+    # first two tries of the task that folds the adjustment in afterwards.
+    tries = []
+    real_record = ledger_reader.record_adjustment
+
     def busy(adjustment):
-        raise LockBusy("lock ledger is busy")
+        tries.append(adjustment.id)
+        if len(tries) <= busy_for:
+            raise LockBusy("lock ledger is busy")
+        return real_record(adjustment)
 
     monkeypatch.setattr(ledger_reader, "record_adjustment", busy)
     page = hr.get(ADJUST_URL)
@@ -255,3 +263,4 @@ def test_an_adjustment_whose_cache_update_failed_still_shows_in_the_persons_bala
 
     after = vacation_balance_line(client, fake_slack)
     assert int(re.search(r"(\d+) days? left", after).group(1)) == left_before + 2, (before, after)
+    assert len(tries) == busy_for + 1  # the page's try, then the task's until the lock was free
