@@ -425,7 +425,8 @@ def write_edit(client: WebClient, config: WorkspaceConfig, message: LedgerMessag
     if violations:
         raise ChangeRefused("; ".join(v.message for v in violations) + " — the request is unchanged")
     entry = replace(submission_entry(config, submission, team=team, leave_type=leave_type),
-                    channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by)
+                    channel=message.channel, ts=message.ts, recorded_by=previous.recorded_by,
+                    extra=previous.extra)  # a newer release's keys: kept (ledger_format)
     note = submission.note or messages.note_from_blocks(message.blocks)
     context = (ledger_context(config, history, entry, leave_type, today=local_today(team.timezone))
                if entry.status == PENDING else "")

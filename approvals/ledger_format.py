@@ -4,7 +4,9 @@ Other apps may subscribe to these events, so the shape is a contract: keys
 and types change only with a new `v`. Reading is defensive: metadata comes
 back from Slack and may have been written by an older build, another app or
 a person, so anything that is not a valid v1 event reads as None, never as an
-exception. Unknown extra keys are ignored. Slack documents payload values as
+exception. Unknown extra keys of a request (a newer release's) are kept in
+`LedgerEntry.extra` and written back unchanged when this release rewrites the
+message, so a rewrite never drops them; they are not read. Slack documents payload values as
 strings, numbers and booleans (https://docs.slack.dev/messaging/message-metadata),
 so optional keys (halves, decision, reason) are left out when they have no
 value, never sent as null; readers take a missing key, or a null written by an
@@ -34,7 +36,7 @@ def request_metadata(entry: LedgerEntry) -> dict:
     """The `metadata` argument for chat.postMessage / chat.update of a request message."""
     return {
         "event_type": REQUEST_EVENT_TYPE,
-        "event_payload": _without_nones({
+        "event_payload": dict(entry.extra) | _without_nones({
             "v": LEDGER_VERSION,
             "id": entry.id,
             "user": entry.user,
@@ -78,6 +80,11 @@ def _without_nones(payload: dict) -> dict:
     return {key: value for key, value in payload.items() if value is not None}
 
 
+# The keys this release writes in a request's payload; any other is a newer release's (LedgerEntry.extra).
+REQUEST_KEYS = frozenset({"v", "id", "user", "team", "type", "start", "end", "start_half", "end_half", "days",
+                          "status", "decided_by", "decided_at", "reason", "recorded_by", "days_by_year"})
+
+
 def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
     """The request a message's metadata records, or None if it is not a valid v1 timeoff_request."""
     try:
@@ -105,6 +112,7 @@ def entry_from_metadata(metadata: Any) -> LedgerEntry | None:
             reason=_optional_text(payload, "reason"),
             recorded_by=_optional_text(payload, "recorded_by"),
             days_by_year=_days_by_year(payload),
+            extra=tuple((key, value) for key, value in payload.items() if key not in REQUEST_KEYS),
         )
     except _Invalid:
         return None

@@ -83,6 +83,9 @@ class LedgerEntry:
     # so a holiday HR adds in one year later charges neither year anew (entry_days_by_year). Empty: not
     # recorded (one year, or written by an earlier release). The split of `days`, so not compared either.
     days_by_year: tuple[tuple[int, Decimal], ...] = field(default=(), compare=False)
+    # Keys of its metadata this release does not know, as (key, value) pairs: a newer release added them
+    # (a rolling deploy, a rollback). A rewrite carries them on rather than dropping another release's record.
+    extra: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     @property
     def active(self) -> bool:

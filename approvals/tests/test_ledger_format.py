@@ -12,6 +12,7 @@ from approvals.ledger_format import (
     ADJUSTMENT_EVENT_TYPE,
     LEDGER_VERSION,
     REQUEST_EVENT_TYPE,
+    REQUEST_KEYS,
     adjustment_from_metadata,
     adjustment_metadata,
     entry_from_metadata,
@@ -117,6 +118,27 @@ def test_it_ignores_unknown_extra_keys():
     metadata["event_payload"]["colour"] = "blue"
     metadata["something_else"] = True
     assert entry_from_metadata(metadata) == DECIDED
+
+
+def test_keys_a_newer_release_added_are_written_back_unchanged_when_the_request_is_rewritten():
+    # A rolling deploy: a newer release posted the request with keys this one does not know; this release
+    # approves it. The rewrite keeps them (another release's record), and never lets them replace ours.
+    metadata = copy.deepcopy(DECIDED_METADATA)
+    metadata["event_payload"].update(source={"system": "hris", "ref": 42}, tags=["q2"], status="pending")
+    entry = entry_from_metadata(metadata)
+    rewritten = request_metadata(replace(entry, status=APPROVED))
+    assert rewritten["event_payload"]["source"] == {"system": "hris", "ref": 42}
+    assert rewritten["event_payload"]["tags"] == ["q2"]
+    assert rewritten["event_payload"]["status"] == APPROVED
+    assert {key: value for key, value in rewritten["event_payload"].items() if key not in ("source", "tags")} \
+        == request_metadata(replace(entry, status=APPROVED, extra=()))["event_payload"]
+
+
+def test_the_keys_this_release_knows_are_exactly_those_it_writes():
+    every_key = replace(DECIDED, start_half="pm", recorded_by="U_HR",
+                        days_by_year=((2026, Decimal(1)), (2027, Decimal("1.5"))))
+    assert set(request_metadata(every_key)["event_payload"]) == REQUEST_KEYS
+    assert entry_from_metadata(request_metadata(every_key)).extra == ()
 
 
 def test_optional_keys_may_be_missing_as_well_as_null():

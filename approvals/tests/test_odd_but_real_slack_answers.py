@@ -411,6 +411,27 @@ def test_a_request_carrying_fields_a_newer_release_added_counts_and_can_be_appro
     assert fake_slack.workspace.message(C_ENG_APPROVALS, message.ts).metadata["event_payload"]["status"] == "approved"
 
 
+def test_approving_a_request_a_newer_release_posted_keeps_the_fields_it_added(client, fake_slack):
+    # A rolling deploy (README "Upgrades"): the newer release posted Alice's request with fields this one
+    # does not know; Bob's approval is run by this release. Its rewrite must not drop the newer release's
+    # record (nor let it change what this release writes).
+    install()
+    pending = entry("alice-newer-kept", start=APRIL_1, end=date(2031, 4, 2), status="pending")
+    newer = request_metadata(pending)
+    newer["event_payload"].update(source={"system": "hris", "ref": 42}, tags=["q2"])
+    message = fake_slack.workspace.post_message(C_ENG_APPROVALS, f"<@{ALICE}> requests time off", metadata=newer,
+                                                blocks=[{"type": "section", "text": {"type": "mrkdwn",
+                                                                                     "text": "request"}}])
+
+    payload = block_actions_payload(user_id=BOB, action_id=ids.APPROVE_ACTION, value=decision_value(pending),
+                                    block_id=ids.DECISION_BLOCK, channel_id=C_ENG_APPROVALS, message_ts=message.ts)
+    assert post_interaction(client, payload).status_code == 200
+
+    written = fake_slack.workspace.message(C_ENG_APPROVALS, message.ts).metadata["event_payload"]
+    assert (written["status"], written["decided_by"]) == ("approved", BOB)
+    assert (written["source"], written["tags"]) == ({"system": "hris", "ref": 42}, ["q2"])
+
+
 def test_a_request_a_newer_release_rewrote_with_a_newer_version_is_not_told_to_hr_as_deleted(fake_slack):
     # README, "The ledger": a message whose metadata this version cannot read (a newer release wrote it,
     # then was rolled back) was recorded by another version of the app, not deleted.

@@ -260,6 +260,25 @@ def test_an_edit_of_dates_halves_type_and_note_rewrites_the_one_message_and_narr
     assert "taken 0, pending 0" in office.balance_line()
 
 
+def test_an_edit_keeps_the_keys_a_newer_release_wrote_into_the_requests_metadata(client, fake_slack, clock):
+    # A rolling deploy (README "The ledger"): a newer release rewrote Alice's request with a key this one
+    # does not know; her edit runs on this release, which must carry it on, not drop it.
+    office = Office(client, fake_slack, clock)
+    request_id = office.ask(note="Ski week")
+    ts = office.message(request_id).ts
+    with fake_slack.workspace.lock:
+        fake_slack.workspace.find_message(C_ENG_APPROVALS, ts).metadata["event_payload"]["source"] = {
+            "system": "hris", "ref": 42}
+
+    response = office.edit(request_id, "vacation", TUESDAY, FRIDAY, note="Ski week")
+    assert response.content == b"", response.content
+    office.run()
+
+    payload = office.payload(request_id)
+    assert (payload["start"], payload["end"]) == (TUESDAY.isoformat(), FRIDAY.isoformat()), payload
+    assert payload["source"] == {"system": "hris", "ref": 42}, payload
+
+
 def test_the_edit_form_opens_filled_in_with_the_request_as_it_stands(client, fake_slack, clock):
     office = Office(client, fake_slack, clock)
     request_id = office.ask()
