@@ -48,6 +48,7 @@ from approvals.request_services import (
     duplicate_submission,
     settle_gave_up,
     settle_seen_key,
+    settle_told_key,
     shown_back,
     shown_to_hr,
     submission_entry,
@@ -512,7 +513,8 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
         # request, the change and the person: a double click's two tasks may both give up.
         if claim(change_settling_key(change), SETTLE_SECONDS):
             if made is None:
-                tell_person(client, change.by, messages.change_unconfirmed_text(noun, failure))
+                _tell_unconfirmed_once(change_settling_key(change), lambda: tell_person(
+                    client, change.by, messages.change_unconfirmed_text(noun, failure)))
             _settle_enqueued(change_settling_key(change),
                              lambda: tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask()))
         return
@@ -603,6 +605,15 @@ def _located(client: WebClient, config: WorkspaceConfig, request_id: str, channe
         return None
 
 
+def _tell_unconfirmed_once(key: str, tell) -> None:
+    """Tell the person their change may or may not be made, once while it is being settled: a settle task
+    that could not be queued gives its claim back (`_settle_enqueued`), and the next give-up queues one
+    without telling them the same again. Over with the settle (`request_services.settle_over`)."""
+    if cache.get(settle_told_key(key)) is None:
+        tell()
+        cache.set(settle_told_key(key), 1, SETTLE_SECONDS)
+
+
 def _settle_enqueued(key: str, enqueue) -> None:
     """Queue the settle task its claim `key` stands for; when the task row cannot be written, give the claim
     back, or no settle would come (nor a later give-up's) until it expired."""
@@ -627,8 +638,8 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
     if made is None or made:
         if claim(edit_settling_key(submission), SETTLE_SECONDS):
             if made is None:
-                tell_person(client, by, messages.change_unconfirmed_text("edit", failure)
-                            + f" What you asked for: {asked}")
+                _tell_unconfirmed_once(edit_settling_key(submission), lambda: tell_person(
+                    client, by, messages.change_unconfirmed_text("edit", failure) + f" What you asked for: {asked}"))
             _settle_enqueued(edit_settling_key(submission),
                              lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()))
         return

@@ -1012,7 +1012,12 @@ def decision_settling_key(decision: Decision) -> str:
 
 def settle_over(key: str) -> None:
     """A settle task is over (done, or given up): a later click's, or change's, own give-up settles anew."""
-    cache.delete(key)
+    cache.delete_many([key, settle_told_key(key)])
+
+
+def settle_told_key(key: str) -> str:
+    """Marks that the person whose change the settle claim `key` is for was told it is unconfirmed."""
+    return f"{key}:told"
 
 
 def decision_what(decision: Decision) -> str:

@@ -255,6 +255,44 @@ def test_an_approver_whose_unconfirmed_click_could_not_be_looked_at_again_hears_
     assert told(fake_slack, BOB) or queued, "Bob was told nothing and nothing will look at his click again"
 
 
+def test_a_requester_whose_unconfirmed_withdrawal_could_not_be_looked_at_again_is_told_so_once(
+        client, fake_slack, clock, monkeypatch, no_backoff):
+    # Alice's withdrawal was sent to Slack and its answer lost, and Slack will not show the message: her
+    # change task gives up, tells her it may be done or not, and queues a settle task to look again. That
+    # row could not be written (a PostgreSQL failover). Her second press gives up the same way with the
+    # database back: a settle task is queued now, but she must not be told the same thing a second time.
+    from approvals import change_services
+    from approvals.change_services import Change
+
+    request_id = a_pending_request(client, fake_slack, clock)
+    message = the_request(fake_slack)
+    change = Change(request_id=request_id, by=ALICE, action="withdraw", channel=C_ENG_APPROVALS, ts=message.ts)
+    real_settle = tasks.settle_change
+
+    def enqueue(*args, **kwargs):
+        monkeypatch.setattr(tasks, "settle_change", real_settle)  # once: then the database answers again
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(tasks, "settle_change", SimpleNamespace(enqueue=enqueue, module_path=real_settle.module_path))
+    fake_slack.server_error("conversations.history", status=503, times=None)  # the look finds nothing
+
+    def give_up():
+        cache.set(change_services.maybe_rewritten_key(request_id), 1, 3600)  # its rewrite was tried: maybe made
+        try:
+            tasks.change_gave_up(TimeoutError("no answer"), change.as_task_data())
+        except OperationalError:
+            pass  # retrying_task logs what a give-up raises
+
+    give_up()  # the first press's: the settle task could not be queued
+    give_up()  # the second press's, with the database answering again
+
+    from django_tasks_db.models import DBTaskResult
+
+    unconfirmed = [text for text in told(fake_slack, ALICE) if "could not confirm that your withdrawal" in text]
+    assert len(unconfirmed) == 1, told(fake_slack, ALICE)
+    assert DBTaskResult.objects.filter(task_path=real_settle.module_path).count() == 1
+
+
 def test_a_decided_mark_the_message_does_not_bear_out_does_not_stop_the_next_approval(client, fake_slack,
                                                                                       no_sleeping):
     # A request posted twice whose decided copy was deleted: its `decided:` mark (kept a day) is still there,
