@@ -42,6 +42,9 @@ SLACK_ID_MAX_LENGTH = 32
 HOLIDAY_SUBDIVISION_MAX_LENGTH = 64
 TIMEZONE_MAX_LENGTH = 64  # the longest IANA name is 32 characters
 MAX_DAYS = 366
+# The request form's menu offers every leave type, and Slack refuses a view over 250 kB
+# (view_too_large): with names of 75 characters that need escaping, this many still fit, with room.
+LEAVE_TYPES_MAX = 300
 # The years a holiday or a blackout may fall in, as the console's balances and exports (2000 to 2100). A
 # date outside is a typo for the year (1900, 2999, 9999), and one near the calendar's end breaks what
 # steps past it (the admin's date drill-down asks for dates before the year 10000). Fixed, not counted

@@ -24,7 +24,17 @@ from typing import Any, TextIO
 
 import yaml
 
-from approvals.config_fields import CHANNEL, USER, USERGROUP, SlackIdKind, quoted, read_record, shortened, write_record
+from approvals.config_fields import (
+    CHANNEL,
+    LEAVE_TYPES_MAX,
+    USER,
+    USERGROUP,
+    SlackIdKind,
+    quoted,
+    read_record,
+    shortened,
+    write_record,
+)
 from approvals.config_types import WorkspaceConfig, swap_text, swapped_with
 
 __all__ = [  # USER, CHANNEL, USERGROUP and SlackIdKind are also imported from here
@@ -91,6 +101,9 @@ def parse_config(data: Any) -> WorkspaceConfig:
     _names_swapped(config.teams, errors)
     _first_of_each(config.leave_types, "leave_types", "code", errors)
     _leave_type_names_alike(config.leave_types, errors)
+    if len(config.leave_types) > LEAVE_TYPES_MAX:
+        errors.append(f"leave_types: at most {LEAVE_TYPES_MAX} leave types, not {len(config.leave_types)}: the "
+                      "request form's menu offers every one, and Slack refuses a form larger than that")
     defaults = [index for index, team in enumerate(config.teams) if team is not None and team.default]
     errors.extend(
         f"teams[{index}].default: only one team may be the default; teams[{defaults[0]}] already is"

@@ -50,6 +50,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, job_messages, jobs, ledger_reader, slack_directory, tasks
+from approvals.block_kit import escape
 from approvals.cache_lock import key_part
 from approvals.config_store import current_config
 from approvals.config_types import TeamConfig, WorkspaceConfig
@@ -510,12 +511,44 @@ def _removed_teams_nudge(client: WebClient, config: WorkspaceConfig, ledger, job
     hr_people = sorted(directory.able_hr(client, config))
     sent = 0
     for hr in hr_people:
-        parts = [job_messages.nudge_text(team_name, [e for e in entries if e.user != hr], _leave_types(config),
-                                         job.instant, job.local_day, team_removed=True)
-                 for team_name, entries in waiting.items() if any(e.user != hr for e in entries)]
+        parts = {team_name: job_messages.nudge_text(team_name, [e for e in entries if e.user != hr],
+                                                    _leave_types(config), job.instant, job.local_day,
+                                                    team_removed=True)
+                 for team_name, entries in waiting.items() if any(e.user != hr for e in entries)}
         if parts:
-            sent += _dm(client, f"nudge-removed:{job.period}:{hr}", hr, "\n\n".join(parts))
+            sent += _dm(client, f"nudge-removed:{job.period}:{hr}", hr, _within_one_message(parts))
     return sent
+
+
+# A DM's text, with room under the 40,000 characters Slack takes in one message.
+DM_TEXT_MAX = 38_000
+
+
+def _within_one_message(parts: dict[str, str]) -> str:
+    """Each removed team's part (50 requests at most) while they fit one DM, then the teams left out, by name
+    as far as room allows: the number of teams removed is HR's, and App Home lists every request waiting."""
+    kept: list[str] = []
+    size = 0
+    for part in parts.values():
+        if kept and size + 2 + len(part) > DM_TEXT_MAX - 2_000:  # room to name some of the teams left out
+            break
+        kept.append(part)
+        size += 2 + len(part)
+    left_out = [escape(team_name) for team_name in list(parts)[len(kept):]]
+    if left_out:
+        room, named = DM_TEXT_MAX - size - 200, []
+        for name in left_out:
+            if len(name) + 2 > room:
+                break
+            named.append(name)
+            room -= len(name) + 2
+        unnamed = len(left_out) - len(named)
+        if not named:
+            teams = f"{unnamed} teams"
+        else:
+            teams = ", ".join(named) + (f" and {unnamed} more" if unnamed else "")
+        kept.append(f"…and requests of removed teams waiting as long in {teams}: your App Home lists them all.")
+    return "\n\n".join(kept)
 
 
 def ledger_export(client: WebClient, config: WorkspaceConfig, job: DueJob) -> str:

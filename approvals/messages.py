@@ -505,6 +505,18 @@ def person_outsider_text() -> str:
     return "they are of another organisation (a channel shared through Slack Connect), not this company's staff"
 
 
+def first_of(items: list[str], *, most: int, more: str) -> list[str]:
+    """The first `most` of `items`, then `more` (with `{count}`: how many were left out) when some were: a list
+    as long as HR's configuration (every team sharing a channel) must still fit one message Slack takes."""
+    if len(items) <= most:
+        return items
+    return [*items[:most], more.format(count=len(items) - most)]
+
+
+# How many of the teams or uses sharing one channel a DM to HR names; the console names them all.
+SHARED_NAMED_MAX = 20
+
+
 def channel_lost_text(channel: str, how: str, uses: list[str]) -> str:
     """To HR: the app lost a channel the configuration uses (channel_services.channel_lost). `uses`: what
     for, as the Setup page says it ("Engineering: approvals channel")."""
@@ -512,7 +524,8 @@ def channel_lost_text(channel: str, how: str, uses: list[str]) -> str:
             "deleted": f"<#{channel}> was deleted"}.get(how, f"I lost <#{channel}>")
     fix = {"removed": "Invite me back (`/invite` me in the channel), or choose",
            "archived": "Unarchive it, or choose"}.get(how, "Choose")
-    used = "\n".join(f"• {escape(use)}" for use in uses)
+    used = "\n".join(first_of([f"• {escape(use)}" for use in uses], most=SHARED_NAMED_MAX,
+                              more="• and {count} more: the console's Setup page lists them all"))
     return (f":warning: {what}, which the time-off configuration uses:\n{used}\n"
             f"Until that is fixed, {_what_fails(uses)}. {fix} another channel on the console's Teams page; its "
             "Setup page shows the check.")

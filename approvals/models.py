@@ -26,6 +26,7 @@ from approvals.config_fields import (
     CODE_MAX_LENGTH,
     EMOJI_MAX_LENGTH,
     HOLIDAY_SUBDIVISION_MAX_LENGTH,
+    LEAVE_TYPES_MAX,
     NAME_MAX_LENGTH,
     REASON_MAX_LENGTH,
     SLACK_ID_MAX_LENGTH as SLACK_ID_LENGTH,
@@ -272,6 +273,12 @@ class LeaveType(NameUniqueInAnyCase, ConfigModel):
         default=0, help_text="How many days back a request may start (0: no past dates)."
     )
     position = models.PositiveIntegerField(default=0, help_text="Display order in the request form.")
+
+    def clean(self):
+        super().clean()
+        if self._state.adding and LeaveType.objects.count() >= LEAVE_TYPES_MAX:
+            raise ValidationError(f"There are {LEAVE_TYPES_MAX} leave types already, as many as the request "
+                                  "form's menu can offer (Slack refuses a larger form): remove one first.")
 
     class Meta:
         ordering = ("position", "code")

@@ -109,8 +109,13 @@ def approver_left_flag(client: WebClient, user: str, channel: str, leaving: str)
     # Once per leaving (its event): the event again, or the task retried, tells nobody twice, while leaving
     # again after coming back is told again.
     hand_over_to_hr(client, config, user, requests_left_to_hr(client, config, ledger, user, teams=teams),
-                    why=f"{mention(user)} left <#{channel}>, the approvers channel of {escape(', '.join(sorted(teams)))}",
+                    why=f"{mention(user)} left <#{channel}>, the approvers channel of {_teams_named(teams)}",
                     key=lambda user, hr: f"left-approvers-dm:{user}:{channel}:{leaving}:{hr}")
+
+
+def _teams_named(teams: set[str]) -> str:
+    return ", ".join(messages.first_of([escape(name) for name in sorted(teams)], most=messages.SHARED_NAMED_MAX,
+                                       more="and {count} more teams (the console's Teams page lists them)"))
 
 
 def _approved_through(config, channel: str, user: str) -> set[str]:

@@ -22,8 +22,18 @@ HALF_OPTIONS = {
 SELECT_OPTIONS_MAX = 100
 
 
+# Slack shows (and takes) at most 75 characters of an option's text; a leave type's name may have 100.
+OPTION_TEXT_MAX = 75
+
+
 def leave_type_option(leave_type: LeaveTypeConfig) -> dict:
-    return {"text": plain(leave_type.label[:75]), "value": leave_type.code}
+    """The type as the menu offers it. A label longer than an option's text is cut and ends with the type's
+    code: two names alike in their first 75 characters still read apart (codes are unique)."""
+    label = leave_type.label
+    if len(label) > OPTION_TEXT_MAX:
+        ending = f"… ({leave_type.code})"
+        label = label[:OPTION_TEXT_MAX - len(ending)].rstrip() + ending
+    return {"text": plain(label), "value": leave_type.code}
 
 
 def leave_type_choices(leave_types: tuple[LeaveTypeConfig, ...]) -> dict:

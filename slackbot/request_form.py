@@ -286,8 +286,7 @@ def parse_prefill(words: list[str], config: WorkspaceConfig, *, today: date | No
             index += typed.words
             continue
         if (named := leave_type_at(words[index:], config)) is None:
-            codes = ", ".join(f"`{t.code}`" for t in config.leave_types)
-            known = f" or a leave type ({codes})" if codes else ""
+            known = f" or a leave type ({known_codes(config)})" if config.leave_types else ""
             # Slack sends a command's `&`, `<` and `>` escaped: shown as typed, escaped once.
             return (f"I didn't understand `{escape(unescape(word)[:100])}`: expected a date (YYYY-MM-DD, "
                     f"`21 Dec`, `tomorrow`, `friday`){known}.")
@@ -493,3 +492,16 @@ def describe(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error"))
     return type(exc).__name__
+
+
+# How many leave types' codes an answer to a word /timeoff does not know lists: a company with hundreds
+# of types would make an answer longer than Slack shows (40,000 characters); the form's menu offers them all.
+CODES_LISTED_MAX = 30
+
+
+def known_codes(config: WorkspaceConfig) -> str:
+    codes = [f"`{t.code}`" for t in config.leave_types]
+    if len(codes) <= CODES_LISTED_MAX:
+        return ", ".join(codes)
+    return (", ".join(codes[:CODES_LISTED_MAX])
+            + f" and {len(codes) - CODES_LISTED_MAX} more: the form's menu (`/timeoff` alone) offers them all")

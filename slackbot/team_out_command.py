@@ -10,7 +10,7 @@ from slackbot.payloads import SlashCommand
 from slackbot.responses import SlackResponse, ephemeral
 
 # A channel as Slack escapes one typed in a slash command (`<#C0123|eng>`; the name may be left out).
-CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9_]{2,30})(?:\|[^>]*)?>$")
+CHANNEL_REFERENCE = re.compile(r"^<#([CG][A-Z0-9_]{2,31})(?:\|[^>]*)?>$")  # ids of 32 at most (config_fields)
 
 
 def command_who(command: SlashCommand) -> SlackResponse:

@@ -312,6 +312,18 @@ def test_leave_types_list_create_edit_delete(hr_client):
     assert current_config().leave_type("sick") is None
 
 
+def test_a_leave_type_past_what_the_request_forms_menu_can_offer_is_refused_with_the_limit(hr_client):
+    from approvals.config_fields import LEAVE_TYPES_MAX
+
+    LeaveType.objects.bulk_create(LeaveType(code=f"type{n}", name=f"Type {n}", position=n)
+                                  for n in range(LEAVE_TYPES_MAX))
+    response = hr_client.post(reverse("console:leave_type_add"), {"name": "One more", "code": "one_more",
+                                                                   "allow_past_days": "0"})
+    assert response.status_code == 200
+    assert f"There are {LEAVE_TYPES_MAX} leave types already" in response.text
+    assert not LeaveType.objects.filter(code="one_more").exists()
+
+
 def test_the_leave_types_list_shows_slack_emoji_codes_as_emoji(hr_client):
     LeaveType.objects.create(code="vacation", name="Vacation", emoji=":palm_tree:")
     LeaveType.objects.create(code="offsite", name="Offsite", emoji=":our-logo:")  # the workspace's own emoji
