@@ -227,6 +227,13 @@ def claim(key: str, timeout: float) -> bool:
     return _add(key, uuid.uuid4().hex, timeout)
 
 
+def claim_held(key: str, timeout: float) -> str | None:
+    """As `claim`, returning the claim's token (None: taken), for `renew` and `release`: they act on the
+    claim only while it is still this one (not forgotten and taken anew meanwhile)."""
+    token = uuid.uuid4().hex
+    return token if _add(key, token, timeout) else None
+
+
 class locked:
     """`with locked(key) as lock:` — raises LockBusy (a TimeoutError) when the lock stays busy for `wait` seconds.
 

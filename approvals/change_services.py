@@ -605,13 +605,18 @@ def _located(client: WebClient, config: WorkspaceConfig, request_id: str, channe
         return None
 
 
+# How long a give-up's "unconfirmed" keeps the next give-up of the same change from saying it again: the
+# two tasks of a double click give up within moments of each other; a press made later is answered anew.
+SETTLE_TOLD_SECONDS = 15 * 60
+
+
 def _tell_unconfirmed_once(key: str, tell) -> None:
     """Tell the person their change may or may not be made, once while it is being settled: a settle task
     that could not be queued gives its claim back (`_settle_enqueued`), and the next give-up queues one
     without telling them the same again. Over with the settle (`request_services.settle_over`)."""
     if cache.get(settle_told_key(key)) is None:
         tell()
-        cache.set(settle_told_key(key), 1, SETTLE_SECONDS)
+        cache.set(settle_told_key(key), 1, SETTLE_TOLD_SECONDS)
 
 
 def _settle_enqueued(key: str, enqueue) -> None:

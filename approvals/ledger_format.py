@@ -6,7 +6,8 @@ back from Slack and may have been written by an older build, another app or
 a person, so anything that is not a valid v1 event reads as None, never as an
 exception. Unknown extra keys of a request (a newer release's) are kept in
 `LedgerEntry.extra` and written back unchanged when this release rewrites the
-message, so a rewrite never drops them; they are not read. Slack documents payload values as
+message, so a rewrite never drops them (without their nulls, as nulls never
+are sent); they are not read. Slack documents payload values as
 strings, numbers and booleans (https://docs.slack.dev/messaging/message-metadata),
 so optional keys (halves, decision, reason) are left out when they have no
 value, never sent as null; readers take a missing key, or a null written by an
@@ -36,7 +37,7 @@ def request_metadata(entry: LedgerEntry) -> dict:
     """The `metadata` argument for chat.postMessage / chat.update of a request message."""
     return {
         "event_type": REQUEST_EVENT_TYPE,
-        "event_payload": dict(entry.extra) | _without_nones({
+        "event_payload": _kept_extra(entry.extra) | _without_nones({
             "v": LEDGER_VERSION,
             "id": entry.id,
             "user": entry.user,
@@ -73,6 +74,20 @@ def adjustment_metadata(adjustment: Adjustment) -> dict:
             "by": adjustment.by,
         }),
     }
+
+
+def _kept_extra(extra: tuple) -> dict:
+    """A newer release's keys, as written back: without their nulls, at any depth (a null reads as missing,
+    and Slack may drop the whole metadata for one: the request would leave the ledger)."""
+    return {key: _without_nulls(value) for key, value in extra if value is not None}
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value if item is not None]
+    return value
 
 
 def _without_nones(payload: dict) -> dict:

@@ -10,7 +10,9 @@ cannot both send it. Where a crash can still drop or repeat an effect:
   been silent for `TASK_STUCK_AFTER_SECONDS`, finds the lease run out and sends
   the effect then. A post may have reached Slack before the kill: `post_notice`
   notes before posting that it may post, so that attempt looks for the post
-  first and does not repeat it.
+  first and does not repeat it. The note stays until the effect is marked done
+  (our cache may refuse that mark), and the mark is written only while the
+  claim is still this one (`forget_once` meanwhile: sent anew when next asked).
 - An effect that fails with an exception gives its claim back, so the task's
   next attempt sends it.
 - Slack may have delivered a message whose answer was lost (a 5xx, a timeout,
@@ -42,7 +44,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from approvals import directory, job_messages, jobs, ledger_reader, messages, slack_pauses
-from approvals.cache_lock import claim
+from approvals.cache_lock import claim_held, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig
 from approvals.models import DeliveryProblem
@@ -75,18 +77,22 @@ def once(key: str, effect) -> None:
     """Run `effect()` unless it was done, or is being done, for this key; an exception gives the claim back.
     A worker killed while the effect runs leaves only the lease: the task's next run sends it."""
     mark = f"done:{key}"
-    if not claim(mark, once_lease_seconds()):
+    token = claim_held(mark, once_lease_seconds())
+    if token is None:
         return
     try:
         effect()
     except BaseException:
-        cache.delete(mark)
+        release(mark, token)
         raise
     try:
-        cache.set(mark, "done", ONCE_MARK_SECONDS)
+        # The lease becomes the mark only if it is still this claim: one forgotten meanwhile (forget_once: a
+        # person deactivated again while we told HR of the last time) is sent anew when next asked.
+        if renew(mark, token, ONCE_MARK_SECONDS):
+            cache.delete(_doubt_key(key))  # marked done: a post's doubt (post_notice) is no longer needed
     except Exception as exc:  # the effect was made: our cache failing now is no failure of it
-        logger.warning("once key=%s done but its mark was not kept (%s); the lease holds it for %d s",
-                       key, error_code(exc), once_lease_seconds())
+        logger.warning("once key=%s done but its mark was not kept (%s); a post of it is looked for, not "
+                       "made again", key, error_code(exc))
     progress_made()
 
 
@@ -288,7 +294,7 @@ def _post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks
         found = notice_found(client, channel=channel, thread_ts=thread_ts, since=since, tag=tag)
         if found is not None:
             logger.info("notice found already posted key=%s channel=%s", key, channel)
-            cache.delete(doubt_key)  # settled: an effect sent anew under this key (forget_once) posts anew
+            _posted(doubt_key)
             return found
     if since is None:
         # Noted before the post, not after its failure: a worker killed while Slack makes the post leaves
@@ -302,9 +308,12 @@ def _post_notice(client: WebClient, key: str, *, channel: str, text: str, blocks
         if since is None and not slack_may_have_acted(exc):
             cache.delete(doubt_key)  # nothing was posted (a 429, a refusal): no look next time
         raise
-    _settled(doubt_key)
+    _posted(doubt_key)
     if _is_person(channel) and response.get("channel"):
-        cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
+        try:
+            cache.set(f"dm-channel:{channel}", response["channel"], DM_CHANNEL_SECONDS)
+        except Exception as exc:  # the post is made: only a later look asks Slack for the DM's id again
+            logger.warning("DM channel of user=%s not kept (%s)", channel, error_code(exc))
     return response.get("channel") or channel, response.get("ts") or ""
 
 
@@ -321,14 +330,19 @@ def posted_after_all(client: WebClient, key: str, *, channel: str) -> bool | Non
         return None
 
 
-def _settled(doubt_key: str) -> None:
-    """The post is made and its answer read: no look next time (an effect sent anew under this key, by
-    `forget_once`, posts anew). Our cache failing now is no failure of the post: the doubt stays, and
-    costs only a look."""
+# A post's doubt once the post is made (or found): kept until `once` has marked its effect done, so that an
+# attempt after our cache failed to keep that mark looks for the post rather than making it again; a day
+# outlasts any task's retries. A post outside `once` leaves it for that day: its key is sent once all the same.
+POSTED_DOUBT_SECONDS = 24 * 60 * 60
+
+
+def _posted(doubt_key: str) -> None:
+    """The post is made, or found. Our cache failing now is no failure of the post: the doubt stays as it
+    was, and costs only a look."""
     try:
-        cache.delete(doubt_key)
+        cache.touch(doubt_key, POSTED_DOUBT_SECONDS)
     except Exception as exc:
-        logger.warning("post made; its doubt mark %s stays (%s)", doubt_key, error_code(exc))
+        logger.warning("post made; its doubt mark %s not shortened (%s)", doubt_key, error_code(exc))
 
 
 def _doubt_key(key: str) -> str:

@@ -366,7 +366,18 @@ def send_leave_list(user: str, only_changeable: bool = False, hr: str | None = N
     change_services.leave_list_send(background_client(), user, only_changeable, hr, ask)
 
 
-@retrying_task(priority=-5)
+def fold_gave_up(exc: Exception, metadata: dict, channel: str, ts: str) -> None:
+    """The cached ledger would not take it for as long as a task retries: the ledger's new messages are read
+    now, which finds it (best effort: balances show it at the latest with the ledger's next read)."""
+    logger.error("adjustment at channel=%s ts=%s not folded into the cached ledger error=%s; reading the "
+                 "ledger's new messages instead", channel, ts, error_for_people(exc))
+    try:
+        ledger_reader.refresh_if_stale(background_client(), current_config())
+    except Exception as refresh_exc:  # nothing more to try: the next read finds it
+        logger.error("ledger not read again after the adjustment error=%s", error_for_people(refresh_exc))
+
+
+@retrying_task(priority=-5, on_give_up=fold_gave_up)
 def fold_adjustment(metadata: dict, channel: str, ts: str) -> None:
     """An adjustment Slack posted whose folding into the cached ledger failed (the ledger's lock busy, the
     cache blinking): folded in now, so balances show it before the next ledger read, and App Home after."""
