@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, tasks
-from approvals.cache_lock import LockBusy, acquire, claim, release, renew
+from approvals.cache_lock import LockBusy, acquire, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.directory import fetch_timezone
@@ -47,6 +47,7 @@ from approvals.request_services import (
     check_submission,
     duplicate_submission,
     settle_gave_up,
+    settle_queued,
     settle_seen_key,
     settle_told_key,
     shown_back,
@@ -511,12 +512,10 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
     if made is None or made:
         # Made, or maybe made, with what follows it unsent: looked at again while Slack recovers. Once for the
         # request, the change and the person: a double click's two tasks may both give up.
-        if claim(change_settling_key(change), SETTLE_SECONDS):
-            if made is None:
-                _tell_unconfirmed_once(change_settling_key(change), lambda: tell_person(
-                    client, change.by, messages.change_unconfirmed_text(noun, failure)))
-            _settle_enqueued(change_settling_key(change),
-                             lambda: tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask()))
+        key = change_settling_key(change)
+        settle_queued(key, lambda: tasks.settle_change.enqueue(change.as_task_data(), made is None, new_ask()),
+                      first=None if made else lambda: _tell_unconfirmed_once(key, lambda: tell_person(
+                          client, change.by, messages.change_unconfirmed_text(noun, failure))))
         return
     if not passing:
         record_problem(request_id=change.request_id, user=change.by, channel=change.channel or "", error=error,
@@ -612,21 +611,11 @@ SETTLE_TOLD_SECONDS = 15 * 60
 
 def _tell_unconfirmed_once(key: str, tell) -> None:
     """Tell the person their change may or may not be made, once while it is being settled: a settle task
-    that could not be queued gives its claim back (`_settle_enqueued`), and the next give-up queues one
+    that could not be queued gives its claim back (`settle_queued`), and the next give-up queues one
     without telling them the same again. Over with the settle (`request_services.settle_over`)."""
     if cache.get(settle_told_key(key)) is None:
         tell()
         cache.set(settle_told_key(key), 1, SETTLE_TOLD_SECONDS)
-
-
-def _settle_enqueued(key: str, enqueue) -> None:
-    """Queue the settle task its claim `key` stands for; when the task row cannot be written, give the claim
-    back, or no settle would come (nor a later give-up's) until it expired."""
-    try:
-        enqueue()
-    except Exception:
-        cache.delete(key)
-        raise
 
 
 def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str, *, failure: str, passing: bool,
@@ -641,12 +630,10 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         client, submission.id, channel=None, ts=None, by=by,
         made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission))
     if made is None or made:
-        if claim(edit_settling_key(submission), SETTLE_SECONDS):
-            if made is None:
-                _tell_unconfirmed_once(edit_settling_key(submission), lambda: tell_person(
-                    client, by, messages.change_unconfirmed_text("edit", failure) + f" What you asked for: {asked}"))
-            _settle_enqueued(edit_settling_key(submission),
-                             lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()))
+        key = edit_settling_key(submission)
+        settle_queued(key, lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()),
+                      first=None if made else lambda: _tell_unconfirmed_once(key, lambda: tell_person(
+                          client, by, messages.change_unconfirmed_text("edit", failure) + f" What you asked for: {asked}")))
         return
     if not passing:
         record_problem(request_id=submission.id, user=by, channel="", error=error,
@@ -692,14 +679,13 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
         note=messages.note_from_blocks(message.blocks) if note is None else note, others_out=others_out)
     if not lock.still_ours():
         raise LockBusy(f"{lock.key} lost before the write")
-    try:
-        ledger.update_request(locked_write_client(), channel=message.channel, ts=message.ts, entry=entry, text=text,
-                              blocks=blocks)
-    except (SlackClientError, OSError):
-        # The message may show it all the same: whatever this error, an earlier try inside the client (a
-        # 5xx it retried) may have written it. See `rewrite_maybe_made`.
-        cache.set(maybe_rewritten_key(entry.id), 1, WRITTEN_MARK_SECONDS)
-        raise
+    # Marked before the write, as a decision is: whatever error follows, an earlier try inside the client (a
+    # 5xx it retried) may have written it, and a worker killed once Slack wrote it, before it read the answer,
+    # leaves a message its next attempt must finish (the follow-ups), not take for someone else's change.
+    # See `rewrite_maybe_made` and `write_change`.
+    cache.set(maybe_rewritten_key(entry.id), 1, WRITTEN_MARK_SECONDS)
+    ledger.update_request(locked_write_client(), channel=message.channel, ts=message.ts, entry=entry, text=text,
+                          blocks=blocks)
     ledger_reader.record_entry(entry)
 
 

@@ -414,6 +414,18 @@ class DeliveryProblem(models.Model):
     def __str__(self):
         return f"{self.user}: {self.summary} ({self.error})"
 
+    @classmethod
+    def record(cls, *, request_id: str, user: str, team: str = "", channel: str = "", error: str, summary: str,
+               undelivered: bool = False) -> None:
+        """A row for HR, cut to the columns' lengths; none when the same problem waits unresolved already: a
+        task run again after its worker was killed between this row and its done mark (`notifications.once`)
+        must not show HR the problem twice."""
+        fields = {"request_id": request_id[:64], "user": user[:SLACK_ID_LENGTH], "team": team[:NAME_MAX_LENGTH],
+                  "channel": channel[:SLACK_ID_LENGTH], "error": error[:100], "summary": summary,
+                  "undelivered": undelivered}
+        if not cls.objects.filter(resolved_at__isnull=True, **fields).exists():
+            cls.objects.create(**fields)
+
 
 class BalanceAdjustment(models.Model):
     """No table: balance adjustments live in Slack (DESIGN §5). This model only carries the

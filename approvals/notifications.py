@@ -64,13 +64,14 @@ logger = logging.getLogger(__name__)
 
 ONCE_MARK_SECONDS = 30 * 24 * 60 * 60
 # An effect's claim while it runs. It outlasts the slowest effect (three tries of a 15 s call with their
-# pauses, a look in the channel, a 429 waited out in the call), and runs out well before a killed worker's
-# task is requeued (TASK_STUCK_AFTER_SECONDS of silence, 10 minutes by default): half of that at most.
+# pauses, a look in the channel, a 429 waited out in the call), and runs out well before what a killed
+# worker left is run again: its task requeued (TASK_STUCK_AFTER_SECONDS of silence, 10 minutes by default)
+# or its daily job taken over by the next tick (JOB_RUN_STALE_SECONDS, 30 minutes): half of either at most.
 ONCE_LEASE_SECONDS = 5 * 60
 
 
 def once_lease_seconds() -> float:
-    return min(ONCE_LEASE_SECONDS, settings.TASK_STUCK_AFTER_SECONDS / 2)
+    return min(ONCE_LEASE_SECONDS, settings.TASK_STUCK_AFTER_SECONDS / 2, settings.JOB_RUN_STALE_SECONDS / 2)
 
 
 def once(key: str, effect) -> None:
@@ -437,8 +438,7 @@ def followups_lost(*, request_id: str, user: str, channel: str, error: str, fail
 
 
 def _problem_row(*, request_id: str, user: str, team: str, channel: str, error: str, summary: str) -> None:
-    DeliveryProblem.objects.create(request_id=request_id[:64], user=user[:32], team=team[:100], channel=channel[:32],
-                                   error=error[:100], summary=summary)
+    DeliveryProblem.record(request_id=request_id, user=user, team=team, channel=channel, error=error, summary=summary)
 
 
 RECEIPT_LOCATION_SECONDS = 400 * 24 * 60 * 60  # past the leave year: the receipt's buttons work as long

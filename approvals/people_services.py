@@ -83,8 +83,8 @@ def departed_user_flag(client: WebClient, user: str) -> None:
     if not pending:
         return
     for entry in pending:
-        once(f"departed:{entry.id}", lambda entry=entry: DeliveryProblem.objects.create(
-            request_id=entry.id[:64], user=user[:32], team=entry.team[:100], channel=(entry.channel or "")[:32],
+        once(f"departed:{entry.id}", lambda entry=entry: DeliveryProblem.record(
+            request_id=entry.id, user=user, team=entry.team, channel=entry.channel or "",
             error="user_deactivated", summary="The requester's Slack account was deactivated while this request "
                                               "was pending: decide or withdraw it."))
     logger.warning("deactivated user=%s has %s pending request(s); HR told", user, len(pending))

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from approvals import directory, ledger, ledger_reader, messages, pending_indexes, tasks
 from approvals.block_kit import SLACK_USER_ID, escape
-from approvals.cache_lock import LockBusy, acquire, claim, key_part, locked, release, renew
+from approvals.cache_lock import LockBusy, acquire, claim, claim_held, key_part, locked, release, renew
 from approvals.config_store import current_config
 from approvals.config_types import LeaveTypeConfig, TeamConfig, WorkspaceConfig
 from approvals.ledger_reader import Ledger, SliceLedger
@@ -37,6 +37,7 @@ from approvals.notifications import (
     followups_lost,
     new_ask,
     notice_tag,
+    once_lease_seconds,
     once,
     post_ephemeral,
     receipt_update,
@@ -883,11 +884,9 @@ def record_delivery_problem(submission: Submission, leave_type: LeaveTypeConfig 
     def record() -> None:
         logger.error("request not delivered id=%s user=%s team=%s channel=%s error=%s",
                      submission.id, submission.user, team.name if team else "", channel, error)
-        DeliveryProblem.objects.create(
-            request_id=submission.id[:64], user=submission.user[:32], team=(team.name if team else "")[:100],
-            channel=channel[:32], error=error[:100],
-            summary=shown_to_hr(submission, leave_type), undelivered=True,
-        )
+        DeliveryProblem.record(request_id=submission.id, user=submission.user, team=team.name if team else "",
+                               channel=channel, error=error, summary=shown_to_hr(submission, leave_type),
+                               undelivered=True)
 
     once(f"undelivered:{submission.id}", record)
 
@@ -995,14 +994,26 @@ def decision_settle_gave_up(decision: Decision, unconfirmed: bool, *, error: str
 def decision_settle_later(decision: Decision, unconfirmed: bool) -> bool:
     """Have a settle task look at this decision again (one for the approver's decision at a time: a double
     click's two tasks may both give up); False when one already does."""
-    key = decision_settling_key(decision)
-    if not claim(key, SETTLE_SECONDS):
+    return settle_queued(decision_settling_key(decision),
+                         lambda: tasks.settle_decision.enqueue(decision.as_task_data(), unconfirmed, new_ask()))
+
+
+def settle_queued(key: str, enqueue, *, first=None) -> bool:
+    """Claim the settle `key` names and queue its task (`first`: what to do between the two, such as telling
+    the person); False when another give-up holds the claim. The claim is a lease until the task row is
+    written, then lasts SETTLE_SECONDS: a worker killed between the two leaves nothing that keeps the next
+    give-up from settling for hours. A row that could not be written gives the claim back."""
+    token = claim_held(key, once_lease_seconds())
+    if token is None:
         return False
     try:
-        tasks.settle_decision.enqueue(decision.as_task_data(), unconfirmed, new_ask())
+        if first is not None:
+            first()
+        enqueue()
     except Exception:
-        settle_over(key)  # no settle task holds it: the next give-up settles anew, not for two hours nobody
+        release(key, token)  # no settle task holds it: the next give-up settles anew, not for two hours nobody
         raise
+    renew(key, token, SETTLE_SECONDS)
     return True
 
 

@@ -11,19 +11,16 @@ Tasks wait as rows and run on a simulated clock (test_support.simulated_time) wh
 matters; the test that stops a worker dead runs the click in its own thread with the immediate backend.
 """
 
-import threading
-import time
 from types import SimpleNamespace
 from dataclasses import replace
 
 import pytest
 from django.core.cache import cache
-from django.db import OperationalError, connections
+from django.db import OperationalError
 from django.test import Client
-from slack_sdk import WebClient
 
 from approvals import block_ids as ids
-from approvals import notifications, request_services, tasks
+from approvals import request_services, tasks
 from approvals.cache_lock import acquire, release
 from approvals.request_services import Decision
 from approvals.slack_clients import background_client
@@ -41,6 +38,13 @@ from test_support.flows import (
     request_status,
     request_time_off,
     standard_config,
+)
+from test_support.killed_worker import (
+    DyingWorker,
+    dies_after_slack_made,
+    dies_before_slack_made,
+    killed_while_running,
+    recovery_requeues_the_task,
 )
 from test_support.posted import press_approve, the_request
 from test_support.simulated_time import work_through_the_queue
@@ -108,105 +112,39 @@ def test_an_approval_waiting_on_another_approval_of_a_team_with_max_out_is_recor
 # --- A worker killed between a follow-up's claim and its post ------------------------------------------
 
 
+def alices_decision_dm(params) -> bool:
+    return params.get("channel") == ALICE and "approved your" in params.get("text", "")
+
+
+@pytest.mark.parametrize("dies", [dies_before_slack_made, dies_after_slack_made],
+                         ids=["before-slack-made-the-dm", "after-slack-made-the-dm"])
 @pytest.mark.django_db(transaction=True)  # the stopped worker's thread and the recovery see each other's writes
-def test_the_decision_dm_a_killed_worker_never_sent_is_sent_when_its_task_is_run_again(client, fake_slack,
-                                                                                        monkeypatch, settings):
+def test_the_decision_dm_of_a_killed_worker_is_sent_once_when_its_task_is_run_again(client, fake_slack, monkeypatch,
+                                                                                     settings, dies):
     # DESIGN §8: "a worker killed with SIGKILL mid-task loses nothing". The worker running Bob's approval
-    # writes it, posts the thread reply, claims the decision DM and dies before the DM reaches Slack (its
-    # host lost, the OOM killer). Its task goes back to the queue and runs again: Alice must still hear
-    # that her leave was approved.
+    # writes it, posts the thread reply, claims the decision DM and dies (its host lost, the OOM killer):
+    # before the DM reached Slack, or just after Slack made it, before the worker read the answer. Its task
+    # goes back to the queue and runs again: Alice hears once that her leave was approved.
     settings.TASK_STUCK_AFTER_SECONDS = 3  # 10 minutes in production; the claim's lease is half of it
     install_config()
     request_time_off(client, fake_slack, ALICE, note="Ski week")
-    stopped, gone = threading.Event(), threading.Event()
-    decisions: list[Decision] = []
-    real_decide, real_send = request_services.request_decide, request_services.send_dm_once
-
-    def decide(slack, decision):
-        decisions.append(decision)
-        return real_decide(slack, decision)
-
-    def send_or_die(slack, key, user, text, blocks=None):
-        if key.startswith("decision-dm:") and not stopped.is_set():
-            stopped.set()  # the worker stops here for good: nothing below this line ever runs
-            gone.wait(60)
-            raise SystemExit("worker killed")  # only once the test is over, to let the thread end
-        return real_send(slack, key, user, text, blocks)
-
-    monkeypatch.setattr(request_services, "request_decide", decide)
-    monkeypatch.setattr(request_services, "send_dm_once", send_or_die)
-
-    def killed_worker():
-        try:
-            press_approve(Client(), fake_slack)
-        except BaseException:
-            pass
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=killed_worker, daemon=True)
-    worker.start()
-    try:
-        assert stopped.wait(60), "the worker never reached the decision DM"
-        assert status_of(fake_slack) == ("approved", BOB)
-        # The task is recovered (README "A worker dies") once its worker has been silent for
-        # TASK_STUCK_AFTER_SECONDS, and run again by another worker; the DM's claim has run out by then.
-        time.sleep(notifications.once_lease_seconds() + 1.5)  # the database cache keeps whole seconds
-        request_services.request_decide(background_client(), decisions[0])
-        approved_dms = [t for t in dms_to(fake_slack, ALICE) if "approved your" in t]
-    finally:
-        gone.set()
-        worker.join(30)
-    assert len(approved_dms) == 1, dms_to(fake_slack, ALICE)
-
-
-@pytest.mark.django_db(transaction=True)  # the stopped worker's thread and the recovery see each other's writes
-def test_a_decision_dm_slack_made_before_its_worker_was_killed_is_not_sent_again(client, fake_slack,
-                                                                                  monkeypatch, settings):
-    # The worker dies just after Slack made the DM, before it could read the answer or mark the DM done.
-    # The task runs again once the claim's lease has run out: it must find the DM in Alice's DM channel,
-    # not send her a second "approved".
-    settings.TASK_STUCK_AFTER_SECONDS = 3
-    install_config()
-    request_time_off(client, fake_slack, ALICE, note="Ski week")
-    stopped, gone = threading.Event(), threading.Event()
     decisions: list[Decision] = []
     real_decide = request_services.request_decide
-    real_post = WebClient.chat_postMessage
 
     def decide(slack, decision):
         decisions.append(decision)
         return real_decide(slack, decision)
 
-    def post_then_die(self, **params):
-        response = real_post(self, **params)
-        if params.get("channel") == ALICE and "approved" in params.get("text", "") and not stopped.is_set():
-            stopped.set()  # Slack has made the DM; the worker stops here for good
-            gone.wait(60)
-            raise SystemExit("worker killed")
-        return response
-
     monkeypatch.setattr(request_services, "request_decide", decide)
-    monkeypatch.setattr(WebClient, "chat_postMessage", post_then_die)
+    worker = DyingWorker()
+    dies(monkeypatch, worker, "chat_postMessage", alices_decision_dm)
 
-    def killed_worker():
-        try:
-            press_approve(Client(), fake_slack)
-        except BaseException:
-            pass
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=killed_worker, daemon=True)
-    worker.start()
-    try:
-        assert stopped.wait(60), "the worker never posted the decision DM"
-        time.sleep(notifications.once_lease_seconds() + 1.5)  # the database cache keeps whole seconds
+    with killed_while_running(worker, lambda: press_approve(Client(), fake_slack)):
+        assert status_of(fake_slack) == ("approved", BOB)
+        recovery_requeues_the_task(settings)  # by then the DM's claim has run out
         request_services.request_decide(background_client(), decisions[0])
         approved_dms = [t for t in dms_to(fake_slack, ALICE) if "approved your" in t]
-    finally:
-        gone.set()
-        worker.join(30)
+
     assert len(approved_dms) == 1, dms_to(fake_slack, ALICE)
 
 
