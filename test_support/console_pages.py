@@ -21,6 +21,18 @@ def signed_in_admin(django_user_model) -> Client:
     return browser
 
 
+def hr_with_the_standard_configuration(admin_client):
+    """HR signed in to the console (Django's `admin_client`), with the standard configuration installed; a
+    failing page answers 500 rather than raising in the test."""
+    from approvals.config_store import invalidate_config
+    from test_support.flows import install_config
+
+    invalidate_config()
+    install_config()
+    admin_client.raise_request_exception = False
+    return admin_client
+
+
 def check_slack_again(console) -> str:
     """HR presses *Check Slack again* on the Setup page: Slack describes everyone named to decide."""
     return setup_page(console, check_again=True)

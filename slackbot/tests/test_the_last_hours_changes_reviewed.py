@@ -15,6 +15,8 @@ from approvals import request_services
 from approvals.cache_lock import acquire, release
 from approvals.models import DeliveryProblem
 from fake_slack.personas import C_ENG, CAROL, HR
+from test_support.command_answers import balance_of, vacation_line
+from test_support.console_pages import hr_with_the_standard_configuration
 from test_support.flows import (
     ALICE,
     BOB,
@@ -203,26 +205,13 @@ ADJUST_URL = "/console/balances/adjust"
 
 @pytest.fixture
 def hr(admin_client, fake_slack):
-    """HR signed in to the console with the standard configuration; a failing page answers 500."""
-    from approvals.config_store import invalidate_config
-
-    invalidate_config()
-    install_config()
-    admin_client.raise_request_exception = False
-    return admin_client
+    return hr_with_the_standard_configuration(admin_client)
 
 
 def vacation_balance_line(client, fake_slack) -> str:
-    from approvals.balance_services import CHECKING_TEXT
     from test_support.flows import MONDAY
-    from test_support.slack_requests import post_command
 
-    response = post_command(client, f"balance {MONDAY.year}", user_id=ALICE)
-    assert response.status_code == 200, response.content
-    answered = response.json()["text"]
-    if answered == CHECKING_TEXT:
-        answered = [text for text in dms_to(fake_slack, ALICE) if "Your leave in" in text][-1]
-    return next(line for line in answered.splitlines() if "Vacation" in line)
+    return vacation_line(balance_of(client, fake_slack, ALICE, MONDAY.year))
 
 
 @pytest.mark.parametrize("busy_for", [1, 3])

@@ -34,6 +34,8 @@ from approvals.balance_services import CHECKING_TEXT
 from approvals.cache_lock import LockBusy
 from approvals.config_store import current_config
 from fake_slack.personas import C_ENG, C_ENG_APPROVALS, CAROL, HR
+from test_support.command_answers import balance_of, vacation_line
+from test_support.console_pages import hr_with_the_standard_configuration
 from test_support.direct_messages import dm_channel, is_decision
 from test_support.flows import (
     ALICE,
@@ -425,22 +427,11 @@ ADJUST_URL = "/console/balances/adjust"
 
 @pytest.fixture
 def hr(admin_client, fake_slack):
-    """HR signed in to the console with the standard configuration; a failing page answers 500."""
-    from approvals.config_store import invalidate_config
-
-    invalidate_config()
-    install_config()
-    admin_client.raise_request_exception = False
-    return admin_client
+    return hr_with_the_standard_configuration(admin_client)
 
 
 def days_left(client, fake_slack) -> float:
-    response = post_command(client, f"balance {MONDAY.year}", user_id=ALICE)
-    assert response.status_code == 200, response.content
-    answered = response.json()["text"]
-    if answered == CHECKING_TEXT:
-        answered = [text for text in dms_to(fake_slack, ALICE) if "Your leave in" in text][-1]
-    line = next(line for line in answered.splitlines() if "Vacation" in line)
+    line = vacation_line(balance_of(client, fake_slack, ALICE, MONDAY.year))
     return float(re.search(r"([\d.]+) days? left", line).group(1))
 
 
