@@ -360,9 +360,10 @@ def reminders_send(client: WebClient, config: WorkspaceConfig, team: TeamConfig,
         zone = directory.cached_timezone(entry.user)
         if zone is None and (profile := directory.fetch_user(client, entry.user, raise_passing=True)):
             zone = profile["tz"]
+        # As of when the DM is sent: a worker running it late may send it after the person's midnight.
+        sent_at = max(datetime.fromisoformat(job.at).timestamp(), timezone.now().timestamp())
         text = job_messages.reminder_text(entry, config.leave_type(entry.leave_type), first_day,
-                                          local_today(zone, datetime.fromisoformat(job.at).timestamp()) if zone
-                                          else today)
+                                          local_today(zone, sent_at) if zone else today)
         sent += _dm(client, f"reminder:{entry.id}:{entry.start.isoformat()}", entry.user, text)
     return f"{sent} reminder(s)"
 
