@@ -10,6 +10,7 @@ Every change is re-checked against the ledger before it is written.
 import logging
 import time
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from django.core.cache import cache
 from slack_sdk import WebClient
@@ -341,7 +342,7 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
             # write Slack made though its answer was lost). Those go out (once each) when we know what it
             # was before: a withdrawal's was pending, a cancellation's approved (check_change).
             was = cache.get(change_written_key(change))
-            if was is None and cache.get(maybe_rewritten_key(previous.id)):
+            if was is None and rewrite_was_this_change(cache.get(maybe_rewritten_key(previous.id)), change):
                 was = PENDING if change.action == WITHDRAW else APPROVED
                 cache.set(change_written_key(change), was, WRITTEN_MARK_SECONDS)
             if was:
@@ -508,7 +509,8 @@ def change_gave_up(client: WebClient, change: Change, error: str, *, failure: st
     # made though this one met a refusal for good (rewrite_maybe_made looks only after such an answer).
     made = cache.get(change_written_key(change)) is not None or rewrite_maybe_made(
         client, change.request_id, channel=change.channel, ts=change.ts, by=change.by,
-        made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by)
+        made=lambda entry: entry.status == CANCELLED and entry.decided_by == change.by,
+        tried=lambda mark: rewrite_was_this_change(mark, change))
     if made is None or made:
         # Made, or maybe made, with what follows it unsent: looked at again while Slack recovers. Once for the
         # request, the change and the person: a double click's two tasks may both give up.
@@ -628,7 +630,8 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         return
     made = cache.get(edit_written_key(submission)) is not None or rewrite_maybe_made(  # as change_gave_up's
         client, submission.id, channel=None, ts=None, by=by,
-        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission))
+        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission),
+        tried=lambda mark: mark.before == mark.after == PENDING)  # an edit's (which, only a look can say)
     if made is None or made:
         key = edit_settling_key(submission)
         settle_queued(key, lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()),
@@ -683,7 +686,8 @@ def rewrite(client: WebClient, config: WorkspaceConfig, message: LedgerMessage, 
     # 5xx it retried) may have written it, and a worker killed once Slack wrote it, before it read the answer,
     # leaves a message its next attempt must finish (the follow-ups), not take for someone else's change.
     # See `rewrite_maybe_made` and `write_change`.
-    cache.set(maybe_rewritten_key(entry.id), 1, WRITTEN_MARK_SECONDS)
+    cache.set(maybe_rewritten_key(entry.id), tuple(RewriteTried(message.entry.status, entry.status, entry.decided_by)),
+              WRITTEN_MARK_SECONDS)
     ledger.update_request(locked_write_client(), channel=message.channel, ts=message.ts, entry=entry, text=text,
                           blocks=blocks)
     ledger_reader.record_entry(entry)
@@ -693,13 +697,39 @@ def maybe_rewritten_key(request_id: str) -> str:
     return f"maybe-rewritten:{request_id}"
 
 
+class RewriteTried(NamedTuple):
+    """What the `maybe-rewritten:` mark says of the last rewrite tried (a plain tuple in the cache): the
+    request's status before and after it, and who it names as deciding. A release before kept `1`."""
+
+    before: str
+    after: str
+    decided_by: str | None
+
+
+def tried_rewrite(mark) -> RewriteTried | None:
+    """The mark as a RewriteTried; None for the release before's `1` (a rewrite of some kind was tried)."""
+    return RewriteTried(*mark) if isinstance(mark, (tuple, list)) and len(mark) == 3 else None
+
+
+def rewrite_was_this_change(mark, change: Change) -> bool:
+    """Was the rewrite tried last this change's: cancelled by its person, from what its action changes (a
+    withdrawal's pending, a cancellation's approved)? Not an earlier edit's, nor the person's other change."""
+    if not mark:
+        return False
+    tried = tried_rewrite(mark)
+    return tried is None or tried == (PENDING if change.action == WITHDRAW else APPROVED, CANCELLED, change.by)
+
+
 def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | None, ts: str | None, by: str,
-                       made) -> bool | None:
+                       made, tried) -> bool | None:
     """A task gives up on a change or an edit whose rewrite Slack may have made though its answer was lost:
     one last look at the message. True when `made(entry)` says it holds the change, False when it does
-    not (or no write may have been made), None when Slack would not say."""
-    if not cache.get(maybe_rewritten_key(request_id)):
+    not (or no write of its kind was tried: `tried(RewriteTried)`), None when Slack would not say."""
+    mark = cache.get(maybe_rewritten_key(request_id))
+    if not mark:
         return False
+    if (noted := tried_rewrite(mark)) is not None and not tried(noted):
+        return False  # the last rewrite tried was another's (an earlier edit): this one wrote nothing
     try:
         message = locate_request(client, current_config(), request_id, channel, ts, user=by)
     except ChangeRefused:  # another version's message: a change of ours would read

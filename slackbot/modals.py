@@ -26,13 +26,22 @@ SELECT_OPTIONS_MAX = 100
 OPTION_TEXT_MAX = 75
 
 
+# Letters of the name a cut label keeps at least, before it keeps the emoji in front of them.
+NAME_KEPT_MIN = 12
+
+
 def leave_type_option(leave_type: LeaveTypeConfig) -> dict:
     """The type as the menu offers it. A label longer than an option's text is cut and ends with the type's
-    code: two names alike in their first 75 characters still read apart (codes are unique)."""
+    code: two names alike in their first 75 characters still read apart (codes are unique). The name's start
+    is kept first; the emoji only whole, when it leaves room for that."""
     label = leave_type.label
     if len(label) > OPTION_TEXT_MAX:
         ending = f"… ({leave_type.code})"
-        label = label[:OPTION_TEXT_MAX - len(ending)].rstrip() + ending
+        room = OPTION_TEXT_MAX - len(ending)
+        emoji = f"{leave_type.emoji} " if leave_type.emoji else ""
+        if len(emoji) + NAME_KEPT_MIN > room:
+            emoji = ""
+        label = emoji + leave_type.name[:room - len(emoji)].rstrip() + ending
     return {"text": plain(label), "value": leave_type.code}
 
 
