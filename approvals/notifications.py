@@ -10,9 +10,9 @@ cannot both send it. Where a crash can still drop or repeat an effect:
   been silent for `TASK_STUCK_AFTER_SECONDS`, finds the lease run out and sends
   the effect then. A post may have reached Slack before the kill: `post_notice`
   notes before posting that it may post, so that attempt looks for the post
-  first and does not repeat it. The note stays until the effect is marked done
-  (our cache may refuse that mark), and the mark is written only while the
-  claim is still this one (`forget_once` meanwhile: sent anew when next asked).
+  first and does not repeat it. The note stays a day after the post (our cache
+  may refuse the done mark), and the mark is written only while the claim is
+  still this one (`forget_once` meanwhile: sent anew when next asked).
 - An effect that fails with an exception gives its claim back, so the task's
   next attempt sends it.
 - Slack may have delivered a message whose answer was lost (a 5xx, a timeout,
@@ -89,8 +89,7 @@ def once(key: str, effect) -> None:
     try:
         # The lease becomes the mark only if it is still this claim: one forgotten meanwhile (forget_once: a
         # person deactivated again while we told HR of the last time) is sent anew when next asked.
-        if renew(mark, token, ONCE_MARK_SECONDS):
-            cache.delete(_doubt_key(key))  # marked done: a post's doubt (post_notice) is no longer needed
+        renew(mark, token, ONCE_MARK_SECONDS)
     except Exception as exc:  # the effect was made: our cache failing now is no failure of it
         logger.warning("once key=%s done but its mark was not kept (%s); a post of it is looked for, not "
                        "made again", key, error_code(exc))
@@ -331,9 +330,10 @@ def posted_after_all(client: WebClient, key: str, *, channel: str) -> bool | Non
         return None
 
 
-# A post's doubt once the post is made (or found): kept until `once` has marked its effect done, so that an
-# attempt after our cache failed to keep that mark looks for the post rather than making it again; a day
-# outlasts any task's retries. A post outside `once` leaves it for that day: its key is sent once all the same.
+# A post's doubt once the post is made (or found): kept a day, past any task's retries, not dropped. An attempt
+# after our cache failed to keep `once`'s done mark looks for the post rather than making it again; so does a
+# task an effect handed its post to (`tell_person` queues `tell_user` with the key when Slack fails for now:
+# the effect returned, and `once` marked it done, while the post may have been made).
 POSTED_DOUBT_SECONDS = 24 * 60 * 60
 
 

@@ -111,7 +111,7 @@ def test_the_forms_leave_type_menu_shows_the_name_as_hr_typed_it(client, fake_sl
 
 def test_a_long_leave_type_name_is_cut_to_the_menus_limit_without_escaping(client, fake_slack):
     # Slack refuses an option longer than 75 characters: the name is cut there, as typed (an escaped cut
-    # could end in "&am" and would show entities besides).
+    # could end in "&am" and would show entities besides), and ends with the type's code (modals.py).
     name = "R&D " * 24  # 95 characters (HR may type 100): with its emoji, longer than an option holds
     install_config(accepted(standard_config(leave_types=(replace(VACATION, name=name.strip()),))))
 
@@ -120,7 +120,8 @@ def test_a_long_leave_type_name_is_cut_to_the_menus_limit_without_escaping(clien
     [type_block] = [block for block in view["blocks"] if block.get("block_id") == ids.TYPE_BLOCK]
     shown = type_block["element"]["options"][0]["text"]["text"]
     assert len(shown) <= 75
-    assert shown == f"{VACATION.emoji} {name.strip()}"[:75]
+    ending = f"… ({VACATION.code})"
+    assert shown == f"{VACATION.emoji} {name.strip()}"[:75 - len(ending)].rstrip() + ending
     assert "&amp" not in shown
 
 
