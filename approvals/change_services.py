@@ -349,7 +349,9 @@ def write_change(client: WebClient, config: WorkspaceConfig, where: tuple[str, s
                 # Read under the lock: what the message says now, which the cache may not know (a write
                 # whose answer was lost never reached it).
                 ledger_reader.record_entry(previous)
-            return (message, replace(previous, status=was), previous) if was else None
+                return message, replace(previous, status=was), previous
+            # Cancelled by this person, but not by this change (their other one: a Withdraw pressed on an old
+            # list after they cancelled the approved leave): refused as anyone's press would be, not silence.
         check_change(config, previous, change, local_today(fetch_timezone(client, previous.user)))
         entry = replace(previous, status=CANCELLED, decided_by=change.by, decided_at=int(time.time()), reason=None,
                         channel=message.channel, ts=message.ts)
@@ -456,6 +458,14 @@ def edited_since_by_another(current: LedgerEntry, seen: str | None, by: str) -> 
     if seen and editor and editor != by and messages.shown_version(current) != seen:
         return editor
     return None
+
+
+def edit_made(entry: LedgerEntry, submission: Submission) -> bool:
+    """Does the ledger hold this edit: as asked, and pending, or approved at once (an edit into a type that
+    needs no approval, or one HR recorded)?"""
+    leave_type = current_config().leave_type(submission.leave_type)
+    at_once = submission.recorded_by or (leave_type is not None and not leave_type.requires_approval)
+    return entry.status == (APPROVED if at_once else PENDING) and edited_as_asked(entry, submission)
 
 
 def edited_as_asked(entry: LedgerEntry, submission: Submission) -> bool:
@@ -570,7 +580,7 @@ def edit_settle(client: WebClient, submission: Submission, by: str, unconfirmed:
     message = _located(client, config, submission.id, None, None, by=by)
     entry = message.entry if message is not None else None
     settled = f"edit-settled:{run or edit_settling_key(submission)}"
-    if entry is None or not (entry.status == PENDING and edited_as_asked(entry, submission)):
+    if entry is None or not edit_made(entry, submission):
         logger.info("edit of id=%s by=%s was not made after all", submission.id, by)
         if unconfirmed and entry is not None and entry.status == PENDING:
             asked = shown_back(submission, config.leave_type(submission.leave_type))
@@ -630,8 +640,8 @@ def edit_gave_up(client: WebClient, submission: Submission, by: str, error: str,
         return
     made = cache.get(edit_written_key(submission)) is not None or rewrite_maybe_made(  # as change_gave_up's
         client, submission.id, channel=None, ts=None, by=by,
-        made=lambda entry: entry.status == PENDING and edited_as_asked(entry, submission),
-        tried=lambda mark: mark.before == mark.after == PENDING)  # an edit's (which, only a look can say)
+        made=lambda entry: edit_made(entry, submission),
+        tried=lambda mark: mark.before == PENDING and mark.after != CANCELLED)  # an edit's (which: only a look)
     if made is None or made:
         key = edit_settling_key(submission)
         settle_queued(key, lambda: tasks.settle_edit.enqueue(submission.as_task_data(), by, made is None, new_ask()),
@@ -713,11 +723,16 @@ def tried_rewrite(mark) -> RewriteTried | None:
 
 def rewrite_was_this_change(mark, change: Change) -> bool:
     """Was the rewrite tried last this change's: cancelled by its person, from what its action changes (a
-    withdrawal's pending, a cancellation's approved)? Not an earlier edit's, nor the person's other change."""
+    withdrawal's pending, a cancellation's approved)? Not an earlier edit's, nor the person's other change.
+    The release before's mark (`1`) says only that a rewrite was tried: this change's, unless that release
+    wrote the person's other change as made."""
     if not mark:
         return False
     tried = tried_rewrite(mark)
-    return tried is None or tried == (PENDING if change.action == WITHDRAW else APPROVED, CANCELLED, change.by)
+    if tried is None:
+        other = replace(change, action=CANCEL if change.action == WITHDRAW else WITHDRAW)
+        return cache.get(change_written_key(other)) is None
+    return tried == (PENDING if change.action == WITHDRAW else APPROVED, CANCELLED, change.by)
 
 
 def rewrite_maybe_made(client: WebClient, request_id: str, *, channel: str | None, ts: str | None, by: str,
