@@ -381,7 +381,9 @@ def test_a_task_run_after_its_day_is_over_sends_nothing_and_is_closed(fake_slack
 
     assert [text for text in dms_to(fake_slack, DAVE) if "reminder" in text] == []  # his leave has begun
     [bobs] = [text for text in dms_to(fake_slack, BOB) if "reminder" in text]
-    assert "Vacation starts tomorrow" in bobs  # Tuesday's jobs still run on Tuesday
+    # Tuesday's jobs still run on Tuesday; sent at 22:00 in Los Angeles, it is Wednesday morning in London for
+    # Bob, and the reminder speaks of his day as it is sent.
+    assert "Vacation starts today (Wed 12 Mar" in bobs
     [post] = posts_in(fake_slack, C_ENG)
     assert "Out today, Tue 11 Mar" in str(post["blocks"])  # and no Monday digest
     expired = JobRun.objects.filter(error="expired")
