@@ -27,7 +27,7 @@ from approvals.models import JobRun
 from approvals.rules import LedgerEntry
 from fake_slack.personas import C_ENG
 from test_support.flows import ALICE, BOB, DAVE, ENGINEERING, install_config, standard_config
-from test_support.job_runs import post_entry, posts_in, run_jobs
+from test_support.job_runs import post_entry, posts_in
 from test_support.simulated_time import simulated_clock, work_through_the_queue
 
 pytestmark = pytest.mark.django_db

@@ -37,11 +37,9 @@ from test_support.flows import (
     request_values,
 )
 from test_support.half_down_slack import HalfDownSlack, dm_texts, request_messages, the_entry, thread
+from test_support.person_steps import ephemerals, list_press, listed, receipt_press, send
 from test_support.simulated_time import work_through_the_queue
 from test_support.slack_requests import (
-    block_actions_payload,
-    post_command,
-    post_interaction,
     view_submission_payload,
 )
 
@@ -82,11 +80,6 @@ def dms_saying(fake_slack, user: str, words: str) -> list[str]:
     return [text for text in dm_texts(fake_slack, user) if words in text]
 
 
-def ephemerals(fake_slack, user: str, channel: str) -> list[str]:
-    """The notes Slack took for `user` in `channel` (only `user` sees them)."""
-    return [c.params["text"] for c in fake_slack.calls("chat.postEphemeral")
-            if c.params.get("user") == user and c.params.get("channel") == channel and c.response.get("ok")]
-
 
 # --- Alice's leave and the buttons she (or HR) presses ----------------------------------------------------
 
@@ -106,40 +99,8 @@ def alices_request(client, fake_slack, clock, *, approved: bool = False) -> tupl
     return receipt.channel, receipt.ts
 
 
-def receipt_press(fake_slack, receipt_at: tuple[str, str], action_id: str, user: str = ALICE) -> dict:
-    """A press of a button on Alice's receipt as her Slack shows it now (a payload, to post)."""
-    message = fake_slack.workspace.message(*receipt_at)
-    block_id, value = buttons_in(message.blocks)[action_id]
-    return block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                 channel_id=receipt_at[0], message_ts=receipt_at[1])
 
 
-def send(client, payload: dict):
-    response = post_interaction(client, payload)
-    assert response.status_code == 200, response.content
-    return response
-
-
-def listed(client, fake_slack, clock, words: str, user: str) -> list:
-    """`/timeoff <words>` typed in #general: the blocks of the list it answers (at once, or by DM)."""
-    response = post_command(client, words, user_id=user, channel_id=C_GENERAL)
-    assert response.status_code == 200, response.content
-    answer = response.json()
-    if answer.get("blocks") and buttons_in(answer["blocks"]):
-        return answer["blocks"]
-    work_through_the_queue(clock)
-    [dm] = [m for m in fake_slack.workspace.messages(user) if buttons_in(m.blocks)][-1:]
-    return dm.blocks
-
-
-def list_press(blocks, action_id: str, user: str) -> dict:
-    """A press on the ephemeral list in #general, as Slack sends it (no message: Slack keeps none)."""
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                    channel_id=C_GENERAL, message_ts="1766000000.000200")
-    payload["container"]["is_ephemeral"] = True
-    payload.pop("message")
-    return payload
 
 
 def until_the_change_gives_up(clock) -> None:

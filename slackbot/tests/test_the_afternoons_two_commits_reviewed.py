@@ -49,8 +49,9 @@ from test_support.flows import (
 )
 from test_support.half_down_slack import HalfDownSlack, dm_texts, the_entry, thread
 from test_support.job_runs import post_entry, run_jobs
+from test_support.person_steps import ephemerals, list_press, listed, receipt_press, send
 from test_support.simulated_time import work_through_the_queue
-from test_support.slack_requests import block_actions_payload, post_command, post_interaction, view_submission_payload
+from test_support.slack_requests import block_actions_payload, post_interaction, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -317,17 +318,6 @@ def alices_request(client, fake_slack, clock, *, approved: bool = False) -> tupl
     return receipt.channel, receipt.ts
 
 
-def receipt_press(fake_slack, receipt_at: tuple[str, str], action_id: str, user: str = ALICE) -> dict:
-    message = fake_slack.workspace.message(*receipt_at)
-    block_id, value = buttons_in(message.blocks)[action_id]
-    return block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                 channel_id=receipt_at[0], message_ts=receipt_at[1])
-
-
-def send(client, payload: dict):
-    response = post_interaction(client, payload)
-    assert response.status_code == 200, response.content
-    return response
 
 
 def edit_to_friday(client, fake_slack, receipt_at: tuple[str, str], view_id: str = "V_EDIT") -> None:
@@ -340,30 +330,7 @@ def edit_to_friday(client, fake_slack, receipt_at: tuple[str, str], view_id: str
     assert send(client, payload).content == b""
 
 
-def listed(client, fake_slack, clock, words: str, user: str) -> list:
-    response = post_command(client, words, user_id=user, channel_id=C_GENERAL)
-    assert response.status_code == 200, response.content
-    answer = response.json()
-    if answer.get("blocks") and buttons_in(answer["blocks"]):
-        return answer["blocks"]
-    work_through_the_queue(clock)
-    [dm] = [m for m in fake_slack.workspace.messages(user) if buttons_in(m.blocks)][-1:]
-    return dm.blocks
 
-
-def list_press(blocks, action_id: str, user: str, pressed_at: str = "1766000000.000300") -> dict:
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                    channel_id=C_GENERAL, message_ts="1766000000.000200")
-    payload["container"]["is_ephemeral"] = True
-    payload.pop("message")
-    payload["actions"][0]["action_ts"] = pressed_at
-    return payload
-
-
-def ephemerals(fake_slack, user: str, channel: str) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postEphemeral")
-            if c.params.get("user") == user and c.params.get("channel") == channel and c.response.get("ok")]
 
 
 def settle_rows() -> list:

@@ -22,7 +22,7 @@ from approvals import directory, notifications
 from approvals.change_services import maybe_rewritten_key
 from approvals.rules import LedgerEntry
 from approvals.slack_clients import background_client
-from fake_slack.personas import C_GENERAL, HR
+from fake_slack.personas import HR
 from test_support.flows import (
     ALICE,
     BOB,
@@ -39,9 +39,9 @@ from test_support.flows import (
 )
 from test_support.half_down_slack import HalfDownSlack, dm_texts, the_entry, thread
 from test_support.job_runs import post_entry, run_jobs
+from test_support.person_steps import ephemerals, list_press, listed, send, send_user_change
 from test_support.simulated_time import simulated_clock, work_through_the_queue
-from test_support.slack_requests import block_actions_payload, event_envelope, post_command, post_event, \
-    post_interaction, view_submission_payload
+from test_support.slack_requests import block_actions_payload, view_submission_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -90,36 +90,8 @@ def receipt_press(fake_slack, receipt_at: tuple[str, str], action_id: str, user:
     return payload
 
 
-def send(client, payload: dict):
-    response = post_interaction(client, payload)
-    assert response.status_code == 200, response.content
-    return response
 
 
-def listed(client, fake_slack, clock, words: str, user: str) -> list:
-    response = post_command(client, words, user_id=user, channel_id=C_GENERAL)
-    assert response.status_code == 200, response.content
-    answer = response.json()
-    if answer.get("blocks") and buttons_in(answer["blocks"]):
-        return answer["blocks"]
-    work_through_the_queue(clock)
-    [dm] = [m for m in fake_slack.workspace.messages(user) if buttons_in(m.blocks)][-1:]
-    return dm.blocks
-
-
-def list_press(blocks, action_id: str, user: str, pressed_at: str) -> dict:
-    block_id, value = buttons_in(blocks)[action_id]
-    payload = block_actions_payload(user_id=user, action_id=action_id, value=value, block_id=block_id,
-                                    channel_id=C_GENERAL, message_ts="1766000000.000200")
-    payload["container"]["is_ephemeral"] = True
-    payload.pop("message")
-    payload["actions"][0]["action_ts"] = pressed_at
-    return payload
-
-
-def ephemerals(fake_slack, user: str, channel: str = C_GENERAL) -> list[str]:
-    return [c.params["text"] for c in fake_slack.calls("chat.postEphemeral")
-            if c.params.get("user") == user and c.params.get("channel") == channel and c.response.get("ok")]
 
 
 def told(fake_slack, user: str) -> list[str]:
@@ -428,14 +400,6 @@ def test_a_run_jobs_replay_of_an_instant_past_says_what_that_instant_would_have_
 
 # --- d4bb285: a post's doubt mark, kept a day --------------------------------------------------------------
 
-
-def send_user_change(client, fake_slack, user: str, *, deleted: bool, event_id: str):
-    with fake_slack.workspace.lock:
-        fake_slack.workspace.users[user].deleted = deleted
-        profile = fake_slack.workspace.users[user].to_api()
-    response = post_event(client, event_envelope({"type": "user_change", "user": profile,
-                                                  "event_ts": "1766000000.000400"}, event_id=event_id))
-    assert response.status_code == 200, response.content
 
 
 def deactivation_dms_to_hr(fake_slack) -> list[str]:

@@ -47,6 +47,7 @@ from test_support.flows import (
     request_status,
     request_time_off,
 )
+from test_support.person_steps import send_user_change
 from test_support.posted import press_approve, the_request
 from test_support.simulated_time import work_through_the_queue
 from test_support.slack_faults import failing
@@ -88,15 +89,6 @@ class CacheRefusing:
             raise OperationalError("the database system is shutting down")
         return cache.set(key, *args, **kwargs)
 
-
-def send_user_change(client, fake_slack, user: str, *, deleted: bool, event_id: str):
-    """Slack's `user_change`, with the whole profile, as it sends it."""
-    with fake_slack.workspace.lock:
-        fake_slack.workspace.users[user].deleted = deleted
-        profile = fake_slack.workspace.users[user].to_api()
-    response = post_event(client, event_envelope({"type": "user_change", "user": profile,
-                                                  "event_ts": "1766000000.000400"}, event_id=event_id))
-    assert response.status_code == 200, response.content
 
 
 def deactivation_dms_to_hr(fake_slack) -> list[str]:
